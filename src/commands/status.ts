@@ -1,0 +1,38 @@
+import {Flags} from '@oclif/core'
+import chalk from 'chalk'
+import {BaseCommand} from '../ui/base-command.js'
+import {ProgressStore} from '../host/progress.js'
+import {loadLabs} from '../labs/catalogue.js'
+import {json, mark} from '../ui/render.js'
+
+export default class Status extends BaseCommand {
+  static summary = 'Show progress across the labs: steps done, when, checks passed.'
+  static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
+  static flags = {json: Flags.boolean({description: 'Print progress as JSON.'})}
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Status)
+    const progress = new ProgressStore().all()
+    const labs = loadLabs().map((lab) => {
+      const p = progress[String(lab.id)]
+      const steps = lab.steps.map((s) => {
+        const sp = p?.steps[s.id]
+        return {id: s.id, title: s.title, done: sp?.done ?? false, doneAt: sp?.doneAt ?? null, checksPassed: sp?.checksPassed ?? 0, checksTotal: sp?.checksTotal ?? 0, attempts: sp?.attempts ?? 0, hintsSeen: sp?.hintsSeen ?? 0}
+      })
+      return {lab: lab.id, title: lab.title, startedAt: p?.startedAt ?? null, stepsDone: steps.filter((s) => s.done).length, stepsTotal: steps.length, steps}
+    })
+    if (flags.json) {
+      this.log(json({labs}))
+      return
+    }
+    for (const l of labs) {
+      const head = `Lab ${l.lab} — ${l.title}`
+      this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps`)}`)
+      for (const s of l.steps) {
+        const when = s.doneAt ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}`) : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
+        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title}${when}`)
+      }
+    }
+    if (labs.length === 0) this.log('No labs found (is the package complete?).')
+  }
+}

@@ -1,0 +1,208 @@
+import {accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {release} from 'node:os'
+import {run, ok, describeRun} from './exec.js'
+import {BPF_FS, TRACEFS, CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR, busyboxRootfs, podmanContainersConf} from './paths.js'
+import {errorMessage} from './errors.js'
+import {libbpfVersion} from '../bpf/libbpf.js'
+import {clangTargetsBpf} from '../bpf/clang.js'
+
+export type DoctorStatus = 'pass' | 'fail' | 'warn'
+
+export interface DoctorResult {
+  id: string
+  title: string
+  required: boolean
+  status: DoctorStatus
+  detail: string
+  /** The exact command or step that fixes it. */
+  fix?: string
+  /** Set when --fix tried to repair it. */
+  fixed?: boolean
+  fixError?: string
+}
+
+interface DoctorItem {
+  id: string
+  title: string
+  required: boolean
+  fix?: string
+  check: () => Promise<{ok: boolean; detail: string}>
+  /** What --fix can do by itself. */
+  repair?: () => Promise<void>
+}
+
+const CAPS: Record<string, number> = {CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39}
+
+function effectiveCaps(): bigint {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'))
+  return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : 0n
+}
+
+export function mountedAt(path: string, fstype: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((l) => {
+      const [, mnt, type] = l.split(' ')
+      return mnt === path && type === fstype
+    })
+}
+
+/** Parse "6.1.0-18-amd64" style releases; exported for tests. */
+export function kernelAtLeast(rel: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(rel)
+  if (!m) return false
+  const [a, b] = [Number(m[1]), Number(m[2])]
+  return a > major || (a === major && b >= minor)
+}
+
+async function tool(cmd: string, args: string[]): Promise<{ok: boolean; detail: string}> {
+  const r = await run(cmd, args, {timeoutMs: 5000})
+  if (r.startError) return {ok: false, detail: `${cmd} not found`}
+  if (!ok(r)) return {ok: false, detail: describeRun(r)}
+  return {ok: true, detail: (r.stdout || r.stderr).trim().split('\n')[0]}
+}
+
+function writable(dir: string): {ok: boolean; detail: string} {
+  try {
+    accessSync(dir, constants.W_OK)
+    return {ok: true, detail: `${dir} writable`}
+  } catch (err) {
+    return {ok: false, detail: existsSync(dir) ? `${dir} not writable` : `${dir} missing`}
+  }
+}
+
+const apt = (pkg: string): string => `apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`
+
+export function doctorItems(): DoctorItem[] {
+  return [
+    {
+      id: 'root', title: 'running as root with BPF and network capabilities', required: true,
+      fix: 'run as root: sudo ebpfcni …',
+      check: async () => {
+        if (process.getuid?.() !== 0) return {ok: false, detail: `uid ${process.getuid?.()}, not root`}
+        const caps = effectiveCaps()
+        const missing = Object.entries(CAPS).filter(([, bit]) => (caps & (1n << BigInt(bit))) === 0n).map(([n]) => n)
+        return missing.length ? {ok: false, detail: `root, but missing ${missing.join(', ')}`} : {ok: true, detail: `root with ${Object.keys(CAPS).join(', ')}`}
+      },
+    },
+    {
+      id: 'kernel', title: 'kernel >= 5.15', required: true, fix: 'use a VM with a newer kernel (the Vagrantfile uses Debian 12)',
+      check: async () => ({ok: kernelAtLeast(release(), 5, 15), detail: `kernel ${release()}`}),
+    },
+    {
+      id: 'btf', title: 'kernel BTF (/sys/kernel/btf/vmlinux)', required: true, fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)',
+      check: async () => ({ok: existsSync('/sys/kernel/btf/vmlinux'), detail: existsSync('/sys/kernel/btf/vmlinux') ? 'present' : 'missing'}),
+    },
+    {
+      id: 'bpffs', title: `bpffs mounted at ${BPF_FS}`, required: true, fix: `mount -t bpf bpf ${BPF_FS}`,
+      check: async () => ({ok: mountedAt(BPF_FS, 'bpf'), detail: mountedAt(BPF_FS, 'bpf') ? 'mounted' : 'not mounted'}),
+      repair: async () => {
+        mkdirSync(BPF_FS, {recursive: true})
+        const r = await run('mount', ['-t', 'bpf', 'bpf', BPF_FS])
+        if (!ok(r)) throw new Error(describeRun(r))
+      },
+    },
+    {
+      id: 'tracefs', title: `tracefs mounted at ${TRACEFS}`, required: true, fix: `mount -t tracefs tracefs ${TRACEFS}`,
+      check: async () => ({ok: mountedAt(TRACEFS, 'tracefs'), detail: mountedAt(TRACEFS, 'tracefs') ? 'mounted' : 'not mounted'}),
+      repair: async () => {
+        const r = await run('mount', ['-t', 'tracefs', 'tracefs', TRACEFS])
+        if (!ok(r)) throw new Error(describeRun(r))
+      },
+    },
+    {
+      id: 'clang', title: 'clang compiles BPF (-target bpf) with libbpf headers', required: true, fix: apt('clang llvm libbpf-dev'),
+      check: async () => {
+        const r = await run('clang', ['--version'], {timeoutMs: 5000})
+        if (r.startError) return {ok: false, detail: 'clang not found'}
+        if (!existsSync('/usr/include/bpf/bpf_helpers.h')) return {ok: false, detail: 'libbpf headers missing (/usr/include/bpf/bpf_helpers.h)'}
+        return clangTargetsBpf()
+      },
+    },
+    {
+      id: 'libbpf', title: 'libbpf.so.1 loadable (koffi)', required: true, fix: apt('libbpf1'),
+      check: async () => {
+        try {
+          return {ok: true, detail: `libbpf ${libbpfVersion()}`}
+        } catch (err) {
+          return {ok: false, detail: errorMessage(err).split('\n')[0]}
+        }
+      },
+    },
+    {id: 'bpftool', title: 'bpftool', required: true, fix: apt('bpftool'), check: () => tool('bpftool', ['version'])},
+    {id: 'jq', title: 'jq (the lab 1 plugin uses it)', required: true, fix: apt('jq'), check: () => tool('jq', ['--version'])},
+    {id: 'iproute2', title: 'ip (iproute2) with JSON output', required: true, fix: apt('iproute2'), check: () => tool('ip', ['-V'])},
+    {id: 'ping', title: 'ping (connectivity checks)', required: true, fix: apt('iputils-ping'), check: () => tool('ping', ['-V'])},
+    {id: 'busybox', title: 'busybox (pod workload clients)', required: true, fix: apt('busybox-static'), check: () => tool('busybox', ['--help'])},
+    {
+      id: 'cni-dirs', title: `${CNI_BIN_DIR} and ${CNI_CONF_DIR} writable`, required: true, fix: `mkdir -p ${CNI_BIN_DIR} ${CNI_CONF_DIR}`,
+      check: async () => {
+        const a = writable(CNI_BIN_DIR)
+        const b = writable(CNI_CONF_DIR)
+        return {ok: a.ok && b.ok, detail: `${a.detail}; ${b.detail}`}
+      },
+      repair: async () => {
+        mkdirSync(CNI_BIN_DIR, {recursive: true})
+        mkdirSync(CNI_CONF_DIR, {recursive: true})
+      },
+    },
+    {
+      id: 'ip-forward', title: 'net.ipv4.ip_forward = 1', required: true, fix: 'sysctl -w net.ipv4.ip_forward=1',
+      check: async () => {
+        const v = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()
+        return {ok: v === '1', detail: `ip_forward=${v}`}
+      },
+      repair: async () => writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n'),
+    },
+    {
+      id: 'reference-plugins', title: `Debian's reference CNI plugins in ${DEBIAN_CNI_DIR} (conform baseline, tests)`, required: false,
+      fix: apt('containernetworking-plugins'),
+      check: async () => ({ok: existsSync(`${DEBIAN_CNI_DIR}/bridge`) && existsSync(`${DEBIAN_CNI_DIR}/host-local`), detail: existsSync(`${DEBIAN_CNI_DIR}/bridge`) ? 'bridge, host-local present' : 'missing'}),
+    },
+    {id: 'podman', title: 'podman (optional: --runtime podman)', required: false, fix: apt('podman'), check: () => tool('podman', ['--version'])},
+    {id: 'runc', title: 'runc (optional: podman runtime on hybrid cgroups)', required: false, fix: apt('runc'), check: () => tool('runc', ['--version'])},
+    {
+      id: 'podman-config', title: 'podman CNI config and busybox rootfs (optional)', required: false, fix: 'bash scripts/setup.sh',
+      check: async () => {
+        const conf = existsSync(podmanContainersConf())
+        const rootfs = existsSync(`${busyboxRootfs()}/bin/busybox`)
+        return {ok: conf && rootfs, detail: `${podmanContainersConf()} ${conf ? 'present' : 'missing'}; rootfs ${rootfs ? 'present' : 'missing'}`}
+      },
+    },
+  ]
+}
+
+export async function runDoctor(opts: {fix?: boolean} = {}): Promise<DoctorResult[]> {
+  const results: DoctorResult[] = []
+  for (const item of doctorItems()) {
+    let seen = await safeCheck(item)
+    const result: DoctorResult = {id: item.id, title: item.title, required: item.required, status: 'pass', detail: seen.detail}
+    if (!seen.ok && opts.fix && item.repair) {
+      try {
+        await item.repair()
+        seen = await safeCheck(item)
+        result.fixed = seen.ok
+        result.detail = seen.detail
+      } catch (err) {
+        result.fixed = false
+        result.fixError = errorMessage(err)
+      }
+    }
+    if (!seen.ok) {
+      result.status = item.required ? 'fail' : 'warn'
+      result.fix = item.fix
+    }
+    results.push(result)
+  }
+  return results
+}
+
+async function safeCheck(item: DoctorItem): Promise<{ok: boolean; detail: string}> {
+  try {
+    return await item.check()
+  } catch (err) {
+    return {ok: false, detail: `check failed: ${errorMessage(err)}`}
+  }
+}
+
+export const doctorPassed = (results: DoctorResult[]): boolean => results.every((r) => r.status !== 'fail')

@@ -1,0 +1,105 @@
+import {execa} from 'execa'
+
+export interface RunOptions {
+  /** Kill the whole process group after this long (default 10 s). */
+  timeoutMs?: number
+  /** Cap on each of stdout and stderr kept (default 1 MiB); the process is killed past it. */
+  maxOutputBytes?: number
+  input?: string
+  env?: Record<string, string | undefined>
+  /** Start from an empty environment plus `env` (the CNI spec's plugin calls do this). */
+  cleanEnv?: boolean
+  cwd?: string
+}
+
+export interface RunResult {
+  command: string
+  exitCode: number | undefined
+  signal?: string
+  stdout: string
+  stderr: string
+  timedOut: boolean
+  outputCapped: boolean
+  /** Set when the program could not be started at all (ENOENT, EACCES, bad interpreter). */
+  startError?: string
+  durationMs: number
+}
+
+export const ok = (r: RunResult): boolean => r.exitCode === 0 && !r.timedOut && !r.startError
+
+/** One line saying what happened, for messages that name the step and what was seen. */
+export function describeRun(r: RunResult): string {
+  if (r.startError) return `could not start ${r.command}: ${r.startError}`
+  if (r.timedOut) return `${r.command} did not finish within its time limit and was killed`
+  if (r.outputCapped) return `${r.command} printed more than the output cap and was killed`
+  if (r.signal) return `${r.command} was killed by ${r.signal}`
+  const err = r.stderr.trim().split('\n').slice(-3).join(' | ')
+  return `${r.command} exited ${r.exitCode}${err ? `: ${err}` : ''}`
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_CAP = 1024 * 1024
+
+/**
+ * Run a program with an argument array (never a shell string), a timeout and an
+ * output cap. Never throws for the child's failure: the result says what was seen.
+ * The child runs in its own process group so a hung plugin's children die with it.
+ */
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const cap = opts.maxOutputBytes ?? DEFAULT_CAP
+  const started = performance.now()
+  const command = [file, ...args].join(' ')
+  const child = execa(file, args, {
+    reject: false,
+    input: opts.input ?? '',
+    env: opts.env,
+    extendEnv: !opts.cleanEnv,
+    cwd: opts.cwd,
+    detached: true,
+    maxBuffer: {stdout: cap, stderr: cap},
+    encoding: 'utf8',
+    stripFinalNewline: false,
+    cleanup: true,
+  })
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    killGroup(child.pid)
+  }, timeoutMs)
+  const r = await child
+  clearTimeout(timer)
+  // Whatever the outcome, leave no grandchild (a plugin's `sleep`) behind.
+  killGroup(child.pid)
+  const durationMs = performance.now() - started
+  const startError = r.failed && r.exitCode === undefined && !timedOut && !r.isMaxBuffer && !r.signal
+    ? (r.cause instanceof Error ? r.cause.message : r.shortMessage)
+    : undefined
+  return {
+    command,
+    exitCode: r.exitCode,
+    signal: timedOut ? undefined : r.signal,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    timedOut,
+    outputCapped: Boolean(r.isMaxBuffer),
+    startError,
+    durationMs,
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    // group already gone
+  }
+}
+
+/** Run and throw a message naming the step when it fails; for host tools we rely on (ip, podman). */
+export async function runOrThrow(step: string, file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(file, args, opts)
+  if (!ok(r)) throw new Error(`${step}: ${describeRun(r)}`)
+  return r
+}

@@ -1,0 +1,103 @@
+import {randomUUID} from 'node:crypto'
+import {ledgerPath} from './paths.js'
+import {readJsonOrMoveAside, writeFileAtomic, sweepStaleTemps} from './atomic-file.js'
+import {withFileLockSync} from './lock.js'
+
+/** Kinds of host object the tool creates; reset knows how to remove each. */
+export type ResourceKind =
+  | 'netns' // details: {}                       name: netns name
+  | 'link' // details: {netns?}                  name: interface name
+  | 'pin' // details: {}                         name: path under /sys/fs/bpf
+  | 'xdp' // details: {netns?}                   name: interface the program is attached to
+  | 'tc' // details: {netns?, direction}         name: interface
+  | 'file' // details: {backup?}                 name: installed path; backup restored on reset
+  | 'dir' // details: {}                         name: directory made by the tool (removed if empty)
+  | 'process' // details: {pid, startTime}       name: what runs
+  | 'pod' // details: pod record                 name: pod name
+  | 'podman-network' // details: {}             name: network name
+
+export interface LedgerEntry {
+  id: string
+  kind: ResourceKind
+  name: string
+  lab?: number
+  /** Entries belonging to a larger thing (a pod's netns and workload) name it. */
+  owner?: string
+  createdAt: string
+  details: Record<string, unknown>
+}
+
+interface LedgerFile {
+  version: 1
+  entries: LedgerEntry[]
+}
+
+const isLedgerFile = (v: unknown): v is LedgerFile =>
+  typeof v === 'object' && v !== null && (v as LedgerFile).version === 1 && Array.isArray((v as LedgerFile).entries)
+
+export type LedgerWarning = (message: string) => void
+
+/**
+ * The write-ahead record of host objects: an entry is written (atomically, under a
+ * lock) before the object is made, so a crash between the two leaves an entry that
+ * reset treats as "remove if present" rather than an object nobody knows about.
+ */
+export class Ledger {
+  constructor(
+    private readonly path: string = ledgerPath(),
+    private readonly warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {}
+
+  private load(): LedgerFile {
+    const {value, movedAside} = readJsonOrMoveAside(this.path, isLedgerFile)
+    if (movedAside) this.warn(`the resource ledger ${this.path} was unreadable; moved it to ${movedAside} and started a new one`)
+    return value ?? {version: 1, entries: []}
+  }
+
+  private mutate<T>(fn: (file: LedgerFile) => T): T {
+    return withFileLockSync(`${this.path}.lock`, () => {
+      sweepStaleTemps(this.path)
+      const file = this.load()
+      const result = fn(file)
+      writeFileAtomic(this.path, JSON.stringify(file, null, 1) + '\n')
+      return result
+    })
+  }
+
+  entries(): LedgerEntry[] {
+    return this.load().entries
+  }
+
+  /** Record an object about to be created; returns the entry (its id removes it later). */
+  record(kind: ResourceKind, name: string, opts: {lab?: number; owner?: string; details?: Record<string, unknown>} = {}): LedgerEntry {
+    const entry: LedgerEntry = {
+      id: randomUUID(),
+      kind,
+      name,
+      lab: opts.lab,
+      owner: opts.owner,
+      createdAt: new Date().toISOString(),
+      details: opts.details ?? {},
+    }
+    this.mutate((f) => f.entries.push(entry))
+    return entry
+  }
+
+  update(id: string, details: Record<string, unknown>): void {
+    this.mutate((f) => {
+      const e = f.entries.find((x) => x.id === id)
+      if (e) e.details = {...e.details, ...details}
+    })
+  }
+
+  forget(ids: readonly string[]): void {
+    const drop = new Set(ids)
+    this.mutate((f) => {
+      f.entries = f.entries.filter((e) => !drop.has(e.id))
+    })
+  }
+
+  find(pred: (e: LedgerEntry) => boolean): LedgerEntry[] {
+    return this.entries().filter(pred)
+  }
+}

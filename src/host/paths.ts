@@ -1,0 +1,27 @@
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+// Every host path the tool touches, in one place. Tests point the state dir elsewhere
+// with EBPFCNI_STATE_DIR; the install targets are the real ones a runtime reads.
+export const stateDir = (): string => process.env.EBPFCNI_STATE_DIR ?? '/var/lib/ebpfcni'
+export const ledgerPath = (): string => join(stateDir(), 'ledger.json')
+export const progressPath = (): string => join(stateDir(), 'progress.json')
+export const podsDir = (): string => join(stateDir(), 'pods')
+export const backupsDir = (): string => join(stateDir(), 'backups')
+export const busyboxRootfs = (): string => join(stateDir(), 'rootfs')
+export const podmanContainersConf = (): string => process.env.EBPFCNI_CONTAINERS_CONF ?? '/etc/ebpfcni/containers.conf'
+
+export const CNI_BIN_DIR = '/opt/cni/bin'
+export const CNI_CONF_DIR = '/etc/cni/net.d'
+export const DEBIAN_CNI_DIR = '/usr/lib/cni'
+export const BPF_FS = '/sys/fs/bpf'
+export const BPF_PIN_ROOT = '/sys/fs/bpf/ebpfcni'
+export const TRACEFS = '/sys/kernel/tracing'
+
+export const workspaceDir = (flag?: string): string =>
+  resolve(flag ?? process.env.EBPFCNI_WORKSPACE ?? join(homedir(), 'ebpfcni-lab'))
+
+/** The package root (where labs/, bpf/ and dist/ live), from this compiled file's location. */
+export const packageRoot = (): string => resolve(fileURLToPath(new URL('../..', import.meta.url)))
+export const labsRoot = (): string => join(packageRoot(), 'labs')

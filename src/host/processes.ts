@@ -1,0 +1,59 @@
+import {execa} from 'execa'
+import {readFileSync, mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+
+/** Kernel start time of a pid (clock ticks since boot), to tell our process from a reused pid. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Field 22, counted after the ")" that ends the command name (which may hold spaces).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(rest[19])
+  } catch {
+    return undefined
+  }
+}
+
+export function processAlive(pid: number, startTime?: number): boolean {
+  const st = processStartTime(pid)
+  if (st === undefined) return false
+  if (startTime !== undefined && st !== startTime) return false
+  // A zombie is not alive for our purposes.
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+    return state !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Start a long-running background process, output to a log file, not tied to this CLI's lifetime. */
+export function spawnDetached(file: string, args: string[], logPath: string, env?: Record<string, string>): {pid: number; startTime: number | undefined} {
+  mkdirSync(dirname(logPath), {recursive: true})
+  const child = execa(file, args, {
+    detached: true,
+    stdin: "ignore" as const,
+    stdout: {file: logPath, append: true} as const,
+    stderr: {file: logPath, append: true} as const,
+    env,
+    reject: false,
+    cleanup: false,
+  })
+  child.unref()
+  // The promise must not keep the CLI alive or reject unhandled.
+  child.catch(() => undefined)
+  if (!child.pid) throw new Error(`could not start ${file}`)
+  return {pid: child.pid, startTime: processStartTime(child.pid)}
+}
+
+/** Stop a process we started: TERM, then KILL after a grace period. Absent is fine. */
+export async function stopProcess(pid: number, startTime?: number, graceMs = 1000): Promise<void> {
+  if (!processAlive(pid, startTime)) return
+  try { process.kill(pid, 'SIGTERM') } catch { return }
+  const deadline = Date.now() + graceMs
+  while (Date.now() < deadline) {
+    if (!processAlive(pid, startTime)) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+}

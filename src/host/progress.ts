@@ -1,0 +1,106 @@
+import {progressPath} from './paths.js'
+import {readJsonOrMoveAside, writeFileAtomic, sweepStaleTemps} from './atomic-file.js'
+import {withFileLockSync} from './lock.js'
+
+export interface StepProgress {
+  done: boolean
+  /** When the step's checks last passed. */
+  doneAt?: string
+  lastCheckedAt?: string
+  checksPassed: number
+  checksTotal: number
+  attempts: number
+  hintsSeen: number
+}
+
+export interface LabProgress {
+  startedAt: string
+  currentStep?: string
+  steps: Record<string, StepProgress>
+}
+
+interface ProgressFile {
+  version: 1
+  labs: Record<string, LabProgress>
+}
+
+const isProgressFile = (v: unknown): v is ProgressFile =>
+  typeof v === 'object' && v !== null && (v as ProgressFile).version === 1 && typeof (v as ProgressFile).labs === 'object'
+
+const emptyStep = (): StepProgress => ({done: false, checksPassed: 0, checksTotal: 0, attempts: 0, hintsSeen: 0})
+
+/** Per lab and step: done, when, checks passed, hints seen. Survives restarts. */
+export class ProgressStore {
+  constructor(
+    private readonly path: string = progressPath(),
+    private readonly warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {}
+
+  private load(): ProgressFile {
+    const {value, movedAside} = readJsonOrMoveAside(this.path, isProgressFile)
+    if (movedAside) this.warn(`the progress file ${this.path} was unreadable; moved it to ${movedAside} and started afresh`)
+    return value ?? {version: 1, labs: {}}
+  }
+
+  private mutate<T>(fn: (f: ProgressFile) => T): T {
+    return withFileLockSync(`${this.path}.lock`, () => {
+      sweepStaleTemps(this.path)
+      const f = this.load()
+      const r = fn(f)
+      writeFileAtomic(this.path, JSON.stringify(f, null, 1) + '\n')
+      return r
+    })
+  }
+
+  all(): Record<string, LabProgress> {
+    return this.load().labs
+  }
+
+  lab(lab: number): LabProgress | undefined {
+    return this.load().labs[String(lab)]
+  }
+
+  private step(f: ProgressFile, lab: number, step: string): StepProgress {
+    const l = (f.labs[String(lab)] ??= {startedAt: new Date().toISOString(), steps: {}})
+    return (l.steps[step] ??= emptyStep())
+  }
+
+  recordCheck(lab: number, step: string, passed: number, total: number): StepProgress {
+    return this.mutate((f) => {
+      const s = this.step(f, lab, step)
+      const now = new Date().toISOString()
+      s.attempts += 1
+      s.lastCheckedAt = now
+      s.checksPassed = passed
+      s.checksTotal = total
+      if (total > 0 && passed === total) {
+        if (!s.done) s.doneAt = now
+        s.done = true
+      }
+      return {...s}
+    })
+  }
+
+  /** Count a hint as seen and return how many of this step's hints have been shown. */
+  nextHint(lab: number, step: string, available: number): number {
+    return this.mutate((f) => {
+      const s = this.step(f, lab, step)
+      s.hintsSeen = Math.min(s.hintsSeen + 1, available)
+      return s.hintsSeen
+    })
+  }
+
+  setCurrentStep(lab: number, step: string): void {
+    this.mutate((f) => {
+      this.step(f, lab, step)
+      f.labs[String(lab)].currentStep = step
+    })
+  }
+
+  resetLab(lab?: number): void {
+    this.mutate((f) => {
+      if (lab === undefined) f.labs = {}
+      else delete f.labs[String(lab)]
+    })
+  }
+}

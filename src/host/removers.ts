@@ -1,0 +1,57 @@
+import {existsSync, renameSync, rmSync, rmdirSync, readdirSync, statSync} from 'node:fs'
+import type {LedgerEntry, ResourceKind} from './ledger.js'
+import type {Remover, ResetAction} from './reset.js'
+import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
+import {stopProcess, processAlive} from './processes.js'
+import {run} from './exec.js'
+
+// How reset removes each kind of host object. Every action is idempotent: an object
+// that is already gone counts as removed.
+
+const action = (e: LedgerEntry, description: string, perform: () => Promise<void>): ResetAction => ({
+  description,
+  kind: e.kind,
+  entryIds: [e.id],
+  perform,
+})
+
+const where = (netns: unknown): string => (typeof netns === 'string' && netns ? ` in netns ${netns}` : '')
+
+export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
+  netns: (e) => action(e, `delete netns ${e.name}${netnsExists(e.name) ? '' : ' (already gone)'}`, () => netnsDel(e.name)),
+  link: (e) => action(e, `delete link ${e.name}${where(e.details.netns)}`, async () => {
+    const ns = e.details.netns as string | undefined
+    if (ns && !netnsExists(ns)) return
+    await linkDel(e.name, ns)
+  }),
+  xdp: (e) => action(e, `detach XDP program from ${e.name}${where(e.details.netns)}`, async () => {
+    const ns = e.details.netns as string | undefined
+    if (ns && !netnsExists(ns)) return
+    await xdpOff(e.name, ns)
+  }),
+  tc: (e) => action(e, `remove tc clsact hook from ${e.name}${where(e.details.netns)}`, async () => {
+    const ns = e.details.netns as string | undefined
+    if (ns && !netnsExists(ns)) return
+    await run('tc', [...(ns ? ['-n', ns] : []), 'qdisc', 'del', 'dev', e.name, 'clsact'], {timeoutMs: 5000})
+  }),
+  pin: (e) => action(e, `unpin ${e.name}`, async () => {
+    rmSync(e.name, {force: true, recursive: true})
+  }),
+  file: (e) => {
+    const backup = e.details.backup as string | undefined
+    const restoring = backup && existsSync(backup)
+    return action(e, restoring ? `restore ${e.name} from its backup` : `remove installed file ${e.name}`, async () => {
+      if (restoring) renameSync(backup, e.name)
+      else rmSync(e.name, {force: true})
+    })
+  },
+  dir: (e) => action(e, `remove directory ${e.name} if empty`, async () => {
+    if (existsSync(e.name) && statSync(e.name).isDirectory() && readdirSync(e.name).length === 0) rmdirSync(e.name)
+  }),
+  process: (e) => {
+    const pid = Number(e.details.pid)
+    const startTime = e.details.startTime as number | undefined
+    const alive = Number.isFinite(pid) && processAlive(pid, startTime)
+    return action(e, `stop ${e.name} (pid ${pid}${alive ? '' : ', already exited'})`, () => stopProcess(pid, startTime))
+  },
+}

@@ -1,0 +1,64 @@
+import {Ledger, type LedgerEntry, type ResourceKind} from './ledger.js'
+import {errorMessage} from './errors.js'
+
+/** One thing reset will do. `entryIds` are the ledger entries it settles. */
+export interface ResetAction {
+  description: string
+  kind: string
+  entryIds: string[]
+  perform: () => Promise<void>
+}
+
+export type Remover = (entry: LedgerEntry) => ResetAction
+/** Finds what the learner's own plugin made that the ledger cannot know (bridge, veths, IPAM state). */
+export type Discoverer = (lab: number | undefined) => Promise<ResetAction[]>
+
+export interface ResetOutcome {
+  done: string[]
+  failed: Array<{description: string; error: string}>
+}
+
+// Pods go first (their CNI DEL needs the netns they live in), then everything else newest-first.
+const KIND_ORDER: Partial<Record<ResourceKind, number>> = {pod: 0}
+
+export class ResetService {
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly removers: Partial<Record<ResourceKind, Remover>>,
+    private readonly discoverers: Discoverer[] = [],
+  ) {}
+
+  /** What reset would do, in order. Entries are filtered by lab when one is given. */
+  async plan(lab?: number): Promise<ResetAction[]> {
+    const entries = this.ledger.entries().filter((e) => lab === undefined || e.lab === lab)
+    const ordered = entries
+      .map((e, i) => ({e, i}))
+      .sort((a, b) => (KIND_ORDER[a.e.kind] ?? 1) - (KIND_ORDER[b.e.kind] ?? 1) || b.i - a.i)
+      .map(({e}) => e)
+    const actions: ResetAction[] = []
+    for (const e of ordered) {
+      const remover = this.removers[e.kind]
+      if (remover) actions.push(remover(e))
+      else actions.push({description: `forget unknown ledger entry ${e.kind} ${e.name}`, kind: e.kind, entryIds: [e.id], perform: async () => undefined})
+    }
+    for (const d of this.discoverers) actions.push(...(await d(lab)))
+    return actions
+  }
+
+  /** Perform each action; a failed one keeps its ledger entries so a later reset retries it. */
+  async execute(actions: ResetAction[], onProgress?: (a: ResetAction, error?: string) => void): Promise<ResetOutcome> {
+    const outcome: ResetOutcome = {done: [], failed: []}
+    for (const a of actions) {
+      try {
+        await a.perform()
+        if (a.entryIds.length > 0) this.ledger.forget(a.entryIds)
+        outcome.done.push(a.description)
+        onProgress?.(a)
+      } catch (err) {
+        outcome.failed.push({description: a.description, error: errorMessage(err)})
+        onProgress?.(a, errorMessage(err))
+      }
+    }
+    return outcome
+  }
+}

@@ -1,0 +1,116 @@
+import {existsSync} from 'node:fs'
+import {run, runOrThrow, ok, describeRun} from '../host/exec.js'
+
+// Host and netns state through iproute2's JSON output (`ip -j`), never ad-hoc text parsing.
+
+export interface IpLink {
+  ifindex: number
+  ifname: string
+  flags: string[]
+  mtu: number
+  operstate: string
+  address?: string
+  link_index?: number
+  link_netnsid?: number
+  master?: string
+  link?: string
+  linkinfo?: {info_kind?: string}
+  xdp?: {mode?: number; prog?: {id: number}; attached?: Array<{mode: number; prog: {id: number}}>}
+}
+
+export interface IpAddrInfo {
+  family: 'inet' | 'inet6'
+  local: string
+  prefixlen: number
+  broadcast?: string
+}
+
+export interface IpAddr extends IpLink {
+  addr_info: IpAddrInfo[]
+}
+
+export interface IpRoute {
+  dst: string
+  gateway?: string
+  dev?: string
+  protocol?: string
+  scope?: string
+  prefsrc?: string
+}
+
+const NETNS_DIR = '/run/netns'
+
+const nsArgs = (netns?: string): string[] => (netns ? ['-n', netns] : [])
+
+async function ipJson<T>(args: string[], netns?: string): Promise<T> {
+  const r = await run('ip', [...nsArgs(netns), '-j', ...args], {timeoutMs: 5000})
+  if (!ok(r)) throw new Error(`reading ${netns ? `netns ${netns}` : 'host'} state with ip ${args.join(' ')}: ${describeRun(r)}`)
+  const text = r.stdout.trim()
+  return (text ? JSON.parse(text) : []) as T
+}
+
+export const netnsPath = (name: string): string => `${NETNS_DIR}/${name}`
+export const netnsExists = (name: string): boolean => existsSync(netnsPath(name))
+
+export async function netnsList(): Promise<string[]> {
+  const list = await ipJson<Array<{name: string}>>(['netns', 'list'])
+  return list.map((n) => n.name)
+}
+
+export async function netnsAdd(name: string): Promise<void> {
+  await runOrThrow(`creating netns ${name}`, 'ip', ['netns', 'add', name])
+  // Loopback up: pods talk to themselves like any container.
+  await runOrThrow(`bringing up lo in ${name}`, 'ip', ['-n', name, 'link', 'set', 'lo', 'up'])
+}
+
+/** Delete a netns; absent is fine (idempotent). */
+export async function netnsDel(name: string): Promise<void> {
+  if (!netnsExists(name)) return
+  const r = await run('ip', ['netns', 'del', name], {timeoutMs: 5000})
+  if (!ok(r) && netnsExists(name)) throw new Error(`deleting netns ${name}: ${describeRun(r)}`)
+}
+
+export async function links(netns?: string): Promise<IpLink[]> {
+  return ipJson<IpLink[]>(['-d', 'link', 'show'], netns)
+}
+
+export async function link(name: string, netns?: string): Promise<IpLink | undefined> {
+  const r = await run('ip', [...nsArgs(netns), '-j', '-d', 'link', 'show', 'dev', name], {timeoutMs: 5000})
+  if (!ok(r)) return undefined
+  return (JSON.parse(r.stdout) as IpLink[])[0]
+}
+
+export async function linkByIndex(ifindex: number, netns?: string): Promise<IpLink | undefined> {
+  return (await links(netns)).find((l) => l.ifindex === ifindex)
+}
+
+export async function addrs(netns?: string, dev?: string): Promise<IpAddr[]> {
+  return ipJson<IpAddr[]>(['addr', 'show', ...(dev ? ['dev', dev] : [])], netns)
+}
+
+export async function routes(netns?: string): Promise<IpRoute[]> {
+  return ipJson<IpRoute[]>(['-4', 'route', 'show'], netns)
+}
+
+/** Delete a link; absent is fine (idempotent). A veth's peer goes with it. */
+export async function linkDel(name: string, netns?: string): Promise<void> {
+  if (!(await link(name, netns))) return
+  const r = await run('ip', [...nsArgs(netns), 'link', 'del', 'dev', name], {timeoutMs: 5000})
+  if (!ok(r) && (await link(name, netns))) throw new Error(`deleting link ${name}: ${describeRun(r)}`)
+}
+
+/** Links enslaved to a bridge. */
+export async function bridgePorts(bridge: string): Promise<IpLink[]> {
+  return (await links()).filter((l) => l.master === bridge)
+}
+
+/** Remove any XDP program from an interface (both generic and native slots). */
+export async function xdpOff(dev: string, netns?: string): Promise<void> {
+  if (!(await link(dev, netns))) return
+  for (const mode of ['xdpgeneric', 'xdpdrv', 'xdp']) {
+    await run('ip', [...nsArgs(netns), 'link', 'set', 'dev', dev, mode, 'off'], {timeoutMs: 5000})
+  }
+}
+
+/** `ip netns exec NAME cmd...` as an argument array. */
+export const inNetns = (netns: string, cmd: string[]): [string, string[]] => ['ip', ['netns', 'exec', netns, ...cmd]]

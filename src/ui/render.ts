@@ -1,0 +1,17 @@
+import chalk from 'chalk'
+
+export type Status = 'pass' | 'fail' | 'skip' | 'warn'
+
+export const mark = (s: Status): string =>
+  ({pass: chalk.green('✔'), fail: chalk.red('✘'), skip: chalk.dim('–'), warn: chalk.yellow('!')})[s]
+
+/** A plain aligned table; columns sized to their widest cell (ANSI codes ignored). */
+export function table(headers: string[], rows: string[][]): string {
+  // eslint-disable-next-line no-control-regex
+  const width = (s: string): number => s.replace(/\u001b\[[0-9;]*m/g, '').length
+  const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))))
+  const line = (cells: string[]): string => cells.map((c, i) => c + ' '.repeat(widths[i] - width(c))).join('  ').trimEnd()
+  return [chalk.bold(line(headers)), ...rows.map(line)].join('\n')
+}
+
+export const json = (v: unknown): string => JSON.stringify(v, null, 2)
