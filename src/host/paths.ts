@@ -9,7 +9,8 @@ export const ledgerPath = (): string => join(stateDir(), 'ledger.json')
 export const progressPath = (): string => join(stateDir(), 'progress.json')
 export const podsDir = (): string => join(stateDir(), 'pods')
 export const backupsDir = (): string => join(stateDir(), 'backups')
-export const busyboxRootfs = (): string => join(stateDir(), 'rootfs')
+// Built once by scripts/setup.sh; not per state dir.
+export const busyboxRootfs = (): string => process.env.EBPFCNI_ROOTFS ?? '/var/lib/ebpfcni/rootfs'
 export const podmanContainersConf = (): string => process.env.EBPFCNI_CONTAINERS_CONF ?? '/etc/ebpfcni/containers.conf'
 
 export const CNI_BIN_DIR = '/opt/cni/bin'
@@ -25,3 +26,5 @@ export const workspaceDir = (flag?: string): string =>
 /** The package root (where labs/, bpf/ and dist/ live), from this compiled file's location. */
 export const packageRoot = (): string => resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const labsRoot = (): string => join(packageRoot(), 'labs')
+/** Compiled helper scripts run as separate processes (e.g. the httpbin workload). */
+export const distFile = (rel: string): string => join(packageRoot(), 'dist', rel)

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {readFileSync, mkdirSync} from 'node:fs'
+import {readFileSync, mkdirSync, openSync, closeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 /** Kernel start time of a pid (clock ticks since boot), to tell our process from a reused pid. */
@@ -30,15 +30,19 @@ export function processAlive(pid: number, startTime?: number): boolean {
 /** Start a long-running background process, output to a log file, not tied to this CLI's lifetime. */
 export function spawnDetached(file: string, args: string[], logPath: string, env?: Record<string, string>): {pid: number; startTime: number | undefined} {
   mkdirSync(dirname(logPath), {recursive: true})
+  // A raw fd (not a stream execa pipes through the parent) lets this CLI exit while the child runs on.
+  const fd = openSync(logPath, 'a')
   const child = execa(file, args, {
     detached: true,
-    stdin: "ignore" as const,
-    stdout: {file: logPath, append: true} as const,
-    stderr: {file: logPath, append: true} as const,
+    stdin: 'ignore',
+    // execa accepts any fd at run time; its types only list 3-9 literally.
+    stdout: fd as 3,
+    stderr: fd as 3,
     env,
     reject: false,
     cleanup: false,
   })
+  closeSync(fd)
   child.unref()
   // The promise must not keep the CLI alive or reject unhandled.
   child.catch(() => undefined)

@@ -3,10 +3,26 @@ import {ResetService, type ResetAction, type ResetOutcome, type Discoverer, type
 import {baseRemovers} from '../host/removers.js'
 import {ProgressStore} from '../host/progress.js'
 import type {ResourceKind} from '../host/ledger.js'
+import {recordOf, runtimeFor} from '../pods/service.js'
 
 // Reset composed from its parts: the host's removers, the pod runtimes' removers, and
 // each lab's discoverer of what the learner's own code made.
-const extraRemovers: Partial<Record<ResourceKind, Remover>> = {}
+const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
+  // A pod: CNI DEL through its runtime (podman rm for podman), then its netns and workload.
+  pod: (e) => ({
+    description: `remove pod ${e.name} (${recordOf(e).runtime} runtime: CNI DEL, workload, netns)`,
+    kind: 'pod',
+    entryIds: [e.id],
+    perform: async () => {
+      try {
+        await runtimeFor(recordOf(e).runtime).remove(recordOf(e))
+      } catch (err) {
+        // A plugin whose DEL fails must not pin the pod forever: its netns is gone by now.
+        process.stderr.write(`warning: ${(err as Error).message}\n`)
+      }
+    },
+  }),
+}
 const discoverers: Discoverer[] = []
 
 export function registerRemover(kind: ResourceKind, remover: Remover): void {

@@ -1,0 +1,128 @@
+import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import {run, type RunResult} from '../host/exec.js'
+import {asErrorResult, formatError, parsePluginJson} from './result.js'
+import type {CniCommand, CniErrorResult} from './spec.js'
+
+export interface InvokeRequest {
+  command: CniCommand
+  /** Plugin executable name (the config's "type"). */
+  type: string
+  stdin: Record<string, unknown>
+  containerId?: string
+  netns?: string
+  ifname?: string
+  args?: string
+  cniPath: string[]
+  timeoutMs?: number
+  maxOutputBytes?: number
+}
+
+export interface InvokeOutcome {
+  request: InvokeRequest
+  pluginPath?: string
+  run?: RunResult
+  /** Parsed stdout when it was valid JSON. */
+  json?: unknown
+  /** The plugin's error result, when it returned one. */
+  error?: CniErrorResult
+  /** Succeeded: exit 0 with valid JSON (or no output where the spec allows none). */
+  ok: boolean
+  /** One line saying what went wrong, naming what was seen. */
+  problem?: string
+}
+
+export function findPlugin(type: string, cniPath: string[]): string | undefined {
+  for (const dir of cniPath) {
+    const p = join(dir, type)
+    try {
+      if (existsSync(p) && statSync(p).isFile()) {
+        accessSync(p, constants.X_OK)
+        return p
+      }
+    } catch {
+      // present but not executable: keep looking, report below
+    }
+  }
+  return undefined
+}
+
+function notExecutableReason(type: string, cniPath: string[]): string {
+  for (const dir of cniPath) {
+    const p = join(dir, type)
+    if (existsSync(p)) {
+      const st = statSync(p)
+      if (!st.isFile()) return `${p} is not a regular file`
+      return `${p} exists but is not executable (chmod +x ${p})`
+    }
+  }
+  return `no executable "${type}" on CNI_PATH (${cniPath.join(':')})`
+}
+
+/** Commands whose success prints nothing (SPEC: DEL, CHECK, GC, STATUS). */
+const SILENT_OK: CniCommand[] = ['DEL', 'CHECK', 'GC', 'STATUS']
+
+/**
+ * Call one plugin exactly as SPEC §Parameters says: the CNI_* environment, the config
+ * on stdin, the result (or an error) on stdout. Bounded in time and output.
+ */
+export async function invokePlugin(req: InvokeRequest): Promise<InvokeOutcome> {
+  const pluginPath = findPlugin(req.type, req.cniPath)
+  if (!pluginPath) return {request: req, ok: false, problem: notExecutableReason(req.type, req.cniPath)}
+  const env: Record<string, string> = {
+    CNI_COMMAND: req.command,
+    CNI_PATH: req.cniPath.join(':'),
+    // Plugins written in bash need a PATH to find jq and ip.
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  }
+  if (req.containerId !== undefined) env.CNI_CONTAINERID = req.containerId
+  if (req.netns !== undefined) env.CNI_NETNS = req.netns
+  if (req.ifname !== undefined) env.CNI_IFNAME = req.ifname
+  if (req.args !== undefined) env.CNI_ARGS = req.args
+  const r = await run(pluginPath, [], {
+    input: JSON.stringify(req.stdin),
+    env,
+    cleanEnv: true,
+    timeoutMs: req.timeoutMs ?? 10_000,
+    maxOutputBytes: req.maxOutputBytes ?? 1024 * 1024,
+  })
+  return interpret(req, pluginPath, r)
+}
+
+const stderrTail = (r: RunResult): string => {
+  const t = r.stderr.trim().split('\n').slice(-3).join(' | ')
+  return t ? `; stderr: ${t.slice(0, 300)}` : ''
+}
+
+export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult): InvokeOutcome {
+  const base = {request: req, pluginPath, run: r}
+  const who = `${req.command} of plugin "${req.type}"`
+  if (r.startError) {
+    const shebang = readShebang(pluginPath)
+    return {...base, ok: false, problem: `${who} could not start: ${r.startError}${shebang ? ` (its first line is ${JSON.stringify(shebang)})` : ''}`}
+  }
+  if (r.timedOut) return {...base, ok: false, problem: `${who} did not finish within ${Math.round((req.timeoutMs ?? 10_000) / 1000)} s and was killed (a hang: a read from stdin twice, a lock never released, a sleep?)${stderrTail(r)}`}
+  if (r.outputCapped) return {...base, ok: false, problem: `${who} printed more than ${(req.maxOutputBytes ?? 1048576) / 1024} KiB and was killed`}
+  if (r.signal) return {...base, ok: false, problem: `${who} was killed by ${r.signal}${stderrTail(r)}`}
+  const parsed = parsePluginJson(r.stdout)
+  if (r.exitCode !== 0) {
+    const error = parsed.value !== undefined ? asErrorResult(parsed.value) : undefined
+    if (error) return {...base, json: parsed.value, error, ok: false, problem: `${who} failed with ${formatError(error)}`}
+    const what = parsed.value !== undefined ? 'JSON that is not an error result (needs "code" and "msg")' : r.stdout.trim() ? `no error JSON (${parsed.problem})` : 'no error JSON on stdout'
+    return {...base, json: parsed.value, ok: false, problem: `${who} exited ${r.exitCode} with ${what}; SPEC §Error expects {"cniVersion","code","msg","details"} on stdout${stderrTail(r)}`}
+  }
+  if (SILENT_OK.includes(req.command) && !r.stdout.trim()) return {...base, ok: true}
+  if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}`}
+  const error = asErrorResult(parsed.value)
+  if (error && req.command !== 'STATUS') return {...base, json: parsed.value, error, ok: false, problem: `${who} printed an error result (${formatError(error)}) yet exited 0: an error must exit non-zero`}
+  return {...base, json: parsed.value, ok: true}
+}
+
+function readShebang(path: string): string | undefined {
+  try {
+    const first = readFileSync(path, {encoding: 'latin1'}).slice(0, 200).split('\n')[0]
+    return first.startsWith('#!') ? first : undefined
+  } catch {
+    return undefined
+  }
+}

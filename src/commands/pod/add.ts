@@ -1,0 +1,48 @@
+import {Args, Flags} from '@oclif/core'
+import chalk from 'chalk'
+import {BaseCommand} from '../../ui/base-command.js'
+import {PodService, DEFAULT_CONFIG, DEFAULT_CNI_PATH} from '../../pods/service.js'
+import {UserError} from '../../host/errors.js'
+import {json} from '../../ui/render.js'
+import type {RuntimeName, WorkloadName} from '../../pods/types.js'
+
+export default class PodAdd extends BaseCommand {
+  static summary = 'Create a pod and attach it through the CNI path (your plugin, called as a runtime would).'
+  static description = `netns runtime (default): ebpfcni creates a network namespace, calls the plugin's ADD with the
+CNI_* variables and the config on stdin, and starts the workload inside. podman runtime: podman runs a busybox
+container on the network and calls the plugin itself.`
+
+  static examples = [
+    '<%= config.bin %> pod add httpbin --label app=httpbin',
+    '<%= config.bin %> pod add sleep --label app=sleep --workload sleep',
+    '<%= config.bin %> pod add web --runtime podman',
+    '<%= config.bin %> pod add a --config ./my.conflist --cni-path /usr/lib/cni',
+  ]
+
+  static args = {name: Args.string({description: 'Pod name (lowercase letters, digits, -).', required: true})}
+  static flags = {
+    label: Flags.string({char: 'l', description: 'Label k=v (repeatable); policies select pods by label.', multiple: true}),
+    workload: Flags.string({description: 'What runs in the pod.', options: ['httpbin', 'sleep'], default: 'httpbin'}),
+    runtime: Flags.string({description: 'Pod runtime.', options: ['netns', 'podman'], default: 'netns'}),
+    config: Flags.string({description: 'Network config (.conf or .conflist).', default: DEFAULT_CONFIG}),
+    'cni-path': Flags.string({description: 'CNI_PATH: directories searched for plugins (colon-separated).', default: DEFAULT_CNI_PATH.join(':')}),
+    timeout: Flags.integer({description: 'Seconds each plugin call may take.', default: 10, min: 1}),
+    json: Flags.boolean({description: 'Print the pod record as JSON.'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(PodAdd)
+    const labels: Record<string, string> = {}
+    for (const l of flags.label ?? []) {
+      const m = /^([A-Za-z0-9._/-]+)=([A-Za-z0-9._-]*)$/.exec(l)
+      if (!m) throw new UserError(`label "${l}" must be key=value`)
+      labels[m[1]] = m[2]
+    }
+    const pod = await new PodService().add(
+      {name: args.name, labels, workload: flags.workload as WorkloadName, configFile: flags.config, cniPath: flags['cni-path'].split(':').filter(Boolean), timeoutMs: flags.timeout * 1000},
+      flags.runtime as RuntimeName,
+    )
+    if (flags.json) this.log(json(pod))
+    else this.log(`${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`)
+  }
+}

@@ -1,0 +1,47 @@
+import {run, ok, describeRun, type RunResult} from '../host/exec.js'
+
+// Traffic probes from inside a pod's network namespace (by path: works for named
+// netns and for podman's), with busybox clients so no tool in the pod is assumed.
+
+const inNs = (netnsPath: string, cmd: string[]): [string, string[]] => ['nsenter', [`--net=${netnsPath}`, ...cmd]]
+
+export interface ProbeResult {
+  ok: boolean
+  detail: string
+  body?: string
+  durationMs: number
+}
+
+const probe = (r: RunResult, what: string): ProbeResult => ({
+  ok: ok(r),
+  detail: ok(r) ? `${what} succeeded` : `${what} failed: ${describeRun(r).replace(/^.*? exited/, 'exited')}`,
+  body: r.stdout,
+  durationMs: r.durationMs,
+})
+
+export async function httpGet(fromNetns: string, url: string, timeoutS = 2): Promise<ProbeResult> {
+  // No `-T`: Debian's static busybox 1.35 wget segfaults with it; the runner's timeout bounds the wait.
+  const [f, a] = inNs(fromNetns, ['busybox', 'wget', '-q', '-O', '-', url])
+  const r = await run(f, a, {timeoutMs: timeoutS * 1000, maxOutputBytes: 64 * 1024})
+  return probe(r, `HTTP GET ${url}`)
+}
+
+export async function ping(fromNetns: string, ip: string, count = 1, timeoutS = 1): Promise<ProbeResult> {
+  const [f, a] = inNs(fromNetns, ['ping', '-c', String(count), '-W', String(timeoutS), '-q', ip])
+  return probe(await run(f, a, {timeoutMs: (count * timeoutS + 3) * 1000}), `ping ${ip}`)
+}
+
+/** TCP connect: is something listening and reachable? (bash /dev/tcp; address and port as positional args.) */
+export async function tcpConnect(fromNetns: string, ip: string, port: number, timeoutS = 2): Promise<ProbeResult> {
+  const [f, a] = inNs(fromNetns, ['bash', '-c', 'exec 3<>"/dev/tcp/$1/$2"', 'tcp-probe', ip, String(Number(port))])
+  return probe(await run(f, a, {timeoutMs: timeoutS * 1000}), `TCP connect ${ip}:${port}`)
+}
+
+/** Send N UDP datagrams (busybox nc -u), for counters in labs 3 and 4. */
+export async function sendUdp(fromNetns: string, ip: string, port: number, count: number): Promise<ProbeResult> {
+  const script = `i=0; while [ $i -lt ${Number(count)} ]; do echo x | busybox nc -u -w 0 ${ip} ${Number(port)}; i=$((i+1)); done`
+  const [f, a] = inNs(fromNetns, ['busybox', 'sh', '-c', script])
+  return probe(await run(f, a, {timeoutMs: 5000 + count * 50}), `sending ${count} UDP datagrams to ${ip}:${port}`)
+}
+
+export const nsExecArgs = inNs

@@ -1,0 +1,93 @@
+import {randomBytes} from 'node:crypto'
+import {Ledger} from '../host/ledger.js'
+import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
+import {nsExecArgs} from '../net/probes.js'
+import {loadNetworkConfig} from '../cni/config.js'
+import {addNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
+import {podIp, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
+import {startHttpbin} from './workload.js'
+import {stopProcess} from '../host/processes.js'
+import {PodError} from './errors.js'
+
+export const NETNS_PREFIX = 'ebpfcni-'
+
+/** The CLI is the runtime (like cnitool plus a workload): a named netns per pod, the plugin called per spec. */
+export class NetnsRuntime implements PodRuntime {
+  readonly name = 'netns' as const
+  constructor(private readonly ledger: Ledger = new Ledger()) {}
+
+  async add(spec: PodSpec): Promise<PodRecord> {
+    const net = loadNetworkConfig(spec.configFile)
+    const netnsName = `${NETNS_PREFIX}${spec.name}`
+    const record: PodRecord = {
+      name: spec.name,
+      runtime: 'netns',
+      containerId: `ebpfcni-${spec.name}-${randomBytes(4).toString('hex')}`,
+      netnsPath: netnsPath(netnsName),
+      netnsName,
+      ifname: spec.ifname,
+      configFile: spec.configFile,
+      cniPath: spec.cniPath,
+      labels: spec.labels,
+      workload: spec.workload,
+      createdAt: new Date().toISOString(),
+    }
+    // Write-ahead: the pod and its netns are in the ledger before either exists.
+    const podEntry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record, timeoutMs: spec.timeoutMs}})
+    this.ledger.record('netns', netnsName, {lab: spec.lab, owner: spec.name})
+    try {
+      await netnsAdd(netnsName)
+    } catch (err) {
+      await this.remove(record).catch(() => undefined)
+      throw new PodError(`creating the pod's network namespace`, (err as Error).message)
+    }
+    const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: `IgnoreUnknown=1;K8S_POD_NAME=${spec.name};K8S_POD_NAMESPACE=default`}
+    const added: NetworkOutcome = await addNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs})
+    if (!added.ok) {
+      // As kubelet does after a failed ADD: DEL (so the plugin may release what it took), then drop the sandbox.
+      await delNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs}).catch(() => undefined)
+      await this.cleanup(record)
+      throw new PodError(`CNI ADD for pod ${spec.name}`, added.problem ?? 'failed', added)
+    }
+    record.result = added.result
+    record.ip = podIp(added.result)
+    record.mac = added.result?.interfaces?.find((i) => i.sandbox)?.mac ?? added.result?.interfaces?.[0]?.mac
+    this.ledger.update(podEntry.id, {...record})
+    if (spec.workload === 'httpbin') {
+      try {
+        await startHttpbin(this.ledger, {name: spec.name, netnsPath: record.netnsPath, lab: spec.lab})
+      } catch (err) {
+        await this.remove(record).catch(() => undefined)
+        throw new PodError(`starting the httpbin workload in pod ${spec.name}`, (err as Error).message)
+      }
+    }
+    return record
+  }
+
+  async remove(pod: PodRecord): Promise<void> {
+    let problem: string | undefined
+    try {
+      const net = loadNetworkConfig(pod.configFile)
+      // DEL still runs when the netns is already gone: the spec asks plugins to tolerate it.
+      const att = {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname}
+      const del = await delNetworkList(net, att, {cniPath: pod.cniPath}, pod.result)
+      if (!del.ok) problem = del.problem
+    } catch (err) {
+      problem = (err as Error).message
+    }
+    await this.cleanup(pod)
+    if (problem) throw new PodError(`CNI DEL for pod ${pod.name}`, `${problem} (the pod's netns and workload were removed anyway)`)
+  }
+
+  /** Stop the workload, delete the netns, forget the pod's ledger entries. */
+  private async cleanup(pod: PodRecord): Promise<void> {
+    const owned = this.ledger.find((e) => e.owner === pod.name || (e.kind === 'pod' && e.name === pod.name))
+    for (const e of owned.filter((x) => x.kind === 'process')) await stopProcess(Number(e.details.pid), e.details.startTime as number | undefined)
+    if (pod.netnsName) await netnsDel(pod.netnsName)
+    this.ledger.forget(owned.map((e) => e.id))
+  }
+
+  execArgs(pod: PodRecord, cmd: string[]): [string, string[]] {
+    return nsExecArgs(pod.netnsPath, cmd)
+  }
+}

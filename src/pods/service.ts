@@ -1,0 +1,64 @@
+import {Ledger, type LedgerEntry} from '../host/ledger.js'
+import {CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR} from '../host/paths.js'
+import {UserError} from '../host/errors.js'
+import {NetnsRuntime} from './netns-runtime.js'
+import {PodmanRuntime} from './podman-runtime.js'
+import {POD_NAME, type PodRecord, type PodRuntime, type PodSpec, type RuntimeName, type WorkloadName} from './types.js'
+import {linkByIndex} from '../net/ip.js'
+import {run} from '../host/exec.js'
+import {nsExecArgs} from '../net/probes.js'
+
+export const DEFAULT_CONFIG = `${CNI_CONF_DIR}/10-ebpfcni.conf`
+export const DEFAULT_CNI_PATH = [CNI_BIN_DIR, DEBIAN_CNI_DIR]
+
+export function runtimeFor(name: RuntimeName, ledger = new Ledger()): PodRuntime {
+  return name === 'podman' ? new PodmanRuntime(ledger) : new NetnsRuntime(ledger)
+}
+
+export const recordOf = (e: LedgerEntry): PodRecord => e.details as unknown as PodRecord
+
+/** Pods made by the tool, from the ledger. */
+export class PodService {
+  constructor(private readonly ledger = new Ledger()) {}
+
+  list(): PodRecord[] {
+    return this.ledger.find((e) => e.kind === 'pod').map(recordOf)
+  }
+
+  get(name: string): PodRecord {
+    const pod = this.list().find((p) => p.name === name)
+    if (!pod) throw new UserError(`no pod named "${name}"`, {hint: `pods: ${this.list().map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`})
+    return pod
+  }
+
+  async add(spec: Partial<PodSpec> & {name: string}, runtime: RuntimeName = 'netns'): Promise<PodRecord> {
+    if (!POD_NAME.test(spec.name)) throw new UserError(`pod name "${spec.name}" must be 1-32 lowercase letters, digits or '-' (starting and ending alphanumeric)`)
+    if (this.list().some((p) => p.name === spec.name)) throw new UserError(`a pod named "${spec.name}" already exists`, {hint: `ebpfcni pod del ${spec.name}`})
+    const full: PodSpec = {
+      labels: {},
+      workload: 'httpbin' as WorkloadName,
+      configFile: DEFAULT_CONFIG,
+      cniPath: DEFAULT_CNI_PATH,
+      timeoutMs: 10_000,
+      ifname: 'eth0',
+      ...spec,
+    }
+    return runtimeFor(runtime, this.ledger).add(full)
+  }
+
+  async remove(name: string): Promise<void> {
+    const pod = this.get(name)
+    await runtimeFor(pod.runtime, this.ledger).remove(pod)
+  }
+
+  /** The pod interface's veth peer on the host, found through its peer index (never by name). */
+  async hostVeth(pod: PodRecord): Promise<string | undefined> {
+    const [f, a] = nsExecArgs(pod.netnsPath, ['ip', '-j', 'link', 'show', 'dev', pod.ifname])
+    const r = await run(f, a, {timeoutMs: 5000})
+    if (r.exitCode !== 0) return undefined
+    const inPod = (JSON.parse(r.stdout) as Array<{link_index?: number}>)[0]
+    if (!inPod?.link_index) return undefined
+    return (await linkByIndex(inPod.link_index))?.ifname
+  }
+}
+

@@ -1,0 +1,56 @@
+import type {CniResult} from '../cni/spec.js'
+
+export type RuntimeName = 'netns' | 'podman'
+export type WorkloadName = 'httpbin' | 'sleep'
+
+export interface PodSpec {
+  name: string
+  labels: Record<string, string>
+  workload: WorkloadName
+  /** Network config file (.conf or .conflist). */
+  configFile: string
+  cniPath: string[]
+  timeoutMs: number
+  ifname: string
+  /** Which lab made it (for `reset --lab N`); absent for pods made by hand. */
+  lab?: number
+}
+
+/** What the tool knows about a pod; kept in the resource ledger (kind "pod"). */
+export interface PodRecord {
+  name: string
+  runtime: RuntimeName
+  containerId: string
+  /** Path of the pod's network namespace (CNI_NETNS). */
+  netnsPath: string
+  /** Named netns (netns runtime only). */
+  netnsName?: string
+  ifname: string
+  configFile: string
+  cniPath: string[]
+  labels: Record<string, string>
+  workload: WorkloadName
+  /** The ADD result, cached for DEL and CHECK as the spec asks of runtimes. */
+  result?: CniResult
+  ip?: string
+  mac?: string
+  createdAt: string
+  /** podman runtime: the conflist written for podman (removed with the network's last pod). */
+  podmanNetworkFile?: string
+}
+
+export interface PodRuntime {
+  readonly name: RuntimeName
+  add(spec: PodSpec): Promise<PodRecord>
+  /** Remove the pod; DEL problems are reported after everything else is cleaned up. */
+  remove(pod: PodRecord): Promise<void>
+  /** Arguments that run a command inside the pod's network namespace. */
+  execArgs(pod: PodRecord, cmd: string[]): [string, string[]]
+}
+
+export const POD_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/
+
+/** The pod's IPv4 address (no prefix) from a CNI result. */
+export function podIp(result: CniResult | undefined): string | undefined {
+  return result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0]
+}
