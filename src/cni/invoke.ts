@@ -9,6 +9,8 @@ export interface InvokeRequest {
   /** Plugin executable name (the config's "type"). */
   type: string
   stdin: Record<string, unknown>
+  /** Send these bytes instead of the JSON of `stdin` (to test how a plugin meets a broken config). */
+  stdinRaw?: string
   containerId?: string
   netns?: string
   ifname?: string
@@ -80,7 +82,7 @@ export async function invokePlugin(req: InvokeRequest): Promise<InvokeOutcome> {
   if (req.ifname !== undefined) env.CNI_IFNAME = req.ifname
   if (req.args !== undefined) env.CNI_ARGS = req.args
   const r = await run(pluginPath, [], {
-    input: JSON.stringify(req.stdin),
+    input: req.stdinRaw ?? JSON.stringify(req.stdin),
     env,
     cleanEnv: true,
     timeoutMs: req.timeoutMs ?? 10_000,

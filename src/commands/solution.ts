@@ -1,0 +1,51 @@
+import {Args, Flags} from '@oclif/core'
+import {confirm} from '@inquirer/prompts'
+import chalk from 'chalk'
+import {BaseCommand, interactive} from '../ui/base-command.js'
+import {getLab, getStep} from '../labs/catalogue.js'
+import {applySolution, ensureWorkspace, solutionFiles} from '../labs/workspace.js'
+import {workspaceDir} from '../host/paths.js'
+import {run} from '../host/exec.js'
+import {UserError} from '../host/errors.js'
+
+export default class Solution extends BaseCommand {
+  static summary = 'Show the diff from your files to the reference solution, or apply it (your files are backed up).'
+  static examples = ['<%= config.bin %> solution 1', '<%= config.bin %> solution 1 --step add', '<%= config.bin %> solution 1 --apply --yes']
+  static args = {lab: Args.integer({description: 'Lab number.', required: true, min: 1, max: 4})}
+  static flags = {
+    step: Flags.string({char: 's', description: 'Step id or number (default: the whole lab).'}),
+    apply: Flags.boolean({description: 'Write the solution into your workspace (backing up your files).'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask before applying.'}),
+    workspace: Flags.string({char: 'w', description: 'Your workspace directory.', env: 'EBPFCNI_WORKSPACE'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Solution)
+    const lab = getLab(args.lab)
+    const step = getStep(lab, flags.step)
+    const dir = workspaceDir(flags.workspace)
+    ensureWorkspace(lab, dir)
+    const files = solutionFiles(lab, step, dir)
+    if (!flags.apply) {
+      for (const f of files) {
+        if (!f.differs) {
+          this.log(chalk.green(`${f.name}: already matches the solution`))
+          continue
+        }
+        const d = await run('diff', ['-u', '--label', `yours/${f.name}`, '--label', `solution/${f.name}`, f.workspacePath, f.solutionPath], {timeoutMs: 5000})
+        this.log(d.stdout.split('\n').map((l) => (l.startsWith('+') ? chalk.green(l) : l.startsWith('-') ? chalk.red(l) : l)).join('\n'))
+      }
+      this.log(chalk.dim(`Apply it with: ebpfcni solution ${args.lab}${flags.step ? ` --step ${flags.step}` : ''} --apply`))
+      return
+    }
+    const changing = files.filter((f) => f.differs)
+    if (changing.length === 0) return this.log('Your workspace already matches the solution.')
+    if (!flags.yes) {
+      if (!interactive()) throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
+      if (!(await confirm({message: `Replace ${changing.map((f) => f.name).join(', ')} with the solution (yours are backed up)?`, default: false}))) return
+    }
+    const backups = applySolution(changing)
+    for (const f of changing) this.log(`${chalk.green('✔')} wrote ${f.workspacePath}`)
+    for (const b of backups) this.log(chalk.dim(`  your previous version: ${b}`))
+  }
+}

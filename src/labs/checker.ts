@@ -1,0 +1,76 @@
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {Ledger} from '../host/ledger.js'
+import {ProgressStore} from '../host/progress.js'
+import {UserError, errorMessage} from '../host/errors.js'
+import {getLab, getStep} from './catalogue.js'
+import {installFile} from './install.js'
+import {labChecks, realTargets, type InstallTargets} from './registry.js'
+import {CheckFailure, CheckSkip, type CheckReport, type CheckResult} from './check-types.js'
+
+export interface RunChecksOptions {
+  lab: number
+  step?: string
+  workspace: string
+  runtime?: 'netns' | 'podman'
+  targets?: InstallTargets
+  ledger?: Ledger
+  progress?: ProgressStore
+  /** Called as each check starts and ends (for live rendering). */
+  onCheck?: (id: string, title: string, result?: CheckResult) => void
+}
+
+/**
+ * Install the learner's workspace files, run the step's checks (all of the lab's without
+ * a step) against the real CNI path, clean up everything the checks made, record progress.
+ */
+export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
+  const started = performance.now()
+  const lab = getLab(o.lab)
+  const step = getStep(lab, o.step)
+  const def = labChecks(o.lab)
+  if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
+  const wanted = step ? step.checks : lab.steps.flatMap((s) => s.checks)
+  const ledger = o.ledger ?? new Ledger()
+  const targets = o.targets ?? realTargets()
+
+  for (const f of def.installs) {
+    const src = join(o.workspace, f.workspaceFile)
+    if (!existsSync(src)) throw new UserError(`${src} is missing`, {hint: `start the lab to create your workspace: ebpfcni lab ${o.lab} (or pass --workspace DIR)`})
+    installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
+  }
+
+  const ctx = def.context({targets, runtime: o.runtime ?? 'netns', ledger})
+  const results: CheckResult[] = []
+  try {
+    for (const check of def.checks.filter((c) => wanted.includes(c.id))) {
+      o.onCheck?.(check.id, check.title)
+      const t0 = performance.now()
+      let result: CheckResult
+      try {
+        const message = await check.run(ctx)
+        result = {id: check.id, title: check.title, status: 'pass', message}
+      } catch (err) {
+        if (err instanceof CheckSkip) result = {id: check.id, title: check.title, status: 'skip', message: err.message}
+        else if (err instanceof CheckFailure) result = {id: check.id, title: check.title, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
+        else result = {id: check.id, title: check.title, status: 'fail', message: `the check itself hit an error: ${errorMessage(err)}`, hint: check.hint}
+      }
+      result.durationMs = Math.round(performance.now() - t0)
+      results.push(result)
+      o.onCheck?.(check.id, check.title, result)
+    }
+  } finally {
+    await ctx.cleanup()
+  }
+  const stepName = step?.id ?? 'all'
+  // A skip is not a pass: a step is done only when every check ran and passed,
+  // except checks skipped for an optional tool (podman) the learner did not ask for.
+  const passed = results.every((r) => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman'))
+  const progress = o.progress ?? new ProgressStore()
+  const steps = step ? [step] : lab.steps
+  for (const s of steps) {
+    const mine = results.filter((r) => s.checks.includes(r.id))
+    progress.recordCheck(o.lab, s.id, mine.filter((r) => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman')).length, mine.length)
+  }
+  return {lab: o.lab, step: stepName, passed, durationMs: Math.round(performance.now() - started), checks: results}
+}

@@ -1,0 +1,29 @@
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {basename, join} from 'node:path'
+import {Ledger} from '../host/ledger.js'
+import {backupsDir} from '../host/paths.js'
+
+/**
+ * Install a workspace file where a runtime reads it, recorded in the ledger first.
+ * The first time the tool replaces a file it did not make, the original is backed up
+ * and reset restores it.
+ */
+export function installFile(ledger: Ledger, src: string, dest: string, opts: {lab: number; mode: number}): void {
+  const known = ledger.find((e) => e.kind === 'file' && e.name === dest)
+  if (known.length === 0) {
+    let backup: string | undefined
+    if (existsSync(dest)) {
+      mkdirSync(backupsDir(), {recursive: true})
+      backup = join(backupsDir(), `${basename(dest)}.${Date.now()}`)
+      copyFileSync(dest, backup)
+    }
+    ledger.record('file', dest, {lab: opts.lab, details: backup ? {backup} : {}})
+  }
+  mkdirSync(join(dest, '..'), {recursive: true})
+  if (existsSync(dest) && readFileSync(dest).equals(readFileSync(src))) {
+    chmodSync(dest, opts.mode)
+    return
+  }
+  copyFileSync(src, dest)
+  chmodSync(dest, opts.mode)
+}

@@ -1,0 +1,47 @@
+import {join} from 'node:path'
+import {CNI_BIN_DIR, CNI_CONF_DIR} from '../host/paths.js'
+import type {CheckDefinition} from './check-types.js'
+import {LAB1_CHECKS} from './lab1/checks.js'
+import {Lab1Context} from './lab1/context.js'
+import type {Ledger} from '../host/ledger.js'
+
+/** Where a lab's workspace files are installed for a runtime to find them. */
+export interface InstallTargets {
+  cniBinDir: string
+  cniConfDir: string
+}
+
+export const realTargets = (): InstallTargets => ({
+  cniBinDir: process.env.EBPFCNI_CNI_BIN_DIR ?? CNI_BIN_DIR,
+  cniConfDir: process.env.EBPFCNI_CNI_CONF_DIR ?? CNI_CONF_DIR,
+})
+
+export interface CheckRunOptions {
+  targets: InstallTargets
+  runtime: 'netns' | 'podman'
+  ledger: Ledger
+  timeoutMs?: number
+}
+
+/** What the engine needs to check a lab: its checks, and a context that cleans up after itself. */
+export interface LabChecks<Ctx = unknown> {
+  /** workspace file -> [install dir key, file name, mode] */
+  installs: Array<{workspaceFile: string; target: keyof InstallTargets; mode: number}>
+  checks: Array<CheckDefinition<Ctx>>
+  context: (o: CheckRunOptions) => Ctx & {cleanup(): Promise<void>}
+}
+
+const lab1: LabChecks<Lab1Context> = {
+  installs: [
+    {workspaceFile: 'ebpfcni', target: 'cniBinDir', mode: 0o755},
+    {workspaceFile: '10-ebpfcni.conf', target: 'cniConfDir', mode: 0o644},
+  ],
+  checks: LAB1_CHECKS,
+  context: (o) => new Lab1Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs}),
+}
+
+const REGISTRY: Record<number, LabChecks<any>> = {1: lab1} // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function labChecks(lab: number): LabChecks<any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return REGISTRY[lab]
+}
