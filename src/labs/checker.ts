@@ -16,6 +16,8 @@ export interface RunChecksOptions {
   targets?: InstallTargets
   ledger?: Ledger
   progress?: ProgressStore
+  /** Time limit for each plugin call (default 10 s). */
+  timeoutMs?: number
   /** Called as each check starts and ends (for live rendering). */
   onCheck?: (id: string, title: string, result?: CheckResult) => void
 }
@@ -40,7 +42,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
   }
 
-  const ctx = def.context({targets, runtime: o.runtime ?? 'netns', ledger})
+  const ctx = def.context({targets, runtime: o.runtime ?? 'netns', ledger, timeoutMs: o.timeoutMs})
   const results: CheckResult[] = []
   try {
     for (const check of def.checks.filter((c) => wanted.includes(c.id))) {

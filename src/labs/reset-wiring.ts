@@ -4,6 +4,7 @@ import {baseRemovers} from '../host/removers.js'
 import {ProgressStore} from '../host/progress.js'
 import type {ResourceKind} from '../host/ledger.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
+import {lab1Discoverer} from './lab1/reset.js'
 
 // Reset composed from its parts: the host's removers, the pod runtimes' removers, and
 // each lab's discoverer of what the learner's own code made.
@@ -23,7 +24,7 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
     },
   }),
 }
-const discoverers: Discoverer[] = []
+const discoverers: Discoverer[] = [lab1Discoverer]
 
 export function registerRemover(kind: ResourceKind, remover: Remover): void {
   extraRemovers[kind] = remover

@@ -1,4 +1,4 @@
-import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
+import {accessSync, constants, existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {isIPv4} from 'node:net'
 import {invokePlugin} from '../../cni/invoke.js'
@@ -348,9 +348,11 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const net = ctx.checkNet('leak') // a /29: 5 addresses
       const bridge = ctx.bridgeOf(net)
       for (let i = 0; i < 5; i++) {
-        // A netns path that does not exist: the veth cannot be moved there.
-        const p = await ctx.attach(net, `doomed${i}`, {netns: `/run/netns/ebpfcni-check-missing-${i}`})
-        if (p.outcome.ok) fail('ADD into a netns that does not exist succeeded')
+        // A path that exists but is no netns: early validation passes, moving the veth there fails.
+        const bogus = join(ctx.tmp, `not-a-netns-${i}`)
+        writeFileSync(bogus, '')
+        const p = await ctx.attach(net, `doomed${i}`, {netns: bogus})
+        if (p.outcome.ok) fail(`ADD into ${bogus}, a plain file and not a network namespace, succeeded`)
         if (!p.outcome.calls.at(-1)?.error) fail(`a failing ADD gave no error JSON: ${p.outcome.problem}`)
       }
       const stray = (await links()).filter((l) => l.master === bridge)

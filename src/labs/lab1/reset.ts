@@ -1,0 +1,36 @@
+import {existsSync, readFileSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import type {Discoverer, ResetAction} from '../../host/reset.js'
+import {bridgePorts, link, linkDel, links} from '../../net/ip.js'
+import {realTargets} from '../registry.js'
+
+const IPAM_DIR = '/var/lib/cni/ebpfcni'
+
+/** What the learner's lab 1 plugin made that no ledger knows: its bridge, veths on it, its IPAM state. */
+export const lab1Discoverer: Discoverer = async (lab) => {
+  if (lab !== undefined && lab !== 1) return []
+  const actions: ResetAction[] = []
+  const bridges = new Set<string>()
+  const conf = join(realTargets().cniConfDir, '10-ebpfcni.conf')
+  if (existsSync(conf)) {
+    try {
+      const raw = JSON.parse(readFileSync(conf, 'utf8')) as {bridge?: string}
+      bridges.add(typeof raw.bridge === 'string' ? raw.bridge : 'bridge0')
+    } catch {
+      // an unparsable config names no bridge
+    }
+  }
+  // Bridges the checks make, should a crashed run have left one.
+  for (const l of await links()) if (l.ifname.startsWith('ebpfchk-')) bridges.add(l.ifname)
+  for (const br of bridges) {
+    if (!(await link(br))) continue
+    for (const port of await bridgePorts(br)) {
+      actions.push({description: `delete veth ${port.ifname} (on ${br}, made by your plugin)`, kind: 'link', entryIds: [], perform: () => linkDel(port.ifname)})
+    }
+    actions.push({description: `delete bridge ${br} (made by your plugin)`, kind: 'link', entryIds: [], perform: () => linkDel(br)})
+  }
+  if (existsSync(IPAM_DIR)) {
+    actions.push({description: `remove your plugin's IPAM state ${IPAM_DIR}`, kind: 'dir', entryIds: [], perform: async () => rmSync(IPAM_DIR, {recursive: true, force: true})})
+  }
+  return actions
+}
