@@ -1,0 +1,78 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, requireBuilt, requireRoot} from '../helpers/env.js'
+
+describe('CLI: lab without a terminal, check --json on the real install paths, reset restores', () => {
+  const t = tempStateDir()
+  const ws = join(t.dir, 'workspace')
+  const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
+  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const installed = ['/opt/cni/bin/ebpfcni', '/etc/cni/net.d/10-ebpfcni.conf']
+  const had = installed.map((f) => (existsSync(f) ? readFileSync(f) : undefined))
+
+  beforeAll(() => {
+    requireRoot()
+    requireBuilt()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--yes'])
+    t.cleanup()
+  })
+
+  it('`lab 1` without a terminal prints the first step and the commands, creates the workspace, exits 0', async () => {
+    const r = await cli(['lab', '1'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toContain('Lab 1 — The bridge CNI plugin')
+    expect(r.stdout).toContain('Step 1 — the skeleton')
+    expect(r.stdout).toContain('ebpfcni check 1 --step skeleton')
+    expect(existsSync(join(ws, 'ebpfcni'))).toBe(true)
+  })
+
+  it('check --json prints the contract object; the starter fails with stable ids and exit 1', async () => {
+    const r = await cli(['check', '1', '--step', 'skeleton', '--json'])
+    expect(r.exitCode).toBe(1)
+    const report = JSON.parse(r.stdout) as {lab: number; step: string; passed: boolean; durationMs: number; checks: Array<{id: string; status: string; message: string; hint?: string}>}
+    expect(report).toMatchObject({lab: 1, step: 'skeleton', passed: false})
+    expect(report.durationMs).toBeGreaterThan(0)
+    expect(report.checks.map((c) => c.id)).toEqual(['plugin.present', 'config.valid', 'cni.version', 'cni.errors'])
+    const version = report.checks.find((c) => c.id === 'cni.version')!
+    expect(version.status).toBe('fail')
+    expect(version.message).toMatch(/VERSION of plugin "ebpfcni" exited 1 with no error JSON/)
+    expect(version.hint).toMatch(/supportedVersions/)
+    expect(existsSync('/opt/cni/bin/ebpfcni')).toBe(true)
+  })
+
+  it('after the solution is applied the step passes; status shows it; hint advances', async () => {
+    expect((await cli(['solution', '1', '--apply'])).exitCode).toBe(2) // no terminal, no --yes: refuses
+    expect((await cli(['solution', '1', '--apply', '--yes'])).exitCode).toBe(0)
+    const r = await cli(['check', '1', '--step', '1', '--json'])
+    expect(r.exitCode, r.stdout).toBe(0)
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {labs: Array<{lab: number; steps: Array<{id: string; done: boolean}>}>}
+    expect(status.labs[0].steps.find((s) => s.id === 'skeleton')?.done).toBe(true)
+    const h1 = await cli(['hint', '1', '--step', 'add'])
+    const h2 = await cli(['hint', '1', '--step', 'add'])
+    expect(h1.stdout).toContain('hint 1/3')
+    expect(h2.stdout).toContain('hint 2/3')
+    expect(h1.stdout).not.toContain('hint 2/3')
+  })
+
+  it('reset --dry-run lists the installed files; reset removes them and is then empty', async () => {
+    const dry = await cli(['reset', '--dry-run'])
+    for (const f of installed) expect(dry.stdout).toContain(f)
+    const r = await cli(['reset', '--yes'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    installed.forEach((f, i) => expect(existsSync(f) ? readFileSync(f) : undefined).toEqual(had[i]))
+    expect((await cli(['reset', '--dry-run'])).stdout).toMatch(/Nothing to remove/)
+  })
+
+  it('usage errors exit 2 with one clear line, no stack trace', async () => {
+    const r = await cli(['check', '9'])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    const s = await cli(['check', '1', '--step', 'nope'])
+    expect(s.exitCode).toBe(2)
+    expect(s.stderr).toMatch(/Lab 1 has no step "nope"\. Steps: 1=skeleton/)
+  })
+})
