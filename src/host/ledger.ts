@@ -1,7 +1,6 @@
 import {randomUUID} from 'node:crypto'
 import {ledgerPath} from './paths.js'
-import {readJsonOrMoveAside, writeFileAtomic, sweepStaleTemps} from './atomic-file.js'
-import {withFileLockSync} from './lock.js'
+import {LockedJsonFile} from './locked-json-file.js'
 
 /** Kinds of host object the tool creates; reset knows how to remove each. */
 export type ResourceKind =
@@ -43,25 +42,19 @@ export type LedgerWarning = (message: string) => void
  * reset treats as "remove if present" rather than an object nobody knows about.
  */
 export class Ledger {
-  constructor(
-    private readonly path: string = ledgerPath(),
-    private readonly warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`),
-  ) {}
+  private readonly file: LockedJsonFile<LedgerFile>
+
+  constructor(path: string = ledgerPath(), warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`)) {
+    this.file = new LockedJsonFile(path, isLedgerFile, () => ({version: 1, entries: []}), (aside) =>
+      warn(`the resource ledger ${path} was unreadable; moved it to ${aside} and started a new one`))
+  }
 
   private load(): LedgerFile {
-    const {value, movedAside} = readJsonOrMoveAside(this.path, isLedgerFile)
-    if (movedAside) this.warn(`the resource ledger ${this.path} was unreadable; moved it to ${movedAside} and started a new one`)
-    return value ?? {version: 1, entries: []}
+    return this.file.read()
   }
 
   private mutate<T>(fn: (file: LedgerFile) => T): T {
-    return withFileLockSync(`${this.path}.lock`, () => {
-      sweepStaleTemps(this.path)
-      const file = this.load()
-      const result = fn(file)
-      writeFileAtomic(this.path, JSON.stringify(file, null, 1) + '\n')
-      return result
-    })
+    return this.file.mutate(fn)
   }
 
   entries(): LedgerEntry[] {

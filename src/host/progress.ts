@@ -1,6 +1,5 @@
 import {progressPath} from './paths.js'
-import {readJsonOrMoveAside, writeFileAtomic, sweepStaleTemps} from './atomic-file.js'
-import {withFileLockSync} from './lock.js'
+import {LockedJsonFile} from './locked-json-file.js'
 
 export interface StepProgress {
   done: boolean
@@ -31,25 +30,19 @@ const emptyStep = (): StepProgress => ({done: false, checksPassed: 0, checksTota
 
 /** Per lab and step: done, when, checks passed, hints seen. Survives restarts. */
 export class ProgressStore {
-  constructor(
-    private readonly path: string = progressPath(),
-    private readonly warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
-  ) {}
+  private readonly file: LockedJsonFile<ProgressFile>
+
+  constructor(path: string = progressPath(), warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)) {
+    this.file = new LockedJsonFile(path, isProgressFile, () => ({version: 1, labs: {}}), (aside) =>
+      warn(`the progress file ${path} was unreadable; moved it to ${aside} and started afresh`))
+  }
 
   private load(): ProgressFile {
-    const {value, movedAside} = readJsonOrMoveAside(this.path, isProgressFile)
-    if (movedAside) this.warn(`the progress file ${this.path} was unreadable; moved it to ${movedAside} and started afresh`)
-    return value ?? {version: 1, labs: {}}
+    return this.file.read()
   }
 
   private mutate<T>(fn: (f: ProgressFile) => T): T {
-    return withFileLockSync(`${this.path}.lock`, () => {
-      sweepStaleTemps(this.path)
-      const f = this.load()
-      const r = fn(f)
-      writeFileAtomic(this.path, JSON.stringify(f, null, 1) + '\n')
-      return r
-    })
+    return this.file.mutate(fn)
   }
 
   all(): Record<string, LabProgress> {
