@@ -49,16 +49,8 @@ export class Ledger {
       warn(`the resource ledger ${path} was unreadable; moved it to ${aside} and started a new one`))
   }
 
-  private load(): LedgerFile {
-    return this.file.read()
-  }
-
-  private mutate<T>(fn: (file: LedgerFile) => T): T {
-    return this.file.mutate(fn)
-  }
-
   entries(): LedgerEntry[] {
-    return this.load().entries
+    return this.file.read().entries
   }
 
   /** Record an object about to be created; returns the entry (its id removes it later). */
@@ -72,12 +64,12 @@ export class Ledger {
       createdAt: new Date().toISOString(),
       details: opts.details ?? {},
     }
-    this.mutate((f) => f.entries.push(entry))
+    this.file.mutate((f) => f.entries.push(entry))
     return entry
   }
 
   update(id: string, details: Record<string, unknown>): void {
-    this.mutate((f) => {
+    this.file.mutate((f) => {
       const e = f.entries.find((x) => x.id === id)
       if (e) e.details = {...e.details, ...details}
     })
@@ -85,8 +77,13 @@ export class Ledger {
 
   forget(ids: readonly string[]): void {
     const drop = new Set(ids)
-    this.mutate((f) => {
-      f.entries = f.entries.filter((e) => !drop.has(e.id))
+    this.forgetWhere((e) => drop.has(e.id))
+  }
+
+  /** Drop every entry matching pred, in one locked read-modify-write. */
+  forgetWhere(pred: (e: LedgerEntry) => boolean): void {
+    this.file.mutate((f) => {
+      f.entries = f.entries.filter((e) => !pred(e))
     })
   }
 

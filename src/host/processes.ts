@@ -50,6 +50,11 @@ export function spawnDetached(file: string, args: string[], logPath: string, env
   return {pid: child.pid, startTime: processStartTime(child.pid)}
 }
 
+/** Stop a process recorded in the ledger (details {pid, startTime}). */
+export function stopRecordedProcess(details: Record<string, unknown>): Promise<void> {
+  return stopProcess(Number(details.pid), details.startTime as number | undefined)
+}
+
 /** Stop a process we started: TERM, then KILL after a grace period. Absent is fine. */
 export async function stopProcess(pid: number, startTime?: number, graceMs = 1000): Promise<void> {
   if (!processAlive(pid, startTime)) return

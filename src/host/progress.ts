@@ -37,20 +37,12 @@ export class ProgressStore {
       warn(`the progress file ${path} was unreadable; moved it to ${aside} and started afresh`))
   }
 
-  private load(): ProgressFile {
-    return this.file.read()
-  }
-
-  private mutate<T>(fn: (f: ProgressFile) => T): T {
-    return this.file.mutate(fn)
-  }
-
   all(): Record<string, LabProgress> {
-    return this.load().labs
+    return this.file.read().labs
   }
 
   lab(lab: number): LabProgress | undefined {
-    return this.load().labs[String(lab)]
+    return this.file.read().labs[String(lab)]
   }
 
   private step(f: ProgressFile, lab: number, step: string): StepProgress {
@@ -59,7 +51,7 @@ export class ProgressStore {
   }
 
   recordCheck(lab: number, step: string, passed: number, total: number): StepProgress {
-    return this.mutate((f) => {
+    return this.file.mutate((f) => {
       const s = this.step(f, lab, step)
       const now = new Date().toISOString()
       s.attempts += 1
@@ -76,7 +68,7 @@ export class ProgressStore {
 
   /** Count a hint as seen and return how many of this step's hints have been shown. */
   nextHint(lab: number, step: string, available: number): number {
-    return this.mutate((f) => {
+    return this.file.mutate((f) => {
       const s = this.step(f, lab, step)
       s.hintsSeen = Math.min(s.hintsSeen + 1, available)
       return s.hintsSeen
@@ -84,14 +76,14 @@ export class ProgressStore {
   }
 
   setCurrentStep(lab: number, step: string): void {
-    this.mutate((f) => {
+    this.file.mutate((f) => {
       this.step(f, lab, step)
       f.labs[String(lab)].currentStep = step
     })
   }
 
   resetLab(lab?: number): void {
-    this.mutate((f) => {
+    this.file.mutate((f) => {
       if (lab === undefined) f.labs = {}
       else delete f.labs[String(lab)]
     })

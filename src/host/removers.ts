@@ -2,7 +2,7 @@ import {existsSync, renameSync, rmSync, rmdirSync, readdirSync, statSync} from '
 import type {LedgerEntry, ResourceKind} from './ledger.js'
 import type {Remover, ResetAction} from './reset.js'
 import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
-import {stopProcess, processAlive} from './processes.js'
+import {stopRecordedProcess, processAlive} from './processes.js'
 import {run} from './exec.js'
 
 // How reset removes each kind of host object. Every action is idempotent: an object
@@ -50,8 +50,7 @@ export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
   }),
   process: (e) => {
     const pid = Number(e.details.pid)
-    const startTime = e.details.startTime as number | undefined
-    const alive = Number.isFinite(pid) && processAlive(pid, startTime)
-    return action(e, `stop ${e.name} (pid ${pid}${alive ? '' : ', already exited'})`, () => stopProcess(pid, startTime))
+    const alive = Number.isFinite(pid) && processAlive(pid, e.details.startTime as number | undefined)
+    return action(e, `stop ${e.name} (pid ${pid}${alive ? '' : ', already exited'})`, () => stopRecordedProcess(e.details))
   },
 }

@@ -8,6 +8,12 @@ import {installFile} from './install.js'
 import {labChecks, realTargets, type InstallTargets} from './registry.js'
 import {CheckFailure, CheckSkip, type CheckReport, type CheckResult} from './check-types.js'
 
+/**
+ * A skip is not a pass: a step is done only when every check ran and passed, except
+ * a check skipped for an optional tool (podman) the learner did not ask for.
+ */
+const countsAsPassed = (r: CheckResult): boolean => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman')
+
 export interface RunChecksOptions {
   lab: number
   step?: string
@@ -65,14 +71,12 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     await ctx.cleanup()
   }
   const stepName = step?.id ?? 'all'
-  // A skip is not a pass: a step is done only when every check ran and passed,
-  // except checks skipped for an optional tool (podman) the learner did not ask for.
-  const passed = results.every((r) => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman'))
+  const passed = results.every(countsAsPassed)
   const progress = o.progress ?? new ProgressStore()
   const steps = step ? [step] : lab.steps
   for (const s of steps) {
     const mine = results.filter((r) => s.checks.includes(r.id))
-    progress.recordCheck(o.lab, s.id, mine.filter((r) => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman')).length, mine.length)
+    progress.recordCheck(o.lab, s.id, mine.filter(countsAsPassed).length, mine.length)
   }
   return {lab: o.lab, step: stepName, passed, durationMs: Math.round(performance.now() - started), checks: results}
 }

@@ -99,6 +99,17 @@ export async function linkDel(name: string, netns?: string): Promise<void> {
   if (!ok(r) && (await link(name, netns))) throw new Error(`deleting link ${name}: ${describeRun(r)}`)
 }
 
+/**
+ * The host end of a pod interface's veth, through the interface's peer index (never by
+ * name: host-side names are the plugin's choice). By netns path, so podman pods work too.
+ */
+export async function hostPeer(netnsPath: string, ifname: string): Promise<IpLink | undefined> {
+  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show', 'dev', ifname], {timeoutMs: 5000})
+  if (!ok(r)) return undefined
+  const inPod = (JSON.parse(r.stdout) as IpLink[])[0]
+  return inPod?.link_index ? linkByIndex(inPod.link_index) : undefined
+}
+
 /** Links enslaved to a bridge. */
 export async function bridgePorts(bridge: string): Promise<IpLink[]> {
   return (await links()).filter((l) => l.master === bridge)

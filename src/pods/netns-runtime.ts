@@ -6,7 +6,7 @@ import {loadNetworkConfig} from '../cni/config.js'
 import {addNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
 import {podIp, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {startHttpbin} from './workload.js'
-import {stopProcess} from '../host/processes.js'
+import {stopRecordedProcess} from '../host/processes.js'
 import {PodError} from './errors.js'
 
 export const NETNS_PREFIX = 'ebpfcni-'
@@ -82,7 +82,7 @@ export class NetnsRuntime implements PodRuntime {
   /** Stop the workload, delete the netns, forget the pod's ledger entries. */
   private async cleanup(pod: PodRecord): Promise<void> {
     const owned = this.ledger.find((e) => e.owner === pod.name || (e.kind === 'pod' && e.name === pod.name))
-    for (const e of owned.filter((x) => x.kind === 'process')) await stopProcess(Number(e.details.pid), e.details.startTime as number | undefined)
+    for (const e of owned.filter((x) => x.kind === 'process')) await stopRecordedProcess(e.details)
     if (pod.netnsName) await netnsDel(pod.netnsName)
     this.ledger.forget(owned.map((e) => e.id))
   }

@@ -107,7 +107,7 @@ export class PodmanRuntime implements PodRuntime {
   async remove(pod: PodRecord): Promise<void> {
     // podman calls the plugin's DEL itself on rm.
     const r = await run('podman', ['rm', '-f', '-t', '0', '--ignore', pod.containerId], {env: this.env(), timeoutMs: 30_000})
-    this.ledger.forget(this.ledger.find((e) => e.kind === 'pod' && e.name === pod.name).map((e) => e.id))
+    this.ledger.forgetWhere((e) => e.kind === 'pod' && e.name === pod.name)
     if (pod.podmanNetworkFile) this.dropNetworkFileIfUnused(pod.podmanNetworkFile)
     if (!ok(r) && !r.startError) throw new PodError(`podman rm for pod ${pod.name}`, describeRun(r))
   }
@@ -117,7 +117,7 @@ export class PodmanRuntime implements PodRuntime {
     const inUse = this.ledger.find((e) => e.kind === 'pod' && (e.details as {podmanNetworkFile?: string}).podmanNetworkFile === file)
     if (inUse.length > 0) return
     rmSync(file, {force: true})
-    this.ledger.forget(this.ledger.find((e) => e.kind === 'file' && e.name === file).map((e) => e.id))
+    this.ledger.forgetWhere((e) => e.kind === 'file' && e.name === file)
   }
 
   execArgs(pod: PodRecord, cmd: string[]): [string, string[]] {

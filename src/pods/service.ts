@@ -4,9 +4,7 @@ import {UserError} from '../host/errors.js'
 import {NetnsRuntime} from './netns-runtime.js'
 import {PodmanRuntime} from './podman-runtime.js'
 import {POD_NAME, type PodRecord, type PodRuntime, type PodSpec, type RuntimeName, type WorkloadName} from './types.js'
-import {linkByIndex} from '../net/ip.js'
-import {run} from '../host/exec.js'
-import {nsExecArgs} from '../net/probes.js'
+import {hostPeer} from '../net/ip.js'
 
 export const DEFAULT_CONFIG = `${CNI_CONF_DIR}/10-ebpfcni.conf`
 export const DEFAULT_CNI_PATH = [CNI_BIN_DIR, DEBIAN_CNI_DIR]
@@ -51,14 +49,9 @@ export class PodService {
     await runtimeFor(pod.runtime, this.ledger).remove(pod)
   }
 
-  /** The pod interface's veth peer on the host, found through its peer index (never by name). */
+  /** The pod interface's veth peer on the host. */
   async hostVeth(pod: PodRecord): Promise<string | undefined> {
-    const [f, a] = nsExecArgs(pod.netnsPath, ['ip', '-j', 'link', 'show', 'dev', pod.ifname])
-    const r = await run(f, a, {timeoutMs: 5000})
-    if (r.exitCode !== 0) return undefined
-    const inPod = (JSON.parse(r.stdout) as Array<{link_index?: number}>)[0]
-    if (!inPod?.link_index) return undefined
-    return (await linkByIndex(inPod.link_index))?.ifname
+    return (await hostPeer(pod.netnsPath, pod.ifname))?.ifname
   }
 }
 

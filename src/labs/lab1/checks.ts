@@ -5,7 +5,7 @@ import {invokePlugin} from '../../cni/invoke.js'
 import {validateResult, isCidr} from '../../cni/result.js'
 import {checkNetworkList} from '../../cni/network.js'
 import {describeCode, SUPPORTED_VERSIONS} from '../../cni/spec.js'
-import {addrs, link, linkByIndex, links, routes} from '../../net/ip.js'
+import {addrs, hostPeer, link, links, routes} from '../../net/ip.js'
 import {httpGet, ping} from '../../net/probes.js'
 import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
@@ -39,12 +39,7 @@ async function podLink(pod: CheckPod) {
   return link(pod.att.ifname, pod.netnsName)
 }
 
-/** The host end of the pod's veth, through the pod interface's peer index (never by name). */
-async function hostEnd(pod: CheckPod) {
-  const l = await podLink(pod)
-  if (!l?.link_index) return undefined
-  return linkByIndex(l.link_index)
-}
+const hostEnd = (pod: CheckPod) => hostPeer(pod.netnsPath, pod.att.ifname)
 
 const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<Record<'containerId' | 'netns' | 'ifname', string | undefined>>; stdin?: Record<string, unknown>; stdinRaw?: string; command?: string}, want: {code: number; mention?: string}): Promise<string | undefined> => {
   const net = ctx.learnerNet()

@@ -7,7 +7,8 @@ import {parseNetworkConfig, type NetworkConfig} from '../../cni/config.js'
 import {addNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../../cni/network.js'
 import {podIp} from '../../pods/types.js'
 import {startHttpbin} from '../../pods/workload.js'
-import {stopProcess} from '../../host/processes.js'
+import {stopRecordedProcess} from '../../host/processes.js'
+import {IPAM_DIR} from './reset.js'
 import {CheckSkip} from '../check-types.js'
 
 export interface CheckPod {
@@ -106,7 +107,7 @@ export class Lab1Context {
     const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs: this.timeoutMs}, pod.outcome.result ?? pod.outcome.calls.at(-1)?.json)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
-      this.ledger.forget(this.ledger.find((e) => e.kind === 'netns' && e.name === pod.netnsName).map((e) => e.id))
+      this.ledger.forgetWhere((e) => e.kind === 'netns' && e.name === pod.netnsName)
       this.pods.splice(this.pods.indexOf(pod), 1)
     }
     return del
@@ -146,7 +147,7 @@ export class Lab1Context {
 
   async cleanup(): Promise<void> {
     for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner?.startsWith('lab1-check-') === true)) {
-      await stopProcess(Number(e.details.pid), e.details.startTime as number | undefined)
+      await stopRecordedProcess(e.details)
       this.ledger.forget([e.id])
     }
     // DEL the check pods a few at a time: the IPAM check alone leaves 70.
@@ -157,7 +158,7 @@ export class Lab1Context {
       this.ledger.forget([e.id])
     }
     for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
-    for (const kind of Object.keys(CHECK_SUBNETS)) rmSync(`/var/lib/cni/ebpfcni/ebpfcni-chk-${kind}`, {recursive: true, force: true})
+    for (const kind of Object.keys(CHECK_SUBNETS)) rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
     rmSync(this.tmp, {recursive: true, force: true})
   }
 }

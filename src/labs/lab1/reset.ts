@@ -4,7 +4,8 @@ import type {Discoverer, ResetAction} from '../../host/reset.js'
 import {bridgePorts, link, linkDel, links} from '../../net/ip.js'
 import {realTargets} from '../registry.js'
 
-const IPAM_DIR = '/var/lib/cni/ebpfcni'
+/** Where the reference solution keeps its address allocations (its default dataDir). */
+export const IPAM_DIR = '/var/lib/cni/ebpfcni'
 
 /** What the learner's lab 1 plugin made that no ledger knows: its bridge, veths on it, its IPAM state. */
 export const lab1Discoverer: Discoverer = async (lab) => {
