@@ -63,9 +63,19 @@ export async function netnsAdd(name: string): Promise<void> {
   await runOrThrow(`bringing up lo in ${name}`, 'ip', ['-n', name, 'link', 'set', 'lo', 'up'])
 }
 
-/** Delete a netns; absent is fine (idempotent). */
+/**
+ * Delete a netns; absent is fine (idempotent). Its links are deleted first: the kernel
+ * tears a netns down asynchronously, so a veth whose peer is on the host would otherwise
+ * outlive this call for a moment; deleting one end removes the pair at once.
+ */
 export async function netnsDel(name: string): Promise<void> {
   if (!netnsExists(name)) return
+  const inside = await run('ip', ['-n', name, '-j', 'link', 'show'], {timeoutMs: 5000})
+  if (ok(inside)) {
+    for (const l of JSON.parse(inside.stdout || '[]') as IpLink[]) {
+      if (l.ifname !== 'lo') await run('ip', ['-n', name, 'link', 'del', 'dev', l.ifname], {timeoutMs: 5000})
+    }
+  }
   const r = await run('ip', ['netns', 'del', name], {timeoutMs: 5000})
   if (!ok(r) && netnsExists(name)) throw new Error(`deleting netns ${name}: ${describeRun(r)}`)
 }
