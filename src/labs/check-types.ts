@@ -1,3 +1,5 @@
+import {errorMessage} from '../host/errors.js'
+
 export type CheckStatus = 'pass' | 'fail' | 'skip'
 
 /** One check's verdict, as `check --json` prints it. */
@@ -35,4 +37,20 @@ export interface CheckDefinition<Ctx> {
   hint: string
   /** Resolves with a pass message, or throws CheckFailure / CheckSkip. */
   run: (ctx: Ctx) => Promise<string>
+}
+
+/** Run one check: its pass message, or the failure/skip it threw, timed. Never throws. */
+export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Promise<CheckResult> {
+  const t0 = performance.now()
+  const base = {id: check.id, title: check.title}
+  let result: CheckResult
+  try {
+    result = {...base, status: 'pass', message: await check.run(ctx)}
+  } catch (err) {
+    if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
+    else if (err instanceof CheckFailure) result = {...base, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
+    else result = {...base, status: 'fail', message: `the check itself hit an error: ${errorMessage(err)}`, hint: check.hint}
+  }
+  result.durationMs = Math.round(performance.now() - t0)
+  return result
 }

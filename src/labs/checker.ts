@@ -2,11 +2,11 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {ProgressStore} from '../host/progress.js'
-import {UserError, errorMessage} from '../host/errors.js'
+import {UserError} from '../host/errors.js'
 import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
 import {labChecks, realTargets, type InstallTargets} from './registry.js'
-import {CheckFailure, CheckSkip, type CheckReport, type CheckResult} from './check-types.js'
+import {runCheck, type CheckReport, type CheckResult} from './check-types.js'
 
 /**
  * A skip is not a pass: a step is done only when every check ran and passed, except
@@ -53,17 +53,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   try {
     for (const check of def.checks.filter((c) => wanted.includes(c.id))) {
       o.onCheck?.(check.id, check.title)
-      const t0 = performance.now()
-      let result: CheckResult
-      try {
-        const message = await check.run(ctx)
-        result = {id: check.id, title: check.title, status: 'pass', message}
-      } catch (err) {
-        if (err instanceof CheckSkip) result = {id: check.id, title: check.title, status: 'skip', message: err.message}
-        else if (err instanceof CheckFailure) result = {id: check.id, title: check.title, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
-        else result = {id: check.id, title: check.title, status: 'fail', message: `the check itself hit an error: ${errorMessage(err)}`, hint: check.hint}
-      }
-      result.durationMs = Math.round(performance.now() - t0)
+      const result = await runCheck(check, ctx)
       results.push(result)
       o.onCheck?.(check.id, check.title, result)
     }

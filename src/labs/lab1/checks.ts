@@ -10,7 +10,8 @@ import {httpGet, ping} from '../../net/probes.js'
 import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
 import {CheckFailure, CheckSkip, type CheckDefinition} from '../check-types.js'
-import type {CheckPod, Lab1Context} from './context.js'
+import type {Lab1Context} from './context.js'
+import type {CheckPod} from '../check-pods.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
 // path, and fails with what was seen vs what was expected.
