@@ -79,4 +79,5 @@ export const SPEC_SECTIONS = {
   check: 'SPEC §CHECK',
   chaining: 'SPEC §Section 4: plugin delegation and chaining',
   ipam: 'SPEC §IP Allocation',
+  concurrency: 'SPEC §Section 2: Execution Protocol (plugins must handle concurrent calls for different containers)',
 } as const
