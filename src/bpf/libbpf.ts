@@ -1,23 +1,307 @@
 import {createRequire} from 'node:module'
+import {constants} from 'node:os'
 
-// The system's libbpf.so.1 through koffi. Loaded lazily: commands that never touch BPF
-// (help, status) must not pay for it.
+// The system's libbpf.so.1 (1.x) through koffi: object open/load with the verifier log,
+// pinning, XDP attach/query, test runs, map operations. Loaded lazily: commands that
+// never touch BPF (help, status) must not pay for it. No process is spawned on these paths.
+
 const require = createRequire(import.meta.url)
 
-type KoffiLib = {func: (sig: string) => (...args: unknown[]) => unknown}
-let lib: KoffiLib | undefined
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fn = (...args: any[]) => any
+interface Koffi {
+  load(name: string): {func(sig: string): Fn}
+  struct(name: string, def: Record<string, string>): unknown
+  sizeof(t: unknown): number
+  errno(): number
+}
 
-export function libbpf(): KoffiLib {
-  if (!lib) {
-    const koffi = require('koffi') as {load: (name: string) => KoffiLib}
-    lib = koffi.load('libbpf.so.1')
+interface Bindings {
+  koffi: Koffi
+  openOptsSize: number
+  testOptsSize: number
+  major: Fn
+  minor: Fn
+  setPrint: Fn
+  openFile: Fn
+  load: Fn
+  close: Fn
+  nextProgram: Fn
+  nextMap: Fn
+  programName: Fn
+  programFd: Fn
+  programPin: Fn
+  mapName: Fn
+  mapFd: Fn
+  mapPin: Fn
+  objGet: Fn
+  objGetInfoByFd: Fn
+  xdpAttach: Fn
+  xdpDetach: Fn
+  xdpQueryId: Fn
+  testRun: Fn
+  lookup: Fn
+  update: Fn
+  del: Fn
+  nextKey: Fn
+  lookupBatch: Fn
+  closeFd: Fn
+}
+
+let bindings: Bindings | undefined
+
+function b(): Bindings {
+  if (bindings) return bindings
+  const koffi = require('koffi') as Koffi
+  const lib = koffi.load('libbpf.so.1')
+  const libc = koffi.load('libc.so.6')
+  // Layouts of libbpf 1.1's structs (x86_64 and arm64: 80 bytes each; natural alignment).
+  const OpenOpts = koffi.struct('bpf_object_open_opts', {
+    sz: 'size_t', object_name: 'const char*', relaxed_maps: 'bool', pin_root_path: 'const char*', _removed_attach_prog_fd: 'uint32_t',
+    kconfig: 'const char*', btf_custom_path: 'const char*', kernel_log_buf: 'void*', kernel_log_size: 'size_t', kernel_log_level: 'uint32_t',
+  })
+  const TestOpts = koffi.struct('bpf_test_run_opts', {
+    sz: 'size_t', data_in: 'void*', data_out: 'void*', data_size_in: 'uint32_t', data_size_out: 'uint32_t', ctx_in: 'void*', ctx_out: 'void*',
+    ctx_size_in: 'uint32_t', ctx_size_out: 'uint32_t', retval: 'uint32_t', repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
+  })
+  koffi.struct('bpf_map_batch_opts', {sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t'})
+  bindings = {
+    koffi,
+    openOptsSize: koffi.sizeof(OpenOpts),
+    testOptsSize: koffi.sizeof(TestOpts),
+    major: lib.func('uint32_t libbpf_major_version(void)'),
+    minor: lib.func('uint32_t libbpf_minor_version(void)'),
+    setPrint: lib.func('void* libbpf_set_print(void*)'),
+    openFile: lib.func('void* bpf_object__open_file(const char*, const bpf_object_open_opts*)'),
+    load: lib.func('int bpf_object__load(void*)'),
+    close: lib.func('void bpf_object__close(void*)'),
+    nextProgram: lib.func('void* bpf_object__next_program(void*, void*)'),
+    nextMap: lib.func('void* bpf_object__next_map(void*, void*)'),
+    programName: lib.func('const char* bpf_program__name(void*)'),
+    programFd: lib.func('int bpf_program__fd(void*)'),
+    programPin: lib.func('int bpf_program__pin(void*, const char*)'),
+    mapName: lib.func('const char* bpf_map__name(void*)'),
+    mapFd: lib.func('int bpf_map__fd(void*)'),
+    mapPin: lib.func('int bpf_map__pin(void*, const char*)'),
+    objGet: lib.func('int bpf_obj_get(const char*)'),
+    objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int, void*, _Inout_ uint32_t*)'),
+    xdpAttach: lib.func('int bpf_xdp_attach(int, int, uint32_t, void*)'),
+    xdpDetach: lib.func('int bpf_xdp_detach(int, uint32_t, void*)'),
+    xdpQueryId: lib.func('int bpf_xdp_query_id(int, int, _Out_ uint32_t*)'),
+    testRun: lib.func('int bpf_prog_test_run_opts(int, _Inout_ bpf_test_run_opts*)'),
+    lookup: lib.func('int bpf_map_lookup_elem(int, void*, void*)'),
+    update: lib.func('int bpf_map_update_elem(int, void*, void*, uint64_t)'),
+    del: lib.func('int bpf_map_delete_elem(int, void*)'),
+    nextKey: lib.func('int bpf_map_get_next_key(int, void*, void*)'),
+    lookupBatch: lib.func('int bpf_map_lookup_batch(int, void*, void*, void*, void*, _Inout_ uint32_t*, const bpf_map_batch_opts*)'),
+    closeFd: libc.func('int close(int)'),
   }
-  return lib
+  // libbpf's own messages go to stderr by default; the tool reports errors itself.
+  bindings.setPrint(null)
+  return bindings
+}
+
+export class BpfError extends Error {
+  constructor(readonly step: string, readonly errno: number, detail?: string) {
+    super(`${step}: ${errnoName(errno)}${detail ? ` — ${detail}` : ''}`)
+  }
+}
+
+export function errnoName(errno: number): string {
+  const e = Math.abs(errno)
+  const name = Object.entries(constants.errno).find(([, v]) => v === e)?.[0]
+  return name ? `${name} (${e})` : `errno ${e}`
+}
+
+/** libbpf 1.x returns -errno from its low-level calls. */
+function check(step: string, rc: number): number {
+  if (rc < 0) throw new BpfError(step, -rc)
+  return rc
+}
+
+export function libbpf(): Bindings {
+  return b()
 }
 
 export function libbpfVersion(): string {
-  const l = libbpf()
-  const major = l.func('uint32_t libbpf_major_version(void)')() as number
-  const minor = l.func('uint32_t libbpf_minor_version(void)')() as number
-  return `${major}.${minor}`
+  return `${b().major()}.${b().minor()}`
+}
+
+export const closeFd = (fd: number): void => void b().closeFd(fd)
+
+export interface LoadedProgram {
+  name: string
+  fd: number
+}
+export interface LoadedMap {
+  name: string
+  fd: number
+}
+
+/** An opened (and after load(), loaded) BPF object file. close() releases everything not pinned. */
+export class BpfObject {
+  // The kernel writes the verifier log here during load(); it must outlive open().
+  private readonly logBuf = Buffer.alloc(4 * 1024 * 1024)
+  private ptr: unknown
+
+  private constructor(readonly path: string) {}
+
+  static open(path: string): BpfObject {
+    const lib = b()
+    const obj = new BpfObject(path)
+    obj.ptr = lib.openFile(path, {sz: lib.openOptsSize, kernel_log_buf: obj.logBuf, kernel_log_size: obj.logBuf.length, kernel_log_level: 0})
+    if (!obj.ptr) throw new BpfError(`opening ${path}`, lib.koffi.errno())
+    return obj
+  }
+
+  /** Load into the kernel. On failure, the verifier's log is returned (not thrown). */
+  load(): {ok: true} | {ok: false; errno: number; log: string} {
+    const rc = b().load(this.ptr) as number
+    if (rc === 0) return {ok: true}
+    const end = this.logBuf.indexOf(0)
+    return {ok: false, errno: -rc, log: this.logBuf.toString('utf8', 0, end < 0 ? this.logBuf.length : end)}
+  }
+
+  programs(): LoadedProgram[] {
+    const out: LoadedProgram[] = []
+    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p)) out.push({name: b().programName(p), fd: b().programFd(p)})
+    return out
+  }
+
+  maps(): LoadedMap[] {
+    const out: LoadedMap[] = []
+    // .rodata/.bss/.data maps are libbpf's internals, not the lab's maps.
+    for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
+      const name = b().mapName(m) as string
+      if (!name.includes('.')) out.push({name, fd: b().mapFd(m)})
+    }
+    return out
+  }
+
+  pinProgram(name: string, path: string): void {
+    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p)) {
+      if (b().programName(p) === name) return void check(`pinning program ${name} at ${path}`, b().programPin(p, path))
+    }
+    throw new Error(`no program named ${name} in ${this.path}`)
+  }
+
+  pinMap(name: string, path: string): void {
+    for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
+      if (b().mapName(m) === name) return void check(`pinning map ${name} at ${path}`, b().mapPin(m, path))
+    }
+    throw new Error(`no map named ${name} in ${this.path}`)
+  }
+
+  close(): void {
+    b().close(this.ptr)
+  }
+}
+
+/** Open a pinned program or map; the caller closes the fd. */
+export function objGet(path: string): number {
+  return check(`opening pinned object ${path}`, b().objGet(path))
+}
+
+export interface MapInfo {
+  type: number
+  id: number
+  keySize: number
+  valueSize: number
+  maxEntries: number
+  flags: number
+  name: string
+}
+
+export function mapInfo(fd: number): MapInfo {
+  const buf = Buffer.alloc(96)
+  const len = [buf.length]
+  check('reading map info', b().objGetInfoByFd(fd, buf, len))
+  const name = buf.toString('utf8', 24, 40)
+  return {type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), keySize: buf.readUInt32LE(8), valueSize: buf.readUInt32LE(12), maxEntries: buf.readUInt32LE(16), flags: buf.readUInt32LE(20), name: name.slice(0, Math.max(0, name.indexOf('\0'))) || name}
+}
+
+/** Kernel map type numbers (enum bpf_map_type) used by the labs. */
+export const MAP_TYPES: Record<number, string> = {1: 'hash', 2: 'array', 5: 'percpu_hash', 6: 'percpu_array', 9: 'lru_hash', 10: 'lru_percpu_hash'}
+
+export const XDP_FLAGS = {UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16} as const
+
+export function xdpAttach(ifindex: number, progFd: number, flags: number): void {
+  check(`attaching XDP to ifindex ${ifindex}`, b().xdpAttach(ifindex, progFd, flags, null))
+}
+
+export function xdpDetach(ifindex: number, flags: number): void {
+  check(`detaching XDP from ifindex ${ifindex}`, b().xdpDetach(ifindex, flags, null))
+}
+
+/** The id of the XDP program attached in the given mode (0 when none). */
+export function xdpQueryId(ifindex: number, flags: number): number {
+  const out = [0]
+  check(`querying XDP on ifindex ${ifindex}`, b().xdpQueryId(ifindex, flags, out))
+  return out[0]
+}
+
+export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const
+
+/** Run a loaded program on one frame in the kernel (BPF_PROG_TEST_RUN); no interface needed. */
+export function testRun(progFd: number, frame: Buffer, repeat = 1): {retval: number; durationNs: number} {
+  const opts: Record<string, unknown> = {sz: b().testOptsSize, data_in: frame, data_size_in: frame.length, data_out: null, data_size_out: 0, repeat}
+  check(`test-running the program on a ${frame.length}-byte frame`, b().testRun(progFd, opts))
+  return {retval: Number(opts.retval), durationNs: Number(opts.duration)}
+}
+
+export function mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | undefined {
+  const value = Buffer.alloc(valueSize)
+  const rc = b().lookup(fd, key, value) as number
+  if (rc === -constants.errno.ENOENT) return undefined
+  check('map lookup', rc)
+  return value
+}
+
+export function mapUpdate(fd: number, key: Buffer, value: Buffer, flags = 0): void {
+  check('map update', b().update(fd, key, value, flags))
+}
+
+export function mapDelete(fd: number, key: Buffer): boolean {
+  const rc = b().del(fd, key) as number
+  if (rc === -constants.errno.ENOENT) return false
+  check('map delete', rc)
+  return true
+}
+
+/** Every key/value of a map: batch lookup where the kernel has it, else key iteration. */
+export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Buffer; value: Buffer}> {
+  const lib = b()
+  const out: Array<{key: Buffer; value: Buffer}> = []
+  const batch = Math.max(1, Math.min(info.maxEntries, 4096))
+  const keys = Buffer.alloc(batch * info.keySize)
+  const values = Buffer.alloc(batch * info.valueSize)
+  const inBatch = Buffer.alloc(Math.max(info.keySize, 8))
+  const outBatch = Buffer.alloc(Math.max(info.keySize, 8))
+  let first = true
+  for (;;) {
+    const count = [batch]
+    const rc = lib.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, {sz: 24, elem_flags: 0n, flags: 0n}) as number
+    if (rc < 0 && rc !== -constants.errno.ENOENT) {
+      if (first && (rc === -constants.errno.EINVAL || rc === -constants.errno.ENOTSUP || rc === -524)) return mapDumpByIteration(fd, info)
+      check('map batch lookup', rc)
+    }
+    for (let i = 0; i < count[0]; i++) {
+      out.push({key: Buffer.from(keys.subarray(i * info.keySize, (i + 1) * info.keySize)), value: Buffer.from(values.subarray(i * info.valueSize, (i + 1) * info.valueSize))})
+    }
+    if (rc === -constants.errno.ENOENT) return out
+    outBatch.copy(inBatch)
+    first = false
+  }
+}
+
+function mapDumpByIteration(fd: number, info: MapInfo): Array<{key: Buffer; value: Buffer}> {
+  const out: Array<{key: Buffer; value: Buffer}> = []
+  let prev: Buffer | null = null
+  for (;;) {
+    const next = Buffer.alloc(info.keySize)
+    if ((b().nextKey(fd, prev, next) as number) < 0) return out
+    const value = mapLookup(fd, next, info.valueSize)
+    if (value) out.push({key: next, value})
+    prev = next
+  }
 }

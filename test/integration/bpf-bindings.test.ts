@@ -1,0 +1,109 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {mkdtempSync, rmSync, mkdirSync, existsSync, copyFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {execa} from 'execa'
+import {buildBpf} from '../../src/bpf/build.js'
+import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion} from '../../src/bpf/libbpf.js'
+import {explainVerifierLog} from '../../src/bpf/verifier.js'
+import {link} from '../../src/net/ip.js'
+import {repoRoot, requireRoot, uniq} from '../helpers/env.js'
+
+const FIX = join(repoRoot, 'test/fixtures/bpf')
+
+/** An Ethernet frame with the given ethertype, padded to 60 bytes. */
+const frame = (ethertype: number, len = 60): Buffer => {
+  const f = Buffer.alloc(len)
+  if (len >= 14) f.writeUInt16BE(ethertype, 12)
+  return f
+}
+
+describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, maps', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpfcni-bpf-'))
+  const id = uniq()
+  const pinDir = `/sys/fs/bpf/ebpfcni-test-${id}`
+  const veth = `xb${id}`
+
+  beforeAll(() => {
+    requireRoot()
+    mkdirSync(pinDir, {recursive: true})
+  })
+  afterAll(async () => {
+    await execa('ip', ['link', 'del', veth], {reject: false})
+    rmSync(pinDir, {recursive: true, force: true})
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('builds with clang and reports diagnostics with file:line:col and the caret', async () => {
+    expect(libbpfVersion()).toMatch(/^1\.\d+$/)
+    const good = await buildBpf(join(FIX, 'arp_drop.bpf.c'), join(dir, 'arp_drop.o'))
+    expect(good.ok, good.problem).toBe(true)
+    expect(existsSync(good.object)).toBe(true)
+    copyFileSync(join(FIX, 'syntax_error.bpf.c'), join(dir, 'syntax_error.bpf.c'))
+    const bad = await buildBpf(join(dir, 'syntax_error.bpf.c'))
+    expect(bad.ok).toBe(false)
+    expect(bad.errors).toBe(1)
+    expect(bad.diagnostics[0]).toMatchObject({line: 5, severity: 'error', message: "expected ';' after return statement"})
+    expect(bad.diagnostics[0].snippet[1]).toMatch(/\^/)
+  })
+
+  it('loads, pins program and map, test-runs frames, and reads/writes the map', async () => {
+    const obj = BpfObject.open(join(dir, 'arp_drop.o'))
+    const loaded = obj.load()
+    expect(loaded.ok).toBe(true)
+    expect(obj.programs().map((p) => p.name)).toEqual(['arp_drop'])
+    expect(obj.maps().map((m) => m.name)).toEqual(['by_proto'])
+    obj.pinProgram('arp_drop', join(pinDir, 'prog'))
+    obj.pinMap('by_proto', join(pinDir, 'by_proto'))
+    obj.close()
+
+    const prog = objGet(join(pinDir, 'prog'))
+    expect(testRun(prog, frame(0x0806)).retval).toBe(1) // XDP_DROP
+    expect(testRun(prog, frame(0x0800)).retval).toBe(2) // XDP_PASS
+    expect(testRun(prog, frame(0x86dd)).retval).toBe(2)
+    expect(() => testRun(prog, frame(0x0800, 10))).toThrow(/EINVAL/) // the kernel refuses frames under 14 bytes
+    closeFd(prog)
+
+    const map = objGet(join(pinDir, 'by_proto'))
+    const info = mapInfo(map)
+    expect(info).toMatchObject({type: 1, keySize: 4, valueSize: 8, maxEntries: 16, name: 'by_proto'})
+    const key = (n: number) => Buffer.from(new Uint32Array([n]).buffer)
+    expect(mapLookup(map, key(0x0806), 8)?.readBigUInt64LE()).toBe(1n)
+    expect(mapLookup(map, key(0x0800), 8)?.readBigUInt64LE()).toBe(1n)
+    mapUpdate(map, key(7), Buffer.from(new BigUint64Array([42n]).buffer))
+    const dump = mapDump(map, info)
+    expect(dump.map((e) => e.key.readUInt32LE()).sort((a, b) => a - b)).toEqual([7, 0x0800, 0x0806, 0x86dd])
+    expect(mapDelete(map, key(7))).toBe(true)
+    expect(mapDelete(map, key(7))).toBe(false)
+    expect(mapLookup(map, key(7), 8)).toBeUndefined()
+    closeFd(map)
+  })
+
+  it('attaches XDP in generic mode to a veth, queries it, and detaches', async () => {
+    await execa('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`])
+    const ifindex = (await link(veth))!.ifindex
+    const prog = objGet(join(pinDir, 'prog'))
+    xdpAttach(ifindex, prog, XDP_FLAGS.SKB_MODE)
+    const attachedId = xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE)
+    expect(attachedId).toBeGreaterThan(0)
+    expect((await link(veth))?.xdp?.prog?.id ?? (await link(veth))?.xdp?.attached?.[0]?.prog.id).toBe(attachedId)
+    xdpDetach(ifindex, XDP_FLAGS.SKB_MODE)
+    expect(xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE)).toBe(0)
+    closeFd(prog)
+  })
+
+  it('a program without a bounds check is refused, with the source line and an explanation', async () => {
+    const built = await buildBpf(join(FIX, 'no_bounds_check.bpf.c'), join(dir, 'nb.o'))
+    expect(built.ok).toBe(true)
+    const obj = BpfObject.open(built.object)
+    const r = obj.load()
+    obj.close()
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    const report = explainVerifierLog(r.log)
+    expect(report.lastLines.join('\n')).toMatch(/invalid access to packet/)
+    expect(report.source).toMatchObject({file: expect.stringMatching(/no_bounds_check\.bpf\.c$/), line: 7})
+    expect(report.source?.text).toContain('eth->h_proto')
+    expect(report.explanation).toMatch(/bounds check/)
+  })
+})
