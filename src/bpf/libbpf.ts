@@ -1,5 +1,6 @@
 import {createRequire} from 'node:module'
 import {constants} from 'node:os'
+import {readFileSync} from 'node:fs'
 
 // The system's libbpf.so.1 (1.x) through koffi: object open/load with the verifier log,
 // pinning, XDP attach/query, test runs, map operations. Loaded lazily: commands that
@@ -202,6 +203,12 @@ export function objGet(path: string): number {
   return check(`opening pinned object ${path}`, b().objGet(path))
 }
 
+/** Whether an fd from objGet is a map or a program: the kernel's fdinfo says (map_type / prog_type). */
+export function objKind(fd: number): 'map' | 'program' | 'other' {
+  const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+  return /^map_type:/m.test(info) ? 'map' : /^prog_type:/m.test(info) ? 'program' : 'other'
+}
+
 export interface MapInfo {
   type: number
   id: number
@@ -213,6 +220,7 @@ export interface MapInfo {
 }
 
 export function mapInfo(fd: number): MapInfo {
+  if (objKind(fd) !== 'map') throw new Error('not a BPF map')
   const buf = Buffer.alloc(96)
   const len = [buf.length]
   check('reading map info', b().objGetInfoByFd(fd, buf, len))

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {buildBpf} from '../../src/bpf/build.js'
-import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion} from '../../src/bpf/libbpf.js'
+import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, objKind, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion} from '../../src/bpf/libbpf.js'
 import {explainVerifierLog} from '../../src/bpf/verifier.js'
 import {link} from '../../src/net/ip.js'
 import {repoRoot, requireRoot, uniq} from '../helpers/env.js'
@@ -58,6 +58,8 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     obj.close()
 
     const prog = objGet(join(pinDir, 'prog'))
+    expect(objKind(prog)).toBe('program')
+    expect(() => mapInfo(prog)).toThrow(/not a BPF map/)
     expect(testRun(prog, frame(0x0806)).retval).toBe(1) // XDP_DROP
     expect(testRun(prog, frame(0x0800)).retval).toBe(2) // XDP_PASS
     expect(testRun(prog, frame(0x86dd)).retval).toBe(2)

@@ -48,3 +48,11 @@ describe('clang diagnostics', () => {
     expect(d[1].severity).toBe('warning')
   })
 })
+
+describe('trace line decoding', async () => {
+  const {decodeTraceLine} = await import('../../src/bpf/trace.js')
+  it('shows pod addresses in hex (either byte order) dotted and leaves other hex alone', () => {
+    expect(decodeTraceLine('ebpfcni: src=0x0a0a0002 dst=0x03000a0a')).toBe('ebpfcni: src=10.10.0.2 dst=10.10.0.3')
+    expect(decodeTraceLine('flags=0xdeadbeef')).toBe('flags=0xdeadbeef')
+  })
+})

@@ -1,0 +1,81 @@
+import {existsSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {Ledger} from '../host/ledger.js'
+import {BPF_PIN_ROOT} from '../host/paths.js'
+import {BpfObject, closeFd, objGet, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS} from './libbpf.js'
+import {explainVerifierLog, type VerifierReport} from './verifier.js'
+import {link} from '../net/ip.js'
+import {UserError} from '../host/errors.js'
+
+export interface LoadOutcome {
+  ok: boolean
+  programs: Array<{name: string; pin: string}>
+  maps: Array<{name: string; pin: string}>
+  verifier?: VerifierReport & {errno: number}
+}
+
+/**
+ * Load an object file and pin every program and map under pinDir (default
+ * /sys/fs/bpf/ebpfcni), each pin recorded in the ledger before it is made.
+ */
+export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: Ledger; lab?: number} = {}): LoadOutcome {
+  const pinDir = opts.pinDir ?? BPF_PIN_ROOT
+  const ledger = opts.ledger ?? new Ledger()
+  if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
+  const obj = BpfObject.open(objectPath)
+  try {
+    const loaded = obj.load()
+    if (!loaded.ok) return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
+    if (!existsSync(pinDir)) {
+      ledger.record('dir', pinDir, {lab: opts.lab})
+      mkdirSync(pinDir, {recursive: true})
+    }
+    const pin = (kind: 'program' | 'map', name: string): string => {
+      const path = join(pinDir, name)
+      if (existsSync(path)) throw new UserError(`${path} is already pinned`, {hint: `remove the old one first: ebpfcni reset${opts.lab ? ` --lab ${opts.lab}` : ''} (or rm ${path})`})
+      ledger.record('pin', path, {lab: opts.lab, details: {kind}})
+      return path
+    }
+    const programs = obj.programs().map((p) => {
+      const path = pin('program', p.name)
+      obj.pinProgram(p.name, path)
+      return {name: p.name, pin: path}
+    })
+    const maps = obj.maps().map((m) => {
+      const path = pin('map', m.name)
+      obj.pinMap(m.name, path)
+      return {name: m.name, pin: path}
+    })
+    return {ok: true, programs, maps}
+  } finally {
+    obj.close()
+  }
+}
+
+export type XdpMode = 'generic' | 'native'
+const modeFlag = (mode: XdpMode): number => (mode === 'native' ? XDP_FLAGS.DRV_MODE : XDP_FLAGS.SKB_MODE)
+
+/** Attach a pinned program to a host interface (ledger first). Generic mode suits veths. */
+export async function attachXdp(pinPath: string, dev: string, opts: {mode?: XdpMode; ledger?: Ledger; lab?: number} = {}): Promise<number> {
+  const l = await link(dev)
+  if (!l) throw new UserError(`no interface ${dev} on the host`)
+  const ledger = opts.ledger ?? new Ledger()
+  const fd = objGet(pinPath)
+  try {
+    ledger.record('xdp', dev, {lab: opts.lab, details: {mode: opts.mode ?? 'generic'}})
+    xdpAttach(l.ifindex, fd, modeFlag(opts.mode ?? 'generic'))
+    return xdpQueryId(l.ifindex, modeFlag(opts.mode ?? 'generic'))
+  } finally {
+    closeFd(fd)
+  }
+}
+
+export async function detachXdp(dev: string, opts: {mode?: XdpMode; ledger?: Ledger} = {}): Promise<boolean> {
+  const l = await link(dev)
+  if (!l) return false
+  const flag = modeFlag(opts.mode ?? 'generic')
+  const had = xdpQueryId(l.ifindex, flag) !== 0
+  if (had) xdpDetach(l.ifindex, flag)
+  ;(opts.ledger ?? new Ledger()).forgetWhere((e) => e.kind === 'xdp' && e.name === dev)
+  return had
+}
