@@ -280,13 +280,15 @@ export function mapDelete(fd: number, key: Buffer): boolean {
 export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Buffer; value: Buffer}> {
   const lib = b()
   const out: Array<{key: Buffer; value: Buffer}> = []
-  const batch = Math.max(1, Math.min(info.maxEntries, 4096))
-  const keys = Buffer.alloc(batch * info.keySize)
-  const values = Buffer.alloc(batch * info.valueSize)
+  const batch = Math.max(1, Math.min(info.maxEntries, 65536))
   const inBatch = Buffer.alloc(Math.max(info.keySize, 8))
   const outBatch = Buffer.alloc(Math.max(info.keySize, 8))
   let first = true
   for (;;) {
+    // Fresh buffers per batch: entries are views into them, not per-entry copies. Unzeroed:
+    // the kernel fills the first `count` entries, and only those are read.
+    const keys = Buffer.allocUnsafe(batch * info.keySize)
+    const values = Buffer.allocUnsafe(batch * info.valueSize)
     const count = [batch]
     const rc = lib.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, {sz: 24, elem_flags: 0n, flags: 0n}) as number
     if (rc < 0 && rc !== -constants.errno.ENOENT) {
@@ -294,7 +296,7 @@ export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Bu
       check('map batch lookup', rc)
     }
     for (let i = 0; i < count[0]; i++) {
-      out.push({key: Buffer.from(keys.subarray(i * info.keySize, (i + 1) * info.keySize)), value: Buffer.from(values.subarray(i * info.valueSize, (i + 1) * info.valueSize))})
+      out.push({key: keys.subarray(i * info.keySize, (i + 1) * info.keySize), value: values.subarray(i * info.valueSize, (i + 1) * info.valueSize)})
     }
     if (rc === -constants.errno.ENOENT) return out
     outBatch.copy(inBatch)
