@@ -209,6 +209,17 @@ export function objKind(fd: number): 'map' | 'program' | 'other' {
   return /^map_type:/m.test(info) ? 'map' : /^prog_type:/m.test(info) ? 'program' : 'other'
 }
 
+/** A program's id, tag (hash of its instructions) and type, from the kernel's fdinfo. */
+export function progInfo(fd: number): {id: number; tag: string; type: number} {
+  const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+  const field = (k: string): string => new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(info)?.[1] ?? ''
+  if (!field('prog_type')) throw new Error('not a BPF program')
+  return {id: Number(field('prog_id')), tag: field('prog_tag'), type: Number(field('prog_type'))}
+}
+
+/** enum bpf_prog_type value for XDP. */
+export const PROG_TYPE_XDP = 6
+
 export interface MapInfo {
   type: number
   id: number

@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
@@ -18,7 +18,7 @@ export interface LoadOutcome {
  * Load an object file and pin every program and map under pinDir (default
  * /sys/fs/bpf/ebpfcni), each pin recorded in the ledger before it is made.
  */
-export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: Ledger; lab?: number} = {}): LoadOutcome {
+export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: Ledger; lab?: number; replace?: boolean} = {}): LoadOutcome {
   const pinDir = opts.pinDir ?? BPF_PIN_ROOT
   const ledger = opts.ledger ?? new Ledger()
   if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
@@ -32,8 +32,12 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
     }
     const pin = (kind: 'program' | 'map', name: string): string => {
       const path = join(pinDir, name)
-      if (existsSync(path)) throw new UserError(`${path} is already pinned`, {hint: `remove the old one first: ebpfcni reset${opts.lab ? ` --lab ${opts.lab}` : ''} (or rm ${path})`})
-      ledger.record('pin', path, {lab: opts.lab, details: {kind}})
+      if (existsSync(path)) {
+        if (!opts.replace) throw new UserError(`${path} is already pinned`, {hint: 'load again with --replace (interfaces keep the old program until re-attached)'})
+        // Unpinning drops only the name: attached copies run on until their interface goes.
+        rmSync(path)
+      }
+      if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length) ledger.record('pin', path, {lab: opts.lab, details: {kind}})
       return path
     }
     const programs = obj.programs().map((p) => {

@@ -48,7 +48,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
   }
 
-  const ctx = def.context({targets, runtime: o.runtime ?? 'netns', ledger, timeoutMs: o.timeoutMs})
+  const ctx = def.context({targets, workspace: o.workspace, runtime: o.runtime ?? 'netns', ledger, timeoutMs: o.timeoutMs})
   const results: CheckResult[] = []
   try {
     for (const check of def.checks.filter((c) => wanted.includes(c.id))) {

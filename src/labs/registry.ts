@@ -3,6 +3,8 @@ import {CNI_BIN_DIR, CNI_CONF_DIR} from '../host/paths.js'
 import type {CheckDefinition} from './check-types.js'
 import {LAB1_CHECKS} from './lab1/checks.js'
 import {Lab1Context} from './lab1/context.js'
+import {LAB2_CHECKS} from './lab2/checks.js'
+import {Lab2Context} from './lab2/context.js'
 import type {Ledger} from '../host/ledger.js'
 
 /** Where a lab's workspace files are installed for a runtime to find them. */
@@ -18,6 +20,7 @@ export const realTargets = (): InstallTargets => ({
 
 export interface CheckRunOptions {
   targets: InstallTargets
+  workspace: string
   runtime: 'netns' | 'podman'
   ledger: Ledger
   timeoutMs?: number
@@ -40,7 +43,13 @@ const lab1: LabChecks<Lab1Context> = {
   context: (o) => new Lab1Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs}),
 }
 
-const REGISTRY: Record<number, LabChecks<any>> = {1: lab1} // eslint-disable-line @typescript-eslint/no-explicit-any
+const lab2: LabChecks<Lab2Context> = {
+  installs: lab1.installs,
+  checks: LAB2_CHECKS,
+  context: (o) => new Lab2Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+}
+
+const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2} // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function labChecks(lab: number): LabChecks<any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
   return REGISTRY[lab]

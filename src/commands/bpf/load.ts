@@ -13,12 +13,13 @@ export default class BpfLoad extends BaseCommand {
   static args = {object: Args.string({description: 'Object file built by `ebpfcni bpf build`.', required: true})}
   static flags = {
     'pin-dir': Flags.string({description: 'Where to pin.', default: BPF_PIN_ROOT}),
+    replace: Flags.boolean({description: 'Replace pins that already exist (after editing and rebuilding).'}),
     json: Flags.boolean({description: 'Print the outcome as JSON.'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(BpfLoad)
-    const r = loadAndPin(args.object, {pinDir: flags['pin-dir']})
+    const r = loadAndPin(args.object, {pinDir: flags['pin-dir'], replace: flags.replace})
     if (flags.json) this.log(json(r))
     else if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)

@@ -7,9 +7,11 @@ import {realTargets} from '../registry.js'
 /** Where the reference solution keeps its address allocations (its default dataDir). */
 export const IPAM_DIR = '/var/lib/cni/ebpfcni'
 
-/** What the learner's lab 1 plugin made that no ledger knows: its bridge, veths on it, its IPAM state. */
-export const lab1Discoverer: Discoverer = async (lab) => {
-  if (lab !== undefined && lab !== 1) return []
+/**
+ * What the learner's plugin made that no ledger knows: its bridge, veths on it, its IPAM
+ * state. Every lab runs the same plugin, so this applies to a reset of any lab.
+ */
+export const lab1Discoverer: Discoverer = async () => {
   const actions: ResetAction[] = []
   const bridges = new Set<string>()
   const conf = join(realTargets().cniConfDir, '10-ebpfcni.conf')

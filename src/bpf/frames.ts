@@ -1,0 +1,43 @@
+// Crafted Ethernet frames for BPF_PROG_TEST_RUN: feedback on a program with no pod in sight.
+
+const MAC_A = [0x02, 0, 0, 0, 0, 0x0a]
+const MAC_B = [0x02, 0, 0, 0, 0, 0x0b]
+
+const ipBytes = (ip: string): number[] => ip.split('.').map(Number)
+
+function ethernet(ethertype: number, payload: Buffer): Buffer {
+  const f = Buffer.alloc(14 + payload.length)
+  Buffer.from(MAC_B).copy(f, 0)
+  Buffer.from(MAC_A).copy(f, 6)
+  f.writeUInt16BE(ethertype, 12)
+  payload.copy(f, 14)
+  return f
+}
+
+/** An IPv4/UDP datagram between two addresses, with a correct header checksum. */
+export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni'): Buffer {
+  const data = Buffer.from(payload)
+  const ip = Buffer.alloc(20 + 8 + data.length)
+  ip[0] = 0x45
+  ip.writeUInt16BE(ip.length, 2)
+  ip[8] = 64
+  ip[9] = 17 // UDP
+  Buffer.from(ipBytes(src)).copy(ip, 12)
+  Buffer.from(ipBytes(dst)).copy(ip, 16)
+  let sum = 0
+  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i)
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  ip.writeUInt16BE(~sum & 0xffff, 10)
+  ip.writeUInt16BE(40000, 20)
+  ip.writeUInt16BE(9, 22)
+  ip.writeUInt16BE(8 + data.length, 24)
+  data.copy(ip, 28)
+  return ethernet(0x0800, ip)
+}
+
+export const arp = (): Buffer => ethernet(0x0806, Buffer.alloc(28, 1))
+export const ipv6 = (): Buffer => ethernet(0x86dd, Buffer.alloc(40, 0))
+/** Just an Ethernet header that announces IPv4: a frame too short for its IP header. */
+export const ethernetOnly = (): Buffer => ethernet(0x0800, Buffer.alloc(0))
+/** An IPv4 header cut off after 10 of its 20 bytes. */
+export const truncatedIpv4 = (): Buffer => ipv4Udp('10.10.0.2', '10.10.0.3').subarray(0, 14 + 10)

@@ -1,0 +1,154 @@
+import {isIPv4} from 'node:net'
+import {CheckFailure, CheckSkip, type CheckDefinition} from '../check-types.js'
+import type {Lab2Context} from './context.js'
+import {pinnedProgram} from './context.js'
+import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
+import {testRun, XDP_VERDICTS, PROG_TYPE_XDP} from '../../bpf/libbpf.js'
+import {hostPeer, link} from '../../net/ip.js'
+import {httpGet} from '../../net/probes.js'
+import {streamTrace} from '../../bpf/trace.js'
+
+// Lab 2's checks: the learner's XDP program, built, verified, test-run on crafted frames,
+// pinned, attached by the plugin to every pod, and seen in trace_pipe.
+
+const fail = (message: string, hint?: string): never => {
+  throw new CheckFailure(message, hint)
+}
+const verdict = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
+
+async function xdpIdOn(dev: string): Promise<number | undefined> {
+  const l = await link(dev)
+  return l?.xdp?.prog?.id ?? l?.xdp?.attached?.[0]?.prog.id
+}
+
+export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
+  {
+    id: 'bpf.compiles',
+    title: 'ebpfcni.bpf.c compiles with clang -target bpf',
+    hint: 'Run `ebpfcni bpf build` to see each error with its line and a caret.',
+    run: async (ctx) => {
+      const b = await ctx.built()
+      if (!b.ok) {
+        const first = b.diagnostics.find((d) => d.severity === 'error')
+        fail(first ? `${b.errors} error(s); first: ${first.file.split('/').pop()}:${first.line}:${first.column}: ${first.message}` : b.problem ?? 'clang failed')
+      }
+      return `compiled${b.warnings ? ` with ${b.warnings} warning(s)` : ''}`
+    },
+  },
+  {
+    id: 'bpf.verifier-accepts',
+    title: 'the verifier accepts the program, and it has an XDP program named xdp_prog',
+    hint: 'Read the source line and the explanation: most refusals are a header read without a bounds check before it.',
+    run: async (ctx) => {
+      const l = await ctx.loaded()
+      if (!l.ok) {
+        const v = l.verifier!
+        fail(`the verifier refused it${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: ${v.lastLines.at(-1) ?? ''}`, v.explanation)
+      }
+      if (!l.fds.has('xdp_prog')) fail(`no program named xdp_prog; found: ${[...l.fds.keys()].join(', ') || 'none'}`, 'keep the starter\'s function name: SEC("xdp") int xdp_prog(struct xdp_md *ctx)')
+      return `loaded; tag ${l.tag}`
+    },
+  },
+  {
+    id: 'bpf.test-run',
+    title: 'crafted frames get XDP_PASS: IPv4, ARP, IPv6, a bare Ethernet header, a truncated IPv4 header',
+    hint: 'Every path returns XDP_PASS in this lab: a frame too short for a header is passed, not aborted or dropped.',
+    run: async (ctx) => {
+      const fd = await ctx.programFd()
+      const frames: Array<[string, Buffer]> = [
+        ['IPv4/UDP 10.10.0.2 → 10.10.0.3', ipv4Udp('10.10.0.2', '10.10.0.3')],
+        ['ARP', arp()],
+        ['IPv6', ipv6()],
+        ['a bare 14-byte Ethernet header announcing IPv4', ethernetOnly()],
+        ['an IPv4 header cut off after 10 bytes', truncatedIpv4()],
+      ]
+      const wrong = frames.map(([what, f]) => [what, testRun(fd, f).retval] as const).filter(([, v]) => v !== 2)
+      if (wrong.length) fail(wrong.map(([what, v]) => `${what} got ${verdict(v)}`).join('; ') + '; expected XDP_PASS for each')
+      return `${frames.length} frames, all XDP_PASS`
+    },
+  },
+  {
+    id: 'bpf.pinned',
+    title: 'the program is pinned where the plugin attaches it, and is the current build',
+    hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
+    run: async (ctx) => {
+      const pin = ctx.xdpPin()
+      const p = pinnedProgram(pin)
+      if (!p) fail(`nothing is pinned at ${pin}`)
+      if (p!.type !== PROG_TYPE_XDP) fail(`${pin} holds a program of type ${p!.type}, not XDP (${PROG_TYPE_XDP})`)
+      const l = await ctx.loaded()
+      if (l.ok && l.tag && l.tag !== p!.tag) fail(`the pinned program (tag ${p!.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`, 'load it again with --replace after each edit')
+      return `${pin}: XDP program ${p!.id}, tag ${p!.tag}`
+    },
+  },
+  {
+    id: 'cni.add.attaches-xdp',
+    title: 'ADD attaches the pinned program to every pod\'s host veth',
+    hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
+    run: async (ctx) => {
+      const pinned = pinnedProgram(ctx.xdpPin())
+      if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
+      const pods = [await ctx.podA(), await ctx.podB()]
+      for (const p of pods) {
+        if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`)
+        const host = await hostPeer(p.netnsPath, p.att.ifname)
+        if (!host) fail(`cannot find pod ${p.name}'s host veth`)
+        const id = await xdpIdOn(host!.ifname)
+        if (!id) fail(`pod ${p.name}'s host veth ${host!.ifname} has no XDP program`)
+        if (id !== pinned.id) fail(`${host!.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`)
+      }
+      return `both pods' host veths run program ${pinned.id}`
+    },
+  },
+  {
+    id: 'bpf.traffic-passes',
+    title: 'pods still reach each other with the program attached',
+    hint: 'A program that returns XDP_DROP or XDP_ABORTED on a path real traffic takes (ARP!) breaks the pods.',
+    run: async (ctx) => {
+      const a = await ctx.healthyA()
+      const b = await ctx.podB()
+      if (!b.ip) throw new CheckSkip('needs two pods')
+      const r = await httpGet(b.netnsPath, `http://${a.ip}/get`)
+      if (!r.ok) fail(`sleep pod ${b.ip} → httpbin pod ${a.ip}: ${r.detail}`)
+      return `${b.ip} → ${a.ip} HTTP 200`
+    },
+  },
+  {
+    id: 'bpf.trace-shows-traffic',
+    title: 'traffic between two pods appears in trace_pipe with both addresses',
+    hint: 'bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); — then reload (--replace) and make new pods.',
+    run: async (ctx) => {
+      const a = await ctx.healthyA()
+      const b = await ctx.podB()
+      if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
+      const lines: string[] = []
+      const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
+      await new Promise((r) => setTimeout(r, 300))
+      for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+      await trace
+      const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
+      const both = lines.filter((l) => ips(l).includes(a.ip!) && ips(l).includes(b.ip!))
+      if (both.length === 0) {
+        const mentioning = lines.filter((l) => ips(l).includes(a.ip!) || ips(l).includes(b.ip!))
+        fail(lines.length === 0 ? 'trace_pipe showed nothing while the pods talked' : mentioning.length ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}` : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`)
+      }
+      return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${both[0].trim().slice(-60)}`
+    },
+  },
+  {
+    id: 'cni.del.detaches',
+    title: 'DEL leaves no XDP attachment behind',
+    hint: 'Deleting the host veth detaches the program; if your DEL keeps the veth, detach with: ip link set dev VETH xdpgeneric off',
+    run: async (ctx) => {
+      const net = ctx.learnerNet()
+      const p = await ctx.attach(net, 'detach')
+      if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
+      const host = await hostPeer(p.netnsPath, p.att.ifname)
+      const del = await ctx.detach(p, {keepNetns: true})
+      if (!del.ok) fail(`DEL failed: ${del.problem}`)
+      if (host && (await link(host.ifname)) && (await xdpIdOn(host.ifname))) fail(`after DEL, ${host.ifname} still exists and still runs an XDP program`)
+      await ctx.detach(p).catch(() => undefined)
+      return 'after DEL no veth (and no program) is left'
+    },
+  },
+]
