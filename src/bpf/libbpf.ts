@@ -47,6 +47,10 @@ interface Bindings {
   nextKey: Fn
   lookupBatch: Fn
   closeFd: Fn
+  tcHookCreate: Fn
+  tcHookDestroy: Fn
+  tcAttach: Fn
+  tcDetach: Fn
 }
 
 let bindings: Bindings | undefined
@@ -66,6 +70,8 @@ function b(): Bindings {
     ctx_size_in: 'uint32_t', ctx_size_out: 'uint32_t', retval: 'uint32_t', repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
   })
   koffi.struct('bpf_map_batch_opts', {sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t'})
+  koffi.struct('bpf_tc_hook', {sz: 'size_t', ifindex: 'int', attach_point: 'int', parent: 'uint32_t'})
+  koffi.struct('bpf_tc_opts', {sz: 'size_t', prog_fd: 'int', flags: 'uint32_t', prog_id: 'uint32_t', handle: 'uint32_t', priority: 'uint32_t'})
   bindings = {
     koffi,
     openOptsSize: koffi.sizeof(OpenOpts),
@@ -96,6 +102,10 @@ function b(): Bindings {
     nextKey: lib.func('int bpf_map_get_next_key(int, void*, void*)'),
     lookupBatch: lib.func('int bpf_map_lookup_batch(int, void*, void*, void*, void*, _Inout_ uint32_t*, const bpf_map_batch_opts*)'),
     closeFd: libc.func('int close(int)'),
+    tcHookCreate: lib.func('int bpf_tc_hook_create(bpf_tc_hook*)'),
+    tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook*)'),
+    tcAttach: lib.func('int bpf_tc_attach(const bpf_tc_hook*, _Inout_ bpf_tc_opts*)'),
+    tcDetach: lib.func('int bpf_tc_detach(const bpf_tc_hook*, const bpf_tc_opts*)'),
   }
   // libbpf's own messages go to stderr by default; the tool reports errors itself.
   bindings.setPrint(null)
@@ -257,6 +267,35 @@ export function xdpQueryId(ifindex: number, flags: number): number {
   const out = [0]
   check(`querying XDP on ifindex ${ifindex}`, b().xdpQueryId(ifindex, flags, out))
   return out[0]
+}
+
+export type TcDirection = 'ingress' | 'egress'
+const TC_POINT = {ingress: 1, egress: 2} as const
+const TC_HOOK_SIZE = 24
+const TC_OPTS_SIZE = 32
+
+/**
+ * Attach a TC (clsact) program: the clsact qdisc is created if missing (EEXIST is fine).
+ * Returns the attached program id. On a pod's host veth, egress sees what goes to the pod.
+ */
+export function tcAttach(ifindex: number, direction: TcDirection, progFd: number, opts: {handle?: number; priority?: number} = {}): number {
+  const hook = {sz: TC_HOOK_SIZE, ifindex, attach_point: TC_POINT[direction], parent: 0}
+  const rc = b().tcHookCreate(hook) as number
+  if (rc < 0 && rc !== -constants.errno.EEXIST) check(`creating the clsact hook on ifindex ${ifindex}`, rc)
+  const o: Record<string, unknown> = {sz: TC_OPTS_SIZE, prog_fd: progFd, flags: 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}
+  check(`attaching TC ${direction} on ifindex ${ifindex}`, b().tcAttach(hook, o))
+  return Number(o.prog_id)
+}
+
+export function tcDetach(ifindex: number, direction: TcDirection, opts: {handle?: number; priority?: number} = {}): void {
+  const hook = {sz: TC_HOOK_SIZE, ifindex, attach_point: TC_POINT[direction], parent: 0}
+  check(`detaching TC ${direction} on ifindex ${ifindex}`, b().tcDetach(hook, {sz: TC_OPTS_SIZE, prog_fd: 0, flags: 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}))
+}
+
+/** Remove the clsact qdisc (both directions) and everything attached to it. */
+export function tcHookDestroy(ifindex: number): void {
+  const rc = b().tcHookDestroy({sz: TC_HOOK_SIZE, ifindex, attach_point: TC_POINT.ingress | TC_POINT.egress, parent: 0}) as number
+  if (rc < 0 && rc !== -constants.errno.ENOENT && rc !== -constants.errno.EINVAL) check(`removing clsact from ifindex ${ifindex}`, rc)
 }
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {BpfObject, closeFd, objGet, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS} from './libbpf.js'
+import {BpfObject, closeFd, objGet, tcAttach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './libbpf.js'
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
 import {link} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
@@ -69,6 +69,20 @@ export async function attachXdp(pinPath: string, dev: string, opts: {mode?: XdpM
     ledger.record('xdp', dev, {lab: opts.lab, details: {mode: opts.mode ?? 'generic'}})
     xdpAttach(l.ifindex, fd, modeFlag(opts.mode ?? 'generic'))
     return xdpQueryId(l.ifindex, modeFlag(opts.mode ?? 'generic'))
+  } finally {
+    closeFd(fd)
+  }
+}
+
+/** Attach a pinned TC program to a host interface's clsact ingress or egress (ledger first). */
+export async function attachTc(pinPath: string, dev: string, direction: TcDirection, opts: {ledger?: Ledger; lab?: number} = {}): Promise<number> {
+  const l = await link(dev)
+  if (!l) throw new UserError(`no interface ${dev} on the host`)
+  const fd = objGet(pinPath)
+  try {
+    const ledger = opts.ledger ?? new Ledger()
+    if (!ledger.find((e) => e.kind === 'tc' && e.name === dev).length) ledger.record('tc', dev, {lab: opts.lab, details: {direction}})
+    return tcAttach(l.ifindex, direction, fd)
   } finally {
     closeFd(fd)
   }

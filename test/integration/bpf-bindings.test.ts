@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {buildBpf} from '../../src/bpf/build.js'
-import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, objKind, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion} from '../../src/bpf/libbpf.js'
+import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, objKind, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion, tcAttach, tcDetach, tcHookDestroy} from '../../src/bpf/libbpf.js'
 import {explainVerifierLog} from '../../src/bpf/verifier.js'
 import {link} from '../../src/net/ip.js'
 import {repoRoot, requireRoot, uniq} from '../helpers/env.js'
@@ -92,6 +92,28 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     xdpDetach(ifindex, XDP_FLAGS.SKB_MODE)
     expect(xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE)).toBe(0)
     closeFd(prog)
+  })
+
+  it('attaches a TC program to clsact egress, counts real packets, detaches and removes clsact', async () => {
+    const built = await buildBpf(join(FIX, 'tc_count.bpf.c'), join(dir, 'tc.o'))
+    expect(built.ok, built.problem).toBe(true)
+    const obj = BpfObject.open(built.object)
+    expect(obj.load().ok).toBe(true)
+    const prog = obj.programs()[0].fd
+    const seen = obj.maps()[0].fd
+    await execa('ip', ['link', 'set', veth, 'up'])
+    await execa('ip', ['link', 'set', `${veth}p`, 'up'])
+    const ifindex = (await link(veth))!.ifindex
+    expect(tcAttach(ifindex, 'egress', prog)).toBeGreaterThan(0)
+    expect((await execa('tc', ['filter', 'show', 'dev', veth, 'egress'])).stdout).toMatch(/tc_count/)
+    await execa('ip', ['addr', 'add', '10.241.0.1/30', 'dev', veth])
+    await execa('ping', ['-c', '2', '-W', '1', '-I', veth, '10.241.0.2'], {reject: false}) // unanswered; the ARP requests still leave
+    expect(mapLookup(seen, Buffer.alloc(4), 8)!.readBigUInt64LE()).toBeGreaterThan(0n)
+    tcDetach(ifindex, 'egress')
+    expect((await execa('tc', ['filter', 'show', 'dev', veth, 'egress'])).stdout).not.toMatch(/tc_count/)
+    tcHookDestroy(ifindex)
+    expect((await execa('tc', ['qdisc', 'show', 'dev', veth])).stdout).not.toMatch(/clsact/)
+    obj.close()
   })
 
   it('a program without a bounds check is refused, with the source line and an explanation', async () => {
