@@ -51,6 +51,10 @@ interface Bindings {
   tcHookDestroy: Fn
   tcAttach: Fn
   tcDetach: Fn
+  btfLoadById: Fn
+  btfFree: Fn
+  btfTypeById: Fn
+  btfName: Fn
 }
 
 let bindings: Bindings | undefined
@@ -106,6 +110,10 @@ function b(): Bindings {
     tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook*)'),
     tcAttach: lib.func('int bpf_tc_attach(const bpf_tc_hook*, _Inout_ bpf_tc_opts*)'),
     tcDetach: lib.func('int bpf_tc_detach(const bpf_tc_hook*, const bpf_tc_opts*)'),
+    btfLoadById: lib.func('void* btf__load_from_kernel_by_id(uint32_t)'),
+    btfFree: lib.func('void btf__free(void*)'),
+    btfTypeById: lib.func('void* btf__type_by_id(void*, uint32_t)'),
+    btfName: lib.func('const char* btf__name_by_offset(void*, uint32_t)'),
   }
   // libbpf's own messages go to stderr by default; the tool reports errors itself.
   bindings.setPrint(null)
@@ -238,6 +246,10 @@ export interface MapInfo {
   maxEntries: number
   flags: number
   name: string
+  /** BTF object id and the key/value type ids in it (0 when the map has no BTF). */
+  btfId: number
+  btfKeyTypeId: number
+  btfValueTypeId: number
 }
 
 export function mapInfo(fd: number): MapInfo {
@@ -246,7 +258,12 @@ export function mapInfo(fd: number): MapInfo {
   const len = [buf.length]
   check('reading map info', b().objGetInfoByFd(fd, buf, len))
   const name = buf.toString('utf8', 24, 40)
-  return {type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), keySize: buf.readUInt32LE(8), valueSize: buf.readUInt32LE(12), maxEntries: buf.readUInt32LE(16), flags: buf.readUInt32LE(20), name: name.slice(0, Math.max(0, name.indexOf('\0'))) || name}
+  return {
+    type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), keySize: buf.readUInt32LE(8), valueSize: buf.readUInt32LE(12), maxEntries: buf.readUInt32LE(16), flags: buf.readUInt32LE(20),
+    name: name.slice(0, Math.max(0, name.indexOf('\0'))) || name,
+    // struct bpf_map_info: btf_id at 64, btf_key_type_id at 68, btf_value_type_id at 72.
+    btfId: buf.readUInt32LE(64), btfKeyTypeId: buf.readUInt32LE(68), btfValueTypeId: buf.readUInt32LE(72),
+  }
 }
 
 /** Kernel map type numbers (enum bpf_map_type) used by the labs. */

@@ -6,6 +6,7 @@ import {execa} from 'execa'
 import {buildBpf} from '../../src/bpf/build.js'
 import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, objKind, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion, tcAttach, tcDetach, tcHookDestroy} from '../../src/bpf/libbpf.js'
 import {explainVerifierLog} from '../../src/bpf/verifier.js'
+import {BtfDecoder} from '../../src/bpf/btf.js'
 import {link} from '../../src/net/ip.js'
 import {repoRoot, requireRoot, uniq} from '../helpers/env.js'
 
@@ -113,6 +114,29 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     expect((await execa('tc', ['filter', 'show', 'dev', veth, 'egress'])).stdout).not.toMatch(/tc_count/)
     tcHookDestroy(ifindex)
     expect((await execa('tc', ['qdisc', 'show', 'dev', veth])).stdout).not.toMatch(/clsact/)
+    obj.close()
+  })
+
+  it('decodes map keys and values through the map\'s BTF: struct fields by name, __be32 dotted', async () => {
+    const built = await buildBpf(join(FIX, 'pairs.bpf.c'), join(dir, 'pairs.o'))
+    expect(built.ok, built.problem).toBe(true)
+    const obj = BpfObject.open(built.object)
+    expect(obj.load().ok).toBe(true)
+    const fd = obj.maps()[0].fd
+    const key = Buffer.from([10, 0, 0, 1, 10, 0, 0, 2])
+    const value = Buffer.alloc(24)
+    value.writeBigUInt64LE(5n, 0)
+    value.writeBigUInt64LE(1500n, 8)
+    value.writeInt32LE(-1, 16)
+    value.set([1, 2, 3, 4], 20)
+    mapUpdate(fd, key, value)
+    const info = mapInfo(fd)
+    expect(info.btfId).toBeGreaterThan(0)
+    const btf = BtfDecoder.load(info.btfId)!
+    const [entry] = mapDump(fd, info)
+    expect(btf.decoder(info.btfKeyTypeId, info.name)(entry.key, 0)).toEqual({saddr: '10.0.0.1', daddr: '10.0.0.2'})
+    expect(btf.decoder(info.btfValueTypeId)(entry.value, 0)).toEqual({packets: 5n, bytes: 1500n, verdict: -1, tag: [1, 2, 3, 4]})
+    btf.close()
     obj.close()
   })
 

@@ -3,12 +3,13 @@ import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
 import {closeFd, mapDump, mapInfo, objGet, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
 import {BPF_PIN_ROOT} from '../../host/paths.js'
 import {json, table} from '../../ui/render.js'
 import {UserError} from '../../host/errors.js'
 
-// Without BTF type names, 4-byte keys are shown as IPv4 (the labs key by address, network order)
-// and 8-byte values as u64 counters; anything else as hex.
+// Maps with BTF are decoded by their types (struct fields by name, __be32 dotted). Without BTF,
+// 4-byte keys are shown as IPv4 (the labs key by address, network order), 8-byte values as u64.
 const decodeKey = (b: Buffer): string => (b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : b.length === 8 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]} → ${b[4]}.${b[5]}.${b[6]}.${b[7]}` : b.toString('hex'))
 const decodeValue = (b: Buffer): string => (b.length === 8 ? b.readBigUInt64LE().toString() : b.length === 4 ? String(b.readUInt32LE()) : b.toString('hex'))
 
@@ -47,9 +48,18 @@ export default class BpfMaps extends BaseCommand {
     const fd = objGet(pin)
     try {
       const info = mapInfo(fd)
-      const entries = mapDump(fd, info).map((e) => ({key: decodeKey(e.key), value: decodeValue(e.value), keyHex: e.key.toString('hex'), valueHex: e.value.toString('hex')}))
+      const btf = BtfDecoder.load(info.btfId)
+      const keyOf = btf && info.btfKeyTypeId ? btf.decoder(info.btfKeyTypeId, info.name) : undefined
+      const valueOf = btf && info.btfValueTypeId ? btf.decoder(info.btfValueTypeId) : undefined
+      const entries = mapDump(fd, info).map((e) => ({
+        key: keyOf ? jsonSafe(keyOf(e.key, 0)) : decodeKey(e.key),
+        value: valueOf ? jsonSafe(valueOf(e.value, 0)) : decodeValue(e.value),
+        keyHex: e.key.toString('hex'),
+        valueHex: e.value.toString('hex'),
+      }))
+      btf?.close()
       if (flags.json) return this.log(json({map: pin, type: MAP_TYPES[info.type] ?? info.type, keySize: info.keySize, valueSize: info.valueSize, entries}))
-      this.log(table(['KEY', 'VALUE'], entries.map((e) => [e.key, e.value])))
+      this.log(table(['KEY', 'VALUE'], entries.map((e) => [display(e.key as never), display(e.value as never)])))
       this.log(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} in ${pin}`)
     } finally {
       closeFd(fd)
