@@ -72,6 +72,16 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     const arp = dump.entries.find((e) => e.keyHex === '06080000')
     expect(Number(arp?.value)).toBeGreaterThan(0)
 
+    // by_proto is keyed by ethertype (host order): 0x0806 is 06080000 in memory.
+    expect((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--set', '42'])).stdout).toBe('2a000000 = 42')
+    expect((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--delete'])).stdout).toBe('deleted 2a000000')
+    const gone = await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000'])
+    expect(gone.exitCode).toBe(1)
+    expect(gone.stdout).toMatch(/not in the map/)
+    const badKey = await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', 'zz'])
+    expect(badKey.exitCode).toBe(2)
+    expect(badKey.stderr).toMatch(/key "zz" is not 4 bytes/)
+
     const trace = await cli(['bpf', 'trace', '--for', '1'])
     expect(trace.exitCode).toBe(0)
     expect(trace.stderr).toMatch(/line\(s\) in 1 s/)

@@ -2,16 +2,41 @@ import {Args, Flags} from '@oclif/core'
 import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {closeFd, mapDump, mapInfo, objGet, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {closeFd, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
 import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
 import {BPF_PIN_ROOT} from '../../host/paths.js'
 import {json, table} from '../../ui/render.js'
 import {UserError} from '../../host/errors.js'
+import {isIPv4} from 'node:net'
 
 // Maps with BTF are decoded by their types (struct fields by name, __be32 dotted). Without BTF,
 // 4-byte keys are shown as IPv4 (the labs key by address, network order), 8-byte values as u64.
 const decodeKey = (b: Buffer): string => (b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : b.length === 8 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]} → ${b[4]}.${b[5]}.${b[6]}.${b[7]}` : b.toString('hex'))
 const decodeValue = (b: Buffer): string => (b.length === 8 ? b.readBigUInt64LE().toString() : b.length === 4 ? String(b.readUInt32LE()) : b.toString('hex'))
+
+/** A key typed by the learner: IPv4 (network order), an address pair "a.b.c.d,e.f.g.h", or hex. */
+export function parseKey(text: string, size: number): Buffer {
+  const ip = (s: string): number[] | undefined => (isIPv4(s) ? s.split('.').map(Number) : undefined)
+  const parts = text.split(',').map(ip)
+  let b: Buffer | undefined
+  if (parts.every(Boolean)) b = Buffer.from(parts.flat() as number[])
+  else if (/^(0x)?[0-9a-f]+$/i.test(text)) b = Buffer.from(text.replace(/^0x/i, ''), 'hex')
+  if (!b || b.length !== size) throw new UserError(`key "${text}" is not ${size} bytes`, {hint: size === 4 ? 'give an IPv4 address like 10.10.0.5, or 8 hex digits' : size === 8 ? 'give "SRC,DST" addresses or 16 hex digits' : `give ${size * 2} hex digits`})
+  return b
+}
+
+/** A value typed by the learner: an unsigned integer for 4- or 8-byte values, else hex. */
+export function parseValue(text: string, size: number): Buffer {
+  const b = Buffer.alloc(size)
+  if (/^\d+$/.test(text) && (size === 8 || size === 4)) {
+    if (size === 8) b.writeBigUInt64LE(BigInt(text))
+    else b.writeUInt32LE(Number(text))
+    return b
+  }
+  const hex = Buffer.from(text.replace(/^0x/i, ''), 'hex')
+  if (hex.length !== size) throw new UserError(`value "${text}" is not ${size} bytes`, {hint: `give ${size * 2} hex digits${size === 8 || size === 4 ? ' or a decimal number' : ''}`})
+  return hex
+}
 
 export default class BpfMaps extends BaseCommand {
   static summary = 'List pinned maps, or dump one with decoded keys and values (read through libbpf, batched).'
@@ -20,6 +45,9 @@ export default class BpfMaps extends BaseCommand {
   static flags = {
     'pin-dir': Flags.string({description: 'Where the lab pins.', default: BPF_PIN_ROOT}),
     json: Flags.boolean({description: 'Print as JSON.'}),
+    key: Flags.string({description: 'Look up one key: an IPv4 address, "SRC,DST", or hex.'}),
+    set: Flags.string({description: 'With --key: write this value (a number for 4/8-byte values, else hex).', exclusive: ['delete']}),
+    delete: Flags.boolean({description: 'With --key: delete the entry.'}),
   }
 
   async run(): Promise<void> {
@@ -48,6 +76,18 @@ export default class BpfMaps extends BaseCommand {
     const fd = objGet(pin)
     try {
       const info = mapInfo(fd)
+      if (flags.key) {
+        const key = parseKey(flags.key, info.keySize)
+        if (flags.delete) return this.log(mapDelete(fd, key) ? `deleted ${flags.key}` : `${flags.key} was not in the map`)
+        if (flags.set !== undefined) mapUpdate(fd, key, parseValue(flags.set, info.valueSize))
+        const v = mapLookup(fd, key, info.valueSize)
+        if (!v) {
+          process.exitCode = 1
+          return this.log(`${flags.key}: not in the map`)
+        }
+        return this.log(flags.json ? json({key: flags.key, value: decodeValue(v), valueHex: v.toString('hex')}) : `${flags.key} = ${decodeValue(v)}`)
+      }
+      if (flags.set !== undefined || flags.delete) throw new UserError('--set and --delete need --key')
       const btf = BtfDecoder.load(info.btfId)
       const keyOf = btf && info.btfKeyTypeId ? btf.decoder(info.btfKeyTypeId, info.name) : undefined
       const valueOf = btf && info.btfValueTypeId ? btf.decoder(info.btfValueTypeId) : undefined
