@@ -28,6 +28,11 @@ export class CheckFailure extends Error {
   }
 }
 
+/** Fail the running check with what was seen, and optionally a hint more precise than the check's own. */
+export const fail = (message: string, hint?: string): never => {
+  throw new CheckFailure(message, hint)
+}
+
 /** Thrown inside a check to skip it (a prerequisite failed or is absent). */
 export class CheckSkip extends Error {}
 

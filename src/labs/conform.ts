@@ -5,16 +5,14 @@ import {describeCode, SPEC_SECTIONS, versionHas} from '../cni/spec.js'
 import {addrs, link} from '../net/ip.js'
 import {run} from '../host/exec.js'
 import {CheckPods, type CheckPod} from './check-pods.js'
-import {CheckFailure, CheckSkip, runCheck, type CheckDefinition, type CheckResult} from './check-types.js'
+import {CheckSkip, fail, runCheck, type CheckDefinition, type CheckResult} from './check-types.js'
 
 // `ebpfcni conform`: the spec-level subset of lab 1's checks, against any plugin or conflist
 // (Debian's bridge + host-local, the learner's, a third party's). There is no public CNI
 // conformance suite; each failure here names the SPEC section it breaks.
 
 type Section = keyof typeof SPEC_SECTIONS
-const breaks = (section: Section, message: string): never => {
-  throw new CheckFailure(`${SPEC_SECTIONS[section]}: ${message}`)
-}
+const breaks = (section: Section, message: string): never => fail(`${SPEC_SECTIONS[section]}: ${message}`)
 
 export interface ConformReport {
   config: string

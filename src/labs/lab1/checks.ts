@@ -9,16 +9,13 @@ import {addrs, hostPeer, link, links, routes} from '../../net/ip.js'
 import {httpGet, ping} from '../../net/probes.js'
 import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
-import {CheckFailure, CheckSkip, type CheckDefinition} from '../check-types.js'
+import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab1Context} from './context.js'
 import type {CheckPod} from '../check-pods.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
 // path, and fails with what was seen vs what was expected.
 
-const fail = (message: string, hint?: string): never => {
-  throw new CheckFailure(message, hint)
-}
 
 const ip2int = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 function cidrInfo(cidr: string): {net: number; bcast: number; prefix: number; gateway: string} {

@@ -1,5 +1,5 @@
 import {isIPv4} from 'node:net'
-import {CheckFailure, CheckSkip, type CheckDefinition} from '../check-types.js'
+import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab2Context} from './context.js'
 import {pinnedProgram} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
@@ -11,9 +11,6 @@ import {streamTrace} from '../../bpf/trace.js'
 // Lab 2's checks: the learner's XDP program, built, verified, test-run on crafted frames,
 // pinned, attached by the plugin to every pod, and seen in trace_pipe.
 
-const fail = (message: string, hint?: string): never => {
-  throw new CheckFailure(message, hint)
-}
 const verdict = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
 
 async function xdpIdOn(dev: string): Promise<number | undefined> {
