@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url)
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (...args: any[]) => any
 interface Koffi {
+  decode(ptr: unknown, type: string, len: number): unknown
   load(name: string): {func(sig: string): Fn}
   struct(name: string, def: Record<string, string>): unknown
   sizeof(t: unknown): number
@@ -35,6 +36,15 @@ interface Bindings {
   mapName: Fn
   mapFd: Fn
   mapPin: Fn
+  mapReuseFd: Fn
+  mapSetPinPath: Fn
+  mapType: Fn
+  mapKeySize: Fn
+  mapValueSize: Fn
+  mapMaxEntries: Fn
+  mapFlags: Fn
+  programInsns: Fn
+  programInsnCnt: Fn
   objGet: Fn
   objGetInfoByFd: Fn
   xdpAttach: Fn
@@ -94,6 +104,15 @@ function b(): Bindings {
     mapName: lib.func('const char* bpf_map__name(void*)'),
     mapFd: lib.func('int bpf_map__fd(void*)'),
     mapPin: lib.func('int bpf_map__pin(void*, const char*)'),
+    mapReuseFd: lib.func('int bpf_map__reuse_fd(void*, int)'),
+    mapSetPinPath: lib.func('int bpf_map__set_pin_path(void*, const char*)'),
+    mapType: lib.func('int bpf_map__type(void*)'),
+    mapKeySize: lib.func('uint32_t bpf_map__key_size(void*)'),
+    mapValueSize: lib.func('uint32_t bpf_map__value_size(void*)'),
+    mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(void*)'),
+    mapFlags: lib.func('uint32_t bpf_map__map_flags(void*)'),
+    programInsns: lib.func('const void* bpf_program__insns(void*)'),
+    programInsnCnt: lib.func('size_t bpf_program__insn_cnt(void*)'),
     objGet: lib.func('int bpf_obj_get(const char*)'),
     objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int, void*, _Inout_ uint32_t*)'),
     xdpAttach: lib.func('int bpf_xdp_attach(int, int, uint32_t, void*)'),
@@ -165,11 +184,18 @@ export class BpfObject {
 
   private constructor(readonly path: string) {}
 
-  static open(path: string): BpfObject {
+  /**
+   * Open an object file. With pinRoot, maps declared LIBBPF_PIN_BY_NAME are pinned (or
+   * reused) there on load; without it, nothing touches bpffs (such pin paths are cleared).
+   */
+  static open(path: string, opts: {pinRoot?: string} = {}): BpfObject {
     const lib = b()
     const obj = new BpfObject(path)
-    obj.ptr = lib.openFile(path, {sz: lib.openOptsSize, kernel_log_buf: obj.logBuf, kernel_log_size: obj.logBuf.length, kernel_log_level: 0})
+    obj.ptr = lib.openFile(path, {sz: lib.openOptsSize, pin_root_path: opts.pinRoot ?? null, kernel_log_buf: obj.logBuf, kernel_log_size: obj.logBuf.length, kernel_log_level: 0})
     if (!obj.ptr) throw new BpfError(`opening ${path}`, lib.koffi.errno())
+    if (!opts.pinRoot) {
+      for (let m = lib.nextMap(obj.ptr, null); m; m = lib.nextMap(obj.ptr, m)) lib.mapSetPinPath(m, null)
+    }
     return obj
   }
 
@@ -193,6 +219,36 @@ export class BpfObject {
     for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
       const name = b().mapName(m) as string
       if (!name.includes('.')) out.push({name, fd: b().mapFd(m)})
+    }
+    return out
+  }
+
+  /** Before load(): use an existing (pinned) map instead of creating this one. */
+  reuseMap(name: string, fd: number): void {
+    for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
+      if (b().mapName(m) === name) return void check(`reusing the pinned map ${name}`, b().mapReuseFd(m, fd))
+    }
+    throw new Error(`no map named ${name} in ${this.path}`)
+  }
+
+  /** A program's instructions as compiled (8 bytes each), read before load. */
+  instructions(name: string): Buffer {
+    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p)) {
+      if (b().programName(p) !== name) continue
+      const count = Number(b().programInsnCnt(p))
+      const bytes = b().koffi.decode(b().programInsns(p), 'uint8_t', count * 8) as number[]
+      return Buffer.from(bytes)
+    }
+    throw new Error(`no program named ${name} in ${this.path}`)
+  }
+
+  /** Map definitions as compiled (before load: no kernel object yet). */
+  mapDefs(): Array<Pick<MapInfo, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'>> {
+    const out: Array<Pick<MapInfo, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'>> = []
+    for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
+      const name = b().mapName(m) as string
+      if (name.includes('.')) continue
+      out.push({name, type: b().mapType(m), keySize: b().mapKeySize(m), valueSize: b().mapValueSize(m), maxEntries: b().mapMaxEntries(m), flags: b().mapFlags(m)})
     }
     return out
   }
@@ -264,6 +320,26 @@ export function mapInfo(fd: number): MapInfo {
     // struct bpf_map_info: btf_id at 64, btf_key_type_id at 68, btf_value_type_id at 72.
     btfId: buf.readUInt32LE(64), btfKeyTypeId: buf.readUInt32LE(68), btfValueTypeId: buf.readUInt32LE(72),
   }
+}
+
+/** Per-CPU maps hold one value per possible CPU, each padded to 8 bytes. */
+export const isPerCpu = (type: number): boolean => type === 5 || type === 6 || type === 10
+
+let cpus: number | undefined
+/** Possible CPUs (what the kernel sizes per-CPU values by), from /sys (e.g. "0-1"). */
+export function possibleCpus(): number {
+  if (cpus !== undefined) return cpus
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim()
+  cpus = text.split(',').reduce((n, part) => {
+    const [a, z] = part.split('-').map(Number)
+    return n + (z === undefined ? 1 : z - a + 1)
+  }, 0)
+  return cpus
+}
+
+/** Bytes a lookup of one value needs: value_size, or per CPU the padded size times CPUs. */
+export function valueBufferSize(info: Pick<MapInfo, 'type' | 'valueSize'>): number {
+  return isPerCpu(info.type) ? Math.ceil(info.valueSize / 8) * 8 * possibleCpus() : info.valueSize
 }
 
 /** Kernel map type numbers (enum bpf_map_type) used by the labs. */
@@ -355,7 +431,8 @@ export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Bu
     // Fresh buffers per batch: entries are views into them, not per-entry copies. Unzeroed:
     // the kernel fills the first `count` entries, and only those are read.
     const keys = Buffer.allocUnsafe(batch * info.keySize)
-    const values = Buffer.allocUnsafe(batch * info.valueSize)
+    const stride = valueBufferSize(info)
+    const values = Buffer.allocUnsafe(batch * stride)
     const count = [batch]
     const rc = lib.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, {sz: 24, elem_flags: 0n, flags: 0n}) as number
     if (rc < 0 && rc !== -constants.errno.ENOENT) {
@@ -363,7 +440,7 @@ export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Bu
       check('map batch lookup', rc)
     }
     for (let i = 0; i < count[0]; i++) {
-      out.push({key: keys.subarray(i * info.keySize, (i + 1) * info.keySize), value: values.subarray(i * info.valueSize, (i + 1) * info.valueSize)})
+      out.push({key: keys.subarray(i * info.keySize, (i + 1) * info.keySize), value: values.subarray(i * stride, (i + 1) * stride)})
     }
     if (rc === -constants.errno.ENOENT) return out
     outBatch.copy(inBatch)
@@ -377,7 +454,7 @@ function mapDumpByIteration(fd: number, info: MapInfo): Array<{key: Buffer; valu
   for (;;) {
     const next = Buffer.alloc(info.keySize)
     if ((b().nextKey(fd, prev, next) as number) < 0) return out
-    const value = mapLookup(fd, next, info.valueSize)
+    const value = mapLookup(fd, next, valueBufferSize(info))
     if (value) out.push({key: next, value})
     prev = next
   }

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {BpfObject, closeFd, objGet, tcAttach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './libbpf.js'
+import {BpfObject, closeFd, mapInfo, objGet, objKind, tcAttach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './libbpf.js'
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
 import {link} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
@@ -10,20 +10,50 @@ import {UserError} from '../host/errors.js'
 export interface LoadOutcome {
   ok: boolean
   programs: Array<{name: string; pin: string}>
-  maps: Array<{name: string; pin: string}>
+  /** reused: the map was already pinned with the same shape, and keeps its entries. */
+  maps: Array<{name: string; pin: string; reused?: boolean}>
+  /** Pinned maps whose shape changed: replaced by an empty map (with --replace). */
+  replacedMaps?: string[]
   verifier?: VerifierReport & {errno: number}
 }
 
 /**
  * Load an object file and pin every program and map under pinDir (default
  * /sys/fs/bpf/ebpfcni), each pin recorded in the ledger before it is made.
+ * A map already pinned there with the same type and sizes is reused, as libbpf's
+ * pinning by name does: counters and rules survive a reload, and programs still
+ * attached to older pods keep writing where user space reads.
  */
 export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: Ledger; lab?: number; replace?: boolean} = {}): LoadOutcome {
   const pinDir = opts.pinDir ?? BPF_PIN_ROOT
   const ledger = opts.ledger ?? new Ledger()
   if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
-  const obj = BpfObject.open(objectPath)
+  // pin_root_path: maps declared with __uint(pinning, LIBBPF_PIN_BY_NAME) land in pinDir too.
+  const obj = BpfObject.open(objectPath, {pinRoot: pinDir})
+  const reused = new Set<string>()
+  const replacedMaps: string[] = []
+  const reuseFds: number[] = []
   try {
+    for (const def of obj.mapDefs()) {
+      const name = def.name
+      const path = join(pinDir, name)
+      if (!existsSync(path)) continue
+      const fd = objGet(path)
+      reuseFds.push(fd)
+      const old = objKind(fd) === 'map' ? mapInfo(fd) : undefined
+      // bpf_map__reuse_fd adopts whatever it is given: the shapes must be compared first.
+      const same = old !== undefined && old.type === def.type && old.keySize === def.keySize && old.valueSize === def.valueSize && old.maxEntries === def.maxEntries && old.flags === def.flags
+      if (same) {
+        obj.reuseMap(name, fd)
+        reused.add(name)
+      }
+      else if (!opts.replace) throw new UserError(`${path} is pinned with a different shape than ${name} in ${objectPath}`, {hint: 'load again with --replace to replace it by an empty map'})
+      else {
+        // Unpinned before load: libbpf's own pin-by-name would otherwise refuse the mismatch.
+        rmSync(path)
+        replacedMaps.push(name)
+      }
+    }
     const loaded = obj.load()
     if (!loaded.ok) return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
     if (!existsSync(pinDir)) {
@@ -46,13 +76,32 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       return {name: p.name, pin: path}
     })
     const maps = obj.maps().map((m) => {
+      if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name), reused: true}
+      if (pinnedIs(join(pinDir, m.name), m.fd)) {
+        // libbpf pinned it already (LIBBPF_PIN_BY_NAME): only the ledger needs to know.
+        const path = join(pinDir, m.name)
+        if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length) ledger.record('pin', path, {lab: opts.lab, details: {kind: 'map'}})
+        return {name: m.name, pin: path}
+      }
       const path = pin('map', m.name)
       obj.pinMap(m.name, path)
       return {name: m.name, pin: path}
     })
-    return {ok: true, programs, maps}
+    return {ok: true, programs, maps, replacedMaps}
   } finally {
     obj.close()
+    for (const fd of reuseFds) closeFd(fd)
+  }
+}
+
+/** Whether the object pinned at path is the map behind fd (same kernel id). */
+function pinnedIs(path: string, fd: number): boolean {
+  if (!existsSync(path)) return false
+  const pinned = objGet(path)
+  try {
+    return objKind(pinned) === 'map' && mapInfo(pinned).id === mapInfo(fd).id
+  } finally {
+    closeFd(pinned)
   }
 }
 

@@ -5,6 +5,8 @@ import {LAB1_CHECKS} from './lab1/checks.js'
 import {Lab1Context} from './lab1/context.js'
 import {LAB2_CHECKS} from './lab2/checks.js'
 import {Lab2Context} from './lab2/context.js'
+import {LAB3_CHECKS} from './lab3/checks.js'
+import {Lab3Context} from './lab3/context.js'
 import type {Ledger} from '../host/ledger.js'
 
 /** Where a lab's workspace files are installed for a runtime to find them. */
@@ -49,7 +51,13 @@ const lab2: LabChecks<Lab2Context> = {
   context: (o) => new Lab2Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
 }
 
-const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2} // eslint-disable-line @typescript-eslint/no-explicit-any
+const lab3: LabChecks<Lab3Context> = {
+  installs: lab1.installs,
+  checks: LAB3_CHECKS,
+  context: (o) => new Lab3Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+}
+
+const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3} // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function labChecks(lab: number): LabChecks<any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
   return REGISTRY[lab]

@@ -37,11 +37,16 @@ export async function tcpConnect(fromNetns: string, ip: string, port: number, ti
   return probe(await run(f, a, {timeoutMs: timeoutS * 1000}), `TCP connect ${ip}:${port}`)
 }
 
-/** Send N UDP datagrams (busybox nc -u), for counters in labs 3 and 4. */
+/**
+ * Send exactly N UDP datagrams (bash /dev/udp; busybox nc has no -u here).
+ * Address, port and count are positional arguments, never spliced into the script.
+ */
 export async function sendUdp(fromNetns: string, ip: string, port: number, count: number): Promise<ProbeResult> {
-  const script = `i=0; while [ $i -lt ${Number(count)} ]; do echo x | busybox nc -u -w 0 ${ip} ${Number(port)}; i=$((i+1)); done`
-  const [f, a] = inNs(fromNetns, ['busybox', 'sh', '-c', script])
-  return probe(await run(f, a, {timeoutMs: 5000 + count * 50}), `sending ${count} UDP datagrams to ${ip}:${port}`)
+  // A fresh socket per datagram: on one connected socket, B's ICMP "port unreachable" would
+  // make the next send fail unsent (ECONNREFUSED) and the count inexact.
+  const script = 'set -e; for ((i = 0; i < $3; i++)); do printf x >"/dev/udp/$1/$2"; done'
+  const [f, a] = inNs(fromNetns, ['bash', '-c', script, 'udp-probe', ip, String(Number(port)), String(Number(count))])
+  return probe(await run(f, a, {timeoutMs: 5000 + count * 10}), `sending ${count} UDP datagrams to ${ip}:${port}`)
 }
 
 export const nsExecArgs = inNs

@@ -55,3 +55,8 @@ export class PodService {
   }
 }
 
+
+/** Pod IP -> pod name for every pod the tool made (exporter labels, policy listings). */
+export function podNamesByIp(ledger = new Ledger()): Map<string, string> {
+  return new Map(new PodService(ledger).list().flatMap((p) => (p.ip ? [[p.ip, p.name] as const] : [])))
+}

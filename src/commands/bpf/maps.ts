@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {closeFd, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {closeFd, isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, possibleCpus, valueBufferSize, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
 import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
 import {BPF_PIN_ROOT} from '../../host/paths.js'
 import {json, table} from '../../ui/render.js'
@@ -13,6 +13,17 @@ import {isIPv4} from 'node:net'
 // 4-byte keys are shown as IPv4 (the labs key by address, network order), 8-byte values as u64.
 const decodeKey = (b: Buffer): string => (b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : b.length === 8 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]} → ${b[4]}.${b[5]}.${b[6]}.${b[7]}` : b.toString('hex'))
 const decodeValue = (b: Buffer): string => (b.length === 8 ? b.readBigUInt64LE().toString() : b.length === 4 ? String(b.readUInt32LE()) : b.toString('hex'))
+
+const isArray = (type: number): boolean => type === 2 || type === 6
+
+/** A per-CPU value: integers summed ("total (cpu0 + cpu1 …)"), anything else listed per CPU. */
+function perCpuValue(value: Buffer, info: MapInfo, one: (v: Buffer) => unknown): unknown {
+  const stride = valueBufferSize(info) / possibleCpus()
+  const slots = Array.from({length: possibleCpus()}, (_, i) => one(value.subarray(i * stride, i * stride + info.valueSize)))
+  const ints = slots.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v) : typeof v === 'number' ? BigInt(v) : undefined))
+  if (ints.every((v) => v !== undefined)) return `${ints.reduce((a, b) => a! + b!, 0n)} (per CPU: ${ints.join(' + ')})`
+  return slots
+}
 
 /** A key typed by the learner: IPv4 (network order), an address pair "a.b.c.d,e.f.g.h", or hex. */
 export function parseKey(text: string, size: number): Buffer {
@@ -79,21 +90,27 @@ export default class BpfMaps extends BaseCommand {
       if (flags.key) {
         const key = parseKey(flags.key, info.keySize)
         if (flags.delete) return this.log(mapDelete(fd, key) ? `deleted ${flags.key}` : `${flags.key} was not in the map`)
-        if (flags.set !== undefined) mapUpdate(fd, key, parseValue(flags.set, info.valueSize))
-        const v = mapLookup(fd, key, info.valueSize)
+        if (flags.set !== undefined) {
+          if (isPerCpu(info.type)) throw new UserError('--set on a per-CPU map is not supported (it would set every CPU\'s slot)')
+          mapUpdate(fd, key, parseValue(flags.set, info.valueSize))
+        }
+        const v = mapLookup(fd, key, valueBufferSize(info))
         if (!v) {
           process.exitCode = 1
           return this.log(`${flags.key}: not in the map`)
         }
-        return this.log(flags.json ? json({key: flags.key, value: decodeValue(v), valueHex: v.toString('hex')}) : `${flags.key} = ${decodeValue(v)}`)
+        return this.log(flags.json ? json({key: flags.key, value: isPerCpu(info.type) ? perCpuValue(v, info, decodeValue) : decodeValue(v), valueHex: v.toString('hex')}) : `${flags.key} = ${isPerCpu(info.type) ? perCpuValue(v, info, decodeValue) : decodeValue(v)}`)
       }
       if (flags.set !== undefined || flags.delete) throw new UserError('--set and --delete need --key')
       const btf = BtfDecoder.load(info.btfId)
-      const keyOf = btf && info.btfKeyTypeId ? btf.decoder(info.btfKeyTypeId, info.name) : undefined
+      // A 4-byte hash key is an address in every lab map: dotted, whatever integer type declares it.
+      const addressKey = info.keySize === 4 && !isArray(info.type)
+      const keyOf = btf && info.btfKeyTypeId && !addressKey ? btf.decoder(info.btfKeyTypeId, info.name) : undefined
       const valueOf = btf && info.btfValueTypeId ? btf.decoder(info.btfValueTypeId) : undefined
+      const one = (v: Buffer): unknown => (valueOf ? jsonSafe(valueOf(v, 0)) : decodeValue(v.subarray(0, info.valueSize)))
       const entries = mapDump(fd, info).map((e) => ({
         key: keyOf ? jsonSafe(keyOf(e.key, 0)) : decodeKey(e.key),
-        value: valueOf ? jsonSafe(valueOf(e.value, 0)) : decodeValue(e.value),
+        value: isPerCpu(info.type) ? perCpuValue(e.value, info, one) : one(e.value),
         keyHex: e.key.toString('hex'),
         valueHex: e.value.toString('hex'),
       }))

@@ -1,0 +1,99 @@
+import {Flags} from '@oclif/core'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import chalk from 'chalk'
+import {BaseCommand, interactive} from '../ui/base-command.js'
+import {BPF_PIN_ROOT, packageRoot} from '../host/paths.js'
+import {UserError} from '../host/errors.js'
+import {CounterExporter} from '../metrics/exporter.js'
+import {startMetricsServer, type MetricsServer} from '../metrics/server.js'
+import {RateTracker} from '../metrics/rates.js'
+import {startExporterProcess, stopExporterProcesses} from '../metrics/background.js'
+import {renderRates} from '../ui/rates-view.js'
+import {podNamesByIp} from '../pods/service.js'
+
+export default class Metrics extends BaseCommand {
+  static summary = 'Prometheus exporter over lab 3\'s pinned counter map (read through libbpf), with a live view.'
+  static description = `Serves http://HOST:PORT/metrics with
+  ebpfcni_packets_total{source_addr="10.10.0.5",pod="httpbin"}   (pod names from ebpfcni's pod records)
+  ebpf_exporter_counter{source_addr="10.10.0.5"}                 (with --compat: the original workshop's name;
+                                                                  promtool's lint flags names ending in _counter)
+Each scrape reads the map once. Loopback only unless you pass --host.
+--watch shows per-pod packet rates in the terminal, refreshed each second.`
+
+  static examples = [
+    '<%= config.bin %> metrics',
+    '<%= config.bin %> metrics --watch',
+    '<%= config.bin %> metrics --once | promtool check metrics',
+    '<%= config.bin %> metrics --background     # then: curl -s 127.0.0.1:9435/metrics',
+    '<%= config.bin %> metrics --stop',
+  ]
+
+  static flags = {
+    host: Flags.string({description: 'Address to listen on.', default: '127.0.0.1'}),
+    port: Flags.integer({description: 'Port to listen on.', default: 9435, min: 0, max: 65535}),
+    map: Flags.string({description: 'Pinned counter map.', default: join(BPF_PIN_ROOT, 'counter')}),
+    watch: Flags.boolean({char: 'w', description: 'Live table of per-pod packet rates (also serves /metrics).'}),
+    once: Flags.boolean({description: 'Print one scrape to stdout and exit (no server).', exclusive: ['watch', 'background']}),
+    background: Flags.boolean({description: 'Run the exporter in the background (stopped by --stop or ebpfcni reset).', exclusive: ['watch']}),
+    stop: Flags.boolean({description: 'Stop exporters started with --background.'}),
+    compat: Flags.boolean({description: 'Also serve ebpf_exporter_counter{source_addr}, the original workshop\'s metric name.'}),
+    for: Flags.integer({description: 'Stop after this many seconds (default: until Ctrl-C).', min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Metrics)
+    if (flags.stop) {
+      const n = await stopExporterProcesses()
+      return this.log(n ? `stopped ${n} exporter(s)` : 'no background exporter was running')
+    }
+    if (!existsSync(flags.map)) {
+      throw new UserError(`no counter map is pinned at ${flags.map}`, {hint: 'lab 3 pins it when its program loads: ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace (or ebpfcni check 3)'})
+    }
+    const exporter = new CounterExporter({counterPin: flags.map, podNames: podNamesByIp, compat: flags.compat})
+    if (flags.once) {
+      const s = await exporter.scrape()
+      if (s.error) throw new UserError(s.error)
+      process.stdout.write(s.text)
+      return
+    }
+    if (flags.background) {
+      const args = ['--host', flags.host, '--port', String(flags.port), '--map', flags.map, ...(flags.compat ? ['--compat'] : [])]
+      const {pid, log} = await startExporterProcess(join(packageRoot(), 'bin', 'run.js'), args, {lab: 3}).catch((err: Error) => {
+        throw new UserError(err.message, {hint: `is port ${flags.port} taken? ebpfcni metrics --stop, or pick --port`})
+      })
+      return this.log(`${chalk.green('✔')} exporter running (pid ${pid}) on http://${flags.host}:${flags.port}/metrics; log ${log}; stop with: ebpfcni metrics --stop`)
+    }
+
+    let server: MetricsServer
+    try {
+      server = await startMetricsServer(exporter, {host: flags.host, port: flags.port, onError: (m) => this.logToStderr(`warning: ${m}`)})
+    } catch (err) {
+      throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}`, {hint: 'another exporter may be running (ebpfcni metrics --stop), or pick --port'})
+    }
+    this.log(`started; serving ${server.url} (map ${flags.map})${flags.watch ? '' : '; Ctrl-C to stop'}`)
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+      if (flags.for) setTimeout(resolve, flags.for * 1000).unref()
+    })
+    if (flags.watch) await this.watch(exporter, flags.map, server.url, stop)
+    else await stop
+    await server.close()
+  }
+
+  /** Re-read every second and redraw (in place on a terminal; appended otherwise). */
+  private async watch(exporter: CounterExporter, pin: string, url: string, stop: Promise<void>): Promise<void> {
+    const tracker = new RateTracker()
+    const tty = interactive()
+    let done = false
+    void stop.then(() => (done = true))
+    while (!done) {
+      const s = await exporter.scrape()
+      const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), podNamesByIp()) : []
+      const view = renderRates(rows, {pin, url, error: s.error})
+      process.stdout.write(tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`)
+      await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))])
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
+import type {Lab3Context} from './context.js'
+import {LAB2_CHECKS} from '../lab2/checks.js'
+import {closeFd, isPerCpu, mapInfo, objGet, MAP_TYPES} from '../../bpf/libbpf.js'
+import {atomicAdds, decodeInsns} from '../../bpf/insns.js'
+import {counterShapeProblems, readCounterMap} from '../../bpf/counters.js'
+import {sendUdp} from '../../net/probes.js'
+import {CounterExporter} from '../../metrics/exporter.js'
+import {startMetricsServer} from '../../metrics/server.js'
+import {parseExposition, promtoolCheck} from '../../metrics/exposition.js'
+import type {CheckPod} from '../check-pods.js'
+
+// Lab 3's checks: the counter map's shape, how it is incremented, that it counts exactly
+// what a pod sends, and that the exporter serves those counts in a valid exposition.
+
+const COUNTER_TYPES = new Set([1, 5, 9, 10]) // hash, percpu_hash, lru_hash, lru_percpu_hash
+/** Datagrams sent by map.counter.counts, and what else A may send meanwhile (none expected). */
+export const UDP_COUNT = 20
+export const COUNT_SLACK = 3
+
+const fromLab2 = (id: string): CheckDefinition<Lab3Context> => LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Lab3Context>
+const reversed = (ip: string): string => ip.split('.').reverse().join('.')
+
+async function twoPods(ctx: Lab3Context): Promise<[CheckPod, CheckPod]> {
+  await ctx.deployed()
+  const a = await ctx.healthyA()
+  const b = await ctx.podB()
+  if (!a.ip || !b.ip) throw new CheckSkip('needs two pods with addresses (lab 1\'s plugin)')
+  return [a, b]
+}
+
+export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
+  fromLab2('bpf.compiles'),
+  fromLab2('bpf.verifier-accepts'),
+  {
+    id: 'map.counter.pinned',
+    title: 'a hash map named counter (4-byte key, 8-byte value) is pinned under the lab\'s pin directory',
+    hint: 'struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");',
+    run: async (ctx) => {
+      const d = await ctx.deployed()
+      if (!d.maps.some((m) => m.name === 'counter')) fail(`your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`)
+      const fd = objGet(ctx.counterPin())
+      try {
+        const info = mapInfo(fd)
+        const problems = counterShapeProblems(info)
+        if (!COUNTER_TYPES.has(info.type)) problems.unshift(`type is ${MAP_TYPES[info.type] ?? info.type}, expected a hash (BPF_MAP_TYPE_HASH or _PERCPU_HASH)`)
+        if (info.valueSize === 4) problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
+        if (problems.length) fail(`${ctx.counterPin()}: ${problems.join('; ')}`)
+        return `${ctx.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
+      } finally {
+        closeFd(fd)
+      }
+    },
+  },
+  {
+    id: 'map.counter.atomic',
+    title: 'a counter shared by all CPUs is incremented atomically (or is per-CPU)',
+    hint: '__sync_fetch_and_add(n, 1) compiles to one atomic add; *n += 1 is a load, an add and a store that another CPU can interleave with.',
+    run: async (ctx) => {
+      const {info} = await ctx.counters()
+      if (isPerCpu(info.type)) return `${MAP_TYPES[info.type]}: each CPU adds to its own slot, no atomic needed`
+      const adds = atomicAdds(decodeInsns(await ctx.instructions()))
+      if (adds === 0) fail(`counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`)
+      return `${adds} atomic add instruction(s) in xdp_prog`
+    },
+  },
+  {
+    id: 'map.counter.counts',
+    title: `sending exactly ${UDP_COUNT} UDP datagrams from pod A raises A's count by ${UDP_COUNT} (at most ${COUNT_SLACK} more)`,
+    hint: 'Key by ip->saddr, unchanged (network byte order), and count every IPv4 packet once — first packet included.',
+    run: async (ctx) => {
+      const [a, b] = await twoPods(ctx)
+      await ctx.counters()
+      const before = readCounterMap(ctx.counterPin()).counts
+      const sent = await sendUdp(a.netnsPath, b.ip!, 9, UDP_COUNT)
+      if (!sent.ok) fail(`pod A could not send: ${sent.detail}`, 'this is about the pods, not the map: does lab 1\'s plugin still work?')
+      const after = readCounterMap(ctx.counterPin()).counts
+      const delta = (ip: string): bigint => (after.get(ip) ?? 0n) - (before.get(ip) ?? 0n)
+      const da = delta(a.ip!)
+      const seen = `A ${a.ip}: ${before.get(a.ip!) ?? 'absent'} → ${after.get(a.ip!) ?? 'absent'}`
+      if (da >= BigInt(UDP_COUNT) && da <= BigInt(UDP_COUNT + COUNT_SLACK)) return `${seen} (+${da} for ${UDP_COUNT} datagrams)`
+      if (da === 0n && delta(reversed(a.ip!)) >= BigInt(UDP_COUNT)) fail(`A's packets were counted under ${reversed(a.ip!)}: the key's bytes are reversed`, 'use ip->saddr as it is; bpf_ntohl turns 10.10.0.5 into 5.0.10.10 when user space reads the key')
+      if (da === 0n && delta(b.ip!) >= BigInt(UDP_COUNT)) fail(`A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip!)}: the map is keyed by the destination`, 'the key is ip->saddr (who sent it), not ip->daddr')
+      if (da > BigInt(UDP_COUNT + COUNT_SLACK)) fail(`${seen}: +${da} for ${UDP_COUNT} datagrams (at most ${UDP_COUNT + COUNT_SLACK} expected): packets are counted more than once`)
+      return fail(`${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}`, da > 0n ? 'some packets were not counted: is the first packet of a new address counted too (insert 1, not 0)?' : undefined)
+    },
+  },
+  {
+    id: 'map.counter.percpu',
+    title: 'counter is a per-CPU hash map (BPF_MAP_TYPE_PERCPU_HASH)',
+    hint: '__uint(type, BPF_MAP_TYPE_PERCPU_HASH); then *n += 1 is enough.',
+    run: async (ctx) => {
+      const {info} = await ctx.counters()
+      if (!isPerCpu(info.type)) fail(`counter is a ${MAP_TYPES[info.type] ?? info.type} map: one value shared by all CPUs`)
+      return `${MAP_TYPES[info.type]}, value ${info.valueSize} B per CPU`
+    },
+  },
+  {
+    id: 'metrics.scrape',
+    title: 'the exporter\'s /metrics value for pod A equals the map\'s count for A',
+    hint: 'Compare ebpfcni metrics --once with ebpfcni bpf maps counter: the series are labelled with the map\'s keys as addresses.',
+    run: async (ctx) => {
+      const [a, b] = await twoPods(ctx)
+      await ctx.counters()
+      await sendUdp(a.netnsPath, b.ip!, 9, 5)
+      const exporter = new CounterExporter({counterPin: ctx.counterPin(), podNames: () => new Map([[a.ip!, 'httpbin'], [b.ip!, 'sleep']]), compat: true})
+      const server = await startMetricsServer(exporter, {host: '127.0.0.1', port: 0})
+      try {
+        const lo = readCounterMap(ctx.counterPin()).counts.get(a.ip!) ?? 0n
+        const res = await fetch(server.url, {signal: AbortSignal.timeout(5000)})
+        const text = await res.text()
+        const hi = readCounterMap(ctx.counterPin()).counts.get(a.ip!) ?? 0n
+        if (res.status !== 200) fail(`GET ${server.url}: HTTP ${res.status}`)
+        const samples = parseExposition(text)
+        const mine = samples.find((s) => s.name === 'ebpfcni_packets_total' && s.labels.source_addr === a.ip)
+        if (!mine) {
+          const sources = samples.filter((s) => s.name === 'ebpfcni_packets_total').map((s) => s.labels.source_addr)
+          fail(`no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${sources.join(', ') || 'none'}`)
+        }
+        if (mine!.labels.pod !== 'httpbin') fail(`A's series is labelled pod="${mine!.labels.pod}", expected "httpbin"`)
+        if (BigInt(Math.round(mine!.value)) < lo || BigInt(Math.round(mine!.value)) > hi) fail(`the scrape says ${mine!.value} for A, the map said ${lo} before and ${hi} after the scrape`)
+        const compat = samples.find((s) => s.name === 'ebpf_exporter_counter' && s.labels.source_addr === a.ip)
+        if (compat?.value !== mine!.value) fail(`ebpf_exporter_counter for A is ${compat?.value ?? 'absent'}, ebpfcni_packets_total is ${mine!.value}`)
+        return `ebpfcni_packets_total{source_addr="${a.ip}",pod="httpbin"} ${mine!.value} (map: ${lo}..${hi})`
+      } finally {
+        await server.close()
+      }
+    },
+  },
+  {
+    id: 'metrics.valid',
+    title: 'promtool check metrics accepts the exporter\'s output, and it holds the map\'s series',
+    hint: 'The exporter can only read a map keyed by a 4-byte address with a __u64 (or per-CPU __u64) value.',
+    run: async (ctx) => {
+      const [a, b] = await twoPods(ctx)
+      await ctx.requireCounterMap()
+      await sendUdp(a.netnsPath, b.ip!, 9, 2)
+      const s = await new CounterExporter({counterPin: ctx.counterPin(), podNames: () => new Map()}).scrape()
+      if (s.error) fail(`the exporter could not read the map: ${s.error}`)
+      const series = parseExposition(s.text).filter((x) => x.name === 'ebpfcni_packets_total')
+      if (!series.length) fail('the scrape has no ebpfcni_packets_total series although pod A sent packets')
+      const problems = await promtoolCheck(s.text)
+      if (problems) fail(`promtool check metrics: ${problems}`)
+      return `promtool accepts ${s.text.split('\n').length} lines, ${series.length} series`
+    },
+  },
+]

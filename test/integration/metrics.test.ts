@@ -1,0 +1,131 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa, type ResultPromise} from 'execa'
+import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
+import {buildBpf} from '../../src/bpf/build.js'
+import {loadAndPin} from '../../src/bpf/programs.js'
+import {closeFd, mapUpdate, objGet} from '../../src/bpf/libbpf.js'
+import {ipv4Key} from '../../src/bpf/counters.js'
+import {Ledger} from '../../src/host/ledger.js'
+import {parseExposition} from '../../src/metrics/exposition.js'
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as {port: number}).port
+      s.close(() => resolve(p))
+    })
+  })
+
+/** Counts written straight into a pinned lab 3 (shared hash) counter map. */
+function setCount(pin: string, ip: string, n: bigint): void {
+  const fd = objGet(pin)
+  const v = Buffer.alloc(8)
+  v.writeBigUInt64LE(n)
+  mapUpdate(fd, ipv4Key(ip), v)
+  closeFd(fd)
+}
+
+describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Prometheus server scraping it', () => {
+  const t = tempStateDir()
+  const pinDir = `/sys/fs/bpf/ebpfcni-tm${uniq()}`
+  const pin = join(pinDir, 'counter')
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = (args: string[], timeout = 30_000) => execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  let prometheus: ResultPromise | undefined
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    for (const tool of ['promtool', 'prometheus']) {
+      if ((await execa('which', [tool], {reject: false})).exitCode !== 0) throw new Error(`${tool} is missing (Debian package prometheus): run bash scripts/setup.sh`)
+    }
+    const built = await buildBpf(join(repoRoot, 'labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'), join(t.dir, 'counter.o'))
+    expect(built.ok).toBe(true)
+    loadAndPin(built.object, {pinDir, ledger: new Ledger(join(t.dir, 'ledger.json')), replace: true})
+    setCount(pin, '10.99.0.5', 42n)
+    setCount(pin, '10.99.0.6', 7n)
+    // A pod record, as `ebpfcni pod add` leaves, so the exporter can name the source.
+    new Ledger(join(t.dir, 'ledger.json')).record('pod', 'httpbin', {details: {name: 'httpbin', ip: '10.99.0.5', runtime: 'netns'}})
+  })
+  afterAll(async () => {
+    prometheus?.kill('SIGKILL')
+    await cli(['metrics', '--stop'])
+    rmSync(pinDir, {recursive: true, force: true})
+    t.cleanup()
+  })
+
+  it('--once prints counters named by pod, and promtool accepts them', async () => {
+    const r = await cli(['metrics', '--once', '--map', pin])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const samples = parseExposition(r.stdout)
+    expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.5', pod: 'httpbin'}, value: 42})
+    expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.6', pod: ''}, value: 7})
+    expect(samples).toContainEqual({name: 'ebpfcni_map_up', labels: {}, value: 1})
+    const lint = await execa('promtool', ['check', 'metrics'], {input: `${r.stdout}\n`, reject: false}) // execa strips the final newline
+    expect(lint.exitCode, lint.stdout + lint.stderr).toBe(0)
+  })
+
+  it('a missing map is exit 2 with a hint, not a stack trace', async () => {
+    const r = await cli(['metrics', '--once', '--map', join(pinDir, 'nope')])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/no counter map is pinned at .*nope/)
+    expect(r.stderr).toMatch(/hint:/)
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/)
+  })
+
+  it('--background serves /metrics on loopback; Prometheus scrapes it; --stop ends it', async () => {
+    const port = await freePort()
+    const started = await cli(['metrics', '--background', '--compat', '--port', String(port), '--map', pin])
+    expect(started.exitCode, started.stderr).toBe(0)
+    expect(new Ledger(join(t.dir, 'ledger.json')).find((e) => e.kind === 'process' && e.owner === 'metrics-exporter')).toHaveLength(1)
+    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    expect(body).toMatch(/ebpf_exporter_counter\{source_addr="10.99.0.5"\} 42/)
+
+    // Debian's Prometheus, on loopback, scraping the exporter every second.
+    const promPort = await freePort()
+    const dir = join(t.dir, 'prometheus')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ebpfcni\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`)
+    prometheus = execa('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], {reject: false, stdin: 'ignore', timeout: 60_000})
+    const query = async (q: string): Promise<Array<{metric: Record<string, string>; value: [number, string]}>> => {
+      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined)
+      if (!res?.ok) return []
+      return ((await res.json()) as {data: {result: Array<{metric: Record<string, string>; value: [number, string]}>}}).data.result
+    }
+    let series: Awaited<ReturnType<typeof query>> = []
+    for (let i = 0; i < 60 && !series.length; i++) {
+      series = await query('ebpfcni_packets_total{pod="httpbin"}')
+      if (!series.length) await new Promise((r) => setTimeout(r, 250))
+    }
+    expect(series, 'Prometheus never returned the series').toHaveLength(1)
+    expect(series[0].metric).toMatchObject({source_addr: '10.99.0.5', pod: 'httpbin', job: 'ebpfcni'})
+    expect(series[0].value[1]).toBe('42')
+    // The original workshop's query still works.
+    expect((await query('ebpf_exporter_counter{source_addr="10.99.0.6"}'))[0]?.value[1]).toBe('7')
+    prometheus.kill('SIGTERM')
+    await prometheus
+    prometheus = undefined
+
+    const stopped = await cli(['metrics', '--stop'])
+    expect(stopped.stdout).toMatch(/stopped 1 exporter/)
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow()
+    expect(new Ledger(join(t.dir, 'ledger.json')).find((e) => e.kind === 'process')).toHaveLength(0)
+  }, 60_000)
+
+  it('--watch (no terminal) prints the rates table each second, and ends with --for', async () => {
+    const port = await freePort()
+    const watching = cli(['metrics', '--watch', '--for', '3', '--port', String(port), '--map', pin], 20_000)
+    await new Promise((r) => setTimeout(r, 1500))
+    setCount(pin, '10.99.0.5', 1042n)
+    const r = await watching
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/POD\s+SOURCE\s+PACKETS\s+PKT\/S/)
+    expect(r.stdout).toMatch(/httpbin\s+10\.99\.0\.5\s+1042/)
+    // The jump of 1000 shows as a non-zero rate in a later frame.
+    expect(r.stdout).toMatch(/httpbin\s+10\.99\.0\.5\s+1042\s+[1-9]\d*\.\d/)
+    expect(existsSync(pin)).toBe(true)
+  }, 30_000)
+})
