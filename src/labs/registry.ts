@@ -7,6 +7,8 @@ import {LAB2_CHECKS} from './lab2/checks.js'
 import {Lab2Context} from './lab2/context.js'
 import {LAB3_CHECKS} from './lab3/checks.js'
 import {Lab3Context} from './lab3/context.js'
+import {LAB4_CHECKS} from './lab4/checks.js'
+import {Lab4Context} from './lab4/context.js'
 import type {Ledger} from '../host/ledger.js'
 
 /** Where a lab's workspace files are installed for a runtime to find them. */
@@ -57,7 +59,13 @@ const lab3: LabChecks<Lab3Context> = {
   context: (o) => new Lab3Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
 }
 
-const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3} // eslint-disable-line @typescript-eslint/no-explicit-any
+const lab4: LabChecks<Lab4Context> = {
+  installs: lab1.installs,
+  checks: LAB4_CHECKS,
+  context: (o) => new Lab4Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+}
+
+const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3, 4: lab4} // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function labChecks(lab: number): LabChecks<any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
   return REGISTRY[lab]

@@ -28,11 +28,17 @@ export class Lab3Context extends Lab2Context {
     return this.once('deployed', async () => {
       const b = await this.built()
       if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
+      await this.beforeDeploy()
       const out = loadAndPin(b.object, {pinDir: this.pinDir(), ledger: this.ledger, lab: this.labNumber, replace: true})
       if (!out.ok) throw new CheckSkip('needs a program the verifier accepts (bpf.verifier-accepts)')
+      this.afterDeploy(out)
       return out
     })
   }
+
+  /** Hooks for labs that build on this one (lab 4 keeps the learner's rules across the checks). */
+  protected async beforeDeploy(): Promise<void> {}
+  protected afterDeploy(_out: LoadOutcome): void {}
 
   /** Skip unless the learner's program declares a map named counter (then it is pinned). */
   async requireCounterMap(): Promise<void> {

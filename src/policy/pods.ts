@@ -1,0 +1,65 @@
+import {watch, watchFile, unwatchFile, type FSWatcher} from 'node:fs'
+import {basename, dirname} from 'node:path'
+import {Ledger} from '../host/ledger.js'
+import {ledgerPath} from '../host/paths.js'
+import {PodService} from '../pods/service.js'
+import type {PolicyPod} from './resolve.js'
+
+// Where the policy layer learns which pods exist: the tool's pod records (the ledger), or
+// for checks an in-memory list. subscribe() calls back when the set may have changed.
+
+export interface PodSource {
+  list(): PolicyPod[]
+  subscribe(onChange: () => void): () => void
+}
+
+/** Watch one file (by its directory: editors and atomic writes replace the inode). */
+export function watchPath(path: string, onChange: () => void): {stop: () => void; polling: boolean} {
+  let w: FSWatcher | undefined
+  try {
+    w = watch(dirname(path), (_event, name) => {
+      if (name === null || name === basename(path)) onChange()
+    })
+    return {stop: () => w?.close(), polling: false}
+  } catch {
+    // No inotify here (some synced folders): poll instead.
+    watchFile(path, {interval: 500}, onChange)
+    return {stop: () => unwatchFile(path, onChange), polling: true}
+  }
+}
+
+export class LedgerPodSource implements PodSource {
+  constructor(private readonly ledger = new Ledger(), private readonly path = ledgerPath()) {}
+
+  list(): PolicyPod[] {
+    return new PodService(this.ledger).list().flatMap((p) => (p.ip ? [{name: p.name, ip: p.ip, labels: p.labels ?? {}}] : []))
+  }
+
+  subscribe(onChange: () => void): () => void {
+    return watchPath(this.path, onChange).stop
+  }
+}
+
+export class MemoryPodSource implements PodSource {
+  private readonly listeners = new Set<() => void>()
+  constructor(private pods: PolicyPod[] = []) {}
+
+  list(): PolicyPod[] {
+    return [...this.pods]
+  }
+
+  add(p: PolicyPod): void {
+    this.pods.push(p)
+    for (const l of this.listeners) l()
+  }
+
+  remove(name: string): void {
+    this.pods = this.pods.filter((p) => p.name !== name)
+    for (const l of this.listeners) l()
+  }
+
+  subscribe(onChange: () => void): () => void {
+    this.listeners.add(onChange)
+    return () => this.listeners.delete(onChange)
+  }
+}

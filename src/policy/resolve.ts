@@ -1,0 +1,94 @@
+import {isIPv4} from 'node:net'
+import {UserError} from '../host/errors.js'
+import {matches, type Labels, type PolicySpec} from './networkpolicy.js'
+
+// From pods, NetworkPolicies and hand-written rules to the entries the datapath's maps should
+// hold, in either design:
+//  ip-pair   policy[(saddr, daddr)] = verdict; isolated[daddr] for pods a policy selects
+//  identity  identity[ip] = id (one per label set); identity_policy[(src id, dst id)] = verdict;
+//            identity_isolated[id]
+// Stateless datapath: allowing A→B also allows B→A, so replies get back (a real CNI tracks
+// connections instead).
+
+export const VERDICT = {deny: 1, allow: 2} as const
+export type VerdictName = keyof typeof VERDICT
+export const verdictName = (v: number): string => (v === VERDICT.deny ? 'deny' : v === VERDICT.allow ? 'allow' : `verdict ${v}`)
+
+export interface PolicyPod {
+  name: string
+  ip: string
+  labels: Labels
+}
+
+/** A rule written with `policy deny|allow FROM TO` (pod names or addresses). */
+export interface ManualRule {
+  from: string
+  to: string
+  verdict: VerdictName
+}
+
+export type Mode = 'ip-pair' | 'identity'
+
+export interface Desired {
+  mode: Mode
+  /** "src>dst" (addresses, or identity numbers) -> verdict. */
+  pairs: Map<string, number>
+  /** Isolated destinations: addresses (ip-pair) or identity numbers (identity). */
+  isolated: Set<string>
+  /** identity mode: pod address -> identity. */
+  identities: Map<string, number>
+}
+
+export const labelsKey = (l: Labels): string => Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',')
+
+/** Pod name or IPv4 address -> the pod (or a bare address). */
+function endpoint(ref: string, pods: PolicyPod[]): {ip: string; pod?: PolicyPod} {
+  const pod = pods.find((p) => p.name === ref) ?? pods.find((p) => p.ip === ref)
+  if (pod) return {ip: pod.ip, pod}
+  if (isIPv4(ref)) return {ip: ref}
+  throw new UserError(`"${ref}" is neither a pod nor an IPv4 address`, {hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`})
+}
+
+/** Every (source, target) pod pair the policies allow, and the pods they isolate. */
+function allowedPodPairs(pods: PolicyPod[], policies: PolicySpec[]): {pairs: Array<[PolicyPod, PolicyPod]>; isolated: PolicyPod[]} {
+  const pairs: Array<[PolicyPod, PolicyPod]> = []
+  const isolated = new Set<PolicyPod>()
+  for (const np of policies) {
+    const targets = pods.filter((p) => matches(np.podSelector, p.labels))
+    targets.forEach((t) => isolated.add(t))
+    for (const rule of np.ingress) {
+      const sources = rule.from === undefined ? pods : pods.filter((p) => rule.from!.some((sel) => matches(sel, p.labels)))
+      for (const t of targets) for (const s of sources) if (s !== t) pairs.push([s, t])
+    }
+  }
+  return {pairs, isolated: [...isolated]}
+}
+
+export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], rules: ManualRule[], identityOf?: (labels: Labels) => number): Desired {
+  const desired: Desired = {mode, pairs: new Map(), isolated: new Set(), identities: new Map()}
+  const {pairs, isolated} = allowedPodPairs(pods, policies)
+  const allow = (s: string, d: string): void => {
+    if (!desired.pairs.has(`${s}>${d}`)) desired.pairs.set(`${s}>${d}`, VERDICT.allow)
+    if (!desired.pairs.has(`${d}>${s}`)) desired.pairs.set(`${d}>${s}`, VERDICT.allow) // replies
+  }
+  if (mode === 'ip-pair') {
+    for (const [s, t] of pairs) allow(s.ip, t.ip)
+    for (const t of isolated) desired.isolated.add(t.ip)
+    // Hand-written rules last: they override what the policies allow.
+    for (const r of rules) desired.pairs.set(`${endpoint(r.from, pods).ip}>${endpoint(r.to, pods).ip}`, VERDICT[r.verdict])
+    return desired
+  }
+  if (!identityOf) throw new Error('identity mode needs an identity allocator')
+  for (const p of pods) desired.identities.set(p.ip, identityOf(p.labels))
+  const id = (p: PolicyPod): number => desired.identities.get(p.ip)!
+  for (const [s, t] of pairs) allow(String(id(s)), String(id(t)))
+  for (const t of isolated) desired.isolated.add(String(id(t)))
+  for (const r of rules) {
+    const [f, t] = [endpoint(r.from, pods), endpoint(r.to, pods)]
+    for (const e of [f, t]) {
+      if (!e.pod) throw new UserError(`${e.ip} is not a pod: in the identity design rules name pods (their label sets)`, {hint: 'use pod names; an address without a pod has identity 0'})
+    }
+    desired.pairs.set(`${id(f.pod!)}>${id(t.pod!)}`, VERDICT[r.verdict])
+  }
+  return desired
+}

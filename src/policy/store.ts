@@ -1,0 +1,84 @@
+import {LockedJsonFile} from '../host/locked-json-file.js'
+import {stateDir} from '../host/paths.js'
+import {join} from 'node:path'
+import type {ManualRule} from './resolve.js'
+import type {Labels, PolicySpec} from './networkpolicy.js'
+
+// What the learner asked for, kept across runs: hand-written rules, applied NetworkPolicies,
+// and the identities handed out (stable, so a sync rewrites only what changed).
+
+export interface StoredPolicy {
+  spec: PolicySpec
+  /** The file it was applied from (policy watch re-reads it when it changes). */
+  source?: string
+  appliedAt: string
+}
+
+export interface PolicyState {
+  version: 1
+  rules: ManualRule[]
+  policies: Record<string, StoredPolicy>
+  identities: Record<string, number>
+  nextIdentity: number
+}
+
+const isState = (v: unknown): v is PolicyState => typeof v === 'object' && v !== null && (v as PolicyState).version === 1 && Array.isArray((v as PolicyState).rules)
+
+export const policyStatePath = (): string => join(stateDir(), 'policy.json')
+
+export class PolicyStore {
+  private readonly file: LockedJsonFile<PolicyState>
+
+  constructor(readonly path = policyStatePath()) {
+    this.file = new LockedJsonFile(path, isState, () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: 1}), (aside) =>
+      process.stderr.write(`warning: the policy state ${path} was unreadable; moved it to ${aside} and started empty\n`))
+  }
+
+  read(): PolicyState {
+    return this.file.read()
+  }
+
+  setRule(rule: ManualRule): void {
+    this.file.mutate((s) => {
+      s.rules = s.rules.filter((r) => !(r.from === rule.from && r.to === rule.to))
+      s.rules.push(rule)
+    })
+  }
+
+  removeRule(from: string, to: string): boolean {
+    return this.file.mutate((s) => {
+      const before = s.rules.length
+      s.rules = s.rules.filter((r) => !(r.from === from && r.to === to))
+      return s.rules.length !== before
+    })
+  }
+
+  putPolicy(spec: PolicySpec, source?: string): void {
+    this.file.mutate((s) => void (s.policies[spec.name] = {spec, source, appliedAt: new Date().toISOString()}))
+  }
+
+  deletePolicy(name: string): boolean {
+    return this.file.mutate((s) => {
+      if (!s.policies[name]) return false
+      delete s.policies[name]
+      return true
+    })
+  }
+
+  /** The identity of a label set; new label sets get the next number (0 is "unknown"). */
+  identityOf(labels: string): number {
+    const known = this.read().identities[labels]
+    if (known) return known
+    return this.file.mutate((s) => {
+      if (!s.identities[labels]) s.identities[labels] = s.nextIdentity++
+      return s.identities[labels]
+    })
+  }
+
+  /** Forget everything (reset). */
+  clear(): void {
+    this.file.mutate((s) => Object.assign(s, {rules: [], policies: {}, identities: {}, nextIdentity: 1}))
+  }
+}
+
+export type {Labels}
