@@ -54,12 +54,13 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
         replacedMaps.push(name)
       }
     }
-    const loaded = obj.load()
-    if (!loaded.ok) return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
+    // Before load: libbpf itself pins LIBBPF_PIN_BY_NAME maps there during load.
     if (!existsSync(pinDir)) {
       ledger.record('dir', pinDir, {lab: opts.lab})
       mkdirSync(pinDir, {recursive: true})
     }
+    const loaded = obj.load()
+    if (!loaded.ok) return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
     const pin = (kind: 'program' | 'map', name: string): string => {
       const path = join(pinDir, name)
       if (existsSync(path)) {

@@ -6,6 +6,7 @@ import type {ResourceKind} from '../host/ledger.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
 import {lab1Discoverer} from './lab1/reset.js'
 import {bpfPinsDiscoverer} from './lab2/reset.js'
+import {policyStateDiscoverer} from './lab4/reset.js'
 
 // Reset composed from its parts: the host's removers, the pod runtimes' removers, and
 // each lab's discoverer of what the learner's own code made.
@@ -25,7 +26,7 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
     },
   }),
 }
-const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer]
+const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer]
 
 export function registerRemover(kind: ResourceKind, remover: Remover): void {
   extraRemovers[kind] = remover

@@ -1,0 +1,22 @@
+import {Args} from '@oclif/core'
+import chalk from 'chalk'
+import {BaseCommand} from '../../ui/base-command.js'
+import {PolicyService} from '../../policy/service.js'
+import {pinDirFlag} from '../../ui/policy-flags.js'
+
+export default class PolicyApply extends BaseCommand {
+  static summary = 'Apply a Kubernetes NetworkPolicy (networking.k8s.io/v1) file to the pods that exist now.'
+  static description = `Supported: spec.podSelector.matchLabels (selected pods become default-deny for ingress),
+spec.ingress[].from[].podSelector.matchLabels (who may reach them), policyTypes [Ingress].
+Refused, with the field named: egress, ipBlock, namespaceSelector, ports, matchExpressions.
+The file is validated whole before anything is written. Pods added later: run ebpfcni policy watch.`
+  static examples = ['<%= config.bin %> policy apply ~/ebpfcni-lab/policy.yaml']
+  static args = {file: Args.string({description: 'NetworkPolicy YAML file.', required: true})}
+  static flags = pinDirFlag
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(PolicyApply)
+    const r = new PolicyService({pinDir: flags['pin-dir']}).apply(args.file)
+    this.log(`${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`)
+  }
+}

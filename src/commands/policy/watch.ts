@@ -1,0 +1,51 @@
+import {Flags} from '@oclif/core'
+import chalk from 'chalk'
+import {join} from 'node:path'
+import {BaseCommand} from '../../ui/base-command.js'
+import {PolicyService} from '../../policy/service.js'
+import {PolicyController} from '../../policy/controller.js'
+import {startControllerProcess, stopControllerProcesses} from '../../policy/background.js'
+import {pinDirFlag} from '../../ui/policy-flags.js'
+import {packageRoot} from '../../host/paths.js'
+import {UserError} from '../../host/errors.js'
+
+export default class PolicyWatch extends BaseCommand {
+  static summary = 'The controller: keep the maps in line with the stored policies and the pods, as pods come and go.'
+  static description = `Event-driven: it reacts to pod records changing (ebpfcni pod add/del), to policy changes
+(policy apply/delete/deny/allow) and to edits of the files policies were applied from. Each change is applied
+as a difference (allows before isolation, removals last), never a wipe and rewrite.`
+  static examples = ['<%= config.bin %> policy watch', '<%= config.bin %> policy watch --background', '<%= config.bin %> policy watch --stop']
+  static flags = {
+    ...pinDirFlag,
+    background: Flags.boolean({description: 'Run in the background (stopped by --stop or ebpfcni reset).'}),
+    stop: Flags.boolean({description: 'Stop controllers started with --background.'}),
+    for: Flags.integer({description: 'Stop after this many seconds (default: until Ctrl-C).', min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(PolicyWatch)
+    if (flags.stop) {
+      const n = await stopControllerProcesses()
+      return this.log(n ? `stopped ${n} controller(s)` : 'no background controller was running')
+    }
+    const svc = new PolicyService({pinDir: flags['pin-dir']})
+    svc.mode() // a clear error now if lab 4's maps are not pinned
+    if (flags.background) {
+      const {pid, log} = await startControllerProcess(join(packageRoot(), 'bin', 'run.js'), ['--pin-dir', flags['pin-dir']]).catch((err: Error) => {
+        throw new UserError(err.message)
+      })
+      return this.log(`${chalk.green('✔')} policy controller running (pid ${pid}); log ${log}; stop with: ebpfcni policy watch --stop`)
+    }
+    const controller = new PolicyController(svc, {
+      onEvent: (e) => this.log(e.error ? `${chalk.red('✘')} ${e.reason}: ${e.error}` : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`),
+    })
+    await controller.start()
+    this.log(`watching pods and policies${controller.polling ? ' (polling: file events do not arrive here)' : ''}; Ctrl-C to stop`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+      if (flags.for) setTimeout(resolve, flags.for * 1000).unref()
+    })
+    controller.stop()
+  }
+}

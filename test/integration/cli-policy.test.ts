@@ -1,0 +1,135 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {existsSync, writeFileSync, readFileSync, mkdirSync, copyFileSync, chmodSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
+import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+
+const LAB4 = join(repoRoot, 'labs/04-security-policy')
+const FIX = join(repoRoot, 'test/fixtures/policies')
+
+describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; bad NetworkPolicies refused whole; reset', () => {
+  const t = tempStateDir()
+  const id = uniq()
+  const pinDir = `/sys/fs/bpf/ebpfcni-tp${id}`
+  const bridge = `pl${id}`
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+  const pin = ['--pin-dir', pinDir]
+  const conf = join(t.dir, 'net.d', '10-ebpfcni.conf')
+  const pod = (name: string, ...more: string[]) => cli(['pod', 'add', name, '--config', conf, '--cni-path', join(t.dir, 'bin'), ...more])
+  const reaches = async (from: string, to: string) => (await cli(['pod', 'probe', from, to])).exitCode === 0
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    before = await hostSnapshot()
+    mkdirSync(join(t.dir, 'bin'), {recursive: true})
+    mkdirSync(join(t.dir, 'net.d'), {recursive: true})
+    copyFileSync(join(repoRoot, 'labs/02-ebpf-basics/solution/ebpfcni'), join(t.dir, 'bin', 'ebpfcni'))
+    chmodSync(join(t.dir, 'bin', 'ebpfcni'), 0o755)
+    writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: `pol${id}`, type: 'ebpfcni', podcidr: '10.248.0.0/24', bridge, dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}))
+    const built = await cli(['bpf', 'build', join(LAB4, 'solution/networkpolicy/ebpfcni.bpf.c'), '-o', join(t.dir, 'p.o')])
+    expect(built.exitCode, built.stdout).toBe(0)
+    const loaded = await cli(['bpf', 'load', join(t.dir, 'p.o'), ...pin])
+    expect(loaded.exitCode, loaded.stdout + loaded.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await cli(['reset', '--yes'])
+    await deleteLinkQuietly(bridge)
+    t.cleanup()
+  })
+
+  it('without lab 4\'s maps: exit 2 and how to load them', async () => {
+    const r = await cli(['policy', 'list', '--pin-dir', join(pinDir, 'nothing-here')])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/no policy map is pinned/)
+    expect(r.stderr).toMatch(/hint: load lab 4's program/)
+  })
+
+  it('deny drops sleep → httpbin (one direction), allow and remove restore it; list names the pods', async () => {
+    for (const [name, ...flags] of [['httpbin', '--label', 'app=httpbin'], ['sleep', '--label', 'app=sleep', '--workload', 'sleep'], ['other']]) {
+      const r = await pod(name, ...flags)
+      expect(r.exitCode, r.stderr).toBe(0)
+    }
+    expect(await reaches('sleep', 'httpbin')).toBe(true)
+    const deny = await cli(['policy', 'deny', 'sleep', 'httpbin', ...pin])
+    expect(deny.exitCode, deny.stderr).toBe(0)
+    expect(deny.stdout).toMatch(/deny sleep → httpbin \(ip-pair design; 1 entry written/)
+    expect(await reaches('sleep', 'httpbin')).toBe(false)
+    expect(await reaches('other', 'httpbin')).toBe(true)
+    const list = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout) as {rules: Array<{from: string; to: string; verdict: string}>}
+    expect(list.rules).toEqual([{map: 'policy', from: expect.stringMatching(/^sleep \(10\.248\.0\.\d+\)$/), to: expect.stringMatching(/^httpbin \(/), verdict: 'deny'}])
+    expect((await cli(['policy', 'allow', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
+    expect(await reaches('sleep', 'httpbin')).toBe(true)
+    expect((await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
+    expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules).toEqual([])
+    const unknown = await cli(['policy', 'deny', 'nobody', 'httpbin', ...pin])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toMatch(/"nobody" is neither a pod nor an IPv4 address/)
+    expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).stored.rules).toEqual([]) // nothing half-stored
+  }, 60_000)
+
+  it('unsupported or malformed NetworkPolicies are refused, naming the field; nothing is applied', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['egress.yaml', /spec\.egress: egress rules are not supported/],
+      ['ipblock.yaml', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
+      ['namespace.yaml', /spec\.ingress\[0\]\.from\[1\]\.namespaceSelector: namespaceSelector is not supported/],
+      ['ports.yaml', /spec\.ingress\[0\]\.ports: ports are not supported/],
+      ['wrong-kind.yaml', /apiVersion: is "v1", expected networking\.k8s\.io\/v1/],
+      ['malformed.yaml', /is not valid YAML/],
+    ]
+    for (const [file, message] of cases) {
+      const r = await cli(['policy', 'apply', join(FIX, file), ...pin])
+      expect(r.exitCode, file).toBe(2)
+      expect(r.stderr, file).toMatch(message)
+      expect(r.stderr, file).toMatch(/hint: supported: /)
+    }
+    const list = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout)
+    expect(list.stored.policies).toEqual([])
+    expect(list.rules).toEqual([])
+    expect(list.isolated).toEqual([])
+  }, 60_000)
+
+  it('apply the original policy; the controller lets a new sleep pod in and cleans up after a deleted one; delete restores', async () => {
+    const applied = await cli(['policy', 'apply', join(LAB4, 'policy.yaml'), ...pin])
+    expect(applied.exitCode, applied.stderr).toBe(0)
+    expect(await reaches('sleep', 'httpbin')).toBe(true)
+    expect(await reaches('other', 'httpbin')).toBe(false)
+
+    const watch = await cli(['policy', 'watch', '--background', ...pin])
+    expect(watch.exitCode, watch.stderr).toBe(0)
+    expect((await pod('sleep2', '--label', 'app=sleep', '--workload', 'sleep')).exitCode).toBe(0)
+    let ok = false
+    for (let i = 0; i < 20 && !ok; i++) ok = await reaches('sleep2', 'httpbin')
+    expect(ok, 'the new app=sleep pod never got through').toBe(true)
+    const ip2 = (JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>).find((p) => p.name === 'sleep2')!.ip
+    expect((await cli(['pod', 'del', 'sleep2'])).exitCode).toBe(0)
+    let stale = true
+    for (let i = 0; i < 30 && stale; i++) {
+      const rules = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules as Array<{from: string; to: string}>
+      stale = rules.some((r) => r.from.includes(`${ip2}`) || r.to.includes(`${ip2}`))
+      if (stale) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(stale, `rules for the deleted pod's ${ip2} stayed`).toBe(false)
+    const log = readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')
+    expect(log).toMatch(/pods changed: \d+ written, \d+ removed/)
+    expect((await cli(['policy', 'watch', '--stop'])).stdout).toMatch(/stopped 1 controller/)
+
+    expect((await cli(['policy', 'delete', 'httpbin-allow-sleep', ...pin])).exitCode).toBe(0)
+    expect(await reaches('other', 'httpbin')).toBe(true)
+  }, 90_000)
+
+  it('reset removes pods, pins, the controller and the policy state; the host is as before', async () => {
+    await cli(['policy', 'deny', 'other', 'httpbin', ...pin])
+    expect(existsSync(join(t.dir, 'policy.json'))).toBe(true)
+    const dry = await cli(['reset', '--dry-run'])
+    expect(dry.stdout).toMatch(/forget the policy state/)
+    expect((await cli(['reset', '--yes'])).exitCode).toBe(0)
+    expect(existsSync(join(t.dir, 'policy.json'))).toBe(false)
+    expect(existsSync(pinDir)).toBe(false)
+    await deleteLinkQuietly(bridge)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 60_000)
+})
