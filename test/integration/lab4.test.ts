@@ -1,0 +1,150 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {mkdirSync, readFileSync, writeFileSync, chmodSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {runChecks} from '../../src/labs/checker.js'
+import {runCheck} from '../../src/labs/check-types.js'
+import {getLab} from '../../src/labs/catalogue.js'
+import {Ledger} from '../../src/host/ledger.js'
+import {ProgressStore} from '../../src/host/progress.js'
+import {Lab4Context} from '../../src/labs/lab4/context.js'
+import {LAB4_CHECKS} from '../../src/labs/lab4/checks.js'
+import {PolicyController} from '../../src/policy/controller.js'
+import type {PolicyService} from '../../src/policy/service.js'
+import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '../helpers/env.js'
+import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
+import {LAB4_MUTANTS} from '../fixtures/lab4-mutants.js'
+
+const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
+const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
+const PROGRAMS = {
+  deny: read('labs/04-security-policy/solution/deny/ebpfcni.bpf.c'),
+  networkpolicy: read('labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c'),
+  identity: read('labs/04-security-policy/solution/ebpfcni.bpf.c'),
+}
+
+/** A controller that syncs once at start and never again: it does not follow pods. */
+class StaticController extends PolicyController {
+  constructor(private readonly svc: PolicyService) {
+    super(svc)
+  }
+  async start(): Promise<void> {
+    this.svc.sync()
+  }
+  async idle(): Promise<void> {}
+  stop(): void {}
+}
+
+describe('lab 4 checks: each step\'s reference passes, the starter and every mutant fail with the right check', () => {
+  const t = tempStateDir()
+  const id = uniq()
+  const bridge = `l4${id}`
+  const pinDir = `/sys/fs/bpf/ebpfcni-t4${id}`
+  const targets = {cniBinDir: join(t.dir, 'bin'), cniConfDir: join(t.dir, 'net.d')}
+  const config = {cniVersion: '1.0.0', name: `ebpfcni${id}`, type: 'ebpfcni', podcidr: '10.249.0.0/24', bridge, dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+  const ledger = () => new Ledger(join(t.dir, 'ledger.json'))
+
+  const workspace = (name: string, program: string): string => {
+    const dir = join(t.dir, 'ws', name.replace(/\W+/g, '-'))
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(join(dir, 'ebpfcni.bpf.c'), program)
+    writeFileSync(join(dir, 'ebpfcni'), PLUGIN)
+    chmodSync(join(dir, 'ebpfcni'), 0o755)
+    writeFileSync(join(dir, '10-ebpfcni.conf'), JSON.stringify(config))
+    return dir
+  }
+  const check = (dir: string, step?: string) =>
+    runChecks({lab: 4, step, workspace: dir, targets, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
+  const settle = async () => {
+    await deleteLinkQuietly(bridge)
+    rmSync(pinDir, {recursive: true, force: true})
+  }
+  const passing = (r: Awaited<ReturnType<typeof check>>) => expect(r.checks.filter((c) => c.status !== 'pass'), JSON.stringify(r.checks, null, 1)).toEqual([])
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    process.env.EBPFCNI_STATE_DIR = t.dir
+    before = await hostSnapshot()
+  })
+  afterAll(async () => {
+    await settle()
+    delete process.env.EBPFCNI_STATE_DIR
+    t.cleanup()
+  })
+
+  it('the identity reference passes every lab 4 check and leaves nothing', async () => {
+    const report = await check(workspace('solution', PROGRAMS.identity))
+    passing(report)
+    expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(4).steps.flatMap((s) => s.checks))].sort())
+    await settle()
+    expect(await hostSnapshot()).toEqual(before)
+  }, 180_000)
+
+  it('step 1 and step 2 references pass their steps', async () => {
+    passing(await check(workspace('deny', PROGRAMS.deny), 'deny'))
+    await settle()
+    const np = workspace('np', PROGRAMS.networkpolicy)
+    passing(await check(np, 'deny'))
+    passing(await check(np, 'networkpolicy'))
+    await settle()
+  }, 180_000)
+
+  it('the untouched starter fails every step, each failure with a hint', async () => {
+    const dir = workspace('starter', read('labs/04-security-policy/starter/ebpfcni.bpf.c'))
+    for (const step of getLab(4).steps) {
+      const report = await check(dir, step.id)
+      expect(report.passed, `step ${step.id} passed on the starter`).toBe(false)
+      for (const f of report.checks.filter((c) => c.status === 'fail')) expect(f.hint).toBeTruthy()
+    }
+    await settle()
+  }, 180_000)
+
+  it('the learner\'s own rules survive a check run', async () => {
+    const dir = workspace('keep', PROGRAMS.networkpolicy)
+    await check(dir, 'deny')
+    const {PolicyMaps} = await import('../../src/policy/maps.js')
+    const maps = PolicyMaps.open(pinDir)
+    maps.sync({mode: 'ip-pair', pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), isolated: new Set(['10.9.9.2']), identities: new Map()})
+    maps.close()
+    await check(dir, 'networkpolicy')
+    const after = PolicyMaps.open(pinDir)
+    const cur = after.read()
+    after.close()
+    expect([...cur.pairs]).toEqual([['10.9.9.1>10.9.9.2', 1]])
+    expect([...cur.isolated]).toEqual(['10.9.9.2'])
+    await settle()
+  }, 120_000)
+
+  for (const m of LAB4_MUTANTS) {
+    it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
+      let program = PROGRAMS[m.base]
+      for (const [find, replace] of m.edits) {
+        expect(program.includes(find), `anchor missing: ${find}`).toBe(true)
+        program = program.replace(find, replace)
+      }
+      const report = await check(workspace(m.name, program), m.step)
+      const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(target!.message).not.toMatch(/the check itself hit an error/)
+      expect(target!.hint).toBeTruthy()
+      await settle()
+      expect(await hostSnapshot(), `mutant ${m.name} left host objects`).toEqual(before)
+    }, 120_000)
+  }
+
+  it('mutant "policy not following new pods" (a controller that syncs once) fails policy.follows-pods', async () => {
+    const dir = workspace('static-controller', PROGRAMS.networkpolicy)
+    await check(dir, 'deny') // installs the plugin and loads the program
+    const ctx = new Lab4Context({cniBinDir: targets.cniBinDir, configFile: join(targets.cniConfDir, '10-ebpfcni.conf'), runtime: 'netns', ledger: ledger(), timeoutMs: 3000, workspace: dir, controller: (svc) => new StaticController(svc)})
+    try {
+      const result = await runCheck(LAB4_CHECKS.find((c) => c.id === 'policy.follows-pods')!, ctx)
+      expect(result.status, JSON.stringify(result)).toBe('fail')
+      expect(result.message).toMatch(/new app=sleep pod .* could not reach httpbin/)
+    } finally {
+      await ctx.cleanup()
+    }
+    await settle()
+    expect(await hostSnapshot()).toEqual(before)
+  }, 120_000)
+})
