@@ -55,12 +55,17 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       }
     }
     // Before load: libbpf itself pins LIBBPF_PIN_BY_NAME maps there during load.
-    if (!existsSync(pinDir)) {
-      ledger.record('dir', pinDir, {lab: opts.lab})
-      mkdirSync(pinDir, {recursive: true})
-    }
+    const made = !existsSync(pinDir) ? ledger.record('dir', pinDir, {lab: opts.lab}) : undefined
+    if (made) mkdirSync(pinDir, {recursive: true})
     const loaded = obj.load()
-    if (!loaded.ok) return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
+    if (!loaded.ok) {
+      // A refused program pins nothing: the directory made for it goes too.
+      if (made) {
+        rmSync(pinDir, {recursive: true, force: true})
+        ledger.forget([made.id])
+      }
+      return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
+    }
     const pin = (kind: 'program' | 'map', name: string): string => {
       const path = join(pinDir, name)
       if (existsSync(path)) {

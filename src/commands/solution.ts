@@ -7,9 +7,13 @@ import {applySolution, ensureWorkspace, solutionFiles} from '../labs/workspace.j
 import {workspaceDir} from '../host/paths.js'
 import {run} from '../host/exec.js'
 import {UserError} from '../host/errors.js'
+import {loadWorkspaceProgram} from '../labs/deploy.js'
 
 export default class Solution extends BaseCommand {
   static summary = 'Show the diff from your files to the reference solution, or apply it (your files are backed up).'
+  static description = `--apply fast-forwards a late attendee: it writes the lab's reference files into the workspace (and, for a
+program, builds and loads it). Each lab's starter already includes the earlier labs' solutions, so
+ebpfcni lab N works for someone who skipped labs 1..N-1.`
   static examples = ['<%= config.bin %> solution 1', '<%= config.bin %> solution 1 --step add', '<%= config.bin %> solution 1 --apply --yes']
   static args = {lab: Args.integer({description: 'Lab number.', required: true, min: 1, max: 4})}
   static flags = {
@@ -47,5 +51,10 @@ export default class Solution extends BaseCommand {
     const backups = applySolution(changing)
     for (const f of changing) this.log(`${chalk.green('✔')} wrote ${f.workspacePath}`)
     for (const b of backups) this.log(chalk.dim(`  your previous version: ${b}`))
+    // As after any edit of the program: build and load it, so the checks see this version.
+    if (changing.some((f) => f.name === 'ebpfcni.bpf.c')) {
+      const loaded = await loadWorkspaceProgram(dir, {lab: lab.id})
+      if (loaded) this.log(`${chalk.green('✔')} ${loaded}`)
+    }
   }
 }

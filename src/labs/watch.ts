@@ -1,0 +1,75 @@
+import {createHash} from 'node:crypto'
+import {watch, readFileSync, type FSWatcher} from 'node:fs'
+import {join, resolve} from 'node:path'
+
+// `ebpfcni lab N --watch`: notice when the learner saves a workspace file. inotify where it
+// works; polling on filesystems whose changes it never reports (VM synced folders, network
+// mounts), and when asked.
+
+const POLL_FS = new Set(['vboxsf', '9p', 'nfs', 'nfs4', 'cifs', 'smb3', 'virtiofs', 'prl_fs', 'vmhgfs'])
+
+/** The filesystem type holding a path, from /proc/self/mountinfo (longest mount point that contains it). */
+export function filesystemOf(path: string): string | undefined {
+  const target = resolve(path)
+  let best: {point: string; type: string} | undefined
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [left, right] = line.split(' - ')
+    if (!right) continue
+    const point = left.split(' ')[4].replace(/\\040/g, ' ')
+    const type = right.split(' ')[0]
+    if ((target === point || target.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length > best.point.length)) best = {point, type}
+  }
+  return best?.type
+}
+
+export interface WorkspaceWatch {
+  /** Why it polls, when it does. */
+  polling?: string
+  stop(): void
+}
+
+/**
+ * Call onChange (debounced) with the names of the files that changed. Only content changes
+ * count: an editor touching a file without changing it does not re-run the checks.
+ */
+export function watchWorkspace(dir: string, files: string[], onChange: (changed: string[]) => void, opts: {debounceMs?: number; poll?: boolean; pollMs?: number} = {}): WorkspaceWatch {
+  const signature = (f: string): string => {
+    try {
+      return createHash('sha1').update(readFileSync(join(dir, f))).digest('hex')
+    } catch {
+      return 'absent'
+    }
+  }
+  const seen = new Map(files.map((f) => [f, signature(f)]))
+  let timer: NodeJS.Timeout | undefined
+  const check = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      const changed = files.filter((f) => {
+        const now = signature(f)
+        if (now === seen.get(f)) return false
+        seen.set(f, now)
+        return true
+      })
+      if (changed.length) onChange(changed)
+    }, opts.debounceMs ?? 150)
+  }
+  const fs = filesystemOf(dir)
+  const why = opts.poll ? 'asked to poll (--poll)' : fs && (POLL_FS.has(fs) || fs.startsWith('fuse')) ? `${dir} is on ${fs}, which does not report file events` : undefined
+  if (!why) {
+    try {
+      const w: FSWatcher = watch(dir, (_event, name) => {
+        if (name === null || files.includes(name)) check()
+      })
+      return {stop: () => (w.close(), clearTimeout(timer))}
+    } catch (err) {
+      return poll(`file events are unavailable here (${(err as Error).message})`)
+    }
+  }
+  return poll(why)
+
+  function poll(reason: string): WorkspaceWatch {
+    const interval = setInterval(check, opts.pollMs ?? 500)
+    return {polling: reason, stop: () => (clearInterval(interval), clearTimeout(timer))}
+  }
+}

@@ -1,0 +1,40 @@
+import {Listr} from 'listr2'
+import chalk from 'chalk'
+import type {CheckReport, CheckResult} from '../labs/check-types.js'
+import type {RunChecksOptions} from '../labs/checker.js'
+
+type OnCheck = NonNullable<RunChecksOptions['onCheck']>
+
+/**
+ * A step's checks as a live listr2 list: each check spins while it runs and ends as
+ * ✔ (with what it saw), ✖ (seen + hint) or skipped. The checks still run in order,
+ * through runChecks; this only renders its progress callbacks.
+ */
+export async function runWithCheckList(checks: Array<{id: string; title: string}>, run: (onCheck: OnCheck) => Promise<CheckReport>): Promise<CheckReport> {
+  const waiting = new Map<string, {resolve: (r: CheckResult) => void; promise: Promise<CheckResult>}>()
+  for (const c of checks) {
+    let resolve!: (r: CheckResult) => void
+    const promise = new Promise<CheckResult>((r) => (resolve = r))
+    waiting.set(c.id, {resolve, promise})
+  }
+  const list = new Listr(
+    checks.map((c) => ({
+      title: `${c.title} ${chalk.dim(`[${c.id}]`)}`,
+      task: async (_ctx: unknown, task: {title: string; skip: (m?: string) => void; output?: string}) => {
+        const r = await waiting.get(c.id)!.promise
+        if (r.status === 'skip') return task.skip(`${c.title} ${chalk.dim(`— skipped: ${r.message}`)}`)
+        if (r.status === 'fail') throw new Error(`${c.title}\n    ${chalk.red('seen:')} ${r.message}${r.hint ? `\n    ${chalk.yellow('hint:')} ${r.hint}` : ''}`)
+        task.title = `${c.title} ${chalk.dim(`— ${r.message}`)}`
+      },
+    })),
+    {concurrent: true, exitOnError: false, rendererOptions: {collapseErrors: false, collapseSkips: false}},
+  )
+  const shown = list.run().catch(() => undefined)
+  const report = await run((id, _title, result) => {
+    if (result) waiting.get(id)?.resolve(result)
+  })
+  // Checks the run never reached (a thrown install error) must not leave the list spinning.
+  for (const [id, w] of waiting) w.resolve({id, title: id, status: 'skip', message: 'not run'})
+  await shown
+  return report
+}

@@ -1,0 +1,99 @@
+import {select, confirm} from '@inquirer/prompts'
+import chalk from 'chalk'
+import {execa} from 'execa'
+import {createInterface} from 'node:readline'
+import {join} from 'node:path'
+import type {Lab, LabStep} from '../labs/catalogue.js'
+import {readStepText} from '../labs/catalogue.js'
+import {solutionFiles, applySolution} from '../labs/workspace.js'
+import {runChecks} from '../labs/checker.js'
+import {labChecks} from '../labs/registry.js'
+import {loadWorkspaceProgram} from '../labs/deploy.js'
+import {ProgressStore} from '../host/progress.js'
+import {errorMessage} from '../host/errors.js'
+import {renderMarkdown} from './markdown.js'
+import {renderSummary} from './check-report.js'
+import {runWithCheckList} from './check-list.js'
+import {watchSession} from './lab-watch.js'
+
+// The interactive lab (a terminal on both ends): the step's text, then a menu of actions.
+
+export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): void {
+  const i = lab.steps.indexOf(step) + 1
+  log(chalk.dim(`── step ${i} of ${lab.steps.length} ──`))
+  log(renderMarkdown(readStepText(lab, step)))
+}
+
+/** The file a step asks the learner to edit (its solution's first file). */
+const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
+
+export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: string) => void, showDiff: (step: LabStep) => Promise<void>): Promise<void> {
+  const progress = new ProgressStore()
+  let step = first
+  for (;;) {
+    const passed = progress.lab(lab.id)?.steps[step.id]?.done
+    const next = lab.steps[lab.steps.indexOf(step) + 1]
+    const file = stepFile(step)
+    const action = await select({
+      message: `${step.title}${passed ? chalk.green(' ✔') : ''}`,
+      choices: [
+        {name: `Open ${file} in ${process.env.EDITOR || process.env.VISUAL || 'vi'}`, value: 'edit'},
+        {name: 'Run this step\'s checks', value: 'check'},
+        {name: 'Watch: re-run the checks each time you save (Enter stops)', value: 'watch'},
+        {name: 'Show the next hint', value: 'hint'},
+        {name: 'Show the diff to the solution', value: 'diff'},
+        {name: 'Apply the solution for this step (your file is backed up)', value: 'apply'},
+        ...(next && passed ? [{name: `Continue to ${next.title}`, value: 'next'}] : []),
+        {name: 'Show the step text again', value: 'text'},
+        {name: 'Back to the list of labs / quit (progress is saved)', value: 'quit'},
+      ],
+    })
+    try {
+      if (action === 'quit') return
+      if (action === 'text') showStep(lab, step, log)
+      if (action === 'next' && next) {
+        step = next
+        progress.setCurrentStep(lab.id, step.id)
+        showStep(lab, step, log)
+      }
+      if (action === 'edit') {
+        const editor = process.env.EDITOR || process.env.VISUAL || 'vi'
+        // The learner is at the keyboard: a long limit, but still one.
+        await execa(editor, [join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
+      }
+      if (action === 'hint') {
+        const n = progress.nextHint(lab.id, step.id, step.hints.length)
+        log(step.hints.length ? `${chalk.yellow(`hint ${n}/${step.hints.length}:`)} ${step.hints[n - 1]}` : 'No hints for this step.')
+      }
+      if (action === 'diff') await showDiff(step)
+      if (action === 'apply') {
+        const files = solutionFiles(lab, step, dir)
+        if (!files.some((f) => f.differs)) log('Already matches the solution.')
+        else if (await confirm({message: `Replace ${files.filter((f) => f.differs).map((f) => f.name).join(', ')} with the solution? (yours is backed up)`, default: true})) {
+          const backups = applySolution(files)
+          log(chalk.green(`Applied the solution. Backups: ${backups.join(', ') || 'none'}`))
+          if (files.some((f) => f.differs && f.name === 'ebpfcni.bpf.c')) {
+            const loaded = await loadWorkspaceProgram(dir, {lab: lab.id})
+            if (loaded) log(chalk.green(loaded))
+          }
+        }
+      }
+      if (action === 'check') {
+        const defs = labChecks(lab.id)?.checks ?? []
+        const checks = step.checks.map((id) => ({id, title: defs.find((c: {id: string}) => c.id === id)?.title ?? id}))
+        const report = await runWithCheckList(checks, (onCheck) => runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck}))
+        log(renderSummary(report))
+      }
+      if (action === 'watch') {
+        const rl = createInterface({input: process.stdin})
+        const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
+        await watchSession({lab, step, workspace: dir, until, log, progress})
+        rl.close()
+        const now = progress.lab(lab.id)?.currentStep
+        step = lab.steps.find((s) => s.id === now) ?? step
+      }
+    } catch (err) {
+      log(chalk.red(`error: ${errorMessage(err)}`))
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import chalk from 'chalk'
+import type {Lab, LabStep} from '../labs/catalogue.js'
+import {watchWorkspace} from '../labs/watch.js'
+import {runChecks} from '../labs/checker.js'
+import {ProgressStore} from '../host/progress.js'
+import {errorMessage} from '../host/errors.js'
+import {renderCheck, renderSummary} from './check-report.js'
+
+export interface WatchSessionOptions {
+  lab: Lab
+  step: LabStep
+  workspace: string
+  poll?: boolean
+  /** Resolves when the session should end (Ctrl-C, Enter in the menu, --for). */
+  until: Promise<void>
+  log: (line: string) => void
+  progress?: ProgressStore
+}
+
+/**
+ * Re-run the current step's checks whenever a workspace file changes (like rustlings watch):
+ * show the first failing check with its hint, or move on to the next step when all pass.
+ */
+export async function watchSession(o: WatchSessionOptions): Promise<void> {
+  const progress = o.progress ?? new ProgressStore()
+  let step = o.step
+  let running = false
+  let again: string[] | undefined
+  const files = Object.keys(o.lab.starter)
+
+  const runStep = async (changed: string[], seenAt: number): Promise<void> => {
+    if (running) {
+      again = changed // one more run after this one, with the newest files
+      return
+    }
+    running = true
+    try {
+      const what = changed.length ? `${changed.join(', ')} changed` : 'starting'
+      const rebuild = changed.includes('ebpfcni.bpf.c') ? ' (rebuilding your program)' : changed.includes('ebpfcni') ? ' (reinstalling your plugin)' : ''
+      o.log(chalk.dim(`\n── ${what}${rebuild}: checking ${step.title} ──`))
+      let first: number | undefined
+      const report = await runChecks({
+        lab: o.lab.id, step: step.id, workspace: o.workspace, progress,
+        onCheck: (_id, _title, r) => void (r && first === undefined && (first = performance.now())),
+      })
+      const failing = report.checks.find((c) => c.status === 'fail') ?? report.checks.find((c) => c.status === 'skip')
+      if (failing) o.log(renderCheck(failing))
+      const latency = first !== undefined && changed.length ? chalk.dim(` first result ${Math.round(first - seenAt)} ms after the change`) : ''
+      o.log(renderSummary(report) + latency)
+      if (report.passed) {
+        const next = o.lab.steps[o.lab.steps.indexOf(step) + 1]
+        if (next) {
+          step = next
+          progress.setCurrentStep(o.lab.id, step.id)
+          o.log(chalk.green(`Step done. Next: ${step.title} — save a file to check it.`))
+        } else o.log(chalk.green(`Lab ${o.lab.id} is complete. Ctrl-C to leave watch mode.`))
+      } else o.log(chalk.dim('Save a file to check again.'))
+    } catch (err) {
+      o.log(chalk.red(`error: ${errorMessage(err)}`))
+    } finally {
+      running = false
+      if (again) {
+        const next = again
+        again = undefined
+        void runStep(next, performance.now())
+      }
+    }
+  }
+
+  const w = watchWorkspace(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
+  o.log(chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) + (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''))
+  await runStep([], performance.now())
+  await o.until
+  w.stop()
+  while (running) await new Promise((r) => setTimeout(r, 50))
+}
