@@ -7,7 +7,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOG=/var/log/ebpfcni-setup.log
 STATE=/var/lib/ebpfcni
 ETC=/etc/ebpfcni
-APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool iproute2 jq iputils-ping bridge-utils
+APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool iproute2 jq iputils-ping bridge-utils tmux
   busybox-static podman runc containernetworking-plugins iperf3 prometheus curl)
 
 step() { printf '\033[1m==>\033[0m %s\n' "$*"; }

@@ -12,7 +12,7 @@ import {LAB1_MUTANTS} from '../fixtures/lab1-mutants.js'
 const LAB_DIR = join(repoRoot, 'labs/01-bridge-cni')
 const SOLUTION = readFileSync(join(LAB_DIR, 'solution/ebpfcni'), 'utf8')
 
-describe('lab 1 checks: the solution passes, the starter and every mutant fail with the right check', () => {
+describe('lab 1 checks: the solution passes, every mutant fails with the right check', () => {
   const t = tempStateDir()
   const id = uniq()
   const bridge = `l1${id}`
@@ -56,22 +56,6 @@ describe('lab 1 checks: the solution passes, the starter and every mutant fail w
     expect(await hostSnapshot()).toEqual(before)
     // Only the installed files remain in the ledger (reset removes them).
     expect(new Ledger(join(t.dir, 'ledger.json')).entries().map((e) => e.kind).sort()).toEqual(['file', 'file'])
-  }, 180_000)
-
-  it('the untouched starter fails every step\'s checks', async () => {
-    const starter = readFileSync(join(LAB_DIR, 'starter/ebpfcni'), 'utf8')
-    const dir = workspace('starter', starter)
-    for (const step of getLab(1).steps) {
-      const report = await check(dir, step.id)
-      expect(report.passed, `step ${step.id} passed on the starter`).toBe(false)
-      const failing = report.checks.filter((c) => c.status === 'fail')
-      expect(failing.length, step.id).toBeGreaterThan(0)
-      for (const f of failing) {
-        expect(f.message.length).toBeGreaterThan(10)
-        expect(f.hint).toBeTruthy()
-      }
-    }
-    await deleteLinkQuietly(bridge)
   }, 180_000)
 
   for (const m of LAB1_MUTANTS) {

@@ -14,7 +14,7 @@ const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
 const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
 const PROGRAMS = {counter: read('labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'), percpu: read('labs/03-maps-monitoring/solution/ebpfcni.bpf.c')}
 
-describe('lab 3 checks: the solutions pass, the starter and every mutant fail with the right check', () => {
+describe('lab 3 checks: the solutions pass, every mutant fails with the right check', () => {
   const t = tempStateDir()
   const id = uniq()
   const bridge = `l3${id}`
@@ -65,16 +65,6 @@ describe('lab 3 checks: the solutions pass, the starter and every mutant fail wi
     for (const step of ['counter', 'metrics']) {
       const report = await check(dir, step)
       expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
-    }
-    await settle()
-  }, 120_000)
-
-  it('the untouched starter fails every step, each failure with a hint', async () => {
-    const dir = workspace('starter', readFileSync(join(LAB, 'starter/ebpfcni.bpf.c'), 'utf8'))
-    for (const step of getLab(3).steps) {
-      const report = await check(dir, step.id)
-      expect(report.passed, `step ${step.id} passed on the starter`).toBe(false)
-      for (const f of report.checks.filter((c) => c.status === 'fail')) expect(f.hint).toBeTruthy()
     }
     await settle()
   }, 120_000)

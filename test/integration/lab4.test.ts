@@ -34,7 +34,7 @@ class StaticController extends PolicyController {
   stop(): void {}
 }
 
-describe('lab 4 checks: each step\'s reference passes, the starter and every mutant fail with the right check', () => {
+describe('lab 4 checks: each step\'s reference passes, every mutant fails with the right check', () => {
   const t = tempStateDir()
   const id = uniq()
   const bridge = `l4${id}`
@@ -87,16 +87,6 @@ describe('lab 4 checks: each step\'s reference passes, the starter and every mut
     const np = workspace('np', PROGRAMS.networkpolicy)
     passing(await check(np, 'deny'))
     passing(await check(np, 'networkpolicy'))
-    await settle()
-  }, 180_000)
-
-  it('the untouched starter fails every step, each failure with a hint', async () => {
-    const dir = workspace('starter', read('labs/04-security-policy/starter/ebpfcni.bpf.c'))
-    for (const step of getLab(4).steps) {
-      const report = await check(dir, step.id)
-      expect(report.passed, `step ${step.id} passed on the starter`).toBe(false)
-      for (const f of report.checks.filter((c) => c.status === 'fail')) expect(f.hint).toBeTruthy()
-    }
     await settle()
   }, 180_000)
 

@@ -1,0 +1,98 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot} from '../helpers/env.js'
+import {hostSnapshot} from '../helpers/host.js'
+
+// The guided experience without a terminal: watch mode reacting to saves, the instructor's
+// auto smoke test over all labs, and its promise to leave the machine as it was.
+
+describe('guided: lab --watch, lab all --auto, usage errors', () => {
+  const t = tempStateDir()
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = (args: string[], timeout = 180_000) => execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    before = await hostSnapshot()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    t.cleanup()
+  })
+
+  it('usage errors: an unknown lab, and "all" without --auto, exit 2 with a hint', async () => {
+    const nine = await cli(['lab', '9'])
+    expect(nine.exitCode).toBe(2)
+    expect(nine.stderr).toMatch(/there is no lab "9"/)
+    const all = await cli(['lab', 'all'])
+    expect(all.exitCode).toBe(2)
+    expect(all.stderr).toMatch(/"all" goes with --auto/)
+  })
+
+  it('lab 1 --watch: checks the starter, then re-checks on save and moves on when the step passes', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-watch-'))
+    try {
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '20', '--workspace', ws], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+      let out = ''
+      watching.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+      const waitFor = async (re: RegExp, ms: number): Promise<number> => {
+        const t0 = Date.now()
+        while (!re.test(out)) {
+          if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}; output so far:\n${out}`)
+          await new Promise((r) => setTimeout(r, 25))
+        }
+        return Date.now() - t0
+      }
+      await waitFor(/Save a file to check again/, 20_000)
+      expect(out).toMatch(/Watching .* \(ebpfcni, 10-ebpfcni.conf\)/)
+      expect(out).toMatch(/step skeleton: \d+ failing/)
+      // Save the skeleton step's solution over the starter, as an editor would.
+      const saved = Date.now()
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), join(ws, 'ebpfcni'))
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf'), join(ws, '10-ebpfcni.conf'))
+      await waitFor(/ebpfcni(, 10-ebpfcni.conf)? changed/, 5000)
+      await waitFor(/Step done\. Next: Step 2/, 15_000)
+      const latency = Date.now() - saved
+      expect(out).toMatch(/step skeleton: all 4 checks pass/)
+      expect(out).toMatch(/first result \d+ ms after the change/)
+      // The figure for the closing note (save -> the step's verdict printed).
+      console.log(`watch: save -> step verdict ${latency} ms`)
+      watching.kill('SIGINT')
+      const done = await watching
+      expect(done.exitCode).toBe(0)
+    } finally {
+      rmSync(ws, {recursive: true, force: true})
+    }
+  }, 60_000)
+
+  it('--watch --poll says it polls, and still notices a save', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-poll-'))
+    try {
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--poll', '--for', '8', '--workspace', ws], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+      setTimeout(() => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(ws, 'ebpfcni'), 'utf8') + '\n# edited\n'), 4000)
+      const r = await watching
+      expect(r.stdout).toMatch(/polling every 0\.5 s: asked to poll/)
+      expect(r.stdout).toMatch(/── ebpfcni changed \(reinstalling your plugin\)/)
+    } finally {
+      rmSync(ws, {recursive: true, force: true})
+    }
+  }, 60_000)
+
+  it('lab all --auto passes every step of every lab and leaves nothing behind', async () => {
+    const r = await cli(['lab', 'all', '--auto'])
+    expect(r.exitCode, r.stdout.slice(-3000)).toBe(0)
+    expect(r.stdout).toMatch(/lab 1\s+✔ 4\/4 steps/)
+    expect(r.stdout).toMatch(/lab 4\s+✔ 3\/3 steps/)
+    expect(r.stdout).toMatch(/every step passed in [\d.]+ s: this machine is ready/)
+    console.log(r.stdout.split('\n').slice(-8).join('\n'))
+    const dry = await cli(['reset', '--all', '--dry-run'])
+    expect(dry.stdout).toMatch(/Nothing to remove/)
+    expect(existsSync('/sys/fs/bpf/ebpfcni')).toBe(false)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 240_000)
+})
