@@ -5,6 +5,8 @@ import {ProgressStore} from '../host/progress.js'
 import {loadLabs} from '../labs/catalogue.js'
 import {json, mark} from '../ui/render.js'
 
+const duration = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
+
 export default class Status extends BaseCommand {
   static summary = 'Show progress across the labs: steps done, when, checks passed.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
@@ -19,7 +21,15 @@ export default class Status extends BaseCommand {
         const sp = p?.steps[s.id]
         return {id: s.id, title: s.title, done: sp?.done ?? false, doneAt: sp?.doneAt ?? null, checksPassed: sp?.checksPassed ?? 0, checksTotal: sp?.checksTotal ?? 0, attempts: sp?.attempts ?? 0, hintsSeen: sp?.hintsSeen ?? 0}
       })
-      return {lab: lab.id, title: lab.title, startedAt: p?.startedAt ?? null, stepsDone: steps.filter((s) => s.done).length, stepsTotal: steps.length, steps}
+      // Time a step took: from the lab's start or the previous step's completion to its own.
+      let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
+      const timed = steps.map((s) => {
+        const at = s.doneAt ? Date.parse(s.doneAt) : undefined
+        const tookMs = at !== undefined && from !== undefined ? Math.max(0, at - from) : null
+        if (at !== undefined) from = at
+        return {...s, tookMs}
+      })
+      return {lab: lab.id, title: lab.title, startedAt: p?.startedAt ?? null, stepsDone: steps.filter((s) => s.done).length, stepsTotal: steps.length, steps: timed}
     })
     if (flags.json) {
       this.log(json({labs}))
@@ -29,7 +39,9 @@ export default class Status extends BaseCommand {
       const head = `Lab ${l.lab} — ${l.title}`
       this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps`)}`)
       for (const s of l.steps) {
-        const when = s.doneAt ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}`) : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
+        const when = s.doneAt
+          ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}${s.tookMs !== null ? `, took ${duration(s.tookMs)}` : ''}, ${s.attempts} check run(s), ${s.hintsSeen} hint(s)`)
+          : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
         this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title}${when}`)
       }
     }
