@@ -53,15 +53,23 @@ then the labs are reset (lab all --auto runs labs 1-4).`
     if (which === 'all') throw new UserError('"all" goes with --auto', {hint: 'ebpfcni lab all --auto, or start one lab: ebpfcni lab 1'})
 
     const progress = new ProgressStore()
-    let labId = which
-    if (labId === undefined) {
+    if (which === undefined) {
       if (!interactive() || flags.yes) {
         for (const l of labs) this.log(`lab ${l.id}: ${l.title} — ${l.goal}`)
         this.log('\nStart one with: ebpfcni lab 1')
         return
       }
-      labId = await this.pickLab(labs, progress)
+      // From the list of labs, leaving a lab comes back to the list.
+      for (;;) {
+        const picked = await this.pickLab(labs, progress)
+        if (picked === undefined) return
+        await this.openLab(picked, flags, progress)
+      }
     }
+    await this.openLab(which, flags, progress)
+  }
+
+  private async openLab(labId: number, flags: {step?: string; workspace?: string; watch?: boolean; poll?: boolean; for?: number; yes?: boolean}, progress: ProgressStore): Promise<void> {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
     const created = ensureWorkspace(lab, dir)
@@ -92,14 +100,18 @@ then the labs are reset (lab all --auto runs labs 1-4).`
     await labMenu(lab, step, dir, (l) => this.log(l), (s) => this.config.runCommand('solution', [String(lab.id), '--step', s.id, '--workspace', dir]))
   }
 
-  private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number> {
-    return select({
+  private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number | undefined> {
+    const choice = await select<number>({
       message: 'Which lab?',
-      choices: labs.map((l) => {
-        const done = l.steps.filter((s) => progress.lab(l.id)?.steps[s.id]?.done).length
-        return {name: `${l.id}. ${l.title}  ${chalk.dim(`${done}/${l.steps.length} steps`)}`, value: l.id}
-      }),
+      choices: [
+        ...labs.map((l) => {
+          const done = l.steps.filter((s) => progress.lab(l.id)?.steps[s.id]?.done).length
+          return {name: `${l.id}. ${l.title}  ${chalk.dim(`${done}/${l.steps.length} steps`)}`, value: l.id}
+        }),
+        {name: 'Quit', value: 0},
+      ],
     })
+    return choice === 0 ? undefined : choice
   }
 
   private async auto(ids: number[], flags: {workspace?: string; keep?: boolean; json?: boolean}): Promise<void> {

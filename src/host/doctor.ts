@@ -159,6 +159,8 @@ export function doctorItems(): DoctorItem[] {
       fix: apt('containernetworking-plugins'),
       check: async () => ({ok: existsSync(`${DEBIAN_CNI_DIR}/bridge`) && existsSync(`${DEBIAN_CNI_DIR}/host-local`), detail: existsSync(`${DEBIAN_CNI_DIR}/bridge`) ? 'bridge, host-local present' : 'missing'}),
     },
+    {id: 'promtool', title: 'promtool (lab 3: metrics.valid)', required: true, fix: apt('prometheus'), check: () => tool('promtool', ['--version'])},
+    {id: 'prometheus', title: 'prometheus server (optional: lab 3 with a real Prometheus)', required: false, fix: apt('prometheus'), check: () => tool('prometheus', ['--version'])},
     {id: 'podman', title: 'podman (optional: --runtime podman)', required: false, fix: apt('podman'), check: () => tool('podman', ['--version'])},
     {id: 'runc', title: 'runc (optional: podman runtime on hybrid cgroups)', required: false, fix: apt('runc'), check: () => tool('runc', ['--version'])},
     {
