@@ -3,25 +3,18 @@ import {copyFileSync, chmodSync, mkdirSync, readFileSync, rmSync, statSync, writ
 import {join} from 'node:path'
 import {runChecks} from '../../src/labs/checker.js'
 import {loadLabs, type Lab, type LabStep} from '../../src/labs/catalogue.js'
-import {Ledger} from '../../src/host/ledger.js'
 import {ProgressStore} from '../../src/host/progress.js'
 import {loadWorkspaceProgram} from '../../src/labs/deploy.js'
-import {tempStateDir, requireRoot, requireBuilt, uniq} from '../helpers/env.js'
-import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
+import {labHarness} from '../helpers/lab-harness.js'
 
 // Healed and broken, for every step of every lab: the untouched starter fails the step's
 // checks (no check passes on a starter by accident), and the starter with the solutions up to
 // and including the step passes them (no solution drifts from its checks).
 
 describe('every step of every lab: starter fails it, solution passes it', () => {
-  const t = tempStateDir()
-  const id = uniq()
-  const bridge = `hb${id}`
-  const pinDir = `/sys/fs/bpf/ebpfcni-hb${id}`
-  const targets = {cniBinDir: join(t.dir, 'bin'), cniConfDir: join(t.dir, 'net.d')}
-  // Private names, subnet and pins; everything else in the config is the lab's own.
-  const isolate = {name: `hb${id}`, bridge, podcidr: '10.252.0.0/24', dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}
-  let before: Awaited<ReturnType<typeof hostSnapshot>>
+  // One harness for all labs: its lab number is unused, runChecks is called per lab below.
+  const h = labHarness(1, {tag: 'hb', subnet: '10.252.0.0/24'})
+  const {t, isolate, targets, ledger} = h
 
   /** The lab's starter, then the solutions of steps[0..upto] applied in order. */
   const workspace = async (lab: Lab, upto: LabStep | undefined, tag: string): Promise<string> => {
@@ -41,27 +34,15 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
       // A starter config that is not JSON yet stays as the learner gets it.
     }
     // Lab 2's learner loads the program by hand after editing it; the solution path does the same.
-    if (upto && lab.id === 2) await loadWorkspaceProgram(dir, {lab: 2, ledger: new Ledger(join(t.dir, 'ledger.json'))})
+    if (upto && lab.id === 2) await loadWorkspaceProgram(dir, {lab: 2, ledger: ledger()})
     return dir
   }
   const check = (lab: number, step: string, dir: string) =>
-    runChecks({lab, step, workspace: dir, targets, ledger: new Ledger(join(t.dir, 'ledger.json')), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
-  const settle = async () => {
-    await deleteLinkQuietly(bridge)
-    rmSync(pinDir, {recursive: true, force: true})
-  }
+    runChecks({lab, step, workspace: dir, targets, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
+  const settle = () => h.settle()
 
-  beforeAll(async () => {
-    requireRoot()
-    requireBuilt()
-    process.env.EBPFCNI_STATE_DIR = t.dir
-    before = await hostSnapshot()
-  })
-  afterAll(async () => {
-    await settle()
-    delete process.env.EBPFCNI_STATE_DIR
-    t.cleanup()
-  })
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
 
   for (const lab of loadLabs()) {
     for (const step of lab.steps) {
@@ -77,7 +58,7 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
         expect(healed.checks.filter((c) => c.status !== 'pass' && c.id !== 'runtime.podman'), JSON.stringify(healed.checks, null, 1)).toEqual([])
         expect(healed.passed).toBe(true)
         await settle()
-        expect(await hostSnapshot()).toEqual(before)
+        expect(await h.snapshot()).toEqual(h.before())
       }, 180_000)
     }
   }

@@ -1,36 +1,25 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {mkdirSync, readFileSync, writeFileSync, chmodSync, rmSync} from 'node:fs'
+import {readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {runChecks} from '../../src/labs/checker.js'
 import {getLab} from '../../src/labs/catalogue.js'
-import {Ledger} from '../../src/host/ledger.js'
-import {ProgressStore} from '../../src/host/progress.js'
 import {buildBpf} from '../../src/bpf/build.js'
 import {loadAndPin} from '../../src/bpf/programs.js'
-import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '../helpers/env.js'
-import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
+import {repoRoot} from '../helpers/env.js'
+import {labHarness} from '../helpers/lab-harness.js'
 import {LAB2_MUTANTS, type Lab2Mutant} from '../fixtures/lab2-mutants.js'
 
 const LAB = join(repoRoot, 'labs/02-ebpf-basics')
 const SOLUTION = {'ebpfcni.bpf.c': readFileSync(join(LAB, 'solution/ebpfcni.bpf.c'), 'utf8'), ebpfcni: readFileSync(join(LAB, 'solution/ebpfcni'), 'utf8')}
 
-describe('lab 2 checks: the solution passes, the starter and every mutant fail with the right check', () => {
-  const t = tempStateDir()
-  const id = uniq()
-  const bridge = `l2${id}`
-  const pinDir = `/sys/fs/bpf/ebpfcni-t2${id}`
-  const targets = {cniBinDir: join(t.dir, 'bin'), cniConfDir: join(t.dir, 'net.d')}
-  const config = {cniVersion: '1.0.0', name: `ebpfcni${id}`, type: 'ebpfcni', podcidr: '10.246.0.0/24', bridge, dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}
-  let before: Awaited<ReturnType<typeof hostSnapshot>>
-  const ledger = () => new Ledger(join(t.dir, 'ledger.json'))
+describe('lab 2 checks: the solution passes, every mutant fails with the right check', () => {
+  const h = labHarness(2, {tag: 'l2', subnet: '10.246.0.0/24'})
+  const {pinDir, ledger} = h
+  const check = h.check
+  const settle = () => h.settle()
 
   /** A workspace with the given files, the program built and pinned as the mutant says. */
   const prepare = async (name: string, files: Record<string, string>, pin: Lab2Mutant['pin'] = undefined, editAfterLoad?: Record<string, string>): Promise<string> => {
-    const dir = join(t.dir, 'ws', name.replace(/\W+/g, '-'))
-    mkdirSync(dir, {recursive: true})
-    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text)
-    chmodSync(join(dir, 'ebpfcni'), 0o755)
-    writeFileSync(join(dir, '10-ebpfcni.conf'), JSON.stringify(config))
+    const dir = h.workspace(name, files)
     rmSync(pinDir, {recursive: true, force: true})
     if (pin !== 'none') {
       const built = await buildBpf(join(dir, 'ebpfcni.bpf.c'), join(dir, 'ebpfcni.bpf.o'))
@@ -39,42 +28,16 @@ describe('lab 2 checks: the solution passes, the starter and every mutant fail w
     }
     return dir
   }
-  const check = (dir: string, step?: string) =>
-    runChecks({lab: 2, step, workspace: dir, targets, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
-  const settle = async () => {
-    await deleteLinkQuietly(bridge)
-    rmSync(pinDir, {recursive: true, force: true})
-  }
 
-  beforeAll(async () => {
-    requireRoot()
-    requireBuilt()
-    process.env.EBPFCNI_STATE_DIR = t.dir
-    before = await hostSnapshot()
-  })
-  afterAll(async () => {
-    await settle()
-    delete process.env.EBPFCNI_STATE_DIR
-    t.cleanup()
-  })
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
 
   it('the reference solution passes every lab 2 check and leaves nothing', async () => {
     const report = await check(await prepare('solution', SOLUTION))
     expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
     expect(report.checks.map((c) => c.id).sort()).toEqual(getLab(2).steps.flatMap((s) => s.checks).sort())
     await settle()
-    expect(await hostSnapshot()).toEqual(before)
-  }, 120_000)
-
-  it('the untouched starter program fails every step', async () => {
-    const starter = {'ebpfcni.bpf.c': readFileSync(join(LAB, 'starter/ebpfcni.bpf.c'), 'utf8'), ebpfcni: readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8')}
-    const dir = await prepare('starter', starter)
-    for (const step of getLab(2).steps) {
-      const report = await check(dir, step.id)
-      expect(report.passed, `step ${step.id} passed on the starter`).toBe(false)
-      for (const f of report.checks.filter((c) => c.status === 'fail')) expect(f.hint).toBeTruthy()
-    }
-    await settle()
+    expect(await h.snapshot()).toEqual(h.before())
   }, 120_000)
 
   for (const m of LAB2_MUTANTS) {
@@ -88,7 +51,7 @@ describe('lab 2 checks: the solution passes, the starter and every mutant fail w
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       await settle()
-      expect(await hostSnapshot(), `mutant ${m.name} left host objects`).toEqual(before)
+      expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)
   }
 })

@@ -1,17 +1,16 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {mkdirSync, readFileSync, writeFileSync, chmodSync, rmSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {runChecks} from '../../src/labs/checker.js'
 import {runCheck} from '../../src/labs/check-types.js'
 import {getLab} from '../../src/labs/catalogue.js'
-import {Ledger} from '../../src/host/ledger.js'
-import {ProgressStore} from '../../src/host/progress.js'
 import {Lab4Context} from '../../src/labs/lab4/context.js'
 import {LAB4_CHECKS} from '../../src/labs/lab4/checks.js'
 import {PolicyController} from '../../src/policy/controller.js'
 import type {PolicyService} from '../../src/policy/service.js'
-import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '../helpers/env.js'
-import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
+import {PolicyMaps} from '../../src/policy/maps.js'
+import {repoRoot} from '../helpers/env.js'
+import {labHarness} from '../helpers/lab-harness.js'
+import {applyEdits} from '../fixtures/mutants.js'
 import {LAB4_MUTANTS} from '../fixtures/lab4-mutants.js'
 
 const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
@@ -35,50 +34,22 @@ class StaticController extends PolicyController {
 }
 
 describe('lab 4 checks: each step\'s reference passes, every mutant fails with the right check', () => {
-  const t = tempStateDir()
-  const id = uniq()
-  const bridge = `l4${id}`
-  const pinDir = `/sys/fs/bpf/ebpfcni-t4${id}`
-  const targets = {cniBinDir: join(t.dir, 'bin'), cniConfDir: join(t.dir, 'net.d')}
-  const config = {cniVersion: '1.0.0', name: `ebpfcni${id}`, type: 'ebpfcni', podcidr: '10.249.0.0/24', bridge, dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}
-  let before: Awaited<ReturnType<typeof hostSnapshot>>
-  const ledger = () => new Ledger(join(t.dir, 'ledger.json'))
-
-  const workspace = (name: string, program: string): string => {
-    const dir = join(t.dir, 'ws', name.replace(/\W+/g, '-'))
-    mkdirSync(dir, {recursive: true})
-    writeFileSync(join(dir, 'ebpfcni.bpf.c'), program)
-    writeFileSync(join(dir, 'ebpfcni'), PLUGIN)
-    chmodSync(join(dir, 'ebpfcni'), 0o755)
-    writeFileSync(join(dir, '10-ebpfcni.conf'), JSON.stringify(config))
-    return dir
-  }
-  const check = (dir: string, step?: string) =>
-    runChecks({lab: 4, step, workspace: dir, targets, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
-  const settle = async () => {
-    await deleteLinkQuietly(bridge)
-    rmSync(pinDir, {recursive: true, force: true})
-  }
+  const h = labHarness(4, {tag: 'l4', subnet: '10.249.0.0/24'})
+  const {targets, pinDir, ledger} = h
+  const workspace = (name: string, program: string) => h.workspace(name, {'ebpfcni.bpf.c': program, ebpfcni: PLUGIN})
+  const check = h.check
+  const settle = () => h.settle()
   const passing = (r: Awaited<ReturnType<typeof check>>) => expect(r.checks.filter((c) => c.status !== 'pass'), JSON.stringify(r.checks, null, 1)).toEqual([])
 
-  beforeAll(async () => {
-    requireRoot()
-    requireBuilt()
-    process.env.EBPFCNI_STATE_DIR = t.dir
-    before = await hostSnapshot()
-  })
-  afterAll(async () => {
-    await settle()
-    delete process.env.EBPFCNI_STATE_DIR
-    t.cleanup()
-  })
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
 
   it('the identity reference passes every lab 4 check and leaves nothing', async () => {
     const report = await check(workspace('solution', PROGRAMS.identity))
     passing(report)
     expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(4).steps.flatMap((s) => s.checks))].sort())
     await settle()
-    expect(await hostSnapshot()).toEqual(before)
+    expect(await h.snapshot()).toEqual(h.before())
   }, 180_000)
 
   it('step 1 and step 2 references pass their steps', async () => {
@@ -93,7 +64,6 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
   it('the learner\'s own rules survive a check run', async () => {
     const dir = workspace('keep', PROGRAMS.networkpolicy)
     await check(dir, 'deny')
-    const {PolicyMaps} = await import('../../src/policy/maps.js')
     const maps = PolicyMaps.open(pinDir)
     maps.sync({mode: 'ip-pair', pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), isolated: new Set(['10.9.9.2']), identities: new Map()})
     maps.close()
@@ -108,18 +78,13 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
 
   for (const m of LAB4_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
-      let program = PROGRAMS[m.base]
-      for (const [find, replace] of m.edits) {
-        expect(program.includes(find), `anchor missing: ${find}`).toBe(true)
-        program = program.replace(find, replace)
-      }
-      const report = await check(workspace(m.name, program), m.step)
+      const report = await check(workspace(m.name, applyEdits(PROGRAMS[m.base], m.edits)), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       await settle()
-      expect(await hostSnapshot(), `mutant ${m.name} left host objects`).toEqual(before)
+      expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)
   }
 
@@ -135,6 +100,6 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
       await ctx.cleanup()
     }
     await settle()
-    expect(await hostSnapshot()).toEqual(before)
+    expect(await h.snapshot()).toEqual(h.before())
   }, 120_000)
 })
