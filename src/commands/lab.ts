@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {select} from '@inquirer/prompts'
 import chalk from 'chalk'
-import {BaseCommand, interactive} from '../ui/base-command.js'
+import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {getLab, getStep, loadLabs, type Lab} from '../labs/catalogue.js'
 import {ensureWorkspace} from '../labs/workspace.js'
 import {runAuto} from '../labs/auto.js'
@@ -83,11 +83,7 @@ then the labs are reset (lab all --auto runs labs 1-4).`
     this.log(chalk.dim(`Workspace: ${dir}\n`))
 
     if (flags.watch) {
-      const until = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve)
-        process.once('SIGTERM', resolve)
-        if (flags.for) setTimeout(resolve, flags.for * 1000).unref()
-      })
+      const until = untilStopped(flags.for)
       return watchSession({lab, step, workspace: dir, poll: flags.poll, until, log: (l) => this.log(l), progress})
     }
     showStep(lab, step, (l) => this.log(l))

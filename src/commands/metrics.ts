@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import chalk from 'chalk'
-import {BaseCommand, interactive} from '../ui/base-command.js'
+import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {BPF_PIN_ROOT, packageRoot} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 import {CounterExporter} from '../metrics/exporter.js'
@@ -72,11 +72,7 @@ Each scrape reads the map once. Loopback only unless you pass --host.
       throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}`, {hint: 'another exporter may be running (ebpfcni metrics --stop), or pick --port'})
     }
     this.log(`started; serving ${server.url} (map ${flags.map})${flags.watch ? '' : '; Ctrl-C to stop'}`)
-    const stop = new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-      if (flags.for) setTimeout(resolve, flags.for * 1000).unref()
-    })
+    const stop = untilStopped(flags.for)
     if (flags.watch) await this.watch(exporter, flags.map, server.url, stop)
     else await stop
     await server.close()

@@ -50,3 +50,12 @@ export abstract class BaseCommand extends Command {
     process.exitCode = 2
   }
 }
+
+/** Resolves on Ctrl-C, SIGTERM, or after `seconds` (long-running commands: watch, serve). */
+export function untilStopped(seconds?: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+    if (seconds) setTimeout(resolve, seconds * 1000).unref()
+  })
+}

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {join} from 'node:path'
-import {BaseCommand} from '../../ui/base-command.js'
+import {BaseCommand, untilStopped} from '../../ui/base-command.js'
 import {PolicyService} from '../../policy/service.js'
 import {PolicyController} from '../../policy/controller.js'
 import {startControllerProcess, stopControllerProcesses} from '../../policy/background.js'
@@ -41,11 +41,7 @@ as a difference (allows before isolation, removals last), never a wipe and rewri
     })
     await controller.start()
     this.log(`watching pods and policies${controller.polling ? ' (polling: file events do not arrive here)' : ''}; Ctrl-C to stop`)
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-      if (flags.for) setTimeout(resolve, flags.for * 1000).unref()
-    })
+    await untilStopped(flags.for)
     controller.stop()
   }
 }
