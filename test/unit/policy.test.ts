@@ -1,0 +1,78 @@
+import {describe, it, expect} from 'vitest'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {parseNetworkPolicy, matches} from '../../src/policy/networkpolicy.js'
+import {resolve, labelsKey, VERDICT} from '../../src/policy/resolve.js'
+import {repoRoot} from '../helpers/env.js'
+
+const ORIGINAL = readFileSync(join(repoRoot, 'labs/04-security-policy/policy.yaml'), 'utf8')
+const np = (spec: string, name = 'p') => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`
+
+describe('NetworkPolicy parsing', () => {
+  it('reads the original workshop policy', () => {
+    expect(parseNetworkPolicy(ORIGINAL)).toEqual({name: 'httpbin-allow-sleep', podSelector: {app: 'httpbin'}, ingress: [{from: [{app: 'sleep'}]}]})
+  })
+
+  it('an empty podSelector selects all; no ingress denies all; a rule without from allows all', () => {
+    expect(parseNetworkPolicy(np('  podSelector: {}\n'))).toEqual({name: 'p', podSelector: {}, ingress: []})
+    expect(parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - {}\n')).ingress).toEqual([{}])
+  })
+
+  it.each([
+    ['  podSelector: {}\n  egress: []\n', /spec\.egress: egress rules are not supported/],
+    ['  podSelector: {}\n  policyTypes: [Egress]\n', /spec\.policyTypes: Egress is not supported/],
+    ['  podSelector: {matchExpressions: []}\n', /spec\.podSelector\.matchExpressions: matchExpressions is not supported/],
+    ['  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: 10.0.0.0/8}}]\n', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
+    ['  podSelector: {}\n  ingress:\n    - ports: [{port: 80}]\n', /spec\.ingress\[0\]\.ports: ports are not supported/],
+    ['  ingress: []\n', /spec\.podSelector: is required/],
+  ])('refuses %j naming the field', (spec, message) => {
+    expect(() => parseNetworkPolicy(np(spec), 'x.yaml')).toThrow(message)
+  })
+
+  it('refuses the wrong kind, a bad name and several documents', () => {
+    expect(() => parseNetworkPolicy('apiVersion: networking.k8s.io/v1\nkind: Pod\nmetadata: {name: a}\nspec: {podSelector: {}}\n')).toThrow(/kind: is "Pod"/)
+    expect(() => parseNetworkPolicy(np('  podSelector: {}\n', 'Not_A_Name'))).toThrow(/metadata\.name/)
+    expect(() => parseNetworkPolicy(`${ORIGINAL}\n---\n${ORIGINAL}`)).toThrow(/holds 2 YAML documents/)
+  })
+
+  it('matches labels as a subset', () => {
+    expect(matches({app: 'a'}, {app: 'a', tier: 'x'})).toBe(true)
+    expect(matches({app: 'a'}, {app: 'b'})).toBe(false)
+    expect(matches({}, {})).toBe(true)
+  })
+})
+
+describe('resolving policies to map entries', () => {
+  const pods = [
+    {name: 'httpbin', ip: '10.0.0.2', labels: {app: 'httpbin'}},
+    {name: 'sleep', ip: '10.0.0.3', labels: {app: 'sleep'}},
+    {name: 'sleep2', ip: '10.0.0.4', labels: {app: 'sleep'}},
+    {name: 'other', ip: '10.0.0.5', labels: {}},
+  ]
+  const policy = parseNetworkPolicy(ORIGINAL)
+
+  it('ip-pair: allows each sleep pod to httpbin and back, isolates httpbin only', () => {
+    const d = resolve('ip-pair', pods, [policy], [])
+    expect([...d.isolated]).toEqual(['10.0.0.2'])
+    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.3>10.0.0.2': 2, '10.0.0.2>10.0.0.3': 2, '10.0.0.4>10.0.0.2': 2, '10.0.0.2>10.0.0.4': 2})
+  })
+
+  it('hand-written rules override what a policy allows; unknown names are refused', () => {
+    const d = resolve('ip-pair', pods, [policy], [{from: 'sleep', to: 'httpbin', verdict: 'deny'}])
+    expect(d.pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.deny)
+    expect(resolve('ip-pair', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}]).pairs.get('192.168.1.1>10.0.0.2')).toBe(VERDICT.deny)
+    expect(() => resolve('ip-pair', pods, [], [{from: 'nobody', to: 'httpbin', verdict: 'deny'}])).toThrow(/"nobody" is neither a pod nor an IPv4 address/)
+  })
+
+  it('identity: one identity per label set, rules between identities, not pods', () => {
+    const ids = new Map<string, number>()
+    const identityOf = (l: Record<string, string>) => ids.get(labelsKey(l)) ?? (ids.set(labelsKey(l), ids.size + 1), ids.size)
+    const d = resolve('identity', pods, [policy], [], identityOf)
+    expect(d.identities.get('10.0.0.3')).toBe(d.identities.get('10.0.0.4'))
+    expect(new Set(d.identities.values()).size).toBe(3)
+    const [h, s] = [d.identities.get('10.0.0.2'), d.identities.get('10.0.0.3')]
+    expect(Object.fromEntries(d.pairs)).toEqual({[`${s}>${h}`]: 2, [`${h}>${s}`]: 2})
+    expect([...d.isolated]).toEqual([String(h)])
+    expect(() => resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], identityOf)).toThrow(/is not a pod/)
+  })
+})
