@@ -54,7 +54,7 @@ export class PolicyController {
     for (const [name, p] of Object.entries(this.service.store.read().policies)) {
       if (p.source && !this.watchedFiles.has(p.source)) {
         this.watchedFiles.set(p.source, name)
-        this.watch(p.source, `file ${p.source} changed`)
+        this.watch(p.source, `${p.source} changed`)
       }
     }
   }
@@ -75,13 +75,13 @@ export class PolicyController {
     try {
       // Re-read applied files that changed on disk; a broken edit keeps the last good policy.
       for (const [file, name] of this.watchedFiles) {
-        if (!reason.includes(file) || !existsSync(file)) continue
+        if (!reason.includes(`${file} changed`) || !existsSync(file)) continue
         try {
           const spec = parseNetworkPolicy(readFileSync(file, 'utf8'), file)
           if (spec.name !== name) throw new Error(`metadata.name changed from ${name} to ${spec.name}; apply it as a new policy`)
           this.service.store.putPolicy(spec, file)
         } catch (err) {
-          this.opts.onEvent?.({reason, error: `${file}: ${errorMessage(err)} (keeping the last good version)`})
+          this.opts.onEvent?.({reason, error: `${errorMessage(err)} (keeping the last good version)`})
         }
       }
       this.refreshFileWatches()

@@ -92,8 +92,12 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     expect(list.isolated).toEqual([])
   }, 60_000)
 
-  it('apply the original policy; the controller lets a new sleep pod in and cleans up after a deleted one; delete restores', async () => {
-    const applied = await cli(['policy', 'apply', join(LAB4, 'policy.yaml'), ...pin])
+  it('apply the original policy; the controller lets a new sleep pod in, cleans up after a deleted one, follows edits of the file; delete restores', async () => {
+    // Applied from a copy: the controller watches the file a policy came from.
+    const file = join(t.dir, 'policy.yaml')
+    const original = readFileSync(join(LAB4, 'policy.yaml'), 'utf8')
+    writeFileSync(file, original)
+    const applied = await cli(['policy', 'apply', file, ...pin])
     expect(applied.exitCode, applied.stderr).toBe(0)
     expect(await reaches('sleep', 'httpbin')).toBe(true)
     expect(await reaches('other', 'httpbin')).toBe(false)
@@ -115,6 +119,16 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     expect(stale, `rules for the deleted pod's ${ip2} stayed`).toBe(false)
     const log = readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')
     expect(log).toMatch(/pods changed: \d+ written, \d+ removed/)
+
+    // A broken edit keeps the last good policy; a good edit is applied without `policy apply`.
+    writeFileSync(file, original.replace('podSelector:', 'podSelector: [oops'))
+    for (let i = 0; i < 30 && !/keeping the last good version/.test(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')).toMatch(/is not valid YAML.*keeping the last good version/)
+    expect(await reaches('sleep', 'httpbin')).toBe(true)
+    writeFileSync(file, original.replace('app: sleep', 'app: nobody'))
+    let cut = false
+    for (let i = 0; i < 30 && !cut; i++) cut = !(await reaches('sleep', 'httpbin'))
+    expect(cut, 'editing the applied file to allow nobody did not cut sleep off').toBe(true)
     expect((await cli(['policy', 'watch', '--stop'])).stdout).toMatch(/stopped 1 controller/)
 
     expect((await cli(['policy', 'delete', 'httpbin-allow-sleep', ...pin])).exitCode).toBe(0)
