@@ -23,4 +23,16 @@ struct identity_pair {
 	__u32 dst;
 };
 
+/* Key of the port rule maps `policy_ports` / `identity_policy_ports` (NetworkPolicy ports):
+ * source and destination (addresses, or identities), the destination port in network order
+ * as it is in the TCP/UDP header, and the IP protocol (IPPROTO_TCP or IPPROTO_UDP).
+ * Initialise it whole (= {...}) so `pad` is zero: map keys compare every byte. */
+struct port_rule_key {
+	__u32 src;
+	__u32 dst;
+	__u16 dport;
+	__u8 proto;
+	__u8 pad;
+};
+
 #endif

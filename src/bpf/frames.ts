@@ -15,7 +15,7 @@ function ethernet(ethertype: number, payload: Buffer): Buffer {
 }
 
 /** An IPv4/UDP datagram between two addresses, with a correct header checksum. */
-export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni'): Buffer {
+export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9): Buffer {
   const data = Buffer.from(payload)
   const ip = Buffer.alloc(20 + 8 + data.length)
   ip[0] = 0x45
@@ -29,9 +29,28 @@ export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni'): Buffer {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
   ip.writeUInt16BE(~sum & 0xffff, 10)
   ip.writeUInt16BE(40000, 20)
-  ip.writeUInt16BE(9, 22)
+  ip.writeUInt16BE(dport, 22)
   ip.writeUInt16BE(8 + data.length, 24)
   data.copy(ip, 28)
+  return ethernet(0x0800, ip)
+}
+
+/** An IPv4/TCP SYN to a destination port (a 20-byte TCP header, checksums not needed by XDP). */
+export function ipv4Tcp(src: string, dst: string, dport: number): Buffer {
+  const udp = ipv4Udp(src, dst, '')
+  const ip = Buffer.alloc(20 + 20)
+  udp.copy(ip, 0, 14, 14 + 20)
+  ip.writeUInt16BE(40, 2)
+  ip[9] = 6 // TCP
+  ip.writeUInt16BE(0, 10)
+  let sum = 0
+  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i)
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  ip.writeUInt16BE(~sum & 0xffff, 10)
+  ip.writeUInt16BE(40000, 20)
+  ip.writeUInt16BE(dport, 22)
+  ip[32] = 0x50 // data offset: 5 words
+  ip[33] = 0x02 // SYN
   return ethernet(0x0800, ip)
 }
 

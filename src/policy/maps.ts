@@ -11,9 +11,12 @@ import type {Desired, Mode} from './resolve.js'
 // ever meets a half-written rule set (a newly isolated pod already has its allows).
 
 export const POLICY_MAPS = {
-  'ip-pair': {pairs: 'policy', isolated: 'isolated'},
-  identity: {pairs: 'identity_policy', isolated: 'identity_isolated', identity: 'identity'},
+  'ip-pair': {pairs: 'policy', isolated: 'isolated', ports: 'policy_ports'},
+  identity: {pairs: 'identity_policy', isolated: 'identity_isolated', ports: 'identity_policy_ports', identity: 'identity'},
 } as const
+
+/** Maps a design may lack until the step that needs them (rules work without isolation or ports). */
+const OPTIONAL = new Set<string>(['isolated', 'policy_ports', 'identity_policy_ports'])
 
 /** Shapes the program must declare: key and value sizes in bytes. */
 const SHAPES: Record<string, {key: number; value: number; what: string}> = {
@@ -22,7 +25,11 @@ const SHAPES: Record<string, {key: number; value: number; what: string}> = {
   identity: {key: 4, value: 4, what: 'key __u32 address, value __u32 identity'},
   identity_policy: {key: 8, value: 4, what: 'key struct identity_pair (8 bytes), value __u32 verdict'},
   identity_isolated: {key: 4, value: 4, what: 'key __u32 identity, value __u32'},
+  policy_ports: {key: 12, value: 4, what: 'key struct port_rule_key (12 bytes), value __u32 verdict'},
+  identity_policy_ports: {key: 12, value: 4, what: 'key struct port_rule_key (12 bytes), value __u32 verdict'},
 }
+
+const PROTO = {tcp: 6, udp: 17} as const
 
 const u32 = (n: number): Buffer => {
   const b = Buffer.alloc(4)
@@ -38,11 +45,25 @@ function pairKey(mode: Mode, pair: string): Buffer {
 function pairOfKey(mode: Mode, k: Buffer): string {
   return mode === 'ip-pair' ? `${keyToIpv4(k.subarray(0, 4))}>${keyToIpv4(k.subarray(4, 8))}` : `${k.readUInt32LE(0)}>${k.readUInt32LE(4)}`
 }
+/** "src>dst>tcp/80" <-> struct port_rule_key {src, dst, __be16 dport, __u8 proto, __u8 pad}. */
+function portKey(mode: Mode, rule: string): Buffer {
+  const [s, d, pp] = rule.split('>')
+  const [proto, port] = pp.split('/')
+  const tail = Buffer.alloc(4)
+  tail.writeUInt16BE(Number(port), 0)
+  tail[2] = PROTO[proto as keyof typeof PROTO]
+  return Buffer.concat([pairKey(mode, `${s}>${d}`), tail])
+}
+function portOfKey(mode: Mode, k: Buffer): string {
+  const proto = k[10] === PROTO.udp ? 'udp' : k[10] === PROTO.tcp ? 'tcp' : `proto${k[10]}`
+  return `${pairOfKey(mode, k.subarray(0, 8))}>${proto}/${k.readUInt16BE(8)}`
+}
 const isolatedKey = (mode: Mode, v: string): Buffer => (mode === 'ip-pair' ? ipv4Key(v) : u32(Number(v)))
 const isolatedOfKey = (mode: Mode, k: Buffer): string => (mode === 'ip-pair' ? keyToIpv4(k) : String(k.readUInt32LE(0)))
 
 export interface Current {
   pairs: Map<string, number>
+  portPairs: Map<string, number>
   isolated: Set<string>
   identities: Map<string, number>
 }
@@ -71,8 +92,8 @@ export class PolicyMaps {
     const maps = new PolicyMaps(pinDir, mode)
     try {
       for (const name of Object.values(POLICY_MAPS[mode])) {
-        // Lab 4 step 1 has rules but no isolation yet: `isolated` comes with NetworkPolicy.
-        if (name === POLICY_MAPS['ip-pair'].isolated && !existsSync(join(pinDir, name))) continue
+        // Lab 4 step 1 has rules but no isolation yet: `isolated` and ports come with NetworkPolicy.
+        if (OPTIONAL.has(name) && !existsSync(join(pinDir, name))) continue
         maps.openOne(name)
       }
     } catch (err) {
@@ -101,8 +122,9 @@ export class PolicyMaps {
 
   read(): Current {
     const m = POLICY_MAPS[this.mode]
-    const cur: Current = {pairs: new Map(), isolated: new Set(), identities: new Map()}
+    const cur: Current = {pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
     for (const e of mapDump(this.fd(m.pairs))) cur.pairs.set(pairOfKey(this.mode, e.key), e.value.readUInt32LE(0))
+    if (this.fds.has(m.ports)) for (const e of mapDump(this.fd(m.ports))) cur.portPairs.set(portOfKey(this.mode, e.key), e.value.readUInt32LE(0))
     if (this.fds.has(m.isolated)) for (const e of mapDump(this.fd(m.isolated))) cur.isolated.add(isolatedOfKey(this.mode, e.key))
     if (this.mode === 'identity') for (const e of mapDump(this.fd(POLICY_MAPS.identity.identity))) cur.identities.set(keyToIpv4(e.key), e.value.readUInt32LE(0))
     return cur
@@ -116,6 +138,9 @@ export class PolicyMaps {
     if (desired.isolated.size && !this.fds.has(m.isolated)) {
       throw new UserError(`a NetworkPolicy selects pods, but no ${m.isolated} map is pinned under ${this.pinDir}`, {hint: 'NetworkPolicies need the isolated map (lab 4 step 2); hand-written deny/allow rules work without it'})
     }
+    if (desired.portPairs.size && !this.fds.has(m.ports)) {
+      throw new UserError(`a NetworkPolicy limits ports, but no ${m.ports} map is pinned under ${this.pinDir}`, {hint: 'declare it with the key struct port_rule_key (ebpfcni_policy.h), or remove ports from the policy'})
+    }
     let written = 0
     let removed = 0
     const one = u32(1)
@@ -128,11 +153,15 @@ export class PolicyMaps {
     for (const [pair, v] of desired.pairs) {
       if (cur.pairs.get(pair) !== v) (mapUpdate(this.fd(m.pairs), pairKey(this.mode, pair), u32(v)), written++)
     }
+    for (const [rule, v] of desired.portPairs) {
+      if (cur.portPairs.get(rule) !== v) (mapUpdate(this.fd(m.ports), portKey(this.mode, rule), u32(v)), written++)
+    }
     // 2. isolation
     for (const d of desired.isolated) if (!cur.isolated.has(d)) (mapUpdate(this.fd(m.isolated), isolatedKey(this.mode, d), one), written++)
     // 3. removals: isolation first (un-isolating only opens), then rules, then identities
     for (const d of cur.isolated) if (!desired.isolated.has(d)) removed += Number(mapDelete(this.fd(m.isolated), isolatedKey(this.mode, d)))
     for (const pair of cur.pairs.keys()) if (!desired.pairs.has(pair)) removed += Number(mapDelete(this.fd(m.pairs), pairKey(this.mode, pair)))
+    for (const rule of cur.portPairs.keys()) if (!desired.portPairs.has(rule)) removed += Number(mapDelete(this.fd(m.ports), portKey(this.mode, rule)))
     if (this.mode === 'identity') {
       for (const ip of cur.identities.keys()) if (!desired.identities.has(ip)) removed += Number(mapDelete(this.fd(POLICY_MAPS.identity.identity), ipv4Key(ip)))
     }

@@ -8,9 +8,16 @@ import {UserError} from '../host/errors.js'
 
 export type Labels = Record<string, string>
 
+export interface PortRule {
+  protocol: 'TCP' | 'UDP'
+  port: number
+}
+
 export interface IngressRule {
   /** undefined: from every pod (a rule without `from`); else any of these selectors. */
   from?: Labels[]
+  /** undefined: every port; else only these. */
+  ports?: PortRule[]
 }
 
 export interface PolicySpec {
@@ -21,7 +28,7 @@ export interface PolicySpec {
   ingress: IngressRule[]
 }
 
-const SUPPORTED = 'supported: metadata.name, spec.podSelector.matchLabels, spec.policyTypes [Ingress], spec.ingress[].from[].podSelector.matchLabels'
+const SUPPORTED = 'supported: metadata.name, spec.podSelector.matchLabels, spec.policyTypes [Ingress], spec.ingress[].from[].podSelector.matchLabels, spec.ingress[].ports[] (protocol TCP or UDP, numeric port)'
 
 const bad = (file: string, field: string, what: string): never => {
   throw new UserError(`${file}: ${field}: ${what}`, {hint: SUPPORTED})
@@ -84,8 +91,9 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
       const at = `spec.ingress[${i}]`
       if (rule === null || (isObj(rule) && Object.keys(rule).length === 0)) return void ingress.push({})
       if (!isObj(rule)) return bad(file, at, 'must be a mapping')
-      onlyKeys(file, at, rule, ['from'], {ports: 'ports are not supported: the rule maps are keyed by addresses, not ports (remove ports to allow all ports)'})
-      if (rule.from === undefined || rule.from === null) return void ingress.push({})
+      onlyKeys(file, at, rule, ['from', 'ports'])
+      const ports = parsePorts(file, at, rule.ports)
+      if (rule.from === undefined || rule.from === null) return void ingress.push(ports ? {ports} : {})
       if (!Array.isArray(rule.from)) return bad(file, `${at}.from`, 'must be a list of peers')
       const from = rule.from.map((peer: unknown, j: number) => {
         const pat = `${at}.from[${j}]`
@@ -97,10 +105,26 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
         if (peer.podSelector === undefined) return bad(file, pat, 'needs a podSelector')
         return matchLabels(file, `${pat}.podSelector`, peer.podSelector)
       })
-      ingress.push({from})
+      ingress.push(ports ? {from, ports} : {from})
     })
   }
   return {name: (meta as {name: string}).name, podSelector, ingress}
+}
+
+function parsePorts(file: string, at: string, raw: unknown): PortRule[] | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (!Array.isArray(raw)) return bad(file, `${at}.ports`, 'must be a list')
+  return raw.map((p: unknown, k: number) => {
+    const pat = `${at}.ports[${k}]`
+    if (!isObj(p)) return bad(file, pat, 'must be a mapping with protocol and port')
+    onlyKeys(file, pat, p, ['protocol', 'port'], {endPort: 'endPort (port ranges) is not supported: list the ports'})
+    const protocol = p.protocol ?? 'TCP'
+    if (protocol !== 'TCP' && protocol !== 'UDP') bad(file, `${pat}.protocol`, `${JSON.stringify(protocol)} is not supported (TCP or UDP)`)
+    if (typeof p.port === 'string') bad(file, `${pat}.port`, `named ports ("${p.port}") are not supported: pods here have no container ports to name (use the number)`)
+    if (p.port === undefined) bad(file, `${pat}.port`, 'is required here (a rule for every port needs no ports at all)')
+    if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) bad(file, `${pat}.port`, `${JSON.stringify(p.port)} is not a port number (1-65535)`)
+    return {protocol: protocol as 'TCP' | 'UDP', port: p.port as number}
+  })
 }
 
 export const matches = (sel: Labels, labels: Labels): boolean => Object.entries(sel).every(([k, v]) => labels[k] === v)

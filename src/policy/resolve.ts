@@ -1,12 +1,13 @@
 import {isIPv4} from 'node:net'
 import {UserError} from '../host/errors.js'
-import {matches, type Labels, type PolicySpec} from './networkpolicy.js'
+import {matches, type Labels, type PolicySpec, type PortRule} from './networkpolicy.js'
 
 // From pods, NetworkPolicies and hand-written rules to the entries the datapath's maps should
 // hold, in either design:
-//  ip-pair   policy[(saddr, daddr)] = verdict; isolated[daddr] for pods a policy selects
+//  ip-pair   policy[(saddr, daddr)] = verdict; isolated[daddr] for pods a policy selects;
+//            policy_ports[(saddr, daddr, proto, dport)] for rules limited to ports
 //  identity  identity[ip] = id (one per label set); identity_policy[(src id, dst id)] = verdict;
-//            identity_isolated[id]
+//            identity_isolated[id]; identity_policy_ports[(src id, dst id, proto, dport)]
 // Stateless datapath: allowing A→B also allows B→A, so replies get back (a real CNI tracks
 // connections instead).
 
@@ -33,6 +34,8 @@ export interface Desired {
   mode: Mode
   /** "src>dst" (addresses, or identity numbers) -> verdict. */
   pairs: Map<string, number>
+  /** "src>dst>tcp/80" -> verdict: rules limited to ports. */
+  portPairs: Map<string, number>
   /** Isolated destinations: addresses (ip-pair) or identity numbers (identity). */
   isolated: Set<string>
   /** identity mode: pod address -> identity. */
@@ -49,30 +52,31 @@ function endpoint(ref: string, pods: PolicyPod[]): {ip: string; pod?: PolicyPod}
   throw new UserError(`"${ref}" is neither a pod nor an IPv4 address`, {hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`})
 }
 
-/** Every (source, target) pod pair the policies allow, and the pods they isolate. */
-function allowedPodPairs(pods: PolicyPod[], policies: PolicySpec[]): {pairs: Array<[PolicyPod, PolicyPod]>; isolated: PolicyPod[]} {
-  const pairs: Array<[PolicyPod, PolicyPod]> = []
+/** Every (source, target) pod pair the policies allow (on some ports, or all), and the pods they isolate. */
+function allowedPodPairs(pods: PolicyPod[], policies: PolicySpec[]): {pairs: Array<[PolicyPod, PolicyPod, PortRule[] | undefined]>; isolated: PolicyPod[]} {
+  const pairs: Array<[PolicyPod, PolicyPod, PortRule[] | undefined]> = []
   const isolated = new Set<PolicyPod>()
   for (const np of policies) {
     const targets = pods.filter((p) => matches(np.podSelector, p.labels))
     targets.forEach((t) => isolated.add(t))
     for (const rule of np.ingress) {
       const sources = rule.from === undefined ? pods : pods.filter((p) => rule.from!.some((sel) => matches(sel, p.labels)))
-      for (const t of targets) for (const s of sources) if (s !== t) pairs.push([s, t])
+      for (const t of targets) for (const s of sources) if (s !== t) pairs.push([s, t, rule.ports])
     }
   }
   return {pairs, isolated: [...isolated]}
 }
 
 export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], rules: ManualRule[], identityOf?: (labels: Labels) => number): Desired {
-  const desired: Desired = {mode, pairs: new Map(), isolated: new Set(), identities: new Map()}
+  const desired: Desired = {mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
   const {pairs, isolated} = allowedPodPairs(pods, policies)
-  const allow = (s: string, d: string): void => {
-    if (!desired.pairs.has(`${s}>${d}`)) desired.pairs.set(`${s}>${d}`, VERDICT.allow)
-    if (!desired.pairs.has(`${d}>${s}`)) desired.pairs.set(`${d}>${s}`, VERDICT.allow) // replies
+  const allow = (s: string, d: string, ports: PortRule[] | undefined): void => {
+    if (ports) for (const p of ports) desired.portPairs.set(`${s}>${d}>${p.protocol.toLowerCase()}/${p.port}`, VERDICT.allow)
+    else if (!desired.pairs.has(`${s}>${d}`)) desired.pairs.set(`${s}>${d}`, VERDICT.allow)
+    if (!desired.pairs.has(`${d}>${s}`)) desired.pairs.set(`${d}>${s}`, VERDICT.allow) // replies (from any port)
   }
   if (mode === 'ip-pair') {
-    for (const [s, t] of pairs) allow(s.ip, t.ip)
+    for (const [s, t, ports] of pairs) allow(s.ip, t.ip, ports)
     for (const t of isolated) desired.isolated.add(t.ip)
     // Hand-written rules last: they override what the policies allow.
     for (const r of rules) desired.pairs.set(`${endpoint(r.from, pods).ip}>${endpoint(r.to, pods).ip}`, VERDICT[r.verdict])
@@ -81,7 +85,7 @@ export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], r
   if (!identityOf) throw new Error('identity mode needs an identity allocator')
   for (const p of pods) desired.identities.set(p.ip, identityOf(p.labels))
   const id = (p: PolicyPod): number => desired.identities.get(p.ip)!
-  for (const [s, t] of pairs) allow(String(id(s)), String(id(t)))
+  for (const [s, t, ports] of pairs) allow(String(id(s)), String(id(t)), ports)
   for (const t of isolated) desired.isolated.add(String(id(t)))
   for (const r of rules) {
     const [f, t] = [endpoint(r.from, pods), endpoint(r.to, pods)]

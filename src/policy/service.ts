@@ -3,7 +3,7 @@ import {resolve as resolvePath} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from './networkpolicy.js'
-import {PolicyMaps, type SyncResult} from './maps.js'
+import {PolicyMaps, POLICY_MAPS, type SyncResult} from './maps.js'
 import {labelsKey, resolve, verdictName, type Desired, type Mode, type VerdictName} from './resolve.js'
 import {PolicyStore} from './store.js'
 import {LedgerPodSource, type PodSource} from './pods.js'
@@ -120,13 +120,19 @@ export class PolicyService {
         const id = Number(x)
         return id === 0 ? 'unknown (0)' : `{${labelsOfId.get(id) ?? '?'}} (${id})`
       }
-      const mapNames = maps.mode === 'ip-pair' ? {pairs: 'policy', isolated: 'isolated'} : {pairs: 'identity_policy', isolated: 'identity_isolated'}
+      const mapNames = POLICY_MAPS[maps.mode]
       return {
         mode: maps.mode,
-        rules: [...cur.pairs].map(([pair, v]) => {
-          const [s, d] = pair.split('>')
-          return {map: mapNames.pairs, from: name(s), to: name(d), verdict: verdictName(v)}
-        }),
+        rules: [
+          ...[...cur.pairs].map(([pair, v]) => {
+            const [s, d] = pair.split('>')
+            return {map: mapNames.pairs, from: name(s), to: name(d), verdict: verdictName(v)}
+          }),
+          ...[...cur.portPairs].map(([rule, v]) => {
+            const [s, d, port] = rule.split('>')
+            return {map: mapNames.ports, from: name(s), to: `${name(d)} ${port}`, verdict: verdictName(v)}
+          }),
+        ],
         isolated: [...cur.isolated].map(name),
         identities: [...cur.identities].map(([ip, identity]) => ({ip, pod: byIp.get(ip) ?? '', identity, labels: labelsOfId.get(identity) ?? ''})),
       }

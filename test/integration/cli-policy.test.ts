@@ -76,7 +76,7 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
       ['egress.yaml', /spec\.egress: egress rules are not supported/],
       ['ipblock.yaml', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
       ['namespace.yaml', /spec\.ingress\[0\]\.from\[1\]\.namespaceSelector: namespaceSelector is not supported/],
-      ['ports.yaml', /spec\.ingress\[0\]\.ports: ports are not supported/],
+      ['ports.yaml', /spec\.ingress\[0\]\.ports\[0\]\.port: named ports \("http"\) are not supported/],
       ['wrong-kind.yaml', /apiVersion: is "v1", expected networking\.k8s\.io\/v1/],
       ['malformed.yaml', /is not valid YAML/],
     ]

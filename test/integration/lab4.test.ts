@@ -65,7 +65,7 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     const dir = workspace('keep', PROGRAMS.networkpolicy)
     await check(dir, 'deny')
     const maps = PolicyMaps.open(pinDir)
-    maps.sync({mode: 'ip-pair', pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), isolated: new Set(['10.9.9.2']), identities: new Map()})
+    maps.sync({mode: 'ip-pair', pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), portPairs: new Map([['10.9.9.1>10.9.9.2>tcp/80', 2]]), isolated: new Set(['10.9.9.2']), identities: new Map()})
     maps.close()
     await check(dir, 'networkpolicy')
     const after = PolicyMaps.open(pinDir)
@@ -73,6 +73,7 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     after.close()
     expect([...cur.pairs]).toEqual([['10.9.9.1>10.9.9.2', 1]])
     expect([...cur.isolated]).toEqual(['10.9.9.2'])
+    expect([...cur.portPairs]).toEqual([['10.9.9.1>10.9.9.2>tcp/80', 2]])
     await settle()
   }, 120_000)
 

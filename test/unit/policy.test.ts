@@ -23,7 +23,9 @@ describe('NetworkPolicy parsing', () => {
     ['  podSelector: {}\n  policyTypes: [Egress]\n', /spec\.policyTypes: Egress is not supported/],
     ['  podSelector: {matchExpressions: []}\n', /spec\.podSelector\.matchExpressions: matchExpressions is not supported/],
     ['  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: 10.0.0.0/8}}]\n', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
-    ['  podSelector: {}\n  ingress:\n    - ports: [{port: 80}]\n', /spec\.ingress\[0\]\.ports: ports are not supported/],
+    ['  podSelector: {}\n  ingress:\n    - ports: [{port: http}]\n', /spec\.ingress\[0\]\.ports\[0\]\.port: named ports/],
+    ['  podSelector: {}\n  ingress:\n    - ports: [{port: 80, endPort: 90}]\n', /spec\.ingress\[0\]\.ports\[0\]\.endPort: endPort \(port ranges\) is not supported/],
+    ['  podSelector: {}\n  ingress:\n    - ports: [{protocol: SCTP, port: 80}]\n', /spec\.ingress\[0\]\.ports\[0\]\.protocol: "SCTP" is not supported/],
     ['  ingress: []\n', /spec\.podSelector: is required/],
   ])('refuses %j naming the field', (spec, message) => {
     expect(() => parseNetworkPolicy(np(spec), 'x.yaml')).toThrow(message)
@@ -33,6 +35,11 @@ describe('NetworkPolicy parsing', () => {
     expect(() => parseNetworkPolicy('apiVersion: networking.k8s.io/v1\nkind: Pod\nmetadata: {name: a}\nspec: {podSelector: {}}\n')).toThrow(/kind: is "Pod"/)
     expect(() => parseNetworkPolicy(np('  podSelector: {}\n', 'Not_A_Name'))).toThrow(/metadata\.name/)
     expect(() => parseNetworkPolicy(`${ORIGINAL}\n---\n${ORIGINAL}`)).toThrow(/holds 2 YAML documents/)
+  })
+
+  it('reads ports (TCP by default)', () => {
+    expect(parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - from: [{podSelector: {matchLabels: {a: b}}}]\n      ports: [{port: 80}, {protocol: UDP, port: 53}]\n')).ingress)
+      .toEqual([{from: [{a: 'b'}], ports: [{protocol: 'TCP', port: 80}, {protocol: 'UDP', port: 53}]}])
   })
 
   it('matches labels as a subset', () => {
@@ -55,6 +62,13 @@ describe('resolving policies to map entries', () => {
     const d = resolve('ip-pair', pods, [policy], [])
     expect([...d.isolated]).toEqual(['10.0.0.2'])
     expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.3>10.0.0.2': 2, '10.0.0.2>10.0.0.3': 2, '10.0.0.4>10.0.0.2': 2, '10.0.0.2>10.0.0.4': 2})
+  })
+
+  it('ports: the allowed pair is limited to its ports; replies come back from any port', () => {
+    const web = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: httpbin}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: sleep}}}]\n      ports: [{port: 80}]\n'))
+    const d = resolve('ip-pair', pods.slice(0, 2), [web], [])
+    expect(Object.fromEntries(d.portPairs)).toEqual({'10.0.0.3>10.0.0.2>tcp/80': 2})
+    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.2>10.0.0.3': 2})
   })
 
   it('hand-written rules override what a policy allows; unknown names are refused', () => {

@@ -4,6 +4,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ebpfcni_policy.h"
@@ -43,6 +44,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } identity_isolated SEC(".maps");
 
+/* Rules limited to ports (NetworkPolicy ingress[].ports): (src, dst, protocol, dport) -> verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct port_rule_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} identity_policy_ports SEC(".maps");
+
 /* How many packets were dropped (one per-CPU slot, summed by user space). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -57,6 +67,18 @@ static __always_inline __u32 identity_of(__u32 addr)
 {
 	__u32 *id = bpf_map_lookup_elem(&identity, &addr);
 	return id ? *id : 0;
+}
+
+/* The destination port of a TCP or UDP packet, in network order; 0 for anything else.
+ * The ports follow the IP header, whose length is ihl * 4 bytes (options make it longer). */
+static __always_inline __u16 dport_of(struct iphdr *ip, void *data_end)
+{
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return 0;
+	__u16 *ports = (void *)ip + ip->ihl * 4;
+	if ((void *)(ports + 2) > data_end)
+		return 0;
+	return ports[1]; /* source port, then destination port, in both TCP and UDP */
 }
 
 static __always_inline int drop(void)
@@ -97,6 +119,10 @@ int xdp_prog(struct xdp_md *ctx)
 	__u32 *verdict = bpf_map_lookup_elem(&identity_policy, &pair);
 	if (verdict)
 		return *verdict == POLICY_DENY ? drop() : XDP_PASS;
+	struct port_rule_key pk = {.src = pair.src, .dst = pair.dst, .dport = dport_of(ip, data_end), .proto = ip->protocol};
+	__u32 *port_verdict = pk.dport ? bpf_map_lookup_elem(&identity_policy_ports, &pk) : 0;
+	if (port_verdict)
+		return *port_verdict == POLICY_DENY ? drop() : XDP_PASS;
 	if (pair.dst && bpf_map_lookup_elem(&identity_isolated, &pair.dst))
 		return drop();
 	return XDP_PASS;

@@ -19,7 +19,8 @@ struct {
 // TODO(deny): a pinned BPF_MAP_TYPE_HASH named `policy`: key struct ip_pair, value __u32
 // (POLICY_DENY or POLICY_ALLOW), max_entries 65536.
 // TODO(deny): a pinned BPF_MAP_TYPE_PERCPU_ARRAY named `drops`: one __u64 at key 0.
-// TODO(networkpolicy): a pinned hash `isolated`: key __u32 address, value __u32.
+// TODO(networkpolicy): a pinned hash `isolated`: key __u32 address, value __u32; and a pinned
+// hash `policy_ports`: key struct port_rule_key, value __u32 (NetworkPolicy ports).
 
 SEC("xdp")
 int xdp_prog(struct xdp_md *ctx)
@@ -48,7 +49,8 @@ int xdp_prog(struct xdp_md *ctx)
 
 	// TODO(deny): look up (ip->saddr, ip->daddr) in `policy`; on POLICY_DENY add one to
 	// drops[0] and return XDP_DROP.
-	// TODO(networkpolicy): no rule for the pair, but the destination is in `isolated`: drop.
+	// TODO(networkpolicy): no rule for the pair: a rule in `policy_ports` for (pair, protocol,
+	// TCP/UDP destination port) decides; else a destination in `isolated` is dropped.
 	// TODO(identity): the identity design (see step 3's text).
 	return XDP_PASS;
 }

@@ -7,8 +7,9 @@ import {pinDirFlag} from '../../ui/policy-flags.js'
 export default class PolicyApply extends BaseCommand {
   static summary = 'Apply a Kubernetes NetworkPolicy (networking.k8s.io/v1) file to the pods that exist now.'
   static description = `Supported: spec.podSelector.matchLabels (selected pods become default-deny for ingress),
-spec.ingress[].from[].podSelector.matchLabels (who may reach them), policyTypes [Ingress].
-Refused, with the field named: egress, ipBlock, namespaceSelector, ports, matchExpressions.
+spec.ingress[].from[].podSelector.matchLabels (who may reach them), spec.ingress[].ports (TCP/UDP, numeric),
+policyTypes [Ingress]. Refused, with the field named: egress, ipBlock, namespaceSelector, named ports, endPort,
+matchExpressions.
 The file is validated whole before anything is written. Pods added later: run ebpfcni policy watch.`
   static examples = ['<%= config.bin %> policy apply ~/ebpfcni-lab/policy.yaml']
   static args = {file: Args.string({description: 'NetworkPolicy YAML file.', required: true})}

@@ -3,12 +3,12 @@ import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
 import {LAB2_CHECKS} from '../lab2/checks.js'
-import {arp, ipv4Udp} from '../../bpf/frames.js'
+import {arp, ipv4Tcp, ipv4Udp} from '../../bpf/frames.js'
 import {closeFd, objGet, testRun, XDP_VERDICTS} from '../../bpf/libbpf.js'
 import {httpGet} from '../../net/probes.js'
 import {labsRoot} from '../../host/paths.js'
-import {parseNetworkPolicy} from '../../policy/networkpolicy.js'
-import {resolve} from '../../policy/resolve.js'
+import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
+import {resolve, type PolicyPod} from '../../policy/resolve.js'
 import type {CheckPod} from '../check-pods.js'
 
 // Lab 4's checks: the learner's program enforces what the policy layer writes — crafted
@@ -152,6 +152,43 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (!sleepOk.ok) fail(`with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
       if (otherDenied.ok) fail(`with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`, 'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped')
       return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, unlabelled → httpbin dropped`
+    },
+  },
+  {
+    id: 'policy.ports',
+    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP and other pods are dropped',
+    hint: 'After the pair rule: look up struct port_rule_key {src, dst, dport (network order, from the TCP/UDP header after ihl*4 bytes), proto} in the ports map.',
+    run: async (ctx) => {
+      const d = await ctx.deployed()
+      if (!d.maps.some((m) => m.name === 'policy_ports' || m.name === 'identity_policy_ports')) fail(`your program has no ports map (policy_ports, or identity_policy_ports in the identity design); its maps: ${d.maps.map((m) => m.name).join(', ')}`)
+      ;(await ctx.maps()).close()
+      const svc = await ctx.policy()
+      const pods: PolicyPod[] = [
+        {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
+        {name: 'port-server', ip: '10.250.1.2', labels: {role: 'server'}},
+        {name: 'port-other', ip: '10.250.1.3', labels: {}},
+      ]
+      const web: PolicySpec = {name: 'server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
+      pods.forEach((p) => ctx.podSource.add(p))
+      svc.store.putPolicy(web)
+      try {
+        svc.sync()
+        const [c, srv, o] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, number]> = [
+          [`client → server TCP 80`, ipv4Tcp(c, srv, 80), 2],
+          [`client → server TCP 8080`, ipv4Tcp(c, srv, 8080), 1],
+          [`client → server UDP 80`, ipv4Udp(c, srv, 'x', 80), 1],
+          [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80), 1],
+          [`server → client (a reply, TCP 40000)`, ipv4Tcp(srv, c, 40000), 2],
+        ]
+        const wrong = cases.map(([what, f, want]) => [what, runFrame(ctx, f), want] as const).filter(([, got, want]) => got !== want)
+        if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${verdict(got)}, expected ${verdict(want)}`).join('; '))
+        return `${cases.length} frames: only TCP 80 from the client reached the server`
+      } finally {
+        pods.forEach((p) => ctx.podSource.remove(p.name))
+        svc.store.deletePolicy(web.name)
+        svc.sync()
+      }
     },
   },
   {

@@ -117,7 +117,7 @@ export class Lab4Context extends Lab3Context {
     if (this.saved && detectMode(this.pinDir()) === this.saved.mode) {
       try {
         const maps = PolicyMaps.open(this.pinDir())
-        const desired: Desired = {mode: this.saved.mode, pairs: this.saved.current.pairs, isolated: this.saved.current.isolated, identities: this.saved.current.identities}
+        const desired: Desired = {mode: this.saved.mode, ...this.saved.current}
         maps.sync(desired)
         maps.close()
       } catch {
@@ -127,7 +127,7 @@ export class Lab4Context extends Lab3Context {
       // Nothing was there before the checks: leave the maps empty, not full of check pods.
       try {
         const maps = PolicyMaps.open(this.pinDir())
-        maps.sync({mode: maps.mode, pairs: new Map(), isolated: new Set(), identities: new Map()})
+        maps.sync({mode: maps.mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()})
         maps.close()
       } catch {
         /* wrong shape: nothing we wrote */
