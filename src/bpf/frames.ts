@@ -14,6 +14,15 @@ function ethernet(ethertype: number, payload: Buffer): Buffer {
   return f
 }
 
+/** The IPv4 header checksum (over the 20-byte header, its checksum field taken as zero). */
+function setIpv4Checksum(ip: Buffer): void {
+  ip.writeUInt16BE(0, 10)
+  let sum = 0
+  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i)
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  ip.writeUInt16BE(~sum & 0xffff, 10)
+}
+
 /** An IPv4/UDP datagram between two addresses, with a correct header checksum. */
 export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9): Buffer {
   const data = Buffer.from(payload)
@@ -24,10 +33,7 @@ export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9
   ip[9] = 17 // UDP
   Buffer.from(ipBytes(src)).copy(ip, 12)
   Buffer.from(ipBytes(dst)).copy(ip, 16)
-  let sum = 0
-  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i)
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
-  ip.writeUInt16BE(~sum & 0xffff, 10)
+  setIpv4Checksum(ip)
   ip.writeUInt16BE(40000, 20)
   ip.writeUInt16BE(dport, 22)
   ip.writeUInt16BE(8 + data.length, 24)
@@ -42,11 +48,7 @@ export function ipv4Tcp(src: string, dst: string, dport: number): Buffer {
   udp.copy(ip, 0, 14, 14 + 20)
   ip.writeUInt16BE(40, 2)
   ip[9] = 6 // TCP
-  ip.writeUInt16BE(0, 10)
-  let sum = 0
-  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i)
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
-  ip.writeUInt16BE(~sum & 0xffff, 10)
+  setIpv4Checksum(ip)
   ip.writeUInt16BE(40000, 20)
   ip.writeUInt16BE(dport, 22)
   ip[32] = 0x50 // data offset: 5 words
