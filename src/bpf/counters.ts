@@ -1,4 +1,4 @@
-import {closeFd, isPerCpu, mapDump, mapInfo, objGet, possibleCpus, valueBufferSize, type MapInfo} from './libbpf.js'
+import {closeFd, isPerCpu, mapDump, mapInfo, objGet, perCpuSlots, type MapInfo} from './libbpf.js'
 
 // Counter maps as the labs define them: key = IPv4 address in network order (4 bytes),
 // value = a u64 (or u32) count, plain or per-CPU (then summed over CPUs).
@@ -15,12 +15,9 @@ export interface CounterSnapshot {
 
 /** Sum one value buffer: one slot, or one padded slot per possible CPU. */
 export function counterValue(value: Buffer, info: Pick<MapInfo, 'type' | 'valueSize'>): bigint {
-  const read = (off: number): bigint => (info.valueSize >= 8 ? value.readBigUInt64LE(off) : BigInt(value.readUInt32LE(off)))
-  if (!isPerCpu(info.type)) return read(0)
-  const stride = valueBufferSize(info) / possibleCpus()
-  let sum = 0n
-  for (let off = 0; off + Math.min(info.valueSize, 8) <= value.length; off += stride) sum += read(off)
-  return sum
+  const read = (slot: Buffer): bigint => (info.valueSize >= 8 ? slot.readBigUInt64LE(0) : BigInt(slot.readUInt32LE(0)))
+  if (!isPerCpu(info.type)) return read(value)
+  return perCpuSlots(value, info).reduce((sum, slot) => sum + read(slot), 0n)
 }
 
 /** Problems that make a map unusable as a per-address counter, in words; empty when fine. */

@@ -1,9 +1,10 @@
+import {ipv4Key} from './counters.js'
+
 // Crafted Ethernet frames for BPF_PROG_TEST_RUN: feedback on a program with no pod in sight.
 
 const MAC_A = [0x02, 0, 0, 0, 0, 0x0a]
 const MAC_B = [0x02, 0, 0, 0, 0, 0x0b]
 
-const ipBytes = (ip: string): number[] => ip.split('.').map(Number)
 
 function ethernet(ethertype: number, payload: Buffer): Buffer {
   const f = Buffer.alloc(14 + payload.length)
@@ -31,8 +32,8 @@ export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9
   ip.writeUInt16BE(ip.length, 2)
   ip[8] = 64
   ip[9] = 17 // UDP
-  Buffer.from(ipBytes(src)).copy(ip, 12)
-  Buffer.from(ipBytes(dst)).copy(ip, 16)
+  ipv4Key(src).copy(ip, 12)
+  ipv4Key(dst).copy(ip, 16)
   setIpv4Checksum(ip)
   ip.writeUInt16BE(40000, 20)
   ip.writeUInt16BE(dport, 22)

@@ -342,6 +342,12 @@ export function valueBufferSize(info: Pick<MapInfo, 'type' | 'valueSize'>): numb
   return isPerCpu(info.type) ? Math.ceil(info.valueSize / 8) * 8 * possibleCpus() : info.valueSize
 }
 
+/** A per-CPU value buffer cut into its per-CPU slots (each valueSize bytes long). */
+export function perCpuSlots(value: Buffer, info: Pick<MapInfo, 'type' | 'valueSize'>): Buffer[] {
+  const stride = valueBufferSize(info) / possibleCpus()
+  return Array.from({length: possibleCpus()}, (_, i) => value.subarray(i * stride, i * stride + info.valueSize))
+}
+
 /** Kernel map type numbers (enum bpf_map_type) used by the labs. */
 export const MAP_TYPES: Record<number, string> = {1: 'hash', 2: 'array', 5: 'percpu_hash', 6: 'percpu_array', 9: 'lru_hash', 10: 'lru_percpu_hash'}
 
@@ -392,6 +398,7 @@ export function tcHookDestroy(ifindex: number): void {
 }
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const
+export const xdpVerdictName = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
 
 /** Run a loaded program on one frame in the kernel (BPF_PROG_TEST_RUN); no interface needed. */
 export function testRun(progFd: number, frame: Buffer, repeat = 1): {retval: number; durationNs: number} {

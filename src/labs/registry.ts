@@ -38,31 +38,34 @@ export interface LabChecks<Ctx = unknown> {
   context: (o: CheckRunOptions) => Ctx & {cleanup(): Promise<void>}
 }
 
+/** What every lab context is made from: the installed plugin and config, and the run's options. */
+const contextOptions = (o: CheckRunOptions) => ({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace})
+
 const lab1: LabChecks<Lab1Context> = {
   installs: [
     {workspaceFile: 'ebpfcni', target: 'cniBinDir', mode: 0o755},
     {workspaceFile: '10-ebpfcni.conf', target: 'cniConfDir', mode: 0o644},
   ],
   checks: LAB1_CHECKS,
-  context: (o) => new Lab1Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs}),
+  context: (o) => new Lab1Context(contextOptions(o)),
 }
 
 const lab2: LabChecks<Lab2Context> = {
   installs: lab1.installs,
   checks: LAB2_CHECKS,
-  context: (o) => new Lab2Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+  context: (o) => new Lab2Context(contextOptions(o)),
 }
 
 const lab3: LabChecks<Lab3Context> = {
   installs: lab1.installs,
   checks: LAB3_CHECKS,
-  context: (o) => new Lab3Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+  context: (o) => new Lab3Context(contextOptions(o)),
 }
 
 const lab4: LabChecks<Lab4Context> = {
   installs: lab1.installs,
   checks: LAB4_CHECKS,
-  context: (o) => new Lab4Context({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace}),
+  context: (o) => new Lab4Context(contextOptions(o)),
 }
 
 const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3, 4: lab4} // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {closeFd, isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, possibleCpus, valueBufferSize, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {closeFd, isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, perCpuSlots, valueBufferSize, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {keyToIpv4} from '../../bpf/counters.js'
 import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
 import {BPF_PIN_ROOT} from '../../host/paths.js'
 import {json, table} from '../../ui/render.js'
@@ -11,15 +12,14 @@ import {isIPv4} from 'node:net'
 
 // Maps with BTF are decoded by their types (struct fields by name, __be32 dotted). Without BTF,
 // 4-byte keys are shown as IPv4 (the labs key by address, network order), 8-byte values as u64.
-const decodeKey = (b: Buffer): string => (b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : b.length === 8 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]} → ${b[4]}.${b[5]}.${b[6]}.${b[7]}` : b.toString('hex'))
+const decodeKey = (b: Buffer): string => (b.length === 4 ? keyToIpv4(b) : b.length === 8 ? `${keyToIpv4(b)} → ${keyToIpv4(b.subarray(4))}` : b.toString('hex'))
 const decodeValue = (b: Buffer): string => (b.length === 8 ? b.readBigUInt64LE().toString() : b.length === 4 ? String(b.readUInt32LE()) : b.toString('hex'))
 
 const isArray = (type: number): boolean => type === 2 || type === 6
 
 /** A per-CPU value: integers summed ("total (cpu0 + cpu1 …)"), anything else listed per CPU. */
 function perCpuValue(value: Buffer, info: MapInfo, one: (v: Buffer) => unknown): unknown {
-  const stride = valueBufferSize(info) / possibleCpus()
-  const slots = Array.from({length: possibleCpus()}, (_, i) => one(value.subarray(i * stride, i * stride + info.valueSize)))
+  const slots = perCpuSlots(value, info).map(one)
   const ints = slots.map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? BigInt(v) : typeof v === 'number' ? BigInt(v) : undefined))
   if (ints.every((v) => v !== undefined)) return `${ints.reduce((a, b) => a! + b!, 0n)} (per CPU: ${ints.join(' + ')})`
   return slots

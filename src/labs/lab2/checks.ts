@@ -3,7 +3,7 @@ import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab2Context} from './context.js'
 import {pinnedProgram} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
-import {testRun, XDP_VERDICTS, PROG_TYPE_XDP} from '../../bpf/libbpf.js'
+import {testRun, xdpVerdictName, PROG_TYPE_XDP} from '../../bpf/libbpf.js'
 import {hostPeer, link} from '../../net/ip.js'
 import {httpGet} from '../../net/probes.js'
 import {streamTrace} from '../../bpf/trace.js'
@@ -11,7 +11,6 @@ import {streamTrace} from '../../bpf/trace.js'
 // Lab 2's checks: the learner's XDP program, built, verified, test-run on crafted frames,
 // pinned, attached by the plugin to every pod, and seen in trace_pipe.
 
-const verdict = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
 
 async function xdpIdOn(dev: string): Promise<number | undefined> {
   const l = await link(dev)
@@ -60,7 +59,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         ['an IPv4 header cut off after 10 bytes', truncatedIpv4()],
       ]
       const wrong = frames.map(([what, f]) => [what, testRun(fd, f).retval] as const).filter(([, v]) => v !== 2)
-      if (wrong.length) fail(wrong.map(([what, v]) => `${what} got ${verdict(v)}`).join('; ') + '; expected XDP_PASS for each')
+      if (wrong.length) fail(wrong.map(([what, v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each')
       return `${frames.length} frames, all XDP_PASS`
     },
   },
@@ -153,3 +152,6 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     },
   },
 ]
+
+/** One of lab 2's checks, for the labs that build on it (3 and 4 compile and verify the same way). */
+export const lab2Check = <Ctx extends Lab2Context>(id: string): CheckDefinition<Ctx> => LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Ctx>

@@ -1,6 +1,6 @@
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab3Context} from './context.js'
-import {LAB2_CHECKS} from '../lab2/checks.js'
+import {lab2Check} from '../lab2/checks.js'
 import {closeFd, isPerCpu, mapInfo, objGet, MAP_TYPES} from '../../bpf/libbpf.js'
 import {atomicAdds, decodeInsns} from '../../bpf/insns.js'
 import {counterShapeProblems, readCounterMap} from '../../bpf/counters.js'
@@ -18,7 +18,6 @@ const COUNTER_TYPES = new Set([1, 5, 9, 10]) // hash, percpu_hash, lru_hash, lru
 export const UDP_COUNT = 20
 export const COUNT_SLACK = 3
 
-const fromLab2 = (id: string): CheckDefinition<Lab3Context> => LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Lab3Context>
 const reversed = (ip: string): string => ip.split('.').reverse().join('.')
 
 async function twoPods(ctx: Lab3Context): Promise<[CheckPod, CheckPod]> {
@@ -30,8 +29,8 @@ async function twoPods(ctx: Lab3Context): Promise<[CheckPod, CheckPod]> {
 }
 
 export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
-  fromLab2('bpf.compiles'),
-  fromLab2('bpf.verifier-accepts'),
+  lab2Check('bpf.compiles'),
+  lab2Check('bpf.verifier-accepts'),
   {
     id: 'map.counter.pinned',
     title: 'a hash map named counter (4-byte key, 8-byte value) is pinned under the lab\'s pin directory',

@@ -2,9 +2,9 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
-import {LAB2_CHECKS} from '../lab2/checks.js'
+import {lab2Check} from '../lab2/checks.js'
 import {arp, ipv4Tcp, ipv4Udp} from '../../bpf/frames.js'
-import {closeFd, objGet, testRun, XDP_VERDICTS} from '../../bpf/libbpf.js'
+import {closeFd, objGet, testRun, xdpVerdictName} from '../../bpf/libbpf.js'
 import {httpGet} from '../../net/probes.js'
 import {labsRoot} from '../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
@@ -15,8 +15,6 @@ import type {CheckPod} from '../check-pods.js'
 // frames first (no pods), then real pods over HTTP, a NetworkPolicy, a controller that
 // follows pods, and the identity design's map sizes.
 
-const verdict = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
-const fromLab2 = (id: string): CheckDefinition<Lab4Context> => LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Lab4Context>
 /** The original workshop's policy: httpbin accepts only app=sleep. */
 const originalPolicy = () => parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
 
@@ -36,19 +34,20 @@ async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> 
   return [a, b]
 }
 
-/** A pinned-program test run of one frame. */
-function runFrame(ctx: Lab4Context, frame: Buffer): number {
+/** Test-run each [what, frame, expected verdict] on the pinned program; fail naming every mismatch. */
+function expectVerdicts(ctx: Lab4Context, cases: Array<[string, Buffer, number]>): void {
   const fd = objGet(ctx.xdpPin())
   try {
-    return testRun(fd, frame).retval
+    const wrong = cases.map(([what, f, want]) => [what, testRun(fd, f).retval, want] as const).filter(([, got, want]) => got !== want)
+    if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${xdpVerdictName(got)}, expected ${xdpVerdictName(want)}`).join('; '))
   } finally {
     closeFd(fd)
   }
 }
 
 export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
-  fromLab2('bpf.compiles'),
-  fromLab2('bpf.verifier-accepts'),
+  lab2Check('bpf.compiles'),
+  lab2Check('bpf.verifier-accepts'),
   {
     id: 'policy.test-run',
     title: 'crafted frames: a denied pair gets XDP_DROP; its reverse, other pairs and ARP get XDP_PASS',
@@ -72,8 +71,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 2],
           ['ARP', arp(), 2],
         ]
-        const wrong = cases.map(([what, f, want]) => [what, runFrame(ctx, f), want] as const).filter(([, got, want]) => got !== want)
-        if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${verdict(got)}, expected ${verdict(want)}`).join('; '))
+        expectVerdicts(ctx, cases)
         return `${cases.length} frames: the denied pair dropped, the rest passed`
       } finally {
         svc.store.removeRule(x.name, y.name)
@@ -181,8 +179,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80), 1],
           [`server → client (a reply, TCP 40000)`, ipv4Tcp(srv, c, 40000), 2],
         ]
-        const wrong = cases.map(([what, f, want]) => [what, runFrame(ctx, f), want] as const).filter(([, got, want]) => got !== want)
-        if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${verdict(got)}, expected ${verdict(want)}`).join('; '))
+        expectVerdicts(ctx, cases)
         return `${cases.length} frames: only TCP 80 from the client reached the server`
       } finally {
         pods.forEach((p) => ctx.podSource.remove(p.name))
@@ -257,8 +254,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`unknown 10.251.1.1 → app=httpbin ${httpbin}`, ipv4Udp('10.251.1.1', httpbin), 1],
           [`app=other ${other} → app=sleep ${sleep}`, ipv4Udp(other, sleep), 2],
         ]
-        const wrong = cases.map(([what, f, want]) => [what, runFrame(ctx, f), want] as const).filter(([, got, want]) => got !== want)
-        if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${verdict(got)}, expected ${verdict(want)}`).join('; '))
+        expectVerdicts(ctx, cases)
         return `${fakes.length + 3} pods: ${cur.pairs.size} identity rules where address pairs would need ${ipPair}; verdicts by identity correct`
       } finally {
         fakes.forEach((p) => ctx.podSource.remove(p.name))
