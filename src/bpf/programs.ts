@@ -10,10 +10,7 @@ import {UserError} from '../host/errors.js'
 export interface LoadOutcome {
   ok: boolean
   programs: Array<{name: string; pin: string}>
-  /** reused: the map was already pinned with the same shape, and keeps its entries. */
-  maps: Array<{name: string; pin: string; reused?: boolean}>
-  /** Pinned maps whose shape changed: replaced by an empty map (with --replace). */
-  replacedMaps?: string[]
+  maps: Array<{name: string; pin: string}>
   verifier?: VerifierReport & {errno: number}
 }
 
@@ -31,7 +28,6 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
   // pin_root_path: maps declared with __uint(pinning, LIBBPF_PIN_BY_NAME) land in pinDir too.
   const obj = BpfObject.open(objectPath, {pinRoot: pinDir})
   const reused = new Set<string>()
-  const replacedMaps: string[] = []
   const reuseFds: number[] = []
   try {
     for (const def of obj.mapDefs()) {
@@ -48,11 +44,8 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
         reused.add(name)
       }
       else if (!opts.replace) throw new UserError(`${path} is pinned with a different shape than ${name} in ${objectPath}`, {hint: 'load again with --replace to replace it by an empty map'})
-      else {
-        // Unpinned before load: libbpf's own pin-by-name would otherwise refuse the mismatch.
-        rmSync(path)
-        replacedMaps.push(name)
-      }
+      // Unpinned before load: libbpf's own pin-by-name would otherwise refuse the mismatch.
+      else rmSync(path)
     }
     // Before load: libbpf itself pins LIBBPF_PIN_BY_NAME maps there during load.
     const made = !existsSync(pinDir) ? ledger.record('dir', pinDir, {lab: opts.lab}) : undefined
@@ -82,7 +75,7 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       return {name: p.name, pin: path}
     })
     const maps = obj.maps().map((m) => {
-      if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name), reused: true}
+      if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name)}
       if (pinnedIs(join(pinDir, m.name), m.fd)) {
         // libbpf pinned it already (LIBBPF_PIN_BY_NAME): only the ledger needs to know.
         const path = join(pinDir, m.name)
@@ -93,7 +86,7 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       obj.pinMap(m.name, path)
       return {name: m.name, pin: path}
     })
-    return {ok: true, programs, maps, replacedMaps}
+    return {ok: true, programs, maps}
   } finally {
     obj.close()
     for (const fd of reuseFds) closeFd(fd)

@@ -34,11 +34,9 @@ type Value = {labels: Record<string, string>; value: number}
  * registry the rows as they are, instead of re-adding 10,000 label sets through inc()/set()
  * and their label hashing at every scrape (that alone took the scrape past 50 ms).
  */
-class SnapshotMetric {
-  constructor(Kind: typeof Counter | typeof Gauge, config: {name: string; help: string; labelNames?: string[]; registers: Registry[]}, values: () => Value[]) {
-    const metric = new Kind(config as never) as unknown as {get: () => Promise<unknown>; name: string; help: string; type: string; aggregator: string}
-    metric.get = async () => ({name: metric.name, help: metric.help, type: metric.type, aggregator: metric.aggregator, values: values()})
-  }
+function snapshotMetric(Kind: typeof Counter | typeof Gauge, config: {name: string; help: string; labelNames?: string[]; registers: Registry[]}, values: () => Value[]): void {
+  const metric = new Kind(config as never) as unknown as {get: () => Promise<unknown>; name: string; help: string; type: string; aggregator: string}
+  metric.get = async () => ({name: metric.name, help: metric.help, type: metric.type, aggregator: metric.aggregator, values: values()})
 }
 
 export class CounterExporter {
@@ -48,7 +46,7 @@ export class CounterExporter {
 
   constructor(private readonly opts: ExporterOptions) {
     const rows = (): Array<[string, bigint]> => [...(this.snapshot?.counts ?? [])]
-    new SnapshotMetric(Counter, {
+    snapshotMetric(Counter, {
       name: 'ebpfcni_packets_total',
       help: 'Packets seen by the XDP program on pod host veths, by IPv4 source address (lab 3 counter map).',
       labelNames: ['source_addr', 'pod'],
@@ -56,19 +54,19 @@ export class CounterExporter {
     }, () => rows().map(([addr, n]) => ({labels: {source_addr: addr, pod: this.names.get(addr) ?? ''}, value: Number(n)})))
     // A gauge: promtool's lint wants counters named *_total, and this name is the original's.
     if (opts.compat) {
-      new SnapshotMetric(Gauge, {
+      snapshotMetric(Gauge, {
         name: 'ebpf_exporter_counter',
         help: 'The same counts under the original workshop\'s metric name (ebpf_exporter), for its queries.',
         labelNames: ['source_addr'],
         registers: [this.registry],
       }, () => rows().map(([addr, n]) => ({labels: {source_addr: addr}, value: Number(n)})))
     }
-    new SnapshotMetric(Gauge, {
+    snapshotMetric(Gauge, {
       name: 'ebpfcni_map_up',
       help: '1 when the pinned counter map could be read at this scrape, else 0.',
       registers: [this.registry],
     }, () => [{labels: {}, value: this.snapshot ? 1 : 0}])
-    new SnapshotMetric(Gauge, {
+    snapshotMetric(Gauge, {
       name: 'ebpfcni_map_entries',
       help: 'Entries (source addresses) in the counter map at this scrape.',
       registers: [this.registry],

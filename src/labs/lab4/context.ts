@@ -114,23 +114,18 @@ export class Lab4Context extends Lab3Context {
   }
 
   async cleanup(): Promise<void> {
-    if (this.saved && detectMode(this.pinDir()) === this.saved.mode) {
+    // Leave the learner's rules as they were, or empty maps when there were none before.
+    const mode = detectMode(this.pinDir())
+    const desired: Desired | undefined = !mode ? undefined
+      : !this.saved ? {mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
+      : this.saved.mode === mode ? {mode, ...this.saved.current} : undefined
+    if (desired) {
       try {
         const maps = PolicyMaps.open(this.pinDir())
-        const desired: Desired = {mode: this.saved.mode, ...this.saved.current}
         maps.sync(desired)
         maps.close()
       } catch {
-        // The program changed shape in between: the old rules do not fit the new maps.
-      }
-    } else if (!this.saved && detectMode(this.pinDir())) {
-      // Nothing was there before the checks: leave the maps empty, not full of check pods.
-      try {
-        const maps = PolicyMaps.open(this.pinDir())
-        maps.sync({mode: maps.mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()})
-        maps.close()
-      } catch {
-        /* wrong shape: nothing we wrote */
+        // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
       }
     }
     await super.cleanup()
