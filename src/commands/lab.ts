@@ -8,7 +8,7 @@ import {runAuto} from '../labs/auto.js'
 import {ProgressStore} from '../host/progress.js'
 import {workspaceDir} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
-import {labMenu, showStep} from '../ui/lab-menu.js'
+import {labMenu, showStep, stepFile} from '../ui/lab-menu.js'
 import {watchSession} from '../ui/lab-watch.js'
 import {renderAutoStep, renderAutoSummary} from '../ui/auto-report.js'
 import {json} from '../ui/render.js'
@@ -88,7 +88,7 @@ then the labs are reset (lab all --auto runs labs 1-4).`
     }
     showStep(lab, step, (l) => this.log(l))
     if (!interactive() || flags.yes) {
-      const file = Object.keys(step.solution)[0] ?? 'ebpfcni'
+      const file = stepFile(step)
       this.log(chalk.bold('\nCommands for this step:'))
       this.log(`  $EDITOR ${dir}/${file}\n  ebpfcni check ${lab.id} --step ${step.id}\n  ebpfcni lab ${lab.id} --watch\n  ebpfcni hint ${lab.id} --step ${step.id}\n  ebpfcni solution ${lab.id} --step ${step.id}`)
       return

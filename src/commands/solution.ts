@@ -3,11 +3,11 @@ import {confirm} from '@inquirer/prompts'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
-import {applySolution, ensureWorkspace, solutionFiles} from '../labs/workspace.js'
+import {ensureWorkspace, solutionFiles} from '../labs/workspace.js'
 import {workspaceDir} from '../host/paths.js'
 import {run} from '../host/exec.js'
 import {UserError} from '../host/errors.js'
-import {loadWorkspaceProgram} from '../labs/deploy.js'
+import {applySolutionAndLoad} from '../labs/deploy.js'
 
 export default class Solution extends BaseCommand {
   static summary = 'Show the diff from your files to the reference solution, or apply it (your files are backed up).'
@@ -48,13 +48,10 @@ ebpfcni lab N works for someone who skipped labs 1..N-1.`
       if (!interactive()) throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
       if (!(await confirm({message: `Replace ${changing.map((f) => f.name).join(', ')} with the solution (yours are backed up)?`, default: false}))) return
     }
-    const backups = applySolution(changing)
+    // As after any edit of the program: it is built and loaded, so the checks see this version.
+    const {backups, loaded} = await applySolutionAndLoad(changing, dir, {lab: lab.id})
     for (const f of changing) this.log(`${chalk.green('✔')} wrote ${f.workspacePath}`)
     for (const b of backups) this.log(chalk.dim(`  your previous version: ${b}`))
-    // As after any edit of the program: build and load it, so the checks see this version.
-    if (changing.some((f) => f.name === 'ebpfcni.bpf.c')) {
-      const loaded = await loadWorkspaceProgram(dir, {lab: lab.id})
-      if (loaded) this.log(`${chalk.green('✔')} ${loaded}`)
-    }
+    if (loaded) this.log(`${chalk.green('✔')} ${loaded}`)
   }
 }

@@ -3,6 +3,7 @@ import {dirname, join} from 'node:path'
 import {buildBpf} from '../bpf/build.js'
 import {loadAndPin} from '../bpf/programs.js'
 import {Ledger} from '../host/ledger.js'
+import {applySolution, type SolutionFile} from './workspace.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 
 // What a learner types after editing the program — ebpfcni bpf build && ebpfcni bpf load
@@ -29,4 +30,11 @@ export async function loadWorkspaceProgram(workspace: string, opts: {lab: number
   const pinDir = workspacePinDir(workspace)
   const out = loadAndPin(built.object, {pinDir, ledger: opts.ledger ?? new Ledger(), lab: opts.lab, replace: true})
   return out.ok ? `built and loaded ebpfcni.bpf.c (pinned under ${pinDir})` : 'the verifier refused the program: not loaded (ebpfcni bpf load shows why)'
+}
+
+/** Write solution files over the learner's (backed up) and, when the program changed, build and load it. */
+export async function applySolutionAndLoad(files: SolutionFile[], workspace: string, opts: {lab: number; ledger?: Ledger}): Promise<{backups: string[]; loaded?: string}> {
+  const backups = applySolution(files)
+  const loaded = files.some((f) => f.differs && f.name === 'ebpfcni.bpf.c') ? await loadWorkspaceProgram(workspace, opts) : undefined
+  return {backups, loaded}
 }

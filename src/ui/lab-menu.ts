@@ -5,10 +5,10 @@ import {createInterface} from 'node:readline'
 import {join} from 'node:path'
 import type {Lab, LabStep} from '../labs/catalogue.js'
 import {readStepText} from '../labs/catalogue.js'
-import {solutionFiles, applySolution} from '../labs/workspace.js'
+import {solutionFiles} from '../labs/workspace.js'
 import {runChecks} from '../labs/checker.js'
 import {labChecks} from '../labs/registry.js'
-import {loadWorkspaceProgram} from '../labs/deploy.js'
+import {applySolutionAndLoad} from '../labs/deploy.js'
 import {ProgressStore} from '../host/progress.js'
 import {errorMessage} from '../host/errors.js'
 import {renderMarkdown} from './markdown.js'
@@ -25,7 +25,8 @@ export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): voi
 }
 
 /** The file a step asks the learner to edit (its solution's first file). */
-const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
+export const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
+const editor = (): string => process.env.EDITOR || process.env.VISUAL || 'vi'
 
 export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: string) => void, showDiff: (step: LabStep) => Promise<void>): Promise<void> {
   const progress = new ProgressStore()
@@ -37,7 +38,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
     const action = await select({
       message: `${step.title}${passed ? chalk.green(' ✔') : ''}`,
       choices: [
-        {name: `Open ${file} in ${process.env.EDITOR || process.env.VISUAL || 'vi'}`, value: 'edit'},
+        {name: `Open ${file} in ${editor()}`, value: 'edit'},
         {name: 'Run this step\'s checks', value: 'check'},
         {name: 'Watch: re-run the checks each time you save (Enter stops)', value: 'watch'},
         {name: 'Show the next hint', value: 'hint'},
@@ -57,9 +58,8 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
         showStep(lab, step, log)
       }
       if (action === 'edit') {
-        const editor = process.env.EDITOR || process.env.VISUAL || 'vi'
         // The learner is at the keyboard: a long limit, but still one.
-        await execa(editor, [join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
+        await execa(editor(), [join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
       }
       if (action === 'hint') {
         const n = progress.nextHint(lab.id, step.id, step.hints.length)
@@ -70,12 +70,9 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
         const files = solutionFiles(lab, step, dir)
         if (!files.some((f) => f.differs)) log('Already matches the solution.')
         else if (await confirm({message: `Replace ${files.filter((f) => f.differs).map((f) => f.name).join(', ')} with the solution? (yours is backed up)`, default: true})) {
-          const backups = applySolution(files)
+          const {backups, loaded} = await applySolutionAndLoad(files, dir, {lab: lab.id})
           log(chalk.green(`Applied the solution. Backups: ${backups.join(', ') || 'none'}`))
-          if (files.some((f) => f.differs && f.name === 'ebpfcni.bpf.c')) {
-            const loaded = await loadWorkspaceProgram(dir, {lab: lab.id})
-            if (loaded) log(chalk.green(loaded))
-          }
+          if (loaded) log(chalk.green(loaded))
         }
       }
       if (action === 'check') {
