@@ -86,7 +86,7 @@ Each scrape reads the map once. Loopback only unless you pass --host.
     void stop.then(() => (done = true))
     while (!done) {
       const s = await exporter.scrape()
-      const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), podNamesByIp()) : []
+      const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), s.names) : []
       const view = renderRates(rows, {pin, url, error: s.error})
       process.stdout.write(tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`)
       await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))])

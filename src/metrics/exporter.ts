@@ -23,6 +23,8 @@ export interface Scrape {
   text: string
   /** What was read, or why nothing could be. */
   snapshot?: CounterSnapshot
+  /** The pod names the scrape labelled with. */
+  names: Map<string, string>
   error?: string
   durationMs: number
 }
@@ -89,6 +91,6 @@ export class CounterExporter {
       error = `cannot read ${this.opts.counterPin}: ${errorMessage(err)}`
     }
     const text = await this.registry.metrics()
-    return {text, snapshot: this.snapshot, error, durationMs: performance.now() - t0}
+    return {text, snapshot: this.snapshot, names: this.names, error, durationMs: performance.now() - t0}
   }
 }

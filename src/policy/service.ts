@@ -49,24 +49,25 @@ export class PolicyService {
 
   /** Bring the maps in line with the stored rules, policies and the pods that exist now. */
   sync(): SyncResult & {mode: Mode} {
-    const maps = PolicyMaps.open(this.pinDir)
-    try {
-      return {...maps.sync(this.desired(maps.mode)), mode: maps.mode}
-    } finally {
-      maps.close()
-    }
+    return this.guarded(() => undefined, () => undefined)
   }
 
-  /** Validate against the maps and pods first; store only what can be applied. */
+  /**
+   * Store a change and sync. The maps are opened first (a clear error, nothing stored, when
+   * lab 4's program is not loaded); a change that cannot be resolved (unknown pod) is undone.
+   */
   private guarded(change: () => void, undo: () => void): SyncResult & {mode: Mode} {
-    const mode = this.mode()
-    change()
+    const maps = PolicyMaps.open(this.pinDir)
     try {
-      this.desired(mode) // throws UserError for an unknown pod/address
-      return this.sync()
-    } catch (err) {
-      undo()
-      throw err
+      change()
+      try {
+        return {...maps.sync(this.desired(maps.mode)), mode: maps.mode}
+      } catch (err) {
+        undo()
+        throw err
+      }
+    } finally {
+      maps.close()
     }
   }
 
