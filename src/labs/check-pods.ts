@@ -2,10 +2,30 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
-import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
+import {addrs, link, netnsAdd, netnsDel, netnsPath, routes} from '../net/ip.js'
+import {ping} from '../net/probes.js'
 import type {NetworkConfig} from '../cni/config.js'
 import {addNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
+import {invokePlugin, type InvokeOutcome, type InvokeRequest} from '../cni/invoke.js'
 import {podIp} from '../pods/types.js'
+import {CheckSkip} from './check-types.js'
+import {interrupted, onInterrupt} from '../host/interrupt.js'
+
+/** The first plugin call that was killed for not finishing: once seen, nothing else waits on it. */
+export interface PluginHang {
+  /** Which call, e.g. `ADD (pod "httpbin")`. */
+  call: string
+  afterMs: number
+}
+
+/**
+ * A concurrency wave's per-call deadline. A queue of ADDs behind one lock is slow, not hung:
+ * containerd and the kubelet give a sandbox minutes, so a wave gets two, not the single call's 10 s.
+ */
+export const WAVE_TIMEOUT_MS = 120_000
+
+/** How long cleanup waits for each DEL once the plugin is known to hang (its netns goes regardless). */
+const DEL_AFTER_HANG_MS = 2000
 
 export interface CheckPod {
   name: string
@@ -15,6 +35,51 @@ export interface CheckPod {
   net: NetworkConfig
   outcome: NetworkOutcome
   ip?: string
+}
+
+/** What a pod's network looks like from inside: compared before and after a call that must not touch it. */
+export interface PodNetState {
+  mac?: string
+  up: boolean
+  addresses: string[]
+  routes: string[]
+}
+
+export async function podNetState(pod: CheckPod): Promise<PodNetState> {
+  const l = await link(pod.att.ifname, pod.netnsName)
+  const a = (await addrs(pod.netnsName, pod.att.ifname).catch(() => []))[0]?.addr_info ?? []
+  const r = await routes(pod.netnsName).catch(() => [])
+  return {
+    mac: l?.address,
+    up: Boolean(l?.flags.includes('UP')),
+    addresses: a.filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`).sort(),
+    routes: r.map((x) => `${x.dst}${x.gateway ? ` via ${x.gateway}` : ''} dev ${x.dev ?? '?'}`).sort(),
+  }
+}
+
+/**
+ * The differences between a pod's state before and after a refused or failed call, and whether it
+ * still reaches `peer`: a refusal that damages the pod it refused is no refusal. Empty when unharmed.
+ */
+export async function harmDone(pod: CheckPod, before: PodNetState, peer?: string): Promise<string[]> {
+  const after = await podNetState(pod)
+  const seen: string[] = []
+  const name = `${pod.att.ifname} of pod "${pod.name}"`
+  if (after.mac !== before.mac) seen.push(after.mac ? `${name}'s MAC changed from ${before.mac} to ${after.mac}` : `${name} is gone`)
+  if (before.up && !after.up && after.mac) seen.push(`${name} went down`)
+  const diff = (what: string, b: string[], a: string[]) => {
+    const lost = b.filter((x) => !a.includes(x))
+    const added = a.filter((x) => !b.includes(x))
+    if (lost.length) seen.push(`${name} lost ${what} ${lost.join(', ')}`)
+    if (added.length) seen.push(`${name} gained ${what} ${added.join(', ')}`)
+  }
+  diff('address', before.addresses, after.addresses)
+  diff('route', before.routes, after.routes)
+  if (peer && !seen.length) {
+    const p = await ping(pod.netnsPath, peer, 1, 2)
+    if (!p.ok) seen.push(`pod "${pod.name}" no longer reaches ${peer}`)
+  }
+  return seen
 }
 
 /**
@@ -28,6 +93,12 @@ export class CheckPods {
   private readonly pods: CheckPod[] = []
   private readonly memo = new Map<string, Promise<unknown>>()
   private seq = 0
+  /** Set by the first call that had to be killed; later plugin calls are skipped, not awaited. */
+  hang?: PluginHang
+  /** Attaches under way: cleanup waits for them so a pod being made on Ctrl-C is removed too. */
+  private readonly inflight = new Set<Promise<unknown>>()
+  private cleaning?: Promise<void>
+  private readonly unregisterInterrupt: () => void
 
   constructor(
     readonly cniPath: string[],
@@ -38,16 +109,29 @@ export class CheckPods {
   ) {
     this.ledger = ledger ?? new Ledger()
     this.tmp = mkdtempSync(join(tmpdir(), `ebpfcni-${owner}-`))
+    this.unregisterInterrupt = onInterrupt(() => this.cleanup())
   }
 
   /** Make a netns and ADD it to a network; failures are in the outcome, not thrown. */
-  async attach(net: NetworkConfig, label: string, overrides: Partial<Attachment> = {}): Promise<CheckPod> {
+  async attach(net: NetworkConfig, label: string, overrides: Partial<Attachment> = {}, opts: {timeoutMs?: number} = {}): Promise<CheckPod> {
+    this.assertNotHung()
+    const work = this.attachNow(net, label, overrides, opts)
+    this.inflight.add(work)
+    try {
+      return await work
+    } finally {
+      this.inflight.delete(work)
+    }
+  }
+
+  private async attachNow(net: NetworkConfig, label: string, overrides: Partial<Attachment>, opts: {timeoutMs?: number}): Promise<CheckPod> {
     const n = this.seq++
     const netnsName = `ebpfcni-chk${process.pid % 10000}-${n}`
     this.ledger.record('netns', netnsName, {lab: this.lab, owner: this.owner})
     await netnsAdd(netnsName)
     const att: Attachment = {containerId: `ebpfcni-check-${label}-${n}`, netns: netnsPath(netnsName), ifname: 'eth0', args: `IgnoreUnknown=1;K8S_POD_NAME=${label}`, ...overrides}
-    const outcome = await addNetworkList(net, att, {cniPath: this.cniPath, timeoutMs: this.timeoutMs, negotiate: false})
+    const outcome = await addNetworkList(net, att, {cniPath: this.cniPath, timeoutMs: opts.timeoutMs ?? this.timeoutMs, negotiate: false})
+    this.noteCalls(outcome.calls, `pod "${label}"`)
     const pod: CheckPod = {name: label, netnsName, netnsPath: netnsPath(netnsName), att, net, outcome, ip: outcome.ok ? podIp(outcome.result) : undefined}
     this.pods.push(pod)
     return pod
@@ -55,7 +139,9 @@ export class CheckPods {
 
   /** DEL a pod (with its cached result) and, unless kept, remove its netns. Returns the DEL outcome. */
   async detach(pod: CheckPod, opts: {keepNetns?: boolean} = {}): Promise<NetworkOutcome> {
-    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs: this.timeoutMs}, pod.outcome.result ?? pod.outcome.calls.at(-1)?.json)
+    const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
+    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, pod.outcome.result ?? pod.outcome.calls.at(-1)?.json)
+    this.noteCalls(del.calls, `pod "${pod.name}"`)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
       this.ledger.forgetWhere((e) => e.kind === 'netns' && e.name === pod.netnsName)
@@ -64,13 +150,43 @@ export class CheckPods {
     return del
   }
 
+  /** One plugin call by hand (errors, VERSION, duplicates), under the same hang watch as pods. */
+  async invoke(req: Omit<InvokeRequest, 'cniPath' | 'timeoutMs'> & {timeoutMs?: number}, label: string): Promise<InvokeOutcome> {
+    this.assertNotHung()
+    const out = await invokePlugin({timeoutMs: this.timeoutMs, ...req, cniPath: this.cniPath})
+    this.noteCalls([out], label)
+    return out
+  }
+
+  /** Record the first call killed at its deadline. */
+  noteCalls(calls: InvokeOutcome[], label: string): void {
+    const killed = calls.find((c) => c.run?.timedOut)
+    if (killed && !this.hang) this.hang = {call: `${killed.request.command} (${label})`, afterMs: Math.round(killed.run!.durationMs)}
+  }
+
+  /** Skip, at once, work that needs a plugin call once one call has hung. */
+  assertNotHung(): void {
+    if (interrupted()) throw new CheckSkip('interrupted')
+    if (this.hang) {
+      throw new CheckSkip(`not run: your plugin hung earlier in this run (${this.hang.call} was killed after ${(this.hang.afterMs / 1000).toFixed(1)} s); fix the hang first`)
+    }
+  }
+
   /** Memoize shared fixtures across the checks of one run. */
   once<T>(key: string, make: () => Promise<T>): Promise<T> {
     if (!this.memo.has(key)) this.memo.set(key, make())
     return this.memo.get(key) as Promise<T>
   }
 
-  async cleanup(): Promise<void> {
+  /** Remove every pod and netns this run made; safe to call twice (Ctrl-C and the normal end). */
+  cleanup(): Promise<void> {
+    this.cleaning ??= this.removeAll()
+    return this.cleaning
+  }
+
+  protected async removeAll(): Promise<void> {
+    this.unregisterInterrupt()
+    await Promise.allSettled([...this.inflight])
     // DEL a few at a time: an IPAM check alone can leave 70 pods.
     const left = [...this.pods].reverse()
     for (let i = 0; i < left.length; i += 8) await Promise.all(left.slice(i, i + 8).map((p) => this.detach(p).catch(() => undefined)))

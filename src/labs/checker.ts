@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {ProgressStore} from '../host/progress.js'
 import {UserError} from '../host/errors.js'
+import {interrupted, untilExit} from '../host/interrupt.js'
 import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
 import {labChecks, realTargets, type InstallTargets} from './registry.js'
@@ -52,14 +53,18 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const results: CheckResult[] = []
   try {
     for (const check of def.checks.filter((c) => wanted.includes(c.id))) {
+      if (interrupted()) break
       o.onCheck?.(check.id, check.title)
       const result = await runCheck(check, ctx)
+      // A check cut short by Ctrl-C saw its own children killed: that is no verdict.
+      if (interrupted()) break
       results.push(result)
       o.onCheck?.(check.id, check.title, result)
     }
   } finally {
     await ctx.cleanup()
   }
+  if (interrupted()) return untilExit()
   const stepName = step?.id ?? 'all'
   const passed = results.every(countsAsPassed)
   const progress = o.progress ?? new ProgressStore()

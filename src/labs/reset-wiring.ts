@@ -4,6 +4,8 @@ import {baseRemovers} from '../host/removers.js'
 import {ProgressStore} from '../host/progress.js'
 import type {ResourceKind} from '../host/ledger.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
+import {unusedPodmanNetns} from '../pods/podman-runtime.js'
+import {netnsDel} from '../net/ip.js'
 import {lab1Discoverer} from './lab1/reset.js'
 import {bpfPinsDiscoverer} from './lab2/reset.js'
 import {policyStateDiscoverer} from './lab4/reset.js'
@@ -26,7 +28,11 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
     },
   }),
 }
-const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer]
+/** Netns a killed `podman run` left: no ledger names them, and podman has forgotten them. */
+const podmanNetnsDiscoverer: Discoverer = async () =>
+  unusedPodmanNetns().map((n) => ({description: `delete netns ${n} (podman's, no process in it: left by an interrupted podman run)`, kind: 'netns', entryIds: [], perform: () => netnsDel(n)}))
+
+const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer, podmanNetnsDiscoverer]
 
 export function registerRemover(kind: ResourceKind, remover: Remover): void {
   extraRemovers[kind] = remover

@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs'
+import {existsSync, readdirSync, readlinkSync, statSync} from 'node:fs'
 import {run, runOrThrow, ok, describeRun} from '../host/exec.js'
 
 // Host and netns state through iproute2's JSON output (`ip -j`), never ad-hoc text parsing.
@@ -55,6 +55,34 @@ export const netnsExists = (name: string): boolean => existsSync(netnsPath(name)
 export async function netnsList(): Promise<string[]> {
   const list = await ipJson<Array<{name: string}>>(['netns', 'list'])
   return list.map((n) => n.name)
+}
+
+/** Named network namespaces under /run/netns (podman's are `netns-<uuid>`). */
+export function netnsNames(): string[] {
+  try {
+    return readdirSync(NETNS_DIR)
+  } catch {
+    return []
+  }
+}
+
+/** Whether any process lives in a named netns (a podman netns no process uses is garbage). */
+export function netnsInUse(name: string): boolean {
+  let ino: number
+  try {
+    ino = statSync(netnsPath(name)).ino
+  } catch {
+    return false
+  }
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/net`) === `net:[${ino}]`) return true
+    } catch {
+      // exited, or a kernel thread
+    }
+  }
+  return false
 }
 
 export async function netnsAdd(name: string): Promise<void> {

@@ -4,6 +4,7 @@ import {Ledger} from '../host/ledger.js'
 import {run, ok, describeRun} from '../host/exec.js'
 import {busyboxRootfs, stateDir} from '../host/paths.js'
 import {loadNetworkConfig, type NetworkConfig} from '../cni/config.js'
+import {netnsDel, netnsInUse, netnsNames} from '../net/ip.js'
 import {EnvironmentError} from '../host/errors.js'
 import {PodError} from './errors.js'
 import type {PodRecord, PodRuntime, PodSpec} from './types.js'
@@ -26,6 +27,22 @@ network_config_dir = "${netDir}"
 [engine]
 runtime = "runc"
 `
+}
+
+/** Podman netns made since `before` that no process uses any more: left by a podman run that was killed. */
+async function removeStrayNetns(before: string[] | undefined): Promise<void> {
+  if (!before) return
+  for (const n of netnsNames()) {
+    if (n.startsWith('netns-') && !before.includes(n) && !netnsInUse(n)) await netnsDel(n).catch(() => undefined)
+  }
+}
+
+/**
+ * Podman netns that no process uses: podman makes one right before a container starts and
+ * deletes it when the container stops, so an unused one was left by a podman run that was killed.
+ */
+export function unusedPodmanNetns(): string[] {
+  return netnsNames().filter((n) => n.startsWith('netns-') && !netnsInUse(n))
 }
 
 /** Podman 4.3 reads only .conflist files: wrap a .conf as a one-plugin list. */
@@ -79,6 +96,8 @@ export class PodmanRuntime implements PodRuntime {
       configFile: spec.configFile, cniPath: spec.cniPath, labels: spec.labels, workload: spec.workload, createdAt: new Date().toISOString(),
       podmanNetworkFile: networkFile,
     }
+    // The netns podman will make is named by podman; what existed before tells ours apart if it leaks.
+    record.netnsBefore = netnsNames().filter((n) => n.startsWith('netns-'))
     const entry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record}})
     const cmd = spec.workload === 'httpbin' ? ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www'] : ['/bin/busybox', 'sleep', '2147483647']
     const labels = Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`])
@@ -98,6 +117,7 @@ export class PodmanRuntime implements PodRuntime {
       return record
     } catch (err) {
       await run('podman', ['rm', '-f', '-t', '0', name], {env: this.env(), timeoutMs: 30_000})
+      await removeStrayNetns(record.netnsBefore)
       this.ledger.forget([entry.id])
       this.dropNetworkFileIfUnused(networkFile)
       throw err
@@ -107,6 +127,8 @@ export class PodmanRuntime implements PodRuntime {
   async remove(pod: PodRecord): Promise<void> {
     // podman calls the plugin's DEL itself on rm.
     const r = await run('podman', ['rm', '-f', '-t', '0', '--ignore', pod.containerId], {env: this.env(), timeoutMs: 30_000})
+    // A podman run killed half-way (a hung plugin, Ctrl-C) leaves its netns behind; podman forgets it.
+    if (pod.netnsBefore) await removeStrayNetns(pod.netnsBefore)
     this.ledger.forgetWhere((e) => e.kind === 'pod' && e.name === pod.name)
     if (pod.podmanNetworkFile) this.dropNetworkFileIfUnused(pod.podmanNetworkFile)
     if (!ok(r) && !r.startError) throw new PodError(`podman rm for pod ${pod.name}`, describeRun(r))

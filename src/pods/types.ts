@@ -37,6 +37,8 @@ export interface PodRecord {
   createdAt: string
   /** podman runtime: the conflist written for podman (removed with the network's last pod). */
   podmanNetworkFile?: string
+  /** podman runtime: the netns that existed before `podman run`, to find the one a killed run left. */
+  netnsBefore?: string[]
 }
 
 export interface PodRuntime {

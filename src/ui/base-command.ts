@@ -1,6 +1,7 @@
 import {Command, Flags, Errors} from '@oclif/core'
 import chalk from 'chalk'
 import {UserError, EnvironmentError} from '../host/errors.js'
+import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'
 
 /** Interactive only with a terminal on both ends and not in CI: otherwise never wait for input. */
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI
@@ -20,6 +21,7 @@ export abstract class BaseCommand extends Command {
 
   async init(): Promise<void> {
     await super.init()
+    installInterruptHandlers((line) => process.stderr.write(`${chalk.yellow(line)}\n`))
     if (this.requiresRoot && process.getuid?.() !== 0) {
       throw new EnvironmentError('ebpfcni needs root to create network namespaces, links and BPF objects.', 'run as root (sudo ebpfcni …), or check the machine with: ebpfcni doctor')
     }
@@ -32,6 +34,11 @@ export abstract class BaseCommand extends Command {
   async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     // oclif's own exits and parse errors keep oclif's handling (usage errors exit 2).
     if (err instanceof Errors.ExitError) throw err
+    // Ctrl-C at a prompt is the person leaving, not a failure: quiet, like any interrupted command.
+    if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') {
+      process.exitCode = INTERRUPTED_EXIT_CODE
+      return
+    }
     if (err instanceof Errors.CLIError && !(err instanceof UserError)) {
       process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
       process.exitCode = 2
@@ -54,8 +61,7 @@ export abstract class BaseCommand extends Command {
 /** Resolves on Ctrl-C, SIGTERM, or after `seconds` (long-running commands: watch, serve). */
 export function untilStopped(seconds?: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
+    void whenInterrupted().then(resolve)
     if (seconds) setTimeout(resolve, seconds * 1000).unref()
   })
 }

@@ -58,6 +58,31 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     expect(new Ledger(join(t.dir, 'ledger.json')).entries().map((e) => e.kind).sort()).toEqual(['file', 'file'])
   }, 180_000)
 
+  it('a plugin that hangs in ADD is named once, with the call and the time; later checks skip instead of waiting', async () => {
+    const hanging = SOLUTION.replace('ADD)\n  [ -e "$CNI_NETNS" ]', 'ADD)\n  sleep 3600\n  [ -e "$CNI_NETNS" ]')
+    expect(hanging).not.toBe(SOLUTION)
+    const report = await check(workspace('hangs', hanging))
+    const failed = report.checks.filter((c) => c.status === 'fail')
+    const skipped = report.checks.filter((c) => c.status === 'skip')
+    // Step 1's error cases are refused before the hang; the first good ADD is where it shows.
+    expect(failed.map((c) => c.id)).toEqual(['cni.add.succeeds'])
+    expect(failed[0].message).toMatch(/ADD of plugin "ebpfcni" did not finish within 3 s and was killed \(a hang/)
+    const later = report.checks.slice(report.checks.findIndex((c) => c.id === 'cni.add.succeeds') + 1)
+    expect(later.length).toBeGreaterThan(10)
+    for (const c of later) expect(c.status, `${c.id}: ${c.message}`).toBe('skip')
+    // Checks with their own pods are not run at all: they name the hang instead of waiting on it.
+    for (const id of ['cni.del.cleanup', 'cni.ipam.unique', 'runtime.podman']) {
+      expect(report.checks.find((c) => c.id === id)?.message).toMatch(/your plugin hung earlier in this run \(ADD \(pod "httpbin"\) was killed after 3\.\d s\)/)
+    }
+    expect(skipped.length).toBe(later.length)
+    // Nothing of the plugin outlives the run: no `sleep 3600` anywhere.
+    const {execa} = await import('execa')
+    const ps = await execa('pgrep', ['-f', '^sleep 3600$'], {reject: false})
+    expect(ps.stdout.trim(), 'a hung plugin\'s sleep is still running').toBe('')
+    await deleteLinkQuietly(bridge)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 120_000)
+
   for (const m of LAB1_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step}) with a helpful message`, async () => {
       expect(SOLUTION.includes(m.find), `the mutant's anchor is no longer in the solution: ${m.find}`).toBe(true)

@@ -1,7 +1,6 @@
 import {accessSync, constants, existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {isIPv4} from 'node:net'
-import {invokePlugin} from '../../cni/invoke.js'
 import {validateResult, isCidr} from '../../cni/result.js'
 import {checkNetworkList} from '../../cni/network.js'
 import {describeCode, SUPPORTED_VERSIONS} from '../../cni/spec.js'
@@ -11,7 +10,7 @@ import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
 import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab1Context} from './context.js'
-import type {CheckPod} from '../check-pods.js'
+import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../check-pods.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
 // path, and fails with what was seen vs what was expected.
@@ -41,7 +40,7 @@ const hostEnd = (pod: CheckPod) => hostPeer(pod.netnsPath, pod.att.ifname)
 
 const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<Record<'containerId' | 'netns' | 'ifname', string | undefined>>; stdin?: Record<string, unknown>; stdinRaw?: string; command?: string}, want: {code: number; mention?: string}): Promise<string | undefined> => {
   const net = ctx.learnerNet()
-  const call = await invokePlugin({
+  const call = await ctx.invoke({
     command: (opts.command ?? 'ADD') as 'ADD',
     type: 'ebpfcni',
     stdin: opts.stdin ?? {...net.raw},
@@ -49,9 +48,7 @@ const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<R
     containerId: 'env' in opts && opts.env && 'containerId' in opts.env ? opts.env.containerId : 'ebpfcni-check-errors',
     netns: opts.env && 'netns' in opts.env ? opts.env.netns : '/run/netns/ebpfcni-check-none',
     ifname: opts.env && 'ifname' in opts.env ? opts.env.ifname : 'eth0',
-    cniPath: ctx.cniPath,
-    timeoutMs: ctx.timeoutMs,
-  })
+  }, label)
   const r = call.run
   if (!r) return `${label}: ${call.problem}`
   if (r.exitCode === 0) return `${label}: exited 0; expected a non-zero exit with error code ${describeCode(want.code)}`
@@ -109,7 +106,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     hint: 'On CNI_COMMAND=VERSION print {"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]} and exit 0.',
     run: async (ctx) => {
       const net = ctx.learnerNet()
-      const call = await invokePlugin({command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: net.cniVersion}, cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs})
+      const call = await ctx.invoke({command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: net.cniVersion}}, 'VERSION')
       if (!call.ok) fail(call.problem ?? 'VERSION failed')
       const v = call.json as {supportedVersions?: unknown}
       if (!Array.isArray(v?.supportedVersions)) fail(`VERSION printed ${JSON.stringify(call.json)?.slice(0, 100)}; expected an object with "supportedVersions": [...]`)
@@ -258,14 +255,17 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (!b.outcome.ok) fail(`a second pod's ADD failed while the bridge already existed: ${b.outcome.problem}`)
       const bridge = ctx.bridgeOf(a.net)
       const portsBefore = (await links()).filter((l) => l.master === bridge).length
-      const dup = await invokePlugin({command: 'ADD', type: 'ebpfcni', stdin: {...a.net.raw}, containerId: 'ebpfcni-check-dup', netns: a.netnsPath, ifname: a.att.ifname, cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs})
+      const stateBefore = await podNetState(a)
+      const dup = await ctx.invoke({command: 'ADD', type: 'ebpfcni', stdin: {...a.net.raw}, containerId: 'ebpfcni-check-dup', netns: a.netnsPath, ifname: a.att.ifname}, 'a duplicate ADD')
       const portsAfter = (await links()).filter((l) => l.master === bridge).length
       if (dup.run?.exitCode === 0) fail(`ADD into a pod that already has ${a.att.ifname} exited 0; it must fail with an error`)
       if (!dup.error) fail(`ADD into a pod that already has ${a.att.ifname}: ${dup.problem}`)
       if (portsAfter !== portsBefore) fail(`the failed ADD left ${portsAfter - portsBefore} extra veth(s) on ${bridge}`)
+      const harm = await harmDone(a, stateBefore, cidrInfo(ctx.podcidrOf(a.net)).gateway)
+      if (harm.length) fail(`the duplicate ADD was refused (code ${dup.error!.code}), but it changed the pod it refused: ${harm.join('; ')}`, 'check that CNI_IFNAME is free before you touch anything in the pod; a refusal must leave the existing pod exactly as it was')
       // The address it may have taken must be free again: DEL of the duplicate id must be harmless.
-      await invokePlugin({command: 'DEL', type: 'ebpfcni', stdin: {...a.net.raw}, containerId: 'ebpfcni-check-dup', netns: a.netnsPath, ifname: 'ebpfcni-none', cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs})
-      return `second pod ADD ok; duplicate ADD refused with code ${dup.error!.code} and nothing left`
+      await ctx.invoke({command: 'DEL', type: 'ebpfcni', stdin: {...a.net.raw}, containerId: 'ebpfcni-check-dup', netns: a.netnsPath, ifname: 'ebpfcni-none'}, 'DEL of the duplicate')
+      return `second pod ADD ok; duplicate ADD refused with code ${dup.error!.code}, nothing left, the existing pod unchanged and reachable`
     },
   },
   {
@@ -277,11 +277,14 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (a.net.cniVersion.startsWith('0.3')) throw new CheckSkip(`CHECK does not exist in cniVersion ${a.net.cniVersion}`)
       const b = await ctx.podB()
       if (!b.outcome.ok || !b.outcome.result) throw new CheckSkip('needs a second healthy pod')
+      ctx.assertNotHung()
       const healthy = await checkNetworkList(b.net, b.att, {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs}, b.outcome.result)
+      ctx.noteCalls(healthy.calls, 'CHECK of a healthy pod')
       if (!healthy.ok) fail(`CHECK on a healthy pod failed: ${healthy.problem}`)
       const addr = b.outcome.result.ips?.[0]?.address
       await run('ip', ['-n', b.netnsName, 'addr', 'del', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
       const broken = await checkNetworkList(b.net, b.att, {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs}, b.outcome.result)
+      ctx.noteCalls(broken.calls, 'CHECK of a broken pod')
       await run('ip', ['-n', b.netnsName, 'addr', 'add', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
       await run('ip', ['-n', b.netnsName, 'route', 'replace', 'default', 'via', cidrInfo(ctx.podcidrOf(b.net)).gateway], {timeoutMs: 5000})
       if (broken.ok) fail(`CHECK passed after ${addr} was removed from ${b.att.ifname}; it must verify the address`)
@@ -340,7 +343,11 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     run: async (ctx) => {
       const net = ctx.checkNet('leak') // a /29: 5 addresses
       const bridge = ctx.bridgeOf(net)
-      for (let i = 0; i < 5; i++) {
+      const bystander = await ctx.attach(net, 'bystander')
+      if (!bystander.outcome.ok) fail(`the first ADD in a fresh /29 failed: ${bystander.outcome.problem}`)
+      const stateBefore = await podNetState(bystander)
+      const bystanderVeth = (await hostEnd(bystander))?.ifname
+      for (let i = 0; i < 4; i++) {
         // A path that exists but is no netns: early validation passes, moving the veth there fails.
         const bogus = join(ctx.tmp, `not-a-netns-${i}`)
         writeFileSync(bogus, '')
@@ -348,39 +355,55 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         if (p.outcome.ok) fail(`ADD into ${bogus}, a plain file and not a network namespace, succeeded`)
         if (!p.outcome.calls.at(-1)?.error) fail(`a failing ADD gave no error JSON: ${p.outcome.problem}`)
       }
-      const stray = (await links()).filter((l) => l.master === bridge)
-      if (stray.length) fail(`after 5 failed ADDs, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`)
-      for (let i = 0; i < 5; i++) {
+      const stray = (await links()).filter((l) => l.master === bridge && l.ifname !== bystanderVeth)
+      if (stray.length) fail(`after 4 failed ADDs, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`)
+      const harm = await harmDone(bystander, stateBefore, cidrInfo(ctx.podcidrOf(net)).gateway)
+      if (harm.length) fail(`4 ADDs failed, and their undo damaged a pod that was already there: ${harm.join('; ')}`, 'undo only what this ADD made: the veth it created and the address it allocated, found by CNI_CONTAINERID')
+      for (let i = 0; i < 4; i++) {
         const p = await ctx.attach(net, `after${i}`)
-        if (!p.outcome.ok) fail(`after 5 failed ADDs, ADD ${i + 1} of 5 in a /29 failed (${p.outcome.problem}): the failed ADDs kept their addresses`)
+        if (!p.outcome.ok) fail(`after 4 failed ADDs, ADD ${i + 2} of 5 in a /29 failed (${p.outcome.problem}): the failed ADDs kept their addresses`)
       }
-      return '5 failed ADDs left nothing; the /29 still took 5 pods'
+      return '4 failed ADDs left nothing and did not touch the existing pod; the /29 still took 5 pods'
     },
   },
   {
     id: 'cni.ipam.unique',
-    title: '50 sequential and 20 concurrent ADDs get distinct, usable, reachable addresses',
-    hint: 'Random IPs collide ($RANDOM % 255 is the original\'s bug). Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it.',
+    title: 'a /27 filled completely, sequentially then concurrently, gets distinct, usable, reachable addresses',
+    hint: 'Random IPs collide ($RANDOM % 255 is the original\'s bug). Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.',
     run: async (ctx) => {
       const net = ctx.checkNet('ipam')
       const c = cidrInfo(ctx.podcidrOf(net))
+      // Every address of a small subnet: a random or racy allocator collides long before it is full.
+      const capacity = c.bcast - c.net - 2
+      const sequential = Math.floor(capacity / 2)
       const pods: CheckPod[] = []
-      for (let i = 0; i < 50; i++) pods.push(await ctx.attach(net, `seq${i}`))
-      pods.push(...(await Promise.all(Array.from({length: 20}, (_, i) => ctx.attach(net, `par${i}`)))))
-      const failed = pods.filter((p) => !p.outcome.ok)
-      if (failed.length) fail(`${failed.length} of 70 ADDs failed; first: ${failed[0].outcome.problem}`)
+      for (let i = 0; i < sequential; i++) pods.push(await ctx.attach(net, `seq${i}`))
+      const failedSeq = pods.filter((p) => !p.outcome.ok)
+      if (failedSeq.length) fail(`${failedSeq.length} of ${sequential} sequential ADDs failed; first: ${failedSeq[0].outcome.problem}`)
+      const wave = await Promise.all(Array.from({length: capacity - sequential}, (_, i) => ctx.attach(net, `par${i}`, {}, {timeoutMs: WAVE_TIMEOUT_MS})))
+      pods.push(...wave)
+      const slowest = Math.max(...wave.map((p) => p.outcome.calls.at(-1)?.run?.durationMs ?? 0))
+      const failed = wave.filter((p) => !p.outcome.ok)
+      if (failed.length) {
+        const hung = failed.find((p) => p.outcome.calls.some((x) => x.run?.timedOut))
+        if (hung) fail(`${failed.length} of ${wave.length} concurrent ADDs failed; one did not finish within ${WAVE_TIMEOUT_MS / 1000} s, a deadline a real runtime would also give up at: ${hung.outcome.problem}`, 'a concurrent ADD that never finishes is a deadlock: a lock taken twice, or never released on an error path')
+        fail(`${failed.length} of ${wave.length} concurrent ADDs failed (slowest took ${(slowest / 1000).toFixed(1)} s); first: ${failed[0].outcome.problem}`)
+      }
       const ips = pods.map((p) => p.ip!)
       const dupes = [...new Set(ips.filter((ip, i) => ips.indexOf(ip) !== i))]
       if (dupes.length) fail(`${dupes.length} address(es) were given to more than one pod: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? '…' : ''}`)
       const reserved = ips.filter((ip) => [c.net, c.bcast, ip2int(c.gateway)].includes(ip2int(ip)))
       if (reserved.length) fail(`pods got reserved addresses (network, gateway or broadcast): ${reserved.join(', ')}`)
+      const over = await ctx.attach(net, 'overflow')
+      if (over.outcome.ok) fail(`all ${capacity} addresses of ${ctx.podcidrOf(net)} were taken, yet ADD number ${capacity + 1} succeeded with ${over.ip}`, 'when no address is free, ADD must fail with an error JSON (code 11, "try again later"), not reuse one')
+      if (!over.outcome.calls.at(-1)?.error) fail(`with ${ctx.podcidrOf(net)} full, ADD failed without an error JSON: ${over.outcome.problem}`)
       const unreachable: string[] = []
-      for (let i = 0; i < ips.length; i += 14) {
-        const batch = await Promise.all(ips.slice(i, i + 14).map((ip) => ping(pods[0].netnsPath, ip, 1, 2)))
+      for (let i = 0; i < ips.length; i += 15) {
+        const batch = await Promise.all(ips.slice(i, i + 15).map((ip) => ping(pods[0].netnsPath, ip, 1, 2)))
         batch.forEach((r, j) => r.ok || unreachable.push(ips[i + j]))
       }
-      if (unreachable.length) fail(`${unreachable.length} of 70 pods are not reachable from the first: ${unreachable.slice(0, 5).join(', ')}`)
-      return '70 distinct addresses, none reserved, all reachable'
+      if (unreachable.length) fail(`${unreachable.length} of ${capacity} pods are not reachable from the first: ${unreachable.slice(0, 5).join(', ')}`)
+      return `${ctx.podcidrOf(net)} filled: ${sequential} sequential + ${wave.length} concurrent ADDs (slowest ${(slowest / 1000).toFixed(1)} s), ${capacity} distinct addresses, all reachable; ADD ${capacity + 1} refused with code ${over.outcome.calls.at(-1)!.error!.code}`
     },
   },
   {
@@ -393,6 +416,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         if (ctx.opts.runtime === 'podman') fail('podman is not installed', 'apt-get install -y podman runc (or bash scripts/setup.sh)')
         throw new CheckSkip('podman is not installed (pass --runtime podman to require it)')
       }
+      ctx.assertNotHung()
       const net = ctx.checkNet('podman')
       const pods = new PodService(ctx.ledger)
       const tag = `${process.pid % 10000}`

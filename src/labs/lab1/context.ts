@@ -8,6 +8,7 @@ import {startHttpbin} from '../../pods/workload.js'
 import {stopRecordedProcess} from '../../host/processes.js'
 import {IPAM_DIR} from './reset.js'
 import {CheckSkip} from '../check-types.js'
+import {recordOf, runtimeFor} from '../../pods/service.js'
 
 export interface Lab1Options {
   /** Directory holding the installed plugin (CNI_PATH). */
@@ -20,8 +21,10 @@ export interface Lab1Options {
 }
 
 const LAB = 1
+/** Names of runtime.podman's containers: `chk-web-…`, `chk-cli-…`. */
+export const PODMAN_CHECK_POD_PREFIX = 'chk-'
 // Check networks live apart from the learner's own pods: their own names, bridges and subnets.
-const CHECK_SUBNETS = {del: '10.244.1.0/29', leak: '10.244.2.0/29', ipam: '10.244.3.0/24', podman: '10.244.4.0/24', idem: '10.244.5.0/29'}
+const CHECK_SUBNETS = {del: '10.244.1.0/29', leak: '10.244.2.0/29', ipam: '10.244.3.0/27', podman: '10.244.4.0/24', idem: '10.244.5.0/29'}
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
 
 /** Shared state for one run of lab 1's checks: pods made lazily, everything undone in cleanup(). */
@@ -92,12 +95,16 @@ export class Lab1Context extends CheckPods {
     return a
   }
 
-  async cleanup(): Promise<void> {
+  protected async removeAll(): Promise<void> {
+    // runtime.podman's containers, should the run have been interrupted before its own cleanup.
+    for (const e of this.ledger.find((x) => x.kind === 'pod' && x.name.startsWith(PODMAN_CHECK_POD_PREFIX))) {
+      await runtimeFor('podman', this.ledger).remove(recordOf(e)).catch(() => undefined)
+    }
     for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner?.startsWith('lab1-check-') === true)) {
       await stopRecordedProcess(e.details)
       this.ledger.forget([e.id])
     }
-    await super.cleanup()
+    await super.removeAll()
     for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
     for (const kind of Object.keys(CHECK_SUBNETS)) rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
   }

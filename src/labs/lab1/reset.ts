@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import type {Discoverer, ResetAction} from '../../host/reset.js'
 import {bridgePorts, link, linkDel, links} from '../../net/ip.js'
 import {realTargets} from '../registry.js'
+import {killProcessGroup, processesRunning} from '../../host/processes.js'
 
 /** Where the reference solution keeps its address allocations (its default dataDir). */
 export const IPAM_DIR = '/var/lib/cni/ebpfcni'
@@ -13,6 +14,11 @@ export const IPAM_DIR = '/var/lib/cni/ebpfcni'
  */
 export const lab1Discoverer: Discoverer = async () => {
   const actions: ResetAction[] = []
+  // A plugin call orphaned by a killed run (hung in ADD, reparented to init) still holds its
+  // lock and its `sleep`: stop it, with its whole process group.
+  for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'))) {
+    actions.push({description: `stop your plugin's process ${p.pid} (${p.cmdline.slice(0, 60)}) and its process group`, kind: 'process', entryIds: [], perform: () => killProcessGroup(p.pgid)})
+  }
   const bridges = new Set<string>()
   const conf = join(realTargets().cniConfDir, '10-ebpfcni.conf')
   if (existsSync(conf)) {

@@ -60,9 +60,9 @@ export class Lab2Context extends Lab1Context {
     return fd
   }
 
-  async cleanup(): Promise<void> {
+  protected async removeAll(): Promise<void> {
     this.obj?.close()
-    await super.cleanup()
+    await super.removeAll()
   }
 }
 

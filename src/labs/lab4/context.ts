@@ -113,7 +113,7 @@ export class Lab4Context extends Lab3Context {
     }
   }
 
-  async cleanup(): Promise<void> {
+  protected async removeAll(): Promise<void> {
     // Leave the learner's rules as they were, or empty maps when there were none before.
     const mode = detectMode(this.pinDir())
     const desired: Desired | undefined = !mode ? undefined
@@ -128,6 +128,6 @@ export class Lab4Context extends Lab3Context {
         // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
       }
     }
-    await super.cleanup()
+    await super.removeAll()
   }
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Proves README command 1's setup on a machine that has nothing: a minimal Debian 12 root
+# (debootstrap --variant=minbase, no Node), this repository cloned into it, then inside a chroot
+#   bash scripts/setup.sh && ebpfcni --help && ebpfcni doctor --json
+# The chroot lives in a private mount namespace (unshare -m): its /dev, /proc and /sys binds
+# vanish with that namespace, so the root is only ever deleted once nothing is mounted in it.
+# The bootstrap tarball is cached in /var/cache/ebpfcni between runs.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=/var/cache/ebpfcni
+TARBALL="$CACHE/bookworm-minbase.tgz"
+MIRROR=${EBPFCNI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+KEEP=0
+[ "${1:-}" = "--keep" ] && KEEP=1
+
+[ "$(id -u)" -eq 0 ] || { echo "test-fresh-root.sh needs root (debootstrap, chroot, mounts)" >&2; exit 2; }
+t0=$(date +%s)
+say() { printf '==> [%3ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
+
+if ! command -v debootstrap >/dev/null; then
+  say "installing debootstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap >/dev/null
+fi
+
+ROOT=$(mktemp -d /var/tmp/ebpfcni-fresh-root.XXXXXX)
+cleanup() {
+  # Every mount was made in the private namespace, now gone; refuse to delete through one anyway.
+  if grep -q " $ROOT/" /proc/self/mounts; then echo "not removing $ROOT: something is still mounted in it" >&2; return; fi
+  [ "$KEEP" = 1 ] && { echo "kept $ROOT"; return; }
+  rm -rf --one-file-system "$ROOT"
+}
+trap cleanup EXIT
+
+mkdir -p "$CACHE"
+if [ ! -s "$TARBALL" ]; then
+  say "making the bootstrap tarball (once per machine): $TARBALL"
+  debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" bookworm "$ROOT/tarball-work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+    || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+  mv "$TARBALL.tmp" "$TARBALL"
+  rm -rf "$ROOT/tarball-work"
+fi
+say "bootstrapping a minimal Debian 12 root in $ROOT"
+debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+  || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+if [ -x "$ROOT/usr/bin/node" ] || [ -x "$ROOT/usr/local/bin/node" ]; then echo "the fresh root already has node: not a fresh machine" >&2; exit 1; fi
+
+# What any machine on this network has: its DNS, its CA bundle and npm's registry setting.
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+mkdir -p "$ROOT/usr/local/share/ca-certificates"
+cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null || true
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/host-ca-bundle.crt"
+printf 'registry=%s\ncafile=/etc/host-ca-bundle.crt\n' "$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)" >"$ROOT/etc/npmrc"
+# No service may start inside the chroot (prometheus would listen on the host's network).
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod +x "$ROOT/usr/sbin/policy-rc.d"
+
+say "cloning the repository into the root"
+git clone -q --no-hardlinks "$REPO" "$ROOT/root/ebpfcni"
+# Uncommitted work is what is under test: carry the working tree's tracked files over the clone.
+git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$ROOT/root/ebpfcni"
+
+cat >"$ROOT/root/fresh-run.sh" <<'INNER'
+set -e
+cd /root/ebpfcni
+bash scripts/setup.sh
+echo "--- node: $(command -v node) $(node --version)"
+ebpfcni --help | head -3
+set +e
+ebpfcni doctor --json >/tmp/doctor.json
+rc=$?
+set -e
+# doctor exits 1 when an item fails (the chroot shares no daemon); 2 would be a crash.
+[ "$rc" -le 1 ] || { echo "doctor --json exited $rc"; exit 1; }
+node -e '
+  const d = JSON.parse(require("fs").readFileSync("/tmp/doctor.json", "utf8"))
+  const failing = d.items.filter((i) => i.status !== "pass").map((i) => i.id)
+  console.log(`--- doctor --json: ${d.items.length} items, exit ${process.argv[1]}, not passing: ${failing.join(", ") || "none"}`)' "$rc"
+INNER
+
+say "running setup.sh, ebpfcni --help and ebpfcni doctor --json in a chroot"
+set +e
+unshare --mount --propagation private bash -c '
+  set -e
+  ROOT=$1
+  mount --rbind /dev "$ROOT/dev"
+  mount -t proc proc "$ROOT/proc"
+  mount --rbind /sys "$ROOT/sys"
+  exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true NPM_CONFIG_GLOBALCONFIG=/etc/npmrc \
+    NODE_EXTRA_CA_CERTS=/etc/host-ca-bundle.crt PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    bash /root/fresh-run.sh
+' _ "$ROOT" 2>&1 | sed 's/^/    /'
+rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(( $(date +%s) - t0 ))
+if [ "$rc" -ne 0 ]; then
+  echo "fresh root: FAILED (exit $rc) after ${elapsed}s; setup's log: $ROOT/var/log/ebpfcni-setup.log" >&2
+  tail -20 "$ROOT/var/log/ebpfcni-setup.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+  exit 1
+fi
+echo "fresh root: setup, --help and doctor --json passed in ${elapsed}s"

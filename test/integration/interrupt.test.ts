@@ -1,0 +1,92 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {mkdirSync, readFileSync, writeFileSync, chmodSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot} from '../helpers/env.js'
+import {hostSnapshot} from '../helpers/host.js'
+
+// Ctrl-C (SIGINT) and SIGTERM during `check 1` at several points: the run removes what it made and
+// exits 130, a hung plugin dies with it; after SIGKILL, `reset --all --yes` finishes the job.
+
+const SOLUTION = readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8')
+const HANGING = SOLUTION.replace('ADD)\n  [ -e "$CNI_NETNS" ]', 'ADD)\n  sleep 3600\n  [ -e "$CNI_NETNS" ]')
+
+/** Everything a check run can leave: netns, links, pins, and plugin processes (with their sleep). */
+async function snapshot() {
+  const procs = await execa('pgrep', ['-f', '/opt/cni/bin/ebpfcni|^sleep 3600$'], {reject: false})
+  return {...(await hostSnapshot()), pins: readdirSync('/sys/fs/bpf').sort(), pluginProcesses: procs.stdout.trim().split('\n').filter(Boolean).length}
+}
+
+describe('interrupting a check run leaves the host as it was', () => {
+  const t = tempStateDir()
+  const ws = join(t.dir, 'workspace')
+  const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
+  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  let before: Awaited<ReturnType<typeof snapshot>>
+
+  const plugin = (text: string) => {
+    mkdirSync(ws, {recursive: true})
+    writeFileSync(join(ws, 'ebpfcni'), text)
+    chmodSync(join(ws, 'ebpfcni'), 0o755)
+    writeFileSync(join(ws, '10-ebpfcni.conf'), readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf')))
+  }
+
+  /** Start `check 1`, send `signal` after `afterMs`, and return its exit code and output. */
+  const interruptAt = async (signal: NodeJS.Signals, afterMs: number) => {
+    const child = execa('node', [cliBin, 'check', '1'], {reject: false, env, timeout: 120_000, stdin: 'ignore', all: true})
+    await new Promise((r) => setTimeout(r, afterMs))
+    child.kill(signal)
+    return child
+  }
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    // A finished run leaves the learner's own bridge (their plugin made it; reset removes it):
+    // make it first, so "as before" means what an uninterrupted run leaves.
+    plugin(SOLUTION)
+    expect((await cli(['check', '1', '--step', 'add'])).exitCode).toBe(0)
+    before = await snapshot()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    t.cleanup()
+  })
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const afterMs of [700, 2000, 3500]) {
+      it(`${signal} after ${afterMs} ms: exit 130, nothing left`, async () => {
+        plugin(SOLUTION)
+        const r = await interruptAt(signal, afterMs)
+        expect(r.exitCode, r.all).toBe(130)
+        const now = await snapshot()
+        const left = now.netns.length - before.netns.length + now.links.length - before.links.length + now.pluginProcesses - before.pluginProcesses
+        console.log(`${signal} after ${afterMs} ms: ${left} object(s) left`)
+        expect(now).toEqual(before)
+        // An interrupted run is no verdict: no report, no progress.
+        expect(r.all).not.toMatch(/lab 1: \d+ failing/)
+      }, 60_000)
+    }
+  }
+
+  it('SIGTERM while the plugin hangs in ADD: the plugin and its sleep die with the run', async () => {
+    plugin(HANGING)
+    const r = await interruptAt('SIGTERM', 3000)
+    expect(r.exitCode, r.all).toBe(130)
+    expect(await snapshot()).toEqual(before)
+  }, 60_000)
+
+  it('SIGKILL cannot be caught: reset --all --yes removes what was left, orphaned plugin processes included', async () => {
+    plugin(HANGING)
+    const r = await interruptAt('SIGKILL', 3000)
+    expect(r.signal).toBe('SIGKILL')
+    const left = await snapshot()
+    expect(left.pluginProcesses, 'the hung plugin outlives a SIGKILLed run (reparented to init)').toBeGreaterThan(before.pluginProcesses)
+    const dry = await cli(['reset', '--all', '--dry-run'])
+    expect(dry.stdout).toMatch(/stop your plugin's process \d+/)
+    const reset = await cli(['reset', '--all', '--yes'])
+    expect(reset.exitCode, reset.stderr).toBe(0)
+    // reset also removes the learner's bridge, which `before` has.
+    expect(await snapshot()).toEqual({...before, links: before.links.filter((l) => l !== 'bridge0')})
+  }, 60_000)
+})
