@@ -74,7 +74,13 @@ then the labs are reset (lab all --auto runs labs 1-4).`
     const dir = workspaceDir(flags.workspace)
     const created = ensureWorkspace(lab, dir)
     const state = progress.lab(lab.id)
-    const step = getStep(lab, flags.step) ?? lab.steps.find((s) => s.id === state?.currentStep) ?? lab.steps.find((s) => !state?.steps[s.id]?.done) ?? lab.steps[0]
+    // The step asked for; else where the learner was, unless that step is done; else the first unfinished.
+    const done = (id: string) => Boolean(state?.steps[id]?.done)
+    const step = getStep(lab, flags.step)
+      ?? lab.steps.find((s) => s.id === state?.currentStep && !done(s.id))
+      ?? lab.steps.find((s) => !done(s.id))
+      ?? lab.steps.find((s) => s.id === state?.currentStep)
+      ?? lab.steps[0]
     progress.setCurrentStep(lab.id, step.id)
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))

@@ -1,5 +1,12 @@
 import {errorMessage} from '../host/errors.js'
 
+export type CheckCost = 'cheap' | 'pods' | 'heavy'
+const COST_RANK: Record<CheckCost, number> = {cheap: 0, pods: 1, heavy: 2}
+
+/** Cheapest first; the lab's order among checks of one cost. */
+export const byCost = <C extends {cost?: CheckCost}>(checks: C[]): C[] =>
+  checks.map((c, i) => ({c, i})).sort((a, b) => COST_RANK[a.c.cost ?? 'pods'] - COST_RANK[b.c.cost ?? 'pods'] || a.i - b.i).map(({c}) => c)
+
 export type CheckStatus = 'pass' | 'fail' | 'skip'
 
 /** One check's verdict, as `check --json` prints it. */
@@ -40,6 +47,12 @@ export interface CheckDefinition<Ctx> {
   id: string
   title: string
   hint: string
+  /**
+   * How much a check costs, for the feedback loop (watch mode, the menu), which runs a step's
+   * checks cheapest first and stops at the first failure: `cheap` reads files or makes single
+   * calls, the default makes a pod or two, `heavy` fills subnets or starts containers.
+   */
+  cost?: CheckCost
   /** Resolves with a pass message, or throws CheckFailure / CheckSkip. */
   run: (ctx: Ctx) => Promise<string>
 }

@@ -7,7 +7,8 @@ import {interrupted, untilExit} from '../host/interrupt.js'
 import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
 import {labChecks, realTargets, type InstallTargets} from './registry.js'
-import {runCheck, type CheckReport, type CheckResult} from './check-types.js'
+import {byCost, runCheck, type CheckReport, type CheckResult} from './check-types.js'
+import {pluginParses} from './preflight.js'
 
 /**
  * A skip is not a pass: a step is done only when every check ran and passed, except
@@ -25,6 +26,11 @@ export interface RunChecksOptions {
   progress?: ProgressStore
   /** Time limit for each plugin call (default 10 s). */
   timeoutMs?: number
+  /**
+   * The feedback loop's order: cheapest checks first, stopping at the first failure (the rest are
+   * not run). `check` runs every check in the lab's order.
+   */
+  untilFirstFailure?: boolean
   /** Called as each check starts and ends (for live rendering). */
   onCheck?: (id: string, title: string, result?: CheckResult) => void
 }
@@ -49,10 +55,20 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
   }
 
+  // A plugin that does not parse fails every check for a reason none of them names: say it first.
+  const parse = await pluginParses(join(o.workspace, 'ebpfcni'))
+  if (parse) {
+    o.onCheck?.(parse.id, parse.title)
+    o.onCheck?.(parse.id, parse.title, parse)
+    return {lab: o.lab, step: step?.id ?? 'all', passed: false, durationMs: Math.round(performance.now() - started), checks: [parse]}
+  }
+
   const ctx = def.context({targets, workspace: o.workspace, runtime: o.runtime ?? 'netns', ledger, timeoutMs: o.timeoutMs})
   const results: CheckResult[] = []
+  const selected = def.checks.filter((c) => wanted.includes(c.id))
   try {
-    for (const check of def.checks.filter((c) => wanted.includes(c.id))) {
+    for (const check of o.untilFirstFailure ? byCost(selected) : selected) {
+      if (o.untilFirstFailure && results.some((r) => r.status === 'fail')) break
       if (interrupted()) break
       o.onCheck?.(check.id, check.title)
       const result = await runCheck(check, ctx)

@@ -10,9 +10,9 @@ import {runChecks} from '../labs/checker.js'
 import {labChecks} from '../labs/registry.js'
 import {applySolutionAndLoad} from '../labs/deploy.js'
 import {ProgressStore} from '../host/progress.js'
-import {errorMessage} from '../host/errors.js'
+import {errorMessage, UserError} from '../host/errors.js'
 import {renderMarkdown} from './markdown.js'
-import {renderSummary} from './check-report.js'
+import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
 
@@ -78,7 +78,9 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       if (action === 'check') {
         const defs = labChecks(lab.id)?.checks ?? []
         const checks = step.checks.map((id) => ({id, title: defs.find((c: {id: string}) => c.id === id)?.title ?? id}))
-        const report = await runWithCheckList(checks, (onCheck) => runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck}))
+        const report = await runWithCheckList(checks, (onCheck) => runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck, untilFirstFailure: true}))
+        // A plugin that does not parse is reported before any of the step's checks run.
+        for (const r of report.checks.filter((c) => !step.checks.includes(c.id))) log(renderCheck(r))
         log(renderSummary(report))
       }
       if (action === 'watch') {
@@ -91,6 +93,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       }
     } catch (err) {
       log(chalk.red(`error: ${errorMessage(err)}`))
+      if (err instanceof UserError && err.hint) log(`${chalk.yellow('hint:')} ${err.hint}`)
     }
   }
 }

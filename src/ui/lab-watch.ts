@@ -5,6 +5,8 @@ import {runChecks} from '../labs/checker.js'
 import {ProgressStore} from '../host/progress.js'
 import {errorMessage} from '../host/errors.js'
 import {renderCheck, renderSummary} from './check-report.js'
+import {SlowCheckSpinner} from './slow-check-spinner.js'
+import {UserError} from '../host/errors.js'
 
 export interface WatchSessionOptions {
   lab: Lab
@@ -39,10 +41,17 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
       const rebuild = changed.includes('ebpfcni.bpf.c') ? ' (rebuilding your program)' : changed.includes('ebpfcni') ? ' (reinstalling your plugin)' : ''
       o.log(chalk.dim(`\n── ${what}${rebuild}: checking ${step.title} ──`))
       let first: number | undefined
+      const spinner = new SlowCheckSpinner(o.log)
+      // Cheapest first, stop at the first failure: the learner sees the next thing to fix, fast.
       const report = await runChecks({
-        lab: o.lab.id, step: step.id, workspace: o.workspace, progress,
-        onCheck: (_id, _title, r) => void (r && first === undefined && (first = performance.now())),
-      })
+        lab: o.lab.id, step: step.id, workspace: o.workspace, progress, untilFirstFailure: true,
+        onCheck: (_id, title, r) => {
+          if (!r) return spinner.start(title)
+          spinner.stop()
+          if (first === undefined) first = performance.now()
+          if (r.status === 'pass') o.log(renderCheck(r))
+        },
+      }).finally(() => spinner.stop())
       const failing = report.checks.find((c) => c.status === 'fail') ?? report.checks.find((c) => c.status === 'skip')
       if (failing) o.log(renderCheck(failing))
       const latency = first !== undefined && changed.length ? chalk.dim(` first result ${Math.round(first - seenAt)} ms after the change`) : ''
@@ -57,6 +66,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
       } else o.log(chalk.dim('Save a file to check again.'))
     } catch (err) {
       o.log(chalk.red(`error: ${errorMessage(err)}`))
+      if (err instanceof UserError && err.hint) o.log(`${chalk.yellow('hint:')} ${err.hint}`)
     } finally {
       running = false
       if (again) {

@@ -64,7 +64,41 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
       console.log(`watch: save -> step verdict ${latency} ms`)
       watching.kill('SIGINT')
       const done = await watching
-      expect(done.exitCode).toBe(0)
+      expect(done.exitCode).toBe(130)
+    } finally {
+      rmSync(ws, {recursive: true, force: true})
+    }
+  }, 60_000)
+
+  it('--watch: a plugin bash cannot parse is named first (plugin.parses), before any check runs it', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-parse-'))
+    try {
+      // A state of its own: the learner is in step 1 here, whatever the other tests did.
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '12', '--workspace', ws], {reject: false, env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')}, timeout: 60_000, stdin: 'ignore'})
+      setTimeout(() => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8').replace('esac\nexit 0', 'exit 0')), 4000)
+      const r = await watching
+      const after = r.stdout.slice(r.stdout.indexOf('ebpfcni changed'))
+      expect(after).toMatch(/your plugin is a shell script bash can parse \[plugin\.parses\]\n\s+seen: bash -n .*syntax error/)
+      expect(after).toMatch(/hint: Fix the syntax error first/)
+      // Nothing else ran: no other check's verdict (and its unrelated hint) follows.
+      expect(after).not.toMatch(/\[cni\.|\[config\./)
+      expect(r.stdout).toMatch(/step skeleton: 1 failing, 0 passing, 0 skipped/)
+    } finally {
+      rmSync(ws, {recursive: true, force: true})
+    }
+  }, 60_000)
+
+  it('without a terminal, `lab 1` shows the first unfinished step, not one already passed', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-next-'))
+    const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')}, timeout: 60_000, stdin: 'ignore'})
+    try {
+      expect((await cli(['lab', '1', '--workspace', ws])).stdout).toMatch(/Step 1 — the skeleton/)
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), join(ws, 'ebpfcni'))
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf'), join(ws, '10-ebpfcni.conf'))
+      expect((await cli(['check', '1', '--step', 'skeleton', '--workspace', ws])).exitCode).toBe(0)
+      const again = await cli(['lab', '1', '--workspace', ws])
+      expect(again.stdout).toMatch(/Step 2 — ADD/)
+      expect(again.stdout).toContain('ebpfcni check 1 --step add')
     } finally {
       rmSync(ws, {recursive: true, force: true})
     }

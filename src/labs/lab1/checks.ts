@@ -61,6 +61,7 @@ const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<R
 export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'plugin.present',
+    cost: 'cheap',
     title: 'the plugin is installed and executable, with a shebang',
     hint: 'Your plugin is ~/ebpfcni-lab/ebpfcni: start it with #!/usr/bin/env bash and chmod +x it; `ebpfcni check 1` installs it to /opt/cni/bin/ebpfcni.',
     run: async (ctx) => {
@@ -79,6 +80,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'config.valid',
+    cost: 'cheap',
     title: 'the network config is valid',
     hint: 'The config needs cniVersion, name, "type": "ebpfcni" (the executable CNI_PATH holds) and a podcidr like 10.10.0.0/24.',
     run: async (ctx) => {
@@ -102,6 +104,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.version',
+    cost: 'cheap',
     title: 'VERSION prints the supported versions, including the config\'s',
     hint: 'On CNI_COMMAND=VERSION print {"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]} and exit 0.',
     run: async (ctx) => {
@@ -117,6 +120,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.errors',
+    cost: 'cheap',
     title: 'failures print the spec\'s error JSON with the right code and exit non-zero',
     hint: 'Write one error() function: print {"cniVersion","code","msg","details"} to stdout and exit 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.',
     run: async (ctx) => {
@@ -294,6 +298,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.del.cleanup',
+    cost: 'heavy',
     title: 'DEL removes the host veth and frees the address for reuse',
     hint: 'On DEL: ip link del the host end (the pod end goes with it), and remove the address from your allocation state. DEL gets the same CNI_CONTAINERID and CNI_IFNAME as ADD.',
     run: async (ctx) => {
@@ -338,6 +343,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.add.no-leak-on-failure',
+    cost: 'heavy',
     title: 'an ADD that fails half-way leaves no veth and no allocated address',
     hint: 'Allocate the address last, or undo on failure: if any step after allocation fails, delete the veth and free the address before printing the error.',
     run: async (ctx) => {
@@ -368,6 +374,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.ipam.unique',
+    cost: 'heavy',
     title: 'a /27 filled completely, sequentially then concurrently, gets distinct, usable, reachable addresses',
     hint: 'Random IPs collide ($RANDOM % 255 is the original\'s bug). Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.',
     run: async (ctx) => {
@@ -408,6 +415,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'runtime.podman',
+    cost: 'heavy',
     title: 'podman runs two containers on your plugin and they talk',
     hint: 'podman calls VERSION before every operation and DEL on rm with prevResult on stdin; a broken VERSION makes podman drop the network with only a warning.',
     run: async (ctx) => {

@@ -20,6 +20,7 @@ async function xdpIdOn(dev: string): Promise<number | undefined> {
 export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'bpf.compiles',
+    cost: 'cheap',
     title: 'ebpfcni.bpf.c compiles with clang -target bpf',
     hint: 'Run `ebpfcni bpf build` to see each error with its line and a caret.',
     run: async (ctx) => {
@@ -33,6 +34,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   },
   {
     id: 'bpf.verifier-accepts',
+    cost: 'cheap',
     title: 'the verifier accepts the program, and it has an XDP program named xdp_prog',
     hint: 'Read the source line and the explanation: most refusals are a header read without a bounds check before it.',
     run: async (ctx) => {
@@ -47,6 +49,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   },
   {
     id: 'bpf.test-run',
+    cost: 'cheap',
     title: 'crafted frames get XDP_PASS: IPv4, ARP, IPv6, a bare Ethernet header, a truncated IPv4 header',
     hint: 'Every path returns XDP_PASS in this lab: a frame too short for a header is passed, not aborted or dropped.',
     run: async (ctx) => {
@@ -65,6 +68,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   },
   {
     id: 'bpf.pinned',
+    cost: 'cheap',
     title: 'the program is pinned where the plugin attaches it, and is the current build',
     hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
     run: async (ctx) => {

@@ -53,6 +53,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
   },
   {
     id: 'map.counter.atomic',
+    cost: 'cheap',
     title: 'a counter shared by all CPUs is incremented atomically (or is per-CPU)',
     hint: '__sync_fetch_and_add(n, 1) compiles to one atomic add; *n += 1 is a load, an add and a store that another CPU can interleave with.',
     run: async (ctx) => {

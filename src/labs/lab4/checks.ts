@@ -50,6 +50,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   lab2Check('bpf.verifier-accepts'),
   {
     id: 'policy.test-run',
+    cost: 'cheap',
     title: 'crafted frames: a denied pair gets XDP_DROP; its reverse, other pairs and ARP get XDP_PASS',
     hint: 'Look up struct ip_pair {saddr, daddr} exactly as in the packet (network order, this direction only); drop only on POLICY_DENY.',
     run: async (ctx) => {
@@ -154,6 +155,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.ports',
+    cost: 'cheap',
     title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP and other pods are dropped',
     hint: 'After the pair rule: look up struct port_rule_key {src, dst, dport (network order, from the TCP/UDP header after ihl*4 bytes), proto} in the ports map.',
     run: async (ctx) => {
@@ -190,6 +192,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.follows-pods',
+    cost: 'heavy',
     title: 'with the controller running, a new app=sleep pod reaches httpbin without a new apply, and a deleted pod leaves no rules',
     hint: 'This is the controller\'s job (ebpfcni policy watch); your program must look rules up per packet, not assume a fixed set.',
     run: async (ctx) => {
@@ -226,6 +229,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.identity',
+    cost: 'cheap',
     title: 'identity design: rules grow with label groups, not pods, and the datapath decides by identity',
     hint: 'Declare identity, identity_policy and identity_isolated (ebpfcni_policy.h); look up both addresses\' identities, then the identity pair.',
     run: async (ctx) => {
