@@ -10,6 +10,8 @@ export interface RunOptions {
   /** Start from an empty environment plus `env` (the CNI spec's plugin calls do this). */
   cleanEnv?: boolean
   cwd?: string
+  /** Stop the child early (a probe whose answer is already known). */
+  signal?: AbortSignal
 }
 
 export interface RunResult {
@@ -69,6 +71,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     encoding: 'utf8',
     stripFinalNewline: false,
     cleanup: true,
+    ...(opts.signal ? {cancelSignal: opts.signal} : {}),
   })
   if (child.pid) activeGroups.add(child.pid)
   let timedOut = false

@@ -19,10 +19,10 @@ const probe = (r: RunResult, what: string): ProbeResult => ({
   durationMs: r.durationMs,
 })
 
-export async function httpGet(fromNetns: string, url: string, timeoutS = 2): Promise<ProbeResult> {
+export async function httpGet(fromNetns: string, url: string, timeoutS = 2, signal?: AbortSignal): Promise<ProbeResult> {
   // No `-T`: Debian's static busybox 1.35 wget segfaults with it; the runner's timeout bounds the wait.
   const [f, a] = inNs(fromNetns, ['busybox', 'wget', '-q', '-O', '-', url])
-  const r = await run(f, a, {timeoutMs: timeoutS * 1000, maxOutputBytes: 64 * 1024})
+  const r = await run(f, a, {timeoutMs: timeoutS * 1000, maxOutputBytes: 64 * 1024, signal})
   return probe(r, `HTTP GET ${url}`)
 }
 

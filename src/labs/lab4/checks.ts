@@ -18,8 +18,41 @@ import type {CheckPod} from '../check-pods.js'
 /** The original workshop's policy: httpbin accepts only app=sleep. */
 const originalPolicy = () => parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
 
-/** HTTP from one check pod to httpbin; expected to fail quickly when denied. */
-const http = (from: CheckPod, to: CheckPod, expectOk: boolean) => httpGet(from.netnsPath, `http://${to.ip}/get`, expectOk ? 3 : 1)
+/**
+ * HTTP from one check pod to another. When a drop is expected, the program's drop counter answers
+ * first: the probe stops as soon as it rises, rather than waiting out its timeout. A program that
+ * counts nothing still gets the plain answer (the probe failing), so the verdict is the same.
+ */
+async function http(ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: boolean) {
+  const url = `http://${to.ip}/get`
+  if (expectOk) return httpGet(from.netnsPath, url, 3)
+  const dropsNow = (): bigint | undefined => {
+    try {
+      return ctx.drops()
+    } catch {
+      return undefined // no usable drops map: the probe alone answers
+    }
+  }
+  const before = dropsNow()
+  if (before === undefined) return httpGet(from.netnsPath, url, 1)
+  const stop = new AbortController()
+  let counted = false
+  const probe = httpGet(from.netnsPath, url, 2, stop.signal)
+  const watch = (async () => {
+    while (!stop.signal.aborted) {
+      if ((dropsNow() ?? before) > before) {
+        counted = true
+        stop.abort()
+        return
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })()
+  const r = await probe
+  stop.abort()
+  await watch
+  return counted && !r.ok ? {...r, detail: `HTTP GET ${url} dropped (the drop counter rose)`} : r
+}
 
 async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> {
   const svc = await ctx.policy()
@@ -29,7 +62,7 @@ async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> 
   for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
   for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
   svc.sync()
-  const before = await http(b, a, true)
+  const before = await http(ctx, b, a, true)
   if (!before.ok) throw new CheckSkip(`needs sleep → httpbin to work without rules first (${before.detail})`)
   return [a, b]
 }
@@ -91,7 +124,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const svc = await ctx.policy()
       const before = ctx.drops()
       svc.setRule('deny', 'sleep', 'httpbin')
-      const r = await http(b, a, false)
+      const r = await http(ctx, b, a, false)
       const after = ctx.drops()
       if (r.ok) fail(`sleep ${b.ip} → httpbin ${a.ip} still answered after the deny rule was written`)
       if (after <= before) fail(`HTTP failed, but the drop counter stayed at ${after}: count each drop in drops[0]`)
@@ -107,7 +140,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const svc = await ctx.policy()
       svc.setRule('deny', 'sleep', 'httpbin')
       svc.setRule('allow', 'sleep', 'httpbin')
-      const r = await http(b, a, true)
+      const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`with an ALLOW rule for sleep → httpbin: ${r.detail}`)
       return `${b.ip} → ${a.ip} HTTP 200 with an ALLOW rule`
     },
@@ -120,10 +153,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
       svc.setRule('deny', 'sleep', 'httpbin')
-      const denied = await http(b, a, false)
+      const denied = await http(ctx, b, a, false)
       if (denied.ok) throw new CheckSkip('needs deny to work first (policy.deny-drops)')
       svc.removeRule('sleep', 'httpbin')
-      const r = await http(b, a, true)
+      const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
       const maps = await ctx.maps()
       const left = [...maps.read().pairs.keys()].filter((k) => k.includes(a.ip!) && k.includes(b.ip!))
@@ -140,14 +173,12 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
       const svc = await ctx.policy()
-      const otherBefore = await http(other, a, true)
+      const otherBefore = await http(ctx, other, a, true)
       if (!otherBefore.ok) throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
       svc.store.putPolicy(originalPolicy())
       const r = svc.sync()
-      const sleepOk = await http(b, a, true)
-      const otherDenied = await http(other, a, false)
-      const otherToSleep = await http(other, b, false) // sleep runs no server: only "not dropped" matters
-      void otherToSleep
+      const sleepOk = await http(ctx, b, a, true)
+      const otherDenied = await http(ctx, other, a, false)
       if (!sleepOk.ok) fail(`with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
       if (otherDenied.ok) fail(`with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`, 'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped')
       return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, unlabelled → httpbin dropped`
@@ -208,10 +239,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const deadline = Date.now() + 3000
         while (!ok && Date.now() < deadline) {
           await controller.idle()
-          ok = (await http(sleep2, a, true)).ok
+          ok = (await http(ctx, sleep2, a, true)).ok
         }
         if (!ok) fail(`a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`, 'the controller must write the new pod\'s ALLOW entry when the pod appears')
-        if ((await http(other2, a, false)).ok) fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
+        if ((await http(ctx, other2, a, false)).ok) fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
         const gone = sleep2.ip!
         await ctx.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))
