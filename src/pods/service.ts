@@ -3,6 +3,7 @@ import {CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 import {NetnsRuntime} from './netns-runtime.js'
 import {PodmanRuntime} from './podman-runtime.js'
+import {CriRuntime} from './cri-runtime.js'
 import {POD_NAME, type PodRecord, type PodRuntime, type PodSpec, type RuntimeName, type WorkloadName} from './types.js'
 import {hostPeer} from '../net/ip.js'
 
@@ -10,6 +11,7 @@ export const DEFAULT_CONFIG = `${CNI_CONF_DIR}/10-ebpfcni.conf`
 export const DEFAULT_CNI_PATH = [CNI_BIN_DIR, DEBIAN_CNI_DIR]
 
 export function runtimeFor(name: RuntimeName, ledger = new Ledger()): PodRuntime {
+  if (name === 'cri') return new CriRuntime(ledger)
   return name === 'podman' ? new PodmanRuntime(ledger) : new NetnsRuntime(ledger)
 }
 

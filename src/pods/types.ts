@@ -1,6 +1,6 @@
 import type {CniResult} from '../cni/spec.js'
 
-export type RuntimeName = 'netns' | 'podman'
+export type RuntimeName = 'netns' | 'podman' | 'cri'
 export type WorkloadName = 'httpbin' | 'sleep'
 
 export interface PodSpec {
@@ -39,6 +39,8 @@ export interface PodRecord {
   podmanNetworkFile?: string
   /** podman runtime: the netns that existed before `podman run`, to find the one a killed run left. */
   netnsBefore?: string[]
+  /** cri runtime: the pod uid given to RunPodSandbox (finds a sandbox whose id was never learnt). */
+  criUid?: string
 }
 
 export interface PodRuntime {

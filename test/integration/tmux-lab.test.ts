@@ -74,4 +74,31 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     expect(existsSync(join(t.dir, 'progress.json'))).toBe(true)
     expect(JSON.parse(readFileSync(join(t.dir, 'progress.json'), 'utf8')).labs['1'].steps.skeleton.done).toBe(true)
   }, 120_000)
+
+  it('Ctrl-C at the menu leaves quietly with exit 130, no "unexpected error"', async () => {
+    const name = `${session}-c`
+    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`)
+    // bash prints the exit code and keeps the pane open to be read; the script is a constant, the paths are arguments.
+    const started = await tmux('new-session', '-d', '-s', name, '-x', '160', '-y', '50', 'env', '-u', 'CI', ...envArgs,
+      'bash', '-c', 'node "$0" lab 1; echo "exit=$?"; sleep 60', cliBin)
+    expect(started.exitCode, started.stderr).toBe(0)
+    try {
+      const shot = async () => (await tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', name)).stdout
+      const t0 = Date.now()
+      while (!/Run this step's checks/.test(await shot())) {
+        if (Date.now() - t0 > 20_000) throw new Error(`no menu:\n${await shot()}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      await tmux('send-keys', '-t', name, 'C-c')
+      while (!/exit=\d+/.test(await shot())) {
+        if (Date.now() - t0 > 30_000) throw new Error(`no exit:\n${await shot()}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const s = await shot()
+      expect(s).toMatch(/exit=130/)
+      expect(s).not.toMatch(/unexpected error|force closed|please report/)
+    } finally {
+      await tmux('kill-session', '-t', name)
+    }
+  }, 60_000)
 })

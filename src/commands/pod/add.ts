@@ -10,12 +10,15 @@ export default class PodAdd extends BaseCommand {
   static summary = 'Create a pod and attach it through the CNI path (your plugin, called as a runtime would).'
   static description = `netns runtime (default): ebpfcni creates a network namespace, calls the plugin's ADD with the
 CNI_* variables and the config on stdin, and starts the workload inside. podman runtime: podman runs a busybox
-container on the network and calls the plugin itself.`
+container on the network and calls the plugin itself. cri runtime: ebpfcni talks CRI to its own containerd as the
+kubelet does (RunPodSandbox, CreateContainer, StartContainer); containerd's CRI plugin calls the plugin in the CNI bin
+dir with the first config in the config's directory, and a failure shows the sandbox error kubectl describe pod would.`
 
   static examples = [
     '<%= config.bin %> pod add httpbin --label app=httpbin',
     '<%= config.bin %> pod add sleep --label app=sleep --workload sleep',
     '<%= config.bin %> pod add web --runtime podman',
+    '<%= config.bin %> pod add web --runtime cri --label app=httpbin',
     '<%= config.bin %> pod add a --config ./my.conflist --cni-path /usr/lib/cni',
   ]
 
@@ -23,7 +26,7 @@ container on the network and calls the plugin itself.`
   static flags = {
     label: Flags.string({char: 'l', description: 'Label k=v (repeatable); policies select pods by label.', multiple: true}),
     workload: Flags.string({description: 'What runs in the pod.', options: ['httpbin', 'sleep'], default: 'httpbin'}),
-    runtime: Flags.string({description: 'Pod runtime.', options: ['netns', 'podman'], default: 'netns'}),
+    runtime: Flags.string({description: 'Pod runtime: netns (ebpfcni calls the plugin), podman, or cri (the kubelet\'s path: CRI gRPC to containerd, which calls the plugin).', options: ['netns', 'podman', 'cri'], default: 'netns'}),
     config: Flags.string({description: 'Network config (.conf or .conflist).', default: DEFAULT_CONFIG}),
     'cni-path': Flags.string({description: 'CNI_PATH: directories searched for plugins (colon-separated).', default: DEFAULT_CNI_PATH.join(':')}),
     timeout: Flags.integer({description: 'Seconds each plugin call may take.', default: 10, min: 1}),

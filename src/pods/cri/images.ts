@@ -1,0 +1,91 @@
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {run, ok, describeRun} from '../../host/exec.js'
+import {busyboxRootfs} from '../../host/paths.js'
+import {EnvironmentError} from '../../host/errors.js'
+
+// Images without a registry: an OCI image archive (layer tar, config, manifest, index) built from
+// the busybox rootfs setup made, imported into containerd's k8s.io namespace (the one the CRI
+// plugin reads). One image serves as the sandbox ("pause") image and as the workload image.
+
+/** The sandbox image the CRI config names instead of registry.k8s.io/pause (which cannot be pulled here). */
+export const SANDBOX_IMAGE = 'ebpfcni.local/pause:1'
+/** The workload image: busybox httpd serving /get, or sleep. */
+export const WORKLOAD_IMAGE = 'ebpfcni.local/busybox:1'
+
+const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
+const GOARCH: Record<string, string> = {x64: 'amd64', arm64: 'arm64'}
+
+/** What busybox httpd serves at /get in CRI pods, like the netns runtime's httpbin. */
+export const GET_BODY = '{"url": "/get", "served-by": "busybox httpd"}\n'
+
+interface Blob {
+  digest: string
+  size: number
+  mediaType: string
+}
+
+/**
+ * Build one OCI image archive holding both image names. The layer is the busybox rootfs plus the
+ * page httpd serves; entrypoint `sleep` makes a sandbox that holds the pod's namespaces.
+ */
+export async function buildImageArchive(outFile: string): Promise<void> {
+  const rootfs = busyboxRootfs()
+  if (!existsSync(join(rootfs, 'bin/busybox'))) throw new EnvironmentError(`the busybox rootfs ${rootfs} is missing`, 'bash scripts/setup.sh builds it')
+  const work = mkdtempSync(join(outFile + '.build-'))
+  try {
+    const blobs = join(work, 'blobs/sha256')
+    mkdirSync(blobs, {recursive: true})
+    // The layer: the rootfs with a page to serve, in a stable order with neutral owners and times.
+    const layerDir = join(work, 'layer')
+    const cp = await run('cp', ['-a', `${rootfs}/.`, layerDir], {timeoutMs: 60_000})
+    if (!ok(cp)) throw new Error(`copying the busybox rootfs: ${describeRun(cp)}`)
+    mkdirSync(join(layerDir, 'var/www'), {recursive: true})
+    writeFileSync(join(layerDir, 'var/www/get'), GET_BODY)
+    const layerTar = join(work, 'layer.tar')
+    const tar = await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', layerTar, '-C', layerDir, '.'], {timeoutMs: 60_000})
+    if (!ok(tar)) throw new Error(`packing the image layer: ${describeRun(tar)}`)
+    const layerBytes = readFileSync(layerTar)
+    const layer = put(blobs, layerBytes, 'application/vnd.oci.image.layer.v1.tar')
+    const config = put(blobs, JSON.stringify({
+      architecture: GOARCH[process.arch] ?? process.arch,
+      os: 'linux',
+      config: {Entrypoint: ['/bin/busybox', 'sleep', '2147483647'], Env: ['PATH=/bin:/sbin'], WorkingDir: '/'},
+      rootfs: {type: 'layers', diff_ids: [`sha256:${layer.digest}`]},
+      history: [{created_by: 'ebpfcni: busybox-static rootfs'}],
+    }), 'application/vnd.oci.image.config.v1+json')
+    const manifest = put(blobs, JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: desc(config),
+      layers: [desc(layer)],
+    }), 'application/vnd.oci.image.manifest.v1+json')
+    const platform = {architecture: GOARCH[process.arch] ?? process.arch, os: 'linux'}
+    const named = (name: string) => ({...desc(manifest), platform, annotations: {'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':')[1]}})
+    writeFileSync(join(work, 'index.json'), JSON.stringify({schemaVersion: 2, manifests: [named(SANDBOX_IMAGE), named(WORKLOAD_IMAGE)]}))
+    writeFileSync(join(work, 'oci-layout'), JSON.stringify({imageLayoutVersion: '1.0.0'}))
+    const pack = await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', outFile, '-C', work, 'oci-layout', 'index.json', 'blobs'], {timeoutMs: 60_000})
+    if (!ok(pack)) throw new Error(`packing the image archive: ${describeRun(pack)}`)
+  } finally {
+    rmSync(work, {recursive: true, force: true})
+  }
+
+  function put(dir: string, content: Buffer | string, mediaType: string): Blob {
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content
+    const digest = sha256(bytes)
+    writeFileSync(join(dir, digest), bytes)
+    return {digest, size: bytes.length, mediaType}
+  }
+  function desc(b: Blob) {
+    return {mediaType: b.mediaType, digest: `sha256:${b.digest}`, size: b.size}
+  }
+}
+
+/** Import the archive into the k8s.io namespace of the daemon at `address`, unpacked for `snapshotter`. */
+export async function importImages(address: string, archive: string, snapshotter: string): Promise<void> {
+  if (!existsSync(archive) || statSync(archive).size === 0) throw new Error(`no image archive at ${archive}`)
+  const r = await run('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, archive], {timeoutMs: 120_000})
+  if (r.startError) throw new EnvironmentError('ctr (containerd\'s client) is not installed', 'apt-get install -y containerd (or bash scripts/setup.sh)')
+  if (!ok(r)) throw new Error(`importing the images into containerd: ${describeRun(r)}`)
+}
