@@ -14,7 +14,7 @@ NODE_VERSION="22.21.1"
 NPM_VERSION="10.9.4"
 NODE_HOME=/opt/ebpfcni/node
 APT_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool iproute2 procps util-linux jq iputils-ping bridge-utils tmux
-  busybox-static podman runc containernetworking-plugins iperf3 prometheus curl)
+  busybox-static podman runc containerd containernetworking-plugins iperf3 prometheus curl)
 
 step() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 ok()   { printf '    %s\n' "$*"; }
@@ -95,6 +95,9 @@ sysctl -qw net.ipv4.ip_forward=1 && ok "net.ipv4.ip_forward=1"
 
 step "CNI directories and podman configuration"
 mkdir -p /opt/cni/bin /etc/cni/net.d "$STATE" "$ETC"
+# A Kubernetes node has the loopback plugin in /opt/cni/bin (kubeadm's kubernetes-cni package puts
+# it there): containerd's CRI plugin runs it for every pod, before the network's own plugin.
+if [ ! -e /opt/cni/bin/loopback ]; then ln -s /usr/lib/cni/loopback /opt/cni/bin/loopback; ok "linked /opt/cni/bin/loopback -> /usr/lib/cni/loopback"; fi
 # A private containers.conf, passed to podman through CONTAINERS_CONF by ebpfcni, so
 # the host's own /etc/containers/containers.conf is never rewritten.
 cat >"$ETC/containers.conf" <<'CONF'

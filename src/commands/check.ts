@@ -11,12 +11,12 @@ export default class Check extends BaseCommand {
 lab's checks through the real CNI path. Each failing check says what it saw, what it expected, and a hint.
 Everything the checks create is removed afterwards. Exit 0 when all pass, 1 when a check fails, 2 on usage errors.`
 
-  static examples = ['<%= config.bin %> check 1', '<%= config.bin %> check 1 --step skeleton', '<%= config.bin %> check 1 --json', '<%= config.bin %> check 1 --runtime podman']
+  static examples = ['<%= config.bin %> check 1', '<%= config.bin %> check 1 --step skeleton', '<%= config.bin %> check 1 --json', '<%= config.bin %> check 1 --runtime podman', '<%= config.bin %> check 1 --step production --runtime cri']
   static args = {lab: Args.integer({description: 'Lab number.', required: true, min: 1, max: 4})}
   static flags = {
     step: Flags.string({char: 's', description: 'Only this step\'s checks (id or number).'}),
     json: Flags.boolean({description: 'Print one JSON object (lab, step, passed, durationMs, checks).'}),
-    runtime: Flags.string({description: 'Require this pod runtime too (podman makes runtime.podman mandatory).', options: ['netns', 'podman'], default: 'netns'}),
+    runtime: Flags.string({description: 'Require this pod runtime too: podman makes runtime.podman mandatory, cri makes runtime.cri mandatory (otherwise each is skipped when its runtime is not installed).', options: ['netns', 'podman', 'cri'], default: 'netns'}),
     workspace: Flags.string({char: 'w', description: 'Your workspace directory.', env: 'EBPFCNI_WORKSPACE'}),
   }
 

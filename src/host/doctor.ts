@@ -162,6 +162,12 @@ export function doctorItems(): DoctorItem[] {
     {id: 'promtool', title: 'promtool (lab 3: metrics.valid)', required: true, fix: apt('prometheus'), check: () => tool('promtool', ['--version'])},
     {id: 'prometheus', title: 'prometheus server (optional: lab 3 with a real Prometheus)', required: false, fix: apt('prometheus'), check: () => tool('prometheus', ['--version'])},
     {id: 'podman', title: 'podman (optional: --runtime podman)', required: false, fix: apt('podman'), check: () => tool('podman', ['--version'])},
+    {id: 'containerd', title: 'containerd with the CRI plugin (optional: --runtime cri, the kubelet\'s path)', required: false, fix: apt('containerd'), check: () => tool('containerd', ['--version'])},
+    {
+      id: 'cni-loopback', title: `the loopback plugin in ${CNI_BIN_DIR} (containerd's CRI plugin runs it for every pod)`, required: false,
+      fix: `ln -s ${DEBIAN_CNI_DIR}/loopback ${CNI_BIN_DIR}/loopback`,
+      check: async () => (existsSync(`${CNI_BIN_DIR}/loopback`) ? {ok: true, detail: `${CNI_BIN_DIR}/loopback present`} : {ok: false, detail: `no ${CNI_BIN_DIR}/loopback`}),
+    },
     {id: 'runc', title: 'runc (optional: podman runtime on hybrid cgroups)', required: false, fix: apt('runc'), check: () => tool('runc', ['--version'])},
     {
       id: 'podman-config', title: 'podman CNI config and busybox rootfs (optional)', required: false, fix: 'bash scripts/setup.sh',

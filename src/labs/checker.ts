@@ -12,15 +12,15 @@ import {pluginParses} from './preflight.js'
 
 /**
  * A skip is not a pass: a step is done only when every check ran and passed, except
- * a check skipped for an optional tool (podman) the learner did not ask for.
+ * a check skipped for an optional runtime (podman, containerd) the learner did not ask for.
  */
-const countsAsPassed = (r: CheckResult): boolean => r.status === 'pass' || (r.status === 'skip' && r.id === 'runtime.podman')
+const countsAsPassed = (r: CheckResult): boolean => r.status === 'pass' || (r.status === 'skip' && (r.id === 'runtime.podman' || r.id === 'runtime.cri'))
 
 export interface RunChecksOptions {
   lab: number
   step?: string
   workspace: string
-  runtime?: 'netns' | 'podman'
+  runtime?: 'netns' | 'podman' | 'cri'
   targets?: InstallTargets
   ledger?: Ledger
   progress?: ProgressStore

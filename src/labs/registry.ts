@@ -25,7 +25,7 @@ export const realTargets = (): InstallTargets => ({
 export interface CheckRunOptions {
   targets: InstallTargets
   workspace: string
-  runtime: 'netns' | 'podman'
+  runtime: 'netns' | 'podman' | 'cri'
   ledger: Ledger
   timeoutMs?: number
 }

@@ -5,6 +5,8 @@ import {ProgressStore} from '../host/progress.js'
 import type {ResourceKind} from '../host/ledger.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
 import {unusedPodmanNetns} from '../pods/podman-runtime.js'
+import {containerdDir, removeContainerdState} from '../pods/cri/daemon.js'
+import {existsSync} from 'node:fs'
 import {netnsDel} from '../net/ip.js'
 import {lab1Discoverer} from './lab1/reset.js'
 import {bpfPinsDiscoverer} from './lab2/reset.js'
@@ -32,7 +34,13 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
 const podmanNetnsDiscoverer: Discoverer = async () =>
   unusedPodmanNetns().map((n) => ({description: `delete netns ${n} (podman's, no process in it: left by an interrupted podman run)`, kind: 'netns', entryIds: [], perform: () => netnsDel(n)}))
 
-const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer, podmanNetnsDiscoverer]
+/** The cri runtime's containerd state (after its pods and the daemon are gone): images, snapshots, netns mounts. */
+const containerdStateDiscoverer: Discoverer = async (lab) =>
+  lab === undefined && existsSync(containerdDir())
+    ? [{description: `remove the cri runtime's containerd state ${containerdDir()} (leftover shims, mounts, images)`, kind: 'dir', entryIds: [], perform: () => removeContainerdState()}]
+    : []
+
+const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer, podmanNetnsDiscoverer, containerdStateDiscoverer]
 
 export function registerRemover(kind: ResourceKind, remover: Remover): void {
   extraRemovers[kind] = remover

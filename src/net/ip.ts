@@ -148,6 +148,13 @@ export async function hostPeer(netnsPath: string, ifname: string): Promise<IpLin
   return inPod?.link_index ? linkByIndex(inPod.link_index) : undefined
 }
 
+/** IPv4 addresses on an interface inside a netns given by path (a CRI or podman pod's). */
+export async function podAddresses(netnsPath: string, ifname: string): Promise<string[]> {
+  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', ifname], {timeoutMs: 5000})
+  if (!ok(r)) return []
+  return ((JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []).map((x) => x.local)
+}
+
 /** Links enslaved to a bridge. */
 export async function bridgePorts(bridge: string): Promise<IpLink[]> {
   return (await links()).filter((l) => l.master === bridge)

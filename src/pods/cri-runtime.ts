@@ -1,9 +1,10 @@
 import {randomUUID} from 'node:crypto'
-import {mkdirSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {nsExecArgs} from '../net/probes.js'
 import {PodError} from './errors.js'
+import {EnvironmentError} from '../host/errors.js'
 import {podIp, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {containerdDir, ensureContainerd} from './cri/daemon.js'
 import {CriClient, CriError, type SandboxConfig} from './cri/client.js'
@@ -40,6 +41,9 @@ export class CriRuntime implements PodRuntime {
 
   async add(spec: PodSpec): Promise<PodRecord> {
     const cni = {binDir: spec.cniPath[0], confDir: dirname(spec.configFile)}
+    if (!existsSync(join(cni.binDir, 'loopback'))) {
+      throw new EnvironmentError(`there is no loopback plugin in ${cni.binDir}: containerd's CRI plugin runs it for every pod, before your network's plugin`, `ln -s /usr/lib/cni/loopback ${cni.binDir}/loopback (scripts/setup.sh does it for /opt/cni/bin, as a Kubernetes node has it)`)
+    }
     const daemon = await ensureContainerd(this.ledger, cni, spec.lab)
     const uid = randomUUID()
     const logDirectory = join(containerdDir(), 'pods', `${POD_NAMESPACE}_${spec.name}_${uid}`)

@@ -1,15 +1,15 @@
-import {accessSync, constants, existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {accessSync, constants, existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 import {isIPv4} from 'node:net'
 import {validateResult, isCidr} from '../../cni/result.js'
 import {checkNetworkList} from '../../cni/network.js'
 import {describeCode, SUPPORTED_VERSIONS} from '../../cni/spec.js'
-import {addrs, hostPeer, link, links, routes} from '../../net/ip.js'
+import {addrs, hostPeer, link, links, podAddresses, routes} from '../../net/ip.js'
 import {httpGet, ping} from '../../net/probes.js'
 import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
 import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
-import type {Lab1Context} from './context.js'
+import {CRI_CHECK_POD_PREFIX, type Lab1Context} from './context.js'
 import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../check-pods.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
@@ -56,6 +56,14 @@ const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<R
   if (call.error.code !== want.code) return `${label}: error code ${describeCode(call.error.code)}; expected ${describeCode(want.code)}`
   if (want.mention && !`${call.error.msg} ${call.error.details ?? ''}`.includes(want.mention)) return `${label}: the error (${JSON.stringify(call.error.msg)}) should name ${want.mention}`
   return undefined
+}
+
+/** What to look at when containerd could not make a sandbox on the learner's plugin. */
+function criHint(seen: string): string {
+  if (/CNI_ARGS|K8S_POD|unknown (arg|key)/i.test(seen)) return 'containerd passes K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID and K8S_POD_UID in CNI_ARGS, with IgnoreUnknown=1: a plugin must ignore keys it does not use'
+  if (/loopback/.test(seen)) return 'containerd runs the loopback plugin for every pod: ln -s /usr/lib/cni/loopback /opt/cni/bin/loopback'
+  if (/failed to find network info|interface|eth0/i.test(seen)) return 'containerd reads the pod IP from the result\'s interface named CNI_IFNAME (eth0): create and report exactly that interface'
+  return 'this is the error the kubelet would show in `kubectl describe pod` (FailedCreatePodSandBox). containerd calls your plugin with no VERSION first, CNI_IFNAME=eth0, and K8S_* keys in CNI_ARGS'
 }
 
 export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -436,6 +444,43 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         const get = await httpGet(cli.netnsPath, `http://${web.ip}/get`)
         if (!get.ok) fail(`container ${cli.ip} → container ${web.ip}: ${get.detail}`)
         return `podman containers ${cli.ip} → ${web.ip} HTTP ok`
+      } finally {
+        for (const n of [a, b]) await pods.remove(n).catch(() => undefined)
+      }
+    },
+  },
+  {
+    id: 'runtime.cri',
+    cost: 'heavy',
+    title: 'the kubelet\'s path: containerd\'s CRI plugin runs two pods on your plugin and they talk',
+    hint: 'containerd calls your plugin itself: no VERSION call; CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=…;K8S_POD_NAME=…;K8S_POD_INFRA_CONTAINER_ID=…;K8S_POD_UID=… (ignore keys you do not know); CNI_IFNAME=eth0; DEL twice on stop and remove, the second with an empty CNI_NETNS.',
+    run: async (ctx) => {
+      const have = await run('containerd', ['--version'], {timeoutMs: 5000})
+      if (have.startError) {
+        if (ctx.opts.runtime === 'cri') fail('containerd is not installed', 'apt-get install -y containerd (or bash scripts/setup.sh)')
+        throw new CheckSkip('containerd is not installed (pass --runtime cri to require it)')
+      }
+      ctx.assertNotHung()
+      const confDir = dirname(ctx.opts.configFile)
+      // libcni, as containerd's CRI plugin uses it, takes the first config file by name, nothing else.
+      const first = readdirSync(confDir).filter((f) => /\.(conf|conflist|json)$/.test(f)).sort()[0]
+      if (first !== basename(ctx.opts.configFile)) fail(`containerd would use ${join(confDir, String(first))}, not your ${basename(ctx.opts.configFile)}: the CRI plugin reads only the first config file in ${confDir}, by name`, `rename yours to sort first (a lower number, like 05-ebpfcni.conf), or move ${first} away`)
+      if (!existsSync(join(ctx.opts.cniBinDir, 'loopback'))) fail(`there is no loopback plugin in ${ctx.opts.cniBinDir}: containerd runs it for every pod before yours`, `ln -s /usr/lib/cni/loopback ${ctx.opts.cniBinDir}/loopback (scripts/setup.sh does it)`)
+      const pods = new PodService(ctx.ledger)
+      const tag = `${process.pid % 10000}`
+      const [a, b] = [`${CRI_CHECK_POD_PREFIX}web-${tag}`, `${CRI_CHECK_POD_PREFIX}cli-${tag}`]
+      await ctx.criDaemonForThisRun()
+      try {
+        const add = (name: string, workload: 'httpbin' | 'sleep') => pods.add({name, configFile: ctx.opts.configFile, cniPath: [ctx.opts.cniBinDir], workload, lab: 1, labels: {app: workload}}, 'cri')
+        const why = (e: Error): never => fail(`${e.message}`, criHint(e.message))
+        const web = await add(a, 'httpbin').catch(why)
+        const cli = await add(b, 'sleep').catch(why)
+        if (!web.ip || !cli.ip) fail(`containerd reports no pod IP (${web.ip ?? 'none'}, ${cli.ip ?? 'none'}): it takes the IP from your result's "ips" for the interface named CNI_IFNAME (eth0)`, 'name the pod interface exactly "$CNI_IFNAME", and list it in "interfaces" with its "sandbox", and the address in "ips" pointing at it')
+        const onIface = await podAddresses(web.netnsPath, 'eth0')
+        if (!onIface.includes(web.ip ?? "")) fail(`CRI reports pod IP ${web.ip}, but eth0 in the pod has ${onIface.join(', ') || 'no IPv4 address'}: the IP Kubernetes shows is whatever your result says`, 'report the address you put on the interface')
+        const get = await httpGet(cli.netnsPath, `http://${web.ip}/get`)
+        if (!get.ok) fail(`CRI pod ${cli.ip} → CRI pod ${web.ip}: ${get.detail}`)
+        return `containerd ran pods ${web.ip} and ${cli.ip} through your plugin (netns ${web.netnsPath.split('/').pop()}); HTTP between them ok`
       } finally {
         for (const n of [a, b]) await pods.remove(n).catch(() => undefined)
       }

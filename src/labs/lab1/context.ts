@@ -9,13 +9,14 @@ import {stopRecordedProcess} from '../../host/processes.js'
 import {IPAM_DIR} from './reset.js'
 import {CheckSkip} from '../check-types.js'
 import {recordOf, runtimeFor} from '../../pods/service.js'
+import {CONTAINERD_OWNER, removeContainerdState} from '../../pods/cri/daemon.js'
 
 export interface Lab1Options {
   /** Directory holding the installed plugin (CNI_PATH). */
   cniBinDir: string
   /** The installed network config. */
   configFile: string
-  runtime: 'netns' | 'podman'
+  runtime: 'netns' | 'podman' | 'cri'
   ledger?: Ledger
   timeoutMs?: number
 }
@@ -23,6 +24,8 @@ export interface Lab1Options {
 const LAB = 1
 /** Names of runtime.podman's containers: `chk-web-…`, `chk-cli-…`. */
 export const PODMAN_CHECK_POD_PREFIX = 'chk-'
+/** Names of runtime.cri's pods: `cri-web-…`, `cri-cli-…`. */
+export const CRI_CHECK_POD_PREFIX = 'cri-'
 // Check networks live apart from the learner's own pods: their own names, bridges and subnets.
 const CHECK_SUBNETS = {del: '10.244.1.0/29', leak: '10.244.2.0/29', ipam: '10.244.3.0/27', podman: '10.244.4.0/24', idem: '10.244.5.0/29'}
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
@@ -30,6 +33,7 @@ export type CheckNetwork = keyof typeof CHECK_SUBNETS
 /** Shared state for one run of lab 1's checks: pods made lazily, everything undone in cleanup(). */
 export class Lab1Context extends CheckPods {
   readonly bridgesMade = new Set<string>()
+  private criStarted = false
 
   constructor(readonly opts: Lab1Options) {
     super([opts.cniBinDir], opts.timeoutMs ?? 10_000, 'lab1-check', LAB, opts.ledger)
@@ -95,10 +99,23 @@ export class Lab1Context extends CheckPods {
     return a
   }
 
+  /** runtime.cri needs containerd: note whether this run started it, so cleanup stops it again. */
+  async criDaemonForThisRun(): Promise<void> {
+    this.criStarted ||= !this.ledger.find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER).length
+  }
+
   protected async removeAll(): Promise<void> {
-    // runtime.podman's containers, should the run have been interrupted before its own cleanup.
-    for (const e of this.ledger.find((x) => x.kind === 'pod' && x.name.startsWith(PODMAN_CHECK_POD_PREFIX))) {
-      await runtimeFor('podman', this.ledger).remove(recordOf(e)).catch(() => undefined)
+    // runtime.podman's and runtime.cri's pods, should the run have been interrupted before their own cleanup.
+    for (const e of this.ledger.find((x) => x.kind === 'pod' && (x.name.startsWith(PODMAN_CHECK_POD_PREFIX) || x.name.startsWith(CRI_CHECK_POD_PREFIX)))) {
+      await runtimeFor(recordOf(e).runtime, this.ledger).remove(recordOf(e)).catch(() => undefined)
+    }
+    // A containerd this run started goes with it (and its state: mounts, images), as if never there.
+    if (this.criStarted) {
+      for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner === CONTAINERD_OWNER)) {
+        await stopRecordedProcess(e.details)
+        this.ledger.forget([e.id])
+      }
+      await removeContainerdState().catch(() => undefined)
     }
     for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner?.startsWith('lab1-check-') === true)) {
       await stopRecordedProcess(e.details)

@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../../host/ledger.js'
 import {stateDir} from '../../host/paths.js'
@@ -43,6 +43,8 @@ state = "${dir}/state"
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = "${SANDBOX_IMAGE}"
     netns_mounts_under_state_dir = true
+    # A negative oom_score_adj (the sandbox asks for -998) needs CAP_SYS_RESOURCE, which these VMs lack.
+    restrict_oom_score_adj = true
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "${SNAPSHOTTER}"
       default_runtime_name = "runc"
@@ -119,4 +121,62 @@ async function answers(address: string): Promise<boolean> {
   } finally {
     c.close()
   }
+}
+
+/** Processes whose arguments mention `needle` (our daemon's config or socket): a daemon or shims a killed run left. */
+function processesMentioning(needle: string): Array<{pid: number; ppid: number}> {
+  const found: Array<{pid: number; ppid: number}> = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(needle)) continue
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      found.push({pid: Number(p), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])})
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found
+}
+
+/** Children of a process (a shim's containers). */
+function childrenOf(pid: number): number[] {
+  const kids: number[] = []
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) kids.push(Number(p))
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kids
+}
+
+const kill = (pid: number): void => {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // gone
+  }
+}
+
+/**
+ * Everything the private containerd leaves: a daemon no ledger names, shims and their containers,
+ * netns and rootfs mounts under its state, then the directory itself (images, snapshots, logs).
+ * Never deletes through a mount: whatever stays mounted keeps the directory.
+ */
+export async function removeContainerdState(dir = containerdDir()): Promise<void> {
+  for (const d of processesMentioning(join(dir, 'config.toml'))) await stopRecordedProcess({pid: d.pid}).catch(() => undefined)
+  for (const shim of processesMentioning(join(dir, 'containerd.sock'))) {
+    for (const c of childrenOf(shim.pid)) kill(c)
+    kill(shim.pid)
+  }
+  await new Promise((r) => setTimeout(r, 100))
+  const mounted = () => readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((m): m is string => Boolean(m) && (m === dir || m.startsWith(`${dir}/`)))
+  for (const m of mounted().sort((a, b) => b.length - a.length)) await run('umount', [m], {timeoutMs: 10_000})
+  const left = mounted()
+  if (left.length) throw new Error(`still mounted under ${dir}: ${left.slice(0, 3).join(', ')}; not removing it`)
+  rmSync(dir, {recursive: true, force: true})
 }
