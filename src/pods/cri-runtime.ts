@@ -35,6 +35,23 @@ export function sandboxFailure(pod: string, err: unknown): PodError {
   return new PodError(`CRI RunPodSandbox for pod ${pod}`, `Failed to create pod sandbox: ${details}`)
 }
 
+/**
+ * Wait, as the kubelet does before it starts pods, until the runtime reports NetworkReady: the CRI
+ * plugin has loaded a CNI config (it watches the conf dir, so a config written a moment ago may not
+ * be loaded yet). Otherwise fail with what the node would show as NotReady.
+ */
+async function waitForNetworkReady(client: CriClient, confDir: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const net = (await client.status()).find((c) => c.type === 'NetworkReady')
+    if (net?.status) return
+    if (Date.now() > deadline) {
+      throw new PodError('the CRI runtime\'s network', `NetworkReady=false reason:${net?.reason ?? '?'} message:${net?.message ?? '?'} (containerd found no usable CNI config in ${confDir}; the kubelet would keep the node NotReady)`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 export class CriRuntime implements PodRuntime {
   readonly name = 'cri' as const
   constructor(private readonly ledger: Ledger = new Ledger()) {}
@@ -64,6 +81,8 @@ export class CriRuntime implements PodRuntime {
       linux: {sysctls: {'net.ipv4.ping_group_range': '0 2147483647'}},
     }
     try {
+      await waitForNetworkReady(client, cni.confDir)
+      await this.collectGarbage(client)
       mkdirSync(logDirectory, {recursive: true})
       let sandboxId: string
       try {
@@ -103,6 +122,19 @@ export class CriRuntime implements PodRuntime {
     } finally {
       client.close()
       this.ledger.forgetWhere((e) => e.kind === 'pod' && e.name === pod.name)
+    }
+  }
+
+  /**
+   * As the kubelet's garbage collector: sandboxes of ours that are not ready and no pod record
+   * names (a sandbox whose ADD failed, and whose DEL failed too, keeps its netns) are stopped and
+   * removed once the plugin can DEL them.
+   */
+  private async collectGarbage(client: CriClient): Promise<void> {
+    const known = new Set(this.ledger.find((e) => e.kind === 'pod').map((e) => (e.details as {containerId?: string}).containerId))
+    for (const s of await client.listPodSandbox().catch(() => [])) {
+      if (s.state === 'SANDBOX_READY' || known.has(s.id) || !s.labels['ebpfcni.pod']) continue
+      await client.stopPodSandbox(s.id, CALL_TIMEOUT_MS).then(() => client.removePodSandbox(s.id, CALL_TIMEOUT_MS)).catch(() => undefined)
     }
   }
 

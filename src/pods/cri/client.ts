@@ -118,6 +118,11 @@ export class CriClient {
     await this.call('RemovePodSandbox', {podSandboxId}, timeoutMs)
   }
 
+  /** The runtime's conditions (RuntimeReady, NetworkReady), as the kubelet polls them for the node's Ready. */
+  async status(timeoutMs = 5000): Promise<Array<{type: string; status: boolean; reason: string; message: string}>> {
+    return (await this.call<{status?: {conditions: Array<{type: string; status: boolean; reason: string; message: string}>}}>('Status', {verbose: false}, timeoutMs)).status?.conditions ?? []
+  }
+
   close(): void {
     this.client.close()
   }
