@@ -26,7 +26,7 @@ Everything the checks create is removed afterwards. Exit 0 when all pass, 1 when
       lab: args.lab,
       step: flags.step,
       workspace: workspaceDir(flags.workspace),
-      runtime: flags.runtime as 'netns' | 'podman',
+      runtime: flags.runtime as 'netns' | 'podman' | 'cri',
       onCheck: flags.json ? undefined : (_id, _title, result) => result && this.log(renderCheck(result)),
     })
     if (flags.json) this.log(json(report))

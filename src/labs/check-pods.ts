@@ -35,6 +35,8 @@ export interface CheckPod {
   net: NetworkConfig
   outcome: NetworkOutcome
   ip?: string
+  /** Set for a pod made through another runtime (CRI): how to remove it instead of DEL + netns. */
+  removeVia?: () => Promise<void>
 }
 
 /** What a pod's network looks like from inside: compared before and after a call that must not touch it. */
@@ -139,6 +141,11 @@ export class CheckPods {
 
   /** DEL a pod (with its cached result) and, unless kept, remove its netns. Returns the DEL outcome. */
   async detach(pod: CheckPod, opts: {keepNetns?: boolean} = {}): Promise<NetworkOutcome> {
+    if (pod.removeVia) {
+      await pod.removeVia()
+      this.pods.splice(this.pods.indexOf(pod), 1)
+      return {ok: true, command: 'DEL', calls: []}
+    }
     const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
     const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, pod.outcome.result ?? pod.outcome.calls.at(-1)?.json)
     this.noteCalls(del.calls, `pod "${pod.name}"`)
@@ -148,6 +155,12 @@ export class CheckPods {
       this.pods.splice(this.pods.indexOf(pod), 1)
     }
     return del
+  }
+
+  /** Take charge of a pod made elsewhere (a CRI pod): cleanup removes it with the rest. */
+  adopt(pod: CheckPod): CheckPod {
+    this.pods.push(pod)
+    return pod
   }
 
   /** One plugin call by hand (errors, VERSION, duplicates), under the same hang watch as pods. */

@@ -39,7 +39,11 @@ export interface LabChecks<Ctx = unknown> {
 }
 
 /** What every lab context is made from: the installed plugin and config, and the run's options. */
-const contextOptions = (o: CheckRunOptions) => ({cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace})
+const contextOptions = (o: CheckRunOptions, lab: number) => ({
+  cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace,
+  // Lab 1 checks the plugin's own calls on netns pods; from lab 2 on, --runtime cri runs the traffic pods through containerd.
+  criTraffic: o.runtime === 'cri' && lab >= 2, lab,
+})
 
 const lab1: LabChecks<Lab1Context> = {
   installs: [
@@ -47,25 +51,25 @@ const lab1: LabChecks<Lab1Context> = {
     {workspaceFile: '10-ebpfcni.conf', target: 'cniConfDir', mode: 0o644},
   ],
   checks: LAB1_CHECKS,
-  context: (o) => new Lab1Context(contextOptions(o)),
+  context: (o) => new Lab1Context(contextOptions(o, 1)),
 }
 
 const lab2: LabChecks<Lab2Context> = {
   installs: lab1.installs,
   checks: LAB2_CHECKS,
-  context: (o) => new Lab2Context(contextOptions(o)),
+  context: (o) => new Lab2Context(contextOptions(o, 2)),
 }
 
 const lab3: LabChecks<Lab3Context> = {
   installs: lab1.installs,
   checks: LAB3_CHECKS,
-  context: (o) => new Lab3Context(contextOptions(o)),
+  context: (o) => new Lab3Context(contextOptions(o, 3)),
 }
 
 const lab4: LabChecks<Lab4Context> = {
   installs: lab1.installs,
   checks: LAB4_CHECKS,
-  context: (o) => new Lab4Context(contextOptions(o)),
+  context: (o) => new Lab4Context(contextOptions(o, 4)),
 }
 
 const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3, 4: lab4} // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -8,7 +8,7 @@ import {startHttpbin} from '../../pods/workload.js'
 import {stopRecordedProcess} from '../../host/processes.js'
 import {IPAM_DIR} from './reset.js'
 import {CheckSkip} from '../check-types.js'
-import {recordOf, runtimeFor} from '../../pods/service.js'
+import {PodService, recordOf, runtimeFor} from '../../pods/service.js'
 import {CONTAINERD_OWNER, removeContainerdState} from '../../pods/cri/daemon.js'
 
 export interface Lab1Options {
@@ -19,6 +19,10 @@ export interface Lab1Options {
   runtime: 'netns' | 'podman' | 'cri'
   ledger?: Ledger
   timeoutMs?: number
+  /** Run traffic pods through containerd's CRI (labs 2-4 with --runtime cri). */
+  criTraffic?: boolean
+  /** The lab whose checks these are. */
+  lab?: number
 }
 
 const LAB = 1
@@ -73,9 +77,31 @@ export class Lab1Context extends CheckPods {
     return String(net.plugins[0].podcidr)
   }
 
+  /**
+   * A pod for traffic checks on the learner's network: through containerd's CRI when the run
+   * asks for it (labs 2-4 with --runtime cri: the kubelet's path), else a netns the checks ADD.
+   */
+  async trafficPod(label: string, workload: 'httpbin' | 'sleep' = 'sleep', labels: Record<string, string> = {}): Promise<CheckPod> {
+    if (!this.opts.criTraffic) return this.attach(this.learnerNet(), label)
+    this.assertNotHung()
+    await this.criDaemonForThisRun()
+    const pods = new PodService(this.ledger)
+    const name = `${CRI_CHECK_POD_PREFIX}${label}-${process.pid % 10000}`.slice(0, 32).replace(/-+$/, '')
+    const net = this.learnerNet()
+    const base = {name: label, netnsName: '', net, att: {containerId: '', netns: '', ifname: 'eth0'}}
+    try {
+      const rec = await pods.add({name, configFile: this.opts.configFile, cniPath: [this.opts.cniBinDir], workload, labels, lab: this.opts.lab}, 'cri')
+      return this.adopt({...base, netnsPath: rec.netnsPath, att: {containerId: rec.containerId, netns: rec.netnsPath, ifname: 'eth0'}, ip: rec.ip,
+        outcome: {ok: true, command: 'ADD', calls: [], result: rec.result}, removeVia: () => pods.remove(name)})
+    } catch (err) {
+      return {...base, netnsPath: '', outcome: {ok: false, command: 'ADD', calls: [], problem: (err as Error).message}}
+    }
+  }
+
   /** Pod A on the learner's network, running httpbin. */
   podA(): Promise<CheckPod> {
     return this.once('podA', async () => {
+      if (this.opts.criTraffic) return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
       const pod = await this.attach(this.learnerNet(), 'httpbin')
       if (pod.outcome.ok && pod.ip) {
         await startHttpbin(this.ledger, {name: `lab1-check-${pod.netnsName}`, netnsPath: pod.netnsPath, lab: LAB}).catch(() => undefined)
@@ -88,7 +114,7 @@ export class Lab1Context extends CheckPods {
   podB(): Promise<CheckPod> {
     return this.once('podB', async () => {
       await this.podA()
-      return this.attach(this.learnerNet(), 'sleep')
+      return this.trafficPod('sleep', 'sleep', {app: 'sleep'})
     })
   }
 

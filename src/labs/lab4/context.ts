@@ -86,7 +86,7 @@ export class Lab4Context extends Lab3Context {
 
   /** A labelled pod on the learner's network, known to the policy layer. */
   async labelledPod(name: string, labels: Labels): Promise<CheckPod> {
-    const pod = name === 'httpbin' ? await this.podA() : name === 'sleep' ? await this.podB() : await this.attach(this.learnerNet(), name)
+    const pod = name === 'httpbin' ? await this.podA() : name === 'sleep' ? await this.podB() : await this.trafficPod(name, 'sleep', labels)
     if (!pod.outcome.ok || !pod.ip) throw new CheckSkip(`needs pods with addresses (pod ${name}: ${pod.outcome.problem ?? 'no address'})`)
     if (!this.podSource.list().some((p) => p.name === name)) this.podSource.add({name, ip: pod.ip, labels})
     return pod
