@@ -6,7 +6,7 @@ import {nsExecArgs} from '../net/probes.js'
 import {PodError} from './errors.js'
 import {EnvironmentError} from '../host/errors.js'
 import {podIp, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
-import {containerdDir, ensureContainerd} from './cri/daemon.js'
+import {containerdDir, ensureContainerd, runningContainerd} from './cri/daemon.js'
 import {CriClient, CriError, type SandboxConfig} from './cri/client.js'
 import {WORKLOAD_IMAGE} from './cri/images.js'
 
@@ -114,9 +114,13 @@ export class CriRuntime implements PodRuntime {
   }
 
   async remove(pod: PodRecord): Promise<void> {
-    const cni = {binDir: pod.cniPath[0], confDir: dirname(pod.configFile)}
-    const daemon = await ensureContainerd(this.ledger, cni)
-    const client = new CriClient(daemon.address)
+    // No daemon (killed, or stopped by reset): its sandboxes died with it; reset removes the state.
+    const address = await runningContainerd(this.ledger)
+    if (!address) {
+      this.ledger.forgetWhere((e) => e.kind === 'pod' && e.name === pod.name)
+      return
+    }
+    const client = new CriClient(address)
     try {
       await this.removeSandbox(client, pod)
     } finally {

@@ -1,6 +1,7 @@
 import {Ledger, type LedgerEntry} from '../host/ledger.js'
 import {CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
+import {onInterrupt} from '../host/interrupt.js'
 import {NetnsRuntime} from './netns-runtime.js'
 import {PodmanRuntime} from './podman-runtime.js'
 import {CriRuntime} from './cri-runtime.js'
@@ -43,7 +44,16 @@ export class PodService {
       ifname: 'eth0',
       ...spec,
     }
-    return runtimeFor(runtime, this.ledger).add(full)
+    // Ctrl-C while the pod is being made: remove the half-made pod (it is in the ledger already).
+    const unregister = onInterrupt(async () => {
+      const made = this.list().find((p) => p.name === spec.name)
+      if (made) await runtimeFor(made.runtime, this.ledger).remove(made).catch(() => undefined)
+    })
+    try {
+      return await runtimeFor(runtime, this.ledger).add(full)
+    } finally {
+      unregister()
+    }
   }
 
   async remove(name: string): Promise<void> {

@@ -33,8 +33,8 @@ export function labHarness(lab: number, opts: {tag: string; subnet: string}) {
       chmodSync(join(dir, 'ebpfcni'), 0o755)
       return dir
     },
-    check: (dir: string, step?: string, runtime: 'netns' | 'podman' = 'netns') =>
-      runChecks({lab, step, workspace: dir, targets, runtime, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000}),
+    check: (dir: string, step?: string, runtime: 'netns' | 'podman' | 'cri' = 'netns', onCheck?: Parameters<typeof runChecks>[0]['onCheck']) =>
+      runChecks({lab, step, workspace: dir, targets, runtime, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000, onCheck}),
     /** Remove what a learner's plugin leaves by design (the bridge) and the pins. */
     async settle(): Promise<void> {
       await deleteLinkQuietly(bridge)

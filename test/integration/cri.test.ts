@@ -10,6 +10,7 @@ import {Lab1Context} from '../../src/labs/lab1/context.js'
 import {LAB1_CHECKS} from '../../src/labs/lab1/checks.js'
 import {runCheck} from '../../src/labs/check-types.js'
 import {Ledger} from '../../src/host/ledger.js'
+import {CriPodSource} from '../../src/policy/pods.js'
 
 // The kubelet's path on one node, for real: ebpfcni's own containerd, CRI gRPC, containerd's CRI
 // plugin calling the plugin through libcni. Private state, CNI dirs and subnets throughout.
@@ -92,6 +93,26 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     const netnsDir = join(t.dir, 'state/containerd/state/io.containerd.grpc.v1.cri/netns')
     expect(existsSync(netnsDir) ? readFileSync('/proc/self/mounts', 'utf8').includes(netnsDir) : false).toBe(false)
   }, 180_000)
+
+  it('lab 4\'s controller can take pods and labels from CRI ListPodSandbox, and hears a new pod', async () => {
+    const conf = learnerConf()
+    plugin(SOLUTION)
+    expect((await cli(['pod', 'add', 'hb', '--runtime', 'cri', '--config', conf, '--cni-path', bin, '--label', 'app=httpbin'])).exitCode).toBe(0)
+    const source = new CriPodSource(join(t.dir, 'state/containerd/containerd.sock'), 200)
+    try {
+      expect(await source.refresh()).toBe(true)
+      expect(source.list()).toEqual([{name: 'hb', ip: expect.stringMatching(/^10\.247\.0\.\d+$/), labels: {app: 'httpbin'}}])
+      let heard = 0
+      const stop = source.subscribe(() => heard++)
+      expect((await cli(['pod', 'add', 'sl', '--runtime', 'cri', '--workload', 'sleep', '--config', conf, '--cni-path', bin, '--label', 'app=sleep'])).exitCode).toBe(0)
+      for (let i = 0; i < 50 && heard === 0; i++) await new Promise((r) => setTimeout(r, 100))
+      stop()
+      expect(heard).toBeGreaterThan(0)
+      expect(source.list().map((p) => `${p.name}:${p.labels.app}`)).toEqual(['hb:httpbin', 'sl:sleep'])
+    } finally {
+      for (const p of ['hb', 'sl']) await cli(['pod', 'del', p])
+    }
+  }, 120_000)
 
   it('runs pods on Debian\'s bridge plugin too (the same path a cluster uses)', async () => {
     const conf = config('10-bridge.conflist', {cniVersion: '1.0.0', name: `crb${id}`, plugins: [{type: 'bridge', bridge: `cb${id}`, isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.247.1.0/24'}]], dataDir: join(t.dir, 'host-local')}}]})

@@ -1,5 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, symlinkSync} from 'node:fs'
+import {CriClient} from '../../src/pods/cri/client.js'
+import {containerdSocket} from '../../src/pods/cri/daemon.js'
 import {join} from 'node:path'
 import {runCheck} from '../../src/labs/check-types.js'
 import {getLab} from '../../src/labs/catalogue.js'
@@ -49,6 +51,25 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     passing(report)
     expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(4).steps.flatMap((s) => s.checks))].sort())
     await settle()
+    expect(await h.snapshot()).toEqual(h.before())
+  }, 180_000)
+
+  it('with --runtime cri the traffic checks run on CRI pods: sandboxes containerd made, labelled as the policy selects', async () => {
+    // A node's CNI bin dir has loopback: containerd runs it for every pod.
+    mkdirSync(targets.cniBinDir, {recursive: true})
+    if (!existsSync(join(targets.cniBinDir, 'loopback'))) symlinkSync('/usr/lib/cni/loopback', join(targets.cniBinDir, 'loopback'))
+    const seen: string[] = []
+    const r = await check(workspace('identity-cri', PROGRAMS.identity), undefined, 'cri', (id, _title, result) => {
+      if (id !== 'policy.networkpolicy' || !result) return
+      // Mid-run: the httpbin and sleep pods are CRI sandboxes of ebpfcni's containerd.
+      const client = new CriClient(containerdSocket())
+      void client.listPodSandbox().then((items) => seen.push(...items.map((s) => s.labels.app ?? '?'))).finally(() => client.close())
+    })
+    passing(r)
+    await new Promise((res) => setTimeout(res, 200))
+    expect(seen.sort()).toEqual(expect.arrayContaining(['httpbin', 'sleep']))
+    await settle()
+    expect(existsSync(join(h.t.dir, 'containerd')), 'the containerd this run started is gone with its state').toBe(false)
     expect(await h.snapshot()).toEqual(h.before())
   }, 180_000)
 

@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {BaseCommand, untilStopped} from '../../ui/base-command.js'
 import {PolicyService} from '../../policy/service.js'
 import {PolicyController} from '../../policy/controller.js'
+import {CriPodSource} from '../../policy/pods.js'
 import {startControllerProcess, stopControllerProcesses} from '../../policy/background.js'
 import {pinDirFlag} from '../../ui/policy-flags.js'
 import {packageRoot} from '../../host/paths.js'
@@ -14,12 +15,13 @@ export default class PolicyWatch extends BaseCommand {
   static description = `Event-driven: it reacts to pod records changing (ebpfcni pod add/del), to policy changes
 (policy apply/delete/deny/allow) and to edits of the files policies were applied from. Each change is applied
 as a difference (allows before isolation, removals last), never a wipe and rewrite.`
-  static examples = ['<%= config.bin %> policy watch', '<%= config.bin %> policy watch --background', '<%= config.bin %> policy watch --stop']
+  static examples = ['<%= config.bin %> policy watch', '<%= config.bin %> policy watch --pods cri', '<%= config.bin %> policy watch --background', '<%= config.bin %> policy watch --stop']
   static flags = {
     ...pinDirFlag,
     background: Flags.boolean({description: 'Run in the background (stopped by --stop or ebpfcni reset).'}),
     stop: Flags.boolean({description: 'Stop controllers started with --background.'}),
     for: Flags.integer({description: 'Stop after this many seconds (default: until Ctrl-C).', min: 1}),
+    pods: Flags.string({description: 'Where pods and their labels come from: ebpfcni\'s pod records, or the CRI runtime (ListPodSandbox, as the original controller read the Kubernetes API).', options: ['records', 'cri'], default: 'records'}),
   }
 
   async run(): Promise<void> {
@@ -28,10 +30,17 @@ as a difference (allows before isolation, removals last), never a wipe and rewri
       const n = await stopControllerProcesses()
       return this.log(n ? `stopped ${n} controller(s)` : 'no background controller was running')
     }
-    const svc = new PolicyService({pinDir: flags['pin-dir']})
+    let pods: CriPodSource | undefined
+    if (flags.pods === 'cri') {
+      pods = new CriPodSource()
+      await pods.refresh().catch((err: Error) => {
+        throw new UserError(`cannot list pods from the CRI runtime: ${err.message}`, {hint: 'start pods with ebpfcni pod add NAME --runtime cri first (that starts ebpfcni\'s containerd)'})
+      })
+    }
+    const svc = new PolicyService({pinDir: flags['pin-dir'], pods})
     svc.mode() // a clear error now if lab 4's maps are not pinned
     if (flags.background) {
-      const {pid, log} = await startControllerProcess(join(packageRoot(), 'bin', 'run.js'), ['--pin-dir', flags['pin-dir']]).catch((err: Error) => {
+      const {pid, log} = await startControllerProcess(join(packageRoot(), 'bin', 'run.js'), ['--pin-dir', flags['pin-dir'], '--pods', flags.pods]).catch((err: Error) => {
         throw new UserError(err.message)
       })
       return this.log(`${chalk.green('✔')} policy controller running (pid ${pid}); log ${log}; stop with: ebpfcni policy watch --stop`)

@@ -110,6 +110,12 @@ export async function ensureContainerd(ledger: Ledger, cni: CniDirs, lab?: numbe
   return {pid, address: containerdSocket(), startedInMs}
 }
 
+/** The daemon's socket when a recorded daemon is alive and answering; undefined otherwise. */
+export async function runningContainerd(ledger: Ledger): Promise<string | undefined> {
+  const alive = ledger.find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER && processAlive(Number(e.details.pid), e.details.startTime as number | undefined))
+  return alive.length && (await answers(containerdSocket())) ? containerdSocket() : undefined
+}
+
 async function answers(address: string): Promise<boolean> {
   if (!existsSync(address)) return false
   const c = new CriClient(address)
