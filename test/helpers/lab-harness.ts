@@ -1,10 +1,16 @@
-import {chmodSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {runChecks} from '../../src/labs/checker.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {ProgressStore} from '../../src/host/progress.js'
 import {tempStateDir, requireRoot, requireBuilt, uniq} from './env.js'
 import {hostSnapshot, deleteLinkQuietly} from './host.js'
+
+/** A CNI bin dir as a Kubernetes node has it: with loopback, which containerd's CRI plugin runs for every pod. */
+export function nodeBinDir(dir: string): void {
+  mkdirSync(dir, {recursive: true})
+  if (!existsSync(join(dir, 'loopback'))) symlinkSync('/usr/lib/cni/loopback', join(dir, 'loopback'))
+}
 
 /**
  * What every lab test needs: a private state dir, install targets, bridge, subnet and pin dir
@@ -43,6 +49,7 @@ export function labHarness(lab: number, opts: {tag: string; subnet: string}) {
     async setup(): Promise<void> {
       requireRoot()
       requireBuilt()
+      nodeBinDir(targets.cniBinDir)
       process.env.EBPFCNI_STATE_DIR = t.dir
       before = await hostSnapshot()
     },

@@ -8,6 +8,7 @@ import {ProgressStore} from '../../src/host/progress.js'
 import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '../helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
 import {LAB1_MUTANTS} from '../fixtures/lab1-mutants.js'
+import {nodeBinDir} from '../helpers/lab-harness.js'
 
 const LAB_DIR = join(repoRoot, 'labs/01-bridge-cni')
 const SOLUTION = readFileSync(join(LAB_DIR, 'solution/ebpfcni'), 'utf8')
@@ -37,6 +38,7 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
+    nodeBinDir(targets.cniBinDir)
     process.env.EBPFCNI_STATE_DIR = t.dir
     before = await hostSnapshot()
   })

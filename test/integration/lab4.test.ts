@@ -1,5 +1,5 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {existsSync, mkdirSync, readFileSync, symlinkSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {CriClient} from '../../src/pods/cri/client.js'
 import {containerdSocket} from '../../src/pods/cri/daemon.js'
 import {join} from 'node:path'
@@ -55,9 +55,6 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
   }, 180_000)
 
   it('with --runtime cri the traffic checks run on CRI pods: sandboxes containerd made, labelled as the policy selects', async () => {
-    // A node's CNI bin dir has loopback: containerd runs it for every pod.
-    mkdirSync(targets.cniBinDir, {recursive: true})
-    if (!existsSync(join(targets.cniBinDir, 'loopback'))) symlinkSync('/usr/lib/cni/loopback', join(targets.cniBinDir, 'loopback'))
     const seen: string[] = []
     const r = await check(workspace('identity-cri', PROGRAMS.identity), undefined, 'cri', (id, _title, result) => {
       if (id !== 'policy.networkpolicy' || !result) return
