@@ -140,8 +140,13 @@ function b(): Bindings {
 }
 
 export class BpfError extends Error {
-  constructor(readonly step: string, readonly errno: number, detail?: string) {
+  /** Set when the cause is the user's situation (nothing pinned yet, the wrong kind of object), not a bug. */
+  userHint?: string
+
+  constructor(readonly step: string, readonly errno: number, detail?: string, userHint?: string) {
     super(`${step}: ${errnoName(errno)}${detail ? ` — ${detail}` : ''}`)
+    this.name = 'BpfError'
+    this.userHint = userHint
   }
 }
 
@@ -274,7 +279,12 @@ export class BpfObject {
 
 /** Open a pinned program or map; the caller closes the fd. */
 export function objGet(path: string): number {
-  return check(`opening pinned object ${path}`, b().objGet(path))
+  const rc = b().objGet(path)
+  if (rc >= 0) return rc
+  if (-rc === constants.errno.ENOENT) {
+    throw new BpfError(`nothing is pinned at ${path}`, -rc, undefined, 'build and load your program first: ebpfcni bpf build && ebpfcni bpf load (ebpfcni bpf maps lists what is pinned)')
+  }
+  return check(`opening pinned object ${path}`, rc)
 }
 
 /** Whether an fd from objGet is a map or a program: the kernel's fdinfo says (map_type / prog_type). */
@@ -309,7 +319,12 @@ export interface MapInfo {
 }
 
 export function mapInfo(fd: number): MapInfo {
-  if (objKind(fd) !== 'map') throw new Error('not a BPF map')
+  const kind = objKind(fd)
+  if (kind !== 'map') {
+    const e = new BpfError('reading map info', constants.errno.EINVAL, `this pinned object is ${kind === 'program' ? 'a program' : 'not a BPF map'}`)
+    e.userHint = kind === 'program' ? 'name a map, not a program: ebpfcni bpf maps lists the pinned maps (ebpfcni bpf progs the programs)' : 'ebpfcni bpf maps lists the pinned maps'
+    throw e
+  }
   const buf = Buffer.alloc(96)
   const len = [buf.length]
   check('reading map info', b().objGetInfoByFd(fd, buf, len))

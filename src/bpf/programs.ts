@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {BpfObject, closeFd, mapInfo, objGet, objKind, tcAttach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './libbpf.js'
+import {BpfObject, closeFd, mapInfo, objGet, objKind, tcAttach, tcDetach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './libbpf.js'
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
 import {link} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
@@ -145,3 +145,19 @@ export async function detachXdp(dev: string, opts: {mode?: XdpMode; ledger?: Led
   ;(opts.ledger ?? new Ledger()).forgetWhere((e) => e.kind === 'xdp' && e.name === dev)
   return had
 }
+
+/** Detach the TC program from a host interface's clsact ingress or egress; false when there was none. */
+export async function detachTc(dev: string, direction: TcDirection, opts: {ledger?: Ledger} = {}): Promise<boolean> {
+  const l = await link(dev)
+  if (!l) return false
+  try {
+    tcDetach(l.ifindex, direction)
+  } catch {
+    return false
+  }
+  ;(opts.ledger ?? new Ledger()).forgetWhere((e) => e.kind === 'tc' && e.name === dev && (e.details as {direction?: string}).direction === direction)
+  return true
+}
+
+/** A pinned object named by a path, or by its name under the pin dir (the one convention of the bpf commands). */
+export const resolvePin = (nameOrPath: string, pinDir: string): string => (nameOrPath.includes('/') ? nameOrPath : `${pinDir}/${nameOrPath}`)

@@ -2,31 +2,27 @@ import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {runDoctor, doctorPassed} from '../host/doctor.js'
-import {mark, json} from '../ui/render.js'
+import {mark} from '../ui/render.js'
 
 export default class Doctor extends BaseCommand {
   static summary = 'Check that this machine has everything the labs need.'
-  static description = `Preflight: root and capabilities, kernel and BTF, bpffs and tracefs, clang targeting BPF,
-libbpf through koffi, bpftool, jq, iproute2, the CNI directories, ip_forward, and (optional) podman.
-Each failing item says the exact fix. Exit 0 when every required item passes, 2 otherwise.`
+  static description = 'Preflight: root and capabilities, kernel and BTF, bpffs and tracefs, clang targeting BPF, libbpf through koffi, bpftool, jq, iproute2, the CNI directories, ip_forward, and the optional runtimes (podman, containerd). Each failing item says the exact fix. Exit 0 when every required item passes, 2 otherwise.'
+  static enableJsonFlag = true
 
   static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --fix', '<%= config.bin %> doctor --json']
 
   static flags = {
     fix: Flags.boolean({description: 'Mount bpffs/tracefs, create CNI directories, enable ip_forward; say what could not be fixed.'}),
-    json: Flags.boolean({description: 'Print the results as JSON.'}),
   }
 
   // Doctor reports "not root" as an item rather than refusing to run.
   protected requiresRoot = false
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {flags} = await this.parse(Doctor)
     const results = await runDoctor({fix: flags.fix})
     const passed = doctorPassed(results)
-    if (flags.json) {
-      this.log(json({passed, items: results}))
-    } else {
+    {
       for (const r of results) {
         const status = r.status === 'pass' ? 'pass' : r.status
         const fixed = r.fixed ? chalk.green(' (fixed)') : ''
@@ -40,5 +36,6 @@ Each failing item says the exact fix. Exit 0 when every required item passes, 2 
       this.log(passed ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`) : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`))
     }
     if (!passed) process.exitCode = 2
+    return {passed, items: results}
   }
 }

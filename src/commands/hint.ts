@@ -1,24 +1,31 @@
-import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
 import {ProgressStore} from '../host/progress.js'
+import {labArg, stepFlag} from '../ui/common-flags.js'
 
 export default class Hint extends BaseCommand {
   static summary = 'Show the next hint for a step, from a nudge to nearly the answer.'
-  static examples = ['<%= config.bin %> hint 1', '<%= config.bin %> hint 1 --step add']
-  static args = {lab: Args.integer({description: 'Lab number.', required: true, min: 1, max: 4})}
-  static flags = {step: Flags.string({char: 's', description: 'Step id or number (default: the first step not done).'})}
+  static description = 'Each call shows one more hint for the step (the first step not done, unless --step names one), and the ones before it. Hints seen are recorded in your progress.'
+  static examples = ['<%= config.bin %> hint 1', '<%= config.bin %> hint 1 --step add', '<%= config.bin %> hint 1 --json']
+  static enableJsonFlag = true
+  static args = {lab: labArg({required: true})}
+  static flags = {step: stepFlag}
+  protected rootReason = 'it records the hints you have seen in /var/lib/ebpfcni/progress.json'
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Hint)
     const lab = getLab(args.lab)
     const progress = new ProgressStore()
     const done = progress.lab(args.lab)?.steps ?? {}
     const step = getStep(lab, flags.step) ?? lab.steps.find((s) => !done[s.id]?.done) ?? lab.steps.at(-1)!
-    if (step.hints.length === 0) return this.log(`No hints for ${step.title}.`)
+    if (step.hints.length === 0) {
+      this.log(`No hints for ${step.title}.`)
+      return {lab: args.lab, step: step.id, shown: 0, total: 0, hints: []}
+    }
     const n = progress.nextHint(args.lab, step.id, step.hints.length)
     for (let i = 0; i < n; i++) this.log(`${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${step.hints[i]}\n`)
     if (n === step.hints.length) this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))
+    return {lab: args.lab, step: step.id, shown: n, total: step.hints.length, hints: step.hints.slice(0, n)}
   }
 }

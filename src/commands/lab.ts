@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {select} from '@inquirer/prompts'
+import select from '@inquirer/select'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {getLab, getStep, loadLabs, type Lab} from '../labs/catalogue.js'
@@ -12,14 +12,12 @@ import {labMenu, showStep, stepFile} from '../ui/lab-menu.js'
 import {watchSession} from '../ui/lab-watch.js'
 import {renderAutoStep, renderAutoSummary} from '../ui/auto-report.js'
 import {json} from '../ui/render.js'
+import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class LabCommand extends BaseCommand {
-  static summary = 'Start or continue a lab: the step text, then checks, hints, solutions and watch mode from a menu.'
-  static description = `On a terminal this is interactive. Without one (CI, a pipe) it prints the current step and
-the commands to run, and exits 0 without waiting for input.
---watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders).
---auto is the instructor's smoke test: each step's solution applied and checked, in a throwaway workspace,
-then the labs are reset (lab all --auto runs labs 1-4).`
+  static summary = 'Start or continue a lab: step text, checks, hints, solutions, watch mode.'
+  static description = 'On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step\'s checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor\'s smoke test: each step\'s solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab).'
+
 
   static examples = [
     '<%= config.bin %> lab',
@@ -31,15 +29,15 @@ then the labs are reset (lab all --auto runs labs 1-4).`
 
   static args = {lab: Args.string({description: 'Lab number 1-4, or "all" with --auto (menu of labs when omitted).'})}
   static flags = {
-    step: Flags.string({char: 's', description: 'Go to this step (id or number).'}),
-    workspace: Flags.string({char: 'w', description: 'Your workspace directory.', env: 'EBPFCNI_WORKSPACE'}),
+    step: stepFlag,
+    workspace: workspaceFlag,
     watch: Flags.boolean({description: 'Re-run the current step\'s checks whenever a workspace file is saved.', exclusive: ['auto']}),
-    poll: Flags.boolean({description: 'With --watch: poll for changes instead of waiting for file events.'}),
-    for: Flags.integer({description: 'With --watch: stop after this many seconds.', min: 1}),
+    poll: Flags.boolean({description: 'With --watch: poll for changes instead of waiting for file events.', dependsOn: ['watch']}),
+    for: Flags.integer({description: 'With --watch: stop after this many seconds.', min: 1, dependsOn: ['watch']}),
     auto: Flags.boolean({description: 'Apply each step\'s solution and run its checks (instructor smoke test).'}),
-    keep: Flags.boolean({description: 'With --auto: leave the last lab installed instead of resetting.'}),
-    json: Flags.boolean({description: 'With --auto: print the summary as JSON.'}),
-    yes: Flags.boolean({char: 'y', description: 'Take the defaults; never ask.'}),
+    keep: Flags.boolean({description: 'With --auto: leave the last lab installed instead of resetting.', dependsOn: ['auto']}),
+    json: Flags.boolean({description: 'With --auto: print the summary as JSON.', dependsOn: ['auto']}),
+    yes: yesFlag,
   }
 
   async run(): Promise<void> {

@@ -13,13 +13,8 @@ import {renderRates} from '../ui/rates-view.js'
 import {podNamesByIp} from '../pods/service.js'
 
 export default class Metrics extends BaseCommand {
-  static summary = 'Prometheus exporter over lab 3\'s pinned counter map (read through libbpf), with a live view.'
-  static description = `Serves http://HOST:PORT/metrics with
-  ebpfcni_packets_total{source_addr="10.10.0.5",pod="httpbin"}   (pod names from ebpfcni's pod records)
-  ebpf_exporter_counter{source_addr="10.10.0.5"}                 (with --compat: the original workshop's name;
-                                                                  promtool's lint flags names ending in _counter)
-Each scrape reads the map once. Loopback only unless you pass --host.
---watch shows per-pod packet rates in the terminal, refreshed each second.`
+  static summary = 'Prometheus exporter over lab 3\'s pinned counter map, with a live view.'
+  static description = 'Serves http://HOST:PORT/metrics with ebpfcni_packets_total{source_addr,pod} (pod names from ebpfcni\'s pod records), ebpfcni_map_up, ebpfcni_map_entries and ebpfcni_scrape_duration_seconds; with --compat also ebpf_exporter_counter{source_addr}, the original workshop\'s name (as a gauge: promtool\'s lint flags names ending in _counter). Each scrape reads the map once, through libbpf. Loopback only unless you pass --host (or --web.listen-address, as ebpf_exporter takes it). --watch shows per-pod packet rates, refreshed each second; with --json it prints one JSON object per refresh (NDJSON).'
 
   static examples = [
     '<%= config.bin %> metrics',
@@ -32,8 +27,10 @@ Each scrape reads the map once. Loopback only unless you pass --host.
   static flags = {
     host: Flags.string({description: 'Address to listen on.', default: '127.0.0.1'}),
     port: Flags.integer({description: 'Port to listen on.', default: 9435, min: 0, max: 65535}),
+    'web.listen-address': Flags.string({description: 'HOST:PORT to listen on, as ebpf_exporter and Prometheus exporters take it (instead of --host/--port).'}),
     map: Flags.string({description: 'Pinned counter map.', default: join(BPF_PIN_ROOT, 'counter')}),
-    watch: Flags.boolean({char: 'w', description: 'Live table of per-pod packet rates (also serves /metrics).'}),
+    watch: Flags.boolean({description: 'Live table of per-pod packet rates (also serves /metrics).'}),
+    json: Flags.boolean({description: 'With --watch: one JSON object per refresh (NDJSON) instead of the table.', dependsOn: ['watch']}),
     once: Flags.boolean({description: 'Print one scrape to stdout and exit (no server).', exclusive: ['watch', 'background']}),
     background: Flags.boolean({description: 'Run the exporter in the background (stopped by --stop or ebpfcni reset).', exclusive: ['watch']}),
     stop: Flags.boolean({description: 'Stop exporters started with --background.'}),
@@ -43,6 +40,12 @@ Each scrape reads the map once. Loopback only unless you pass --host.
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Metrics)
+    if (flags['web.listen-address']) {
+      const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(flags['web.listen-address'])
+      if (!m || Number(m[2]) > 65535) throw new UserError(`--web.listen-address ${flags['web.listen-address']} is not HOST:PORT`, {hint: 'e.g. --web.listen-address 127.0.0.1:9435'})
+      flags.host = m[1] || '0.0.0.0'
+      flags.port = Number(m[2])
+    }
     if (flags.stop) {
       const n = await stopExporterProcesses()
       return this.log(n ? `stopped ${n} exporter(s)` : 'no background exporter was running')
@@ -73,13 +76,13 @@ Each scrape reads the map once. Loopback only unless you pass --host.
     }
     this.log(`started; serving ${server.url} (map ${flags.map})${flags.watch ? '' : '; Ctrl-C to stop'}`)
     const stop = untilStopped(flags.for)
-    if (flags.watch) await this.watch(exporter, flags.map, server.url, stop)
+    if (flags.watch) await this.watch(exporter, flags.map, server.url, stop, flags.json)
     else await stop
     await server.close()
   }
 
   /** Re-read every second and redraw (in place on a terminal; appended otherwise). */
-  private async watch(exporter: CounterExporter, pin: string, url: string, stop: Promise<void>): Promise<void> {
+  private async watch(exporter: CounterExporter, pin: string, url: string, stop: Promise<void>, ndjson = false): Promise<void> {
     const tracker = new RateTracker()
     const tty = interactive()
     let done = false
@@ -87,8 +90,12 @@ Each scrape reads the map once. Loopback only unless you pass --host.
     while (!done) {
       const s = await exporter.scrape()
       const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), s.names) : []
-      const view = renderRates(rows, {pin, url, error: s.error})
-      process.stdout.write(tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`)
+      if (ndjson) {
+        process.stdout.write(`${JSON.stringify({time: new Date().toISOString(), url, error: s.error ?? null, pods: rows})}\n`)
+      } else {
+        const view = renderRates(rows, {pin, url, error: s.error})
+        process.stdout.write(tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`)
+      }
       await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))])
     }
   }

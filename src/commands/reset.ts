@@ -1,60 +1,75 @@
 import {Flags} from '@oclif/core'
-import {confirm} from '@inquirer/prompts'
+import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {UserError} from '../host/errors.js'
 import {createResetService} from '../labs/reset-wiring.js'
-import {json} from '../ui/render.js'
+import {ProgressStore} from '../host/progress.js'
+import {labArg, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
-  static summary = 'Remove what the labs created on this host: pods, netns, links, pins, attachments, installed files.'
-  static description = `Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores
-files the tool replaced, and removes what the learner's plugin made that the lab can name
-(the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni).
-Idempotent: running it twice is safe. Asks for confirmation on a terminal unless --yes.`
+  static summary = 'Remove what the labs made on this host; keep your progress unless asked.'
+  static description = 'Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores files the tool replaced, and removes what your plugin made that the lab can name (the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni, plugin processes a killed run left). Your progress (steps done, hints seen) is your work: it stays unless you add --progress. Idempotent: running it twice is safe. Asks on a terminal unless --yes.'
 
-  static examples = ['<%= config.bin %> reset --dry-run', '<%= config.bin %> reset --all --yes', '<%= config.bin %> reset --lab 1']
+  static examples = ['<%= config.bin %> reset --dry-run', '<%= config.bin %> reset --all --yes', '<%= config.bin %> reset 1', '<%= config.bin %> reset --all --progress --yes']
+  static enableJsonFlag = true
 
+  static args = {lab: labArg({description: 'Only what this lab made (the same as --lab).'})}
   static flags = {
-    lab: Flags.integer({description: 'Only what lab N created.', min: 1, max: 4, exclusive: ['all']}),
-    all: Flags.boolean({description: 'Everything (the default when --lab is not given); also clears progress.'}),
-    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
+    lab: Flags.integer({description: 'Only what lab N made (as the positional LAB).', exclusive: ['all']}),
+    all: Flags.boolean({description: 'Every lab (what reset does when no lab is named).', exclusive: ['lab']}),
+    progress: Flags.boolean({description: 'Also forget progress (steps done, hints seen) for the labs reset.'}),
+    yes: yesFlag,
     'dry-run': Flags.boolean({description: 'List what would be removed; change nothing.'}),
-    json: Flags.boolean({description: 'Print the plan or outcome as JSON.'}),
-    'keep-progress': Flags.boolean({description: 'Keep lab progress (only remove host objects).'}),
   }
 
-  async run(): Promise<void> {
-    const {flags} = await this.parse(Reset)
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Reset)
+    if (args.lab !== undefined && flags.all) throw new UserError('name a lab or pass --all, not both')
+    if (args.lab !== undefined && flags.lab !== undefined && args.lab !== flags.lab) throw new UserError(`lab ${args.lab} and --lab ${flags.lab} disagree`)
+    const lab = args.lab ?? flags.lab
     const service = createResetService()
-    const actions = await service.plan(flags.lab)
-    const scope = flags.lab ? `lab ${flags.lab}` : 'all labs'
+    const actions = await service.plan(lab)
+    const scope = lab ? `lab ${lab}` : 'all labs'
+    const progress = flags.progress ? progressHeld(lab) : []
 
     if (flags['dry-run']) {
-      if (flags.json) this.log(json({dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description}))}))
-      else if (actions.length === 0) this.log(`Nothing to remove for ${scope}.`)
+      if (actions.length === 0 && progress.length === 0) this.log(`Nothing to remove for ${scope}.`)
       else {
         this.log(`reset would, for ${scope}:`)
         for (const a of actions) this.log(`  - ${a.description}`)
+        for (const p of progress) this.log(`  - forget progress of ${p}`)
       }
-      return
+      if (!flags.progress && progressHeld(lab).length) this.log(chalk.dim(`Your progress (${progressHeld(lab).join(', ')}) stays; add --progress to forget it too.`))
+      return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
     }
-    if (actions.length > 0 && !flags.yes) {
-      if (!interactive()) throw new UserError(`reset would remove ${actions.length} object(s); without a terminal it needs --yes (see them with --dry-run).`)
-      this.log(actions.map((a) => `  - ${a.description}`).join('\n'))
-      if (!(await confirm({message: `Remove these ${actions.length} object(s) for ${scope}?`, default: false}))) {
+    const count = actions.length + progress.length
+    if (count > 0 && !flags.yes) {
+      if (!interactive()) throw new UserError(`reset would remove ${count} thing(s); without a terminal it needs --yes`, {hint: 'see them first with: ebpfcni reset --dry-run'})
+      this.log([...actions.map((a) => `  - ${a.description}`), ...progress.map((p) => `  - forget progress of ${p}`)].join('\n'))
+      if (!(await confirm({message: `Remove these ${count} thing(s) for ${scope}?`, default: false}))) {
         this.log('Nothing removed.')
-        return
+        return {scope, done: [], failed: [], progressCleared: false}
       }
     }
     const outcome = await service.execute(actions, (a, error) => {
-      if (!flags.json) this.log(error ? `${chalk.red('✘')} ${a.description}: ${error}` : `${chalk.green('✔')} ${a.description}`)
+      this.log(error ? `${chalk.red('✘')} ${a.description}: ${error}` : `${chalk.green('✔')} ${a.description}`)
     })
-    if (!flags['keep-progress']) service.clearProgress(flags.lab)
-    if (flags.json) this.log(json({scope, ...outcome}))
-    else if (actions.length === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
+    if (flags.progress) {
+      service.clearProgress(lab)
+      for (const p of progress) this.log(`${chalk.green('✔')} forgot progress of ${p}`)
+    }
+    if (count === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
     if (outcome.failed.length > 0) {
       throw new UserError(`${outcome.failed.length} object(s) could not be removed; they stay in the ledger and the next reset retries them.`)
     }
+    return {scope, ...outcome, progressCleared: flags.progress}
   }
+}
+
+/** The labs with progress recorded, as "lab N (k steps done)". */
+function progressHeld(lab?: number): string[] {
+  return Object.entries(new ProgressStore().all())
+    .filter(([id]) => lab === undefined || Number(id) === lab)
+    .map(([id, p]) => `lab ${id} (${Object.values(p.steps).filter((s) => s.done).length} step(s) done)`)
 }

@@ -1,19 +1,21 @@
-import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {ProgressStore} from '../host/progress.js'
 import {loadLabs} from '../labs/catalogue.js'
-import {json, mark} from '../ui/render.js'
+import {mark} from '../ui/render.js'
 
 const duration = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
 
 export default class Status extends BaseCommand {
   static summary = 'Show progress across the labs: steps done, when, checks passed.'
+  static description = 'Per lab and step (with the step ids other commands take): done or not, when, how long it took, check runs and hints seen. Optional (stretch) steps are marked.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
-  static flags = {json: Flags.boolean({description: 'Print progress as JSON.'})}
+  static enableJsonFlag = true
+  // It only reads the progress file.
+  protected requiresRoot = false
 
-  async run(): Promise<void> {
-    const {flags} = await this.parse(Status)
+  async run(): Promise<unknown> {
+    await this.parse(Status)
     const progress = new ProgressStore().all()
     const labs = loadLabs().map((lab) => {
       const p = progress[String(lab.id)]
@@ -31,10 +33,6 @@ export default class Status extends BaseCommand {
       })
       return {lab: lab.id, title: lab.title, startedAt: p?.startedAt ?? null, stepsDone: steps.filter((s) => s.done).length, stepsTotal: steps.length, steps: timed}
     })
-    if (flags.json) {
-      this.log(json({labs}))
-      return
-    }
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
       this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps`)}`)
@@ -42,9 +40,10 @@ export default class Status extends BaseCommand {
         const when = s.doneAt
           ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}${s.tookMs !== null ? `, took ${duration(s.tookMs)}` : ''}, ${s.attempts} check run(s), ${s.hintsSeen} hint(s)`)
           : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
-        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title}${when}`)
+        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title} ${chalk.dim(`[${s.id}]`)}${when}`)
       }
     }
     if (labs.length === 0) this.log('No labs found (is the package complete?).')
+    return {labs}
   }
 }

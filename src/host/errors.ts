@@ -22,3 +22,14 @@ export class EnvironmentError extends UserError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
+
+/**
+ * Errors from lower layers that are the user's situation, not a bug (a BPF object not loaded
+ * yet, a path that is not a map): they carry `userHint`. Everything else is a bug.
+ */
+export function asUserError(err: unknown): UserError | undefined {
+  if (err instanceof Error && typeof (err as {userHint?: unknown}).userHint === 'string') {
+    return new UserError(err.message, {hint: (err as unknown as {userHint: string}).userHint})
+  }
+  return undefined
+}

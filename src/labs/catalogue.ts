@@ -66,14 +66,14 @@ export function loadLabs(root = labsRoot()): Lab[] {
 export function getLab(id: number, root = labsRoot()): Lab {
   const labs = loadLabs(root)
   const lab = labs.find((l) => l.id === id)
-  if (!lab) throw new UserError(`There is no lab ${id}. Labs available: ${labs.map((l) => `${l.id} (${l.title})`).join(', ') || 'none'}.`)
+  if (!lab) throw new UserError(`there is no lab ${id}`, {hint: `the labs: ${labs.map((l) => `${l.id} (${l.title})`).join(', ') || 'none'}`})
   return lab
 }
 
 export function getStep(lab: Lab, stepId?: string): LabStep | undefined {
   if (stepId === undefined) return undefined
   const step = lab.steps.find((s) => s.id === stepId || String(lab.steps.indexOf(s) + 1) === stepId)
-  if (!step) throw new UserError(`Lab ${lab.id} has no step "${stepId}". Steps: ${lab.steps.map((s, i) => `${i + 1}=${s.id}`).join(', ')}.`)
+  if (!step) throw new UserError(`lab ${lab.id} has no step "${stepId}"`, {hint: `its steps, by number or id: ${lab.steps.map((s, i) => `${i + 1}=${s.id}`).join(', ')}`})
   return step
 }
 

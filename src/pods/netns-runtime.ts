@@ -3,7 +3,7 @@ import {Ledger} from '../host/ledger.js'
 import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import {nsExecArgs} from '../net/probes.js'
 import {loadNetworkConfig} from '../cni/config.js'
-import {addNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
+import {addNetworkList, checkNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
 import {podIp, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {startHttpbin} from './workload.js'
 import {stopRecordedProcess} from '../host/processes.js'
@@ -41,7 +41,9 @@ export class NetnsRuntime implements PodRuntime {
       await this.remove(record).catch(() => undefined)
       throw new PodError(`creating the pod's network namespace`, (err as Error).message)
     }
-    const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: `IgnoreUnknown=1;K8S_POD_NAME=${spec.name};K8S_POD_NAMESPACE=default`}
+    record.cniArgs = [`IgnoreUnknown=1;K8S_POD_NAME=${spec.name};K8S_POD_NAMESPACE=default`, spec.cniArgs].filter(Boolean).join(';')
+    this.ledger.update(podEntry.id, {...record})
+    const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: record.cniArgs}
     const added: NetworkOutcome = await addNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs})
     if (!added.ok) {
       // As kubelet does after a failed ADD: DEL (so the plugin may release what it took), then drop the sandbox.
@@ -69,7 +71,7 @@ export class NetnsRuntime implements PodRuntime {
     try {
       const net = loadNetworkConfig(pod.configFile)
       // DEL still runs when the netns is already gone: the spec asks plugins to tolerate it.
-      const att = {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname}
+      const att = {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs}
       const del = await delNetworkList(net, att, {cniPath: pod.cniPath}, pod.result)
       if (!del.ok) problem = del.problem
     } catch (err) {
@@ -85,6 +87,12 @@ export class NetnsRuntime implements PodRuntime {
     for (const e of owned.filter((x) => x.kind === 'process')) await stopRecordedProcess(e.details)
     if (pod.netnsName) await netnsDel(pod.netnsName)
     this.ledger.forget(owned.map((e) => e.id))
+  }
+
+  /** CNI CHECK with the cached result, as a runtime runs it (cnitool check). */
+  async check(pod: PodRecord, timeoutMs = 10_000): Promise<NetworkOutcome> {
+    const net = loadNetworkConfig(pod.configFile)
+    return checkNetworkList(net, {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs}, {cniPath: pod.cniPath, timeoutMs}, pod.result)
   }
 
   execArgs(pod: PodRecord, cmd: string[]): [string, string[]] {

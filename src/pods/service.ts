@@ -72,3 +72,19 @@ export class PodService {
 export function podNamesByIp(ledger = new Ledger()): Map<string, string> {
   return new Map(new PodService(ledger).list().flatMap((p) => (p.ip ? [[p.ip, p.name] as const] : [])))
 }
+
+/** The host device a bpf command targets: a pod's host veth (--pod) or an interface (--dev). */
+export async function hostDevice(target: {pod?: string; dev?: string}, ledger = new Ledger()): Promise<string> {
+  if (target.dev) return target.dev
+  const pods = new PodService(ledger)
+  const veth = await pods.hostVeth(pods.get(String(target.pod)))
+  if (!veth) throw new UserError(`cannot find the host end of pod ${target.pod}'s interface`, {hint: 'is the pod still there? ebpfcni pod list'})
+  return veth
+}
+
+/** Host veth -> pod name, for listings of what is attached where. */
+export async function podNamesByHostVeth(ledger = new Ledger()): Promise<Map<string, string>> {
+  const pods = new PodService(ledger)
+  const pairs = await Promise.all(pods.list().map(async (p) => [await pods.hostVeth(p).catch(() => undefined), p.name] as const))
+  return new Map(pairs.filter((x): x is readonly [string, string] => Boolean(x[0])))
+}

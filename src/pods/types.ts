@@ -14,6 +14,8 @@ export interface PodSpec {
   ifname: string
   /** Which lab made it (for `reset --lab N`); absent for pods made by hand. */
   lab?: number
+  /** Extra CNI_ARGS (K=V;K=V) after the runtime's own (netns runtime). */
+  cniArgs?: string
 }
 
 /** What the tool knows about a pod; kept in the resource ledger (kind "pod"). */
@@ -39,6 +41,8 @@ export interface PodRecord {
   podmanNetworkFile?: string
   /** podman runtime: the netns that existed before `podman run`, to find the one a killed run left. */
   netnsBefore?: string[]
+  /** netns runtime: the CNI_ARGS ADD was called with (DEL and CHECK repeat them, as libcni does). */
+  cniArgs?: string
   /** cri runtime: the pod uid given to RunPodSandbox (finds a sandbox whose id was never learnt). */
   criUid?: string
 }

@@ -1,6 +1,6 @@
 import {Command, Flags, Errors} from '@oclif/core'
 import chalk from 'chalk'
-import {UserError, EnvironmentError} from '../host/errors.js'
+import {UserError, EnvironmentError, asUserError} from '../host/errors.js'
 import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'
 
 /** Interactive only with a terminal on both ends and not in CI: otherwise never wait for input. */
@@ -11,50 +11,62 @@ export const interactive = (): boolean => Boolean(process.stdin.isTTY && process
  * stderr and an exit code (2 usage/environment, 1 a check failed); a stack trace
  * only with --debug or DEBUG set.
  */
+/** Where a real bug gets reported (package.json "bugs"). */
+export const BUGS_URL = 'https://github.com/ebpfcni/ebpfcni/issues'
+
+/** DEBUG turns stack traces on, unless it says no (DEBUG=0, DEBUG=false). */
+export const debugFromEnv = (v = process.env.DEBUG): boolean => Boolean(v) && !/^(0|false|no|off)$/i.test(v ?? '')
+
+/** NO_COLOR (any non-empty value, as no-color.org says) or --no-color: no escape codes from ebpfcni. */
+export function applyColorChoice(argv: string[], env = process.env): void {
+  if ((env.NO_COLOR ?? '') !== '' || argv.includes('--no-color')) chalk.level = 0
+}
+
 export abstract class BaseCommand extends Command {
   static baseFlags = {
     debug: Flags.boolean({description: 'Show stack traces for errors.', helpGroup: 'GLOBAL'}),
+    'no-color': Flags.boolean({description: 'No colours (as NO_COLOR=1 does).', helpGroup: 'GLOBAL'}),
   }
 
-  /** Most commands create or read root-owned host state. */
+  /** Most commands create or read root-owned host state; the rest set this false. */
   protected requiresRoot = true
+  /** What the command does that needs root, for the message when it runs without. */
+  protected rootReason = 'it changes host state: network namespaces, links, BPF objects, /opt/cni/bin'
 
   async init(): Promise<void> {
+    applyColorChoice(this.argv)
     await super.init()
     installInterruptHandlers((line) => process.stderr.write(`${chalk.yellow(line)}\n`))
     if (this.requiresRoot && process.getuid?.() !== 0) {
-      throw new EnvironmentError('ebpfcni needs root to create network namespaces, links and BPF objects.', 'run as root (sudo ebpfcni …), or check the machine with: ebpfcni doctor')
+      throw new EnvironmentError(`ebpfcni ${this.id?.replace(/:/g, ' ') ?? ''} needs root: ${this.rootReason}.`, 'run as root (sudo -i, then ebpfcni …); ebpfcni doctor checks the machine')
     }
   }
 
   protected debugOn(): boolean {
-    return this.argv.includes('--debug') || Boolean(process.env.DEBUG)
+    return this.argv.includes('--debug') || debugFromEnv()
   }
 
   async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
-    // oclif's own exits and parse errors keep oclif's handling (usage errors exit 2).
+    // oclif's own exits keep oclif's handling.
     if (err instanceof Errors.ExitError) throw err
     // Ctrl-C at a prompt is the person leaving, not a failure: quiet, like any interrupted command.
     if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') {
       process.exitCode = INTERRUPTED_EXIT_CODE
       return
     }
-    if (err instanceof Errors.CLIError && !(err instanceof UserError)) {
-      process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
-      process.exitCode = 2
-      return
-    }
-    if (err instanceof UserError) {
-      process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
-      if (err.hint) process.stderr.write(`${chalk.yellow('hint:')} ${err.hint}\n`)
-      if (this.debugOn() && err.stack) process.stderr.write(`${chalk.dim(err.stack)}\n`)
-      process.exitCode = err.exitCode
+    const known = err instanceof UserError ? err : asUserError(err)
+    const exitCode = known ? known.exitCode : err instanceof Errors.CLIError ? 2 : 2
+    process.exitCode = exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({error: {message: err.message, hint: known?.hint, kind: known ? 'user' : err instanceof Errors.CLIError ? 'usage' : 'bug', exitCode}})
       return
     }
     process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
-    if (this.debugOn()) process.stderr.write(`${chalk.dim(err.stack ?? '')}\n`)
-    else process.stderr.write(chalk.dim('(an unexpected error; run again with --debug for the stack trace, and please report it)\n'))
-    process.exitCode = 2
+    if (known?.hint) process.stderr.write(`${chalk.yellow('hint:')} ${known.hint}\n`)
+    if (this.debugOn() && err.stack) process.stderr.write(`${chalk.dim(err.stack)}\n`)
+    else if (!known && !(err instanceof Errors.CLIError)) {
+      process.stderr.write(chalk.dim(`(this looks like a bug in ebpfcni: run again with --debug for the stack trace, and report it at ${BUGS_URL})\n`))
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import {select, confirm} from '@inquirer/prompts'
+import select from '@inquirer/select'
+import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {execa} from 'execa'
 import {createInterface} from 'node:readline'
@@ -26,7 +27,16 @@ export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): voi
 
 /** The file a step asks the learner to edit (its solution's first file). */
 export const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
-const editor = (): string => process.env.EDITOR || process.env.VISUAL || 'vi'
+/**
+ * The learner's editor as [program, args]: VISUAL wins over EDITOR (as git and crontab do), and
+ * either may carry arguments ("code --wait"), split as a shell splits words (quotes kept together).
+ */
+export function editorCommand(env: NodeJS.ProcessEnv = process.env): [string, string[]] {
+  const text = (env.VISUAL || env.EDITOR || 'vi').trim()
+  const words = [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3])
+  return [words[0], words.slice(1)]
+}
+const editorName = (): string => editorCommand().join(' ').trim()
 
 export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: string) => void, showDiff: (step: LabStep) => Promise<void>): Promise<void> {
   const progress = new ProgressStore()
@@ -36,11 +46,11 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
     const next = lab.steps[lab.steps.indexOf(step) + 1]
     const file = stepFile(step)
     const action = await select({
-      message: `${step.title}${passed ? chalk.green(' ✔') : ''}`,
+      message: `${step.title}${passed ? ' (passed)' : ''}`,
       choices: [
-        {name: `Open ${file} in ${editor()}`, value: 'edit'},
+        {name: `Open ${file} in ${editorName()}`, value: 'edit'},
         {name: 'Run this step\'s checks', value: 'check'},
-        {name: 'Watch: re-run the checks each time you save (Enter stops)', value: 'watch'},
+        {name: 'Watch: re-run the checks each time you save (press Enter to stop)', value: 'watch'},
         {name: 'Show the next hint', value: 'hint'},
         {name: 'Show the diff to the solution', value: 'diff'},
         {name: 'Apply the solution for this step (your file is backed up)', value: 'apply'},
@@ -59,7 +69,9 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       }
       if (action === 'edit') {
         // The learner is at the keyboard: a long limit, but still one.
-        await execa(editor(), [join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
+        const [prog, args] = editorCommand()
+        const r = await execa(prog, [...args, join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
+        if (r.failed) log(chalk.red(`error: the editor "${editorName()}" ${r.exitCode === undefined ? `could not start (${r.code ?? r.shortMessage})` : `exited ${r.exitCode}`}`) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`)
       }
       if (action === 'hint') {
         const n = progress.nextHint(lab.id, step.id, step.hints.length)
@@ -86,7 +98,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       if (action === 'watch') {
         const rl = createInterface({input: process.stdin})
         const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
-        await watchSession({lab, step, workspace: dir, until, log, progress})
+        await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
         rl.close()
         const now = progress.lab(lab.id)?.currentStep
         step = lab.steps.find((s) => s.id === now) ?? step

@@ -17,6 +17,8 @@ export interface WatchSessionOptions {
   until: Promise<void>
   log: (line: string) => void
   progress?: ProgressStore
+  /** How this session is left, said the same way everywhere it is said ("press Enter", "Ctrl-C"). */
+  howToStop?: string
 }
 
 /**
@@ -62,7 +64,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
           step = next
           progress.setCurrentStep(o.lab.id, step.id)
           o.log(chalk.green(`Step done. Next: ${step.title} — save a file to check it.`))
-        } else o.log(chalk.green(`Lab ${o.lab.id} is complete. Ctrl-C to leave watch mode.`))
+        } else o.log(chalk.green(`Lab ${o.lab.id} is complete. ${o.howToStop ?? 'Ctrl-C'} to leave watch mode.`))
       } else o.log(chalk.dim('Save a file to check again.'))
     } catch (err) {
       o.log(chalk.red(`error: ${errorMessage(err)}`))
@@ -78,7 +80,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
   }
 
   const w = watchWorkspace(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
-  o.log(chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) + (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''))
+  o.log(chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) + chalk.dim(` — ${o.howToStop ?? 'Ctrl-C'} to leave`) + (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''))
   await runStep([], performance.now())
   await o.until
   w.stop()

@@ -1,18 +1,35 @@
 import chalk from 'chalk'
+import {Marked} from 'marked'
+import {markedTerminal} from 'marked-terminal'
 
-/** Light Markdown for the terminal: headings, code blocks, inline code, bold. Enough for step texts. */
+// Step texts rendered for the terminal by marked with marked-terminal: headings, lists, tables,
+// emphasis, links. Code blocks stay exactly as written (indented, no highlighting or box
+// characters inside), so a learner can copy a command straight out of them.
+
+function renderer(): Marked {
+  const plain = chalk.level === 0
+  const style = (f: (s: string) => string) => (plain ? (s: string) => s : f)
+  return new Marked(
+    markedTerminal({
+      code: (s: string) => s,
+      codespan: style(chalk.cyan),
+      strong: style(chalk.bold),
+      em: style(chalk.italic),
+      heading: style(chalk.bold),
+      firstHeading: style(chalk.bold.underline),
+      link: style(chalk.blue),
+      href: style(chalk.blue.underline),
+      table: style((s) => s),
+      blockquote: style(chalk.dim.italic),
+      showSectionPrefix: false,
+      reflowText: false,
+      tab: 2,
+      emoji: false,
+      tableOptions: plain ? {style: {head: [], border: []}} : {},
+    }) as never,
+  )
+}
+
 export function renderMarkdown(md: string): string {
-  let inCode = false
-  return md
-    .split('\n')
-    .map((line) => {
-      if (line.startsWith('```')) {
-        inCode = !inCode
-        return chalk.dim(inCode ? '  ┌─' : '  └─')
-      }
-      if (inCode) return `  ${chalk.cyan(line)}`
-      if (/^#{1,3} /.test(line)) return chalk.bold.underline(line.replace(/^#+ /, ''))
-      return line.replace(/\*\*([^*]+)\*\*/g, (_, t: string) => chalk.bold(t)).replace(/`([^`]+)`/g, (_, t: string) => chalk.cyan(t))
-    })
-    .join('\n')
+  return (renderer().parse(md) as string).replace(/\n{3,}/g, '\n\n').trimEnd()
 }

@@ -1,5 +1,4 @@
-import {Flags} from '@oclif/core'
-import {BPF_PIN_ROOT} from '../host/paths.js'
+import {pinDirFlag as pinDir} from './bpf-flags.js'
 
-/** Flags every `policy` command shares. */
-export const pinDirFlag = {'pin-dir': Flags.string({description: 'Where lab 4\'s maps are pinned.', default: BPF_PIN_ROOT})}
+/** Flags every `policy` command shares: the same --pin-dir as the bpf commands. */
+export const pinDirFlag = {'pin-dir': pinDir}

@@ -1,38 +1,35 @@
 import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
-import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {attachTc, attachXdp, type XdpMode} from '../../bpf/programs.js'
-import {PodService} from '../../pods/service.js'
-import {UserError} from '../../host/errors.js'
-import {BPF_PIN_ROOT} from '../../host/paths.js'
+import {attachTc, attachXdp, resolvePin, type XdpMode} from '../../bpf/programs.js'
+import {hookFlag, pinDirFlag, targetFlags} from '../../ui/bpf-flags.js'
+import {hostDevice} from '../../pods/service.js'
 
 export default class BpfAttach extends BaseCommand {
-  static summary = "Attach a pinned XDP (or TC) program to a pod's host veth (found by peer index) or to an interface."
-  static examples = ['<%= config.bin %> bpf attach --pod httpbin', '<%= config.bin %> bpf attach /sys/fs/bpf/ebpfcni/xdp_prog --dev veth1234']
-  static args = {pin: Args.string({description: 'Pinned program.', default: join(BPF_PIN_ROOT, 'xdp_prog')})}
+  static summary = 'Attach a pinned program to a pod\'s host veth or an interface (XDP or TC).'
+  static description = 'PIN is a pinned program: a path, or a name under --pin-dir (default xdp_prog). Generic XDP works on any device, a veth included; --mode native uses the driver hook (on a veth it needs a program on the peer, or GRO). With --hook tc-ingress or tc-egress the program goes on the interface\'s clsact qdisc instead.'
+  static examples = ['<%= config.bin %> bpf attach --pod httpbin', '<%= config.bin %> bpf attach xdp_prog --dev veth1234', '<%= config.bin %> bpf attach tc_prog --pod httpbin --hook tc-egress']
+  static enableJsonFlag = true
+  static args = {pin: Args.string({description: 'Pinned program: a path, or a name under --pin-dir.', default: 'xdp_prog'})}
   static flags = {
-    pod: Flags.string({description: "Attach to this pod's host veth.", exactlyOne: ['pod', 'dev']}),
-    dev: Flags.string({description: 'Attach to this host interface.'}),
+    ...targetFlags,
+    'pin-dir': pinDirFlag,
     mode: Flags.string({description: 'XDP mode: generic works on veths; native needs driver support.', options: ['generic', 'native'], default: 'generic'}),
-    hook: Flags.string({description: 'xdp, or a TC clsact direction: on a host veth, tc-ingress sees what the pod sends, tc-egress what it receives.', options: ['xdp', 'tc-ingress', 'tc-egress'], default: 'xdp'}),
+    hook: hookFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(BpfAttach)
-    let dev = flags.dev
-    if (flags.pod) {
-      const pods = new PodService()
-      dev = await pods.hostVeth(pods.get(flags.pod))
-      if (!dev) throw new UserError(`cannot find the host end of pod ${flags.pod}'s interface`)
-    }
+    const pin = resolvePin(args.pin, flags['pin-dir'])
+    const dev = await hostDevice(flags)
     if (flags.hook !== 'xdp') {
       const direction = flags.hook === 'tc-ingress' ? 'ingress' : 'egress'
-      const id = await attachTc(args.pin, dev!, direction)
-      this.log(`${chalk.green('✔')} TC program ${id} (${args.pin}) attached to ${dev} clsact ${direction}`)
-      return
+      const id = await attachTc(pin, dev, direction)
+      this.log(`${chalk.green('✔')} TC program ${id} (${pin}) attached to ${dev} clsact ${direction}`)
+      return {dev, hook: flags.hook, id, pin}
     }
-    const id = await attachXdp(args.pin, dev!, {mode: flags.mode as XdpMode})
-    this.log(`${chalk.green('✔')} XDP program ${id} (${args.pin}) attached to ${dev} in ${flags.mode} mode`)
+    const id = await attachXdp(pin, dev, {mode: flags.mode as XdpMode})
+    this.log(`${chalk.green('✔')} XDP program ${id} (${pin}) attached to ${dev} in ${flags.mode} mode`)
+    return {dev, hook: 'xdp', mode: flags.mode, id, pin}
   }
 }

@@ -4,22 +4,26 @@ import {BaseCommand} from '../../ui/base-command.js'
 import {buildBpf} from '../../bpf/build.js'
 import {renderBuild} from '../../ui/bpf-report.js'
 import {workspaceDir} from '../../host/paths.js'
-import {json} from '../../ui/render.js'
+import {workspaceFlag} from '../../ui/common-flags.js'
 
 export default class BpfBuild extends BaseCommand {
-  static summary = 'Compile an eBPF C program with clang -O2 -g -target bpf; errors shown with file:line:col and a caret.'
-  static examples = ['<%= config.bin %> bpf build', '<%= config.bin %> bpf build ./prog.bpf.c -o prog.o']
+  static summary = 'Compile an eBPF C program (clang -O2 -g -target bpf), errors with a caret.'
+  static description = 'FILE defaults to ebpfcni.bpf.c in your workspace; the object goes next to it (ebpfcni.bpf.o), where `ebpfcni bpf load` looks. clang\'s errors are shown with file:line:col, the source line and a caret.'
+  static examples = ['<%= config.bin %> bpf build', '<%= config.bin %> bpf build ./prog.bpf.c -o prog.o', '<%= config.bin %> bpf build --json']
+  static enableJsonFlag = true
+  // clang needs no privileges.
+  protected requiresRoot = false
   static args = {file: Args.string({description: 'C source (default: ebpfcni.bpf.c in your workspace).'})}
   static flags = {
     output: Flags.string({char: 'o', description: 'Object file (default: next to the source, .o).'}),
-    workspace: Flags.string({char: 'w', description: 'Your workspace directory.', env: 'EBPFCNI_WORKSPACE'}),
-    json: Flags.boolean({description: 'Print the result as JSON.'}),
+    workspace: workspaceFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(BpfBuild)
     const r = await buildBpf(args.file ?? join(workspaceDir(flags.workspace), 'ebpfcni.bpf.c'), flags.output)
-    this.log(flags.json ? json(r) : renderBuild(r))
+    this.log(renderBuild(r))
     if (!r.ok) process.exitCode = 1
+    return r
   }
 }

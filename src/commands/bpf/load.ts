@@ -3,26 +3,33 @@ import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {loadAndPin} from '../../bpf/programs.js'
 import {renderVerifier} from '../../ui/bpf-report.js'
-import {BPF_PIN_ROOT} from '../../host/paths.js'
-import {json} from '../../ui/render.js'
+import {workspaceDir} from '../../host/paths.js'
+import {UserError} from '../../host/errors.js'
+import {pinDirFlag} from '../../ui/bpf-flags.js'
+import {workspaceFlag} from '../../ui/common-flags.js'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 
 export default class BpfLoad extends BaseCommand {
-  static summary = 'Load an object file into the kernel and pin its programs and maps (default under /sys/fs/bpf/ebpfcni).'
-  static description = 'When the verifier refuses the program, shows its last lines, the C source line it failed on, and why.'
-  static examples = ['<%= config.bin %> bpf load ~/ebpfcni-lab/ebpfcni.bpf.o']
-  static args = {object: Args.string({description: 'Object file built by `ebpfcni bpf build`.', required: true})}
+  static summary = 'Load an object file and pin its programs and maps (under --pin-dir).'
+  static description = 'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why.'
+  static examples = ['<%= config.bin %> bpf load', '<%= config.bin %> bpf load --replace', '<%= config.bin %> bpf load ./prog.o --pin-dir /sys/fs/bpf/mine']
+  static enableJsonFlag = true
+  static args = {object: Args.string({description: 'Object file (default: ebpfcni.bpf.o in your workspace).'})}
   static flags = {
-    'pin-dir': Flags.string({description: 'Where to pin.', default: BPF_PIN_ROOT}),
+    'pin-dir': pinDirFlag,
     replace: Flags.boolean({description: 'Replace pins that already exist (after editing and rebuilding).'}),
-    json: Flags.boolean({description: 'Print the outcome as JSON.'}),
+    workspace: workspaceFlag,
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(BpfLoad)
-    const r = loadAndPin(args.object, {pinDir: flags['pin-dir'], replace: flags.replace})
-    if (flags.json) this.log(json(r))
-    else if (!r.ok) this.log(renderVerifier(r.verifier!))
+    const object = args.object ?? join(workspaceDir(flags.workspace), 'ebpfcni.bpf.o')
+    if (!existsSync(object)) throw new UserError(`${object} does not exist`, {hint: args.object ? 'build it first: ebpfcni bpf build FILE.c -o FILE.o' : 'build your program first: ebpfcni bpf build'})
+    const r = loadAndPin(object, {pinDir: flags['pin-dir'], replace: flags.replace})
+    if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
     if (!r.ok) process.exitCode = 1
+    return r
   }
 }

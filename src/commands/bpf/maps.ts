@@ -5,8 +5,9 @@ import {BaseCommand} from '../../ui/base-command.js'
 import {closeFd, isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, perCpuSlots, valueBufferSize, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
 import {keyToIpv4} from '../../bpf/counters.js'
 import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
-import {BPF_PIN_ROOT} from '../../host/paths.js'
-import {json, table} from '../../ui/render.js'
+import {table} from '../../ui/render.js'
+import {pinDirFlag} from '../../ui/bpf-flags.js'
+import {resolvePin} from '../../bpf/programs.js'
 import {UserError} from '../../host/errors.js'
 import {isIPv4} from 'node:net'
 
@@ -50,21 +51,25 @@ export function parseValue(text: string, size: number): Buffer {
 }
 
 export default class BpfMaps extends BaseCommand {
-  static summary = 'List pinned maps, or dump one with decoded keys and values (read through libbpf, batched).'
-  static examples = ['<%= config.bin %> bpf maps', '<%= config.bin %> bpf maps /sys/fs/bpf/ebpfcni/counter', '<%= config.bin %> bpf maps counter --json']
-  static args = {map: Args.string({description: 'Pinned map path, or a name under the pin dir.'})}
+  static summary = 'List pinned maps, or dump one with decoded keys and values.'
+  static description = 'MAP is a pinned map: a path, or a name under --pin-dir. Maps are read through libbpf (batched where the kernel has it); keys and values are decoded from the map\'s BTF (struct fields by name, __be32 addresses dotted), per-CPU values summed. --key looks one entry up; with --set or --delete it writes.'
+  static examples = ['<%= config.bin %> bpf maps', '<%= config.bin %> bpf maps counter', '<%= config.bin %> bpf maps /sys/fs/bpf/ebpfcni/counter --json', '<%= config.bin %> bpf maps counter --key 10.10.0.5']
+  static enableJsonFlag = true
+  static args = {map: Args.string({description: 'Pinned map: a path, or a name under --pin-dir.'})}
   static flags = {
-    'pin-dir': Flags.string({description: 'Where the lab pins.', default: BPF_PIN_ROOT}),
-    json: Flags.boolean({description: 'Print as JSON.'}),
+    'pin-dir': pinDirFlag,
     key: Flags.string({description: 'Look up one key: an IPv4 address, "SRC,DST", or hex.'}),
-    set: Flags.string({description: 'With --key: write this value (a number for 4/8-byte values, else hex).', exclusive: ['delete']}),
-    delete: Flags.boolean({description: 'With --key: delete the entry.'}),
+    set: Flags.string({description: 'With --key: write this value (a number for 4/8-byte values, else hex).', exclusive: ['delete'], dependsOn: ['key']}),
+    delete: Flags.boolean({description: 'With --key: delete the entry.', dependsOn: ['key']}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(BpfMaps)
     if (!args.map) {
-      if (!existsSync(flags['pin-dir'])) return this.log(`Nothing pinned under ${flags['pin-dir']} yet (ebpfcni bpf load FILE.o).`)
+      if (!existsSync(flags['pin-dir'])) {
+        this.log(`Nothing pinned under ${flags['pin-dir']} yet (ebpfcni bpf load FILE.o).`)
+        return []
+      }
       const rows: Array<MapInfo & {pin: string}> = []
       for (const f of readdirSync(flags['pin-dir'])) {
         const pin = join(flags['pin-dir'], f)
@@ -79,17 +84,21 @@ export default class BpfMaps extends BaseCommand {
           if (fd >= 0) closeFd(fd)
         }
       }
-      if (flags.json) return this.log(json(rows))
-      return this.log(table(['PIN', 'TYPE', 'KEY', 'VALUE', 'MAX'], rows.map((r) => [r.pin, MAP_TYPES[r.type] ?? String(r.type), `${r.keySize} B`, `${r.valueSize} B`, String(r.maxEntries)])))
+      this.log(table(['PIN', 'TYPE', 'KEY', 'VALUE', 'MAX'], rows.map((r) => [r.pin, MAP_TYPES[r.type] ?? String(r.type), `${r.keySize} B`, `${r.valueSize} B`, String(r.maxEntries)])))
+      return rows
     }
-    const pin = args.map.includes('/') ? args.map : join(flags['pin-dir'], args.map)
+    const pin = resolvePin(args.map, flags['pin-dir'])
     if (!existsSync(pin)) throw new UserError(`${pin} is not pinned`, {hint: 'list what is: ebpfcni bpf maps'})
     const fd = objGet(pin)
     try {
       const info = mapInfo(fd)
       if (flags.key) {
         const key = parseKey(flags.key, info.keySize)
-        if (flags.delete) return this.log(mapDelete(fd, key) ? `deleted ${flags.key}` : `${flags.key} was not in the map`)
+        if (flags.delete) {
+          const deleted = mapDelete(fd, key)
+          this.log(deleted ? `deleted ${flags.key}` : `${flags.key} was not in the map`)
+          return {key: flags.key, deleted}
+        }
         if (flags.set !== undefined) {
           if (isPerCpu(info.type)) throw new UserError('--set on a per-CPU map is not supported (it would set every CPU\'s slot)')
           mapUpdate(fd, key, parseValue(flags.set, info.valueSize))
@@ -97,11 +106,13 @@ export default class BpfMaps extends BaseCommand {
         const v = mapLookup(fd, key, valueBufferSize(info))
         if (!v) {
           process.exitCode = 1
-          return this.log(`${flags.key}: not in the map`)
+          this.log(`${flags.key}: not in the map`)
+          return {key: flags.key, value: null}
         }
-        return this.log(flags.json ? json({key: flags.key, value: isPerCpu(info.type) ? perCpuValue(v, info, decodeValue) : decodeValue(v), valueHex: v.toString('hex')}) : `${flags.key} = ${isPerCpu(info.type) ? perCpuValue(v, info, decodeValue) : decodeValue(v)}`)
+        const value = isPerCpu(info.type) ? perCpuValue(v, info, decodeValue) : decodeValue(v)
+        this.log(`${flags.key} = ${value}`)
+        return {key: flags.key, value, valueHex: v.toString('hex')}
       }
-      if (flags.set !== undefined || flags.delete) throw new UserError('--set and --delete need --key')
       const btf = BtfDecoder.load(info.btfId)
       // A 4-byte hash key is an address in every lab map: dotted, whatever integer type declares it.
       const addressKey = info.keySize === 4 && !isArray(info.type)
@@ -115,9 +126,9 @@ export default class BpfMaps extends BaseCommand {
         valueHex: e.value.toString('hex'),
       }))
       btf?.close()
-      if (flags.json) return this.log(json({map: pin, type: MAP_TYPES[info.type] ?? info.type, keySize: info.keySize, valueSize: info.valueSize, entries}))
       this.log(table(['KEY', 'VALUE'], entries.map((e) => [display(e.key as never), display(e.value as never)])))
       this.log(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} in ${pin}`)
+      return {map: pin, type: MAP_TYPES[info.type] ?? info.type, keySize: info.keySize, valueSize: info.valueSize, entries}
     } finally {
       closeFd(fd)
     }

@@ -1,18 +1,30 @@
 import {Flags} from '@oclif/core'
+import {existsSync} from 'node:fs'
 import {BaseCommand} from '../../ui/base-command.js'
 import {streamTrace} from '../../bpf/trace.js'
+import {TRACEFS} from '../../host/paths.js'
+import {EnvironmentError} from '../../host/errors.js'
 
 export default class BpfTrace extends BaseCommand {
-  static summary = 'Stream bpf_printk output from trace_pipe, with hex IPv4 addresses shown dotted.'
-  static examples = ['<%= config.bin %> bpf trace --for 10', '<%= config.bin %> bpf trace --filter ebpfcni']
+  static summary = 'Stream bpf_printk output from trace_pipe, hex IPv4 addresses shown dotted.'
+  static description = 'Reads /sys/kernel/tracing/trace_pipe for --for seconds. With --json each line is one JSON object (NDJSON): {time, line}. trace_pipe is consumed as it is read: two readers split the lines between them.'
+  static examples = ['<%= config.bin %> bpf trace --for 10', '<%= config.bin %> bpf trace --filter ebpfcni', '<%= config.bin %> bpf trace --for 5 --json']
   static flags = {
     for: Flags.integer({description: 'Stop after this many seconds.', default: 30, min: 1, max: 3600}),
     filter: Flags.string({description: 'Only lines containing this text.'}),
+    json: Flags.boolean({description: 'One JSON object per line (NDJSON).'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(BpfTrace)
-    const n = await streamTrace({seconds: flags.for, filter: flags.filter, onLine: (l) => this.log(l)})
-    process.stderr.write(`(${n} line(s) in ${flags.for} s)\n`)
+    if (!existsSync(`${TRACEFS}/trace_pipe`)) {
+      throw new EnvironmentError(`tracefs is not mounted at ${TRACEFS}: there is no trace_pipe to read bpf_printk from`, `mount -t tracefs tracefs ${TRACEFS} (or: ebpfcni doctor --fix)`)
+    }
+    const n = await streamTrace({
+      seconds: flags.for,
+      filter: flags.filter,
+      onLine: (l) => this.log(flags.json ? JSON.stringify({time: new Date().toISOString(), line: l}) : l),
+    })
+    if (!flags.json) process.stderr.write(`(${n} line(s) in ${flags.for} s)\n`)
   }
 }

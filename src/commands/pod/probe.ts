@@ -8,6 +8,7 @@ import {isIPv4} from 'node:net'
 
 export default class PodProbe extends BaseCommand {
   static summary = 'Probe pod-to-pod traffic: HTTP GET (default), TCP connect, or ICMP ping.'
+  static enableJsonFlag = true
   static examples = ['<%= config.bin %> pod probe sleep httpbin', '<%= config.bin %> pod probe sleep httpbin --icmp', '<%= config.bin %> pod probe a 10.10.0.1 --icmp']
   static args = {
     from: Args.string({description: 'Pod that sends.', required: true}),
@@ -20,7 +21,7 @@ export default class PodProbe extends BaseCommand {
     tcp: Flags.boolean({description: 'TCP connect only.'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PodProbe)
     const pods = new PodService()
     const from = pods.get(args.from)
@@ -29,5 +30,6 @@ export default class PodProbe extends BaseCommand {
     const r = flags.icmp ? await ping(from.netnsPath, toIp) : flags.tcp ? await tcpConnect(from.netnsPath, toIp, flags.port) : await httpGet(from.netnsPath, `http://${toIp}:${flags.port}/get`)
     this.log(`${r.ok ? chalk.green('✔') : chalk.red('✘')} ${args.from} → ${args.to} (${toIp}): ${r.detail} ${chalk.dim(`${Math.round(r.durationMs)} ms`)}`)
     if (!r.ok) process.exitCode = 1
+    return {from: args.from, to: args.to, ip: toIp, kind: flags.icmp ? 'icmp' : flags.tcp ? 'tcp' : 'http', ok: r.ok, detail: r.detail, durationMs: Math.round(r.durationMs)}
   }
 }

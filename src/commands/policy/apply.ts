@@ -5,19 +5,17 @@ import {PolicyService} from '../../policy/service.js'
 import {pinDirFlag} from '../../ui/policy-flags.js'
 
 export default class PolicyApply extends BaseCommand {
-  static summary = 'Apply a Kubernetes NetworkPolicy (networking.k8s.io/v1) file to the pods that exist now.'
-  static description = `Supported: spec.podSelector.matchLabels (selected pods become default-deny for ingress),
-spec.ingress[].from[].podSelector.matchLabels (who may reach them), spec.ingress[].ports (TCP/UDP, numeric),
-policyTypes [Ingress]. Refused, with the field named: egress, ipBlock, namespaceSelector, named ports, endPort,
-matchExpressions.
-The file is validated whole before anything is written. Pods added later: run ebpfcni policy watch.`
+  static summary = 'Apply a Kubernetes NetworkPolicy file (networking.k8s.io/v1) to the pods.'
+  static description = `Supported: spec.podSelector.matchLabels (selected pods become default-deny for ingress), spec.ingress[].from[].podSelector.matchLabels (who may reach them), spec.ingress[].ports (TCP/UDP, numeric), policyTypes [Ingress]. Refused, with the field named: egress, ipBlock, namespaceSelector, named ports, endPort, matchExpressions. The file is validated whole before anything is written. Pods added later: run ebpfcni policy watch.`
   static examples = ['<%= config.bin %> policy apply ~/ebpfcni-lab/policy.yaml']
+  static enableJsonFlag = true
   static args = {file: Args.string({description: 'NetworkPolicy YAML file.', required: true})}
   static flags = pinDirFlag
 
-  async run(): Promise<void> {
+  async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyApply)
     const r = new PolicyService({pinDir: flags['pin-dir']}).apply(args.file)
     this.log(`${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`)
+    return r
   }
 }

@@ -11,10 +11,8 @@ import {packageRoot} from '../../host/paths.js'
 import {UserError} from '../../host/errors.js'
 
 export default class PolicyWatch extends BaseCommand {
-  static summary = 'The controller: keep the maps in line with the stored policies and the pods, as pods come and go.'
-  static description = `Event-driven: it reacts to pod records changing (ebpfcni pod add/del), to policy changes
-(policy apply/delete/deny/allow) and to edits of the files policies were applied from. Each change is applied
-as a difference (allows before isolation, removals last), never a wipe and rewrite.`
+  static summary = 'The controller: keep the maps in line with policies and pods as they change.'
+  static description = `Event-driven: it reacts to pod records changing (ebpfcni pod add/del), to policy changes (policy apply/delete/deny/allow) and to edits of the files policies were applied from. Each change is applied as a difference (allows before isolation, removals last), never a wipe and rewrite.`
   static examples = ['<%= config.bin %> policy watch', '<%= config.bin %> policy watch --pods cri', '<%= config.bin %> policy watch --background', '<%= config.bin %> policy watch --stop']
   static flags = {
     ...pinDirFlag,
