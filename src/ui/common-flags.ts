@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {loadLabs} from '../labs/catalogue.js'
+import {UserError} from '../host/errors.js'
 
 // The arguments and flags several commands share, declared once so they mean one thing everywhere:
 // LAB is positional and checked against the catalogue, -s is the step, -w the workspace.
@@ -10,7 +11,7 @@ export const labArg = Args.custom<number>({
   parse: async (input) => {
     const ids = loadLabs().map((l) => l.id)
     const n = Number(input)
-    if (!Number.isInteger(n) || !ids.includes(n)) throw new Error(`there is no lab "${input}"; the labs are ${ids.join(', ')}`)
+    if (!Number.isInteger(n) || !ids.includes(n)) throw new UserError(`there is no lab "${input}"`, {hint: `the labs are ${ids.join(', ')} (ebpfcni lab lists them)`})
     return n
   },
 })

@@ -65,6 +65,21 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     // web's ARP replies leave through its host veth, where the program drops them.
     expect((await cli(['pod', 'probe', 'cli', 'web', '--icmp'])).exitCode).toBe(1)
 
+    // What is attached where, as bpftool net shows it, and in the pod listing.
+    const progs = JSON.parse((await cli(['bpf', 'progs', '--json'])).stdout) as Array<{dev: string; pod: string | null; hook: string; mode: string; id: number; name: string}>
+    expect(progs).toEqual(expect.arrayContaining([expect.objectContaining({pod: 'web', hook: 'xdp', mode: 'generic', name: 'arp_drop'})]))
+    const podList = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; bpf: Array<{hook: string; id: number}>}>
+    expect(podList.find((p) => p.name === 'web')?.bpf).toEqual([expect.objectContaining({hook: 'xdp', id: progs.find((p) => p.pod === 'web')!.id})])
+    // A program is not a map: a user error with a hint, not "please report it".
+    const notMap = await cli(['bpf', 'maps', 'arp_drop', '--pin-dir', pinDir])
+    expect(notMap.exitCode).toBe(2)
+    expect(notMap.stderr).toMatch(/this pinned object is a program\nhint: name a map, not a program/)
+    expect(notMap.stderr).not.toMatch(/report it/)
+    // Nothing pinned there: says so and how to get there.
+    const nothing = await cli(['bpf', 'attach', 'nope', '--pin-dir', pinDir, '--dev', 'lo'])
+    expect(nothing.exitCode).toBe(2)
+    expect(nothing.stderr).toMatch(/nothing is pinned at .*\/nope: ENOENT \(2\)\nhint: build and load your program first/)
+
     const list = await cli(['bpf', 'maps', '--pin-dir', pinDir, '--json'])
     const maps = JSON.parse(list.stdout) as Array<{name: string; keySize: number}>
     expect(maps.map((m) => m.name)).toEqual(['by_proto']) // the pinned program is not listed as a map
@@ -85,8 +100,18 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     const trace = await cli(['bpf', 'trace', '--for', '1'])
     expect(trace.exitCode).toBe(0)
     expect(trace.stderr).toMatch(/line\(s\) in 1 s/)
+    // --json is NDJSON: every line its own object.
+    const ndjson = await cli(['bpf', 'trace', '--for', '1', '--json'])
+    expect(ndjson.exitCode).toBe(0)
+    for (const line of ndjson.stdout.split('\n').filter(Boolean)) expect(JSON.parse(line)).toHaveProperty('line')
+    // Without tracefs (unmounted in a private mount namespace only): exit 2 and how to mount it.
+    const noTracefs = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount /sys/kernel/tracing && exec node "$0" bpf trace --for 1', cliBin], {reject: false, env: {...env, CI: 'true'}})
+    expect(noTracefs.exitCode).toBe(2)
+    expect(noTracefs.stderr).toMatch(/tracefs is not mounted at \/sys\/kernel\/tracing.*\nhint: mount -t tracefs tracefs/)
 
-    expect((await cli(['bpf', 'detach', '--pod', 'web'])).stdout).toMatch(/detached XDP from veth/)
+    const detached = JSON.parse((await cli(['bpf', 'detach', '--pod', 'web', '--json'])).stdout) as {dev: string; hook: string; detached: boolean}
+    expect(detached).toMatchObject({hook: 'xdp', detached: true})
+    expect(detached.dev).toMatch(/^veth/)
     await execa('ip', ['-n', 'ebpfcni-cli', 'neigh', 'flush', 'all'])
     expect((await cli(['pod', 'probe', 'cli', 'web', '--icmp'])).exitCode).toBe(0)
 

@@ -64,6 +64,10 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.5', pod: 'httpbin'}, value: 42})
     expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.6', pod: ''}, value: 7})
     expect(samples).toContainEqual({name: 'ebpfcni_map_up', labels: {}, value: 1})
+    // How long the scrape's map read took, as exporters expose it.
+    const took = samples.find((x) => x.name === 'ebpfcni_scrape_duration_seconds')
+    expect(took?.value).toBeGreaterThan(0)
+    expect(took!.value).toBeLessThan(10)
     const lint = await execa('promtool', ['check', 'metrics'], {input: `${r.stdout}\n`, reject: false}) // execa strips the final newline
     expect(lint.exitCode, lint.stdout + lint.stderr).toBe(0)
   })

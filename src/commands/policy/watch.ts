@@ -19,6 +19,7 @@ export default class PolicyWatch extends BaseCommand {
     background: Flags.boolean({description: 'Run in the background (stopped by --stop or ebpfcni reset).'}),
     stop: Flags.boolean({description: 'Stop controllers started with --background.'}),
     for: Flags.integer({description: 'Stop after this many seconds (default: until Ctrl-C).', min: 1}),
+    json: Flags.boolean({description: 'One JSON object per change (NDJSON) instead of text.', exclusive: ['background', 'stop']}),
     pods: Flags.string({description: 'Where pods and their labels come from: ebpfcni\'s pod records, or the CRI runtime (ListPodSandbox, as the original controller read the Kubernetes API).', options: ['records', 'cri'], default: 'records'}),
   }
 
@@ -44,10 +45,12 @@ export default class PolicyWatch extends BaseCommand {
       return this.log(`${chalk.green('✔')} policy controller running (pid ${pid}); log ${log}; stop with: ebpfcni policy watch --stop`)
     }
     const controller = new PolicyController(svc, {
-      onEvent: (e) => this.log(e.error ? `${chalk.red('✘')} ${e.reason}: ${e.error}` : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`),
+      onEvent: (e) => this.log(flags.json ? JSON.stringify({time: new Date().toISOString(), ...e})
+        : e.error ? `${chalk.red('✘')} ${e.reason}: ${e.error}` : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`),
     })
     await controller.start()
-    this.log(`watching pods and policies${controller.polling ? ' (polling: file events do not arrive here)' : ''}; Ctrl-C to stop`)
+    if (flags.json) this.log(JSON.stringify({time: new Date().toISOString(), watching: true, polling: controller.polling}))
+    else this.log(`watching pods and policies${controller.polling ? ' (polling: file events do not arrive here)' : ''}; Ctrl-C to stop`)
     await untilStopped(flags.for)
     controller.stop()
   }
