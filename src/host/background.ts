@@ -43,8 +43,9 @@ export async function startRecordedProcess(spec: BackgroundSpec): Promise<{pid: 
 }
 
 /** Stop every background process of one owner. Returns how many were recorded. */
-export async function stopOwnedProcesses(owner: string, ledger: Ledger): Promise<number> {
-  const entries = ledger.find((e) => e.kind === 'process' && e.owner === owner)
+export async function stopOwnedProcesses(owner: string, ledger: Ledger, kind: 'process' = 'process'): Promise<number> {
+  // A legacy owner name could also be a pod's: only the background process of that name counts.
+  const entries = ledger.find((e) => e.kind === kind && e.owner === owner && !e.name.startsWith('httpbin in pod '))
   for (const e of entries) {
     await stopRecordedProcess(e.details)
     ledger.forget([e.id])

@@ -105,12 +105,14 @@ export class CheckPods {
   constructor(
     readonly cniPath: string[],
     readonly timeoutMs: number,
-    private readonly owner: string,
-    private readonly lab?: number,
+    /** The ledger owner of everything this run makes. */
+    readonly checkOwner: string,
+    /** The lab whose checks these are. */
+    readonly labId?: number,
     ledger?: Ledger,
   ) {
     this.ledger = ledger ?? new Ledger()
-    this.tmp = mkdtempSync(join(tmpdir(), `ebpfcni-${owner}-`))
+    this.tmp = mkdtempSync(join(tmpdir(), `ebpfcni-${checkOwner.replace(/\W+/g, '-')}-`))
     this.unregisterInterrupt = onInterrupt(() => this.cleanup())
   }
 
@@ -129,7 +131,7 @@ export class CheckPods {
   private async attachNow(net: NetworkConfig, label: string, overrides: Partial<Attachment>, opts: {timeoutMs?: number}): Promise<CheckPod> {
     const n = this.seq++
     const netnsName = `ebpfcni-chk${process.pid % 10000}-${n}`
-    this.ledger.record('netns', netnsName, {lab: this.lab, owner: this.owner})
+    this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
     await netnsAdd(netnsName)
     const att: Attachment = {containerId: `ebpfcni-check-${label}-${n}`, netns: netnsPath(netnsName), ifname: 'eth0', args: `IgnoreUnknown=1;K8S_POD_NAME=${label}`, ...overrides}
     const outcome = await addNetworkList(net, att, {cniPath: this.cniPath, timeoutMs: opts.timeoutMs ?? this.timeoutMs, negotiate: false})
@@ -203,7 +205,7 @@ export class CheckPods {
     // DEL a few at a time: an IPAM check alone can leave 70 pods.
     const left = [...this.pods].reverse()
     for (let i = 0; i < left.length; i += 8) await Promise.all(left.slice(i, i + 8).map((p) => this.detach(p).catch(() => undefined)))
-    for (const e of this.ledger.find((x) => x.owner === this.owner)) {
+    for (const e of this.ledger.find((x) => x.owner === this.checkOwner)) {
       await netnsDel(e.name).catch(() => undefined)
       this.ledger.forget([e.id])
     }

@@ -6,7 +6,7 @@ import {UserError} from '../host/errors.js'
 import {interrupted, untilExit} from '../host/interrupt.js'
 import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
-import {labChecks, realTargets, type InstallTargets} from './registry.js'
+import {checkIdsDisagree, labChecks, realTargets, type InstallTargets} from './registry.js'
 import {byCost, runCheck, type CheckReport, type CheckResult} from './check-types.js'
 import {pluginParses} from './preflight.js'
 
@@ -45,6 +45,8 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const step = getStep(lab, o.step)
   const def = labChecks(o.lab)
   if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
+  const disagree = checkIdsDisagree(lab.steps, def.checks.map((c) => c.id))
+  if (disagree.length) throw new UserError(`lab ${o.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {hint: 'the lab content is broken: fix lab.yaml or the lab\'s checks (a step must never pass on no checks)'})
   const wanted = step ? step.checks : lab.steps.flatMap((s) => s.checks)
   const ledger = o.ledger ?? new Ledger()
   const targets = o.targets ?? realTargets()
@@ -82,7 +84,8 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   }
   if (interrupted()) return untilExit()
   const stepName = step?.id ?? 'all'
-  const passed = results.every(countsAsPassed)
+  // A run that checked nothing proves nothing: it never passes.
+  const passed = results.length > 0 && results.every(countsAsPassed)
   const progress = o.progress ?? new ProgressStore()
   const steps = step ? [step] : lab.steps
   for (const s of steps) {

@@ -26,7 +26,7 @@ export interface ConformReport {
 
 class ConformContext extends CheckPods {
   constructor(readonly net: NetworkConfig, cniPath: string[], timeoutMs: number) {
-    super(cniPath, timeoutMs, 'conform')
+    super(cniPath, timeoutMs, 'check:conform')
   }
 
   /** One healthy attachment shared by the ADD, CHECK and DEL checks. */

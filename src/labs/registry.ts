@@ -72,6 +72,20 @@ const lab4: LabChecks<Lab4Context> = {
   context: (o) => new Lab4Context(contextOptions(o, 4)),
 }
 
+/**
+ * Where a lab's content and code disagree: an id a step lists that no check has (it would be
+ * dropped silently, and the step could pass on nothing), a check no step lists (it would never
+ * run), a step with no checks at all. Empty when they agree.
+ */
+export function checkIdsDisagree(steps: Array<{id: string; checks: string[]}>, codeIds: string[]): string[] {
+  const listed = steps.flatMap((s) => s.checks)
+  return [
+    ...steps.filter((s) => s.checks.length === 0).map((s) => `step ${s.id} lists no checks`),
+    ...steps.flatMap((s) => s.checks.filter((id) => !codeIds.includes(id)).map((id) => `step ${s.id} lists ${id}, which no check has`)),
+    ...codeIds.filter((id) => !listed.includes(id)).map((id) => `check ${id} is in no step`),
+  ]
+}
+
 const REGISTRY: Record<number, LabChecks<any>> = {1: lab1, 2: lab2, 3: lab3, 4: lab4} // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function labChecks(lab: number): LabChecks<any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any

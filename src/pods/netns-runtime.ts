@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
-import {Ledger} from '../host/ledger.js'
+import {Ledger, type LedgerEntry} from '../host/ledger.js'
+import {podOwner} from '../host/owners.js'
 import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import {nsExecArgs} from '../net/probes.js'
 import {loadNetworkConfig} from '../cni/config.js'
@@ -34,7 +35,7 @@ export class NetnsRuntime implements PodRuntime {
     }
     // Write-ahead: the pod and its netns are in the ledger before either exists.
     const podEntry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record, timeoutMs: spec.timeoutMs}})
-    this.ledger.record('netns', netnsName, {lab: spec.lab, owner: spec.name})
+    this.ledger.record('netns', netnsName, {lab: spec.lab, owner: podOwner(spec.name)})
     try {
       await netnsAdd(netnsName)
     } catch (err) {
@@ -83,7 +84,9 @@ export class NetnsRuntime implements PodRuntime {
 
   /** Stop the workload, delete the netns, forget the pod's ledger entries. */
   private async cleanup(pod: PodRecord): Promise<void> {
-    const owned = this.ledger.find((e) => e.owner === pod.name || (e.kind === 'pod' && e.name === pod.name))
+    // Ledgers written before owners had namespaces name the pod bare: only its netns and workload.
+    const legacy = (e: LedgerEntry) => e.owner === pod.name && (e.kind === 'netns' || (e.kind === 'process' && e.name === `httpbin in pod ${pod.name}`))
+    const owned = this.ledger.find((e) => e.owner === podOwner(pod.name) || legacy(e) || (e.kind === 'pod' && e.name === pod.name))
     for (const e of owned.filter((x) => x.kind === 'process')) await stopRecordedProcess(e.details)
     if (pod.netnsName) await netnsDel(pod.netnsName)
     this.ledger.forget(owned.map((e) => e.id))

@@ -4,6 +4,7 @@ import {Ledger} from '../host/ledger.js'
 import {spawnDetached, stopProcess} from '../host/processes.js'
 import {stateDir, distFile} from '../host/paths.js'
 import {httpGet} from '../net/probes.js'
+import {podOwner} from '../host/owners.js'
 
 export const HTTPBIN_PORT = 80
 const serverScript = (): string => distFile('pods/httpbin-server.js')
@@ -12,9 +13,9 @@ const serverScript = (): string => distFile('pods/httpbin-server.js')
  * Start the httpbin server inside a netns (netns runtime), recorded in the ledger
  * first, and wait until it answers on loopback inside the pod.
  */
-export async function startHttpbin(ledger: Ledger, pod: {name: string; netnsPath: string; lab?: number}): Promise<void> {
+export async function startHttpbin(ledger: Ledger, pod: {name: string; netnsPath: string; lab?: number; owner?: string}): Promise<void> {
   const log = join(stateDir(), 'logs', `pod-${pod.name}-httpbin.log`)
-  const entry = ledger.record('process', `httpbin in pod ${pod.name}`, {lab: pod.lab, owner: pod.name, details: {log}})
+  const entry = ledger.record('process', `httpbin in pod ${pod.name}`, {lab: pod.lab, owner: pod.owner ?? podOwner(pod.name), details: {log}})
   const {pid, startTime} = spawnDetached('nsenter', [`--net=${pod.netnsPath}`, process.execPath, serverScript(), '--port', String(HTTPBIN_PORT)], log, {EBPFCNI_POD: pod.name, PATH: process.env.PATH ?? ''})
   ledger.update(entry.id, {pid, startTime})
   const deadline = Date.now() + 5000

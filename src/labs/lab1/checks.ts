@@ -477,7 +477,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         const cli = await add(b, 'sleep').catch(why)
         if (!web.ip || !cli.ip) fail(`containerd reports no pod IP (${web.ip ?? 'none'}, ${cli.ip ?? 'none'}): it takes the IP from your result's "ips" for the interface named CNI_IFNAME (eth0)`, 'name the pod interface exactly "$CNI_IFNAME", and list it in "interfaces" with its "sandbox", and the address in "ips" pointing at it')
         const onIface = await podAddresses(web.netnsPath, 'eth0')
-        if (!onIface.includes(web.ip ?? "")) fail(`CRI reports pod IP ${web.ip}, but eth0 in the pod has ${onIface.join(', ') || 'no IPv4 address'}: the IP Kubernetes shows is whatever your result says`, 'report the address you put on the interface')
+        if (!onIface.includes(web.ip)) fail(`CRI reports pod IP ${web.ip}, but eth0 in the pod has ${onIface.join(', ') || 'no IPv4 address'}: the IP Kubernetes shows is whatever your result says`, 'report the address you put on the interface')
         const get = await httpGet(cli.netnsPath, `http://${web.ip}/get`)
         if (!get.ok) fail(`CRI pod ${cli.ip} → CRI pod ${web.ip}: ${get.detail}`)
         return `containerd ran pods ${web.ip} and ${cli.ip} through your plugin (netns ${web.netnsPath.split('/').pop()}); HTTP between them ok`

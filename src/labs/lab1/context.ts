@@ -8,6 +8,7 @@ import {startHttpbin} from '../../pods/workload.js'
 import {stopRecordedProcess} from '../../host/processes.js'
 import {IPAM_DIR} from './reset.js'
 import {CheckSkip} from '../check-types.js'
+import {checkOwner} from '../../host/owners.js'
 import {PodService, recordOf, runtimeFor} from '../../pods/service.js'
 import {CONTAINERD_OWNER, removeContainerdState} from '../../pods/cri/daemon.js'
 
@@ -40,7 +41,8 @@ export class Lab1Context extends CheckPods {
   private criStarted = false
 
   constructor(readonly opts: Lab1Options) {
-    super([opts.cniBinDir], opts.timeoutMs ?? 10_000, 'lab1-check', LAB, opts.ledger)
+    // Every object a check run makes carries the lab whose checks these are (reset --lab N finds them).
+    super([opts.cniBinDir], opts.timeoutMs ?? 10_000, checkOwner(opts.lab ?? LAB), opts.lab ?? LAB, opts.ledger)
   }
 
   /** The learner's config as parsed JSON (throws CheckSkip when it is unusable). */
@@ -104,7 +106,7 @@ export class Lab1Context extends CheckPods {
       if (this.opts.criTraffic) return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
       const pod = await this.attach(this.learnerNet(), 'httpbin')
       if (pod.outcome.ok && pod.ip) {
-        await startHttpbin(this.ledger, {name: `lab1-check-${pod.netnsName}`, netnsPath: pod.netnsPath, lab: LAB}).catch(() => undefined)
+        await startHttpbin(this.ledger, {name: pod.netnsName, netnsPath: pod.netnsPath, lab: this.labId, owner: this.checkOwner}).catch(() => undefined)
       }
       return pod
     })
@@ -143,7 +145,7 @@ export class Lab1Context extends CheckPods {
       }
       await removeContainerdState().catch(() => undefined)
     }
-    for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner?.startsWith('lab1-check-') === true)) {
+    for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner === this.checkOwner)) {
       await stopRecordedProcess(e.details)
       this.ledger.forget([e.id])
     }

@@ -114,20 +114,33 @@ export class Lab4Context extends Lab3Context {
   }
 
   protected async removeAll(): Promise<void> {
-    // Leave the learner's rules as they were, or empty maps when there were none before.
-    const mode = detectMode(this.pinDir())
+    try {
+      this.restoreRules()
+    } finally {
+      await super.removeAll()
+    }
+  }
+
+  /** Leave the learner's rules as they were, or empty maps when there were none before. */
+  private restoreRules(): void {
+    let pinDir: string
+    try {
+      pinDir = this.pinDir()
+    } catch {
+      return // no usable config: the run made no maps of its own
+    }
+    const mode = detectMode(pinDir)
     const desired: Desired | undefined = !mode ? undefined
       : !this.saved ? {mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
       : this.saved.mode === mode ? {mode, ...this.saved.current} : undefined
     if (desired) {
       try {
-        const maps = PolicyMaps.open(this.pinDir())
+        const maps = PolicyMaps.open(pinDir)
         maps.sync(desired)
         maps.close()
       } catch {
         // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
       }
     }
-    await super.removeAll()
   }
 }

@@ -1,6 +1,7 @@
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../../host/ledger.js'
+import {processOwner} from '../../host/owners.js'
 import {stateDir} from '../../host/paths.js'
 import {processAlive, spawnDetached, stopRecordedProcess} from '../../host/processes.js'
 import {EnvironmentError} from '../../host/errors.js'
@@ -12,7 +13,7 @@ import {CriClient} from './client.js'
 // system's /run/containerd. Started on demand, recorded in the ledger (reset stops it), and
 // restarted when the CNI directories it should read change (tests use private ones).
 
-export const CONTAINERD_OWNER = 'runtime:cri-containerd'
+export const CONTAINERD_OWNER = processOwner('cri-containerd')
 export const SNAPSHOTTER = 'overlayfs'
 
 export interface CniDirs {
