@@ -63,3 +63,23 @@ export const ipv6 = (): Buffer => ethernet(0x86dd, Buffer.alloc(40, 0))
 export const ethernetOnly = (): Buffer => ethernet(0x0800, Buffer.alloc(0))
 /** An IPv4 header cut off after 10 of its 20 bytes. */
 export const truncatedIpv4 = (): Buffer => ipv4Udp('10.10.0.2', '10.10.0.3').subarray(0, 14 + 10)
+
+/**
+ * A later fragment of a UDP datagram (fragment offset 8 bytes, no UDP header): its first payload
+ * bytes sit where a first fragment's ports would be, and here they spell destination port `looksLike`.
+ */
+export function ipv4LaterFragment(src: string, dst: string, looksLike: number, protocol: 'tcp' | 'udp' = 'tcp'): Buffer {
+  const f = ipv4Udp(src, dst, 'xxxx', looksLike)
+  const ip = f.subarray(14)
+  ip[9] = protocol === 'tcp' ? 6 : 17
+  ip.writeUInt16BE(1, 6) // flags 0, fragment offset 1 (x 8 bytes): not the first fragment
+  setIpv4Checksum(ip)
+  return f
+}
+
+/** An IPv4 header whose IHL says 4 words (16 bytes), less than the fixed 20: malformed. */
+export function ipv4ShortIhl(src: string, dst: string): Buffer {
+  const f = ipv4Udp(src, dst)
+  f[14] = 0x44
+  return f
+}

@@ -321,7 +321,7 @@ export interface MapInfo {
 export function mapInfo(fd: number): MapInfo {
   const kind = objKind(fd)
   if (kind !== 'map') {
-    const e = new BpfError('reading map info', constants.errno.EINVAL, `this pinned object is ${kind === 'program' ? 'a program' : 'not a BPF map'}`)
+    const e = new BpfError('reading map info', constants.errno.EINVAL, `this pinned object is ${kind === 'program' ? 'a program, not a BPF map' : 'not a BPF map'}`)
     e.userHint = kind === 'program' ? 'name a map, not a program: ebpfcni bpf maps lists the pinned maps (ebpfcni bpf progs the programs)' : 'ebpfcni bpf maps lists the pinned maps'
     throw e
   }

@@ -1,3 +1,4 @@
+import {endianness} from 'node:os'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {closeFd, mapDelete, mapDump, mapInfo, mapUpdate, objGet, objKind} from '../bpf/libbpf.js'
@@ -31,11 +32,15 @@ const SHAPES: Record<string, {key: number; value: number; what: string}> = {
 
 const PROTO = {tcp: 6, udp: 17} as const
 
+// Identities and verdicts are plain __u32s in the kernel: in the CPU's own byte order, whatever it is.
+const HOST_LE = endianness() === 'LE'
 const u32 = (n: number): Buffer => {
   const b = Buffer.alloc(4)
-  b.writeUInt32LE(n)
+  if (HOST_LE) b.writeUInt32LE(n)
+  else b.writeUInt32BE(n)
   return b
 }
+const readU32 = (b: Buffer, offset = 0): number => (HOST_LE ? b.readUInt32LE(offset) : b.readUInt32BE(offset))
 
 /** Map key bytes for a "src>dst" pair: addresses in network order, identities as host u32s. */
 function pairKey(mode: Mode, pair: string): Buffer {
@@ -43,7 +48,7 @@ function pairKey(mode: Mode, pair: string): Buffer {
   return mode === 'ip-pair' ? Buffer.concat([ipv4Key(s), ipv4Key(d)]) : Buffer.concat([u32(Number(s)), u32(Number(d))])
 }
 function pairOfKey(mode: Mode, k: Buffer): string {
-  return mode === 'ip-pair' ? `${keyToIpv4(k.subarray(0, 4))}>${keyToIpv4(k.subarray(4, 8))}` : `${k.readUInt32LE(0)}>${k.readUInt32LE(4)}`
+  return mode === 'ip-pair' ? `${keyToIpv4(k.subarray(0, 4))}>${keyToIpv4(k.subarray(4, 8))}` : `${readU32(k, 0)}>${readU32(k, 4)}`
 }
 /** "src>dst>tcp/80" <-> struct port_rule_key {src, dst, __be16 dport, __u8 proto, __u8 pad}. */
 function portKey(mode: Mode, rule: string): Buffer {
@@ -59,7 +64,7 @@ function portOfKey(mode: Mode, k: Buffer): string {
   return `${pairOfKey(mode, k.subarray(0, 8))}>${proto}/${k.readUInt16BE(8)}`
 }
 const isolatedKey = (mode: Mode, v: string): Buffer => (mode === 'ip-pair' ? ipv4Key(v) : u32(Number(v)))
-const isolatedOfKey = (mode: Mode, k: Buffer): string => (mode === 'ip-pair' ? keyToIpv4(k) : String(k.readUInt32LE(0)))
+const isolatedOfKey = (mode: Mode, k: Buffer): string => (mode === 'ip-pair' ? keyToIpv4(k) : String(readU32(k)))
 
 export interface Current {
   pairs: Map<string, number>
@@ -123,10 +128,10 @@ export class PolicyMaps {
   read(): Current {
     const m = POLICY_MAPS[this.mode]
     const cur: Current = {pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
-    for (const e of mapDump(this.fd(m.pairs))) cur.pairs.set(pairOfKey(this.mode, e.key), e.value.readUInt32LE(0))
-    if (this.fds.has(m.ports)) for (const e of mapDump(this.fd(m.ports))) cur.portPairs.set(portOfKey(this.mode, e.key), e.value.readUInt32LE(0))
+    for (const e of mapDump(this.fd(m.pairs))) cur.pairs.set(pairOfKey(this.mode, e.key), readU32(e.value))
+    if (this.fds.has(m.ports)) for (const e of mapDump(this.fd(m.ports))) cur.portPairs.set(portOfKey(this.mode, e.key), readU32(e.value))
     if (this.fds.has(m.isolated)) for (const e of mapDump(this.fd(m.isolated))) cur.isolated.add(isolatedOfKey(this.mode, e.key))
-    if (this.mode === 'identity') for (const e of mapDump(this.fd(POLICY_MAPS.identity.identity))) cur.identities.set(keyToIpv4(e.key), e.value.readUInt32LE(0))
+    if (this.mode === 'identity') for (const e of mapDump(this.fd(POLICY_MAPS.identity.identity))) cur.identities.set(keyToIpv4(e.key), readU32(e.value))
     return cur
   }
 

@@ -92,8 +92,10 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
       if (rule === null || (isObj(rule) && Object.keys(rule).length === 0)) return void ingress.push({})
       if (!isObj(rule)) return bad(file, at, 'must be a mapping')
       onlyKeys(file, at, rule, ['from', 'ports'])
+      // Kubernetes: "If this field is empty or missing, this rule matches all sources" (from) and
+      // "… all ports" (ports). An empty list means everyone, not no one.
       const ports = parsePorts(file, at, rule.ports)
-      if (rule.from === undefined || rule.from === null) return void ingress.push(ports ? {ports} : {})
+      if (rule.from === undefined || rule.from === null || (Array.isArray(rule.from) && rule.from.length === 0)) return void ingress.push(ports ? {ports} : {})
       if (!Array.isArray(rule.from)) return bad(file, `${at}.from`, 'must be a list of peers')
       const from = rule.from.map((peer: unknown, j: number) => {
         const pat = `${at}.from[${j}]`
@@ -112,7 +114,7 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
 }
 
 function parsePorts(file: string, at: string, raw: unknown): PortRule[] | undefined {
-  if (raw === undefined || raw === null) return undefined
+  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) return undefined
   if (!Array.isArray(raw)) return bad(file, `${at}.ports`, 'must be a list')
   return raw.map((p: unknown, k: number) => {
     const pat = `${at}.ports[${k}]`

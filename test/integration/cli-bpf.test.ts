@@ -73,7 +73,7 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     // A program is not a map: a user error with a hint, not "please report it".
     const notMap = await cli(['bpf', 'maps', 'arp_drop', '--pin-dir', pinDir])
     expect(notMap.exitCode).toBe(2)
-    expect(notMap.stderr).toMatch(/this pinned object is a program\nhint: name a map, not a program/)
+    expect(notMap.stderr).toMatch(/this pinned object is a program, not a BPF map\nhint: name a map, not a program/)
     expect(notMap.stderr).not.toMatch(/report it/)
     // Nothing pinned there: says so and how to get there.
     const nothing = await cli(['bpf', 'attach', 'nope', '--pin-dir', pinDir, '--dev', 'lo'])

@@ -37,6 +37,31 @@ describe('NetworkPolicy parsing', () => {
     expect(() => parseNetworkPolicy(`${ORIGINAL}\n---\n${ORIGINAL}`)).toThrow(/holds 2 YAML documents/)
   })
 
+  // The examples and field documentation of the Kubernetes NetworkPolicy concept page.
+  it('Kubernetes semantics: from: [] and a missing from are all sources; ports: [] and missing ports are all ports', () => {
+    const emptyFrom = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - from: []\n'))
+    const noFrom = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - ports: [{port: 5432}]\n'))
+    const emptyPorts = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: api}}}]\n      ports: []\n'))
+    expect(emptyFrom.ingress).toEqual([{}])
+    expect(noFrom.ingress).toEqual([{ports: [{protocol: 'TCP', port: 5432}]}])
+    expect(emptyPorts.ingress).toEqual([{from: [{app: 'api'}]}])
+    const pods = [{name: 'db', ip: '10.0.0.2', labels: {app: 'db'}}, {name: 'x', ip: '10.0.0.3', labels: {}}]
+    // from: [] lets a pod with no labels at all in, on every port.
+    expect(resolve('ip-pair', pods, [emptyFrom], []).pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.allow)
+  })
+
+  it('Kubernetes examples: "default deny all ingress" isolates every pod; "allow all ingress" (ingress: [{}]) lets everyone in', () => {
+    const pods = [{name: 'a', ip: '10.0.0.2', labels: {app: 'a'}}, {name: 'b', ip: '10.0.0.3', labels: {app: 'b'}}]
+    const denyAll = parseNetworkPolicy(np('  podSelector: {}\n  policyTypes: [Ingress]\n', 'default-deny-ingress'))
+    const d = resolve('ip-pair', pods, [denyAll], [])
+    expect([...d.isolated].sort()).toEqual(['10.0.0.2', '10.0.0.3'])
+    expect(d.pairs.size).toBe(0)
+    const allowAll = parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - {}\n  policyTypes: [Ingress]\n', 'allow-all-ingress'))
+    const a = resolve('ip-pair', pods, [denyAll, allowAll], [])
+    expect(a.pairs.get('10.0.0.2>10.0.0.3')).toBe(VERDICT.allow)
+    expect(a.pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.allow)
+  })
+
   it('reads ports (TCP by default)', () => {
     expect(parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - from: [{podSelector: {matchLabels: {a: b}}}]\n      ports: [{port: 80}, {protocol: UDP, port: 53}]\n')).ingress)
       .toEqual([{from: [{a: 'b'}], ports: [{protocol: 'TCP', port: 80}, {protocol: 'UDP', port: 53}]}])

@@ -22,6 +22,8 @@ int xdp_prog(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return XDP_PASS;
+	if (ip->ihl < 5)
+		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	/* %pI4 prints an address in network order as dotted quad. */
 	bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr);

@@ -27,6 +27,8 @@ int xdp_prog(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return XDP_PASS;
+	if (ip->ihl < 5)
+		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	// TODO(counter): look up ip->saddr (keep network byte order) in `counter`;
 	// add 1 atomically if it is there (__sync_fetch_and_add), else insert it.

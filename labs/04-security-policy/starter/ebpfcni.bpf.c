@@ -37,6 +37,8 @@ int xdp_prog(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return XDP_PASS;
+	if (ip->ihl < 5)
+		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);

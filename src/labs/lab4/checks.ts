@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
-import {arp, ipv4Tcp, ipv4Udp} from '../../bpf/frames.js'
+import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp} from '../../bpf/frames.js'
 import {closeFd, objGet, testRun, xdpVerdictName} from '../../bpf/libbpf.js'
 import {httpGet} from '../../net/probes.js'
 import {labsRoot} from '../../host/paths.js'
@@ -210,10 +210,12 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`client → server TCP 8080`, ipv4Tcp(c, srv, 8080), 1],
           [`client → server UDP 80`, ipv4Udp(c, srv, 'x', 80), 1],
           [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80), 1],
+          // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
+          [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 1],
           [`server → client (a reply, TCP 40000)`, ipv4Tcp(srv, c, 40000), 2],
         ]
         expectVerdicts(ctx, cases)
-        return `${cases.length} frames: only TCP 80 from the client reached the server`
+        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment is not taken for port 80)`
       } finally {
         pods.forEach((p) => ctx.podSource.remove(p.name))
         svc.store.deletePolicy(web.name)

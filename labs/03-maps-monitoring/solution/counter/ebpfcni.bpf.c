@@ -31,6 +31,8 @@ int xdp_prog(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return XDP_PASS;
+	if (ip->ihl < 5)
+		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	__u32 key = ip->saddr; /* keep network order: user space reads the bytes as a.b.c.d */
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);

@@ -60,6 +60,9 @@ static __always_inline __u16 dport_of(struct iphdr *ip, void *data_end)
 {
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return 0;
+	/* Only the first fragment carries the TCP/UDP header: later ones start mid-payload. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return 0;
 	__u16 *ports = (void *)ip + ip->ihl * 4;
 	if ((void *)(ports + 2) > data_end)
 		return 0;
@@ -90,6 +93,8 @@ int xdp_prog(struct xdp_md *ctx)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return XDP_PASS;
+	if (ip->ihl < 5)
+		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
