@@ -22,6 +22,13 @@ before=$(mktemp); after=$(mktemp); results=$(mktemp)
 trap 'rm -f "$before" "$after" "$results"' EXIT
 snapshot >"$before"
 
+echo "==> Lab content (schemas, files, TODO markers, check ids, C compiles; no root, seconds)"
+if ! npx vitest run test/unit/content.test.ts test/unit/lab-definitions.test.ts --reporter=dot; then
+  echo "tests: 0 passed, 1 failed"
+  echo "the lab content is broken: fix it before the rest of the suite can mean anything" >&2
+  exit 1
+fi
+
 echo "==> Running the test suite (unit, then integration; serially: they share one kernel)"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?

@@ -21,7 +21,7 @@ export default class Status extends BaseCommand {
       const p = progress[String(lab.id)]
       const steps = lab.steps.map((s) => {
         const sp = p?.steps[s.id]
-        return {id: s.id, title: s.title, done: sp?.done ?? false, doneAt: sp?.doneAt ?? null, checksPassed: sp?.checksPassed ?? 0, checksTotal: sp?.checksTotal ?? 0, attempts: sp?.attempts ?? 0, hintsSeen: sp?.hintsSeen ?? 0}
+        return {id: s.id, title: s.title, level: s.level, minutes: s.minutes, done: sp?.done ?? false, doneAt: sp?.doneAt ?? null, checksPassed: sp?.checksPassed ?? 0, checksTotal: sp?.checksTotal ?? 0, attempts: sp?.attempts ?? 0, hintsSeen: sp?.hintsSeen ?? 0}
       })
       // Time a step took: from the lab's start or the previous step's completion to its own.
       let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
@@ -35,12 +35,13 @@ export default class Status extends BaseCommand {
     })
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
-      this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps`)}`)
+      const core = l.steps.filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)
+      this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps; core path ~${core} min`)}`)
       for (const s of l.steps) {
         const when = s.doneAt
           ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}${s.tookMs !== null ? `, took ${duration(s.tookMs)}` : ''}, ${s.attempts} check run(s), ${s.hintsSeen} hint(s)`)
           : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
-        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title} ${chalk.dim(`[${s.id}]`)}${when}`)
+        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title} ${chalk.dim(`[${s.id}]`)}${s.level === 'stretch' ? chalk.yellow(' (stretch: optional)') : ''}${when}`)
       }
     }
     if (labs.length === 0) this.log('No labs found (is the package complete?).')

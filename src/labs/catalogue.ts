@@ -1,54 +1,45 @@
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse} from 'yaml'
+import {z} from 'zod'
 import {labsRoot} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 
-export interface LabStep {
-  id: string
-  title: string
+/** lab.yaml, validated by a schema: a wrong field is named by its path, an unknown one is refused. */
+const StepSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a step id is lowercase letters, digits and -'),
+  title: z.string().min(1),
   /** Markdown file, relative to the lab's directory. */
-  text: string
-  /** Check ids this step runs (`check N --step S`). */
-  checks: string[]
-  hints: string[]
+  text: z.string().min(1),
+  /** core: on the workshop's 90-minute path; stretch: optional, for those ahead. */
+  level: z.enum(['core', 'stretch']),
+  /** Planned minutes for someone who knows bash and a little C. */
+  minutes: z.number().int().positive(),
+  /** Check ids this step runs (`check N --step S`); never empty. */
+  checks: z.array(z.string()).min(1, 'a step needs at least one check'),
+  hints: z.array(z.string()).default([]),
   /** workspace file name -> file in the lab directory holding this step's solution. */
-  solution: Record<string, string>
-}
+  solution: z.record(z.string()).default({}),
+}).strict()
 
-export interface Lab {
-  id: number
-  slug: string
-  title: string
-  goal: string
-  dir: string
+const LabSchema = z.object({
+  id: z.number().int().positive(),
+  slug: z.string().min(1),
+  title: z.string().min(1),
+  goal: z.string().min(1),
   /** workspace file name -> starter file in the lab directory, copied when the lab starts. */
-  starter: Record<string, string>
-  steps: LabStep[]
-}
+  starter: z.record(z.string()),
+  steps: z.array(StepSchema).min(1),
+}).strict()
+
+export type LabStep = z.infer<typeof StepSchema>
+export type Lab = z.infer<typeof LabSchema> & {dir: string}
 
 function validate(raw: unknown, file: string): Omit<Lab, 'dir'> {
-  const bad = (what: string): never => {
-    throw new Error(`${file}: ${what}`)
-  }
-  const r = raw as Record<string, unknown>
-  if (typeof r !== 'object' || r === null) bad('not a mapping')
-  if (typeof r.id !== 'number') bad('id must be a number')
-  if (typeof r.title !== 'string') bad('title missing')
-  if (!Array.isArray(r.steps) || r.steps.length === 0) bad('steps missing')
-  const steps = (r.steps as Array<Record<string, unknown>>).map((s, i) => {
-    if (typeof s.id !== 'string') bad(`steps[${i}].id missing`)
-    if (!Array.isArray(s.checks)) bad(`steps[${i}].checks missing`)
-    return {
-      id: s.id as string,
-      title: String(s.title ?? s.id),
-      text: String(s.text ?? ''),
-      checks: (s.checks as unknown[]).map(String),
-      hints: Array.isArray(s.hints) ? s.hints.map(String) : [],
-      solution: (s.solution ?? {}) as Record<string, string>,
-    }
-  })
-  return {id: r.id as number, slug: String(r.slug ?? ''), title: r.title as string, goal: String(r.goal ?? ''), starter: (r.starter ?? {}) as Record<string, string>, steps}
+  const r = LabSchema.safeParse(raw)
+  if (r.success) return r.data
+  const issues = r.error.issues.map((i) => `${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '') || '(file)'}: ${i.message}`)
+  throw new Error(`${file}: ${issues.join('; ')}`)
 }
 
 /** All labs under labs/NN-slug/lab.yaml, in order. */

@@ -21,7 +21,8 @@ import {watchSession} from './lab-watch.js'
 
 export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): void {
   const i = lab.steps.indexOf(step) + 1
-  log(chalk.dim(`── step ${i} of ${lab.steps.length} ──`))
+  const level = step.level === 'stretch' ? 'stretch: optional, for when you are ahead' : 'core'
+  log(chalk.dim(`── step ${i} of ${lab.steps.length} · ${level} · ~${step.minutes} min ──`))
   log(renderMarkdown(readStepText(lab, step)))
 }
 
@@ -46,7 +47,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
     const next = lab.steps[lab.steps.indexOf(step) + 1]
     const file = stepFile(step)
     const action = await select({
-      message: `${step.title}${passed ? ' (passed)' : ''}`,
+      message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
       choices: [
         {name: `Open ${file} in ${editorName()}`, value: 'edit'},
         {name: 'Run this step\'s checks', value: 'check'},

@@ -1,0 +1,64 @@
+import {describe, it, expect} from 'vitest'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {loadLabs} from '../../src/labs/catalogue.js'
+import {checkIdsDisagree, labChecks} from '../../src/labs/registry.js'
+import {buildBpf} from '../../src/bpf/build.js'
+
+// The lab content, without root and in seconds (as rustlings' `dev check`): every lab.yaml passes
+// its schema, every file it names exists, TODO markers name real steps, check ids agree with the
+// code, and every C file compiles. scripts/test.sh runs this first.
+
+const labs = loadLabs()
+
+describe('lab content', () => {
+  it('every lab.yaml passes the schema (loadLabs refuses one that does not), with unique step ids', () => {
+    expect(labs.map((l) => l.id)).toEqual([1, 2, 3, 4])
+    for (const lab of labs) expect(new Set(lab.steps.map((s) => s.id)).size, `lab ${lab.id}`).toBe(lab.steps.length)
+  })
+
+  it('every starter, solution and step text it names exists', () => {
+    const missing = labs.flatMap((lab) => [
+      ...Object.values(lab.starter).map((f) => join(lab.dir, f)),
+      ...lab.steps.flatMap((s) => [join(lab.dir, s.text), ...Object.values(s.solution).map((f) => join(lab.dir, f))]),
+    ]).filter((f) => !existsSync(f))
+    expect(missing).toEqual([])
+  })
+
+  it('starters carry TODO(step) markers, each naming a step of their lab, the first step\'s included', () => {
+    for (const lab of labs) {
+      const own = Object.values(lab.starter).filter((f) => f.startsWith('starter/')).map((f) => readFileSync(join(lab.dir, f), 'utf8')).join('\n')
+      const markers = [...own.matchAll(/TODO\(([a-z-]+)\)/g)].map((m) => m[1])
+      expect(markers.filter((m) => !lab.steps.some((s) => s.id === m)), `lab ${lab.id}: markers for no step`).toEqual([])
+      expect(markers, `lab ${lab.id}`).toContain(lab.steps[0].id)
+    }
+  })
+
+  it('the core path fits a 90-minute session; every step is core or stretch with planned minutes', () => {
+    const core = labs.flatMap((l) => l.steps).filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)
+    expect(core).toBeLessThanOrEqual(90)
+    for (const lab of labs) expect(lab.steps[0].level, `lab ${lab.id} starts on the core path`).toBe('core')
+  })
+
+  it('check ids in lab.yaml and in the code agree both ways', () => {
+    for (const lab of labs) expect(checkIdsDisagree(lab.steps, labChecks(lab.id)!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
+  })
+
+  it('every C file of every lab compiles with clang -target bpf (not loaded)', async () => {
+    const sources = [...new Set(labs.flatMap((lab) => [...Object.entries(lab.starter), ...lab.steps.flatMap((s) => Object.entries(s.solution))]
+      .filter(([name]) => name.endsWith('.c')).map(([, f]) => join(lab.dir, f))))]
+    expect(sources.length).toBeGreaterThan(5)
+    const out = mkdtempSync(join(tmpdir(), 'ebpfcni-content-'))
+    try {
+      const failed: string[] = []
+      for (const [i, src] of sources.entries()) {
+        const r = await buildBpf(src, join(out, `${i}.o`))
+        if (!r.ok) failed.push(`${src}: ${r.problem ?? r.diagnostics.map((d) => d.message).join('; ')}`)
+      }
+      expect(failed).toEqual([])
+    } finally {
+      rmSync(out, {recursive: true, force: true})
+    }
+  }, 60_000)
+})
