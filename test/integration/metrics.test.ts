@@ -84,7 +84,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     const port = await freePort()
     const started = await cli(['metrics', '--background', '--compat', '--port', String(port), '--map', pin])
     expect(started.exitCode, started.stderr).toBe(0)
-    expect(new Ledger(join(t.dir, 'ledger.json')).find((e) => e.kind === 'process' && e.owner === 'metrics-exporter')).toHaveLength(1)
+    expect(new Ledger(join(t.dir, 'ledger.json')).find((e) => e.kind === 'process' && e.owner === 'process:metrics-exporter')).toHaveLength(1)
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     expect(body).toMatch(/ebpf_exporter_counter\{source_addr="10.99.0.5"\} 42/)
 
