@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
@@ -57,6 +57,11 @@ describe('lab content', () => {
         if (!r.ok) failed.push(`${src}: ${r.problem ?? r.diagnostics.map((d) => d.message).join('; ')}`)
       }
       expect(failed).toEqual([])
+      // The parsing helpers learners use from lab 3 on compile into a program too.
+      const helper = join(out, 'uses-parse-header.bpf.c')
+      writeFileSync(helper, '#include "ebpfcni_parse.h"\nSEC("xdp") int p(struct xdp_md *ctx) {\n  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;\n  struct ethhdr *eth = parse_ethhdr(data, end);\n  if (!eth) return XDP_PASS;\n  struct iphdr *ip = parse_iphdr(eth, end);\n  return ip && ip->ttl == 1 ? XDP_DROP : XDP_PASS;\n}\nchar LICENSE[] SEC("license") = "GPL";\n')
+      const built = await buildBpf(helper)
+      expect(built.ok, built.problem ?? JSON.stringify(built.diagnostics)).toBe(true)
     } finally {
       rmSync(out, {recursive: true, force: true})
     }
