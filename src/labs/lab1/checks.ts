@@ -58,6 +58,19 @@ const errorCase = async (ctx: Lab1Context, label: string, opts: {env?: Partial<R
   return undefined
 }
 
+/**
+ * An optional runtime's check: skipped when its program is not installed, unless the run asked for
+ * that runtime (then it is a failure); and not run at all once the plugin has hung.
+ */
+async function requireRuntime(ctx: Lab1Context, runtime: 'podman' | 'cri', program: string, packages: string): Promise<void> {
+  const have = await run(program, ['--version'], {timeoutMs: 5000})
+  if (have.startError) {
+    if (ctx.opts.runtime === runtime) fail(`${program} is not installed`, `apt-get install -y ${packages} (or bash scripts/setup.sh)`)
+    throw new CheckSkip(`${program} is not installed (pass --runtime ${runtime} to require it)`)
+  }
+  ctx.assertNotHung()
+}
+
 /** What to look at when containerd could not make a sandbox on the learner's plugin. */
 function criHint(seen: string): string {
   if (/CNI_ARGS|K8S_POD|unknown (arg|key)/i.test(seen)) return 'containerd passes K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID and K8S_POD_UID in CNI_ARGS, with IgnoreUnknown=1: a plugin must ignore keys it does not use'
@@ -427,12 +440,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'podman runs two containers on your plugin and they talk',
     hint: 'podman calls VERSION before every operation and DEL on rm with prevResult on stdin; a broken VERSION makes podman drop the network with only a warning.',
     run: async (ctx) => {
-      const have = await run('podman', ['--version'], {timeoutMs: 5000})
-      if (have.startError) {
-        if (ctx.opts.runtime === 'podman') fail('podman is not installed', 'apt-get install -y podman runc (or bash scripts/setup.sh)')
-        throw new CheckSkip('podman is not installed (pass --runtime podman to require it)')
-      }
-      ctx.assertNotHung()
+      await requireRuntime(ctx, 'podman', 'podman', 'podman runc')
       const net = ctx.checkNet('podman')
       const pods = new PodService(ctx.ledger)
       const tag = `${process.pid % 10000}`
@@ -455,12 +463,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'the kubelet\'s path: containerd\'s CRI plugin runs two pods on your plugin and they talk',
     hint: 'containerd calls your plugin itself: no VERSION call; CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=…;K8S_POD_NAME=…;K8S_POD_INFRA_CONTAINER_ID=…;K8S_POD_UID=… (ignore keys you do not know); CNI_IFNAME=eth0; DEL twice on stop and remove, the second with an empty CNI_NETNS.',
     run: async (ctx) => {
-      const have = await run('containerd', ['--version'], {timeoutMs: 5000})
-      if (have.startError) {
-        if (ctx.opts.runtime === 'cri') fail('containerd is not installed', 'apt-get install -y containerd (or bash scripts/setup.sh)')
-        throw new CheckSkip('containerd is not installed (pass --runtime cri to require it)')
-      }
-      ctx.assertNotHung()
+      await requireRuntime(ctx, 'cri', 'containerd', 'containerd')
       const confDir = dirname(ctx.opts.configFile)
       // libcni, as containerd's CRI plugin uses it, takes the first config file by name, nothing else.
       const first = readdirSync(confDir).filter((f) => /\.(conf|conflist|json)$/.test(f)).sort()[0]
