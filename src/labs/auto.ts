@@ -6,6 +6,7 @@ import {ProgressStore} from '../host/progress.js'
 import {getLab} from './catalogue.js'
 import {ensureWorkspace, solutionFiles, applySolution} from './workspace.js'
 import {runChecks} from './checker.js'
+import {interrupted, onInterrupt, untilExit} from '../host/interrupt.js'
 import {loadWorkspaceProgram} from './deploy.js'
 import {createResetService} from './reset-wiring.js'
 import type {CheckReport} from './check-types.js'
@@ -48,6 +49,18 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
   const progress = new ProgressStore(join(scratch, 'progress.json'))
   const steps: AutoStepResult[] = []
   const resetProblems: string[] = []
+  const resetLabs = async (): Promise<void> => {
+    const reset = createResetService(o.ledger)
+    for (const n of o.labs) {
+      const out = await reset.execute(await reset.plan(n))
+      resetProblems.push(...out.failed.map((f) => `${f.description}: ${f.error}`))
+    }
+  }
+  // Ctrl-C half-way: the smoke test's installs, pins and pods go as they would at its end.
+  const unregister = onInterrupt(async () => {
+    if (!o.keep) await resetLabs()
+    rmSync(scratch, {recursive: true, force: true})
+  })
   try {
     for (const n of o.labs) {
       const lab = getLab(n)
@@ -68,13 +81,9 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
       }
     }
   } finally {
-    if (!o.keep) {
-      const reset = createResetService(o.ledger)
-      for (const n of o.labs) {
-        const out = await reset.execute(await reset.plan(n))
-        resetProblems.push(...out.failed.map((f) => `${f.description}: ${f.error}`))
-      }
-    }
+    if (interrupted()) await untilExit()
+    unregister()
+    if (!o.keep) await resetLabs()
     rmSync(scratch, {recursive: true, force: true})
   }
   return {passed: steps.every((s) => s.passed) && resetProblems.length === 0, durationMs: Math.round(performance.now() - t0), steps, resetProblems}

@@ -76,6 +76,21 @@ describe('interrupting a check run leaves the host as it was', () => {
     expect(await snapshot()).toEqual(before)
   }, 60_000)
 
+  it('SIGINT during lab 1 --auto: the smoke test resets what it installed, exit 130', async () => {
+    const child = execa('node', [cliBin, 'lab', '1', '--auto'], {reject: false, env, timeout: 120_000, stdin: 'ignore', all: true})
+    await new Promise((r) => setTimeout(r, 2500))
+    child.kill('SIGINT')
+    const r = await child
+    expect(r.exitCode, r.all).toBe(130)
+    expect(r.all).not.toMatch(/every step passed|FAILING CHECKS/)
+    // Its reset takes the learner's bridge too (the config it installed names it), as an uninterrupted run does.
+    expect(await snapshot()).toEqual({...before, links: before.links.filter((l) => l !== 'bridge0')})
+    expect((await cli(['reset', '--dry-run'])).stdout).toMatch(/Nothing to remove/)
+    // Put back what the other tests start from.
+    plugin(SOLUTION)
+    expect((await cli(['check', '1', '--step', 'add'])).exitCode).toBe(0)
+  }, 60_000)
+
   it('SIGKILL cannot be caught: reset --all --yes removes what was left, orphaned plugin processes included', async () => {
     plugin(HANGING)
     const r = await interruptAt('SIGKILL', 3000)
