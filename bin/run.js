@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // Entry point: oclif reads oclif.manifest.json, so --help loads no command module.
-import {execute} from '@oclif/core'
+// A signal before the command's own handler is installed (on a busy machine oclif takes a while to
+// load) still ends the run as an interrupted one: exit 130, nothing made yet to remove.
+const early = () => process.exit(130)
+process.on('SIGINT', early)
+process.on('SIGTERM', early)
+globalThis.ebpfcniEarlySignalHandler = early
 
+const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

@@ -34,6 +34,12 @@ export function whenInterrupted(): Promise<void> {
 export function installInterruptHandlers(say: (line: string) => void): void {
   if (installed) return
   installed = true
+  // bin/run.js covers the moments before this (exit 130): from here on this handler is the one.
+  const early = (globalThis as {ebpfcniEarlySignalHandler?: () => void}).ebpfcniEarlySignalHandler
+  if (early) {
+    process.removeListener('SIGINT', early)
+    process.removeListener('SIGTERM', early)
+  }
   const handle = (signal: NodeJS.Signals): void => {
     if (stopping) {
       say(`${signal} again: exiting now; \`ebpfcni reset\` removes anything left`)

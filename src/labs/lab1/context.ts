@@ -1,7 +1,7 @@
 import {rmSync, writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Ledger} from '../../host/ledger.js'
-import {linkDel} from '../../net/ip.js'
+import {linkDel, links} from '../../net/ip.js'
 import {parseNetworkConfig, type NetworkConfig} from '../../cni/config.js'
 import {CheckPods, type CheckPod} from '../check-pods.js'
 import {startHttpbin} from '../../pods/workload.js'
@@ -151,6 +151,8 @@ export class Lab1Context extends CheckPods {
     }
     await super.removeAll()
     for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
+    // A plugin killed mid-ADD by Ctrl-C may have made a check bridge after the list above was taken.
+    for (const l of await links().catch(() => [])) if (l.ifname.startsWith('ebpfchk-')) await linkDel(l.ifname).catch(() => undefined)
     for (const kind of Object.keys(CHECK_SUBNETS)) rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
   }
 }
