@@ -31,7 +31,9 @@ export default class Reset extends BaseCommand {
     const service = createResetService()
     const actions = await service.plan(lab)
     const scope = lab ? `lab ${lab}` : 'all labs'
-    const progress = flags.progress ? progressHeld(lab) : []
+    // Read once: what --progress would forget, and what the dry run says stays.
+    const held = progressHeld(lab)
+    const progress = flags.progress ? held : []
 
     if (flags['dry-run']) {
       if (actions.length === 0 && progress.length === 0) this.log(`Nothing to remove for ${scope}.`)
@@ -40,7 +42,7 @@ export default class Reset extends BaseCommand {
         for (const a of actions) this.log(`  - ${a.description}`)
         for (const p of progress) this.log(`  - forget progress of ${p}`)
       }
-      if (!flags.progress && progressHeld(lab).length) this.log(chalk.dim(`Your progress (${progressHeld(lab).join(', ')}) stays; add --progress to forget it too.`))
+      if (!flags.progress && held.length) this.log(chalk.dim(`Your progress (${held.join(', ')}) stays; add --progress to forget it too.`))
       return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
     }
     const count = actions.length + progress.length

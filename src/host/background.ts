@@ -42,10 +42,10 @@ export async function startRecordedProcess(spec: BackgroundSpec): Promise<{pid: 
   throw new Error(`the ${spec.name} did not start: ${seen().trim().split('\n').slice(-2).join(' | ') || 'no output'}`)
 }
 
-/** Stop every background process of one owner. Returns how many were recorded. */
-export async function stopOwnedProcesses(owner: string, ledger: Ledger, kind: 'process' = 'process'): Promise<number> {
+/** Stop every background process of these owners (today's name and older ones). Returns how many were recorded. */
+export async function stopOwnedProcesses(owners: string[], ledger: Ledger): Promise<number> {
   // A legacy owner name could also be a pod's: only the background process of that name counts.
-  const entries = ledger.find((e) => e.kind === kind && e.owner === owner && !e.name.startsWith('httpbin in pod '))
+  const entries = ledger.find((e) => e.kind === 'process' && owners.includes(e.owner ?? '') && !e.name.startsWith('httpbin in pod '))
   for (const e of entries) {
     await stopRecordedProcess(e.details)
     ledger.forget([e.id])

@@ -67,29 +67,44 @@ export async function stopProcess(pid: number, startTime?: number, graceMs = 100
   try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
 }
 
-export interface RunningProgram {
+/** One process as /proc shows it. */
+export interface ProcessEntry {
   pid: number
+  ppid: number
   /** Its process group: a plugin runs in its own, with its children (a `sleep`). */
   pgid: number
-  cmdline: string
+  argv: string[]
 }
 
-/** Processes running a program file: as the executable or as the script an interpreter runs. */
-export function processesRunning(path: string): RunningProgram[] {
-  const found: RunningProgram[] = []
+/** Every live process but this one, read from /proc once (a zombie has no argv and is left out). */
+export function processTable(): ProcessEntry[] {
+  const table: ProcessEntry[] = []
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
     try {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean)
-      if (argv[0] !== path && argv[1] !== path) continue
+      if (argv.length === 0) continue
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
-      found.push({pid: Number(p), pgid, cmdline: argv.join(' ')})
+      // Fields 4 and 5 (ppid, pgrp), counted after the ")" that ends the command name.
+      const [, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      table.push({pid: Number(p), ppid: Number(ppid), pgid: Number(pgid), argv})
     } catch {
       // exited meanwhile
     }
   }
-  return found
+  return table
+}
+
+/** Processes running a program file: as the executable or as the script an interpreter runs. */
+export const processesRunning = (path: string): ProcessEntry[] => processTable().filter((p) => p.argv[0] === path || p.argv[1] === path)
+
+/** SIGKILL one process; gone is fine. */
+export function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
 }
 
 /** SIGKILL a process group (a plugin and what it started) and wait, briefly, until it is gone. */

@@ -12,4 +12,4 @@ const LEGACY_OWNER = 'metrics-exporter'
 export const startExporterProcess = (cliBin: string, args: string[], opts: {ledger?: Ledger; lab?: number} = {}) =>
   startRecordedProcess({ledger: opts.ledger ?? new Ledger(), owner: OWNER, lab: opts.lab, name: 'metrics exporter', logName: 'metrics-exporter.log', file: process.execPath, args: [cliBin, 'metrics', ...args], ready: /serving http/})
 
-export const stopExporterProcesses = async (ledger = new Ledger()): Promise<number> => (await stopOwnedProcesses(OWNER, ledger)) + (await stopOwnedProcesses(LEGACY_OWNER, ledger, 'process'))
+export const stopExporterProcesses = (ledger = new Ledger()): Promise<number> => stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)

@@ -11,4 +11,4 @@ const LEGACY_OWNER = 'policy-controller'
 export const startControllerProcess = (cliBin: string, args: string[], ledger = new Ledger()) =>
   startRecordedProcess({ledger, owner: OWNER, lab: 4, name: 'policy controller', logName: 'policy-controller.log', file: process.execPath, args: [cliBin, 'policy', 'watch', ...args], ready: /watching/})
 
-export const stopControllerProcesses = async (ledger = new Ledger()): Promise<number> => (await stopOwnedProcesses(OWNER, ledger)) + (await stopOwnedProcesses(LEGACY_OWNER, ledger, 'process'))
+export const stopControllerProcesses = (ledger = new Ledger()): Promise<number> => stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)

@@ -17,7 +17,7 @@ export const lab1Discoverer: Discoverer = async () => {
   // A plugin call orphaned by a killed run (hung in ADD, reparented to init) still holds its
   // lock and its `sleep`: stop it, with its whole process group.
   for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'))) {
-    actions.push({description: `stop your plugin's process ${p.pid} (${p.cmdline.slice(0, 60)}) and its process group`, kind: 'process', entryIds: [], perform: () => killProcessGroup(p.pgid)})
+    actions.push({description: `stop your plugin's process ${p.pid} (${p.argv.join(' ').slice(0, 60)}) and its process group`, kind: 'process', entryIds: [], perform: () => killProcessGroup(p.pgid)})
   }
   const bridges = new Set<string>()
   const conf = join(realTargets().cniConfDir, '10-ebpfcni.conf')

@@ -1,9 +1,9 @@
-import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../../host/ledger.js'
 import {processOwner} from '../../host/owners.js'
 import {stateDir} from '../../host/paths.js'
-import {processAlive, spawnDetached, stopRecordedProcess} from '../../host/processes.js'
+import {killPid, processAlive, processTable, spawnDetached, stopRecordedProcess} from '../../host/processes.js'
 import {EnvironmentError} from '../../host/errors.js'
 import {run} from '../../host/exec.js'
 import {buildImageArchive, importImages, SANDBOX_IMAGE} from './images.js'
@@ -130,55 +130,19 @@ async function answers(address: string): Promise<boolean> {
   }
 }
 
-/** Processes whose arguments mention `needle` (our daemon's config or socket): a daemon or shims a killed run left. */
-function processesMentioning(needle: string): Array<{pid: number; ppid: number}> {
-  const found: Array<{pid: number; ppid: number}> = []
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(needle)) continue
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      found.push({pid: Number(p), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])})
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found
-}
-
-/** Children of a process (a shim's containers). */
-function childrenOf(pid: number): number[] {
-  const kids: number[] = []
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) kids.push(Number(p))
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return kids
-}
-
-const kill = (pid: number): void => {
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {
-    // gone
-  }
-}
-
 /**
  * Everything the private containerd leaves: a daemon no ledger names, shims and their containers,
  * netns and rootfs mounts under its state, then the directory itself (images, snapshots, logs).
  * Never deletes through a mount: whatever stays mounted keeps the directory.
  */
 export async function removeContainerdState(dir = containerdDir()): Promise<void> {
-  for (const d of processesMentioning(join(dir, 'config.toml'))) await stopRecordedProcess({pid: d.pid}).catch(() => undefined)
-  for (const shim of processesMentioning(join(dir, 'containerd.sock'))) {
-    for (const c of childrenOf(shim.pid)) kill(c)
-    kill(shim.pid)
+  const table = processTable()
+  const mentioning = (needle: string) => table.filter((p) => p.argv.includes(needle))
+  for (const d of mentioning(join(dir, 'config.toml'))) await stopRecordedProcess({pid: d.pid}).catch(() => undefined)
+  // A shim's containers are its children: they go first, then the shim.
+  for (const shim of mentioning(join(dir, 'containerd.sock'))) {
+    for (const c of table.filter((p) => p.ppid === shim.pid)) killPid(c.pid)
+    killPid(shim.pid)
   }
   await new Promise((r) => setTimeout(r, 100))
   const mounted = () => readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((m): m is string => Boolean(m) && (m === dir || m.startsWith(`${dir}/`)))
