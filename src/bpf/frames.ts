@@ -25,7 +25,7 @@ function setIpv4Checksum(ip: Buffer): void {
 }
 
 /** An IPv4/UDP datagram between two addresses, with a correct header checksum. */
-export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9): Buffer {
+export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9, sport = 40000): Buffer {
   const data = Buffer.from(payload)
   const ip = Buffer.alloc(20 + 8 + data.length)
   ip[0] = 0x45
@@ -35,30 +35,45 @@ export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9
   ipv4Key(src).copy(ip, 12)
   ipv4Key(dst).copy(ip, 16)
   setIpv4Checksum(ip)
-  ip.writeUInt16BE(40000, 20)
+  ip.writeUInt16BE(sport, 20)
   ip.writeUInt16BE(dport, 22)
   ip.writeUInt16BE(8 + data.length, 24)
   data.copy(ip, 28)
   return ethernet(0x0800, ip)
 }
 
-/** An IPv4/TCP SYN to a destination port (a 20-byte TCP header, checksums not needed by XDP). */
-export function ipv4Tcp(src: string, dst: string, dport: number): Buffer {
+/** An IPv4/TCP segment (a 20-byte header, SYN, or ACK for a reply; checksums not needed by XDP or TC). */
+export function ipv4Tcp(src: string, dst: string, dport: number, sport = 40000, flags: 'syn' | 'ack' = 'syn'): Buffer {
   const udp = ipv4Udp(src, dst, '')
   const ip = Buffer.alloc(20 + 20)
   udp.copy(ip, 0, 14, 14 + 20)
   ip.writeUInt16BE(40, 2)
   ip[9] = 6 // TCP
   setIpv4Checksum(ip)
-  ip.writeUInt16BE(40000, 20)
+  ip.writeUInt16BE(sport, 20)
   ip.writeUInt16BE(dport, 22)
   ip[32] = 0x50 // data offset: 5 words
-  ip[33] = 0x02 // SYN
+  ip[33] = flags === 'syn' ? 0x02 : 0x10
   return ethernet(0x0800, ip)
 }
 
 export const arp = (): Buffer => ethernet(0x0806, Buffer.alloc(28, 1))
 export const ipv6 = (): Buffer => ethernet(0x86dd, Buffer.alloc(40, 0))
+
+/** An IPv6/UDP datagram between link-local addresses (fe80::a -> fe80::b), as any pod can send. */
+export function ipv6Udp(dport: number): Buffer {
+  const ip = Buffer.alloc(40 + 8)
+  ip[0] = 0x60
+  ip.writeUInt16BE(8, 4) // payload length
+  ip[6] = 17 // next header: UDP
+  ip[7] = 64
+  Buffer.from('fe80000000000000000000000000000a', 'hex').copy(ip, 8)
+  Buffer.from('fe80000000000000000000000000000b', 'hex').copy(ip, 24)
+  ip.writeUInt16BE(40000, 40)
+  ip.writeUInt16BE(dport, 42)
+  ip.writeUInt16BE(8, 44)
+  return ethernet(0x86dd, ip)
+}
 /** Just an Ethernet header that announces IPv4: a frame too short for its IP header. */
 export const ethernetOnly = (): Buffer => ethernet(0x0800, Buffer.alloc(0))
 /** An IPv4 header cut off after 10 of its 20 bytes. */

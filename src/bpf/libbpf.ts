@@ -392,11 +392,12 @@ const TC_OPTS_SIZE = 32
  * Attach a TC (clsact) program: the clsact qdisc is created if missing (EEXIST is fine).
  * Returns the attached program id. On a pod's host veth, egress sees what goes to the pod.
  */
-export function tcAttach(ifindex: number, direction: TcDirection, progFd: number, opts: {handle?: number; priority?: number} = {}): number {
+export function tcAttach(ifindex: number, direction: TcDirection, progFd: number, opts: {handle?: number; priority?: number; replace?: boolean} = {}): number {
   const hook = {sz: TC_HOOK_SIZE, ifindex, attach_point: TC_POINT[direction], parent: 0}
   const rc = b().tcHookCreate(hook) as number
   if (rc < 0 && rc !== -constants.errno.EEXIST) check(`creating the clsact hook on ifindex ${ifindex}`, rc)
-  const o: Record<string, unknown> = {sz: TC_OPTS_SIZE, prog_fd: progFd, flags: 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}
+  // BPF_TC_F_REPLACE: swap the program at this handle and priority in place (no gap without one).
+  const o: Record<string, unknown> = {sz: TC_OPTS_SIZE, prog_fd: progFd, flags: opts.replace ? 1 : 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}
   check(`attaching TC ${direction} on ifindex ${ifindex}`, b().tcAttach(hook, o))
   return Number(o.prog_id)
 }
@@ -413,7 +414,11 @@ export function tcHookDestroy(ifindex: number): void {
 }
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const
+export const XDP_ACT = {ABORTED: 0, DROP: 1, PASS: 2} as const
 export const xdpVerdictName = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
+/** A TC (sched_cls, direct-action) program's verdicts: linux/pkt_cls.h. */
+export const TC_ACT = {UNSPEC: -1, OK: 0, SHOT: 2} as const
+export const tcVerdictName = (n: number): string => (n === TC_ACT.OK ? 'TC_ACT_OK' : n === TC_ACT.SHOT ? 'TC_ACT_SHOT' : n === TC_ACT.UNSPEC || n === 0xffffffff ? 'TC_ACT_UNSPEC' : `verdict ${n}`)
 
 /** Run a loaded program on one frame in the kernel (BPF_PROG_TEST_RUN); no interface needed. */
 export function testRun(progFd: number, frame: Buffer, repeat = 1): {retval: number; durationNs: number} {

@@ -50,3 +50,34 @@ export async function sendUdp(fromNetns: string, ip: string, port: number, count
 }
 
 export const nsExecArgs = inNs
+
+/** What reached a netns's UDP and TCP, IPv4 and IPv6 alike: the kernel's own SNMP counters. */
+export interface Arrivals {
+  /** UDP datagrams delivered to a socket or refused for want of one (InDatagrams + NoPorts, both IP versions). */
+  udp: number
+  /** TCP segments received (InSegs; /proc/net/snmp counts IPv4 and IPv6 together). */
+  tcp: number
+}
+
+/**
+ * Read the counters from inside the netns: /proc/net is the reader's netns, so `cat` entered
+ * into it sees that netns's counters. A datagram to a closed port still counts (NoPorts): it
+ * arrived, which is what a policy check asks.
+ */
+export async function arrivals(netnsPath: string): Promise<Arrivals> {
+  const [f, a] = inNs(netnsPath, ['cat', '/proc/net/snmp', '/proc/net/snmp6'])
+  const r = await run(f, a, {timeoutMs: 5000, maxOutputBytes: 256 * 1024})
+  if (!ok(r)) throw new Error(`reading the counters of ${netnsPath}: ${describeRun(r)}`)
+  const snmp: Record<string, number> = {}
+  const lines = r.stdout.split('\n')
+  for (let i = 0; i + 1 < lines.length; i++) {
+    // /proc/net/snmp: a header line "Udp: InDatagrams NoPorts …", then a values line "Udp: 5 2 …".
+    const [h, v] = [lines[i].split(/\s+/), lines[i + 1].split(/\s+/)]
+    if (h[0].endsWith(':') && h[0] === v[0] && isNaN(Number(h[1]))) h.slice(1).forEach((k, j) => (snmp[`${h[0]}${k}`] = Number(v[j + 1])))
+    // /proc/net/snmp6: "Udp6InDatagrams  5"
+    const six = /^(\w+)\s+(\d+)$/.exec(lines[i])
+    if (six) snmp[six[1]] = Number(six[2])
+  }
+  const n = (k: string): number => snmp[k] ?? 0
+  return {udp: n('Udp:InDatagrams') + n('Udp:NoPorts') + n('Udp6InDatagrams') + n('Udp6NoPorts'), tcp: n('Tcp:InSegs')}
+}

@@ -85,7 +85,7 @@ export class PolicyController {
         }
       }
       this.refreshFileWatches()
-      const r = this.service.sync()
+      const r = await this.service.sync()
       this.opts.onEvent?.({reason, written: r.written, removed: r.removed, durationMs: performance.now() - t0})
     } catch (err) {
       this.opts.onEvent?.({reason, error: errorMessage(err)})

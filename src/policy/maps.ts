@@ -8,26 +8,29 @@ import type {Desired, Mode} from './resolve.js'
 
 // The lab 4 maps as user space sees them: found by name under the pin dir, checked for the
 // layout of bpf/ebpfcni_policy.h, read whole and brought to a desired state by a diff.
-// Order of writes: new rules first, then new isolation, then removals — so no packet
-// ever meets a half-written rule set (a newly isolated pod already has its allows).
+// Order of writes: new rules first, then new isolation, then removals, so a pod that becomes
+// isolated already has its allows. Entries are written one at a time: while a change that
+// narrows what is allowed is being written, the maps briefly allow more than either end state.
 
 export const POLICY_MAPS = {
-  'ip-pair': {pairs: 'policy', isolated: 'isolated', ports: 'policy_ports'},
-  identity: {pairs: 'identity_policy', isolated: 'identity_isolated', ports: 'identity_policy_ports', identity: 'identity'},
+  'ip-pair': {pairs: 'policy', ports: 'policy_ports', isolated: 'isolated', endpoints: 'endpoints'},
+  identity: {rules: 'endpoint_policy', identity: 'identity', isolated: 'isolated', endpoints: 'endpoints'},
 } as const
 
-/** Maps a design may lack until the step that needs them (rules work without isolation or ports). */
-const OPTIONAL = new Set<string>(['isolated', 'policy_ports', 'identity_policy_ports'])
+/** Every map name either design uses for rules (what a reload of another design leaves behind). */
+export const ALL_POLICY_MAPS = [...new Set([...Object.values(POLICY_MAPS['ip-pair']), ...Object.values(POLICY_MAPS.identity), 'conntrack'])]
+
+/** Maps a design may lack until the step that needs them (step 1's rules work without the rest). */
+const OPTIONAL = new Set<string>(['isolated', 'policy_ports', 'endpoints'])
 
 /** Shapes the program must declare: key and value sizes in bytes. */
 const SHAPES: Record<string, {key: number; value: number; what: string}> = {
   policy: {key: 8, value: 4, what: 'key struct ip_pair (8 bytes), value __u32 verdict'},
   isolated: {key: 4, value: 4, what: 'key __u32 address, value __u32'},
-  identity: {key: 4, value: 4, what: 'key __u32 address, value __u32 identity'},
-  identity_policy: {key: 8, value: 4, what: 'key struct identity_pair (8 bytes), value __u32 verdict'},
-  identity_isolated: {key: 4, value: 4, what: 'key __u32 identity, value __u32'},
   policy_ports: {key: 12, value: 4, what: 'key struct port_rule_key (12 bytes), value __u32 verdict'},
-  identity_policy_ports: {key: 12, value: 4, what: 'key struct port_rule_key (12 bytes), value __u32 verdict'},
+  identity: {key: 4, value: 4, what: 'key __u32 address, value __u32 identity'},
+  endpoint_policy: {key: 12, value: 4, what: 'key struct endpoint_rule_key (12 bytes), value __u32 verdict'},
+  endpoints: {key: 4, value: 4, what: 'key __u32 ifindex, value __u32 address'},
 }
 
 const PROTO = {tcp: 6, udp: 17} as const
@@ -42,45 +45,44 @@ const u32 = (n: number): Buffer => {
 }
 const readU32 = (b: Buffer, offset = 0): number => (HOST_LE ? b.readUInt32LE(offset) : b.readUInt32BE(offset))
 
-/** Map key bytes for a "src>dst" pair: addresses in network order, identities as host u32s. */
+/**
+ * Rule keys. ip-pair: struct ip_pair {saddr, daddr} for every port, struct port_rule_key
+ * {src, dst, __be16 dport, __u8 proto, pad} for one port. identity: struct endpoint_rule_key
+ * {peer identity (host u32), endpoint address, __be16 dport, __u8 proto, pad}, dport 0 and
+ * proto 0 for every port. "src>dst" and "src>dst>tcp/80" are the strings of both.
+ */
 function pairKey(mode: Mode, pair: string): Buffer {
   const [s, d] = pair.split('>')
-  return mode === 'ip-pair' ? Buffer.concat([ipv4Key(s), ipv4Key(d)]) : Buffer.concat([u32(Number(s)), u32(Number(d))])
+  return mode === 'ip-pair' ? Buffer.concat([ipv4Key(s), ipv4Key(d)]) : Buffer.concat([u32(Number(s)), ipv4Key(d), Buffer.alloc(4)])
 }
-function pairOfKey(mode: Mode, k: Buffer): string {
-  return mode === 'ip-pair' ? `${keyToIpv4(k.subarray(0, 4))}>${keyToIpv4(k.subarray(4, 8))}` : `${readU32(k, 0)}>${readU32(k, 4)}`
-}
-/** "src>dst>tcp/80" <-> struct port_rule_key {src, dst, __be16 dport, __u8 proto, __u8 pad}. */
 function portKey(mode: Mode, rule: string): Buffer {
   const [s, d, pp] = rule.split('>')
   const [proto, port] = pp.split('/')
   const tail = Buffer.alloc(4)
   tail.writeUInt16BE(Number(port), 0)
   tail[2] = PROTO[proto as keyof typeof PROTO]
-  return Buffer.concat([pairKey(mode, `${s}>${d}`), tail])
+  const src = mode === 'ip-pair' ? ipv4Key(s) : u32(Number(s))
+  return Buffer.concat([src, ipv4Key(d), tail])
 }
-function portOfKey(mode: Mode, k: Buffer): string {
+/** Decode a rule key: [kind, "src>dst" or "src>dst>tcp/80"]. */
+function ruleOfKey(mode: Mode, k: Buffer): ['pair' | 'port', string] {
+  const src = mode === 'ip-pair' ? keyToIpv4(k.subarray(0, 4)) : String(readU32(k, 0))
+  const pair = `${src}>${keyToIpv4(k.subarray(4, 8))}`
+  if (k.length === 8 || (mode === 'identity' && k.readUInt16BE(8) === 0 && k[10] === 0)) return ['pair', pair]
   const proto = k[10] === PROTO.udp ? 'udp' : k[10] === PROTO.tcp ? 'tcp' : `proto${k[10]}`
-  return `${pairOfKey(mode, k.subarray(0, 8))}>${proto}/${k.readUInt16BE(8)}`
+  return ['port', `${pair}>${proto}/${k.readUInt16BE(8)}`]
 }
-const isolatedKey = (mode: Mode, v: string): Buffer => (mode === 'ip-pair' ? ipv4Key(v) : u32(Number(v)))
-const isolatedOfKey = (mode: Mode, k: Buffer): string => (mode === 'ip-pair' ? keyToIpv4(k) : String(readU32(k)))
 
-export interface Current {
-  pairs: Map<string, number>
-  portPairs: Map<string, number>
-  isolated: Set<string>
-  identities: Map<string, number>
-}
+export type Current = Omit<Desired, 'mode'>
 
 export interface SyncResult {
   written: number
   removed: number
 }
 
-/** Which design the pinned maps implement: identity when identity_policy is pinned. */
+/** Which design the pinned maps implement: identity when endpoint_policy is pinned. */
 export function detectMode(pinDir: string): Mode | undefined {
-  if (existsSync(join(pinDir, POLICY_MAPS.identity.pairs))) return 'identity'
+  if (existsSync(join(pinDir, POLICY_MAPS.identity.rules))) return 'identity'
   if (existsSync(join(pinDir, POLICY_MAPS['ip-pair'].pairs))) return 'ip-pair'
   return undefined
 }
@@ -93,11 +95,12 @@ export class PolicyMaps {
   /** Open the maps of the design that is pinned; a clear error when none is or a shape is off. */
   static open(pinDir: string): PolicyMaps {
     const mode = detectMode(pinDir)
-    if (!mode) throw new UserError(`no policy map is pinned under ${pinDir} (looked for ${POLICY_MAPS['ip-pair'].pairs} and ${POLICY_MAPS.identity.pairs})`, {hint: 'load lab 4\'s program first: ebpfcni check 4 (or ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)'})
+    if (!mode) throw new UserError(`no policy map is pinned under ${pinDir} (looked for ${POLICY_MAPS['ip-pair'].pairs} and ${POLICY_MAPS.identity.rules})`, {hint: 'load lab 4\'s program first: ebpfcni check 4 (or ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)'})
     const maps = new PolicyMaps(pinDir, mode)
     try {
       for (const name of Object.values(POLICY_MAPS[mode])) {
-        // Lab 4 step 1 has rules but no isolation yet: `isolated` and ports come with NetworkPolicy.
+        // Lab 4 step 1 has rules but no isolation yet: `isolated` and ports come with NetworkPolicy,
+        // `endpoints` with source validation.
         if (OPTIONAL.has(name) && !existsSync(join(pinDir, name))) continue
         maps.openOne(name)
       }
@@ -125,51 +128,67 @@ export class PolicyMaps {
     return this.fds.get(name)!
   }
 
+  /** The map holding a design's every-port rules, and the one holding its port rules (the same in identity). */
+  private ruleMaps(): {pairs: string; ports: string} {
+    return this.mode === 'ip-pair' ? POLICY_MAPS['ip-pair'] : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
+  }
+
   read(): Current {
-    const m = POLICY_MAPS[this.mode]
-    const cur: Current = {pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
-    for (const e of mapDump(this.fd(m.pairs))) cur.pairs.set(pairOfKey(this.mode, e.key), readU32(e.value))
-    if (this.fds.has(m.ports)) for (const e of mapDump(this.fd(m.ports))) cur.portPairs.set(portOfKey(this.mode, e.key), readU32(e.value))
-    if (this.fds.has(m.isolated)) for (const e of mapDump(this.fd(m.isolated))) cur.isolated.add(isolatedOfKey(this.mode, e.key))
-    if (this.mode === 'identity') for (const e of mapDump(this.fd(POLICY_MAPS.identity.identity))) cur.identities.set(keyToIpv4(e.key), readU32(e.value))
+    const cur: Current = {pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map(), endpoints: new Map()}
+    const {pairs, ports} = this.ruleMaps()
+    for (const name of new Set([pairs, ports])) {
+      if (!this.fds.has(name)) continue
+      for (const e of mapDump(this.fd(name))) {
+        const [kind, rule] = ruleOfKey(this.mode, e.key)
+        ;(kind === 'pair' ? cur.pairs : cur.portPairs).set(rule, readU32(e.value))
+      }
+    }
+    if (this.fds.has('isolated')) for (const e of mapDump(this.fd('isolated'))) cur.isolated.add(keyToIpv4(e.key))
+    if (this.fds.has('endpoints')) for (const e of mapDump(this.fd('endpoints'))) cur.endpoints.set(readU32(e.key), keyToIpv4(e.value))
+    if (this.mode === 'identity') for (const e of mapDump(this.fd('identity'))) cur.identities.set(keyToIpv4(e.key), readU32(e.value))
     return cur
+  }
+
+  /** Whether the design's optional maps are there: isolation (NetworkPolicy), ports, endpoints. */
+  has(name: 'isolated' | 'policy_ports' | 'endpoints'): boolean {
+    return this.fds.has(name) || (name === 'policy_ports' && this.mode === 'identity')
   }
 
   /** Bring the maps to `desired` by writing differences only. */
   sync(desired: Desired): SyncResult {
     if (desired.mode !== this.mode) throw new Error(`desired state is for ${desired.mode}, maps are ${this.mode}`)
-    const m = POLICY_MAPS[this.mode]
+    const {pairs, ports} = this.ruleMaps()
     const cur = this.read()
-    if (desired.isolated.size && !this.fds.has(m.isolated)) {
-      throw new UserError(`a NetworkPolicy selects pods, but no ${m.isolated} map is pinned under ${this.pinDir}`, {hint: 'NetworkPolicies need the isolated map (lab 4 step 2); hand-written deny/allow rules work without it'})
+    if (desired.isolated.size && !this.has('isolated')) {
+      throw new UserError(`a NetworkPolicy selects pods, but no isolated map is pinned under ${this.pinDir}`, {hint: 'NetworkPolicies need the isolated map (lab 4 step 2); hand-written deny/allow rules work without it'})
     }
-    if (desired.portPairs.size && !this.fds.has(m.ports)) {
-      throw new UserError(`a NetworkPolicy limits ports, but no ${m.ports} map is pinned under ${this.pinDir}`, {hint: 'declare it with the key struct port_rule_key (ebpfcni_policy.h), or remove ports from the policy'})
+    if (desired.portPairs.size && !this.has('policy_ports')) {
+      throw new UserError(`a NetworkPolicy limits ports, but no ${ports} map is pinned under ${this.pinDir}`, {hint: 'declare it with the key struct port_rule_key (ebpfcni_policy.h), or remove ports from the policy'})
     }
     let written = 0
     let removed = 0
-    const one = u32(1)
-    // 1. identities and rules (allows before any new isolation)
+    const put = (map: string, key: Buffer, value: Buffer): void => {
+      mapUpdate(this.fd(map), key, value)
+      written++
+    }
+    const del = (map: string, key: Buffer): void => void (removed += Number(mapDelete(this.fd(map), key)))
+    // 1. identities, endpoints and rules (allows before any new isolation)
     if (this.mode === 'identity') {
-      for (const [ip, id] of desired.identities) {
-        if (cur.identities.get(ip) !== id) (mapUpdate(this.fd(POLICY_MAPS.identity.identity), ipv4Key(ip), u32(id)), written++)
-      }
+      for (const [ip, id] of desired.identities) if (cur.identities.get(ip) !== id) put('identity', ipv4Key(ip), u32(id))
     }
-    for (const [pair, v] of desired.pairs) {
-      if (cur.pairs.get(pair) !== v) (mapUpdate(this.fd(m.pairs), pairKey(this.mode, pair), u32(v)), written++)
+    if (this.has('endpoints')) {
+      for (const [ifindex, ip] of desired.endpoints) if (cur.endpoints.get(ifindex) !== ip) put('endpoints', u32(ifindex), ipv4Key(ip))
     }
-    for (const [rule, v] of desired.portPairs) {
-      if (cur.portPairs.get(rule) !== v) (mapUpdate(this.fd(m.ports), portKey(this.mode, rule), u32(v)), written++)
-    }
+    for (const [pair, v] of desired.pairs) if (cur.pairs.get(pair) !== v) put(pairs, pairKey(this.mode, pair), u32(v))
+    for (const [rule, v] of desired.portPairs) if (cur.portPairs.get(rule) !== v) put(ports, portKey(this.mode, rule), u32(v))
     // 2. isolation
-    for (const d of desired.isolated) if (!cur.isolated.has(d)) (mapUpdate(this.fd(m.isolated), isolatedKey(this.mode, d), one), written++)
-    // 3. removals: isolation first (un-isolating only opens), then rules, then identities
-    for (const d of cur.isolated) if (!desired.isolated.has(d)) removed += Number(mapDelete(this.fd(m.isolated), isolatedKey(this.mode, d)))
-    for (const pair of cur.pairs.keys()) if (!desired.pairs.has(pair)) removed += Number(mapDelete(this.fd(m.pairs), pairKey(this.mode, pair)))
-    for (const rule of cur.portPairs.keys()) if (!desired.portPairs.has(rule)) removed += Number(mapDelete(this.fd(m.ports), portKey(this.mode, rule)))
-    if (this.mode === 'identity') {
-      for (const ip of cur.identities.keys()) if (!desired.identities.has(ip)) removed += Number(mapDelete(this.fd(POLICY_MAPS.identity.identity), ipv4Key(ip)))
-    }
+    for (const d of desired.isolated) if (!cur.isolated.has(d)) put('isolated', ipv4Key(d), u32(1))
+    // 3. removals: isolation first (un-isolating only opens), then rules, then identities and endpoints
+    for (const d of cur.isolated) if (!desired.isolated.has(d)) del('isolated', ipv4Key(d))
+    for (const pair of cur.pairs.keys()) if (!desired.pairs.has(pair)) del(pairs, pairKey(this.mode, pair))
+    for (const rule of cur.portPairs.keys()) if (!desired.portPairs.has(rule)) del(ports, portKey(this.mode, rule))
+    if (this.mode === 'identity') for (const ip of cur.identities.keys()) if (!desired.identities.has(ip)) del('identity', ipv4Key(ip))
+    if (this.has('endpoints')) for (const ifindex of cur.endpoints.keys()) if (!desired.endpoints.has(ifindex)) del('endpoints', u32(ifindex))
     return {written, removed}
   }
 

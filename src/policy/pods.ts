@@ -5,6 +5,7 @@ import {ledgerPath} from '../host/paths.js'
 import {PodService} from '../pods/service.js'
 import {CriClient} from '../pods/cri/client.js'
 import {containerdSocket} from '../pods/cri/daemon.js'
+import {netnsFromInfo} from '../pods/cri-runtime.js'
 import type {PolicyPod} from './resolve.js'
 
 // Where the policy layer learns which pods exist: the tool's pod records (the ledger), or
@@ -34,7 +35,7 @@ export class LedgerPodSource implements PodSource {
   constructor(private readonly ledger = new Ledger(), private readonly path = ledgerPath()) {}
 
   list(): PolicyPod[] {
-    return new PodService(this.ledger).list().flatMap((p) => (p.ip ? [{name: p.name, ip: p.ip, labels: p.labels ?? {}}] : []))
+    return new PodService(this.ledger).list().flatMap((p) => (p.ip ? [{name: p.name, ip: p.ip, labels: p.labels ?? {}, netnsPath: p.netnsPath || undefined}] : []))
   }
 
   subscribe(onChange: () => void): () => void {
@@ -90,9 +91,10 @@ export class CriPodSource implements PodSource {
       const ready = (await client.listPodSandbox()).filter((s) => s.state === 'SANDBOX_READY')
       const pods: PolicyPod[] = []
       for (const s of ready) {
-        const ip = (await client.podSandboxStatus(s.id)).status.network?.ip
+        const {status, info} = await client.podSandboxStatus(s.id)
+        const ip = status.network?.ip
         if (!ip) continue
-        pods.push({name: s.metadata.name, ip, labels: Object.fromEntries(Object.entries(s.labels).filter(([k]) => !SYSTEM_LABEL.test(k)))})
+        pods.push({name: s.metadata.name, ip, labels: Object.fromEntries(Object.entries(s.labels).filter(([k]) => !SYSTEM_LABEL.test(k))), netnsPath: netnsFromInfo(info)})
       }
       pods.sort((a, b) => a.name.localeCompare(b.name))
       const changed = JSON.stringify(pods) !== JSON.stringify(this.pods)

@@ -3,13 +3,14 @@ import {UserError} from '../host/errors.js'
 import {matches, type Labels, type PolicySpec, type PortRule} from './networkpolicy.js'
 
 // From pods, NetworkPolicies and hand-written rules to the entries the datapath's maps should
-// hold, in either design:
-//  ip-pair   policy[(saddr, daddr)] = verdict; isolated[daddr] for pods a policy selects;
-//            policy_ports[(saddr, daddr, proto, dport)] for rules limited to ports
-//  identity  identity[ip] = id (one per label set); identity_policy[(src id, dst id)] = verdict;
-//            identity_isolated[id]; identity_policy_ports[(src id, dst id, proto, dport)]
-// Stateless datapath: allowing A→B also allows B→A, so replies get back (a real CNI tracks
-// connections instead).
+// hold, in either design (both enforce at the destination pod's veth, in to_pod):
+//  ip-pair   policy[(saddr, daddr)] = verdict for every port; policy_ports[(saddr, daddr, proto,
+//            dport)] for rules limited to ports; isolated[daddr] for pods a policy selects
+//  identity  identity[ip] = id (one per label set; IDENTITY_HOST for the node);
+//            endpoint_policy[(peer id, endpoint ip, dport, proto)], dport 0 for every port;
+//            isolated[daddr]
+// Replies need no rule: the datapath tracks the flows each pod opens (conntrack). The node a
+// pod runs on may always reach it, as Kubernetes requires (kubelet probes).
 
 export const VERDICT = {deny: 1, allow: 2} as const
 export type VerdictName = keyof typeof VERDICT
@@ -19,6 +20,8 @@ export interface PolicyPod {
   name: string
   ip: string
   labels: Labels
+  /** The pod's network namespace: how the agent finds its host veth to attach to_pod. */
+  netnsPath?: string
 }
 
 /** A rule written with `policy deny|allow FROM TO` (pod names or addresses). */
@@ -32,15 +35,27 @@ export type Mode = 'ip-pair' | 'identity'
 
 export interface Desired {
   mode: Mode
-  /** "src>dst" (addresses, or identity numbers) -> verdict. */
+  /** "src>dst" -> verdict for every port: src an address (ip-pair) or a peer identity, dst an address. */
   pairs: Map<string, number>
   /** "src>dst>tcp/80" -> verdict: rules limited to ports. */
   portPairs: Map<string, number>
-  /** Isolated destinations: addresses (ip-pair) or identity numbers (identity). */
+  /** Isolated destinations: the addresses of pods a policy selects. */
   isolated: Set<string>
   /** identity mode: pod address -> identity. */
   identities: Map<string, number>
+  /** Host veth ifindex -> the address of the pod behind it (source validation). */
+  endpoints: Map<number, string>
 }
+
+/** The node's addresses on a pod's subnet: where traffic from the node to that pod comes from. */
+export type NodeAddressesOf = (podIp: string) => string[]
+
+export const emptyDesired = (mode: Mode): Desired => ({mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map(), endpoints: new Map()})
+
+/** Cilium's reserved:host identity: the node's own addresses. Pods' identities start at 256. */
+export const IDENTITY_UNKNOWN = 0
+export const IDENTITY_HOST = 1
+export const FIRST_POD_IDENTITY = 256
 
 export const labelsKey = (l: Labels): string => Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',')
 
@@ -67,32 +82,44 @@ function allowedPodPairs(pods: PolicyPod[], policies: PolicySpec[]): {pairs: Arr
   return {pairs, isolated: [...isolated]}
 }
 
-export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], rules: ManualRule[], identityOf?: (labels: Labels) => number): Desired {
-  const desired: Desired = {mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
+export interface ResolveOptions {
+  identityOf?: (labels: Labels) => number
+  nodeAddressesOf?: NodeAddressesOf
+}
+
+export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], rules: ManualRule[], opts: ResolveOptions = {}): Desired {
+  const desired = emptyDesired(mode)
   const {pairs, isolated} = allowedPodPairs(pods, policies)
+  // One direction only: the reply comes back through conntrack, never through a rule.
   const allow = (s: string, d: string, ports: PortRule[] | undefined): void => {
     if (ports) for (const p of ports) desired.portPairs.set(`${s}>${d}>${p.protocol.toLowerCase()}/${p.port}`, VERDICT.allow)
     else if (!desired.pairs.has(`${s}>${d}`)) desired.pairs.set(`${s}>${d}`, VERDICT.allow)
-    if (!desired.pairs.has(`${d}>${s}`)) desired.pairs.set(`${d}>${s}`, VERDICT.allow) // replies (from any port)
   }
+  const nodeOf = opts.nodeAddressesOf ?? (() => [])
+  for (const t of isolated) desired.isolated.add(t.ip)
   if (mode === 'ip-pair') {
     for (const [s, t, ports] of pairs) allow(s.ip, t.ip, ports)
-    for (const t of isolated) desired.isolated.add(t.ip)
+    for (const t of isolated) for (const n of nodeOf(t.ip)) allow(n, t.ip, undefined)
     // Hand-written rules last: they override what the policies allow.
     for (const r of rules) desired.pairs.set(`${endpoint(r.from, pods).ip}>${endpoint(r.to, pods).ip}`, VERDICT[r.verdict])
     return desired
   }
-  if (!identityOf) throw new Error('identity mode needs an identity allocator')
-  for (const p of pods) desired.identities.set(p.ip, identityOf(p.labels))
+  if (!opts.identityOf) throw new Error('identity mode needs an identity allocator')
+  for (const p of pods) desired.identities.set(p.ip, opts.identityOf(p.labels))
+  for (const t of isolated) {
+    for (const n of nodeOf(t.ip)) {
+      desired.identities.set(n, IDENTITY_HOST)
+      allow(String(IDENTITY_HOST), t.ip, undefined)
+    }
+  }
   const id = (p: PolicyPod): number => desired.identities.get(p.ip)!
-  for (const [s, t, ports] of pairs) allow(String(id(s)), String(id(t)), ports)
-  for (const t of isolated) desired.isolated.add(String(id(t)))
+  for (const [s, t, ports] of pairs) allow(String(id(s)), t.ip, ports)
   for (const r of rules) {
     const [f, t] = [endpoint(r.from, pods), endpoint(r.to, pods)]
     for (const e of [f, t]) {
       if (!e.pod) throw new UserError(`${e.ip} is not a pod: in the identity design rules name pods (their label sets)`, {hint: 'use pod names; an address without a pod has identity 0'})
     }
-    desired.pairs.set(`${id(f.pod!)}>${id(t.pod!)}`, VERDICT[r.verdict])
+    desired.pairs.set(`${id(f.pod!)}>${t.ip}`, VERDICT[r.verdict])
   }
   return desired
 }

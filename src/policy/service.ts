@@ -4,12 +4,14 @@ import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from './networkpolicy.js'
 import {PolicyMaps, POLICY_MAPS, type SyncResult} from './maps.js'
-import {labelsKey, resolve, verdictName, type Desired, type Mode, type VerdictName} from './resolve.js'
+import {IDENTITY_HOST, IDENTITY_UNKNOWN, labelsKey, resolve, verdictName, type Desired, type Mode, type VerdictName} from './resolve.js'
+import {EndpointAgent, nodeAddresses} from './endpoints.js'
 import {PolicyStore} from './store.js'
 import {LedgerPodSource, type PodSource} from './pods.js'
 
 // `ebpfcni policy …` and the controller: every change is stored first, then the maps are
-// brought to the state resolved from all rules, policies and pods (a diff, never a wipe).
+// brought to the state resolved from all rules, policies and pods (a diff, never a wipe),
+// and every pod's veth gets the programs that enforce it (endpoints.ts).
 
 export interface PolicyServiceOptions {
   pinDir?: string
@@ -24,7 +26,10 @@ export interface RuleRow {
   verdict: string
 }
 
+export type PolicySyncResult = SyncResult & {mode: Mode; endpoints: number}
+
 export class PolicyService {
+  private readonly agent = new EndpointAgent()
   readonly pinDir: string
   readonly store: PolicyStore
   readonly pods: PodSource
@@ -42,26 +47,37 @@ export class PolicyService {
     return m.mode
   }
 
-  desired(mode: Mode): Desired {
+  /** What the maps should hold for the stored rules and policies and the pods that exist now. */
+  async desired(mode: Mode): Promise<{desired: Desired; endpoints: Awaited<ReturnType<EndpointAgent['endpoints']>>}> {
     const s = this.store.read()
-    return resolve(mode, this.pods.list(), Object.values(s.policies).map((p) => p.spec), s.rules, (l) => this.store.identityOf(labelsKey(l)))
+    const pods = this.pods.list()
+    const desired = resolve(mode, pods, Object.values(s.policies).map((p) => p.spec), s.rules, {
+      identityOf: (l) => this.store.identityOf(labelsKey(l)),
+      nodeAddressesOf: await nodeAddresses(),
+    })
+    const endpoints = await this.agent.endpoints(pods)
+    for (const e of endpoints) desired.endpoints.set(e.ifindex, e.ip)
+    return {desired, endpoints}
   }
 
   /** Bring the maps in line with the stored rules, policies and the pods that exist now. */
-  sync(): SyncResult & {mode: Mode} {
+  async sync(): Promise<PolicySyncResult> {
     return this.guarded(() => undefined, () => undefined)
   }
 
   /**
    * Store a change and sync. The maps are opened first (a clear error, nothing stored, when
    * lab 4's program is not loaded); a change that cannot be resolved (unknown pod) is undone.
+   * Rules are written before the programs are attached, so a newly covered pod meets its rules.
    */
-  private guarded(change: () => void, undo: () => void): SyncResult & {mode: Mode} {
+  private async guarded(change: () => void, undo: () => void): Promise<PolicySyncResult> {
     const maps = PolicyMaps.open(this.pinDir)
     try {
       change()
       try {
-        return {...maps.sync(this.desired(maps.mode)), mode: maps.mode}
+        const {desired, endpoints} = await this.desired(maps.mode)
+        const r = maps.sync(desired)
+        return {...r, mode: maps.mode, endpoints: this.agent.attach(this.pinDir, endpoints).attached}
       } catch (err) {
         undo()
         throw err
@@ -71,7 +87,7 @@ export class PolicyService {
     }
   }
 
-  setRule(verdict: VerdictName, from: string, to: string): SyncResult & {mode: Mode} {
+  async setRule(verdict: VerdictName, from: string, to: string): Promise<PolicySyncResult> {
     const before = this.store.read().rules.find((r) => r.from === from && r.to === to)
     return this.guarded(
       () => this.store.setRule({from, to, verdict}),
@@ -79,13 +95,13 @@ export class PolicyService {
     )
   }
 
-  removeRule(from: string, to: string): SyncResult & {mode: Mode} {
+  async removeRule(from: string, to: string): Promise<PolicySyncResult> {
     if (!this.store.removeRule(from, to)) throw new UserError(`no rule from ${from} to ${to}`, {hint: 'ebpfcni policy list shows the rules'})
     return this.sync()
   }
 
   /** Apply a NetworkPolicy file: parsed and validated whole before anything is written. */
-  apply(file: string): {spec: PolicySpec} & SyncResult & {mode: Mode} {
+  async apply(file: string): Promise<{spec: PolicySpec} & PolicySyncResult> {
     let text: string
     try {
       text = readFileSync(file, 'utf8')
@@ -94,14 +110,14 @@ export class PolicyService {
     }
     const spec = parseNetworkPolicy(text, file)
     const before = this.store.read().policies[spec.name]
-    const r = this.guarded(
+    const r = await this.guarded(
       () => this.store.putPolicy(spec, resolvePath(file)),
       () => (before ? this.store.putPolicy(before.spec, before.source) : this.store.deletePolicy(spec.name)),
     )
     return {spec, ...r}
   }
 
-  deletePolicy(name: string): SyncResult & {mode: Mode} {
+  async deletePolicy(name: string): Promise<PolicySyncResult> {
     if (!this.store.deletePolicy(name)) {
       throw new UserError(`no NetworkPolicy named "${name}"`, {hint: `applied: ${Object.keys(this.store.read().policies).join(', ') || 'none'}`})
     }
@@ -116,25 +132,27 @@ export class PolicyService {
       const pods = this.pods.list()
       const byIp = new Map(pods.map((p) => [p.ip, p.name]))
       const labelsOfId = new Map(Object.entries(this.store.read().identities).map(([l, id]) => [id, l]))
-      const name = (x: string): string => {
-        if (maps.mode === 'ip-pair') return byIp.has(x) ? `${byIp.get(x)} (${x})` : x
+      const address = (x: string): string => (byIp.has(x) ? `${byIp.get(x)} (${x})` : x)
+      // Sources are addresses (ip-pair) or identities; destinations are always pods' addresses.
+      const source = (x: string): string => {
+        if (maps.mode === 'ip-pair') return address(x)
         const id = Number(x)
-        return id === 0 ? 'unknown (0)' : `{${labelsOfId.get(id) ?? '?'}} (${id})`
+        return id === IDENTITY_UNKNOWN ? 'unknown (0)' : id === IDENTITY_HOST ? 'the node (1)' : `{${labelsOfId.get(id) ?? '?'}} (${id})`
       }
-      const mapNames = POLICY_MAPS[maps.mode]
+      const mapNames = maps.mode === 'ip-pair' ? POLICY_MAPS['ip-pair'] : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
       return {
         mode: maps.mode,
         rules: [
           ...[...cur.pairs].map(([pair, v]) => {
             const [s, d] = pair.split('>')
-            return {map: mapNames.pairs, from: name(s), to: name(d), verdict: verdictName(v)}
+            return {map: mapNames.pairs, from: source(s), to: address(d), verdict: verdictName(v)}
           }),
           ...[...cur.portPairs].map(([rule, v]) => {
             const [s, d, port] = rule.split('>')
-            return {map: mapNames.ports, from: name(s), to: `${name(d)} ${port}`, verdict: verdictName(v)}
+            return {map: mapNames.ports, from: source(s), to: `${address(d)} ${port}`, verdict: verdictName(v)}
           }),
         ],
-        isolated: [...cur.isolated].map(name),
+        isolated: [...cur.isolated].map(address),
         identities: [...cur.identities].map(([ip, identity]) => ({ip, pod: byIp.get(ip) ?? '', identity, labels: labelsOfId.get(identity) ?? ''})),
       }
     } finally {

@@ -1,7 +1,7 @@
 import {LockedJsonFile} from '../host/locked-json-file.js'
 import {stateDir} from '../host/paths.js'
 import {join} from 'node:path'
-import type {ManualRule} from './resolve.js'
+import {FIRST_POD_IDENTITY, type ManualRule} from './resolve.js'
 import type {Labels, PolicySpec} from './networkpolicy.js'
 
 // What the learner asked for, kept across runs: hand-written rules, applied NetworkPolicies,
@@ -30,7 +30,7 @@ export class PolicyStore {
   private readonly file: LockedJsonFile<PolicyState>
 
   constructor(readonly path = policyStatePath()) {
-    this.file = new LockedJsonFile(path, isState, () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: 1}), (aside) =>
+    this.file = new LockedJsonFile(path, isState, () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}), (aside) =>
       process.stderr.write(`warning: the policy state ${path} was unreadable; moved it to ${aside} and started empty\n`))
   }
 
@@ -68,8 +68,10 @@ export class PolicyStore {
   /** The identity of a label set; new label sets get the next number (0 is "unknown"). */
   identityOf(labels: string): number {
     const known = this.read().identities[labels]
-    if (known) return known
+    if (known >= FIRST_POD_IDENTITY) return known
     return this.file.mutate((s) => {
+      // Below 256 are reserved identities (1: the node); a state file from before that rule starts over.
+      if (s.nextIdentity < FIRST_POD_IDENTITY) Object.assign(s, {identities: {}, nextIdentity: FIRST_POD_IDENTITY})
       if (!s.identities[labels]) s.identities[labels] = s.nextIdentity++
       return s.identities[labels]
     })
@@ -77,7 +79,7 @@ export class PolicyStore {
 
   /** Forget everything (reset). */
   clear(): void {
-    this.file.mutate((s) => Object.assign(s, {rules: [], policies: {}, identities: {}, nextIdentity: 1}))
+    this.file.mutate((s) => Object.assign(s, {rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}))
   }
 }
 

@@ -10,6 +10,7 @@ import {LAB4_CHECKS} from '../../src/labs/lab4/checks.js'
 import {PolicyController} from '../../src/policy/controller.js'
 import type {PolicyService} from '../../src/policy/service.js'
 import {PolicyMaps} from '../../src/policy/maps.js'
+import {emptyDesired} from '../../src/policy/resolve.js'
 import {repoRoot} from '../helpers/env.js'
 import {labHarness} from '../helpers/lab-harness.js'
 import {applyEdits} from '../fixtures/mutants.js'
@@ -20,6 +21,7 @@ const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
 const PROGRAMS = {
   deny: read('labs/04-security-policy/solution/deny/ebpfcni.bpf.c'),
   networkpolicy: read('labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c'),
+  spoofing: read('labs/04-security-policy/solution/spoofing/ebpfcni.bpf.c'),
   identity: read('labs/04-security-policy/solution/ebpfcni.bpf.c'),
 }
 
@@ -29,7 +31,7 @@ class StaticController extends PolicyController {
     super(svc)
   }
   async start(): Promise<void> {
-    this.svc.sync()
+    await this.svc.sync()
   }
   async idle(): Promise<void> {}
   stop(): void {}
@@ -70,20 +72,32 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     expect(await h.snapshot()).toEqual(h.before())
   }, 180_000)
 
-  it('step 1 and step 2 references pass their steps', async () => {
+  it('the step 1, 2 and 3 references pass their steps, and the steps before', async () => {
     passing(await check(workspace('deny', PROGRAMS.deny), 'deny'))
     await settle()
     const np = workspace('np', PROGRAMS.networkpolicy)
     passing(await check(np, 'deny'))
     passing(await check(np, 'networkpolicy'))
     await settle()
-  }, 180_000)
+    const sp = workspace('sp', PROGRAMS.spoofing)
+    passing(await check(sp, 'networkpolicy'))
+    passing(await check(sp, 'spoofing'))
+    await settle()
+  }, 240_000)
+
+  it('step 2\'s reference does not validate sources: policy.source-validation fails on it, naming the spoofed datagrams', async () => {
+    const r = await check(workspace('np-spoof', PROGRAMS.networkpolicy), 'spoofing')
+    const sv = r.checks.find((c) => c.id === 'policy.source-validation')
+    expect(sv?.status, JSON.stringify(r.checks, null, 1)).toBe('fail')
+    expect(sv!.message).toMatch(/no endpoints map/)
+    await settle()
+  }, 120_000)
 
   it('the learner\'s own rules survive a check run', async () => {
     const dir = workspace('keep', PROGRAMS.networkpolicy)
     await check(dir, 'deny')
     const maps = PolicyMaps.open(pinDir)
-    maps.sync({mode: 'ip-pair', pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), portPairs: new Map([['10.9.9.1>10.9.9.2>tcp/80', 2]]), isolated: new Set(['10.9.9.2']), identities: new Map()})
+    maps.sync({...emptyDesired('ip-pair'), pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), portPairs: new Map([['10.9.9.1>10.9.9.2>tcp/80', 2]]), isolated: new Set(['10.9.9.2'])})
     maps.close()
     await check(dir, 'networkpolicy')
     const after = PolicyMaps.open(pinDir)

@@ -2,7 +2,7 @@ import {describe, it, expect} from 'vitest'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseNetworkPolicy, matches} from '../../src/policy/networkpolicy.js'
-import {resolve, labelsKey, VERDICT} from '../../src/policy/resolve.js'
+import {resolve, labelsKey, VERDICT, IDENTITY_HOST} from '../../src/policy/resolve.js'
 import {repoRoot} from '../helpers/env.js'
 
 const ORIGINAL = readFileSync(join(repoRoot, 'labs/04-security-policy/policy.yaml'), 'utf8')
@@ -60,6 +60,8 @@ describe('NetworkPolicy parsing', () => {
     const a = resolve('ip-pair', pods, [denyAll, allowAll], [])
     expect(a.pairs.get('10.0.0.2>10.0.0.3')).toBe(VERDICT.allow)
     expect(a.pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.allow)
+    // "allow all" admits pods; from: [] admits every source, the node included.
+    expect(resolve('ip-pair', pods, [allowAll], [], {nodeAddressesOf: () => ['10.0.0.1']}).pairs.get('10.0.0.1>10.0.0.2')).toBe(VERDICT.allow)
   })
 
   it('reads ports (TCP by default)', () => {
@@ -83,17 +85,21 @@ describe('resolving policies to map entries', () => {
   ]
   const policy = parseNetworkPolicy(ORIGINAL)
 
-  it('ip-pair: allows each sleep pod to httpbin and back, isolates httpbin only', () => {
-    const d = resolve('ip-pair', pods, [policy], [])
+  it('ip-pair: allows each sleep pod to httpbin, one direction only, and the node; isolates httpbin only', () => {
+    const d = resolve('ip-pair', pods, [policy], [], {nodeAddressesOf: (ip) => (ip.startsWith('10.0.0.') ? ['10.0.0.1'] : [])})
     expect([...d.isolated]).toEqual(['10.0.0.2'])
-    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.3>10.0.0.2': 2, '10.0.0.2>10.0.0.3': 2, '10.0.0.4>10.0.0.2': 2, '10.0.0.2>10.0.0.4': 2})
+    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.3>10.0.0.2': 2, '10.0.0.4>10.0.0.2': 2, '10.0.0.1>10.0.0.2': 2})
   })
 
-  it('ports: the allowed pair is limited to its ports; replies come back from any port', () => {
+  // The old design wrote a reverse ALLOW for every allowed pair, on every port: with sleep isolated
+  // by a second policy, httpbin could reach sleep on any port. Replies now come through conntrack.
+  it('ports: the allowed pair is limited to its ports, and nothing is written in the reverse direction', () => {
     const web = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: httpbin}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: sleep}}}]\n      ports: [{port: 80}]\n'))
-    const d = resolve('ip-pair', pods.slice(0, 2), [web], [])
+    const isolateSleep = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: sleep}}\n  policyTypes: [Ingress]\n', 'sleep-isolated'))
+    const d = resolve('ip-pair', pods.slice(0, 2), [web, isolateSleep], [])
     expect(Object.fromEntries(d.portPairs)).toEqual({'10.0.0.3>10.0.0.2>tcp/80': 2})
-    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.2>10.0.0.3': 2})
+    expect(Object.fromEntries(d.pairs)).toEqual({})
+    expect([...d.isolated].sort()).toEqual(['10.0.0.2', '10.0.0.3'])
   })
 
   it('hand-written rules override what a policy allows; unknown names are refused', () => {
@@ -103,15 +109,17 @@ describe('resolving policies to map entries', () => {
     expect(() => resolve('ip-pair', pods, [], [{from: 'nobody', to: 'httpbin', verdict: 'deny'}])).toThrow(/"nobody" is neither a pod nor an IPv4 address/)
   })
 
-  it('identity: one identity per label set, rules between identities, not pods', () => {
+  it('identity: one identity per label set; each selected endpoint has one rule per peer identity, the node is identity 1', () => {
     const ids = new Map<string, number>()
-    const identityOf = (l: Record<string, string>) => ids.get(labelsKey(l)) ?? (ids.set(labelsKey(l), ids.size + 1), ids.size)
-    const d = resolve('identity', pods, [policy], [], identityOf)
+    const identityOf = (l: Record<string, string>) => ids.get(labelsKey(l)) ?? (ids.set(labelsKey(l), 256 + ids.size), 255 + ids.size)
+    const d = resolve('identity', pods, [policy], [], {identityOf, nodeAddressesOf: () => ['10.0.0.1']})
     expect(d.identities.get('10.0.0.3')).toBe(d.identities.get('10.0.0.4'))
-    expect(new Set(d.identities.values()).size).toBe(3)
-    const [h, s] = [d.identities.get('10.0.0.2'), d.identities.get('10.0.0.3')]
-    expect(Object.fromEntries(d.pairs)).toEqual({[`${s}>${h}`]: 2, [`${h}>${s}`]: 2})
-    expect([...d.isolated]).toEqual([String(h)])
-    expect(() => resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], identityOf)).toThrow(/is not a pod/)
+    expect(d.identities.get('10.0.0.1')).toBe(IDENTITY_HOST)
+    expect(new Set(d.identities.values()).size).toBe(4)
+    const s = d.identities.get('10.0.0.3')
+    // Two sleep pods, one rule: peer identity, endpoint address.
+    expect(Object.fromEntries(d.pairs)).toEqual({[`${s}>10.0.0.2`]: 2, [`${IDENTITY_HOST}>10.0.0.2`]: 2})
+    expect([...d.isolated]).toEqual(['10.0.0.2'])
+    expect(() => resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], {identityOf})).toThrow(/is not a pod/)
   })
 })

@@ -1,12 +1,17 @@
-// ebpfcni.bpf.c — lab 4 reference solution: identity-based policy. Every pod address maps
-// to an identity (one per label set); rules are keyed by (source identity, destination
-// identity), so they grow with label groups squared, not pods squared.
+// ebpfcni.bpf.c — lab 4 reference solution (step 4): identities, with rules per endpoint.
+// Every pod address maps to an identity (one per label set). Each pod (endpoint) has its own
+// rules, keyed by (peer identity, port, protocol) as Cilium's per-endpoint policy maps are: they
+// grow with the label groups a pod admits, not with the pods in them.
+//   xdp_prog  what a pod sends: source validation, counting, conntrack;
+//   to_pod    what goes to a pod: replies, then the endpoint's rules, then isolation.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/in.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
 
 struct {
@@ -17,7 +22,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counter SEC(".maps");
 
-/* Pod address (network order) -> identity, written by user space as pods come and go. */
+/* Pod address (network order) -> identity (IDENTITY_HOST for the node's own addresses). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -26,34 +31,43 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } identity SEC(".maps");
 
-/* (source identity, destination identity) -> verdict. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct identity_pair);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} identity_policy SEC(".maps");
-
-/* Identities selected by a NetworkPolicy: ingress is denied unless a rule allows it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} identity_isolated SEC(".maps");
-
-/* Rules limited to ports (NetworkPolicy ingress[].ports): (src, dst, protocol, dport) -> verdict. */
+/* Per-endpoint rules: (peer identity, endpoint address, dport, protocol) -> verdict;
+ * dport 0 and protocol 0 for a rule on every port. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct port_rule_key);
+	__type(key, struct endpoint_rule_key);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} identity_policy_ports SEC(".maps");
+} endpoint_policy SEC(".maps");
 
-/* How many packets were dropped (one per-CPU slot, summed by user space). */
+/* Pods some NetworkPolicy selects: ingress is denied unless a rule allows it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} isolated SEC(".maps");
+
+/* Flows pods opened. LRU: when full, the least recently used flow goes, never an error. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ct_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conntrack SEC(".maps");
+
+/* Host veth ifindex -> the address of the pod behind it, written by `ebpfcni policy`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} endpoints SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -62,35 +76,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
 
-/* Identity 0: an address no pod has (the outside world). */
+/* IDENTITY_UNKNOWN (0) for an address no pod has: the outside world. */
 static __always_inline __u32 identity_of(__u32 addr)
 {
 	__u32 *id = bpf_map_lookup_elem(&identity, &addr);
-	return id ? *id : 0;
+	return id ? *id : IDENTITY_UNKNOWN;
 }
 
-/* The destination port of a TCP or UDP packet, in network order; 0 for anything else.
- * The ports follow the IP header, whose length is ihl * 4 bytes (options make it longer). */
-static __always_inline __u16 dport_of(struct iphdr *ip, void *data_end)
-{
-	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
-		return 0;
-	/* Only the first fragment carries the TCP/UDP header: later ones start mid-payload. */
-	if (ip->frag_off & bpf_htons(0x1fff))
-		return 0;
-	__u16 *ports = (void *)ip + ip->ihl * 4;
-	if ((void *)(ports + 2) > data_end)
-		return 0;
-	return ports[1]; /* source port, then destination port, in both TCP and UDP */
-}
-
-static __always_inline int drop(void)
+static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
 	if (n)
 		*n += 1;
-	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -99,17 +97,21 @@ int xdp_prog(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
 		return XDP_PASS;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
-		return XDP_PASS;
-	if (ip->ihl < 5)
-		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
+	/* Source validation: the packet arrived on this pod's veth, so it must carry this pod's
+	 * address. A spoofed source would borrow another pod's rules and conntrack entries. */
+	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 *own = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (own && *own != ip->saddr) {
+		count_drop();
+		return XDP_DROP;
+	}
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -120,17 +122,66 @@ int xdp_prog(struct xdp_md *ctx)
 		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
 	}
 
-	struct identity_pair pair = {.src = identity_of(ip->saddr), .dst = identity_of(ip->daddr)};
-	__u32 *verdict = bpf_map_lookup_elem(&identity_policy, &pair);
-	if (verdict)
-		return *verdict == POLICY_DENY ? drop() : XDP_PASS;
-	struct port_rule_key pk = {.src = pair.src, .dst = pair.dst, .dport = dport_of(ip, data_end), .proto = ip->protocol};
-	__u32 *port_verdict = pk.dport ? bpf_map_lookup_elem(&identity_policy_ports, &pk) : 0;
-	if (port_verdict)
-		return *port_verdict == POLICY_DENY ? drop() : XDP_PASS;
-	if (pair.dst && bpf_map_lookup_elem(&identity_isolated, &pair.dst))
-		return drop();
+	/* The pod opens (or continues) a flow: its replies may come back. */
+	__u16 sport, dport;
+	if (parse_ports(ip, data_end, &sport, &dport)) {
+		struct ct_key flow = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = sport, .dport = dport, .proto = ip->protocol};
+		__u32 seen = 1;
+		bpf_map_update_elem(&conntrack, &flow, &seen, BPF_ANY);
+	}
 	return XDP_PASS;
+}
+
+static __always_inline int shot(void)
+{
+	count_drop();
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
+		return shot();
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK;
+	/* IPv4 only: IPv6 (the link-local fe80:: every interface gets) and anything else is
+	 * dropped, so nothing reaches a pod that the IPv4 rules cannot see. */
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
+		return shot();
+
+	/* 1. A reply to a flow this pod opened: the reversed tuple is in conntrack. */
+	__u16 sport = 0, dport = 0;
+	int has_ports = parse_ports(ip, data_end, &sport, &dport);
+	if (has_ports) {
+		struct ct_key reply = {.saddr = ip->daddr, .daddr = ip->saddr, .sport = dport, .dport = sport, .proto = ip->protocol};
+		if (bpf_map_lookup_elem(&conntrack, &reply))
+			return TC_ACT_OK;
+	}
+
+	/* 2. The endpoint's rule for the sender's identity: every port, then this port. */
+	struct endpoint_rule_key rule = {.peer = identity_of(ip->saddr), .endpoint = ip->daddr};
+	__u32 *verdict = bpf_map_lookup_elem(&endpoint_policy, &rule);
+	if (verdict)
+		return *verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+	if (has_ports) {
+		rule.dport = dport;
+		rule.proto = ip->protocol;
+		verdict = bpf_map_lookup_elem(&endpoint_policy, &rule);
+		if (verdict)
+			return *verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+	}
+
+	/* 3. No rule: a selected (isolated) pod receives nothing else; any other pod everything. */
+	__u32 daddr = ip->daddr;
+	if (bpf_map_lookup_elem(&isolated, &daddr))
+		return shot();
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

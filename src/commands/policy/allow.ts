@@ -17,7 +17,7 @@ export default class PolicyAllow extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyAllow)
-    const r = new PolicyService({pinDir: flags['pin-dir']}).setRule('allow', args.from, args.to)
+    const r = await new PolicyService({pinDir: flags['pin-dir']}).setRule('allow', args.from, args.to)
     this.log(`${chalk.green('✔')} allow ${args.from} → ${args.to} (${r.mode} design; ${r.written} entr${r.written === 1 ? 'y' : 'ies'} written, ${r.removed} removed)`)
     return r
   }

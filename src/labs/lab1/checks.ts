@@ -11,20 +11,11 @@ import {PodService} from '../../pods/service.js'
 import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import {CRI_CHECK_POD_PREFIX, type Lab1Context} from './context.js'
 import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../check-pods.js'
+import {cidrInfo, ip2int} from '../../net/ipv4.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
 // path, and fails with what was seen vs what was expected.
 
-
-const ip2int = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
-function cidrInfo(cidr: string): {net: number; bcast: number; prefix: number; gateway: string} {
-  const [ip, p] = cidr.split('/')
-  const prefix = Number(p)
-  const size = 2 ** (32 - prefix)
-  const net = Math.floor(ip2int(ip) / size) * size
-  const int2ip = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
-  return {net, bcast: net + size - 1, prefix, gateway: int2ip(net + 1)}
-}
 
 /** The pod-side interface from a result: the one with a sandbox, or named CNI_IFNAME. */
 function podIface(pod: CheckPod): {name: string; mac?: string} | undefined {

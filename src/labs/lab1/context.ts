@@ -84,7 +84,13 @@ export class Lab1Context extends CheckPods {
    * asks for it (labs 2-4 with --runtime cri: the kubelet's path), else a netns the checks ADD.
    */
   async trafficPod(label: string, workload: 'httpbin' | 'sleep' = 'sleep', labels: Record<string, string> = {}): Promise<CheckPod> {
-    if (!this.opts.criTraffic) return this.attach(this.learnerNet(), label)
+    if (!this.opts.criTraffic) {
+      const pod = await this.attach(this.learnerNet(), label)
+      if (workload === 'httpbin' && pod.outcome.ok && pod.ip) {
+        await startHttpbin(this.ledger, {name: pod.netnsName, netnsPath: pod.netnsPath, lab: this.labId, owner: this.checkOwner}).catch(() => undefined)
+      }
+      return pod
+    }
     this.assertNotHung()
     await this.criDaemonForThisRun()
     const pods = new PodService(this.ledger)
@@ -103,12 +109,7 @@ export class Lab1Context extends CheckPods {
   /** Pod A on the learner's network, running httpbin. */
   podA(): Promise<CheckPod> {
     return this.once('podA', async () => {
-      if (this.opts.criTraffic) return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
-      const pod = await this.attach(this.learnerNet(), 'httpbin')
-      if (pod.outcome.ok && pod.ip) {
-        await startHttpbin(this.ledger, {name: pod.netnsName, netnsPath: pod.netnsPath, lab: this.labId, owner: this.checkOwner}).catch(() => undefined)
-      }
-      return pod
+      return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
     })
   }
 

@@ -3,17 +3,19 @@ import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
-import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp} from '../../bpf/frames.js'
-import {closeFd, objGet, testRun, xdpVerdictName} from '../../bpf/libbpf.js'
-import {httpGet} from '../../net/probes.js'
+import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp} from '../../bpf/frames.js'
+import {arrivals, httpGet, sendUdp, tcpConnect} from '../../net/probes.js'
+import {hostPeer, xdpOff} from '../../net/ip.js'
+import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
-import {resolve, type PolicyPod} from '../../policy/resolve.js'
+import {resolve, type ManualRule, type PolicyPod} from '../../policy/resolve.js'
 import type {CheckPod} from '../check-pods.js'
 
-// Lab 4's checks: the learner's program enforces what the policy layer writes — crafted
-// frames first (no pods), then real pods over HTTP, a NetworkPolicy, a controller that
-// follows pods, and the identity design's map sizes.
+// Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
+// first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
+// the receiver's), then real pods: HTTP, UDP and TCP counted where they arrive, a spoof attempt,
+// a pod made before the program, a controller that follows pods, and the identity design's sizes.
 
 /** The original workshop's policy: httpbin accepts only app=sleep. */
 const originalPolicy = () => parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
@@ -61,22 +63,62 @@ async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> 
   // Each check starts from no rules and no policies of its own.
   for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
   for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
-  svc.sync()
+  await svc.sync()
   const before = await http(ctx, b, a, true)
   if (!before.ok) throw new CheckSkip(`needs sleep → httpbin to work without rules first (${before.detail})`)
   return [a, b]
 }
 
-/** Test-run each [what, frame, expected verdict] on the pinned program; fail naming every mismatch. */
-function expectVerdicts(ctx: Lab4Context, cases: Array<[string, Buffer, number]>): void {
-  const fd = objGet(ctx.xdpPin())
+type Expect = 'pass' | 'drop'
+
+/** Send each [what, frame, expected] along the pod-to-pod path; fail naming every mismatch. */
+function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expect]>, hint?: string): void {
+  const got = ctx.path(cases.map(([, f]) => f))
+  const wrong = cases.flatMap(([what, , want], i) => ((got[i].dropped ? 'drop' : 'pass') === want ? [] : [`${what}: ${got[i].how}, expected ${want === 'drop' ? 'a drop' : 'to pass'}`]))
+  if (wrong.length) fail(wrong.join('; '), hint)
+}
+
+/** Pretend pods for frame checks: in the policy layer's pod list for the duration of `body`, then gone. */
+async function withPretendPods<T>(ctx: Lab4Context, pods: PolicyPod[], policies: PolicySpec[], body: () => T | Promise<T>, rules: ManualRule[] = []): Promise<T> {
+  const svc = await ctx.policy()
+  pods.forEach((p) => ctx.podSource.add(p))
+  policies.forEach((p) => svc.store.putPolicy(p))
+  rules.forEach((r) => svc.store.setRule(r))
   try {
-    const wrong = cases.map(([what, f, want]) => [what, testRun(fd, f).retval, want] as const).filter(([, got, want]) => got !== want)
-    if (wrong.length) fail(wrong.map(([what, got, want]) => `${what} got ${xdpVerdictName(got)}, expected ${xdpVerdictName(want)}`).join('; '))
+    await svc.sync()
+    return await body()
   } finally {
-    closeFd(fd)
+    rules.forEach((r) => svc.store.removeRule(r.from, r.to))
+    pods.forEach((p) => ctx.podSource.remove(p.name))
+    policies.forEach((p) => svc.store.deletePolicy(p.name))
+    await svc.sync()
   }
 }
+
+/** A policy that selects pods and admits nothing: they are isolated. */
+const isolate = (name: string, selector: Record<string, string>): PolicySpec => ({name, podSelector: selector, ingress: []})
+
+/** What arrives at a pod while `send` runs (UDP datagrams and TCP segments, IPv4 and IPv6). */
+async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promise<{udp: number; tcp: number}> {
+  const before = await arrivals(pod.netnsPath)
+  await send()
+  const after = await arrivals(pod.netnsPath)
+  return {udp: after.udp - before.udp, tcp: after.tcp - before.tcp}
+}
+
+/** A pod's IPv6 link-local address once DAD is done (a tentative address cannot be used yet). */
+async function linkLocal(pod: CheckPod): Promise<string | undefined> {
+  for (let i = 0; i < 40; i++) {
+    const r = await run('nsenter', [`--net=${pod.netnsPath}`, 'ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'], {timeoutMs: 5000})
+    const info = ok(r) ? ((JSON.parse(r.stdout || '[]') as Array<{addr_info?: Array<{local: string; tentative?: boolean}>}>)[0]?.addr_info ?? []) : []
+    const ready = info.find((x) => !x.tentative)
+    if (ready) return ready.local
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  return undefined
+}
+
+const UDP_PROBES = 20
 
 export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   lab2Check('bpf.compiles'),
@@ -84,35 +126,25 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.test-run',
     cost: 'cheap',
-    title: 'crafted frames: a denied pair gets XDP_DROP; its reverse, other pairs and ARP get XDP_PASS',
+    title: 'crafted frames: a denied pair is dropped; its reverse, other pairs and ARP pass',
     hint: 'Look up struct ip_pair {saddr, daddr} exactly as in the packet (network order, this direction only); drop only on POLICY_DENY.',
     run: async (ctx) => {
       const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'policy' || m.name === 'identity_policy')) fail(`your program has no map named policy${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ''}`)
+      if (!d.maps.some((m) => m.name === 'policy' || m.name === 'endpoint_policy')) fail(`your program has no map named policy${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ''}`)
       ;(await ctx.maps()).close()
-      const svc = await ctx.policy()
       // Two pretend pods (no netns needed: the frames never leave the test run).
       const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
       const y = {name: 'test-y', ip: '10.250.0.2', labels: {t: 'y'}}
-      ctx.podSource.add(x)
-      ctx.podSource.add(y)
-      svc.store.setRule({from: x.name, to: y.name, verdict: 'deny'})
-      try {
-        svc.sync()
-        const cases: Array<[string, Buffer, number]> = [
-          [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 1],
-          [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 2],
-          [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 2],
-          ['ARP', arp(), 2],
+      return withPretendPods(ctx, [x, y], [], () => {
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 'drop'],
+          [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 'pass'],
+          [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 'pass'],
+          ['ARP', arp(), 'pass'],
         ]
-        expectVerdicts(ctx, cases)
+        expectPath(ctx, cases)
         return `${cases.length} frames: the denied pair dropped, the rest passed`
-      } finally {
-        svc.store.removeRule(x.name, y.name)
-        ctx.podSource.remove(x.name)
-        ctx.podSource.remove(y.name)
-        svc.sync()
-      }
+      }, [{from: x.name, to: y.name, verdict: 'deny'}])
     },
   },
   {
@@ -123,7 +155,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
       const before = ctx.drops()
-      svc.setRule('deny', 'sleep', 'httpbin')
+      await svc.setRule('deny', 'sleep', 'httpbin')
       const r = await http(ctx, b, a, false)
       const after = ctx.drops()
       if (r.ok) fail(`sleep ${b.ip} → httpbin ${a.ip} still answered after the deny rule was written`)
@@ -138,8 +170,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
-      svc.setRule('deny', 'sleep', 'httpbin')
-      svc.setRule('allow', 'sleep', 'httpbin')
+      await svc.setRule('deny', 'sleep', 'httpbin')
+      await svc.setRule('allow', 'sleep', 'httpbin')
       const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`with an ALLOW rule for sleep → httpbin: ${r.detail}`)
       return `${b.ip} → ${a.ip} HTTP 200 with an ALLOW rule`
@@ -152,10 +184,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
-      svc.setRule('deny', 'sleep', 'httpbin')
+      await svc.setRule('deny', 'sleep', 'httpbin')
       const denied = await http(ctx, b, a, false)
       if (denied.ok) throw new CheckSkip('needs deny to work first (policy.deny-drops)')
-      svc.removeRule('sleep', 'httpbin')
+      await svc.removeRule('sleep', 'httpbin')
       const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
       const maps = await ctx.maps()
@@ -166,9 +198,95 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     },
   },
   {
+    id: 'policy.to-pod',
+    cost: 'cheap',
+    title: 'to_pod, at the receiving pod: with no policy IPv4 and ARP pass both ways; IPv6 never reaches a pod',
+    hint: 'In to_pod: ARP returns TC_ACT_OK; anything that is not IPv4 (parse_iphdr gives NULL) returns TC_ACT_SHOT; a pod no policy selects gets TC_ACT_OK.',
+    run: async (ctx) => {
+      await ctx.toPodPin()
+      ;(await ctx.maps()).close()
+      const pods: PolicyPod[] = [
+        {name: 'plain-a', ip: '10.250.2.1', labels: {role: 'a'}},
+        {name: 'plain-b', ip: '10.250.2.2', labels: {role: 'b'}},
+      ]
+      return withPretendPods(ctx, pods, [], () => {
+        const [x, y] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`${x} → ${y} TCP 80 (no policy selects either pod)`, ipv4Tcp(x, y, 80), 'pass'],
+          [`${y} → ${x} UDP 53`, ipv4Udp(y, x, 'q', 53), 'pass'],
+          ['ARP', arp(), 'pass'],
+          ['IPv6 UDP fe80::a → fe80::b port 9999', ipv6Udp(9999), 'drop'],
+        ]
+        expectPath(ctx, cases)
+        return `${cases.length} frames: pods no policy selects get IPv4 and ARP; IPv6 is dropped at the pod's veth`
+      })
+    },
+  },
+  {
+    id: 'policy.ports',
+    cost: 'cheap',
+    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods and later fragments are dropped',
+    hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
+    run: async (ctx) => {
+      await ctx.toPodPin()
+      const d = await ctx.deployed()
+      if (!d.maps.some((m) => m.name === 'policy_ports' || m.name === 'endpoint_policy')) fail(`your program has no ports map (policy_ports, or endpoint_policy in the identity design); its maps: ${d.maps.map((m) => m.name).join(', ')}`)
+      ;(await ctx.maps()).close()
+      const pods: PolicyPod[] = [
+        {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
+        {name: 'port-server', ip: '10.250.1.2', labels: {role: 'server'}},
+        {name: 'port-other', ip: '10.250.1.3', labels: {}},
+      ]
+      const web: PolicySpec = {name: 'server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
+      return withPretendPods(ctx, pods, [web], () => {
+        const [c, srv, o] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`client → server TCP 80`, ipv4Tcp(c, srv, 80, 41000), 'pass'],
+          [`client → server TCP 8080`, ipv4Tcp(c, srv, 8080, 41001), 'drop'],
+          [`client → server UDP 80`, ipv4Udp(c, srv, 'x', 80, 41002), 'drop'],
+          [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80, 41003), 'drop'],
+          // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
+          [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 'drop'],
+          [`server → client TCP 41004 (the client is not selected: it accepts anything)`, ipv4Tcp(srv, c, 41004, 80), 'pass'],
+        ]
+        expectPath(ctx, cases)
+        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment is not taken for port 80)`
+      })
+    },
+  },
+  {
+    id: 'policy.conntrack',
+    cost: 'cheap',
+    title: 'replies come back through conntrack: an isolated client gets its replies, and nothing else from the server',
+    hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
+    run: async (ctx) => {
+      await ctx.toPodPin()
+      const d = await ctx.deployed()
+      if (!d.maps.some((m) => m.name === 'conntrack')) fail(`your program has no conntrack map; its maps: ${d.maps.map((m) => m.name).join(', ')}`, 'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32')
+      const pods: PolicyPod[] = [
+        {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
+        {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
+      ]
+      // The server admits the client on TCP 80; a second policy isolates the client entirely.
+      const web: PolicySpec = {name: 'ct-server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
+      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
+        const [c, srv] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`client :42000 → server TCP 80 (opens the flow)`, ipv4Tcp(c, srv, 80, 42000), 'pass'],
+          [`server :80 → client :42000 (the reply)`, ipv4Tcp(srv, c, 42000, 80, 'ack'), 'pass'],
+          [`server :80 → client :42001 (no flow the client opened)`, ipv4Tcp(srv, c, 42001, 80, 'ack'), 'drop'],
+          [`server → client UDP 9999`, ipv4Udp(srv, c, 'x', 9999, 80), 'drop'],
+          [`server → client TCP 22`, ipv4Tcp(srv, c, 22, 42000), 'drop'],
+        ]
+        expectPath(ctx, cases)
+        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
+      })
+    },
+  },
+  {
     id: 'policy.networkpolicy',
-    title: 'the original httpbin/sleep NetworkPolicy: sleep reaches httpbin, an unlabelled pod does not',
-    hint: 'No rule for the pair, but the destination is isolated (selected by a policy): drop. An ALLOW rule for the pair wins.',
+    title: 'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
+    hint: 'to_pod at httpbin\'s veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node\'s address has an ALLOW rule of its own.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
@@ -176,51 +294,70 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const otherBefore = await http(ctx, other, a, true)
       if (!otherBefore.ok) throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
       svc.store.putPolicy(originalPolicy())
-      const r = svc.sync()
+      const r = await svc.sync()
       const sleepOk = await http(ctx, b, a, true)
       const otherDenied = await http(ctx, other, a, false)
       if (!sleepOk.ok) fail(`with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
       if (otherDenied.ok) fail(`with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`, 'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped')
-      return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, unlabelled → httpbin dropped`
+      // Kubernetes: traffic from the node a pod runs on is always allowed (kubelet probes).
+      const node = await httpGet('/proc/self/ns/net', `http://${a.ip}/get`, 3)
+      if (!node.ok) fail(`with the policy applied, the node itself can no longer reach httpbin ${a.ip}: ${node.detail}`, 'the controller writes an ALLOW rule from the node\'s address to every selected pod: a rule for the pair must pass')
+      return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, node → httpbin 200, unlabelled → httpbin dropped`
     },
   },
   {
-    id: 'policy.ports',
-    cost: 'cheap',
-    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP and other pods are dropped',
-    hint: 'After the pair rule: look up struct port_rule_key {src, dst, dport (network order, from the TCP/UDP header after ihl*4 bytes), proto} in the ports map.',
+    id: 'policy.isolated-closed',
+    title: 'an isolated pod that talks to a server gets its replies, and nothing else from it: no UDP, TCP or IPv6',
+    hint: 'Replies are admitted by conntrack only (the reversed tuple of a flow the pod opened), never by a rule in the reverse direction; to_pod drops IPv6.',
     run: async (ctx) => {
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'policy_ports' || m.name === 'identity_policy_ports')) fail(`your program has no ports map (policy_ports, or identity_policy_ports in the identity design); its maps: ${d.maps.map((m) => m.name).join(', ')}`)
-      ;(await ctx.maps()).close()
+      const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
-      const pods: PolicyPod[] = [
-        {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
-        {name: 'port-server', ip: '10.250.1.2', labels: {role: 'server'}},
-        {name: 'port-other', ip: '10.250.1.3', labels: {}},
-      ]
-      const web: PolicySpec = {name: 'server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
-      pods.forEach((p) => ctx.podSource.add(p))
-      svc.store.putPolicy(web)
-      try {
-        svc.sync()
-        const [c, srv, o] = pods.map((p) => p.ip)
-        const cases: Array<[string, Buffer, number]> = [
-          [`client → server TCP 80`, ipv4Tcp(c, srv, 80), 2],
-          [`client → server TCP 8080`, ipv4Tcp(c, srv, 8080), 1],
-          [`client → server UDP 80`, ipv4Udp(c, srv, 'x', 80), 1],
-          [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80), 1],
-          // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
-          [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 1],
-          [`server → client (a reply, TCP 40000)`, ipv4Tcp(srv, c, 40000), 2],
-        ]
-        expectVerdicts(ctx, cases)
-        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment is not taken for port 80)`
-      } finally {
-        pods.forEach((p) => ctx.podSource.remove(p.name))
-        svc.store.deletePolicy(web.name)
-        svc.sync()
+      // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
+      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
+      if (open.udp < UDP_PROBES) throw new CheckSkip(`needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`)
+      const sleepV6 = await linkLocal(b)
+      svc.store.putPolicy({name: 'httpbin-tcp-80-from-sleep', podSelector: {app: 'httpbin'}, ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}]})
+      svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
+      await svc.sync()
+      const web = await http(ctx, b, a, true)
+      if (!web.ok) fail(`sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`, 'sleep opened the connection: httpbin\'s replies must pass to_pod at sleep through conntrack')
+      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
+      if (udp.udp > 0) fail(`${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`, 'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass')
+      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip!, 8080, 1))
+      if (tcp.tcp > 0) fail(`a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`, 'only replies to flows sleep opened may pass to_pod')
+      let v6 = 'no IPv6 link-local address on sleep'
+      if (sleepV6) {
+        const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
+        if (six.udp > 0) fail(`${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`, 'to_pod must drop what is not IPv4: the rules cannot see IPv6')
+        v6 = `IPv6 to ${sleepV6} dropped`
       }
+      return `sleep → httpbin 200 (replies via conntrack); httpbin → sleep: UDP 9999 and TCP 8080 dropped; ${v6}`
+    },
+  },
+  {
+    id: 'policy.existing-pod',
+    title: 'a pod made before the program was loaded is covered once the agent attaches the programs',
+    hint: 'This is `ebpfcni policy`\'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const other = await ctx.labelledPod('other', {})
+      const late = await ctx.labelledPod('early', {app: 'httpbin'}, 'httpbin')
+      // As if made before the program: no XDP and no to_pod on its veth.
+      const peer = await hostPeer(late.netnsPath, 'eth0')
+      if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
+      await xdpOff(peer.ifname)
+      const r = await run('tc', ['qdisc', 'del', 'dev', peer.ifname, 'clsact'], {timeoutMs: 5000})
+      if (!ok(r) && !/No such file|Cannot find|Invalid handle/i.test(r.stderr)) fail(`could not clear ${peer.ifname}'s TC hooks: ${describeRun(r)}`)
+      const svc = await ctx.policy()
+      const before = await http(ctx, other, late, true)
+      if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
+      svc.store.putPolicy(originalPolicy())
+      await svc.sync()
+      const allowed = await http(ctx, b, late, true)
+      if (!allowed.ok) fail(`sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`)
+      if ((await http(ctx, other, late, false)).ok) fail(`the unlabelled pod ${other.ip} still reaches the earlier httpbin pod ${late.ip}: its veth has no to_pod`, 'the agent attaches to_pod to every pod at sync: is your to_pod named to_pod, and pinned?')
+      void a
+      return `earlier pod ${late.ip}: sleep allowed, unlabelled dropped once the programs were attached`
     },
   },
   {
@@ -237,13 +374,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       try {
         const sleep2 = await ctx.labelledPod('sleep-new', {app: 'sleep'})
         const other2 = await ctx.labelledPod('other-new', {})
-        let ok = false
+        let reached = false
         const deadline = Date.now() + 3000
-        while (!ok && Date.now() < deadline) {
+        while (!reached && Date.now() < deadline) {
           await controller.idle()
-          ok = (await http(ctx, sleep2, a, true)).ok
+          reached = (await http(ctx, sleep2, a, true)).ok
         }
-        if (!ok) fail(`a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`, 'the controller must write the new pod\'s ALLOW entry when the pod appears')
+        if (!reached) fail(`a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`, 'the controller must write the new pod\'s ALLOW entry when the pod appears')
         if ((await http(ctx, other2, a, false)).ok) fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
         const gone = sleep2.ip!
         await ctx.dropPod(sleep2)
@@ -252,7 +389,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const maps = await ctx.maps()
         const cur = maps.read()
         maps.close()
-        const stale = maps.mode === 'ip-pair' ? [...cur.pairs.keys()].filter((k) => k.split('>').includes(gone)) : cur.identities.has(gone) ? [`identity[${gone}]`] : []
+        const stale = maps.mode === 'ip-pair' ? [...cur.pairs.keys(), ...cur.portPairs.keys()].filter((k) => k.split('>').includes(gone)) : cur.identities.has(gone) ? [`identity[${gone}]`] : []
         if (stale.length) fail(`pod ${gone} was deleted but the maps still hold ${stale.slice(0, 3).join(', ')}: its address will be reused by another pod`)
         return `new sleep pod allowed, new unlabelled pod dropped, deleted pod's entries gone`
       } finally {
@@ -261,43 +398,92 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     },
   },
   {
-    id: 'policy.identity',
-    cost: 'cheap',
-    title: 'identity design: rules grow with label groups, not pods, and the datapath decides by identity',
-    hint: 'Declare identity, identity_policy and identity_isolated (ebpfcni_policy.h); look up both addresses\' identities, then the identity pair.',
+    id: 'policy.source-validation',
+    title: 'a pod that sends from another pod\'s address is dropped at its own veth; its real address still works',
+    hint: 'In xdp_prog: look up ctx->ingress_ifindex in endpoints; when there is an entry and ip->saddr is not it, count the drop and return XDP_DROP.',
     run: async (ctx) => {
       const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'identity_policy')) fail(`your program has no identity_policy map (maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}): still the ip-pair design`)
+      if (!d.maps.some((m) => m.name === 'endpoints')) fail(`your program has no endpoints map; its maps: ${d.maps.map((m) => m.name).join(', ')}`, 'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)')
+      const [a, b] = await clientAndServer(ctx)
+      const other = await ctx.labelledPod('other', {})
+      const svc = await ctx.policy()
+      svc.store.putPolicy(originalPolicy())
+      await svc.sync()
+      // The attacker: the unlabelled pod borrows sleep's address, which httpbin admits.
+      const ns = ['nsenter', `--net=${other.netnsPath}`]
+      const steps = [['ip', 'addr', 'add', `${b.ip}/32`, 'dev', 'eth0', 'noprefixroute'], ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip!]]
+      for (const st of steps) {
+        const r = await run(ns[0], [...ns.slice(1), ...st], {timeoutMs: 5000})
+        if (!ok(r)) throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
+      }
+      try {
+        const dropsBefore = ctx.drops()
+        const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip!, 9999, UDP_PROBES))
+        const dropsAfter = ctx.drops()
+        if (spoofed.udp > 0) {
+          const maps = await ctx.maps()
+          const entry = [...maps.read().endpoints].find(([, ip]) => ip === other.ip)
+          maps.close()
+          const known = entry ? `endpoints[${entry[0]}] = ${entry[1]} (other's veth)` : `endpoints has no entry for other's veth`
+          fail(`${spoofed.udp} of ${UDP_PROBES} datagrams the unlabelled pod ${other.ip} sent as sleep (${b.ip}) reached httpbin ${a.ip}; ${known}`, 'the packet arrived on other\'s veth: in xdp_prog, its source must be endpoints[ctx->ingress_ifindex]')
+        }
+        if (dropsAfter - dropsBefore < BigInt(UDP_PROBES)) fail(`the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`)
+      } finally {
+        await run(ns[0], [...ns.slice(1), 'ip', 'route', 'del', `${a.ip}/32`], {timeoutMs: 5000})
+        await run(ns[0], [...ns.slice(1), 'ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'], {timeoutMs: 5000})
+      }
+      const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip!, 9999, UDP_PROBES))
+      if (honest.udp < UDP_PROBES) fail(`from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`, 'drop only a source that is not the pod\'s own')
+      return `spoofed as sleep: 0 of ${UDP_PROBES} reached httpbin, all counted as drops; from its own address all ${UDP_PROBES} reached sleep`
+    },
+  },
+  {
+    id: 'policy.identity',
+    cost: 'cheap',
+    title: 'identity design: per-endpoint rules grow with the label groups a pod admits, a new client pod adds no rule, and to_pod decides by identity',
+    hint: 'Declare identity and endpoint_policy (ebpfcni_policy.h); in to_pod look up {.peer = identity_of(saddr), .endpoint = daddr} for every port, then with dport and proto.',
+    run: async (ctx) => {
+      await ctx.toPodPin()
+      const d = await ctx.deployed()
+      if (!d.maps.some((m) => m.name === 'endpoint_policy')) fail(`your program has no endpoint_policy map (maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}): still the ip-pair design`)
       ;(await ctx.maps()).close()
       const svc = await ctx.policy()
       // 30 pretend pods in 3 label groups (maps only; the frames are test runs).
-      const fakes = Array.from({length: 30}, (_, i) => ({name: `fake-${i}`, ip: `10.251.0.${i + 1}`, labels: {app: ['httpbin', 'sleep', 'other'][i % 3]}}))
-      fakes.forEach((p) => ctx.podSource.add(p))
-      svc.store.putPolicy(originalPolicy())
-      try {
-        svc.sync()
-        const maps = await ctx.maps()
-        const cur = maps.read()
-        maps.close()
-        const ipPair = resolve('ip-pair', ctx.podSource.list(), [originalPolicy()], []).pairs.size
+      const fakes: PolicyPod[] = Array.from({length: 30}, (_, i) => ({name: `fake-${i}`, ip: `10.251.0.${i + 1}`, labels: {app: ['httpbin', 'sleep', 'other'][i % 3]}}))
+      return withPretendPods(ctx, fakes, [originalPolicy()], async () => {
+        const read = async () => {
+          const maps = await ctx.maps()
+          try {
+            return maps.read()
+          } finally {
+            maps.close()
+          }
+        }
+        const cur = await read()
+        const rules = cur.pairs.size + cur.portPairs.size
+        const ipPair = resolve('ip-pair', fakes, [originalPolicy()], []).pairs.size
+        const endpoints = cur.isolated.size
         if (cur.identities.size < fakes.length) fail(`identity holds ${cur.identities.size} addresses for ${fakes.length} pods`)
-        if (cur.pairs.size > 9 * 2) fail(`identity_policy holds ${cur.pairs.size} entries for 3 label groups`)
-        const httpbin = fakes[0].ip
-        const sleep = fakes[1].ip
-        const other = fakes[2].ip
-        const cases: Array<[string, Buffer, number]> = [
-          [`app=sleep ${sleep} → app=httpbin ${httpbin}`, ipv4Udp(sleep, httpbin), 2],
-          [`app=other ${other} → app=httpbin ${httpbin}`, ipv4Udp(other, httpbin), 1],
-          [`unknown 10.251.1.1 → app=httpbin ${httpbin}`, ipv4Udp('10.251.1.1', httpbin), 1],
-          [`app=other ${other} → app=sleep ${sleep}`, ipv4Udp(other, sleep), 2],
+        if (rules > endpoints * 3) fail(`endpoint_policy holds ${rules} rules for ${endpoints} selected pods and 3 label groups (at most ${endpoints * 3})`)
+        // One more client pod: one identity entry, no rule.
+        ctx.podSource.add({name: 'fake-new-sleep', ip: '10.251.0.99', labels: {app: 'sleep'}})
+        await svc.sync()
+        const grown = await read()
+        ctx.podSource.remove('fake-new-sleep')
+        if (grown.pairs.size + grown.portPairs.size !== rules) fail(`a new app=sleep pod changed the rule count from ${rules} to ${grown.pairs.size + grown.portPairs.size}: rules name identities, so a new pod of a known group needs none`)
+        const [httpbin, sleep, other] = [fakes[0].ip, fakes[1].ip, fakes[2].ip]
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`app=sleep ${sleep} → app=httpbin ${httpbin}`, ipv4Udp(sleep, httpbin, 'x', 9, 43000), 'pass'],
+          [`the new app=sleep 10.251.0.99 → app=httpbin ${httpbin}`, ipv4Udp('10.251.0.99', httpbin, 'x', 9, 43001), 'drop'],
+          [`app=other ${other} → app=httpbin ${httpbin}`, ipv4Udp(other, httpbin, 'x', 9, 43002), 'drop'],
+          [`unknown 10.251.1.1 → app=httpbin ${httpbin}`, ipv4Udp('10.251.1.1', httpbin, 'x', 9, 43003), 'drop'],
+          [`app=other ${other} → app=sleep ${sleep}`, ipv4Udp(other, sleep, 'x', 9, 43004), 'pass'],
         ]
-        expectVerdicts(ctx, cases)
-        return `${fakes.length + 3} pods: ${cur.pairs.size} identity rules where address pairs would need ${ipPair}; verdicts by identity correct`
-      } finally {
-        fakes.forEach((p) => ctx.podSource.remove(p.name))
-        svc.store.deletePolicy('httpbin-allow-sleep')
-        svc.sync()
-      }
+        // The new pod was removed again: its address is unknown now, so it is dropped like any stranger.
+        await svc.sync()
+        expectPath(ctx, cases)
+        return `${fakes.length} pods: ${rules} per-endpoint rules where address pairs need ${ipPair}; a new client pod added 1 identity and no rule; verdicts by identity correct`
+      })
     },
   },
 ]

@@ -3,20 +3,27 @@ import {join} from 'node:path'
 import {Lab3Context} from '../lab3/context.js'
 import type {Lab1Options} from '../lab1/context.js'
 import type {LoadOutcome} from '../../bpf/programs.js'
-import {closeFd, mapLookup, mapInfo, objGet, valueBufferSize} from '../../bpf/libbpf.js'
+import {closeFd, mapDelete, mapDump, mapLookup, mapInfo, objGet, testRun, valueBufferSize, TC_ACT, XDP_ACT, xdpVerdictName, tcVerdictName} from '../../bpf/libbpf.js'
 import {counterValue} from '../../bpf/counters.js'
 import {PolicyService} from '../../policy/service.js'
 import {PolicyStore} from '../../policy/store.js'
 import {MemoryPodSource} from '../../policy/pods.js'
-import {PolicyMaps, POLICY_MAPS, detectMode, type Current} from '../../policy/maps.js'
+import {PolicyMaps, POLICY_MAPS, ALL_POLICY_MAPS, detectMode, type Current} from '../../policy/maps.js'
+import {TO_POD_PROGRAM} from '../../policy/endpoints.js'
 import {PolicyController} from '../../policy/controller.js'
 import type {Labels} from '../../policy/networkpolicy.js'
-import type {Desired, Mode} from '../../policy/resolve.js'
-import {CheckSkip, CheckFailure} from '../check-types.js'
+import {emptyDesired, type Desired, type Mode} from '../../policy/resolve.js'
+import {CheckSkip, CheckFailure, fail} from '../check-types.js'
 import type {CheckPod} from '../check-pods.js'
 
 const LAB = 4
-const ALL_POLICY_MAPS = [...new Set([...Object.values(POLICY_MAPS['ip-pair']), ...Object.values(POLICY_MAPS.identity)])]
+
+/** What became of a frame on its way from one pod to another: the XDP verdict at the source, then to_pod's at the destination. */
+export interface PathVerdict {
+  dropped: boolean
+  /** Where and how: "XDP_DROP at the source", "TC_ACT_SHOT at the destination", "passed". */
+  how: string
+}
 
 export type ControllerFactory = (service: PolicyService) => PolicyController
 
@@ -36,6 +43,9 @@ export class Lab4Context extends Lab3Context {
   readonly podSource = new MemoryPodSource()
   private service?: PolicyService
   private saved?: {mode: Mode; current: Current}
+  /** The conntrack entries before the run: the run's own flows are removed after it. */
+  private savedFlows?: Set<string>
+  private readonly labelled = new Map<string, Promise<CheckPod>>()
   readonly controller: ControllerFactory
 
   constructor(opts: Lab4Options) {
@@ -45,6 +55,7 @@ export class Lab4Context extends Lab3Context {
 
   protected async beforeDeploy(): Promise<void> {
     // The learner's rules, as they were: restored in cleanup.
+    this.savedFlows = this.flowKeys()
     const mode = detectMode(this.pinDir())
     if (!mode) return
     try {
@@ -57,17 +68,51 @@ export class Lab4Context extends Lab3Context {
   }
 
   protected afterDeploy(out: LoadOutcome): void {
-    // Policy maps of an earlier design stay pinned after a reload; they would confuse the
-    // mode detection (identity_policy pinned means the identity design).
+    // Maps and programs of an earlier design stay pinned after a reload; they would confuse the
+    // mode detection (endpoint_policy pinned means the identity design) and the agent (a stale
+    // to_pod would be attached to pods).
     for (const name of ALL_POLICY_MAPS) {
       if (!out.maps.some((m) => m.name === name)) rmSync(join(this.pinDir(), name), {force: true})
+    }
+    if (!out.programs.some((p) => p.name === TO_POD_PROGRAM)) rmSync(join(this.pinDir(), TO_POD_PROGRAM), {force: true})
+  }
+
+  /** The pinned to_pod program, or a failure that says what the step needs. */
+  async toPodPin(): Promise<string> {
+    const d = await this.deployed()
+    const p = d.programs.find((x) => x.name === TO_POD_PROGRAM)
+    if (!p) fail(`your object has no TC program named ${TO_POD_PROGRAM} (its programs: ${d.programs.map((x) => x.name).join(', ') || 'none'})`, 'add SEC("tc") int to_pod(struct __sk_buff *skb) { … } to ebpfcni.bpf.c: it judges what goes to a pod')
+    return p.pin
+  }
+
+  /**
+   * Run each frame the way a packet between two pods goes: the sender's XDP program, then (if
+   * it passed and the object has one) to_pod at the receiver. Test runs use the real maps, so
+   * the flows XDP records are there for the frames after.
+   */
+  path(frames: Buffer[]): PathVerdict[] {
+    const xdp = objGet(this.xdpPin())
+    const toPodPin = join(this.pinDir(), TO_POD_PROGRAM)
+    const tc = existsSync(toPodPin) ? objGet(toPodPin) : undefined
+    try {
+      return frames.map((f) => {
+        const x = testRun(xdp, f).retval
+        if (x !== XDP_ACT.PASS) return {dropped: true, how: `${xdpVerdictName(x)} at the source (xdp_prog)`}
+        if (tc === undefined) return {dropped: false, how: 'passed'}
+        const t = testRun(tc, f).retval
+        if (t === TC_ACT.OK) return {dropped: false, how: 'passed'}
+        return {dropped: t === TC_ACT.SHOT, how: `${tcVerdictName(t)} at the destination (to_pod)`}
+      })
+    } finally {
+      closeFd(xdp)
+      if (tc !== undefined) closeFd(tc)
     }
   }
 
   /** The check run's policy service (its own state file, its own pods), over the learner's maps. */
   async policy(): Promise<PolicyService> {
     const d = await this.deployed()
-    if (!d.maps.some((m) => m.name === POLICY_MAPS['ip-pair'].pairs || m.name === POLICY_MAPS.identity.pairs)) {
+    if (!d.maps.some((m) => m.name === POLICY_MAPS['ip-pair'].pairs || m.name === POLICY_MAPS.identity.rules)) {
       throw new CheckSkip('needs the policy map (policy.test-run)')
     }
     this.service ??= new PolicyService({pinDir: this.pinDir(), store: new PolicyStore(join(this.tmp, 'policy.json')), pods: this.podSource})
@@ -85,16 +130,21 @@ export class Lab4Context extends Lab3Context {
   }
 
   /** A labelled pod on the learner's network, known to the policy layer. */
-  async labelledPod(name: string, labels: Labels): Promise<CheckPod> {
-    const pod = name === 'httpbin' ? await this.podA() : name === 'sleep' ? await this.podB() : await this.trafficPod(name, 'sleep', labels)
+  async labelledPod(name: string, labels: Labels, workload: 'httpbin' | 'sleep' = 'sleep'): Promise<CheckPod> {
+    // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
+    if (!this.labelled.has(name)) {
+      this.labelled.set(name, name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels))
+    }
+    const pod = await this.labelled.get(name)!
     if (!pod.outcome.ok || !pod.ip) throw new CheckSkip(`needs pods with addresses (pod ${name}: ${pod.outcome.problem ?? 'no address'})`)
-    if (!this.podSource.list().some((p) => p.name === name)) this.podSource.add({name, ip: pod.ip, labels})
+    if (!this.podSource.list().some((p) => p.name === name)) this.podSource.add({name, ip: pod.ip, labels, netnsPath: pod.netnsPath})
     return pod
   }
 
   /** Forget a pod: DEL it and tell the policy layer. */
   async dropPod(pod: CheckPod): Promise<void> {
     await this.detach(pod)
+    this.labelled.delete(pod.name)
     this.podSource.remove(pod.name)
   }
 
@@ -116,6 +166,7 @@ export class Lab4Context extends Lab3Context {
   protected async removeAll(): Promise<void> {
     try {
       this.restoreRules()
+      this.restoreFlows()
     } finally {
       await super.removeAll()
     }
@@ -131,7 +182,7 @@ export class Lab4Context extends Lab3Context {
     }
     const mode = detectMode(pinDir)
     const desired: Desired | undefined = !mode ? undefined
-      : !this.saved ? {mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map()}
+      : !this.saved ? emptyDesired(mode)
       : this.saved.mode === mode ? {mode, ...this.saved.current} : undefined
     if (desired) {
       try {
@@ -141,6 +192,39 @@ export class Lab4Context extends Lab3Context {
       } catch {
         // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
       }
+    }
+  }
+
+  /** The conntrack map's keys (hex), or nothing when the program has none. */
+  private flowKeys(): Set<string> | undefined {
+    const pin = join(this.pinDir(), 'conntrack')
+    if (!existsSync(pin)) return undefined
+    const fd = objGet(pin)
+    try {
+      return new Set(mapDump(fd).map((e) => e.key.toString('hex')))
+    } catch {
+      return undefined
+    } finally {
+      closeFd(fd)
+    }
+  }
+
+  /** Forget the flows the run's pods and frames opened; the learner's own stay. */
+  private restoreFlows(): void {
+    let pin: string
+    try {
+      pin = join(this.pinDir(), 'conntrack')
+    } catch {
+      return
+    }
+    if (!existsSync(pin)) return
+    const fd = objGet(pin)
+    try {
+      for (const e of mapDump(fd)) if (!this.savedFlows?.has(e.key.toString('hex'))) mapDelete(fd, e.key)
+    } catch {
+      // Not a map we can read: nothing of the run's to remove.
+    } finally {
+      closeFd(fd)
     }
   }
 }

@@ -1,13 +1,18 @@
-// ebpfcni.bpf.c — lab 4 step 2 reference: ip-pair rules plus NetworkPolicy isolation.
-// A destination in `isolated` (a pod some NetworkPolicy selects) accepts only the sources
-// with an ALLOW rule; everything else to it is dropped. Rules and isolation come from
-// `ebpfcni policy apply` / `policy watch`, which resolve pod labels to addresses.
+// ebpfcni.bpf.c — lab 4 step 2 reference: NetworkPolicy enforced at the destination.
+// Two programs share the maps:
+//   xdp_prog  on each pod's host veth (what the pod sends): counts, applies step 1's deny list,
+//             and records each TCP/UDP flow the pod opens in `conntrack`;
+//   to_pod    TC on the same veth's egress (what goes to the pod): admits replies to the pod's
+//             own flows, then the rules; a pod in `isolated` (selected by a policy) gets nothing
+//             else. `ebpfcni policy` attaches to_pod to every pod it knows.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/in.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
 
 struct {
@@ -18,7 +23,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counter SEC(".maps");
 
-/* Rules written by user space (ebpfcni policy deny|allow): (saddr, daddr) -> verdict. */
+/* Rules written by user space: (saddr, daddr) -> verdict, for every port. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -27,16 +32,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy SEC(".maps");
 
-/* Destinations selected by a NetworkPolicy: ingress is denied unless a rule allows it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} isolated SEC(".maps");
-
-/* Rules limited to ports (NetworkPolicy ingress[].ports): (src, dst, protocol, dport) -> verdict. */
+/* Rules limited to ports (NetworkPolicy ingress[].ports): (src, dst, dport, protocol) -> verdict. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -45,7 +41,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy_ports SEC(".maps");
 
-/* How many packets were dropped (one per-CPU slot, summed by user space). */
+/* Pods some NetworkPolicy selects: ingress is denied unless a rule allows it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} isolated SEC(".maps");
+
+/* Flows pods opened. LRU: when full, the least recently used flow goes, never an error. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ct_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conntrack SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -54,28 +67,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
 
-/* The destination port of a TCP or UDP packet, in network order; 0 for anything else.
- * The ports follow the IP header, whose length is ihl * 4 bytes (options make it longer). */
-static __always_inline __u16 dport_of(struct iphdr *ip, void *data_end)
-{
-	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
-		return 0;
-	/* Only the first fragment carries the TCP/UDP header: later ones start mid-payload. */
-	if (ip->frag_off & bpf_htons(0x1fff))
-		return 0;
-	__u16 *ports = (void *)ip + ip->ihl * 4;
-	if ((void *)(ports + 2) > data_end)
-		return 0;
-	return ports[1]; /* source port, then destination port, in both TCP and UDP */
-}
-
-static __always_inline int drop(void)
+static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
 	if (n)
 		*n += 1;
-	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -84,17 +81,12 @@ int xdp_prog(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
 		return XDP_PASS;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
 		return XDP_PASS; /* ARP must flow, or nothing does */
-
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
-		return XDP_PASS;
-	if (ip->ihl < 5)
-		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -105,21 +97,75 @@ int xdp_prog(struct xdp_md *ctx)
 		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
 	}
 
-	/* A rule for this exact pair decides; this direction only. */
+	/* Step 1's deny list, at the source. */
+	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
+	if (verdict && *verdict == POLICY_DENY) {
+		count_drop();
+		return XDP_DROP;
+	}
+
+	/* The pod opens (or continues) a flow: its replies may come back. */
+	__u16 sport, dport;
+	if (parse_ports(ip, data_end, &sport, &dport)) {
+		struct ct_key flow = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = sport, .dport = dport, .proto = ip->protocol};
+		__u32 seen = 1;
+		bpf_map_update_elem(&conntrack, &flow, &seen, BPF_ANY);
+	}
+	return XDP_PASS;
+}
+
+static __always_inline int shot(void)
+{
+	count_drop();
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
+		return shot();
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK;
+	/* IPv4 only: IPv6 (the link-local fe80:: every interface gets) and anything else is
+	 * dropped, so nothing reaches a pod that the IPv4 rules cannot see. */
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
+		return shot();
+
+	/* 1. A reply to a flow this pod opened: the reversed tuple is in conntrack. */
+	__u16 sport = 0, dport = 0;
+	int has_ports = parse_ports(ip, data_end, &sport, &dport);
+	if (has_ports) {
+		struct ct_key reply = {.saddr = ip->daddr, .daddr = ip->saddr, .sport = dport, .dport = sport, .proto = ip->protocol};
+		if (bpf_map_lookup_elem(&conntrack, &reply))
+			return TC_ACT_OK;
+	}
+
+	/* 2. A rule for the pair, every port. */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
 	if (verdict)
-		return *verdict == POLICY_DENY ? drop() : XDP_PASS;
-	/* A rule for this pair on this port (a NetworkPolicy with ports). */
-	struct port_rule_key pk = {.src = ip->saddr, .dst = ip->daddr, .dport = dport_of(ip, data_end), .proto = ip->protocol};
-	__u32 *port_verdict = pk.dport ? bpf_map_lookup_elem(&policy_ports, &pk) : 0;
-	if (port_verdict)
-		return *port_verdict == POLICY_DENY ? drop() : XDP_PASS;
-	/* No rule: an isolated destination is default-deny, anything else passes. */
+		return *verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+
+	/* 3. A rule for the pair on this port and protocol. */
+	if (has_ports) {
+		struct port_rule_key pk = {.src = ip->saddr, .dst = ip->daddr, .dport = dport, .proto = ip->protocol};
+		__u32 *port_verdict = bpf_map_lookup_elem(&policy_ports, &pk);
+		if (port_verdict)
+			return *port_verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+	}
+
+	/* 4. No rule: a selected (isolated) pod receives nothing else; any other pod everything. */
 	__u32 daddr = ip->daddr;
 	if (bpf_map_lookup_elem(&isolated, &daddr))
-		return drop();
-	return XDP_PASS;
+		return shot();
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";
