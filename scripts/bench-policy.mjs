@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Policy benchmark (prints figures; not a test): 500 pods in 10 label groups, one NetworkPolicy
 // per group ("group i accepts group i"), applied through the policy service into the pinned
-// maps of lab 4's two designs. Figures: time to converge from empty, entries per design, and the
+// maps of lab 4's two designs. Figures: time to converge from empty, entries per design (ip-pair: one entry per allowed pod pair; identity: one rule per selected pod and peer group), and the
 // cost of one pod joining afterwards. Pods are records only (no netns): this measures the
 // control plane and the map writes, not pod creation. Root needed.
 // Usage: node scripts/bench-policy.mjs [--pods 500] [--groups 10]
@@ -45,14 +45,14 @@ try {
     })
     let t = performance.now()
     let written = 0
-    for (const f of files) written += svc.apply(f).written
+    for (const f of files) written += (await svc.apply(f)).written
     const converge = performance.now() - t
     t = performance.now()
     source.add({name: 'newcomer', ip: '10.250.0.1', labels: {app: 'group-0'}})
-    const join1 = svc.sync()
+    const join1 = await svc.sync()
     const joinMs = performance.now() - t
     t = performance.now()
-    const again = svc.sync()
+    const again = await svc.sync()
     const noopMs = performance.now() - t
     console.log(`  ${design.padEnd(8)}: converged in ${converge.toFixed(0)} ms, ${written} map entries written;`)
     console.log(`            one pod joining: ${join1.written} written in ${joinMs.toFixed(1)} ms; a sync with nothing to do: ${again.written} written in ${noopMs.toFixed(1)} ms`)
