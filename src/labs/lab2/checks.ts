@@ -3,8 +3,8 @@ import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab2Context} from './context.js'
 import {pinnedProgram} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
-import {testRun, xdpVerdictName, PROG_TYPE_XDP} from '../../bpf/libbpf.js'
-import {hostPeer, link} from '../../net/ip.js'
+import {closeFd, objGet, testRun, xdpAttach, xdpVerdictName, PROG_TYPE_XDP, XDP_FLAGS} from '../../bpf/libbpf.js'
+import {hostPeer, link, xdpOff} from '../../net/ip.js'
 import {httpGet} from '../../net/probes.js'
 import {streamTrace} from '../../bpf/trace.js'
 
@@ -137,6 +137,43 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         fail(lines.length === 0 ? 'trace_pipe showed nothing while the pods talked' : mentioning.length ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}` : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`)
       }
       return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${both[0].trim().slice(-60)}`
+    },
+  },
+  {
+    id: 'bpf.direction',
+    title: 'XDP on a pod\'s host veth sees what the pod sends, never what is sent to it',
+    hint: 'Print the source first: bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr). The replies to sleep pass its veth too, but toward the pod: only TC (egress) would see them.',
+    run: async (ctx) => {
+      const a = await ctx.healthyA()
+      const b = await ctx.podB()
+      if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
+      const hostA = await hostPeer(a.netnsPath, a.att.ifname)
+      if (!hostA) throw new CheckSkip('needs the host side of the httpbin pod\'s veth')
+      // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
+      await xdpOff(hostA.ifname)
+      const lines: string[] = []
+      try {
+        const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
+        await new Promise((r) => setTimeout(r, 300))
+        const fresh = lines.length
+        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+        await trace
+        lines.splice(0, fresh)
+      } finally {
+        const fd = objGet(ctx.xdpPin())
+        try {
+          xdpAttach(hostA.ifindex, fd, XDP_FLAGS.SKB_MODE)
+        } finally {
+          closeFd(fd)
+        }
+      }
+      const pair = (l: string): string => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x)).slice(0, 2).join('>')
+      const sent = lines.filter((l) => pair(l) === `${b.ip}>${a.ip}`).length
+      const toPod = lines.filter((l) => pair(l) === `${a.ip}>${b.ip}`).length
+      if (sent === 0 && toPod > 0) fail(`with the program on sleep's veth only, ${toPod} line(s) read ${a.ip} → ${b.ip} and none ${b.ip} → ${a.ip}: your printk prints the destination first`)
+      if (sent === 0) fail(`with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`)
+      if (toPod > 0) fail(`${toPod} line(s) read httpbin ${a.ip} → sleep ${b.ip} with the program on sleep's veth only: XDP does not see traffic toward the pod, so these lines print something else than saddr, daddr`)
+      return `program on sleep's veth only: ${sent} line(s) sleep → httpbin (what sleep sent), 0 httpbin → sleep (the replies went through the same veth toward the pod, unseen)`
     },
   },
   {
