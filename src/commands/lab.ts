@@ -3,7 +3,7 @@ import select from '@inquirer/select'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {getLab, getStep, loadLabs, type Lab} from '../labs/catalogue.js'
-import {ensureWorkspace} from '../labs/workspace.js'
+import {describeChange, ensureWorkspace} from '../labs/workspace.js'
 import {runAuto} from '../labs/auto.js'
 import {ProgressStore} from '../host/progress.js'
 import {workspaceDir} from '../host/paths.js'
@@ -16,7 +16,7 @@ import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class LabCommand extends BaseCommand {
   static summary = 'Start or continue a lab: step text, checks, hints, solutions, watch mode.'
-  static description = 'On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step\'s checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor\'s smoke test: each step\'s solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab).'
+  static description = 'On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step\'s checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor\'s smoke test: each step\'s solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab).\n\nThe workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over from its starter.'
 
 
   static examples = [
@@ -24,6 +24,7 @@ export default class LabCommand extends BaseCommand {
     '<%= config.bin %> lab 1',
     '<%= config.bin %> lab 2 --step attach',
     '<%= config.bin %> lab 1 --watch',
+    '<%= config.bin %> lab 3 --fresh',
     '<%= config.bin %> lab all --auto',
   ]
 
@@ -37,6 +38,7 @@ export default class LabCommand extends BaseCommand {
     auto: Flags.boolean({description: 'Apply each step\'s solution and run its checks (instructor smoke test).'}),
     keep: Flags.boolean({description: 'With --auto: leave the last lab installed instead of resetting.', dependsOn: ['auto']}),
     json: Flags.boolean({description: 'With --auto: print the summary as JSON.', dependsOn: ['auto']}),
+    fresh: Flags.boolean({description: 'Start the lab from its starter files; yours are kept as NAME.bak-TIME.', exclusive: ['auto']}),
     yes: yesFlag,
   }
 
@@ -67,10 +69,10 @@ export default class LabCommand extends BaseCommand {
     await this.openLab(which, flags, progress)
   }
 
-  private async openLab(labId: number, flags: {step?: string; workspace?: string; watch?: boolean; poll?: boolean; for?: number; yes?: boolean}, progress: ProgressStore): Promise<void> {
+  private async openLab(labId: number, flags: {step?: string; workspace?: string; watch?: boolean; poll?: boolean; for?: number; yes?: boolean; fresh?: boolean}, progress: ProgressStore): Promise<void> {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
-    const created = ensureWorkspace(lab, dir)
+    const changes = ensureWorkspace(lab, dir, {fresh: flags.fresh})
     const state = progress.lab(lab.id)
     // The step asked for; else where the learner was, unless that step is done; else the first unfinished.
     const done = (id: string) => Boolean(state?.steps[id]?.done)
@@ -83,7 +85,7 @@ export default class LabCommand extends BaseCommand {
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))
     this.log(chalk.dim(lab.goal))
-    if (created.length) this.log(chalk.green(`Created your workspace files: ${created.join(', ')}`))
+    if (changes.length) this.log(chalk.green(`Your workspace for lab ${lab.id}:\n${changes.map((c) => `  ${describeChange(c, lab.id)}`).join('\n')}`))
     this.log(chalk.dim(`Workspace: ${dir}\n`))
 
     if (flags.watch) {

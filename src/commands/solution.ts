@@ -3,7 +3,7 @@ import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
-import {ensureWorkspace, solutionFiles} from '../labs/workspace.js'
+import {describeChange, ensureWorkspace, solutionFiles} from '../labs/workspace.js'
 import {workspaceDir} from '../host/paths.js'
 import {run} from '../host/exec.js'
 import {UserError} from '../host/errors.js'
@@ -30,7 +30,7 @@ export default class Solution extends BaseCommand {
     const lab = getLab(args.lab)
     const step = getStep(lab, flags.step)
     const dir = workspaceDir(flags.workspace)
-    ensureWorkspace(lab, dir)
+    for (const c of ensureWorkspace(lab, dir)) this.logToStderr(describeChange(c, lab.id))
     const files = solutionFiles(lab, step, dir)
     if (!flags.apply) {
       const diffs: Array<{file: string; matches: boolean; diff?: string}> = []

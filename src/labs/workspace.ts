@@ -1,19 +1,119 @@
-import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import type {Lab, LabStep} from './catalogue.js'
+import {loadLabs as labs, type Lab, type LabStep} from './catalogue.js'
 
-/** Copy a lab's starter files into the workspace; never overwrite the learner's work. Returns what was created. */
-export function ensureWorkspace(lab: Lab, dir: string): string[] {
+/** What opening a lab did to one workspace file. */
+export interface WorkspaceChange {
+  file: string
+  action: 'created' | 'set-aside' | 'restored' | 'replaced'
+  /** Where the learner's own version went (set-aside, replaced), or came from (restored). */
+  other?: string
+}
+
+/** Which lab each shared workspace file currently belongs to (the workspace is one folder for all labs). */
+const STATE_FILE = '.ebpfcni-workspace.json'
+interface WorkspaceState {
+  owners: Record<string, number>
+}
+
+function readState(dir: string): WorkspaceState {
+  try {
+    const s = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as WorkspaceState
+    return s && typeof s.owners === 'object' ? s : {owners: {}}
+  } catch {
+    return {owners: {}}
+  }
+}
+
+/** Whether a file is still exactly the starter lab `owner` gave for it. */
+function untouchedStarter(owner: number, name: string, path: string): boolean {
+  const rel = labs().find((l) => l.id === owner)?.starter[name]
+  const lab = labs().find((l) => l.id === owner)
+  return rel !== undefined && lab !== undefined && existsSync(join(lab.dir, rel)) && readFileSync(path).equals(readFileSync(join(lab.dir, rel)))
+}
+
+const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-')
+
+function copyStarter(lab: Lab, rel: string, dest: string): void {
+  copyFileSync(join(lab.dir, rel), dest)
+  chmodSync(dest, statSync(join(lab.dir, rel)).mode & 0o777)
+}
+
+/**
+ * Bring the workspace to lab N's files, never losing the learner's work:
+ *  - a missing file comes from the starter (or from NAME.labN, the learner's own from earlier);
+ *  - a file the lab continues from an earlier lab (its starter is an earlier lab's solution, like
+ *    the plugin in labs 2 to 4) carries over as the learner left it;
+ *  - a file the lab brings new scaffolding for (its own starter, with TODO markers), but which
+ *    belongs to another lab, is set aside as NAME.labK and the lab's starter (or the learner's
+ *    earlier NAME.labN) takes its place; going back swaps again;
+ *  - fresh: every starter file is replaced by the starter, the learner's kept as NAME.bak-TIME.
+ * A file with no record (a workspace from before the records) is taken to be this lab's.
+ */
+export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} = {}): WorkspaceChange[] {
   mkdirSync(dir, {recursive: true})
-  const created: string[] = []
+  const state = readState(dir)
+  const changes: WorkspaceChange[] = []
   for (const [name, rel] of Object.entries(lab.starter)) {
     const dest = join(dir, name)
-    if (existsSync(dest)) continue
-    copyFileSync(join(lab.dir, rel), dest)
-    chmodSync(dest, statSync(join(lab.dir, rel)).mode & 0o777)
-    created.push(dest)
+    const mine = `${dest}.lab${lab.id}`
+    const owner = state.owners[name]
+    const ownScaffolding = !rel.startsWith('../')
+    if (!existsSync(dest)) {
+      if (ownScaffolding && existsSync(mine)) {
+        renameSync(mine, dest)
+        changes.push({file: dest, action: 'restored', other: mine})
+      } else {
+        copyStarter(lab, rel, dest)
+        changes.push({file: dest, action: 'created'})
+      }
+      state.owners[name] = lab.id
+    } else if (opts.fresh) {
+      const bak = `${dest}.bak-${stamp()}`
+      copyFileSync(dest, bak)
+      copyStarter(lab, rel, dest)
+      changes.push({file: dest, action: 'replaced', other: bak})
+      state.owners[name] = lab.id
+    } else if (owner === undefined || owner === lab.id || !ownScaffolding) {
+      state.owners[name] ??= lab.id
+    } else if (readFileSync(dest).equals(readFileSync(join(lab.dir, rel)))) {
+      state.owners[name] = lab.id
+    } else if (untouchedStarter(owner, name, dest)) {
+      // Nothing of the learner's in it: the new starter simply takes its place.
+      copyStarter(lab, rel, dest)
+      changes.push({file: dest, action: 'created'})
+      state.owners[name] = lab.id
+    } else {
+      const aside = `${dest}.lab${owner}`
+      if (existsSync(aside)) renameSync(aside, `${aside}.bak-${stamp()}`)
+      renameSync(dest, aside)
+      changes.push({file: dest, action: 'set-aside', other: aside})
+      if (existsSync(mine)) {
+        renameSync(mine, dest)
+        changes.push({file: dest, action: 'restored', other: mine})
+      } else {
+        copyStarter(lab, rel, dest)
+        changes.push({file: dest, action: 'created'})
+      }
+      state.owners[name] = lab.id
+    }
   }
-  return created
+  writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`)
+  return changes
+}
+
+/** One line per change, for the learner. */
+export function describeChange(c: WorkspaceChange, labId: number): string {
+  switch (c.action) {
+    case 'created':
+      return `${c.file}: lab ${labId}'s starter`
+    case 'restored':
+      return `${c.file}: your lab ${labId} version again (from ${c.other})`
+    case 'set-aside':
+      return `${c.file}: your version from another lab is kept as ${c.other}`
+    case 'replaced':
+      return `${c.file}: lab ${labId}'s starter; yours is kept as ${c.other}`
+  }
 }
 
 export interface SolutionFile {

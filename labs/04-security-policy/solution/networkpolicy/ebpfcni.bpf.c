@@ -109,8 +109,11 @@ int xdp_prog(struct xdp_md *ctx)
 	__u16 sport, dport;
 	if (parse_ports(ip, data_end, &sport, &dport)) {
 		struct ct_key flow = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = sport, .dport = dport, .proto = ip->protocol};
-		__u32 seen = 1;
-		bpf_map_update_elem(&conntrack, &flow, &seen, BPF_ANY);
+		/* A lookup is cheap and keeps a live flow recent in the LRU; write only a new flow. */
+		if (!bpf_map_lookup_elem(&conntrack, &flow)) {
+			__u32 seen = 1;
+			bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST);
+		}
 	}
 	return XDP_PASS;
 }
