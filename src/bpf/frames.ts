@@ -92,9 +92,9 @@ export function ipv4LaterFragment(src: string, dst: string, looksLike: number, p
   return f
 }
 
-/** An IPv4 header whose IHL says 4 words (16 bytes), less than the fixed 20: malformed. */
-export function ipv4ShortIhl(src: string, dst: string): Buffer {
-  const f = ipv4Udp(src, dst)
+/** A frame whose IPv4 header's IHL says 4 words (16 bytes), less than the fixed 20: malformed. */
+export function withShortIhl(frame: Buffer): Buffer {
+  const f = Buffer.from(frame)
   f[14] = 0x44
   return f
 }

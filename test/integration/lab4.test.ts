@@ -116,6 +116,7 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
+      if (m.message) expect(target!.message).toMatch(m.message)
       await settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)

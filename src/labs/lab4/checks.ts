@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
-import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp} from '../../bpf/frames.js'
+import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '../../bpf/frames.js'
 import {arrivals, httpGet, sendUdp, tcpConnect} from '../../net/probes.js'
 import {hostPeer, xdpOff} from '../../net/ip.js'
 import {run, ok, describeRun} from '../../host/exec.js'
@@ -225,7 +225,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.ports',
     cost: 'cheap',
-    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods and later fragments are dropped',
+    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods, later fragments and malformed headers are dropped',
     hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
     run: async (ctx) => {
       await ctx.toPodPin()
@@ -234,7 +234,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       ;(await ctx.maps()).close()
       const pods: PolicyPod[] = [
         {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
-        {name: 'port-server', ip: '10.250.1.2', labels: {role: 'server'}},
+        // .0.80: a program that trusts an IHL of 4 reads the destination's last bytes as the port: 80.
+        {name: 'port-server', ip: '10.250.0.80', labels: {role: 'server'}},
         {name: 'port-other', ip: '10.250.1.3', labels: {}},
       ]
       const web: PolicySpec = {name: 'server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
@@ -247,10 +248,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80, 41003), 'drop'],
           // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
           [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 'drop'],
+          [`client → server TCP 80 with an IHL of 4 (malformed: the IP header is at least 20 bytes)`, withShortIhl(ipv4Tcp(c, srv, 80, 41005)), 'drop'],
           [`server → client TCP 41004 (the client is not selected: it accepts anything)`, ipv4Tcp(srv, c, 41004, 80), 'pass'],
         ]
         expectPath(ctx, cases)
-        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment is not taken for port 80)`
+        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
       })
     },
   },
