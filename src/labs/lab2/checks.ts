@@ -149,6 +149,8 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
       const hostA = await hostPeer(a.netnsPath, a.att.ifname)
       if (!hostA) throw new CheckSkip('needs the host side of the httpbin pod\'s veth')
+      if (!pinnedProgram(ctx.xdpPin())) throw new CheckSkip(`needs the program pinned at ${ctx.xdpPin()} (bpf.pinned)`)
+      if (!(await xdpIdOn(hostA.ifname))) throw new CheckSkip('needs the program attached to the pods\' veths (cni.add.attaches-xdp)')
       // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
       await xdpOff(hostA.ifname)
       const lines: string[] = []
