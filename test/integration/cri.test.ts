@@ -101,7 +101,7 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     const source = new CriPodSource(join(t.dir, 'state/containerd/containerd.sock'), 200)
     try {
       expect(await source.refresh()).toBe(true)
-      expect(source.list()).toEqual([{name: 'hb', ip: expect.stringMatching(/^10\.247\.0\.\d+$/), labels: {app: 'httpbin'}}])
+      expect(source.list()).toEqual([{name: 'hb', ip: expect.stringMatching(/^10\.247\.0\.\d+$/), labels: {app: 'httpbin'}, netnsPath: expect.stringMatching(/^\//)}])
       let heard = 0
       const stop = source.subscribe(() => heard++)
       expect((await cli(['pod', 'add', 'sl', '--runtime', 'cri', '--workload', 'sleep', '--config', conf, '--cni-path', bin, '--label', 'app=sleep'])).exitCode).toBe(0)
