@@ -22,6 +22,12 @@ before=$(mktemp); after=$(mktemp); results=$(mktemp)
 trap 'rm -f "$before" "$after" "$results"' EXIT
 snapshot >"$before"
 
+echo "==> Structure: no import cycle, no upward import between layers"
+if ! node scripts/check-structure.mjs; then
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
 echo "==> Lab content (schemas, files, TODO markers, check ids, C compiles; no root, seconds)"
 if ! npx vitest run test/unit/content.test.ts test/unit/lab-definitions.test.ts --reporter=dot; then
   echo "tests: 0 passed, 1 failed"

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {runDoctor, doctorPassed} from '../host/doctor.js'
+import {runDoctor, doctorPassed} from '../labs/doctor.js'
 import {mark} from '../ui/render.js'
 
 export default class Doctor extends BaseCommand {

@@ -1,5 +1,5 @@
 import {join} from 'node:path'
-import {CNI_BIN_DIR, CNI_CONF_DIR} from '../host/paths.js'
+import type {InstallTargets} from './install-targets.js'
 import type {CheckDefinition} from './check-types.js'
 import {LAB1_CHECKS} from './lab1/checks.js'
 import {Lab1Context} from './lab1/context.js'
@@ -10,17 +10,6 @@ import {Lab3Context} from './lab3/context.js'
 import {LAB4_CHECKS} from './lab4/checks.js'
 import {Lab4Context} from './lab4/context.js'
 import type {Ledger} from '../host/ledger.js'
-
-/** Where a lab's workspace files are installed for a runtime to find them. */
-export interface InstallTargets {
-  cniBinDir: string
-  cniConfDir: string
-}
-
-export const realTargets = (): InstallTargets => ({
-  cniBinDir: process.env.EBPFCNI_CNI_BIN_DIR ?? CNI_BIN_DIR,
-  cniConfDir: process.env.EBPFCNI_CNI_CONF_DIR ?? CNI_CONF_DIR,
-})
 
 export interface CheckRunOptions {
   targets: InstallTargets

@@ -1,6 +1,6 @@
 import {Ledger} from '../host/ledger.js'
 import {ResetService, type ResetAction, type ResetOutcome, type Discoverer, type Remover} from '../host/reset.js'
-import {baseRemovers} from '../host/removers.js'
+import {baseRemovers} from './removers.js'
 import {ProgressStore} from '../host/progress.js'
 import type {ResourceKind} from '../host/ledger.js'
 import {recordOf, runtimeFor} from '../pods/service.js'

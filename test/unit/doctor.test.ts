@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {kernelAtLeast, doctorItems, doctorPassed, type DoctorResult} from '../../src/host/doctor.js'
+import {kernelAtLeast, doctorItems, doctorPassed, type DoctorResult} from '../../src/labs/doctor.js'
 
 describe('doctor item logic', () => {
   it('compares kernel releases numerically', () => {

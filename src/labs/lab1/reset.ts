@@ -2,7 +2,7 @@ import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Discoverer, ResetAction} from '../../host/reset.js'
 import {bridgePorts, link, linkDel, links} from '../../net/ip.js'
-import {realTargets} from '../registry.js'
+import {realTargets} from '../install-targets.js'
 import {killProcessGroup, processesRunning} from '../../host/processes.js'
 
 /** Where the reference solution keeps its address allocations (its default dataDir). */

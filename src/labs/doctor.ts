@@ -1,8 +1,8 @@
 import {accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {release} from 'node:os'
-import {run, ok, describeRun} from './exec.js'
-import {BPF_FS, TRACEFS, CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR, busyboxRootfs, podmanContainersConf} from './paths.js'
-import {errorMessage} from './errors.js'
+import {run, ok, describeRun} from '../host/exec.js'
+import {BPF_FS, TRACEFS, CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR, busyboxRootfs, podmanContainersConf} from '../host/paths.js'
+import {errorMessage} from '../host/errors.js'
 import {libbpfVersion} from '../bpf/libbpf.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
 

@@ -1,9 +1,9 @@
 import {existsSync, renameSync, rmSync, rmdirSync, readdirSync, statSync} from 'node:fs'
-import type {LedgerEntry, ResourceKind} from './ledger.js'
-import type {Remover, ResetAction} from './reset.js'
+import type {LedgerEntry, ResourceKind} from '../host/ledger.js'
+import type {Remover, ResetAction} from '../host/reset.js'
 import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
-import {stopRecordedProcess, processAlive} from './processes.js'
-import {run} from './exec.js'
+import {stopRecordedProcess, processAlive} from '../host/processes.js'
+import {run} from '../host/exec.js'
 
 // How reset removes each kind of host object. Every action is idempotent: an object
 // that is already gone counts as removed.

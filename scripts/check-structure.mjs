@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The import graph's rules, checked on every test run (scripts/test.sh runs this first):
+//  - no import cycle between files of src/;
+//  - no upward import: a layer imports only layers below it (or files of its own layer);
+//  - host/ imports neither net/ nor bpf/.
+// Imports are read from the source text (`from '...'` and `import('...')` with a literal path).
+// Usage: node scripts/check-structure.mjs [--src DIR] [--quiet]   (exit 1 with one line per violation)
+import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {dirname, join, relative, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
+const src = resolve(flag('--src') ?? join(dirname(dirname(fileURLToPath(import.meta.url))), 'src'))
+const root = dirname(src)
+
+// Highest first. A file may import from its own layer and from any layer with a smaller number.
+const LAYERS = {hooks: 8, commands: 7, ui: 6, labs: 5, metrics: 4, policy: 4, pods: 3, bpf: 3, cni: 2, net: 2, host: 1}
+const FORBIDDEN = [['host', 'net'], ['host', 'bpf']]
+
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name)
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : []
+  })
+}
+
+const layerOf = (file) => relative(src, file).split('/')[0]
+const all = files(src)
+const known = new Set(all)
+const edges = new Map()
+for (const f of all) {
+  const text = readFileSync(f, 'utf8')
+  const targets = []
+  for (const m of text.matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
+    const t = resolve(dirname(f), m[1]).replace(/\.js$/, '.ts')
+    if (known.has(t)) targets.push(t)
+  }
+  edges.set(f, [...new Set(targets)])
+}
+
+const problems = []
+for (const [f, targets] of edges) {
+  for (const t of targets) {
+    const [lf, lt] = [layerOf(f), layerOf(t)]
+    if (!(lf in LAYERS) || !(lt in LAYERS)) problems.push(`${relative(root, f)}: imports ${relative(root, t)}, and one of them is in no known layer (${lf}, ${lt})`)
+    else if (LAYERS[lt] > LAYERS[lf]) problems.push(`upward import: ${relative(root, f)} (${lf}) imports ${relative(root, t)} (${lt})`)
+    else if (FORBIDDEN.some(([a, b]) => a === lf && b === lt)) problems.push(`${relative(root, f)}: ${lf}/ must not import ${lt}/ (${relative(root, t)})`)
+  }
+}
+
+// Cycles: strongly connected components of more than one file (Tarjan), or a file importing itself.
+let index = 0
+const idx = new Map()
+const low = new Map()
+const stack = []
+const onStack = new Set()
+function strong(v) {
+  idx.set(v, index)
+  low.set(v, index++)
+  stack.push(v)
+  onStack.add(v)
+  for (const w of edges.get(v)) {
+    if (!idx.has(w)) {
+      strong(w)
+      low.set(v, Math.min(low.get(v), low.get(w)))
+    } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)))
+  }
+  if (low.get(v) === idx.get(v)) {
+    const component = []
+    let w
+    do {
+      w = stack.pop()
+      onStack.delete(w)
+      component.push(w)
+    } while (w !== v)
+    if (component.length > 1 || edges.get(v).includes(v)) problems.push(`import cycle: ${component.map((c) => relative(root, c)).sort().join(' ↔ ')}`)
+  }
+}
+for (const v of all) if (!idx.has(v)) strong(v)
+
+if (problems.length) {
+  for (const p of problems) console.error(p)
+  console.error(`check-structure: ${problems.length} problem(s) in ${all.length} files`)
+  process.exit(1)
+}
+if (!process.argv.includes('--quiet')) console.log(`check-structure: ${all.length} files, ${[...edges.values()].reduce((n, t) => n + t.length, 0)} imports: no cycle, no upward import`)

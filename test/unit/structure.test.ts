@@ -1,0 +1,37 @@
+import {describe, it, expect, afterEach} from 'vitest'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {execa} from 'execa'
+import {repoRoot} from '../helpers/env.js'
+
+// scripts/check-structure.mjs guards the import graph in the test command: it must pass on the
+// project, and fail, naming the file, on a cycle, an upward import and host/ importing net/.
+const check = (src?: string) => execa('node', [join(repoRoot, 'scripts/check-structure.mjs'), ...(src ? ['--src', src] : [])], {reject: false})
+
+describe('the structure check', () => {
+  let dir: string | undefined
+  afterEach(() => dir && rmSync(dir, {recursive: true, force: true}))
+
+  it('passes on src/', async () => {
+    const r = await check()
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/no cycle, no upward import/)
+  })
+
+  it('fails on a cycle, an upward import, and host/ importing net/', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ebpfcni-structure-'))
+    const src = join(dir, 'src')
+    for (const d of ['host', 'net', 'labs', 'cni']) mkdirSync(join(src, d), {recursive: true})
+    writeFileSync(join(src, 'labs/a.ts'), "import {b} from './b.js'\nexport const a = 1\n")
+    writeFileSync(join(src, 'labs/b.ts'), "import {a} from './a.js'\nexport const b = 2\n")
+    writeFileSync(join(src, 'cni/up.ts'), "import {a} from '../labs/a.js'\n")
+    writeFileSync(join(src, 'net/ip.ts'), 'export const ip = 1\n')
+    writeFileSync(join(src, 'host/x.ts'), "import {ip} from '../net/ip.js'\n")
+    const r = await check(src)
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toMatch(/import cycle: src\/labs\/a\.ts ↔ src\/labs\/b\.ts/)
+    expect(r.stderr).toMatch(/upward import: src\/cni\/up\.ts \(cni\) imports src\/labs\/a\.ts \(labs\)/)
+    expect(r.stderr).toMatch(/upward import: src\/host\/x\.ts \(host\) imports src\/net\/ip\.ts \(net\)/)
+  })
+})
