@@ -115,29 +115,3 @@ export async function checkNetworkList(net: NetworkConfig, att: Attachment, opts
   }
   return {ok: true, command: 'CHECK', calls}
 }
-
-/** GC (1.1.0): tell each plugin which attachments are still valid; it may free the rest. */
-export async function gcNetworkList(net: NetworkConfig, valid: Array<{containerID: string; ifname: string}>, opts: CniOptions): Promise<NetworkOutcome> {
-  if (!versionHas(net.cniVersion, 'GC')) return {ok: false, command: 'GC', calls: [], problem: `GC needs cniVersion 1.1.0; the config declares ${net.cniVersion}`}
-  if (net.disableGC) return {ok: true, command: 'GC', calls: []}
-  const calls: InvokeOutcome[] = []
-  for (const p of net.plugins) {
-    const stdin = pluginStdin(net, p, {extra: {'cni.dev/valid-attachments': valid}})
-    const call = await invokePlugin({command: 'GC', type: p.type as string, stdin, cniPath: opts.cniPath, timeoutMs: opts.timeoutMs})
-    calls.push(call)
-    if (!call.ok) return {ok: false, command: 'GC', calls, problem: call.problem}
-  }
-  return {ok: true, command: 'GC', calls}
-}
-
-/** STATUS (1.1.0): is each plugin ready to ADD? */
-export async function statusNetworkList(net: NetworkConfig, opts: CniOptions): Promise<NetworkOutcome> {
-  if (!versionHas(net.cniVersion, 'STATUS')) return {ok: false, command: 'STATUS', calls: [], problem: `STATUS needs cniVersion 1.1.0; the config declares ${net.cniVersion}`}
-  const calls: InvokeOutcome[] = []
-  for (const p of net.plugins) {
-    const call = await invokePlugin({command: 'STATUS', type: p.type as string, stdin: pluginStdin(net, p), cniPath: opts.cniPath, timeoutMs: opts.timeoutMs})
-    calls.push(call)
-    if (!call.ok) return {ok: false, command: 'STATUS', calls, problem: call.problem}
-  }
-  return {ok: true, command: 'STATUS', calls}
-}

@@ -1,5 +1,5 @@
 import {isIPv4, isIPv6} from 'node:net'
-import {compareVersions, describeCode, type CniErrorResult, type CniResult} from './spec.js'
+import {compareVersions, describeCode, type CniErrorResult} from './spec.js'
 
 // Validation of what a plugin prints, against the declared version's result schema.
 

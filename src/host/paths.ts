@@ -7,7 +7,6 @@ import {fileURLToPath} from 'node:url'
 export const stateDir = (): string => process.env.EBPFCNI_STATE_DIR ?? '/var/lib/ebpfcni'
 export const ledgerPath = (): string => join(stateDir(), 'ledger.json')
 export const progressPath = (): string => join(stateDir(), 'progress.json')
-export const podsDir = (): string => join(stateDir(), 'pods')
 export const backupsDir = (): string => join(stateDir(), 'backups')
 // Built once by scripts/setup.sh; not per state dir.
 export const busyboxRootfs = (): string => process.env.EBPFCNI_ROOTFS ?? '/var/lib/ebpfcni/rootfs'

@@ -42,14 +42,6 @@ const containerdStateDiscoverer: Discoverer = async (lab) =>
 
 const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer, podmanNetnsDiscoverer, containerdStateDiscoverer]
 
-export function registerRemover(kind: ResourceKind, remover: Remover): void {
-  extraRemovers[kind] = remover
-}
-
-export function registerDiscoverer(d: Discoverer): void {
-  discoverers.push(d)
-}
-
 export interface ResetFacade {
   plan(lab?: number): Promise<ResetAction[]>
   execute(actions: ResetAction[], onProgress?: (a: ResetAction, error?: string) => void): Promise<ResetOutcome>

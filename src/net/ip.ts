@@ -52,11 +52,6 @@ async function ipJson<T>(args: string[], netns?: string): Promise<T> {
 export const netnsPath = (name: string): string => `${NETNS_DIR}/${name}`
 export const netnsExists = (name: string): boolean => existsSync(netnsPath(name))
 
-export async function netnsList(): Promise<string[]> {
-  const list = await ipJson<Array<{name: string}>>(['netns', 'list'])
-  return list.map((n) => n.name)
-}
-
 /** Named network namespaces under /run/netns (podman's are `netns-<uuid>`). */
 export function netnsNames(): string[] {
   try {
@@ -167,6 +162,3 @@ export async function xdpOff(dev: string, netns?: string): Promise<void> {
     await run('ip', [...nsArgs(netns), 'link', 'set', 'dev', dev, mode, 'off'], {timeoutMs: 5000})
   }
 }
-
-/** `ip netns exec NAME cmd...` as an argument array. */
-export const inNetns = (netns: string, cmd: string[]): [string, string[]] => ['ip', ['netns', 'exec', netns, ...cmd]]
