@@ -59,7 +59,8 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
     const mine = `${dest}.lab${lab.id}`
     const owner = state.owners[name]
     const ownScaffolding = !rel.startsWith('../')
-    if (!existsSync(dest)) {
+    // The learner's own version of this lab's file, if they had one; else the starter.
+    const restoreOrCreate = (): void => {
       if (ownScaffolding && existsSync(mine)) {
         renameSync(mine, dest)
         changes.push({file: dest, action: 'restored', other: mine})
@@ -68,6 +69,9 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
         changes.push({file: dest, action: 'created'})
       }
       state.owners[name] = lab.id
+    }
+    if (!existsSync(dest)) {
+      restoreOrCreate()
     } else if (opts.fresh) {
       const bak = `${dest}.bak-${stamp()}`
       copyFileSync(dest, bak)
@@ -88,14 +92,7 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
       if (existsSync(aside)) renameSync(aside, `${aside}.bak-${stamp()}`)
       renameSync(dest, aside)
       changes.push({file: dest, action: 'set-aside', other: aside})
-      if (existsSync(mine)) {
-        renameSync(mine, dest)
-        changes.push({file: dest, action: 'restored', other: mine})
-      } else {
-        copyStarter(lab, rel, dest)
-        changes.push({file: dest, action: 'created'})
-      }
-      state.owners[name] = lab.id
+      restoreOrCreate()
     }
   }
   writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`)

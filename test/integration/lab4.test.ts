@@ -89,7 +89,7 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     const r = await check(workspace('np-spoof', PROGRAMS.networkpolicy), 'spoofing')
     const sv = r.checks.find((c) => c.id === 'policy.source-validation')
     expect(sv?.status, JSON.stringify(r.checks, null, 1)).toBe('fail')
-    expect(sv!.message).toMatch(/no endpoints map/)
+    expect(sv!.message).toMatch(/has no endpoints map/)
     await settle()
   }, 120_000)
 

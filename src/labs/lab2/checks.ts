@@ -12,6 +12,20 @@ import {streamTrace} from '../../bpf/trace.js'
 // pinned, attached by the plugin to every pod, and seen in trace_pipe.
 
 
+/**
+ * trace_pipe lines printed while `send` runs (a 2-second window). trace_pipe hands out what it
+ * buffered before it was opened (older pods at the same addresses, too): only later lines count.
+ */
+async function traceWhile(send: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = []
+  const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
+  await new Promise((r) => setTimeout(r, 300))
+  const fresh = lines.length
+  await send()
+  await trace
+  return lines.slice(fresh)
+}
+
 async function xdpIdOn(dev: string): Promise<number | undefined> {
   const l = await link(dev)
   return l?.xdp?.prog?.id ?? l?.xdp?.attached?.[0]?.prog.id
@@ -121,15 +135,9 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const a = await ctx.healthyA()
       const b = await ctx.podB()
       if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
-      const lines: string[] = []
-      const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
-      await new Promise((r) => setTimeout(r, 300))
-      // trace_pipe hands out what it buffered before we opened it (older pods at the same
-      // addresses, too): only lines from after this point count.
-      const fresh = lines.length
-      for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
-      await trace
-      lines.splice(0, fresh)
+      const lines = await traceWhile(async () => {
+        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+      })
       const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
       const both = lines.filter((l) => ips(l).includes(a.ip!) && ips(l).includes(b.ip!))
       if (both.length === 0) {
@@ -153,14 +161,11 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!(await xdpIdOn(hostA.ifname))) throw new CheckSkip('needs the program attached to the pods\' veths (cni.add.attaches-xdp)')
       // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
       await xdpOff(hostA.ifname)
-      const lines: string[] = []
+      let lines: string[]
       try {
-        const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
-        await new Promise((r) => setTimeout(r, 300))
-        const fresh = lines.length
-        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
-        await trace
-        lines.splice(0, fresh)
+        lines = await traceWhile(async () => {
+          for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+        })
       } finally {
         const fd = objGet(ctx.xdpPin())
         try {

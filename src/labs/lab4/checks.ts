@@ -71,6 +71,12 @@ async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> 
 
 type Expect = 'pass' | 'drop'
 
+/** Fail unless the loaded object has one of these maps, naming the maps it has. */
+async function requireMap(ctx: Lab4Context, names: string[], what: string, hint?: string): Promise<void> {
+  const d = await ctx.deployed()
+  if (!d.maps.some((m) => names.includes(m.name))) fail(`your program has no ${what}; its maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}`, hint)
+}
+
 /** Send each [what, frame, expected] along the pod-to-pod path; fail naming every mismatch. */
 function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expect]>, hint?: string): void {
   const got = ctx.path(cases.map(([, f]) => f))
@@ -129,8 +135,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'crafted frames: a denied pair is dropped; its reverse, other pairs and ARP pass',
     hint: 'Look up struct ip_pair {saddr, daddr} exactly as in the packet (network order, this direction only); drop only on POLICY_DENY.',
     run: async (ctx) => {
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'policy' || m.name === 'endpoint_policy')) fail(`your program has no map named policy${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ''}`)
+      await requireMap(ctx, ['policy', 'endpoint_policy'], 'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)')
       ;(await ctx.maps()).close()
       // Two pretend pods (no netns needed: the frames never leave the test run).
       const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
@@ -229,8 +234,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
     run: async (ctx) => {
       await ctx.toPodPin()
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'policy_ports' || m.name === 'endpoint_policy')) fail(`your program has no ports map (policy_ports, or endpoint_policy in the identity design); its maps: ${d.maps.map((m) => m.name).join(', ')}`)
+      await requireMap(ctx, ['policy_ports', 'endpoint_policy'], 'ports map (policy_ports, or endpoint_policy in the identity design)')
       ;(await ctx.maps()).close()
       const pods: PolicyPod[] = [
         {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
@@ -263,8 +267,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
     run: async (ctx) => {
       await ctx.toPodPin()
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'conntrack')) fail(`your program has no conntrack map; its maps: ${d.maps.map((m) => m.name).join(', ')}`, 'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32')
+      await requireMap(ctx, ['conntrack'], 'conntrack map', 'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32')
       const pods: PolicyPod[] = [
         {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
         {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
@@ -404,8 +407,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'a pod that sends from another pod\'s address is dropped at its own veth; its real address still works',
     hint: 'In xdp_prog: look up ctx->ingress_ifindex in endpoints; when there is an entry and ip->saddr is not it, count the drop and return XDP_DROP.',
     run: async (ctx) => {
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'endpoints')) fail(`your program has no endpoints map; its maps: ${d.maps.map((m) => m.name).join(', ')}`, 'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)')
+      await requireMap(ctx, ['endpoints'], 'endpoints map', 'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)')
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
       const svc = await ctx.policy()
@@ -446,8 +448,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'Declare identity and endpoint_policy (ebpfcni_policy.h); in to_pod look up {.peer = identity_of(saddr), .endpoint = daddr} for every port, then with dport and proto.',
     run: async (ctx) => {
       await ctx.toPodPin()
-      const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'endpoint_policy')) fail(`your program has no endpoint_policy map (maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}): still the ip-pair design`)
+      await requireMap(ctx, ['endpoint_policy'], 'endpoint_policy map (without it, this is still the ip-pair design)')
       ;(await ctx.maps()).close()
       const svc = await ctx.policy()
       // 30 pretend pods in 3 label groups (maps only; the frames are test runs).
