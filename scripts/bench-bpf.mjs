@@ -11,7 +11,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const arg = (n, d) => (process.argv.includes(`--${n}`) ? Number(process.argv[process.argv.indexOf(`--${n}`) + 1]) : d)
 const N = arg('entries', 10000)
 const RUNS = arg('runs', 7)
-const {objGet, closeFd, mapInfo, mapDump, mapUpdate} = await import(join(root, 'dist/bpf/libbpf.js'))
+const {closeFd} = await import(join(root, 'dist/bpf/ffi.js'))
+const {objGet} = await import(join(root, 'dist/bpf/object.js'))
+const {mapInfo, mapDump, mapUpdate} = await import(join(root, 'dist/bpf/map-ops.js'))
 
 const dir = `/sys/fs/bpf/ebpfcni-bench-${process.pid}`
 const pin = join(dir, 'counter')

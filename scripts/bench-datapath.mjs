@@ -21,7 +21,9 @@ const {NetnsRuntime} = await import(join(root, 'dist/pods/netns-runtime.js'))
 const {Ledger} = await import(join(root, 'dist/host/ledger.js'))
 const {hostPeer} = await import(join(root, 'dist/net/ip.js'))
 const {buildBpf} = await import(join(root, 'dist/bpf/build.js'))
-const {BpfObject, xdpAttach, xdpDetach, tcAttach, tcHookDestroy, mapUpdate, XDP_FLAGS} = await import(join(root, 'dist/bpf/libbpf.js'))
+const {BpfObject} = await import(join(root, 'dist/bpf/object.js'))
+const {xdpAttach, xdpDetach, tcAttach, tcHookDestroy, XDP_FLAGS} = await import(join(root, 'dist/bpf/attach.js'))
+const {mapUpdate} = await import(join(root, 'dist/bpf/map-ops.js'))
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rt = new NetnsRuntime(new Ledger())

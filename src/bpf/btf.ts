@@ -1,4 +1,4 @@
-import {libbpf} from './libbpf.js'
+import {ffi} from './ffi.js'
 
 // BTF-aware decoding of map keys and values: struct fields by name, integers by size and
 // signedness, arrays, and IPv4 addresses dotted where the type says so (__be32) or the field
@@ -13,14 +13,14 @@ const ADDRESSY = /(^|_)(s|d)?(addr|ip)(_|$)|saddr|daddr|ipv4/i
 interface RawType {kind: number; vlen: number; kflag: boolean; name: string; sizeOrType: number; ptr: unknown}
 
 export class BtfDecoder {
-  private readonly koffi = libbpf().koffi as unknown as {decode: (p: unknown, off: number, t: string, n?: number) => unknown}
-  private readonly fns = libbpf()
+  private readonly koffi = ffi().koffi as unknown as {decode: (p: unknown, off: number, t: string, n?: number) => unknown}
+  private readonly fns = ffi()
   private constructor(private readonly btf: unknown) {}
 
   /** The BTF object with this id (from map info), or undefined when the kernel has none. */
   static load(btfId: number): BtfDecoder | undefined {
     if (!btfId) return undefined
-    const ptr = libbpf().btfLoadById(btfId)
+    const ptr = ffi().btfLoadById(btfId)
     return ptr ? new BtfDecoder(ptr) : undefined
   }
 

@@ -1,4 +1,6 @@
-import {closeFd, isPerCpu, mapDump, mapInfo, objGet, perCpuSlots, type MapInfo} from './libbpf.js'
+import {closeFd} from './ffi.js'
+import {isPerCpu, mapDump, mapInfo, perCpuSlots, type MapInfo} from './map-ops.js'
+import {objGet} from './object.js'
 
 // Counter maps as the labs define them: key = IPv4 address in network order (4 bytes),
 // value = a u64 (or u32) count, plain or per-CPU (then summed over CPUs).

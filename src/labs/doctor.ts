@@ -3,7 +3,7 @@ import {release} from 'node:os'
 import {run, ok, describeRun} from '../host/exec.js'
 import {BPF_FS, TRACEFS, CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR, busyboxRootfs, podmanContainersConf} from '../host/paths.js'
 import {errorMessage} from '../host/errors.js'
-import {libbpfVersion} from '../bpf/libbpf.js'
+import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
 
 export type DoctorStatus = 'pass' | 'fail' | 'warn'

@@ -1,7 +1,7 @@
 import chalk from 'chalk'
 import type {BuildResult} from '../bpf/build.js'
 import type {LoadOutcome} from '../bpf/programs.js'
-import {errnoName} from '../bpf/libbpf.js'
+import {errnoName} from '../bpf/ffi.js'
 
 export function renderBuild(r: BuildResult): string {
   const out: string[] = []

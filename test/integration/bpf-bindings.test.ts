@@ -4,7 +4,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {buildBpf} from '../../src/bpf/build.js'
-import {BpfObject, objGet, closeFd, mapInfo, mapDump, mapLookup, mapUpdate, mapDelete, objKind, testRun, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, libbpfVersion, tcAttach, tcDetach, tcHookDestroy} from '../../src/bpf/libbpf.js'
+import {BpfObject, objGet, objKind, testRun} from '../../src/bpf/object.js'
+import {closeFd, ffi, libbpfVersion} from '../../src/bpf/ffi.js'
+import {mapInfo, mapDump, mapLookup, mapUpdate, mapDelete} from '../../src/bpf/map-ops.js'
+import {xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, tcAttach, tcDetach, tcHookDestroy} from '../../src/bpf/attach.js'
 import {explainVerifierLog} from '../../src/bpf/verifier.js'
 import {BtfDecoder} from '../../src/bpf/btf.js'
 import {link} from '../../src/net/ip.js'
@@ -18,6 +21,16 @@ const frame = (ethertype: number, len = 60): Buffer => {
   if (len >= 14) f.writeUInt16BE(ethertype, 12)
   return f
 }
+
+describe('the C structs as koffi lays them out', () => {
+  // The sizes libbpf 1.1 and linux/bpf.h give on 64-bit: the opts structs are passed with sz set
+  // from these, and a wrong size is refused by libbpf (or silently truncates bpf_map_info).
+  it('bpf_tc_hook 24, bpf_tc_opts 32, bpf_map_batch_opts 24 bytes; bpf_map_info\'s btf_id at 64, its name at 24', () => {
+    const s = ffi().structs
+    expect([s.tcHook.size, s.tcOpts.size, s.batchOpts.size]).toEqual([24, 32, 24])
+    expect([s.mapInfo.offset('name'), s.mapInfo.offset('btf_id'), s.mapInfo.offset('btf_key_type_id'), s.mapInfo.offset('btf_value_type_id')]).toEqual([24, 64, 68, 72])
+  })
+})
 
 describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, maps', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ebpfcni-bpf-'))

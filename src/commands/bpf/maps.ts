@@ -2,7 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {closeFd, isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, objGet, perCpuSlots, valueBufferSize, MAP_TYPES, type MapInfo} from '../../bpf/libbpf.js'
+import {closeFd} from '../../bpf/ffi.js'
+import {isPerCpu, mapDelete, mapDump, mapInfo, mapLookup, mapUpdate, perCpuSlots, valueBufferSize, MAP_TYPE, MAP_TYPES, type MapInfo} from '../../bpf/map-ops.js'
+import {objGet} from '../../bpf/object.js'
 import {keyToIpv4} from '../../bpf/counters.js'
 import {BtfDecoder, display, jsonSafe} from '../../bpf/btf.js'
 import {table} from '../../ui/render.js'
@@ -16,7 +18,7 @@ import {isIPv4} from 'node:net'
 const decodeKey = (b: Buffer): string => (b.length === 4 ? keyToIpv4(b) : b.length === 8 ? `${keyToIpv4(b)} → ${keyToIpv4(b.subarray(4))}` : b.toString('hex'))
 const decodeValue = (b: Buffer): string => (b.length === 8 ? b.readBigUInt64LE().toString() : b.length === 4 ? String(b.readUInt32LE()) : b.toString('hex'))
 
-const isArray = (type: number): boolean => type === 2 || type === 6
+const isArray = (type: number): boolean => type === MAP_TYPE.ARRAY || type === MAP_TYPE.PERCPU_ARRAY
 
 /** A per-CPU value: integers summed ("total (cpu0 + cpu1 …)"), anything else listed per CPU. */
 function perCpuValue(value: Buffer, info: MapInfo, one: (v: Buffer) => unknown): unknown {

@@ -3,7 +3,10 @@ import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
 import type {Lab2Context} from './context.js'
 import {pinnedProgram} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
-import {closeFd, objGet, testRun, xdpAttach, xdpVerdictName, PROG_TYPE_XDP, XDP_FLAGS} from '../../bpf/libbpf.js'
+import {closeFd} from '../../bpf/ffi.js'
+import {PROG_TYPE} from '../../bpf/object.js'
+import {objGet, testRun} from '../../bpf/object.js'
+import {xdpAttach, xdpVerdictName, XDP_ACT, XDP_FLAGS} from '../../bpf/attach.js'
 import {hostPeer, link, xdpOff} from '../../net/ip.js'
 import {httpGet} from '../../net/probes.js'
 import {streamTrace} from '../../bpf/trace.js'
@@ -75,7 +78,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         ['a bare 14-byte Ethernet header announcing IPv4', ethernetOnly()],
         ['an IPv4 header cut off after 10 bytes', truncatedIpv4()],
       ]
-      const wrong = frames.map(([what, f]) => [what, testRun(fd, f).retval] as const).filter(([, v]) => v !== 2)
+      const wrong = frames.map(([what, f]) => [what, testRun(fd, f).retval] as const).filter(([, v]) => v !== XDP_ACT.PASS)
       if (wrong.length) fail(wrong.map(([what, v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each')
       return `${frames.length} frames, all XDP_PASS`
     },
@@ -89,7 +92,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const pin = ctx.xdpPin()
       const p = pinnedProgram(pin)
       if (!p) fail(`nothing is pinned at ${pin}`)
-      if (p!.type !== PROG_TYPE_XDP) fail(`${pin} holds a program of type ${p!.type}, not XDP (${PROG_TYPE_XDP})`)
+      if (p!.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p!.type}, not XDP (${PROG_TYPE.XDP})`)
       const l = await ctx.loaded()
       if (l.ok && l.tag && l.tag !== p!.tag) fail(`the pinned program (tag ${p!.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`, 'load it again with --replace after each edit')
       return `${pin}: XDP program ${p!.id}, tag ${p!.tag}`

@@ -1,7 +1,9 @@
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab3Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
-import {closeFd, isPerCpu, mapInfo, objGet, MAP_TYPES} from '../../bpf/libbpf.js'
+import {closeFd} from '../../bpf/ffi.js'
+import {isPerCpu, mapInfo, MAP_TYPE, MAP_TYPES} from '../../bpf/map-ops.js'
+import {objGet} from '../../bpf/object.js'
 import {atomicAdds, decodeInsns} from '../../bpf/insns.js'
 import {counterShapeProblems, readCounterMap} from '../../bpf/counters.js'
 import {sendUdp} from '../../net/probes.js'
@@ -13,7 +15,7 @@ import type {CheckPod} from '../check-pods.js'
 // Lab 3's checks: the counter map's shape, how it is incremented, that it counts exactly
 // what a pod sends, and that the exporter serves those counts in a valid exposition.
 
-const COUNTER_TYPES = new Set([1, 5, 9, 10]) // hash, percpu_hash, lru_hash, lru_percpu_hash
+const COUNTER_TYPES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH])
 /** Datagrams sent by map.counter.counts, and what else A may send meanwhile (none expected). */
 export const UDP_COUNT = 20
 export const COUNT_SLACK = 3

@@ -1,7 +1,7 @@
 import {dirname, join} from 'node:path'
 import {Lab2Context} from '../lab2/context.js'
 import {loadAndPin, type LoadOutcome} from '../../bpf/programs.js'
-import {BpfObject} from '../../bpf/libbpf.js'
+import {BpfObject} from '../../bpf/object.js'
 import {readCounterMap, type CounterSnapshot} from '../../bpf/counters.js'
 import {CheckSkip} from '../check-types.js'
 
