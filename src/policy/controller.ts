@@ -22,7 +22,8 @@ export class PolicyController {
   private running: Promise<void> = Promise.resolve()
   private readonly reasons = new Set<string>()
   private readonly watchedFiles = new Map<string, string>()
-  polling = false
+  /** Why the controller polls, when file events do not arrive here (a synced folder). */
+  polling?: string
 
   constructor(private readonly service: PolicyService, private readonly opts: {debounceMs?: number; onEvent?: (e: ControllerEvent) => void} = {}) {}
 
@@ -45,7 +46,7 @@ export class PolicyController {
 
   private watch(path: string, reason: string): void {
     const w = watchPath(path, () => this.trigger(reason))
-    this.polling ||= w.polling
+    this.polling ??= w.polling
     this.stops.push(w.stop)
   }
 

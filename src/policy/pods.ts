@@ -1,4 +1,4 @@
-import {watch, watchFile, unwatchFile, type FSWatcher} from 'node:fs'
+import {watchFiles} from '../host/file-watch.js'
 import {basename, dirname} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {ledgerPath} from '../host/paths.js'
@@ -16,19 +16,9 @@ export interface PodSource {
   subscribe(onChange: () => void): () => void
 }
 
-/** Watch one file (by its directory: editors and atomic writes replace the inode). */
-export function watchPath(path: string, onChange: () => void): {stop: () => void; polling: boolean} {
-  let w: FSWatcher | undefined
-  try {
-    w = watch(dirname(path), (_event, name) => {
-      if (name === null || name === basename(path)) onChange()
-    })
-    return {stop: () => w?.close(), polling: false}
-  } catch {
-    // No inotify here (some synced folders): poll instead.
-    watchFile(path, {interval: 500}, onChange)
-    return {stop: () => unwatchFile(path, onChange), polling: true}
-  }
+/** Watch one file for content changes; `polling` says why when file events cannot be had. */
+export function watchPath(path: string, onChange: () => void, opts: {debounceMs?: number} = {}): {stop: () => void; polling?: string} {
+  return watchFiles(dirname(path), [basename(path)], () => onChange(), {debounceMs: opts.debounceMs ?? 0})
 }
 
 export class LedgerPodSource implements PodSource {

@@ -1,6 +1,6 @@
 import chalk from 'chalk'
 import type {Lab, LabStep} from '../labs/catalogue.js'
-import {watchWorkspace} from '../labs/watch.js'
+import {watchFiles} from '../host/file-watch.js'
 import {runChecks} from '../labs/checker.js'
 import {ProgressStore} from '../host/progress.js'
 import {errorMessage} from '../host/errors.js'
@@ -79,7 +79,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
     }
   }
 
-  const w = watchWorkspace(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
+  const w = watchFiles(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
   o.log(chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) + chalk.dim(` — ${o.howToStop ?? 'Ctrl-C'} to leave`) + (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''))
   await runStep([], performance.now())
   await o.until

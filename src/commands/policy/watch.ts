@@ -49,8 +49,8 @@ export default class PolicyWatch extends BaseCommand {
         : e.error ? `${chalk.red('✘')} ${e.reason}: ${e.error}` : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`),
     })
     await controller.start()
-    if (flags.json) this.log(JSON.stringify({time: new Date().toISOString(), watching: true, polling: controller.polling}))
-    else this.log(`watching pods and policies${controller.polling ? ' (polling: file events do not arrive here)' : ''}; Ctrl-C to stop`)
+    if (flags.json) this.log(JSON.stringify({time: new Date().toISOString(), watching: true, polling: controller.polling ?? false}))
+    else this.log(`watching pods and policies${controller.polling ? ` (polling: ${controller.polling})` : ''}; Ctrl-C to stop`)
     await untilStopped(flags.for)
     controller.stop()
   }

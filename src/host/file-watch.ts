@@ -2,9 +2,10 @@ import {createHash} from 'node:crypto'
 import {watch, readFileSync, type FSWatcher} from 'node:fs'
 import {join, resolve} from 'node:path'
 
-// `ebpfcni lab N --watch`: notice when the learner saves a workspace file. inotify where it
-// works; polling on filesystems whose changes it never reports (VM synced folders, network
-// mounts), and when asked.
+// The one file watcher: `lab N --watch` (the learner saves a workspace file) and the policy
+// controller (pod records, policy state, applied policy files). inotify where it works;
+// polling on filesystems whose changes it never reports (VM synced folders, network mounts,
+// FUSE), and when asked.
 
 const POLL_FS = new Set(['vboxsf', '9p', 'nfs', 'nfs4', 'cifs', 'smb3', 'virtiofs', 'prl_fs', 'vmhgfs'])
 
@@ -22,17 +23,18 @@ export function filesystemOf(path: string): string | undefined {
   return best?.type
 }
 
-export interface WorkspaceWatch {
+export interface FileWatch {
   /** Why it polls, when it does. */
   polling?: string
   stop(): void
 }
 
 /**
- * Call onChange (debounced) with the names of the files that changed. Only content changes
- * count: an editor touching a file without changing it does not re-run the checks.
+ * Call onChange (debounced) with the names of the files in `dir` that changed. Only content
+ * changes count: an editor touching a file without changing it does not re-run the checks.
+ * The directory is watched, not the files: editors and atomic writes replace the inode.
  */
-export function watchWorkspace(dir: string, files: string[], onChange: (changed: string[]) => void, opts: {debounceMs?: number; poll?: boolean; pollMs?: number} = {}): WorkspaceWatch {
+export function watchFiles(dir: string, files: string[], onChange: (changed: string[]) => void, opts: {debounceMs?: number; poll?: boolean; pollMs?: number} = {}): FileWatch {
   const signature = (f: string): string => {
     try {
       return createHash('sha1').update(readFileSync(join(dir, f))).digest('hex')
@@ -68,7 +70,7 @@ export function watchWorkspace(dir: string, files: string[], onChange: (changed:
   }
   return poll(why)
 
-  function poll(reason: string): WorkspaceWatch {
+  function poll(reason: string): FileWatch {
     const interval = setInterval(check, opts.pollMs ?? 500)
     return {polling: reason, stop: () => (clearInterval(interval), clearTimeout(timer))}
   }
