@@ -11,6 +11,7 @@ import {RateTracker} from '../metrics/rates.js'
 import {startExporterProcess, stopExporterProcesses} from '../metrics/background.js'
 import {renderRates} from '../ui/rates-view.js'
 import {podNamesByIp} from '../pods/service.js'
+import {signalReady} from '../host/background.js'
 
 export default class Metrics extends BaseCommand {
   static summary = 'Prometheus exporter over lab 3\'s pinned counter map, with a live view.'
@@ -75,6 +76,7 @@ export default class Metrics extends BaseCommand {
       throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}`, {hint: 'another exporter may be running (ebpfcni metrics --stop), or pick --port'})
     }
     this.log(`started; serving ${server.url} (map ${flags.map})${flags.watch ? '' : '; Ctrl-C to stop'}`)
+    signalReady()
     const stop = untilStopped(flags.for)
     if (flags.watch) await this.watch(exporter, flags.map, server.url, stop, flags.json)
     else await stop

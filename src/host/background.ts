@@ -1,11 +1,22 @@
-import {appendFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import type {Ledger} from './ledger.js'
 import {stateDir} from './paths.js'
-import {spawnDetached, stopRecordedProcess} from './processes.js'
+import {processAlive, spawnDetached, stopRecordedProcess} from './processes.js'
 
 // A long-running helper started in the background (exporter, policy controller): in the ledger
-// before it starts, its output in a log, and "ready" only once it says so (or an error ends it).
+// before it starts, its output in a log, and "ready" only once it says so: it writes the file
+// named by EBPFCNI_READY_FILE (signalReady) when it serves. Its log text is for people, not a
+// protocol; a helper that exits before it is ready is reported with the log's last lines.
+
+/** The environment variable a background helper finds its ready file in. */
+const READY_ENV = 'EBPFCNI_READY_FILE'
+
+/** Called by a helper once it serves: tells the process that started it (no-op in the foreground). */
+export function signalReady(): void {
+  const file = process.env[READY_ENV]
+  if (file) writeFileSync(file, `${process.pid}\n`)
+}
 
 export interface BackgroundSpec {
   ledger: Ledger
@@ -15,8 +26,6 @@ export interface BackgroundSpec {
   logName: string
   file: string
   args: string[]
-  /** What the process prints once it is serving. */
-  ready: RegExp
   timeoutMs?: number
 }
 
@@ -27,19 +36,29 @@ export async function startRecordedProcess(spec: BackgroundSpec): Promise<{pid: 
   const marker = `--- ${spec.owner} start ${entry.id} ${new Date().toISOString()}`
   mkdirSync(dirname(log), {recursive: true})
   appendFileSync(log, `${marker}\n`)
-  const {pid, startTime} = spawnDetached(spec.file, spec.args, log, {PATH: process.env.PATH ?? '', EBPFCNI_STATE_DIR: stateDir()})
+  const ready = join(stateDir(), 'logs', `${spec.logName}.${entry.id}.ready`)
+  rmSync(ready, {force: true})
+  const {pid, startTime} = spawnDetached(spec.file, spec.args, log, {PATH: process.env.PATH ?? '', EBPFCNI_STATE_DIR: stateDir(), [READY_ENV]: ready})
   spec.ledger.update(entry.id, {pid, startTime})
   const deadline = Date.now() + (spec.timeoutMs ?? 5000)
   const seen = (): string => (existsSync(log) ? readFileSync(log, 'utf8').split(marker).at(-1) ?? '' : '')
+  let exited = false
   while (Date.now() < deadline) {
-    const text = seen()
-    if (spec.ready.test(text)) return {pid, log}
-    if (/error:/.test(text)) break
+    if (existsSync(ready)) {
+      rmSync(ready, {force: true})
+      return {pid, log}
+    }
+    if (!processAlive(pid, startTime)) {
+      exited = true
+      break
+    }
     await new Promise((r) => setTimeout(r, 50))
   }
-  await stopRecordedProcess({pid, startTime})
+  if (!exited) await stopRecordedProcess({pid, startTime})
+  rmSync(ready, {force: true})
   spec.ledger.forget([entry.id])
-  throw new Error(`the ${spec.name} did not start: ${seen().trim().split('\n').slice(-2).join(' | ') || 'no output'}`)
+  const why = exited ? 'it exited' : `it was not ready within ${(spec.timeoutMs ?? 5000) / 1000} s`
+  throw new Error(`the ${spec.name} did not start (${why}): ${seen().trim().split('\n').slice(-2).join(' | ') || 'no output'}`)
 }
 
 /** Stop every background process of these owners (today's name and older ones). Returns how many were recorded. */

@@ -9,6 +9,7 @@ import {startControllerProcess, stopControllerProcesses} from '../../policy/back
 import {pinDirFlag} from '../../ui/policy-flags.js'
 import {packageRoot} from '../../host/paths.js'
 import {UserError} from '../../host/errors.js'
+import {signalReady} from '../../host/background.js'
 
 export default class PolicyWatch extends BaseCommand {
   static summary = 'The controller: keep the maps in line with policies and pods as they change.'
@@ -51,6 +52,7 @@ export default class PolicyWatch extends BaseCommand {
     await controller.start()
     if (flags.json) this.log(JSON.stringify({time: new Date().toISOString(), watching: true, polling: controller.polling ?? false}))
     else this.log(`watching pods and policies${controller.polling ? ` (polling: ${controller.polling})` : ''}; Ctrl-C to stop`)
+    signalReady()
     await untilStopped(flags.for)
     controller.stop()
   }
