@@ -6,7 +6,7 @@ import {UserError} from '../host/errors.js'
 import {interrupted, untilExit} from '../host/interrupt.js'
 import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
-import {checkIdsDisagree, labChecks} from './registry.js'
+import {checkIdsDisagree, labModule} from './registry.js'
 import {realTargets, type InstallTargets} from './install-targets.js'
 import {byCost, runCheck, type CheckReport, type CheckResult} from './check-types.js'
 import {pluginParses} from './preflight.js'
@@ -44,7 +44,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const started = performance.now()
   const lab = getLab(o.lab)
   const step = getStep(lab, o.step)
-  const def = labChecks(o.lab)
+  const def = labModule(o.lab)
   if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
   const disagree = checkIdsDisagree(lab.steps, def.checks.map((c) => c.id))
   if (disagree.length) throw new UserError(`lab ${o.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {hint: 'the lab content is broken: fix lab.yaml or the lab\'s checks (a step must never pass on no checks)'})

@@ -8,7 +8,7 @@ import type {Lab, LabStep} from '../labs/catalogue.js'
 import {readStepText} from '../labs/catalogue.js'
 import {solutionFiles} from '../labs/workspace.js'
 import {runChecks} from '../labs/checker.js'
-import {labChecks} from '../labs/registry.js'
+import {labModule} from '../labs/registry.js'
 import {applySolutionAndLoad} from '../labs/deploy.js'
 import {ProgressStore} from '../host/progress.js'
 import {errorMessage, UserError} from '../host/errors.js'
@@ -89,7 +89,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
         }
       }
       if (action === 'check') {
-        const defs = labChecks(lab.id)?.checks ?? []
+        const defs = labModule(lab.id)?.checks ?? []
         const checks = step.checks.map((id) => ({id, title: defs.find((c: {id: string}) => c.id === id)?.title ?? id}))
         const report = await runWithCheckList(checks, (onCheck) => runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck, untilFirstFailure: true}))
         // A plugin that does not parse is reported before any of the step's checks run.

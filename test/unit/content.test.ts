@@ -3,7 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
-import {checkIdsDisagree, labChecks} from '../../src/labs/registry.js'
+import {checkIdsDisagree, labModule} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
 
 // The lab content, without root and in seconds (as rustlings' `dev check`): every lab.yaml passes
@@ -42,7 +42,7 @@ describe('lab content', () => {
   })
 
   it('check ids in lab.yaml and in the code agree both ways', () => {
-    for (const lab of labs) expect(checkIdsDisagree(lab.steps, labChecks(lab.id)!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
+    for (const lab of labs) expect(checkIdsDisagree(lab.steps, labModule(lab.id)!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
   })
 
   it('every C file of every lab compiles with clang -target bpf (not loaded)', async () => {

@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {checkIdsDisagree, labChecks} from '../../src/labs/registry.js'
+import {checkIdsDisagree, labModule} from '../../src/labs/registry.js'
 import {loadLabs} from '../../src/labs/catalogue.js'
 
 // A check id misspelled in lab.yaml used to be dropped silently, and a step whose list came out
@@ -8,7 +8,7 @@ import {loadLabs} from '../../src/labs/catalogue.js'
 describe('lab definitions: lab.yaml and the checks agree', () => {
   it('every lab as shipped: each listed id has a check, each check is listed, no step is empty', () => {
     for (const lab of loadLabs()) {
-      const def = labChecks(lab.id)
+      const def = labModule(lab.id)
       expect(def, `lab ${lab.id} has checks`).toBeDefined()
       expect(checkIdsDisagree(lab.steps, def!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
     }

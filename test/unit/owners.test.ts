@@ -4,7 +4,7 @@ import {tempStateDir} from '../helpers/env.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {podOwner, processOwner} from '../../src/host/owners.js'
 import '../../src/labs/registry.js'
-import {labChecks} from '../../src/labs/registry.js'
+import {labModule} from '../../src/labs/registry.js'
 import {realTargets} from '../../src/labs/install-targets.js'
 import {NetnsRuntime} from '../../src/pods/netns-runtime.js'
 import type {PodRecord} from '../../src/pods/types.js'
@@ -29,7 +29,7 @@ describe('ledger owners', () => {
 
   it('each lab\'s check context records its objects under that lab', async () => {
     for (const lab of [1, 2, 3, 4]) {
-      const ctx = labChecks(lab)!.context({targets: realTargets(), workspace: t.dir, runtime: 'netns', ledger: new Ledger(join(t.dir, `l${lab}.json`))}) as {labId: number; checkOwner: string; cleanup(): Promise<void>}
+      const ctx = labModule(lab)!.context({targets: realTargets(), workspace: t.dir, runtime: 'netns', ledger: new Ledger(join(t.dir, `l${lab}.json`))}) as {labId: number; checkOwner: string; cleanup(): Promise<void>}
       expect([ctx.labId, ctx.checkOwner]).toEqual([lab, `check:lab${lab}`])
       await ctx.cleanup()
     }
