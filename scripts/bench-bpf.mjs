@@ -20,17 +20,34 @@ const pin = join(dir, 'counter')
 mkdirSync(dir, {recursive: true})
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 try {
-  await execa('bpftool', ['map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '8', 'entries', String(N), 'name', 'counter'])
+  await execa('bpftool', [
+    'map',
+    'create',
+    pin,
+    'type',
+    'hash',
+    'key',
+    '4',
+    'value',
+    '8',
+    'entries',
+    String(N),
+    'name',
+    'counter',
+  ])
   const fd = objGet(pin)
-  const key = Buffer.alloc(4), value = Buffer.alloc(8)
+  const key = Buffer.alloc(4),
+    value = Buffer.alloc(8)
   for (let i = 0; i < N; i++) {
     key.writeUInt32BE((10 << 24) | i)
     value.writeBigUInt64LE(BigInt(i))
     mapUpdate(fd, key, value)
   }
   const info = mapInfo(fd)
-  const koffiMs = [], bpftoolMs = []
-  let a = 0, b = 0
+  const koffiMs = [],
+    bpftoolMs = []
+  let a = 0,
+    b = 0
   for (let r = 0; r < RUNS; r++) {
     let t = performance.now()
     a = mapDump(fd, info).length
@@ -42,7 +59,8 @@ try {
   }
   closeFd(fd)
   if (a !== N || b !== N) throw new Error(`entry counts differ: koffi ${a}, bpftool ${b}, expected ${N}`)
-  const k = median(koffiMs), t = median(bpftoolMs)
+  const k = median(koffiMs),
+    t = median(bpftoolMs)
   console.log(`map read, ${N} entries (hash, 4-byte key, 8-byte value), median of ${RUNS}:`)
   console.log(`  koffi bindings (batch lookup): ${k.toFixed(2)} ms`)
   console.log(`  bpftool map dump -j + JSON.parse: ${t.toFixed(2)} ms`)

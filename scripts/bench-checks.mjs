@@ -29,12 +29,22 @@ const cli = join(root, 'bin/run.js')
 
 /** One `lab all --auto` run: {passed, totalMs, steps: Map("lab/step" -> ms), failing}. */
 async function autoRun() {
-  const r = await execa('node', [cli, 'lab', 'all', '--auto', '--json'], {reject: false, env, timeout: 600_000, stdin: 'ignore'})
+  const r = await execa('node', [cli, 'lab', 'all', '--auto', '--json'], {
+    reject: false,
+    env,
+    timeout: 600_000,
+    stdin: 'ignore',
+  })
   let report
   try {
     report = JSON.parse(r.stdout)
   } catch {
-    return {passed: false, totalMs: NaN, steps: new Map(), failing: [`no JSON (exit ${r.exitCode}): ${r.stderr.slice(-300)}`]}
+    return {
+      passed: false,
+      totalMs: NaN,
+      steps: new Map(),
+      failing: [`no JSON (exit ${r.exitCode}): ${r.stderr.slice(-300)}`],
+    }
   }
   return {
     passed: report.passed,
@@ -61,7 +71,9 @@ async function series(label, runs, loaded) {
     const out = []
     for (let i = 0; i < runs; i++) {
       const r = await autoRun()
-      console.error(`${label} run ${i + 1}/${runs}: ${r.passed ? 'passed' : 'FAILED'} in ${(r.totalMs / 1000).toFixed(1)} s${r.failing.length ? ` (${r.failing.join('; ')})` : ''}`)
+      console.error(
+        `${label} run ${i + 1}/${runs}: ${r.passed ? 'passed' : 'FAILED'} in ${(r.totalMs / 1000).toFixed(1)} s${r.failing.length ? ` (${r.failing.join('; ')})` : ''}`,
+      )
       out.push(r)
     }
     return out
@@ -85,7 +97,9 @@ try {
   const qt = median(quiet.map((r) => r.totalMs))
   const lt = median(loaded.map((r) => r.totalMs))
   console.log(`${'lab all --auto'.padEnd(26)}${sec(qt).padEnd(11)}${sec(lt).padEnd(11)}${(lt / qt).toFixed(2)}`)
-  console.log(`\nruns passed: quiet ${quiet.filter((r) => r.passed).length}/${RUNS}, loaded ${loaded.filter((r) => r.passed).length}/${LOADED_RUNS}`)
+  console.log(
+    `\nruns passed: quiet ${quiet.filter((r) => r.passed).length}/${RUNS}, loaded ${loaded.filter((r) => r.passed).length}/${LOADED_RUNS}`,
+  )
 } finally {
   rmSync(state, {recursive: true, force: true})
 }

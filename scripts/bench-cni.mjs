@@ -35,7 +35,10 @@ const ms = (x) => `${x.toFixed(1)} ms`
 async function bench(label, configFile, cniPath, bridge) {
   const rt = new NetnsRuntime(new Ledger())
   const spec = (name) => ({name, labels: {}, workload: 'sleep', configFile, cniPath, timeoutMs: 10_000, ifname: 'eth0'})
-  const add = [], del = [], overhead = [], plugin = []
+  const add = [],
+    del = [],
+    overhead = [],
+    plugin = []
   // Measure the network call itself by wrapping invokePlugin timings from the result record.
   for (let i = 0; i < N; i++) {
     const t0 = performance.now()
@@ -71,12 +74,26 @@ async function bench(label, configFile, cniPath, bridge) {
   for (const p of pods) await rt.remove(p)
   const burstSeconds = (performance.now() - t0) / 1000
   await execa('ip', ['link', 'del', bridge], {reject: false})
-  const r = {label, addP50: pct(add, 50), addP95: pct(add, 95), delP50: pct(del, 50), delP95: pct(del, 95), podsPerS: BURST / burstSeconds, overheadP50: pct(overhead, 50), overheadP95: pct(overhead, 95), pluginP50: pct(plugin, 50)}
+  const r = {
+    label,
+    addP50: pct(add, 50),
+    addP95: pct(add, 95),
+    delP50: pct(del, 50),
+    delP95: pct(del, 95),
+    podsPerS: BURST / burstSeconds,
+    overheadP50: pct(overhead, 50),
+    overheadP95: pct(overhead, 95),
+    pluginP50: pct(plugin, 50),
+  }
   console.log(`${label}`)
   console.log(`  pod ADD (netns + VERSION + ADD): p50 ${ms(r.addP50)}  p95 ${ms(r.addP95)}   (${N} pods)`)
   console.log(`  pod DEL (DEL + netns delete):    p50 ${ms(r.delP50)}  p95 ${ms(r.delP95)}`)
-  console.log(`  ${BURST} pods created then deleted:   ${r.podsPerS.toFixed(1)} pods/s (${burstSeconds.toFixed(1)} s for all ${BURST} ADDs and DELs)`)
-  console.log(`  ADD network call: inside plugin processes p50 ${ms(r.pluginP50)}; tool overhead outside them p50 ${ms(r.overheadP50)}  p95 ${ms(r.overheadP95)} (goal < 5 ms)`)
+  console.log(
+    `  ${BURST} pods created then deleted:   ${r.podsPerS.toFixed(1)} pods/s (${burstSeconds.toFixed(1)} s for all ${BURST} ADDs and DELs)`,
+  )
+  console.log(
+    `  ADD network call: inside plugin processes p50 ${ms(r.pluginP50)}; tool overhead outside them p50 ${ms(r.overheadP50)}  p95 ${ms(r.overheadP95)} (goal < 5 ms)`,
+  )
   return r
 }
 
@@ -85,8 +102,23 @@ try {
   const refDir = join(state, 'ref')
   mkdirSync(refDir)
   const refConf = join(refDir, 'ref.conflist')
-  writeFileSync(refConf, JSON.stringify({cniVersion: '1.0.0', name: 'benchref', plugins: [{type: 'bridge', bridge: 'benchbr0', isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.232.0.0/16'}]], dataDir: join(refDir, 'ipam')}}]}))
-  results.push(await bench("(a) Debian bridge + host-local", refConf, ['/usr/lib/cni'], 'benchbr0'))
+  writeFileSync(
+    refConf,
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'benchref',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'benchbr0',
+          isGateway: true,
+          ipMasq: false,
+          ipam: {type: 'host-local', ranges: [[{subnet: '10.232.0.0/16'}]], dataDir: join(refDir, 'ipam')},
+        },
+      ],
+    }),
+  )
+  results.push(await bench('(a) Debian bridge + host-local', refConf, ['/usr/lib/cni'], 'benchbr0'))
 
   const solution = join(root, 'labs/01-bridge-cni/solution/ebpfcni')
   if (existsSync(solution)) {
@@ -95,10 +127,22 @@ try {
     copyFileSync(solution, join(bin, 'ebpfcni'))
     chmodSync(join(bin, 'ebpfcni'), 0o755)
     const conf = join(state, '10-ebpfcni.conf')
-    writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: 'benchsol', type: 'ebpfcni', podcidr: '10.233.0.0/16', bridge: 'benchbr1', dataDir: join(state, 'sol-ipam')}))
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'benchsol',
+        type: 'ebpfcni',
+        podcidr: '10.233.0.0/16',
+        bridge: 'benchbr1',
+        dataDir: join(state, 'sol-ipam'),
+      }),
+    )
     results.push(await bench('(b) lab 1 solution plugin (bash + jq)', conf, [bin], 'benchbr1'))
     const [a, b] = results
-    console.log(`ratio b/a: ADD p50 ${(b.addP50 / a.addP50).toFixed(2)}x, DEL p50 ${(b.delP50 / a.delP50).toFixed(2)}x, pods/s ${(b.podsPerS / a.podsPerS).toFixed(2)}x`)
+    console.log(
+      `ratio b/a: ADD p50 ${(b.addP50 / a.addP50).toFixed(2)}x, DEL p50 ${(b.delP50 / a.delP50).toFixed(2)}x, pods/s ${(b.podsPerS / a.podsPerS).toFixed(2)}x`,
+    )
   } else {
     console.log('(b) skipped: labs/01-bridge-cni/solution/ebpfcni does not exist yet')
   }

@@ -28,8 +28,31 @@ const {mapUpdate} = await import(join(root, 'dist/bpf/map-ops.js'))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rt = new NetnsRuntime(new Ledger())
 const conf = join(state, 'net.conflist')
-writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: 'benchdp', plugins: [{type: 'bridge', bridge: 'benchdp0', isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.240.0.0/24'}]], dataDir: join(state, 'ipam')}}]}))
-const spec = (name) => ({name, labels: {}, workload: 'sleep', configFile: conf, cniPath: ['/usr/lib/cni'], timeoutMs: 10_000, ifname: 'eth0'})
+writeFileSync(
+  conf,
+  JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'benchdp',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'benchdp0',
+        isGateway: true,
+        ipMasq: false,
+        ipam: {type: 'host-local', ranges: [[{subnet: '10.240.0.0/24'}]], dataDir: join(state, 'ipam')},
+      },
+    ],
+  }),
+)
+const spec = (name) => ({
+  name,
+  labels: {},
+  workload: 'sleep',
+  configFile: conf,
+  cniPath: ['/usr/lib/cni'],
+  timeoutMs: 10_000,
+  ifname: 'eth0',
+})
 let server, client, iperfServer, statsBefore
 try {
   statsBefore = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim()
@@ -37,12 +60,18 @@ try {
   client = await rt.add(spec('dpc'))
   iperfServer = execa('nsenter', [`--net=${server.netnsPath}`, 'iperf3', '-s', '-B', server.ip], {reject: false})
   await new Promise((r) => setTimeout(r, 500))
-  const veths = [await hostPeer(server.netnsPath, 'eth0'), await hostPeer(client.netnsPath, 'eth0')].map((l) => l.ifindex)
+  const veths = [await hostPeer(server.netnsPath, 'eth0'), await hostPeer(client.netnsPath, 'eth0')].map(
+    (l) => l.ifindex,
+  )
 
   const throughput = async () => {
     const gbps = []
     for (let i = 0; i < RUNS; i++) {
-      const r = await execa('nsenter', [`--net=${client.netnsPath}`, 'iperf3', '-c', server.ip, '-t', String(SECONDS), '-J'], {timeout: (SECONDS + 10) * 1000})
+      const r = await execa(
+        'nsenter',
+        [`--net=${client.netnsPath}`, 'iperf3', '-c', server.ip, '-t', String(SECONDS), '-J'],
+        {timeout: (SECONDS + 10) * 1000},
+      )
       gbps.push(JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e9)
     }
     return median(gbps)
@@ -110,14 +139,19 @@ try {
       const num = (k) => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(info)?.[1] ?? 0)
       return `${(num('run_cnt') ? num('run_time_ns') / num('run_cnt') : NaN).toFixed(0)} ns/packet over ${num('run_cnt')}`
     }
-    const stats = [`xdp_prog ${nsPerPacket(xdp)}`, ...(toPod !== undefined ? [`to_pod ${nsPerPacket(toPod)}`] : [])].join(', ')
+    const stats = [
+      `xdp_prog ${nsPerPacket(xdp)}`,
+      ...(toPod !== undefined ? [`to_pod ${nsPerPacket(toPod)}`] : []),
+    ].join(', ')
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', `${statsBefore}\n`)
     for (const ix of veths) {
       xdpDetach(ix, XDP_FLAGS.SKB_MODE)
       if (toPod !== undefined) tcHookDestroy(ix)
     }
     obj.close()
-    console.log(`  ${label.padEnd(27)}  ${gbps.toFixed(2)} Gbit/s  ratio ${(gbps / reference).toFixed(3)} (vs ${reference.toFixed(2)} just before)  ${stats}`)
+    console.log(
+      `  ${label.padEnd(27)}  ${gbps.toFixed(2)} Gbit/s  ratio ${(gbps / reference).toFixed(3)} (vs ${reference.toFixed(2)} just before)  ${stats}`,
+    )
   }
   console.log('  (goals: ratio >= 0.90 with printk off, and for lab 4 with 1,000 rules)')
 } finally {

@@ -30,7 +30,21 @@ const time = async (f) => {
   return performance.now() - t
 }
 try {
-  await execa('bpftool', ['map', 'create', pin, 'type', PERCPU ? 'percpu_hash' : 'hash', 'key', '4', 'value', '8', 'entries', String(N), 'name', 'counter'])
+  await execa('bpftool', [
+    'map',
+    'create',
+    pin,
+    'type',
+    PERCPU ? 'percpu_hash' : 'hash',
+    'key',
+    '4',
+    'value',
+    '8',
+    'entries',
+    String(N),
+    'name',
+    'counter',
+  ])
   const fd = objGet(pin)
   const key = Buffer.alloc(4)
   const value = Buffer.alloc(valueBufferSize(mapInfo(fd)))
@@ -50,7 +64,8 @@ try {
   for (const compat of [false, true]) {
     const exporter = new CounterExporter({counterPin: pin, podNames: () => names, compat})
     const server = await startMetricsServer(exporter, {host: '127.0.0.1', port: 0})
-    const scrape = [], http = []
+    const scrape = [],
+      http = []
     let lines = 0
     for (let r = 0; r < 3; r++) await exporter.scrape() // warm-up (JIT)
     for (let r = 0; r < RUNS; r++) {
@@ -59,7 +74,9 @@ try {
     }
     await server.close()
     const what = compat ? 'with --compat (2 families)' : 'default (1 family)'
-    console.log(`  scrape ${what}, ${lines} lines: ${fmt(scrape)}  (goal < 50 ms; ${(pct(scrape, 0.5) / pct(read, 0.5)).toFixed(1)}x the read)`)
+    console.log(
+      `  scrape ${what}, ${lines} lines: ${fmt(scrape)}  (goal < 50 ms; ${(pct(scrape, 0.5) / pct(read, 0.5)).toFixed(1)}x the read)`,
+    )
     console.log(`  GET /metrics ${what}:        ${fmt(http)}`)
   }
 } finally {

@@ -23,10 +23,17 @@ const {PolicyService} = await import(join(root, 'dist/policy/service.js'))
 const {PolicyStore} = await import(join(root, 'dist/policy/store.js'))
 const {MemoryPodSource} = await import(join(root, 'dist/policy/pods.js'))
 
-const pods = Array.from({length: PODS}, (_, i) => ({name: `pod-${i}`, ip: `10.${100 + Math.floor(i / 250)}.${Math.floor((i % 250) / 250)}.${(i % 250) + 1}`, labels: {app: `group-${i % GROUPS}`}}))
-const policyYaml = (g) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: group-${g}}\nspec:\n  podSelector: {matchLabels: {app: group-${g}}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: group-${g}}}}]\n`
+const pods = Array.from({length: PODS}, (_, i) => ({
+  name: `pod-${i}`,
+  ip: `10.${100 + Math.floor(i / 250)}.${Math.floor((i % 250) / 250)}.${(i % 250) + 1}`,
+  labels: {app: `group-${i % GROUPS}`},
+}))
+const policyYaml = (g) =>
+  `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: group-${g}}\nspec:\n  podSelector: {matchLabels: {app: group-${g}}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: group-${g}}}}]\n`
 const designs = {'ip-pair': 'networkpolicy/ebpfcni.bpf.c', identity: 'ebpfcni.bpf.c'}
-console.log(`policy apply: ${PODS} pods in ${GROUPS} label groups, ${GROUPS} NetworkPolicies (group i accepts group i):`)
+console.log(
+  `policy apply: ${PODS} pods in ${GROUPS} label groups, ${GROUPS} NetworkPolicies (group i accepts group i):`,
+)
 const dirs = []
 try {
   for (const [design, file] of Object.entries(designs)) {
@@ -55,7 +62,9 @@ try {
     const again = await svc.sync()
     const noopMs = performance.now() - t
     console.log(`  ${design.padEnd(8)}: converged in ${converge.toFixed(0)} ms, ${written} map entries written;`)
-    console.log(`            one pod joining: ${join1.written} written in ${joinMs.toFixed(1)} ms; a sync with nothing to do: ${again.written} written in ${noopMs.toFixed(1)} ms`)
+    console.log(
+      `            one pod joining: ${join1.written} written in ${joinMs.toFixed(1)} ms; a sync with nothing to do: ${again.written} written in ${noopMs.toFixed(1)} ms`,
+    )
   }
 } finally {
   for (const d of dirs) rmSync(d, {recursive: true, force: true})

@@ -29,7 +29,17 @@ copyFileSync(join(root, 'labs/01-bridge-cni/solution/ebpfcni'), join(bin, 'ebpfc
 chmodSync(join(bin, 'ebpfcni'), 0o755)
 symlinkSync('/usr/lib/cni/loopback', join(bin, 'loopback'))
 const configFile = join(netd, '10-ebpfcni.conf')
-writeFileSync(configFile, JSON.stringify({cniVersion: '1.0.0', name: 'benchrt', type: 'ebpfcni', podcidr: '10.248.0.0/24', bridge: 'benchrt0', dataDir: join(state, 'ipam')}))
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'benchrt',
+    type: 'ebpfcni',
+    podcidr: '10.248.0.0/24',
+    bridge: 'benchrt0',
+    dataDir: join(state, 'ipam'),
+  }),
+)
 
 const {PodService} = await import(join(root, 'dist/pods/service.js'))
 const {Ledger} = await import(join(root, 'dist/host/ledger.js'))
@@ -54,7 +64,8 @@ try {
   const daemon = await ensureContainerd(ledger, {binDir: bin, confDir: netd})
   const startAndImportMs = performance.now() - t0
   const du = (await execa('du', ['-sk', join(state, 'containerd')])).stdout.split('\t')[0]
-  const dpkg = async (p) => Number((await execa('dpkg-query', ['-W', '-f=${Installed-Size}', p], {reject: false})).stdout) || 0
+  const dpkg = async (p) =>
+    Number((await execa('dpkg-query', ['-W', '-f=${Installed-Size}', p], {reject: false})).stdout) || 0
 
   const results = {}
   for (const runtime of ['netns', 'podman', 'cri']) {
@@ -70,12 +81,20 @@ try {
   }
   console.log(`pod start (add until IP and workload), lab 1 reference plugin, ${N} pods each, one at a time`)
   console.log('runtime  p50        p95        p50/netns')
-  for (const [rt, xs] of Object.entries(results)) console.log(`${rt.padEnd(9)}${ms(pct(xs, 50)).padEnd(11)}${ms(pct(xs, 95)).padEnd(11)}${(pct(xs, 50) / pct(results.netns, 50)).toFixed(2)}`)
-  console.log(`\ncontainerd: spawn to first CRI answer ${daemon.startedInMs} ms; start + image import ${ms(startAndImportMs)}; image archive build ${ms(buildMs)}`)
-  console.log(`disk: containerd state ${Math.round(du / 1024)} MiB after import; Debian packages containerd ${Math.round((await dpkg('containerd')) / 1024)} MiB installed`)
+  for (const [rt, xs] of Object.entries(results))
+    console.log(
+      `${rt.padEnd(9)}${ms(pct(xs, 50)).padEnd(11)}${ms(pct(xs, 95)).padEnd(11)}${(pct(xs, 50) / pct(results.netns, 50)).toFixed(2)}`,
+    )
+  console.log(
+    `\ncontainerd: spawn to first CRI answer ${daemon.startedInMs} ms; start + image import ${ms(startAndImportMs)}; image archive build ${ms(buildMs)}`,
+  )
+  console.log(
+    `disk: containerd state ${Math.round(du / 1024)} MiB after import; Debian packages containerd ${Math.round((await dpkg('containerd')) / 1024)} MiB installed`,
+  )
 } finally {
   for (const p of pods.list()) await pods.remove(p.name).catch(() => undefined)
-  for (const e of ledger.find((x) => x.kind === 'process' && x.owner === CONTAINERD_OWNER)) await stopRecordedProcess(e.details)
+  for (const e of ledger.find((x) => x.kind === 'process' && x.owner === CONTAINERD_OWNER))
+    await stopRecordedProcess(e.details)
   await removeContainerdState().catch((e) => console.error(String(e)))
   await execa('ip', ['link', 'del', 'benchrt0'], {reject: false})
   rmSync(state, {recursive: true, force: true})

@@ -15,7 +15,10 @@ const root = dirname(src)
 
 // Highest first. A file may import from its own layer and from any layer with a smaller number.
 const LAYERS = {hooks: 8, commands: 7, ui: 6, labs: 5, metrics: 4, policy: 4, pods: 3, bpf: 3, cni: 2, net: 2, host: 1}
-const FORBIDDEN = [['host', 'net'], ['host', 'bpf']]
+const FORBIDDEN = [
+  ['host', 'net'],
+  ['host', 'bpf'],
+]
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -42,9 +45,14 @@ const problems = []
 for (const [f, targets] of edges) {
   for (const t of targets) {
     const [lf, lt] = [layerOf(f), layerOf(t)]
-    if (!(lf in LAYERS) || !(lt in LAYERS)) problems.push(`${relative(root, f)}: imports ${relative(root, t)}, and one of them is in no known layer (${lf}, ${lt})`)
-    else if (LAYERS[lt] > LAYERS[lf]) problems.push(`upward import: ${relative(root, f)} (${lf}) imports ${relative(root, t)} (${lt})`)
-    else if (FORBIDDEN.some(([a, b]) => a === lf && b === lt)) problems.push(`${relative(root, f)}: ${lf}/ must not import ${lt}/ (${relative(root, t)})`)
+    if (!(lf in LAYERS) || !(lt in LAYERS))
+      problems.push(
+        `${relative(root, f)}: imports ${relative(root, t)}, and one of them is in no known layer (${lf}, ${lt})`,
+      )
+    else if (LAYERS[lt] > LAYERS[lf])
+      problems.push(`upward import: ${relative(root, f)} (${lf}) imports ${relative(root, t)} (${lt})`)
+    else if (FORBIDDEN.some(([a, b]) => a === lf && b === lt))
+      problems.push(`${relative(root, f)}: ${lf}/ must not import ${lt}/ (${relative(root, t)})`)
   }
 }
 
@@ -73,7 +81,13 @@ function strong(v) {
       onStack.delete(w)
       component.push(w)
     } while (w !== v)
-    if (component.length > 1 || edges.get(v).includes(v)) problems.push(`import cycle: ${component.map((c) => relative(root, c)).sort().join(' ↔ ')}`)
+    if (component.length > 1 || edges.get(v).includes(v))
+      problems.push(
+        `import cycle: ${component
+          .map((c) => relative(root, c))
+          .sort()
+          .join(' ↔ ')}`,
+      )
   }
 }
 for (const v of all) if (!idx.has(v)) strong(v)
@@ -83,4 +97,7 @@ if (problems.length) {
   console.error(`check-structure: ${problems.length} problem(s) in ${all.length} files`)
   process.exit(1)
 }
-if (!process.argv.includes('--quiet')) console.log(`check-structure: ${all.length} files, ${[...edges.values()].reduce((n, t) => n + t.length, 0)} imports: no cycle, no upward import`)
+if (!process.argv.includes('--quiet'))
+  console.log(
+    `check-structure: ${all.length} files, ${[...edges.values()].reduce((n, t) => n + t.length, 0)} imports: no cycle, no upward import`,
+  )

@@ -22,9 +22,10 @@ before=$(mktemp); after=$(mktemp); results=$(mktemp)
 trap 'rm -f "$before" "$after" "$results"' EXIT
 snapshot >"$before"
 
-echo "==> Structure: no import cycle, no upward import between layers"
-if ! node scripts/check-structure.mjs; then
+echo "==> Structure and style: no import cycle, no upward import; ESLint; Prettier (120 columns)"
+if ! node scripts/check-structure.mjs || ! npm run --silent lint; then
   echo "tests: 0 passed, 1 failed"
+  echo "fix the structure or style problems above (npm run format rewrites the formatting)" >&2
   exit 1
 fi
 

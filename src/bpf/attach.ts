@@ -30,25 +30,57 @@ const TC_POINT = {ingress: 1, egress: 2} as const
  * Attach a TC (clsact) program: the clsact qdisc is created if missing (EEXIST is fine).
  * Returns the attached program id. On a pod's host veth, egress sees what goes to the pod.
  */
-export function tcAttach(ifindex: number, direction: TcDirection, progFd: number, opts: {handle?: number; priority?: number; replace?: boolean} = {}): number {
+export function tcAttach(
+  ifindex: number,
+  direction: TcDirection,
+  progFd: number,
+  opts: {handle?: number; priority?: number; replace?: boolean} = {},
+): number {
   const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
   const rc = b().tcHookCreate(hook) as number
   if (rc < 0 && rc !== -constants.errno.EEXIST) check(`creating the clsact hook on ifindex ${ifindex}`, rc)
   // BPF_TC_F_REPLACE: swap the program at this handle and priority in place (no gap without one).
-  const o: Record<string, unknown> = {sz: b().structs.tcOpts.size, prog_fd: progFd, flags: opts.replace ? 1 : 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}
+  const o: Record<string, unknown> = {
+    sz: b().structs.tcOpts.size,
+    prog_fd: progFd,
+    flags: opts.replace ? 1 : 0,
+    prog_id: 0,
+    handle: opts.handle ?? 1,
+    priority: opts.priority ?? 1,
+  }
   check(`attaching TC ${direction} on ifindex ${ifindex}`, b().tcAttach(hook, o))
   return Number(o.prog_id)
 }
 
-export function tcDetach(ifindex: number, direction: TcDirection, opts: {handle?: number; priority?: number} = {}): void {
+export function tcDetach(
+  ifindex: number,
+  direction: TcDirection,
+  opts: {handle?: number; priority?: number} = {},
+): void {
   const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
-  check(`detaching TC ${direction} on ifindex ${ifindex}`, b().tcDetach(hook, {sz: b().structs.tcOpts.size, prog_fd: 0, flags: 0, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1}))
+  check(
+    `detaching TC ${direction} on ifindex ${ifindex}`,
+    b().tcDetach(hook, {
+      sz: b().structs.tcOpts.size,
+      prog_fd: 0,
+      flags: 0,
+      prog_id: 0,
+      handle: opts.handle ?? 1,
+      priority: opts.priority ?? 1,
+    }),
+  )
 }
 
 /** Remove the clsact qdisc (both directions) and everything attached to it. */
 export function tcHookDestroy(ifindex: number): void {
-  const rc = b().tcHookDestroy({sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT.ingress | TC_POINT.egress, parent: 0}) as number
-  if (rc < 0 && rc !== -constants.errno.ENOENT && rc !== -constants.errno.EINVAL) check(`removing clsact from ifindex ${ifindex}`, rc)
+  const rc = b().tcHookDestroy({
+    sz: b().structs.tcHook.size,
+    ifindex,
+    attach_point: TC_POINT.ingress | TC_POINT.egress,
+    parent: 0,
+  }) as number
+  if (rc < 0 && rc !== -constants.errno.ENOENT && rc !== -constants.errno.EINVAL)
+    check(`removing clsact from ifindex ${ifindex}`, rc)
 }
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const
@@ -56,4 +88,11 @@ export const XDP_ACT = {ABORTED: 0, DROP: 1, PASS: 2} as const
 export const xdpVerdictName = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
 /** A TC (sched_cls, direct-action) program's verdicts: linux/pkt_cls.h. */
 export const TC_ACT = {UNSPEC: -1, OK: 0, SHOT: 2} as const
-export const tcVerdictName = (n: number): string => (n === TC_ACT.OK ? 'TC_ACT_OK' : n === TC_ACT.SHOT ? 'TC_ACT_SHOT' : n === TC_ACT.UNSPEC || n === 0xffffffff ? 'TC_ACT_UNSPEC' : `verdict ${n}`)
+export const tcVerdictName = (n: number): string =>
+  n === TC_ACT.OK
+    ? 'TC_ACT_OK'
+    : n === TC_ACT.SHOT
+      ? 'TC_ACT_SHOT'
+      : n === TC_ACT.UNSPEC || n === 0xffffffff
+        ? 'TC_ACT_UNSPEC'
+        : `verdict ${n}`

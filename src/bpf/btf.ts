@@ -7,13 +7,34 @@ import {ffi} from './ffi.js'
 export type Decoded = string | number | bigint | Decoded[] | {[field: string]: Decoded}
 type Decoder = (buf: Buffer, off: number) => Decoded
 
-const KIND = {INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, ENUM64: 19} as const
+const KIND = {
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  ENUM64: 19,
+} as const
 const ADDRESSY = /(^|_)(s|d)?(addr|ip)(_|$)|saddr|daddr|ipv4/i
 
-interface RawType {kind: number; vlen: number; kflag: boolean; name: string; sizeOrType: number; ptr: unknown}
+interface RawType {
+  kind: number
+  vlen: number
+  kflag: boolean
+  name: string
+  sizeOrType: number
+  ptr: unknown
+}
 
 export class BtfDecoder {
-  private readonly koffi = ffi().koffi as unknown as {decode: (p: unknown, off: number, t: string, n?: number) => unknown}
+  private readonly koffi = ffi().koffi as unknown as {
+    decode: (p: unknown, off: number, t: string, n?: number) => unknown
+  }
   private readonly fns = ffi()
   private constructor(private readonly btf: unknown) {}
 
@@ -31,14 +52,24 @@ export class BtfDecoder {
   private type(id: number): RawType {
     const ptr = this.fns.btfTypeById(this.btf, id)
     const [nameOff, info, sizeOrType] = this.koffi.decode(ptr, 0, 'uint32_t', 3) as number[]
-    return {kind: (info >>> 24) & 0x1f, vlen: info & 0xffff, kflag: info >>> 31 === 1, name: this.fns.btfName(this.btf, nameOff) ?? '', sizeOrType, ptr}
+    return {
+      kind: (info >>> 24) & 0x1f,
+      vlen: info & 0xffff,
+      kflag: info >>> 31 === 1,
+      name: this.fns.btfName(this.btf, nameOff) ?? '',
+      sizeOrType,
+      ptr,
+    }
   }
 
   /** A decoder for type id; hint is the field or map-key name, for address detection. */
   decoder(id: number, hint = ''): Decoder {
     const t = this.type(id)
     switch (t.kind) {
-      case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
+      case KIND.TYPEDEF:
+      case KIND.VOLATILE:
+      case KIND.CONST:
+      case KIND.RESTRICT:
         if (t.name === '__be32') return (b, o) => dotted(b, o)
         if (t.name === '__be16') return (b, o) => b.readUInt16BE(o)
         return this.decoder(t.sizeOrType, hint)
@@ -61,7 +92,8 @@ export class BtfDecoder {
         const size = this.sizeOf(elemType)
         return (b, o) => Array.from({length: nelems}, (_, i) => elem(b, o + i * size))
       }
-      case KIND.STRUCT: case KIND.UNION: {
+      case KIND.STRUCT:
+      case KIND.UNION: {
         const members = Array.from({length: t.vlen}, (_, i) => {
           const [nameOff, type, offset] = this.koffi.decode(t.ptr, 12 + i * 12, 'uint32_t', 3) as number[]
           const name = this.fns.btfName(this.btf, nameOff) || `field${i}`
@@ -91,8 +123,20 @@ const dotted = (b: Buffer, o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]
 
 /** JSON-safe form (bigints as strings). */
 export const jsonSafe = (v: Decoded): unknown =>
-  typeof v === 'bigint' ? v.toString() : Array.isArray(v) ? v.map(jsonSafe) : typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)])) : v
+  typeof v === 'bigint'
+    ? v.toString()
+    : Array.isArray(v)
+      ? v.map(jsonSafe)
+      : typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]))
+        : v
 
 /** One line for a table cell. */
 export const display = (v: Decoded): string =>
-  typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([k, x]) => `${k}=${display(x)}`).join(' ') : Array.isArray(v) ? `[${v.map(display).join(', ')}]` : String(v)
+  typeof v === 'object' && !Array.isArray(v)
+    ? Object.entries(v)
+        .map(([k, x]) => `${k}=${display(x)}`)
+        .join(' ')
+    : Array.isArray(v)
+      ? `[${v.map(display).join(', ')}]`
+      : String(v)

@@ -30,22 +30,71 @@ export function parseClangDiagnostics(stderr: string): Diagnostic[] {
   const out: Diagnostic[] = []
   for (const line of stderr.split('\n')) {
     const m = DIAG.exec(line)
-    if (m) out.push({file: m[1], line: Number(m[2]), column: Number(m[3]), severity: m[4] as Diagnostic['severity'], message: m[5], snippet: []})
-    else if (out.length && out.at(-1)!.snippet.length < 2 && line.trim() && !/^\d+ (errors?|warnings?) generated\.$/.test(line)) out.at(-1)!.snippet.push(line)
+    if (m)
+      out.push({
+        file: m[1],
+        line: Number(m[2]),
+        column: Number(m[3]),
+        severity: m[4] as Diagnostic['severity'],
+        message: m[5],
+        snippet: [],
+      })
+    else if (
+      out.length &&
+      out.at(-1)!.snippet.length < 2 &&
+      line.trim() &&
+      !/^\d+ (errors?|warnings?) generated\.$/.test(line)
+    )
+      out.at(-1)!.snippet.push(line)
   }
   return out
 }
 
 /** clang -O2 -g -target bpf with the include paths the labs need; BTF comes with -g. */
-export async function buildBpf(source: string, object = join(dirname(source), `${basename(source, '.c')}.o`)): Promise<BuildResult> {
-  if (!existsSync(source)) return {ok: false, object, diagnostics: [], errors: 1, warnings: 0, problem: `${source} does not exist`}
+export async function buildBpf(
+  source: string,
+  object = join(dirname(source), `${basename(source, '.c')}.o`),
+): Promise<BuildResult> {
+  if (!existsSync(source))
+    return {ok: false, object, diagnostics: [], errors: 1, warnings: 0, problem: `${source} does not exist`}
   mkdirSync(dirname(object), {recursive: true})
-  const args = ['-O2', '-g', '-target', 'bpf', '-Wall', ...bpfIncludeArgs(), `-I${join(packageRoot(), 'bpf')}`, '-c', source, '-o', object]
+  const args = [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-Wall',
+    ...bpfIncludeArgs(),
+    `-I${join(packageRoot(), 'bpf')}`,
+    '-c',
+    source,
+    '-o',
+    object,
+  ]
   const r = await run('clang', args, {timeoutMs: 60_000, maxOutputBytes: 256 * 1024})
-  if (r.startError) return {ok: false, object, diagnostics: [], errors: 1, warnings: 0, problem: 'clang is not installed (apt-get install -y clang llvm libbpf-dev, or bash scripts/setup.sh)'}
+  if (r.startError)
+    return {
+      ok: false,
+      object,
+      diagnostics: [],
+      errors: 1,
+      warnings: 0,
+      problem: 'clang is not installed (apt-get install -y clang llvm libbpf-dev, or bash scripts/setup.sh)',
+    }
   const diagnostics = parseClangDiagnostics(r.stderr)
   const errors = diagnostics.filter((d) => d.severity === 'error').length
   const ok = r.exitCode === 0 && !r.timedOut
-  return {ok, object, diagnostics, errors: ok ? 0 : Math.max(errors, 1), warnings: diagnostics.filter((d) => d.severity === 'warning').length,
-    problem: ok || errors ? undefined : r.timedOut ? 'clang took longer than 60 s' : r.stderr.trim().split('\n').slice(-3).join(' | ')}
+  return {
+    ok,
+    object,
+    diagnostics,
+    errors: ok ? 0 : Math.max(errors, 1),
+    warnings: diagnostics.filter((d) => d.severity === 'warning').length,
+    problem:
+      ok || errors
+        ? undefined
+        : r.timedOut
+          ? 'clang took longer than 60 s'
+          : r.stderr.trim().split('\n').slice(-3).join(' | '),
+  }
 }

@@ -5,7 +5,8 @@ import {run, ok, describeRun} from '../host/exec.js'
 
 /** Include paths for -target bpf on Debian: the multiarch dir holds asm/types.h. */
 export function bpfIncludeArgs(): string[] {
-  const triplet = {x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu'}[process.arch as string] ?? `${process.arch}-linux-gnu`
+  const triplet =
+    {x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu'}[process.arch as string] ?? `${process.arch}-linux-gnu`
   return [`-I/usr/include/${triplet}`]
 }
 
@@ -22,9 +23,17 @@ export async function clangTargetsBpf(): Promise<{ok: boolean; detail: string}> 
     writeFileSync(join(dir, 'probe.c'), PROBE)
     const v = await run('clang', ['--version'], {timeoutMs: 5000})
     if (!ok(v)) return {ok: false, detail: describeRun(v)}
-    const r = await run('clang', ['-O2', '-g', '-target', 'bpf', ...bpfIncludeArgs(), '-c', join(dir, 'probe.c'), '-o', join(dir, 'probe.o')], {timeoutMs: 20_000})
+    const r = await run(
+      'clang',
+      ['-O2', '-g', '-target', 'bpf', ...bpfIncludeArgs(), '-c', join(dir, 'probe.c'), '-o', join(dir, 'probe.o')],
+      {timeoutMs: 20_000},
+    )
     const version = v.stdout.split('\n')[0]
-    if (!ok(r)) return {ok: false, detail: `${version}; compiling a tiny XDP program failed: ${r.stderr.split('\n').find((l) => l.includes('error')) ?? r.stderr.split('\n')[0]}`}
+    if (!ok(r))
+      return {
+        ok: false,
+        detail: `${version}; compiling a tiny XDP program failed: ${r.stderr.split('\n').find((l) => l.includes('error')) ?? r.stderr.split('\n')[0]}`,
+      }
     return {ok: true, detail: `${version}; -target bpf works`}
   } finally {
     rmSync(dir, {recursive: true, force: true})

@@ -26,7 +26,8 @@ export function counterValue(value: Buffer, info: Pick<MapInfo, 'type' | 'valueS
 export function counterShapeProblems(info: MapInfo): string[] {
   const problems: string[] = []
   if (info.keySize !== 4) problems.push(`key is ${info.keySize} bytes, expected 4 (an IPv4 address, __u32)`)
-  if (info.valueSize !== 8 && info.valueSize !== 4) problems.push(`value is ${info.valueSize} bytes, expected 8 (a __u64 count)`)
+  if (info.valueSize !== 8 && info.valueSize !== 4)
+    problems.push(`value is ${info.valueSize} bytes, expected 8 (a __u64 count)`)
   return problems
 }
 

@@ -21,7 +21,14 @@ export interface CStruct {
 
 export interface Bindings {
   koffi: Koffi
-  structs: {openOpts: CStruct; testOpts: CStruct; batchOpts: CStruct; tcHook: CStruct; tcOpts: CStruct; mapInfo: CStruct}
+  structs: {
+    openOpts: CStruct
+    testOpts: CStruct
+    batchOpts: CStruct
+    tcHook: CStruct
+    tcOpts: CStruct
+    mapInfo: CStruct
+  }
   major: Fn
   minor: Fn
   setPrint: Fn
@@ -82,21 +89,62 @@ export function ffi(): Bindings {
   // Layouts of libbpf 1.1's structs and the kernel's struct bpf_map_info (natural alignment).
   const structs = {
     openOpts: declare('bpf_object_open_opts', {
-      sz: 'size_t', object_name: 'const char*', relaxed_maps: 'bool', pin_root_path: 'const char*', _removed_attach_prog_fd: 'uint32_t',
-      kconfig: 'const char*', btf_custom_path: 'const char*', kernel_log_buf: 'void*', kernel_log_size: 'size_t', kernel_log_level: 'uint32_t',
+      sz: 'size_t',
+      object_name: 'const char*',
+      relaxed_maps: 'bool',
+      pin_root_path: 'const char*',
+      _removed_attach_prog_fd: 'uint32_t',
+      kconfig: 'const char*',
+      btf_custom_path: 'const char*',
+      kernel_log_buf: 'void*',
+      kernel_log_size: 'size_t',
+      kernel_log_level: 'uint32_t',
     }),
     testOpts: declare('bpf_test_run_opts', {
-      sz: 'size_t', data_in: 'void*', data_out: 'void*', data_size_in: 'uint32_t', data_size_out: 'uint32_t', ctx_in: 'void*', ctx_out: 'void*',
-      ctx_size_in: 'uint32_t', ctx_size_out: 'uint32_t', retval: 'uint32_t', repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
+      sz: 'size_t',
+      data_in: 'void*',
+      data_out: 'void*',
+      data_size_in: 'uint32_t',
+      data_size_out: 'uint32_t',
+      ctx_in: 'void*',
+      ctx_out: 'void*',
+      ctx_size_in: 'uint32_t',
+      ctx_size_out: 'uint32_t',
+      retval: 'uint32_t',
+      repeat: 'int',
+      duration: 'uint32_t',
+      flags: 'uint32_t',
+      cpu: 'uint32_t',
+      batch_size: 'uint32_t',
     }),
     batchOpts: declare('bpf_map_batch_opts', {sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t'}),
     tcHook: declare('bpf_tc_hook', {sz: 'size_t', ifindex: 'int', attach_point: 'int', parent: 'uint32_t'}),
-    tcOpts: declare('bpf_tc_opts', {sz: 'size_t', prog_fd: 'int', flags: 'uint32_t', prog_id: 'uint32_t', handle: 'uint32_t', priority: 'uint32_t'}),
+    tcOpts: declare('bpf_tc_opts', {
+      sz: 'size_t',
+      prog_fd: 'int',
+      flags: 'uint32_t',
+      prog_id: 'uint32_t',
+      handle: 'uint32_t',
+      priority: 'uint32_t',
+    }),
     // linux/bpf.h struct bpf_map_info, up to the BTF ids the tool reads (the kernel fills what fits).
     mapInfo: declare('bpf_map_info', {
-      type: 'uint32_t', id: 'uint32_t', key_size: 'uint32_t', value_size: 'uint32_t', max_entries: 'uint32_t', map_flags: 'uint32_t',
-      name: 'char[16]', ifindex: 'uint32_t', btf_vmlinux_value_type_id: 'uint32_t', netns_dev: 'uint64_t', netns_ino: 'uint64_t',
-      btf_id: 'uint32_t', btf_key_type_id: 'uint32_t', btf_value_type_id: 'uint32_t', btf_vmlinux_id: 'uint32_t', map_extra: 'uint64_t',
+      type: 'uint32_t',
+      id: 'uint32_t',
+      key_size: 'uint32_t',
+      value_size: 'uint32_t',
+      max_entries: 'uint32_t',
+      map_flags: 'uint32_t',
+      name: 'char[16]',
+      ifindex: 'uint32_t',
+      btf_vmlinux_value_type_id: 'uint32_t',
+      netns_dev: 'uint64_t',
+      netns_ino: 'uint64_t',
+      btf_id: 'uint32_t',
+      btf_key_type_id: 'uint32_t',
+      btf_value_type_id: 'uint32_t',
+      btf_vmlinux_id: 'uint32_t',
+      map_extra: 'uint64_t',
     }),
   }
   bindings = {
@@ -135,7 +183,9 @@ export function ffi(): Bindings {
     update: lib.func('int bpf_map_update_elem(int, void*, void*, uint64_t)'),
     del: lib.func('int bpf_map_delete_elem(int, void*)'),
     nextKey: lib.func('int bpf_map_get_next_key(int, void*, void*)'),
-    lookupBatch: lib.func('int bpf_map_lookup_batch(int, void*, void*, void*, void*, _Inout_ uint32_t*, const bpf_map_batch_opts*)'),
+    lookupBatch: lib.func(
+      'int bpf_map_lookup_batch(int, void*, void*, void*, void*, _Inout_ uint32_t*, const bpf_map_batch_opts*)',
+    ),
     closeFd: libc.func('int close(int)'),
     tcHookCreate: lib.func('int bpf_tc_hook_create(bpf_tc_hook*)'),
     tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook*)'),
@@ -155,7 +205,12 @@ export class BpfError extends Error {
   /** Set when the cause is the user's situation (nothing pinned yet, the wrong kind of object), not a bug. */
   userHint?: string
 
-  constructor(readonly step: string, readonly errno: number, detail?: string, userHint?: string) {
+  constructor(
+    readonly step: string,
+    readonly errno: number,
+    detail?: string,
+    userHint?: string,
+  ) {
     super(`${step}: ${errnoName(errno)}${detail ? ` — ${detail}` : ''}`)
     this.name = 'BpfError'
     this.userHint = userHint

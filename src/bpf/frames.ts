@@ -5,7 +5,6 @@ import {ipv4Key} from './counters.js'
 const MAC_A = [0x02, 0, 0, 0, 0, 0x0a]
 const MAC_B = [0x02, 0, 0, 0, 0, 0x0b]
 
-
 function ethernet(ethertype: number, payload: Buffer): Buffer {
   const f = Buffer.alloc(14 + payload.length)
   Buffer.from(MAC_B).copy(f, 0)
@@ -83,7 +82,12 @@ export const truncatedIpv4 = (): Buffer => ipv4Udp('10.10.0.2', '10.10.0.3').sub
  * A later fragment of a UDP datagram (fragment offset 8 bytes, no UDP header): its first payload
  * bytes sit where a first fragment's ports would be, and here they spell destination port `looksLike`.
  */
-export function ipv4LaterFragment(src: string, dst: string, looksLike: number, protocol: 'tcp' | 'udp' = 'tcp'): Buffer {
+export function ipv4LaterFragment(
+  src: string,
+  dst: string,
+  looksLike: number,
+  protocol: 'tcp' | 'udp' = 'tcp',
+): Buffer {
   const f = ipv4Udp(src, dst, 'xxxx', looksLike)
   const ip = f.subarray(14)
   ip[9] = protocol === 'tcp' ? 6 : 17

@@ -12,7 +12,9 @@ const b = ffi
 export const MAP_TYPE = {HASH: 1, ARRAY: 2, PERCPU_HASH: 5, PERCPU_ARRAY: 6, LRU_HASH: 9, LRU_PERCPU_HASH: 10} as const
 
 /** Kernel map type numbers, named (for listings). */
-export const MAP_TYPES: Record<number, string> = Object.fromEntries(Object.entries(MAP_TYPE).map(([k, v]) => [v, k.toLowerCase()]))
+export const MAP_TYPES: Record<number, string> = Object.fromEntries(
+  Object.entries(MAP_TYPE).map(([k, v]) => [v, k.toLowerCase()]),
+)
 
 export interface MapInfo {
   type: number
@@ -31,8 +33,15 @@ export interface MapInfo {
 export function mapInfo(fd: number): MapInfo {
   const kind = objKind(fd)
   if (kind !== 'map') {
-    const e = new BpfError('reading map info', constants.errno.EINVAL, `this pinned object is ${kind === 'program' ? 'a program, not a BPF map' : 'not a BPF map'}`)
-    e.userHint = kind === 'program' ? 'name a map, not a program: ebpfcni bpf maps lists the pinned maps (ebpfcni bpf progs the programs)' : 'ebpfcni bpf maps lists the pinned maps'
+    const e = new BpfError(
+      'reading map info',
+      constants.errno.EINVAL,
+      `this pinned object is ${kind === 'program' ? 'a program, not a BPF map' : 'not a BPF map'}`,
+    )
+    e.userHint =
+      kind === 'program'
+        ? 'name a map, not a program: ebpfcni bpf maps lists the pinned maps (ebpfcni bpf progs the programs)'
+        : 'ebpfcni bpf maps lists the pinned maps'
     throw e
   }
   const s = b().structs.mapInfo
@@ -42,14 +51,22 @@ export function mapInfo(fd: number): MapInfo {
   const u32 = (member: string): number => buf.readUInt32LE(s.offset(member))
   const raw = buf.toString('utf8', s.offset('name'), s.offset('name') + 16)
   return {
-    type: u32('type'), id: u32('id'), keySize: u32('key_size'), valueSize: u32('value_size'), maxEntries: u32('max_entries'), flags: u32('map_flags'),
+    type: u32('type'),
+    id: u32('id'),
+    keySize: u32('key_size'),
+    valueSize: u32('value_size'),
+    maxEntries: u32('max_entries'),
+    flags: u32('map_flags'),
     name: raw.slice(0, Math.max(0, raw.indexOf('\0'))) || raw,
-    btfId: u32('btf_id'), btfKeyTypeId: u32('btf_key_type_id'), btfValueTypeId: u32('btf_value_type_id'),
+    btfId: u32('btf_id'),
+    btfKeyTypeId: u32('btf_key_type_id'),
+    btfValueTypeId: u32('btf_value_type_id'),
   }
 }
 
 /** Per-CPU maps hold one value per possible CPU, each padded to 8 bytes. */
-export const isPerCpu = (type: number): boolean => type === MAP_TYPE.PERCPU_HASH || type === MAP_TYPE.PERCPU_ARRAY || type === MAP_TYPE.LRU_PERCPU_HASH
+export const isPerCpu = (type: number): boolean =>
+  type === MAP_TYPE.PERCPU_HASH || type === MAP_TYPE.PERCPU_ARRAY || type === MAP_TYPE.LRU_PERCPU_HASH
 
 let cpus: number | undefined
 /** Possible CPUs (what the kernel sizes per-CPU values by), from /sys (e.g. "0-1"). */
@@ -108,13 +125,21 @@ export function mapDump(fd: number, info: MapInfo = mapInfo(fd)): Array<{key: Bu
     const stride = valueBufferSize(info)
     const values = Buffer.allocUnsafe(batch * stride)
     const count = [batch]
-    const rc = lib.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, {sz: lib.structs.batchOpts.size, elem_flags: 0n, flags: 0n}) as number
+    const rc = lib.lookupBatch(fd, first ? null : inBatch, outBatch, keys, values, count, {
+      sz: lib.structs.batchOpts.size,
+      elem_flags: 0n,
+      flags: 0n,
+    }) as number
     if (rc < 0 && rc !== -constants.errno.ENOENT) {
-      if (first && (rc === -constants.errno.EINVAL || rc === -constants.errno.ENOTSUP || rc === -524)) return mapDumpByIteration(fd, info)
+      if (first && (rc === -constants.errno.EINVAL || rc === -constants.errno.ENOTSUP || rc === -524))
+        return mapDumpByIteration(fd, info)
       check('map batch lookup', rc)
     }
     for (let i = 0; i < count[0]; i++) {
-      out.push({key: keys.subarray(i * info.keySize, (i + 1) * info.keySize), value: values.subarray(i * stride, (i + 1) * stride)})
+      out.push({
+        key: keys.subarray(i * info.keySize, (i + 1) * info.keySize),
+        value: values.subarray(i * stride, (i + 1) * stride),
+      })
     }
     if (rc === -constants.errno.ENOENT) return out
     outBatch.copy(inBatch)

@@ -40,7 +40,13 @@ export class BpfObject {
   static open(path: string, opts: {pinRoot?: string} = {}): BpfObject {
     const lib = b()
     const obj = new BpfObject(path)
-    obj.ptr = lib.openFile(path, {sz: lib.structs.openOpts.size, pin_root_path: opts.pinRoot ?? null, kernel_log_buf: obj.logBuf, kernel_log_size: obj.logBuf.length, kernel_log_level: 0})
+    obj.ptr = lib.openFile(path, {
+      sz: lib.structs.openOpts.size,
+      pin_root_path: opts.pinRoot ?? null,
+      kernel_log_buf: obj.logBuf,
+      kernel_log_size: obj.logBuf.length,
+      kernel_log_level: 0,
+    })
     if (!obj.ptr) throw new BpfError(`opening ${path}`, lib.koffi.errno())
     if (!opts.pinRoot) {
       for (let m = lib.nextMap(obj.ptr, null); m; m = lib.nextMap(obj.ptr, m)) lib.mapSetPinPath(m, null)
@@ -58,7 +64,8 @@ export class BpfObject {
 
   programs(): LoadedProgram[] {
     const out: LoadedProgram[] = []
-    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p)) out.push({name: b().programName(p), fd: b().programFd(p)})
+    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p))
+      out.push({name: b().programName(p), fd: b().programFd(p)})
     return out
   }
 
@@ -97,7 +104,14 @@ export class BpfObject {
     for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
       const name = b().mapName(m) as string
       if (name.includes('.')) continue
-      out.push({name, type: b().mapType(m), keySize: b().mapKeySize(m), valueSize: b().mapValueSize(m), maxEntries: b().mapMaxEntries(m), flags: b().mapFlags(m)})
+      out.push({
+        name,
+        type: b().mapType(m),
+        keySize: b().mapKeySize(m),
+        valueSize: b().mapValueSize(m),
+        maxEntries: b().mapMaxEntries(m),
+        flags: b().mapFlags(m),
+      })
     }
     return out
   }
@@ -126,7 +140,12 @@ export function objGet(path: string): number {
   const rc = b().objGet(path)
   if (rc >= 0) return rc
   if (-rc === constants.errno.ENOENT) {
-    throw new BpfError(`nothing is pinned at ${path}`, -rc, undefined, 'build and load your program first: ebpfcni bpf build && ebpfcni bpf load (ebpfcni bpf maps lists what is pinned)')
+    throw new BpfError(
+      `nothing is pinned at ${path}`,
+      -rc,
+      undefined,
+      'build and load your program first: ebpfcni bpf build && ebpfcni bpf load (ebpfcni bpf maps lists what is pinned)',
+    )
   }
   return check(`opening pinned object ${path}`, rc)
 }
@@ -150,7 +169,14 @@ export const PROG_TYPE = {SCHED_CLS: 3, XDP: 6} as const
 
 /** Run a loaded program on one frame in the kernel (BPF_PROG_TEST_RUN); no interface needed. */
 export function testRun(progFd: number, frame: Buffer, repeat = 1): {retval: number; durationNs: number} {
-  const opts: Record<string, unknown> = {sz: b().structs.testOpts.size, data_in: frame, data_size_in: frame.length, data_out: null, data_size_out: 0, repeat}
+  const opts: Record<string, unknown> = {
+    sz: b().structs.testOpts.size,
+    data_in: frame,
+    data_size_in: frame.length,
+    data_out: null,
+    data_size_out: 0,
+    repeat,
+  }
   check(`test-running the program on a ${frame.length}-byte frame`, b().testRun(progFd, opts))
   return {retval: Number(opts.retval), durationNs: Number(opts.duration)}
 }

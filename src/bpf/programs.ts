@@ -24,10 +24,14 @@ export interface LoadOutcome {
  * pinning by name does: counters and rules survive a reload, and programs still
  * attached to older pods keep writing where user space reads.
  */
-export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: Ledger; lab?: number; replace?: boolean} = {}): LoadOutcome {
+export function loadAndPin(
+  objectPath: string,
+  opts: {pinDir?: string; ledger?: Ledger; lab?: number; replace?: boolean} = {},
+): LoadOutcome {
   const pinDir = opts.pinDir ?? BPF_PIN_ROOT
   const ledger = opts.ledger ?? new Ledger()
-  if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
+  if (!existsSync(objectPath))
+    throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
   // pin_root_path: maps declared with __uint(pinning, LIBBPF_PIN_BY_NAME) land in pinDir too.
   const obj = BpfObject.open(objectPath, {pinRoot: pinDir})
   const reused = new Set<string>()
@@ -41,12 +45,20 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       reuseFds.push(fd)
       const old = objKind(fd) === 'map' ? mapInfo(fd) : undefined
       // bpf_map__reuse_fd adopts whatever it is given: the shapes must be compared first.
-      const same = old !== undefined && old.type === def.type && old.keySize === def.keySize && old.valueSize === def.valueSize && old.maxEntries === def.maxEntries && old.flags === def.flags
+      const same =
+        old !== undefined &&
+        old.type === def.type &&
+        old.keySize === def.keySize &&
+        old.valueSize === def.valueSize &&
+        old.maxEntries === def.maxEntries &&
+        old.flags === def.flags
       if (same) {
         obj.reuseMap(name, fd)
         reused.add(name)
-      }
-      else if (!opts.replace) throw new UserError(`${path} is pinned with a different shape than ${name} in ${objectPath}`, {hint: 'load again with --replace to replace it by an empty map'})
+      } else if (!opts.replace)
+        throw new UserError(`${path} is pinned with a different shape than ${name} in ${objectPath}`, {
+          hint: 'load again with --replace to replace it by an empty map',
+        })
       // Unpinned before load: libbpf's own pin-by-name would otherwise refuse the mismatch.
       else rmSync(path)
     }
@@ -65,11 +77,15 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
     const pin = (kind: 'program' | 'map', name: string): string => {
       const path = join(pinDir, name)
       if (existsSync(path)) {
-        if (!opts.replace) throw new UserError(`${path} is already pinned`, {hint: 'load again with --replace (interfaces keep the old program until re-attached)'})
+        if (!opts.replace)
+          throw new UserError(`${path} is already pinned`, {
+            hint: 'load again with --replace (interfaces keep the old program until re-attached)',
+          })
         // Unpinning drops only the name: attached copies run on until their interface goes.
         rmSync(path)
       }
-      if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length) ledger.record('pin', path, {lab: opts.lab, details: {kind}})
+      if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length)
+        ledger.record('pin', path, {lab: opts.lab, details: {kind}})
       return path
     }
     const programs = obj.programs().map((p) => {
@@ -82,7 +98,8 @@ export function loadAndPin(objectPath: string, opts: {pinDir?: string; ledger?: 
       if (pinnedIs(join(pinDir, m.name), m.fd)) {
         // libbpf pinned it already (LIBBPF_PIN_BY_NAME): only the ledger needs to know.
         const path = join(pinDir, m.name)
-        if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length) ledger.record('pin', path, {lab: opts.lab, details: {kind: 'map'}})
+        if (!ledger.find((e) => e.kind === 'pin' && e.name === path).length)
+          ledger.record('pin', path, {lab: opts.lab, details: {kind: 'map'}})
         return {name: m.name, pin: path}
       }
       const path = pin('map', m.name)
@@ -111,7 +128,11 @@ export type XdpMode = 'generic' | 'native'
 const modeFlag = (mode: XdpMode): number => (mode === 'native' ? XDP_FLAGS.DRV_MODE : XDP_FLAGS.SKB_MODE)
 
 /** Attach a pinned program to a host interface (ledger first). Generic mode suits veths. */
-export async function attachXdp(pinPath: string, dev: string, opts: {mode?: XdpMode; ledger?: Ledger; lab?: number} = {}): Promise<number> {
+export async function attachXdp(
+  pinPath: string,
+  dev: string,
+  opts: {mode?: XdpMode; ledger?: Ledger; lab?: number} = {},
+): Promise<number> {
   const l = await link(dev)
   if (!l) throw new UserError(`no interface ${dev} on the host`)
   const ledger = opts.ledger ?? new Ledger()
@@ -126,13 +147,19 @@ export async function attachXdp(pinPath: string, dev: string, opts: {mode?: XdpM
 }
 
 /** Attach a pinned TC program to a host interface's clsact ingress or egress (ledger first). */
-export async function attachTc(pinPath: string, dev: string, direction: TcDirection, opts: {ledger?: Ledger; lab?: number} = {}): Promise<number> {
+export async function attachTc(
+  pinPath: string,
+  dev: string,
+  direction: TcDirection,
+  opts: {ledger?: Ledger; lab?: number} = {},
+): Promise<number> {
   const l = await link(dev)
   if (!l) throw new UserError(`no interface ${dev} on the host`)
   const fd = objGet(pinPath)
   try {
     const ledger = opts.ledger ?? new Ledger()
-    if (!ledger.find((e) => e.kind === 'tc' && e.name === dev).length) ledger.record('tc', dev, {lab: opts.lab, details: {direction}})
+    if (!ledger.find((e) => e.kind === 'tc' && e.name === dev).length)
+      ledger.record('tc', dev, {lab: opts.lab, details: {direction}})
     return tcAttach(l.ifindex, direction, fd)
   } finally {
     closeFd(fd)
@@ -158,9 +185,12 @@ export async function detachTc(dev: string, direction: TcDirection, opts: {ledge
   } catch {
     return false
   }
-  ;(opts.ledger ?? new Ledger()).forgetWhere((e) => e.kind === 'tc' && e.name === dev && (e.details as {direction?: string}).direction === direction)
+  ;(opts.ledger ?? new Ledger()).forgetWhere(
+    (e) => e.kind === 'tc' && e.name === dev && (e.details as {direction?: string}).direction === direction,
+  )
   return true
 }
 
 /** A pinned object named by a path, or by its name under the pin dir (the one convention of the bpf commands). */
-export const resolvePin = (nameOrPath: string, pinDir: string): string => (nameOrPath.includes('/') ? nameOrPath : `${pinDir}/${nameOrPath}`)
+export const resolvePin = (nameOrPath: string, pinDir: string): string =>
+  nameOrPath.includes('/') ? nameOrPath : `${pinDir}/${nameOrPath}`

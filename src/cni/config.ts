@@ -23,20 +23,24 @@ export function parseNetworkConfig(text: string, source: string): NetworkConfig 
   } catch (err) {
     throw new UserError(`${source} is not valid JSON: ${(err as Error).message}`)
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source} must hold a JSON object`)
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UserError(`${source} must hold a JSON object`)
   const r = raw as Record<string, unknown>
   const bad = (what: string): never => {
     throw new UserError(`${source}: ${what}`)
   }
   if (typeof r.name !== 'string' || !r.name) bad('"name" (the network name) is required')
   if (typeof r.cniVersion !== 'string') bad(`"cniVersion" is required (one of ${SUPPORTED_VERSIONS.join(', ')})`)
-  if (!isKnownVersion(r.cniVersion)) bad(`cniVersion "${r.cniVersion}" is not one this tool speaks (${SUPPORTED_VERSIONS.join(', ')})`)
+  if (!isKnownVersion(r.cniVersion))
+    bad(`cniVersion "${r.cniVersion}" is not one this tool speaks (${SUPPORTED_VERSIONS.join(', ')})`)
   const isConflist = Array.isArray(r.plugins)
   const plugins = isConflist ? (r.plugins as Array<Record<string, unknown>>) : [r]
   if (plugins.length === 0) bad('"plugins" is empty')
   plugins.forEach((p, i) => {
-    if (typeof p !== 'object' || p === null || typeof p.type !== 'string' || !p.type) bad(`${isConflist ? `plugins[${i}]` : 'the config'} needs a "type" (the plugin executable's name)`)
-    if ((p.type as string).includes('/')) bad(`"type" must be a bare executable name found on CNI_PATH, saw "${p.type}"`)
+    if (typeof p !== 'object' || p === null || typeof p.type !== 'string' || !p.type)
+      bad(`${isConflist ? `plugins[${i}]` : 'the config'} needs a "type" (the plugin executable's name)`)
+    if ((p.type as string).includes('/'))
+      bad(`"type" must be a bare executable name found on CNI_PATH, saw "${p.type}"`)
   })
   return {
     name: r.name as string,
@@ -51,7 +55,10 @@ export function parseNetworkConfig(text: string, source: string): NetworkConfig 
 }
 
 export function loadNetworkConfig(file: string): NetworkConfig {
-  if (!existsSync(file)) throw new UserError(`network config ${file} not found`, {hint: "install the lab's config (ebpfcni lab 1 does it) or pass --config FILE"})
+  if (!existsSync(file))
+    throw new UserError(`network config ${file} not found`, {
+      hint: "install the lab's config (ebpfcni lab 1 does it) or pass --config FILE",
+    })
   return parseNetworkConfig(readFileSync(file, 'utf8'), file)
 }
 
@@ -70,7 +77,8 @@ export function pluginStdin(
   const caps = plugin.capabilities as Record<string, boolean> | undefined
   if (caps && opts.capabilityArgs) {
     const rc: Record<string, unknown> = {}
-    for (const [cap, on] of Object.entries(caps)) if (on && cap in opts.capabilityArgs) rc[cap] = opts.capabilityArgs[cap]
+    for (const [cap, on] of Object.entries(caps))
+      if (on && cap in opts.capabilityArgs) rc[cap] = opts.capabilityArgs[cap]
     if (Object.keys(rc).length) conf.runtimeConfig = rc
   }
   if (opts.prevResult !== undefined) conf.prevResult = opts.prevResult

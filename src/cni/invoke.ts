@@ -101,22 +101,54 @@ export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult):
   const who = `${req.command} of plugin "${req.type}"`
   if (r.startError) {
     const shebang = readShebang(pluginPath)
-    return {...base, ok: false, problem: `${who} could not start: ${r.startError}${shebang ? ` (its first line is ${JSON.stringify(shebang)})` : ''}`}
+    return {
+      ...base,
+      ok: false,
+      problem: `${who} could not start: ${r.startError}${shebang ? ` (its first line is ${JSON.stringify(shebang)})` : ''}`,
+    }
   }
-  if (r.timedOut) return {...base, ok: false, problem: `${who} did not finish within ${Math.round((req.timeoutMs ?? 10_000) / 1000)} s and was killed (a hang: a read from stdin twice, a lock never released, a sleep?)${stderrTail(r)}`}
-  if (r.outputCapped) return {...base, ok: false, problem: `${who} printed more than ${(req.maxOutputBytes ?? 1048576) / 1024} KiB and was killed`}
+  if (r.timedOut)
+    return {
+      ...base,
+      ok: false,
+      problem: `${who} did not finish within ${Math.round((req.timeoutMs ?? 10_000) / 1000)} s and was killed (a hang: a read from stdin twice, a lock never released, a sleep?)${stderrTail(r)}`,
+    }
+  if (r.outputCapped)
+    return {
+      ...base,
+      ok: false,
+      problem: `${who} printed more than ${(req.maxOutputBytes ?? 1048576) / 1024} KiB and was killed`,
+    }
   if (r.signal) return {...base, ok: false, problem: `${who} was killed by ${r.signal}${stderrTail(r)}`}
   const parsed = parsePluginJson(r.stdout)
   if (r.exitCode !== 0) {
     const error = parsed.value !== undefined ? asErrorResult(parsed.value) : undefined
-    if (error) return {...base, json: parsed.value, error, ok: false, problem: `${who} failed with ${formatError(error)}`}
-    const what = parsed.value !== undefined ? 'JSON that is not an error result (needs "code" and "msg")' : r.stdout.trim() ? `no error JSON (${parsed.problem})` : 'no error JSON on stdout'
-    return {...base, json: parsed.value, ok: false, problem: `${who} exited ${r.exitCode} with ${what}; SPEC §Error expects {"cniVersion","code","msg","details"} on stdout${stderrTail(r)}`}
+    if (error)
+      return {...base, json: parsed.value, error, ok: false, problem: `${who} failed with ${formatError(error)}`}
+    const what =
+      parsed.value !== undefined
+        ? 'JSON that is not an error result (needs "code" and "msg")'
+        : r.stdout.trim()
+          ? `no error JSON (${parsed.problem})`
+          : 'no error JSON on stdout'
+    return {
+      ...base,
+      json: parsed.value,
+      ok: false,
+      problem: `${who} exited ${r.exitCode} with ${what}; SPEC §Error expects {"cniVersion","code","msg","details"} on stdout${stderrTail(r)}`,
+    }
   }
   if (SILENT_OK.includes(req.command) && !r.stdout.trim()) return {...base, ok: true}
   if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}`}
   const error = asErrorResult(parsed.value)
-  if (error && req.command !== 'STATUS') return {...base, json: parsed.value, error, ok: false, problem: `${who} printed an error result (${formatError(error)}) yet exited 0: an error must exit non-zero`}
+  if (error && req.command !== 'STATUS')
+    return {
+      ...base,
+      json: parsed.value,
+      error,
+      ok: false,
+      problem: `${who} printed an error result (${formatError(error)}) yet exited 0: an error must exit non-zero`,
+    }
   return {...base, json: parsed.value, ok: true}
 }
 

@@ -43,17 +43,37 @@ export interface VersionInfo {
 }
 
 export async function pluginVersion(type: string, configVersion: string, opts: CniOptions): Promise<VersionInfo> {
-  const call = await invokePlugin({command: 'VERSION', type, stdin: {cniVersion: configVersion}, cniPath: opts.cniPath, timeoutMs: opts.timeoutMs})
+  const call = await invokePlugin({
+    command: 'VERSION',
+    type,
+    stdin: {cniVersion: configVersion},
+    cniPath: opts.cniPath,
+    timeoutMs: opts.timeoutMs,
+  })
   if (!call.ok) return {ok: false, call, problem: call.problem}
   const v = call.json as {cniVersion?: unknown; supportedVersions?: unknown}
   if (!v || !Array.isArray(v.supportedVersions) || !v.supportedVersions.every((x) => typeof x === 'string')) {
-    return {ok: false, call, problem: `VERSION of plugin "${type}" must print {"cniVersion": "...", "supportedVersions": ["0.3.1", "1.0.0", ...]}, saw ${JSON.stringify(call.json)?.slice(0, 120)}`}
+    return {
+      ok: false,
+      call,
+      problem: `VERSION of plugin "${type}" must print {"cniVersion": "...", "supportedVersions": ["0.3.1", "1.0.0", ...]}, saw ${JSON.stringify(call.json)?.slice(0, 120)}`,
+    }
   }
   const supported = v.supportedVersions as string[]
   if (!supported.includes(configVersion)) {
-    return {ok: false, call, supportedVersions: supported, problem: `plugin "${type}" supports ${supported.join(', ')} but the config declares cniVersion "${configVersion}" (SPEC §VERSION)`}
+    return {
+      ok: false,
+      call,
+      supportedVersions: supported,
+      problem: `plugin "${type}" supports ${supported.join(', ')} but the config declares cniVersion "${configVersion}" (SPEC §VERSION)`,
+    }
   }
-  return {ok: true, call, supportedVersions: supported, cniVersion: typeof v.cniVersion === 'string' ? v.cniVersion : undefined}
+  return {
+    ok: true,
+    call,
+    supportedVersions: supported,
+    cniVersion: typeof v.cniVersion === 'string' ? v.cniVersion : undefined,
+  }
 }
 
 const base = (att: Attachment, opts: CniOptions) => ({
@@ -82,7 +102,13 @@ export async function addNetworkList(net: NetworkConfig, att: Attachment, opts: 
     if (!call.ok) return {ok: false, command: 'ADD', calls, problem: call.problem}
     const problems = validateResult(call.json, net.cniVersion)
     if (problems.length) {
-      return {ok: false, command: 'ADD', calls, resultProblems: problems, problem: `ADD of plugin "${p.type}" returned a result that breaks SPEC §Success: ${problems.join('; ')}`}
+      return {
+        ok: false,
+        command: 'ADD',
+        calls,
+        resultProblems: problems,
+        problem: `ADD of plugin "${p.type}" returned a result that breaks SPEC §Success: ${problems.join('; ')}`,
+      }
     }
     prevResult = call.json
   }
@@ -90,12 +116,20 @@ export async function addNetworkList(net: NetworkConfig, att: Attachment, opts: 
 }
 
 /** DEL in reverse order; every plugin is called even if one fails (as libcni), the first problem reported. */
-export async function delNetworkList(net: NetworkConfig, att: Attachment, opts: CniOptions, cachedResult?: unknown): Promise<NetworkOutcome> {
+export async function delNetworkList(
+  net: NetworkConfig,
+  att: Attachment,
+  opts: CniOptions,
+  cachedResult?: unknown,
+): Promise<NetworkOutcome> {
   const calls: InvokeOutcome[] = []
   let problem: string | undefined
   const withPrev = cachedResult !== undefined && compareVersions(net.cniVersion, '0.4.0') >= 0
   for (const p of [...net.plugins].reverse()) {
-    const stdin = pluginStdin(net, p, {prevResult: withPrev ? cachedResult : undefined, capabilityArgs: att.capabilityArgs})
+    const stdin = pluginStdin(net, p, {
+      prevResult: withPrev ? cachedResult : undefined,
+      capabilityArgs: att.capabilityArgs,
+    })
     const call = await invokePlugin({command: 'DEL', type: p.type as string, stdin, ...base(att, opts)})
     calls.push(call)
     if (!call.ok && !problem) problem = call.problem
@@ -103,8 +137,19 @@ export async function delNetworkList(net: NetworkConfig, att: Attachment, opts: 
   return {ok: !problem, command: 'DEL', calls, problem}
 }
 
-export async function checkNetworkList(net: NetworkConfig, att: Attachment, opts: CniOptions, cachedResult: unknown): Promise<NetworkOutcome> {
-  if (!versionHas(net.cniVersion, 'CHECK')) return {ok: false, command: 'CHECK', calls: [], problem: `CHECK needs cniVersion 0.4.0 or later; the config declares ${net.cniVersion}`}
+export async function checkNetworkList(
+  net: NetworkConfig,
+  att: Attachment,
+  opts: CniOptions,
+  cachedResult: unknown,
+): Promise<NetworkOutcome> {
+  if (!versionHas(net.cniVersion, 'CHECK'))
+    return {
+      ok: false,
+      command: 'CHECK',
+      calls: [],
+      problem: `CHECK needs cniVersion 0.4.0 or later; the config declares ${net.cniVersion}`,
+    }
   if (net.disableCheck) return {ok: true, command: 'CHECK', calls: []}
   const calls: InvokeOutcome[] = []
   for (const p of net.plugins) {

@@ -18,7 +18,11 @@ export const ERROR_CODES: Record<number, string> = {
 }
 
 export const describeCode = (code: number): string =>
-  ERROR_CODES[code] ? `${code} (${ERROR_CODES[code]})` : code >= 100 ? `${code} (plugin-specific)` : `${code} (reserved, not defined by the spec)`
+  ERROR_CODES[code]
+    ? `${code} (${ERROR_CODES[code]})`
+    : code >= 100
+      ? `${code} (plugin-specific)`
+      : `${code} (reserved, not defined by the spec)`
 
 const parts = (v: string): number[] => v.split('.').map(Number)
 export function compareVersions(a: string, b: string): number {
@@ -26,11 +30,16 @@ export function compareVersions(a: string, b: string): number {
   for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0)
   return 0
 }
-export const isKnownVersion = (v: unknown): v is CniVersion => typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v)
+export const isKnownVersion = (v: unknown): v is CniVersion =>
+  typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v)
 
 /** CHECK exists from 0.4.0; GC and STATUS from 1.1.0. */
 export const versionHas = (v: string, command: CniCommand): boolean =>
-  command === 'CHECK' ? compareVersions(v, '0.4.0') >= 0 : command === 'GC' || command === 'STATUS' ? compareVersions(v, '1.1.0') >= 0 : true
+  command === 'CHECK'
+    ? compareVersions(v, '0.4.0') >= 0
+    : command === 'GC' || command === 'STATUS'
+      ? compareVersions(v, '1.1.0') >= 0
+      : true
 
 export interface CniInterface {
   name: string

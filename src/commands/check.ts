@@ -8,14 +8,25 @@ import type {CheckReport} from '../labs/check-types.js'
 
 export default class Check extends BaseCommand {
   static summary = 'Check a lab (or one step): install your files, run real pods through them.'
-  static description = 'Installs ~/ebpfcni-lab/ebpfcni to /opt/cni/bin and 10-ebpfcni.conf to /etc/cni/net.d, then runs the lab\'s checks through the real CNI path. Each failing check says what it saw, what it expected, and a hint. Everything the checks create is removed afterwards. --runtime names the pod runtime to prove: with podman or cri, that runtime\'s check (runtime.podman, runtime.cri) must run and pass, and from lab 2 on cri also runs the traffic checks\' pods through containerd. Exit 0 when all pass, 1 when a check fails, 2 on usage errors.'
+  static description =
+    "Installs ~/ebpfcni-lab/ebpfcni to /opt/cni/bin and 10-ebpfcni.conf to /etc/cni/net.d, then runs the lab's checks through the real CNI path. Each failing check says what it saw, what it expected, and a hint. Everything the checks create is removed afterwards. --runtime names the pod runtime to prove: with podman or cri, that runtime's check (runtime.podman, runtime.cri) must run and pass, and from lab 2 on cri also runs the traffic checks' pods through containerd. Exit 0 when all pass, 1 when a check fails, 2 on usage errors."
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> check 1', '<%= config.bin %> check 1 --step skeleton', '<%= config.bin %> check 1 --json', '<%= config.bin %> check 1 --runtime podman', '<%= config.bin %> check 1 --step production --runtime cri']
+  static examples = [
+    '<%= config.bin %> check 1',
+    '<%= config.bin %> check 1 --step skeleton',
+    '<%= config.bin %> check 1 --json',
+    '<%= config.bin %> check 1 --runtime podman',
+    '<%= config.bin %> check 1 --step production --runtime cri',
+  ]
   static args = {lab: labArg({required: true})}
   static flags = {
     step: stepFlag,
-    runtime: Flags.string({description: 'The pod runtime to prove (see the description).', options: ['netns', 'podman', 'cri'], default: 'netns'}),
+    runtime: Flags.string({
+      description: 'The pod runtime to prove (see the description).',
+      options: ['netns', 'podman', 'cri'],
+      default: 'netns',
+    }),
     workspace: workspaceFlag,
   }
 

@@ -7,13 +7,20 @@ import {renderCheck} from '../ui/check-report.js'
 
 export default class Conform extends BaseCommand {
   static summary = 'Run spec-level conformance checks against any CNI plugin or conflist.'
-  static description = 'VERSION, error results, ADD result schema, state matching the result, CHECK, DEL and its idempotence, and concurrent ADDs — each failure names the SPEC section it breaks. Works on any plugin: yours, or Debian\'s reference plugins (e.g. a bridge + host-local conflist with --cni-path /usr/lib/cni). It creates its own network namespaces and removes them; what the plugin itself leaves (a bridge) stays.'
+  static description =
+    "VERSION, error results, ADD result schema, state matching the result, CHECK, DEL and its idempotence, and concurrent ADDs — each failure names the SPEC section it breaks. Works on any plugin: yours, or Debian's reference plugins (e.g. a bridge + host-local conflist with --cni-path /usr/lib/cni). It creates its own network namespaces and removes them; what the plugin itself leaves (a bridge) stays."
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> conform --config /etc/cni/net.d/10-ebpfcni.conf', '<%= config.bin %> conform --config ./bridge.conflist --cni-path /usr/lib/cni --json']
+  static examples = [
+    '<%= config.bin %> conform --config /etc/cni/net.d/10-ebpfcni.conf',
+    '<%= config.bin %> conform --config ./bridge.conflist --cni-path /usr/lib/cni --json',
+  ]
   static flags = {
     config: Flags.string({char: 'c', description: 'Network config (.conf or .conflist).', required: true}),
-    'cni-path': Flags.string({description: 'CNI_PATH: directories searched for plugins (colon-separated).', default: DEFAULT_CNI_PATH.join(':')}),
+    'cni-path': Flags.string({
+      description: 'CNI_PATH: directories searched for plugins (colon-separated).',
+      default: DEFAULT_CNI_PATH.join(':'),
+    }),
     timeout: Flags.integer({description: 'Seconds each plugin call may take.', default: 10, min: 1}),
   }
 
@@ -27,7 +34,13 @@ export default class Conform extends BaseCommand {
     })
     {
       const failed = report.checks.filter((c) => c.status === 'fail').length
-      this.log(report.passed ? chalk.green(`\n✔ ${report.network} (${report.plugins.join(' → ')}) conforms on every check (${(report.durationMs / 1000).toFixed(1)} s)`) : chalk.red(`\n✘ ${report.network}: ${failed} check(s) break the spec`))
+      this.log(
+        report.passed
+          ? chalk.green(
+              `\n✔ ${report.network} (${report.plugins.join(' → ')}) conforms on every check (${(report.durationMs / 1000).toFixed(1)} s)`,
+            )
+          : chalk.red(`\n✘ ${report.network}: ${failed} check(s) break the spec`),
+      )
     }
     if (!report.passed) process.exitCode = 1
     return report

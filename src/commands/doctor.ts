@@ -6,13 +6,16 @@ import {mark} from '../ui/render.js'
 
 export default class Doctor extends BaseCommand {
   static summary = 'Check that this machine has everything the labs need.'
-  static description = 'Preflight: root and capabilities, kernel and BTF, bpffs and tracefs, clang targeting BPF, libbpf through koffi, bpftool, jq, iproute2, the CNI directories, ip_forward, and the optional runtimes (podman, containerd). Each failing item says the exact fix. Exit 0 when every required item passes, 2 otherwise.'
+  static description =
+    'Preflight: root and capabilities, kernel and BTF, bpffs and tracefs, clang targeting BPF, libbpf through koffi, bpftool, jq, iproute2, the CNI directories, ip_forward, and the optional runtimes (podman, containerd). Each failing item says the exact fix. Exit 0 when every required item passes, 2 otherwise.'
   static enableJsonFlag = true
 
   static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --fix', '<%= config.bin %> doctor --json']
 
   static flags = {
-    fix: Flags.boolean({description: 'Mount bpffs/tracefs, create CNI directories, enable ip_forward; say what could not be fixed.'}),
+    fix: Flags.boolean({
+      description: 'Mount bpffs/tracefs, create CNI directories, enable ip_forward; say what could not be fixed.',
+    }),
   }
 
   // Doctor reports "not root" as an item rather than refusing to run.
@@ -33,7 +36,11 @@ export default class Doctor extends BaseCommand {
       const failed = results.filter((r) => r.status === 'fail').length
       const warned = results.filter((r) => r.status === 'warn').length
       this.log('')
-      this.log(passed ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`) : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`))
+      this.log(
+        passed
+          ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`)
+          : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`),
+      )
     }
     if (!passed) process.exitCode = 2
     return {passed, items: results}

@@ -6,8 +6,13 @@ import {labArg, stepFlag} from '../ui/common-flags.js'
 
 export default class Hint extends BaseCommand {
   static summary = 'Show the next hint for a step, from a nudge to nearly the answer.'
-  static description = 'Each call shows one more hint for the step (the first step not done, unless --step names one), and the ones before it. Hints seen are recorded in your progress.'
-  static examples = ['<%= config.bin %> hint 1', '<%= config.bin %> hint 1 --step add', '<%= config.bin %> hint 1 --json']
+  static description =
+    'Each call shows one more hint for the step (the first step not done, unless --step names one), and the ones before it. Hints seen are recorded in your progress.'
+  static examples = [
+    '<%= config.bin %> hint 1',
+    '<%= config.bin %> hint 1 --step add',
+    '<%= config.bin %> hint 1 --json',
+  ]
   static enableJsonFlag = true
   static args = {lab: labArg({required: true})}
   static flags = {step: stepFlag}
@@ -24,8 +29,12 @@ export default class Hint extends BaseCommand {
       return {lab: args.lab, step: step.id, shown: 0, total: 0, hints: []}
     }
     const n = progress.nextHint(args.lab, step.id, step.hints.length)
-    for (let i = 0; i < n; i++) this.log(`${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${step.hints[i]}\n`)
-    if (n === step.hints.length) this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))
+    for (let i = 0; i < n; i++)
+      this.log(
+        `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${step.hints[i]}\n`,
+      )
+    if (n === step.hints.length)
+      this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))
     return {lab: args.lab, step: step.id, shown: n, total: step.hints.length, hints: step.hints.slice(0, n)}
   }
 }

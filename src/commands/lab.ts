@@ -16,8 +16,8 @@ import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class LabCommand extends BaseCommand {
   static summary = 'Start or continue a lab: step text, checks, hints, solutions, watch mode.'
-  static description = 'On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step\'s checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor\'s smoke test: each step\'s solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over from its starter.'
-
+  static description =
+    "On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor's smoke test: each step's solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over from its starter."
 
   static examples = [
     '<%= config.bin %> lab',
@@ -32,13 +32,25 @@ export default class LabCommand extends BaseCommand {
   static flags = {
     step: stepFlag,
     workspace: workspaceFlag,
-    watch: Flags.boolean({description: 'Re-run the current step\'s checks whenever a workspace file is saved.', exclusive: ['auto']}),
-    poll: Flags.boolean({description: 'With --watch: poll for changes instead of waiting for file events.', dependsOn: ['watch']}),
+    watch: Flags.boolean({
+      description: "Re-run the current step's checks whenever a workspace file is saved.",
+      exclusive: ['auto'],
+    }),
+    poll: Flags.boolean({
+      description: 'With --watch: poll for changes instead of waiting for file events.',
+      dependsOn: ['watch'],
+    }),
     for: Flags.integer({description: 'With --watch: stop after this many seconds.', min: 1, dependsOn: ['watch']}),
-    auto: Flags.boolean({description: 'Apply each step\'s solution and run its checks (instructor smoke test).'}),
-    keep: Flags.boolean({description: 'With --auto: leave the last lab installed instead of resetting.', dependsOn: ['auto']}),
+    auto: Flags.boolean({description: "Apply each step's solution and run its checks (instructor smoke test)."}),
+    keep: Flags.boolean({
+      description: 'With --auto: leave the last lab installed instead of resetting.',
+      dependsOn: ['auto'],
+    }),
     json: Flags.boolean({description: 'With --auto: print the summary as JSON.', dependsOn: ['auto']}),
-    fresh: Flags.boolean({description: 'Start the lab from its starter files; yours are kept as NAME.bak-TIME.', exclusive: ['auto']}),
+    fresh: Flags.boolean({
+      description: 'Start the lab from its starter files; yours are kept as NAME.bak-TIME.',
+      exclusive: ['auto'],
+    }),
     yes: yesFlag,
   }
 
@@ -47,10 +59,13 @@ export default class LabCommand extends BaseCommand {
     const labs = loadLabs()
     const which = args.lab === undefined ? undefined : args.lab === 'all' ? 'all' : Number(args.lab)
     if (which !== undefined && which !== 'all' && !(Number.isInteger(which) && labs.some((l) => l.id === which))) {
-      throw new UserError(`there is no lab "${args.lab}"`, {hint: `labs: ${labs.map((l) => l.id).join(', ')}, or "all" with --auto`})
+      throw new UserError(`there is no lab "${args.lab}"`, {
+        hint: `labs: ${labs.map((l) => l.id).join(', ')}, or "all" with --auto`,
+      })
     }
     if (flags.auto) return this.auto(which === 'all' || which === undefined ? labs.map((l) => l.id) : [which], flags)
-    if (which === 'all') throw new UserError('"all" goes with --auto', {hint: 'ebpfcni lab all --auto, or start one lab: ebpfcni lab 1'})
+    if (which === 'all')
+      throw new UserError('"all" goes with --auto', {hint: 'ebpfcni lab all --auto, or start one lab: ebpfcni lab 1'})
 
     const progress = new ProgressStore()
     if (which === undefined) {
@@ -69,23 +84,41 @@ export default class LabCommand extends BaseCommand {
     await this.openLab(which, flags, progress)
   }
 
-  private async openLab(labId: number, flags: {step?: string; workspace?: string; watch?: boolean; poll?: boolean; for?: number; yes?: boolean; fresh?: boolean}, progress: ProgressStore): Promise<void> {
+  private async openLab(
+    labId: number,
+    flags: {
+      step?: string
+      workspace?: string
+      watch?: boolean
+      poll?: boolean
+      for?: number
+      yes?: boolean
+      fresh?: boolean
+    },
+    progress: ProgressStore,
+  ): Promise<void> {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
     const changes = ensureWorkspace(lab, dir, {fresh: flags.fresh})
     const state = progress.lab(lab.id)
     // The step asked for; else where the learner was, unless that step is done; else the first unfinished.
     const done = (id: string) => Boolean(state?.steps[id]?.done)
-    const step = getStep(lab, flags.step)
-      ?? lab.steps.find((s) => s.id === state?.currentStep && !done(s.id))
-      ?? lab.steps.find((s) => !done(s.id))
-      ?? lab.steps.find((s) => s.id === state?.currentStep)
-      ?? lab.steps[0]
+    const step =
+      getStep(lab, flags.step) ??
+      lab.steps.find((s) => s.id === state?.currentStep && !done(s.id)) ??
+      lab.steps.find((s) => !done(s.id)) ??
+      lab.steps.find((s) => s.id === state?.currentStep) ??
+      lab.steps[0]
     progress.setCurrentStep(lab.id, step.id)
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))
     this.log(chalk.dim(lab.goal))
-    if (changes.length) this.log(chalk.green(`Your workspace for lab ${lab.id}:\n${changes.map((c) => `  ${describeChange(c, lab.id)}`).join('\n')}`))
+    if (changes.length)
+      this.log(
+        chalk.green(
+          `Your workspace for lab ${lab.id}:\n${changes.map((c) => `  ${describeChange(c, lab.id)}`).join('\n')}`,
+        ),
+      )
     this.log(chalk.dim(`Workspace: ${dir}\n`))
 
     if (flags.watch) {
@@ -96,10 +129,18 @@ export default class LabCommand extends BaseCommand {
     if (!interactive() || flags.yes) {
       const file = stepFile(step)
       this.log(chalk.bold('\nCommands for this step:'))
-      this.log(`  $EDITOR ${dir}/${file}\n  ebpfcni check ${lab.id} --step ${step.id}\n  ebpfcni lab ${lab.id} --watch\n  ebpfcni hint ${lab.id} --step ${step.id}\n  ebpfcni solution ${lab.id} --step ${step.id}`)
+      this.log(
+        `  $EDITOR ${dir}/${file}\n  ebpfcni check ${lab.id} --step ${step.id}\n  ebpfcni lab ${lab.id} --watch\n  ebpfcni hint ${lab.id} --step ${step.id}\n  ebpfcni solution ${lab.id} --step ${step.id}`,
+      )
       return
     }
-    await labMenu(lab, step, dir, (l) => this.log(l), (s) => this.config.runCommand('solution', [String(lab.id), '--step', s.id, '--workspace', dir]))
+    await labMenu(
+      lab,
+      step,
+      dir,
+      (l) => this.log(l),
+      (s) => this.config.runCommand('solution', [String(lab.id), '--step', s.id, '--workspace', dir]),
+    )
   }
 
   private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number | undefined> {
@@ -117,7 +158,12 @@ export default class LabCommand extends BaseCommand {
   }
 
   private async auto(ids: number[], flags: {workspace?: string; keep?: boolean; json?: boolean}): Promise<void> {
-    if (!flags.json) this.log(chalk.bold(`Smoke test: labs ${ids.join(', ')}, each step's solution applied and checked${flags.keep ? '' : '; the labs are reset afterwards'}`))
+    if (!flags.json)
+      this.log(
+        chalk.bold(
+          `Smoke test: labs ${ids.join(', ')}, each step's solution applied and checked${flags.keep ? '' : '; the labs are reset afterwards'}`,
+        ),
+      )
     const outcome = await runAuto({
       labs: ids,
       workspace: flags.workspace,

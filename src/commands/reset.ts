@@ -9,9 +9,15 @@ import {labArg, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
   static summary = 'Remove what the labs made on this host; keep your progress unless asked.'
-  static description = 'Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores files the tool replaced, and removes what your plugin made that the lab can name (the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni, plugin processes a killed run left). Your progress (steps done, hints seen) is your work: it stays unless you add --progress. Idempotent: running it twice is safe. Asks on a terminal unless --yes.'
+  static description =
+    'Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores files the tool replaced, and removes what your plugin made that the lab can name (the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni, plugin processes a killed run left). Your progress (steps done, hints seen) is your work: it stays unless you add --progress. Idempotent: running it twice is safe. Asks on a terminal unless --yes.'
 
-  static examples = ['<%= config.bin %> reset --dry-run', '<%= config.bin %> reset --all --yes', '<%= config.bin %> reset 1', '<%= config.bin %> reset --all --progress --yes']
+  static examples = [
+    '<%= config.bin %> reset --dry-run',
+    '<%= config.bin %> reset --all --yes',
+    '<%= config.bin %> reset 1',
+    '<%= config.bin %> reset --all --progress --yes',
+  ]
   static enableJsonFlag = true
 
   static args = {lab: labArg({description: 'Only what this lab made (the same as --lab).'})}
@@ -26,7 +32,8 @@ export default class Reset extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Reset)
     if (args.lab !== undefined && flags.all) throw new UserError('name a lab or pass --all, not both')
-    if (args.lab !== undefined && flags.lab !== undefined && args.lab !== flags.lab) throw new UserError(`lab ${args.lab} and --lab ${flags.lab} disagree`)
+    if (args.lab !== undefined && flags.lab !== undefined && args.lab !== flags.lab)
+      throw new UserError(`lab ${args.lab} and --lab ${flags.lab} disagree`)
     const lab = args.lab ?? flags.lab
     const service = createResetService()
     const actions = await service.plan(lab)
@@ -42,13 +49,21 @@ export default class Reset extends BaseCommand {
         for (const a of actions) this.log(`  - ${a.description}`)
         for (const p of progress) this.log(`  - forget progress of ${p}`)
       }
-      if (!flags.progress && held.length) this.log(chalk.dim(`Your progress (${held.join(', ')}) stays; add --progress to forget it too.`))
+      if (!flags.progress && held.length)
+        this.log(chalk.dim(`Your progress (${held.join(', ')}) stays; add --progress to forget it too.`))
       return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
     }
     const count = actions.length + progress.length
     if (count > 0 && !flags.yes) {
-      if (!interactive()) throw new UserError(`reset would remove ${count} thing(s); without a terminal it needs --yes`, {hint: 'see them first with: ebpfcni reset --dry-run'})
-      this.log([...actions.map((a) => `  - ${a.description}`), ...progress.map((p) => `  - forget progress of ${p}`)].join('\n'))
+      if (!interactive())
+        throw new UserError(`reset would remove ${count} thing(s); without a terminal it needs --yes`, {
+          hint: 'see them first with: ebpfcni reset --dry-run',
+        })
+      this.log(
+        [...actions.map((a) => `  - ${a.description}`), ...progress.map((p) => `  - forget progress of ${p}`)].join(
+          '\n',
+        ),
+      )
       if (!(await confirm({message: `Remove these ${count} thing(s) for ${scope}?`, default: false}))) {
         this.log('Nothing removed.')
         return {scope, done: [], failed: [], progressCleared: false}
@@ -63,7 +78,9 @@ export default class Reset extends BaseCommand {
     }
     if (count === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
     if (outcome.failed.length > 0) {
-      throw new UserError(`${outcome.failed.length} object(s) could not be removed; they stay in the ledger and the next reset retries them.`)
+      throw new UserError(
+        `${outcome.failed.length} object(s) could not be removed; they stay in the ledger and the next reset retries them.`,
+      )
     }
     return {scope, ...outcome, progressCleared: flags.progress}
   }

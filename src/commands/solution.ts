@@ -12,9 +12,14 @@ import {labArg, stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class Solution extends BaseCommand {
   static summary = 'Diff your files against the reference solution, or apply it.'
-  static description = 'Without --apply: a diff from your files to the solution (for the step, or the whole lab). --apply fast-forwards a late attendee: it writes the reference files into the workspace (yours are backed up) and, for a program, builds and loads it. Each lab\'s starter already includes the earlier labs\' solutions, so ebpfcni lab N works for someone who skipped labs 1..N-1.'
+  static description =
+    "Without --apply: a diff from your files to the solution (for the step, or the whole lab). --apply fast-forwards a late attendee: it writes the reference files into the workspace (yours are backed up) and, for a program, builds and loads it. Each lab's starter already includes the earlier labs' solutions, so ebpfcni lab N works for someone who skipped labs 1..N-1."
   static enableJsonFlag = true
-  static examples = ['<%= config.bin %> solution 1', '<%= config.bin %> solution 1 --step add', '<%= config.bin %> solution 1 --apply --yes']
+  static examples = [
+    '<%= config.bin %> solution 1',
+    '<%= config.bin %> solution 1 --step add',
+    '<%= config.bin %> solution 1 --apply --yes',
+  ]
   static args = {lab: labArg({required: true})}
   static flags = {
     step: stepFlag,
@@ -23,7 +28,7 @@ export default class Solution extends BaseCommand {
     workspace: workspaceFlag,
   }
 
-  protected rootReason = 'with --apply it loads and pins your program; it also writes the workspace as the labs\' owner'
+  protected rootReason = "with --apply it loads and pins your program; it also writes the workspace as the labs' owner"
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Solution)
@@ -40,11 +45,22 @@ export default class Solution extends BaseCommand {
           diffs.push({file: f.name, matches: true})
           continue
         }
-        const d = await run('diff', ['-u', '--label', `yours/${f.name}`, '--label', `solution/${f.name}`, f.workspacePath, f.solutionPath], {timeoutMs: 5000})
+        const d = await run(
+          'diff',
+          ['-u', '--label', `yours/${f.name}`, '--label', `solution/${f.name}`, f.workspacePath, f.solutionPath],
+          {timeoutMs: 5000},
+        )
         diffs.push({file: f.name, matches: false, diff: d.stdout})
-        this.log(d.stdout.split('\n').map((l) => (l.startsWith('+') ? chalk.green(l) : l.startsWith('-') ? chalk.red(l) : l)).join('\n'))
+        this.log(
+          d.stdout
+            .split('\n')
+            .map((l) => (l.startsWith('+') ? chalk.green(l) : l.startsWith('-') ? chalk.red(l) : l))
+            .join('\n'),
+        )
       }
-      this.log(chalk.dim(`Apply it with: ebpfcni solution ${args.lab}${flags.step ? ` --step ${flags.step}` : ''} --apply`))
+      this.log(
+        chalk.dim(`Apply it with: ebpfcni solution ${args.lab}${flags.step ? ` --step ${flags.step}` : ''} --apply`),
+      )
       return {lab: lab.id, step: step?.id ?? 'all', applied: false, files: diffs}
     }
     const changing = files.filter((f) => f.differs)
@@ -53,8 +69,14 @@ export default class Solution extends BaseCommand {
       return {lab: lab.id, step: step?.id ?? 'all', applied: false, written: [], backups: []}
     }
     if (!flags.yes) {
-      if (!interactive()) throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
-      if (!(await confirm({message: `Replace ${changing.map((f) => f.name).join(', ')} with the solution (yours are backed up)?`, default: false}))) {
+      if (!interactive())
+        throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
+      if (
+        !(await confirm({
+          message: `Replace ${changing.map((f) => f.name).join(', ')} with the solution (yours are backed up)?`,
+          default: false,
+        }))
+      ) {
         return {lab: lab.id, step: step?.id ?? 'all', applied: false, written: [], backups: []}
       }
     }
@@ -63,6 +85,13 @@ export default class Solution extends BaseCommand {
     for (const f of changing) this.log(`${chalk.green('✔')} wrote ${f.workspacePath}`)
     for (const b of backups) this.log(chalk.dim(`  your previous version: ${b}`))
     if (loaded) this.log(`${chalk.green('✔')} ${loaded}`)
-    return {lab: lab.id, step: step?.id ?? 'all', applied: true, written: changing.map((f) => f.workspacePath), backups, loaded: loaded ?? null}
+    return {
+      lab: lab.id,
+      step: step?.id ?? 'all',
+      applied: true,
+      written: changing.map((f) => f.workspacePath),
+      backups,
+      loaded: loaded ?? null,
+    }
   }
 }

@@ -4,11 +4,17 @@ import {ProgressStore} from '../host/progress.js'
 import {loadLabs} from '../labs/catalogue.js'
 import {mark} from '../ui/render.js'
 
-const duration = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
+const duration = (ms: number): string =>
+  ms < 60_000
+    ? `${Math.round(ms / 1000)} s`
+    : ms < 3_600_000
+      ? `${Math.round(ms / 60_000)} min`
+      : `${(ms / 3_600_000).toFixed(1)} h`
 
 export default class Status extends BaseCommand {
   static summary = 'Show progress across the labs: steps done, when, checks passed.'
-  static description = 'Per lab and step (with the step ids other commands take): done or not, when, how long it took, check runs and hints seen. Optional (stretch) steps are marked.'
+  static description =
+    'Per lab and step (with the step ids other commands take): done or not, when, how long it took, check runs and hints seen. Optional (stretch) steps are marked.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
   static enableJsonFlag = true
   // It only reads the progress file.
@@ -21,7 +27,18 @@ export default class Status extends BaseCommand {
       const p = progress[String(lab.id)]
       const steps = lab.steps.map((s) => {
         const sp = p?.steps[s.id]
-        return {id: s.id, title: s.title, level: s.level, minutes: s.minutes, done: sp?.done ?? false, doneAt: sp?.doneAt ?? null, checksPassed: sp?.checksPassed ?? 0, checksTotal: sp?.checksTotal ?? 0, attempts: sp?.attempts ?? 0, hintsSeen: sp?.hintsSeen ?? 0}
+        return {
+          id: s.id,
+          title: s.title,
+          level: s.level,
+          minutes: s.minutes,
+          done: sp?.done ?? false,
+          doneAt: sp?.doneAt ?? null,
+          checksPassed: sp?.checksPassed ?? 0,
+          checksTotal: sp?.checksTotal ?? 0,
+          attempts: sp?.attempts ?? 0,
+          hintsSeen: sp?.hintsSeen ?? 0,
+        }
       })
       // Time a step took: from the lab's start or the previous step's completion to its own.
       let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
@@ -31,7 +48,14 @@ export default class Status extends BaseCommand {
         if (at !== undefined) from = at
         return {...s, tookMs}
       })
-      return {lab: lab.id, title: lab.title, startedAt: p?.startedAt ?? null, stepsDone: steps.filter((s) => s.done).length, stepsTotal: steps.length, steps: timed}
+      return {
+        lab: lab.id,
+        title: lab.title,
+        startedAt: p?.startedAt ?? null,
+        stepsDone: steps.filter((s) => s.done).length,
+        stepsTotal: steps.length,
+        steps: timed,
+      }
     })
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
@@ -39,9 +63,15 @@ export default class Status extends BaseCommand {
       this.log(`${chalk.bold(head)}  ${chalk.dim(`${l.stepsDone}/${l.stepsTotal} steps; core path ~${core} min`)}`)
       for (const s of l.steps) {
         const when = s.doneAt
-          ? chalk.dim(` done ${s.doneAt.replace('T', ' ').slice(0, 16)}${s.tookMs !== null ? `, took ${duration(s.tookMs)}` : ''}, ${s.attempts} check run(s), ${s.hintsSeen} hint(s)`)
-          : s.attempts ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`) : ''
-        this.log(`  ${mark(s.done ? 'pass' : 'skip')} ${s.title} ${chalk.dim(`[${s.id}]`)}${s.level === 'stretch' ? chalk.yellow(' (stretch: optional)') : ''}${when}`)
+          ? chalk.dim(
+              ` done ${s.doneAt.replace('T', ' ').slice(0, 16)}${s.tookMs !== null ? `, took ${duration(s.tookMs)}` : ''}, ${s.attempts} check run(s), ${s.hintsSeen} hint(s)`,
+            )
+          : s.attempts
+            ? chalk.dim(` ${s.checksPassed}/${s.checksTotal} checks, ${s.attempts} attempt(s)`)
+            : ''
+        this.log(
+          `  ${mark(s.done ? 'pass' : 'skip')} ${s.title} ${chalk.dim(`[${s.id}]`)}${s.level === 'stretch' ? chalk.yellow(' (stretch: optional)') : ''}${when}`,
+        )
       }
     }
     if (labs.length === 0) this.log('No labs found (is the package complete?).')

@@ -21,8 +21,13 @@ export function distance(a: string, b: string): number {
 
 /** The commands within a few edits of what was typed, closest first. */
 export function closestCommands(typed: string, ids: string[]): string[] {
-  const scored = ids.map((id) => ({id, d: distance(typed, id)})).filter((x) => x.d <= Math.max(2, Math.floor(typed.length / 3)))
-  return scored.sort((x, y) => x.d - y.d || x.id.localeCompare(y.id)).slice(0, 3).map((x) => x.id)
+  const scored = ids
+    .map((id) => ({id, d: distance(typed, id)}))
+    .filter((x) => x.d <= Math.max(2, Math.floor(typed.length / 3)))
+  return scored
+    .sort((x, y) => x.d - y.d || x.id.localeCompare(y.id))
+    .slice(0, 3)
+    .map((x) => x.id)
 }
 
 const hook: Hook<'command_not_found'> = async function (opts) {
@@ -31,9 +36,12 @@ const hook: Hook<'command_not_found'> = async function (opts) {
   // "chek 1" arrives as the id "chek:1": the words after a command are its arguments, so try each prefix.
   const parts = opts.id.split(':')
   const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join(':'))
-  const near = [...new Set(prefixes.flatMap((p) => closestCommands(p, ids)))].slice(0, 3)
+  const near = [...new Set(prefixes.flatMap((p) => closestCommands(p, ids)))]
+    .slice(0, 3)
     .map((id) => `${opts.config.bin} ${toConfiguredId(id, opts.config)}`)
-  process.stderr.write(`error: "${typed}" is not an ${opts.config.bin} command.${near.length ? ` Did you mean: ${near.join(', ')}?` : ''}\n`)
+  process.stderr.write(
+    `error: "${typed}" is not an ${opts.config.bin} command.${near.length ? ` Did you mean: ${near.join(', ')}?` : ''}\n`,
+  )
   process.stderr.write(`hint: ${opts.config.bin} --help lists the commands\n`)
   process.exit(2)
 }

@@ -1,4 +1,15 @@
-import {closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, readdirSync, rmSync} from 'node:fs'
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+  existsSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs'
 import {dirname, basename, join} from 'node:path'
 
 /** Write via temp file + fsync + rename: a reader sees the old or the new file, never half of one. */

@@ -38,10 +38,14 @@ export async function startRecordedProcess(spec: BackgroundSpec): Promise<{pid: 
   appendFileSync(log, `${marker}\n`)
   const ready = join(stateDir(), 'logs', `${spec.logName}.${entry.id}.ready`)
   rmSync(ready, {force: true})
-  const {pid, startTime} = spawnDetached(spec.file, spec.args, log, {PATH: process.env.PATH ?? '', EBPFCNI_STATE_DIR: stateDir(), [READY_ENV]: ready})
+  const {pid, startTime} = spawnDetached(spec.file, spec.args, log, {
+    PATH: process.env.PATH ?? '',
+    EBPFCNI_STATE_DIR: stateDir(),
+    [READY_ENV]: ready,
+  })
   spec.ledger.update(entry.id, {pid, startTime})
   const deadline = Date.now() + (spec.timeoutMs ?? 5000)
-  const seen = (): string => (existsSync(log) ? readFileSync(log, 'utf8').split(marker).at(-1) ?? '' : '')
+  const seen = (): string => (existsSync(log) ? (readFileSync(log, 'utf8').split(marker).at(-1) ?? '') : '')
   let exited = false
   while (Date.now() < deadline) {
     if (existsSync(ready)) {
@@ -58,13 +62,17 @@ export async function startRecordedProcess(spec: BackgroundSpec): Promise<{pid: 
   rmSync(ready, {force: true})
   spec.ledger.forget([entry.id])
   const why = exited ? 'it exited' : `it was not ready within ${(spec.timeoutMs ?? 5000) / 1000} s`
-  throw new Error(`the ${spec.name} did not start (${why}): ${seen().trim().split('\n').slice(-2).join(' | ') || 'no output'}`)
+  throw new Error(
+    `the ${spec.name} did not start (${why}): ${seen().trim().split('\n').slice(-2).join(' | ') || 'no output'}`,
+  )
 }
 
 /** Stop every background process of these owners (today's name and older ones). Returns how many were recorded. */
 export async function stopOwnedProcesses(owners: string[], ledger: Ledger): Promise<number> {
   // A legacy owner name could also be a pod's: only the background process of that name counts.
-  const entries = ledger.find((e) => e.kind === 'process' && owners.includes(e.owner ?? '') && !e.name.startsWith('httpbin in pod '))
+  const entries = ledger.find(
+    (e) => e.kind === 'process' && owners.includes(e.owner ?? '') && !e.name.startsWith('httpbin in pod '),
+  )
   for (const e of entries) {
     await stopRecordedProcess(e.details)
     ledger.forget([e.id])

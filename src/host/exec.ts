@@ -85,9 +85,12 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   killGroup(child.pid)
   if (child.pid) activeGroups.delete(child.pid)
   const durationMs = performance.now() - started
-  const startError = r.failed && r.exitCode === undefined && !timedOut && !r.isMaxBuffer && !r.signal
-    ? (r.cause instanceof Error ? r.cause.message : r.shortMessage)
-    : undefined
+  const startError =
+    r.failed && r.exitCode === undefined && !timedOut && !r.isMaxBuffer && !r.signal
+      ? r.cause instanceof Error
+        ? r.cause.message
+        : r.shortMessage
+      : undefined
   return {
     command,
     exitCode: r.exitCode,
@@ -111,7 +114,12 @@ function killGroup(pid: number | undefined): void {
 }
 
 /** Run and throw a message naming the step when it fails; for host tools we rely on (ip, podman). */
-export async function runOrThrow(step: string, file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function runOrThrow(
+  step: string,
+  file: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
   const r = await run(file, args, opts)
   if (!ok(r)) throw new Error(`${step}: ${describeRun(r)}`)
   return r

@@ -18,7 +18,11 @@ export function filesystemOf(path: string): string | undefined {
     if (!right) continue
     const point = left.split(' ')[4].replace(/\\040/g, ' ')
     const type = right.split(' ')[0]
-    if ((target === point || target.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length > best.point.length)) best = {point, type}
+    if (
+      (target === point || target.startsWith(point.endsWith('/') ? point : `${point}/`)) &&
+      (!best || point.length > best.point.length)
+    )
+      best = {point, type}
   }
   return best?.type
 }
@@ -34,10 +38,17 @@ export interface FileWatch {
  * changes count: an editor touching a file without changing it does not re-run the checks.
  * The directory is watched, not the files: editors and atomic writes replace the inode.
  */
-export function watchFiles(dir: string, files: string[], onChange: (changed: string[]) => void, opts: {debounceMs?: number; poll?: boolean; pollMs?: number} = {}): FileWatch {
+export function watchFiles(
+  dir: string,
+  files: string[],
+  onChange: (changed: string[]) => void,
+  opts: {debounceMs?: number; poll?: boolean; pollMs?: number} = {},
+): FileWatch {
   const signature = (f: string): string => {
     try {
-      return createHash('sha1').update(readFileSync(join(dir, f))).digest('hex')
+      return createHash('sha1')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex')
     } catch {
       return 'absent'
     }
@@ -57,7 +68,11 @@ export function watchFiles(dir: string, files: string[], onChange: (changed: str
     }, opts.debounceMs ?? 150)
   }
   const fs = filesystemOf(dir)
-  const why = opts.poll ? 'asked to poll (--poll)' : fs && (POLL_FS.has(fs) || fs.startsWith('fuse')) ? `${dir} is on ${fs}, which does not report file events` : undefined
+  const why = opts.poll
+    ? 'asked to poll (--poll)'
+    : fs && (POLL_FS.has(fs) || fs.startsWith('fuse'))
+      ? `${dir} is on ${fs}, which does not report file events`
+      : undefined
   if (!why) {
     try {
       const w: FSWatcher = watch(dir, (_event, name) => {

@@ -52,7 +52,9 @@ export function installInterruptHandlers(say: (line: string) => void): void {
     if (cleanups.size === 0) process.exit(INTERRUPTED_EXIT_CODE)
     say(`${signal}: removing what this run made (press Ctrl-C again to quit at once)`)
     const limit = new Promise((resolve) => setTimeout(resolve, CLEANUP_LIMIT_MS).unref())
-    void Promise.race([Promise.allSettled([...cleanups].map((f) => f())), limit]).then(() => process.exit(INTERRUPTED_EXIT_CODE))
+    void Promise.race([Promise.allSettled([...cleanups].map((f) => f())), limit]).then(() =>
+      process.exit(INTERRUPTED_EXIT_CODE),
+    )
   }
   process.on('SIGINT', handle)
   process.on('SIGTERM', handle)

@@ -45,8 +45,12 @@ export class Ledger {
   private readonly file: LockedJsonFile<LedgerFile>
 
   constructor(path: string = ledgerPath(), warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`)) {
-    this.file = new LockedJsonFile(path, isLedgerFile, () => ({version: 1, entries: []}), (aside) =>
-      warn(`the resource ledger ${path} was unreadable; moved it to ${aside} and started a new one`))
+    this.file = new LockedJsonFile(
+      path,
+      isLedgerFile,
+      () => ({version: 1, entries: []}),
+      (aside) => warn(`the resource ledger ${path} was unreadable; moved it to ${aside} and started a new one`),
+    )
   }
 
   entries(): LedgerEntry[] {
@@ -54,7 +58,11 @@ export class Ledger {
   }
 
   /** Record an object about to be created; returns the entry (its id removes it later). */
-  record(kind: ResourceKind, name: string, opts: {lab?: number; owner?: string; details?: Record<string, unknown>} = {}): LedgerEntry {
+  record(
+    kind: ResourceKind,
+    name: string,
+    opts: {lab?: number; owner?: string; details?: Record<string, unknown>} = {},
+  ): LedgerEntry {
     const entry: LedgerEntry = {
       id: randomUUID(),
       kind,

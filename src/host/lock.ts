@@ -42,7 +42,11 @@ export function withFileLockSync<T>(lockPath: string, fn: () => T, timeoutMs = 1
       // An empty file younger than 2 s is an owner between open and write, not a dead one.
       const beingWritten = !Number.isFinite(owner) && ageMs(lockPath) < 2000
       if (!beingWritten && (!Number.isFinite(owner) || !pidAlive(owner))) {
-        try { unlinkSync(lockPath) } catch { /* someone else stole it first */ }
+        try {
+          unlinkSync(lockPath)
+        } catch {
+          /* someone else stole it first */
+        }
         continue
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath} held by pid ${owner}`)
@@ -52,6 +56,10 @@ export function withFileLockSync<T>(lockPath: string, fn: () => T, timeoutMs = 1
   try {
     return fn()
   } finally {
-    try { unlinkSync(lockPath) } catch { /* already gone */ }
+    try {
+      unlinkSync(lockPath)
+    } catch {
+      /* already gone */
+    }
   }
 }

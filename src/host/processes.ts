@@ -28,7 +28,12 @@ export function processAlive(pid: number, startTime?: number): boolean {
 }
 
 /** Start a long-running background process, output to a log file, not tied to this CLI's lifetime. */
-export function spawnDetached(file: string, args: string[], logPath: string, env?: Record<string, string>): {pid: number; startTime: number | undefined} {
+export function spawnDetached(
+  file: string,
+  args: string[],
+  logPath: string,
+  env?: Record<string, string>,
+): {pid: number; startTime: number | undefined} {
   mkdirSync(dirname(logPath), {recursive: true})
   // A raw fd (not a stream execa pipes through the parent) lets this CLI exit while the child runs on.
   const fd = openSync(logPath, 'a')
@@ -58,13 +63,21 @@ export function stopRecordedProcess(details: Record<string, unknown>): Promise<v
 /** Stop a process we started: TERM, then KILL after a grace period. Absent is fine. */
 export async function stopProcess(pid: number, startTime?: number, graceMs = 1000): Promise<void> {
   if (!processAlive(pid, startTime)) return
-  try { process.kill(pid, 'SIGTERM') } catch { return }
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return
+  }
   const deadline = Date.now() + graceMs
   while (Date.now() < deadline) {
     if (!processAlive(pid, startTime)) return
     await new Promise((r) => setTimeout(r, 25))
   }
-  try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    /* gone */
+  }
 }
 
 /** One process as /proc shows it. */
@@ -96,7 +109,8 @@ export function processTable(): ProcessEntry[] {
 }
 
 /** Processes running a program file: as the executable or as the script an interpreter runs. */
-export const processesRunning = (path: string): ProcessEntry[] => processTable().filter((p) => p.argv[0] === path || p.argv[1] === path)
+export const processesRunning = (path: string): ProcessEntry[] =>
+  processTable().filter((p) => p.argv[0] === path || p.argv[1] === path)
 
 /** SIGKILL one process; gone is fine. */
 export function killPid(pid: number): void {

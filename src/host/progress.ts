@@ -24,7 +24,10 @@ interface ProgressFile {
 }
 
 const isProgressFile = (v: unknown): v is ProgressFile =>
-  typeof v === 'object' && v !== null && (v as ProgressFile).version === 1 && typeof (v as ProgressFile).labs === 'object'
+  typeof v === 'object' &&
+  v !== null &&
+  (v as ProgressFile).version === 1 &&
+  typeof (v as ProgressFile).labs === 'object'
 
 const emptyStep = (): StepProgress => ({done: false, checksPassed: 0, checksTotal: 0, attempts: 0, hintsSeen: 0})
 
@@ -32,9 +35,16 @@ const emptyStep = (): StepProgress => ({done: false, checksPassed: 0, checksTota
 export class ProgressStore {
   private readonly file: LockedJsonFile<ProgressFile>
 
-  constructor(path: string = progressPath(), warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`)) {
-    this.file = new LockedJsonFile(path, isProgressFile, () => ({version: 1, labs: {}}), (aside) =>
-      warn(`the progress file ${path} was unreadable; moved it to ${aside} and started afresh`))
+  constructor(
+    path: string = progressPath(),
+    warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {
+    this.file = new LockedJsonFile(
+      path,
+      isProgressFile,
+      () => ({version: 1, labs: {}}),
+      (aside) => warn(`the progress file ${path} was unreadable; moved it to ${aside} and started afresh`),
+    )
   }
 
   all(): Record<string, LabProgress> {

@@ -39,7 +39,13 @@ export class ResetService {
     for (const e of ordered) {
       const remover = this.removers[e.kind]
       if (remover) actions.push(remover(e))
-      else actions.push({description: `forget unknown ledger entry ${e.kind} ${e.name}`, kind: e.kind, entryIds: [e.id], perform: async () => undefined})
+      else
+        actions.push({
+          description: `forget unknown ledger entry ${e.kind} ${e.name}`,
+          kind: e.kind,
+          entryIds: [e.id],
+          perform: async () => undefined,
+        })
     }
     for (const d of this.discoverers) actions.push(...(await d(lab)))
     return actions

@@ -10,6 +10,15 @@ const OWNER = processOwner('metrics-exporter')
 const LEGACY_OWNER = 'metrics-exporter'
 
 export const startExporterProcess = (cliBin: string, args: string[], opts: {ledger?: Ledger; lab?: number} = {}) =>
-  startRecordedProcess({ledger: opts.ledger ?? new Ledger(), owner: OWNER, lab: opts.lab, name: 'metrics exporter', logName: 'metrics-exporter.log', file: process.execPath, args: [cliBin, 'metrics', ...args]})
+  startRecordedProcess({
+    ledger: opts.ledger ?? new Ledger(),
+    owner: OWNER,
+    lab: opts.lab,
+    name: 'metrics exporter',
+    logName: 'metrics-exporter.log',
+    file: process.execPath,
+    args: [cliBin, 'metrics', ...args],
+  })
 
-export const stopExporterProcesses = (ledger = new Ledger()): Promise<number> => stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)
+export const stopExporterProcesses = (ledger = new Ledger()): Promise<number> =>
+  stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)

@@ -38,10 +38,17 @@ const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g
  * and sets them) cost more than the 50 ms a scrape may take, so the per-source families are
  * rendered here and prom-client keeps the registry of scalar gauges.
  */
-function family(name: string, type: 'counter' | 'gauge', help: string, rows: Array<[Record<string, string>, bigint]>): string {
+function family(
+  name: string,
+  type: 'counter' | 'gauge',
+  help: string,
+  rows: Array<[Record<string, string>, bigint]>,
+): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]
   for (const [labels, value] of rows) {
-    const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')
+    const l = Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+      .join(',')
     lines.push(`${name}{${l}} ${value}`)
   }
   return `${lines.join('\n')}\n`
@@ -54,14 +61,16 @@ export class CounterExporter {
   private readMs = 0
 
   constructor(private readonly opts: ExporterOptions) {
-    // The scalar gauges: prom-client's collect() runs at each scrape, after the map was read.
-    const self = this
+    // The scalar gauges: prom-client's collect() runs at each scrape, after the map was read,
+    // with `this` bound to the gauge: the exporter's state is reached through these closures.
+    const snapshot = (): CounterSnapshot | undefined => this.snapshot
+    const readMs = (): number => this.readMs
     new Gauge({
       name: 'ebpfcni_map_up',
       help: '1 when the pinned counter map could be read at this scrape, else 0.',
       registers: [this.registry],
       collect() {
-        this.set(self.snapshot ? 1 : 0)
+        this.set(snapshot() ? 1 : 0)
       },
     })
     new Gauge({
@@ -69,7 +78,7 @@ export class CounterExporter {
       help: 'Entries (source addresses) in the counter map at this scrape.',
       registers: [this.registry],
       collect() {
-        this.set(self.snapshot?.counts.size ?? 0)
+        this.set(snapshot()?.counts.size ?? 0)
       },
     })
     new Gauge({
@@ -77,7 +86,7 @@ export class CounterExporter {
       help: 'Time this scrape spent reading the counter map (one batched read) and the pod names.',
       registers: [this.registry],
       collect() {
-        this.set(self.readMs / 1000)
+        this.set(readMs() / 1000)
       },
     })
   }
@@ -85,12 +94,20 @@ export class CounterExporter {
   /** The per-source families from the last read. */
   private families(): string {
     const rows = [...(this.snapshot?.counts ?? [])]
-    let text = family('ebpfcni_packets_total', 'counter', 'Packets seen by the XDP program on pod host veths, by IPv4 source address (lab 3 counter map).',
-      rows.map(([addr, n]) => [{source_addr: addr, pod: this.names.get(addr) ?? ''}, n]))
+    let text = family(
+      'ebpfcni_packets_total',
+      'counter',
+      'Packets seen by the XDP program on pod host veths, by IPv4 source address (lab 3 counter map).',
+      rows.map(([addr, n]) => [{source_addr: addr, pod: this.names.get(addr) ?? ''}, n]),
+    )
     // A gauge: promtool's lint wants counters named *_total, and this name is the original's.
     if (this.opts.compat) {
-      text += family('ebpf_exporter_counter', 'gauge', 'The same counts under the original workshop\'s metric name (ebpf_exporter), for its queries.',
-        rows.map(([addr, n]) => [{source_addr: addr}, n]))
+      text += family(
+        'ebpf_exporter_counter',
+        'gauge',
+        "The same counts under the original workshop's metric name (ebpf_exporter), for its queries.",
+        rows.map(([addr, n]) => [{source_addr: addr}, n]),
+      )
     }
     return text
   }

@@ -12,7 +12,10 @@ export interface MetricsServer {
  * Serve /metrics on host:port (loopback by default: counters name pod addresses).
  * port 0 picks a free port (checks use that).
  */
-export async function startMetricsServer(exporter: CounterExporter, opts: {host: string; port: number; onError?: (msg: string) => void}): Promise<MetricsServer> {
+export async function startMetricsServer(
+  exporter: CounterExporter,
+  opts: {host: string; port: number; onError?: (msg: string) => void},
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -30,7 +33,9 @@ export async function startMetricsServer(exporter: CounterExporter, opts: {host:
       return
     }
     if (path === '/') {
-      res.writeHead(200, {'content-type': 'text/html'}).end('<html><body><h1>ebpfcni exporter</h1><a href="/metrics">/metrics</a></body></html>\n')
+      res
+        .writeHead(200, {'content-type': 'text/html'})
+        .end('<html><body><h1>ebpfcni exporter</h1><a href="/metrics">/metrics</a></body></html>\n')
       return
     }
     res.writeHead(404, {'content-type': 'text/plain'}).end('not found: try /metrics\n')

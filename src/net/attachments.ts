@@ -27,12 +27,28 @@ export async function attachments(): Promise<Attachment[]> {
   for (const l of await links()) {
     const xdp = l.xdp as {mode?: number; prog?: XdpProg; attached?: Array<{mode: number; prog: XdpProg}>} | undefined
     const progs = xdp?.attached ?? (xdp?.prog ? [{mode: xdp.mode ?? 0, prog: xdp.prog}] : [])
-    for (const a of progs) out.push({dev: l.ifname, hook: 'xdp', mode: XDP_MODES[a.mode] ?? String(a.mode), id: a.prog.id, name: a.prog.name, tag: a.prog.tag})
+    for (const a of progs)
+      out.push({
+        dev: l.ifname,
+        hook: 'xdp',
+        mode: XDP_MODES[a.mode] ?? String(a.mode),
+        id: a.prog.id,
+        name: a.prog.name,
+        tag: a.prog.tag,
+      })
     for (const direction of ['ingress', 'egress'] as const) {
       const r = await run('tc', ['-j', 'filter', 'show', 'dev', l.ifname, direction], {timeoutMs: 5000})
       if (!ok(r) || !r.stdout.trim()) continue
       for (const f of JSON.parse(r.stdout) as Array<{options?: {bpf_name?: string; prog?: XdpProg}}>) {
-        if (f.options?.prog) out.push({dev: l.ifname, hook: `tc-${direction}`, mode: 'clsact', id: f.options.prog.id, name: f.options.prog.name ?? f.options.bpf_name, tag: f.options.prog.tag})
+        if (f.options?.prog)
+          out.push({
+            dev: l.ifname,
+            hook: `tc-${direction}`,
+            mode: 'clsact',
+            id: f.options.prog.id,
+            name: f.options.prog.name ?? f.options.bpf_name,
+            tag: f.options.prog.tag,
+          })
       }
     }
   }

@@ -44,7 +44,8 @@ const nsArgs = (netns?: string): string[] => (netns ? ['-n', netns] : [])
 
 async function ipJson<T>(args: string[], netns?: string): Promise<T> {
   const r = await run('ip', [...nsArgs(netns), '-j', ...args], {timeoutMs: 5000})
-  if (!ok(r)) throw new Error(`reading ${netns ? `netns ${netns}` : 'host'} state with ip ${args.join(' ')}: ${describeRun(r)}`)
+  if (!ok(r))
+    throw new Error(`reading ${netns ? `netns ${netns}` : 'host'} state with ip ${args.join(' ')}: ${describeRun(r)}`)
   const text = r.stdout.trim()
   return (text ? JSON.parse(text) : []) as T
 }
@@ -145,7 +146,9 @@ export async function hostPeer(netnsPath: string, ifname: string): Promise<IpLin
 
 /** IPv4 addresses on an interface inside a netns given by path (a CRI or podman pod's). */
 export async function podAddresses(netnsPath: string, ifname: string): Promise<string[]> {
-  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', ifname], {timeoutMs: 5000})
+  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', ifname], {
+    timeoutMs: 5000,
+  })
   if (!ok(r)) return []
   return ((JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []).map((x) => x.local)
 }

@@ -19,7 +19,12 @@ const probe = (r: RunResult, what: string): ProbeResult => ({
   durationMs: r.durationMs,
 })
 
-export async function httpGet(fromNetns: string, url: string, timeoutS = 2, signal?: AbortSignal): Promise<ProbeResult> {
+export async function httpGet(
+  fromNetns: string,
+  url: string,
+  timeoutS = 2,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
   // No `-T`: Debian's static busybox 1.35 wget segfaults with it; the runner's timeout bounds the wait.
   const [f, a] = inNs(fromNetns, ['busybox', 'wget', '-q', '-O', '-', url])
   const r = await run(f, a, {timeoutMs: timeoutS * 1000, maxOutputBytes: 64 * 1024, signal})
@@ -73,7 +78,8 @@ export async function arrivals(netnsPath: string): Promise<Arrivals> {
   for (let i = 0; i + 1 < lines.length; i++) {
     // /proc/net/snmp: a header line "Udp: InDatagrams NoPorts …", then a values line "Udp: 5 2 …".
     const [h, v] = [lines[i].split(/\s+/), lines[i + 1].split(/\s+/)]
-    if (h[0].endsWith(':') && h[0] === v[0] && isNaN(Number(h[1]))) h.slice(1).forEach((k, j) => (snmp[`${h[0]}${k}`] = Number(v[j + 1])))
+    if (h[0].endsWith(':') && h[0] === v[0] && isNaN(Number(h[1])))
+      h.slice(1).forEach((k, j) => (snmp[`${h[0]}${k}`] = Number(v[j + 1])))
     // /proc/net/snmp6: "Udp6InDatagrams  5"
     const six = /^(\w+)\s+(\d+)$/.exec(lines[i])
     if (six) snmp[six[1]] = Number(six[2])

@@ -22,7 +22,9 @@ export const POD_NAMESPACE = 'default'
 /** The netns path in containerd's verbose sandbox info (its runtime spec's network namespace). */
 export function netnsFromInfo(info: Record<string, string>): string | undefined {
   try {
-    const parsed = JSON.parse(info.info ?? '{}') as {runtimeSpec?: {linux?: {namespaces?: Array<{type: string; path?: string}>}}}
+    const parsed = JSON.parse(info.info ?? '{}') as {
+      runtimeSpec?: {linux?: {namespaces?: Array<{type: string; path?: string}>}}
+    }
     return parsed.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path
   } catch {
     return undefined
@@ -46,7 +48,10 @@ async function waitForNetworkReady(client: CriClient, confDir: string, timeoutMs
     const net = (await client.status()).find((c) => c.type === 'NetworkReady')
     if (net?.status) return
     if (Date.now() > deadline) {
-      throw new PodError('the CRI runtime\'s network', `NetworkReady=false reason:${net?.reason ?? '?'} message:${net?.message ?? '?'} (containerd found no usable CNI config in ${confDir}; the kubelet would keep the node NotReady)`)
+      throw new PodError(
+        "the CRI runtime's network",
+        `NetworkReady=false reason:${net?.reason ?? '?'} message:${net?.message ?? '?'} (containerd found no usable CNI config in ${confDir}; the kubelet would keep the node NotReady)`,
+      )
     }
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -59,15 +64,26 @@ export class CriRuntime implements PodRuntime {
   async add(spec: PodSpec): Promise<PodRecord> {
     const cni = {binDir: spec.cniPath[0], confDir: dirname(spec.configFile)}
     if (!existsSync(join(cni.binDir, 'loopback'))) {
-      throw new EnvironmentError(`there is no loopback plugin in ${cni.binDir}: containerd's CRI plugin runs it for every pod, before your network's plugin`, `ln -s /usr/lib/cni/loopback ${cni.binDir}/loopback (scripts/setup.sh does it for /opt/cni/bin, as a Kubernetes node has it)`)
+      throw new EnvironmentError(
+        `there is no loopback plugin in ${cni.binDir}: containerd's CRI plugin runs it for every pod, before your network's plugin`,
+        `ln -s /usr/lib/cni/loopback ${cni.binDir}/loopback (scripts/setup.sh does it for /opt/cni/bin, as a Kubernetes node has it)`,
+      )
     }
     const daemon = await ensureContainerd(this.ledger, cni, spec.lab)
     const uid = randomUUID()
     const logDirectory = join(containerdDir(), 'pods', `${POD_NAMESPACE}_${spec.name}_${uid}`)
     const record: PodRecord = {
-      name: spec.name, runtime: 'cri', containerId: '', netnsPath: '', ifname: 'eth0',
-      configFile: spec.configFile, cniPath: spec.cniPath, labels: spec.labels, workload: spec.workload,
-      createdAt: new Date().toISOString(), criUid: uid,
+      name: spec.name,
+      runtime: 'cri',
+      containerId: '',
+      netnsPath: '',
+      ifname: 'eth0',
+      configFile: spec.configFile,
+      cniPath: spec.cniPath,
+      labels: spec.labels,
+      workload: spec.workload,
+      createdAt: new Date().toISOString(),
+      criUid: uid,
     }
     // Write-ahead: the pod is in the ledger before the sandbox exists (found by its uid if we die here).
     const entry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record}})
@@ -76,7 +92,12 @@ export class CriRuntime implements PodRuntime {
       metadata: {name: spec.name, uid, namespace: POD_NAMESPACE, attempt: 0},
       hostname: spec.name,
       logDirectory,
-      labels: {...spec.labels, 'io.kubernetes.pod.name': spec.name, 'io.kubernetes.pod.namespace': POD_NAMESPACE, 'ebpfcni.pod': spec.name},
+      labels: {
+        ...spec.labels,
+        'io.kubernetes.pod.name': spec.name,
+        'io.kubernetes.pod.namespace': POD_NAMESPACE,
+        'ebpfcni.pod': spec.name,
+      },
       // busybox ping as a non-root user needs it, as podman pods have it.
       linux: {sysctls: {'net.ipv4.ping_group_range': '0 2147483647'}},
     }
@@ -92,22 +113,41 @@ export class CriRuntime implements PodRuntime {
       }
       record.containerId = sandboxId
       this.ledger.update(entry.id, {...record})
-      const cmd = spec.workload === 'httpbin' ? ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www'] : ['/bin/busybox', 'sleep', '2147483647']
-      const container = await client.createContainer(sandboxId, {
-        metadata: {name: spec.workload, attempt: 0}, image: {image: WORKLOAD_IMAGE}, command: cmd, labels: spec.labels, logPath: `${spec.workload}/0.log`,
-      }, sandbox, CALL_TIMEOUT_MS)
+      const cmd =
+        spec.workload === 'httpbin'
+          ? ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']
+          : ['/bin/busybox', 'sleep', '2147483647']
+      const container = await client.createContainer(
+        sandboxId,
+        {
+          metadata: {name: spec.workload, attempt: 0},
+          image: {image: WORKLOAD_IMAGE},
+          command: cmd,
+          labels: spec.labels,
+          logPath: `${spec.workload}/0.log`,
+        },
+        sandbox,
+        CALL_TIMEOUT_MS,
+      )
       await client.startContainer(container, CALL_TIMEOUT_MS)
       const {status, info} = await client.podSandboxStatus(sandboxId)
       record.ip = status.network?.ip || undefined
       record.netnsPath = netnsFromInfo(info) ?? ''
-      if (record.ip) record.result = {cniVersion: '1.0.0', ips: [{address: `${record.ip}/32`}], interfaces: [{name: 'eth0', sandbox: record.netnsPath}]}
+      if (record.ip)
+        record.result = {
+          cniVersion: '1.0.0',
+          ips: [{address: `${record.ip}/32`}],
+          interfaces: [{name: 'eth0', sandbox: record.netnsPath}],
+        }
       this.ledger.update(entry.id, {...record})
       return record
     } catch (err) {
       await this.removeSandbox(client, record).catch(() => undefined)
       rmSync(logDirectory, {recursive: true, force: true})
       this.ledger.forget([entry.id])
-      throw err instanceof PodError ? err : new PodError(`CRI pod ${spec.name}`, err instanceof CriError ? err.message : (err as Error).message)
+      throw err instanceof PodError
+        ? err
+        : new PodError(`CRI pod ${spec.name}`, err instanceof CriError ? err.message : (err as Error).message)
     } finally {
       client.close()
     }
@@ -135,17 +175,26 @@ export class CriRuntime implements PodRuntime {
    * removed once the plugin can DEL them.
    */
   private async collectGarbage(client: CriClient): Promise<void> {
-    const known = new Set(this.ledger.find((e) => e.kind === 'pod').map((e) => (e.details as {containerId?: string}).containerId))
+    const known = new Set(
+      this.ledger.find((e) => e.kind === 'pod').map((e) => (e.details as {containerId?: string}).containerId),
+    )
     for (const s of await client.listPodSandbox().catch(() => [])) {
       if (s.state === 'SANDBOX_READY' || known.has(s.id) || !s.labels['ebpfcni.pod']) continue
-      await client.stopPodSandbox(s.id, CALL_TIMEOUT_MS).then(() => client.removePodSandbox(s.id, CALL_TIMEOUT_MS)).catch(() => undefined)
+      await client
+        .stopPodSandbox(s.id, CALL_TIMEOUT_MS)
+        .then(() => client.removePodSandbox(s.id, CALL_TIMEOUT_MS))
+        .catch(() => undefined)
     }
   }
 
   /** StopPodSandbox (containerd calls CNI DEL), then RemovePodSandbox, as the kubelet does. */
   private async removeSandbox(client: CriClient, pod: PodRecord): Promise<void> {
     // A sandbox whose id we never learnt (killed mid-RunPodSandbox) is found by its uid label.
-    const ids = pod.containerId ? [pod.containerId] : (await client.listPodSandbox({'ebpfcni.pod': pod.name})).filter((s) => s.metadata.uid === pod.criUid).map((s) => s.id)
+    const ids = pod.containerId
+      ? [pod.containerId]
+      : (await client.listPodSandbox({'ebpfcni.pod': pod.name}))
+          .filter((s) => s.metadata.uid === pod.criUid)
+          .map((s) => s.id)
     for (const id of ids) {
       await client.stopPodSandbox(id, SANDBOX_TIMEOUT_MS)
       await client.removePodSandbox(id, CALL_TIMEOUT_MS)

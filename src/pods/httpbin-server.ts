@@ -15,7 +15,13 @@ const server = createServer((req, res) => {
   }
   const status = /^\/status\/(\d{3})$/.exec(url.pathname)
   if (url.pathname === '/get') {
-    send(200, {args: Object.fromEntries(url.searchParams), headers: req.headers, origin: req.socket.remoteAddress?.replace(/^::ffff:/, ''), url: url.toString(), pod: podName})
+    send(200, {
+      args: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      origin: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
+      url: url.toString(),
+      pod: podName,
+    })
   } else if (url.pathname === '/ip') {
     send(200, {origin: req.socket.remoteAddress?.replace(/^::ffff:/, '')})
   } else if (status) {

@@ -34,7 +34,10 @@ export class NetnsRuntime implements PodRuntime {
       createdAt: new Date().toISOString(),
     }
     // Write-ahead: the pod and its netns are in the ledger before either exists.
-    const podEntry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record, timeoutMs: spec.timeoutMs}})
+    const podEntry = this.ledger.record('pod', spec.name, {
+      lab: spec.lab,
+      details: {...record, timeoutMs: spec.timeoutMs},
+    })
     this.ledger.record('netns', netnsName, {lab: spec.lab, owner: podOwner(spec.name)})
     try {
       await netnsAdd(netnsName)
@@ -42,7 +45,9 @@ export class NetnsRuntime implements PodRuntime {
       await this.remove(record).catch(() => undefined)
       throw new PodError(`creating the pod's network namespace`, (err as Error).message)
     }
-    record.cniArgs = [`IgnoreUnknown=1;K8S_POD_NAME=${spec.name};K8S_POD_NAMESPACE=default`, spec.cniArgs].filter(Boolean).join(';')
+    record.cniArgs = [`IgnoreUnknown=1;K8S_POD_NAME=${spec.name};K8S_POD_NAMESPACE=default`, spec.cniArgs]
+      .filter(Boolean)
+      .join(';')
     this.ledger.update(podEntry.id, {...record})
     const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: record.cniArgs}
     const added: NetworkOutcome = await addNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs})
@@ -79,14 +84,18 @@ export class NetnsRuntime implements PodRuntime {
       problem = (err as Error).message
     }
     await this.cleanup(pod)
-    if (problem) throw new PodError(`CNI DEL for pod ${pod.name}`, `${problem} (the pod's netns and workload were removed anyway)`)
+    if (problem)
+      throw new PodError(`CNI DEL for pod ${pod.name}`, `${problem} (the pod's netns and workload were removed anyway)`)
   }
 
   /** Stop the workload, delete the netns, forget the pod's ledger entries. */
   private async cleanup(pod: PodRecord): Promise<void> {
     // Ledgers written before owners had namespaces name the pod bare: only its netns and workload.
-    const legacy = (e: LedgerEntry) => e.owner === pod.name && (e.kind === 'netns' || (e.kind === 'process' && e.name === `httpbin in pod ${pod.name}`))
-    const owned = this.ledger.find((e) => e.owner === podOwner(pod.name) || legacy(e) || (e.kind === 'pod' && e.name === pod.name))
+    const legacy = (e: LedgerEntry) =>
+      e.owner === pod.name && (e.kind === 'netns' || (e.kind === 'process' && e.name === `httpbin in pod ${pod.name}`))
+    const owned = this.ledger.find(
+      (e) => e.owner === podOwner(pod.name) || legacy(e) || (e.kind === 'pod' && e.name === pod.name),
+    )
     for (const e of owned.filter((x) => x.kind === 'process')) await stopRecordedProcess(e.details)
     if (pod.netnsName) await netnsDel(pod.netnsName)
     this.ledger.forget(owned.map((e) => e.id))
@@ -95,7 +104,12 @@ export class NetnsRuntime implements PodRuntime {
   /** CNI CHECK with the cached result, as a runtime runs it (cnitool check). */
   async check(pod: PodRecord, timeoutMs = 10_000): Promise<NetworkOutcome> {
     const net = loadNetworkConfig(pod.configFile)
-    return checkNetworkList(net, {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs}, {cniPath: pod.cniPath, timeoutMs}, pod.result)
+    return checkNetworkList(
+      net,
+      {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs},
+      {cniPath: pod.cniPath, timeoutMs},
+      pod.result,
+    )
   }
 
   execArgs(pod: PodRecord, cmd: string[]): [string, string[]] {

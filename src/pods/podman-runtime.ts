@@ -64,7 +64,8 @@ export class PodmanRuntime implements PodRuntime {
 
   private async podman(step: string, args: string[], timeoutMs = 30_000) {
     const r = await run('podman', args, {env: this.env(), timeoutMs})
-    if (r.startError) throw new EnvironmentError('podman is not installed', 'apt-get install -y podman runc (or bash scripts/setup.sh)')
+    if (r.startError)
+      throw new EnvironmentError('podman is not installed', 'apt-get install -y podman runc (or bash scripts/setup.sh)')
     if (!ok(r)) throw new PodError(step, describeRun(r).replace(/^podman .*? exited/, 'podman exited'))
     return r
   }
@@ -87,31 +88,74 @@ export class PodmanRuntime implements PodRuntime {
   }
 
   async add(spec: PodSpec): Promise<PodRecord> {
-    if (!existsSync(join(busyboxRootfs(), 'bin/busybox'))) throw new EnvironmentError(`the busybox rootfs ${busyboxRootfs()} is missing`, 'bash scripts/setup.sh builds it')
+    if (!existsSync(join(busyboxRootfs(), 'bin/busybox')))
+      throw new EnvironmentError(`the busybox rootfs ${busyboxRootfs()} is missing`, 'bash scripts/setup.sh builds it')
     const net = loadNetworkConfig(spec.configFile)
     const networkFile = this.prepare(net, spec.cniPath, spec.lab)
     const name = containerName(spec.name)
     const record: PodRecord = {
-      name: spec.name, runtime: 'podman', containerId: name, netnsPath: '', ifname: 'eth0',
-      configFile: spec.configFile, cniPath: spec.cniPath, labels: spec.labels, workload: spec.workload, createdAt: new Date().toISOString(),
+      name: spec.name,
+      runtime: 'podman',
+      containerId: name,
+      netnsPath: '',
+      ifname: 'eth0',
+      configFile: spec.configFile,
+      cniPath: spec.cniPath,
+      labels: spec.labels,
+      workload: spec.workload,
+      createdAt: new Date().toISOString(),
       podmanNetworkFile: networkFile,
     }
     // The netns podman will make is named by podman; what existed before tells ours apart if it leaks.
     record.netnsBefore = netnsNames().filter((n) => n.startsWith('netns-'))
     const entry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record}})
-    const cmd = spec.workload === 'httpbin' ? ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www'] : ['/bin/busybox', 'sleep', '2147483647']
+    const cmd =
+      spec.workload === 'httpbin'
+        ? ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']
+        : ['/bin/busybox', 'sleep', '2147483647']
     const labels = Object.entries(spec.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`])
     try {
       // --stop-signal KILL: busybox as PID 1 ignores SIGTERM. --rootfs comes last, before the command.
-      await this.podman(`podman run for pod ${spec.name}`, ['run', '-d', '--name', name, '--network', net.name, '--hostname', spec.name, '--stop-signal', 'KILL', ...labels, '--rootfs', busyboxRootfs(), ...cmd], Math.max(spec.timeoutMs * 3, 30_000))
-      const inspect = await this.podman(`inspecting pod ${spec.name}`, ['inspect', name, '--format', '{{json .NetworkSettings}}'])
-      const ns = JSON.parse(inspect.stdout) as {SandboxKey: string; Networks?: Record<string, {IPAddress?: string; MacAddress?: string; IPPrefixLen?: number; Gateway?: string}>}
+      await this.podman(
+        `podman run for pod ${spec.name}`,
+        [
+          'run',
+          '-d',
+          '--name',
+          name,
+          '--network',
+          net.name,
+          '--hostname',
+          spec.name,
+          '--stop-signal',
+          'KILL',
+          ...labels,
+          '--rootfs',
+          busyboxRootfs(),
+          ...cmd,
+        ],
+        Math.max(spec.timeoutMs * 3, 30_000),
+      )
+      const inspect = await this.podman(`inspecting pod ${spec.name}`, [
+        'inspect',
+        name,
+        '--format',
+        '{{json .NetworkSettings}}',
+      ])
+      const ns = JSON.parse(inspect.stdout) as {
+        SandboxKey: string
+        Networks?: Record<string, {IPAddress?: string; MacAddress?: string; IPPrefixLen?: number; Gateway?: string}>
+      }
       const n = ns.Networks?.[net.name]
       record.netnsPath = ns.SandboxKey
       record.ip = n?.IPAddress || undefined
       record.mac = n?.MacAddress || undefined
       if (record.ip) {
-        record.result = {cniVersion: net.cniVersion, interfaces: [{name: 'eth0', mac: record.mac, sandbox: ns.SandboxKey}], ips: [{address: `${record.ip}/${n?.IPPrefixLen ?? 32}`, gateway: n?.Gateway || undefined, interface: 0}]}
+        record.result = {
+          cniVersion: net.cniVersion,
+          interfaces: [{name: 'eth0', mac: record.mac, sandbox: ns.SandboxKey}],
+          ips: [{address: `${record.ip}/${n?.IPPrefixLen ?? 32}`, gateway: n?.Gateway || undefined, interface: 0}],
+        }
       }
       this.ledger.update(entry.id, {...record})
       return record
@@ -126,7 +170,10 @@ export class PodmanRuntime implements PodRuntime {
 
   async remove(pod: PodRecord): Promise<void> {
     // podman calls the plugin's DEL itself on rm.
-    const r = await run('podman', ['rm', '-f', '-t', '0', '--ignore', pod.containerId], {env: this.env(), timeoutMs: 30_000})
+    const r = await run('podman', ['rm', '-f', '-t', '0', '--ignore', pod.containerId], {
+      env: this.env(),
+      timeoutMs: 30_000,
+    })
     // A podman run killed half-way (a hung plugin, Ctrl-C) leaves its netns behind; podman forgets it.
     if (pod.netnsBefore) await removeStrayNetns(pod.netnsBefore)
     this.ledger.forgetWhere((e) => e.kind === 'pod' && e.name === pod.name)
@@ -136,7 +183,9 @@ export class PodmanRuntime implements PodRuntime {
 
   /** The last podman pod on a network takes its conflist with it. */
   private dropNetworkFileIfUnused(file: string): void {
-    const inUse = this.ledger.find((e) => e.kind === 'pod' && (e.details as {podmanNetworkFile?: string}).podmanNetworkFile === file)
+    const inUse = this.ledger.find(
+      (e) => e.kind === 'pod' && (e.details as {podmanNetworkFile?: string}).podmanNetworkFile === file,
+    )
     if (inUse.length > 0) return
     rmSync(file, {force: true})
     this.ledger.forgetWhere((e) => e.kind === 'file' && e.name === file)

@@ -28,13 +28,24 @@ export class PodService {
 
   get(name: string): PodRecord {
     const pod = this.list().find((p) => p.name === name)
-    if (!pod) throw new UserError(`no pod named "${name}"`, {hint: `pods: ${this.list().map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`})
+    if (!pod)
+      throw new UserError(`no pod named "${name}"`, {
+        hint: `pods: ${
+          this.list()
+            .map((p) => p.name)
+            .join(', ') || 'none (ebpfcni pod add NAME)'
+        }`,
+      })
     return pod
   }
 
   async add(spec: Partial<PodSpec> & {name: string}, runtime: RuntimeName = 'netns'): Promise<PodRecord> {
-    if (!POD_NAME.test(spec.name)) throw new UserError(`pod name "${spec.name}" must be 1-32 lowercase letters, digits or '-' (starting and ending alphanumeric)`)
-    if (this.list().some((p) => p.name === spec.name)) throw new UserError(`a pod named "${spec.name}" already exists`, {hint: `ebpfcni pod del ${spec.name}`})
+    if (!POD_NAME.test(spec.name))
+      throw new UserError(
+        `pod name "${spec.name}" must be 1-32 lowercase letters, digits or '-' (starting and ending alphanumeric)`,
+      )
+    if (this.list().some((p) => p.name === spec.name))
+      throw new UserError(`a pod named "${spec.name}" already exists`, {hint: `ebpfcni pod del ${spec.name}`})
     const full: PodSpec = {
       labels: {},
       workload: 'httpbin' as WorkloadName,
@@ -47,7 +58,10 @@ export class PodService {
     // Ctrl-C while the pod is being made: remove the half-made pod (it is in the ledger already).
     const unregister = onInterrupt(async () => {
       const made = this.list().find((p) => p.name === spec.name)
-      if (made) await runtimeFor(made.runtime, this.ledger).remove(made).catch(() => undefined)
+      if (made)
+        await runtimeFor(made.runtime, this.ledger)
+          .remove(made)
+          .catch(() => undefined)
     })
     try {
       return await runtimeFor(runtime, this.ledger).add(full)
@@ -67,7 +81,6 @@ export class PodService {
   }
 }
 
-
 /** Pod IP -> pod name for every pod the tool made (exporter labels, policy listings). */
 export function podNamesByIp(ledger = new Ledger()): Map<string, string> {
   return new Map(new PodService(ledger).list().flatMap((p) => (p.ip ? [[p.ip, p.name] as const] : [])))
@@ -78,13 +91,18 @@ export async function hostDevice(target: {pod?: string; dev?: string}, ledger = 
   if (target.dev) return target.dev
   const pods = new PodService(ledger)
   const veth = await pods.hostVeth(pods.get(String(target.pod)))
-  if (!veth) throw new UserError(`cannot find the host end of pod ${target.pod}'s interface`, {hint: 'is the pod still there? ebpfcni pod list'})
+  if (!veth)
+    throw new UserError(`cannot find the host end of pod ${target.pod}'s interface`, {
+      hint: 'is the pod still there? ebpfcni pod list',
+    })
   return veth
 }
 
 /** Host veth -> pod name, for listings of what is attached where. */
 export async function podNamesByHostVeth(ledger = new Ledger()): Promise<Map<string, string>> {
   const pods = new PodService(ledger)
-  const pairs = await Promise.all(pods.list().map(async (p) => [await pods.hostVeth(p).catch(() => undefined), p.name] as const))
+  const pairs = await Promise.all(
+    pods.list().map(async (p) => [await pods.hostVeth(p).catch(() => undefined), p.name] as const),
+  )
   return new Map(pairs.filter((x): x is readonly [string, string] => Boolean(x[0])))
 }

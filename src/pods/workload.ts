@@ -13,10 +13,22 @@ const serverScript = (): string => distFile('pods/httpbin-server.js')
  * Start the httpbin server inside a netns (netns runtime), recorded in the ledger
  * first, and wait until it answers on loopback inside the pod.
  */
-export async function startHttpbin(ledger: Ledger, pod: {name: string; netnsPath: string; lab?: number; owner?: string}): Promise<void> {
+export async function startHttpbin(
+  ledger: Ledger,
+  pod: {name: string; netnsPath: string; lab?: number; owner?: string},
+): Promise<void> {
   const log = join(stateDir(), 'logs', `pod-${pod.name}-httpbin.log`)
-  const entry = ledger.record('process', `httpbin in pod ${pod.name}`, {lab: pod.lab, owner: pod.owner ?? podOwner(pod.name), details: {log}})
-  const {pid, startTime} = spawnDetached('nsenter', [`--net=${pod.netnsPath}`, process.execPath, serverScript(), '--port', String(HTTPBIN_PORT)], log, {EBPFCNI_POD: pod.name, PATH: process.env.PATH ?? ''})
+  const entry = ledger.record('process', `httpbin in pod ${pod.name}`, {
+    lab: pod.lab,
+    owner: pod.owner ?? podOwner(pod.name),
+    details: {log},
+  })
+  const {pid, startTime} = spawnDetached(
+    'nsenter',
+    [`--net=${pod.netnsPath}`, process.execPath, serverScript(), '--port', String(HTTPBIN_PORT)],
+    log,
+    {EBPFCNI_POD: pod.name, PATH: process.env.PATH ?? ''},
+  )
   ledger.update(entry.id, {pid, startTime})
   const deadline = Date.now() + 5000
   while (Date.now() < deadline) {

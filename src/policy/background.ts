@@ -9,6 +9,15 @@ const OWNER = processOwner('policy-controller')
 const LEGACY_OWNER = 'policy-controller'
 
 export const startControllerProcess = (cliBin: string, args: string[], ledger = new Ledger()) =>
-  startRecordedProcess({ledger, owner: OWNER, lab: 4, name: 'policy controller', logName: 'policy-controller.log', file: process.execPath, args: [cliBin, 'policy', 'watch', ...args]})
+  startRecordedProcess({
+    ledger,
+    owner: OWNER,
+    lab: 4,
+    name: 'policy controller',
+    logName: 'policy-controller.log',
+    file: process.execPath,
+    args: [cliBin, 'policy', 'watch', ...args],
+  })
 
-export const stopControllerProcesses = (ledger = new Ledger()): Promise<number> => stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)
+export const stopControllerProcesses = (ledger = new Ledger()): Promise<number> =>
+  stopOwnedProcesses([OWNER, LEGACY_OWNER], ledger)

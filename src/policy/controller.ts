@@ -25,7 +25,10 @@ export class PolicyController {
   /** Why the controller polls, when file events do not arrive here (a synced folder). */
   polling?: string
 
-  constructor(private readonly service: PolicyService, private readonly opts: {debounceMs?: number; onEvent?: (e: ControllerEvent) => void} = {}) {}
+  constructor(
+    private readonly service: PolicyService,
+    private readonly opts: {debounceMs?: number; onEvent?: (e: ControllerEvent) => void} = {},
+  ) {}
 
   async start(): Promise<void> {
     this.stops.push(this.service.pods.subscribe(() => this.trigger('pods changed')))
@@ -79,7 +82,8 @@ export class PolicyController {
         if (!reason.includes(`${file} changed`) || !existsSync(file)) continue
         try {
           const spec = parseNetworkPolicy(readFileSync(file, 'utf8'), file)
-          if (spec.name !== name) throw new Error(`metadata.name changed from ${name} to ${spec.name}; apply it as a new policy`)
+          if (spec.name !== name)
+            throw new Error(`metadata.name changed from ${name} to ${spec.name}; apply it as a new policy`)
           this.service.store.putPolicy(spec, file)
         } catch (err) {
           this.opts.onEvent?.({reason, error: `${errorMessage(err)} (keeping the last good version)`})

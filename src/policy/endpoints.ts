@@ -76,7 +76,8 @@ export class EndpointAgent {
           if (xdpFd !== undefined && xdpQueryId(e.ifindex, 0) === 0) xdpAttach(e.ifindex, xdpFd, XDP_FLAGS.SKB_MODE)
         } catch (err) {
           // The pod went away between listing and attaching: nothing to protect.
-          if (stillThere(e.dev, e.ifindex)) throw new UserError(`cannot attach ${TO_POD_PROGRAM} to ${e.dev} (pod ${e.pod}): ${(err as Error).message}`)
+          if (stillThere(e.dev, e.ifindex))
+            throw new UserError(`cannot attach ${TO_POD_PROGRAM} to ${e.dev} (pod ${e.pod}): ${(err as Error).message}`)
         }
       }
       return {attached: endpoints.length}
@@ -89,6 +90,8 @@ export class EndpointAgent {
 
 /** The node's IPv4 addresses, as a lookup of those on a pod's subnet (the source of the node's traffic to it). */
 export async function nodeAddresses(): Promise<NodeAddressesOf> {
-  const mine = (await addrs()).flatMap((l) => l.addr_info.filter((a) => a.family === 'inet' && !a.local.startsWith('127.')))
+  const mine = (await addrs()).flatMap((l) =>
+    l.addr_info.filter((a) => a.family === 'inet' && !a.local.startsWith('127.')),
+  )
   return (podIp) => mine.filter((a) => inSubnet(podIp, a.local, a.prefixlen)).map((a) => a.local)
 }

@@ -20,7 +20,9 @@ export const POLICY_MAPS = {
 } as const
 
 /** Every map name either design uses for rules (what a reload of another design leaves behind). */
-export const ALL_POLICY_MAPS = [...new Set([...Object.values(POLICY_MAPS['ip-pair']), ...Object.values(POLICY_MAPS.identity), 'conntrack'])]
+export const ALL_POLICY_MAPS = [
+  ...new Set([...Object.values(POLICY_MAPS['ip-pair']), ...Object.values(POLICY_MAPS.identity), 'conntrack']),
+]
 
 /** Maps a design may lack until the step that needs them (step 1's rules work without the rest). */
 const OPTIONAL = new Set<string>(['isolated', 'policy_ports', 'endpoints'])
@@ -55,7 +57,9 @@ const readU32 = (b: Buffer, offset = 0): number => (HOST_LE ? b.readUInt32LE(off
  */
 function pairKey(mode: Mode, pair: string): Buffer {
   const [s, d] = pair.split('>')
-  return mode === 'ip-pair' ? Buffer.concat([ipv4Key(s), ipv4Key(d)]) : Buffer.concat([u32(Number(s)), ipv4Key(d), Buffer.alloc(4)])
+  return mode === 'ip-pair'
+    ? Buffer.concat([ipv4Key(s), ipv4Key(d)])
+    : Buffer.concat([u32(Number(s)), ipv4Key(d), Buffer.alloc(4)])
 }
 function portKey(mode: Mode, rule: string): Buffer {
   const [s, d, pp] = rule.split('>')
@@ -92,12 +96,21 @@ export function detectMode(pinDir: string): Mode | undefined {
 export class PolicyMaps {
   private readonly fds = new Map<string, number>()
 
-  private constructor(readonly pinDir: string, readonly mode: Mode) {}
+  private constructor(
+    readonly pinDir: string,
+    readonly mode: Mode,
+  ) {}
 
   /** Open the maps of the design that is pinned; a clear error when none is or a shape is off. */
   static open(pinDir: string): PolicyMaps {
     const mode = detectMode(pinDir)
-    if (!mode) throw new UserError(`no policy map is pinned under ${pinDir} (looked for ${POLICY_MAPS['ip-pair'].pairs} and ${POLICY_MAPS.identity.rules})`, {hint: 'load lab 4\'s program first: ebpfcni check 4 (or ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)'})
+    if (!mode)
+      throw new UserError(
+        `no policy map is pinned under ${pinDir} (looked for ${POLICY_MAPS['ip-pair'].pairs} and ${POLICY_MAPS.identity.rules})`,
+        {
+          hint: "load lab 4's program first: ebpfcni check 4 (or ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)",
+        },
+      )
     const maps = new PolicyMaps(pinDir, mode)
     try {
       for (const name of Object.values(POLICY_MAPS[mode])) {
@@ -115,14 +128,21 @@ export class PolicyMaps {
 
   private openOne(name: string): void {
     const pin = join(this.pinDir, name)
-    if (!existsSync(pin)) throw new UserError(`${pin} is not pinned: the ${this.mode} design needs maps ${Object.values(POLICY_MAPS[this.mode]).join(', ')}`, {hint: 'declare it in your program (see bpf/ebpfcni_policy.h for the layouts) and load again'})
+    if (!existsSync(pin))
+      throw new UserError(
+        `${pin} is not pinned: the ${this.mode} design needs maps ${Object.values(POLICY_MAPS[this.mode]).join(', ')}`,
+        {hint: 'declare it in your program (see bpf/ebpfcni_policy.h for the layouts) and load again'},
+      )
     const fd = objGet(pin)
     this.fds.set(name, fd)
     if (objKind(fd) !== 'map') throw new UserError(`${pin} is not a map`)
     const info = mapInfo(fd)
     const want = SHAPES[name]
     if (info.keySize !== want.key || info.valueSize !== want.value) {
-      throw new UserError(`${pin} has a ${info.keySize}-byte key and a ${info.valueSize}-byte value; expected ${want.what}`, {hint: 'include "ebpfcni_policy.h" and use its structs'})
+      throw new UserError(
+        `${pin} has a ${info.keySize}-byte key and a ${info.valueSize}-byte value; expected ${want.what}`,
+        {hint: 'include "ebpfcni_policy.h" and use its structs'},
+      )
     }
   }
 
@@ -132,11 +152,19 @@ export class PolicyMaps {
 
   /** The map holding a design's every-port rules, and the one holding its port rules (the same in identity). */
   private ruleMaps(): {pairs: string; ports: string} {
-    return this.mode === 'ip-pair' ? POLICY_MAPS['ip-pair'] : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
+    return this.mode === 'ip-pair'
+      ? POLICY_MAPS['ip-pair']
+      : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
   }
 
   read(): Current {
-    const cur: Current = {pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map(), endpoints: new Map()}
+    const cur: Current = {
+      pairs: new Map(),
+      portPairs: new Map(),
+      isolated: new Set(),
+      identities: new Map(),
+      endpoints: new Map(),
+    }
     const {pairs, ports} = this.ruleMaps()
     for (const name of new Set([pairs, ports])) {
       if (!this.fds.has(name)) continue
@@ -146,8 +174,10 @@ export class PolicyMaps {
       }
     }
     if (this.fds.has('isolated')) for (const e of mapDump(this.fd('isolated'))) cur.isolated.add(keyToIpv4(e.key))
-    if (this.fds.has('endpoints')) for (const e of mapDump(this.fd('endpoints'))) cur.endpoints.set(readU32(e.key), keyToIpv4(e.value))
-    if (this.mode === 'identity') for (const e of mapDump(this.fd('identity'))) cur.identities.set(keyToIpv4(e.key), readU32(e.value))
+    if (this.fds.has('endpoints'))
+      for (const e of mapDump(this.fd('endpoints'))) cur.endpoints.set(readU32(e.key), keyToIpv4(e.value))
+    if (this.mode === 'identity')
+      for (const e of mapDump(this.fd('identity'))) cur.identities.set(keyToIpv4(e.key), readU32(e.value))
     return cur
   }
 
@@ -162,10 +192,14 @@ export class PolicyMaps {
     const {pairs, ports} = this.ruleMaps()
     const cur = this.read()
     if (desired.isolated.size && !this.has('isolated')) {
-      throw new UserError(`a NetworkPolicy selects pods, but no isolated map is pinned under ${this.pinDir}`, {hint: 'NetworkPolicies need the isolated map (lab 4 step 2); hand-written deny/allow rules work without it'})
+      throw new UserError(`a NetworkPolicy selects pods, but no isolated map is pinned under ${this.pinDir}`, {
+        hint: 'NetworkPolicies need the isolated map (lab 4 step 2); hand-written deny/allow rules work without it',
+      })
     }
     if (desired.portPairs.size && !this.has('policy_ports')) {
-      throw new UserError(`a NetworkPolicy limits ports, but no ${ports} map is pinned under ${this.pinDir}`, {hint: 'declare it with the key struct port_rule_key (ebpfcni_policy.h), or remove ports from the policy'})
+      throw new UserError(`a NetworkPolicy limits ports, but no ${ports} map is pinned under ${this.pinDir}`, {
+        hint: 'declare it with the key struct port_rule_key (ebpfcni_policy.h), or remove ports from the policy',
+      })
     }
     let written = 0
     let removed = 0
@@ -176,21 +210,26 @@ export class PolicyMaps {
     const del = (map: string, key: Buffer): void => void (removed += Number(mapDelete(this.fd(map), key)))
     // 1. identities, endpoints and rules (allows before any new isolation)
     if (this.mode === 'identity') {
-      for (const [ip, id] of desired.identities) if (cur.identities.get(ip) !== id) put('identity', ipv4Key(ip), u32(id))
+      for (const [ip, id] of desired.identities)
+        if (cur.identities.get(ip) !== id) put('identity', ipv4Key(ip), u32(id))
     }
     if (this.has('endpoints')) {
-      for (const [ifindex, ip] of desired.endpoints) if (cur.endpoints.get(ifindex) !== ip) put('endpoints', u32(ifindex), ipv4Key(ip))
+      for (const [ifindex, ip] of desired.endpoints)
+        if (cur.endpoints.get(ifindex) !== ip) put('endpoints', u32(ifindex), ipv4Key(ip))
     }
     for (const [pair, v] of desired.pairs) if (cur.pairs.get(pair) !== v) put(pairs, pairKey(this.mode, pair), u32(v))
-    for (const [rule, v] of desired.portPairs) if (cur.portPairs.get(rule) !== v) put(ports, portKey(this.mode, rule), u32(v))
+    for (const [rule, v] of desired.portPairs)
+      if (cur.portPairs.get(rule) !== v) put(ports, portKey(this.mode, rule), u32(v))
     // 2. isolation
     for (const d of desired.isolated) if (!cur.isolated.has(d)) put('isolated', ipv4Key(d), u32(1))
     // 3. removals: isolation first (un-isolating only opens), then rules, then identities and endpoints
     for (const d of cur.isolated) if (!desired.isolated.has(d)) del('isolated', ipv4Key(d))
     for (const pair of cur.pairs.keys()) if (!desired.pairs.has(pair)) del(pairs, pairKey(this.mode, pair))
     for (const rule of cur.portPairs.keys()) if (!desired.portPairs.has(rule)) del(ports, portKey(this.mode, rule))
-    if (this.mode === 'identity') for (const ip of cur.identities.keys()) if (!desired.identities.has(ip)) del('identity', ipv4Key(ip))
-    if (this.has('endpoints')) for (const ifindex of cur.endpoints.keys()) if (!desired.endpoints.has(ifindex)) del('endpoints', u32(ifindex))
+    if (this.mode === 'identity')
+      for (const ip of cur.identities.keys()) if (!desired.identities.has(ip)) del('identity', ipv4Key(ip))
+    if (this.has('endpoints'))
+      for (const ifindex of cur.endpoints.keys()) if (!desired.endpoints.has(ifindex)) del('endpoints', u32(ifindex))
     return {written, removed}
   }
 

@@ -28,7 +28,8 @@ export interface PolicySpec {
   ingress: IngressRule[]
 }
 
-const SUPPORTED = 'supported: metadata.name, spec.podSelector.matchLabels, spec.policyTypes [Ingress], spec.ingress[].from[].podSelector.matchLabels, spec.ingress[].ports[] (protocol TCP or UDP, numeric port)'
+const SUPPORTED =
+  'supported: metadata.name, spec.podSelector.matchLabels, spec.policyTypes [Ingress], spec.ingress[].from[].podSelector.matchLabels, spec.ingress[].ports[] (protocol TCP or UDP, numeric port)'
 
 const bad = (file: string, field: string, what: string): never => {
   throw new UserError(`${file}: ${field}: ${what}`, {hint: SUPPORTED})
@@ -36,7 +37,13 @@ const bad = (file: string, field: string, what: string): never => {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-function onlyKeys(file: string, field: string, v: Record<string, unknown>, allowed: string[], why: Record<string, string> = {}): void {
+function onlyKeys(
+  file: string,
+  field: string,
+  v: Record<string, unknown>,
+  allowed: string[],
+  why: Record<string, string> = {},
+): void {
   for (const k of Object.keys(v)) {
     if (!allowed.includes(k)) bad(file, `${field}.${k}`, why[k] ?? `is not supported by this lab's datapath`)
   }
@@ -50,7 +57,8 @@ function matchLabels(file: string, field: string, sel: unknown): Labels {
   if (!isObj(ml)) return bad(file, `${field}.matchLabels`, 'must be a mapping of label: value')
   const out: Labels = {}
   for (const [k, v] of Object.entries(ml)) {
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') bad(file, `${field}.matchLabels.${k}`, 'must be a string')
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      bad(file, `${field}.matchLabels.${k}`, 'must be a string')
     out[k] = String(v)
   }
   return out
@@ -66,14 +74,17 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
   if (doc.errors.length) return bad(file, '(file)', `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
   const np = doc.toJS() as unknown
   if (!isObj(np)) return bad(file, '(file)', 'is not a mapping')
-  if (np.apiVersion !== 'networking.k8s.io/v1') bad(file, 'apiVersion', `is ${JSON.stringify(np.apiVersion)}, expected networking.k8s.io/v1`)
+  if (np.apiVersion !== 'networking.k8s.io/v1')
+    bad(file, 'apiVersion', `is ${JSON.stringify(np.apiVersion)}, expected networking.k8s.io/v1`)
   if (np.kind !== 'NetworkPolicy') bad(file, 'kind', `is ${JSON.stringify(np.kind)}, expected NetworkPolicy`)
   const meta = np.metadata
-  if (!isObj(meta) || typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(meta.name)) bad(file, 'metadata.name', 'is missing or not a DNS-1123 name')
+  if (!isObj(meta) || typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(meta.name))
+    bad(file, 'metadata.name', 'is missing or not a DNS-1123 name')
   const spec = np.spec
   if (!isObj(spec)) return bad(file, 'spec', 'is missing')
   onlyKeys(file, 'spec', spec, ['podSelector', 'policyTypes', 'ingress'], {
-    egress: 'egress rules are not supported: this lab enforces ingress only (the XDP program drops what a pod may not receive)',
+    egress:
+      'egress rules are not supported: this lab enforces ingress only (the XDP program drops what a pod may not receive)',
   })
   if (spec.podSelector === undefined) bad(file, 'spec.podSelector', 'is required ({} selects every pod)')
   const podSelector = matchLabels(file, 'spec.podSelector', spec.podSelector)
@@ -95,7 +106,8 @@ export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
       // Kubernetes: "If this field is empty or missing, this rule matches all sources" (from) and
       // "… all ports" (ports). An empty list means everyone, not no one.
       const ports = parsePorts(file, at, rule.ports)
-      if (rule.from === undefined || rule.from === null || (Array.isArray(rule.from) && rule.from.length === 0)) return void ingress.push(ports ? {ports} : {})
+      if (rule.from === undefined || rule.from === null || (Array.isArray(rule.from) && rule.from.length === 0))
+        return void ingress.push(ports ? {ports} : {})
       if (!Array.isArray(rule.from)) return bad(file, `${at}.from`, 'must be a list of peers')
       const from = rule.from.map((peer: unknown, j: number) => {
         const pat = `${at}.from[${j}]`
@@ -121,10 +133,17 @@ function parsePorts(file: string, at: string, raw: unknown): PortRule[] | undefi
     if (!isObj(p)) return bad(file, pat, 'must be a mapping with protocol and port')
     onlyKeys(file, pat, p, ['protocol', 'port'], {endPort: 'endPort (port ranges) is not supported: list the ports'})
     const protocol = p.protocol ?? 'TCP'
-    if (protocol !== 'TCP' && protocol !== 'UDP') bad(file, `${pat}.protocol`, `${JSON.stringify(protocol)} is not supported (TCP or UDP)`)
-    if (typeof p.port === 'string') bad(file, `${pat}.port`, `named ports ("${p.port}") are not supported: pods here have no container ports to name (use the number)`)
+    if (protocol !== 'TCP' && protocol !== 'UDP')
+      bad(file, `${pat}.protocol`, `${JSON.stringify(protocol)} is not supported (TCP or UDP)`)
+    if (typeof p.port === 'string')
+      bad(
+        file,
+        `${pat}.port`,
+        `named ports ("${p.port}") are not supported: pods here have no container ports to name (use the number)`,
+      )
     if (p.port === undefined) bad(file, `${pat}.port`, 'is required here (a rule for every port needs no ports at all)')
-    if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) bad(file, `${pat}.port`, `${JSON.stringify(p.port)} is not a port number (1-65535)`)
+    if (!Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535)
+      bad(file, `${pat}.port`, `${JSON.stringify(p.port)} is not a port number (1-65535)`)
     return {protocol: protocol as 'TCP' | 'UDP', port: p.port as number}
   })
 }

@@ -17,15 +17,26 @@ export interface PodSource {
 }
 
 /** Watch one file for content changes; `polling` says why when file events cannot be had. */
-export function watchPath(path: string, onChange: () => void, opts: {debounceMs?: number} = {}): {stop: () => void; polling?: string} {
+export function watchPath(
+  path: string,
+  onChange: () => void,
+  opts: {debounceMs?: number} = {},
+): {stop: () => void; polling?: string} {
   return watchFiles(dirname(path), [basename(path)], () => onChange(), {debounceMs: opts.debounceMs ?? 0})
 }
 
 export class LedgerPodSource implements PodSource {
-  constructor(private readonly ledger = new Ledger(), private readonly path = ledgerPath()) {}
+  constructor(
+    private readonly ledger = new Ledger(),
+    private readonly path = ledgerPath(),
+  ) {}
 
   list(): PolicyPod[] {
-    return new PodService(this.ledger).list().flatMap((p) => (p.ip ? [{name: p.name, ip: p.ip, labels: p.labels ?? {}, netnsPath: p.netnsPath || undefined}] : []))
+    return new PodService(this.ledger)
+      .list()
+      .flatMap((p) =>
+        p.ip ? [{name: p.name, ip: p.ip, labels: p.labels ?? {}, netnsPath: p.netnsPath || undefined}] : [],
+      )
   }
 
   subscribe(onChange: () => void): () => void {
@@ -68,7 +79,10 @@ const SYSTEM_LABEL = /^(io\.kubernetes\.|ebpfcni\.)/
 export class CriPodSource implements PodSource {
   private pods: PolicyPod[] = []
 
-  constructor(private readonly address = containerdSocket(), private readonly pollMs = 1000) {}
+  constructor(
+    private readonly address = containerdSocket(),
+    private readonly pollMs = 1000,
+  ) {}
 
   list(): PolicyPod[] {
     return [...this.pods]
@@ -84,7 +98,12 @@ export class CriPodSource implements PodSource {
         const {status, info} = await client.podSandboxStatus(s.id)
         const ip = status.network?.ip
         if (!ip) continue
-        pods.push({name: s.metadata.name, ip, labels: Object.fromEntries(Object.entries(s.labels).filter(([k]) => !SYSTEM_LABEL.test(k))), netnsPath: netnsFromInfo(info)})
+        pods.push({
+          name: s.metadata.name,
+          ip,
+          labels: Object.fromEntries(Object.entries(s.labels).filter(([k]) => !SYSTEM_LABEL.test(k))),
+          netnsPath: netnsFromInfo(info),
+        })
       }
       pods.sort((a, b) => a.name.localeCompare(b.name))
       const changed = JSON.stringify(pods) !== JSON.stringify(this.pods)
@@ -100,7 +119,12 @@ export class CriPodSource implements PodSource {
     const timer = setInterval(() => {
       if (busy) return
       busy = true
-      this.refresh().then((changed) => changed && onChange(), () => undefined).finally(() => (busy = false))
+      this.refresh()
+        .then(
+          (changed) => changed && onChange(),
+          () => undefined,
+        )
+        .finally(() => (busy = false))
     }, this.pollMs)
     return () => clearInterval(timer)
   }

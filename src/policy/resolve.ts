@@ -14,7 +14,8 @@ import {matches, type Labels, type PolicySpec, type PortRule} from './networkpol
 
 export const VERDICT = {deny: 1, allow: 2} as const
 export type VerdictName = keyof typeof VERDICT
-export const verdictName = (v: number): string => (v === VERDICT.deny ? 'deny' : v === VERDICT.allow ? 'allow' : `verdict ${v}`)
+export const verdictName = (v: number): string =>
+  v === VERDICT.deny ? 'deny' : v === VERDICT.allow ? 'allow' : `verdict ${v}`
 
 export interface PolicyPod {
   name: string
@@ -50,32 +51,49 @@ export interface Desired {
 /** The node's addresses on a pod's subnet: where traffic from the node to that pod comes from. */
 export type NodeAddressesOf = (podIp: string) => string[]
 
-export const emptyDesired = (mode: Mode): Desired => ({mode, pairs: new Map(), portPairs: new Map(), isolated: new Set(), identities: new Map(), endpoints: new Map()})
+export const emptyDesired = (mode: Mode): Desired => ({
+  mode,
+  pairs: new Map(),
+  portPairs: new Map(),
+  isolated: new Set(),
+  identities: new Map(),
+  endpoints: new Map(),
+})
 
 /** Cilium's reserved:host identity: the node's own addresses. Pods' identities start at 256. */
 export const IDENTITY_UNKNOWN = 0
 export const IDENTITY_HOST = 1
 export const FIRST_POD_IDENTITY = 256
 
-export const labelsKey = (l: Labels): string => Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',')
+export const labelsKey = (l: Labels): string =>
+  Object.keys(l)
+    .sort()
+    .map((k) => `${k}=${l[k]}`)
+    .join(',')
 
 /** Pod name or IPv4 address -> the pod (or a bare address). */
 function endpoint(ref: string, pods: PolicyPod[]): {ip: string; pod?: PolicyPod} {
   const pod = pods.find((p) => p.name === ref) ?? pods.find((p) => p.ip === ref)
   if (pod) return {ip: pod.ip, pod}
   if (isIPv4(ref)) return {ip: ref}
-  throw new UserError(`"${ref}" is neither a pod nor an IPv4 address`, {hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`})
+  throw new UserError(`"${ref}" is neither a pod nor an IPv4 address`, {
+    hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`,
+  })
 }
 
 /** Every (source, target) pod pair the policies allow (on some ports, or all), and the pods they isolate. */
-function allowedPodPairs(pods: PolicyPod[], policies: PolicySpec[]): {pairs: Array<[PolicyPod, PolicyPod, PortRule[] | undefined]>; isolated: PolicyPod[]} {
+function allowedPodPairs(
+  pods: PolicyPod[],
+  policies: PolicySpec[],
+): {pairs: Array<[PolicyPod, PolicyPod, PortRule[] | undefined]>; isolated: PolicyPod[]} {
   const pairs: Array<[PolicyPod, PolicyPod, PortRule[] | undefined]> = []
   const isolated = new Set<PolicyPod>()
   for (const np of policies) {
     const targets = pods.filter((p) => matches(np.podSelector, p.labels))
     targets.forEach((t) => isolated.add(t))
     for (const rule of np.ingress) {
-      const sources = rule.from === undefined ? pods : pods.filter((p) => rule.from!.some((sel) => matches(sel, p.labels)))
+      const sources =
+        rule.from === undefined ? pods : pods.filter((p) => rule.from!.some((sel) => matches(sel, p.labels)))
       for (const t of targets) for (const s of sources) if (s !== t) pairs.push([s, t, rule.ports])
     }
   }
@@ -87,12 +105,19 @@ export interface ResolveOptions {
   nodeAddressesOf?: NodeAddressesOf
 }
 
-export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], rules: ManualRule[], opts: ResolveOptions = {}): Desired {
+export function resolve(
+  mode: Mode,
+  pods: PolicyPod[],
+  policies: PolicySpec[],
+  rules: ManualRule[],
+  opts: ResolveOptions = {},
+): Desired {
   const desired = emptyDesired(mode)
   const {pairs, isolated} = allowedPodPairs(pods, policies)
   // One direction only: the reply comes back through conntrack, never through a rule.
   const allow = (s: string, d: string, ports: PortRule[] | undefined): void => {
-    if (ports) for (const p of ports) desired.portPairs.set(`${s}>${d}>${p.protocol.toLowerCase()}/${p.port}`, VERDICT.allow)
+    if (ports)
+      for (const p of ports) desired.portPairs.set(`${s}>${d}>${p.protocol.toLowerCase()}/${p.port}`, VERDICT.allow)
     else if (!desired.pairs.has(`${s}>${d}`)) desired.pairs.set(`${s}>${d}`, VERDICT.allow)
   }
   const nodeOf = opts.nodeAddressesOf ?? (() => [])
@@ -101,7 +126,8 @@ export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], r
     for (const [s, t, ports] of pairs) allow(s.ip, t.ip, ports)
     for (const t of isolated) for (const n of nodeOf(t.ip)) allow(n, t.ip, undefined)
     // Hand-written rules last: they override what the policies allow.
-    for (const r of rules) desired.pairs.set(`${endpoint(r.from, pods).ip}>${endpoint(r.to, pods).ip}`, VERDICT[r.verdict])
+    for (const r of rules)
+      desired.pairs.set(`${endpoint(r.from, pods).ip}>${endpoint(r.to, pods).ip}`, VERDICT[r.verdict])
     return desired
   }
   if (!opts.identityOf) throw new Error('identity mode needs an identity allocator')
@@ -117,7 +143,10 @@ export function resolve(mode: Mode, pods: PolicyPod[], policies: PolicySpec[], r
   for (const r of rules) {
     const [f, t] = [endpoint(r.from, pods), endpoint(r.to, pods)]
     for (const e of [f, t]) {
-      if (!e.pod) throw new UserError(`${e.ip} is not a pod: in the identity design rules name pods (their label sets)`, {hint: 'use pod names; an address without a pod has identity 0'})
+      if (!e.pod)
+        throw new UserError(`${e.ip} is not a pod: in the identity design rules name pods (their label sets)`, {
+          hint: 'use pod names; an address without a pod has identity 0',
+        })
     }
     desired.pairs.set(`${id(f.pod!)}>${t.ip}`, VERDICT[r.verdict])
   }

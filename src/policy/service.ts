@@ -4,7 +4,16 @@ import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from './networkpolicy.js'
 import {PolicyMaps, POLICY_MAPS, type SyncResult} from './maps.js'
-import {IDENTITY_HOST, IDENTITY_UNKNOWN, labelsKey, resolve, verdictName, type Desired, type Mode, type VerdictName} from './resolve.js'
+import {
+  IDENTITY_HOST,
+  IDENTITY_UNKNOWN,
+  labelsKey,
+  resolve,
+  verdictName,
+  type Desired,
+  type Mode,
+  type VerdictName,
+} from './resolve.js'
 import {EndpointAgent, nodeAddresses} from './endpoints.js'
 import {PolicyStore} from './store.js'
 import {LedgerPodSource, type PodSource} from './pods.js'
@@ -51,10 +60,16 @@ export class PolicyService {
   async desired(mode: Mode): Promise<{desired: Desired; endpoints: Awaited<ReturnType<EndpointAgent['endpoints']>>}> {
     const s = this.store.read()
     const pods = this.pods.list()
-    const desired = resolve(mode, pods, Object.values(s.policies).map((p) => p.spec), s.rules, {
-      identityOf: (l) => this.store.identityOf(labelsKey(l)),
-      nodeAddressesOf: await nodeAddresses(),
-    })
+    const desired = resolve(
+      mode,
+      pods,
+      Object.values(s.policies).map((p) => p.spec),
+      s.rules,
+      {
+        identityOf: (l) => this.store.identityOf(labelsKey(l)),
+        nodeAddressesOf: await nodeAddresses(),
+      },
+    )
     const endpoints = await this.agent.endpoints(pods)
     for (const e of endpoints) desired.endpoints.set(e.ifindex, e.ip)
     return {desired, endpoints}
@@ -62,7 +77,10 @@ export class PolicyService {
 
   /** Bring the maps in line with the stored rules, policies and the pods that exist now. */
   async sync(): Promise<PolicySyncResult> {
-    return this.guarded(() => undefined, () => undefined)
+    return this.guarded(
+      () => undefined,
+      () => undefined,
+    )
   }
 
   /**
@@ -96,7 +114,8 @@ export class PolicyService {
   }
 
   async removeRule(from: string, to: string): Promise<PolicySyncResult> {
-    if (!this.store.removeRule(from, to)) throw new UserError(`no rule from ${from} to ${to}`, {hint: 'ebpfcni policy list shows the rules'})
+    if (!this.store.removeRule(from, to))
+      throw new UserError(`no rule from ${from} to ${to}`, {hint: 'ebpfcni policy list shows the rules'})
     return this.sync()
   }
 
@@ -119,13 +138,20 @@ export class PolicyService {
 
   async deletePolicy(name: string): Promise<PolicySyncResult> {
     if (!this.store.deletePolicy(name)) {
-      throw new UserError(`no NetworkPolicy named "${name}"`, {hint: `applied: ${Object.keys(this.store.read().policies).join(', ') || 'none'}`})
+      throw new UserError(`no NetworkPolicy named "${name}"`, {
+        hint: `applied: ${Object.keys(this.store.read().policies).join(', ') || 'none'}`,
+      })
     }
     return this.sync()
   }
 
   /** The maps' entries decoded, with pod names where an address or identity is a pod's. */
-  list(): {mode: Mode; rules: RuleRow[]; isolated: string[]; identities: Array<{ip: string; pod: string; identity: number; labels: string}>} {
+  list(): {
+    mode: Mode
+    rules: RuleRow[]
+    isolated: string[]
+    identities: Array<{ip: string; pod: string; identity: number; labels: string}>
+  } {
     const maps = PolicyMaps.open(this.pinDir)
     try {
       const cur = maps.read()
@@ -137,9 +163,16 @@ export class PolicyService {
       const source = (x: string): string => {
         if (maps.mode === 'ip-pair') return address(x)
         const id = Number(x)
-        return id === IDENTITY_UNKNOWN ? 'unknown (0)' : id === IDENTITY_HOST ? 'the node (1)' : `{${labelsOfId.get(id) ?? '?'}} (${id})`
+        return id === IDENTITY_UNKNOWN
+          ? 'unknown (0)'
+          : id === IDENTITY_HOST
+            ? 'the node (1)'
+            : `{${labelsOfId.get(id) ?? '?'}} (${id})`
       }
-      const mapNames = maps.mode === 'ip-pair' ? POLICY_MAPS['ip-pair'] : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
+      const mapNames =
+        maps.mode === 'ip-pair'
+          ? POLICY_MAPS['ip-pair']
+          : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
       return {
         mode: maps.mode,
         rules: [
@@ -153,7 +186,12 @@ export class PolicyService {
           }),
         ],
         isolated: [...cur.isolated].map(address),
-        identities: [...cur.identities].map(([ip, identity]) => ({ip, pod: byIp.get(ip) ?? '', identity, labels: labelsOfId.get(identity) ?? ''})),
+        identities: [...cur.identities].map(([ip, identity]) => ({
+          ip,
+          pod: byIp.get(ip) ?? '',
+          identity,
+          labels: labelsOfId.get(identity) ?? '',
+        })),
       }
     } finally {
       maps.close()

@@ -22,7 +22,8 @@ export interface PolicyState {
   nextIdentity: number
 }
 
-const isState = (v: unknown): v is PolicyState => typeof v === 'object' && v !== null && (v as PolicyState).version === 1 && Array.isArray((v as PolicyState).rules)
+const isState = (v: unknown): v is PolicyState =>
+  typeof v === 'object' && v !== null && (v as PolicyState).version === 1 && Array.isArray((v as PolicyState).rules)
 
 export const policyStatePath = (): string => join(stateDir(), 'policy.json')
 
@@ -30,8 +31,15 @@ export class PolicyStore {
   private readonly file: LockedJsonFile<PolicyState>
 
   constructor(readonly path = policyStatePath()) {
-    this.file = new LockedJsonFile(path, isState, () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}), (aside) =>
-      process.stderr.write(`warning: the policy state ${path} was unreadable; moved it to ${aside} and started empty\n`))
+    this.file = new LockedJsonFile(
+      path,
+      isState,
+      () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}),
+      (aside) =>
+        process.stderr.write(
+          `warning: the policy state ${path} was unreadable; moved it to ${aside} and started empty\n`,
+        ),
+    )
   }
 
   read(): PolicyState {
@@ -79,7 +87,9 @@ export class PolicyStore {
 
   /** Forget everything (reset). */
   clear(): void {
-    this.file.mutate((s) => Object.assign(s, {rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}))
+    this.file.mutate((s) =>
+      Object.assign(s, {rules: [], policies: {}, identities: {}, nextIdentity: FIRST_POD_IDENTITY}),
+    )
   }
 }
 

@@ -38,7 +38,10 @@ export abstract class BaseCommand extends Command {
     await super.init()
     installInterruptHandlers((line) => process.stderr.write(`${chalk.yellow(line)}\n`))
     if (this.requiresRoot && process.getuid?.() !== 0) {
-      throw new EnvironmentError(`ebpfcni ${this.id?.replace(/:/g, ' ') ?? ''} needs root: ${this.rootReason}.`, 'run as root (sudo -i, then ebpfcni …); ebpfcni doctor checks the machine')
+      throw new EnvironmentError(
+        `ebpfcni ${this.id?.replace(/:/g, ' ') ?? ''} needs root: ${this.rootReason}.`,
+        'run as root (sudo -i, then ebpfcni …); ebpfcni doctor checks the machine',
+      )
     }
   }
 
@@ -58,14 +61,25 @@ export abstract class BaseCommand extends Command {
     const exitCode = known ? known.exitCode : err instanceof Errors.CLIError ? 2 : 2
     process.exitCode = exitCode
     if (this.jsonEnabled()) {
-      this.logJson({error: {message: err.message, hint: known?.hint, kind: known ? 'user' : err instanceof Errors.CLIError ? 'usage' : 'bug', exitCode}})
+      this.logJson({
+        error: {
+          message: err.message,
+          hint: known?.hint,
+          kind: known ? 'user' : err instanceof Errors.CLIError ? 'usage' : 'bug',
+          exitCode,
+        },
+      })
       return
     }
     process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
     if (known?.hint) process.stderr.write(`${chalk.yellow('hint:')} ${known.hint}\n`)
     if (this.debugOn() && err.stack) process.stderr.write(`${chalk.dim(err.stack)}\n`)
     else if (!known && !(err instanceof Errors.CLIError)) {
-      process.stderr.write(chalk.dim(`(this looks like a bug in ebpfcni: run again with --debug for the stack trace, and report it at ${BUGS_URL})\n`))
+      process.stderr.write(
+        chalk.dim(
+          `(this looks like a bug in ebpfcni: run again with --debug for the stack trace, and report it at ${BUGS_URL})\n`,
+        ),
+      )
     }
   }
 }

@@ -11,7 +11,11 @@ export function renderBuild(r: BuildResult): string {
     for (const s of d.snippet) out.push(`  ${s.includes('^') ? chalk.green(s) : s}`)
   }
   if (r.problem) out.push(chalk.red(r.problem))
-  out.push(r.ok ? chalk.green(`✔ built ${r.object}${r.warnings ? ` (${r.warnings} warning(s))` : ''}`) : chalk.red(`✘ ${r.errors} error(s), ${r.warnings} warning(s)`))
+  out.push(
+    r.ok
+      ? chalk.green(`✔ built ${r.object}${r.warnings ? ` (${r.warnings} warning(s))` : ''}`)
+      : chalk.red(`✘ ${r.errors} error(s), ${r.warnings} warning(s)`),
+  )
   return out.join('\n')
 }
 

@@ -10,7 +10,10 @@ type OnCheck = NonNullable<RunChecksOptions['onCheck']>
  * ✔ (with what it saw), ✖ (seen + hint) or skipped. The checks still run in order,
  * through runChecks; this only renders its progress callbacks.
  */
-export async function runWithCheckList(checks: Array<{id: string; title: string}>, run: (onCheck: OnCheck) => Promise<CheckReport>): Promise<CheckReport> {
+export async function runWithCheckList(
+  checks: Array<{id: string; title: string}>,
+  run: (onCheck: OnCheck) => Promise<CheckReport>,
+): Promise<CheckReport> {
   const waiting = new Map<string, {resolve: (r: CheckResult) => void; promise: Promise<CheckResult>}>()
   for (const c of checks) {
     let resolve!: (r: CheckResult) => void
@@ -23,7 +26,10 @@ export async function runWithCheckList(checks: Array<{id: string; title: string}
       task: async (_ctx: unknown, task: {title: string; skip: (m?: string) => void; output?: string}) => {
         const r = await waiting.get(c.id)!.promise
         if (r.status === 'skip') return task.skip(`${c.title} ${chalk.dim(`— skipped: ${r.message}`)}`)
-        if (r.status === 'fail') throw new Error(`${c.title}\n    ${chalk.red('seen:')} ${r.message}${r.hint ? `\n    ${chalk.yellow('hint:')} ${r.hint}` : ''}`)
+        if (r.status === 'fail')
+          throw new Error(
+            `${c.title}\n    ${chalk.red('seen:')} ${r.message}${r.hint ? `\n    ${chalk.yellow('hint:')} ${r.hint}` : ''}`,
+          )
         task.title = `${c.title} ${chalk.dim(`— ${r.message}`)}`
       },
     })),

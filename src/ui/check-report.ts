@@ -17,6 +17,7 @@ export function renderSummary(report: CheckReport): string {
   const what = report.step === 'all' ? `lab ${report.lab}` : `lab ${report.lab}, step ${report.step}`
   const time = chalk.dim(`(${(report.durationMs / 1000).toFixed(1)} s)`)
   return report.passed
-    ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (n('skip') ? chalk.dim(` ${n('skip')} skipped`) : '')
+    ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) +
+        (n('skip') ? chalk.dim(` ${n('skip')} skipped`) : '')
     : chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${n('skip')} skipped `) + time
 }

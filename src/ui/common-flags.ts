@@ -11,13 +11,23 @@ export const labArg = Args.custom<number>({
   parse: async (input) => {
     const ids = loadLabs().map((l) => l.id)
     const n = Number(input)
-    if (!Number.isInteger(n) || !ids.includes(n)) throw new UserError(`there is no lab "${input}"`, {hint: `the labs are ${ids.join(', ')} (ebpfcni lab lists them)`})
+    if (!Number.isInteger(n) || !ids.includes(n))
+      throw new UserError(`there is no lab "${input}"`, {
+        hint: `the labs are ${ids.join(', ')} (ebpfcni lab lists them)`,
+      })
     return n
   },
 })
 
 export const stepFlag = Flags.string({char: 's', description: 'Step id or number (see `ebpfcni status`).'})
 
-export const workspaceFlag = Flags.string({char: 'w', description: 'Your workspace directory (default ~/ebpfcni-lab).', env: 'EBPFCNI_WORKSPACE'})
+export const workspaceFlag = Flags.string({
+  char: 'w',
+  description: 'Your workspace directory (default ~/ebpfcni-lab).',
+  env: 'EBPFCNI_WORKSPACE',
+})
 
-export const yesFlag = Flags.boolean({char: 'y', description: 'Never ask: take the default answer (needed without a terminal).'})
+export const yesFlag = Flags.boolean({
+  char: 'y',
+  description: 'Never ask: take the default answer (needed without a terminal).',
+})

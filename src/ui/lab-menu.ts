@@ -39,7 +39,13 @@ export function editorCommand(env: NodeJS.ProcessEnv = process.env): [string, st
 }
 const editorName = (): string => editorCommand().join(' ').trim()
 
-export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: string) => void, showDiff: (step: LabStep) => Promise<void>): Promise<void> {
+export async function labMenu(
+  lab: Lab,
+  first: LabStep,
+  dir: string,
+  log: (s: string) => void,
+  showDiff: (step: LabStep) => Promise<void>,
+): Promise<void> {
   const progress = new ProgressStore()
   let step = first
   for (;;) {
@@ -50,7 +56,7 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
       choices: [
         {name: `Open ${file} in ${editorName()}`, value: 'edit'},
-        {name: 'Run this step\'s checks', value: 'check'},
+        {name: "Run this step's checks", value: 'check'},
         {name: 'Watch: re-run the checks each time you save (press Enter to stop)', value: 'watch'},
         {name: 'Show the next hint', value: 'hint'},
         {name: 'Show the diff to the solution', value: 'diff'},
@@ -71,18 +77,39 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       if (action === 'edit') {
         // The learner is at the keyboard: a long limit, but still one.
         const [prog, args] = editorCommand()
-        const r = await execa(prog, [...args, join(dir, file)], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
-        if (r.failed) log(chalk.red(`error: the editor "${editorName()}" ${r.exitCode === undefined ? `could not start (${r.code ?? r.shortMessage})` : `exited ${r.exitCode}`}`) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`)
+        const r = await execa(prog, [...args, join(dir, file)], {
+          stdio: 'inherit',
+          reject: false,
+          timeout: 4 * 3600_000,
+        })
+        if (r.failed)
+          log(
+            chalk.red(
+              `error: the editor "${editorName()}" ${r.exitCode === undefined ? `could not start (${r.code ?? r.shortMessage})` : `exited ${r.exitCode}`}`,
+            ) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`,
+          )
       }
       if (action === 'hint') {
         const n = progress.nextHint(lab.id, step.id, step.hints.length)
-        log(step.hints.length ? `${chalk.yellow(`hint ${n}/${step.hints.length}:`)} ${step.hints[n - 1]}` : 'No hints for this step.')
+        log(
+          step.hints.length
+            ? `${chalk.yellow(`hint ${n}/${step.hints.length}:`)} ${step.hints[n - 1]}`
+            : 'No hints for this step.',
+        )
       }
       if (action === 'diff') await showDiff(step)
       if (action === 'apply') {
         const files = solutionFiles(lab, step, dir)
         if (!files.some((f) => f.differs)) log('Already matches the solution.')
-        else if (await confirm({message: `Replace ${files.filter((f) => f.differs).map((f) => f.name).join(', ')} with the solution? (yours is backed up)`, default: true})) {
+        else if (
+          await confirm({
+            message: `Replace ${files
+              .filter((f) => f.differs)
+              .map((f) => f.name)
+              .join(', ')} with the solution? (yours is backed up)`,
+            default: true,
+          })
+        ) {
           const {backups, loaded} = await applySolutionAndLoad(files, dir, {lab: lab.id})
           log(chalk.green(`Applied the solution. Backups: ${backups.join(', ') || 'none'}`))
           if (loaded) log(chalk.green(loaded))
@@ -91,7 +118,9 @@ export async function labMenu(lab: Lab, first: LabStep, dir: string, log: (s: st
       if (action === 'check') {
         const defs = labModule(lab.id)?.checks ?? []
         const checks = step.checks.map((id) => ({id, title: defs.find((c: {id: string}) => c.id === id)?.title ?? id}))
-        const report = await runWithCheckList(checks, (onCheck) => runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck, untilFirstFailure: true}))
+        const report = await runWithCheckList(checks, (onCheck) =>
+          runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck, untilFirstFailure: true}),
+        )
         // A plugin that does not parse is reported before any of the step's checks run.
         for (const r of report.checks.filter((c) => !step.checks.includes(c.id))) log(renderCheck(r))
         log(renderSummary(report))

@@ -40,13 +40,21 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
     running = true
     try {
       const what = changed.length ? `${changed.join(', ')} changed` : 'starting'
-      const rebuild = changed.includes('ebpfcni.bpf.c') ? ' (rebuilding your program)' : changed.includes('ebpfcni') ? ' (reinstalling your plugin)' : ''
+      const rebuild = changed.includes('ebpfcni.bpf.c')
+        ? ' (rebuilding your program)'
+        : changed.includes('ebpfcni')
+          ? ' (reinstalling your plugin)'
+          : ''
       o.log(chalk.dim(`\n── ${what}${rebuild}: checking ${step.title} ──`))
       let first: number | undefined
       const spinner = new SlowCheckSpinner(o.log)
       // Cheapest first, stop at the first failure: the learner sees the next thing to fix, fast.
       const report = await runChecks({
-        lab: o.lab.id, step: step.id, workspace: o.workspace, progress, untilFirstFailure: true,
+        lab: o.lab.id,
+        step: step.id,
+        workspace: o.workspace,
+        progress,
+        untilFirstFailure: true,
         onCheck: (_id, title, r) => {
           if (!r) return spinner.start(title)
           spinner.stop()
@@ -56,7 +64,10 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
       }).finally(() => spinner.stop())
       const failing = report.checks.find((c) => c.status === 'fail') ?? report.checks.find((c) => c.status === 'skip')
       if (failing) o.log(renderCheck(failing))
-      const latency = first !== undefined && changed.length ? chalk.dim(` first result ${Math.round(first - seenAt)} ms after the change`) : ''
+      const latency =
+        first !== undefined && changed.length
+          ? chalk.dim(` first result ${Math.round(first - seenAt)} ms after the change`)
+          : ''
       o.log(renderSummary(report) + latency)
       if (report.passed) {
         const next = o.lab.steps[o.lab.steps.indexOf(step) + 1]
@@ -80,7 +91,11 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
   }
 
   const w = watchFiles(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
-  o.log(chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) + chalk.dim(` — ${o.howToStop ?? 'Ctrl-C'} to leave`) + (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''))
+  o.log(
+    chalk.bold(`Watching ${o.workspace} (${files.join(', ')})`) +
+      chalk.dim(` — ${o.howToStop ?? 'Ctrl-C'} to leave`) +
+      (w.polling ? chalk.yellow(` — polling every 0.5 s: ${w.polling}`) : ''),
+  )
   await runStep([], performance.now())
   await o.until
   w.stop()

@@ -17,15 +17,26 @@ export function bar(value: number, max: number, width = 20): string {
 }
 
 /** The live table of `ebpfcni metrics --watch`: one row per source, rate bar and sparkline. */
-export function renderRates(rows: RateRow[], opts: {pin: string; url?: string; maxRows?: number; error?: string}): string {
+export function renderRates(
+  rows: RateRow[],
+  opts: {pin: string; url?: string; maxRows?: number; error?: string},
+): string {
   const max = Math.max(...rows.map((r) => r.rate), 0)
   const shown = rows.slice(0, opts.maxRows ?? 20)
   const head = `${chalk.bold('ebpfcni metrics')}  map ${opts.pin}${opts.url ? `  serving ${opts.url}` : ''}  ${chalk.dim(new Date().toLocaleTimeString())}`
   if (opts.error) return `${head}\n${chalk.red(opts.error)}\n`
-  if (!rows.length) return `${head}\n${chalk.dim('no packets counted yet: make pods and traffic (ebpfcni pod probe sleep httpbin)')}\n`
+  if (!rows.length)
+    return `${head}\n${chalk.dim('no packets counted yet: make pods and traffic (ebpfcni pod probe sleep httpbin)')}\n`
   const body = table(
     ['POD', 'SOURCE', 'PACKETS', 'PKT/S', 'RATE', 'LAST 20 s'],
-    shown.map((r) => [r.pod || chalk.dim('-'), r.addr, r.total.toString(), r.rate.toFixed(1), bar(r.rate, max), sparkline(r.history)]),
+    shown.map((r) => [
+      r.pod || chalk.dim('-'),
+      r.addr,
+      r.total.toString(),
+      r.rate.toFixed(1),
+      bar(r.rate, max),
+      sparkline(r.history),
+    ]),
   )
   const more = rows.length > shown.length ? chalk.dim(`\n… and ${rows.length - shown.length} more sources`) : ''
   return `${head}\n${body}${more}\n`

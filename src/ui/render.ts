@@ -10,7 +10,11 @@ export function table(headers: string[], rows: string[][]): string {
   // eslint-disable-next-line no-control-regex
   const width = (s: string): number => s.replace(/\u001b\[[0-9;]*m/g, '').length
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))))
-  const line = (cells: string[]): string => cells.map((c, i) => c + ' '.repeat(widths[i] - width(c))).join('  ').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c + ' '.repeat(widths[i] - width(c)))
+      .join('  ')
+      .trimEnd()
   return [chalk.bold(line(headers)), ...rows.map(line)].join('\n')
 }
 

@@ -19,7 +19,8 @@ export function requireBuilt(): void {
 }
 
 export function requireRoot(): void {
-  if (process.getuid?.() !== 0) throw new Error('integration tests need root (netns, links, BPF): run bash scripts/test.sh as root')
+  if (process.getuid?.() !== 0)
+    throw new Error('integration tests need root (netns, links, BPF): run bash scripts/test.sh as root')
 }
 
 /** Unique short suffix for names of host objects a test makes (ifnames are <= 15 chars). */

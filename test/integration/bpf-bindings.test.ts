@@ -25,10 +25,15 @@ const frame = (ethertype: number, len = 60): Buffer => {
 describe('the C structs as koffi lays them out', () => {
   // The sizes libbpf 1.1 and linux/bpf.h give on 64-bit: the opts structs are passed with sz set
   // from these, and a wrong size is refused by libbpf (or silently truncates bpf_map_info).
-  it('bpf_tc_hook 24, bpf_tc_opts 32, bpf_map_batch_opts 24 bytes; bpf_map_info\'s btf_id at 64, its name at 24', () => {
+  it("bpf_tc_hook 24, bpf_tc_opts 32, bpf_map_batch_opts 24 bytes; bpf_map_info's btf_id at 64, its name at 24", () => {
     const s = ffi().structs
     expect([s.tcHook.size, s.tcOpts.size, s.batchOpts.size]).toEqual([24, 32, 24])
-    expect([s.mapInfo.offset('name'), s.mapInfo.offset('btf_id'), s.mapInfo.offset('btf_key_type_id'), s.mapInfo.offset('btf_value_type_id')]).toEqual([24, 64, 68, 72])
+    expect([
+      s.mapInfo.offset('name'),
+      s.mapInfo.offset('btf_id'),
+      s.mapInfo.offset('btf_key_type_id'),
+      s.mapInfo.offset('btf_value_type_id'),
+    ]).toEqual([24, 64, 68, 72])
   })
 })
 
@@ -57,7 +62,11 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     const bad = await buildBpf(join(dir, 'syntax_error.bpf.c'))
     expect(bad.ok).toBe(false)
     expect(bad.errors).toBe(1)
-    expect(bad.diagnostics[0]).toMatchObject({line: 5, severity: 'error', message: "expected ';' after return statement"})
+    expect(bad.diagnostics[0]).toMatchObject({
+      line: 5,
+      severity: 'error',
+      message: "expected ';' after return statement",
+    })
     expect(bad.diagnostics[0].snippet[1]).toMatch(/\^/)
   })
 
@@ -130,7 +139,7 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     obj.close()
   })
 
-  it('decodes map keys and values through the map\'s BTF: struct fields by name, __be32 dotted', async () => {
+  it("decodes map keys and values through the map's BTF: struct fields by name, __be32 dotted", async () => {
     const built = await buildBpf(join(FIX, 'pairs.bpf.c'), join(dir, 'pairs.o'))
     expect(built.ok, built.problem).toBe(true)
     const obj = BpfObject.open(built.object)
@@ -148,7 +157,12 @@ describe('BPF through libbpf (koffi): build, load, pin, test-run, XDP attach, ma
     const btf = BtfDecoder.load(info.btfId)!
     const [entry] = mapDump(fd, info)
     expect(btf.decoder(info.btfKeyTypeId, info.name)(entry.key, 0)).toEqual({saddr: '10.0.0.1', daddr: '10.0.0.2'})
-    expect(btf.decoder(info.btfValueTypeId)(entry.value, 0)).toEqual({packets: 5n, bytes: 1500n, verdict: -1, tag: [1, 2, 3, 4]})
+    expect(btf.decoder(info.btfValueTypeId)(entry.value, 0)).toEqual({
+      packets: 5n,
+      bytes: 1500n,
+      verdict: -1,
+      tag: [1, 2, 3, 4],
+    })
     btf.close()
     obj.close()
   })

@@ -13,7 +13,8 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
   const pinDir = `/sys/fs/bpf/ebpfcni-t${id}`
   const bridge = `bb${id}`
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {
@@ -53,7 +54,22 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(existsSync(join(pinDir, 'arp_drop'))).toBe(true)
     const conf = join(t.dir, 'net.conflist')
     mkdirSync(join(t.dir, 'ipam'), {recursive: true})
-    writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: `b${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.239.0.0/24'}]], dataDir: join(t.dir, 'ipam')}}]}))
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `b${id}`,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: true,
+            ipMasq: false,
+            ipam: {type: 'host-local', ranges: [[{subnet: '10.239.0.0/24'}]], dataDir: join(t.dir, 'ipam')},
+          },
+        ],
+      }),
+    )
     expect((await cli(['pod', 'add', 'web', '--config', conf])).exitCode).toBe(0)
     expect((await cli(['pod', 'add', 'cli', '--config', conf, '--workload', 'sleep'])).exitCode).toBe(0)
     expect((await cli(['pod', 'probe', 'cli', 'web', '--icmp'])).exitCode).toBe(0)
@@ -66,10 +82,24 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect((await cli(['pod', 'probe', 'cli', 'web', '--icmp'])).exitCode).toBe(1)
 
     // What is attached where, as bpftool net shows it, and in the pod listing.
-    const progs = JSON.parse((await cli(['bpf', 'progs', '--json'])).stdout) as Array<{dev: string; pod: string | null; hook: string; mode: string; id: number; name: string}>
-    expect(progs).toEqual(expect.arrayContaining([expect.objectContaining({pod: 'web', hook: 'xdp', mode: 'generic', name: 'arp_drop'})]))
-    const podList = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; bpf: Array<{hook: string; id: number}>}>
-    expect(podList.find((p) => p.name === 'web')?.bpf).toEqual([expect.objectContaining({hook: 'xdp', id: progs.find((p) => p.pod === 'web')!.id})])
+    const progs = JSON.parse((await cli(['bpf', 'progs', '--json'])).stdout) as Array<{
+      dev: string
+      pod: string | null
+      hook: string
+      mode: string
+      id: number
+      name: string
+    }>
+    expect(progs).toEqual(
+      expect.arrayContaining([expect.objectContaining({pod: 'web', hook: 'xdp', mode: 'generic', name: 'arp_drop'})]),
+    )
+    const podList = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
+      name: string
+      bpf: Array<{hook: string; id: number}>
+    }>
+    expect(podList.find((p) => p.name === 'web')?.bpf).toEqual([
+      expect.objectContaining({hook: 'xdp', id: progs.find((p) => p.pod === 'web')!.id}),
+    ])
     // A program is not a map: a user error with a hint, not "please report it".
     const notMap = await cli(['bpf', 'maps', 'arp_drop', '--pin-dir', pinDir])
     expect(notMap.exitCode).toBe(2)
@@ -78,18 +108,26 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     // Nothing pinned there: says so and how to get there.
     const nothing = await cli(['bpf', 'attach', 'nope', '--pin-dir', pinDir, '--dev', 'lo'])
     expect(nothing.exitCode).toBe(2)
-    expect(nothing.stderr).toMatch(/nothing is pinned at .*\/nope: ENOENT \(2\)\nhint: build and load your program first/)
+    expect(nothing.stderr).toMatch(
+      /nothing is pinned at .*\/nope: ENOENT \(2\)\nhint: build and load your program first/,
+    )
 
     const list = await cli(['bpf', 'maps', '--pin-dir', pinDir, '--json'])
     const maps = JSON.parse(list.stdout) as Array<{name: string; keySize: number}>
     expect(maps.map((m) => m.name)).toEqual(['by_proto']) // the pinned program is not listed as a map
-    const dump = JSON.parse((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--json'])).stdout) as {entries: Array<{keyHex: string; value: string}>}
+    const dump = JSON.parse((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--json'])).stdout) as {
+      entries: Array<{keyHex: string; value: string}>
+    }
     const arp = dump.entries.find((e) => e.keyHex === '06080000')
     expect(Number(arp?.value)).toBeGreaterThan(0)
 
     // by_proto is keyed by ethertype (host order): 0x0806 is 06080000 in memory.
-    expect((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--set', '42'])).stdout).toBe('2a000000 = 42')
-    expect((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--delete'])).stdout).toBe('deleted 2a000000')
+    expect(
+      (await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--set', '42'])).stdout,
+    ).toBe('2a000000 = 42')
+    expect((await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000', '--delete'])).stdout).toBe(
+      'deleted 2a000000',
+    )
     const gone = await cli(['bpf', 'maps', 'by_proto', '--pin-dir', pinDir, '--key', '2a000000'])
     expect(gone.exitCode).toBe(1)
     expect(gone.stdout).toMatch(/not in the map/)
@@ -105,11 +143,29 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(ndjson.exitCode).toBe(0)
     for (const line of ndjson.stdout.split('\n').filter(Boolean)) expect(JSON.parse(line)).toHaveProperty('line')
     // Without tracefs (unmounted in a private mount namespace only): exit 2 and how to mount it.
-    const noTracefs = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount /sys/kernel/tracing && exec node "$0" bpf trace --for 1', cliBin], {reject: false, env: {...env, CI: 'true'}})
+    const noTracefs = await execa(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'umount /sys/kernel/tracing && exec node "$0" bpf trace --for 1',
+        cliBin,
+      ],
+      {reject: false, env: {...env, CI: 'true'}},
+    )
     expect(noTracefs.exitCode).toBe(2)
-    expect(noTracefs.stderr).toMatch(/tracefs is not mounted at \/sys\/kernel\/tracing.*\nhint: mount -t tracefs tracefs/)
+    expect(noTracefs.stderr).toMatch(
+      /tracefs is not mounted at \/sys\/kernel\/tracing.*\nhint: mount -t tracefs tracefs/,
+    )
 
-    const detached = JSON.parse((await cli(['bpf', 'detach', '--pod', 'web', '--json'])).stdout) as {dev: string; hook: string; detached: boolean}
+    const detached = JSON.parse((await cli(['bpf', 'detach', '--pod', 'web', '--json'])).stdout) as {
+      dev: string
+      hook: string
+      detached: boolean
+    }
     expect(detached).toMatchObject({hook: 'xdp', detached: true})
     expect(detached.dev).toMatch(/^veth/)
     await execa('ip', ['-n', 'ebpfcni-cli', 'neigh', 'flush', 'all'])

@@ -10,6 +10,7 @@ import {nodeBinDir} from '../helpers/lab-harness.js'
 // here), errors that blame the right thing with the right exit code, NO_COLOR, and a reset that
 // leaves the learner's progress alone unless asked.
 
+// eslint-disable-next-line no-control-regex -- an ANSI escape is what the test looks for
 const ESC = /\u001b\[/
 
 describe('CLI conventions', () => {
@@ -18,8 +19,15 @@ describe('CLI conventions', () => {
   const ws = join(t.dir, 'ws')
   const bin = join(t.dir, 'bin')
   const netd = join(t.dir, 'net.d')
-  const env = {EBPFCNI_STATE_DIR: join(t.dir, 'state'), EBPFCNI_WORKSPACE: ws, EBPFCNI_CNI_BIN_DIR: bin, EBPFCNI_CNI_CONF_DIR: netd, CI: 'true'}
-  const cli = (args: string[], extra: Record<string, string> = {}) => execa('node', [cliBin, ...args], {reject: false, env: {...env, ...extra}, timeout: 120_000, stdin: 'ignore'})
+  const env = {
+    EBPFCNI_STATE_DIR: join(t.dir, 'state'),
+    EBPFCNI_WORKSPACE: ws,
+    EBPFCNI_CNI_BIN_DIR: bin,
+    EBPFCNI_CNI_CONF_DIR: netd,
+    CI: 'true',
+  }
+  const cli = (args: string[], extra: Record<string, string> = {}) =>
+    execa('node', [cliBin, ...args], {reject: false, env: {...env, ...extra}, timeout: 120_000, stdin: 'ignore'})
   const json = <T = Record<string, unknown>>(r: {stdout: string}): T => JSON.parse(r.stdout) as T
   const conf = join(t.dir, 'pod.conf')
   let before: Awaited<ReturnType<typeof hostSnapshot>>
@@ -31,7 +39,17 @@ describe('CLI conventions', () => {
     mkdirSync(ws, {recursive: true})
     copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), join(ws, 'ebpfcni'))
     chmodSync(join(ws, 'ebpfcni'), 0o755)
-    writeFileSync(join(ws, '10-ebpfcni.conf'), JSON.stringify({cniVersion: '1.0.0', name: `conv${id}`, type: 'ebpfcni', podcidr: '10.243.0.0/24', bridge: `cv${id}`, dataDir: join(t.dir, 'ipam')}))
+    writeFileSync(
+      join(ws, '10-ebpfcni.conf'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `conv${id}`,
+        type: 'ebpfcni',
+        podcidr: '10.243.0.0/24',
+        bridge: `cv${id}`,
+        dataDir: join(t.dir, 'ipam'),
+      }),
+    )
     writeFileSync(conf, readFileSync(join(ws, '10-ebpfcni.conf')))
     copyFileSync(join(ws, 'ebpfcni'), join(bin, 'ebpfcni'))
     chmodSync(join(bin, 'ebpfcni'), 0o755)
@@ -58,19 +76,35 @@ describe('CLI conventions', () => {
   })
 
   it('--json output parses, for every kind of report; errors too', async () => {
-    const check = json<{lab: number; step: string; passed: boolean; checks: Array<{id: string; status: string}>}>(await cli(['check', '1', '--step', 'skeleton', '--json']))
+    const check = json<{lab: number; step: string; passed: boolean; checks: Array<{id: string; status: string}>}>(
+      await cli(['check', '1', '--step', 'skeleton', '--json']),
+    )
     expect(check).toMatchObject({lab: 1, step: 'skeleton', passed: true})
     expect(check.checks.map((c) => c.id)).toEqual(['plugin.present', 'config.valid', 'cni.version', 'cni.errors'])
-    expect(json<{labs: Array<{lab: number; steps: Array<{id: string; done: boolean}>}>}>(await cli(['status', '--json'])).labs[0].steps[0]).toMatchObject({id: 'skeleton', done: true})
+    expect(
+      json<{labs: Array<{lab: number; steps: Array<{id: string; done: boolean}>}>}>(await cli(['status', '--json']))
+        .labs[0].steps[0],
+    ).toMatchObject({id: 'skeleton', done: true})
     expect(json(await cli(['hint', '1', '--step', 'add', '--json']))).toMatchObject({lab: 1, step: 'add', shown: 1})
-    expect(json(await cli(['solution', '1', '--step', 'skeleton', '--json']))).toMatchObject({lab: 1, step: 'skeleton', applied: false})
+    expect(json(await cli(['solution', '1', '--step', 'skeleton', '--json']))).toMatchObject({
+      lab: 1,
+      step: 'skeleton',
+      applied: false,
+    })
     expect(json(await cli(['doctor', '--json']))).toHaveProperty('items')
     expect(json(await cli(['reset', '--dry-run', '--json']))).toMatchObject({dryRun: true, scope: 'all labs'})
     expect(Array.isArray(json(await cli(['bpf', 'progs', '--json'])))).toBe(true)
     expect(Array.isArray(json(await cli(['pod', 'list', '--json'])))).toBe(true)
     const err = await cli(['check', '9', '--json'])
     expect(err.exitCode).toBe(2)
-    expect(json(err)).toEqual({error: {message: 'there is no lab "9"', hint: expect.stringMatching(/the labs are 1, 2, 3, 4/), kind: 'user', exitCode: 2}})
+    expect(json(err)).toEqual({
+      error: {
+        message: 'there is no lab "9"',
+        hint: expect.stringMatching(/the labs are 1, 2, 3, 4/),
+        kind: 'user',
+        exitCode: 2,
+      },
+    })
   })
 
   it('NO_COLOR and --no-color: no escape codes, even where colour is forced', async () => {
@@ -90,11 +124,15 @@ describe('CLI conventions', () => {
   })
 
   it('reset removes host objects and keeps progress; --dry-run says so; --progress forgets it', async () => {
-    expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBeGreaterThan(0)
+    expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBeGreaterThan(
+      0,
+    )
     const dry = await cli(['reset', '--dry-run'])
     expect(dry.stdout).toMatch(/Your progress \(lab 1 \(\d step\(s\) done\)\) stays; add --progress to forget it too/)
     expect((await cli(['reset', '--all', '--yes'])).exitCode).toBe(0)
-    expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBeGreaterThan(0)
+    expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBeGreaterThan(
+      0,
+    )
     expect((await cli(['reset', '--dry-run', '--progress'])).stdout).toMatch(/forget progress of lab 1/)
     expect((await cli(['reset', '1', '--progress', '--yes'])).exitCode).toBe(0)
     expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBe(0)
@@ -104,8 +142,25 @@ describe('CLI conventions', () => {
     const spaced = await cli(['pod', 'add', 'x', '-l', 'app=my app', '--config', conf, '--cni-path', bin])
     expect(spaced.exitCode).toBe(2)
     expect(spaced.stderr).toMatch(/label "app=my app" has characters a Kubernetes label cannot hold\nhint: .*no spaces/)
-    expect((await cli(['pod', 'add', 'x', '--args', 'nope', '--config', conf, '--cni-path', bin])).stderr).toMatch(/is not K=V;K=V/)
-    const added = json<{name: string; ip: string; cniArgs: string}>(await cli(['pod', 'add', 'chk', '--workload', 'sleep', '--args', 'K8S_POD_UID=abc', '--config', conf, '--cni-path', bin, '--json']))
+    expect((await cli(['pod', 'add', 'x', '--args', 'nope', '--config', conf, '--cni-path', bin])).stderr).toMatch(
+      /is not K=V;K=V/,
+    )
+    const added = json<{name: string; ip: string; cniArgs: string}>(
+      await cli([
+        'pod',
+        'add',
+        'chk',
+        '--workload',
+        'sleep',
+        '--args',
+        'K8S_POD_UID=abc',
+        '--config',
+        conf,
+        '--cni-path',
+        bin,
+        '--json',
+      ]),
+    )
     expect(added.cniArgs).toBe('IgnoreUnknown=1;K8S_POD_NAME=chk;K8S_POD_NAMESPACE=default;K8S_POD_UID=abc')
     try {
       const ok = await cli(['pod', 'check', 'chk', '--json'])

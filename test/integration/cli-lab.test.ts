@@ -8,7 +8,8 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
   const t = tempStateDir()
   const ws = join(t.dir, 'workspace')
   const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
-  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
   const installed = ['/opt/cni/bin/ebpfcni', '/etc/cni/net.d/10-ebpfcni.conf']
   const had = installed.map((f) => (existsSync(f) ? readFileSync(f) : undefined))
 
@@ -33,14 +34,22 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
   it('check --json prints the contract object; the starter fails with stable ids and exit 1', async () => {
     const r = await cli(['check', '1', '--step', 'skeleton', '--json'])
     expect(r.exitCode).toBe(1)
-    const report = JSON.parse(r.stdout) as {lab: number; step: string; passed: boolean; durationMs: number; checks: Array<{id: string; status: string; message: string; hint?: string}>}
+    const report = JSON.parse(r.stdout) as {
+      lab: number
+      step: string
+      passed: boolean
+      durationMs: number
+      checks: Array<{id: string; status: string; message: string; hint?: string}>
+    }
     expect(report).toMatchObject({lab: 1, step: 'skeleton', passed: false})
     expect(report.durationMs).toBeGreaterThan(0)
     expect(report.checks.map((c) => c.id)).toEqual(['plugin.present', 'config.valid', 'cni.version', 'cni.errors'])
     const version = report.checks.find((c) => c.id === 'cni.version')!
     expect(version.status).toBe('fail')
     // The starter's error() helper already speaks the spec; VERSION itself is the learner's to write.
-    expect(version.message).toMatch(/VERSION of plugin "ebpfcni" failed with error code 4 .*: VERSION is not implemented yet/)
+    expect(version.message).toMatch(
+      /VERSION of plugin "ebpfcni" failed with error code 4 .*: VERSION is not implemented yet/,
+    )
     expect(version.hint).toMatch(/supportedVersions/)
     expect(existsSync('/opt/cni/bin/ebpfcni')).toBe(true)
   })
@@ -50,7 +59,9 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
     expect((await cli(['solution', '1', '--apply', '--yes'])).exitCode).toBe(0)
     const r = await cli(['check', '1', '--step', '1', '--json'])
     expect(r.exitCode, r.stdout).toBe(0)
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {labs: Array<{lab: number; steps: Array<{id: string; done: boolean}>}>}
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {
+      labs: Array<{lab: number; steps: Array<{id: string; done: boolean}>}>
+    }
     expect(status.labs[0].steps.find((s) => s.id === 'skeleton')?.done).toBe(true)
     const h1 = await cli(['hint', '1', '--step', 'add'])
     const h2 = await cli(['hint', '1', '--step', 'add'])

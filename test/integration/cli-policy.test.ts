@@ -14,10 +14,12 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
   const pinDir = `/sys/fs/bpf/ebpfcni-tp${id}`
   const bridge = `pl${id}`
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
   const pin = ['--pin-dir', pinDir]
   const conf = join(t.dir, 'net.d', '10-ebpfcni.conf')
-  const pod = (name: string, ...more: string[]) => cli(['pod', 'add', name, '--config', conf, '--cni-path', join(t.dir, 'bin'), ...more])
+  const pod = (name: string, ...more: string[]) =>
+    cli(['pod', 'add', name, '--config', conf, '--cni-path', join(t.dir, 'bin'), ...more])
   const reaches = async (from: string, to: string) => (await cli(['pod', 'probe', from, to])).exitCode === 0
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
@@ -29,8 +31,25 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     mkdirSync(join(t.dir, 'net.d'), {recursive: true})
     copyFileSync(join(repoRoot, 'labs/02-ebpf-basics/solution/ebpfcni'), join(t.dir, 'bin', 'ebpfcni'))
     chmodSync(join(t.dir, 'bin', 'ebpfcni'), 0o755)
-    writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: `pol${id}`, type: 'ebpfcni', podcidr: '10.248.0.0/24', bridge, dataDir: join(t.dir, 'ipam'), xdpPin: join(pinDir, 'xdp_prog')}))
-    const built = await cli(['bpf', 'build', join(LAB4, 'solution/networkpolicy/ebpfcni.bpf.c'), '-o', join(t.dir, 'p.o')])
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `pol${id}`,
+        type: 'ebpfcni',
+        podcidr: '10.248.0.0/24',
+        bridge,
+        dataDir: join(t.dir, 'ipam'),
+        xdpPin: join(pinDir, 'xdp_prog'),
+      }),
+    )
+    const built = await cli([
+      'bpf',
+      'build',
+      join(LAB4, 'solution/networkpolicy/ebpfcni.bpf.c'),
+      '-o',
+      join(t.dir, 'p.o'),
+    ])
     expect(built.exitCode, built.stdout).toBe(0)
     const loaded = await cli(['bpf', 'load', join(t.dir, 'p.o'), ...pin])
     expect(loaded.exitCode, loaded.stdout + loaded.stderr).toBe(0)
@@ -41,7 +60,7 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     t.cleanup()
   })
 
-  it('without lab 4\'s maps: exit 2 and how to load them', async () => {
+  it("without lab 4's maps: exit 2 and how to load them", async () => {
     const r = await cli(['policy', 'list', '--pin-dir', join(pinDir, 'nothing-here')])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/no policy map is pinned/)
@@ -49,7 +68,11 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
   })
 
   it('deny drops sleep → httpbin (one direction), allow and remove restore it; list names the pods', async () => {
-    for (const [name, ...flags] of [['httpbin', '--label', 'app=httpbin'], ['sleep', '--label', 'app=sleep', '--workload', 'sleep'], ['other']]) {
+    for (const [name, ...flags] of [
+      ['httpbin', '--label', 'app=httpbin'],
+      ['sleep', '--label', 'app=sleep', '--workload', 'sleep'],
+      ['other'],
+    ]) {
       const r = await pod(name, ...flags)
       expect(r.exitCode, r.stderr).toBe(0)
     }
@@ -59,8 +82,17 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     expect(deny.stdout).toMatch(/deny sleep → httpbin \(ip-pair design; 1 entry written/)
     expect(await reaches('sleep', 'httpbin')).toBe(false)
     expect(await reaches('other', 'httpbin')).toBe(true)
-    const list = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout) as {rules: Array<{from: string; to: string; verdict: string}>}
-    expect(list.rules).toEqual([{map: 'policy', from: expect.stringMatching(/^sleep \(10\.248\.0\.\d+\)$/), to: expect.stringMatching(/^httpbin \(/), verdict: 'deny'}])
+    const list = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout) as {
+      rules: Array<{from: string; to: string; verdict: string}>
+    }
+    expect(list.rules).toEqual([
+      {
+        map: 'policy',
+        from: expect.stringMatching(/^sleep \(10\.248\.0\.\d+\)$/),
+        to: expect.stringMatching(/^httpbin \(/),
+        verdict: 'deny',
+      },
+    ])
     expect((await cli(['policy', 'allow', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
     expect(await reaches('sleep', 'httpbin')).toBe(true)
     expect((await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
@@ -108,11 +140,16 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     let ok = false
     for (let i = 0; i < 20 && !ok; i++) ok = await reaches('sleep2', 'httpbin')
     expect(ok, 'the new app=sleep pod never got through').toBe(true)
-    const ip2 = (JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>).find((p) => p.name === 'sleep2')!.ip
+    const ip2 = (JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>).find(
+      (p) => p.name === 'sleep2',
+    )!.ip
     expect((await cli(['pod', 'del', 'sleep2'])).exitCode).toBe(0)
     let stale = true
     for (let i = 0; i < 30 && stale; i++) {
-      const rules = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules as Array<{from: string; to: string}>
+      const rules = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules as Array<{
+        from: string
+        to: string
+      }>
       stale = rules.some((r) => r.from.includes(`${ip2}`) || r.to.includes(`${ip2}`))
       if (stale) await new Promise((r) => setTimeout(r, 100))
     }
@@ -122,8 +159,16 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
 
     // A broken edit keeps the last good policy; a good edit is applied without `policy apply`.
     writeFileSync(file, original.replace('podSelector:', 'podSelector: [oops'))
-    for (let i = 0; i < 30 && !/keeping the last good version/.test(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')); i++) await new Promise((r) => setTimeout(r, 100))
-    expect(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')).toMatch(/is not valid YAML.*keeping the last good version/)
+    for (
+      let i = 0;
+      i < 30 &&
+      !/keeping the last good version/.test(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100))
+    expect(readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')).toMatch(
+      /is not valid YAML.*keeping the last good version/,
+    )
     expect(await reaches('sleep', 'httpbin')).toBe(true)
     writeFileSync(file, original.replace('app: sleep', 'app: nobody'))
     let cut = false

@@ -1,5 +1,5 @@
 import {describe, it, expect, beforeAll, afterAll, afterEach} from 'vitest'
-import {mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync, existsSync} from 'node:fs'
+import {writeFileSync, readdirSync, readFileSync, rmSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {PodService} from '../../src/pods/service.js'
 import {Ledger} from '../../src/host/ledger.js'
@@ -21,12 +21,27 @@ describe('CNI runtime with Debian reference plugins and broken plugins', () => {
 
   beforeAll(async () => {
     requireRoot()
-    if (!existsSync('/usr/lib/cni/bridge')) throw new Error("Debian's reference plugins are missing: apt-get install containernetworking-plugins (scripts/setup.sh does it)")
+    if (!existsSync('/usr/lib/cni/bridge'))
+      throw new Error(
+        "Debian's reference plugins are missing: apt-get install containernetworking-plugins (scripts/setup.sh does it)",
+      )
     process.env.EBPFCNI_STATE_DIR = t.dir
-    writeFileSync(refConf, JSON.stringify({
-      cniVersion: '1.0.0', name: `ref${id}`,
-      plugins: [{type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.231.7.0/24'}]], dataDir: ipamDir}}],
-    }))
+    writeFileSync(
+      refConf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `ref${id}`,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: true,
+            ipMasq: false,
+            ipam: {type: 'host-local', ranges: [[{subnet: '10.231.7.0/24'}]], dataDir: ipamDir},
+          },
+        ],
+      }),
+    )
     before = await hostSnapshot()
   })
   afterEach(async () => {
@@ -40,13 +55,19 @@ describe('CNI runtime with Debian reference plugins and broken plugins', () => {
     t.cleanup()
   })
 
-  const allocated = (): string[] => (existsSync(join(ipamDir, `ref${id}`)) ? readdirSync(join(ipamDir, `ref${id}`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [])
+  const allocated = (): string[] =>
+    existsSync(join(ipamDir, `ref${id}`))
+      ? readdirSync(join(ipamDir, `ref${id}`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f))
+      : []
 
   for (const runtime of ['netns', 'podman'] as const) {
     it(`${runtime}: two pods get distinct IPs, talk over HTTP and ICMP; DEL removes veths and releases IPs`, async () => {
       const pods = new PodService()
       const a = await pods.add({name: `a${id}`, configFile: refConf, labels: {app: 'a'}}, runtime)
-      const b = await pods.add({name: `b${id}`, configFile: refConf, workload: runtime === 'netns' ? 'sleep' : 'httpbin'}, runtime)
+      const b = await pods.add(
+        {name: `b${id}`, configFile: refConf, workload: runtime === 'netns' ? 'sleep' : 'httpbin'},
+        runtime,
+      )
       expect(a.ip).toMatch(/^10\.231\.7\.\d+$/)
       expect(b.ip).toMatch(/^10\.231\.7\.\d+$/)
       expect(a.ip).not.toBe(b.ip)
@@ -97,7 +118,10 @@ describe('CNI runtime with Debian reference plugins and broken plugins', () => {
     ['exit-no-json', /exited 1 with no error JSON on stdout; SPEC §Error expects .*stderr: something went wrong/],
     ['junk-before-json', /stdout has text before the JSON: "creating veth\.\.\.\\n"/],
     ['error-json', /failed with error code 7 \(Invalid network config\): podcidr missing — the config has no podcidr/],
-    ['missing-fields', /interfaces\[0\]\.name is required.*interfaces\[0\]\.mac must be a MAC.*ips\[0\]\.address must be an address in CIDR form/],
+    [
+      'missing-fields',
+      /interfaces\[0\]\.name is required.*interfaces\[0\]\.mac must be a MAC.*ips\[0\]\.address must be an address in CIDR form/,
+    ],
     ['iface-out-of-range', /ips\[0\]\.interface is 2 but "interfaces" has 1 entry: the index points past the list/],
     ['wrong-version', /plugin "wrong-version" supports 0\.3\.0, 0\.3\.1 but the config declares cniVersion "1\.0\.0"/],
     ['half-made-link', /failed with error code 5 \(I\/O failure\): gave up half-way/],
@@ -108,7 +132,9 @@ describe('CNI runtime with Debian reference plugins and broken plugins', () => {
       const conf = join(t.dir, `${plugin}.conf`)
       writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: 'broken', type: plugin}))
       const pods = new PodService()
-      const err = await pods.add({name: `x${id}`, configFile: conf, cniPath: [FIXTURES], timeoutMs: 1000}).catch((e: unknown) => e)
+      const err = await pods
+        .add({name: `x${id}`, configFile: conf, cniPath: [FIXTURES], timeoutMs: 1000})
+        .catch((e: unknown) => e)
       expect(err).toBeInstanceOf(PodError)
       expect((err as PodError).message).toMatch(/^CNI ADD for pod x/)
       expect((err as PodError).message).toMatch(message)
@@ -126,7 +152,9 @@ describe('CNI runtime with Debian reference plugins and broken plugins', () => {
     const conf = join(t.dir, 'hang.conf')
     writeFileSync(conf, JSON.stringify({cniVersion: '1.0.0', name: 'broken', type: 'hang'}))
     const n = await countSleeps()
-    await new PodService().add({name: `h${id}`, configFile: conf, cniPath: [FIXTURES], timeoutMs: 500}).catch(() => undefined)
+    await new PodService()
+      .add({name: `h${id}`, configFile: conf, cniPath: [FIXTURES], timeoutMs: 500})
+      .catch(() => undefined)
     expect(await countSleeps()).toBe(n)
   })
 })

@@ -36,10 +36,34 @@ describe('ebpfcni conform: spec-level checks against any plugin', () => {
   })
 
   it("Debian's bridge + host-local conflist conforms on every check and leaves no netns", async () => {
-    const f = conf('ref.conflist', {cniVersion: '1.0.0', name: `cref${id}`, plugins: [{type: 'bridge', bridge: bridges[0], isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.236.1.0/24'}]], dataDir: join(t.dir, 'ipam')}}]})
+    const f = conf('ref.conflist', {
+      cniVersion: '1.0.0',
+      name: `cref${id}`,
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: bridges[0],
+          isGateway: true,
+          ipMasq: false,
+          ipam: {type: 'host-local', ranges: [[{subnet: '10.236.1.0/24'}]], dataDir: join(t.dir, 'ipam')},
+        },
+      ],
+    })
     const r = await runConform({configFile: f, cniPath: ['/usr/lib/cni'], timeoutMs: 5000})
-    expect(r.checks.filter((c) => c.status !== 'pass'), JSON.stringify(r.checks, null, 1)).toEqual([])
-    expect(r.checks.map((c) => c.id)).toEqual(['spec.version', 'spec.errors', 'spec.add.result', 'spec.add.state', 'spec.check', 'spec.del', 'spec.del.idempotent', 'spec.concurrency'])
+    expect(
+      r.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(r.checks, null, 1),
+    ).toEqual([])
+    expect(r.checks.map((c) => c.id)).toEqual([
+      'spec.version',
+      'spec.errors',
+      'spec.add.result',
+      'spec.add.state',
+      'spec.check',
+      'spec.del',
+      'spec.del.idempotent',
+      'spec.concurrency',
+    ])
     expect(r.passed).toBe(true)
     expect(await withoutBridges()).toEqual(before)
     expect(new Ledger().entries()).toEqual([])
@@ -50,21 +74,61 @@ describe('ebpfcni conform: spec-level checks against any plugin', () => {
     mkdirSync(solutionDir, {recursive: true})
     writeFileSync(join(solutionDir, 'ebpfcni'), text)
     chmodSync(join(solutionDir, 'ebpfcni'), 0o755)
-    return conf('sol.conf', {cniVersion: '1.0.0', name: `csol${id}`, type: 'ebpfcni', podcidr: '10.236.2.0/24', bridge: bridges[1], dataDir: join(t.dir, 'sol-ipam')})
+    return conf('sol.conf', {
+      cniVersion: '1.0.0',
+      name: `csol${id}`,
+      type: 'ebpfcni',
+      podcidr: '10.236.2.0/24',
+      bridge: bridges[1],
+      dataDir: join(t.dir, 'sol-ipam'),
+    })
   }
   const solution = readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8')
 
   it('the lab 1 reference solution conforms too', async () => {
     const r = await runConform({configFile: installSolution(solution), cniPath: [solutionDir], timeoutMs: 5000})
-    expect(r.checks.filter((c) => c.status !== 'pass'), JSON.stringify(r.checks, null, 1)).toEqual([])
+    expect(
+      r.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(r.checks, null, 1),
+    ).toEqual([])
     expect(await withoutBridges()).toEqual(before)
   })
 
   const cases: Array<[string, () => string, string[], string, RegExp]> = [
-    ['a result whose interface index points past the list', () => conf('oor.conf', {cniVersion: '1.0.0', name: 'c', type: 'iface-out-of-range'}), [FIXTURES], 'spec.add.result', /^SPEC §Success \(result types\): .*ips\[0\]\.interface is 2/],
-    ['a plugin that does not support the config\'s version', () => conf('wv.conf', {cniVersion: '1.0.0', name: 'c', type: 'wrong-version'}), [FIXTURES], 'spec.version', /^SPEC §VERSION: plugin "wrong-version" supports 0\.3\.0, 0\.3\.1/],
-    ['a plugin that fails without error JSON', () => conf('nj.conf', {cniVersion: '1.0.0', name: 'c', type: 'exit-no-json'}), [FIXTURES], 'spec.errors', /^SPEC §Error: ADD without CNI_CONTAINERID: .*no error JSON/],
-    ['a DEL that fails once the netns is gone', () => installSolution(solution.replace(LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.find, LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.replace)), [solutionDir], 'spec.del.idempotent', /^SPEC §DEL: DEL after the netns was deleted failed/],
+    [
+      'a result whose interface index points past the list',
+      () => conf('oor.conf', {cniVersion: '1.0.0', name: 'c', type: 'iface-out-of-range'}),
+      [FIXTURES],
+      'spec.add.result',
+      /^SPEC §Success \(result types\): .*ips\[0\]\.interface is 2/,
+    ],
+    [
+      "a plugin that does not support the config's version",
+      () => conf('wv.conf', {cniVersion: '1.0.0', name: 'c', type: 'wrong-version'}),
+      [FIXTURES],
+      'spec.version',
+      /^SPEC §VERSION: plugin "wrong-version" supports 0\.3\.0, 0\.3\.1/,
+    ],
+    [
+      'a plugin that fails without error JSON',
+      () => conf('nj.conf', {cniVersion: '1.0.0', name: 'c', type: 'exit-no-json'}),
+      [FIXTURES],
+      'spec.errors',
+      /^SPEC §Error: ADD without CNI_CONTAINERID: .*no error JSON/,
+    ],
+    [
+      'a DEL that fails once the netns is gone',
+      () =>
+        installSolution(
+          solution.replace(
+            LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.find,
+            LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.replace,
+          ),
+        ),
+      [solutionDir],
+      'spec.del.idempotent',
+      /^SPEC §DEL: DEL after the netns was deleted failed/,
+    ],
   ]
   for (const [what, makeConf, cniPath, checkId, message] of cases) {
     it(`${what} fails ${checkId}, naming the spec section`, async () => {

@@ -17,14 +17,16 @@ import {CriPodSource} from '../../src/policy/pods.js'
 
 const SOLUTION = readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8')
 
-describe('cri runtime: pods through containerd\'s CRI plugin', () => {
+describe("cri runtime: pods through containerd's CRI plugin", () => {
   const t = tempStateDir()
   const id = uniq()
   const bin = join(t.dir, 'bin')
   const netd = join(t.dir, 'net.d')
   const env = {EBPFCNI_STATE_DIR: join(t.dir, 'state'), CI: 'true'}
-  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 180_000, stdin: 'ignore'})
-  const containerdRunning = async () => (await execa('pgrep', ['-f', `containerd --config ${join(t.dir, 'state')}`], {reject: false})).stdout.trim() !== ''
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 180_000, stdin: 'ignore'})
+  const containerdRunning = async () =>
+    (await execa('pgrep', ['-f', `containerd --config ${join(t.dir, 'state')}`], {reject: false})).stdout.trim() !== ''
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   const plugin = (text: string) => {
@@ -38,13 +40,30 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     writeFileSync(join(netd, name), JSON.stringify(raw))
     return join(netd, name)
   }
-  const learnerConf = () => config('10-ebpfcni.conf', {cniVersion: '1.0.0', name: `cri${id}`, type: 'ebpfcni', podcidr: '10.247.0.0/24', bridge: `cr${id}`, dataDir: join(t.dir, 'ipam')})
+  const learnerConf = () =>
+    config('10-ebpfcni.conf', {
+      cniVersion: '1.0.0',
+      name: `cri${id}`,
+      type: 'ebpfcni',
+      podcidr: '10.247.0.0/24',
+      bridge: `cr${id}`,
+      dataDir: join(t.dir, 'ipam'),
+    })
 
   /** runtime.cri alone, on a private install, as `check 1` would run it. */
   const criCheck = async () => {
-    const ctx = new Lab1Context({cniBinDir: bin, configFile: join(netd, '10-ebpfcni.conf'), runtime: 'cri', ledger: new Ledger(join(t.dir, 'state/ledger.json')), timeoutMs: 10_000})
+    const ctx = new Lab1Context({
+      cniBinDir: bin,
+      configFile: join(netd, '10-ebpfcni.conf'),
+      runtime: 'cri',
+      ledger: new Ledger(join(t.dir, 'state/ledger.json')),
+      timeoutMs: 10_000,
+    })
     try {
-      return await runCheck(LAB1_CHECKS.find((c) => c.id === 'runtime.cri')!, ctx)
+      return await runCheck(
+        LAB1_CHECKS.find((c) => c.id === 'runtime.cri')!,
+        ctx,
+      )
     } finally {
       await ctx.cleanup()
     }
@@ -53,7 +72,8 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    if ((await execa('containerd', ['--version'], {reject: false})).exitCode !== 0) throw new Error('containerd is missing: apt-get install containerd (scripts/setup.sh installs it)')
+    if ((await execa('containerd', ['--version'], {reject: false})).exitCode !== 0)
+      throw new Error('containerd is missing: apt-get install containerd (scripts/setup.sh installs it)')
     mkdirSync(bin, {recursive: true})
     // A node's CNI bin dir has loopback: containerd runs it for every pod.
     symlinkSync('/usr/lib/cni/loopback', join(bin, 'loopback'))
@@ -72,16 +92,47 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     const conf = learnerConf()
     const pending = await cli(['pod', 'add', 'web', '--runtime', 'cri', '--config', conf, '--cni-path', bin])
     expect(pending.exitCode).not.toBe(0)
-    expect(pending.stderr).toMatch(/Failed to create pod sandbox: .*plugin type="ebpfcni".* failed \(add\): failed to find plugin "ebpfcni"/)
+    expect(pending.stderr).toMatch(
+      /Failed to create pod sandbox: .*plugin type="ebpfcni".* failed \(add\): failed to find plugin "ebpfcni"/,
+    )
     expect(pending.stderr).not.toMatch(/at .*\.js:\d+/) // a message, not a stack
     plugin(SOLUTION)
-    const running = await cli(['pod', 'add', 'web', '--runtime', 'cri', '--config', conf, '--cni-path', bin, '--label', 'app=httpbin'])
+    const running = await cli([
+      'pod',
+      'add',
+      'web',
+      '--runtime',
+      'cri',
+      '--config',
+      conf,
+      '--cni-path',
+      bin,
+      '--label',
+      'app=httpbin',
+    ])
     expect(running.exitCode, running.stderr).toBe(0)
     expect(running.stdout).toMatch(/pod web \(cri\) ip 10\.247\.0\.\d+/)
-    const list = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; runtime: string; ip: string; labels: Record<string, string>}>
+    const list = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
+      name: string
+      runtime: string
+      ip: string
+      labels: Record<string, string>
+    }>
     expect(list).toEqual([expect.objectContaining({name: 'web', runtime: 'cri', labels: {app: 'httpbin'}})])
     expect(list[0].ip).toMatch(/^10\.247\.0\.\d+$/)
-    const other = await cli(['pod', 'add', 'client', '--runtime', 'cri', '--workload', 'sleep', '--config', conf, '--cni-path', bin])
+    const other = await cli([
+      'pod',
+      'add',
+      'client',
+      '--runtime',
+      'cri',
+      '--workload',
+      'sleep',
+      '--config',
+      conf,
+      '--cni-path',
+      bin,
+    ])
     expect(other.exitCode, other.stderr).toBe(0)
     const probe = await cli(['pod', 'probe', 'client', 'web'])
     expect(probe.exitCode, probe.stdout + probe.stderr).toBe(0)
@@ -94,17 +145,58 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     expect(existsSync(netnsDir) ? readFileSync('/proc/self/mounts', 'utf8').includes(netnsDir) : false).toBe(false)
   }, 180_000)
 
-  it('lab 4\'s controller can take pods and labels from CRI ListPodSandbox, and hears a new pod', async () => {
+  it("lab 4's controller can take pods and labels from CRI ListPodSandbox, and hears a new pod", async () => {
     const conf = learnerConf()
     plugin(SOLUTION)
-    expect((await cli(['pod', 'add', 'hb', '--runtime', 'cri', '--config', conf, '--cni-path', bin, '--label', 'app=httpbin'])).exitCode).toBe(0)
+    expect(
+      (
+        await cli([
+          'pod',
+          'add',
+          'hb',
+          '--runtime',
+          'cri',
+          '--config',
+          conf,
+          '--cni-path',
+          bin,
+          '--label',
+          'app=httpbin',
+        ])
+      ).exitCode,
+    ).toBe(0)
     const source = new CriPodSource(join(t.dir, 'state/containerd/containerd.sock'), 200)
     try {
       expect(await source.refresh()).toBe(true)
-      expect(source.list()).toEqual([{name: 'hb', ip: expect.stringMatching(/^10\.247\.0\.\d+$/), labels: {app: 'httpbin'}, netnsPath: expect.stringMatching(/^\//)}])
+      expect(source.list()).toEqual([
+        {
+          name: 'hb',
+          ip: expect.stringMatching(/^10\.247\.0\.\d+$/),
+          labels: {app: 'httpbin'},
+          netnsPath: expect.stringMatching(/^\//),
+        },
+      ])
       let heard = 0
       const stop = source.subscribe(() => heard++)
-      expect((await cli(['pod', 'add', 'sl', '--runtime', 'cri', '--workload', 'sleep', '--config', conf, '--cni-path', bin, '--label', 'app=sleep'])).exitCode).toBe(0)
+      expect(
+        (
+          await cli([
+            'pod',
+            'add',
+            'sl',
+            '--runtime',
+            'cri',
+            '--workload',
+            'sleep',
+            '--config',
+            conf,
+            '--cni-path',
+            bin,
+            '--label',
+            'app=sleep',
+          ])
+        ).exitCode,
+      ).toBe(0)
       for (let i = 0; i < 50 && heard === 0; i++) await new Promise((r) => setTimeout(r, 100))
       stop()
       expect(heard).toBeGreaterThan(0)
@@ -114,14 +206,42 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
     }
   }, 120_000)
 
-  it('runs pods on Debian\'s bridge plugin too (the same path a cluster uses)', async () => {
-    const conf = config('10-bridge.conflist', {cniVersion: '1.0.0', name: `crb${id}`, plugins: [{type: 'bridge', bridge: `cb${id}`, isGateway: true, ipMasq: false, ipam: {type: 'host-local', ranges: [[{subnet: '10.247.1.0/24'}]], dataDir: join(t.dir, 'host-local')}}]})
+  it("runs pods on Debian's bridge plugin too (the same path a cluster uses)", async () => {
+    const conf = config('10-bridge.conflist', {
+      cniVersion: '1.0.0',
+      name: `crb${id}`,
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: `cb${id}`,
+          isGateway: true,
+          ipMasq: false,
+          ipam: {type: 'host-local', ranges: [[{subnet: '10.247.1.0/24'}]], dataDir: join(t.dir, 'host-local')},
+        },
+      ],
+    })
     for (const p of ['bridge', 'host-local']) symlinkSync(`/usr/lib/cni/${p}`, join(bin, p))
     try {
       const a = await cli(['pod', 'add', 'ba', '--runtime', 'cri', '--config', conf, '--cni-path', bin])
       expect(a.exitCode, a.stderr).toBe(0)
       expect(a.stdout).toMatch(/ip 10\.247\.1\.\d+/)
-      expect((await cli(['pod', 'add', 'bb', '--runtime', 'cri', '--workload', 'sleep', '--config', conf, '--cni-path', bin])).exitCode).toBe(0)
+      expect(
+        (
+          await cli([
+            'pod',
+            'add',
+            'bb',
+            '--runtime',
+            'cri',
+            '--workload',
+            'sleep',
+            '--config',
+            conf,
+            '--cni-path',
+            bin,
+          ])
+        ).exitCode,
+      ).toBe(0)
       expect((await cli(['pod', 'probe', 'bb', 'ba'])).exitCode).toBe(0)
     } finally {
       for (const p of ['ba', 'bb']) await cli(['pod', 'del', p])
@@ -144,11 +264,16 @@ describe('cri runtime: pods through containerd\'s CRI plugin', () => {
 
   it('runtime.cri teaches: a plugin that rejects CNI_ARGS keys it does not know', async () => {
     learnerConf()
-    plugin(SOLUTION.replace('prefix=${podcidr#*/}', `IFS=';' read -ra cni_args <<<"\${CNI_ARGS:-}"
+    plugin(
+      SOLUTION.replace(
+        'prefix=${podcidr#*/}',
+        `IFS=';' read -ra cni_args <<<"\${CNI_ARGS:-}"
 for kv in "\${cni_args[@]}"; do
   case "\${kv%%=*}" in IgnoreUnknown|K8S_POD_NAME|K8S_POD_NAMESPACE) ;; *) error 4 "unknown CNI_ARGS key \${kv%%=*}" ;; esac
 done
-prefix=\${podcidr#*/}`))
+prefix=\${podcidr#*/}`,
+      ),
+    )
     const r = await criCheck()
     expect(r.status).toBe('fail')
     expect(r.message).toMatch(/Failed to create pod sandbox: .*unknown CNI_ARGS key K8S_POD_(INFRA_CONTAINER_ID|UID)/)
@@ -163,19 +288,26 @@ prefix=\${podcidr#*/}`))
     expect(`${r.message} ${r.hint}`).toMatch(/interface named CNI_IFNAME \(eth0\)/)
   }, 120_000)
 
-  it('a config that sorts before the learner\'s is the one containerd uses, and the check says so', async () => {
+  it("a config that sorts before the learner's is the one containerd uses, and the check says so", async () => {
     learnerConf()
     plugin(SOLUTION)
-    writeFileSync(join(netd, '00-other.conflist'), JSON.stringify({cniVersion: '1.0.0', name: 'other', plugins: [{type: 'bridge'}]}))
+    writeFileSync(
+      join(netd, '00-other.conflist'),
+      JSON.stringify({cniVersion: '1.0.0', name: 'other', plugins: [{type: 'bridge'}]}),
+    )
     const r = await criCheck()
     expect(r.status).toBe('fail')
-    expect(r.message).toMatch(/containerd would use .*00-other\.conflist, not your 10-ebpfcni\.conf: the CRI plugin reads only the first config file/)
+    expect(r.message).toMatch(
+      /containerd would use .*00-other\.conflist, not your 10-ebpfcni\.conf: the CRI plugin reads only the first config file/,
+    )
   }, 60_000)
 
   it('reset stops a daemon a killed run left, and removes its state', async () => {
     const conf = learnerConf()
     plugin(SOLUTION)
-    expect((await cli(['pod', 'add', 'left', '--runtime', 'cri', '--config', conf, '--cni-path', bin])).exitCode).toBe(0)
+    expect((await cli(['pod', 'add', 'left', '--runtime', 'cri', '--config', conf, '--cni-path', bin])).exitCode).toBe(
+      0,
+    )
     expect(await containerdRunning()).toBe(true)
     const dry = await cli(['reset', '--all', '--dry-run'])
     expect(dry.stdout).toMatch(/remove pod left \(cri runtime/)
@@ -186,7 +318,11 @@ prefix=\${podcidr#*/}`))
     expect(await containerdRunning()).toBe(false)
     expect(existsSync(join(t.dir, 'state/containerd'))).toBe(false)
     // Shims of this daemon (matched by their -address argument; an exited one keeps no arguments).
-    expect((await execa('pgrep', ['-f', `-address ${join(t.dir, 'state/containerd/containerd.sock')}`], {reject: false})).stdout.trim()).toBe('')
+    expect(
+      (
+        await execa('pgrep', ['-f', `-address ${join(t.dir, 'state/containerd/containerd.sock')}`], {reject: false})
+      ).stdout.trim(),
+    ).toBe('')
     await deleteLinkQuietly(`cr${id}`)
     expect(await hostSnapshot()).toEqual(before)
   }, 120_000)

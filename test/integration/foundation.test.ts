@@ -35,7 +35,22 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
     const r = await cli(['doctor', '--json'], env)
     const out = JSON.parse(r.stdout) as {passed: boolean; items: Array<{id: string; status: string; detail: string}>}
     const ids = out.items.map((i) => i.id)
-    expect(ids).toEqual(expect.arrayContaining(['root', 'kernel', 'btf', 'bpffs', 'tracefs', 'clang', 'libbpf', 'bpftool', 'jq', 'cni-dirs', 'ip-forward', 'podman']))
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'root',
+        'kernel',
+        'btf',
+        'bpffs',
+        'tracefs',
+        'clang',
+        'libbpf',
+        'bpftool',
+        'jq',
+        'cni-dirs',
+        'ip-forward',
+        'podman',
+      ]),
+    )
     const failing = out.items.filter((i) => i.status === 'fail')
     expect(failing, JSON.stringify(failing)).toEqual([])
     expect(out.passed).toBe(true)
@@ -44,7 +59,11 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
   })
 
   it('refuses to run as a non-root user with a clear message and exit 2, naming what needs root', async () => {
-    const asNobody = (args: string[]) => execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', cliBin, ...args], {reject: false, env: {CI: 'true', HOME: '/tmp'}})
+    const asNobody = (args: string[]) =>
+      execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', cliBin, ...args], {
+        reject: false,
+        env: {CI: 'true', HOME: '/tmp'},
+      })
     const r = await asNobody(['pod', 'list'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/ebpfcni pod list needs root: it changes host state/)
@@ -67,7 +86,21 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
     await execa('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`])
     mkdirSync(pinDir, {recursive: true})
     ledger.record('pin', pinDir, {lab: 1})
-    await execa('bpftool', ['map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'counter'])
+    await execa('bpftool', [
+      'map',
+      'create',
+      pin,
+      'type',
+      'hash',
+      'key',
+      '4',
+      'value',
+      '8',
+      'entries',
+      '16',
+      'name',
+      'counter',
+    ])
     writeFileSync(installed, 'original\n')
     const backup = join(t.dir, 'installed.conf.bak')
     writeFileSync(backup, 'original\n')

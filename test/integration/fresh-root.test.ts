@@ -9,8 +9,17 @@ describe('set-up on a fresh Debian 12 root', () => {
   beforeAll(() => requireRoot())
 
   it('setup.sh brings Node >= 20.17 itself, then ebpfcni --help and doctor --json work', async () => {
-    const r = await execa('bash', [join(repoRoot, 'scripts/test-fresh-root.sh')], {reject: false, timeout: 1_500_000, all: true})
-    console.log(r.all?.split('\n').filter((l) => /^==>|fresh root|--- |no node|fetching|Node\.js/.test(l.trim())).join('\n'))
+    const r = await execa('bash', [join(repoRoot, 'scripts/test-fresh-root.sh')], {
+      reject: false,
+      timeout: 1_500_000,
+      all: true,
+    })
+    console.log(
+      r.all
+        ?.split('\n')
+        .filter((l) => /^==>|fresh root|--- |no node|fetching|Node\.js/.test(l.trim()))
+        .join('\n'),
+    )
     expect(r.exitCode, r.all).toBe(0)
     expect(r.all).toMatch(/no node on this machine/)
     expect(r.all).toMatch(/--- node: \/usr\/local\/bin\/node v22\./)

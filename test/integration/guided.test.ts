@@ -12,7 +12,8 @@ import {hostSnapshot} from '../helpers/host.js'
 describe('guided: lab --watch, lab all --auto, usage errors', () => {
   const t = tempStateDir()
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[], timeout = 180_000) => execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  const cli = (args: string[], timeout = 180_000) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {
@@ -37,7 +38,12 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
   it('lab 1 --watch: checks the starter, then re-checks on save and moves on when the step passes', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-watch-'))
     try {
-      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '20', '--workspace', ws], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '20', '--workspace', ws], {
+        reject: false,
+        env,
+        timeout: 60_000,
+        stdin: 'ignore',
+      })
       let out = ''
       watching.stdout?.on('data', (d: Buffer) => (out += d.toString()))
       const waitFor = async (re: RegExp, ms: number): Promise<number> => {
@@ -74,11 +80,28 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-parse-'))
     try {
       // A state of its own: the learner is in step 1 here, whatever the other tests did.
-      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '12', '--workspace', ws], {reject: false, env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')}, timeout: 60_000, stdin: 'ignore'})
-      setTimeout(() => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8').replace('esac\nexit 0', 'exit 0')), 4000)
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '12', '--workspace', ws], {
+        reject: false,
+        env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')},
+        timeout: 60_000,
+        stdin: 'ignore',
+      })
+      setTimeout(
+        () =>
+          writeFileSync(
+            join(ws, 'ebpfcni'),
+            readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8').replace(
+              'esac\nexit 0',
+              'exit 0',
+            ),
+          ),
+        4000,
+      )
       const r = await watching
       const after = r.stdout.slice(r.stdout.indexOf('ebpfcni changed'))
-      expect(after).toMatch(/your plugin is a shell script bash can parse \[plugin\.parses\]\n\s+seen: bash -n .*syntax error/)
+      expect(after).toMatch(
+        /your plugin is a shell script bash can parse \[plugin\.parses\]\n\s+seen: bash -n .*syntax error/,
+      )
       expect(after).toMatch(/hint: Fix the syntax error first/)
       // Nothing else ran: no other check's verdict (and its unrelated hint) follows.
       expect(after).not.toMatch(/\[cni\.|\[config\./)
@@ -90,7 +113,13 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
 
   it('without a terminal, `lab 1` shows the first unfinished step, not one already passed', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-next-'))
-    const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')}, timeout: 60_000, stdin: 'ignore'})
+    const cli = (args: string[]) =>
+      execa('node', [cliBin, ...args], {
+        reject: false,
+        env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')},
+        timeout: 60_000,
+        stdin: 'ignore',
+      })
     try {
       expect((await cli(['lab', '1', '--workspace', ws])).stdout).toMatch(/Step 1 — the skeleton/)
       copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), join(ws, 'ebpfcni'))
@@ -107,8 +136,16 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
   it('--watch --poll says it polls, and still notices a save', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-poll-'))
     try {
-      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--poll', '--for', '8', '--workspace', ws], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
-      setTimeout(() => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(ws, 'ebpfcni'), 'utf8') + '\n# edited\n'), 4000)
+      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--poll', '--for', '8', '--workspace', ws], {
+        reject: false,
+        env,
+        timeout: 60_000,
+        stdin: 'ignore',
+      })
+      setTimeout(
+        () => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(ws, 'ebpfcni'), 'utf8') + '\n# edited\n'),
+        4000,
+      )
       const r = await watching
       expect(r.stdout).toMatch(/polling every 0\.5 s: asked to poll/)
       expect(r.stdout).toMatch(/── ebpfcni changed \(reinstalling your plugin\)/)

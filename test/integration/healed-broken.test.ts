@@ -38,7 +38,15 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
     return dir
   }
   const check = (lab: number, step: string, dir: string) =>
-    runChecks({lab, step, workspace: dir, targets, ledger: ledger(), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
+    runChecks({
+      lab,
+      step,
+      workspace: dir,
+      targets,
+      ledger: ledger(),
+      progress: new ProgressStore(join(t.dir, 'progress.json')),
+      timeoutMs: 3000,
+    })
   const settle = () => h.settle()
 
   beforeAll(() => h.setup())
@@ -55,7 +63,10 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
         }
         await settle()
         const healed = await check(lab.id, step.id, await workspace(lab, step, step.id))
-        expect(healed.checks.filter((c) => c.status !== 'pass' && c.id !== 'runtime.podman'), JSON.stringify(healed.checks, null, 1)).toEqual([])
+        expect(
+          healed.checks.filter((c) => c.status !== 'pass' && c.id !== 'runtime.podman'),
+          JSON.stringify(healed.checks, null, 1),
+        ).toEqual([])
         expect(healed.passed).toBe(true)
         await settle()
         expect(await h.snapshot()).toEqual(h.before())

@@ -14,21 +14,29 @@ const HANGING = SOLUTION.replace('ADD)\n  [ -e "$CNI_NETNS" ]', 'ADD)\n  sleep 3
 /** Everything a check run can leave: netns, links, pins, and plugin processes (with their sleep). */
 async function snapshot() {
   const procs = await execa('pgrep', ['-f', '/opt/cni/bin/ebpfcni|^sleep 3600$'], {reject: false})
-  return {...(await hostSnapshot()), pins: readdirSync('/sys/fs/bpf').sort(), pluginProcesses: procs.stdout.trim().split('\n').filter(Boolean).length}
+  return {
+    ...(await hostSnapshot()),
+    pins: readdirSync('/sys/fs/bpf').sort(),
+    pluginProcesses: procs.stdout.trim().split('\n').filter(Boolean).length,
+  }
 }
 
 describe('interrupting a check run leaves the host as it was', () => {
   const t = tempStateDir()
   const ws = join(t.dir, 'workspace')
   const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
-  const cli = (args: string[]) => execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
   let before: Awaited<ReturnType<typeof snapshot>>
 
   const plugin = (text: string) => {
     mkdirSync(ws, {recursive: true})
     writeFileSync(join(ws, 'ebpfcni'), text)
     chmodSync(join(ws, 'ebpfcni'), 0o755)
-    writeFileSync(join(ws, '10-ebpfcni.conf'), readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf')))
+    writeFileSync(
+      join(ws, '10-ebpfcni.conf'),
+      readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf')),
+    )
   }
 
   /**
@@ -36,7 +44,13 @@ describe('interrupting a check run leaves the host as it was', () => {
    * place from then on, however slow the machine), plus `afterMs`; return its exit code and output.
    */
   const interruptAt = async (signal: NodeJS.Signals, afterMs: number) => {
-    const child = execa('node', [cliBin, 'check', '1'], {reject: false, env, timeout: 120_000, stdin: 'ignore', all: true})
+    const child = execa('node', [cliBin, 'check', '1'], {
+      reject: false,
+      env,
+      timeout: 120_000,
+      stdin: 'ignore',
+      all: true,
+    })
     let out = ''
     child.all?.on('data', (d: Buffer) => (out += d.toString()))
     for (let i = 0; i < 600 && !/\[plugin\.present\]/.test(out); i++) await new Promise((r) => setTimeout(r, 25))
@@ -66,7 +80,13 @@ describe('interrupting a check run leaves the host as it was', () => {
         const r = await interruptAt(signal, afterMs)
         expect(r.exitCode, r.all).toBe(130)
         const now = await snapshot()
-        const left = now.netns.length - before.netns.length + now.links.length - before.links.length + now.pluginProcesses - before.pluginProcesses
+        const left =
+          now.netns.length -
+          before.netns.length +
+          now.links.length -
+          before.links.length +
+          now.pluginProcesses -
+          before.pluginProcesses
         console.log(`${signal} ${afterMs} ms after the first check: ${left} object(s) left`)
         expect(now).toEqual(before)
         // An interrupted run is no verdict: no report, no progress.
@@ -83,7 +103,13 @@ describe('interrupting a check run leaves the host as it was', () => {
   }, 60_000)
 
   it('SIGINT during lab 1 --auto: the smoke test resets what it installed, exit 130', async () => {
-    const child = execa('node', [cliBin, 'lab', '1', '--auto'], {reject: false, env, timeout: 120_000, stdin: 'ignore', all: true})
+    const child = execa('node', [cliBin, 'lab', '1', '--auto'], {
+      reject: false,
+      env,
+      timeout: 120_000,
+      stdin: 'ignore',
+      all: true,
+    })
     await new Promise((r) => setTimeout(r, 2500))
     child.kill('SIGINT')
     const r = await child
@@ -102,7 +128,9 @@ describe('interrupting a check run leaves the host as it was', () => {
     const r = await interruptAt('SIGKILL', 3000)
     expect(r.signal).toBe('SIGKILL')
     const left = await snapshot()
-    expect(left.pluginProcesses, 'the hung plugin outlives a SIGKILLed run (reparented to init)').toBeGreaterThan(before.pluginProcesses)
+    expect(left.pluginProcesses, 'the hung plugin outlives a SIGKILLed run (reparented to init)').toBeGreaterThan(
+      before.pluginProcesses,
+    )
     const dry = await cli(['reset', '--all', '--dry-run'])
     expect(dry.stdout).toMatch(/stop your plugin's process \d+/)
     const reset = await cli(['reset', '--all', '--yes'])

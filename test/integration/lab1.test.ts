@@ -1,5 +1,5 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {mkdirSync, readFileSync, writeFileSync, chmodSync, rmSync, copyFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
 import {runChecks} from '../../src/labs/checker.js'
 import {getLab} from '../../src/labs/catalogue.js'
@@ -22,7 +22,14 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
 
   // Private install targets and network, so a learner's own lab on this machine is untouched.
   const targets = {cniBinDir: join(t.dir, 'bin'), cniConfDir: join(t.dir, 'net.d')}
-  const config = {cniVersion: '1.0.0', name: `ebpfcni${id}`, type: 'ebpfcni', podcidr: '10.245.0.0/24', bridge, dataDir: ipamDir}
+  const config = {
+    cniVersion: '1.0.0',
+    name: `ebpfcni${id}`,
+    type: 'ebpfcni',
+    podcidr: '10.245.0.0/24',
+    bridge,
+    dataDir: ipamDir,
+  }
 
   const workspace = (name: string, plugin: string): string => {
     const dir = join(t.dir, 'ws', name.replace(/\W+/g, '-'))
@@ -33,7 +40,16 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     return dir
   }
   const check = (dir: string, step?: string, runtime: 'netns' | 'podman' = 'netns') =>
-    runChecks({lab: 1, step, workspace: dir, targets, runtime, ledger: new Ledger(join(t.dir, 'ledger.json')), progress: new ProgressStore(join(t.dir, 'progress.json')), timeoutMs: 3000})
+    runChecks({
+      lab: 1,
+      step,
+      workspace: dir,
+      targets,
+      runtime,
+      ledger: new Ledger(join(t.dir, 'ledger.json')),
+      progress: new ProgressStore(join(t.dir, 'progress.json')),
+      timeoutMs: 3000,
+    })
 
   beforeAll(async () => {
     requireRoot()
@@ -52,12 +68,21 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     const report = await check(workspace('solution', SOLUTION), undefined, 'podman')
     const notPassing = report.checks.filter((c) => c.status !== 'pass')
     expect(notPassing, JSON.stringify(notPassing, null, 1)).toEqual([])
-    expect(report.checks.map((c) => c.id).sort()).toEqual(getLab(1).steps.flatMap((s) => s.checks).sort())
+    expect(report.checks.map((c) => c.id).sort()).toEqual(
+      getLab(1)
+        .steps.flatMap((s) => s.checks)
+        .sort(),
+    )
     expect(report.passed).toBe(true)
     await deleteLinkQuietly(bridge)
     expect(await hostSnapshot()).toEqual(before)
     // Only the installed files remain in the ledger (reset removes them).
-    expect(new Ledger(join(t.dir, 'ledger.json')).entries().map((e) => e.kind).sort()).toEqual(['file', 'file'])
+    expect(
+      new Ledger(join(t.dir, 'ledger.json'))
+        .entries()
+        .map((e) => e.kind)
+        .sort(),
+    ).toEqual(['file', 'file'])
   }, 180_000)
 
   it('a plugin that hangs in ADD is named once, with the call and the time; later checks skip instead of waiting', async () => {
@@ -74,13 +99,15 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     for (const c of later) expect(c.status, `${c.id}: ${c.message}`).toBe('skip')
     // Checks with their own pods are not run at all: they name the hang instead of waiting on it.
     for (const id of ['cni.del.cleanup', 'cni.ipam.unique', 'runtime.podman']) {
-      expect(report.checks.find((c) => c.id === id)?.message).toMatch(/your plugin hung earlier in this run \(ADD \(pod "httpbin"\) was killed after 3\.\d s\)/)
+      expect(report.checks.find((c) => c.id === id)?.message).toMatch(
+        /your plugin hung earlier in this run \(ADD \(pod "httpbin"\) was killed after 3\.\d s\)/,
+      )
     }
     expect(skipped.length).toBe(later.length)
     // Nothing of the plugin outlives the run: no `sleep 3600` anywhere.
     const {execa} = await import('execa')
     const ps = await execa('pgrep', ['-f', '^sleep 3600$'], {reject: false})
-    expect(ps.stdout.trim(), 'a hung plugin\'s sleep is still running').toBe('')
+    expect(ps.stdout.trim(), "a hung plugin's sleep is still running").toBe('')
     await deleteLinkQuietly(bridge)
     expect(await hostSnapshot()).toEqual(before)
   }, 120_000)
@@ -90,7 +117,14 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
       expect(SOLUTION.includes(m.find), `the mutant's anchor is no longer in the solution: ${m.find}`).toBe(true)
       const report = await check(workspace(m.name, SOLUTION.replace(m.find, m.replace)), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
-      expect(target?.status, JSON.stringify(report.checks.filter((c) => c.status !== 'pass'), null, 1)).toBe('fail')
+      expect(
+        target?.status,
+        JSON.stringify(
+          report.checks.filter((c) => c.status !== 'pass'),
+          null,
+          1,
+        ),
+      ).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       expect(report.passed).toBe(false)

@@ -9,7 +9,10 @@ import {labHarness} from '../helpers/lab-harness.js'
 import {LAB2_MUTANTS, type Lab2Mutant} from '../fixtures/lab2-mutants.js'
 
 const LAB = join(repoRoot, 'labs/02-ebpf-basics')
-const SOLUTION = {'ebpfcni.bpf.c': readFileSync(join(LAB, 'solution/ebpfcni.bpf.c'), 'utf8'), ebpfcni: readFileSync(join(LAB, 'solution/ebpfcni'), 'utf8')}
+const SOLUTION = {
+  'ebpfcni.bpf.c': readFileSync(join(LAB, 'solution/ebpfcni.bpf.c'), 'utf8'),
+  ebpfcni: readFileSync(join(LAB, 'solution/ebpfcni'), 'utf8'),
+}
 
 describe('lab 2 checks: the solution passes, every mutant fails with the right check', () => {
   const h = labHarness(2, {tag: 'l2', subnet: '10.246.0.0/24'})
@@ -18,7 +21,12 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
   const settle = () => h.settle()
 
   /** A workspace with the given files, the program built and pinned as the mutant says. */
-  const prepare = async (name: string, files: Record<string, string>, pin: Lab2Mutant['pin'] = undefined, editAfterLoad?: Record<string, string>): Promise<string> => {
+  const prepare = async (
+    name: string,
+    files: Record<string, string>,
+    pin: Lab2Mutant['pin'] = undefined,
+    editAfterLoad?: Record<string, string>,
+  ): Promise<string> => {
     const dir = h.workspace(name, files)
     rmSync(pinDir, {recursive: true, force: true})
     if (pin !== 'none') {
@@ -34,8 +42,15 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
 
   it('the reference solution passes every lab 2 check and leaves nothing', async () => {
     const report = await check(await prepare('solution', SOLUTION))
-    expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
-    expect(report.checks.map((c) => c.id).sort()).toEqual(getLab(2).steps.flatMap((s) => s.checks).sort())
+    expect(
+      report.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(report.checks, null, 1),
+    ).toEqual([])
+    expect(report.checks.map((c) => c.id).sort()).toEqual(
+      getLab(2)
+        .steps.flatMap((s) => s.checks)
+        .sort(),
+    )
     await settle()
     expect(await h.snapshot()).toEqual(h.before())
   }, 120_000)
@@ -44,7 +59,8 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
       expect(SOLUTION[m.file].includes(m.find), `anchor missing: ${m.find}`).toBe(true)
       const files = {...SOLUTION, [m.file]: SOLUTION[m.file].replace(m.find, m.replace)}
-      const dir = m.pin === 'stale' ? await prepare(m.name, SOLUTION, 'stale', files) : await prepare(m.name, files, m.pin)
+      const dir =
+        m.pin === 'stale' ? await prepare(m.name, SOLUTION, 'stale', files) : await prepare(m.name, files, m.pin)
       const report = await check(dir, m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')

@@ -9,7 +9,10 @@ import {LAB3_MUTANTS} from '../fixtures/lab3-mutants.js'
 
 const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
 const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
-const PROGRAMS = {counter: read('labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'), percpu: read('labs/03-maps-monitoring/solution/ebpfcni.bpf.c')}
+const PROGRAMS = {
+  counter: read('labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'),
+  percpu: read('labs/03-maps-monitoring/solution/ebpfcni.bpf.c'),
+}
 
 describe('lab 3 checks: the solutions pass, every mutant fails with the right check', () => {
   // The checks load the program themselves; each case starts from an empty pin dir.
@@ -21,17 +24,23 @@ describe('lab 3 checks: the solutions pass, every mutant fails with the right ch
 
   it('the per-CPU reference passes every lab 3 check, and leaves only its pins (removed here)', async () => {
     const report = await h.check(workspace('solution', PROGRAMS.percpu))
-    expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
+    expect(
+      report.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(report.checks, null, 1),
+    ).toEqual([])
     expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(3).steps.flatMap((s) => s.checks))].sort())
     await h.settle()
     expect(await h.snapshot()).toEqual(h.before())
   }, 120_000)
 
-  it('step 1\'s shared-hash reference passes the counter and metrics steps', async () => {
+  it("step 1's shared-hash reference passes the counter and metrics steps", async () => {
     const dir = workspace('step1', PROGRAMS.counter)
     for (const step of ['counter', 'metrics']) {
       const report = await h.check(dir, step)
-      expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
+      expect(
+        report.checks.filter((c) => c.status !== 'pass'),
+        JSON.stringify(report.checks, null, 1),
+      ).toEqual([])
     }
     await h.settle()
   }, 120_000)

@@ -37,13 +37,17 @@ class StaticController extends PolicyController {
   stop(): void {}
 }
 
-describe('lab 4 checks: each step\'s reference passes, every mutant fails with the right check', () => {
+describe("lab 4 checks: each step's reference passes, every mutant fails with the right check", () => {
   const h = labHarness(4, {tag: 'l4', subnet: '10.249.0.0/24'})
   const {targets, pinDir, ledger} = h
   const workspace = (name: string, program: string) => h.workspace(name, {'ebpfcni.bpf.c': program, ebpfcni: PLUGIN})
   const check = h.check
   const settle = () => h.settle()
-  const passing = (r: Awaited<ReturnType<typeof check>>) => expect(r.checks.filter((c) => c.status !== 'pass'), JSON.stringify(r.checks, null, 1)).toEqual([])
+  const passing = (r: Awaited<ReturnType<typeof check>>) =>
+    expect(
+      r.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(r.checks, null, 1),
+    ).toEqual([])
 
   beforeAll(() => h.setup())
   afterAll(() => h.teardown())
@@ -62,13 +66,18 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
       if (id !== 'policy.networkpolicy' || !result) return
       // Mid-run: the httpbin and sleep pods are CRI sandboxes of ebpfcni's containerd.
       const client = new CriClient(containerdSocket())
-      void client.listPodSandbox().then((items) => seen.push(...items.map((s) => s.labels.app ?? '?'))).finally(() => client.close())
+      void client
+        .listPodSandbox()
+        .then((items) => seen.push(...items.map((s) => s.labels.app ?? '?')))
+        .finally(() => client.close())
     })
     passing(r)
     await new Promise((res) => setTimeout(res, 200))
     expect(seen.sort()).toEqual(expect.arrayContaining(['httpbin', 'sleep']))
     await settle()
-    expect(existsSync(join(h.t.dir, 'containerd')), 'the containerd this run started is gone with its state').toBe(false)
+    expect(existsSync(join(h.t.dir, 'containerd')), 'the containerd this run started is gone with its state').toBe(
+      false,
+    )
     expect(await h.snapshot()).toEqual(h.before())
   }, 180_000)
 
@@ -85,7 +94,7 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     await settle()
   }, 240_000)
 
-  it('step 2\'s reference does not validate sources: policy.source-validation fails on it, naming the spoofed datagrams', async () => {
+  it("step 2's reference does not validate sources: policy.source-validation fails on it, naming the spoofed datagrams", async () => {
     const r = await check(workspace('np-spoof', PROGRAMS.networkpolicy), 'spoofing')
     const sv = r.checks.find((c) => c.id === 'policy.source-validation')
     expect(sv?.status, JSON.stringify(r.checks, null, 1)).toBe('fail')
@@ -93,11 +102,16 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
     await settle()
   }, 120_000)
 
-  it('the learner\'s own rules survive a check run', async () => {
+  it("the learner's own rules survive a check run", async () => {
     const dir = workspace('keep', PROGRAMS.networkpolicy)
     await check(dir, 'deny')
     const maps = PolicyMaps.open(pinDir)
-    maps.sync({...emptyDesired('ip-pair'), pairs: new Map([['10.9.9.1>10.9.9.2', 1]]), portPairs: new Map([['10.9.9.1>10.9.9.2>tcp/80', 2]]), isolated: new Set(['10.9.9.2'])})
+    maps.sync({
+      ...emptyDesired('ip-pair'),
+      pairs: new Map([['10.9.9.1>10.9.9.2', 1]]),
+      portPairs: new Map([['10.9.9.1>10.9.9.2>tcp/80', 2]]),
+      isolated: new Set(['10.9.9.2']),
+    })
     maps.close()
     await check(dir, 'networkpolicy')
     const after = PolicyMaps.open(pinDir)
@@ -125,9 +139,20 @@ describe('lab 4 checks: each step\'s reference passes, every mutant fails with t
   it('mutant "policy not following new pods" (a controller that syncs once) fails policy.follows-pods', async () => {
     const dir = workspace('static-controller', PROGRAMS.networkpolicy)
     await check(dir, 'deny') // installs the plugin and loads the program
-    const ctx = new Lab4Context({cniBinDir: targets.cniBinDir, configFile: join(targets.cniConfDir, '10-ebpfcni.conf'), runtime: 'netns', ledger: ledger(), timeoutMs: 3000, workspace: dir, controller: (svc) => new StaticController(svc)})
+    const ctx = new Lab4Context({
+      cniBinDir: targets.cniBinDir,
+      configFile: join(targets.cniConfDir, '10-ebpfcni.conf'),
+      runtime: 'netns',
+      ledger: ledger(),
+      timeoutMs: 3000,
+      workspace: dir,
+      controller: (svc) => new StaticController(svc),
+    })
     try {
-      const result = await runCheck(LAB4_CHECKS.find((c) => c.id === 'policy.follows-pods')!, ctx)
+      const result = await runCheck(
+        LAB4_CHECKS.find((c) => c.id === 'policy.follows-pods')!,
+        ctx,
+      )
       expect(result.status, JSON.stringify(result)).toBe('fail')
       expect(result.message).toMatch(/new app=sleep pod .* could not reach httpbin/)
     } finally {

@@ -35,22 +35,29 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
   const pinDir = `/sys/fs/bpf/ebpfcni-tm${uniq()}`
   const pin = join(pinDir, 'counter')
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[], timeout = 30_000) => execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  const cli = (args: string[], timeout = 30_000) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
   let prometheus: ResultPromise | undefined
 
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
     for (const tool of ['promtool', 'prometheus']) {
-      if ((await execa('which', [tool], {reject: false})).exitCode !== 0) throw new Error(`${tool} is missing (Debian package prometheus): run bash scripts/setup.sh`)
+      if ((await execa('which', [tool], {reject: false})).exitCode !== 0)
+        throw new Error(`${tool} is missing (Debian package prometheus): run bash scripts/setup.sh`)
     }
-    const built = await buildBpf(join(repoRoot, 'labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'), join(t.dir, 'counter.o'))
+    const built = await buildBpf(
+      join(repoRoot, 'labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'),
+      join(t.dir, 'counter.o'),
+    )
     expect(built.ok).toBe(true)
     loadAndPin(built.object, {pinDir, ledger: new Ledger(join(t.dir, 'ledger.json')), replace: true})
     setCount(pin, '10.99.0.5', 42n)
     setCount(pin, '10.99.0.6', 7n)
     // A pod record, as `ebpfcni pod add` leaves, so the exporter can name the source.
-    new Ledger(join(t.dir, 'ledger.json')).record('pod', 'httpbin', {details: {name: 'httpbin', ip: '10.99.0.5', runtime: 'netns'}})
+    new Ledger(join(t.dir, 'ledger.json')).record('pod', 'httpbin', {
+      details: {name: 'httpbin', ip: '10.99.0.5', runtime: 'netns'},
+    })
   })
   afterAll(async () => {
     prometheus?.kill('SIGKILL')
@@ -63,8 +70,16 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     const r = await cli(['metrics', '--once', '--map', pin])
     expect(r.exitCode, r.stderr).toBe(0)
     const samples = parseExposition(r.stdout)
-    expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.5', pod: 'httpbin'}, value: 42})
-    expect(samples).toContainEqual({name: 'ebpfcni_packets_total', labels: {source_addr: '10.99.0.6', pod: ''}, value: 7})
+    expect(samples).toContainEqual({
+      name: 'ebpfcni_packets_total',
+      labels: {source_addr: '10.99.0.5', pod: 'httpbin'},
+      value: 42,
+    })
+    expect(samples).toContainEqual({
+      name: 'ebpfcni_packets_total',
+      labels: {source_addr: '10.99.0.6', pod: ''},
+      value: 7,
+    })
     expect(samples).toContainEqual({name: 'ebpfcni_map_up', labels: {}, value: 1})
     // How long the scrape's map read took, as exporters expose it.
     const took = samples.find((x) => x.name === 'ebpfcni_scrape_duration_seconds')
@@ -86,7 +101,11 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     const port = await freePort()
     const started = await cli(['metrics', '--background', '--compat', '--port', String(port), '--map', pin])
     expect(started.exitCode, started.stderr).toBe(0)
-    expect(new Ledger(join(t.dir, 'ledger.json')).find((e) => e.kind === 'process' && e.owner === 'process:metrics-exporter')).toHaveLength(1)
+    expect(
+      new Ledger(join(t.dir, 'ledger.json')).find(
+        (e) => e.kind === 'process' && e.owner === 'process:metrics-exporter',
+      ),
+    ).toHaveLength(1)
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     expect(body).toMatch(/ebpf_exporter_counter\{source_addr="10.99.0.5"\} 42/)
 
@@ -94,12 +113,26 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     const promPort = await freePort()
     const dir = join(t.dir, 'prometheus')
     mkdirSync(dir, {recursive: true})
-    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ebpfcni\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`)
-    prometheus = execa('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], {reject: false, stdin: 'ignore', timeout: 60_000})
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ebpfcni\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`,
+    )
+    prometheus = execa(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      {reject: false, stdin: 'ignore', timeout: 60_000},
+    )
     const query = async (q: string): Promise<Array<{metric: Record<string, string>; value: [number, string]}>> => {
-      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined)
+      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(
+        () => undefined,
+      )
       if (!res?.ok) return []
-      return ((await res.json()) as {data: {result: Array<{metric: Record<string, string>; value: [number, string]}>}}).data.result
+      return ((await res.json()) as {data: {result: Array<{metric: Record<string, string>; value: [number, string]}>}})
+        .data.result
     }
     let series: Awaited<ReturnType<typeof query>> = []
     for (let i = 0; i < 60 && !series.length; i++) {

@@ -19,7 +19,10 @@ describe('Vagrant provisioning', () => {
   })
 
   it('runs setup on this machine, idempotently, and leaves a login greeting', async () => {
-    const r = await execa('bash', [join(repoRoot, 'scripts/vagrant-provision.sh'), repoRoot, '--profile-dir', t.dir], {reject: false, timeout: 300_000})
+    const r = await execa('bash', [join(repoRoot, 'scripts/vagrant-provision.sh'), repoRoot, '--profile-dir', t.dir], {
+      reject: false,
+      timeout: 300_000,
+    })
     expect(r.exitCode, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/System packages .*\n\s+all present/)
     expect(r.stdout).toMatch(/Done\. Next: ebpfcni lab 1/)
@@ -31,7 +34,10 @@ describe('Vagrant provisioning', () => {
   }, 300_000)
 
   it('refuses a path that is not the repository, with the reason', async () => {
-    const r = await execa('bash', [join(repoRoot, 'scripts/vagrant-provision.sh'), t.dir], {reject: false, timeout: 10_000})
+    const r = await execa('bash', [join(repoRoot, 'scripts/vagrant-provision.sh'), t.dir], {
+      reject: false,
+      timeout: 10_000,
+    })
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/no ebpfcni repository at/)
   })

@@ -17,7 +17,8 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     EBPFCNI_CNI_CONF_DIR: join(t.dir, 'net.d'),
   }
   const tmux = (...args: string[]) => execa('tmux', args, {reject: false, timeout: 10_000})
-  const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', session)).stdout
+  const screen = async (): Promise<string> =>
+    (await tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', session)).stdout
   const waitFor = async (re: RegExp, ms = 20_000): Promise<string> => {
     const t0 = Date.now()
     for (;;) {
@@ -36,18 +37,40 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    if ((await execa('which', ['tmux'], {reject: false})).exitCode !== 0) throw new Error('tmux is missing: apt-get install tmux (scripts/setup.sh installs it)')
+    if ((await execa('which', ['tmux'], {reject: false})).exitCode !== 0)
+      throw new Error('tmux is missing: apt-get install tmux (scripts/setup.sh installs it)')
   })
   afterAll(async () => {
     await tmux('kill-session', '-t', session)
-    await execa('node', [cliBin, 'reset', '--all', '--yes'], {reject: false, env: {...env, CI: 'true'}, timeout: 60_000})
+    await execa('node', [cliBin, 'reset', '--all', '--yes'], {
+      reject: false,
+      env: {...env, CI: 'true'},
+      timeout: 60_000,
+    })
     t.cleanup()
   })
 
   it('walks the menu: next hint, apply the solution, run the checks; they pass on screen', async () => {
     // Multiple arguments: tmux runs the command directly, no shell. CI is unset so the tool sees a terminal.
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`)
-    const started = await tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', 'env', '-u', 'CI', ...envArgs, 'node', cliBin, 'lab', '1')
+    const started = await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '160',
+      '-y',
+      '50',
+      'env',
+      '-u',
+      'CI',
+      ...envArgs,
+      'node',
+      cliBin,
+      'lab',
+      '1',
+    )
     expect(started.exitCode, started.stderr).toBe(0)
     await waitFor(/Run this step's checks/)
     expect(await screen()).toMatch(/Step 1 — the skeleton/)
@@ -59,7 +82,9 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     await waitFor(/Replace .* with the solution\?/)
     await tmux('send-keys', '-t', session, 'Enter') // default: yes
     await waitFor(/Applied the solution\. Backups: .*ebpfcni\.bak-/)
-    expect(readFileSync(join(env.EBPFCNI_WORKSPACE, 'ebpfcni'), 'utf8')).toBe(readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8'))
+    expect(readFileSync(join(env.EBPFCNI_WORKSPACE, 'ebpfcni'), 'utf8')).toBe(
+      readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8'),
+    )
 
     await choose(1) // Run this step's checks
     const s = await waitFor(/lab 1, step skeleton: all 4 checks pass/, 60_000)
@@ -69,7 +94,8 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     await tmux('send-keys', '-t', session, 'Up') // the list wraps: Up from the top is "quit"
     await tmux('send-keys', '-t', session, 'Enter')
     const t0 = Date.now()
-    while ((await tmux('has-session', '-t', session)).exitCode === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100))
+    while ((await tmux('has-session', '-t', session)).exitCode === 0 && Date.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 100))
     expect((await tmux('has-session', '-t', session)).exitCode, 'ebpfcni lab did not exit on quit').not.toBe(0)
     expect(existsSync(join(t.dir, 'progress.json'))).toBe(true)
     expect(JSON.parse(readFileSync(join(t.dir, 'progress.json'), 'utf8')).labs['1'].steps.skeleton.done).toBe(true)
@@ -79,8 +105,24 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     const name = `${session}-c`
     const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`)
     // bash prints the exit code and keeps the pane open to be read; the script is a constant, the paths are arguments.
-    const started = await tmux('new-session', '-d', '-s', name, '-x', '160', '-y', '50', 'env', '-u', 'CI', ...envArgs,
-      'bash', '-c', 'node "$0" lab 1; echo "exit=$?"; sleep 60', cliBin)
+    const started = await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '160',
+      '-y',
+      '50',
+      'env',
+      '-u',
+      'CI',
+      ...envArgs,
+      'bash',
+      '-c',
+      'node "$0" lab 1; echo "exit=$?"; sleep 60',
+      cliBin,
+    )
     expect(started.exitCode, started.stderr).toBe(0)
     try {
       const shot = async () => (await tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', name)).stdout

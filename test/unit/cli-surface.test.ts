@@ -19,30 +19,68 @@ interface ManifestCommand {
   flags: Record<string, {char?: string; name: string}>
   enableJsonFlag?: boolean
 }
-const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, ManifestCommand>}
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'oclif.manifest.json'), 'utf8')) as {
+  commands: Record<string, ManifestCommand>
+}
 const commands = Object.entries(manifest.commands)
 
 describe('help reads well', () => {
   it('every command has a summary of at most 80 characters, an example, and no hard line breaks in its description', () => {
-    const problems = commands.flatMap(([id, c]) => [
-      !c.summary ? `${id}: no summary` : c.summary.length > 80 ? `${id}: summary of ${c.summary.length} characters` : '',
-      c.description?.includes('\n') ? `${id}: line break in the description` : '',
-      !c.examples?.length ? `${id}: no example` : '',
-    ].filter(Boolean))
+    const problems = commands.flatMap(([id, c]) =>
+      [
+        !c.summary
+          ? `${id}: no summary`
+          : c.summary.length > 80
+            ? `${id}: summary of ${c.summary.length} characters`
+            : '',
+        c.description?.includes('\n') ? `${id}: line break in the description` : '',
+        !c.examples?.length ? `${id}: no example` : '',
+      ].filter(Boolean),
+    )
     expect(problems).toEqual([])
     expect(commands.length).toBeGreaterThan(25)
   })
 
   it('one meaning per short flag: -w is always --workspace, -s --step, -y --yes', () => {
     const meaning = new Map<string, Set<string>>()
-    for (const [, c] of commands) for (const f of Object.values(c.flags)) if (f.char) meaning.set(f.char, (meaning.get(f.char) ?? new Set()).add(f.name))
+    for (const [, c] of commands)
+      for (const f of Object.values(c.flags))
+        if (f.char) meaning.set(f.char, (meaning.get(f.char) ?? new Set()).add(f.name))
     for (const [char, names] of meaning) expect([...names], `-${char}`).toHaveLength(1)
     expect([...meaning.get('w')!]).toEqual(['workspace'])
   })
 
   it('every command that reports can print JSON (--json)', () => {
-    const reporting = ['check', 'status', 'hint', 'solution', 'doctor', 'conform', 'reset', 'pod:add', 'pod:del', 'pod:list', 'pod:probe', 'pod:check',
-      'bpf:build', 'bpf:load', 'bpf:attach', 'bpf:detach', 'bpf:maps', 'bpf:progs', 'bpf:trace', 'policy:deny', 'policy:allow', 'policy:remove', 'policy:apply', 'policy:delete', 'policy:list', 'policy:watch', 'metrics', 'lab']
+    const reporting = [
+      'check',
+      'status',
+      'hint',
+      'solution',
+      'doctor',
+      'conform',
+      'reset',
+      'pod:add',
+      'pod:del',
+      'pod:list',
+      'pod:probe',
+      'pod:check',
+      'bpf:build',
+      'bpf:load',
+      'bpf:attach',
+      'bpf:detach',
+      'bpf:maps',
+      'bpf:progs',
+      'bpf:trace',
+      'policy:deny',
+      'policy:allow',
+      'policy:remove',
+      'policy:apply',
+      'policy:delete',
+      'policy:list',
+      'policy:watch',
+      'metrics',
+      'lab',
+    ]
     const without = reporting.filter((id) => !manifest.commands[id] || !('json' in manifest.commands[id].flags))
     expect(without).toEqual([])
   })
@@ -105,7 +143,11 @@ describe('step texts as Markdown', () => {
   }
 
   it('renders a table and a list, and keeps code blocks exactly as written', () => {
-    const out = plain(() => renderMarkdown('# Title\n\nA *word* and **more**.\n\n- one\n- two\n\n| map | key |\n|---|---|\n| counter | __be32 |\n\n```bash\nebpfcni check 1 --step add | jq .\n```\n'))
+    const out = plain(() =>
+      renderMarkdown(
+        '# Title\n\nA *word* and **more**.\n\n- one\n- two\n\n| map | key |\n|---|---|\n| counter | __be32 |\n\n```bash\nebpfcni check 1 --step add | jq .\n```\n',
+      ),
+    )
     expect(out).toMatch(/^Title/)
     expect(out).toMatch(/\* one\n\s+\* two/)
     expect(out).toMatch(/│ map\s+│ key\s+│/)
@@ -113,10 +155,11 @@ describe('step texts as Markdown', () => {
     expect(out).not.toMatch(/\*\*|\|---/)
     // Copy-pasteable: the command line as written, no box or colour inside.
     expect(out.split('\n')).toContain('  ebpfcni check 1 --step add | jq .')
+    // eslint-disable-next-line no-control-regex -- an ANSI escape is what the test looks for
     expect(out).not.toMatch(/\u001b\[/)
   })
 
-  it('lab 3 step 1\'s table is a table on screen', () => {
+  it("lab 3 step 1's table is a table on screen", () => {
     const text = readFileSync(join(repoRoot, 'labs/03-maps-monitoring/steps/01-counter.md'), 'utf8')
     expect(text).toMatch(/^\|.*\|$/m)
     const out = plain(() => renderMarkdown(text))

@@ -4,7 +4,12 @@ import {parseNetworkConfig, pluginStdin} from '../../src/cni/config.js'
 import {interpret} from '../../src/cni/invoke.js'
 import type {RunResult} from '../../src/host/exec.js'
 
-const good = {cniVersion: '1.0.0', interfaces: [{name: 'eth0', mac: '0a:58:0a:0a:00:05', sandbox: '/run/netns/x'}], ips: [{address: '10.10.0.5/24', gateway: '10.10.0.1', interface: 0}], routes: [{dst: '0.0.0.0/0', gw: '10.10.0.1'}]}
+const good = {
+  cniVersion: '1.0.0',
+  interfaces: [{name: 'eth0', mac: '0a:58:0a:0a:00:05', sandbox: '/run/netns/x'}],
+  ips: [{address: '10.10.0.5/24', gateway: '10.10.0.1', interface: 0}],
+  routes: [{dst: '0.0.0.0/0', gw: '10.10.0.1'}],
+}
 
 describe('result validation', () => {
   it('accepts a correct 1.0.0 result', () => expect(validateResult(good, '1.0.0')).toEqual([]))
@@ -13,10 +18,15 @@ describe('result validation', () => {
     expect(validateResult({...good, cniVersion: '0.4.0', ips: [{...good.ips[0], version: '4'}]}, '0.4.0')).toEqual([])
   })
   it('flags a result of another version than the config', () => {
-    expect(validateResult({...good, cniVersion: '0.3.1'}, '1.0.0')[0]).toMatch(/result cniVersion is "0\.3\.1" but the config declares "1\.0\.0"/)
+    expect(validateResult({...good, cniVersion: '0.3.1'}, '1.0.0')[0]).toMatch(
+      /result cniVersion is "0\.3\.1" but the config declares "1\.0\.0"/,
+    )
   })
   it('flags bad addresses, gateways, routes and interface indexes', () => {
-    const p = validateResult({...good, ips: [{address: '10.10.0.5', gateway: '10.10.0.1/24', interface: 1}], routes: [{dst: 'default'}]}, '1.0.0').join('\n')
+    const p = validateResult(
+      {...good, ips: [{address: '10.10.0.5', gateway: '10.10.0.1/24', interface: 1}], routes: [{dst: 'default'}]},
+      '1.0.0',
+    ).join('\n')
     expect(p).toMatch(/address must be an address in CIDR form/)
     expect(p).toMatch(/gateway must be a bare IP/)
     expect(p).toMatch(/interface is 1 but "interfaces" has 1 entry/)
@@ -31,34 +41,67 @@ describe('result validation', () => {
 })
 
 describe('plugin output parsing', () => {
-  it('names junk before the JSON', () => expect(parsePluginJson('hello\n{"a":1}').problem).toMatch(/text before the JSON: "hello\\n"/))
+  it('names junk before the JSON', () =>
+    expect(parsePluginJson('hello\n{"a":1}').problem).toMatch(/text before the JSON: "hello\\n"/))
   it('reports empty and invalid output', () => {
     expect(parsePluginJson('').problem).toBe('stdout was empty')
     expect(parsePluginJson('{oops').problem).toMatch(/not valid JSON/)
   })
-  const r = (o: Partial<RunResult>): RunResult => ({command: 'p', exitCode: 0, stdout: '', stderr: '', timedOut: false, outputCapped: false, durationMs: 1, ...o})
+  const r = (o: Partial<RunResult>): RunResult => ({
+    command: 'p',
+    exitCode: 0,
+    stdout: '',
+    stderr: '',
+    timedOut: false,
+    outputCapped: false,
+    durationMs: 1,
+    ...o,
+  })
   const req = {command: 'ADD' as const, type: 'p', stdin: {}, cniPath: ['/x']}
   it('an error JSON with exit 0 is itself an error', () => {
-    expect(interpret(req, '/x/p', r({stdout: '{"code":7,"msg":"no"}'})).problem).toMatch(/yet exited 0: an error must exit non-zero/)
+    expect(interpret(req, '/x/p', r({stdout: '{"code":7,"msg":"no"}'})).problem).toMatch(
+      /yet exited 0: an error must exit non-zero/,
+    )
   })
   it('DEL may print nothing', () => expect(interpret({...req, command: 'DEL'}, '/x/p', r({})).ok).toBe(true))
   it('ADD must print a result', () => expect(interpret(req, '/x/p', r({})).problem).toMatch(/stdout was empty/))
-  it('names unknown codes', () => expect(interpret(req, '/x/p', r({exitCode: 1, stdout: '{"code":42,"msg":"x"}'})).problem).toMatch(/42 \(reserved/))
+  it('names unknown codes', () =>
+    expect(interpret(req, '/x/p', r({exitCode: 1, stdout: '{"code":42,"msg":"x"}'})).problem).toMatch(/42 \(reserved/))
 })
 
 describe('network config', () => {
   it('treats a .conf as a one-plugin list and injects name/cniVersion into each plugin', () => {
-    const net = parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","type":"ebpfcni","podcidr":"10.10.0.0/24"}', 'x.conf')
+    const net = parseNetworkConfig(
+      '{"cniVersion":"1.0.0","name":"n","type":"ebpfcni","podcidr":"10.10.0.0/24"}',
+      'x.conf',
+    )
     expect(net.plugins).toHaveLength(1)
     expect(net.isConflist).toBe(false)
-    const list = parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"},{"type":"b","capabilities":{"portMappings":true}}]}', 'x.conflist')
-    const stdin = pluginStdin(list, list.plugins[1], {prevResult: {x: 1}, capabilityArgs: {portMappings: [1], bandwidth: {}}})
-    expect(stdin).toEqual({type: 'b', capabilities: {portMappings: true}, name: 'n', cniVersion: '1.0.0', runtimeConfig: {portMappings: [1]}, prevResult: {x: 1}})
+    const list = parseNetworkConfig(
+      '{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"},{"type":"b","capabilities":{"portMappings":true}}]}',
+      'x.conflist',
+    )
+    const stdin = pluginStdin(list, list.plugins[1], {
+      prevResult: {x: 1},
+      capabilityArgs: {portMappings: [1], bandwidth: {}},
+    })
+    expect(stdin).toEqual({
+      type: 'b',
+      capabilities: {portMappings: true},
+      name: 'n',
+      cniVersion: '1.0.0',
+      runtimeConfig: {portMappings: [1]},
+      prevResult: {x: 1},
+    })
   })
   it('rejects missing type, bad versions and path-like types with the reason', () => {
     expect(() => parseNetworkConfig('{"cniVersion":"1.0.0","name":"n"}', 'f')).toThrow(/needs a "type"/)
-    expect(() => parseNetworkConfig('{"cniVersion":"9.9.9","name":"n","type":"a"}', 'f')).toThrow(/cniVersion "9\.9\.9" is not one/)
-    expect(() => parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","type":"../a"}', 'f')).toThrow(/bare executable name/)
+    expect(() => parseNetworkConfig('{"cniVersion":"9.9.9","name":"n","type":"a"}', 'f')).toThrow(
+      /cniVersion "9\.9\.9" is not one/,
+    )
+    expect(() => parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","type":"../a"}', 'f')).toThrow(
+      /bare executable name/,
+    )
     expect(() => parseNetworkConfig('{nope', 'f')).toThrow(/not valid JSON/)
   })
 })

@@ -19,35 +19,60 @@ describe('lab content', () => {
   })
 
   it('every starter, solution and step text it names exists', () => {
-    const missing = labs.flatMap((lab) => [
-      ...Object.values(lab.starter).map((f) => join(lab.dir, f)),
-      ...lab.steps.flatMap((s) => [join(lab.dir, s.text), ...Object.values(s.solution).map((f) => join(lab.dir, f))]),
-    ]).filter((f) => !existsSync(f))
+    const missing = labs
+      .flatMap((lab) => [
+        ...Object.values(lab.starter).map((f) => join(lab.dir, f)),
+        ...lab.steps.flatMap((s) => [join(lab.dir, s.text), ...Object.values(s.solution).map((f) => join(lab.dir, f))]),
+      ])
+      .filter((f) => !existsSync(f))
     expect(missing).toEqual([])
   })
 
-  it('starters carry TODO(step) markers, each naming a step of their lab, the first step\'s included', () => {
+  it("starters carry TODO(step) markers, each naming a step of their lab, the first step's included", () => {
     for (const lab of labs) {
-      const own = Object.values(lab.starter).filter((f) => f.startsWith('starter/')).map((f) => readFileSync(join(lab.dir, f), 'utf8')).join('\n')
+      const own = Object.values(lab.starter)
+        .filter((f) => f.startsWith('starter/'))
+        .map((f) => readFileSync(join(lab.dir, f), 'utf8'))
+        .join('\n')
       const markers = [...own.matchAll(/TODO\(([a-z-]+)\)/g)].map((m) => m[1])
-      expect(markers.filter((m) => !lab.steps.some((s) => s.id === m)), `lab ${lab.id}: markers for no step`).toEqual([])
+      expect(
+        markers.filter((m) => !lab.steps.some((s) => s.id === m)),
+        `lab ${lab.id}: markers for no step`,
+      ).toEqual([])
       expect(markers, `lab ${lab.id}`).toContain(lab.steps[0].id)
     }
   })
 
   it('the core path fits a 90-minute session; every step is core or stretch with planned minutes', () => {
-    const core = labs.flatMap((l) => l.steps).filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)
+    const core = labs
+      .flatMap((l) => l.steps)
+      .filter((s) => s.level === 'core')
+      .reduce((n, s) => n + s.minutes, 0)
     expect(core).toBeLessThanOrEqual(90)
     for (const lab of labs) expect(lab.steps[0].level, `lab ${lab.id} starts on the core path`).toBe('core')
   })
 
   it('check ids in lab.yaml and in the code agree both ways', () => {
-    for (const lab of labs) expect(checkIdsDisagree(lab.steps, labModule(lab.id)!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
+    for (const lab of labs)
+      expect(
+        checkIdsDisagree(
+          lab.steps,
+          labModule(lab.id)!.checks.map((c: {id: string}) => c.id),
+        ),
+        `lab ${lab.id}`,
+      ).toEqual([])
   })
 
   it('every C file of every lab compiles with clang -target bpf (not loaded)', async () => {
-    const sources = [...new Set(labs.flatMap((lab) => [...Object.entries(lab.starter), ...lab.steps.flatMap((s) => Object.entries(s.solution))]
-      .filter(([name]) => name.endsWith('.c')).map(([, f]) => join(lab.dir, f))))]
+    const sources = [
+      ...new Set(
+        labs.flatMap((lab) =>
+          [...Object.entries(lab.starter), ...lab.steps.flatMap((s) => Object.entries(s.solution))]
+            .filter(([name]) => name.endsWith('.c'))
+            .map(([, f]) => join(lab.dir, f)),
+        ),
+      ),
+    ]
     expect(sources.length).toBeGreaterThan(5)
     const out = mkdtempSync(join(tmpdir(), 'ebpfcni-content-'))
     try {
@@ -59,7 +84,10 @@ describe('lab content', () => {
       expect(failed).toEqual([])
       // The parsing helpers learners use from lab 3 on compile into a program too.
       const helper = join(out, 'uses-parse-header.bpf.c')
-      writeFileSync(helper, '#include "ebpfcni_parse.h"\nSEC("xdp") int p(struct xdp_md *ctx) {\n  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;\n  struct ethhdr *eth = parse_ethhdr(data, end);\n  if (!eth) return XDP_PASS;\n  struct iphdr *ip = parse_iphdr(eth, end);\n  return ip && ip->ttl == 1 ? XDP_DROP : XDP_PASS;\n}\nchar LICENSE[] SEC("license") = "GPL";\n')
+      writeFileSync(
+        helper,
+        '#include "ebpfcni_parse.h"\nSEC("xdp") int p(struct xdp_md *ctx) {\n  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;\n  struct ethhdr *eth = parse_ethhdr(data, end);\n  if (!eth) return XDP_PASS;\n  struct iphdr *ip = parse_iphdr(eth, end);\n  return ip && ip->ttl == 1 ? XDP_DROP : XDP_PASS;\n}\nchar LICENSE[] SEC("license") = "GPL";\n',
+      )
       const built = await buildBpf(helper)
       expect(built.ok, built.problem ?? JSON.stringify(built.diagnostics)).toBe(true)
     } finally {

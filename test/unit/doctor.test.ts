@@ -22,7 +22,13 @@ describe('doctor item logic', () => {
   })
 
   it('passes overall only when no required item fails; optional items only warn', () => {
-    const r = (status: DoctorResult['status'], required: boolean): DoctorResult => ({id: 'x', title: 'x', required, status, detail: ''})
+    const r = (status: DoctorResult['status'], required: boolean): DoctorResult => ({
+      id: 'x',
+      title: 'x',
+      required,
+      status,
+      detail: '',
+    })
     expect(doctorPassed([r('pass', true), r('warn', false)])).toBe(true)
     expect(doctorPassed([r('pass', true), r('fail', true)])).toBe(false)
   })

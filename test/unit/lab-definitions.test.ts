@@ -10,12 +10,21 @@ describe('lab definitions: lab.yaml and the checks agree', () => {
     for (const lab of loadLabs()) {
       const def = labModule(lab.id)
       expect(def, `lab ${lab.id} has checks`).toBeDefined()
-      expect(checkIdsDisagree(lab.steps, def!.checks.map((c: {id: string}) => c.id)), `lab ${lab.id}`).toEqual([])
+      expect(
+        checkIdsDisagree(
+          lab.steps,
+          def!.checks.map((c: {id: string}) => c.id),
+        ),
+        `lab ${lab.id}`,
+      ).toEqual([])
     }
   })
 
   it('finds a misspelled id, a check no step lists, and a step with no checks', () => {
-    const steps = [{id: 'a', checks: ['cni.version', 'cni.verison']}, {id: 'b', checks: []}]
+    const steps = [
+      {id: 'a', checks: ['cni.version', 'cni.verison']},
+      {id: 'b', checks: []},
+    ]
     expect(checkIdsDisagree(steps, ['cni.version', 'cni.errors'])).toEqual([
       'step b lists no checks',
       'step a lists cni.verison, which no check has',

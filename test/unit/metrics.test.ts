@@ -8,9 +8,30 @@ describe('rates for metrics --watch', () => {
   it('turns successive counts into per-second rates, busiest first, and survives a counter reset', () => {
     const r = new RateTracker()
     const names = new Map([['10.0.0.2', 'httpbin']])
-    expect(r.update(new Map([['10.0.0.2', 100n], ['10.0.0.3', 5n]]), 0, names).map((x) => x.rate)).toEqual([0, 0])
-    const rows = r.update(new Map([['10.0.0.2', 300n], ['10.0.0.3', 15n]]), 2000, names)
-    expect(rows.map((x) => [x.addr, x.pod, x.rate])).toEqual([['10.0.0.2', 'httpbin', 100], ['10.0.0.3', '', 5]])
+    expect(
+      r
+        .update(
+          new Map([
+            ['10.0.0.2', 100n],
+            ['10.0.0.3', 5n],
+          ]),
+          0,
+          names,
+        )
+        .map((x) => x.rate),
+    ).toEqual([0, 0])
+    const rows = r.update(
+      new Map([
+        ['10.0.0.2', 300n],
+        ['10.0.0.3', 15n],
+      ]),
+      2000,
+      names,
+    )
+    expect(rows.map((x) => [x.addr, x.pod, x.rate])).toEqual([
+      ['10.0.0.2', 'httpbin', 100],
+      ['10.0.0.3', '', 5],
+    ])
     // The map was replaced (reload with a new shape): counts start again; not a negative rate.
     const after = r.update(new Map([['10.0.0.2', 10n]]), 3000, names)
     expect(after[0].rate).toBe(10)
@@ -26,7 +47,10 @@ describe('rates for metrics --watch', () => {
 describe('reading the exposition back', () => {
   it('parses names, escaped labels and values; ignores comments', () => {
     const text = '# HELP x y\n# TYPE x counter\nx_total{a="1",b="say \\"hi\\""} 42\nup 1\n'
-    expect(parseExposition(text)).toEqual([{name: 'x_total', labels: {a: '1', b: 'say "hi"'}, value: 42}, {name: 'up', labels: {}, value: 1}])
+    expect(parseExposition(text)).toEqual([
+      {name: 'x_total', labels: {a: '1', b: 'say "hi"'}, value: 42},
+      {name: 'up', labels: {}, value: 1},
+    ])
   })
 })
 
@@ -38,7 +62,14 @@ describe('compiled instructions', () => {
       b.writeInt32LE(imm, 4)
       return b
     }
-    const prog = Buffer.concat([insn(0x79, 0), insn(0x07, 1), insn(0x7b, 0), insn(0xdb, 0x00), insn(0xc3, 0x01), insn(0xdb, 0xa0)])
+    const prog = Buffer.concat([
+      insn(0x79, 0),
+      insn(0x07, 1),
+      insn(0x7b, 0),
+      insn(0xdb, 0x00),
+      insn(0xc3, 0x01),
+      insn(0xdb, 0xa0),
+    ])
     expect(atomicAdds(decodeInsns(prog))).toBe(2) // 0xdb ADD, 0xc3 ADD|FETCH; 0xa0 is XOR
   })
 })

@@ -18,18 +18,38 @@ describe('ledger owners', () => {
 
   it('deleting a pod named "metrics-exporter" leaves the metrics exporter\'s entry alone', async () => {
     const ledger = new Ledger(join(t.dir, 'ledger.json'))
-    const exporter = ledger.record('process', 'metrics exporter', {lab: 3, owner: processOwner('metrics-exporter'), details: {pid: 2 ** 30}})
-    const pod: PodRecord = {name: 'metrics-exporter', runtime: 'netns', containerId: 'x', netnsPath: '/run/netns/ebpfcni-metrics-exporter', netnsName: 'ebpfcni-metrics-exporter',
-      ifname: 'eth0', configFile: join(t.dir, 'none.conf'), cniPath: [], labels: {}, workload: 'sleep', createdAt: ''}
+    const exporter = ledger.record('process', 'metrics exporter', {
+      lab: 3,
+      owner: processOwner('metrics-exporter'),
+      details: {pid: 2 ** 30},
+    })
+    const pod: PodRecord = {
+      name: 'metrics-exporter',
+      runtime: 'netns',
+      containerId: 'x',
+      netnsPath: '/run/netns/ebpfcni-metrics-exporter',
+      netnsName: 'ebpfcni-metrics-exporter',
+      ifname: 'eth0',
+      configFile: join(t.dir, 'none.conf'),
+      cniPath: [],
+      labels: {},
+      workload: 'sleep',
+      createdAt: '',
+    }
     ledger.record('pod', pod.name, {details: {...pod}})
     ledger.record('netns', pod.netnsName!, {owner: podOwner(pod.name)})
     await new NetnsRuntime(ledger).remove(pod).catch(() => undefined) // DEL fails: no config; cleanup still runs
     expect(ledger.entries().map((e) => e.id)).toEqual([exporter.id])
   })
 
-  it('each lab\'s check context records its objects under that lab', async () => {
+  it("each lab's check context records its objects under that lab", async () => {
     for (const lab of [1, 2, 3, 4]) {
-      const ctx = labModule(lab)!.context({targets: realTargets(), workspace: t.dir, runtime: 'netns', ledger: new Ledger(join(t.dir, `l${lab}.json`))}) as {labId: number; checkOwner: string; cleanup(): Promise<void>}
+      const ctx = labModule(lab)!.context({
+        targets: realTargets(),
+        workspace: t.dir,
+        runtime: 'netns',
+        ledger: new Ledger(join(t.dir, `l${lab}.json`)),
+      }) as {labId: number; checkOwner: string; cleanup(): Promise<void>}
       expect([ctx.labId, ctx.checkOwner]).toEqual([lab, `check:lab${lab}`])
       await ctx.cleanup()
     }

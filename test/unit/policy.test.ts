@@ -6,11 +6,16 @@ import {resolve, labelsKey, VERDICT, IDENTITY_HOST} from '../../src/policy/resol
 import {repoRoot} from '../helpers/env.js'
 
 const ORIGINAL = readFileSync(join(repoRoot, 'labs/04-security-policy/policy.yaml'), 'utf8')
-const np = (spec: string, name = 'p') => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`
+const np = (spec: string, name = 'p') =>
+  `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`
 
 describe('NetworkPolicy parsing', () => {
   it('reads the original workshop policy', () => {
-    expect(parseNetworkPolicy(ORIGINAL)).toEqual({name: 'httpbin-allow-sleep', podSelector: {app: 'httpbin'}, ingress: [{from: [{app: 'sleep'}]}]})
+    expect(parseNetworkPolicy(ORIGINAL)).toEqual({
+      name: 'httpbin-allow-sleep',
+      podSelector: {app: 'httpbin'},
+      ingress: [{from: [{app: 'sleep'}]}],
+    })
   })
 
   it('an empty podSelector selects all; no ingress denies all; a rule without from allows all', () => {
@@ -21,18 +26,35 @@ describe('NetworkPolicy parsing', () => {
   it.each([
     ['  podSelector: {}\n  egress: []\n', /spec\.egress: egress rules are not supported/],
     ['  podSelector: {}\n  policyTypes: [Egress]\n', /spec\.policyTypes: Egress is not supported/],
-    ['  podSelector: {matchExpressions: []}\n', /spec\.podSelector\.matchExpressions: matchExpressions is not supported/],
-    ['  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: 10.0.0.0/8}}]\n', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
-    ['  podSelector: {}\n  ingress:\n    - ports: [{port: http}]\n', /spec\.ingress\[0\]\.ports\[0\]\.port: named ports/],
-    ['  podSelector: {}\n  ingress:\n    - ports: [{port: 80, endPort: 90}]\n', /spec\.ingress\[0\]\.ports\[0\]\.endPort: endPort \(port ranges\) is not supported/],
-    ['  podSelector: {}\n  ingress:\n    - ports: [{protocol: SCTP, port: 80}]\n', /spec\.ingress\[0\]\.ports\[0\]\.protocol: "SCTP" is not supported/],
+    [
+      '  podSelector: {matchExpressions: []}\n',
+      /spec\.podSelector\.matchExpressions: matchExpressions is not supported/,
+    ],
+    [
+      '  podSelector: {}\n  ingress:\n    - from: [{ipBlock: {cidr: 10.0.0.0/8}}]\n',
+      /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/,
+    ],
+    [
+      '  podSelector: {}\n  ingress:\n    - ports: [{port: http}]\n',
+      /spec\.ingress\[0\]\.ports\[0\]\.port: named ports/,
+    ],
+    [
+      '  podSelector: {}\n  ingress:\n    - ports: [{port: 80, endPort: 90}]\n',
+      /spec\.ingress\[0\]\.ports\[0\]\.endPort: endPort \(port ranges\) is not supported/,
+    ],
+    [
+      '  podSelector: {}\n  ingress:\n    - ports: [{protocol: SCTP, port: 80}]\n',
+      /spec\.ingress\[0\]\.ports\[0\]\.protocol: "SCTP" is not supported/,
+    ],
     ['  ingress: []\n', /spec\.podSelector: is required/],
   ])('refuses %j naming the field', (spec, message) => {
     expect(() => parseNetworkPolicy(np(spec), 'x.yaml')).toThrow(message)
   })
 
   it('refuses the wrong kind, a bad name and several documents', () => {
-    expect(() => parseNetworkPolicy('apiVersion: networking.k8s.io/v1\nkind: Pod\nmetadata: {name: a}\nspec: {podSelector: {}}\n')).toThrow(/kind: is "Pod"/)
+    expect(() =>
+      parseNetworkPolicy('apiVersion: networking.k8s.io/v1\nkind: Pod\nmetadata: {name: a}\nspec: {podSelector: {}}\n'),
+    ).toThrow(/kind: is "Pod"/)
     expect(() => parseNetworkPolicy(np('  podSelector: {}\n', 'Not_A_Name'))).toThrow(/metadata\.name/)
     expect(() => parseNetworkPolicy(`${ORIGINAL}\n---\n${ORIGINAL}`)).toThrow(/holds 2 YAML documents/)
   })
@@ -40,33 +62,62 @@ describe('NetworkPolicy parsing', () => {
   // The examples and field documentation of the Kubernetes NetworkPolicy concept page.
   it('Kubernetes semantics: from: [] and a missing from are all sources; ports: [] and missing ports are all ports', () => {
     const emptyFrom = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - from: []\n'))
-    const noFrom = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - ports: [{port: 5432}]\n'))
-    const emptyPorts = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: api}}}]\n      ports: []\n'))
+    const noFrom = parseNetworkPolicy(
+      np('  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - ports: [{port: 5432}]\n'),
+    )
+    const emptyPorts = parseNetworkPolicy(
+      np(
+        '  podSelector: {matchLabels: {app: db}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: api}}}]\n      ports: []\n',
+      ),
+    )
     expect(emptyFrom.ingress).toEqual([{}])
     expect(noFrom.ingress).toEqual([{ports: [{protocol: 'TCP', port: 5432}]}])
     expect(emptyPorts.ingress).toEqual([{from: [{app: 'api'}]}])
-    const pods = [{name: 'db', ip: '10.0.0.2', labels: {app: 'db'}}, {name: 'x', ip: '10.0.0.3', labels: {}}]
+    const pods = [
+      {name: 'db', ip: '10.0.0.2', labels: {app: 'db'}},
+      {name: 'x', ip: '10.0.0.3', labels: {}},
+    ]
     // from: [] lets a pod with no labels at all in, on every port.
     expect(resolve('ip-pair', pods, [emptyFrom], []).pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.allow)
   })
 
   it('Kubernetes examples: "default deny all ingress" isolates every pod; "allow all ingress" (ingress: [{}]) lets everyone in', () => {
-    const pods = [{name: 'a', ip: '10.0.0.2', labels: {app: 'a'}}, {name: 'b', ip: '10.0.0.3', labels: {app: 'b'}}]
+    const pods = [
+      {name: 'a', ip: '10.0.0.2', labels: {app: 'a'}},
+      {name: 'b', ip: '10.0.0.3', labels: {app: 'b'}},
+    ]
     const denyAll = parseNetworkPolicy(np('  podSelector: {}\n  policyTypes: [Ingress]\n', 'default-deny-ingress'))
     const d = resolve('ip-pair', pods, [denyAll], [])
     expect([...d.isolated].sort()).toEqual(['10.0.0.2', '10.0.0.3'])
     expect(d.pairs.size).toBe(0)
-    const allowAll = parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - {}\n  policyTypes: [Ingress]\n', 'allow-all-ingress'))
+    const allowAll = parseNetworkPolicy(
+      np('  podSelector: {}\n  ingress:\n    - {}\n  policyTypes: [Ingress]\n', 'allow-all-ingress'),
+    )
     const a = resolve('ip-pair', pods, [denyAll, allowAll], [])
     expect(a.pairs.get('10.0.0.2>10.0.0.3')).toBe(VERDICT.allow)
     expect(a.pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.allow)
     // "allow all" admits pods; from: [] admits every source, the node included.
-    expect(resolve('ip-pair', pods, [allowAll], [], {nodeAddressesOf: () => ['10.0.0.1']}).pairs.get('10.0.0.1>10.0.0.2')).toBe(VERDICT.allow)
+    expect(
+      resolve('ip-pair', pods, [allowAll], [], {nodeAddressesOf: () => ['10.0.0.1']}).pairs.get('10.0.0.1>10.0.0.2'),
+    ).toBe(VERDICT.allow)
   })
 
   it('reads ports (TCP by default)', () => {
-    expect(parseNetworkPolicy(np('  podSelector: {}\n  ingress:\n    - from: [{podSelector: {matchLabels: {a: b}}}]\n      ports: [{port: 80}, {protocol: UDP, port: 53}]\n')).ingress)
-      .toEqual([{from: [{a: 'b'}], ports: [{protocol: 'TCP', port: 80}, {protocol: 'UDP', port: 53}]}])
+    expect(
+      parseNetworkPolicy(
+        np(
+          '  podSelector: {}\n  ingress:\n    - from: [{podSelector: {matchLabels: {a: b}}}]\n      ports: [{port: 80}, {protocol: UDP, port: 53}]\n',
+        ),
+      ).ingress,
+    ).toEqual([
+      {
+        from: [{a: 'b'}],
+        ports: [
+          {protocol: 'TCP', port: 80},
+          {protocol: 'UDP', port: 53},
+        ],
+      },
+    ])
   })
 
   it('matches labels as a subset', () => {
@@ -86,16 +137,28 @@ describe('resolving policies to map entries', () => {
   const policy = parseNetworkPolicy(ORIGINAL)
 
   it('ip-pair: allows each sleep pod to httpbin, one direction only, and the node; isolates httpbin only', () => {
-    const d = resolve('ip-pair', pods, [policy], [], {nodeAddressesOf: (ip) => (ip.startsWith('10.0.0.') ? ['10.0.0.1'] : [])})
+    const d = resolve('ip-pair', pods, [policy], [], {
+      nodeAddressesOf: (ip) => (ip.startsWith('10.0.0.') ? ['10.0.0.1'] : []),
+    })
     expect([...d.isolated]).toEqual(['10.0.0.2'])
-    expect(Object.fromEntries(d.pairs)).toEqual({'10.0.0.3>10.0.0.2': 2, '10.0.0.4>10.0.0.2': 2, '10.0.0.1>10.0.0.2': 2})
+    expect(Object.fromEntries(d.pairs)).toEqual({
+      '10.0.0.3>10.0.0.2': 2,
+      '10.0.0.4>10.0.0.2': 2,
+      '10.0.0.1>10.0.0.2': 2,
+    })
   })
 
   // The old design wrote a reverse ALLOW for every allowed pair, on every port: with sleep isolated
   // by a second policy, httpbin could reach sleep on any port. Replies now come through conntrack.
   it('ports: the allowed pair is limited to its ports, and nothing is written in the reverse direction', () => {
-    const web = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: httpbin}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: sleep}}}]\n      ports: [{port: 80}]\n'))
-    const isolateSleep = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: sleep}}\n  policyTypes: [Ingress]\n', 'sleep-isolated'))
+    const web = parseNetworkPolicy(
+      np(
+        '  podSelector: {matchLabels: {app: httpbin}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: sleep}}}]\n      ports: [{port: 80}]\n',
+      ),
+    )
+    const isolateSleep = parseNetworkPolicy(
+      np('  podSelector: {matchLabels: {app: sleep}}\n  policyTypes: [Ingress]\n', 'sleep-isolated'),
+    )
     const d = resolve('ip-pair', pods.slice(0, 2), [web, isolateSleep], [])
     expect(Object.fromEntries(d.portPairs)).toEqual({'10.0.0.3>10.0.0.2>tcp/80': 2})
     expect(Object.fromEntries(d.pairs)).toEqual({})
@@ -105,13 +168,20 @@ describe('resolving policies to map entries', () => {
   it('hand-written rules override what a policy allows; unknown names are refused', () => {
     const d = resolve('ip-pair', pods, [policy], [{from: 'sleep', to: 'httpbin', verdict: 'deny'}])
     expect(d.pairs.get('10.0.0.3>10.0.0.2')).toBe(VERDICT.deny)
-    expect(resolve('ip-pair', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}]).pairs.get('192.168.1.1>10.0.0.2')).toBe(VERDICT.deny)
-    expect(() => resolve('ip-pair', pods, [], [{from: 'nobody', to: 'httpbin', verdict: 'deny'}])).toThrow(/"nobody" is neither a pod nor an IPv4 address/)
+    expect(
+      resolve('ip-pair', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}]).pairs.get(
+        '192.168.1.1>10.0.0.2',
+      ),
+    ).toBe(VERDICT.deny)
+    expect(() => resolve('ip-pair', pods, [], [{from: 'nobody', to: 'httpbin', verdict: 'deny'}])).toThrow(
+      /"nobody" is neither a pod nor an IPv4 address/,
+    )
   })
 
   it('identity: one identity per label set; each selected endpoint has one rule per peer identity, the node is identity 1', () => {
     const ids = new Map<string, number>()
-    const identityOf = (l: Record<string, string>) => ids.get(labelsKey(l)) ?? (ids.set(labelsKey(l), 256 + ids.size), 255 + ids.size)
+    const identityOf = (l: Record<string, string>) =>
+      ids.get(labelsKey(l)) ?? (ids.set(labelsKey(l), 256 + ids.size), 255 + ids.size)
     const d = resolve('identity', pods, [policy], [], {identityOf, nodeAddressesOf: () => ['10.0.0.1']})
     expect(d.identities.get('10.0.0.3')).toBe(d.identities.get('10.0.0.4'))
     expect(d.identities.get('10.0.0.1')).toBe(IDENTITY_HOST)
@@ -120,6 +190,8 @@ describe('resolving policies to map entries', () => {
     // Two sleep pods, one rule: peer identity, endpoint address.
     expect(Object.fromEntries(d.pairs)).toEqual({[`${s}>10.0.0.2`]: 2, [`${IDENTITY_HOST}>10.0.0.2`]: 2})
     expect([...d.isolated]).toEqual(['10.0.0.2'])
-    expect(() => resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], {identityOf})).toThrow(/is not a pod/)
+    expect(() =>
+      resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], {identityOf}),
+    ).toThrow(/is not a pod/)
   })
 })

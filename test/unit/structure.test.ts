@@ -7,7 +7,8 @@ import {repoRoot} from '../helpers/env.js'
 
 // scripts/check-structure.mjs guards the import graph in the test command: it must pass on the
 // project, and fail, naming the file, on a cycle, an upward import and host/ importing net/.
-const check = (src?: string) => execa('node', [join(repoRoot, 'scripts/check-structure.mjs'), ...(src ? ['--src', src] : [])], {reject: false})
+const check = (src?: string) =>
+  execa('node', [join(repoRoot, 'scripts/check-structure.mjs'), ...(src ? ['--src', src] : [])], {reject: false})
 
 describe('the structure check', () => {
   let dir: string | undefined

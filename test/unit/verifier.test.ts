@@ -2,27 +2,38 @@ import {describe, it, expect} from 'vitest'
 import {explainVerifierLog} from '../../src/bpf/verifier.js'
 import {parseClangDiagnostics} from '../../src/bpf/build.js'
 
-const log = (...lines: string[]) => [...lines, 'processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0', ''].join('\n')
+const log = (...lines: string[]) =>
+  [
+    ...lines,
+    'processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0',
+    '',
+  ].join('\n')
 
 describe('verifier explanations', () => {
   it('maps a map value used without a NULL check to its source line', () => {
-    const r = explainVerifierLog(log(
-      '; __u64 *n = bpf_map_lookup_elem(&counter, &key); @ prog.bpf.c:20',
-      '5: (85) call bpf_map_lookup_elem#1     ; R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)',
-      '; *n += 1; @ prog.bpf.c:21',
-      '6: (79) r1 = *(u64 *)(r0 +0)',
-      "R0 invalid mem access 'map_value_or_null'",
-    ))
+    const r = explainVerifierLog(
+      log(
+        '; __u64 *n = bpf_map_lookup_elem(&counter, &key); @ prog.bpf.c:20',
+        '5: (85) call bpf_map_lookup_elem#1     ; R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)',
+        '; *n += 1; @ prog.bpf.c:21',
+        '6: (79) r1 = *(u64 *)(r0 +0)',
+        "R0 invalid mem access 'map_value_or_null'",
+      ),
+    )
     expect(r.source).toEqual({file: 'prog.bpf.c', line: 21, text: '*n += 1;'})
     expect(r.explanation).toMatch(/NULL check/)
     expect(r.lastLines.at(-1)).toBe("R0 invalid mem access 'map_value_or_null'")
   })
   it('explains unbounded loops', () => {
-    expect(explainVerifierLog(log('; for (;;) { @ p.c:9', 'back-edge from insn 12 to 4')).explanation).toMatch(/constant bound/)
+    expect(explainVerifierLog(log('; for (;;) { @ p.c:9', 'back-edge from insn 12 to 4')).explanation).toMatch(
+      /constant bound/,
+    )
     expect(explainVerifierLog(log('infinite loop detected at insn 3')).explanation).toMatch(/bpf_loop/)
   })
   it('explains a missing license', () => {
-    expect(explainVerifierLog(log('cannot call GPL-restricted function from non-GPL compatible program')).explanation).toMatch(/SEC\("license"\)/)
+    expect(
+      explainVerifierLog(log('cannot call GPL-restricted function from non-GPL compatible program')).explanation,
+    ).toMatch(/SEC\("license"\)/)
   })
   it('gives no explanation it does not have', () => {
     const r = explainVerifierLog(log('something new the kernel says'))
@@ -33,15 +44,17 @@ describe('verifier explanations', () => {
 
 describe('clang diagnostics', () => {
   it('parses file:line:col, severity, message and the caret snippet', () => {
-    const d = parseClangDiagnostics([
-      "x.bpf.c:5:18: error: expected ';' after return statement",
-      '  return XDP_PASS',
-      '                 ^',
-      "x.bpf.c:2:5: warning: unused variable 'y' [-Wunused-variable]",
-      '    int y;',
-      '        ^',
-      '1 warning and 1 error generated.',
-    ].join('\n'))
+    const d = parseClangDiagnostics(
+      [
+        "x.bpf.c:5:18: error: expected ';' after return statement",
+        '  return XDP_PASS',
+        '                 ^',
+        "x.bpf.c:2:5: warning: unused variable 'y' [-Wunused-variable]",
+        '    int y;',
+        '        ^',
+        '1 warning and 1 error generated.',
+      ].join('\n'),
+    )
     expect(d).toHaveLength(2)
     expect(d[0]).toMatchObject({file: 'x.bpf.c', line: 5, column: 18, severity: 'error'})
     expect(d[0].snippet).toEqual(['  return XDP_PASS', '                 ^'])

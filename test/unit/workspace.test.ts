@@ -13,7 +13,7 @@ describe('the workspace across labs', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'ebpfcni-ws-'))))
   afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-  it('lab 2 → 3: the program gets lab 3\'s starter (TODO(counter)), lab 2\'s is kept beside it; the plugin carries over', () => {
+  it("lab 2 → 3: the program gets lab 3's starter (TODO(counter)), lab 2's is kept beside it; the plugin carries over", () => {
     ensureWorkspace(getLab(2), dir)
     writeFileSync(join(dir, 'ebpfcni.bpf.c'), '// my lab 2 program\n')
     writeFileSync(join(dir, 'ebpfcni'), '#!/bin/bash\n# my plugin\n')
@@ -24,7 +24,7 @@ describe('the workspace across labs', () => {
     expect(changes.map((c) => c.action)).toEqual(['set-aside', 'created'])
   })
 
-  it('back to lab 2 restores the learner\'s lab 2 program; lab 3\'s edits are kept as .lab3; forward again restores them', () => {
+  it("back to lab 2 restores the learner's lab 2 program; lab 3's edits are kept as .lab3; forward again restores them", () => {
     ensureWorkspace(getLab(2), dir)
     writeFileSync(join(dir, 'ebpfcni.bpf.c'), '// mine, lab 2\n')
     ensureWorkspace(getLab(3), dir)
@@ -37,7 +37,7 @@ describe('the workspace across labs', () => {
     expect(read('ebpfcni.bpf.c.lab2')).toBe('// mine, lab 2\n')
   })
 
-  it('reopening the same lab changes nothing; an untouched starter is simply replaced by the next lab\'s', () => {
+  it("reopening the same lab changes nothing; an untouched starter is simply replaced by the next lab's", () => {
     ensureWorkspace(getLab(3), dir)
     writeFileSync(join(dir, 'ebpfcni.bpf.c'), '// work in progress\n')
     expect(ensureWorkspace(getLab(3), dir)).toEqual([])
@@ -50,7 +50,7 @@ describe('the workspace across labs', () => {
     expect(existsSync(join(dir, 'ebpfcni.bpf.c.lab3'))).toBe(false)
   })
 
-  it('lab 3 --fresh: the starter again, the learner\'s file kept as a .bak', () => {
+  it("lab 3 --fresh: the starter again, the learner's file kept as a .bak", () => {
     ensureWorkspace(getLab(3), dir)
     writeFileSync(join(dir, 'ebpfcni.bpf.c'), '// broken beyond repair\n')
     const changes = ensureWorkspace(getLab(3), dir, {fresh: true})
@@ -60,7 +60,7 @@ describe('the workspace across labs', () => {
     expect(changes.some((c) => c.action === 'replaced')).toBe(true)
   })
 
-  it('a workspace from before the records: its files are taken to be the opened lab\'s, nothing moves', () => {
+  it("a workspace from before the records: its files are taken to be the opened lab's, nothing moves", () => {
     writeFileSync(join(dir, 'ebpfcni.bpf.c'), '// older workspace\n')
     ensureWorkspace(getLab(3), dir)
     expect(read('ebpfcni.bpf.c')).toBe('// older workspace\n')

@@ -6,15 +6,26 @@ import {hookFlag, pinDirFlag, targetFlags} from '../../ui/bpf-flags.js'
 import {hostDevice} from '../../pods/service.js'
 
 export default class BpfAttach extends BaseCommand {
-  static summary = 'Attach a pinned program to a pod\'s host veth or an interface (XDP or TC).'
-  static description = 'PIN is a pinned program: a path, or a name under --pin-dir (default xdp_prog). Generic XDP works on any device, a veth included; --mode native uses the driver hook (on a veth it needs a program on the peer, or GRO). With --hook tc-ingress or tc-egress the program goes on the interface\'s clsact qdisc instead.'
-  static examples = ['<%= config.bin %> bpf attach --pod httpbin', '<%= config.bin %> bpf attach xdp_prog --dev veth1234', '<%= config.bin %> bpf attach tc_prog --pod httpbin --hook tc-egress']
+  static summary = "Attach a pinned program to a pod's host veth or an interface (XDP or TC)."
+  static description =
+    "PIN is a pinned program: a path, or a name under --pin-dir (default xdp_prog). Generic XDP works on any device, a veth included; --mode native uses the driver hook (on a veth it needs a program on the peer, or GRO). With --hook tc-ingress or tc-egress the program goes on the interface's clsact qdisc instead."
+  static examples = [
+    '<%= config.bin %> bpf attach --pod httpbin',
+    '<%= config.bin %> bpf attach xdp_prog --dev veth1234',
+    '<%= config.bin %> bpf attach tc_prog --pod httpbin --hook tc-egress',
+  ]
   static enableJsonFlag = true
-  static args = {pin: Args.string({description: 'Pinned program: a path, or a name under --pin-dir.', default: 'xdp_prog'})}
+  static args = {
+    pin: Args.string({description: 'Pinned program: a path, or a name under --pin-dir.', default: 'xdp_prog'}),
+  }
   static flags = {
     ...targetFlags,
     'pin-dir': pinDirFlag,
-    mode: Flags.string({description: 'XDP mode: generic works on veths; native needs driver support.', options: ['generic', 'native'], default: 'generic'}),
+    mode: Flags.string({
+      description: 'XDP mode: generic works on veths; native needs driver support.',
+      options: ['generic', 'native'],
+      default: 'generic',
+    }),
     hook: hookFlag,
   }
 

@@ -8,8 +8,13 @@ import {workspaceFlag} from '../../ui/common-flags.js'
 
 export default class BpfBuild extends BaseCommand {
   static summary = 'Compile an eBPF C program (clang -O2 -g -target bpf), errors with a caret.'
-  static description = 'FILE defaults to ebpfcni.bpf.c in your workspace; the object goes next to it (ebpfcni.bpf.o), where `ebpfcni bpf load` looks. clang\'s errors are shown with file:line:col, the source line and a caret.'
-  static examples = ['<%= config.bin %> bpf build', '<%= config.bin %> bpf build ./prog.bpf.c -o prog.o', '<%= config.bin %> bpf build --json']
+  static description =
+    "FILE defaults to ebpfcni.bpf.c in your workspace; the object goes next to it (ebpfcni.bpf.o), where `ebpfcni bpf load` looks. clang's errors are shown with file:line:col, the source line and a caret."
+  static examples = [
+    '<%= config.bin %> bpf build',
+    '<%= config.bin %> bpf build ./prog.bpf.c -o prog.o',
+    '<%= config.bin %> bpf build --json',
+  ]
   static enableJsonFlag = true
   // clang needs no privileges.
   protected requiresRoot = false

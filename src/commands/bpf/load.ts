@@ -12,8 +12,13 @@ import {join} from 'node:path'
 
 export default class BpfLoad extends BaseCommand {
   static summary = 'Load an object file and pin its programs and maps (under --pin-dir).'
-  static description = 'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why.'
-  static examples = ['<%= config.bin %> bpf load', '<%= config.bin %> bpf load --replace', '<%= config.bin %> bpf load ./prog.o --pin-dir /sys/fs/bpf/mine']
+  static description =
+    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why.'
+  static examples = [
+    '<%= config.bin %> bpf load',
+    '<%= config.bin %> bpf load --replace',
+    '<%= config.bin %> bpf load ./prog.o --pin-dir /sys/fs/bpf/mine',
+  ]
   static enableJsonFlag = true
   static args = {object: Args.string({description: 'Object file (default: ebpfcni.bpf.o in your workspace).'})}
   static flags = {
@@ -25,7 +30,12 @@ export default class BpfLoad extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(BpfLoad)
     const object = args.object ?? join(workspaceDir(flags.workspace), 'ebpfcni.bpf.o')
-    if (!existsSync(object)) throw new UserError(`${object} does not exist`, {hint: args.object ? 'build it first: ebpfcni bpf build FILE.c -o FILE.o' : 'build your program first: ebpfcni bpf build'})
+    if (!existsSync(object))
+      throw new UserError(`${object} does not exist`, {
+        hint: args.object
+          ? 'build it first: ebpfcni bpf build FILE.c -o FILE.o'
+          : 'build your program first: ebpfcni bpf build',
+      })
     const r = loadAndPin(object, {pinDir: flags['pin-dir'], replace: flags.replace})
     if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)

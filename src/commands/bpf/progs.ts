@@ -5,7 +5,8 @@ import {table} from '../../ui/render.js'
 
 export default class BpfProgs extends BaseCommand {
   static summary = 'List BPF programs attached to host interfaces: device, hook, mode, id, tag.'
-  static description = 'What `bpftool net` shows, with the pod each host veth belongs to: XDP programs (and their mode) and TC clsact programs on every host interface.'
+  static description =
+    'What `bpftool net` shows, with the pod each host veth belongs to: XDP programs (and their mode) and TC clsact programs on every host interface.'
   static examples = ['<%= config.bin %> bpf progs', '<%= config.bin %> bpf progs --json']
   static enableJsonFlag = true
 
@@ -14,7 +15,13 @@ export default class BpfProgs extends BaseCommand {
     const pods = await podNamesByHostVeth()
     const rows = (await attachments()).map((a) => ({...a, pod: pods.get(a.dev) ?? null}))
     if (rows.length === 0) this.log('No BPF program is attached to a host interface.')
-    else this.log(table(['DEVICE', 'POD', 'HOOK', 'MODE', 'ID', 'NAME', 'TAG'], rows.map((r) => [r.dev, r.pod ?? '-', r.hook, r.mode, String(r.id), r.name ?? '-', r.tag ?? '-'])))
+    else
+      this.log(
+        table(
+          ['DEVICE', 'POD', 'HOOK', 'MODE', 'ID', 'NAME', 'TAG'],
+          rows.map((r) => [r.dev, r.pod ?? '-', r.hook, r.mode, String(r.id), r.name ?? '-', r.tag ?? '-']),
+        ),
+      )
     return rows
   }
 }

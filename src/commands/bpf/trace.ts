@@ -7,8 +7,13 @@ import {EnvironmentError} from '../../host/errors.js'
 
 export default class BpfTrace extends BaseCommand {
   static summary = 'Stream bpf_printk output from trace_pipe, hex IPv4 addresses shown dotted.'
-  static description = 'Reads /sys/kernel/tracing/trace_pipe for --for seconds. With --json each line is one JSON object (NDJSON): {time, line}. trace_pipe is consumed as it is read: two readers split the lines between them.'
-  static examples = ['<%= config.bin %> bpf trace --for 10', '<%= config.bin %> bpf trace --filter ebpfcni', '<%= config.bin %> bpf trace --for 5 --json']
+  static description =
+    'Reads /sys/kernel/tracing/trace_pipe for --for seconds. With --json each line is one JSON object (NDJSON): {time, line}. trace_pipe is consumed as it is read: two readers split the lines between them.'
+  static examples = [
+    '<%= config.bin %> bpf trace --for 10',
+    '<%= config.bin %> bpf trace --filter ebpfcni',
+    '<%= config.bin %> bpf trace --for 5 --json',
+  ]
   static flags = {
     for: Flags.integer({description: 'Stop after this many seconds.', default: 30, min: 1, max: 3600}),
     filter: Flags.string({description: 'Only lines containing this text.'}),
@@ -18,7 +23,10 @@ export default class BpfTrace extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(BpfTrace)
     if (!existsSync(`${TRACEFS}/trace_pipe`)) {
-      throw new EnvironmentError(`tracefs is not mounted at ${TRACEFS}: there is no trace_pipe to read bpf_printk from`, `mount -t tracefs tracefs ${TRACEFS} (or: ebpfcni doctor --fix)`)
+      throw new EnvironmentError(
+        `tracefs is not mounted at ${TRACEFS}: there is no trace_pipe to read bpf_printk from`,
+        `mount -t tracefs tracefs ${TRACEFS} (or: ebpfcni doctor --fix)`,
+      )
     }
     const n = await streamTrace({
       seconds: flags.for,

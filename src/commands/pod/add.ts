@@ -10,7 +10,8 @@ const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
 
 export default class PodAdd extends BaseCommand {
   static summary = 'Create a pod and attach it through the CNI path, as a runtime would.'
-  static description = 'netns runtime (default): ebpfcni creates a network namespace, calls the plugin\'s ADD with the CNI_* variables and the config on stdin, and starts the workload inside. podman runtime: podman runs a busybox container on the network and calls the plugin itself. cri runtime: ebpfcni talks CRI to its own containerd as the kubelet does (RunPodSandbox, CreateContainer, StartContainer); containerd\'s CRI plugin calls the plugin in the CNI bin dir with the first config in the config\'s directory, and a failure shows the sandbox error `kubectl describe pod` would.'
+  static description =
+    "netns runtime (default): ebpfcni creates a network namespace, calls the plugin's ADD with the CNI_* variables and the config on stdin, and starts the workload inside. podman runtime: podman runs a busybox container on the network and calls the plugin itself. cri runtime: ebpfcni talks CRI to its own containerd as the kubelet does (RunPodSandbox, CreateContainer, StartContainer); containerd's CRI plugin calls the plugin in the CNI bin dir with the first config in the config's directory, and a failure shows the sandbox error `kubectl describe pod` would."
 
   static examples = [
     '<%= config.bin %> pod add httpbin --label app=httpbin',
@@ -23,12 +24,25 @@ export default class PodAdd extends BaseCommand {
   static enableJsonFlag = true
   static args = {name: Args.string({description: 'Pod name (lowercase letters, digits, -).', required: true})}
   static flags = {
-    label: Flags.string({char: 'l', description: 'Label key=value (repeatable); policies select pods by label.', multiple: true}),
+    label: Flags.string({
+      char: 'l',
+      description: 'Label key=value (repeatable); policies select pods by label.',
+      multiple: true,
+    }),
     workload: Flags.string({description: 'What runs in the pod.', options: ['httpbin', 'sleep'], default: 'httpbin'}),
-    runtime: Flags.string({description: 'Pod runtime: netns (ebpfcni calls the plugin), podman, or cri (the kubelet\'s path).', options: ['netns', 'podman', 'cri'], default: 'netns'}),
+    runtime: Flags.string({
+      description: "Pod runtime: netns (ebpfcni calls the plugin), podman, or cri (the kubelet's path).",
+      options: ['netns', 'podman', 'cri'],
+      default: 'netns',
+    }),
     config: Flags.string({description: 'Network config (.conf or .conflist).', default: DEFAULT_CONFIG}),
-    'cni-path': Flags.string({description: 'CNI_PATH: directories searched for plugins (colon-separated).', default: DEFAULT_CNI_PATH.join(':')}),
-    args: Flags.string({description: 'Extra CNI_ARGS, K=V;K=V (netns runtime), after IgnoreUnknown=1;K8S_POD_NAME;K8S_POD_NAMESPACE.'}),
+    'cni-path': Flags.string({
+      description: 'CNI_PATH: directories searched for plugins (colon-separated).',
+      default: DEFAULT_CNI_PATH.join(':'),
+    }),
+    args: Flags.string({
+      description: 'Extra CNI_ARGS, K=V;K=V (netns runtime), after IgnoreUnknown=1;K8S_POD_NAME;K8S_POD_NAMESPACE.',
+    }),
     timeout: Flags.integer({description: 'Seconds each plugin call may take.', default: 10, min: 1}),
   }
 
@@ -38,18 +52,34 @@ export default class PodAdd extends BaseCommand {
     for (const l of flags.label ?? []) {
       if (!l.includes('=')) throw new UserError(`label "${l}" must be key=value`, {hint: 'e.g. --label app=httpbin'})
       const m = LABEL.exec(l)
-      if (!m) throw new UserError(`label "${l}" has characters a Kubernetes label cannot hold`, {hint: 'keys and values use letters, digits, ".", "_" and "-" (values at most 63, no spaces): --label app=my-app'})
+      if (!m)
+        throw new UserError(`label "${l}" has characters a Kubernetes label cannot hold`, {
+          hint: 'keys and values use letters, digits, ".", "_" and "-" (values at most 63, no spaces): --label app=my-app',
+        })
       labels[m[1]] = m[2]
     }
     if (flags.args !== undefined && !/^([A-Za-z0-9_]+=[^;=\s]*)(;[A-Za-z0-9_]+=[^;=\s]*)*$/.test(flags.args)) {
-      throw new UserError(`--args "${flags.args}" is not K=V;K=V`, {hint: 'CNI_ARGS is semicolon-separated key=value pairs, e.g. --args "K8S_POD_NAMESPACE=demo;EXTRA=1"'})
+      throw new UserError(`--args "${flags.args}" is not K=V;K=V`, {
+        hint: 'CNI_ARGS is semicolon-separated key=value pairs, e.g. --args "K8S_POD_NAMESPACE=demo;EXTRA=1"',
+      })
     }
-    if (flags.args !== undefined && flags.runtime !== 'netns') throw new UserError(`--args works with the netns runtime: ${flags.runtime} sets CNI_ARGS itself`)
+    if (flags.args !== undefined && flags.runtime !== 'netns')
+      throw new UserError(`--args works with the netns runtime: ${flags.runtime} sets CNI_ARGS itself`)
     const pod = await new PodService().add(
-      {name: args.name, labels, workload: flags.workload as WorkloadName, configFile: flags.config, cniPath: flags['cni-path'].split(':').filter(Boolean), timeoutMs: flags.timeout * 1000, cniArgs: flags.args},
+      {
+        name: args.name,
+        labels,
+        workload: flags.workload as WorkloadName,
+        configFile: flags.config,
+        cniPath: flags['cni-path'].split(':').filter(Boolean),
+        timeoutMs: flags.timeout * 1000,
+        cniArgs: flags.args,
+      },
       flags.runtime as RuntimeName,
     )
-    this.log(`${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`)
+    this.log(
+      `${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`,
+    )
     return pod
   }
 }

@@ -7,7 +7,8 @@ import {UserError} from '../../host/errors.js'
 
 export default class PodCheck extends BaseCommand {
   static summary = 'Run CNI CHECK on a pod, with the result its ADD returned (cnitool check).'
-  static description = 'The runtime\'s CHECK: the plugin gets CNI_COMMAND=CHECK, the pod\'s CNI_* variables, and the config with prevResult set to the cached ADD result; it must verify the pod is still as the result says and exit 0, or print an error. Pods of the netns runtime (podman and containerd never call CHECK).'
+  static description =
+    "The runtime's CHECK: the plugin gets CNI_COMMAND=CHECK, the pod's CNI_* variables, and the config with prevResult set to the cached ADD result; it must verify the pod is still as the result says and exit 0, or print an error. Pods of the netns runtime (podman and containerd never call CHECK)."
   static examples = ['<%= config.bin %> pod check httpbin', '<%= config.bin %> pod check httpbin --json']
   static enableJsonFlag = true
   static args = {name: Args.string({description: 'Pod name.', required: true})}
@@ -15,7 +16,10 @@ export default class PodCheck extends BaseCommand {
   async run(): Promise<unknown> {
     const {args} = await this.parse(PodCheck)
     const pod = new PodService().get(args.name)
-    if (pod.runtime !== 'netns') throw new UserError(`pod ${pod.name} runs on ${pod.runtime}, which never calls CHECK`, {hint: 'make a netns pod to try CHECK: ebpfcni pod add NAME'})
+    if (pod.runtime !== 'netns')
+      throw new UserError(`pod ${pod.name} runs on ${pod.runtime}, which never calls CHECK`, {
+        hint: 'make a netns pod to try CHECK: ebpfcni pod add NAME',
+      })
     const out = await new NetnsRuntime().check(pod)
     const error = out.calls.at(-1)?.error
     if (out.ok) this.log(`${chalk.green('✔')} CHECK of pod ${pod.name}: the plugin says it is as its result describes`)

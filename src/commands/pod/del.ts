@@ -29,7 +29,8 @@ export default class PodDel extends BaseCommand {
       }
     }
     if (names.length === 0) this.log('No pods.')
-    if (failures.length) throw new UserError(`${failures.length} pod deletion(s) reported problems: ${failures.join('; ')}`, {exitCode: 1})
+    if (failures.length)
+      throw new UserError(`${failures.length} pod deletion(s) reported problems: ${failures.join('; ')}`, {exitCode: 1})
     return {deleted}
   }
 }

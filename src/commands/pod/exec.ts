@@ -7,8 +7,12 @@ import {UserError} from '../../host/errors.js'
 export default class PodExec extends BaseCommand {
   static summary = "Run a command inside a pod's network namespace."
   static usage = 'pod exec NAME -- CMD...'
-  static description = 'Everything after -- is the command, run with nsenter in the pod\'s network namespace (your own terminal, no time limit).'
-  static examples = ['<%= config.bin %> pod exec sleep -- busybox wget -qO- http://10.10.0.2/get', '<%= config.bin %> pod exec httpbin -- ip addr']
+  static description =
+    "Everything after -- is the command, run with nsenter in the pod's network namespace (your own terminal, no time limit)."
+  static examples = [
+    '<%= config.bin %> pod exec sleep -- busybox wget -qO- http://10.10.0.2/get',
+    '<%= config.bin %> pod exec httpbin -- ip addr',
+  ]
   static strict = false
   static args = {name: Args.string({description: 'Pod name.', required: true})}
 

@@ -9,7 +9,11 @@ import {isIPv4} from 'node:net'
 export default class PodProbe extends BaseCommand {
   static summary = 'Probe pod-to-pod traffic: HTTP GET (default), TCP connect, or ICMP ping.'
   static enableJsonFlag = true
-  static examples = ['<%= config.bin %> pod probe sleep httpbin', '<%= config.bin %> pod probe sleep httpbin --icmp', '<%= config.bin %> pod probe a 10.10.0.1 --icmp']
+  static examples = [
+    '<%= config.bin %> pod probe sleep httpbin',
+    '<%= config.bin %> pod probe sleep httpbin --icmp',
+    '<%= config.bin %> pod probe a 10.10.0.1 --icmp',
+  ]
   static args = {
     from: Args.string({description: 'Pod that sends.', required: true}),
     to: Args.string({description: 'Pod name or IP that receives.', required: true}),
@@ -27,9 +31,23 @@ export default class PodProbe extends BaseCommand {
     const from = pods.get(args.from)
     const toIp = isIPv4(args.to) ? args.to : pods.get(args.to).ip
     if (!toIp) throw new UserError(`pod ${args.to} has no IPv4 address`)
-    const r = flags.icmp ? await ping(from.netnsPath, toIp) : flags.tcp ? await tcpConnect(from.netnsPath, toIp, flags.port) : await httpGet(from.netnsPath, `http://${toIp}:${flags.port}/get`)
-    this.log(`${r.ok ? chalk.green('✔') : chalk.red('✘')} ${args.from} → ${args.to} (${toIp}): ${r.detail} ${chalk.dim(`${Math.round(r.durationMs)} ms`)}`)
+    const r = flags.icmp
+      ? await ping(from.netnsPath, toIp)
+      : flags.tcp
+        ? await tcpConnect(from.netnsPath, toIp, flags.port)
+        : await httpGet(from.netnsPath, `http://${toIp}:${flags.port}/get`)
+    this.log(
+      `${r.ok ? chalk.green('✔') : chalk.red('✘')} ${args.from} → ${args.to} (${toIp}): ${r.detail} ${chalk.dim(`${Math.round(r.durationMs)} ms`)}`,
+    )
     if (!r.ok) process.exitCode = 1
-    return {from: args.from, to: args.to, ip: toIp, kind: flags.icmp ? 'icmp' : flags.tcp ? 'tcp' : 'http', ok: r.ok, detail: r.detail, durationMs: Math.round(r.durationMs)}
+    return {
+      from: args.from,
+      to: args.to,
+      ip: toIp,
+      kind: flags.icmp ? 'icmp' : flags.tcp ? 'tcp' : 'http',
+      ok: r.ok,
+      detail: r.detail,
+      durationMs: Math.round(r.durationMs),
+    }
   }
 }

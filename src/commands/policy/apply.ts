@@ -15,7 +15,9 @@ export default class PolicyApply extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyApply)
     const r = await new PolicyService({pinDir: flags['pin-dir']}).apply(args.file)
-    this.log(`${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`)
+    this.log(
+      `${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`,
+    )
     return r
   }
 }

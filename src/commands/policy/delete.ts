@@ -14,7 +14,9 @@ export default class PolicyDelete extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyDelete)
     const r = await new PolicyService({pinDir: flags['pin-dir']}).deletePolicy(args.name)
-    this.log(`${chalk.green('✔')} deleted NetworkPolicy ${chalk.bold(args.name)} (${r.removed} entries removed, ${r.written} written)`)
+    this.log(
+      `${chalk.green('✔')} deleted NetworkPolicy ${chalk.bold(args.name)} (${r.removed} entries removed, ${r.written} written)`,
+    )
     return r
   }
 }

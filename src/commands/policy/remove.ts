@@ -17,7 +17,9 @@ export default class PolicyRemove extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyRemove)
     const r = await new PolicyService({pinDir: flags['pin-dir']}).removeRule(args.from, args.to)
-    this.log(`${chalk.green('✔')} removed the rule ${args.from} → ${args.to} (${r.removed} entr${r.removed === 1 ? 'y' : 'ies'} removed)`)
+    this.log(
+      `${chalk.green('✔')} removed the rule ${args.from} → ${args.to} (${r.removed} entr${r.removed === 1 ? 'y' : 'ies'} removed)`,
+    )
     return r
   }
 }

@@ -51,19 +51,34 @@ export interface SandboxListItem {
 
 /** A failed CRI call: the gRPC status and the runtime's message (which carries the CNI plugin's error). */
 export class CriError extends Error {
-  constructor(readonly rpc: string, readonly code: number, readonly details: string) {
+  constructor(
+    readonly rpc: string,
+    readonly code: number,
+    readonly details: string,
+  ) {
     super(`${rpc}: ${details}`)
     this.name = 'CriError'
   }
 }
 
-type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res: unknown) => void,
+) => void
 
 let definition: grpc.GrpcObject | undefined
 function runtimeService(): grpc.ServiceClientConstructor {
-  definition ??= grpc.loadPackageDefinition(protoLoader.loadSync(join(packageRoot(), 'proto/cri-runtime-v1.proto'), {
-    keepCase: false, longs: String, enums: String, defaults: true, oneofs: true,
-  }))
+  definition ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(join(packageRoot(), 'proto/cri-runtime-v1.proto'), {
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    }),
+  )
   return ((definition.runtime as grpc.GrpcObject).v1 as grpc.GrpcObject).RuntimeService as grpc.ServiceClientConstructor
 }
 
@@ -90,11 +105,18 @@ export class CriClient {
   }
 
   async runPodSandbox(config: SandboxConfig, timeoutMs: number): Promise<string> {
-    return (await this.call<{podSandboxId: string}>('RunPodSandbox', {config, runtimeHandler: ''}, timeoutMs)).podSandboxId
+    return (await this.call<{podSandboxId: string}>('RunPodSandbox', {config, runtimeHandler: ''}, timeoutMs))
+      .podSandboxId
   }
 
-  async createContainer(podSandboxId: string, config: ContainerConfig, sandboxConfig: SandboxConfig, timeoutMs: number): Promise<string> {
-    return (await this.call<{containerId: string}>('CreateContainer', {podSandboxId, config, sandboxConfig}, timeoutMs)).containerId
+  async createContainer(
+    podSandboxId: string,
+    config: ContainerConfig,
+    sandboxConfig: SandboxConfig,
+    timeoutMs: number,
+  ): Promise<string> {
+    return (await this.call<{containerId: string}>('CreateContainer', {podSandboxId, config, sandboxConfig}, timeoutMs))
+      .containerId
   }
 
   async startContainer(containerId: string, timeoutMs: number): Promise<void> {
@@ -102,7 +124,10 @@ export class CriClient {
   }
 
   /** The sandbox's status and, verbose, containerd's info (its runtime spec holds the netns path). */
-  async podSandboxStatus(podSandboxId: string, timeoutMs = 10_000): Promise<{status: SandboxStatus; info: Record<string, string>}> {
+  async podSandboxStatus(
+    podSandboxId: string,
+    timeoutMs = 10_000,
+  ): Promise<{status: SandboxStatus; info: Record<string, string>}> {
     return this.call('PodSandboxStatus', {podSandboxId, verbose: true}, timeoutMs)
   }
 
@@ -120,7 +145,13 @@ export class CriClient {
 
   /** The runtime's conditions (RuntimeReady, NetworkReady), as the kubelet polls them for the node's Ready. */
   async status(timeoutMs = 5000): Promise<Array<{type: string; status: boolean; reason: string; message: string}>> {
-    return (await this.call<{status?: {conditions: Array<{type: string; status: boolean; reason: string; message: string}>}}>('Status', {verbose: false}, timeoutMs)).status?.conditions ?? []
+    return (
+      (
+        await this.call<{
+          status?: {conditions: Array<{type: string; status: boolean; reason: string; message: string}>}
+        }>('Status', {verbose: false}, timeoutMs)
+      ).status?.conditions ?? []
+    )
   }
 
   close(): void {

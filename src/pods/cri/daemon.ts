@@ -79,28 +79,49 @@ export async function ensureContainerd(ledger: Ledger, cni: CniDirs, lab?: numbe
   for (const e of running) {
     const alive = processAlive(Number(e.details.pid), e.details.startTime as number | undefined)
     const sameConfig = existsSync(configFile) && readFileSync(configFile, 'utf8') === config
-    if (alive && sameConfig && (await answers(containerdSocket()))) return {pid: Number(e.details.pid), address: containerdSocket()}
+    if (alive && sameConfig && (await answers(containerdSocket())))
+      return {pid: Number(e.details.pid), address: containerdSocket()}
     await stopRecordedProcess(e.details)
     ledger.forget([e.id])
   }
   const which = await run('containerd', ['--version'], {timeoutMs: 5000})
-  if (which.startError) throw new EnvironmentError('containerd is not installed (the cri runtime starts its own)', 'apt-get install -y containerd (or bash scripts/setup.sh)')
+  if (which.startError)
+    throw new EnvironmentError(
+      'containerd is not installed (the cri runtime starts its own)',
+      'apt-get install -y containerd (or bash scripts/setup.sh)',
+    )
   mkdirSync(dir, {recursive: true})
   writeFileSync(configFile, config)
   // A socket left by a killed daemon would make the new one fail to listen.
   rmSync(containerdSocket(), {force: true})
   rmSync(`${containerdSocket()}.ttrpc`, {force: true})
-  const entry = ledger.record('process', 'containerd (cri runtime)', {lab, owner: CONTAINERD_OWNER, details: {log: join(dir, 'containerd.log'), dir}})
+  const entry = ledger.record('process', 'containerd (cri runtime)', {
+    lab,
+    owner: CONTAINERD_OWNER,
+    details: {log: join(dir, 'containerd.log'), dir},
+  })
   const t0 = performance.now()
-  const {pid, startTime} = spawnDetached('containerd', ['--config', configFile], join(dir, 'containerd.log'), {PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'})
+  const {pid, startTime} = spawnDetached('containerd', ['--config', configFile], join(dir, 'containerd.log'), {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+  })
   ledger.update(entry.id, {pid, startTime})
   const deadline = Date.now() + 30_000
   while (!(await answers(containerdSocket()))) {
     if (!processAlive(pid, startTime) || Date.now() > deadline) {
       await stopRecordedProcess({pid, startTime})
       ledger.forget([entry.id])
-      const log = existsSync(join(dir, 'containerd.log')) ? readFileSync(join(dir, 'containerd.log'), 'utf8').trim().split('\n').filter((l) => /level=(error|fatal)/.test(l)).slice(-2).join(' | ') : ''
-      throw new EnvironmentError(`containerd did not start${log ? `: ${log}` : ''} (log: ${join(dir, 'containerd.log')})`, 'ebpfcni doctor checks containerd; ebpfcni reset stops a stale one')
+      const log = existsSync(join(dir, 'containerd.log'))
+        ? readFileSync(join(dir, 'containerd.log'), 'utf8')
+            .trim()
+            .split('\n')
+            .filter((l) => /level=(error|fatal)/.test(l))
+            .slice(-2)
+            .join(' | ')
+        : ''
+      throw new EnvironmentError(
+        `containerd did not start${log ? `: ${log}` : ''} (log: ${join(dir, 'containerd.log')})`,
+        'ebpfcni doctor checks containerd; ebpfcni reset stops a stale one',
+      )
     }
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -113,7 +134,12 @@ export async function ensureContainerd(ledger: Ledger, cni: CniDirs, lab?: numbe
 
 /** The daemon's socket when a recorded daemon is alive and answering; undefined otherwise. */
 export async function runningContainerd(ledger: Ledger): Promise<string | undefined> {
-  const alive = ledger.find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER && processAlive(Number(e.details.pid), e.details.startTime as number | undefined))
+  const alive = ledger.find(
+    (e) =>
+      e.kind === 'process' &&
+      e.owner === CONTAINERD_OWNER &&
+      processAlive(Number(e.details.pid), e.details.startTime as number | undefined),
+  )
   return alive.length && (await answers(containerdSocket())) ? containerdSocket() : undefined
 }
 
@@ -145,7 +171,11 @@ export async function removeContainerdState(dir = containerdDir()): Promise<void
     killPid(shim.pid)
   }
   await new Promise((r) => setTimeout(r, 100))
-  const mounted = () => readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]?.replace(/\\040/g, ' ')).filter((m): m is string => Boolean(m) && (m === dir || m.startsWith(`${dir}/`)))
+  const mounted = () =>
+    readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+      .filter((m): m is string => Boolean(m) && (m === dir || m.startsWith(`${dir}/`)))
   for (const m of mounted().sort((a, b) => b.length - a.length)) await run('umount', [m], {timeoutMs: 10_000})
   const left = mounted()
   if (left.length) throw new Error(`still mounted under ${dir}: ${left.slice(0, 3).join(', ')}; not removing it`)

@@ -32,7 +32,8 @@ interface Blob {
  */
 export async function buildImageArchive(outFile: string): Promise<void> {
   const rootfs = busyboxRootfs()
-  if (!existsSync(join(rootfs, 'bin/busybox'))) throw new EnvironmentError(`the busybox rootfs ${rootfs} is missing`, 'bash scripts/setup.sh builds it')
+  if (!existsSync(join(rootfs, 'bin/busybox')))
+    throw new EnvironmentError(`the busybox rootfs ${rootfs} is missing`, 'bash scripts/setup.sh builds it')
   const work = mkdtempSync(join(outFile + '.build-'))
   try {
     const blobs = join(work, 'blobs/sha256')
@@ -44,28 +45,64 @@ export async function buildImageArchive(outFile: string): Promise<void> {
     mkdirSync(join(layerDir, 'var/www'), {recursive: true})
     writeFileSync(join(layerDir, 'var/www/get'), GET_BODY)
     const layerTar = join(work, 'layer.tar')
-    const tar = await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', layerTar, '-C', layerDir, '.'], {timeoutMs: 60_000})
+    const tar = await run(
+      'tar',
+      ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', layerTar, '-C', layerDir, '.'],
+      {timeoutMs: 60_000},
+    )
     if (!ok(tar)) throw new Error(`packing the image layer: ${describeRun(tar)}`)
     const layerBytes = readFileSync(layerTar)
     const layer = put(blobs, layerBytes, 'application/vnd.oci.image.layer.v1.tar')
-    const config = put(blobs, JSON.stringify({
-      architecture: GOARCH[process.arch] ?? process.arch,
-      os: 'linux',
-      config: {Entrypoint: ['/bin/busybox', 'sleep', '2147483647'], Env: ['PATH=/bin:/sbin'], WorkingDir: '/'},
-      rootfs: {type: 'layers', diff_ids: [`sha256:${layer.digest}`]},
-      history: [{created_by: 'ebpfcni: busybox-static rootfs'}],
-    }), 'application/vnd.oci.image.config.v1+json')
-    const manifest = put(blobs, JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: desc(config),
-      layers: [desc(layer)],
-    }), 'application/vnd.oci.image.manifest.v1+json')
+    const config = put(
+      blobs,
+      JSON.stringify({
+        architecture: GOARCH[process.arch] ?? process.arch,
+        os: 'linux',
+        config: {Entrypoint: ['/bin/busybox', 'sleep', '2147483647'], Env: ['PATH=/bin:/sbin'], WorkingDir: '/'},
+        rootfs: {type: 'layers', diff_ids: [`sha256:${layer.digest}`]},
+        history: [{created_by: 'ebpfcni: busybox-static rootfs'}],
+      }),
+      'application/vnd.oci.image.config.v1+json',
+    )
+    const manifest = put(
+      blobs,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: desc(config),
+        layers: [desc(layer)],
+      }),
+      'application/vnd.oci.image.manifest.v1+json',
+    )
     const platform = {architecture: GOARCH[process.arch] ?? process.arch, os: 'linux'}
-    const named = (name: string) => ({...desc(manifest), platform, annotations: {'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':')[1]}})
-    writeFileSync(join(work, 'index.json'), JSON.stringify({schemaVersion: 2, manifests: [named(SANDBOX_IMAGE), named(WORKLOAD_IMAGE)]}))
+    const named = (name: string) => ({
+      ...desc(manifest),
+      platform,
+      annotations: {'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':')[1]},
+    })
+    writeFileSync(
+      join(work, 'index.json'),
+      JSON.stringify({schemaVersion: 2, manifests: [named(SANDBOX_IMAGE), named(WORKLOAD_IMAGE)]}),
+    )
     writeFileSync(join(work, 'oci-layout'), JSON.stringify({imageLayoutVersion: '1.0.0'}))
-    const pack = await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', outFile, '-C', work, 'oci-layout', 'index.json', 'blobs'], {timeoutMs: 60_000})
+    const pack = await run(
+      'tar',
+      [
+        '--sort=name',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--mtime=@0',
+        '-cf',
+        outFile,
+        '-C',
+        work,
+        'oci-layout',
+        'index.json',
+        'blobs',
+      ],
+      {timeoutMs: 60_000},
+    )
     if (!ok(pack)) throw new Error(`packing the image archive: ${describeRun(pack)}`)
   } finally {
     rmSync(work, {recursive: true, force: true})
@@ -85,7 +122,15 @@ export async function buildImageArchive(outFile: string): Promise<void> {
 /** Import the archive into the k8s.io namespace of the daemon at `address`, unpacked for `snapshotter`. */
 export async function importImages(address: string, archive: string, snapshotter: string): Promise<void> {
   if (!existsSync(archive) || statSync(archive).size === 0) throw new Error(`no image archive at ${archive}`)
-  const r = await run('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, archive], {timeoutMs: 120_000})
-  if (r.startError) throw new EnvironmentError('ctr (containerd\'s client) is not installed', 'apt-get install -y containerd (or bash scripts/setup.sh)')
+  const r = await run(
+    'ctr',
+    ['--address', address, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, archive],
+    {timeoutMs: 120_000},
+  )
+  if (r.startError)
+    throw new EnvironmentError(
+      "ctr (containerd's client) is not installed",
+      'apt-get install -y containerd (or bash scripts/setup.sh)',
+    )
   if (!ok(r)) throw new Error(`importing the images into containerd: ${describeRun(r)}`)
 }
