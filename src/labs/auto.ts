@@ -73,8 +73,14 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
         await loadWorkspaceProgram(dir, {lab: n, ledger: o.ledger})
         const report = await runChecks({lab: n, step: step.id, workspace: dir, progress, ledger: o.ledger})
         const r: AutoStepResult = {
-          lab: n, step: step.id, title: step.title, passed: report.passed, durationMs: Math.round(performance.now() - s0),
-          failing: report.checks.filter((c) => c.status !== 'pass').map((c) => ({id: c.id, status: c.status, message: c.message})),
+          lab: n,
+          step: step.id,
+          title: step.title,
+          passed: report.passed,
+          durationMs: Math.round(performance.now() - s0),
+          failing: report.checks
+            .filter((c) => c.status !== 'pass')
+            .map((c) => ({id: c.id, status: c.status, message: c.message})),
         }
         steps.push(r)
         o.onStepDone?.(r, report)
@@ -86,5 +92,10 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
     if (!o.keep) await resetLabs()
     rmSync(scratch, {recursive: true, force: true})
   }
-  return {passed: steps.every((s) => s.passed) && resetProblems.length === 0, durationMs: Math.round(performance.now() - t0), steps, resetProblems}
+  return {
+    passed: steps.every((s) => s.passed) && resetProblems.length === 0,
+    durationMs: Math.round(performance.now() - t0),
+    steps,
+    resetProblems,
+  }
 }

@@ -54,7 +54,10 @@ export async function podNetState(pod: CheckPod): Promise<PodNetState> {
   return {
     mac: l?.address,
     up: Boolean(l?.flags.includes('UP')),
-    addresses: a.filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`).sort(),
+    addresses: a
+      .filter((x) => x.family === 'inet')
+      .map((x) => `${x.local}/${x.prefixlen}`)
+      .sort(),
     routes: r.map((x) => `${x.dst}${x.gateway ? ` via ${x.gateway}` : ''} dev ${x.dev ?? '?'}`).sort(),
   }
 }
@@ -67,7 +70,8 @@ export async function harmDone(pod: CheckPod, before: PodNetState, peer?: string
   const after = await podNetState(pod)
   const seen: string[] = []
   const name = `${pod.att.ifname} of pod "${pod.name}"`
-  if (after.mac !== before.mac) seen.push(after.mac ? `${name}'s MAC changed from ${before.mac} to ${after.mac}` : `${name} is gone`)
+  if (after.mac !== before.mac)
+    seen.push(after.mac ? `${name}'s MAC changed from ${before.mac} to ${after.mac}` : `${name} is gone`)
   if (before.up && !after.up && after.mac) seen.push(`${name} went down`)
   const diff = (what: string, b: string[], a: string[]) => {
     const lost = b.filter((x) => !a.includes(x))
@@ -117,7 +121,12 @@ export class CheckPods {
   }
 
   /** Make a netns and ADD it to a network; failures are in the outcome, not thrown. */
-  async attach(net: NetworkConfig, label: string, overrides: Partial<Attachment> = {}, opts: {timeoutMs?: number} = {}): Promise<CheckPod> {
+  async attach(
+    net: NetworkConfig,
+    label: string,
+    overrides: Partial<Attachment> = {},
+    opts: {timeoutMs?: number} = {},
+  ): Promise<CheckPod> {
     this.assertNotHung()
     const work = this.attachNow(net, label, overrides, opts)
     this.inflight.add(work)
@@ -128,15 +137,38 @@ export class CheckPods {
     }
   }
 
-  private async attachNow(net: NetworkConfig, label: string, overrides: Partial<Attachment>, opts: {timeoutMs?: number}): Promise<CheckPod> {
+  private async attachNow(
+    net: NetworkConfig,
+    label: string,
+    overrides: Partial<Attachment>,
+    opts: {timeoutMs?: number},
+  ): Promise<CheckPod> {
     const n = this.seq++
     const netnsName = `ebpfcni-chk${process.pid % 10000}-${n}`
     this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
     await netnsAdd(netnsName)
-    const att: Attachment = {containerId: `ebpfcni-check-${label}-${n}`, netns: netnsPath(netnsName), ifname: 'eth0', args: `IgnoreUnknown=1;K8S_POD_NAME=${label}`, ...overrides}
-    const outcome = await addNetworkList(net, att, {cniPath: this.cniPath, timeoutMs: opts.timeoutMs ?? this.timeoutMs, negotiate: false})
+    const att: Attachment = {
+      containerId: `ebpfcni-check-${label}-${n}`,
+      netns: netnsPath(netnsName),
+      ifname: 'eth0',
+      args: `IgnoreUnknown=1;K8S_POD_NAME=${label}`,
+      ...overrides,
+    }
+    const outcome = await addNetworkList(net, att, {
+      cniPath: this.cniPath,
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      negotiate: false,
+    })
     this.noteCalls(outcome.calls, `pod "${label}"`)
-    const pod: CheckPod = {name: label, netnsName, netnsPath: netnsPath(netnsName), att, net, outcome, ip: outcome.ok ? podIp(outcome.result) : undefined}
+    const pod: CheckPod = {
+      name: label,
+      netnsName,
+      netnsPath: netnsPath(netnsName),
+      att,
+      net,
+      outcome,
+      ip: outcome.ok ? podIp(outcome.result) : undefined,
+    }
     this.pods.push(pod)
     return pod
   }
@@ -149,7 +181,12 @@ export class CheckPods {
       return {ok: true, command: 'DEL', calls: []}
     }
     const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
-    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, pod.outcome.result ?? pod.outcome.calls.at(-1)?.json)
+    const del = await delNetworkList(
+      pod.net,
+      pod.att,
+      {cniPath: this.cniPath, timeoutMs},
+      pod.outcome.result ?? pod.outcome.calls.at(-1)?.json,
+    )
     this.noteCalls(del.calls, `pod "${pod.name}"`)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
@@ -166,7 +203,10 @@ export class CheckPods {
   }
 
   /** One plugin call by hand (errors, VERSION, duplicates), under the same hang watch as pods. */
-  async invoke(req: Omit<InvokeRequest, 'cniPath' | 'timeoutMs'> & {timeoutMs?: number}, label: string): Promise<InvokeOutcome> {
+  async invoke(
+    req: Omit<InvokeRequest, 'cniPath' | 'timeoutMs'> & {timeoutMs?: number},
+    label: string,
+  ): Promise<InvokeOutcome> {
     this.assertNotHung()
     const out = await invokePlugin({timeoutMs: this.timeoutMs, ...req, cniPath: this.cniPath})
     this.noteCalls([out], label)
@@ -176,14 +216,17 @@ export class CheckPods {
   /** Record the first call killed at its deadline. */
   noteCalls(calls: InvokeOutcome[], label: string): void {
     const killed = calls.find((c) => c.run?.timedOut)
-    if (killed && !this.hang) this.hang = {call: `${killed.request.command} (${label})`, afterMs: Math.round(killed.run!.durationMs)}
+    if (killed && !this.hang)
+      this.hang = {call: `${killed.request.command} (${label})`, afterMs: Math.round(killed.run!.durationMs)}
   }
 
   /** Skip, at once, work that needs a plugin call once one call has hung. */
   assertNotHung(): void {
     if (interrupted()) throw new CheckSkip('interrupted')
     if (this.hang) {
-      throw new CheckSkip(`not run: your plugin hung earlier in this run (${this.hang.call} was killed after ${(this.hang.afterMs / 1000).toFixed(1)} s); fix the hang first`)
+      throw new CheckSkip(
+        `not run: your plugin hung earlier in this run (${this.hang.call} was killed after ${(this.hang.afterMs / 1000).toFixed(1)} s); fix the hang first`,
+      )
     }
   }
 
@@ -204,7 +247,8 @@ export class CheckPods {
     await Promise.allSettled([...this.inflight])
     // DEL a few at a time: an IPAM check alone can leave 70 pods.
     const left = [...this.pods].reverse()
-    for (let i = 0; i < left.length; i += 8) await Promise.all(left.slice(i, i + 8).map((p) => this.detach(p).catch(() => undefined)))
+    for (let i = 0; i < left.length; i += 8)
+      await Promise.all(left.slice(i, i + 8).map((p) => this.detach(p).catch(() => undefined)))
     for (const e of this.ledger.find((x) => x.owner === this.checkOwner)) {
       await netnsDel(e.name).catch(() => undefined)
       this.ledger.forget([e.id])

@@ -5,7 +5,10 @@ const COST_RANK: Record<CheckCost, number> = {cheap: 0, pods: 1, heavy: 2}
 
 /** Cheapest first; the lab's order among checks of one cost. */
 export const byCost = <C extends {cost?: CheckCost}>(checks: C[]): C[] =>
-  checks.map((c, i) => ({c, i})).sort((a, b) => COST_RANK[a.c.cost ?? 'pods'] - COST_RANK[b.c.cost ?? 'pods'] || a.i - b.i).map(({c}) => c)
+  checks
+    .map((c, i) => ({c, i}))
+    .sort((a, b) => COST_RANK[a.c.cost ?? 'pods'] - COST_RANK[b.c.cost ?? 'pods'] || a.i - b.i)
+    .map(({c}) => c)
 
 export type CheckStatus = 'pass' | 'fail' | 'skip'
 
@@ -30,7 +33,10 @@ export interface CheckReport {
 
 /** Thrown inside a check to fail it with a message and a hint. */
 export class CheckFailure extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message)
   }
 }
@@ -67,8 +73,15 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
     result = {...base, status: 'pass', message: await check.run(ctx)}
   } catch (err) {
     if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
-    else if (err instanceof CheckFailure) result = {...base, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
-    else result = {...base, status: 'fail', message: `the check itself hit an error: ${errorMessage(err)}`, hint: check.hint}
+    else if (err instanceof CheckFailure)
+      result = {...base, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
+    else
+      result = {
+        ...base,
+        status: 'fail',
+        message: `the check itself hit an error: ${errorMessage(err)}`,
+        hint: check.hint,
+      }
   }
   result.durationMs = Math.round(performance.now() - t0)
   return result

@@ -15,7 +15,8 @@ import {pluginParses} from './preflight.js'
  * A skip is not a pass: a step is done only when every check ran and passed, except
  * a check skipped for an optional runtime (podman, containerd) the learner did not ask for.
  */
-const countsAsPassed = (r: CheckResult): boolean => r.status === 'pass' || (r.status === 'skip' && (r.id === 'runtime.podman' || r.id === 'runtime.cri'))
+const countsAsPassed = (r: CheckResult): boolean =>
+  r.status === 'pass' || (r.status === 'skip' && (r.id === 'runtime.podman' || r.id === 'runtime.cri'))
 
 export interface RunChecksOptions {
   lab: number
@@ -46,15 +47,24 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const step = getStep(lab, o.step)
   const def = labModule(o.lab)
   if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
-  const disagree = checkIdsDisagree(lab.steps, def.checks.map((c) => c.id))
-  if (disagree.length) throw new UserError(`lab ${o.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {hint: 'the lab content is broken: fix lab.yaml or the lab\'s checks (a step must never pass on no checks)'})
+  const disagree = checkIdsDisagree(
+    lab.steps,
+    def.checks.map((c) => c.id),
+  )
+  if (disagree.length)
+    throw new UserError(`lab ${o.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {
+      hint: "the lab content is broken: fix lab.yaml or the lab's checks (a step must never pass on no checks)",
+    })
   const wanted = step ? step.checks : lab.steps.flatMap((s) => s.checks)
   const ledger = o.ledger ?? new Ledger()
   const targets = o.targets ?? realTargets()
 
   for (const f of def.installs) {
     const src = join(o.workspace, f.workspaceFile)
-    if (!existsSync(src)) throw new UserError(`${src} is missing`, {hint: `start the lab to create your workspace: ebpfcni lab ${o.lab} (or pass --workspace DIR)`})
+    if (!existsSync(src))
+      throw new UserError(`${src} is missing`, {
+        hint: `start the lab to create your workspace: ebpfcni lab ${o.lab} (or pass --workspace DIR)`,
+      })
     installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
   }
 
@@ -63,10 +73,22 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   if (parse) {
     o.onCheck?.(parse.id, parse.title)
     o.onCheck?.(parse.id, parse.title, parse)
-    return {lab: o.lab, step: step?.id ?? 'all', passed: false, durationMs: Math.round(performance.now() - started), checks: [parse]}
+    return {
+      lab: o.lab,
+      step: step?.id ?? 'all',
+      passed: false,
+      durationMs: Math.round(performance.now() - started),
+      checks: [parse],
+    }
   }
 
-  const ctx = def.context({targets, workspace: o.workspace, runtime: o.runtime ?? 'netns', ledger, timeoutMs: o.timeoutMs})
+  const ctx = def.context({
+    targets,
+    workspace: o.workspace,
+    runtime: o.runtime ?? 'netns',
+    ledger,
+    timeoutMs: o.timeoutMs,
+  })
   const results: CheckResult[] = []
   const selected = def.checks.filter((c) => wanted.includes(c.id))
   try {

@@ -25,7 +25,11 @@ export interface ConformReport {
 }
 
 class ConformContext extends CheckPods {
-  constructor(readonly net: NetworkConfig, cniPath: string[], timeoutMs: number) {
+  constructor(
+    readonly net: NetworkConfig,
+    cniPath: string[],
+    timeoutMs: number,
+  ) {
     super(cniPath, timeoutMs, 'check:conform')
   }
 
@@ -44,12 +48,15 @@ class ConformContext extends CheckPods {
 const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   {
     id: 'spec.version',
-    title: 'VERSION: every plugin lists its versions, including the config\'s',
+    title: "VERSION: every plugin lists its versions, including the config's",
     hint: 'On CNI_COMMAND=VERSION print {"cniVersion","supportedVersions":[...]} and exit 0.',
     run: async (ctx) => {
       const seen: string[] = []
       for (const p of ctx.net.plugins) {
-        const v = await pluginVersion(String(p.type), ctx.net.cniVersion, {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs})
+        const v = await pluginVersion(String(p.type), ctx.net.cniVersion, {
+          cniPath: ctx.cniPath,
+          timeoutMs: ctx.timeoutMs,
+        })
         if (!v.ok) breaks('version', v.problem ?? 'VERSION failed')
         seen.push(`${p.type}: ${v.supportedVersions!.join(', ')}`)
       }
@@ -58,24 +65,43 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   },
   {
     id: 'spec.errors',
-    title: 'errors: the spec\'s error JSON with the defined code and a non-zero exit',
+    title: "errors: the spec's error JSON with the defined code and a non-zero exit",
     hint: 'Missing CNI_* variable → code 4, undecodable config → 6, unknown command → 4, unsupported cniVersion → 1; JSON on stdout, exit non-zero.',
     run: async (ctx) => {
       const first = ctx.net.plugins[0]
       const stdin = pluginStdin(ctx.net, first)
-      const base = {type: String(first.type), cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs, netns: '/run/netns/ebpfcni-conform-none', ifname: 'eth0'}
+      const base = {
+        type: String(first.type),
+        cniPath: ctx.cniPath,
+        timeoutMs: ctx.timeoutMs,
+        netns: '/run/netns/ebpfcni-conform-none',
+        ifname: 'eth0',
+      }
       const cases = [
         {label: 'ADD without CNI_CONTAINERID', code: 4, call: invokePlugin({...base, command: 'ADD', stdin})},
-        {label: 'ADD with an undecodable config', code: 6, call: invokePlugin({...base, command: 'ADD', stdin, stdinRaw: '{"cniVersion":', containerId: 'conform'})},
-        {label: 'CNI_COMMAND=FOO', code: 4, call: invokePlugin({...base, command: 'FOO' as 'ADD', stdin, containerId: 'conform'})},
-        {label: 'ADD with cniVersion "9.9.9"', code: 1, call: invokePlugin({...base, command: 'ADD', stdin: {...stdin, cniVersion: '9.9.9'}, containerId: 'conform'})},
+        {
+          label: 'ADD with an undecodable config',
+          code: 6,
+          call: invokePlugin({...base, command: 'ADD', stdin, stdinRaw: '{"cniVersion":', containerId: 'conform'}),
+        },
+        {
+          label: 'CNI_COMMAND=FOO',
+          code: 4,
+          call: invokePlugin({...base, command: 'FOO' as 'ADD', stdin, containerId: 'conform'}),
+        },
+        {
+          label: 'ADD with cniVersion "9.9.9"',
+          code: 1,
+          call: invokePlugin({...base, command: 'ADD', stdin: {...stdin, cniVersion: '9.9.9'}, containerId: 'conform'}),
+        },
       ]
       const problems: string[] = []
       for (const c of cases) {
         const out = await c.call
         if (out.run?.exitCode === 0) problems.push(`${c.label}: exited 0`)
         else if (!out.error) problems.push(`${c.label}: ${out.problem}`)
-        else if (out.error.code !== c.code) problems.push(`${c.label}: code ${describeCode(out.error.code)}, expected ${describeCode(c.code)}`)
+        else if (out.error.code !== c.code)
+          problems.push(`${c.label}: code ${describeCode(out.error.code)}, expected ${describeCode(c.code)}`)
       }
       if (problems.length) breaks('error', problems.join('; '))
       return 'missing variable → 4, undecodable → 6, unknown command → 4, unsupported version → 1'
@@ -83,8 +109,8 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   },
   {
     id: 'spec.add.result',
-    title: 'ADD: every plugin of the list succeeds with a valid result of the config\'s version',
-    hint: 'Print exactly one JSON result on stdout in the config\'s cniVersion; logs go to stderr.',
+    title: "ADD: every plugin of the list succeeds with a valid result of the config's version",
+    hint: "Print exactly one JSON result on stdout in the config's cniVersion; logs go to stderr.",
     run: async (ctx) => {
       const p = await ctx.pod()
       if (!p.outcome.ok) breaks(p.outcome.resultProblems ? 'result' : 'add', p.outcome.problem ?? 'ADD failed')
@@ -93,25 +119,32 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   },
   {
     id: 'spec.add.state',
-    title: 'ADD: the container\'s interfaces and addresses are as the result says',
+    title: "ADD: the container's interfaces and addresses are as the result says",
     hint: 'Report the MAC the interface really has, and put every reported address on the interface its index names.',
     run: async (ctx) => {
       const p = await ctx.healthyPod()
       const r = p.outcome.result!
       const ifaces = r.interfaces ?? []
       const inSandbox = ifaces.filter((i) => i.sandbox)
-      if (inSandbox.length === 0) breaks('result', 'no interface in the result has a "sandbox": the runtime cannot tell which is the container\'s')
+      if (inSandbox.length === 0)
+        breaks(
+          'result',
+          'no interface in the result has a "sandbox": the runtime cannot tell which is the container\'s',
+        )
       for (const i of inSandbox) {
-        if (i.sandbox !== p.netnsPath) breaks('result', `interface ${i.name} reports sandbox ${i.sandbox}, but CNI_NETNS was ${p.netnsPath}`)
+        if (i.sandbox !== p.netnsPath)
+          breaks('result', `interface ${i.name} reports sandbox ${i.sandbox}, but CNI_NETNS was ${p.netnsPath}`)
         const l = await link(i.name, p.netnsName)
         if (!l) breaks('add', `the result names ${i.name} in the container, but it does not exist there`)
-        if (i.mac && i.mac.toLowerCase() !== l!.address?.toLowerCase()) breaks('result', `${i.name} has MAC ${l!.address}, the result says ${i.mac}`)
+        if (i.mac && i.mac.toLowerCase() !== l!.address?.toLowerCase())
+          breaks('result', `${i.name} has MAC ${l!.address}, the result says ${i.mac}`)
       }
       for (const ip of r.ips ?? []) {
         if (ip.interface === undefined || !ifaces[ip.interface]?.sandbox) continue
         const name = ifaces[ip.interface].name
         const on = (await addrs(p.netnsName, name))[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`) ?? []
-        if (!on.includes(ip.address)) breaks('add', `${ip.address} is reported on ${name} but ${name} has ${on.join(', ') || 'no address'}`)
+        if (!on.includes(ip.address))
+          breaks('add', `${ip.address} is reported on ${name} but ${name} has ${on.join(', ') || 'no address'}`)
       }
       return `${inSandbox.map((i) => i.name).join(', ')} present with the reported MAC and addresses`
     },
@@ -121,29 +154,36 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
     title: 'CHECK: passes on a healthy attachment (0.4.0+)',
     hint: 'CHECK gets the ADD result as prevResult; exit 0 with no output when all is as it says.',
     run: async (ctx) => {
-      if (!versionHas(ctx.net.cniVersion, 'CHECK')) throw new CheckSkip(`CHECK does not exist in cniVersion ${ctx.net.cniVersion}`)
+      if (!versionHas(ctx.net.cniVersion, 'CHECK'))
+        throw new CheckSkip(`CHECK does not exist in cniVersion ${ctx.net.cniVersion}`)
       if (ctx.net.disableCheck) throw new CheckSkip('the config sets disableCheck')
       const p = await ctx.healthyPod()
-      const out = await checkNetworkList(ctx.net, p.att, {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs}, p.outcome.result)
+      const out = await checkNetworkList(
+        ctx.net,
+        p.att,
+        {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs},
+        p.outcome.result,
+      )
       if (!out.ok) breaks('check', out.problem ?? 'CHECK failed')
       return 'CHECK passed'
     },
   },
   {
     id: 'spec.del',
-    title: 'DEL: succeeds and removes the container\'s interface',
+    title: "DEL: succeeds and removes the container's interface",
     hint: 'DEL gets the same CNI_CONTAINERID and CNI_IFNAME as ADD, and the ADD result as prevResult.',
     run: async (ctx) => {
       const p = await ctx.healthyPod()
       const del = await ctx.detach(p, {keepNetns: true})
       if (!del.ok) breaks('del', del.problem ?? 'DEL failed')
-      if (await link(p.att.ifname, p.netnsName)) breaks('del', `after DEL, ${p.att.ifname} still exists in the container`)
+      if (await link(p.att.ifname, p.netnsName))
+        breaks('del', `after DEL, ${p.att.ifname} still exists in the container`)
       return `DEL removed ${p.att.ifname}`
     },
   },
   {
     id: 'spec.del.idempotent',
-    title: 'DEL: succeeds again, and after the container\'s netns is gone',
+    title: "DEL: succeeds again, and after the container's netns is gone",
     hint: 'A DEL must succeed when what it would remove is already gone.',
     run: async (ctx) => {
       const p = await ctx.healthyPod()
@@ -164,7 +204,8 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
     run: async (ctx) => {
       const pods = await Promise.all(Array.from({length: 10}, (_, i) => ctx.attach(ctx.net, `conc${i}`)))
       const failed = pods.filter((p) => !p.outcome.ok)
-      if (failed.length) breaks('concurrency', `${failed.length} of 10 concurrent ADDs failed; first: ${failed[0].outcome.problem}`)
+      if (failed.length)
+        breaks('concurrency', `${failed.length} of 10 concurrent ADDs failed; first: ${failed[0].outcome.problem}`)
       const ips = pods.map((p) => p.ip).filter(Boolean) as string[]
       const dupes = [...new Set(ips.filter((ip, i) => ips.indexOf(ip) !== i))]
       if (dupes.length) breaks('concurrency', `addresses given to more than one container: ${dupes.join(', ')}`)
@@ -173,7 +214,12 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   },
 ]
 
-export async function runConform(o: {configFile: string; cniPath: string[]; timeoutMs?: number; onCheck?: (r: CheckResult) => void}): Promise<ConformReport> {
+export async function runConform(o: {
+  configFile: string
+  cniPath: string[]
+  timeoutMs?: number
+  onCheck?: (r: CheckResult) => void
+}): Promise<ConformReport> {
   const started = performance.now()
   const net = loadNetworkConfig(o.configFile)
   const ctx = new ConformContext(net, o.cniPath, o.timeoutMs ?? 10_000)
@@ -188,7 +234,12 @@ export async function runConform(o: {configFile: string; cniPath: string[]; time
     await ctx.cleanup()
   }
   return {
-    config: o.configFile, network: net.name, cniVersion: net.cniVersion, plugins: net.plugins.map((p) => String(p.type)),
-    passed: checks.every((c) => c.status !== 'fail'), durationMs: Math.round(performance.now() - started), checks,
+    config: o.configFile,
+    network: net.name,
+    cniVersion: net.cniVersion,
+    plugins: net.plugins.map((p) => String(p.type)),
+    passed: checks.every((c) => c.status !== 'fail'),
+    durationMs: Math.round(performance.now() - started),
+    checks,
   }
 }

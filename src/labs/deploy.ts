@@ -22,19 +22,30 @@ export function workspacePinDir(workspace: string): string {
 }
 
 /** Build and load the workspace's ebpfcni.bpf.c (if there is one). Returns what happened, in words. */
-export async function loadWorkspaceProgram(workspace: string, opts: {lab: number; ledger?: Ledger}): Promise<string | undefined> {
+export async function loadWorkspaceProgram(
+  workspace: string,
+  opts: {lab: number; ledger?: Ledger},
+): Promise<string | undefined> {
   const source = join(workspace, 'ebpfcni.bpf.c')
   if (!existsSync(source)) return undefined
   const built = await buildBpf(source, join(workspace, 'ebpfcni.bpf.o'))
   if (!built.ok) return `the program does not compile (${built.errors} error(s)): not loaded`
   const pinDir = workspacePinDir(workspace)
   const out = loadAndPin(built.object, {pinDir, ledger: opts.ledger ?? new Ledger(), lab: opts.lab, replace: true})
-  return out.ok ? `built and loaded ebpfcni.bpf.c (pinned under ${pinDir})` : 'the verifier refused the program: not loaded (ebpfcni bpf load shows why)'
+  return out.ok
+    ? `built and loaded ebpfcni.bpf.c (pinned under ${pinDir})`
+    : 'the verifier refused the program: not loaded (ebpfcni bpf load shows why)'
 }
 
 /** Write solution files over the learner's (backed up) and, when the program changed, build and load it. */
-export async function applySolutionAndLoad(files: SolutionFile[], workspace: string, opts: {lab: number; ledger?: Ledger}): Promise<{backups: string[]; loaded?: string}> {
+export async function applySolutionAndLoad(
+  files: SolutionFile[],
+  workspace: string,
+  opts: {lab: number; ledger?: Ledger},
+): Promise<{backups: string[]; loaded?: string}> {
   const backups = applySolution(files)
-  const loaded = files.some((f) => f.differs && f.name === 'ebpfcni.bpf.c') ? await loadWorkspaceProgram(workspace, opts) : undefined
+  const loaded = files.some((f) => f.differs && f.name === 'ebpfcni.bpf.c')
+    ? await loadWorkspaceProgram(workspace, opts)
+    : undefined
   return {backups, loaded}
 }

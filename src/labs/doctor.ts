@@ -1,7 +1,15 @@
 import {accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {release} from 'node:os'
 import {run, ok, describeRun} from '../host/exec.js'
-import {BPF_FS, TRACEFS, CNI_BIN_DIR, CNI_CONF_DIR, DEBIAN_CNI_DIR, busyboxRootfs, podmanContainersConf} from '../host/paths.js'
+import {
+  BPF_FS,
+  TRACEFS,
+  CNI_BIN_DIR,
+  CNI_CONF_DIR,
+  DEBIAN_CNI_DIR,
+  busyboxRootfs,
+  podmanContainersConf,
+} from '../host/paths.js'
 import {errorMessage} from '../host/errors.js'
 import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
@@ -34,7 +42,9 @@ interface DoctorItem {
 const CAPS: Record<string, number> = {CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39}
 
 function effectiveCaps(): bigint {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'))
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'))
   return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : 0n
 }
 
@@ -76,25 +86,43 @@ const apt = (pkg: string): string => `apt-get install -y ${pkg}   (or: bash scri
 export function doctorItems(): DoctorItem[] {
   return [
     {
-      id: 'root', title: 'running as root with BPF and network capabilities', required: true,
+      id: 'root',
+      title: 'running as root with BPF and network capabilities',
+      required: true,
       fix: 'run as root: sudo ebpfcni …',
       check: async () => {
         if (process.getuid?.() !== 0) return {ok: false, detail: `uid ${process.getuid?.()}, not root`}
         const caps = effectiveCaps()
-        const missing = Object.entries(CAPS).filter(([, bit]) => (caps & (1n << BigInt(bit))) === 0n).map(([n]) => n)
-        return missing.length ? {ok: false, detail: `root, but missing ${missing.join(', ')}`} : {ok: true, detail: `root with ${Object.keys(CAPS).join(', ')}`}
+        const missing = Object.entries(CAPS)
+          .filter(([, bit]) => (caps & (1n << BigInt(bit))) === 0n)
+          .map(([n]) => n)
+        return missing.length
+          ? {ok: false, detail: `root, but missing ${missing.join(', ')}`}
+          : {ok: true, detail: `root with ${Object.keys(CAPS).join(', ')}`}
       },
     },
     {
-      id: 'kernel', title: 'kernel >= 5.15', required: true, fix: 'use a VM with a newer kernel (the Vagrantfile uses Debian 12)',
+      id: 'kernel',
+      title: 'kernel >= 5.15',
+      required: true,
+      fix: 'use a VM with a newer kernel (the Vagrantfile uses Debian 12)',
       check: async () => ({ok: kernelAtLeast(release(), 5, 15), detail: `kernel ${release()}`}),
     },
     {
-      id: 'btf', title: 'kernel BTF (/sys/kernel/btf/vmlinux)', required: true, fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)',
-      check: async () => ({ok: existsSync('/sys/kernel/btf/vmlinux'), detail: existsSync('/sys/kernel/btf/vmlinux') ? 'present' : 'missing'}),
+      id: 'btf',
+      title: 'kernel BTF (/sys/kernel/btf/vmlinux)',
+      required: true,
+      fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)',
+      check: async () => ({
+        ok: existsSync('/sys/kernel/btf/vmlinux'),
+        detail: existsSync('/sys/kernel/btf/vmlinux') ? 'present' : 'missing',
+      }),
     },
     {
-      id: 'bpffs', title: `bpffs mounted at ${BPF_FS}`, required: true, fix: `mount -t bpf bpf ${BPF_FS}`,
+      id: 'bpffs',
+      title: `bpffs mounted at ${BPF_FS}`,
+      required: true,
+      fix: `mount -t bpf bpf ${BPF_FS}`,
       check: async () => ({ok: mountedAt(BPF_FS, 'bpf'), detail: mountedAt(BPF_FS, 'bpf') ? 'mounted' : 'not mounted'}),
       repair: async () => {
         mkdirSync(BPF_FS, {recursive: true})
@@ -103,24 +131,37 @@ export function doctorItems(): DoctorItem[] {
       },
     },
     {
-      id: 'tracefs', title: `tracefs mounted at ${TRACEFS}`, required: true, fix: `mount -t tracefs tracefs ${TRACEFS}`,
-      check: async () => ({ok: mountedAt(TRACEFS, 'tracefs'), detail: mountedAt(TRACEFS, 'tracefs') ? 'mounted' : 'not mounted'}),
+      id: 'tracefs',
+      title: `tracefs mounted at ${TRACEFS}`,
+      required: true,
+      fix: `mount -t tracefs tracefs ${TRACEFS}`,
+      check: async () => ({
+        ok: mountedAt(TRACEFS, 'tracefs'),
+        detail: mountedAt(TRACEFS, 'tracefs') ? 'mounted' : 'not mounted',
+      }),
       repair: async () => {
         const r = await run('mount', ['-t', 'tracefs', 'tracefs', TRACEFS])
         if (!ok(r)) throw new Error(describeRun(r))
       },
     },
     {
-      id: 'clang', title: 'clang compiles BPF (-target bpf) with libbpf headers', required: true, fix: apt('clang llvm libbpf-dev'),
+      id: 'clang',
+      title: 'clang compiles BPF (-target bpf) with libbpf headers',
+      required: true,
+      fix: apt('clang llvm libbpf-dev'),
       check: async () => {
         const r = await run('clang', ['--version'], {timeoutMs: 5000})
         if (r.startError) return {ok: false, detail: 'clang not found'}
-        if (!existsSync('/usr/include/bpf/bpf_helpers.h')) return {ok: false, detail: 'libbpf headers missing (/usr/include/bpf/bpf_helpers.h)'}
+        if (!existsSync('/usr/include/bpf/bpf_helpers.h'))
+          return {ok: false, detail: 'libbpf headers missing (/usr/include/bpf/bpf_helpers.h)'}
         return clangTargetsBpf()
       },
     },
     {
-      id: 'libbpf', title: 'libbpf.so.1 loadable (koffi)', required: true, fix: apt('libbpf1'),
+      id: 'libbpf',
+      title: 'libbpf.so.1 loadable (koffi)',
+      required: true,
+      fix: apt('libbpf1'),
       check: async () => {
         try {
           return {ok: true, detail: `libbpf ${libbpfVersion()}`}
@@ -130,12 +171,39 @@ export function doctorItems(): DoctorItem[] {
       },
     },
     {id: 'bpftool', title: 'bpftool', required: true, fix: apt('bpftool'), check: () => tool('bpftool', ['version'])},
-    {id: 'jq', title: 'jq (the lab 1 plugin uses it)', required: true, fix: apt('jq'), check: () => tool('jq', ['--version'])},
-    {id: 'iproute2', title: 'ip (iproute2) with JSON output', required: true, fix: apt('iproute2'), check: () => tool('ip', ['-V'])},
-    {id: 'ping', title: 'ping (connectivity checks)', required: true, fix: apt('iputils-ping'), check: () => tool('ping', ['-V'])},
-    {id: 'busybox', title: 'busybox (pod workload clients)', required: true, fix: apt('busybox-static'), check: () => tool('busybox', ['--help'])},
     {
-      id: 'cni-dirs', title: `${CNI_BIN_DIR} and ${CNI_CONF_DIR} writable`, required: true, fix: `mkdir -p ${CNI_BIN_DIR} ${CNI_CONF_DIR}`,
+      id: 'jq',
+      title: 'jq (the lab 1 plugin uses it)',
+      required: true,
+      fix: apt('jq'),
+      check: () => tool('jq', ['--version']),
+    },
+    {
+      id: 'iproute2',
+      title: 'ip (iproute2) with JSON output',
+      required: true,
+      fix: apt('iproute2'),
+      check: () => tool('ip', ['-V']),
+    },
+    {
+      id: 'ping',
+      title: 'ping (connectivity checks)',
+      required: true,
+      fix: apt('iputils-ping'),
+      check: () => tool('ping', ['-V']),
+    },
+    {
+      id: 'busybox',
+      title: 'busybox (pod workload clients)',
+      required: true,
+      fix: apt('busybox-static'),
+      check: () => tool('busybox', ['--help']),
+    },
+    {
+      id: 'cni-dirs',
+      title: `${CNI_BIN_DIR} and ${CNI_CONF_DIR} writable`,
+      required: true,
+      fix: `mkdir -p ${CNI_BIN_DIR} ${CNI_CONF_DIR}`,
       check: async () => {
         const a = writable(CNI_BIN_DIR)
         const b = writable(CNI_CONF_DIR)
@@ -147,7 +215,10 @@ export function doctorItems(): DoctorItem[] {
       },
     },
     {
-      id: 'ip-forward', title: 'net.ipv4.ip_forward = 1', required: true, fix: 'sysctl -w net.ipv4.ip_forward=1',
+      id: 'ip-forward',
+      title: 'net.ipv4.ip_forward = 1',
+      required: true,
+      fix: 'sysctl -w net.ipv4.ip_forward=1',
       check: async () => {
         const v = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()
         return {ok: v === '1', detail: `ip_forward=${v}`}
@@ -155,26 +226,72 @@ export function doctorItems(): DoctorItem[] {
       repair: async () => writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n'),
     },
     {
-      id: 'reference-plugins', title: `Debian's reference CNI plugins in ${DEBIAN_CNI_DIR} (conform baseline, tests)`, required: false,
+      id: 'reference-plugins',
+      title: `Debian's reference CNI plugins in ${DEBIAN_CNI_DIR} (conform baseline, tests)`,
+      required: false,
       fix: apt('containernetworking-plugins'),
-      check: async () => ({ok: existsSync(`${DEBIAN_CNI_DIR}/bridge`) && existsSync(`${DEBIAN_CNI_DIR}/host-local`), detail: existsSync(`${DEBIAN_CNI_DIR}/bridge`) ? 'bridge, host-local present' : 'missing'}),
+      check: async () => ({
+        ok: existsSync(`${DEBIAN_CNI_DIR}/bridge`) && existsSync(`${DEBIAN_CNI_DIR}/host-local`),
+        detail: existsSync(`${DEBIAN_CNI_DIR}/bridge`) ? 'bridge, host-local present' : 'missing',
+      }),
     },
-    {id: 'promtool', title: 'promtool (lab 3: metrics.valid)', required: true, fix: apt('prometheus'), check: () => tool('promtool', ['--version'])},
-    {id: 'prometheus', title: 'prometheus server (optional: lab 3 with a real Prometheus)', required: false, fix: apt('prometheus'), check: () => tool('prometheus', ['--version'])},
-    {id: 'podman', title: 'podman (optional: --runtime podman)', required: false, fix: apt('podman'), check: () => tool('podman', ['--version'])},
-    {id: 'containerd', title: 'containerd with the CRI plugin (optional: --runtime cri, the kubelet\'s path)', required: false, fix: apt('containerd'), check: () => tool('containerd', ['--version'])},
     {
-      id: 'cni-loopback', title: `the loopback plugin in ${CNI_BIN_DIR} (containerd's CRI plugin runs it for every pod)`, required: false,
+      id: 'promtool',
+      title: 'promtool (lab 3: metrics.valid)',
+      required: true,
+      fix: apt('prometheus'),
+      check: () => tool('promtool', ['--version']),
+    },
+    {
+      id: 'prometheus',
+      title: 'prometheus server (optional: lab 3 with a real Prometheus)',
+      required: false,
+      fix: apt('prometheus'),
+      check: () => tool('prometheus', ['--version']),
+    },
+    {
+      id: 'podman',
+      title: 'podman (optional: --runtime podman)',
+      required: false,
+      fix: apt('podman'),
+      check: () => tool('podman', ['--version']),
+    },
+    {
+      id: 'containerd',
+      title: "containerd with the CRI plugin (optional: --runtime cri, the kubelet's path)",
+      required: false,
+      fix: apt('containerd'),
+      check: () => tool('containerd', ['--version']),
+    },
+    {
+      id: 'cni-loopback',
+      title: `the loopback plugin in ${CNI_BIN_DIR} (containerd's CRI plugin runs it for every pod)`,
+      required: false,
       fix: `ln -s ${DEBIAN_CNI_DIR}/loopback ${CNI_BIN_DIR}/loopback`,
-      check: async () => (existsSync(`${CNI_BIN_DIR}/loopback`) ? {ok: true, detail: `${CNI_BIN_DIR}/loopback present`} : {ok: false, detail: `no ${CNI_BIN_DIR}/loopback`}),
+      check: async () =>
+        existsSync(`${CNI_BIN_DIR}/loopback`)
+          ? {ok: true, detail: `${CNI_BIN_DIR}/loopback present`}
+          : {ok: false, detail: `no ${CNI_BIN_DIR}/loopback`},
     },
-    {id: 'runc', title: 'runc (optional: podman runtime on hybrid cgroups)', required: false, fix: apt('runc'), check: () => tool('runc', ['--version'])},
     {
-      id: 'podman-config', title: 'podman CNI config and busybox rootfs (optional)', required: false, fix: 'bash scripts/setup.sh',
+      id: 'runc',
+      title: 'runc (optional: podman runtime on hybrid cgroups)',
+      required: false,
+      fix: apt('runc'),
+      check: () => tool('runc', ['--version']),
+    },
+    {
+      id: 'podman-config',
+      title: 'podman CNI config and busybox rootfs (optional)',
+      required: false,
+      fix: 'bash scripts/setup.sh',
       check: async () => {
         const conf = existsSync(podmanContainersConf())
         const rootfs = existsSync(`${busyboxRootfs()}/bin/busybox`)
-        return {ok: conf && rootfs, detail: `${podmanContainersConf()} ${conf ? 'present' : 'missing'}; rootfs ${rootfs ? 'present' : 'missing'}`}
+        return {
+          ok: conf && rootfs,
+          detail: `${podmanContainersConf()} ${conf ? 'present' : 'missing'}; rootfs ${rootfs ? 'present' : 'missing'}`,
+        }
       },
     },
   ]
@@ -184,7 +301,13 @@ export async function runDoctor(opts: {fix?: boolean} = {}): Promise<DoctorResul
   const results: DoctorResult[] = []
   for (const item of doctorItems()) {
     let seen = await safeCheck(item)
-    const result: DoctorResult = {id: item.id, title: item.title, required: item.required, status: 'pass', detail: seen.detail}
+    const result: DoctorResult = {
+      id: item.id,
+      title: item.title,
+      required: item.required,
+      status: 'pass',
+      detail: seen.detail,
+    }
     if (!seen.ok && opts.fix && item.repair) {
       try {
         await item.repair()

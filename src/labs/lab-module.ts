@@ -31,7 +31,13 @@ export const PLUGIN_INSTALLS: LabModule['installs'] = [
 
 /** What every lab context is made from: the installed plugin and config, and the run's options. */
 export const contextOptions = (o: CheckRunOptions, lab: number) => ({
-  cniBinDir: o.targets.cniBinDir, configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'), runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace,
+  cniBinDir: o.targets.cniBinDir,
+  configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'),
+  runtime: o.runtime,
+  ledger: o.ledger,
+  timeoutMs: o.timeoutMs,
+  workspace: o.workspace,
   // Lab 1 checks the plugin's own calls on netns pods; from lab 2 on, --runtime cri runs the traffic pods through containerd.
-  criTraffic: o.runtime === 'cri' && lab >= 2, lab,
+  criTraffic: o.runtime === 'cri' && lab >= 2,
+  lab,
 })

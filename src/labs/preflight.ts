@@ -13,7 +13,12 @@ export async function pluginParses(path: string): Promise<CheckResult | undefine
   if (!/^#!.*\b(bash|sh)\b/.test(first)) return undefined
   const r = await run('bash', ['-n', path], {timeoutMs: 5000, maxOutputBytes: 64 * 1024})
   if (r.exitCode === 0) return undefined
-  const errors = r.stderr.trim().split('\n').filter(Boolean).slice(0, 3).map((l) => l.replace(`${path}: `, ''))
+  const errors = r.stderr
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 3)
+    .map((l) => l.replace(`${path}: `, ''))
   return {
     id: 'plugin.parses',
     title: 'your plugin is a shell script bash can parse',

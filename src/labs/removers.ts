@@ -18,25 +18,30 @@ const action = (e: LedgerEntry, description: string, perform: () => Promise<void
 const where = (netns: unknown): string => (typeof netns === 'string' && netns ? ` in netns ${netns}` : '')
 
 export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
-  netns: (e) => action(e, `delete netns ${e.name}${netnsExists(e.name) ? '' : ' (already gone)'}`, () => netnsDel(e.name)),
-  link: (e) => action(e, `delete link ${e.name}${where(e.details.netns)}`, async () => {
-    const ns = e.details.netns as string | undefined
-    if (ns && !netnsExists(ns)) return
-    await linkDel(e.name, ns)
-  }),
-  xdp: (e) => action(e, `detach XDP program from ${e.name}${where(e.details.netns)}`, async () => {
-    const ns = e.details.netns as string | undefined
-    if (ns && !netnsExists(ns)) return
-    await xdpOff(e.name, ns)
-  }),
-  tc: (e) => action(e, `remove tc clsact hook from ${e.name}${where(e.details.netns)}`, async () => {
-    const ns = e.details.netns as string | undefined
-    if (ns && !netnsExists(ns)) return
-    await run('tc', [...(ns ? ['-n', ns] : []), 'qdisc', 'del', 'dev', e.name, 'clsact'], {timeoutMs: 5000})
-  }),
-  pin: (e) => action(e, `unpin ${e.name}`, async () => {
-    rmSync(e.name, {force: true, recursive: true})
-  }),
+  netns: (e) =>
+    action(e, `delete netns ${e.name}${netnsExists(e.name) ? '' : ' (already gone)'}`, () => netnsDel(e.name)),
+  link: (e) =>
+    action(e, `delete link ${e.name}${where(e.details.netns)}`, async () => {
+      const ns = e.details.netns as string | undefined
+      if (ns && !netnsExists(ns)) return
+      await linkDel(e.name, ns)
+    }),
+  xdp: (e) =>
+    action(e, `detach XDP program from ${e.name}${where(e.details.netns)}`, async () => {
+      const ns = e.details.netns as string | undefined
+      if (ns && !netnsExists(ns)) return
+      await xdpOff(e.name, ns)
+    }),
+  tc: (e) =>
+    action(e, `remove tc clsact hook from ${e.name}${where(e.details.netns)}`, async () => {
+      const ns = e.details.netns as string | undefined
+      if (ns && !netnsExists(ns)) return
+      await run('tc', [...(ns ? ['-n', ns] : []), 'qdisc', 'del', 'dev', e.name, 'clsact'], {timeoutMs: 5000})
+    }),
+  pin: (e) =>
+    action(e, `unpin ${e.name}`, async () => {
+      rmSync(e.name, {force: true, recursive: true})
+    }),
   file: (e) => {
     const backup = e.details.backup as string | undefined
     const restoring = backup && existsSync(backup)
@@ -45,12 +50,15 @@ export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
       else rmSync(e.name, {force: true})
     })
   },
-  dir: (e) => action(e, `remove directory ${e.name} if empty`, async () => {
-    if (existsSync(e.name) && statSync(e.name).isDirectory() && readdirSync(e.name).length === 0) rmdirSync(e.name)
-  }),
+  dir: (e) =>
+    action(e, `remove directory ${e.name} if empty`, async () => {
+      if (existsSync(e.name) && statSync(e.name).isDirectory() && readdirSync(e.name).length === 0) rmdirSync(e.name)
+    }),
   process: (e) => {
     const pid = Number(e.details.pid)
     const alive = Number.isFinite(pid) && processAlive(pid, e.details.startTime as number | undefined)
-    return action(e, `stop ${e.name} (pid ${pid}${alive ? '' : ', already exited'})`, () => stopRecordedProcess(e.details))
+    return action(e, `stop ${e.name} (pid ${pid}${alive ? '' : ', already exited'})`, () =>
+      stopRecordedProcess(e.details),
+    )
   },
 }

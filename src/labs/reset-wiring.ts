@@ -32,15 +32,33 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
 }
 /** Netns a killed `podman run` left: no ledger names them, and podman has forgotten them. */
 const podmanNetnsDiscoverer: Discoverer = async () =>
-  unusedPodmanNetns().map((n) => ({description: `delete netns ${n} (podman's, no process in it: left by an interrupted podman run)`, kind: 'netns', entryIds: [], perform: () => netnsDel(n)}))
+  unusedPodmanNetns().map((n) => ({
+    description: `delete netns ${n} (podman's, no process in it: left by an interrupted podman run)`,
+    kind: 'netns',
+    entryIds: [],
+    perform: () => netnsDel(n),
+  }))
 
 /** The cri runtime's containerd state (after its pods and the daemon are gone): images, snapshots, netns mounts. */
 const containerdStateDiscoverer: Discoverer = async (lab) =>
   lab === undefined && existsSync(containerdDir())
-    ? [{description: `remove the cri runtime's containerd state ${containerdDir()} (leftover shims, mounts, images)`, kind: 'dir', entryIds: [], perform: () => removeContainerdState()}]
+    ? [
+        {
+          description: `remove the cri runtime's containerd state ${containerdDir()} (leftover shims, mounts, images)`,
+          kind: 'dir',
+          entryIds: [],
+          perform: () => removeContainerdState(),
+        },
+      ]
     : []
 
-const discoverers: Discoverer[] = [lab1Discoverer, bpfPinsDiscoverer, policyStateDiscoverer, podmanNetnsDiscoverer, containerdStateDiscoverer]
+const discoverers: Discoverer[] = [
+  lab1Discoverer,
+  bpfPinsDiscoverer,
+  policyStateDiscoverer,
+  podmanNetnsDiscoverer,
+  containerdStateDiscoverer,
+]
 
 export interface ResetFacade {
   plan(lab?: number): Promise<ResetAction[]>

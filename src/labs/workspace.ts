@@ -1,4 +1,13 @@
-import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import {join} from 'node:path'
 import {loadLabs as labs, type Lab, type LabStep} from './catalogue.js'
 
@@ -29,7 +38,12 @@ function readState(dir: string): WorkspaceState {
 function untouchedStarter(owner: number, name: string, path: string): boolean {
   const rel = labs().find((l) => l.id === owner)?.starter[name]
   const lab = labs().find((l) => l.id === owner)
-  return rel !== undefined && lab !== undefined && existsSync(join(lab.dir, rel)) && readFileSync(path).equals(readFileSync(join(lab.dir, rel)))
+  return (
+    rel !== undefined &&
+    lab !== undefined &&
+    existsSync(join(lab.dir, rel)) &&
+    readFileSync(path).equals(readFileSync(join(lab.dir, rel)))
+  )
 }
 
 const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-')
@@ -121,7 +135,9 @@ export interface SolutionFile {
 }
 
 export function solutionFiles(lab: Lab, step: LabStep | undefined, dir: string): SolutionFile[] {
-  const files = step ? step.solution : Object.assign({}, ...lab.steps.map((s) => s.solution)) as Record<string, string>
+  const files = step
+    ? step.solution
+    : (Object.assign({}, ...lab.steps.map((s) => s.solution)) as Record<string, string>)
   return Object.entries(files).map(([name, rel]) => {
     const workspacePath = join(dir, name)
     const solutionPath = join(lab.dir, rel)

@@ -32,7 +32,13 @@ export const PODMAN_CHECK_POD_PREFIX = 'chk-'
 /** Names of runtime.cri's pods: `cri-web-…`, `cri-cli-…`. */
 export const CRI_CHECK_POD_PREFIX = 'cri-'
 // Check networks live apart from the learner's own pods: their own names, bridges and subnets.
-const CHECK_SUBNETS = {del: '10.244.1.0/29', leak: '10.244.2.0/29', ipam: '10.244.3.0/27', podman: '10.244.4.0/24', idem: '10.244.5.0/29'}
+const CHECK_SUBNETS = {
+  del: '10.244.1.0/29',
+  leak: '10.244.2.0/29',
+  ipam: '10.244.3.0/27',
+  podman: '10.244.4.0/24',
+  idem: '10.244.5.0/29',
+}
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
 
 /** Shared state for one run of lab 1's checks: pods made lazily, everything undone in cleanup(). */
@@ -64,7 +70,12 @@ export class Lab1Context extends CheckPods {
 
   /** A private network for checks that fill or stress the address space. */
   checkNet(kind: CheckNetwork): NetworkConfig {
-    const raw = {...this.rawConfig(), name: `ebpfcni-chk-${kind}`, bridge: `ebpfchk-${kind}`, podcidr: CHECK_SUBNETS[kind]}
+    const raw = {
+      ...this.rawConfig(),
+      name: `ebpfcni-chk-${kind}`,
+      bridge: `ebpfchk-${kind}`,
+      podcidr: CHECK_SUBNETS[kind],
+    }
     const file = join(this.tmp, `${kind}.conf`)
     writeFileSync(file, JSON.stringify(raw))
     this.bridgesMade.add(raw.bridge)
@@ -83,11 +94,20 @@ export class Lab1Context extends CheckPods {
    * A pod for traffic checks on the learner's network: through containerd's CRI when the run
    * asks for it (labs 2-4 with --runtime cri: the kubelet's path), else a netns the checks ADD.
    */
-  async trafficPod(label: string, workload: 'httpbin' | 'sleep' = 'sleep', labels: Record<string, string> = {}): Promise<CheckPod> {
+  async trafficPod(
+    label: string,
+    workload: 'httpbin' | 'sleep' = 'sleep',
+    labels: Record<string, string> = {},
+  ): Promise<CheckPod> {
     if (!this.opts.criTraffic) {
       const pod = await this.attach(this.learnerNet(), label)
       if (workload === 'httpbin' && pod.outcome.ok && pod.ip) {
-        await startHttpbin(this.ledger, {name: pod.netnsName, netnsPath: pod.netnsPath, lab: this.labId, owner: this.checkOwner}).catch(() => undefined)
+        await startHttpbin(this.ledger, {
+          name: pod.netnsName,
+          netnsPath: pod.netnsPath,
+          lab: this.labId,
+          owner: this.checkOwner,
+        }).catch(() => undefined)
       }
       return pod
     }
@@ -98,9 +118,18 @@ export class Lab1Context extends CheckPods {
     const net = this.learnerNet()
     const base = {name: label, netnsName: '', net, att: {containerId: '', netns: '', ifname: 'eth0'}}
     try {
-      const rec = await pods.add({name, configFile: this.opts.configFile, cniPath: [this.opts.cniBinDir], workload, labels, lab: this.opts.lab}, 'cri')
-      return this.adopt({...base, netnsPath: rec.netnsPath, att: {containerId: rec.containerId, netns: rec.netnsPath, ifname: 'eth0'}, ip: rec.ip,
-        outcome: {ok: true, command: 'ADD', calls: [], result: rec.result}, removeVia: () => pods.remove(name)})
+      const rec = await pods.add(
+        {name, configFile: this.opts.configFile, cniPath: [this.opts.cniBinDir], workload, labels, lab: this.opts.lab},
+        'cri',
+      )
+      return this.adopt({
+        ...base,
+        netnsPath: rec.netnsPath,
+        att: {containerId: rec.containerId, netns: rec.netnsPath, ifname: 'eth0'},
+        ip: rec.ip,
+        outcome: {ok: true, command: 'ADD', calls: [], result: rec.result},
+        removeVia: () => pods.remove(name),
+      })
     } catch (err) {
       return {...base, netnsPath: '', outcome: {ok: false, command: 'ADD', calls: [], problem: (err as Error).message}}
     }
@@ -124,7 +153,8 @@ export class Lab1Context extends CheckPods {
   /** Pod A if its ADD fully succeeded; otherwise skip (the failure is cni.add.succeeds'). */
   async healthyA(): Promise<CheckPod> {
     const a = await this.podA()
-    if (!a.outcome.ok || !a.outcome.result) throw new CheckSkip('needs a successful ADD (cni.add.succeeds, cni.add.result-schema)')
+    if (!a.outcome.ok || !a.outcome.result)
+      throw new CheckSkip('needs a successful ADD (cni.add.succeeds, cni.add.result-schema)')
     return a
   }
 
@@ -135,8 +165,13 @@ export class Lab1Context extends CheckPods {
 
   protected async removeAll(): Promise<void> {
     // runtime.podman's and runtime.cri's pods, should the run have been interrupted before their own cleanup.
-    for (const e of this.ledger.find((x) => x.kind === 'pod' && (x.name.startsWith(PODMAN_CHECK_POD_PREFIX) || x.name.startsWith(CRI_CHECK_POD_PREFIX)))) {
-      await runtimeFor(recordOf(e).runtime, this.ledger).remove(recordOf(e)).catch(() => undefined)
+    for (const e of this.ledger.find(
+      (x) =>
+        x.kind === 'pod' && (x.name.startsWith(PODMAN_CHECK_POD_PREFIX) || x.name.startsWith(CRI_CHECK_POD_PREFIX)),
+    )) {
+      await runtimeFor(recordOf(e).runtime, this.ledger)
+        .remove(recordOf(e))
+        .catch(() => undefined)
     }
     // A containerd this run started goes with it (and its state: mounts, images), as if never there.
     if (this.criStarted) {
@@ -153,7 +188,9 @@ export class Lab1Context extends CheckPods {
     await super.removeAll()
     for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
     // A plugin killed mid-ADD by Ctrl-C may have made a check bridge after the list above was taken.
-    for (const l of await links().catch(() => [])) if (l.ifname.startsWith('ebpfchk-')) await linkDel(l.ifname).catch(() => undefined)
-    for (const kind of Object.keys(CHECK_SUBNETS)) rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
+    for (const l of await links().catch(() => []))
+      if (l.ifname.startsWith('ebpfchk-')) await linkDel(l.ifname).catch(() => undefined)
+    for (const kind of Object.keys(CHECK_SUBNETS))
+      rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
   }
 }

@@ -17,7 +17,12 @@ export const lab1Discoverer: Discoverer = async () => {
   // A plugin call orphaned by a killed run (hung in ADD, reparented to init) still holds its
   // lock and its `sleep`: stop it, with its whole process group.
   for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'))) {
-    actions.push({description: `stop your plugin's process ${p.pid} (${p.argv.join(' ').slice(0, 60)}) and its process group`, kind: 'process', entryIds: [], perform: () => killProcessGroup(p.pgid)})
+    actions.push({
+      description: `stop your plugin's process ${p.pid} (${p.argv.join(' ').slice(0, 60)}) and its process group`,
+      kind: 'process',
+      entryIds: [],
+      perform: () => killProcessGroup(p.pgid),
+    })
   }
   const bridges = new Set<string>()
   const conf = join(realTargets().cniConfDir, '10-ebpfcni.conf')
@@ -34,12 +39,27 @@ export const lab1Discoverer: Discoverer = async () => {
   for (const br of bridges) {
     if (!(await link(br))) continue
     for (const port of await bridgePorts(br)) {
-      actions.push({description: `delete veth ${port.ifname} (on ${br}, made by your plugin)`, kind: 'link', entryIds: [], perform: () => linkDel(port.ifname)})
+      actions.push({
+        description: `delete veth ${port.ifname} (on ${br}, made by your plugin)`,
+        kind: 'link',
+        entryIds: [],
+        perform: () => linkDel(port.ifname),
+      })
     }
-    actions.push({description: `delete bridge ${br} (made by your plugin)`, kind: 'link', entryIds: [], perform: () => linkDel(br)})
+    actions.push({
+      description: `delete bridge ${br} (made by your plugin)`,
+      kind: 'link',
+      entryIds: [],
+      perform: () => linkDel(br),
+    })
   }
   if (existsSync(IPAM_DIR)) {
-    actions.push({description: `remove your plugin's IPAM state ${IPAM_DIR}`, kind: 'dir', entryIds: [], perform: async () => rmSync(IPAM_DIR, {recursive: true, force: true})})
+    actions.push({
+      description: `remove your plugin's IPAM state ${IPAM_DIR}`,
+      kind: 'dir',
+      entryIds: [],
+      perform: async () => rmSync(IPAM_DIR, {recursive: true, force: true}),
+    })
   }
   return actions
 }

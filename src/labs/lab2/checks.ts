@@ -14,7 +14,6 @@ import {streamTrace} from '../../bpf/trace.js'
 // Lab 2's checks: the learner's XDP program, built, verified, test-run on crafted frames,
 // pinned, attached by the plugin to every pod, and seen in trace_pipe.
 
-
 /**
  * trace_pipe lines printed while `send` runs (a 2-second window). trace_pipe hands out what it
  * buffered before it was opened (older pods at the same addresses, too): only later lines count.
@@ -44,7 +43,11 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const b = await ctx.built()
       if (!b.ok) {
         const first = b.diagnostics.find((d) => d.severity === 'error')
-        fail(first ? `${b.errors} error(s); first: ${first.file.split('/').pop()}:${first.line}:${first.column}: ${first.message}` : b.problem ?? 'clang failed')
+        fail(
+          first
+            ? `${b.errors} error(s); first: ${first.file.split('/').pop()}:${first.line}:${first.column}: ${first.message}`
+            : (b.problem ?? 'clang failed'),
+        )
       }
       return `compiled${b.warnings ? ` with ${b.warnings} warning(s)` : ''}`
     },
@@ -58,9 +61,16 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const l = await ctx.loaded()
       if (!l.ok) {
         const v = l.verifier!
-        fail(`the verifier refused it${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: ${v.lastLines.at(-1) ?? ''}`, v.explanation)
+        fail(
+          `the verifier refused it${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: ${v.lastLines.at(-1) ?? ''}`,
+          v.explanation,
+        )
       }
-      if (!l.fds.has('xdp_prog')) fail(`no program named xdp_prog; found: ${[...l.fds.keys()].join(', ') || 'none'}`, 'keep the starter\'s function name: SEC("xdp") int xdp_prog(struct xdp_md *ctx)')
+      if (!l.fds.has('xdp_prog'))
+        fail(
+          `no program named xdp_prog; found: ${[...l.fds.keys()].join(', ') || 'none'}`,
+          'keep the starter\'s function name: SEC("xdp") int xdp_prog(struct xdp_md *ctx)',
+        )
       return `loaded; tag ${l.tag}`
     },
   },
@@ -78,8 +88,11 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         ['a bare 14-byte Ethernet header announcing IPv4', ethernetOnly()],
         ['an IPv4 header cut off after 10 bytes', truncatedIpv4()],
       ]
-      const wrong = frames.map(([what, f]) => [what, testRun(fd, f).retval] as const).filter(([, v]) => v !== XDP_ACT.PASS)
-      if (wrong.length) fail(wrong.map(([what, v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each')
+      const wrong = frames
+        .map(([what, f]) => [what, testRun(fd, f).retval] as const)
+        .filter(([, v]) => v !== XDP_ACT.PASS)
+      if (wrong.length)
+        fail(wrong.map(([what, v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each')
       return `${frames.length} frames, all XDP_PASS`
     },
   },
@@ -94,13 +107,17 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!p) fail(`nothing is pinned at ${pin}`)
       if (p!.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p!.type}, not XDP (${PROG_TYPE.XDP})`)
       const l = await ctx.loaded()
-      if (l.ok && l.tag && l.tag !== p!.tag) fail(`the pinned program (tag ${p!.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`, 'load it again with --replace after each edit')
+      if (l.ok && l.tag && l.tag !== p!.tag)
+        fail(
+          `the pinned program (tag ${p!.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
+          'load it again with --replace after each edit',
+        )
       return `${pin}: XDP program ${p!.id}, tag ${p!.tag}`
     },
   },
   {
     id: 'cni.add.attaches-xdp',
-    title: 'ADD attaches the pinned program to every pod\'s host veth',
+    title: "ADD attaches the pinned program to every pod's host veth",
     hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
     run: async (ctx) => {
       const pinned = pinnedProgram(ctx.xdpPin())
@@ -112,7 +129,10 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         if (!host) fail(`cannot find pod ${p.name}'s host veth`)
         const id = await xdpIdOn(host!.ifname)
         if (!id) fail(`pod ${p.name}'s host veth ${host!.ifname} has no XDP program`)
-        if (id !== pinned.id) fail(`${host!.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`)
+        if (id !== pinned.id)
+          fail(
+            `${host!.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
+          )
       }
       return `both pods' host veths run program ${pinned.id}`
     },
@@ -145,23 +165,30 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const both = lines.filter((l) => ips(l).includes(a.ip!) && ips(l).includes(b.ip!))
       if (both.length === 0) {
         const mentioning = lines.filter((l) => ips(l).includes(a.ip!) || ips(l).includes(b.ip!))
-        fail(lines.length === 0 ? 'trace_pipe showed nothing while the pods talked' : mentioning.length ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}` : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`)
+        fail(
+          lines.length === 0
+            ? 'trace_pipe showed nothing while the pods talked'
+            : mentioning.length
+              ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}`
+              : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`,
+        )
       }
       return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${both[0].trim().slice(-60)}`
     },
   },
   {
     id: 'bpf.direction',
-    title: 'XDP on a pod\'s host veth sees what the pod sends, never what is sent to it',
+    title: "XDP on a pod's host veth sees what the pod sends, never what is sent to it",
     hint: 'Print the source first: bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr). The replies to sleep pass its veth too, but toward the pod: only TC (egress) would see them.',
     run: async (ctx) => {
       const a = await ctx.healthyA()
       const b = await ctx.podB()
       if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
       const hostA = await hostPeer(a.netnsPath, a.att.ifname)
-      if (!hostA) throw new CheckSkip('needs the host side of the httpbin pod\'s veth')
+      if (!hostA) throw new CheckSkip("needs the host side of the httpbin pod's veth")
       if (!pinnedProgram(ctx.xdpPin())) throw new CheckSkip(`needs the program pinned at ${ctx.xdpPin()} (bpf.pinned)`)
-      if (!(await xdpIdOn(hostA.ifname))) throw new CheckSkip('needs the program attached to the pods\' veths (cni.add.attaches-xdp)')
+      if (!(await xdpIdOn(hostA.ifname)))
+        throw new CheckSkip("needs the program attached to the pods' veths (cni.add.attaches-xdp)")
       // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
       await xdpOff(hostA.ifname)
       let lines: string[]
@@ -177,12 +204,25 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           closeFd(fd)
         }
       }
-      const pair = (l: string): string => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x)).slice(0, 2).join('>')
+      const pair = (l: string): string =>
+        (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? [])
+          .filter((x) => isIPv4(x))
+          .slice(0, 2)
+          .join('>')
       const sent = lines.filter((l) => pair(l) === `${b.ip}>${a.ip}`).length
       const toPod = lines.filter((l) => pair(l) === `${a.ip}>${b.ip}`).length
-      if (sent === 0 && toPod > 0) fail(`with the program on sleep's veth only, ${toPod} line(s) read ${a.ip} → ${b.ip} and none ${b.ip} → ${a.ip}: your printk prints the destination first`)
-      if (sent === 0) fail(`with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`)
-      if (toPod > 0) fail(`${toPod} line(s) read httpbin ${a.ip} → sleep ${b.ip} with the program on sleep's veth only: XDP does not see traffic toward the pod, so these lines print something else than saddr, daddr`)
+      if (sent === 0 && toPod > 0)
+        fail(
+          `with the program on sleep's veth only, ${toPod} line(s) read ${a.ip} → ${b.ip} and none ${b.ip} → ${a.ip}: your printk prints the destination first`,
+        )
+      if (sent === 0)
+        fail(
+          `with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`,
+        )
+      if (toPod > 0)
+        fail(
+          `${toPod} line(s) read httpbin ${a.ip} → sleep ${b.ip} with the program on sleep's veth only: XDP does not see traffic toward the pod, so these lines print something else than saddr, daddr`,
+        )
       return `program on sleep's veth only: ${sent} line(s) sleep → httpbin (what sleep sent), 0 httpbin → sleep (the replies went through the same veth toward the pod, unseen)`
     },
   },
@@ -197,7 +237,8 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const host = await hostPeer(p.netnsPath, p.att.ifname)
       const del = await ctx.detach(p, {keepNetns: true})
       if (!del.ok) fail(`DEL failed: ${del.problem}`)
-      if (host && (await link(host.ifname)) && (await xdpIdOn(host.ifname))) fail(`after DEL, ${host.ifname} still exists and still runs an XDP program`)
+      if (host && (await link(host.ifname)) && (await xdpIdOn(host.ifname)))
+        fail(`after DEL, ${host.ifname} still exists and still runs an XDP program`)
       await ctx.detach(p).catch(() => undefined)
       return 'after DEL no veth (and no program) is left'
     },
@@ -205,4 +246,5 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
 ]
 
 /** One of lab 2's checks, for the labs that build on it (3 and 4 compile and verify the same way). */
-export const lab2Check = <Ctx extends Lab2Context>(id: string): CheckDefinition<Ctx> => LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Ctx>
+export const lab2Check = <Ctx extends Lab2Context>(id: string): CheckDefinition<Ctx> =>
+  LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Ctx>

@@ -6,5 +6,12 @@ import {BPF_PIN_ROOT} from '../../host/paths.js'
 export const bpfPinsDiscoverer: Discoverer = async (lab) => {
   if (lab !== undefined && lab < 2) return []
   if (!existsSync(BPF_PIN_ROOT)) return []
-  return [{description: `remove the lab's pins under ${BPF_PIN_ROOT}`, kind: 'pin', entryIds: [], perform: async () => rmSync(BPF_PIN_ROOT, {recursive: true, force: true})}]
+  return [
+    {
+      description: `remove the lab's pins under ${BPF_PIN_ROOT}`,
+      kind: 'pin',
+      entryIds: [],
+      perform: async () => rmSync(BPF_PIN_ROOT, {recursive: true, force: true}),
+    },
+  ]
 }

@@ -15,7 +15,12 @@ import type {CheckPod} from '../check-pods.js'
 // Lab 3's checks: the counter map's shape, how it is incremented, that it counts exactly
 // what a pod sends, and that the exporter serves those counts in a valid exposition.
 
-const COUNTER_TYPES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH])
+const COUNTER_TYPES = new Set<number>([
+  MAP_TYPE.HASH,
+  MAP_TYPE.PERCPU_HASH,
+  MAP_TYPE.LRU_HASH,
+  MAP_TYPE.LRU_PERCPU_HASH,
+])
 /** Datagrams sent by map.counter.counts, and what else A may send meanwhile (none expected). */
 export const UDP_COUNT = 20
 export const COUNT_SLACK = 3
@@ -26,7 +31,7 @@ async function twoPods(ctx: Lab3Context): Promise<[CheckPod, CheckPod]> {
   await ctx.deployed()
   const a = await ctx.healthyA()
   const b = await ctx.podB()
-  if (!a.ip || !b.ip) throw new CheckSkip('needs two pods with addresses (lab 1\'s plugin)')
+  if (!a.ip || !b.ip) throw new CheckSkip("needs two pods with addresses (lab 1's plugin)")
   return [a, b]
 }
 
@@ -35,17 +40,24 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
   lab2Check('bpf.verifier-accepts'),
   {
     id: 'map.counter.pinned',
-    title: 'a hash map named counter (4-byte key, 8-byte value) is pinned under the lab\'s pin directory',
+    title: "a hash map named counter (4-byte key, 8-byte value) is pinned under the lab's pin directory",
     hint: 'struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");',
     run: async (ctx) => {
       const d = await ctx.deployed()
-      if (!d.maps.some((m) => m.name === 'counter')) fail(`your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`)
+      if (!d.maps.some((m) => m.name === 'counter'))
+        fail(
+          `your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`,
+        )
       const fd = objGet(ctx.counterPin())
       try {
         const info = mapInfo(fd)
         const problems = counterShapeProblems(info)
-        if (!COUNTER_TYPES.has(info.type)) problems.unshift(`type is ${MAP_TYPES[info.type] ?? info.type}, expected a hash (BPF_MAP_TYPE_HASH or _PERCPU_HASH)`)
-        if (info.valueSize === 4) problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
+        if (!COUNTER_TYPES.has(info.type))
+          problems.unshift(
+            `type is ${MAP_TYPES[info.type] ?? info.type}, expected a hash (BPF_MAP_TYPE_HASH or _PERCPU_HASH)`,
+          )
+        if (info.valueSize === 4)
+          problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
         if (problems.length) fail(`${ctx.counterPin()}: ${problems.join('; ')}`)
         return `${ctx.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
       } finally {
@@ -62,7 +74,10 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
       const {info} = await ctx.counters()
       if (isPerCpu(info.type)) return `${MAP_TYPES[info.type]}: each CPU adds to its own slot, no atomic needed`
       const adds = atomicAdds(decodeInsns(await ctx.instructions()))
-      if (adds === 0) fail(`counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`)
+      if (adds === 0)
+        fail(
+          `counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`,
+        )
       return `${adds} atomic add instruction(s) in xdp_prog`
     },
   },
@@ -75,16 +90,37 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
       await ctx.counters()
       const before = readCounterMap(ctx.counterPin()).counts
       const sent = await sendUdp(a.netnsPath, b.ip!, 9, UDP_COUNT)
-      if (!sent.ok) fail(`pod A could not send: ${sent.detail}`, 'this is about the pods, not the map: does lab 1\'s plugin still work?')
+      if (!sent.ok)
+        fail(
+          `pod A could not send: ${sent.detail}`,
+          "this is about the pods, not the map: does lab 1's plugin still work?",
+        )
       const after = readCounterMap(ctx.counterPin()).counts
       const delta = (ip: string): bigint => (after.get(ip) ?? 0n) - (before.get(ip) ?? 0n)
       const da = delta(a.ip!)
       const seen = `A ${a.ip}: ${before.get(a.ip!) ?? 'absent'} → ${after.get(a.ip!) ?? 'absent'}`
-      if (da >= BigInt(UDP_COUNT) && da <= BigInt(UDP_COUNT + COUNT_SLACK)) return `${seen} (+${da} for ${UDP_COUNT} datagrams)`
-      if (da === 0n && delta(reversed(a.ip!)) >= BigInt(UDP_COUNT)) fail(`A's packets were counted under ${reversed(a.ip!)}: the key's bytes are reversed`, 'use ip->saddr as it is; bpf_ntohl turns 10.10.0.5 into 5.0.10.10 when user space reads the key')
-      if (da === 0n && delta(b.ip!) >= BigInt(UDP_COUNT)) fail(`A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip!)}: the map is keyed by the destination`, 'the key is ip->saddr (who sent it), not ip->daddr')
-      if (da > BigInt(UDP_COUNT + COUNT_SLACK)) fail(`${seen}: +${da} for ${UDP_COUNT} datagrams (at most ${UDP_COUNT + COUNT_SLACK} expected): packets are counted more than once`)
-      return fail(`${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}`, da > 0n ? 'some packets were not counted: is the first packet of a new address counted too (insert 1, not 0)?' : undefined)
+      if (da >= BigInt(UDP_COUNT) && da <= BigInt(UDP_COUNT + COUNT_SLACK))
+        return `${seen} (+${da} for ${UDP_COUNT} datagrams)`
+      if (da === 0n && delta(reversed(a.ip!)) >= BigInt(UDP_COUNT))
+        fail(
+          `A's packets were counted under ${reversed(a.ip!)}: the key's bytes are reversed`,
+          'use ip->saddr as it is; bpf_ntohl turns 10.10.0.5 into 5.0.10.10 when user space reads the key',
+        )
+      if (da === 0n && delta(b.ip!) >= BigInt(UDP_COUNT))
+        fail(
+          `A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip!)}: the map is keyed by the destination`,
+          'the key is ip->saddr (who sent it), not ip->daddr',
+        )
+      if (da > BigInt(UDP_COUNT + COUNT_SLACK))
+        fail(
+          `${seen}: +${da} for ${UDP_COUNT} datagrams (at most ${UDP_COUNT + COUNT_SLACK} expected): packets are counted more than once`,
+        )
+      return fail(
+        `${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}`,
+        da > 0n
+          ? 'some packets were not counted: is the first packet of a new address counted too (insert 1, not 0)?'
+          : undefined,
+      )
     },
   },
   {
@@ -93,19 +129,28 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     hint: '__uint(type, BPF_MAP_TYPE_PERCPU_HASH); then *n += 1 is enough.',
     run: async (ctx) => {
       const {info} = await ctx.counters()
-      if (!isPerCpu(info.type)) fail(`counter is a ${MAP_TYPES[info.type] ?? info.type} map: one value shared by all CPUs`)
+      if (!isPerCpu(info.type))
+        fail(`counter is a ${MAP_TYPES[info.type] ?? info.type} map: one value shared by all CPUs`)
       return `${MAP_TYPES[info.type]}, value ${info.valueSize} B per CPU`
     },
   },
   {
     id: 'metrics.scrape',
-    title: 'the exporter\'s /metrics value for pod A equals the map\'s count for A',
-    hint: 'Compare ebpfcni metrics --once with ebpfcni bpf maps counter: the series are labelled with the map\'s keys as addresses.',
+    title: "the exporter's /metrics value for pod A equals the map's count for A",
+    hint: "Compare ebpfcni metrics --once with ebpfcni bpf maps counter: the series are labelled with the map's keys as addresses.",
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
       await ctx.counters()
       await sendUdp(a.netnsPath, b.ip!, 9, 5)
-      const exporter = new CounterExporter({counterPin: ctx.counterPin(), podNames: () => new Map([[a.ip!, 'httpbin'], [b.ip!, 'sleep']]), compat: true})
+      const exporter = new CounterExporter({
+        counterPin: ctx.counterPin(),
+        podNames: () =>
+          new Map([
+            [a.ip!, 'httpbin'],
+            [b.ip!, 'sleep'],
+          ]),
+        compat: true,
+      })
       const server = await startMetricsServer(exporter, {host: '127.0.0.1', port: 0})
       try {
         const lo = readCounterMap(ctx.counterPin()).counts.get(a.ip!) ?? 0n
@@ -117,12 +162,16 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
         const mine = samples.find((s) => s.name === 'ebpfcni_packets_total' && s.labels.source_addr === a.ip)
         if (!mine) {
           const sources = samples.filter((s) => s.name === 'ebpfcni_packets_total').map((s) => s.labels.source_addr)
-          fail(`no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${sources.join(', ') || 'none'}`)
+          fail(
+            `no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${sources.join(', ') || 'none'}`,
+          )
         }
         if (mine!.labels.pod !== 'httpbin') fail(`A's series is labelled pod="${mine!.labels.pod}", expected "httpbin"`)
-        if (BigInt(Math.round(mine!.value)) < lo || BigInt(Math.round(mine!.value)) > hi) fail(`the scrape says ${mine!.value} for A, the map said ${lo} before and ${hi} after the scrape`)
+        if (BigInt(Math.round(mine!.value)) < lo || BigInt(Math.round(mine!.value)) > hi)
+          fail(`the scrape says ${mine!.value} for A, the map said ${lo} before and ${hi} after the scrape`)
         const compat = samples.find((s) => s.name === 'ebpf_exporter_counter' && s.labels.source_addr === a.ip)
-        if (compat?.value !== mine!.value) fail(`ebpf_exporter_counter for A is ${compat?.value ?? 'absent'}, ebpfcni_packets_total is ${mine!.value}`)
+        if (compat?.value !== mine!.value)
+          fail(`ebpf_exporter_counter for A is ${compat?.value ?? 'absent'}, ebpfcni_packets_total is ${mine!.value}`)
         return `ebpfcni_packets_total{source_addr="${a.ip}",pod="httpbin"} ${mine!.value} (map: ${lo}..${hi})`
       } finally {
         await server.close()
@@ -131,7 +180,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
   },
   {
     id: 'metrics.valid',
-    title: 'promtool check metrics accepts the exporter\'s output, and it holds the map\'s series',
+    title: "promtool check metrics accepts the exporter's output, and it holds the map's series",
     hint: 'The exporter can only read a map keyed by a 4-byte address with a __u64 (or per-CPU __u64) value.',
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)

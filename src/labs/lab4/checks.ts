@@ -18,7 +18,8 @@ import type {CheckPod} from '../check-pods.js'
 // a pod made before the program, a controller that follows pods, and the identity design's sizes.
 
 /** The original workshop's policy: httpbin accepts only app=sleep. */
-const originalPolicy = () => parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
+const originalPolicy = () =>
+  parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
 
 /**
  * HTTP from one check pod to another. When a drop is expected, the program's drop counter answers
@@ -74,18 +75,29 @@ type Expect = 'pass' | 'drop'
 /** Fail unless the loaded object has one of these maps, naming the maps it has. */
 async function requireMap(ctx: Lab4Context, names: string[], what: string, hint?: string): Promise<void> {
   const d = await ctx.deployed()
-  if (!d.maps.some((m) => names.includes(m.name))) fail(`your program has no ${what}; its maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}`, hint)
+  if (!d.maps.some((m) => names.includes(m.name)))
+    fail(`your program has no ${what}; its maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}`, hint)
 }
 
 /** Send each [what, frame, expected] along the pod-to-pod path; fail naming every mismatch. */
 function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expect]>, hint?: string): void {
   const got = ctx.path(cases.map(([, f]) => f))
-  const wrong = cases.flatMap(([what, , want], i) => ((got[i].dropped ? 'drop' : 'pass') === want ? [] : [`${what}: ${got[i].how}, expected ${want === 'drop' ? 'a drop' : 'to pass'}`]))
+  const wrong = cases.flatMap(([what, , want], i) =>
+    (got[i].dropped ? 'drop' : 'pass') === want
+      ? []
+      : [`${what}: ${got[i].how}, expected ${want === 'drop' ? 'a drop' : 'to pass'}`],
+  )
   if (wrong.length) fail(wrong.join('; '), hint)
 }
 
 /** Pretend pods for frame checks: in the policy layer's pod list for the duration of `body`, then gone. */
-async function withPretendPods<T>(ctx: Lab4Context, pods: PolicyPod[], policies: PolicySpec[], body: () => T | Promise<T>, rules: ManualRule[] = []): Promise<T> {
+async function withPretendPods<T>(
+  ctx: Lab4Context,
+  pods: PolicyPod[],
+  policies: PolicySpec[],
+  body: () => T | Promise<T>,
+  rules: ManualRule[] = [],
+): Promise<T> {
   const svc = await ctx.policy()
   pods.forEach((p) => ctx.podSource.add(p))
   policies.forEach((p) => svc.store.putPolicy(p))
@@ -102,7 +114,11 @@ async function withPretendPods<T>(ctx: Lab4Context, pods: PolicyPod[], policies:
 }
 
 /** A policy that selects pods and admits nothing: they are isolated. */
-const isolate = (name: string, selector: Record<string, string>): PolicySpec => ({name, podSelector: selector, ingress: []})
+const isolate = (name: string, selector: Record<string, string>): PolicySpec => ({
+  name,
+  podSelector: selector,
+  ingress: [],
+})
 
 /** What arrives at a pod while `send` runs (UDP datagrams and TCP segments, IPv4 and IPv6). */
 async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promise<{udp: number; tcp: number}> {
@@ -115,8 +131,15 @@ async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promi
 /** A pod's IPv6 link-local address once DAD is done (a tentative address cannot be used yet). */
 async function linkLocal(pod: CheckPod): Promise<string | undefined> {
   for (let i = 0; i < 40; i++) {
-    const r = await run('nsenter', [`--net=${pod.netnsPath}`, 'ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'], {timeoutMs: 5000})
-    const info = ok(r) ? ((JSON.parse(r.stdout || '[]') as Array<{addr_info?: Array<{local: string; tentative?: boolean}>}>)[0]?.addr_info ?? []) : []
+    const r = await run(
+      'nsenter',
+      [`--net=${pod.netnsPath}`, 'ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'],
+      {timeoutMs: 5000},
+    )
+    const info = ok(r)
+      ? ((JSON.parse(r.stdout || '[]') as Array<{addr_info?: Array<{local: string; tentative?: boolean}>}>)[0]
+          ?.addr_info ?? [])
+      : []
     const ready = info.find((x) => !x.tentative)
     if (ready) return ready.local
     await new Promise((res) => setTimeout(res, 100))
@@ -135,21 +158,31 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'crafted frames: a denied pair is dropped; its reverse, other pairs and ARP pass',
     hint: 'Look up struct ip_pair {saddr, daddr} exactly as in the packet (network order, this direction only); drop only on POLICY_DENY.',
     run: async (ctx) => {
-      await requireMap(ctx, ['policy', 'endpoint_policy'], 'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)')
+      await requireMap(
+        ctx,
+        ['policy', 'endpoint_policy'],
+        'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)',
+      )
       ;(await ctx.maps()).close()
       // Two pretend pods (no netns needed: the frames never leave the test run).
       const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
       const y = {name: 'test-y', ip: '10.250.0.2', labels: {t: 'y'}}
-      return withPretendPods(ctx, [x, y], [], () => {
-        const cases: Array<[string, Buffer, Expect]> = [
-          [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 'drop'],
-          [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 'pass'],
-          [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 'pass'],
-          ['ARP', arp(), 'pass'],
-        ]
-        expectPath(ctx, cases)
-        return `${cases.length} frames: the denied pair dropped, the rest passed`
-      }, [{from: x.name, to: y.name, verdict: 'deny'}])
+      return withPretendPods(
+        ctx,
+        [x, y],
+        [],
+        () => {
+          const cases: Array<[string, Buffer, Expect]> = [
+            [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 'drop'],
+            [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 'pass'],
+            [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 'pass'],
+            ['ARP', arp(), 'pass'],
+          ]
+          expectPath(ctx, cases)
+          return `${cases.length} frames: the denied pair dropped, the rest passed`
+        },
+        [{from: x.name, to: y.name, verdict: 'deny'}],
+      )
     },
   },
   {
@@ -230,11 +263,16 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.ports',
     cost: 'cheap',
-    title: 'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods, later fragments and malformed headers are dropped',
+    title:
+      'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods, later fragments and malformed headers are dropped',
     hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
     run: async (ctx) => {
       await ctx.toPodPin()
-      await requireMap(ctx, ['policy_ports', 'endpoint_policy'], 'ports map (policy_ports, or endpoint_policy in the identity design)')
+      await requireMap(
+        ctx,
+        ['policy_ports', 'endpoint_policy'],
+        'ports map (policy_ports, or endpoint_policy in the identity design)',
+      )
       ;(await ctx.maps()).close()
       const pods: PolicyPod[] = [
         {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
@@ -242,7 +280,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         {name: 'port-server', ip: '10.250.0.80', labels: {role: 'server'}},
         {name: 'port-other', ip: '10.250.1.3', labels: {}},
       ]
-      const web: PolicySpec = {name: 'server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
+      const web: PolicySpec = {
+        name: 'server-tcp-80',
+        podSelector: {role: 'server'},
+        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
+      }
       return withPretendPods(ctx, pods, [web], () => {
         const [c, srv, o] = pods.map((p) => p.ip)
         const cases: Array<[string, Buffer, Expect]> = [
@@ -252,8 +294,16 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80, 41003), 'drop'],
           // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
           [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 'drop'],
-          [`client → server TCP 80 with an IHL of 4 (malformed: the IP header is at least 20 bytes)`, withShortIhl(ipv4Tcp(c, srv, 80, 41005)), 'drop'],
-          [`server → client TCP 41004 (the client is not selected: it accepts anything)`, ipv4Tcp(srv, c, 41004, 80), 'pass'],
+          [
+            `client → server TCP 80 with an IHL of 4 (malformed: the IP header is at least 20 bytes)`,
+            withShortIhl(ipv4Tcp(c, srv, 80, 41005)),
+            'drop',
+          ],
+          [
+            `server → client TCP 41004 (the client is not selected: it accepts anything)`,
+            ipv4Tcp(srv, c, 41004, 80),
+            'pass',
+          ],
         ]
         expectPath(ctx, cases)
         return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
@@ -267,13 +317,22 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
     run: async (ctx) => {
       await ctx.toPodPin()
-      await requireMap(ctx, ['conntrack'], 'conntrack map', 'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32')
+      await requireMap(
+        ctx,
+        ['conntrack'],
+        'conntrack map',
+        'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32',
+      )
       const pods: PolicyPod[] = [
         {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
         {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
       ]
       // The server admits the client on TCP 80; a second policy isolates the client entirely.
-      const web: PolicySpec = {name: 'ct-server-tcp-80', podSelector: {role: 'server'}, ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}]}
+      const web: PolicySpec = {
+        name: 'ct-server-tcp-80',
+        podSelector: {role: 'server'},
+        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
+      }
       return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
         const [c, srv] = pods.map((p) => p.ip)
         const cases: Array<[string, Buffer, Expect]> = [
@@ -290,23 +349,37 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.networkpolicy',
-    title: 'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
-    hint: 'to_pod at httpbin\'s veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node\'s address has an ALLOW rule of its own.',
+    title:
+      'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
+    hint: "to_pod at httpbin's veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node's address has an ALLOW rule of its own.",
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
       const svc = await ctx.policy()
       const otherBefore = await http(ctx, other, a, true)
-      if (!otherBefore.ok) throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
+      if (!otherBefore.ok)
+        throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
       svc.store.putPolicy(originalPolicy())
       const r = await svc.sync()
       const sleepOk = await http(ctx, b, a, true)
       const otherDenied = await http(ctx, other, a, false)
-      if (!sleepOk.ok) fail(`with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
-      if (otherDenied.ok) fail(`with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`, 'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped')
+      if (!sleepOk.ok)
+        fail(
+          `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`,
+          'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated',
+        )
+      if (otherDenied.ok)
+        fail(
+          `with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`,
+          'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped',
+        )
       // Kubernetes: traffic from the node a pod runs on is always allowed (kubelet probes).
       const node = await httpGet('/proc/self/ns/net', `http://${a.ip}/get`, 3)
-      if (!node.ok) fail(`with the policy applied, the node itself can no longer reach httpbin ${a.ip}: ${node.detail}`, 'the controller writes an ALLOW rule from the node\'s address to every selected pod: a rule for the pair must pass')
+      if (!node.ok)
+        fail(
+          `with the policy applied, the node itself can no longer reach httpbin ${a.ip}: ${node.detail}`,
+          "the controller writes an ALLOW rule from the node's address to every selected pod: a rule for the pair must pass",
+        )
       return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, node → httpbin 200, unlabelled → httpbin dropped`
     },
   },
@@ -319,21 +392,44 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const svc = await ctx.policy()
       // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
       const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
-      if (open.udp < UDP_PROBES) throw new CheckSkip(`needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`)
+      if (open.udp < UDP_PROBES)
+        throw new CheckSkip(
+          `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
+        )
       const sleepV6 = await linkLocal(b)
-      svc.store.putPolicy({name: 'httpbin-tcp-80-from-sleep', podSelector: {app: 'httpbin'}, ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}]})
+      svc.store.putPolicy({
+        name: 'httpbin-tcp-80-from-sleep',
+        podSelector: {app: 'httpbin'},
+        ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}],
+      })
       svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
       await svc.sync()
       const web = await http(ctx, b, a, true)
-      if (!web.ok) fail(`sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`, 'sleep opened the connection: httpbin\'s replies must pass to_pod at sleep through conntrack')
+      if (!web.ok)
+        fail(
+          `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
+          "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
+        )
       const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
-      if (udp.udp > 0) fail(`${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`, 'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass')
+      if (udp.udp > 0)
+        fail(
+          `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
+          'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
+        )
       const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip!, 8080, 1))
-      if (tcp.tcp > 0) fail(`a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`, 'only replies to flows sleep opened may pass to_pod')
+      if (tcp.tcp > 0)
+        fail(
+          `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
+          'only replies to flows sleep opened may pass to_pod',
+        )
       let v6 = 'no IPv6 link-local address on sleep'
       if (sleepV6) {
         const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
-        if (six.udp > 0) fail(`${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`, 'to_pod must drop what is not IPv4: the rules cannot see IPv6')
+        if (six.udp > 0)
+          fail(
+            `${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`,
+            'to_pod must drop what is not IPv4: the rules cannot see IPv6',
+          )
         v6 = `IPv6 to ${sleepV6} dropped`
       }
       return `sleep → httpbin 200 (replies via conntrack); httpbin → sleep: UDP 9999 and TCP 8080 dropped; ${v6}`
@@ -342,7 +438,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.existing-pod',
     title: 'a pod made before the program was loaded is covered once the agent attaches the programs',
-    hint: 'This is `ebpfcni policy`\'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.',
+    hint: "This is `ebpfcni policy`'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.",
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
@@ -352,15 +448,23 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
       await xdpOff(peer.ifname)
       const r = await run('tc', ['qdisc', 'del', 'dev', peer.ifname, 'clsact'], {timeoutMs: 5000})
-      if (!ok(r) && !/No such file|Cannot find|Invalid handle/i.test(r.stderr)) fail(`could not clear ${peer.ifname}'s TC hooks: ${describeRun(r)}`)
+      if (!ok(r) && !/No such file|Cannot find|Invalid handle/i.test(r.stderr))
+        fail(`could not clear ${peer.ifname}'s TC hooks: ${describeRun(r)}`)
       const svc = await ctx.policy()
       const before = await http(ctx, other, late, true)
       if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
       const allowed = await http(ctx, b, late, true)
-      if (!allowed.ok) fail(`sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`)
-      if ((await http(ctx, other, late, false)).ok) fail(`the unlabelled pod ${other.ip} still reaches the earlier httpbin pod ${late.ip}: its veth has no to_pod`, 'the agent attaches to_pod to every pod at sync: is your to_pod named to_pod, and pinned?')
+      if (!allowed.ok)
+        fail(
+          `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
+        )
+      if ((await http(ctx, other, late, false)).ok)
+        fail(
+          `the unlabelled pod ${other.ip} still reaches the earlier httpbin pod ${late.ip}: its veth has no to_pod`,
+          'the agent attaches to_pod to every pod at sync: is your to_pod named to_pod, and pinned?',
+        )
       void a
       return `earlier pod ${late.ip}: sleep allowed, unlabelled dropped once the programs were attached`
     },
@@ -368,8 +472,9 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.follows-pods',
     cost: 'heavy',
-    title: 'with the controller running, a new app=sleep pod reaches httpbin without a new apply, and a deleted pod leaves no rules',
-    hint: 'This is the controller\'s job (ebpfcni policy watch); your program must look rules up per packet, not assume a fixed set.',
+    title:
+      'with the controller running, a new app=sleep pod reaches httpbin without a new apply, and a deleted pod leaves no rules',
+    hint: "This is the controller's job (ebpfcni policy watch); your program must look rules up per packet, not assume a fixed set.",
     run: async (ctx) => {
       const [a] = await clientAndServer(ctx)
       const svc = await ctx.policy()
@@ -385,8 +490,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           await controller.idle()
           reached = (await http(ctx, sleep2, a, true)).ok
         }
-        if (!reached) fail(`a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`, 'the controller must write the new pod\'s ALLOW entry when the pod appears')
-        if ((await http(ctx, other2, a, false)).ok) fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
+        if (!reached)
+          fail(
+            `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`,
+            "the controller must write the new pod's ALLOW entry when the pod appears",
+          )
+        if ((await http(ctx, other2, a, false)).ok)
+          fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
         const gone = sleep2.ip!
         await ctx.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))
@@ -394,8 +504,16 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const maps = await ctx.maps()
         const cur = maps.read()
         maps.close()
-        const stale = maps.mode === 'ip-pair' ? [...cur.pairs.keys(), ...cur.portPairs.keys()].filter((k) => k.split('>').includes(gone)) : cur.identities.has(gone) ? [`identity[${gone}]`] : []
-        if (stale.length) fail(`pod ${gone} was deleted but the maps still hold ${stale.slice(0, 3).join(', ')}: its address will be reused by another pod`)
+        const stale =
+          maps.mode === 'ip-pair'
+            ? [...cur.pairs.keys(), ...cur.portPairs.keys()].filter((k) => k.split('>').includes(gone))
+            : cur.identities.has(gone)
+              ? [`identity[${gone}]`]
+              : []
+        if (stale.length)
+          fail(
+            `pod ${gone} was deleted but the maps still hold ${stale.slice(0, 3).join(', ')}: its address will be reused by another pod`,
+          )
         return `new sleep pod allowed, new unlabelled pod dropped, deleted pod's entries gone`
       } finally {
         controller.stop()
@@ -404,10 +522,15 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.source-validation',
-    title: 'a pod that sends from another pod\'s address is dropped at its own veth; its real address still works',
+    title: "a pod that sends from another pod's address is dropped at its own veth; its real address still works",
     hint: 'In xdp_prog: look up ctx->ingress_ifindex in endpoints; when there is an entry and ip->saddr is not it, count the drop and return XDP_DROP.',
     run: async (ctx) => {
-      await requireMap(ctx, ['endpoints'], 'endpoints map', 'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)')
+      await requireMap(
+        ctx,
+        ['endpoints'],
+        'endpoints map',
+        'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)',
+      )
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.labelledPod('other', {})
       const svc = await ctx.policy()
@@ -415,10 +538,14 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       await svc.sync()
       // The attacker: the unlabelled pod borrows sleep's address, which httpbin admits.
       const ns = ['nsenter', `--net=${other.netnsPath}`]
-      const steps = [['ip', 'addr', 'add', `${b.ip}/32`, 'dev', 'eth0', 'noprefixroute'], ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip!]]
+      const steps = [
+        ['ip', 'addr', 'add', `${b.ip}/32`, 'dev', 'eth0', 'noprefixroute'],
+        ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip!],
+      ]
       for (const st of steps) {
         const r = await run(ns[0], [...ns.slice(1), ...st], {timeoutMs: 5000})
-        if (!ok(r)) throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
+        if (!ok(r))
+          throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
       }
       try {
         const dropsBefore = ctx.drops()
@@ -428,23 +555,36 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           const maps = await ctx.maps()
           const entry = [...maps.read().endpoints].find(([, ip]) => ip === other.ip)
           maps.close()
-          const known = entry ? `endpoints[${entry[0]}] = ${entry[1]} (other's veth)` : `endpoints has no entry for other's veth`
-          fail(`${spoofed.udp} of ${UDP_PROBES} datagrams the unlabelled pod ${other.ip} sent as sleep (${b.ip}) reached httpbin ${a.ip}; ${known}`, 'the packet arrived on other\'s veth: in xdp_prog, its source must be endpoints[ctx->ingress_ifindex]')
+          const known = entry
+            ? `endpoints[${entry[0]}] = ${entry[1]} (other's veth)`
+            : `endpoints has no entry for other's veth`
+          fail(
+            `${spoofed.udp} of ${UDP_PROBES} datagrams the unlabelled pod ${other.ip} sent as sleep (${b.ip}) reached httpbin ${a.ip}; ${known}`,
+            "the packet arrived on other's veth: in xdp_prog, its source must be endpoints[ctx->ingress_ifindex]",
+          )
         }
-        if (dropsAfter - dropsBefore < BigInt(UDP_PROBES)) fail(`the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`)
+        if (dropsAfter - dropsBefore < BigInt(UDP_PROBES))
+          fail(
+            `the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`,
+          )
       } finally {
         await run(ns[0], [...ns.slice(1), 'ip', 'route', 'del', `${a.ip}/32`], {timeoutMs: 5000})
         await run(ns[0], [...ns.slice(1), 'ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'], {timeoutMs: 5000})
       }
       const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip!, 9999, UDP_PROBES))
-      if (honest.udp < UDP_PROBES) fail(`from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`, 'drop only a source that is not the pod\'s own')
+      if (honest.udp < UDP_PROBES)
+        fail(
+          `from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`,
+          "drop only a source that is not the pod's own",
+        )
       return `spoofed as sleep: 0 of ${UDP_PROBES} reached httpbin, all counted as drops; from its own address all ${UDP_PROBES} reached sleep`
     },
   },
   {
     id: 'policy.identity',
     cost: 'cheap',
-    title: 'identity design: per-endpoint rules grow with the label groups a pod admits, a new client pod adds no rule, and to_pod decides by identity',
+    title:
+      'identity design: per-endpoint rules grow with the label groups a pod admits, a new client pod adds no rule, and to_pod decides by identity',
     hint: 'Declare identity and endpoint_policy (ebpfcni_policy.h); in to_pod look up {.peer = identity_of(saddr), .endpoint = daddr} for every port, then with dport and proto.',
     run: async (ctx) => {
       await ctx.toPodPin()
@@ -452,7 +592,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       ;(await ctx.maps()).close()
       const svc = await ctx.policy()
       // 30 pretend pods in 3 label groups (maps only; the frames are test runs).
-      const fakes: PolicyPod[] = Array.from({length: 30}, (_, i) => ({name: `fake-${i}`, ip: `10.251.0.${i + 1}`, labels: {app: ['httpbin', 'sleep', 'other'][i % 3]}}))
+      const fakes: PolicyPod[] = Array.from({length: 30}, (_, i) => ({
+        name: `fake-${i}`,
+        ip: `10.251.0.${i + 1}`,
+        labels: {app: ['httpbin', 'sleep', 'other'][i % 3]},
+      }))
       return withPretendPods(ctx, fakes, [originalPolicy()], async () => {
         const read = async () => {
           const maps = await ctx.maps()
@@ -466,18 +610,29 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const rules = cur.pairs.size + cur.portPairs.size
         const ipPair = resolve('ip-pair', fakes, [originalPolicy()], []).pairs.size
         const endpoints = cur.isolated.size
-        if (cur.identities.size < fakes.length) fail(`identity holds ${cur.identities.size} addresses for ${fakes.length} pods`)
-        if (rules > endpoints * 3) fail(`endpoint_policy holds ${rules} rules for ${endpoints} selected pods and 3 label groups (at most ${endpoints * 3})`)
+        if (cur.identities.size < fakes.length)
+          fail(`identity holds ${cur.identities.size} addresses for ${fakes.length} pods`)
+        if (rules > endpoints * 3)
+          fail(
+            `endpoint_policy holds ${rules} rules for ${endpoints} selected pods and 3 label groups (at most ${endpoints * 3})`,
+          )
         // One more client pod: one identity entry, no rule.
         ctx.podSource.add({name: 'fake-new-sleep', ip: '10.251.0.99', labels: {app: 'sleep'}})
         await svc.sync()
         const grown = await read()
         ctx.podSource.remove('fake-new-sleep')
-        if (grown.pairs.size + grown.portPairs.size !== rules) fail(`a new app=sleep pod changed the rule count from ${rules} to ${grown.pairs.size + grown.portPairs.size}: rules name identities, so a new pod of a known group needs none`)
+        if (grown.pairs.size + grown.portPairs.size !== rules)
+          fail(
+            `a new app=sleep pod changed the rule count from ${rules} to ${grown.pairs.size + grown.portPairs.size}: rules name identities, so a new pod of a known group needs none`,
+          )
         const [httpbin, sleep, other] = [fakes[0].ip, fakes[1].ip, fakes[2].ip]
         const cases: Array<[string, Buffer, Expect]> = [
           [`app=sleep ${sleep} → app=httpbin ${httpbin}`, ipv4Udp(sleep, httpbin, 'x', 9, 43000), 'pass'],
-          [`the new app=sleep 10.251.0.99 → app=httpbin ${httpbin}`, ipv4Udp('10.251.0.99', httpbin, 'x', 9, 43001), 'drop'],
+          [
+            `the new app=sleep 10.251.0.99 → app=httpbin ${httpbin}`,
+            ipv4Udp('10.251.0.99', httpbin, 'x', 9, 43001),
+            'drop',
+          ],
           [`app=other ${other} → app=httpbin ${httpbin}`, ipv4Udp(other, httpbin, 'x', 9, 43002), 'drop'],
           [`unknown 10.251.1.1 → app=httpbin ${httpbin}`, ipv4Udp('10.251.1.1', httpbin, 'x', 9, 43003), 'drop'],
           [`app=other ${other} → app=sleep ${sleep}`, ipv4Udp(other, sleep, 'x', 9, 43004), 'pass'],

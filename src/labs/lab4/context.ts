@@ -84,7 +84,11 @@ export class Lab4Context extends Lab3Context {
   async toPodPin(): Promise<string> {
     const d = await this.deployed()
     const p = d.programs.find((x) => x.name === TO_POD_PROGRAM)
-    if (!p) fail(`your object has no TC program named ${TO_POD_PROGRAM} (its programs: ${d.programs.map((x) => x.name).join(', ') || 'none'})`, 'add SEC("tc") int to_pod(struct __sk_buff *skb) { … } to ebpfcni.bpf.c: it judges what goes to a pod')
+    if (!p)
+      fail(
+        `your object has no TC program named ${TO_POD_PROGRAM} (its programs: ${d.programs.map((x) => x.name).join(', ') || 'none'})`,
+        'add SEC("tc") int to_pod(struct __sk_buff *skb) { … } to ebpfcni.bpf.c: it judges what goes to a pod',
+      )
     return p.pin
   }
 
@@ -118,7 +122,11 @@ export class Lab4Context extends Lab3Context {
     if (!d.maps.some((m) => m.name === POLICY_MAPS['ip-pair'].pairs || m.name === POLICY_MAPS.identity.rules)) {
       throw new CheckSkip('needs the policy map (policy.test-run)')
     }
-    this.service ??= new PolicyService({pinDir: this.pinDir(), store: new PolicyStore(join(this.tmp, 'policy.json')), pods: this.podSource})
+    this.service ??= new PolicyService({
+      pinDir: this.pinDir(),
+      store: new PolicyStore(join(this.tmp, 'policy.json')),
+      pods: this.podSource,
+    })
     return this.service
   }
 
@@ -128,7 +136,10 @@ export class Lab4Context extends Lab3Context {
     try {
       return PolicyMaps.open(this.pinDir())
     } catch (err) {
-      throw new CheckFailure((err as Error).message, 'use the structs of ebpfcni_policy.h for keys and __u32 for values')
+      throw new CheckFailure(
+        (err as Error).message,
+        'use the structs of ebpfcni_policy.h for keys and __u32 for values',
+      )
     }
   }
 
@@ -136,11 +147,16 @@ export class Lab4Context extends Lab3Context {
   async labelledPod(name: string, labels: Labels, workload: 'httpbin' | 'sleep' = 'sleep'): Promise<CheckPod> {
     // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
     if (!this.labelled.has(name)) {
-      this.labelled.set(name, name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels))
+      this.labelled.set(
+        name,
+        name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels),
+      )
     }
     const pod = await this.labelled.get(name)!
-    if (!pod.outcome.ok || !pod.ip) throw new CheckSkip(`needs pods with addresses (pod ${name}: ${pod.outcome.problem ?? 'no address'})`)
-    if (!this.podSource.list().some((p) => p.name === name)) this.podSource.add({name, ip: pod.ip, labels, netnsPath: pod.netnsPath})
+    if (!pod.outcome.ok || !pod.ip)
+      throw new CheckSkip(`needs pods with addresses (pod ${name}: ${pod.outcome.problem ?? 'no address'})`)
+    if (!this.podSource.list().some((p) => p.name === name))
+      this.podSource.add({name, ip: pod.ip, labels, netnsPath: pod.netnsPath})
     return pod
   }
 
@@ -154,11 +170,18 @@ export class Lab4Context extends Lab3Context {
   /** Packets dropped so far (the drops map, summed over CPUs). */
   drops(): bigint {
     const pin = join(this.pinDir(), 'drops')
-    if (!existsSync(pin)) throw new CheckFailure(`no drops map is pinned at ${pin}`, 'declare a BPF_MAP_TYPE_PERCPU_ARRAY named drops with one __u64 at key 0')
+    if (!existsSync(pin))
+      throw new CheckFailure(
+        `no drops map is pinned at ${pin}`,
+        'declare a BPF_MAP_TYPE_PERCPU_ARRAY named drops with one __u64 at key 0',
+      )
     const fd = objGet(pin)
     try {
       const info = mapInfo(fd)
-      if (info.keySize !== 4 || info.valueSize !== 8) throw new CheckFailure(`drops has a ${info.keySize}-byte key and a ${info.valueSize}-byte value; expected __u32 key, __u64 value`)
+      if (info.keySize !== 4 || info.valueSize !== 8)
+        throw new CheckFailure(
+          `drops has a ${info.keySize}-byte key and a ${info.valueSize}-byte value; expected __u32 key, __u64 value`,
+        )
       const v = mapLookup(fd, Buffer.alloc(4), valueBufferSize(info))
       return v ? counterValue(v, info) : 0n
     } finally {
@@ -184,9 +207,13 @@ export class Lab4Context extends Lab3Context {
       return // no usable config: the run made no maps of its own
     }
     const mode = detectMode(pinDir)
-    const desired: Desired | undefined = !mode ? undefined
-      : !this.saved ? emptyDesired(mode)
-      : this.saved.mode === mode ? {mode, ...this.saved.current} : undefined
+    const desired: Desired | undefined = !mode
+      ? undefined
+      : !this.saved
+        ? emptyDesired(mode)
+        : this.saved.mode === mode
+          ? {mode, ...this.saved.current}
+          : undefined
     if (desired) {
       try {
         const maps = PolicyMaps.open(pinDir)

@@ -9,5 +9,12 @@ export const policyStateDiscoverer: Discoverer = async (lab) => {
   if (!existsSync(path)) return []
   const s = new PolicyStore(path).read()
   const what = `${s.rules.length} rule(s), ${Object.keys(s.policies).length} NetworkPolicy(ies)`
-  return [{description: `forget the policy state in ${path} (${what})`, kind: 'file', entryIds: [], perform: async () => rmSync(path, {force: true})}]
+  return [
+    {
+      description: `forget the policy state in ${path} (${what})`,
+      kind: 'file',
+      entryIds: [],
+      perform: async () => rmSync(path, {force: true}),
+    },
+  ]
 }
