@@ -1,4 +1,21 @@
+import {Args} from '@oclif/core'
+import chalk from 'chalk'
 import {pinDirFlag as pinDir} from './bpf-flags.js'
+import type {PolicySyncResult} from '../policy/service.js'
 
 /** Flags every `policy` command shares: the same --pin-dir as the bpf commands. */
 export const pinDirFlag = {'pin-dir': pinDir}
+
+/** FROM and TO of the rule commands (deny, allow, remove). */
+export const ruleArgs = {
+  from: Args.string({description: 'Sending pod (name or IPv4).', required: true}),
+  to: Args.string({description: 'Receiving pod (name or IPv4).', required: true}),
+}
+
+/** What a rule command did, in one line. */
+export const ruleWritten = (verdict: string, from: string, to: string, r: PolicySyncResult): string =>
+  `${chalk.green('✔')} ${verdict} ${from} → ${to} (${r.mode} design; ${r.written} entr${r.written === 1 ? 'y' : 'ies'} written, ${r.removed} removed)`
+
+/** What deny and allow say about FROM and TO, in both designs. */
+export const RULE_DESCRIPTION =
+  "FROM and TO are pod names (ebpfcni pod list) or IPv4 addresses. The rule is stored and written to the pinned maps at once; a rule for the same pair replaces it. In the identity design (lab 4 step 4) FROM and TO must be pods: the rule is written on TO's endpoint for FROM's identity, so it covers every pod with FROM's labels."

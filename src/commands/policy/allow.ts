@@ -1,30 +1,22 @@
-import {Args} from '@oclif/core'
-import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PolicyService} from '../../policy/service.js'
-import {pinDirFlag} from '../../ui/policy-flags.js'
+import {pinDirFlag, ruleArgs, ruleWritten, RULE_DESCRIPTION} from '../../ui/policy-flags.js'
 
 export default class PolicyAllow extends BaseCommand {
   static summary = 'Allow FROM → TO: wins over a deny for the pair and over isolation.'
-  static description =
-    "FROM and TO are pod names (ebpfcni pod list) or IPv4 addresses. The rule is stored and written to the pinned maps at once; a rule for the same pair replaces it. In the identity design (lab 4 step 3) rules apply to the pods' label sets."
+  static description = RULE_DESCRIPTION
   static examples = [
     '<%= config.bin %> policy allow sleep httpbin',
     '<%= config.bin %> policy allow 10.10.0.3 10.10.0.2',
   ]
   static enableJsonFlag = true
-  static args = {
-    from: Args.string({description: 'Sending pod (name or IPv4).', required: true}),
-    to: Args.string({description: 'Receiving pod (name or IPv4).', required: true}),
-  }
+  static args = ruleArgs
   static flags = pinDirFlag
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PolicyAllow)
     const r = await new PolicyService({pinDir: flags['pin-dir']}).setRule('allow', args.from, args.to)
-    this.log(
-      `${chalk.green('✔')} allow ${args.from} → ${args.to} (${r.mode} design; ${r.written} entr${r.written === 1 ? 'y' : 'ies'} written, ${r.removed} removed)`,
-    )
+    this.log(ruleWritten('allow', args.from, args.to, r))
     return r
   }
 }
