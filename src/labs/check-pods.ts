@@ -39,6 +39,10 @@ export interface CheckPod {
   removeVia?: () => Promise<void>
 }
 
+/** A check pod whose ADD gave it an address. */
+export type AddressedPod = CheckPod & {ip: string}
+export const addressed = (p: CheckPod): p is AddressedPod => typeof p.ip === 'string' && p.ip !== ''
+
 /** What a pod's network looks like from inside: compared before and after a call that must not touch it. */
 export interface PodNetState {
   mac?: string

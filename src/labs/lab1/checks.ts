@@ -212,7 +212,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const a = await ctx.podA()
       const call = a.outcome.calls.at(-1)
       if (!call?.ok) fail(a.outcome.problem ?? 'ADD failed')
-      return `ADD exited 0 in ${Math.round(call!.run?.durationMs ?? 0)} ms`
+      return `ADD exited 0 in ${Math.round(call.run?.durationMs ?? 0)} ms`
     },
   },
   {
@@ -243,20 +243,20 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(
           `no interface ${a.att.ifname} in the pod's netns; saw: ${(await links(a.netnsName)).map((x) => x.ifname).join(', ')}`,
         )
-      if (!l!.flags.includes('UP'))
+      if (!l.flags.includes('UP'))
         fail(
-          `${a.att.ifname} is in the pod but down (flags ${l!.flags.join(',')})`,
+          `${a.att.ifname} is in the pod but down (flags ${l.flags.join(',')})`,
           `ip link set ${a.att.ifname} up inside the pod`,
         )
       const iface = podIface(a)
       if (!iface) fail(`the result has no interface with a "sandbox" or named ${a.att.ifname}`)
-      if (!iface!.mac) fail(`the result's pod interface has no "mac"; the interface's MAC is ${l!.address}`)
-      if (iface!.mac!.toLowerCase() !== l!.address?.toLowerCase())
+      if (!iface.mac) fail(`the result's pod interface has no "mac"; the interface's MAC is ${l.address}`)
+      if (iface.mac.toLowerCase() !== l.address?.toLowerCase())
         fail(
-          `the result says ${a.att.ifname} has MAC ${iface!.mac} but it has ${l!.address}`,
+          `the result says ${a.att.ifname} has MAC ${iface.mac} but it has ${l.address}`,
           'read the MAC after creating the veth (ip -br link show dev …) and put that in the result',
         )
-      return `${a.att.ifname} is up with MAC ${l!.address}`
+      return `${a.att.ifname} is up with MAC ${l.address}`
     },
   },
   {
@@ -267,7 +267,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const a = await ctx.healthyA()
       const ipcfg = a.outcome.result?.ips?.[0]
       if (!ipcfg) fail('the result has no ips')
-      const [ip, prefix] = ipcfg!.address.split('/')
+      const [ip, prefix] = ipcfg.address.split('/')
       const c = cidrInfo(ctx.podcidrOf(a.net))
       const n = ip2int(ip)
       if (n < c.net || n > c.bcast) fail(`the pod got ${ip}, outside podcidr ${ctx.podcidrOf(a.net)}`)
@@ -279,9 +279,9 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         (await addrs(a.netnsName, a.att.ifname))[0]?.addr_info
           .filter((x) => x.family === 'inet')
           .map((x) => `${x.local}/${x.prefixlen}`) ?? []
-      if (!on.includes(ipcfg!.address))
-        fail(`the result says ${ipcfg!.address} but ${a.att.ifname} has ${on.join(', ') || 'no IPv4 address'}`)
-      return `${ipcfg!.address} on ${a.att.ifname}`
+      if (!on.includes(ipcfg.address))
+        fail(`the result says ${ipcfg.address} but ${a.att.ifname} has ${on.join(', ') || 'no IPv4 address'}`)
+      return `${ipcfg.address} on ${a.att.ifname}`
     },
   },
   {
@@ -296,9 +296,9 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(
           `no default route in the pod; routes: ${(await routes(a.netnsName)).map((r) => r.dst).join(', ') || 'none'}`,
         )
-      if (def!.gateway !== gw)
-        fail(`the default route goes via ${def!.gateway ?? `dev ${def!.dev} (no gateway)`}; expected via ${gw}`)
-      return `default via ${gw} dev ${def!.dev}`
+      if (def.gateway !== gw)
+        fail(`the default route goes via ${def.gateway ?? `dev ${def.dev} (no gateway)`}; expected via ${gw}`)
+      return `default via ${gw} dev ${def.dev}`
     },
   },
   {
@@ -310,18 +310,18 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const bridge = ctx.bridgeOf(a.net)
       const host = await hostEnd(a)
       if (!host) fail(`cannot find the host end of ${a.att.ifname}: is it a veth pair with one end in the pod?`)
-      if (host!.master !== bridge)
+      if (host.master !== bridge)
         fail(
-          `host end ${host!.ifname} is ${host!.master ? `on ${host!.master}` : 'not on any bridge'}; expected on ${bridge}`,
+          `host end ${host.ifname} is ${host.master ? `on ${host.master}` : 'not on any bridge'}; expected on ${bridge}`,
         )
-      if (!host!.flags.includes('UP')) fail(`host end ${host!.ifname} is down`, `ip link set ${host!.ifname} up`)
+      if (!host.flags.includes('UP')) fail(`host end ${host.ifname} is down`, `ip link set ${host.ifname} up`)
       const br = await link(bridge)
       if (!br?.flags.includes('UP')) fail(`bridge ${bridge} is down`)
       const c = cidrInfo(ctx.podcidrOf(a.net))
       const on = (await addrs(undefined, bridge))[0]?.addr_info.map((x) => `${x.local}/${x.prefixlen}`) ?? []
       if (!on.includes(`${c.gateway}/${c.prefix}`))
         fail(`bridge ${bridge} has ${on.join(', ') || 'no address'}; expected the gateway ${c.gateway}/${c.prefix}`)
-      return `${host!.ifname} on ${bridge} (${c.gateway}/${c.prefix})`
+      return `${host.ifname} on ${bridge} (${c.gateway}/${c.prefix})`
     },
   },
   {
@@ -370,7 +370,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const harm = await harmDone(a, stateBefore, cidrInfo(ctx.podcidrOf(a.net)).gateway)
       if (harm.length)
         fail(
-          `the duplicate ADD was refused (code ${dup.error!.code}), but it changed the pod it refused: ${harm.join('; ')}`,
+          `the duplicate ADD was refused (code ${dup.error.code}), but it changed the pod it refused: ${harm.join('; ')}`,
           'check that CNI_IFNAME is free before you touch anything in the pod; a refusal must leave the existing pod exactly as it was',
         )
       // The address it may have taken must be free again: DEL of the duplicate id must be harmless.
@@ -385,7 +385,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         },
         'DEL of the duplicate',
       )
-      return `second pod ADD ok; duplicate ADD refused with code ${dup.error!.code}, nothing left, the existing pod unchanged and reachable`
+      return `second pod ADD ok; duplicate ADD refused with code ${dup.error.code}, nothing left, the existing pod unchanged and reachable`
     },
   },
   {
@@ -423,9 +423,9 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         {timeoutMs: 5000},
       )
       if (broken.ok) fail(`CHECK passed after ${addr} was removed from ${b.att.ifname}; it must verify the address`)
-      if (!broken.calls.at(-1)?.error)
-        fail(`CHECK after removing the address failed without an error JSON: ${broken.problem}`)
-      return `healthy: pass; address removed: ${broken.calls.at(-1)!.error!.msg}`
+      const error = broken.calls.at(-1)?.error
+      if (!error) fail(`CHECK after removing the address failed without an error JSON: ${broken.problem}`)
+      return `healthy: pass; address removed: ${error.msg}`
     },
   },
   {
@@ -562,7 +562,8 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           `${failed.length} of ${wave.length} concurrent ADDs failed (slowest took ${(slowest / 1000).toFixed(1)} s); first: ${failed[0].outcome.problem}`,
         )
       }
-      const ips = pods.map((p) => p.ip!)
+      // Every pod has an address here: a pod whose ADD failed ended the check above.
+      const ips = pods.map((p) => p.ip ?? '')
       const dupes = [...new Set(ips.filter((ip, i) => ips.indexOf(ip) !== i))]
       if (dupes.length)
         fail(
@@ -576,8 +577,8 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           `all ${capacity} addresses of ${ctx.podcidrOf(net)} were taken, yet ADD number ${capacity + 1} succeeded with ${over.ip}`,
           'when no address is free, ADD must fail with an error JSON (code 11, "try again later"), not reuse one',
         )
-      if (!over.outcome.calls.at(-1)?.error)
-        fail(`with ${ctx.podcidrOf(net)} full, ADD failed without an error JSON: ${over.outcome.problem}`)
+      const refusal = over.outcome.calls.at(-1)?.error
+      if (!refusal) fail(`with ${ctx.podcidrOf(net)} full, ADD failed without an error JSON: ${over.outcome.problem}`)
       const unreachable: string[] = []
       for (let i = 0; i < ips.length; i += 15) {
         const batch = await Promise.all(ips.slice(i, i + 15).map((ip) => ping(pods[0].netnsPath, ip, 1, 2)))
@@ -587,7 +588,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(
           `${unreachable.length} of ${capacity} pods are not reachable from the first: ${unreachable.slice(0, 5).join(', ')}`,
         )
-      return `${ctx.podcidrOf(net)} filled: ${sequential} sequential + ${wave.length} concurrent ADDs (slowest ${(slowest / 1000).toFixed(1)} s), ${capacity} distinct addresses, all reachable; ADD ${capacity + 1} refused with code ${over.outcome.calls.at(-1)!.error!.code}`
+      return `${ctx.podcidrOf(net)} filled: ${sequential} sequential + ${wave.length} concurrent ADDs (slowest ${(slowest / 1000).toFixed(1)} s), ${capacity} distinct addresses, all reachable; ADD ${capacity + 1} refused with code ${refusal.code}`
     },
   },
   {

@@ -60,7 +60,8 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     run: async (ctx) => {
       const l = await ctx.loaded()
       if (!l.ok) {
-        const v = l.verifier!
+        const v = l.verifier
+        if (!v) fail('the kernel refused the program, and the verifier left no log')
         fail(
           `the verifier refused it${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: ${v.lastLines.at(-1) ?? ''}`,
           v.explanation,
@@ -105,14 +106,14 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const pin = ctx.xdpPin()
       const p = pinnedProgram(pin)
       if (!p) fail(`nothing is pinned at ${pin}`)
-      if (p!.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p!.type}, not XDP (${PROG_TYPE.XDP})`)
+      if (p.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p.type}, not XDP (${PROG_TYPE.XDP})`)
       const l = await ctx.loaded()
-      if (l.ok && l.tag && l.tag !== p!.tag)
+      if (l.ok && l.tag && l.tag !== p.tag)
         fail(
-          `the pinned program (tag ${p!.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
+          `the pinned program (tag ${p.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
           'load it again with --replace after each edit',
         )
-      return `${pin}: XDP program ${p!.id}, tag ${p!.tag}`
+      return `${pin}: XDP program ${p.id}, tag ${p.tag}`
     },
   },
   {
@@ -127,11 +128,11 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`)
         const host = await hostPeer(p.netnsPath, p.att.ifname)
         if (!host) fail(`cannot find pod ${p.name}'s host veth`)
-        const id = await xdpIdOn(host!.ifname)
-        if (!id) fail(`pod ${p.name}'s host veth ${host!.ifname} has no XDP program`)
+        const id = await xdpIdOn(host.ifname)
+        if (!id) fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
         if (id !== pinned.id)
           fail(
-            `${host!.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
+            `${host.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
           )
       }
       return `both pods' host veths run program ${pinned.id}`
@@ -140,7 +141,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'bpf.traffic-passes',
     title: 'pods still reach each other with the program attached',
-    hint: 'A program that returns XDP_DROP or XDP_ABORTED on a path real traffic takes (ARP!) breaks the pods.',
+    hint: 'A program that returns XDP_DROP or XDP_ABORTED on a path real traffic takes (ARP) breaks the pods.',
     run: async (ctx) => {
       const a = await ctx.healthyA()
       const b = await ctx.podB()
@@ -157,14 +158,15 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     run: async (ctx) => {
       const a = await ctx.healthyA()
       const b = await ctx.podB()
-      if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
+      const [aIp, bIp] = [a.ip, b.ip]
+      if (!aIp || !bIp) throw new CheckSkip('needs two pods')
       const lines = await traceWhile(async () => {
-        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${aIp}/get`)
       })
       const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
-      const both = lines.filter((l) => ips(l).includes(a.ip!) && ips(l).includes(b.ip!))
+      const both = lines.filter((l) => ips(l).includes(aIp) && ips(l).includes(bIp))
       if (both.length === 0) {
-        const mentioning = lines.filter((l) => ips(l).includes(a.ip!) || ips(l).includes(b.ip!))
+        const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
         fail(
           lines.length === 0
             ? 'trace_pipe showed nothing while the pods talked'
@@ -247,4 +249,4 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
 
 /** One of lab 2's checks, for the labs that build on it (3 and 4 compile and verify the same way). */
 export const lab2Check = <Ctx extends Lab2Context>(id: string): CheckDefinition<Ctx> =>
-  LAB2_CHECKS.find((c) => c.id === id)! as CheckDefinition<Ctx>
+  LAB2_CHECKS.find((c) => c.id === id) as CheckDefinition<Ctx>

@@ -10,7 +10,7 @@ import {sendUdp} from '../../net/probes.js'
 import {CounterExporter} from '../../metrics/exporter.js'
 import {startMetricsServer} from '../../metrics/server.js'
 import {parseExposition, promtoolCheck} from '../../metrics/exposition.js'
-import type {CheckPod} from '../check-pods.js'
+import {addressed, type AddressedPod} from '../check-pods.js'
 
 // Lab 3's checks: the counter map's shape, how it is incremented, that it counts exactly
 // what a pod sends, and that the exporter serves those counts in a valid exposition.
@@ -27,11 +27,11 @@ export const COUNT_SLACK = 3
 
 const reversed = (ip: string): string => ip.split('.').reverse().join('.')
 
-async function twoPods(ctx: Lab3Context): Promise<[CheckPod, CheckPod]> {
+async function twoPods(ctx: Lab3Context): Promise<[AddressedPod, AddressedPod]> {
   await ctx.deployed()
   const a = await ctx.healthyA()
   const b = await ctx.podB()
-  if (!a.ip || !b.ip) throw new CheckSkip("needs two pods with addresses (lab 1's plugin)")
+  if (!addressed(a) || !addressed(b)) throw new CheckSkip("needs two pods with addresses (lab 1's plugin)")
   return [a, b]
 }
 
@@ -89,7 +89,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
       const [a, b] = await twoPods(ctx)
       await ctx.counters()
       const before = readCounterMap(ctx.counterPin()).counts
-      const sent = await sendUdp(a.netnsPath, b.ip!, 9, UDP_COUNT)
+      const sent = await sendUdp(a.netnsPath, b.ip, 9, UDP_COUNT)
       if (!sent.ok)
         fail(
           `pod A could not send: ${sent.detail}`,
@@ -97,18 +97,18 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
         )
       const after = readCounterMap(ctx.counterPin()).counts
       const delta = (ip: string): bigint => (after.get(ip) ?? 0n) - (before.get(ip) ?? 0n)
-      const da = delta(a.ip!)
-      const seen = `A ${a.ip}: ${before.get(a.ip!) ?? 'absent'} → ${after.get(a.ip!) ?? 'absent'}`
+      const da = delta(a.ip)
+      const seen = `A ${a.ip}: ${before.get(a.ip) ?? 'absent'} → ${after.get(a.ip) ?? 'absent'}`
       if (da >= BigInt(UDP_COUNT) && da <= BigInt(UDP_COUNT + COUNT_SLACK))
         return `${seen} (+${da} for ${UDP_COUNT} datagrams)`
-      if (da === 0n && delta(reversed(a.ip!)) >= BigInt(UDP_COUNT))
+      if (da === 0n && delta(reversed(a.ip)) >= BigInt(UDP_COUNT))
         fail(
-          `A's packets were counted under ${reversed(a.ip!)}: the key's bytes are reversed`,
+          `A's packets were counted under ${reversed(a.ip)}: the key's bytes are reversed`,
           'use ip->saddr as it is; bpf_ntohl turns 10.10.0.5 into 5.0.10.10 when user space reads the key',
         )
-      if (da === 0n && delta(b.ip!) >= BigInt(UDP_COUNT))
+      if (da === 0n && delta(b.ip) >= BigInt(UDP_COUNT))
         fail(
-          `A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip!)}: the map is keyed by the destination`,
+          `A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip)}: the map is keyed by the destination`,
           'the key is ip->saddr (who sent it), not ip->daddr',
         )
       if (da > BigInt(UDP_COUNT + COUNT_SLACK))
@@ -141,22 +141,22 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
       await ctx.counters()
-      await sendUdp(a.netnsPath, b.ip!, 9, 5)
+      await sendUdp(a.netnsPath, b.ip, 9, 5)
       const exporter = new CounterExporter({
         counterPin: ctx.counterPin(),
         podNames: () =>
           new Map([
-            [a.ip!, 'httpbin'],
-            [b.ip!, 'sleep'],
+            [a.ip, 'httpbin'],
+            [b.ip, 'sleep'],
           ]),
         compat: true,
       })
       const server = await startMetricsServer(exporter, {host: '127.0.0.1', port: 0})
       try {
-        const lo = readCounterMap(ctx.counterPin()).counts.get(a.ip!) ?? 0n
+        const lo = readCounterMap(ctx.counterPin()).counts.get(a.ip) ?? 0n
         const res = await fetch(server.url, {signal: AbortSignal.timeout(5000)})
         const text = await res.text()
-        const hi = readCounterMap(ctx.counterPin()).counts.get(a.ip!) ?? 0n
+        const hi = readCounterMap(ctx.counterPin()).counts.get(a.ip) ?? 0n
         if (res.status !== 200) fail(`GET ${server.url}: HTTP ${res.status}`)
         const samples = parseExposition(text)
         const mine = samples.find((s) => s.name === 'ebpfcni_packets_total' && s.labels.source_addr === a.ip)
@@ -166,13 +166,13 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
             `no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${sources.join(', ') || 'none'}`,
           )
         }
-        if (mine!.labels.pod !== 'httpbin') fail(`A's series is labelled pod="${mine!.labels.pod}", expected "httpbin"`)
-        if (BigInt(Math.round(mine!.value)) < lo || BigInt(Math.round(mine!.value)) > hi)
-          fail(`the scrape says ${mine!.value} for A, the map said ${lo} before and ${hi} after the scrape`)
+        if (mine.labels.pod !== 'httpbin') fail(`A's series is labelled pod="${mine.labels.pod}", expected "httpbin"`)
+        if (BigInt(Math.round(mine.value)) < lo || BigInt(Math.round(mine.value)) > hi)
+          fail(`the scrape says ${mine.value} for A, the map said ${lo} before and ${hi} after the scrape`)
         const compat = samples.find((s) => s.name === 'ebpf_exporter_counter' && s.labels.source_addr === a.ip)
-        if (compat?.value !== mine!.value)
-          fail(`ebpf_exporter_counter for A is ${compat?.value ?? 'absent'}, ebpfcni_packets_total is ${mine!.value}`)
-        return `ebpfcni_packets_total{source_addr="${a.ip}",pod="httpbin"} ${mine!.value} (map: ${lo}..${hi})`
+        if (compat?.value !== mine.value)
+          fail(`ebpf_exporter_counter for A is ${compat?.value ?? 'absent'}, ebpfcni_packets_total is ${mine.value}`)
+        return `ebpfcni_packets_total{source_addr="${a.ip}",pod="httpbin"} ${mine.value} (map: ${lo}..${hi})`
       } finally {
         await server.close()
       }
@@ -185,7 +185,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
       await ctx.requireCounterMap()
-      await sendUdp(a.netnsPath, b.ip!, 9, 2)
+      await sendUdp(a.netnsPath, b.ip, 9, 2)
       const s = await new CounterExporter({counterPin: ctx.counterPin(), podNames: () => new Map()}).scrape()
       if (s.error) fail(`the exporter could not read the map: ${s.error}`)
       const series = parseExposition(s.text).filter((x) => x.name === 'ebpfcni_packets_total')
