@@ -10,7 +10,7 @@ import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
 import {resolve, type ManualRule, type PolicyPod} from '../../policy/resolve.js'
-import type {CheckPod} from '../check-pods.js'
+import type {AddressedPod, CheckPod} from '../check-pods.js'
 
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
 // first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
@@ -57,7 +57,7 @@ async function http(ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: bo
   return counted && !r.ok ? {...r, detail: `HTTP GET ${url} dropped (the drop counter rose)`} : r
 }
 
-async function clientAndServer(ctx: Lab4Context): Promise<[CheckPod, CheckPod]> {
+async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
   const svc = await ctx.policy()
   const a = await ctx.labelledPod('httpbin', {app: 'httpbin'})
   const b = await ctx.labelledPod('sleep', {app: 'sleep'})
@@ -229,7 +229,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
       const maps = await ctx.maps()
-      const left = [...maps.read().pairs.keys()].filter((k) => k.includes(a.ip!) && k.includes(b.ip!))
+      const left = [...maps.read().pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
       maps.close()
       if (left.length) fail(`the rule is gone from the store but the map still holds ${left.join(', ')}`)
       return `${b.ip} → ${a.ip} HTTP 200 again; no entry left`
@@ -391,7 +391,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy()
       // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
-      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
+      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (open.udp < UDP_PROBES)
         throw new CheckSkip(
           `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
@@ -410,13 +410,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
           "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
         )
-      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip!, 9999, UDP_PROBES))
+      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (udp.udp > 0)
         fail(
           `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
           'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
         )
-      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip!, 8080, 1))
+      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
       if (tcp.tcp > 0)
         fail(
           `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
@@ -497,7 +497,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           )
         if ((await http(ctx, other2, a, false)).ok)
           fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
-        const gone = sleep2.ip!
+        const gone = sleep2.ip
         await ctx.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))
         await controller.idle()
@@ -540,7 +540,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const ns = ['nsenter', `--net=${other.netnsPath}`]
       const steps = [
         ['ip', 'addr', 'add', `${b.ip}/32`, 'dev', 'eth0', 'noprefixroute'],
-        ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip!],
+        ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip],
       ]
       for (const st of steps) {
         const r = await run(ns[0], [...ns.slice(1), ...st], {timeoutMs: 5000})
@@ -549,7 +549,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       }
       try {
         const dropsBefore = ctx.drops()
-        const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip!, 9999, UDP_PROBES))
+        const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES))
         const dropsAfter = ctx.drops()
         if (spoofed.udp > 0) {
           const maps = await ctx.maps()
@@ -571,7 +571,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         await run(ns[0], [...ns.slice(1), 'ip', 'route', 'del', `${a.ip}/32`], {timeoutMs: 5000})
         await run(ns[0], [...ns.slice(1), 'ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'], {timeoutMs: 5000})
       }
-      const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip!, 9999, UDP_PROBES))
+      const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip, 9999, UDP_PROBES))
       if (honest.udp < UDP_PROBES)
         fail(
           `from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`,

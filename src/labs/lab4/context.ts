@@ -17,7 +17,7 @@ import {PolicyController} from '../../policy/controller.js'
 import type {Labels} from '../../policy/networkpolicy.js'
 import {emptyDesired, type Desired, type Mode} from '../../policy/resolve.js'
 import {CheckSkip, CheckFailure, fail} from '../check-types.js'
-import type {CheckPod} from '../check-pods.js'
+import {addressed, type AddressedPod, type CheckPod} from '../check-pods.js'
 
 const LAB = 4
 
@@ -144,16 +144,15 @@ export class Lab4Context extends Lab3Context {
   }
 
   /** A labelled pod on the learner's network, known to the policy layer. */
-  async labelledPod(name: string, labels: Labels, workload: 'httpbin' | 'sleep' = 'sleep'): Promise<CheckPod> {
+  async labelledPod(name: string, labels: Labels, workload: 'httpbin' | 'sleep' = 'sleep'): Promise<AddressedPod> {
     // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
-    if (!this.labelled.has(name)) {
-      this.labelled.set(
-        name,
-        name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels),
-      )
+    let made = this.labelled.get(name)
+    if (!made) {
+      made = name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels)
+      this.labelled.set(name, made)
     }
-    const pod = await this.labelled.get(name)!
-    if (!pod.outcome.ok || !pod.ip)
+    const pod = await made
+    if (!pod.outcome.ok || !addressed(pod))
       throw new CheckSkip(`needs pods with addresses (pod ${name}: ${pod.outcome.problem ?? 'no address'})`)
     if (!this.podSource.list().some((p) => p.name === name))
       this.podSource.add({name, ip: pod.ip, labels, netnsPath: pod.netnsPath})
