@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module'
 import {constants} from 'node:os'
 import type * as KoffiModule from 'koffi'
+import type {NextStep} from '../host/errors.js'
 
 // The system's libbpf.so.1 (1.x) through koffi: the C declarations, and the structs whose
 // sizes and offsets the other bpf/ files take from here (koffi.sizeof / offsetof, never typed
@@ -204,6 +205,8 @@ export function ffi(): Bindings {
 export class BpfError extends Error {
   /** Set when the cause is the user's situation (nothing pinned yet, the wrong kind of object), not a bug. */
   userHint?: string
+  /** What to do about it, for the CLI to name (host/errors.ts). */
+  userNext?: NextStep
 
   constructor(
     readonly step: string,

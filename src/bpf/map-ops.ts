@@ -38,10 +38,8 @@ export function mapInfo(fd: number): MapInfo {
       constants.errno.EINVAL,
       `this pinned object is ${kind === 'program' ? 'a program, not a BPF map' : 'not a BPF map'}`,
     )
-    e.userHint =
-      kind === 'program'
-        ? 'name a map, not a program: ebpfcni bpf maps lists the pinned maps (ebpfcni bpf progs the programs)'
-        : 'ebpfcni bpf maps lists the pinned maps'
+    e.userHint = kind === 'program' ? 'name a map, not a program' : 'name a pinned map'
+    e.userNext = {do: 'list-maps'}
     throw e
   }
   const s = b().structs.mapInfo

@@ -140,12 +140,9 @@ export function objGet(path: string): number {
   const rc = b().objGet(path)
   if (rc >= 0) return rc
   if (-rc === constants.errno.ENOENT) {
-    throw new BpfError(
-      `nothing is pinned at ${path}`,
-      -rc,
-      undefined,
-      'build and load your program first: ebpfcni bpf build && ebpfcni bpf load (ebpfcni bpf maps lists what is pinned)',
-    )
+    const e = new BpfError(`nothing is pinned at ${path}`, -rc, undefined, '')
+    e.userNext = {do: 'load-program'}
+    throw e
   }
   return check(`opening pinned object ${path}`, rc)
 }

@@ -30,8 +30,7 @@ export function loadAndPin(
 ): LoadOutcome {
   const pinDir = opts.pinDir ?? BPF_PIN_ROOT
   const ledger = opts.ledger ?? new Ledger()
-  if (!existsSync(objectPath))
-    throw new UserError(`${objectPath} does not exist`, {hint: 'build it first: ebpfcni bpf build FILE.c'})
+  if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {next: {do: 'build-program'}})
   // pin_root_path: maps declared with __uint(pinning, LIBBPF_PIN_BY_NAME) land in pinDir too.
   const obj = BpfObject.open(objectPath, {pinRoot: pinDir})
   const reused = new Set<string>()

@@ -57,7 +57,7 @@ export function parseNetworkConfig(text: string, source: string): NetworkConfig 
 export function loadNetworkConfig(file: string): NetworkConfig {
   if (!existsSync(file))
     throw new UserError(`network config ${file} not found`, {
-      hint: "install the lab's config (ebpfcni lab 1 does it) or pass --config FILE",
+      next: {do: 'install-config'},
     })
   return parseNetworkConfig(readFileSync(file, 'utf8'), file)
 }

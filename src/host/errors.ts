@@ -1,20 +1,40 @@
 // Expected failures carry their exit code; the base command prints them as one
 // clear message (a stack trace only with --debug).
+
+/**
+ * What the person can do next, named by what it achieves, not by a command: layers below the
+ * CLI do not know its commands. ui/next-steps.ts turns each into the command line to type.
+ */
+export type NextStep =
+  | {do: 'build-program'}
+  | {do: 'load-program'}
+  | {do: 'list-maps'}
+  | {do: 'load-policy-program'}
+  | {do: 'list-rules'}
+  | {do: 'add-pod'}
+  | {do: 'delete-pod'; pod: string}
+  | {do: 'list-pods'}
+  | {do: 'diagnose'}
+  | {do: 'install-config'}
+  | {do: 'reset'}
+
 export class UserError extends Error {
   readonly exitCode: number
   readonly hint?: string
-  constructor(message: string, opts: {exitCode?: number; hint?: string} = {}) {
+  readonly next?: NextStep
+  constructor(message: string, opts: {exitCode?: number; hint?: string; next?: NextStep} = {}) {
     super(message)
     this.name = 'UserError'
     this.exitCode = opts.exitCode ?? 2
     this.hint = opts.hint
+    this.next = opts.next
   }
 }
 
 /** Usage or environment problem: exit 2. */
 export class EnvironmentError extends UserError {
-  constructor(message: string, hint?: string) {
-    super(message, {exitCode: 2, hint})
+  constructor(message: string, hint?: string, next?: NextStep) {
+    super(message, {exitCode: 2, hint, next})
     this.name = 'EnvironmentError'
   }
 }
@@ -29,7 +49,8 @@ export function errorMessage(err: unknown): string {
  */
 export function asUserError(err: unknown): UserError | undefined {
   if (err instanceof Error && typeof (err as {userHint?: unknown}).userHint === 'string') {
-    return new UserError(err.message, {hint: (err as unknown as {userHint: string}).userHint})
+    const e = err as unknown as {userHint: string; userNext?: NextStep}
+    return new UserError(err.message, {hint: e.userHint, next: e.userNext})
   }
   return undefined
 }

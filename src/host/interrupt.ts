@@ -31,7 +31,7 @@ export function whenInterrupted(): Promise<void> {
 }
 
 /** Install the handlers once per process. `say` prints one line to the user. */
-export function installInterruptHandlers(say: (line: string) => void): void {
+export function installInterruptHandlers(say: (line: string) => void, leftovers = ''): void {
   if (installed) return
   installed = true
   // bin/run.js covers the moments before this (exit 130): from here on this handler is the one.
@@ -42,7 +42,7 @@ export function installInterruptHandlers(say: (line: string) => void): void {
   }
   const handle = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      say(`${signal} again: exiting now; \`ebpfcni reset\` removes anything left`)
+      say(`${signal} again: exiting now${leftovers ? `; ${leftovers}` : ''}`)
       process.exit(INTERRUPTED_EXIT_CODE)
     }
     stopping = true

@@ -33,8 +33,9 @@ export class PodService {
         hint: `pods: ${
           this.list()
             .map((p) => p.name)
-            .join(', ') || 'none (ebpfcni pod add NAME)'
+            .join(', ') || 'none'
         }`,
+        next: this.list().length ? undefined : {do: 'add-pod'},
       })
     return pod
   }
@@ -45,7 +46,7 @@ export class PodService {
         `pod name "${spec.name}" must be 1-32 lowercase letters, digits or '-' (starting and ending alphanumeric)`,
       )
     if (this.list().some((p) => p.name === spec.name))
-      throw new UserError(`a pod named "${spec.name}" already exists`, {hint: `ebpfcni pod del ${spec.name}`})
+      throw new UserError(`a pod named "${spec.name}" already exists`, {next: {do: 'delete-pod', pod: spec.name}})
     const full: PodSpec = {
       labels: {},
       workload: 'httpbin' as WorkloadName,
@@ -93,7 +94,7 @@ export async function hostDevice(target: {pod?: string; dev?: string}, ledger = 
   const veth = await pods.hostVeth(pods.get(String(target.pod)))
   if (!veth)
     throw new UserError(`cannot find the host end of pod ${target.pod}'s interface`, {
-      hint: 'is the pod still there? ebpfcni pod list',
+      next: {do: 'list-pods'},
     })
   return veth
 }

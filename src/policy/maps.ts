@@ -107,9 +107,7 @@ export class PolicyMaps {
     if (!mode)
       throw new UserError(
         `no policy map is pinned under ${pinDir} (looked for ${POLICY_MAPS['ip-pair'].pairs} and ${POLICY_MAPS.identity.rules})`,
-        {
-          hint: "load lab 4's program first: ebpfcni check 4 (or ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)",
-        },
+        {next: {do: 'load-policy-program'}},
       )
     const maps = new PolicyMaps(pinDir, mode)
     try {

@@ -77,7 +77,8 @@ function endpoint(ref: string, pods: PolicyPod[]): {ip: string; pod?: PolicyPod}
   if (pod) return {ip: pod.ip, pod}
   if (isIPv4(ref)) return {ip: ref}
   throw new UserError(`"${ref}" is neither a pod nor an IPv4 address`, {
-    hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none (ebpfcni pod add NAME)'}`,
+    hint: `pods: ${pods.map((p) => p.name).join(', ') || 'none'}`,
+    next: pods.length ? undefined : {do: 'add-pod'},
   })
 }
 

@@ -18,7 +18,7 @@ import {EndpointAgent, nodeAddresses} from './endpoints.js'
 import {PolicyStore} from './store.js'
 import {LedgerPodSource, type PodSource} from './pods.js'
 
-// `ebpfcni policy …` and the controller: every change is stored first, then the maps are
+// The policy commands and the controller: every change is stored first, then the maps are
 // brought to the state resolved from all rules, policies and pods (a diff, never a wipe),
 // and every pod's veth gets the programs that enforce it (endpoints.ts).
 
@@ -115,7 +115,7 @@ export class PolicyService {
 
   async removeRule(from: string, to: string): Promise<PolicySyncResult> {
     if (!this.store.removeRule(from, to))
-      throw new UserError(`no rule from ${from} to ${to}`, {hint: 'ebpfcni policy list shows the rules'})
+      throw new UserError(`no rule from ${from} to ${to}`, {next: {do: 'list-rules'}})
     return this.sync()
   }
 

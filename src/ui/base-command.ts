@@ -2,6 +2,7 @@ import {Command, Flags, Errors} from '@oclif/core'
 import chalk from 'chalk'
 import {UserError, EnvironmentError, asUserError} from '../host/errors.js'
 import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'
+import {hintLine, nextStepText} from './next-steps.js'
 
 /** Interactive only with a terminal on both ends and not in CI: otherwise never wait for input. */
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI
@@ -36,7 +37,10 @@ export abstract class BaseCommand extends Command {
   async init(): Promise<void> {
     applyColorChoice(this.argv)
     await super.init()
-    installInterruptHandlers((line) => process.stderr.write(`${chalk.yellow(line)}\n`))
+    installInterruptHandlers(
+      (line) => process.stderr.write(`${chalk.yellow(line)}\n`),
+      nextStepText({do: 'reset'}, this.config.bin),
+    )
     if (this.requiresRoot && process.getuid?.() !== 0) {
       throw new EnvironmentError(
         `ebpfcni ${this.id?.replace(/:/g, ' ') ?? ''} needs root: ${this.rootReason}.`,
@@ -64,7 +68,7 @@ export abstract class BaseCommand extends Command {
       this.logJson({
         error: {
           message: err.message,
-          hint: known?.hint,
+          hint: known ? hintLine(known, this.config.bin) : undefined,
           kind: known ? 'user' : err instanceof Errors.CLIError ? 'usage' : 'bug',
           exitCode,
         },
@@ -72,7 +76,8 @@ export abstract class BaseCommand extends Command {
       return
     }
     process.stderr.write(`${chalk.red('error:')} ${err.message}\n`)
-    if (known?.hint) process.stderr.write(`${chalk.yellow('hint:')} ${known.hint}\n`)
+    const hint = known && hintLine(known, this.config.bin)
+    if (hint) process.stderr.write(`${chalk.yellow('hint:')} ${hint}\n`)
     if (this.debugOn() && err.stack) process.stderr.write(`${chalk.dim(err.stack)}\n`)
     else if (!known && !(err instanceof Errors.CLIError)) {
       process.stderr.write(

@@ -167,3 +167,23 @@ describe('step texts as Markdown', () => {
     expect(out).not.toMatch(/^\|.*\|$/m)
   })
 })
+
+describe('next steps named by the layers below the CLI', () => {
+  it("every next step has its command line, with the binary's name", async () => {
+    const {nextStepText} = await import('../../src/ui/next-steps.js')
+    const steps = [
+      'build-program',
+      'load-program',
+      'list-maps',
+      'load-policy-program',
+      'list-rules',
+      'add-pod',
+      'list-pods',
+      'diagnose',
+      'install-config',
+      'reset',
+    ] as const
+    for (const s of steps) expect(nextStepText({do: s}, 'xcni')).toMatch(/xcni /)
+    expect(nextStepText({do: 'delete-pod', pod: 'web'})).toBe('ebpfcni pod del web')
+  })
+})

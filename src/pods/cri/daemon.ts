@@ -120,7 +120,8 @@ export async function ensureContainerd(ledger: Ledger, cni: CniDirs, lab?: numbe
         : ''
       throw new EnvironmentError(
         `containerd did not start${log ? `: ${log}` : ''} (log: ${join(dir, 'containerd.log')})`,
-        'ebpfcni doctor checks containerd; ebpfcni reset stops a stale one',
+        undefined,
+        {do: 'diagnose'},
       )
     }
     await new Promise((r) => setTimeout(r, 50))
