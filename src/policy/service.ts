@@ -146,19 +146,22 @@ export class PolicyService {
   }
 
   /** The maps' entries decoded, with pod names where an address or identity is a pod's. */
-  list(): {
+  async list(): Promise<{
     mode: Mode
     rules: RuleRow[]
     isolated: string[]
     identities: Array<{ip: string; pod: string; identity: number; labels: string}>
-  } {
+  }> {
+    const nodeOf = await nodeAddresses()
     const maps = PolicyMaps.open(this.pinDir)
     try {
       const cur = maps.read()
       const pods = this.pods.list()
+      const node = new Set(pods.flatMap((p) => nodeOf(p.ip)))
       const byIp = new Map(pods.map((p) => [p.ip, p.name]))
       const labelsOfId = new Map(Object.entries(this.store.read().identities).map(([l, id]) => [id, l]))
-      const address = (x: string): string => (byIp.has(x) ? `${byIp.get(x)} (${x})` : x)
+      const address = (x: string): string =>
+        byIp.has(x) ? `${byIp.get(x)} (${x})` : node.has(x) ? `the node (${x})` : x
       // Sources are addresses (ip-pair) or identities; destinations are always pods' addresses.
       const source = (x: string): string => {
         if (maps.mode === 'ip-pair') return address(x)

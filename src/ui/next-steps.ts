@@ -24,7 +24,7 @@ export function nextStepText(n: NextStep, bin = 'ebpfcni'): string {
     case 'diagnose':
       return `${bin} doctor checks the machine; ${bin} reset removes what a killed run left`
     case 'install-config':
-      return `${bin} lab 1 installs the lab's config; or pass --config FILE`
+      return `${bin} check N installs your workspace's plugin and its config (or pass --config FILE)`
     case 'reset':
       return `${bin} reset removes anything left`
   }

@@ -13,7 +13,7 @@ export default class PolicyList extends BaseCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(PolicyList)
     const svc = new PolicyService({pinDir: flags['pin-dir']})
-    const maps = svc.list()
+    const maps = await svc.list()
     const stored = svc.store.read()
     this.log(chalk.bold(`${maps.mode} design`) + chalk.dim(` (maps under ${flags['pin-dir']})`))
     this.log(
