@@ -1,13 +1,13 @@
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {getLab, getStep} from '../labs/catalogue.js'
-import {ProgressStore} from '../host/progress.js'
+import {getLab} from '../labs/catalogue.js'
+import {LabSession} from '../labs/session.js'
 import {labArg, stepFlag} from '../ui/common-flags.js'
 
 export default class Hint extends BaseCommand {
   static summary = 'Show the next hint for a step, from a nudge to nearly the answer.'
   static description =
-    'Each call shows one more hint for the step (the first step not done, unless --step names one), and the ones before it. Hints seen are recorded in your progress.'
+    'Each call shows one more hint for the step you are on (the one `lab` shows: where you were, unless it is done; else the first step not done), or the step --step names, with the ones before it. Hints seen are recorded in your progress.'
   static examples = [
     '<%= config.bin %> hint 1',
     '<%= config.bin %> hint 1 --step add',
@@ -21,20 +21,20 @@ export default class Hint extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Hint)
     const lab = getLab(args.lab)
-    const progress = new ProgressStore()
-    const done = progress.lab(args.lab)?.steps ?? {}
-    const step = getStep(lab, flags.step) ?? lab.steps.find((s) => !done[s.id]?.done) ?? lab.steps.at(-1)!
+    const session = new LabSession(lab)
+    const step = session.currentStep(flags.step)
     if (step.hints.length === 0) {
       this.log(`No hints for ${step.title}.`)
       return {lab: args.lab, step: step.id, shown: 0, total: 0, hints: []}
     }
-    const n = progress.nextHint(args.lab, step.id, step.hints.length)
+    const shown = session.nextHints(step)
+    const n = shown.length
     for (let i = 0; i < n; i++)
       this.log(
         `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${step.hints[i]}\n`,
       )
     if (n === step.hints.length)
       this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))
-    return {lab: args.lab, step: step.id, shown: n, total: step.hints.length, hints: step.hints.slice(0, n)}
+    return {lab: args.lab, step: step.id, shown: n, total: step.hints.length, hints: shown}
   }
 }

@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import select from '@inquirer/select'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
-import {getLab, getStep, loadLabs, type Lab} from '../labs/catalogue.js'
+import {getLab, loadLabs, type Lab} from '../labs/catalogue.js'
+import {LabSession} from '../labs/session.js'
 import {describeChange, ensureWorkspace} from '../labs/workspace.js'
 import {runAuto} from '../labs/auto.js'
 import {ProgressStore} from '../host/progress.js'
@@ -100,16 +101,8 @@ export default class LabCommand extends BaseCommand {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
     const changes = ensureWorkspace(lab, dir, {fresh: flags.fresh})
-    const state = progress.lab(lab.id)
-    // The step asked for; else where the learner was, unless that step is done; else the first unfinished.
-    const done = (id: string) => Boolean(state?.steps[id]?.done)
-    const step =
-      getStep(lab, flags.step) ??
-      lab.steps.find((s) => s.id === state?.currentStep && !done(s.id)) ??
-      lab.steps.find((s) => !done(s.id)) ??
-      lab.steps.find((s) => s.id === state?.currentStep) ??
-      lab.steps[0]
-    progress.setCurrentStep(lab.id, step.id)
+    const session = new LabSession(lab, progress)
+    const step = session.moveTo(session.currentStep(flags.step))
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))
     this.log(chalk.dim(lab.goal))

@@ -11,6 +11,7 @@ import {runChecks} from '../labs/checker.js'
 import {labModule} from '../labs/registry.js'
 import {applySolutionAndLoad} from '../labs/deploy.js'
 import {ProgressStore} from '../host/progress.js'
+import {LabSession} from '../labs/session.js'
 import {errorMessage, UserError} from '../host/errors.js'
 import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
@@ -47,10 +48,11 @@ export async function labMenu(
   showDiff: (step: LabStep) => Promise<void>,
 ): Promise<void> {
   const progress = new ProgressStore()
+  const session = new LabSession(lab, progress)
   let step = first
   for (;;) {
-    const passed = progress.lab(lab.id)?.steps[step.id]?.done
-    const next = lab.steps[lab.steps.indexOf(step) + 1]
+    const passed = session.isDone(step)
+    const next = session.nextStep(step)
     const file = stepFile(step)
     const action = await select({
       message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
@@ -70,8 +72,7 @@ export async function labMenu(
       if (action === 'quit') return
       if (action === 'text') showStep(lab, step, log)
       if (action === 'next' && next) {
-        step = next
-        progress.setCurrentStep(lab.id, step.id)
+        step = session.moveTo(next)
         showStep(lab, step, log)
       }
       if (action === 'edit') {
@@ -90,7 +91,7 @@ export async function labMenu(
           )
       }
       if (action === 'hint') {
-        const n = progress.nextHint(lab.id, step.id, step.hints.length)
+        const n = session.nextHints(step).length
         log(
           step.hints.length
             ? `${chalk.yellow(`hint ${n}/${step.hints.length}:`)} ${step.hints[n - 1]}`
@@ -130,8 +131,8 @@ export async function labMenu(
         const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
         await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
         rl.close()
-        const now = progress.lab(lab.id)?.currentStep
-        step = lab.steps.find((s) => s.id === now) ?? step
+        // Watch mode may have moved on to the next step.
+        step = session.currentStep()
       }
     } catch (err) {
       log(chalk.red(`error: ${errorMessage(err)}`))

@@ -7,6 +7,7 @@ import {errorMessage} from '../host/errors.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {SlowCheckSpinner} from './slow-check-spinner.js'
 import {UserError} from '../host/errors.js'
+import {LabSession} from '../labs/session.js'
 
 export interface WatchSessionOptions {
   lab: Lab
@@ -27,6 +28,7 @@ export interface WatchSessionOptions {
  */
 export async function watchSession(o: WatchSessionOptions): Promise<void> {
   const progress = o.progress ?? new ProgressStore()
+  const session = new LabSession(o.lab, progress)
   let step = o.step
   let running = false
   let again: string[] | undefined
@@ -70,10 +72,9 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
           : ''
       o.log(renderSummary(report) + latency)
       if (report.passed) {
-        const next = o.lab.steps[o.lab.steps.indexOf(step) + 1]
+        const next = session.nextStep(step)
         if (next) {
-          step = next
-          progress.setCurrentStep(o.lab.id, step.id)
+          step = session.moveTo(next)
           o.log(chalk.green(`Step done. Next: ${step.title} — save a file to check it.`))
         } else o.log(chalk.green(`Lab ${o.lab.id} is complete. ${o.howToStop ?? 'Ctrl-C'} to leave watch mode.`))
       } else o.log(chalk.dim('Save a file to check again.'))

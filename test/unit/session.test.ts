@@ -1,0 +1,49 @@
+import {describe, it, expect, beforeEach, afterEach} from 'vitest'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {ProgressStore} from '../../src/host/progress.js'
+import {getLab} from '../../src/labs/catalogue.js'
+import {LabSession} from '../../src/labs/session.js'
+
+// One rule for "the current step", asked by lab, hint, the menu and watch mode alike.
+describe('LabSession', () => {
+  let dir: string
+  let progress: ProgressStore
+  const lab = getLab(1)
+  const [skeleton, add, del] = lab.steps
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ebpfcni-session-'))
+    progress = new ProgressStore(join(dir, 'progress.json'))
+  })
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('starts at the first step; stays where the learner moved, even past an unfinished step', () => {
+    const s = new LabSession(lab, progress)
+    expect(s.currentStep().id).toBe(skeleton.id)
+    s.moveTo(del)
+    // Before the session, `hint` answered the first unfinished step here (skeleton) while `lab` showed del.
+    expect(new LabSession(lab, progress).currentStep().id).toBe(del.id)
+  })
+
+  it('a done step gives way to the first unfinished one; --step wins; an unknown --step is an error', () => {
+    const s = new LabSession(lab, progress)
+    s.moveTo(skeleton)
+    progress.recordCheck(lab.id, skeleton.id, 3, 3)
+    expect(s.currentStep().id).toBe(add.id)
+    expect(s.currentStep(del.id).id).toBe(del.id)
+    expect(() => s.currentStep('nope')).toThrow(/nope/)
+    expect(s.nextStep(add)?.id).toBe(del.id)
+    expect(s.nextStep(lab.steps.at(-1)!)).toBeUndefined()
+  })
+
+  it('hints come one more at a time, up to the last', () => {
+    const s = new LabSession(lab, progress)
+    const total = add.hints.length
+    expect(total).toBeGreaterThan(1)
+    expect(s.nextHints(add)).toEqual(add.hints.slice(0, 1))
+    expect(s.nextHints(add)).toEqual(add.hints.slice(0, 2))
+    for (let i = 0; i < total + 2; i++) s.nextHints(add)
+    expect(s.nextHints(add)).toEqual(add.hints)
+  })
+})
