@@ -17,6 +17,7 @@ import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
+import {hintLine} from './next-steps.js'
 
 // The interactive lab (a terminal on both ends): the step's text, then a menu of actions.
 
@@ -136,7 +137,8 @@ export async function labMenu(
       }
     } catch (err) {
       log(chalk.red(`error: ${errorMessage(err)}`))
-      if (err instanceof UserError && err.hint) log(`${chalk.yellow('hint:')} ${err.hint}`)
+      const hint = err instanceof UserError ? hintLine(err) : undefined
+      if (hint) log(`${chalk.yellow('hint:')} ${hint}`)
     }
   }
 }

@@ -8,6 +8,7 @@ import {renderCheck, renderSummary} from './check-report.js'
 import {SlowCheckSpinner} from './slow-check-spinner.js'
 import {UserError} from '../host/errors.js'
 import {LabSession} from '../labs/session.js'
+import {hintLine} from './next-steps.js'
 
 export interface WatchSessionOptions {
   lab: Lab
@@ -80,7 +81,8 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
       } else o.log(chalk.dim('Save a file to check again.'))
     } catch (err) {
       o.log(chalk.red(`error: ${errorMessage(err)}`))
-      if (err instanceof UserError && err.hint) o.log(`${chalk.yellow('hint:')} ${err.hint}`)
+      const hint = err instanceof UserError ? hintLine(err) : undefined
+      if (hint) o.log(`${chalk.yellow('hint:')} ${hint}`)
     } finally {
       running = false
       if (again) {
