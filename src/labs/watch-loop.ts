@@ -1,0 +1,95 @@
+import type {Lab, LabStep} from './catalogue.js'
+import {watchFiles} from '../host/file-watch.js'
+import {runChecks} from './checker.js'
+import {ProgressStore} from '../host/progress.js'
+import {LabSession} from './session.js'
+import type {CheckReport, CheckResult} from './check-types.js'
+
+// Watch mode's controller (like rustlings watch): re-run the current step's checks whenever a
+// workspace file changes, cheapest first and stopping at the first failure, and move on to the
+// next step when all pass. It decides; ui/lab-watch.ts renders what it reports.
+
+export type WatchEvent =
+  | {kind: 'watching'; dir: string; files: string[]; polling?: string}
+  | {kind: 'run'; step: LabStep; changed: string[]}
+  | {kind: 'check-started'; title: string}
+  | {kind: 'check-done'; result: CheckResult}
+  /** firstResultMs: from the file change to the first verdict (undefined at start-up). */
+  | {kind: 'report'; report: CheckReport; firstResultMs?: number}
+  | {kind: 'advanced'; next: LabStep}
+  | {kind: 'complete'}
+  | {kind: 'not-yet'}
+  | {kind: 'error'; error: unknown}
+
+export interface WatchLoopOptions {
+  lab: Lab
+  step: LabStep
+  workspace: string
+  poll?: boolean
+  /** Resolves when the loop should end (Ctrl-C, Enter in the menu, --for). */
+  until: Promise<void>
+  progress?: ProgressStore
+  onEvent: (e: WatchEvent) => void
+}
+
+export async function watchLoop(o: WatchLoopOptions): Promise<void> {
+  const progress = o.progress ?? new ProgressStore()
+  const session = new LabSession(o.lab, progress)
+  let step = o.step
+  let running = false
+  let again: string[] | undefined
+  const files = Object.keys(o.lab.starter)
+
+  const runStep = async (changed: string[], seenAt: number): Promise<void> => {
+    if (running) {
+      again = changed // one more run after this one, with the newest files
+      return
+    }
+    running = true
+    try {
+      o.onEvent({kind: 'run', step, changed})
+      let first: number | undefined
+      const report = await runChecks({
+        lab: o.lab.id,
+        step: step.id,
+        workspace: o.workspace,
+        progress,
+        untilFirstFailure: true,
+        onCheck: (_id, title, r) => {
+          if (!r) return o.onEvent({kind: 'check-started', title})
+          first ??= performance.now()
+          o.onEvent({kind: 'check-done', result: r})
+        },
+      })
+      o.onEvent({
+        kind: 'report',
+        report,
+        firstResultMs: first !== undefined && changed.length ? first - seenAt : undefined,
+      })
+      if (!report.passed) o.onEvent({kind: 'not-yet'})
+      else {
+        const next = session.nextStep(step)
+        if (next) {
+          step = session.moveTo(next)
+          o.onEvent({kind: 'advanced', next})
+        } else o.onEvent({kind: 'complete'})
+      }
+    } catch (error) {
+      o.onEvent({kind: 'error', error})
+    } finally {
+      running = false
+      if (again) {
+        const next = again
+        again = undefined
+        void runStep(next, performance.now())
+      }
+    }
+  }
+
+  const w = watchFiles(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
+  o.onEvent({kind: 'watching', dir: o.workspace, files, polling: w.polling})
+  await runStep([], performance.now())
+  await o.until
+  w.stop()
+  while (running) await new Promise((r) => setTimeout(r, 50))
+}
