@@ -1,5 +1,5 @@
 import {describe, it, expect, beforeEach, afterEach} from 'vitest'
-import {writeFileSync, readFileSync, readdirSync, existsSync} from 'node:fs'
+import {writeFileSync, readFileSync, readdirSync, existsSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {Ledger} from '../../src/host/ledger.js'
@@ -56,7 +56,12 @@ describe('Ledger', () => {
     `
     for (let round = 0; round < 6; round++) {
       const child = execa('node', ['--input-type=module', '-e', writer, path], {reject: false})
-      await new Promise((r) => setTimeout(r, 150 + round * 37))
+      // Kill it while it writes: once it has written at least once (however slow node's start-up
+      // is on a busy machine), then a little later, at a different moment each round.
+      const start = existsSync(path) ? statSync(path).mtimeMs : 0
+      for (let i = 0; i < 500 && (!existsSync(path) || statSync(path).mtimeMs === start); i++)
+        await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 5 + round * 7))
       child.kill('SIGKILL')
       await child
       const text = readFileSync(path, 'utf8')
