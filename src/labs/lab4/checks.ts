@@ -3,8 +3,9 @@ import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
 import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
+import {tcHookDestroy} from '../../bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '../../bpf/frames.js'
-import {arrivals, httpGet, sendUdp, tcpConnect} from '../../net/probes.js'
+import {arrivals, httpGet, nsExecArgs, sendUdp, tcpConnect} from '../../net/probes.js'
 import {hostPeer, xdpOff} from '../../net/ip.js'
 import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
@@ -132,9 +133,10 @@ async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promi
 async function linkLocal(pod: CheckPod): Promise<string | undefined> {
   for (let i = 0; i < 40; i++) {
     const r = await run(
-      'nsenter',
-      [`--net=${pod.netnsPath}`, 'ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'],
-      {timeoutMs: 5000},
+      ...nsExecArgs(pod.netnsPath, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']),
+      {
+        timeoutMs: 5000,
+      },
     )
     const info = ok(r)
       ? ((JSON.parse(r.stdout || '[]') as Array<{addr_info?: Array<{local: string; tentative?: boolean}>}>)[0]
@@ -447,9 +449,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const peer = await hostPeer(late.netnsPath, 'eth0')
       if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
       await xdpOff(peer.ifname)
-      const r = await run('tc', ['qdisc', 'del', 'dev', peer.ifname, 'clsact'], {timeoutMs: 5000})
-      if (!ok(r) && !/No such file|Cannot find|Invalid handle/i.test(r.stderr))
-        fail(`could not clear ${peer.ifname}'s TC hooks: ${describeRun(r)}`)
+      tcHookDestroy(peer.ifindex)
       const svc = await ctx.policy()
       const before = await http(ctx, other, late, true)
       if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
@@ -537,13 +537,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
       // The attacker: the unlabelled pod borrows sleep's address, which httpbin admits.
-      const ns = ['nsenter', `--net=${other.netnsPath}`]
+      const inOther = (cmd: string[]) => run(...nsExecArgs(other.netnsPath, cmd), {timeoutMs: 5000})
       const steps = [
         ['ip', 'addr', 'add', `${b.ip}/32`, 'dev', 'eth0', 'noprefixroute'],
         ['ip', 'route', 'add', `${a.ip}/32`, 'dev', 'eth0', 'src', b.ip],
       ]
       for (const st of steps) {
-        const r = await run(ns[0], [...ns.slice(1), ...st], {timeoutMs: 5000})
+        const r = await inOther(st)
         if (!ok(r))
           throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
       }
@@ -568,8 +568,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`,
           )
       } finally {
-        await run(ns[0], [...ns.slice(1), 'ip', 'route', 'del', `${a.ip}/32`], {timeoutMs: 5000})
-        await run(ns[0], [...ns.slice(1), 'ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'], {timeoutMs: 5000})
+        await inOther(['ip', 'route', 'del', `${a.ip}/32`])
+        await inOther(['ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'])
       }
       const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip, 9999, UDP_PROBES))
       if (honest.udp < UDP_PROBES)
