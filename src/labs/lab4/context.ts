@@ -224,36 +224,34 @@ export class Lab4Context extends Lab3Context {
     }
   }
 
-  /** The conntrack map's keys (hex), or nothing when the program has none. */
-  private flowKeys(): Set<string> | undefined {
-    const pin = join(this.pinDir(), 'conntrack')
+  /** Use the pinned conntrack map; undefined when there is none (or no usable config, or a map that cannot be read). */
+  private withConntrack<T>(use: (fd: number) => T): T | undefined {
+    let pin: string
+    try {
+      pin = join(this.pinDir(), 'conntrack')
+    } catch {
+      return undefined // no usable config: the run made no maps of its own
+    }
     if (!existsSync(pin)) return undefined
     const fd = objGet(pin)
     try {
-      return new Set(mapDump(fd).map((e) => e.key.toString('hex')))
+      return use(fd)
     } catch {
-      return undefined
+      return undefined // not a map we can read: nothing of the run's in it
     } finally {
       closeFd(fd)
     }
   }
 
+  /** The conntrack map's keys (hex), or nothing when the program has none. */
+  private flowKeys(): Set<string> | undefined {
+    return this.withConntrack((fd) => new Set(mapDump(fd).map((e) => e.key.toString('hex'))))
+  }
+
   /** Forget the flows the run's pods and frames opened; the learner's own stay. */
   private restoreFlows(): void {
-    let pin: string
-    try {
-      pin = join(this.pinDir(), 'conntrack')
-    } catch {
-      return
-    }
-    if (!existsSync(pin)) return
-    const fd = objGet(pin)
-    try {
+    this.withConntrack((fd) => {
       for (const e of mapDump(fd)) if (!this.savedFlows?.has(e.key.toString('hex'))) mapDelete(fd, e.key)
-    } catch {
-      // Not a map we can read: nothing of the run's to remove.
-    } finally {
-      closeFd(fd)
-    }
+    })
   }
 }
