@@ -36,11 +36,11 @@ function readState(dir: string): WorkspaceState {
 
 /** Whether a file is still exactly the starter lab `owner` gave for it. */
 function untouchedStarter(owner: number, name: string, path: string): boolean {
-  const rel = labs().find((l) => l.id === owner)?.starter[name]
   const lab = labs().find((l) => l.id === owner)
+  const rel = lab?.starter[name]
   return (
-    rel !== undefined &&
     lab !== undefined &&
+    rel !== undefined &&
     existsSync(join(lab.dir, rel)) &&
     readFileSync(path).equals(readFileSync(join(lab.dir, rel)))
   )
