@@ -14,7 +14,21 @@ const src = resolve(flag('--src') ?? join(dirname(dirname(fileURLToPath(import.m
 const root = dirname(src)
 
 // Highest first. A file may import from its own layer and from any layer with a smaller number.
-const LAYERS = {hooks: 8, commands: 7, ui: 6, labs: 5, metrics: 4, policy: 4, pods: 3, bpf: 3, cni: 2, net: 2, host: 1}
+const LAYERS = {
+  hooks: 9,
+  commands: 8,
+  ui: 7,
+  labs: 6,
+  metrics: 5,
+  policy: 5,
+  conform: 5,
+  pods: 4,
+  bpf: 4,
+  checks: 3,
+  cni: 2,
+  net: 2,
+  host: 1,
+}
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -1,5 +1,5 @@
 import {isIPv4, isIPv6} from 'node:net'
-import {compareVersions, describeCode, type CniErrorResult} from './spec.js'
+import {compareVersions, describeCode, type CniErrorResult, type CniResult} from './spec.js'
 
 // Validation of what a plugin prints, against the declared version's result schema.
 
@@ -116,4 +116,9 @@ export function parsePluginJson(stdout: string): {value?: unknown; problem?: str
       problem: `stdout is not valid JSON (${(err as Error).message}); it began ${JSON.stringify(text.slice(0, 80))}`,
     }
   }
+}
+
+/** The pod's IPv4 address (no prefix) from a CNI result. */
+export function podIp(result: CniResult | undefined): string | undefined {
+  return result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0]
 }

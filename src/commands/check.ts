@@ -4,7 +4,7 @@ import {runChecks} from '../labs/checker.js'
 import {workspaceDir} from '../host/paths.js'
 import {renderCheck, renderSummary} from '../ui/check-report.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
-import type {CheckReport} from '../labs/check-types.js'
+import type {CheckReport} from '../checks/engine.js'
 
 export default class Check extends BaseCommand {
   static summary = 'Check a lab (or one step): install your files, run real pods through them.'

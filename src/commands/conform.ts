@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {runConform} from '../labs/conform.js'
+import {runConform} from '../conform/conform.js'
 import {DEFAULT_CNI_PATH} from '../pods/service.js'
 import {renderCheck} from '../ui/check-report.js'
 

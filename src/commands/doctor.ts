@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {runDoctor, doctorPassed} from '../labs/doctor.js'
+import {runDoctor} from '../labs/doctor.js'
+import {noneFailed} from '../checks/engine.js'
 import {mark} from '../ui/render.js'
 
 export default class Doctor extends BaseCommand {
@@ -24,14 +25,14 @@ export default class Doctor extends BaseCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Doctor)
     const results = await runDoctor({fix: flags.fix})
-    const passed = doctorPassed(results)
+    const passed = noneFailed(results)
     {
       for (const r of results) {
-        const status = r.status === 'pass' ? 'pass' : r.status
+        const status = r.status
         const fixed = r.fixed ? chalk.green(' (fixed)') : ''
-        this.log(`${mark(status)} ${r.title}${fixed} ${chalk.dim(`— ${r.detail}`)}`)
+        this.log(`${mark(status)} ${r.title}${fixed} ${chalk.dim(`— ${r.message}`)}`)
         if (r.fixError) this.log(`    ${chalk.red('could not fix:')} ${r.fixError}`)
-        if (r.fix) this.log(`    ${chalk.yellow('fix:')} ${r.fix}`)
+        if (r.hint) this.log(`    ${chalk.yellow('fix:')} ${r.hint}`)
       }
       const failed = results.filter((r) => r.status === 'fail').length
       const warned = results.filter((r) => r.status === 'warn').length

@@ -9,7 +9,7 @@ import {runChecks} from './checker.js'
 import {interrupted, onInterrupt, untilExit} from '../host/interrupt.js'
 import {loadWorkspaceProgram} from './deploy.js'
 import {createResetService} from './reset-wiring.js'
-import type {CheckReport} from './check-types.js'
+import type {CheckReport} from '../checks/engine.js'
 
 // `ebpfcni lab N --auto` / `lab all --auto`: the instructor's smoke test of a machine. Each
 // step's solution is applied in turn and that step's checks run, as an attendee would get

@@ -8,7 +8,7 @@ import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
 import {checkIdsDisagree, labModule} from './registry.js'
 import {realTargets, type InstallTargets} from './install-targets.js'
-import {byCost, runCheck, type CheckReport, type CheckResult} from './check-types.js'
+import {byCost, runCheckList, type CheckReport, type CheckResult} from '../checks/engine.js'
 import {pluginParses} from './preflight.js'
 
 /**
@@ -89,19 +89,13 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     ledger,
     timeoutMs: o.timeoutMs,
   })
-  const results: CheckResult[] = []
   const selected = def.checks.filter((c) => wanted.includes(c.id))
+  let results: CheckResult[]
   try {
-    for (const check of o.untilFirstFailure ? byCost(selected) : selected) {
-      if (o.untilFirstFailure && results.some((r) => r.status === 'fail')) break
-      if (interrupted()) break
-      o.onCheck?.(check.id, check.title)
-      const result = await runCheck(check, ctx)
-      // A check cut short by Ctrl-C saw its own children killed: that is no verdict.
-      if (interrupted()) break
-      results.push(result)
-      o.onCheck?.(check.id, check.title, result)
-    }
+    results = await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {
+      untilFirstFailure: o.untilFirstFailure,
+      onCheck: o.onCheck,
+    })
   } finally {
     await ctx.cleanup()
   }

@@ -13,30 +13,31 @@ import {
 import {errorMessage} from '../host/errors.js'
 import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
+import {fail, runCheck, runCheckList, type CheckDefinition, type CheckResult} from '../checks/engine.js'
 
-export type DoctorStatus = 'pass' | 'fail' | 'warn'
-
-export interface DoctorResult {
-  id: string
-  title: string
-  required: boolean
-  status: DoctorStatus
-  detail: string
-  /** The exact command or step that fixes it. */
-  fix?: string
-  /** Set when --fix tried to repair it. */
-  fixed?: boolean
-  fixError?: string
-}
-
+/** One preflight item: what it probes, the exact fix, and what --fix can repair by itself. */
 interface DoctorItem {
   id: string
   title: string
-  required: boolean
-  fix?: string
-  check: () => Promise<{ok: boolean; detail: string}>
-  /** What --fix can do by itself. */
+  /** Needed only for an optional path (a runtime, a real Prometheus): failing, it warns. */
+  optional?: boolean
+  /** The exact command or step that fixes it. */
+  hint: string
+  probe: () => Promise<{ok: boolean; detail: string}>
   repair?: () => Promise<void>
+}
+
+/** Doctor's items as checks of the one engine, each with the repair --fix may try. */
+export interface DoctorCheck extends CheckDefinition<void> {
+  repair?: () => Promise<void>
+}
+
+/** A doctor verdict: the engine's result, and what --fix did. */
+export interface DoctorResult extends CheckResult {
+  required: boolean
+  /** Set when --fix tried to repair it. */
+  fixed?: boolean
+  fixError?: string
 }
 
 const CAPS: Record<string, number> = {CAP_NET_ADMIN: 12, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39}
@@ -83,14 +84,13 @@ function writable(dir: string): {ok: boolean; detail: string} {
 
 const apt = (pkg: string): string => `apt-get install -y ${pkg}   (or: bash scripts/setup.sh)`
 
-export function doctorItems(): DoctorItem[] {
+function doctorItems(): DoctorItem[] {
   return [
     {
       id: 'root',
       title: 'running as root with BPF and network capabilities',
-      required: true,
-      fix: 'run as root: sudo ebpfcni …',
-      check: async () => {
+      hint: 'run as root: sudo ebpfcni …',
+      probe: async () => {
         if (process.getuid?.() !== 0) return {ok: false, detail: `uid ${process.getuid?.()}, not root`}
         const caps = effectiveCaps()
         const missing = Object.entries(CAPS)
@@ -104,16 +104,14 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'kernel',
       title: 'kernel >= 5.15',
-      required: true,
-      fix: 'use a VM with a newer kernel (the Vagrantfile uses Debian 12)',
-      check: async () => ({ok: kernelAtLeast(release(), 5, 15), detail: `kernel ${release()}`}),
+      hint: 'use a VM with a newer kernel (the Vagrantfile uses Debian 12)',
+      probe: async () => ({ok: kernelAtLeast(release(), 5, 15), detail: `kernel ${release()}`}),
     },
     {
       id: 'btf',
       title: 'kernel BTF (/sys/kernel/btf/vmlinux)',
-      required: true,
-      fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)',
-      check: async () => ({
+      hint: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian 12 kernels are)',
+      probe: async () => ({
         ok: existsSync('/sys/kernel/btf/vmlinux'),
         detail: existsSync('/sys/kernel/btf/vmlinux') ? 'present' : 'missing',
       }),
@@ -121,9 +119,8 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'bpffs',
       title: `bpffs mounted at ${BPF_FS}`,
-      required: true,
-      fix: `mount -t bpf bpf ${BPF_FS}`,
-      check: async () => ({ok: mountedAt(BPF_FS, 'bpf'), detail: mountedAt(BPF_FS, 'bpf') ? 'mounted' : 'not mounted'}),
+      hint: `mount -t bpf bpf ${BPF_FS}`,
+      probe: async () => ({ok: mountedAt(BPF_FS, 'bpf'), detail: mountedAt(BPF_FS, 'bpf') ? 'mounted' : 'not mounted'}),
       repair: async () => {
         mkdirSync(BPF_FS, {recursive: true})
         const r = await run('mount', ['-t', 'bpf', 'bpf', BPF_FS])
@@ -133,9 +130,8 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'tracefs',
       title: `tracefs mounted at ${TRACEFS}`,
-      required: true,
-      fix: `mount -t tracefs tracefs ${TRACEFS}`,
-      check: async () => ({
+      hint: `mount -t tracefs tracefs ${TRACEFS}`,
+      probe: async () => ({
         ok: mountedAt(TRACEFS, 'tracefs'),
         detail: mountedAt(TRACEFS, 'tracefs') ? 'mounted' : 'not mounted',
       }),
@@ -147,9 +143,8 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'clang',
       title: 'clang compiles BPF (-target bpf) with libbpf headers',
-      required: true,
-      fix: apt('clang llvm libbpf-dev'),
-      check: async () => {
+      hint: apt('clang llvm libbpf-dev'),
+      probe: async () => {
         const r = await run('clang', ['--version'], {timeoutMs: 5000})
         if (r.startError) return {ok: false, detail: 'clang not found'}
         if (!existsSync('/usr/include/bpf/bpf_helpers.h'))
@@ -160,9 +155,8 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'libbpf',
       title: 'libbpf.so.1 loadable (koffi)',
-      required: true,
-      fix: apt('libbpf1'),
-      check: async () => {
+      hint: apt('libbpf1'),
+      probe: async () => {
         try {
           return {ok: true, detail: `libbpf ${libbpfVersion()}`}
         } catch (err) {
@@ -170,41 +164,36 @@ export function doctorItems(): DoctorItem[] {
         }
       },
     },
-    {id: 'bpftool', title: 'bpftool', required: true, fix: apt('bpftool'), check: () => tool('bpftool', ['version'])},
+    {id: 'bpftool', title: 'bpftool', hint: apt('bpftool'), probe: () => tool('bpftool', ['version'])},
     {
       id: 'jq',
       title: 'jq (the lab 1 plugin uses it)',
-      required: true,
-      fix: apt('jq'),
-      check: () => tool('jq', ['--version']),
+      hint: apt('jq'),
+      probe: () => tool('jq', ['--version']),
     },
     {
       id: 'iproute2',
       title: 'ip (iproute2) with JSON output',
-      required: true,
-      fix: apt('iproute2'),
-      check: () => tool('ip', ['-V']),
+      hint: apt('iproute2'),
+      probe: () => tool('ip', ['-V']),
     },
     {
       id: 'ping',
       title: 'ping (connectivity checks)',
-      required: true,
-      fix: apt('iputils-ping'),
-      check: () => tool('ping', ['-V']),
+      hint: apt('iputils-ping'),
+      probe: () => tool('ping', ['-V']),
     },
     {
       id: 'busybox',
       title: 'busybox (pod workload clients)',
-      required: true,
-      fix: apt('busybox-static'),
-      check: () => tool('busybox', ['--help']),
+      hint: apt('busybox-static'),
+      probe: () => tool('busybox', ['--help']),
     },
     {
       id: 'cni-dirs',
       title: `${CNI_BIN_DIR} and ${CNI_CONF_DIR} writable`,
-      required: true,
-      fix: `mkdir -p ${CNI_BIN_DIR} ${CNI_CONF_DIR}`,
-      check: async () => {
+      hint: `mkdir -p ${CNI_BIN_DIR} ${CNI_CONF_DIR}`,
+      probe: async () => {
         const a = writable(CNI_BIN_DIR)
         const b = writable(CNI_CONF_DIR)
         return {ok: a.ok && b.ok, detail: `${a.detail}; ${b.detail}`}
@@ -217,9 +206,8 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'ip-forward',
       title: 'net.ipv4.ip_forward = 1',
-      required: true,
-      fix: 'sysctl -w net.ipv4.ip_forward=1',
-      check: async () => {
+      hint: 'sysctl -w net.ipv4.ip_forward=1',
+      probe: async () => {
         const v = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()
         return {ok: v === '1', detail: `ip_forward=${v}`}
       },
@@ -228,9 +216,9 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'reference-plugins',
       title: `Debian's reference CNI plugins in ${DEBIAN_CNI_DIR} (conform baseline, tests)`,
-      required: false,
-      fix: apt('containernetworking-plugins'),
-      check: async () => ({
+      optional: true,
+      hint: apt('containernetworking-plugins'),
+      probe: async () => ({
         ok: existsSync(`${DEBIAN_CNI_DIR}/bridge`) && existsSync(`${DEBIAN_CNI_DIR}/host-local`),
         detail: existsSync(`${DEBIAN_CNI_DIR}/bridge`) ? 'bridge, host-local present' : 'missing',
       }),
@@ -238,37 +226,36 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'promtool',
       title: 'promtool (lab 3: metrics.valid)',
-      required: true,
-      fix: apt('prometheus'),
-      check: () => tool('promtool', ['--version']),
+      hint: apt('prometheus'),
+      probe: () => tool('promtool', ['--version']),
     },
     {
       id: 'prometheus',
       title: 'prometheus server (optional: lab 3 with a real Prometheus)',
-      required: false,
-      fix: apt('prometheus'),
-      check: () => tool('prometheus', ['--version']),
+      optional: true,
+      hint: apt('prometheus'),
+      probe: () => tool('prometheus', ['--version']),
     },
     {
       id: 'podman',
       title: 'podman (optional: --runtime podman)',
-      required: false,
-      fix: apt('podman'),
-      check: () => tool('podman', ['--version']),
+      optional: true,
+      hint: apt('podman'),
+      probe: () => tool('podman', ['--version']),
     },
     {
       id: 'containerd',
       title: "containerd with the CRI plugin (optional: --runtime cri, the kubelet's path)",
-      required: false,
-      fix: apt('containerd'),
-      check: () => tool('containerd', ['--version']),
+      optional: true,
+      hint: apt('containerd'),
+      probe: () => tool('containerd', ['--version']),
     },
     {
       id: 'cni-loopback',
       title: `the loopback plugin in ${CNI_BIN_DIR} (containerd's CRI plugin runs it for every pod)`,
-      required: false,
-      fix: `ln -s ${DEBIAN_CNI_DIR}/loopback ${CNI_BIN_DIR}/loopback`,
-      check: async () =>
+      optional: true,
+      hint: `ln -s ${DEBIAN_CNI_DIR}/loopback ${CNI_BIN_DIR}/loopback`,
+      probe: async () =>
         existsSync(`${CNI_BIN_DIR}/loopback`)
           ? {ok: true, detail: `${CNI_BIN_DIR}/loopback present`}
           : {ok: false, detail: `no ${CNI_BIN_DIR}/loopback`},
@@ -276,16 +263,16 @@ export function doctorItems(): DoctorItem[] {
     {
       id: 'runc',
       title: 'runc (optional: podman runtime on hybrid cgroups)',
-      required: false,
-      fix: apt('runc'),
-      check: () => tool('runc', ['--version']),
+      optional: true,
+      hint: apt('runc'),
+      probe: () => tool('runc', ['--version']),
     },
     {
       id: 'podman-config',
       title: 'podman CNI config and busybox rootfs (optional)',
-      required: false,
-      fix: 'bash scripts/setup.sh',
-      check: async () => {
+      optional: true,
+      hint: 'bash scripts/setup.sh',
+      probe: async () => {
         const conf = existsSync(podmanContainersConf())
         const rootfs = existsSync(`${busyboxRootfs()}/bin/busybox`)
         return {
@@ -297,43 +284,36 @@ export function doctorItems(): DoctorItem[] {
   ]
 }
 
+export function doctorChecks(): DoctorCheck[] {
+  return doctorItems().map(({probe, ...item}) => ({
+    ...item,
+    cost: 'cheap',
+    run: async () => {
+      const seen = await probe()
+      if (!seen.ok) fail(seen.detail)
+      return seen.detail
+    },
+  }))
+}
+
+/** Every item, on the engine; with `fix`, a failing item that can be repaired is, then checked again. */
 export async function runDoctor(opts: {fix?: boolean} = {}): Promise<DoctorResult[]> {
-  const results: DoctorResult[] = []
-  for (const item of doctorItems()) {
-    let seen = await safeCheck(item)
-    const result: DoctorResult = {
-      id: item.id,
-      title: item.title,
-      required: item.required,
-      status: 'pass',
-      detail: seen.detail,
-    }
-    if (!seen.ok && opts.fix && item.repair) {
+  const checks = doctorChecks()
+  const results = await runCheckList(checks, undefined)
+  const out: DoctorResult[] = []
+  for (const [i, first] of results.entries()) {
+    const check = checks[i]
+    const result: DoctorResult = {...first, required: !check.optional}
+    if (first.status !== 'pass' && opts.fix && check.repair) {
       try {
-        await item.repair()
-        seen = await safeCheck(item)
-        result.fixed = seen.ok
-        result.detail = seen.detail
+        await check.repair()
+        const again = await runCheck(check, undefined)
+        Object.assign(result, again, {fixed: again.status === 'pass'})
       } catch (err) {
-        result.fixed = false
-        result.fixError = errorMessage(err)
+        Object.assign(result, {fixed: false, fixError: errorMessage(err)})
       }
     }
-    if (!seen.ok) {
-      result.status = item.required ? 'fail' : 'warn'
-      result.fix = item.fix
-    }
-    results.push(result)
+    out.push(result)
   }
-  return results
+  return out
 }
-
-async function safeCheck(item: DoctorItem): Promise<{ok: boolean; detail: string}> {
-  try {
-    return await item.check()
-  } catch (err) {
-    return {ok: false, detail: `check failed: ${errorMessage(err)}`}
-  }
-}
-
-export const doctorPassed = (results: DoctorResult[]): boolean => results.every((r) => r.status !== 'fail')

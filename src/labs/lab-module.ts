@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 import type {Ledger} from '../host/ledger.js'
-import type {CheckDefinition} from './check-types.js'
+import type {CheckDefinition} from '../checks/engine.js'
 import type {InstallTargets} from './install-targets.js'
 
 // What a lab's module gives the engine: where its workspace files are installed, its checks,

@@ -1,6 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {run} from '../host/exec.js'
-import type {CheckResult} from './check-types.js'
+import type {CheckResult} from '../checks/engine.js'
 
 /**
  * `bash -n` on a shell plugin before any check runs it: a syntax error otherwise surfaces under

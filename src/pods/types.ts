@@ -57,8 +57,3 @@ export interface PodRuntime {
 }
 
 export const POD_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/
-
-/** The pod's IPv4 address (no prefix) from a CNI result. */
-export function podIp(result: CniResult | undefined): string | undefined {
-  return result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0]
-}

@@ -1,6 +1,6 @@
 import {Listr} from 'listr2'
 import chalk from 'chalk'
-import type {CheckReport, CheckResult} from '../labs/check-types.js'
+import type {CheckReport, CheckResult} from '../checks/engine.js'
 import type {RunChecksOptions} from '../labs/checker.js'
 
 type OnCheck = NonNullable<RunChecksOptions['onCheck']>

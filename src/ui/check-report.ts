@@ -1,5 +1,5 @@
 import chalk from 'chalk'
-import type {CheckReport, CheckResult} from '../labs/check-types.js'
+import type {CheckReport, CheckResult} from '../checks/engine.js'
 import {mark} from './render.js'
 
 export function renderCheck(r: CheckResult): string {

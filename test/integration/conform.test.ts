@@ -1,7 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {writeFileSync, mkdirSync, readFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
-import {runConform} from '../../src/labs/conform.js'
+import {runConform} from '../../src/conform/conform.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'

@@ -6,9 +6,9 @@ import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '.
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
 // The registry first: lab modules import each other through it (an import cycle issue 14 removes).
 import '../../src/labs/registry.js'
-import {Lab1Context} from '../../src/labs/lab1/context.js'
+import {lab1Context} from '../../src/labs/lab1/context.js'
 import {LAB1_CHECKS} from '../../src/labs/lab1/checks.js'
-import {runCheck} from '../../src/labs/check-types.js'
+import {runCheck} from '../../src/checks/engine.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {CriPodSource} from '../../src/policy/pods.js'
 
@@ -52,12 +52,13 @@ describe("cri runtime: pods through containerd's CRI plugin", () => {
 
   /** runtime.cri alone, on a private install, as `check 1` would run it. */
   const criCheck = async () => {
-    const ctx = new Lab1Context({
+    const ctx = lab1Context({
       cniBinDir: bin,
       configFile: join(netd, '10-ebpfcni.conf'),
       runtime: 'cri',
       ledger: new Ledger(join(t.dir, 'state/ledger.json')),
       timeoutMs: 10_000,
+      lab: 1,
     })
     try {
       return await runCheck(

@@ -33,7 +33,10 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
 
   it('doctor --json reports every item with status and passes on this machine', async () => {
     const r = await cli(['doctor', '--json'], env)
-    const out = JSON.parse(r.stdout) as {passed: boolean; items: Array<{id: string; status: string; detail: string}>}
+    const out = JSON.parse(r.stdout) as {
+      passed: boolean
+      items: Array<{id: string; status: string; message: string; required: boolean}>
+    }
     const ids = out.items.map((i) => i.id)
     expect(ids).toEqual(
       expect.arrayContaining([
@@ -55,7 +58,10 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
     expect(failing, JSON.stringify(failing)).toEqual([])
     expect(out.passed).toBe(true)
     expect(r.exitCode).toBe(0)
-    expect(out.items.find((i) => i.id === 'libbpf')?.detail).toMatch(/^libbpf 1\.\d+/)
+    expect(out.items.find((i) => i.id === 'libbpf')?.message).toMatch(/^libbpf 1\.\d+/)
+    // The check engine's result shape, as `check --json` prints it, plus whether the item is required.
+    for (const i of out.items) expect(['pass', 'fail', 'warn']).toContain(i.status)
+    expect(out.items.find((i) => i.id === 'podman')?.required).toBe(false)
   })
 
   it('refuses to run as a non-root user with a clear message and exit 2, naming what needs root', async () => {

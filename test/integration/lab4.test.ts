@@ -3,9 +3,9 @@ import {existsSync, readFileSync} from 'node:fs'
 import {CriClient} from '../../src/pods/cri/client.js'
 import {containerdSocket} from '../../src/pods/cri/daemon.js'
 import {join} from 'node:path'
-import {runCheck} from '../../src/labs/check-types.js'
+import {runCheck} from '../../src/checks/engine.js'
 import {getLab} from '../../src/labs/catalogue.js'
-import {Lab4Context} from '../../src/labs/lab4/context.js'
+import {lab4Context} from '../../src/labs/lab4/context.js'
 import {LAB4_CHECKS} from '../../src/labs/lab4/checks.js'
 import {PolicyController} from '../../src/policy/controller.js'
 import type {PolicyService} from '../../src/policy/service.js'
@@ -139,13 +139,14 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
   it('mutant "policy not following new pods" (a controller that syncs once) fails policy.follows-pods', async () => {
     const dir = workspace('static-controller', PROGRAMS.networkpolicy)
     await check(dir, 'deny') // installs the plugin and loads the program
-    const ctx = new Lab4Context({
+    const ctx = lab4Context({
       cniBinDir: targets.cniBinDir,
       configFile: join(targets.cniConfDir, '10-ebpfcni.conf'),
       runtime: 'netns',
       ledger: ledger(),
       timeoutMs: 3000,
       workspace: dir,
+      lab: 4,
       controller: (svc) => new StaticController(svc),
     })
     try {

@@ -1,5 +1,6 @@
 import {describe, it, expect} from 'vitest'
-import {kernelAtLeast, doctorItems, doctorPassed, type DoctorResult} from '../../src/labs/doctor.js'
+import {kernelAtLeast, doctorChecks} from '../../src/labs/doctor.js'
+import {fail, noneFailed, runCheck, type CheckResult} from '../../src/checks/engine.js'
 
 describe('doctor item logic', () => {
   it('compares kernel releases numerically', () => {
@@ -11,25 +12,29 @@ describe('doctor item logic', () => {
   })
 
   it('has a fix for every item, naming the Debian package for tools', () => {
-    const items = doctorItems()
-    for (const i of items) expect(i.fix, i.id).toBeTruthy()
+    const items = doctorChecks()
+    for (const i of items) expect(i.hint, i.id).toBeTruthy()
     const byId = Object.fromEntries(items.map((i) => [i.id, i]))
-    expect(byId.clang.fix).toContain('clang')
-    expect(byId.bpftool.fix).toContain('bpftool')
-    expect(byId.jq.fix).toContain('apt-get install -y jq')
-    expect(byId.podman.required).toBe(false)
-    expect(byId.bpffs.required).toBe(true)
+    expect(byId.clang.hint).toContain('clang')
+    expect(byId.bpftool.hint).toContain('bpftool')
+    expect(byId.jq.hint).toContain('apt-get install -y jq')
+    expect(byId.podman.optional).toBe(true)
+    expect(byId.bpffs.optional).toBeFalsy()
+  })
+
+  it('runs on the check engine: an optional item that fails warns, a required one fails, each with its fix', async () => {
+    const podman = doctorChecks().find((c) => c.id === 'podman')!
+    const missing = {...podman, run: async () => fail('podman not found')}
+    const warned = await runCheck(missing, undefined)
+    expect(warned).toMatchObject({id: 'podman', status: 'warn', message: 'podman not found'})
+    expect(warned.hint).toContain('apt-get install -y podman')
+    const failed = await runCheck({...missing, optional: false}, undefined)
+    expect(failed.status).toBe('fail')
   })
 
   it('passes overall only when no required item fails; optional items only warn', () => {
-    const r = (status: DoctorResult['status'], required: boolean): DoctorResult => ({
-      id: 'x',
-      title: 'x',
-      required,
-      status,
-      detail: '',
-    })
-    expect(doctorPassed([r('pass', true), r('warn', false)])).toBe(true)
-    expect(doctorPassed([r('pass', true), r('fail', true)])).toBe(false)
+    const r = (status: CheckResult['status']): CheckResult => ({id: 'x', title: 'x', status, message: ''})
+    expect(noneFailed([r('pass'), r('warn')])).toBe(true)
+    expect(noneFailed([r('pass'), r('fail')])).toBe(false)
   })
 })

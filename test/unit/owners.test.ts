@@ -49,8 +49,8 @@ describe('ledger owners', () => {
         workspace: t.dir,
         runtime: 'netns',
         ledger: new Ledger(join(t.dir, `l${lab}.json`)),
-      }) as {labId: number; checkOwner: string; cleanup(): Promise<void>}
-      expect([ctx.labId, ctx.checkOwner]).toEqual([lab, `check:lab${lab}`])
+      }) as {pods: {labId: number; checkOwner: string}; plugin: {opts: {lab: number}}; cleanup(): Promise<void>}
+      expect([ctx.pods.labId, ctx.pods.checkOwner, ctx.plugin.opts.lab]).toEqual([lab, `check:lab${lab}`, lab])
       await ctx.cleanup()
     }
   })

@@ -3,14 +3,21 @@ import {basename, dirname, join} from 'node:path'
 import {isIPv4} from 'node:net'
 import {validateResult, isCidr} from '../../cni/result.js'
 import {checkNetworkList} from '../../cni/network.js'
-import {describeCode, SUPPORTED_VERSIONS} from '../../cni/spec.js'
+import {SUPPORTED_VERSIONS} from '../../cni/spec.js'
 import {addrs, hostPeer, link, links, podAddresses, routes} from '../../net/ip.js'
 import {httpGet, ping} from '../../net/probes.js'
 import {run} from '../../host/exec.js'
 import {PodService} from '../../pods/service.js'
-import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
+import {CheckSkip, fail, type CheckDefinition} from '../../checks/engine.js'
 import {CRI_CHECK_POD_PREFIX, type Lab1Context} from './context.js'
-import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../check-pods.js'
+import {
+  concurrentAdds,
+  delWhenGone,
+  duplicateAddresses,
+  errorCaseProblems,
+  type ErrorCase,
+} from '../../checks/cni-assertions.js'
+import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../../checks/check-pods.js'
 import {cidrInfo, ip2int} from '../../net/ipv4.js'
 
 // Lab 1's checks. Each proves one thing about the learner's plugin through the real CNI
@@ -28,7 +35,8 @@ async function podLink(pod: CheckPod) {
 
 const hostEnd = (pod: CheckPod) => hostPeer(pod.netnsPath, pod.att.ifname)
 
-const errorCase = async (
+/** A call of the learner's plugin that must be refused: ADD on a pod that is never made, unless overridden. */
+const refusedCall = (
   ctx: Lab1Context,
   label: string,
   opts: {
@@ -38,31 +46,19 @@ const errorCase = async (
     command?: string
   },
   want: {code: number; mention?: string},
-): Promise<string | undefined> => {
-  const net = ctx.learnerNet()
-  const call = await ctx.invoke(
-    {
-      command: (opts.command ?? 'ADD') as 'ADD',
-      type: 'ebpfcni',
-      stdin: opts.stdin ?? {...net.raw},
-      stdinRaw: opts.stdinRaw,
-      containerId:
-        'env' in opts && opts.env && 'containerId' in opts.env ? opts.env.containerId : 'ebpfcni-check-errors',
-      netns: opts.env && 'netns' in opts.env ? opts.env.netns : '/run/netns/ebpfcni-check-none',
-      ifname: opts.env && 'ifname' in opts.env ? opts.env.ifname : 'eth0',
-    },
-    label,
-  )
-  const r = call.run
-  if (!r) return `${label}: ${call.problem}`
-  if (r.exitCode === 0) return `${label}: exited 0; expected a non-zero exit with error code ${describeCode(want.code)}`
-  if (!call.error) return `${label}: ${call.problem}`
-  if (call.error.code !== want.code)
-    return `${label}: error code ${describeCode(call.error.code)}; expected ${describeCode(want.code)}`
-  if (want.mention && !`${call.error.msg} ${call.error.details ?? ''}`.includes(want.mention))
-    return `${label}: the error (${JSON.stringify(call.error.msg)}) should name ${want.mention}`
-  return undefined
-}
+): ErrorCase => ({
+  label,
+  ...want,
+  call: {
+    command: (opts.command ?? 'ADD') as 'ADD',
+    type: 'ebpfcni',
+    stdin: opts.stdin ?? {...ctx.plugin.learnerNet().raw},
+    stdinRaw: opts.stdinRaw,
+    containerId: opts.env && 'containerId' in opts.env ? opts.env.containerId : 'ebpfcni-check-errors',
+    netns: opts.env && 'netns' in opts.env ? opts.env.netns : '/run/netns/ebpfcni-check-none',
+    ifname: opts.env && 'ifname' in opts.env ? opts.env.ifname : 'eth0',
+  },
+})
 
 /**
  * An optional runtime's check: skipped when its program is not installed, unless the run asked for
@@ -76,11 +72,11 @@ async function requireRuntime(
 ): Promise<void> {
   const have = await run(program, ['--version'], {timeoutMs: 5000})
   if (have.startError) {
-    if (ctx.opts.runtime === runtime)
+    if (ctx.plugin.opts.runtime === runtime)
       fail(`${program} is not installed`, `apt-get install -y ${packages} (or bash scripts/setup.sh)`)
     throw new CheckSkip(`${program} is not installed (pass --runtime ${runtime} to require it)`)
   }
-  ctx.assertNotHung()
+  ctx.pods.assertNotHung()
 }
 
 /** What to look at when containerd could not make a sandbox on the learner's plugin. */
@@ -101,7 +97,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'the plugin is installed and executable, with a shebang',
     hint: 'Your plugin is ~/ebpfcni-lab/ebpfcni: start it with #!/usr/bin/env bash and chmod +x it; `ebpfcni check 1` installs it to /opt/cni/bin/ebpfcni.',
     run: async (ctx) => {
-      const p = join(ctx.opts.cniBinDir, 'ebpfcni')
+      const p = join(ctx.plugin.opts.cniBinDir, 'ebpfcni')
       if (!existsSync(p)) fail(`${p} does not exist`)
       if (!statSync(p).isFile()) fail(`${p} is not a regular file`)
       try {
@@ -124,7 +120,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'the network config is valid',
     hint: 'The config needs cniVersion, name, "type": "ebpfcni" (the executable CNI_PATH holds) and a podcidr like 10.10.0.0/24.',
     run: async (ctx) => {
-      const file = ctx.opts.configFile
+      const file = ctx.plugin.opts.configFile
       if (!existsSync(file)) fail(`${file} does not exist`)
       let raw: Record<string, unknown>
       try {
@@ -160,8 +156,8 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: "VERSION prints the supported versions, including the config's",
     hint: 'On CNI_COMMAND=VERSION print {"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]} and exit 0.',
     run: async (ctx) => {
-      const net = ctx.learnerNet()
-      const call = await ctx.invoke(
+      const net = ctx.plugin.learnerNet()
+      const call = await ctx.pods.invoke(
         {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: net.cniVersion}},
         'VERSION',
       )
@@ -183,23 +179,21 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: "failures print the spec's error JSON with the right code and exit non-zero",
     hint: 'Write one error() function: print {"cniVersion","code","msg","details"} to stdout and exit 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.',
     run: async (ctx) => {
-      const net = ctx.learnerNet()
+      const net = ctx.plugin.learnerNet()
       const withoutPodcidr = {...net.raw}
       delete withoutPodcidr.podcidr
-      const problems = (
-        await Promise.all([
-          errorCase(
-            ctx,
-            'ADD without CNI_CONTAINERID',
-            {env: {containerId: undefined}},
-            {code: 4, mention: 'CNI_CONTAINERID'},
-          ),
-          errorCase(ctx, 'ADD with an unparsable config', {stdinRaw: '{"cniVersion": "1.0.0", "name": '}, {code: 6}),
-          errorCase(ctx, 'ADD with a config without podcidr', {stdin: withoutPodcidr}, {code: 7}),
-          errorCase(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
-          errorCase(ctx, 'CNI_COMMAND=FOO', {command: 'FOO'}, {code: 4}),
-        ])
-      ).filter(Boolean)
+      const problems = await errorCaseProblems(ctx.pods, [
+        refusedCall(
+          ctx,
+          'ADD without CNI_CONTAINERID',
+          {env: {containerId: undefined}},
+          {code: 4, mention: 'CNI_CONTAINERID'},
+        ),
+        refusedCall(ctx, 'ADD with an unparsable config', {stdinRaw: '{"cniVersion": "1.0.0", "name": '}, {code: 6}),
+        refusedCall(ctx, 'ADD with a config without podcidr', {stdin: withoutPodcidr}, {code: 7}),
+        refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
+        refusedCall(ctx, 'CNI_COMMAND=FOO', {command: 'FOO'}, {code: 4}),
+      ])
       if (problems.length) fail(problems.join('; '))
       return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4'
     },
@@ -209,7 +203,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'ADD succeeds and prints a result',
     hint: 'ADD must exit 0 and print exactly one JSON result on stdout; send any logging to stderr (>&2).',
     run: async (ctx) => {
-      const a = await ctx.podA()
+      const a = await ctx.plugin.podA()
       const call = a.outcome.calls.at(-1)
       if (!call?.ok) fail(a.outcome.problem ?? 'ADD failed')
       return `ADD exited 0 in ${Math.round(call.run?.durationMs ?? 0)} ms`
@@ -220,7 +214,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: "the ADD result matches the spec for the config's version",
     hint: "Build the result with jq -n: interfaces (host veth, pod interface with mac and sandbox), ips (address in CIDR form, gateway, interface index into interfaces), routes. Use the config's cniVersion.",
     run: async (ctx) => {
-      const a = await ctx.podA()
+      const a = await ctx.plugin.podA()
       const call = a.outcome.calls.at(-1)
       if (!call?.ok) throw new CheckSkip('needs a successful ADD (cni.add.succeeds)')
       const problems = validateResult(call.json, a.net.cniVersion)
@@ -237,7 +231,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'CNI_IFNAME exists in the pod, is up, and has the MAC the result says',
     hint: 'Create the veth with the pod end named "$CNI_IFNAME" inside "$CNI_NETNS" (ip link add … peer name "$CNI_IFNAME" netns "$CNI_NETNS"), bring it up, and report its MAC.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
+      const a = await ctx.plugin.healthyA()
       const l = await podLink(a)
       if (!l)
         fail(
@@ -264,15 +258,17 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: "the result's address is on the pod interface, inside podcidr, not the gateway",
     hint: 'Allocate from podcidr, skipping the network address, the gateway (first host) and the broadcast; ip addr add ADDR/PREFIX dev "$CNI_IFNAME" inside the pod.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
+      const a = await ctx.plugin.healthyA()
       const ipcfg = a.outcome.result?.ips?.[0]
       if (!ipcfg) fail('the result has no ips')
       const [ip, prefix] = ipcfg.address.split('/')
-      const c = cidrInfo(ctx.podcidrOf(a.net))
+      const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
       const n = ip2int(ip)
-      if (n < c.net || n > c.bcast) fail(`the pod got ${ip}, outside podcidr ${ctx.podcidrOf(a.net)}`)
+      if (n < c.net || n > c.bcast) fail(`the pod got ${ip}, outside podcidr ${ctx.plugin.podcidrOf(a.net)}`)
       if (n === c.net || n === c.bcast)
-        fail(`the pod got ${ip}, the ${n === c.net ? 'network' : 'broadcast'} address of ${ctx.podcidrOf(a.net)}`)
+        fail(
+          `the pod got ${ip}, the ${n === c.net ? 'network' : 'broadcast'} address of ${ctx.plugin.podcidrOf(a.net)}`,
+        )
       if (ip === c.gateway) fail(`the pod got ${ip}, which is the gateway (it belongs on the bridge)`)
       if (Number(prefix) !== c.prefix) fail(`the result's prefix is /${prefix} but podcidr is /${c.prefix}`)
       const on =
@@ -289,8 +285,8 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'the pod has a default route via the gateway',
     hint: 'Inside the pod: ip route add default via GATEWAY dev "$CNI_IFNAME" (the gateway is the first host of podcidr).',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const gw = cidrInfo(ctx.podcidrOf(a.net)).gateway
+      const a = await ctx.plugin.healthyA()
+      const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway
       const def = (await routes(a.netnsName)).find((r) => r.dst === 'default')
       if (!def)
         fail(
@@ -306,8 +302,8 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'the host end is up and on the bridge; the gateway address is on the bridge',
     hint: 'ip link set HOSTVETH master BRIDGE up; ip addr add GATEWAY/PREFIX dev BRIDGE (once, when you create the bridge); ip link set BRIDGE up.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const bridge = ctx.bridgeOf(a.net)
+      const a = await ctx.plugin.healthyA()
+      const bridge = ctx.plugin.bridgeOf(a.net)
       const host = await hostEnd(a)
       if (!host) fail(`cannot find the host end of ${a.att.ifname}: is it a veth pair with one end in the pod?`)
       if (host.master !== bridge)
@@ -317,7 +313,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (!host.flags.includes('UP')) fail(`host end ${host.ifname} is down`, `ip link set ${host.ifname} up`)
       const br = await link(bridge)
       if (!br?.flags.includes('UP')) fail(`bridge ${bridge} is down`)
-      const c = cidrInfo(ctx.podcidrOf(a.net))
+      const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
       const on = (await addrs(undefined, bridge))[0]?.addr_info.map((x) => `${x.local}/${x.prefixlen}`) ?? []
       if (!on.includes(`${c.gateway}/${c.prefix}`))
         fail(`bridge ${bridge} has ${on.join(', ') || 'no address'}; expected the gateway ${c.gateway}/${c.prefix}`)
@@ -329,12 +325,12 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'pods reach each other over HTTP and the gateway over ICMP',
     hint: 'If addresses and routes are right but traffic fails: is the host veth up and on the bridge, the bridge up, and is net.ipv4.ip_forward=1?',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const b = await ctx.podB()
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
       if (!b.outcome.ok || !b.ip) fail(`a second pod's ADD failed: ${b.outcome.problem}`)
       const get = await httpGet(b.netnsPath, `http://${a.ip}/get`)
       if (!get.ok) fail(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
-      const gw = cidrInfo(ctx.podcidrOf(a.net)).gateway
+      const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway
       const p = await ping(b.netnsPath, gw, 1, 2)
       if (!p.ok) fail(`sleep pod → gateway ${gw}: ${p.detail}`)
       return `${b.ip} → ${a.ip}:80 HTTP 200; ${b.ip} → ${gw} ICMP`
@@ -345,13 +341,13 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'a second ADD works with the bridge present; ADD into a pod that already has CNI_IFNAME fails cleanly',
     hint: 'Only create the bridge if it is missing (ip link show dev BRIDGE || ip link add …). Before allocating, refuse an ADD whose CNI_IFNAME already exists in the netns, with an error JSON.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const b = await ctx.podB()
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
       if (!b.outcome.ok) fail(`a second pod's ADD failed while the bridge already existed: ${b.outcome.problem}`)
-      const bridge = ctx.bridgeOf(a.net)
+      const bridge = ctx.plugin.bridgeOf(a.net)
       const portsBefore = (await links()).filter((l) => l.master === bridge).length
       const stateBefore = await podNetState(a)
-      const dup = await ctx.invoke(
+      const dup = await ctx.pods.invoke(
         {
           command: 'ADD',
           type: 'ebpfcni',
@@ -367,14 +363,14 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(`ADD into a pod that already has ${a.att.ifname} exited 0; it must fail with an error`)
       if (!dup.error) fail(`ADD into a pod that already has ${a.att.ifname}: ${dup.problem}`)
       if (portsAfter !== portsBefore) fail(`the failed ADD left ${portsAfter - portsBefore} extra veth(s) on ${bridge}`)
-      const harm = await harmDone(a, stateBefore, cidrInfo(ctx.podcidrOf(a.net)).gateway)
+      const harm = await harmDone(a, stateBefore, cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway)
       if (harm.length)
         fail(
           `the duplicate ADD was refused (code ${dup.error.code}), but it changed the pod it refused: ${harm.join('; ')}`,
           'check that CNI_IFNAME is free before you touch anything in the pod; a refusal must leave the existing pod exactly as it was',
         )
       // The address it may have taken must be free again: DEL of the duplicate id must be harmless.
-      await ctx.invoke(
+      await ctx.pods.invoke(
         {
           command: 'DEL',
           type: 'ebpfcni',
@@ -393,33 +389,33 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'CHECK passes on a healthy pod and fails once its address is removed',
     hint: 'On CHECK read .prevResult.ips[0].address and verify the interface, the address and the default route inside the pod; print an error JSON and exit 1 when something is missing.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
+      const a = await ctx.plugin.healthyA()
       if (a.net.cniVersion.startsWith('0.3'))
         throw new CheckSkip(`CHECK does not exist in cniVersion ${a.net.cniVersion}`)
-      const b = await ctx.podB()
+      const b = await ctx.plugin.podB()
       if (!b.outcome.ok || !b.outcome.result) throw new CheckSkip('needs a second healthy pod')
-      ctx.assertNotHung()
+      ctx.pods.assertNotHung()
       const healthy = await checkNetworkList(
         b.net,
         b.att,
-        {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs},
+        {cniPath: ctx.pods.cniPath, timeoutMs: ctx.pods.timeoutMs},
         b.outcome.result,
       )
-      ctx.noteCalls(healthy.calls, 'CHECK of a healthy pod')
+      ctx.pods.noteCalls(healthy.calls, 'CHECK of a healthy pod')
       if (!healthy.ok) fail(`CHECK on a healthy pod failed: ${healthy.problem}`)
       const addr = b.outcome.result.ips?.[0]?.address
       await run('ip', ['-n', b.netnsName, 'addr', 'del', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
       const broken = await checkNetworkList(
         b.net,
         b.att,
-        {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs},
+        {cniPath: ctx.pods.cniPath, timeoutMs: ctx.pods.timeoutMs},
         b.outcome.result,
       )
-      ctx.noteCalls(broken.calls, 'CHECK of a broken pod')
+      ctx.pods.noteCalls(broken.calls, 'CHECK of a broken pod')
       await run('ip', ['-n', b.netnsName, 'addr', 'add', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
       await run(
         'ip',
-        ['-n', b.netnsName, 'route', 'replace', 'default', 'via', cidrInfo(ctx.podcidrOf(b.net)).gateway],
+        ['-n', b.netnsName, 'route', 'replace', 'default', 'via', cidrInfo(ctx.plugin.podcidrOf(b.net)).gateway],
         {timeoutMs: 5000},
       )
       if (broken.ok) fail(`CHECK passed after ${addr} was removed from ${b.att.ifname}; it must verify the address`)
@@ -434,22 +430,22 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'DEL removes the host veth and frees the address for reuse',
     hint: 'On DEL: ip link del the host end (the pod end goes with it), and remove the address from your allocation state. DEL gets the same CNI_CONTAINERID and CNI_IFNAME as ADD.',
     run: async (ctx) => {
-      const net = ctx.checkNet('del') // a /29: 5 addresses for pods
+      const net = ctx.plugin.checkNet('del') // a /29: 5 addresses for pods
       const pods: CheckPod[] = []
       for (let i = 0; i < 5; i++) {
-        const p = await ctx.attach(net, `fill${i}`)
+        const p = await ctx.pods.attach(net, `fill${i}`)
         if (!p.outcome.ok) fail(`ADD ${i + 1} of 5 in a /29 failed: ${p.outcome.problem}`)
         pods.push(p)
       }
       const victim = pods[2]
       const veth = await hostEnd(victim)
-      const del = await ctx.detach(victim, {keepNetns: true})
+      const del = await ctx.pods.detach(victim, {keepNetns: true})
       if (!del.ok) fail(`DEL failed: ${del.problem}`)
       if (veth && (await link(veth.ifname)))
         fail(`after DEL the host veth ${veth.ifname} still exists`, 'ip link del "$HOSTVETH" in DEL')
       if (await podLink(victim)) fail(`after DEL ${victim.att.ifname} still exists in the pod`)
-      await ctx.detach(victim).catch(() => undefined)
-      const again = await ctx.attach(net, 'reuse')
+      await ctx.pods.detach(victim).catch(() => undefined)
+      const again = await ctx.pods.attach(net, 'reuse')
       if (!again.outcome.ok)
         fail(
           `the /29 was full (5 pods), one was DELeted, and a new ADD failed: the address was not freed (${again.outcome.problem})`,
@@ -463,24 +459,21 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'DEL succeeds twice, and after the netns is gone',
     hint: 'DEL must not fail when things are already gone: `ip link del … 2>/dev/null || true`, and never require CNI_NETNS to exist on DEL.',
     run: async (ctx) => {
-      const net = ctx.checkNet('idem')
-      const p = await ctx.attach(net, 'idem')
+      const net = ctx.plugin.checkNet('idem')
+      const p = await ctx.pods.attach(net, 'idem')
       if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
-      const first = await ctx.detach(p, {keepNetns: true})
+      const first = await ctx.pods.detach(p, {keepNetns: true})
       if (!first.ok) fail(`the first DEL failed: ${first.problem}`)
-      const second = await ctx.detach(p, {keepNetns: true})
-      if (!second.ok)
+      const gone = await delWhenGone(ctx.pods, net, p, 'gone')
+      if (gone.second)
         fail(
-          `a second DEL of the same pod failed: ${second.problem}`,
+          `a second DEL of the same pod failed: ${gone.second}`,
           'the spec requires DEL to succeed when the resources are already gone',
         )
-      const q = await ctx.attach(net, 'gone')
-      if (!q.outcome.ok) throw new CheckSkip(`needs a successful ADD (${q.outcome.problem})`)
-      await run('ip', ['netns', 'del', q.netnsName], {timeoutMs: 5000})
-      const afterGone = await ctx.detach(q, {keepNetns: true})
-      if (!afterGone.ok)
+      if (gone.skipped) throw new CheckSkip(gone.skipped)
+      if (gone.netnsGone)
         fail(
-          `DEL after the pod's netns was deleted failed: ${afterGone.problem}`,
+          `DEL after the pod's netns was deleted failed: ${gone.netnsGone}`,
           'the runtime may call DEL after the netns is gone; skip the netns work and still release the address',
         )
       return 'DEL twice: ok; DEL after the netns is gone: ok'
@@ -492,17 +485,17 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'an ADD that fails half-way leaves no veth and no allocated address',
     hint: 'Allocate the address last, or undo on failure: if any step after allocation fails, delete the veth and free the address before printing the error.',
     run: async (ctx) => {
-      const net = ctx.checkNet('leak') // a /29: 5 addresses
-      const bridge = ctx.bridgeOf(net)
-      const bystander = await ctx.attach(net, 'bystander')
+      const net = ctx.plugin.checkNet('leak') // a /29: 5 addresses
+      const bridge = ctx.plugin.bridgeOf(net)
+      const bystander = await ctx.pods.attach(net, 'bystander')
       if (!bystander.outcome.ok) fail(`the first ADD in a fresh /29 failed: ${bystander.outcome.problem}`)
       const stateBefore = await podNetState(bystander)
       const bystanderVeth = (await hostEnd(bystander))?.ifname
       for (let i = 0; i < 4; i++) {
         // A path that exists but is no netns: early validation passes, moving the veth there fails.
-        const bogus = join(ctx.tmp, `not-a-netns-${i}`)
+        const bogus = join(ctx.pods.tmp, `not-a-netns-${i}`)
         writeFileSync(bogus, '')
-        const p = await ctx.attach(net, `doomed${i}`, {netns: bogus})
+        const p = await ctx.pods.attach(net, `doomed${i}`, {netns: bogus})
         if (p.outcome.ok) fail(`ADD into ${bogus}, a plain file and not a network namespace, succeeded`)
         if (!p.outcome.calls.at(-1)?.error) fail(`a failing ADD gave no error JSON: ${p.outcome.problem}`)
       }
@@ -511,14 +504,14 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(
           `after 4 failed ADDs, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
         )
-      const harm = await harmDone(bystander, stateBefore, cidrInfo(ctx.podcidrOf(net)).gateway)
+      const harm = await harmDone(bystander, stateBefore, cidrInfo(ctx.plugin.podcidrOf(net)).gateway)
       if (harm.length)
         fail(
           `4 ADDs failed, and their undo damaged a pod that was already there: ${harm.join('; ')}`,
           'undo only what this ADD made: the veth it created and the address it allocated, found by CNI_CONTAINERID',
         )
       for (let i = 0; i < 4; i++) {
-        const p = await ctx.attach(net, `after${i}`)
+        const p = await ctx.pods.attach(net, `after${i}`)
         if (!p.outcome.ok)
           fail(
             `after 4 failed ADDs, ADD ${i + 2} of 5 in a /29 failed (${p.outcome.problem}): the failed ADDs kept their addresses`,
@@ -533,52 +526,48 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'a /27 filled completely, sequentially then concurrently, gets distinct, usable, reachable addresses',
     hint: "Random IPs collide ($RANDOM % 255 is the original's bug). Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.",
     run: async (ctx) => {
-      const net = ctx.checkNet('ipam')
-      const c = cidrInfo(ctx.podcidrOf(net))
+      const net = ctx.plugin.checkNet('ipam')
+      const c = cidrInfo(ctx.plugin.podcidrOf(net))
       // Every address of a small subnet: a random or racy allocator collides long before it is full.
       const capacity = c.bcast - c.net - 2
       const sequential = Math.floor(capacity / 2)
       const pods: CheckPod[] = []
-      for (let i = 0; i < sequential; i++) pods.push(await ctx.attach(net, `seq${i}`))
+      for (let i = 0; i < sequential; i++) pods.push(await ctx.pods.attach(net, `seq${i}`))
       const failedSeq = pods.filter((p) => !p.outcome.ok)
       if (failedSeq.length)
         fail(`${failedSeq.length} of ${sequential} sequential ADDs failed; first: ${failedSeq[0].outcome.problem}`)
-      const wave = await Promise.all(
-        Array.from({length: capacity - sequential}, (_, i) =>
-          ctx.attach(net, `par${i}`, {}, {timeoutMs: WAVE_TIMEOUT_MS}),
-        ),
-      )
-      pods.push(...wave)
-      const slowest = Math.max(...wave.map((p) => p.outcome.calls.at(-1)?.run?.durationMs ?? 0))
-      const failed = wave.filter((p) => !p.outcome.ok)
+      const wave = await concurrentAdds(ctx.pods, net, capacity - sequential, 'par', WAVE_TIMEOUT_MS)
+      pods.push(...wave.pods)
+      const slowest = wave.slowestMs
+      const failed = wave.failed
       if (failed.length) {
-        const hung = failed.find((p) => p.outcome.calls.some((x) => x.run?.timedOut))
-        if (hung)
+        if (wave.hung)
           fail(
-            `${failed.length} of ${wave.length} concurrent ADDs failed; one did not finish within ${WAVE_TIMEOUT_MS / 1000} s, a deadline a real runtime would also give up at: ${hung.outcome.problem}`,
+            `${failed.length} of ${wave.pods.length} concurrent ADDs failed; one did not finish within ${WAVE_TIMEOUT_MS / 1000} s, a deadline a real runtime would also give up at: ${wave.hung.outcome.problem}`,
             'a concurrent ADD that never finishes is a deadlock: a lock taken twice, or never released on an error path',
           )
         fail(
-          `${failed.length} of ${wave.length} concurrent ADDs failed (slowest took ${(slowest / 1000).toFixed(1)} s); first: ${failed[0].outcome.problem}`,
+          `${failed.length} of ${wave.pods.length} concurrent ADDs failed (slowest took ${(slowest / 1000).toFixed(1)} s); first: ${failed[0].outcome.problem}`,
         )
       }
       // Every pod has an address here: a pod whose ADD failed ended the check above.
       const ips = pods.map((p) => p.ip ?? '')
-      const dupes = [...new Set(ips.filter((ip, i) => ips.indexOf(ip) !== i))]
+      const dupes = duplicateAddresses(ips)
       if (dupes.length)
         fail(
           `${dupes.length} address(es) were given to more than one pod: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? '…' : ''}`,
         )
       const reserved = ips.filter((ip) => [c.net, c.bcast, ip2int(c.gateway)].includes(ip2int(ip)))
       if (reserved.length) fail(`pods got reserved addresses (network, gateway or broadcast): ${reserved.join(', ')}`)
-      const over = await ctx.attach(net, 'overflow')
+      const over = await ctx.pods.attach(net, 'overflow')
       if (over.outcome.ok)
         fail(
-          `all ${capacity} addresses of ${ctx.podcidrOf(net)} were taken, yet ADD number ${capacity + 1} succeeded with ${over.ip}`,
+          `all ${capacity} addresses of ${ctx.plugin.podcidrOf(net)} were taken, yet ADD number ${capacity + 1} succeeded with ${over.ip}`,
           'when no address is free, ADD must fail with an error JSON (code 11, "try again later"), not reuse one',
         )
       const refusal = over.outcome.calls.at(-1)?.error
-      if (!refusal) fail(`with ${ctx.podcidrOf(net)} full, ADD failed without an error JSON: ${over.outcome.problem}`)
+      if (!refusal)
+        fail(`with ${ctx.plugin.podcidrOf(net)} full, ADD failed without an error JSON: ${over.outcome.problem}`)
       const unreachable: string[] = []
       for (let i = 0; i < ips.length; i += 15) {
         const batch = await Promise.all(ips.slice(i, i + 15).map((ip) => ping(pods[0].netnsPath, ip, 1, 2)))
@@ -588,7 +577,7 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         fail(
           `${unreachable.length} of ${capacity} pods are not reachable from the first: ${unreachable.slice(0, 5).join(', ')}`,
         )
-      return `${ctx.podcidrOf(net)} filled: ${sequential} sequential + ${wave.length} concurrent ADDs (slowest ${(slowest / 1000).toFixed(1)} s), ${capacity} distinct addresses, all reachable; ADD ${capacity + 1} refused with code ${refusal.code}`
+      return `${ctx.plugin.podcidrOf(net)} filled: ${sequential} sequential + ${wave.pods.length} concurrent ADDs (slowest ${(slowest / 1000).toFixed(1)} s), ${capacity} distinct addresses, all reachable; ADD ${capacity + 1} refused with code ${refusal.code}`
     },
   },
   {
@@ -598,16 +587,16 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     hint: 'podman calls VERSION before every operation and DEL on rm with prevResult on stdin; a broken VERSION makes podman drop the network with only a warning.',
     run: async (ctx) => {
       await requireRuntime(ctx, 'podman', 'podman', 'podman runc')
-      const net = ctx.checkNet('podman')
-      const pods = new PodService(ctx.ledger)
+      const net = ctx.plugin.checkNet('podman')
+      const pods = new PodService(ctx.pods.ledger)
       const tag = `${process.pid % 10000}`
       const [a, b] = [`chk-web-${tag}`, `chk-cli-${tag}`]
       try {
         const web = await pods
-          .add({name: a, configFile: net.source, cniPath: ctx.cniPath, workload: 'httpbin', lab: 1}, 'podman')
+          .add({name: a, configFile: net.source, cniPath: ctx.pods.cniPath, workload: 'httpbin', lab: 1}, 'podman')
           .catch((e: Error) => fail(`podman run on your plugin failed: ${e.message}`))
         const cli = await pods
-          .add({name: b, configFile: net.source, cniPath: ctx.cniPath, workload: 'sleep', lab: 1}, 'podman')
+          .add({name: b, configFile: net.source, cniPath: ctx.pods.cniPath, workload: 'sleep', lab: 1}, 'podman')
           .catch((e: Error) => fail(`a second podman container failed: ${e.message}`))
         if (!web.ip || !cli.ip)
           fail(
@@ -628,32 +617,32 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     hint: 'containerd calls your plugin itself: no VERSION call; CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=…;K8S_POD_NAME=…;K8S_POD_INFRA_CONTAINER_ID=…;K8S_POD_UID=… (ignore keys you do not know); CNI_IFNAME=eth0; DEL twice on stop and remove, the second with an empty CNI_NETNS.',
     run: async (ctx) => {
       await requireRuntime(ctx, 'cri', 'containerd', 'containerd')
-      const confDir = dirname(ctx.opts.configFile)
+      const confDir = dirname(ctx.plugin.opts.configFile)
       // libcni, as containerd's CRI plugin uses it, takes the first config file by name, nothing else.
       const first = readdirSync(confDir)
         .filter((f) => /\.(conf|conflist|json)$/.test(f))
         .sort()[0]
-      if (first !== basename(ctx.opts.configFile))
+      if (first !== basename(ctx.plugin.opts.configFile))
         fail(
-          `containerd would use ${join(confDir, String(first))}, not your ${basename(ctx.opts.configFile)}: the CRI plugin reads only the first config file in ${confDir}, by name`,
+          `containerd would use ${join(confDir, String(first))}, not your ${basename(ctx.plugin.opts.configFile)}: the CRI plugin reads only the first config file in ${confDir}, by name`,
           `rename yours to sort first (a lower number, like 05-ebpfcni.conf), or move ${first} away`,
         )
-      if (!existsSync(join(ctx.opts.cniBinDir, 'loopback')))
+      if (!existsSync(join(ctx.plugin.opts.cniBinDir, 'loopback')))
         fail(
-          `there is no loopback plugin in ${ctx.opts.cniBinDir}: containerd runs it for every pod before yours`,
-          `ln -s /usr/lib/cni/loopback ${ctx.opts.cniBinDir}/loopback (scripts/setup.sh does it)`,
+          `there is no loopback plugin in ${ctx.plugin.opts.cniBinDir}: containerd runs it for every pod before yours`,
+          `ln -s /usr/lib/cni/loopback ${ctx.plugin.opts.cniBinDir}/loopback (scripts/setup.sh does it)`,
         )
-      const pods = new PodService(ctx.ledger)
+      const pods = new PodService(ctx.pods.ledger)
       const tag = `${process.pid % 10000}`
       const [a, b] = [`${CRI_CHECK_POD_PREFIX}web-${tag}`, `${CRI_CHECK_POD_PREFIX}cli-${tag}`]
-      await ctx.criDaemonForThisRun()
+      await ctx.plugin.criDaemonForThisRun()
       try {
         const add = (name: string, workload: 'httpbin' | 'sleep') =>
           pods.add(
             {
               name,
-              configFile: ctx.opts.configFile,
-              cniPath: [ctx.opts.cniBinDir],
+              configFile: ctx.plugin.opts.configFile,
+              cniPath: [ctx.plugin.opts.cniBinDir],
               workload,
               lab: 1,
               labels: {app: workload},

@@ -3,16 +3,16 @@ import {join} from 'node:path'
 import type {Ledger} from '../../host/ledger.js'
 import {linkDel, links} from '../../net/ip.js'
 import {parseNetworkConfig, type NetworkConfig} from '../../cni/config.js'
-import {CheckPods, type CheckPod} from '../check-pods.js'
+import {CheckPods, type CheckPod} from '../../checks/check-pods.js'
 import {startHttpbin} from '../../pods/workload.js'
 import {stopRecordedProcess} from '../../host/processes.js'
 import {IPAM_DIR} from './reset.js'
-import {CheckSkip} from '../check-types.js'
+import {CheckSkip} from '../../checks/engine.js'
 import {checkOwner} from '../../host/owners.js'
 import {PodService, recordOf, runtimeFor} from '../../pods/service.js'
 import {CONTAINERD_OWNER, removeContainerdState} from '../../pods/cri/daemon.js'
 
-export interface Lab1Options {
+export interface PluginOptions {
   /** Directory holding the installed plugin (CNI_PATH). */
   cniBinDir: string
   /** The installed network config. */
@@ -22,11 +22,9 @@ export interface Lab1Options {
   timeoutMs?: number
   /** Run traffic pods through containerd's CRI (labs 2-4 with --runtime cri). */
   criTraffic?: boolean
-  /** The lab whose checks these are. */
-  lab?: number
+  /** The lab whose checks these are: every object the run makes is recorded under it. */
+  lab: number
 }
-
-const LAB = 1
 /** Names of runtime.podman's containers: `chk-web-…`, `chk-cli-…`. */
 export const PODMAN_CHECK_POD_PREFIX = 'chk-'
 /** Names of runtime.cri's pods: `cri-web-…`, `cri-cli-…`. */
@@ -41,14 +39,21 @@ const CHECK_SUBNETS = {
 }
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
 
-/** Shared state for one run of lab 1's checks: pods made lazily, everything undone in cleanup(). */
-export class Lab1Context extends CheckPods {
+/**
+ * The learner's plugin and config as installed, and pods on its network: lab 1's fixture, which
+ * every later lab's checks stand on too. It makes pods through the run's CheckPods and undoes
+ * what only it makes (check bridges, CRI pods, a containerd it started) through its cleanup hooks.
+ */
+export class PluginFixture {
   readonly bridgesMade = new Set<string>()
   private criStarted = false
 
-  constructor(readonly opts: Lab1Options) {
-    // Every object a check run makes carries the lab whose checks these are (reset --lab N finds them).
-    super([opts.cniBinDir], opts.timeoutMs ?? 10_000, checkOwner(opts.lab ?? LAB), opts.lab ?? LAB, opts.ledger)
+  constructor(
+    readonly pods: CheckPods,
+    readonly opts: PluginOptions,
+  ) {
+    pods.onCleanup('before-pods', () => this.removeRuntimePods())
+    pods.onCleanup('after-pods', () => this.removeCheckNetworks())
   }
 
   /** The learner's config as parsed JSON (throws CheckSkip when it is unusable). */
@@ -76,7 +81,7 @@ export class Lab1Context extends CheckPods {
       bridge: `ebpfchk-${kind}`,
       podcidr: CHECK_SUBNETS[kind],
     }
-    const file = join(this.tmp, `${kind}.conf`)
+    const file = join(this.pods.tmp, `${kind}.conf`)
     writeFileSync(file, JSON.stringify(raw))
     this.bridgesMade.add(raw.bridge)
     return parseNetworkConfig(JSON.stringify(raw), file)
@@ -99,36 +104,37 @@ export class Lab1Context extends CheckPods {
     workload: 'httpbin' | 'sleep' = 'sleep',
     labels: Record<string, string> = {},
   ): Promise<CheckPod> {
+    const pods = this.pods
     if (!this.opts.criTraffic) {
-      const pod = await this.attach(this.learnerNet(), label)
+      const pod = await pods.attach(this.learnerNet(), label)
       if (workload === 'httpbin' && pod.outcome.ok && pod.ip) {
-        await startHttpbin(this.ledger, {
+        await startHttpbin(pods.ledger, {
           name: pod.netnsName,
           netnsPath: pod.netnsPath,
-          lab: this.labId,
-          owner: this.checkOwner,
+          lab: this.opts.lab,
+          owner: pods.checkOwner,
         }).catch(() => undefined)
       }
       return pod
     }
-    this.assertNotHung()
+    pods.assertNotHung()
     await this.criDaemonForThisRun()
-    const pods = new PodService(this.ledger)
+    const service = new PodService(pods.ledger)
     const name = `${CRI_CHECK_POD_PREFIX}${label}-${process.pid % 10000}`.slice(0, 32).replace(/-+$/, '')
     const net = this.learnerNet()
     const base = {name: label, netnsName: '', net, att: {containerId: '', netns: '', ifname: 'eth0'}}
     try {
-      const rec = await pods.add(
+      const rec = await service.add(
         {name, configFile: this.opts.configFile, cniPath: [this.opts.cniBinDir], workload, labels, lab: this.opts.lab},
         'cri',
       )
-      return this.adopt({
+      return pods.adopt({
         ...base,
         netnsPath: rec.netnsPath,
         att: {containerId: rec.containerId, netns: rec.netnsPath, ifname: 'eth0'},
         ip: rec.ip,
         outcome: {ok: true, command: 'ADD', calls: [], result: rec.result},
-        removeVia: () => pods.remove(name),
+        removeVia: () => service.remove(name),
       })
     } catch (err) {
       return {...base, netnsPath: '', outcome: {ok: false, command: 'ADD', calls: [], problem: (err as Error).message}}
@@ -137,14 +143,14 @@ export class Lab1Context extends CheckPods {
 
   /** Pod A on the learner's network, running httpbin. */
   podA(): Promise<CheckPod> {
-    return this.once('podA', async () => {
+    return this.pods.once('podA', async () => {
       return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
     })
   }
 
   /** Pod B on the learner's network (a client, as the original's sleep pod). */
   podB(): Promise<CheckPod> {
-    return this.once('podB', async () => {
+    return this.pods.once('podB', async () => {
       await this.podA()
       return this.trafficPod('sleep', 'sleep', {app: 'sleep'})
     })
@@ -160,32 +166,35 @@ export class Lab1Context extends CheckPods {
 
   /** runtime.cri needs containerd: note whether this run started it, so cleanup stops it again. */
   async criDaemonForThisRun(): Promise<void> {
-    this.criStarted ||= !this.ledger.find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER).length
+    this.criStarted ||= !this.pods.ledger.find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER).length
   }
 
-  protected async removeAll(): Promise<void> {
+  private async removeRuntimePods(): Promise<void> {
+    const ledger = this.pods.ledger
     // runtime.podman's and runtime.cri's pods, should the run have been interrupted before their own cleanup.
-    for (const e of this.ledger.find(
+    for (const e of ledger.find(
       (x) =>
         x.kind === 'pod' && (x.name.startsWith(PODMAN_CHECK_POD_PREFIX) || x.name.startsWith(CRI_CHECK_POD_PREFIX)),
     )) {
-      await runtimeFor(recordOf(e).runtime, this.ledger)
+      await runtimeFor(recordOf(e).runtime, ledger)
         .remove(recordOf(e))
         .catch(() => undefined)
     }
     // A containerd this run started goes with it (and its state: mounts, images), as if never there.
     if (this.criStarted) {
-      for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner === CONTAINERD_OWNER)) {
+      for (const e of ledger.find((x) => x.kind === 'process' && x.owner === CONTAINERD_OWNER)) {
         await stopRecordedProcess(e.details)
-        this.ledger.forget([e.id])
+        ledger.forget([e.id])
       }
       await removeContainerdState().catch(() => undefined)
     }
-    for (const e of this.ledger.find((x) => x.kind === 'process' && x.owner === this.checkOwner)) {
+    for (const e of ledger.find((x) => x.kind === 'process' && x.owner === this.pods.checkOwner)) {
       await stopRecordedProcess(e.details)
-      this.ledger.forget([e.id])
+      ledger.forget([e.id])
     }
-    await super.removeAll()
+  }
+
+  private async removeCheckNetworks(): Promise<void> {
     for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
     // A plugin killed mid-ADD by Ctrl-C may have made a check bridge after the list above was taken.
     for (const l of await links().catch(() => []))
@@ -193,4 +202,18 @@ export class Lab1Context extends CheckPods {
     for (const kind of Object.keys(CHECK_SUBNETS))
       rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
   }
+}
+
+/** What a check run of any lab is made from: its pods, and the installed plugin they run on. */
+export interface Lab1Context {
+  pods: CheckPods
+  plugin: PluginFixture
+  /** Undo everything the run made; safe to call twice (Ctrl-C and the normal end). */
+  cleanup(): Promise<void>
+}
+
+/** Lab 1's checks' context. Every object the run makes is recorded under `opts.lab`. */
+export function lab1Context(opts: PluginOptions): Lab1Context {
+  const pods = new CheckPods([opts.cniBinDir], opts.timeoutMs ?? 10_000, checkOwner(opts.lab), opts.lab, opts.ledger)
+  return {pods, plugin: new PluginFixture(pods, opts), cleanup: () => pods.cleanup()}
 }

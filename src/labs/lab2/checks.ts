@@ -1,5 +1,5 @@
 import {isIPv4} from 'node:net'
-import {CheckSkip, fail, type CheckDefinition} from '../check-types.js'
+import {CheckSkip, fail, type CheckDefinition} from '../../checks/engine.js'
 import type {Lab2Context} from './context.js'
 import {pinnedProgram} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
@@ -40,7 +40,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'ebpfcni.bpf.c compiles with clang -target bpf',
     hint: 'Run `ebpfcni bpf build` to see each error with its line and a caret.',
     run: async (ctx) => {
-      const b = await ctx.built()
+      const b = await ctx.program.built()
       if (!b.ok) {
         const first = b.diagnostics.find((d) => d.severity === 'error')
         fail(
@@ -58,7 +58,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'the verifier accepts the program, and it has an XDP program named xdp_prog',
     hint: 'Read the source line and the explanation: most refusals are a header read without a bounds check before it.',
     run: async (ctx) => {
-      const l = await ctx.loaded()
+      const l = await ctx.program.loaded()
       if (!l.ok) {
         const v = l.verifier
         if (!v) fail('the kernel refused the program, and the verifier left no log')
@@ -81,7 +81,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'crafted frames get XDP_PASS: IPv4, ARP, IPv6, a bare Ethernet header, a truncated IPv4 header',
     hint: 'Every path returns XDP_PASS in this lab: a frame too short for a header is passed, not aborted or dropped.',
     run: async (ctx) => {
-      const fd = await ctx.programFd()
+      const fd = await ctx.program.programFd()
       const frames: Array<[string, Buffer]> = [
         ['IPv4/UDP 10.10.0.2 → 10.10.0.3', ipv4Udp('10.10.0.2', '10.10.0.3')],
         ['ARP', arp()],
@@ -103,11 +103,11 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'the program is pinned where the plugin attaches it, and is the current build',
     hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
     run: async (ctx) => {
-      const pin = ctx.xdpPin()
+      const pin = ctx.program.xdpPin()
       const p = pinnedProgram(pin)
       if (!p) fail(`nothing is pinned at ${pin}`)
       if (p.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p.type}, not XDP (${PROG_TYPE.XDP})`)
-      const l = await ctx.loaded()
+      const l = await ctx.program.loaded()
       if (l.ok && l.tag && l.tag !== p.tag)
         fail(
           `the pinned program (tag ${p.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
@@ -121,9 +121,9 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: "ADD attaches the pinned program to every pod's host veth",
     hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
     run: async (ctx) => {
-      const pinned = pinnedProgram(ctx.xdpPin())
+      const pinned = pinnedProgram(ctx.program.xdpPin())
       if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
-      const pods = [await ctx.podA(), await ctx.podB()]
+      const pods = [await ctx.plugin.podA(), await ctx.plugin.podB()]
       for (const p of pods) {
         if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`)
         const host = await hostPeer(p.netnsPath, p.att.ifname)
@@ -143,8 +143,8 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'pods still reach each other with the program attached',
     hint: 'A program that returns XDP_DROP or XDP_ABORTED on a path real traffic takes (ARP) breaks the pods.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const b = await ctx.podB()
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
       if (!b.ip) throw new CheckSkip('needs two pods')
       const r = await httpGet(b.netnsPath, `http://${a.ip}/get`)
       if (!r.ok) fail(`sleep pod ${b.ip} → httpbin pod ${a.ip}: ${r.detail}`)
@@ -156,8 +156,8 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'traffic between two pods appears in trace_pipe with both addresses',
     hint: 'bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); — then reload (--replace) and make new pods.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const b = await ctx.podB()
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
       const [aIp, bIp] = [a.ip, b.ip]
       if (!aIp || !bIp) throw new CheckSkip('needs two pods')
       const lines = await traceWhile(async () => {
@@ -183,12 +183,13 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: "XDP on a pod's host veth sees what the pod sends, never what is sent to it",
     hint: 'Print the source first: bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr). The replies to sleep pass its veth too, but toward the pod: only TC (egress) would see them.',
     run: async (ctx) => {
-      const a = await ctx.healthyA()
-      const b = await ctx.podB()
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
       if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
       const hostA = await hostPeer(a.netnsPath, a.att.ifname)
       if (!hostA) throw new CheckSkip("needs the host side of the httpbin pod's veth")
-      if (!pinnedProgram(ctx.xdpPin())) throw new CheckSkip(`needs the program pinned at ${ctx.xdpPin()} (bpf.pinned)`)
+      if (!pinnedProgram(ctx.program.xdpPin()))
+        throw new CheckSkip(`needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`)
       if (!(await xdpIdOn(hostA.ifname)))
         throw new CheckSkip("needs the program attached to the pods' veths (cni.add.attaches-xdp)")
       // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
@@ -199,7 +200,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
         })
       } finally {
-        const fd = objGet(ctx.xdpPin())
+        const fd = objGet(ctx.program.xdpPin())
         try {
           xdpAttach(hostA.ifindex, fd, XDP_FLAGS.SKB_MODE)
         } finally {
@@ -233,15 +234,15 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     title: 'DEL leaves no XDP attachment behind',
     hint: 'Deleting the host veth detaches the program; if your DEL keeps the veth, detach with: ip link set dev VETH xdpgeneric off',
     run: async (ctx) => {
-      const net = ctx.learnerNet()
-      const p = await ctx.attach(net, 'detach')
+      const net = ctx.plugin.learnerNet()
+      const p = await ctx.pods.attach(net, 'detach')
       if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
       const host = await hostPeer(p.netnsPath, p.att.ifname)
-      const del = await ctx.detach(p, {keepNetns: true})
+      const del = await ctx.pods.detach(p, {keepNetns: true})
       if (!del.ok) fail(`DEL failed: ${del.problem}`)
       if (host && (await link(host.ifname)) && (await xdpIdOn(host.ifname)))
         fail(`after DEL, ${host.ifname} still exists and still runs an XDP program`)
-      await ctx.detach(p).catch(() => undefined)
+      await ctx.pods.detach(p).catch(() => undefined)
       return 'after DEL no veth (and no program) is left'
     },
   },

@@ -1,11 +1,12 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {Lab1Context, type Lab1Options} from '../lab1/context.js'
+import {lab1Context, type Lab1Context, type PluginFixture, type PluginOptions} from '../lab1/context.js'
+import type {CheckPods} from '../../checks/check-pods.js'
 import {buildBpf, type BuildResult} from '../../bpf/build.js'
 import {BpfObject, objGet, progInfo} from '../../bpf/object.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {explainVerifierLog, type VerifierReport} from '../../bpf/verifier.js'
-import {CheckSkip} from '../check-types.js'
+import {CheckSkip} from '../../checks/engine.js'
 
 export const DEFAULT_XDP_PIN = '/sys/fs/bpf/ebpfcni/xdp_prog'
 
@@ -18,29 +19,36 @@ export interface Loaded {
   verifier?: VerifierReport & {errno: number}
 }
 
-/** Lab 2: lab 1's pods (the plugin now attaches XDP), plus the learner's program built and loaded. */
-export class Lab2Context extends Lab1Context {
+/**
+ * The learner's program, built from the workspace and loaded (not pinned: this copy only measures
+ * and test-runs): lab 2's fixture, reused by labs 3 and 4.
+ */
+export class ProgramFixture {
   private obj?: BpfObject
-  readonly workspace: string
 
-  constructor(opts: Lab1Options & {workspace: string}) {
-    super(opts)
-    this.workspace = opts.workspace
+  constructor(
+    readonly pods: CheckPods,
+    readonly plugin: PluginFixture,
+    readonly workspace: string,
+  ) {
+    pods.onCleanup('before-pods', () => this.obj?.close())
   }
 
   /** The pin the plugin attaches: the config's xdpPin, or the lab's default. */
   xdpPin(): string {
-    const pin = this.rawConfig().xdpPin
+    const pin = this.plugin.rawConfig().xdpPin
     return typeof pin === 'string' && pin ? pin : DEFAULT_XDP_PIN
   }
 
   built(): Promise<BuildResult> {
-    return this.once('built', () => buildBpf(join(this.workspace, 'ebpfcni.bpf.c'), join(this.tmp, 'ebpfcni.bpf.o')))
+    return this.pods.once('built', () =>
+      buildBpf(join(this.workspace, 'ebpfcni.bpf.c'), join(this.pods.tmp, 'ebpfcni.bpf.o')),
+    )
   }
 
   /** Load the current build (not pinned: this copy only measures and test-runs). */
   loaded(): Promise<Loaded> {
-    return this.once('loaded', async () => {
+    return this.pods.once('loaded', async () => {
       const b = await this.built()
       if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
       this.obj = BpfObject.open(b.object)
@@ -60,11 +68,18 @@ export class Lab2Context extends Lab1Context {
     if (fd === undefined) throw new CheckSkip('needs a program named xdp_prog (bpf.verifier-accepts)')
     return fd
   }
+}
 
-  protected async removeAll(): Promise<void> {
-    this.obj?.close()
-    await super.removeAll()
-  }
+/** Lab 2's checks: lab 1's pods (the plugin now attaches XDP), plus the learner's program. */
+export interface Lab2Context extends Lab1Context {
+  program: ProgramFixture
+}
+
+export type ProgramOptions = PluginOptions & {workspace: string}
+
+export function lab2Context(opts: ProgramOptions): Lab2Context {
+  const base = lab1Context(opts)
+  return {...base, program: new ProgramFixture(base.pods, base.plugin, opts.workspace)}
 }
 
 /** The program pinned at a path (undefined when nothing, or no program, is pinned there). */

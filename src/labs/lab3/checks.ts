@@ -1,4 +1,4 @@
-import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
+import {fail, CheckSkip, type CheckDefinition} from '../../checks/engine.js'
 import type {Lab3Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
 import {closeFd} from '../../bpf/ffi.js'
@@ -10,7 +10,7 @@ import {sendUdp} from '../../net/probes.js'
 import {CounterExporter} from '../../metrics/exporter.js'
 import {startMetricsServer} from '../../metrics/server.js'
 import {parseExposition, promtoolCheck} from '../../metrics/exposition.js'
-import {addressed, type AddressedPod} from '../check-pods.js'
+import {addressed, type AddressedPod} from '../../checks/check-pods.js'
 
 // Lab 3's checks: the counter map's shape, how it is incremented, that it counts exactly
 // what a pod sends, and that the exporter serves those counts in a valid exposition.
@@ -28,9 +28,9 @@ export const COUNT_SLACK = 3
 const reversed = (ip: string): string => ip.split('.').reverse().join('.')
 
 async function twoPods(ctx: Lab3Context): Promise<[AddressedPod, AddressedPod]> {
-  await ctx.deployed()
-  const a = await ctx.healthyA()
-  const b = await ctx.podB()
+  await ctx.pinned.deployed()
+  const a = await ctx.plugin.healthyA()
+  const b = await ctx.plugin.podB()
   if (!addressed(a) || !addressed(b)) throw new CheckSkip("needs two pods with addresses (lab 1's plugin)")
   return [a, b]
 }
@@ -43,12 +43,12 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     title: "a hash map named counter (4-byte key, 8-byte value) is pinned under the lab's pin directory",
     hint: 'struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");',
     run: async (ctx) => {
-      const d = await ctx.deployed()
+      const d = await ctx.pinned.deployed()
       if (!d.maps.some((m) => m.name === 'counter'))
         fail(
           `your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`,
         )
-      const fd = objGet(ctx.counterPin())
+      const fd = objGet(ctx.pinned.counterPin())
       try {
         const info = mapInfo(fd)
         const problems = counterShapeProblems(info)
@@ -58,8 +58,8 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
           )
         if (info.valueSize === 4)
           problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
-        if (problems.length) fail(`${ctx.counterPin()}: ${problems.join('; ')}`)
-        return `${ctx.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
+        if (problems.length) fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`)
+        return `${ctx.pinned.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
       } finally {
         closeFd(fd)
       }
@@ -71,9 +71,9 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     title: 'a counter shared by all CPUs is incremented atomically (or is per-CPU)',
     hint: '__sync_fetch_and_add(n, 1) compiles to one atomic add; *n += 1 is a load, an add and a store that another CPU can interleave with.',
     run: async (ctx) => {
-      const {info} = await ctx.counters()
+      const {info} = await ctx.pinned.counters()
       if (isPerCpu(info.type)) return `${MAP_TYPES[info.type]}: each CPU adds to its own slot, no atomic needed`
-      const adds = atomicAdds(decodeInsns(await ctx.instructions()))
+      const adds = atomicAdds(decodeInsns(await ctx.pinned.instructions()))
       if (adds === 0)
         fail(
           `counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`,
@@ -87,15 +87,15 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     hint: 'Key by ip->saddr, unchanged (network byte order), and count every IPv4 packet once — first packet included.',
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
-      await ctx.counters()
-      const before = readCounterMap(ctx.counterPin()).counts
+      await ctx.pinned.counters()
+      const before = readCounterMap(ctx.pinned.counterPin()).counts
       const sent = await sendUdp(a.netnsPath, b.ip, 9, UDP_COUNT)
       if (!sent.ok)
         fail(
           `pod A could not send: ${sent.detail}`,
           "this is about the pods, not the map: does lab 1's plugin still work?",
         )
-      const after = readCounterMap(ctx.counterPin()).counts
+      const after = readCounterMap(ctx.pinned.counterPin()).counts
       const delta = (ip: string): bigint => (after.get(ip) ?? 0n) - (before.get(ip) ?? 0n)
       const da = delta(a.ip)
       const seen = `A ${a.ip}: ${before.get(a.ip) ?? 'absent'} → ${after.get(a.ip) ?? 'absent'}`
@@ -128,7 +128,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     title: 'counter is a per-CPU hash map (BPF_MAP_TYPE_PERCPU_HASH)',
     hint: '__uint(type, BPF_MAP_TYPE_PERCPU_HASH); then *n += 1 is enough.',
     run: async (ctx) => {
-      const {info} = await ctx.counters()
+      const {info} = await ctx.pinned.counters()
       if (!isPerCpu(info.type))
         fail(`counter is a ${MAP_TYPES[info.type] ?? info.type} map: one value shared by all CPUs`)
       return `${MAP_TYPES[info.type]}, value ${info.valueSize} B per CPU`
@@ -140,10 +140,10 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     hint: "Compare ebpfcni metrics --once with ebpfcni bpf maps counter: the series are labelled with the map's keys as addresses.",
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
-      await ctx.counters()
+      await ctx.pinned.counters()
       await sendUdp(a.netnsPath, b.ip, 9, 5)
       const exporter = new CounterExporter({
-        counterPin: ctx.counterPin(),
+        counterPin: ctx.pinned.counterPin(),
         podNames: () =>
           new Map([
             [a.ip, 'httpbin'],
@@ -153,10 +153,10 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
       })
       const server = await startMetricsServer(exporter, {host: '127.0.0.1', port: 0})
       try {
-        const lo = readCounterMap(ctx.counterPin()).counts.get(a.ip) ?? 0n
+        const lo = readCounterMap(ctx.pinned.counterPin()).counts.get(a.ip) ?? 0n
         const res = await fetch(server.url, {signal: AbortSignal.timeout(5000)})
         const text = await res.text()
-        const hi = readCounterMap(ctx.counterPin()).counts.get(a.ip) ?? 0n
+        const hi = readCounterMap(ctx.pinned.counterPin()).counts.get(a.ip) ?? 0n
         if (res.status !== 200) fail(`GET ${server.url}: HTTP ${res.status}`)
         const samples = parseExposition(text)
         const mine = samples.find((s) => s.name === 'ebpfcni_packets_total' && s.labels.source_addr === a.ip)
@@ -184,9 +184,9 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     hint: 'The exporter can only read a map keyed by a 4-byte address with a __u64 (or per-CPU __u64) value.',
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
-      await ctx.requireCounterMap()
+      await ctx.pinned.requireCounterMap()
       await sendUdp(a.netnsPath, b.ip, 9, 2)
-      const s = await new CounterExporter({counterPin: ctx.counterPin(), podNames: () => new Map()}).scrape()
+      const s = await new CounterExporter({counterPin: ctx.pinned.counterPin(), podNames: () => new Map()}).scrape()
       if (s.error) fail(`the exporter could not read the map: ${s.error}`)
       const series = parseExposition(s.text).filter((x) => x.name === 'ebpfcni_packets_total')
       if (!series.length) fail('the scrape has no ebpfcni_packets_total series although pod A sent packets')

@@ -1,23 +1,38 @@
 import {dirname, join} from 'node:path'
-import {Lab2Context} from '../lab2/context.js'
+import {lab2Context, type Lab2Context, type ProgramFixture, type ProgramOptions} from '../lab2/context.js'
+import type {CheckPods} from '../../checks/check-pods.js'
 import {loadAndPin, type LoadOutcome} from '../../bpf/programs.js'
 import {BpfObject} from '../../bpf/object.js'
 import {readCounterMap, type CounterSnapshot} from '../../bpf/counters.js'
-import {CheckSkip} from '../check-types.js'
+import {CheckSkip} from '../../checks/engine.js'
 
-const LAB = 3
+/** What a lab that builds on the pinned program does around each load (lab 4 keeps the learner's rules). */
+export interface DeployHooks {
+  before?: () => Promise<void> | void
+  after?: (out: LoadOutcome) => void
+}
 
 /**
- * Lab 3 (and 4, which extends it): the checks build the learner's program and load it with
- * --replace themselves, as `check` installs the plugin itself: maps of the same shape are
- * reused, so the learner's counts and rules survive. Pods are made after that load, so
- * their veths run the current program.
+ * The learner's program loaded and pinned where the plugin attaches it: lab 3's fixture (lab 4
+ * builds on it). The checks load it with --replace themselves, as `check` installs the plugin
+ * itself: maps of the same shape are reused, so the learner's counts and rules survive. Pods are
+ * made after that load, so their veths run the current program.
  */
-export class Lab3Context extends Lab2Context {
-  protected readonly labNumber: number = LAB
+export class PinnedProgram {
+  private readonly hooks: DeployHooks[] = []
+
+  constructor(
+    readonly pods: CheckPods,
+    readonly program: ProgramFixture,
+  ) {}
+
+  /** Run `hooks` around the load (a fixture that builds on this one registers them). */
+  aroundDeploy(hooks: DeployHooks): void {
+    this.hooks.push(hooks)
+  }
 
   pinDir(): string {
-    return dirname(this.xdpPin())
+    return dirname(this.program.xdpPin())
   }
 
   counterPin(): string {
@@ -25,20 +40,21 @@ export class Lab3Context extends Lab2Context {
   }
 
   deployed(): Promise<LoadOutcome> {
-    return this.once('deployed', async () => {
-      const b = await this.built()
+    return this.pods.once('deployed', async () => {
+      const b = await this.program.built()
       if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
-      await this.beforeDeploy()
-      const out = loadAndPin(b.object, {pinDir: this.pinDir(), ledger: this.ledger, lab: this.labNumber, replace: true})
+      for (const h of this.hooks) await h.before?.()
+      const out = loadAndPin(b.object, {
+        pinDir: this.pinDir(),
+        ledger: this.pods.ledger,
+        lab: this.pods.labId,
+        replace: true,
+      })
       if (!out.ok) throw new CheckSkip('needs a program the verifier accepts (bpf.verifier-accepts)')
-      this.afterDeploy(out)
+      for (const h of this.hooks) h.after?.(out)
       return out
     })
   }
-
-  /** Hooks for labs that build on this one (lab 4 keeps the learner's rules across the checks). */
-  protected async beforeDeploy(): Promise<void> {}
-  protected afterDeploy(_out: LoadOutcome): void {}
 
   /** Skip unless the learner's program declares a map named counter (then it is pinned). */
   async requireCounterMap(): Promise<void> {
@@ -58,7 +74,7 @@ export class Lab3Context extends Lab2Context {
 
   /** xdp_prog's instructions as compiled (skips without a build). */
   async instructions(): Promise<Buffer> {
-    const b = await this.built()
+    const b = await this.program.built()
     if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
     const obj = BpfObject.open(b.object)
     try {
@@ -69,4 +85,14 @@ export class Lab3Context extends Lab2Context {
       obj.close()
     }
   }
+}
+
+/** Lab 3's checks: lab 2's, plus the program pinned with its counter map. */
+export interface Lab3Context extends Lab2Context {
+  pinned: PinnedProgram
+}
+
+export function lab3Context(opts: ProgramOptions): Lab3Context {
+  const base = lab2Context(opts)
+  return {...base, pinned: new PinnedProgram(base.pods, base.program)}
 }

@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fail, CheckSkip, type CheckDefinition} from '../check-types.js'
+import {fail, CheckSkip, type CheckDefinition} from '../../checks/engine.js'
 import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
 import {tcHookDestroy} from '../../bpf/attach.js'
@@ -11,7 +11,7 @@ import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
 import {resolve, type ManualRule, type PolicyPod} from '../../policy/resolve.js'
-import type {AddressedPod, CheckPod} from '../check-pods.js'
+import type {AddressedPod, CheckPod} from '../../checks/check-pods.js'
 
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
 // first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
@@ -32,7 +32,7 @@ async function http(ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: bo
   if (expectOk) return httpGet(from.netnsPath, url, 3)
   const dropsNow = (): bigint | undefined => {
     try {
-      return ctx.drops()
+      return ctx.policy.drops()
     } catch {
       return undefined // no usable drops map: the probe alone answers
     }
@@ -59,9 +59,9 @@ async function http(ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: bo
 }
 
 async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
-  const svc = await ctx.policy()
-  const a = await ctx.labelledPod('httpbin', {app: 'httpbin'})
-  const b = await ctx.labelledPod('sleep', {app: 'sleep'})
+  const svc = await ctx.policy.service()
+  const a = await ctx.policy.labelledPod('httpbin', {app: 'httpbin'})
+  const b = await ctx.policy.labelledPod('sleep', {app: 'sleep'})
   // Each check starts from no rules and no policies of its own.
   for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
   for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
@@ -75,14 +75,14 @@ type Expect = 'pass' | 'drop'
 
 /** Fail unless the loaded object has one of these maps, naming the maps it has. */
 async function requireMap(ctx: Lab4Context, names: string[], what: string, hint?: string): Promise<void> {
-  const d = await ctx.deployed()
+  const d = await ctx.pinned.deployed()
   if (!d.maps.some((m) => names.includes(m.name)))
     fail(`your program has no ${what}; its maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}`, hint)
 }
 
 /** Send each [what, frame, expected] along the pod-to-pod path; fail naming every mismatch. */
 function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expect]>, hint?: string): void {
-  const got = ctx.path(cases.map(([, f]) => f))
+  const got = ctx.policy.path(cases.map(([, f]) => f))
   const wrong = cases.flatMap(([what, , want], i) =>
     (got[i].dropped ? 'drop' : 'pass') === want
       ? []
@@ -99,8 +99,8 @@ async function withPretendPods<T>(
   body: () => T | Promise<T>,
   rules: ManualRule[] = [],
 ): Promise<T> {
-  const svc = await ctx.policy()
-  pods.forEach((p) => ctx.podSource.add(p))
+  const svc = await ctx.policy.service()
+  pods.forEach((p) => ctx.policy.podSource.add(p))
   policies.forEach((p) => svc.store.putPolicy(p))
   rules.forEach((r) => svc.store.setRule(r))
   try {
@@ -108,7 +108,7 @@ async function withPretendPods<T>(
     return await body()
   } finally {
     rules.forEach((r) => svc.store.removeRule(r.from, r.to))
-    pods.forEach((p) => ctx.podSource.remove(p.name))
+    pods.forEach((p) => ctx.policy.podSource.remove(p.name))
     policies.forEach((p) => svc.store.deletePolicy(p.name))
     await svc.sync()
   }
@@ -165,7 +165,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         ['policy', 'endpoint_policy'],
         'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)',
       )
-      ;(await ctx.maps()).close()
+      ;(await ctx.policy.maps()).close()
       // Two pretend pods (no netns needed: the frames never leave the test run).
       const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
       const y = {name: 'test-y', ip: '10.250.0.2', labels: {t: 'y'}}
@@ -193,11 +193,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'On POLICY_DENY: add one to drops[0] (a per-CPU array) and return XDP_DROP.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const svc = await ctx.policy()
-      const before = ctx.drops()
+      const svc = await ctx.policy.service()
+      const before = ctx.policy.drops()
       await svc.setRule('deny', 'sleep', 'httpbin')
       const r = await http(ctx, b, a, false)
-      const after = ctx.drops()
+      const after = ctx.policy.drops()
       if (r.ok) fail(`sleep ${b.ip} → httpbin ${a.ip} still answered after the deny rule was written`)
       if (after <= before) fail(`HTTP failed, but the drop counter stayed at ${after}: count each drop in drops[0]`)
       return `HTTP failed as it should; drops ${before} → ${after}`
@@ -209,7 +209,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'Only POLICY_DENY drops: a POLICY_ALLOW entry must pass.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const svc = await ctx.policy()
+      const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
       await svc.setRule('allow', 'sleep', 'httpbin')
       const r = await http(ctx, b, a, true)
@@ -223,14 +223,14 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'The program must not remember a verdict: it looks the pair up on every packet.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const svc = await ctx.policy()
+      const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
       const denied = await http(ctx, b, a, false)
       if (denied.ok) throw new CheckSkip('needs deny to work first (policy.deny-drops)')
       await svc.removeRule('sleep', 'httpbin')
       const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
-      const maps = await ctx.maps()
+      const maps = await ctx.policy.maps()
       const left = [...maps.read().pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
       maps.close()
       if (left.length) fail(`the rule is gone from the store but the map still holds ${left.join(', ')}`)
@@ -243,8 +243,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'to_pod, at the receiving pod: with no policy IPv4 and ARP pass both ways; IPv6 never reaches a pod',
     hint: 'In to_pod: ARP returns TC_ACT_OK; anything that is not IPv4 (parse_iphdr gives NULL) returns TC_ACT_SHOT; a pod no policy selects gets TC_ACT_OK.',
     run: async (ctx) => {
-      await ctx.toPodPin()
-      ;(await ctx.maps()).close()
+      await ctx.policy.toPodPin()
+      ;(await ctx.policy.maps()).close()
       const pods: PolicyPod[] = [
         {name: 'plain-a', ip: '10.250.2.1', labels: {role: 'a'}},
         {name: 'plain-b', ip: '10.250.2.2', labels: {role: 'b'}},
@@ -269,13 +269,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods, later fragments and malformed headers are dropped',
     hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
     run: async (ctx) => {
-      await ctx.toPodPin()
+      await ctx.policy.toPodPin()
       await requireMap(
         ctx,
         ['policy_ports', 'endpoint_policy'],
         'ports map (policy_ports, or endpoint_policy in the identity design)',
       )
-      ;(await ctx.maps()).close()
+      ;(await ctx.policy.maps()).close()
       const pods: PolicyPod[] = [
         {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
         // .0.80: a program that trusts an IHL of 4 reads the destination's last bytes as the port: 80.
@@ -318,7 +318,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'replies come back through conntrack: an isolated client gets its replies, and nothing else from the server',
     hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
     run: async (ctx) => {
-      await ctx.toPodPin()
+      await ctx.policy.toPodPin()
       await requireMap(
         ctx,
         ['conntrack'],
@@ -356,8 +356,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: "to_pod at httpbin's veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node's address has an ALLOW rule of its own.",
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const other = await ctx.labelledPod('other', {})
-      const svc = await ctx.policy()
+      const other = await ctx.policy.labelledPod('other', {})
+      const svc = await ctx.policy.service()
       const otherBefore = await http(ctx, other, a, true)
       if (!otherBefore.ok)
         throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
@@ -391,7 +391,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'Replies are admitted by conntrack only (the reversed tuple of a flow the pod opened), never by a rule in the reverse direction; to_pod drops IPv6.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const svc = await ctx.policy()
+      const svc = await ctx.policy.service()
       // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
       const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (open.udp < UDP_PROBES)
@@ -443,14 +443,14 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: "This is `ebpfcni policy`'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.",
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
-      const other = await ctx.labelledPod('other', {})
-      const late = await ctx.labelledPod('early', {app: 'httpbin'}, 'httpbin')
+      const other = await ctx.policy.labelledPod('other', {})
+      const late = await ctx.policy.labelledPod('early', {app: 'httpbin'}, 'httpbin')
       // As if made before the program: no XDP and no to_pod on its veth.
       const peer = await hostPeer(late.netnsPath, 'eth0')
       if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
       await xdpOff(peer.ifname)
       tcHookDestroy(peer.ifindex)
-      const svc = await ctx.policy()
+      const svc = await ctx.policy.service()
       const before = await http(ctx, other, late, true)
       if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
       svc.store.putPolicy(originalPolicy())
@@ -477,13 +477,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: "This is the controller's job (ebpfcni policy watch); your program must look rules up per packet, not assume a fixed set.",
     run: async (ctx) => {
       const [a] = await clientAndServer(ctx)
-      const svc = await ctx.policy()
+      const svc = await ctx.policy.service()
       svc.store.putPolicy(originalPolicy())
-      const controller = ctx.controller(svc)
+      const controller = ctx.policy.controller(svc)
       await controller.start()
       try {
-        const sleep2 = await ctx.labelledPod('sleep-new', {app: 'sleep'})
-        const other2 = await ctx.labelledPod('other-new', {})
+        const sleep2 = await ctx.policy.labelledPod('sleep-new', {app: 'sleep'})
+        const other2 = await ctx.policy.labelledPod('other-new', {})
         let reached = false
         const deadline = Date.now() + 3000
         while (!reached && Date.now() < deadline) {
@@ -498,10 +498,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         if ((await http(ctx, other2, a, false)).ok)
           fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
         const gone = sleep2.ip
-        await ctx.dropPod(sleep2)
+        await ctx.policy.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))
         await controller.idle()
-        const maps = await ctx.maps()
+        const maps = await ctx.policy.maps()
         const cur = maps.read()
         maps.close()
         const stale =
@@ -532,8 +532,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)',
       )
       const [a, b] = await clientAndServer(ctx)
-      const other = await ctx.labelledPod('other', {})
-      const svc = await ctx.policy()
+      const other = await ctx.policy.labelledPod('other', {})
+      const svc = await ctx.policy.service()
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
       // The attacker: the unlabelled pod borrows sleep's address, which httpbin admits.
@@ -548,11 +548,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
       }
       try {
-        const dropsBefore = ctx.drops()
+        const dropsBefore = ctx.policy.drops()
         const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES))
-        const dropsAfter = ctx.drops()
+        const dropsAfter = ctx.policy.drops()
         if (spoofed.udp > 0) {
-          const maps = await ctx.maps()
+          const maps = await ctx.policy.maps()
           const entry = [...maps.read().endpoints].find(([, ip]) => ip === other.ip)
           maps.close()
           const known = entry
@@ -587,10 +587,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       'identity design: per-endpoint rules grow with the label groups a pod admits, a new client pod adds no rule, and to_pod decides by identity',
     hint: 'Declare identity and endpoint_policy (ebpfcni_policy.h); in to_pod look up {.peer = identity_of(saddr), .endpoint = daddr} for every port, then with dport and proto.',
     run: async (ctx) => {
-      await ctx.toPodPin()
+      await ctx.policy.toPodPin()
       await requireMap(ctx, ['endpoint_policy'], 'endpoint_policy map (without it, this is still the ip-pair design)')
-      ;(await ctx.maps()).close()
-      const svc = await ctx.policy()
+      ;(await ctx.policy.maps()).close()
+      const svc = await ctx.policy.service()
       // 30 pretend pods in 3 label groups (maps only; the frames are test runs).
       const fakes: PolicyPod[] = Array.from({length: 30}, (_, i) => ({
         name: `fake-${i}`,
@@ -599,7 +599,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       }))
       return withPretendPods(ctx, fakes, [originalPolicy()], async () => {
         const read = async () => {
-          const maps = await ctx.maps()
+          const maps = await ctx.policy.maps()
           try {
             return maps.read()
           } finally {
@@ -617,10 +617,10 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `endpoint_policy holds ${rules} rules for ${endpoints} selected pods and 3 label groups (at most ${endpoints * 3})`,
           )
         // One more client pod: one identity entry, no rule.
-        ctx.podSource.add({name: 'fake-new-sleep', ip: '10.251.0.99', labels: {app: 'sleep'}})
+        ctx.policy.podSource.add({name: 'fake-new-sleep', ip: '10.251.0.99', labels: {app: 'sleep'}})
         await svc.sync()
         const grown = await read()
-        ctx.podSource.remove('fake-new-sleep')
+        ctx.policy.podSource.remove('fake-new-sleep')
         if (grown.pairs.size + grown.portPairs.size !== rules)
           fail(
             `a new app=sleep pod changed the rule count from ${rules} to ${grown.pairs.size + grown.portPairs.size}: rules name identities, so a new pod of a known group needs none`,

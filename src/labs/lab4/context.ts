@@ -1,7 +1,9 @@
 import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {Lab3Context} from '../lab3/context.js'
-import type {Lab1Options} from '../lab1/context.js'
+import {lab3Context, type Lab3Context, type PinnedProgram} from '../lab3/context.js'
+import type {PluginFixture} from '../lab1/context.js'
+import type {ProgramOptions} from '../lab2/context.js'
+import type {CheckPods} from '../../checks/check-pods.js'
 import type {LoadOutcome} from '../../bpf/programs.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {mapDelete, mapDump, mapLookup, mapInfo, valueBufferSize} from '../../bpf/map-ops.js'
@@ -16,10 +18,8 @@ import {TO_POD_PROGRAM} from '../../policy/endpoints.js'
 import {PolicyController} from '../../policy/controller.js'
 import type {Labels} from '../../policy/networkpolicy.js'
 import {emptyDesired, type Desired, type Mode} from '../../policy/resolve.js'
-import {CheckSkip, CheckFailure, fail} from '../check-types.js'
-import {addressed, type AddressedPod, type CheckPod} from '../check-pods.js'
-
-const LAB = 4
+import {CheckSkip, CheckFailure, fail} from '../../checks/engine.js'
+import {addressed, type AddressedPod, type CheckPod} from '../../checks/check-pods.js'
 
 /** What became of a frame on its way from one pod to another: the XDP verdict at the source, then to_pod's at the destination. */
 export interface PathVerdict {
@@ -30,33 +30,46 @@ export interface PathVerdict {
 
 export type ControllerFactory = (service: PolicyService) => PolicyController
 
-export interface Lab4Options extends Lab1Options {
-  workspace: string
+export interface Lab4Options extends ProgramOptions {
   /** How policy.follows-pods gets its controller (tests swap in broken ones). */
   controller?: ControllerFactory
 }
 
 /**
- * Lab 4: the checks drive the learner's program through the policy layer, with their own
- * pods (labelled) and their own policy state; the learner's rules in the pinned maps are
- * read before and written back after, so a check run does not cost them their rules.
+ * The policy layer over the learner's pinned program: lab 4's fixture. The checks drive the
+ * program through it, with their own pods (labelled) and their own policy state; the learner's
+ * rules in the pinned maps are read before the load and written back in cleanup, so a check run
+ * does not cost them their rules.
  */
-export class Lab4Context extends Lab3Context {
-  protected readonly labNumber: number = LAB
+export class PolicyFixture {
   readonly podSource = new MemoryPodSource()
-  private service?: PolicyService
+  private policyService?: PolicyService
   private saved?: {mode: Mode; current: Current}
   /** The conntrack entries before the run: the run's own flows are removed after it. */
   private savedFlows?: Set<string>
   private readonly labelled = new Map<string, Promise<CheckPod>>()
-  readonly controller: ControllerFactory
 
-  constructor(opts: Lab4Options) {
-    super(opts)
-    this.controller = opts.controller ?? ((s) => new PolicyController(s, {debounceMs: 30}))
+  constructor(
+    readonly pods: CheckPods,
+    readonly plugin: PluginFixture,
+    readonly pinned: PinnedProgram,
+    readonly controller: ControllerFactory = (s) => new PolicyController(s, {debounceMs: 30}),
+  ) {
+    pinned.aroundDeploy({before: () => this.saveLearnerState(), after: (out) => this.dropStalePins(out)})
+    pods.onCleanup('before-pods', () => {
+      try {
+        this.restoreRules()
+      } finally {
+        this.restoreFlows()
+      }
+    })
   }
 
-  protected async beforeDeploy(): Promise<void> {
+  private pinDir(): string {
+    return this.pinned.pinDir()
+  }
+
+  private saveLearnerState(): void {
     // The learner's rules, as they were: restored in cleanup.
     this.savedFlows = this.flowKeys()
     const mode = detectMode(this.pinDir())
@@ -70,7 +83,7 @@ export class Lab4Context extends Lab3Context {
     }
   }
 
-  protected afterDeploy(out: LoadOutcome): void {
+  private dropStalePins(out: LoadOutcome): void {
     // Maps and programs of an earlier design stay pinned after a reload; they would confuse the
     // mode detection (endpoint_policy pinned means the identity design) and the agent (a stale
     // to_pod would be attached to pods).
@@ -82,7 +95,7 @@ export class Lab4Context extends Lab3Context {
 
   /** The pinned to_pod program, or a failure that says what the step needs. */
   async toPodPin(): Promise<string> {
-    const d = await this.deployed()
+    const d = await this.pinned.deployed()
     const p = d.programs.find((x) => x.name === TO_POD_PROGRAM)
     if (!p)
       fail(
@@ -98,7 +111,7 @@ export class Lab4Context extends Lab3Context {
    * the flows XDP records are there for the frames after.
    */
   path(frames: Buffer[]): PathVerdict[] {
-    const xdp = objGet(this.xdpPin())
+    const xdp = objGet(this.pinned.program.xdpPin())
     const toPodPin = join(this.pinDir(), TO_POD_PROGRAM)
     const tc = existsSync(toPodPin) ? objGet(toPodPin) : undefined
     try {
@@ -117,22 +130,22 @@ export class Lab4Context extends Lab3Context {
   }
 
   /** The check run's policy service (its own state file, its own pods), over the learner's maps. */
-  async policy(): Promise<PolicyService> {
-    const d = await this.deployed()
+  async service(): Promise<PolicyService> {
+    const d = await this.pinned.deployed()
     if (!d.maps.some((m) => m.name === POLICY_MAPS['ip-pair'].pairs || m.name === POLICY_MAPS.identity.rules)) {
       throw new CheckSkip('needs the policy map (policy.test-run)')
     }
-    this.service ??= new PolicyService({
+    this.policyService ??= new PolicyService({
       pinDir: this.pinDir(),
-      store: new PolicyStore(join(this.tmp, 'policy.json')),
+      store: new PolicyStore(join(this.pods.tmp, 'policy.json')),
       pods: this.podSource,
     })
-    return this.service
+    return this.policyService
   }
 
   /** Open the policy maps; a wrong layout fails the running check with what is wrong. */
   async maps(): Promise<PolicyMaps> {
-    await this.policy()
+    await this.service()
     try {
       return PolicyMaps.open(this.pinDir())
     } catch (err) {
@@ -148,7 +161,12 @@ export class Lab4Context extends Lab3Context {
     // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
     let made = this.labelled.get(name)
     if (!made) {
-      made = name === 'httpbin' ? this.podA() : name === 'sleep' ? this.podB() : this.trafficPod(name, workload, labels)
+      made =
+        name === 'httpbin'
+          ? this.plugin.podA()
+          : name === 'sleep'
+            ? this.plugin.podB()
+            : this.plugin.trafficPod(name, workload, labels)
       this.labelled.set(name, made)
     }
     const pod = await made
@@ -161,7 +179,7 @@ export class Lab4Context extends Lab3Context {
 
   /** Forget a pod: DEL it and tell the policy layer. */
   async dropPod(pod: CheckPod): Promise<void> {
-    await this.detach(pod)
+    await this.pods.detach(pod)
     this.labelled.delete(pod.name)
     this.podSource.remove(pod.name)
   }
@@ -185,15 +203,6 @@ export class Lab4Context extends Lab3Context {
       return v ? counterValue(v, info) : 0n
     } finally {
       closeFd(fd)
-    }
-  }
-
-  protected async removeAll(): Promise<void> {
-    try {
-      this.restoreRules()
-      this.restoreFlows()
-    } finally {
-      await super.removeAll()
     }
   }
 
@@ -254,4 +263,14 @@ export class Lab4Context extends Lab3Context {
       for (const e of mapDump(fd)) if (!this.savedFlows?.has(e.key.toString('hex'))) mapDelete(fd, e.key)
     })
   }
+}
+
+/** Lab 4's checks: lab 3's, plus the policy layer over the pinned program. */
+export interface Lab4Context extends Lab3Context {
+  policy: PolicyFixture
+}
+
+export function lab4Context(opts: Lab4Options): Lab4Context {
+  const base = lab3Context(opts)
+  return {...base, policy: new PolicyFixture(base.pods, base.plugin, base.pinned, opts.controller)}
 }

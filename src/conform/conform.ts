@@ -1,13 +1,12 @@
 import {loadNetworkConfig, pluginStdin, type NetworkConfig} from '../cni/config.js'
-import {invokePlugin} from '../cni/invoke.js'
 import {checkNetworkList, pluginVersion} from '../cni/network.js'
-import {describeCode, SPEC_SECTIONS, versionHas} from '../cni/spec.js'
+import {SPEC_SECTIONS, versionHas} from '../cni/spec.js'
 import {addrs, link} from '../net/ip.js'
-import {run} from '../host/exec.js'
-import {CheckPods, type CheckPod} from './check-pods.js'
-import {CheckSkip, fail, runCheck, type CheckDefinition, type CheckResult} from './check-types.js'
+import {CheckPods, type CheckPod} from '../checks/check-pods.js'
+import {CheckSkip, fail, noneFailed, runCheckList, type CheckDefinition, type CheckResult} from '../checks/engine.js'
+import {concurrentAdds, delWhenGone, errorCaseProblems} from '../checks/cni-assertions.js'
 
-// `ebpfcni conform`: the spec-level subset of lab 1's checks, against any plugin or conflist
+// `ebpfcni conform`: the spec-level subset of lab 1's checks (sharing their assertions, checks/cni-assertions.ts), against any plugin or conflist
 // (Debian's bridge + host-local, the learner's, a third party's). There is no public CNI
 // conformance suite; each failure here names the SPEC section it breaks.
 
@@ -74,37 +73,32 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
       const stdin = pluginStdin(ctx.net, first)
       const base = {
         type: String(first.type),
-        cniPath: ctx.cniPath,
-        timeoutMs: ctx.timeoutMs,
         netns: '/run/netns/ebpfcni-conform-none',
         ifname: 'eth0',
       }
-      const cases = [
-        {label: 'ADD without CNI_CONTAINERID', code: 4, call: invokePlugin({...base, command: 'ADD', stdin})},
+      const call = (
+        command: string,
+        extra: {stdin?: Record<string, unknown>; stdinRaw?: string; containerId?: string},
+      ) => ({
+        ...base,
+        command: command as 'ADD',
+        stdin,
+        ...extra,
+      })
+      const problems = await errorCaseProblems(ctx, [
+        {label: 'ADD without CNI_CONTAINERID', code: 4, call: call('ADD', {})},
         {
           label: 'ADD with an undecodable config',
           code: 6,
-          call: invokePlugin({...base, command: 'ADD', stdin, stdinRaw: '{"cniVersion":', containerId: 'conform'}),
+          call: call('ADD', {stdinRaw: '{"cniVersion":', containerId: 'conform'}),
         },
-        {
-          label: 'CNI_COMMAND=FOO',
-          code: 4,
-          call: invokePlugin({...base, command: 'FOO' as 'ADD', stdin, containerId: 'conform'}),
-        },
+        {label: 'CNI_COMMAND=FOO', code: 4, call: call('FOO', {containerId: 'conform'})},
         {
           label: 'ADD with cniVersion "9.9.9"',
           code: 1,
-          call: invokePlugin({...base, command: 'ADD', stdin: {...stdin, cniVersion: '9.9.9'}, containerId: 'conform'}),
+          call: call('ADD', {stdin: {...stdin, cniVersion: '9.9.9'}, containerId: 'conform'}),
         },
-      ]
-      const problems: string[] = []
-      for (const c of cases) {
-        const out = await c.call
-        if (out.run?.exitCode === 0) problems.push(`${c.label}: exited 0`)
-        else if (!out.error) problems.push(`${c.label}: ${out.problem}`)
-        else if (out.error.code !== c.code)
-          problems.push(`${c.label}: code ${describeCode(out.error.code)}, expected ${describeCode(c.code)}`)
-      }
+      ])
       if (problems.length) breaks('error', problems.join('; '))
       return 'missing variable → 4, undecodable → 6, unknown command → 4, unsupported version → 1'
     },
@@ -190,13 +184,10 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
     hint: 'A DEL must succeed when what it would remove is already gone.',
     run: async (ctx) => {
       const p = await ctx.healthyPod()
-      const again = await ctx.detach(p, {keepNetns: true})
-      if (!again.ok) breaks('del', `a second DEL failed: ${again.problem}`)
-      const q = await ctx.attach(ctx.net, 'conform-gone')
-      if (!q.outcome.ok) throw new CheckSkip(`needs a second successful ADD (${q.outcome.problem})`)
-      await run('ip', ['netns', 'del', q.netnsName], {timeoutMs: 5000})
-      const gone = await ctx.detach(q, {keepNetns: true})
-      if (!gone.ok) breaks('del', `DEL after the netns was deleted failed: ${gone.problem}`)
+      const gone = await delWhenGone(ctx, ctx.net, p, 'conform-gone')
+      if (gone.second) breaks('del', `a second DEL failed: ${gone.second}`)
+      if (gone.skipped) throw new CheckSkip(gone.skipped)
+      if (gone.netnsGone) breaks('del', `DEL after the netns was deleted failed: ${gone.netnsGone}`)
       return 'second DEL ok; DEL without the netns ok'
     },
   },
@@ -205,13 +196,15 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
     title: 'concurrency: 10 ADDs for different containers at once all succeed with distinct addresses',
     hint: 'Hold a lock around allocation; never pick an address from state another ADD may be changing.',
     run: async (ctx) => {
-      const pods = await Promise.all(Array.from({length: 10}, (_, i) => ctx.attach(ctx.net, `conc${i}`)))
-      const failed = pods.filter((p) => !p.outcome.ok)
-      if (failed.length)
-        breaks('concurrency', `${failed.length} of 10 concurrent ADDs failed; first: ${failed[0].outcome.problem}`)
-      const ips = pods.map((p) => p.ip).filter(Boolean) as string[]
-      const dupes = [...new Set(ips.filter((ip, i) => ips.indexOf(ip) !== i))]
-      if (dupes.length) breaks('concurrency', `addresses given to more than one container: ${dupes.join(', ')}`)
+      const wave = await concurrentAdds(ctx, ctx.net, 10, 'conc')
+      if (wave.failed.length)
+        breaks(
+          'concurrency',
+          `${wave.failed.length} of 10 concurrent ADDs failed; first: ${wave.failed[0].outcome.problem}`,
+        )
+      if (wave.duplicates.length)
+        breaks('concurrency', `addresses given to more than one container: ${wave.duplicates.join(', ')}`)
+      const ips = wave.pods.map((p) => p.ip).filter(Boolean)
       return `10 concurrent ADDs: ${ips.length} distinct addresses`
     },
   },
@@ -226,13 +219,9 @@ export async function runConform(o: {
   const started = performance.now()
   const net = loadNetworkConfig(o.configFile)
   const ctx = new ConformContext(net, o.cniPath, o.timeoutMs ?? 10_000)
-  const checks: CheckResult[] = []
+  let checks: CheckResult[]
   try {
-    for (const c of CONFORM_CHECKS) {
-      const r = await runCheck(c, ctx)
-      checks.push(r)
-      o.onCheck?.(r)
-    }
+    checks = await runCheckList(CONFORM_CHECKS, ctx, {onCheck: (_id, _title, r) => r && o.onCheck?.(r)})
   } finally {
     await ctx.cleanup()
   }
@@ -241,7 +230,7 @@ export async function runConform(o: {
     network: net.name,
     cniVersion: net.cniVersion,
     plugins: net.plugins.map((p) => String(p.type)),
-    passed: checks.every((c) => c.status !== 'fail'),
+    passed: checks.length > 0 && noneFailed(checks),
     durationMs: Math.round(performance.now() - started),
     checks,
   }

@@ -7,8 +7,8 @@ import {ping} from '../net/probes.js'
 import type {NetworkConfig} from '../cni/config.js'
 import {addNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
 import {invokePlugin, type InvokeOutcome, type InvokeRequest} from '../cni/invoke.js'
-import {podIp} from '../pods/types.js'
-import {CheckSkip} from './check-types.js'
+import {podIp} from '../cni/result.js'
+import {CheckSkip} from './engine.js'
 import {interrupted, onInterrupt} from '../host/interrupt.js'
 
 /** The first plugin call that was killed for not finishing: once seen, nothing else waits on it. */
@@ -109,6 +109,9 @@ export class CheckPods {
   private readonly inflight = new Set<Promise<unknown>>()
   private cleaning?: Promise<void>
   private readonly unregisterInterrupt: () => void
+  /** What the run's fixtures undo, before and after the pods go (see onCleanup). */
+  private readonly beforePods: Array<() => Promise<void> | void> = []
+  private readonly afterPods: Array<() => Promise<void> | void> = []
 
   constructor(
     readonly cniPath: string[],
@@ -240,15 +243,29 @@ export class CheckPods {
     return this.memo.get(key) as Promise<T>
   }
 
+  /**
+   * A fixture's undo, run by cleanup(): `before` the pods are DELeted (the fixture made last runs
+   * first, so what builds on the pods goes before them), or `after` (what the pods stood on:
+   * bridges, allocation state). One undo failing does not stop the others.
+   */
+  onCleanup(when: 'before-pods' | 'after-pods', undo: () => Promise<void> | void): void {
+    if (when === 'before-pods') this.beforePods.unshift(undo)
+    else this.afterPods.push(undo)
+  }
+
   /** Remove every pod and netns this run made; safe to call twice (Ctrl-C and the normal end). */
   cleanup(): Promise<void> {
     this.cleaning ??= this.removeAll()
     return this.cleaning
   }
 
-  protected async removeAll(): Promise<void> {
+  private async removeAll(): Promise<void> {
     this.unregisterInterrupt()
     await Promise.allSettled([...this.inflight])
+    for (const undo of this.beforePods)
+      await Promise.resolve()
+        .then(undo)
+        .catch(() => undefined)
     // DEL a few at a time: an IPAM check alone can leave 70 pods.
     const left = [...this.pods].reverse()
     for (let i = 0; i < left.length; i += 8)
@@ -257,6 +274,10 @@ export class CheckPods {
       await netnsDel(e.name).catch(() => undefined)
       this.ledger.forget([e.id])
     }
+    for (const undo of this.afterPods)
+      await Promise.resolve()
+        .then(undo)
+        .catch(() => undefined)
     rmSync(this.tmp, {recursive: true, force: true})
   }
 }

@@ -1,4 +1,8 @@
 import {errorMessage} from '../host/errors.js'
+import {interrupted} from '../host/interrupt.js'
+
+// The one check engine: lab checks, `conform` and `doctor` are lists of CheckDefinitions run by
+// runCheckList, and each verdict is a CheckResult.
 
 export type CheckCost = 'cheap' | 'pods' | 'heavy'
 const COST_RANK: Record<CheckCost, number> = {cheap: 0, pods: 1, heavy: 2}
@@ -10,7 +14,8 @@ export const byCost = <C extends {cost?: CheckCost}>(checks: C[]): C[] =>
     .sort((a, b) => COST_RANK[a.c.cost ?? 'pods'] - COST_RANK[b.c.cost ?? 'pods'] || a.i - b.i)
     .map(({c}) => c)
 
-export type CheckStatus = 'pass' | 'fail' | 'skip'
+/** `warn`: an optional check failed (doctor's optional runtimes); it does not fail the run. */
+export type CheckStatus = 'pass' | 'fail' | 'skip' | 'warn'
 
 /** One check's verdict, as `check --json` prints it. */
 export interface CheckResult {
@@ -60,6 +65,8 @@ export interface CheckDefinition<Ctx> {
    * calls, the default makes a pod or two, `heavy` fills subnets or starts containers.
    */
   cost?: CheckCost
+  /** Something the work can do without (an optional runtime): its failure is a warning. */
+  optional?: boolean
   /** Resolves with a pass message, or throws CheckFailure / CheckSkip. */
   run: (ctx: Ctx) => Promise<string>
 }
@@ -74,7 +81,7 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
   } catch (err) {
     if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
     else if (err instanceof CheckFailure)
-      result = {...base, status: 'fail', message: err.message, hint: err.hint ?? check.hint}
+      result = {...base, status: check.optional ? 'warn' : 'fail', message: err.message, hint: err.hint ?? check.hint}
     else
       result = {
         ...base,
@@ -86,3 +93,35 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
   result.durationMs = Math.round(performance.now() - t0)
   return result
 }
+
+export interface CheckListOptions {
+  /** Stop at the first failure (the feedback loop's order); the rest are not run. */
+  untilFirstFailure?: boolean
+  /** Called as each check starts (no result) and ends (with it), for live rendering. */
+  onCheck?: (id: string, title: string, result?: CheckResult) => void
+}
+
+/**
+ * Run checks in order against one context. Ctrl-C stops the list: a check cut short saw its own
+ * children killed, so it gives no verdict and is left out (the caller asks interrupted()).
+ */
+export async function runCheckList<Ctx>(
+  checks: Array<CheckDefinition<Ctx>>,
+  ctx: Ctx,
+  o: CheckListOptions = {},
+): Promise<CheckResult[]> {
+  const results: CheckResult[] = []
+  for (const check of checks) {
+    if (o.untilFirstFailure && results.some((r) => r.status === 'fail')) break
+    if (interrupted()) break
+    o.onCheck?.(check.id, check.title)
+    const result = await runCheck(check, ctx)
+    if (interrupted()) break
+    results.push(result)
+    o.onCheck?.(check.id, check.title, result)
+  }
+  return results
+}
+
+/** A run passes when no check failed; warnings and skips do not fail it. */
+export const noneFailed = (results: CheckResult[]): boolean => results.every((r) => r.status !== 'fail')
