@@ -2,6 +2,7 @@ import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {ProgressStore} from '../host/progress.js'
 import {loadLabs} from '../labs/catalogue.js'
+import {LabSession} from '../labs/session.js'
 import {mark} from '../ui/render.js'
 
 const duration = (ms: number): string =>
@@ -22,41 +23,8 @@ export default class Status extends BaseCommand {
 
   async run(): Promise<unknown> {
     await this.parse(Status)
-    const progress = new ProgressStore().all()
-    const labs = loadLabs().map((lab) => {
-      const p = progress[String(lab.id)]
-      const steps = lab.steps.map((s) => {
-        const sp = p?.steps[s.id]
-        return {
-          id: s.id,
-          title: s.title,
-          level: s.level,
-          minutes: s.minutes,
-          done: sp?.done ?? false,
-          doneAt: sp?.doneAt ?? null,
-          checksPassed: sp?.checksPassed ?? 0,
-          checksTotal: sp?.checksTotal ?? 0,
-          attempts: sp?.attempts ?? 0,
-          hintsSeen: sp?.hintsSeen ?? 0,
-        }
-      })
-      // Time a step took: from the lab's start or the previous step's completion to its own.
-      let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
-      const timed = steps.map((s) => {
-        const at = s.doneAt ? Date.parse(s.doneAt) : undefined
-        const tookMs = at !== undefined && from !== undefined ? Math.max(0, at - from) : null
-        if (at !== undefined) from = at
-        return {...s, tookMs}
-      })
-      return {
-        lab: lab.id,
-        title: lab.title,
-        startedAt: p?.startedAt ?? null,
-        stepsDone: steps.filter((s) => s.done).length,
-        stepsTotal: steps.length,
-        steps: timed,
-      }
-    })
+    const progress = new ProgressStore()
+    const labs = loadLabs().map((lab) => new LabSession(lab, progress).status())
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
       const core = l.steps.filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)

@@ -1,10 +1,39 @@
 import {ProgressStore} from '../host/progress.js'
 import {getStep, type Lab, type LabStep} from './catalogue.js'
+import {runChecks} from './checker.js'
+import type {CheckReport, CheckResult} from '../checks/engine.js'
+
+/** One step as `status` shows it. */
+export interface StepStatus {
+  id: string
+  title: string
+  level: LabStep['level']
+  minutes: number
+  done: boolean
+  doneAt: string | null
+  checksPassed: number
+  checksTotal: number
+  attempts: number
+  hintsSeen: number
+  /** From the lab's start, or the previous step's completion, to this step's. */
+  tookMs: number | null
+}
+
+/** One lab as `status` shows it. */
+export interface LabStatus {
+  lab: number
+  title: string
+  startedAt: string | null
+  stepsDone: number
+  stepsTotal: number
+  steps: StepStatus[]
+}
 
 /**
  * One learner's session in one lab, over the progress store: which step they are on, what is
- * done, the hints they have seen. `lab`, `hint`, the menu and watch mode all ask it, so they
- * agree on "the current step"; the check engine records check runs in the same store.
+ * done, the hints they have seen, and checking a step. `lab`, `hint`, `status`, the menu and
+ * watch mode are views over it, so they agree on "the current step"; the check engine records
+ * check runs in the same store.
  */
 export class LabSession {
   constructor(
@@ -45,5 +74,55 @@ export class LabSession {
   nextHints(step: LabStep): string[] {
     if (step.hints.length === 0) return []
     return step.hints.slice(0, this.progress.nextHint(this.lab.id, step.id, step.hints.length))
+  }
+
+  /** The feedback loop's check of one step: cheapest first, stopping at the first failure; progress recorded. */
+  checkStep(
+    step: LabStep,
+    workspace: string,
+    onCheck?: (id: string, title: string, result?: CheckResult) => void,
+  ): Promise<CheckReport> {
+    return runChecks({
+      lab: this.lab.id,
+      step: step.id,
+      workspace,
+      progress: this.progress,
+      untilFirstFailure: true,
+      onCheck,
+    })
+  }
+
+  /** Every step: done or not, when, how long it took, check runs and hints seen. */
+  status(): LabStatus {
+    const p = this.progress.lab(this.lab.id)
+    // Time a step took: from the lab's start or the previous step's completion to its own.
+    let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
+    const steps = this.lab.steps.map((s): StepStatus => {
+      const sp = p?.steps[s.id]
+      const at = sp?.doneAt ? Date.parse(sp.doneAt) : undefined
+      const tookMs = at !== undefined && from !== undefined ? Math.max(0, at - from) : null
+      if (at !== undefined) from = at
+      return {
+        id: s.id,
+        title: s.title,
+        level: s.level,
+        minutes: s.minutes,
+        done: sp?.done ?? false,
+        doneAt: sp?.doneAt ?? null,
+        checksPassed: sp?.checksPassed ?? 0,
+        checksTotal: sp?.checksTotal ?? 0,
+        attempts: sp?.attempts ?? 0,
+        hintsSeen: sp?.hintsSeen ?? 0,
+        tookMs,
+      }
+    })
+    return {
+      lab: this.lab.id,
+      title: this.lab.title,
+      startedAt: p?.startedAt ?? null,
+      stepsDone: steps.filter((s) => s.done).length,
+      stepsTotal: steps.length,
+      steps,
+    }
   }
 }

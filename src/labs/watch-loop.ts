@@ -1,9 +1,8 @@
 import type {Lab, LabStep} from './catalogue.js'
 import {watchFiles} from '../host/file-watch.js'
-import {runChecks} from './checker.js'
 import {ProgressStore} from '../host/progress.js'
 import {LabSession} from './session.js'
-import type {CheckReport, CheckResult} from './check-types.js'
+import type {CheckReport, CheckResult} from '../checks/engine.js'
 
 // Watch mode's controller (like rustlings watch): re-run the current step's checks whenever a
 // workspace file changes, cheapest first and stopping at the first failure, and move on to the
@@ -33,8 +32,7 @@ export interface WatchLoopOptions {
 }
 
 export async function watchLoop(o: WatchLoopOptions): Promise<void> {
-  const progress = o.progress ?? new ProgressStore()
-  const session = new LabSession(o.lab, progress)
+  const session = new LabSession(o.lab, o.progress ?? new ProgressStore())
   let step = o.step
   let running = false
   let again: string[] | undefined
@@ -49,17 +47,10 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
     try {
       o.onEvent({kind: 'run', step, changed})
       let first: number | undefined
-      const report = await runChecks({
-        lab: o.lab.id,
-        step: step.id,
-        workspace: o.workspace,
-        progress,
-        untilFirstFailure: true,
-        onCheck: (_id, title, r) => {
-          if (!r) return o.onEvent({kind: 'check-started', title})
-          first ??= performance.now()
-          o.onEvent({kind: 'check-done', result: r})
-        },
+      const report = await session.checkStep(step, o.workspace, (_id, title, r) => {
+        if (!r) return o.onEvent({kind: 'check-started', title})
+        first ??= performance.now()
+        o.onEvent({kind: 'check-done', result: r})
       })
       o.onEvent({
         kind: 'report',

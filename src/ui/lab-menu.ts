@@ -3,13 +3,9 @@ import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {execa} from 'execa'
 import {createInterface} from 'node:readline'
-import {join} from 'node:path'
 import type {Lab, LabStep} from '../labs/catalogue.js'
 import {readStepText} from '../labs/catalogue.js'
-import {solutionFiles} from '../labs/workspace.js'
-import {runChecks} from '../labs/checker.js'
-import {labModule} from '../labs/registry.js'
-import {applySolutionAndLoad} from '../labs/deploy.js'
+import {menuLoop, type MenuAction, type MenuView} from '../labs/menu-loop.js'
 import {ProgressStore} from '../host/progress.js'
 import {LabSession} from '../labs/session.js'
 import {errorMessage, UserError} from '../host/errors.js'
@@ -19,7 +15,8 @@ import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
 import {hintLine} from './next-steps.js'
 
-// The interactive lab (a terminal on both ends): the step's text, then a menu of actions.
+// The interactive lab's view (a terminal on both ends): the step's text, the menu of actions, their
+// output. labs/menu-loop.ts decides what each action does.
 
 export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): void {
   const i = lab.steps.indexOf(step) + 1
@@ -28,8 +25,6 @@ export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): voi
   log(renderMarkdown(readStepText(lab, step)))
 }
 
-/** The file a step asks the learner to edit (its solution's first file). */
-export const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
 /**
  * The learner's editor as [program, args]: VISUAL wins over EDITOR (as git and crontab do), and
  * either may carry arguments ("code --wait"), split as a shell splits words (quotes kept together).
@@ -41,7 +36,74 @@ export function editorCommand(env: NodeJS.ProcessEnv = process.env): [string, st
 }
 const editorName = (): string => editorCommand().join(' ').trim()
 
-export async function labMenu(
+/** The menu on a terminal: prompts with @inquirer, output through `log`. */
+export function terminalMenuView(
+  lab: Lab,
+  dir: string,
+  log: (s: string) => void,
+  progress: ProgressStore,
+  showDiff: (step: LabStep) => Promise<void>,
+): MenuView {
+  return {
+    choose: (step, {passed, next, file}) =>
+      select<MenuAction>({
+        message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
+        choices: [
+          {name: `Open ${file} in ${editorName()}`, value: 'edit'},
+          {name: "Run this step's checks", value: 'check'},
+          {name: 'Watch: re-run the checks each time you save (press Enter to stop)', value: 'watch'},
+          {name: 'Show the next hint', value: 'hint'},
+          {name: 'Show the diff to the solution', value: 'diff'},
+          {name: 'Apply the solution for this step (your file is backed up)', value: 'apply'},
+          ...(next && passed ? [{name: `Continue to ${next.title}`, value: 'next' as const}] : []),
+          {name: 'Show the step text again', value: 'text'},
+          {name: 'Back to the list of labs / quit (progress is saved)', value: 'quit'},
+        ],
+      }),
+    showStep: (step) => showStep(lab, step, log),
+    showHint: (n, total, text) =>
+      log(total && text ? `${chalk.yellow(`hint ${n}/${total}:`)} ${text}` : 'No hints for this step.'),
+    openEditor: async (path) => {
+      // The learner is at the keyboard: a long limit, but still one.
+      const [prog, args] = editorCommand()
+      const r = await execa(prog, [...args, path], {stdio: 'inherit', reject: false, timeout: 4 * 3600_000})
+      if (r.failed)
+        log(
+          chalk.red(
+            `error: the editor "${editorName()}" ${r.exitCode === undefined ? `could not start (${r.code ?? r.shortMessage})` : `exited ${r.exitCode}`}`,
+          ) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`,
+        )
+    },
+    showDiff,
+    confirmApply: (files) =>
+      confirm({message: `Replace ${files.join(', ')} with the solution? (yours is backed up)`, default: true}),
+    showApplied: (outcome) => {
+      if (outcome === 'already') return log('Already matches the solution.')
+      log(chalk.green(`Applied the solution. Backups: ${outcome.backups.join(', ') || 'none'}`))
+      if (outcome.loaded) log(chalk.green(outcome.loaded))
+    },
+    showCheckRun: async (step, checks, run) => {
+      const report = await runWithCheckList(checks, run)
+      // A plugin that does not parse is reported before any of the step's checks run.
+      for (const r of report.checks.filter((c) => !step.checks.includes(c.id))) log(renderCheck(r))
+      log(renderSummary(report))
+    },
+    watch: async (step) => {
+      const rl = createInterface({input: process.stdin})
+      const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
+      await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
+      rl.close()
+    },
+    showError: (err) => {
+      log(chalk.red(`error: ${errorMessage(err)}`))
+      const hint = err instanceof UserError ? hintLine(err) : undefined
+      if (hint) log(`${chalk.yellow('hint:')} ${hint}`)
+    },
+  }
+}
+
+/** The interactive lab from `first`: the menu until the learner quits. */
+export function labMenu(
   lab: Lab,
   first: LabStep,
   dir: string,
@@ -49,96 +111,5 @@ export async function labMenu(
   showDiff: (step: LabStep) => Promise<void>,
 ): Promise<void> {
   const progress = new ProgressStore()
-  const session = new LabSession(lab, progress)
-  let step = first
-  for (;;) {
-    const passed = session.isDone(step)
-    const next = session.nextStep(step)
-    const file = stepFile(step)
-    const action = await select({
-      message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
-      choices: [
-        {name: `Open ${file} in ${editorName()}`, value: 'edit'},
-        {name: "Run this step's checks", value: 'check'},
-        {name: 'Watch: re-run the checks each time you save (press Enter to stop)', value: 'watch'},
-        {name: 'Show the next hint', value: 'hint'},
-        {name: 'Show the diff to the solution', value: 'diff'},
-        {name: 'Apply the solution for this step (your file is backed up)', value: 'apply'},
-        ...(next && passed ? [{name: `Continue to ${next.title}`, value: 'next'}] : []),
-        {name: 'Show the step text again', value: 'text'},
-        {name: 'Back to the list of labs / quit (progress is saved)', value: 'quit'},
-      ],
-    })
-    try {
-      if (action === 'quit') return
-      if (action === 'text') showStep(lab, step, log)
-      if (action === 'next' && next) {
-        step = session.moveTo(next)
-        showStep(lab, step, log)
-      }
-      if (action === 'edit') {
-        // The learner is at the keyboard: a long limit, but still one.
-        const [prog, args] = editorCommand()
-        const r = await execa(prog, [...args, join(dir, file)], {
-          stdio: 'inherit',
-          reject: false,
-          timeout: 4 * 3600_000,
-        })
-        if (r.failed)
-          log(
-            chalk.red(
-              `error: the editor "${editorName()}" ${r.exitCode === undefined ? `could not start (${r.code ?? r.shortMessage})` : `exited ${r.exitCode}`}`,
-            ) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`,
-          )
-      }
-      if (action === 'hint') {
-        const n = session.nextHints(step).length
-        log(
-          step.hints.length
-            ? `${chalk.yellow(`hint ${n}/${step.hints.length}:`)} ${step.hints[n - 1]}`
-            : 'No hints for this step.',
-        )
-      }
-      if (action === 'diff') await showDiff(step)
-      if (action === 'apply') {
-        const files = solutionFiles(lab, step, dir)
-        if (!files.some((f) => f.differs)) log('Already matches the solution.')
-        else if (
-          await confirm({
-            message: `Replace ${files
-              .filter((f) => f.differs)
-              .map((f) => f.name)
-              .join(', ')} with the solution? (yours is backed up)`,
-            default: true,
-          })
-        ) {
-          const {backups, loaded} = await applySolutionAndLoad(files, dir, {lab: lab.id})
-          log(chalk.green(`Applied the solution. Backups: ${backups.join(', ') || 'none'}`))
-          if (loaded) log(chalk.green(loaded))
-        }
-      }
-      if (action === 'check') {
-        const defs = labModule(lab.id)?.checks ?? []
-        const checks = step.checks.map((id) => ({id, title: defs.find((c: {id: string}) => c.id === id)?.title ?? id}))
-        const report = await runWithCheckList(checks, (onCheck) =>
-          runChecks({lab: lab.id, step: step.id, workspace: dir, progress, onCheck, untilFirstFailure: true}),
-        )
-        // A plugin that does not parse is reported before any of the step's checks run.
-        for (const r of report.checks.filter((c) => !step.checks.includes(c.id))) log(renderCheck(r))
-        log(renderSummary(report))
-      }
-      if (action === 'watch') {
-        const rl = createInterface({input: process.stdin})
-        const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
-        await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
-        rl.close()
-        // Watch mode may have moved on to the next step.
-        step = session.currentStep()
-      }
-    } catch (err) {
-      log(chalk.red(`error: ${errorMessage(err)}`))
-      const hint = err instanceof UserError ? hintLine(err) : undefined
-      if (hint) log(`${chalk.yellow('hint:')} ${hint}`)
-    }
-  }
+  return menuLoop(new LabSession(lab, progress), first, dir, terminalMenuView(lab, dir, log, progress, showDiff))
 }

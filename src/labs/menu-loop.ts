@@ -1,0 +1,94 @@
+import {join} from 'node:path'
+import type {LabStep} from './catalogue.js'
+import type {LabSession} from './session.js'
+import {solutionFiles} from './workspace.js'
+import {applySolutionAndLoad} from './deploy.js'
+import {labModule} from './registry.js'
+import type {CheckReport, CheckResult} from '../checks/engine.js'
+
+// The interactive lab's controller: one step at a time, the learner picks an action, this decides
+// what it does over the session. ui/lab-menu.ts is the view: it renders and prompts.
+
+export type MenuAction = 'edit' | 'check' | 'watch' | 'hint' | 'diff' | 'apply' | 'next' | 'text' | 'quit'
+
+/** The file a step asks the learner to edit (its solution's first file). */
+export const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
+
+export type OnCheck = (id: string, title: string, result?: CheckResult) => void
+
+/** What the menu shows and asks: the terminal's side, implemented in ui/. */
+export interface MenuView {
+  /** The action for this step; `next` is offered when the step passed and one follows. */
+  choose(step: LabStep, state: {passed: boolean; next?: LabStep; file: string}): Promise<MenuAction>
+  showStep(step: LabStep): void
+  /** Hint n of total (n = 0: the step has none). */
+  showHint(n: number, total: number, text?: string): void
+  openEditor(path: string): Promise<void>
+  showDiff(step: LabStep): Promise<void>
+  confirmApply(files: string[]): Promise<boolean>
+  showApplied(outcome: {backups: string[]; loaded?: string} | 'already'): void
+  /** Render a check run live: `run` is called with the callback that reports each check. */
+  showCheckRun(
+    step: LabStep,
+    checks: Array<{id: string; title: string}>,
+    run: (onCheck: OnCheck) => Promise<CheckReport>,
+  ): Promise<void>
+  /** Watch mode until the learner stops it. */
+  watch(step: LabStep): Promise<void>
+  showError(err: unknown): void
+}
+
+export async function menuLoop(session: LabSession, first: LabStep, workspace: string, view: MenuView): Promise<void> {
+  const lab = session.lab
+  let step = first
+  for (;;) {
+    const next = session.nextStep(step)
+    const file = stepFile(step)
+    const passed = session.isDone(step)
+    const action = await view.choose(step, {passed, next, file})
+    if (action === 'quit') return
+    try {
+      switch (action) {
+        case 'text':
+          view.showStep(step)
+          break
+        case 'next':
+          // Offered only once the step passed; a view that asks anyway moves nothing.
+          if (next && passed) view.showStep((step = session.moveTo(next)))
+          break
+        case 'edit':
+          await view.openEditor(join(workspace, file))
+          break
+        case 'hint': {
+          const shown = session.nextHints(step)
+          view.showHint(shown.length, step.hints.length, shown.at(-1))
+          break
+        }
+        case 'diff':
+          await view.showDiff(step)
+          break
+        case 'apply': {
+          const files = solutionFiles(lab, step, workspace)
+          const differ = files.filter((f) => f.differs).map((f) => f.name)
+          if (!differ.length) view.showApplied('already')
+          else if (await view.confirmApply(differ))
+            view.showApplied(await applySolutionAndLoad(files, workspace, {lab: lab.id}))
+          break
+        }
+        case 'check': {
+          const defs = labModule(lab.id)?.checks ?? []
+          const checks = step.checks.map((id) => ({id, title: defs.find((c) => c.id === id)?.title ?? id}))
+          await view.showCheckRun(step, checks, (onCheck) => session.checkStep(step, workspace, onCheck))
+          break
+        }
+        case 'watch':
+          await view.watch(step)
+          // Watch mode may have moved on to the next step.
+          step = session.currentStep()
+          break
+      }
+    } catch (err) {
+      view.showError(err)
+    }
+  }
+}

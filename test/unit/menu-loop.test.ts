@@ -1,0 +1,76 @@
+import {describe, it, expect, beforeEach, afterEach} from 'vitest'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {getLab, type LabStep} from '../../src/labs/catalogue.js'
+import {ensureWorkspace} from '../../src/labs/workspace.js'
+import {LabSession} from '../../src/labs/session.js'
+import {ProgressStore} from '../../src/host/progress.js'
+import {menuLoop, type MenuAction, type MenuView} from '../../src/labs/menu-loop.js'
+
+// The menu's controller without a terminal: a scripted view records what it was asked to show.
+describe('the interactive lab menu (controller)', () => {
+  let dir: string
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'ebpfcni-menu-'))))
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  function scripted(actions: MenuAction[]) {
+    const seen: string[] = []
+    const offered: Array<{step: string; next?: string}> = []
+    const view: MenuView = {
+      choose: async (step, state) => {
+        offered.push({step: step.id, next: state.next?.id})
+        return actions.shift() ?? 'quit'
+      },
+      showStep: (step) => seen.push(`step ${step.id}`),
+      showHint: (n, total, text) => seen.push(`hint ${n}/${total} ${text ? 'text' : 'none'}`),
+      openEditor: async (path) => {
+        throw new Error(`no editor for ${path}`)
+      },
+      showDiff: async (step) => void seen.push(`diff ${step.id}`),
+      confirmApply: async (files) => (seen.push(`confirm ${files.join(',')}`), false),
+      showApplied: (o) => seen.push(o === 'already' ? 'already' : 'applied'),
+      showCheckRun: async () => void seen.push('checks'),
+      watch: async () => void seen.push('watch'),
+      showError: (err) => seen.push(`error ${(err as Error).message}`),
+    }
+    return {view, seen, offered}
+  }
+
+  it('counts hints one at a time, shows what was asked, reports an action that fails and carries on', async () => {
+    const lab = getLab(1)
+    ensureWorkspace(lab, dir)
+    const session = new LabSession(lab, new ProgressStore(join(dir, 'progress.json')))
+    const first = lab.steps[0] as LabStep
+    const {view, seen} = scripted(['hint', 'hint', 'text', 'edit', 'diff', 'quit'])
+    await menuLoop(session, first, dir, view)
+    expect(seen).toEqual([
+      'hint 1/' + first.hints.length + ' text',
+      'hint 2/' + first.hints.length + ' text',
+      `step ${first.id}`,
+      `error no editor for ${join(dir, Object.keys(first.solution)[0])}`,
+      `diff ${first.id}`,
+    ])
+  })
+
+  it('moves to the next step only when it is offered (the step passed); apply asks first and a no keeps the file', async () => {
+    const lab = getLab(1)
+    ensureWorkspace(lab, dir)
+    const progress = new ProgressStore(join(dir, 'progress.json'))
+    const session = new LabSession(lab, progress)
+    const [first, second] = lab.steps
+    // "next" while the step has not passed: nothing moves.
+    const notYet = scripted(['next', 'apply', 'quit'])
+    await menuLoop(session, first, dir, notYet.view)
+    expect(notYet.offered[0]).toEqual({step: first.id, next: second.id})
+    expect(notYet.seen.filter((s) => s.startsWith('step'))).toEqual([])
+    expect(notYet.seen.at(-1)).toMatch(/^confirm /)
+    // Once passed, next moves the session (remembered in the progress file).
+    progress.recordCheck(lab.id, first.id, 1, 1)
+    const passed = scripted(['next', 'quit'])
+    await menuLoop(session, first, dir, passed.view)
+    expect(passed.seen).toEqual([`step ${second.id}`])
+    expect(passed.offered.map((o) => o.step)).toEqual([first.id, second.id])
+    expect(new LabSession(lab, new ProgressStore(join(dir, 'progress.json'))).currentStep().id).toBe(second.id)
+  })
+})
