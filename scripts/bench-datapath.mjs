@@ -109,7 +109,7 @@ try {
     'lab 2, printk off': {text: source.replace(/\tbpf_printk\([^;]*;\n/, '')},
     'lab 2, printk on': {text: source},
     'lab 4 ip-pair + conntrack': {text: lab4('networkpolicy/ebpfcni.bpf.c'), fill: fillPairs},
-    'lab 4 identity + conntrack': {text: lab4('ebpfcni.bpf.c'), fill: fillIdentity},
+    'lab 4 identity + conntrack': {text: lab4('identity/ebpfcni.bpf.c'), fill: fillIdentity},
   }
   mkdirSync(join(state, 'src'))
   const results = {nothing: await throughput()}

@@ -30,7 +30,7 @@ const pods = Array.from({length: PODS}, (_, i) => ({
 }))
 const policyYaml = (g) =>
   `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: group-${g}}\nspec:\n  podSelector: {matchLabels: {app: group-${g}}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {app: group-${g}}}}]\n`
-const designs = {'ip-pair': 'networkpolicy/ebpfcni.bpf.c', identity: 'ebpfcni.bpf.c'}
+const designs = {'ip-pair': 'networkpolicy/ebpfcni.bpf.c', identity: 'identity/ebpfcni.bpf.c'}
 console.log(
   `policy apply: ${PODS} pods in ${GROUPS} label groups, ${GROUPS} NetworkPolicies (group i accepts group i):`,
 )

@@ -30,3 +30,6 @@ export function checkIdsDisagree(steps: Array<{id: string; checks: string[]}>, c
 export function labModule(lab: number): AnyLabModule | undefined {
   return MODULES[lab]
 }
+
+/** The ids of the labs that have a module (each must have a content folder, and each folder a module). */
+export const registeredLabs = (): number[] => Object.keys(MODULES).map(Number)

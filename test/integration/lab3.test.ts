@@ -11,7 +11,7 @@ const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
 const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
 const PROGRAMS = {
   counter: read('labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'),
-  percpu: read('labs/03-maps-monitoring/solution/ebpfcni.bpf.c'),
+  percpu: read('labs/03-maps-monitoring/solution/percpu/ebpfcni.bpf.c'),
 }
 
 describe('lab 3 checks: the solutions pass, every mutant fails with the right check', () => {

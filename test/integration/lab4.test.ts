@@ -22,7 +22,7 @@ const PROGRAMS = {
   deny: read('labs/04-security-policy/solution/deny/ebpfcni.bpf.c'),
   networkpolicy: read('labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c'),
   spoofing: read('labs/04-security-policy/solution/spoofing/ebpfcni.bpf.c'),
-  identity: read('labs/04-security-policy/solution/ebpfcni.bpf.c'),
+  identity: read('labs/04-security-policy/solution/identity/ebpfcni.bpf.c'),
 }
 
 /** A controller that syncs once at start and never again: it does not follow pods. */

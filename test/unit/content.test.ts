@@ -3,7 +3,7 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
-import {checkIdsDisagree, labModule} from '../../src/labs/registry.js'
+import {checkIdsDisagree, labModule, registeredLabs} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
 
 // The lab content, without root and in seconds (as rustlings' `dev check`): every lab.yaml passes
@@ -13,8 +13,8 @@ import {buildBpf} from '../../src/bpf/build.js'
 const labs = loadLabs()
 
 describe('lab content', () => {
-  it('every lab.yaml passes the schema (loadLabs refuses one that does not), with unique step ids', () => {
-    expect(labs.map((l) => l.id)).toEqual([1, 2, 3, 4])
+  it('every lab.yaml passes the schema (loadLabs refuses one that does not), with unique step ids; content folders and lab modules match', () => {
+    expect(labs.map((l) => l.id)).toEqual(registeredLabs())
     for (const lab of labs) expect(new Set(lab.steps.map((s) => s.id)).size, `lab ${lab.id}`).toBe(lab.steps.length)
   })
 
@@ -26,6 +26,19 @@ describe('lab content', () => {
       ])
       .filter((f) => !existsSync(f))
     expect(missing).toEqual([])
+  })
+
+  it("a solution of its own lives in a folder named after its step (or an earlier one it reuses); the root holds the lab's final files", () => {
+    for (const lab of labs) {
+      const ids = lab.steps.map((s) => s.id)
+      for (const [i, step] of lab.steps.entries()) {
+        for (const path of Object.values(step.solution).filter((p) => p.startsWith('solution/'))) {
+          const parts = path.split('/')
+          if (parts.length === 2) continue // the lab's final file, shared by the steps that name it
+          expect(ids.slice(0, i + 1), `lab ${lab.id} step ${step.id}: ${path}`).toContain(parts[1])
+        }
+      }
+    }
   })
 
   it("starters carry TODO(step) markers, each naming a step of their lab, the first step's included", () => {
