@@ -30,7 +30,7 @@ export default class LabCommand extends BaseCommand {
     '<%= config.bin %> lab all --auto',
   ]
 
-  static args = {lab: Args.string({description: 'Lab number 1-4, or "all" with --auto (menu of labs when omitted).'})}
+  static args = {lab: Args.string({description: 'Lab number (omit it for the list of labs), or "all" with --auto.'})}
   static flags = {
     step: stepFlag,
     workspace: workspaceFlag,

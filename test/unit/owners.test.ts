@@ -3,8 +3,7 @@ import {join} from 'node:path'
 import {tempStateDir} from '../helpers/env.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {podOwner, processOwner} from '../../src/host/owners.js'
-import '../../src/labs/registry.js'
-import {labModule} from '../../src/labs/registry.js'
+import {labModule, registeredLabs} from '../../src/labs/registry.js'
 import {realTargets} from '../../src/labs/install-targets.js'
 import {NetnsRuntime} from '../../src/pods/netns-runtime.js'
 import type {PodRecord} from '../../src/pods/types.js'
@@ -43,7 +42,7 @@ describe('ledger owners', () => {
   })
 
   it("each lab's check context records its objects under that lab", async () => {
-    for (const lab of [1, 2, 3, 4]) {
+    for (const lab of registeredLabs()) {
       const ctx = labModule(lab)!.context({
         targets: realTargets(),
         workspace: t.dir,
