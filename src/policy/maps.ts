@@ -81,6 +81,13 @@ function ruleOfKey(mode: Mode, k: Buffer): ['pair' | 'port', string] {
 
 export type Current = Omit<Desired, 'mode'>
 
+/** The map holding a design's every-port rules, and the one holding its port rules (the same in identity). */
+export function ruleMapNames(mode: Mode): {pairs: string; ports: string} {
+  return mode === 'ip-pair'
+    ? POLICY_MAPS['ip-pair']
+    : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
+}
+
 export interface SyncResult {
   written: number
   removed: number
@@ -124,6 +131,16 @@ export class PolicyMaps {
     return maps
   }
 
+  /** What the pinned maps hold now, and their design: opened, read whole, closed. */
+  static snapshot(pinDir: string): Desired {
+    const maps = PolicyMaps.open(pinDir)
+    try {
+      return {mode: maps.mode, ...maps.read()}
+    } finally {
+      maps.close()
+    }
+  }
+
   private openOne(name: string): void {
     const pin = join(this.pinDir, name)
     if (!existsSync(pin))
@@ -148,13 +165,6 @@ export class PolicyMaps {
     return this.fds.get(name)!
   }
 
-  /** The map holding a design's every-port rules, and the one holding its port rules (the same in identity). */
-  private ruleMaps(): {pairs: string; ports: string} {
-    return this.mode === 'ip-pair'
-      ? POLICY_MAPS['ip-pair']
-      : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
-  }
-
   read(): Current {
     const cur: Current = {
       pairs: new Map(),
@@ -163,7 +173,7 @@ export class PolicyMaps {
       identities: new Map(),
       endpoints: new Map(),
     }
-    const {pairs, ports} = this.ruleMaps()
+    const {pairs, ports} = ruleMapNames(this.mode)
     for (const name of new Set([pairs, ports])) {
       if (!this.fds.has(name)) continue
       for (const e of mapDump(this.fd(name))) {
@@ -187,7 +197,7 @@ export class PolicyMaps {
   /** Bring the maps to `desired` by writing differences only. */
   sync(desired: Desired): SyncResult {
     if (desired.mode !== this.mode) throw new Error(`desired state is for ${desired.mode}, maps are ${this.mode}`)
-    const {pairs, ports} = this.ruleMaps()
+    const {pairs, ports} = ruleMapNames(this.mode)
     const cur = this.read()
     if (desired.isolated.size && !this.has('isolated')) {
       throw new UserError(`a NetworkPolicy selects pods, but no isolated map is pinned under ${this.pinDir}`, {

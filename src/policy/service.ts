@@ -3,7 +3,7 @@ import {resolve as resolvePath} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from './networkpolicy.js'
-import {PolicyMaps, POLICY_MAPS, type SyncResult} from './maps.js'
+import {PolicyMaps, ruleMapNames, type SyncResult} from './maps.js'
 import {
   IDENTITY_HOST,
   IDENTITY_UNKNOWN,
@@ -153,51 +153,42 @@ export class PolicyService {
     identities: Array<{ip: string; pod: string; identity: number; labels: string}>
   }> {
     const nodeOf = await nodeAddresses()
-    const maps = PolicyMaps.open(this.pinDir)
-    try {
-      const cur = maps.read()
-      const pods = this.pods.list()
-      const node = new Set(pods.flatMap((p) => nodeOf(p.ip)))
-      const byIp = new Map(pods.map((p) => [p.ip, p.name]))
-      const labelsOfId = new Map(Object.entries(this.store.read().identities).map(([l, id]) => [id, l]))
-      const address = (x: string): string =>
-        byIp.has(x) ? `${byIp.get(x)} (${x})` : node.has(x) ? `the node (${x})` : x
-      // Sources are addresses (ip-pair) or identities; destinations are always pods' addresses.
-      const source = (x: string): string => {
-        if (maps.mode === 'ip-pair') return address(x)
-        const id = Number(x)
-        return id === IDENTITY_UNKNOWN
-          ? 'unknown (0)'
-          : id === IDENTITY_HOST
-            ? 'the node (1)'
-            : `{${labelsOfId.get(id) ?? '?'}} (${id})`
-      }
-      const mapNames =
-        maps.mode === 'ip-pair'
-          ? POLICY_MAPS['ip-pair']
-          : {pairs: POLICY_MAPS.identity.rules, ports: POLICY_MAPS.identity.rules}
-      return {
-        mode: maps.mode,
-        rules: [
-          ...[...cur.pairs].map(([pair, v]) => {
-            const [s, d] = pair.split('>')
-            return {map: mapNames.pairs, from: source(s), to: address(d), verdict: verdictName(v)}
-          }),
-          ...[...cur.portPairs].map(([rule, v]) => {
-            const [s, d, port] = rule.split('>')
-            return {map: mapNames.ports, from: source(s), to: `${address(d)} ${port}`, verdict: verdictName(v)}
-          }),
-        ],
-        isolated: [...cur.isolated].map(address),
-        identities: [...cur.identities].map(([ip, identity]) => ({
-          ip,
-          pod: byIp.get(ip) ?? '',
-          identity,
-          labels: labelsOfId.get(identity) ?? '',
-        })),
-      }
-    } finally {
-      maps.close()
+    const cur = PolicyMaps.snapshot(this.pinDir)
+    const pods = this.pods.list()
+    const node = new Set(pods.flatMap((p) => nodeOf(p.ip)))
+    const byIp = new Map(pods.map((p) => [p.ip, p.name]))
+    const labelsOfId = new Map(Object.entries(this.store.read().identities).map(([l, id]) => [id, l]))
+    const address = (x: string): string => (byIp.has(x) ? `${byIp.get(x)} (${x})` : node.has(x) ? `the node (${x})` : x)
+    // Sources are addresses (ip-pair) or identities; destinations are always pods' addresses.
+    const source = (x: string): string => {
+      if (cur.mode === 'ip-pair') return address(x)
+      const id = Number(x)
+      return id === IDENTITY_UNKNOWN
+        ? 'unknown (0)'
+        : id === IDENTITY_HOST
+          ? 'the node (1)'
+          : `{${labelsOfId.get(id) ?? '?'}} (${id})`
+    }
+    const mapNames = ruleMapNames(cur.mode)
+    return {
+      mode: cur.mode,
+      rules: [
+        ...[...cur.pairs].map(([pair, v]) => {
+          const [s, d] = pair.split('>')
+          return {map: mapNames.pairs, from: source(s), to: address(d), verdict: verdictName(v)}
+        }),
+        ...[...cur.portPairs].map(([rule, v]) => {
+          const [s, d, port] = rule.split('>')
+          return {map: mapNames.ports, from: source(s), to: `${address(d)} ${port}`, verdict: verdictName(v)}
+        }),
+      ],
+      isolated: [...cur.isolated].map(address),
+      identities: [...cur.identities].map(([ip, identity]) => ({
+        ip,
+        pod: byIp.get(ip) ?? '',
+        identity,
+        labels: labelsOfId.get(identity) ?? '',
+      })),
     }
   }
 }
