@@ -165,7 +165,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         ['policy', 'endpoint_policy'],
         'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)',
       )
-      ;(await ctx.policy.maps()).close()
+      await ctx.policy.requireMapLayout()
       // Two pretend pods (no netns needed: the frames never leave the test run).
       const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
       const y = {name: 'test-y', ip: '10.250.0.2', labels: {t: 'y'}}
@@ -230,9 +230,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       await svc.removeRule('sleep', 'httpbin')
       const r = await http(ctx, b, a, true)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
-      const maps = await ctx.policy.maps()
-      const left = [...maps.read().pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
-      maps.close()
+      const left = [...(await ctx.policy.readMaps()).pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
       if (left.length) fail(`the rule is gone from the store but the map still holds ${left.join(', ')}`)
       return `${b.ip} → ${a.ip} HTTP 200 again; no entry left`
     },
@@ -244,7 +242,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     hint: 'In to_pod: ARP returns TC_ACT_OK; anything that is not IPv4 (parse_iphdr gives NULL) returns TC_ACT_SHOT; a pod no policy selects gets TC_ACT_OK.',
     run: async (ctx) => {
       await ctx.policy.toPodPin()
-      ;(await ctx.policy.maps()).close()
+      await ctx.policy.requireMapLayout()
       const pods: PolicyPod[] = [
         {name: 'plain-a', ip: '10.250.2.1', labels: {role: 'a'}},
         {name: 'plain-b', ip: '10.250.2.2', labels: {role: 'b'}},
@@ -275,7 +273,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         ['policy_ports', 'endpoint_policy'],
         'ports map (policy_ports, or endpoint_policy in the identity design)',
       )
-      ;(await ctx.policy.maps()).close()
+      await ctx.policy.requireMapLayout()
       const pods: PolicyPod[] = [
         {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
         // .0.80: a program that trusts an IHL of 4 reads the destination's last bytes as the port: 80.
@@ -442,7 +440,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'a pod made before the program was loaded is covered once the agent attaches the programs',
     hint: "This is `ebpfcni policy`'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.",
     run: async (ctx) => {
-      const [a, b] = await clientAndServer(ctx)
+      const [, b] = await clientAndServer(ctx)
       const other = await ctx.policy.labelledPod('other', {})
       const late = await ctx.policy.labelledPod('early', {app: 'httpbin'}, 'httpbin')
       // As if made before the program: no XDP and no to_pod on its veth.
@@ -465,7 +463,6 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `the unlabelled pod ${other.ip} still reaches the earlier httpbin pod ${late.ip}: its veth has no to_pod`,
           'the agent attaches to_pod to every pod at sync: is your to_pod named to_pod, and pinned?',
         )
-      void a
       return `earlier pod ${late.ip}: sleep allowed, unlabelled dropped once the programs were attached`
     },
   },
@@ -501,11 +498,9 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         await ctx.policy.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))
         await controller.idle()
-        const maps = await ctx.policy.maps()
-        const cur = maps.read()
-        maps.close()
+        const cur = await ctx.policy.readMaps()
         const stale =
-          maps.mode === 'ip-pair'
+          cur.mode === 'ip-pair'
             ? [...cur.pairs.keys(), ...cur.portPairs.keys()].filter((k) => k.split('>').includes(gone))
             : cur.identities.has(gone)
               ? [`identity[${gone}]`]
@@ -552,9 +547,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES))
         const dropsAfter = ctx.policy.drops()
         if (spoofed.udp > 0) {
-          const maps = await ctx.policy.maps()
-          const entry = [...maps.read().endpoints].find(([, ip]) => ip === other.ip)
-          maps.close()
+          const entry = [...(await ctx.policy.readMaps()).endpoints].find(([, ip]) => ip === other.ip)
           const known = entry
             ? `endpoints[${entry[0]}] = ${entry[1]} (other's veth)`
             : `endpoints has no entry for other's veth`
@@ -589,7 +582,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     run: async (ctx) => {
       await ctx.policy.toPodPin()
       await requireMap(ctx, ['endpoint_policy'], 'endpoint_policy map (without it, this is still the ip-pair design)')
-      ;(await ctx.policy.maps()).close()
+      await ctx.policy.requireMapLayout()
       const svc = await ctx.policy.service()
       // 30 pretend pods in 3 label groups (maps only; the frames are test runs).
       const fakes: PolicyPod[] = Array.from({length: 30}, (_, i) => ({
@@ -598,15 +591,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         labels: {app: ['httpbin', 'sleep', 'other'][i % 3]},
       }))
       return withPretendPods(ctx, fakes, [originalPolicy()], async () => {
-        const read = async () => {
-          const maps = await ctx.policy.maps()
-          try {
-            return maps.read()
-          } finally {
-            maps.close()
-          }
-        }
-        const cur = await read()
+        const cur = await ctx.policy.readMaps()
         const rules = cur.pairs.size + cur.portPairs.size
         const ipPair = resolve('ip-pair', fakes, [originalPolicy()], []).pairs.size
         const endpoints = cur.isolated.size
@@ -619,7 +604,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         // One more client pod: one identity entry, no rule.
         ctx.policy.podSource.add({name: 'fake-new-sleep', ip: '10.251.0.99', labels: {app: 'sleep'}})
         await svc.sync()
-        const grown = await read()
+        const grown = await ctx.policy.readMaps()
         ctx.policy.podSource.remove('fake-new-sleep')
         if (grown.pairs.size + grown.portPairs.size !== rules)
           fail(

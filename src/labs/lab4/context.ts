@@ -13,11 +13,11 @@ import {counterValue} from '../../bpf/counters.js'
 import {PolicyService} from '../../policy/service.js'
 import {PolicyStore} from '../../policy/store.js'
 import {MemoryPodSource} from '../../policy/pods.js'
-import {PolicyMaps, POLICY_MAPS, ALL_POLICY_MAPS, detectMode, type Current} from '../../policy/maps.js'
+import {PolicyMaps, POLICY_MAPS, ALL_POLICY_MAPS, detectMode} from '../../policy/maps.js'
 import {TO_POD_PROGRAM} from '../../policy/endpoints.js'
 import {PolicyController} from '../../policy/controller.js'
 import type {Labels} from '../../policy/networkpolicy.js'
-import {emptyDesired, type Desired, type Mode} from '../../policy/resolve.js'
+import {emptyDesired, type Desired} from '../../policy/resolve.js'
 import {CheckSkip, CheckFailure, fail} from '../../checks/engine.js'
 import {addressed, type AddressedPod, type CheckPod} from '../../checks/check-pods.js'
 
@@ -44,7 +44,8 @@ export interface Lab4Options extends ProgramOptions {
 export class PolicyFixture {
   readonly podSource = new MemoryPodSource()
   private policyService?: PolicyService
-  private saved?: {mode: Mode; current: Current}
+  /** The learner's rules before the run's load, restored in cleanup. */
+  private saved?: Desired
   /** The conntrack entries before the run: the run's own flows are removed after it. */
   private savedFlows?: Set<string>
   private readonly labelled = new Map<string, Promise<CheckPod>>()
@@ -72,12 +73,9 @@ export class PolicyFixture {
   private saveLearnerState(): void {
     // The learner's rules, as they were: restored in cleanup.
     this.savedFlows = this.flowKeys()
-    const mode = detectMode(this.pinDir())
-    if (!mode) return
+    if (!detectMode(this.pinDir())) return
     try {
-      const maps = PolicyMaps.open(this.pinDir())
-      this.saved = {mode, current: maps.read()}
-      maps.close()
+      this.saved = PolicyMaps.snapshot(this.pinDir())
     } catch {
       // A map of the wrong shape holds nothing worth keeping.
     }
@@ -156,6 +154,21 @@ export class PolicyFixture {
     }
   }
 
+  /** What the policy maps hold now, and their design (a wrong layout fails the running check). */
+  async readMaps(): Promise<Desired> {
+    const maps = await this.maps()
+    try {
+      return {mode: maps.mode, ...maps.read()}
+    } finally {
+      maps.close()
+    }
+  }
+
+  /** Fail the running check when the policy maps' layout is not ebpfcni_policy.h's. */
+  async requireMapLayout(): Promise<void> {
+    ;(await this.maps()).close()
+  }
+
   /** A labelled pod on the learner's network, known to the policy layer. */
   async labelledPod(name: string, labels: Labels, workload: 'httpbin' | 'sleep' = 'sleep'): Promise<AddressedPod> {
     // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
@@ -215,21 +228,19 @@ export class PolicyFixture {
       return // no usable config: the run made no maps of its own
     }
     const mode = detectMode(pinDir)
-    const desired: Desired | undefined = !mode
-      ? undefined
-      : !this.saved
-        ? emptyDesired(mode)
-        : this.saved.mode === mode
-          ? {mode, ...this.saved.current}
-          : undefined
-    if (desired) {
+    if (!mode) return
+    // The learner's rules fit only maps of the design they were read from.
+    const desired = !this.saved ? emptyDesired(mode) : this.saved.mode === mode ? this.saved : undefined
+    if (!desired) return
+    try {
+      const maps = PolicyMaps.open(pinDir)
       try {
-        const maps = PolicyMaps.open(pinDir)
         maps.sync(desired)
+      } finally {
         maps.close()
-      } catch {
-        // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
       }
+    } catch {
+      // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
     }
   }
 
