@@ -23,6 +23,8 @@ export interface IpAddrInfo {
   local: string
   prefixlen: number
   broadcast?: string
+  /** IPv6: duplicate address detection is not done yet; the address cannot be used. */
+  tentative?: boolean
 }
 
 export interface IpAddr extends IpLink {
@@ -144,13 +146,25 @@ export async function hostPeer(netnsPath: string, ifname: string): Promise<IpLin
   return inPod?.link_index ? linkByIndex(inPod.link_index) : undefined
 }
 
-/** IPv4 addresses on an interface inside a netns given by path (a CRI or podman pod's). */
-export async function podAddresses(netnsPath: string, ifname: string): Promise<string[]> {
-  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', '-4', 'addr', 'show', 'dev', ifname], {
-    timeoutMs: 5000,
-  })
+/**
+ * Addresses on an interface inside a netns given by path (a CRI or podman pod's): IPv4, or IPv6
+ * of one scope (`link` for the fe80:: address every interface gets). Empty when it cannot be read.
+ */
+export async function podAddrInfo(
+  netnsPath: string,
+  ifname: string,
+  family: '-4' | '-6' = '-4',
+  scope?: 'link' | 'global',
+): Promise<IpAddrInfo[]> {
+  const args = ['ip', '-j', family, 'addr', 'show', 'dev', ifname, ...(scope ? ['scope', scope] : [])]
+  const r = await run('nsenter', [`--net=${netnsPath}`, ...args], {timeoutMs: 5000})
   if (!ok(r)) return []
-  return ((JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []).map((x) => x.local)
+  return (JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []
+}
+
+/** IPv4 addresses on an interface inside a netns given by path. */
+export async function podAddresses(netnsPath: string, ifname: string): Promise<string[]> {
+  return (await podAddrInfo(netnsPath, ifname)).map((x) => x.local)
 }
 
 /** Links enslaved to a bridge. */

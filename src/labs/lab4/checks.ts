@@ -6,7 +6,7 @@ import {lab2Check} from '../lab2/checks.js'
 import {tcHookDestroy} from '../../bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '../../bpf/frames.js'
 import {arrivals, httpGet, nsExecArgs, sendUdp, tcpConnect} from '../../net/probes.js'
-import {hostPeer, xdpOff} from '../../net/ip.js'
+import {hostPeer, podAddrInfo, xdpOff} from '../../net/ip.js'
 import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../policy/networkpolicy.js'
@@ -132,17 +132,7 @@ async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promi
 /** A pod's IPv6 link-local address once DAD is done (a tentative address cannot be used yet). */
 async function linkLocal(pod: CheckPod): Promise<string | undefined> {
   for (let i = 0; i < 40; i++) {
-    const r = await run(
-      ...nsExecArgs(pod.netnsPath, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']),
-      {
-        timeoutMs: 5000,
-      },
-    )
-    const info = ok(r)
-      ? ((JSON.parse(r.stdout || '[]') as Array<{addr_info?: Array<{local: string; tentative?: boolean}>}>)[0]
-          ?.addr_info ?? [])
-      : []
-    const ready = info.find((x) => !x.tentative)
+    const ready = (await podAddrInfo(pod.netnsPath, 'eth0', '-6', 'link')).find((x) => !x.tentative)
     if (ready) return ready.local
     await new Promise((res) => setTimeout(res, 100))
   }
