@@ -5,7 +5,7 @@ import {Ledger} from '../host/ledger.js'
 import {addrs, link, netnsAdd, netnsDel, netnsPath, routes} from '../net/ip.js'
 import {ping} from '../net/probes.js'
 import type {NetworkConfig} from '../cni/config.js'
-import {addNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
+import {addNetworkList, checkNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
 import {invokePlugin, type InvokeOutcome, type InvokeRequest} from '../cni/invoke.js'
 import {podIp} from '../cni/result.js'
 import {CheckSkip} from './engine.js'
@@ -201,6 +201,19 @@ export class CheckPods {
       this.pods.splice(this.pods.indexOf(pod), 1)
     }
     return del
+  }
+
+  /** CHECK a pod with its ADD result as prevResult, under the same hang watch as pods. */
+  async check(pod: CheckPod, label: string): Promise<NetworkOutcome> {
+    this.assertNotHung()
+    const out = await checkNetworkList(
+      pod.net,
+      pod.att,
+      {cniPath: this.cniPath, timeoutMs: this.timeoutMs},
+      pod.outcome.result,
+    )
+    this.noteCalls(out.calls, label)
+    return out
   }
 
   /** Take charge of a pod made elsewhere (a CRI pod): cleanup removes it with the rest. */

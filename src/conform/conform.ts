@@ -1,5 +1,5 @@
 import {loadNetworkConfig, pluginStdin, type NetworkConfig} from '../cni/config.js'
-import {checkNetworkList, pluginVersion} from '../cni/network.js'
+import {pluginVersion} from '../cni/network.js'
 import {SPEC_SECTIONS, versionHas} from '../cni/spec.js'
 import {addrs, link} from '../net/ip.js'
 import {CheckPods, type CheckPod} from '../checks/check-pods.js'
@@ -155,12 +155,7 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
         throw new CheckSkip(`CHECK does not exist in cniVersion ${ctx.net.cniVersion}`)
       if (ctx.net.disableCheck) throw new CheckSkip('the config sets disableCheck')
       const p = await ctx.healthyPod()
-      const out = await checkNetworkList(
-        ctx.net,
-        p.att,
-        {cniPath: ctx.cniPath, timeoutMs: ctx.timeoutMs},
-        p.outcome.result,
-      )
+      const out = await ctx.check(p, 'CHECK')
       if (!out.ok) breaks('check', out.problem ?? 'CHECK failed')
       return 'CHECK passed'
     },

@@ -2,7 +2,6 @@ import {accessSync, constants, existsSync, readdirSync, readFileSync, statSync, 
 import {basename, dirname, join} from 'node:path'
 import {isIPv4} from 'node:net'
 import {validateResult, isCidr} from '../../cni/result.js'
-import {checkNetworkList} from '../../cni/network.js'
 import {SUPPORTED_VERSIONS} from '../../cni/spec.js'
 import {addrs, hostPeer, link, links, podAddresses, routes} from '../../net/ip.js'
 import {httpGet, ping} from '../../net/probes.js'
@@ -394,24 +393,11 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         throw new CheckSkip(`CHECK does not exist in cniVersion ${a.net.cniVersion}`)
       const b = await ctx.plugin.podB()
       if (!b.outcome.ok || !b.outcome.result) throw new CheckSkip('needs a second healthy pod')
-      ctx.pods.assertNotHung()
-      const healthy = await checkNetworkList(
-        b.net,
-        b.att,
-        {cniPath: ctx.pods.cniPath, timeoutMs: ctx.pods.timeoutMs},
-        b.outcome.result,
-      )
-      ctx.pods.noteCalls(healthy.calls, 'CHECK of a healthy pod')
+      const healthy = await ctx.pods.check(b, 'CHECK of a healthy pod')
       if (!healthy.ok) fail(`CHECK on a healthy pod failed: ${healthy.problem}`)
       const addr = b.outcome.result.ips?.[0]?.address
       await run('ip', ['-n', b.netnsName, 'addr', 'del', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
-      const broken = await checkNetworkList(
-        b.net,
-        b.att,
-        {cniPath: ctx.pods.cniPath, timeoutMs: ctx.pods.timeoutMs},
-        b.outcome.result,
-      )
-      ctx.pods.noteCalls(broken.calls, 'CHECK of a broken pod')
+      const broken = await ctx.pods.check(b, 'CHECK of a broken pod')
       await run('ip', ['-n', b.netnsName, 'addr', 'add', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
       await run(
         'ip',
