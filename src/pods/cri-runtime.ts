@@ -5,7 +5,7 @@ import {Ledger} from '../host/ledger.js'
 import {nsExecArgs} from '../net/probes.js'
 import {PodError} from './errors.js'
 import {EnvironmentError} from '../host/errors.js'
-import {type PodRecord, type PodRuntime, type PodSpec} from './types.js'
+import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {containerdDir, ensureContainerd, runningContainerd} from './cri/daemon.js'
 import {CriClient, CriError, type SandboxConfig} from './cri/client.js'
 import {WORKLOAD_IMAGE} from './cri/images.js'
@@ -72,19 +72,7 @@ export class CriRuntime implements PodRuntime {
     const daemon = await ensureContainerd(this.ledger, cni, spec.lab)
     const uid = randomUUID()
     const logDirectory = join(containerdDir(), 'pods', `${POD_NAMESPACE}_${spec.name}_${uid}`)
-    const record: PodRecord = {
-      name: spec.name,
-      runtime: 'cri',
-      containerId: '',
-      netnsPath: '',
-      ifname: 'eth0',
-      configFile: spec.configFile,
-      cniPath: spec.cniPath,
-      labels: spec.labels,
-      workload: spec.workload,
-      createdAt: new Date().toISOString(),
-      criUid: uid,
-    }
+    const record = newPodRecord(spec, {runtime: 'cri', containerId: '', netnsPath: '', ifname: 'eth0', criUid: uid})
     // Write-ahead: the pod is in the ledger before the sandbox exists (found by its uid if we die here).
     const entry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record}})
     const client = new CriClient(daemon.address)

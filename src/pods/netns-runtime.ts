@@ -5,7 +5,7 @@ import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import {nsExecArgs} from '../net/probes.js'
 import {loadNetworkConfig} from '../cni/config.js'
 import {addNetworkList, checkNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
-import {type PodRecord, type PodRuntime, type PodSpec} from './types.js'
+import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {podIp} from '../cni/result.js'
 import {startHttpbin} from './workload.js'
 import {stopRecordedProcess} from '../host/processes.js'
@@ -21,19 +21,13 @@ export class NetnsRuntime implements PodRuntime {
   async add(spec: PodSpec): Promise<PodRecord> {
     const net = loadNetworkConfig(spec.configFile)
     const netnsName = `${NETNS_PREFIX}${spec.name}`
-    const record: PodRecord = {
-      name: spec.name,
+    const record = newPodRecord(spec, {
       runtime: 'netns',
       containerId: `ebpfcni-${spec.name}-${randomBytes(4).toString('hex')}`,
       netnsPath: netnsPath(netnsName),
       netnsName,
       ifname: spec.ifname,
-      configFile: spec.configFile,
-      cniPath: spec.cniPath,
-      labels: spec.labels,
-      workload: spec.workload,
-      createdAt: new Date().toISOString(),
-    }
+    })
     // Write-ahead: the pod and its netns are in the ledger before either exists.
     const podEntry = this.ledger.record('pod', spec.name, {
       lab: spec.lab,

@@ -7,7 +7,7 @@ import {loadNetworkConfig, type NetworkConfig} from '../cni/config.js'
 import {netnsDel, netnsInUse, netnsNames} from '../net/ip.js'
 import {EnvironmentError} from '../host/errors.js'
 import {PodError} from './errors.js'
-import type {PodRecord, PodRuntime, PodSpec} from './types.js'
+import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 
 // Real containers: podman 4 (CNI backend, runc) calls the plugin itself. Its config is
 // private to ebpfcni (CONTAINERS_CONF), so the host's podman setup is never rewritten.
@@ -93,19 +93,13 @@ export class PodmanRuntime implements PodRuntime {
     const net = loadNetworkConfig(spec.configFile)
     const networkFile = this.prepare(net, spec.cniPath, spec.lab)
     const name = containerName(spec.name)
-    const record: PodRecord = {
-      name: spec.name,
+    const record = newPodRecord(spec, {
       runtime: 'podman',
       containerId: name,
       netnsPath: '',
       ifname: 'eth0',
-      configFile: spec.configFile,
-      cniPath: spec.cniPath,
-      labels: spec.labels,
-      workload: spec.workload,
-      createdAt: new Date().toISOString(),
       podmanNetworkFile: networkFile,
-    }
+    })
     // The netns podman will make is named by podman; what existed before tells ours apart if it leaks.
     record.netnsBefore = netnsNames().filter((n) => n.startsWith('netns-'))
     const entry = this.ledger.record('pod', spec.name, {lab: spec.lab, details: {...record}})

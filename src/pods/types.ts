@@ -56,4 +56,20 @@ export interface PodRuntime {
   execArgs(pod: PodRecord, cmd: string[]): [string, string[]]
 }
 
+/** A new pod's record: what every runtime keeps from the spec, and the runtime's own fields. */
+export function newPodRecord(
+  spec: PodSpec,
+  own: Pick<PodRecord, 'runtime' | 'containerId' | 'netnsPath' | 'ifname'> & Partial<PodRecord>,
+): PodRecord {
+  return {
+    name: spec.name,
+    configFile: spec.configFile,
+    cniPath: spec.cniPath,
+    labels: spec.labels,
+    workload: spec.workload,
+    createdAt: new Date().toISOString(),
+    ...own,
+  }
+}
+
 export const POD_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/
