@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {watch, readFileSync, type FSWatcher} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {join} from 'node:path'
+import {filesystemOf} from './mounts.js'
 
 // The one file watcher: `lab N --watch` (the learner saves a workspace file) and the policy
 // controller (pod records, policy state, applied policy files). inotify where it works;
@@ -8,24 +9,6 @@ import {join, resolve} from 'node:path'
 // FUSE), and when asked.
 
 const POLL_FS = new Set(['vboxsf', '9p', 'nfs', 'nfs4', 'cifs', 'smb3', 'virtiofs', 'prl_fs', 'vmhgfs'])
-
-/** The filesystem type holding a path, from /proc/self/mountinfo (longest mount point that contains it). */
-export function filesystemOf(path: string): string | undefined {
-  const target = resolve(path)
-  let best: {point: string; type: string} | undefined
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ')
-    if (!right) continue
-    const point = left.split(' ')[4].replace(/\\040/g, ' ')
-    const type = right.split(' ')[0]
-    if (
-      (target === point || target.startsWith(point.endsWith('/') ? point : `${point}/`)) &&
-      (!best || point.length > best.point.length)
-    )
-      best = {point, type}
-  }
-  return best?.type
-}
 
 export interface FileWatch {
   /** Why it polls, when it does. */

@@ -11,6 +11,7 @@ import {
   podmanContainersConf,
 } from '../host/paths.js'
 import {errorMessage} from '../host/errors.js'
+import {filesystemOf} from '../host/mounts.js'
 import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
 import {fail, runCheck, runCheckList, type CheckDefinition, type CheckResult} from '../checks/engine.js'
@@ -49,14 +50,9 @@ function effectiveCaps(): bigint {
   return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : 0n
 }
 
-export function mountedAt(path: string, fstype: string): boolean {
-  return readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((l) => {
-      const [, mnt, type] = l.split(' ')
-      return mnt === path && type === fstype
-    })
-}
+/** A probe that `fstype` is mounted at `path` (not just the filesystem that holds it). */
+const mountedAt = (path: string, fstype: string) => async (): Promise<{ok: boolean; detail: string}> =>
+  filesystemOf(path) === fstype ? {ok: true, detail: 'mounted'} : {ok: false, detail: 'not mounted'}
 
 /** Parse "6.1.0-18-amd64" style releases; exported for tests. */
 export function kernelAtLeast(rel: string, major: number, minor: number): boolean {
@@ -120,7 +116,7 @@ function doctorItems(): DoctorItem[] {
       id: 'bpffs',
       title: `bpffs mounted at ${BPF_FS}`,
       hint: `mount -t bpf bpf ${BPF_FS}`,
-      probe: async () => ({ok: mountedAt(BPF_FS, 'bpf'), detail: mountedAt(BPF_FS, 'bpf') ? 'mounted' : 'not mounted'}),
+      probe: mountedAt(BPF_FS, 'bpf'),
       repair: async () => {
         mkdirSync(BPF_FS, {recursive: true})
         const r = await run('mount', ['-t', 'bpf', 'bpf', BPF_FS])
@@ -131,10 +127,7 @@ function doctorItems(): DoctorItem[] {
       id: 'tracefs',
       title: `tracefs mounted at ${TRACEFS}`,
       hint: `mount -t tracefs tracefs ${TRACEFS}`,
-      probe: async () => ({
-        ok: mountedAt(TRACEFS, 'tracefs'),
-        detail: mountedAt(TRACEFS, 'tracefs') ? 'mounted' : 'not mounted',
-      }),
+      probe: mountedAt(TRACEFS, 'tracefs'),
       repair: async () => {
         const r = await run('mount', ['-t', 'tracefs', 'tracefs', TRACEFS])
         if (!ok(r)) throw new Error(describeRun(r))

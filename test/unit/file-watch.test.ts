@@ -2,7 +2,8 @@ import {describe, it, expect, afterEach} from 'vitest'
 import {mkdtempSync, rmSync, writeFileSync, utimesSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {filesystemOf, watchFiles} from '../../src/host/file-watch.js'
+import {watchFiles} from '../../src/host/file-watch.js'
+import {filesystemOf} from '../../src/host/mounts.js'
 
 // The one watcher behind lab --watch and the policy controller: content changes fire, a touch
 // does not, and polling (synced folders) sees the same changes as file events.
