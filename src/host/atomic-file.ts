@@ -32,6 +32,9 @@ export interface JsonLoad<T> {
   movedAside?: string
 }
 
+/** Now, as a file-name suffix (no colons or dots): for backups and files moved aside. */
+export const fileStamp = (): string => new Date().toISOString().replace(/[:.]/g, '-')
+
 /** Read JSON; a corrupt file is moved aside (kept for inspection) rather than crashing the CLI. */
 export function readJsonOrMoveAside<T>(path: string, isValid: (v: unknown) => v is T): JsonLoad<T> {
   if (!existsSync(path)) return {value: undefined}
@@ -42,7 +45,7 @@ export function readJsonOrMoveAside<T>(path: string, isValid: (v: unknown) => v 
   } catch {
     // fall through to move aside
   }
-  const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  const aside = `${path}.corrupt-${fileStamp()}`
   renameSync(path, aside)
   return {value: undefined, movedAside: aside}
 }

@@ -10,6 +10,7 @@ import {
 } from 'node:fs'
 import {join} from 'node:path'
 import {loadLabs as labs, type Lab, type LabStep} from './catalogue.js'
+import {fileStamp} from '../host/atomic-file.js'
 
 /** What opening a lab did to one workspace file. */
 export interface WorkspaceChange {
@@ -34,6 +35,13 @@ function readState(dir: string): WorkspaceState {
   }
 }
 
+/** Write the owners back, unless they are what the file already says (reopening a lab changes nothing). */
+function writeState(dir: string, state: WorkspaceState): void {
+  const path = join(dir, STATE_FILE)
+  const text = `${JSON.stringify(state, null, 2)}\n`
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text)
+}
+
 /** Whether a file is still exactly the starter lab `owner` gave for it. */
 function untouchedStarter(owner: number, name: string, path: string): boolean {
   const lab = labs().find((l) => l.id === owner)
@@ -46,12 +54,13 @@ function untouchedStarter(owner: number, name: string, path: string): boolean {
   )
 }
 
-const stamp = (): string => new Date().toISOString().replace(/[:.]/g, '-')
-
-function copyStarter(lab: Lab, rel: string, dest: string): void {
-  copyFileSync(join(lab.dir, rel), dest)
-  chmodSync(dest, statSync(join(lab.dir, rel)).mode & 0o777)
+/** Copy a lab's file into the workspace with its permissions (the plugin is executable). */
+function copyLabFile(src: string, dest: string): void {
+  copyFileSync(src, dest)
+  chmodSync(dest, statSync(src).mode & 0o777)
 }
+
+const copyStarter = (lab: Lab, rel: string, dest: string): void => copyLabFile(join(lab.dir, rel), dest)
 
 /**
  * Bring the workspace to lab N's files, never losing the learner's work:
@@ -87,7 +96,7 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
     if (!existsSync(dest)) {
       restoreOrCreate()
     } else if (opts.fresh) {
-      const bak = `${dest}.bak-${stamp()}`
+      const bak = `${dest}.bak-${fileStamp()}`
       copyFileSync(dest, bak)
       copyStarter(lab, rel, dest)
       changes.push({file: dest, action: 'replaced', other: bak})
@@ -103,13 +112,13 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
       state.owners[name] = lab.id
     } else {
       const aside = `${dest}.lab${owner}`
-      if (existsSync(aside)) renameSync(aside, `${aside}.bak-${stamp()}`)
+      if (existsSync(aside)) renameSync(aside, `${aside}.bak-${fileStamp()}`)
       renameSync(dest, aside)
       changes.push({file: dest, action: 'set-aside', other: aside})
       restoreOrCreate()
     }
   }
-  writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`)
+  writeState(dir, state)
   return changes
 }
 
@@ -151,12 +160,11 @@ export function applySolution(files: SolutionFile[]): string[] {
   const backups: string[] = []
   for (const f of files.filter((x) => x.differs)) {
     if (existsSync(f.workspacePath)) {
-      const bak = `${f.workspacePath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`
+      const bak = `${f.workspacePath}.bak-${fileStamp()}`
       copyFileSync(f.workspacePath, bak)
       backups.push(bak)
     }
-    writeFileSync(f.workspacePath, readFileSync(f.solutionPath))
-    chmodSync(f.workspacePath, statSync(f.solutionPath).mode & 0o777)
+    copyLabFile(f.solutionPath, f.workspacePath)
   }
   return backups
 }
