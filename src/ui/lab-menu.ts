@@ -8,12 +8,11 @@ import {readStepText} from '../labs/catalogue.js'
 import {menuLoop, type MenuAction, type MenuView} from '../labs/menu-loop.js'
 import {ProgressStore} from '../host/progress.js'
 import {LabSession} from '../labs/session.js'
-import {errorMessage, UserError} from '../host/errors.js'
 import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
-import {hintLine} from './next-steps.js'
+import {errorText} from './render.js'
 
 // The interactive lab's view (a terminal on both ends): the step's text, the menu of actions, their
 // output. labs/menu-loop.ts decides what each action does.
@@ -94,11 +93,7 @@ export function terminalMenuView(
       await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
       rl.close()
     },
-    showError: (err) => {
-      log(chalk.red(`error: ${errorMessage(err)}`))
-      const hint = err instanceof UserError ? hintLine(err) : undefined
-      if (hint) log(`${chalk.yellow('hint:')} ${hint}`)
-    },
+    showError: (err) => log(errorText(err)),
   }
 }
 

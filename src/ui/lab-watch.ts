@@ -2,11 +2,9 @@ import chalk from 'chalk'
 import type {Lab, LabStep} from '../labs/catalogue.js'
 import {watchLoop, type WatchEvent} from '../labs/watch-loop.js'
 import {ProgressStore} from '../host/progress.js'
-import {errorMessage} from '../host/errors.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {SlowCheckSpinner} from './slow-check-spinner.js'
-import {UserError} from '../host/errors.js'
-import {hintLine} from './next-steps.js'
+import {errorText} from './render.js'
 
 export interface WatchSessionOptions {
   lab: Lab
@@ -67,9 +65,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
         return o.log(chalk.dim('Save a file to check again.'))
       case 'error': {
         spinner.stop()
-        o.log(chalk.red(`error: ${errorMessage(e.error)}`))
-        const hint = e.error instanceof UserError ? hintLine(e.error) : undefined
-        if (hint) o.log(`${chalk.yellow('hint:')} ${hint}`)
+        o.log(errorText(e.error))
       }
     }
   }

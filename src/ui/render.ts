@@ -1,4 +1,6 @@
 import chalk from 'chalk'
+import {errorMessage, UserError} from '../host/errors.js'
+import {hintLine} from './next-steps.js'
 
 export type Status = 'pass' | 'fail' | 'skip' | 'warn'
 
@@ -19,3 +21,9 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 export const json = (v: unknown): string => JSON.stringify(v, null, 2)
+
+/** An error as the interactive loops (menu, watch mode) show it and go on: the message, then its hint. */
+export function errorText(err: unknown): string {
+  const hint = err instanceof UserError ? hintLine(err) : undefined
+  return chalk.red(`error: ${errorMessage(err)}`) + (hint ? `\n${chalk.yellow('hint:')} ${hint}` : '')
+}
