@@ -15,27 +15,22 @@ const action = (e: LedgerEntry, description: string, perform: () => Promise<void
   perform,
 })
 
-const where = (netns: unknown): string => (typeof netns === 'string' && netns ? ` in netns ${netns}` : '')
+/** An action on a device in the entry's netns (the host's when none): nothing to do once that netns is gone. */
+const onDevice = (e: LedgerEntry, description: string, perform: (netns?: string) => Promise<void>): ResetAction => {
+  const ns = typeof e.details.netns === 'string' && e.details.netns ? e.details.netns : undefined
+  return action(e, `${description}${ns ? ` in netns ${ns}` : ''}`, async () => {
+    if (ns && !netnsExists(ns)) return
+    await perform(ns)
+  })
+}
 
 export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
   netns: (e) =>
     action(e, `delete netns ${e.name}${netnsExists(e.name) ? '' : ' (already gone)'}`, () => netnsDel(e.name)),
-  link: (e) =>
-    action(e, `delete link ${e.name}${where(e.details.netns)}`, async () => {
-      const ns = e.details.netns as string | undefined
-      if (ns && !netnsExists(ns)) return
-      await linkDel(e.name, ns)
-    }),
-  xdp: (e) =>
-    action(e, `detach XDP program from ${e.name}${where(e.details.netns)}`, async () => {
-      const ns = e.details.netns as string | undefined
-      if (ns && !netnsExists(ns)) return
-      await xdpOff(e.name, ns)
-    }),
+  link: (e) => onDevice(e, `delete link ${e.name}`, (ns) => linkDel(e.name, ns)),
+  xdp: (e) => onDevice(e, `detach XDP program from ${e.name}`, (ns) => xdpOff(e.name, ns)),
   tc: (e) =>
-    action(e, `remove tc clsact hook from ${e.name}${where(e.details.netns)}`, async () => {
-      const ns = e.details.netns as string | undefined
-      if (ns && !netnsExists(ns)) return
+    onDevice(e, `remove tc clsact hook from ${e.name}`, async (ns) => {
       await run('tc', [...(ns ? ['-n', ns] : []), 'qdisc', 'del', 'dev', e.name, 'clsact'], {timeoutMs: 5000})
     }),
   pin: (e) =>
