@@ -26,23 +26,20 @@ export default class Doctor extends BaseCommand {
     const {flags} = await this.parse(Doctor)
     const results = await runDoctor({fix: flags.fix})
     const passed = noneFailed(results)
-    {
-      for (const r of results) {
-        const status = r.status
-        const fixed = r.fixed ? chalk.green(' (fixed)') : ''
-        this.log(`${mark(status)} ${r.title}${fixed} ${chalk.dim(`— ${r.message}`)}`)
-        if (r.fixError) this.log(`    ${chalk.red('could not fix:')} ${r.fixError}`)
-        if (r.hint) this.log(`    ${chalk.yellow('fix:')} ${r.hint}`)
-      }
-      const failed = results.filter((r) => r.status === 'fail').length
-      const warned = results.filter((r) => r.status === 'warn').length
-      this.log('')
-      this.log(
-        passed
-          ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`)
-          : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`),
-      )
+    for (const r of results) {
+      const fixed = r.fixed ? chalk.green(' (fixed)') : ''
+      this.log(`${mark(r.status)} ${r.title}${fixed} ${chalk.dim(`— ${r.message}`)}`)
+      if (r.fixError) this.log(`    ${chalk.red('could not fix:')} ${r.fixError}`)
+      if (r.hint) this.log(`    ${chalk.yellow('fix:')} ${r.hint}`)
     }
+    const failed = results.filter((r) => r.status === 'fail').length
+    const warned = results.filter((r) => r.status === 'warn').length
+    this.log('')
+    this.log(
+      passed
+        ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`)
+        : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`),
+    )
     if (!passed) process.exitCode = 2
     return {passed, items: results}
   }
