@@ -22,6 +22,8 @@ const LAYERS = {
   metrics: 5,
   policy: 5,
   conform: 5,
+  doctor: 5,
+  reset: 5,
   pods: 4,
   bpf: 4,
   checks: 3,

@@ -283,7 +283,8 @@ export class CheckPods {
     const left = [...this.pods].reverse()
     for (let i = 0; i < left.length; i += 8)
       await Promise.all(left.slice(i, i + 8).map((p) => this.detach(p).catch(() => undefined)))
-    for (const e of this.ledger.find((x) => x.owner === this.checkOwner)) {
+    // Only the netns this run recorded: other kinds it owns (processes, pins) are undone by their fixtures.
+    for (const e of this.ledger.find((x) => x.owner === this.checkOwner && x.kind === 'netns')) {
       await netnsDel(e.name).catch(() => undefined)
       this.ledger.forget([e.id])
     }

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {runDoctor} from '../labs/doctor.js'
+import {runDoctor} from '../doctor/doctor.js'
 import {noneFailed} from '../checks/engine.js'
 import {mark} from '../ui/render.js'
 

@@ -2,12 +2,13 @@ import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {getLab} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
-import {labArg, stepFlag} from '../ui/common-flags.js'
+import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
+import {workspaceDir} from '../host/paths.js'
 
 export default class Hint extends BaseCommand {
   static summary = 'Show the next hint for a step, from a nudge to nearly the answer.'
   static description =
-    'Each call shows one more hint for the step you are on (the one `lab` shows: where you were, unless it is done; else the first step not done), or the step --step names, with the ones before it. Hints seen are recorded in your progress.'
+    "Each call shows one more hint for the step you are on (the one `lab` shows: where you were, unless it is done; else the first step not done), or the step --step names, with the ones before it. Hints seen are recorded in your workspace's progress (--workspace names another workspace)."
   static examples = [
     '<%= config.bin %> hint 1',
     '<%= config.bin %> hint 1 --step add',
@@ -15,13 +16,13 @@ export default class Hint extends BaseCommand {
   ]
   static enableJsonFlag = true
   static args = {lab: labArg({required: true})}
-  static flags = {step: stepFlag}
-  protected rootReason = 'it records the hints you have seen in /var/lib/ebpfcni/progress.json'
+  static flags = {step: stepFlag, workspace: workspaceFlag}
+  protected rootReason = 'it records the hints you have seen in /var/lib/ebpfcni/progress/'
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Hint)
     const lab = getLab(args.lab)
-    const session = new LabSession(lab)
+    const session = new LabSession(lab, workspaceDir(flags.workspace))
     const step = session.currentStep(flags.step)
     if (step.hints.length === 0) {
       this.log(`No hints for ${step.title}.`)

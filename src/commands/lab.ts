@@ -19,7 +19,7 @@ import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 export default class LabCommand extends BaseCommand {
   static summary = 'Start or continue a lab: step text, checks, hints, solutions, watch mode.'
   static description =
-    "On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor's smoke test: each step's solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over from its starter."
+    "On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor's smoke test: each step's solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over: starter files and progress. Progress belongs to the workspace: another --workspace starts at step 1."
 
   static examples = [
     '<%= config.bin %> lab',
@@ -30,7 +30,12 @@ export default class LabCommand extends BaseCommand {
     '<%= config.bin %> lab all --auto',
   ]
 
-  static args = {lab: Args.string({description: 'Lab number (omit it for the list of labs), or "all" with --auto.'})}
+  static args = {
+    lab: Args.string({
+      ignoreStdin: true,
+      description: 'Lab number (omit it for the list of labs), or "all" with --auto.',
+    }),
+  }
   static flags = {
     step: stepFlag,
     workspace: workspaceFlag,
@@ -50,7 +55,8 @@ export default class LabCommand extends BaseCommand {
     }),
     json: Flags.boolean({description: 'With --auto: print the summary as JSON.', dependsOn: ['auto']}),
     fresh: Flags.boolean({
-      description: 'Start the lab from its starter files; yours are kept as NAME.bak-TIME.',
+      description:
+        'Start the lab over: its starter files (yours are kept as NAME.bak-TIME) and its progress (steps pending, hints unseen).',
       exclusive: ['auto'],
     }),
     yes: yesFlag,
@@ -67,13 +73,15 @@ export default class LabCommand extends BaseCommand {
     }
     if (flags.auto) return this.auto(which === 'all' || which === undefined ? labs.map((l) => l.id) : [which], flags)
     if (which === 'all')
-      throw new UserError('"all" goes with --auto', {hint: 'ebpfcni lab all --auto, or start one lab: ebpfcni lab 1'})
+      throw new UserError('"all" goes with --auto', {
+        hint: `ebpfcni lab all --auto, or start one lab: ebpfcni lab ${labs[0]?.id ?? 1}`,
+      })
 
-    const progress = new ProgressStore()
+    const progress = ProgressStore.forWorkspace(workspaceDir(flags.workspace))
     if (which === undefined) {
       if (!interactive() || flags.yes) {
         for (const l of labs) this.log(`lab ${l.id}: ${l.title} — ${l.goal}`)
-        this.log('\nStart one with: ebpfcni lab 1')
+        this.log(`\nStart one with: ebpfcni lab ${labs[0]?.id ?? 1}`)
         return
       }
       // From the list of labs, leaving a lab comes back to the list.
@@ -102,7 +110,9 @@ export default class LabCommand extends BaseCommand {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
     const changes = ensureWorkspace(lab, dir, {fresh: flags.fresh})
-    const session = new LabSession(lab, progress)
+    // One session for this run: the menu, watch mode and the checks all work through it.
+    const session = new LabSession(lab, dir, progress)
+    if (flags.fresh) session.startOver()
     const step = session.moveTo(session.currentStep(flags.step))
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))
@@ -117,7 +127,7 @@ export default class LabCommand extends BaseCommand {
 
     if (flags.watch) {
       const until = untilStopped(flags.for)
-      return watchSession({lab, step, workspace: dir, poll: flags.poll, until, log: (l) => this.log(l), progress})
+      return watchSession({session, step, poll: flags.poll, until, log: (l) => this.log(l)})
     }
     showStep(lab, step, (l) => this.log(l))
     if (!interactive() || flags.yes) {
@@ -128,13 +138,7 @@ export default class LabCommand extends BaseCommand {
       )
       return
     }
-    await labMenu(
-      lab,
-      step,
-      dir,
-      (l) => this.log(l),
-      (s) => this.config.runCommand('solution', [String(lab.id), '--step', s.id, '--workspace', dir]),
-    )
+    await labMenu(session, step, (l) => this.log(l))
   }
 
   private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number | undefined> {

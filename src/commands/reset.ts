@@ -3,8 +3,9 @@ import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {UserError} from '../host/errors.js'
-import {createResetService} from '../labs/reset-wiring.js'
-import {ProgressStore} from '../host/progress.js'
+import {createResetService} from '../reset/wiring.js'
+import {labDiscoverers} from '../labs/registry.js'
+import {ProgressStore, progressFiles} from '../host/progress.js'
 import {labArg, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
@@ -24,7 +25,9 @@ export default class Reset extends BaseCommand {
   static flags = {
     lab: Flags.integer({description: 'Only what lab N made (as the positional LAB).', exclusive: ['all']}),
     all: Flags.boolean({description: 'Every lab (what reset does when no lab is named).', exclusive: ['lab']}),
-    progress: Flags.boolean({description: 'Also forget progress (steps done, hints seen) for the labs reset.'}),
+    progress: Flags.boolean({
+      description: 'Also forget progress (steps done, hints seen) for the labs reset, in every workspace on this host.',
+    }),
     yes: yesFlag,
     'dry-run': Flags.boolean({description: 'List what would be removed; change nothing.'}),
   }
@@ -35,7 +38,7 @@ export default class Reset extends BaseCommand {
     if (args.lab !== undefined && flags.lab !== undefined && args.lab !== flags.lab)
       throw new UserError(`lab ${args.lab} and --lab ${flags.lab} disagree`)
     const lab = args.lab ?? flags.lab
-    const service = createResetService()
+    const service = createResetService(await labDiscoverers(lab))
     const actions = await service.plan(lab)
     const scope = lab ? `lab ${lab}` : 'all labs'
     // Read once: what --progress would forget, and what the dry run says stays.
@@ -73,7 +76,7 @@ export default class Reset extends BaseCommand {
       this.log(error ? `${chalk.red('✘')} ${a.description}: ${error}` : `${chalk.green('✔')} ${a.description}`)
     })
     if (flags.progress) {
-      service.clearProgress(lab)
+      for (const f of progressFiles()) new ProgressStore(f).resetLab(lab)
       for (const p of progress) this.log(`${chalk.green('✔')} forgot progress of ${p}`)
     }
     if (count === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
@@ -86,9 +89,10 @@ export default class Reset extends BaseCommand {
   }
 }
 
-/** The labs with progress recorded, as "lab N (k steps done)". */
+/** The labs with progress recorded in any workspace, as "lab N (k steps done)". */
 function progressHeld(lab?: number): string[] {
-  return Object.entries(new ProgressStore().all())
+  return progressFiles()
+    .flatMap((f) => Object.entries(new ProgressStore(f).all()))
     .filter(([id]) => lab === undefined || Number(id) === lab)
     .map(([id, p]) => `lab ${id} (${Object.values(p.steps).filter((s) => s.done).length} step(s) done)`)
 }

@@ -5,7 +5,8 @@ import {BaseCommand, interactive} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
 import {describeChange, ensureWorkspace, solutionFiles} from '../labs/workspace.js'
 import {workspaceDir} from '../host/paths.js'
-import {run} from '../host/exec.js'
+import {solutionDiffs} from '../labs/solution-diff.js'
+import {renderSolutionDiffs} from '../ui/solution-diff.js'
 import {UserError} from '../host/errors.js'
 import {applySolutionAndLoad} from '../labs/deploy.js'
 import {labArg, stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
@@ -38,26 +39,8 @@ export default class Solution extends BaseCommand {
     for (const c of ensureWorkspace(lab, dir)) this.logToStderr(describeChange(c, lab.id))
     const files = solutionFiles(lab, step, dir)
     if (!flags.apply) {
-      const diffs: Array<{file: string; matches: boolean; diff?: string}> = []
-      for (const f of files) {
-        if (!f.differs) {
-          this.log(chalk.green(`${f.name}: already matches the solution`))
-          diffs.push({file: f.name, matches: true})
-          continue
-        }
-        const d = await run(
-          'diff',
-          ['-u', '--label', `yours/${f.name}`, '--label', `solution/${f.name}`, f.workspacePath, f.solutionPath],
-          {timeoutMs: 5000},
-        )
-        diffs.push({file: f.name, matches: false, diff: d.stdout})
-        this.log(
-          d.stdout
-            .split('\n')
-            .map((l) => (l.startsWith('+') ? chalk.green(l) : l.startsWith('-') ? chalk.red(l) : l))
-            .join('\n'),
-        )
-      }
+      const diffs = await solutionDiffs(files)
+      this.log(renderSolutionDiffs(diffs))
       this.log(
         chalk.dim(`Apply it with: ebpfcni solution ${args.lab}${flags.step ? ` --step ${flags.step}` : ''} --apply`),
       )

@@ -4,6 +4,8 @@ import {ProgressStore} from '../host/progress.js'
 import {loadLabs} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {mark} from '../ui/render.js'
+import {workspaceFlag} from '../ui/common-flags.js'
+import {workspaceDir} from '../host/paths.js'
 
 const duration = (ms: number): string =>
   ms < 60_000
@@ -15,16 +17,18 @@ const duration = (ms: number): string =>
 export default class Status extends BaseCommand {
   static summary = 'Show progress across the labs: steps done, when, checks passed.'
   static description =
-    'Per lab and step (with the step ids other commands take): done or not, when, how long it took, check runs and hints seen. Optional (stretch) steps are marked.'
+    'Progress belongs to your workspace (--workspace names another). Per lab and step (with the step ids other commands take): done or not, when, how long it took, check runs and hints seen. Optional (stretch) steps are marked.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
   static enableJsonFlag = true
+  static flags = {workspace: workspaceFlag}
   // It only reads the progress file.
   protected requiresRoot = false
 
   async run(): Promise<unknown> {
-    await this.parse(Status)
-    const progress = new ProgressStore()
-    const labs = loadLabs().map((lab) => new LabSession(lab, progress).status())
+    const {flags} = await this.parse(Status)
+    const workspace = workspaceDir(flags.workspace)
+    const progress = ProgressStore.forWorkspace(workspace)
+    const labs = loadLabs().map((lab) => new LabSession(lab, workspace, progress).status())
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
       const core = l.steps.filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)

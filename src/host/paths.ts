@@ -1,12 +1,21 @@
 import {homedir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {createHash} from 'node:crypto'
+import {basename, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 // Every host path the tool touches, in one place. Tests point the state dir elsewhere
 // with EBPFCNI_STATE_DIR; the install targets are the real ones a runtime reads.
 export const stateDir = (): string => process.env.EBPFCNI_STATE_DIR ?? '/var/lib/ebpfcni'
 export const ledgerPath = (): string => join(stateDir(), 'ledger.json')
-export const progressPath = (): string => join(stateDir(), 'progress.json')
+/** Before progress belonged to a workspace: one file for the host (read once, for the default workspace). */
+export const legacyProgressPath = (): string => join(stateDir(), 'progress.json')
+export const progressDir = (): string => join(stateDir(), 'progress')
+/** Progress belongs to the learner's workspace: a fresh workspace starts at step 1. */
+export const progressPath = (workspace: string): string =>
+  join(
+    progressDir(),
+    `${basename(workspace) || 'root'}-${createHash('sha256').update(workspace).digest('hex').slice(0, 10)}.json`,
+  )
 export const backupsDir = (): string => join(stateDir(), 'backups')
 // Built once by scripts/setup.sh; not per state dir.
 export const busyboxRootfs = (): string => process.env.EBPFCNI_ROOTFS ?? '/var/lib/ebpfcni/rootfs'
@@ -25,5 +34,10 @@ export const workspaceDir = (flag?: string): string =>
 /** The package root (where labs/, bpf/ and dist/ live), from this compiled file's location. */
 export const packageRoot = (): string => resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const labsRoot = (): string => join(packageRoot(), 'labs')
+/**
+ * Lab roots beyond the package's own (EBPFCNI_LAB_ROOTS, ':'-separated), each laid out as the
+ * package is: content in ROOT/labs/NN-slug/, the module in ROOT/dist/labs/labN/module.js.
+ */
+export const extraLabRoots = (): string[] => (process.env.EBPFCNI_LAB_ROOTS ?? '').split(':').filter(Boolean)
 /** Compiled helper scripts run as separate processes (e.g. the httpbin workload). */
 export const distFile = (rel: string): string => join(packageRoot(), 'dist', rel)

@@ -1,4 +1,6 @@
-import {progressPath} from './paths.js'
+import {existsSync, mkdirSync, readdirSync, renameSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {legacyProgressPath, progressDir, progressPath, workspaceDir} from './paths.js'
 import {LockedJsonFile} from './locked-json-file.js'
 
 export interface StepProgress {
@@ -31,12 +33,32 @@ const isProgressFile = (v: unknown): v is ProgressFile =>
 
 const emptyStep = (): StepProgress => ({done: false, checksPassed: 0, checksTotal: 0, attempts: 0, hintsSeen: 0})
 
-/** Per lab and step: done, when, checks passed, hints seen. Survives restarts. */
+/** Every workspace's progress file on this host (reset --progress forgets them all). */
+export function progressFiles(): string[] {
+  const dir = progressDir()
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => join(dir, f))
+    : []
+}
+
+/** Per lab and step: done, when, checks passed, hints seen. Survives restarts; one file per workspace. */
 export class ProgressStore {
   private readonly file: LockedJsonFile<ProgressFile>
 
+  /** The progress of a workspace (the default one takes over the host-wide file older versions kept). */
+  static forWorkspace(workspace: string = workspaceDir()): ProgressStore {
+    const path = progressPath(workspace)
+    if (workspace === workspaceDir(undefined) && !existsSync(path) && existsSync(legacyProgressPath())) {
+      mkdirSync(dirname(path), {recursive: true})
+      renameSync(legacyProgressPath(), path)
+    }
+    return new ProgressStore(path)
+  }
+
   constructor(
-    path: string = progressPath(),
+    readonly path: string,
     warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
   ) {
     this.file = new LockedJsonFile(
@@ -68,10 +90,11 @@ export class ProgressStore {
       s.lastCheckedAt = now
       s.checksPassed = passed
       s.checksTotal = total
-      if (total > 0 && passed === total) {
-        if (!s.done) s.doneAt = now
-        s.done = true
-      }
+      // A step whose check fails after it passed is pending again (as rustlings does).
+      const passes = total > 0 && passed === total
+      if (passes && !s.done) s.doneAt = now
+      if (!passes) delete s.doneAt
+      s.done = passes
       return {...s}
     })
   }

@@ -8,7 +8,8 @@ import {ensureWorkspace, solutionFiles, applySolution} from './workspace.js'
 import {runChecks} from './checker.js'
 import {interrupted, onInterrupt, untilExit} from '../host/interrupt.js'
 import {loadWorkspaceProgram} from './deploy.js'
-import {createResetService} from './reset-wiring.js'
+import {createResetService} from '../reset/wiring.js'
+import {labDiscoverers} from './registry.js'
 import type {CheckReport} from '../checks/engine.js'
 
 // `ebpfcni lab N --auto` / `lab all --auto`: the instructor's smoke test of a machine. Each
@@ -50,8 +51,8 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
   const steps: AutoStepResult[] = []
   const resetProblems: string[] = []
   const resetLabs = async (): Promise<void> => {
-    const reset = createResetService(o.ledger)
     for (const n of o.labs) {
+      const reset = createResetService(await labDiscoverers(n), o.ledger)
       const out = await reset.execute(await reset.plan(n))
       resetProblems.push(...out.failed.map((f) => `${f.description}: ${f.error}`))
     }

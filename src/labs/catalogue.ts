@@ -1,8 +1,9 @@
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {parse} from 'yaml'
 import {z} from 'zod'
-import {labsRoot} from '../host/paths.js'
+import {extraLabRoots, labsRoot} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 
 /** lab.yaml, validated by a schema: a wrong field is named by its path, an unknown one is refused. */
@@ -37,9 +38,14 @@ const LabSchema = z
   .strict()
 
 export type LabStep = z.infer<typeof StepSchema>
-export type Lab = z.infer<typeof LabSchema> & {dir: string}
+export type Lab = z.infer<typeof LabSchema> & {
+  /** Its content folder (labs/NN-slug). */
+  dir: string
+  /** Its module: labN/module.js beside this file for the package's labs, ROOT/dist/labs/labN for others. */
+  moduleFile: string
+}
 
-function validate(raw: unknown, file: string): Omit<Lab, 'dir'> {
+function validate(raw: unknown, file: string): Omit<Lab, 'dir' | 'moduleFile'> {
   const r = LabSchema.safeParse(raw)
   if (r.success) return r.data
   const issues = r.error.issues.map(
@@ -54,19 +60,46 @@ function validate(raw: unknown, file: string): Omit<Lab, 'dir'> {
   throw new Error(`${file}: ${issues.join('; ')}`)
 }
 
-/** All labs under labs/NN-slug/lab.yaml, in order. */
-export function loadLabs(root = labsRoot()): Lab[] {
-  if (!existsSync(root)) return []
-  return readdirSync(root)
-    .filter((d) => /^\d\d-/.test(d) && existsSync(join(root, d, 'lab.yaml')))
-    .sort()
-    .map((d) => {
-      const file = join(root, d, 'lab.yaml')
-      return {...validate(parse(readFileSync(file, 'utf8')), file), dir: join(root, d)}
-    })
+/** The package's lab modules live beside this file (src/labs when run from source, dist/labs built). */
+export const packageModulesDir = dirname(fileURLToPath(import.meta.url))
+
+/**
+ * Every lab: the folders labs/NN-slug/ with a lab.yaml, in the package and in each extra lab root,
+ * by id. The folder's number is the lab's id, and an id is taken once.
+ */
+export function loadLabs(root?: string): Lab[] {
+  const roots = root
+    ? [{content: root, modules: packageModulesDir}]
+    : [
+        {content: labsRoot(), modules: packageModulesDir},
+        ...extraLabRoots().map((r) => ({content: join(r, 'labs'), modules: join(r, 'dist', 'labs')})),
+      ]
+  const labs = roots.flatMap(({content, modules}) =>
+    !existsSync(content)
+      ? []
+      : readdirSync(content)
+          .filter((d) => /^\d\d-/.test(d) && existsSync(join(content, d, 'lab.yaml')))
+          .map((d) => {
+            const file = join(content, d, 'lab.yaml')
+            const lab = validate(parse(readFileSync(file, 'utf8')), file)
+            if (lab.id !== Number(d.slice(0, 2)))
+              throw new Error(`${file}: id ${lab.id} does not match its folder ${d} (the folder's number is the id)`)
+            return {...lab, dir: join(content, d), moduleFile: join(modules, `lab${lab.id}`, 'module.js')}
+          }),
+  )
+  const ids = labs.map((l) => l.id)
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i)
+  if (twice !== undefined)
+    throw new Error(
+      `two lab folders claim lab ${twice}: ${labs
+        .filter((l) => l.id === twice)
+        .map((l) => l.dir)
+        .join(', ')}`,
+    )
+  return labs.sort((a, b) => a.id - b.id)
 }
 
-export function getLab(id: number, root = labsRoot()): Lab {
+export function getLab(id: number, root?: string): Lab {
   const labs = loadLabs(root)
   const lab = labs.find((l) => l.id === id)
   if (!lab)

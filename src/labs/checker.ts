@@ -8,6 +8,7 @@ import {getLab, getStep} from './catalogue.js'
 import {installFile} from './install.js'
 import {checkIdsDisagree, labModule} from './registry.js'
 import {realTargets, type InstallTargets} from './install-targets.js'
+import {installsOf} from './lab-module.js'
 import {byCost, runCheckList, type CheckReport, type CheckResult} from '../checks/engine.js'
 import {pluginParses} from './preflight.js'
 
@@ -45,7 +46,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const started = performance.now()
   const lab = getLab(o.lab)
   const step = getStep(lab, o.step)
-  const def = labModule(o.lab)
+  const def = await labModule(o.lab)
   if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
   const disagree = checkIdsDisagree(
     lab.steps,
@@ -59,7 +60,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const ledger = o.ledger ?? new Ledger()
   const targets = o.targets ?? realTargets()
 
-  for (const f of def.installs) {
+  for (const f of installsOf(def.files)) {
     const src = join(o.workspace, f.workspaceFile)
     if (!existsSync(src))
       throw new UserError(`${src} is missing`, {
@@ -69,7 +70,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   }
 
   // A plugin that does not parse fails every check for a reason none of them names: say it first.
-  const parse = await pluginParses(join(o.workspace, 'ebpfcni'))
+  const parse = def.files.plugin ? await pluginParses(join(o.workspace, def.files.plugin)) : undefined
   if (parse) {
     o.onCheck?.(parse.id, parse.title)
     o.onCheck?.(parse.id, parse.title, parse)
@@ -83,13 +84,16 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   }
 
   const ctx = def.context({
+    lab: o.lab,
     targets,
     workspace: o.workspace,
     runtime: o.runtime ?? 'netns',
     ledger,
     timeoutMs: o.timeoutMs,
   })
-  const selected = def.checks.filter((c) => wanted.includes(c.id))
+  // lab.yaml orders the checks: its steps, and each step's list.
+  const byId = new Map(def.checks.map((c) => [c.id, c]))
+  const selected = wanted.flatMap((id) => byId.get(id) ?? [])
   let results: CheckResult[]
   try {
     results = await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {
@@ -103,7 +107,7 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const stepName = step?.id ?? 'all'
   // A run that checked nothing proves nothing: it never passes.
   const passed = results.length > 0 && results.every(countsAsPassed)
-  const progress = o.progress ?? new ProgressStore()
+  const progress = o.progress ?? ProgressStore.forWorkspace(o.workspace)
   const steps = step ? [step] : lab.steps
   for (const s of steps) {
     const mine = results.filter((r) => s.checks.includes(r.id))

@@ -1,13 +1,26 @@
 import {join} from 'node:path'
 import type {Ledger} from '../host/ledger.js'
+import type {Discoverer} from '../host/reset.js'
 import type {CheckDefinition} from '../checks/engine.js'
 import type {InstallTargets} from './install-targets.js'
 
-// What a lab's module gives the engine: where its workspace files are installed, its checks,
-// and the context they run in. One module per lab (src/labs/labN/module.ts), registered in
-// registry.ts by one line.
+// What a lab's module gives the engine. A lab is two folders: its content (labs/NN-slug/: lab.yaml,
+// step texts, starter, solution) and its module (src/labs/labN/module.ts, default export). Both are
+// discovered (catalogue.ts, registry.ts): nothing else names a lab number.
+
+/** The workspace files a lab works on, by role. Other files (policy.yaml) are just starters. */
+export interface WorkspaceFiles {
+  /** The CNI plugin: installed to the CNI bin dir, executable. */
+  plugin?: string
+  /** Its network config: installed to the CNI config dir. */
+  config?: string
+  /** The eBPF C source: built to NAME.o and loaded when it changes (solution --apply, auto). */
+  program?: string
+}
 
 export interface CheckRunOptions {
+  /** The lab being checked: what the run makes is recorded under it. */
+  lab: number
   targets: InstallTargets
   workspace: string
   runtime: 'netns' | 'podman' | 'cri'
@@ -15,29 +28,47 @@ export interface CheckRunOptions {
   timeoutMs?: number
 }
 
-/** What the engine needs to check a lab: its checks, and a context that cleans up after itself. */
+/** What the engine needs from a lab: its files, checks, a context that cleans up, and its reset. */
 export interface LabModule<Ctx = unknown> {
-  /** workspace file -> [install dir key, file name, mode] */
-  installs: Array<{workspaceFile: string; target: keyof InstallTargets; mode: number}>
+  files: WorkspaceFiles
+  /**
+   * The labs whose host state this one keeps using (lab 3 builds on lab 2's pins, lab 2 on lab 1's
+   * plugin): `reset N` also runs their discoverers.
+   */
+  buildsOn: number[]
+  /** The checks, by id; the order they run in comes from lab.yaml's steps. */
   checks: Array<CheckDefinition<Ctx>>
   context: (o: CheckRunOptions) => Ctx & {cleanup(): Promise<void>}
+  /** What the learner's own code made that no ledger names (their bridge, pins, stored rules). */
+  discoverers?: Discoverer[]
 }
 
-/** The workspace files labs 1 to 4 install: the plugin, and its network config. */
-export const PLUGIN_INSTALLS: LabModule['installs'] = [
-  {workspaceFile: 'ebpfcni', target: 'cniBinDir', mode: 0o755},
-  {workspaceFile: '10-ebpfcni.conf', target: 'cniConfDir', mode: 0o644},
-]
+/** The plugin, its config and the program of labs 1 to 4 (DESIGN's workspace contract). */
+export const PLUGIN_FILES = {plugin: 'ebpfcni', config: '10-ebpfcni.conf'} as const
+export const PROGRAM_FILES = {...PLUGIN_FILES, program: 'ebpfcni.bpf.c'} as const
 
-/** What every lab context is made from: the installed plugin and config, and the run's options. */
-export const contextOptions = (o: CheckRunOptions, lab: number) => ({
+/** Where each installed workspace file goes, and its mode. */
+export function installsOf(
+  files: WorkspaceFiles,
+): Array<{workspaceFile: string; target: keyof InstallTargets; mode: number}> {
+  return [
+    ...(files.plugin ? [{workspaceFile: files.plugin, target: 'cniBinDir' as const, mode: 0o755}] : []),
+    ...(files.config ? [{workspaceFile: files.config, target: 'cniConfDir' as const, mode: 0o644}] : []),
+  ]
+}
+
+/** The object file clang writes for a program source. */
+export const objectOf = (program: string): string => program.replace(/\.c$/, '') + '.o'
+
+/** What every plugin lab's context is made from: the installed plugin and config, and the run's options. */
+export const contextOptions = (o: CheckRunOptions, files: WorkspaceFiles, more: {criTraffic?: boolean} = {}) => ({
   cniBinDir: o.targets.cniBinDir,
-  configFile: join(o.targets.cniConfDir, '10-ebpfcni.conf'),
+  configFile: join(o.targets.cniConfDir, files.config ?? PLUGIN_FILES.config),
   runtime: o.runtime,
   ledger: o.ledger,
   timeoutMs: o.timeoutMs,
   workspace: o.workspace,
-  // Lab 1 checks the plugin's own calls on netns pods; from lab 2 on, --runtime cri runs the traffic pods through containerd.
-  criTraffic: o.runtime === 'cri' && lab >= 2,
-  lab,
+  // With --runtime cri, labs whose traffic pods matter run them through containerd (criTraffic).
+  criTraffic: o.runtime === 'cri' && Boolean(more.criTraffic),
+  lab: o.lab,
 })

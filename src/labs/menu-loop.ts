@@ -4,6 +4,7 @@ import type {LabSession} from './session.js'
 import {solutionFiles} from './workspace.js'
 import {applySolutionAndLoad} from './deploy.js'
 import {labModule} from './registry.js'
+import {solutionDiffs, type SolutionDiff} from './solution-diff.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 
 // The interactive lab's controller: one step at a time, the learner picks an action, this decides
@@ -24,7 +25,8 @@ export interface MenuView {
   /** Hint n of total (n = 0: the step has none). */
   showHint(n: number, total: number, text?: string): void
   openEditor(path: string): Promise<void>
-  showDiff(step: LabStep): Promise<void>
+  /** The step's files against the reference (what `solution N --step S` prints). */
+  showDiff(diffs: SolutionDiff[]): void
   confirmApply(files: string[]): Promise<boolean>
   showApplied(outcome: {backups: string[]; loaded?: string} | 'already'): void
   /** Render a check run live: `run` is called with the callback that reports each check. */
@@ -38,8 +40,8 @@ export interface MenuView {
   showError(err: unknown): void
 }
 
-export async function menuLoop(session: LabSession, first: LabStep, workspace: string, view: MenuView): Promise<void> {
-  const lab = session.lab
+export async function menuLoop(session: LabSession, first: LabStep, view: MenuView): Promise<void> {
+  const {lab, workspace} = session
   let step = first
   for (;;) {
     const next = session.nextStep(step)
@@ -65,7 +67,7 @@ export async function menuLoop(session: LabSession, first: LabStep, workspace: s
           break
         }
         case 'diff':
-          await view.showDiff(step)
+          view.showDiff(await solutionDiffs(solutionFiles(lab, step, workspace)))
           break
         case 'apply': {
           const files = solutionFiles(lab, step, workspace)
@@ -76,9 +78,9 @@ export async function menuLoop(session: LabSession, first: LabStep, workspace: s
           break
         }
         case 'check': {
-          const defs = labModule(lab.id)?.checks ?? []
+          const defs = (await labModule(lab.id))?.checks ?? []
           const checks = step.checks.map((id) => ({id, title: defs.find((c) => c.id === id)?.title ?? id}))
-          await view.showCheckRun(step, checks, (onCheck) => session.checkStep(step, workspace, onCheck))
+          await view.showCheckRun(step, checks, (onCheck) => session.checkStep(step, onCheck))
           break
         }
         case 'watch':

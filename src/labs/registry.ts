@@ -1,15 +1,72 @@
+import {existsSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+import type {Discoverer} from '../host/reset.js'
 import type {LabModule} from './lab-module.js'
-import {lab1} from './lab1/module.js'
-import {lab2} from './lab2/module.js'
-import {lab3} from './lab3/module.js'
-import {lab4} from './lab4/module.js'
+import {loadLabs, packageModulesDir, type Lab} from './catalogue.js'
+
+// Lab modules, discovered: lab N's module is the default export of labN/module.js beside its
+// catalogue entry (catalogue.ts finds both). Modules load on first use, so `status` and `--help`
+// never load koffi, the pods or the checks.
 
 // Each lab's context is its own type; the engine only hands a module's context back to its checks.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyLabModule = LabModule<any>
+export type AnyLabModule = LabModule<any>
 
-// Every lab's module, by lab id: the one line to add for a new lab.
-const MODULES: Record<number, AnyLabModule> = {1: lab1, 2: lab2, 3: lab3, 4: lab4}
+const loaded = new Map<string, Promise<AnyLabModule | undefined>>()
+
+/** The module of a catalogue entry, or undefined when its folder has none. */
+export function moduleOf(lab: Lab): Promise<AnyLabModule | undefined> {
+  const file = [lab.moduleFile, lab.moduleFile.replace(/\.js$/, '.ts')].find((f) => existsSync(f))
+  if (!file) return Promise.resolve(undefined)
+  let m = loaded.get(file)
+  if (!m) {
+    m = import(pathToFileURL(lab.moduleFile).href).then((x: {default?: AnyLabModule}) => {
+      if (!x.default?.checks) throw new Error(`${file} has no default export of a lab module (files, checks, context)`)
+      return x.default
+    })
+    loaded.set(file, m)
+  }
+  return m
+}
+
+export async function labModule(id: number): Promise<AnyLabModule | undefined> {
+  const lab = loadLabs().find((l) => l.id === id)
+  return lab ? moduleOf(lab) : undefined
+}
+
+/** The lab numbers that have a module folder (labN/module.*) among the package's modules. */
+export function moduleFolders(modulesDir = packageModulesDir): number[] {
+  if (!existsSync(modulesDir)) return []
+  return readdirSync(modulesDir)
+    .map((d) => /^lab(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .filter((m) => ['module.ts', 'module.js'].some((f) => existsSync(join(modulesDir, m[0], f))))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b)
+}
+
+/** Lab `id` and every lab it builds on, transitively. */
+export async function labAndFoundations(id: number): Promise<number[]> {
+  const seen = new Set<number>()
+  const visit = async (n: number): Promise<void> => {
+    if (seen.has(n)) return
+    seen.add(n)
+    for (const b of (await labModule(n))?.buildsOn ?? []) await visit(b)
+  }
+  await visit(id)
+  return [...seen].sort((a, b) => a - b)
+}
+
+/**
+ * The reset discoverers for `reset LAB` (that lab's and its foundations'), or for every lab. A
+ * lab's discoverers find what the learner's code made for it: their bridge, pins, stored rules.
+ */
+export async function labDiscoverers(lab?: number): Promise<Discoverer[]> {
+  const ids = lab === undefined ? loadLabs().map((l) => l.id) : await labAndFoundations(lab)
+  const mods = await Promise.all(ids.map(labModule))
+  return mods.flatMap((m) => m?.discoverers ?? [])
+}
 
 /**
  * Where a lab's content and code disagree: an id a step lists that no check has (it would be
@@ -26,10 +83,3 @@ export function checkIdsDisagree(steps: Array<{id: string; checks: string[]}>, c
     ...codeIds.filter((id) => !listed.includes(id)).map((id) => `check ${id} is in no step`),
   ]
 }
-
-export function labModule(lab: number): AnyLabModule | undefined {
-  return MODULES[lab]
-}
-
-/** The ids of the labs that have a module (each must have a content folder, and each folder a module). */
-export const registeredLabs = (): number[] => Object.keys(MODULES).map(Number)

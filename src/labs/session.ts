@@ -30,16 +30,22 @@ export interface LabStatus {
 }
 
 /**
- * One learner's session in one lab, over the progress store: which step they are on, what is
- * done, the hints they have seen, and checking a step. `lab`, `hint`, `status`, the menu and
- * watch mode are views over it, so they agree on "the current step"; the check engine records
- * check runs in the same store.
+ * One learner's session in one lab and workspace, over that workspace's progress: which step
+ * they are on, what is done, the hints they have seen, and checking a step. A command makes one
+ * per run and hands it to the menu, watch mode and the checks, so they agree on "the current
+ * step"; the check engine records check runs in the same store.
  */
 export class LabSession {
   constructor(
     readonly lab: Lab,
-    private readonly progress = new ProgressStore(),
+    readonly workspace: string,
+    readonly progress = ProgressStore.forWorkspace(workspace),
   ) {}
+
+  /** Start the lab over (lab --fresh): its steps pending, its hints unseen. */
+  startOver(): void {
+    this.progress.resetLab(this.lab.id)
+  }
 
   isDone(step: LabStep): boolean {
     return Boolean(this.progress.lab(this.lab.id)?.steps[step.id]?.done)
@@ -77,15 +83,11 @@ export class LabSession {
   }
 
   /** The feedback loop's check of one step: cheapest first, stopping at the first failure; progress recorded. */
-  checkStep(
-    step: LabStep,
-    workspace: string,
-    onCheck?: (id: string, title: string, result?: CheckResult) => void,
-  ): Promise<CheckReport> {
+  checkStep(step: LabStep, onCheck?: (id: string, title: string, result?: CheckResult) => void): Promise<CheckReport> {
     return runChecks({
       lab: this.lab.id,
       step: step.id,
-      workspace,
+      workspace: this.workspace,
       progress: this.progress,
       untilFirstFailure: true,
       onCheck,

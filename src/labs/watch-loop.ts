@@ -1,42 +1,51 @@
-import type {Lab, LabStep} from './catalogue.js'
+import type {LabStep} from './catalogue.js'
 import {watchFiles} from '../host/file-watch.js'
-import {ProgressStore} from '../host/progress.js'
-import {LabSession} from './session.js'
+import type {LabSession} from './session.js'
+import {labModule} from './registry.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 
 // Watch mode's controller (like rustlings watch): re-run the current step's checks whenever a
 // workspace file changes, cheapest first and stopping at the first failure, and move on to the
-// next step when all pass. It decides; ui/lab-watch.ts renders what it reports.
+// next step when all pass; at the end of the core path it stops there (the rest is optional).
+// It decides; ui/lab-watch.ts renders what it reports.
 
 export type WatchEvent =
   | {kind: 'watching'; dir: string; files: string[]; polling?: string}
-  | {kind: 'run'; step: LabStep; changed: string[]}
+  /** rebuilds: which of the lab's files the change makes the checks rebuild or reinstall. */
+  | {kind: 'run'; step: LabStep; changed: string[]; rebuilds?: 'program' | 'plugin'}
   | {kind: 'check-started'; title: string}
   | {kind: 'check-done'; result: CheckResult}
   /** firstResultMs: from the file change to the first verdict (undefined at start-up). */
   | {kind: 'report'; report: CheckReport; firstResultMs?: number}
   | {kind: 'advanced'; next: LabStep}
+  /** The last core step passed and a stretch step follows: watch mode does not move on by itself. */
+  | {kind: 'core-complete'; next: LabStep}
   | {kind: 'complete'}
   | {kind: 'not-yet'}
   | {kind: 'error'; error: unknown}
 
 export interface WatchLoopOptions {
-  lab: Lab
+  session: LabSession
   step: LabStep
-  workspace: string
   poll?: boolean
   /** Resolves when the loop should end (Ctrl-C, Enter in the menu, --for). */
   until: Promise<void>
-  progress?: ProgressStore
   onEvent: (e: WatchEvent) => void
 }
 
 export async function watchLoop(o: WatchLoopOptions): Promise<void> {
-  const session = new LabSession(o.lab, o.progress ?? new ProgressStore())
+  const {session} = o
   let step = o.step
   let running = false
   let again: string[] | undefined
-  const files = Object.keys(o.lab.starter)
+  const files = Object.keys(session.lab.starter)
+  const roles = (await labModule(session.lab.id))?.files ?? {}
+  const rebuilds = (changed: string[]): 'program' | 'plugin' | undefined =>
+    roles.program && changed.includes(roles.program)
+      ? 'program'
+      : roles.plugin && changed.includes(roles.plugin)
+        ? 'plugin'
+        : undefined
 
   const runStep = async (changed: string[], seenAt: number): Promise<void> => {
     if (running) {
@@ -45,9 +54,9 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
     }
     running = true
     try {
-      o.onEvent({kind: 'run', step, changed})
+      o.onEvent({kind: 'run', step, changed, rebuilds: rebuilds(changed)})
       let first: number | undefined
-      const report = await session.checkStep(step, o.workspace, (_id, title, r) => {
+      const report = await session.checkStep(step, (_id, title, r) => {
         if (!r) return o.onEvent({kind: 'check-started', title})
         first ??= performance.now()
         o.onEvent({kind: 'check-done', result: r})
@@ -60,7 +69,8 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
       if (!report.passed) o.onEvent({kind: 'not-yet'})
       else {
         const next = session.nextStep(step)
-        if (next) {
+        if (next && step.level === 'core' && next.level === 'stretch') o.onEvent({kind: 'core-complete', next})
+        else if (next) {
           step = session.moveTo(next)
           o.onEvent({kind: 'advanced', next})
         } else o.onEvent({kind: 'complete'})
@@ -77,8 +87,8 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
     }
   }
 
-  const w = watchFiles(o.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
-  o.onEvent({kind: 'watching', dir: o.workspace, files, polling: w.polling})
+  const w = watchFiles(session.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
+  o.onEvent({kind: 'watching', dir: session.workspace, files, polling: w.polling})
   await runStep([], performance.now())
   await o.until
   w.stop()

@@ -7,11 +7,6 @@ import {hintLine, nextStepText} from './next-steps.js'
 /** Interactive only with a terminal on both ends and not in CI: otherwise never wait for input. */
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI
 
-/**
- * Every ebpfcni command extends this: expected failures become one clear line on
- * stderr and an exit code (2 usage/environment, 1 a check failed); a stack trace
- * only with --debug or DEBUG set.
- */
 /** Where a real bug gets reported (package.json "bugs"). */
 export const BUGS_URL = 'https://github.com/ebpfcni/ebpfcni/issues'
 
@@ -23,6 +18,14 @@ export function applyColorChoice(argv: string[], env = process.env): void {
   if ((env.NO_COLOR ?? '') !== '' || argv.includes('--no-color')) chalk.level = 0
 }
 
+/** A bug in ebpfcni itself (sysexits' EX_SOFTWARE): neither a usage error (2) nor a failed check (1). */
+export const BUG_EXIT_CODE = 70
+
+/**
+ * Every ebpfcni command extends this: expected failures become one clear line on
+ * stderr and an exit code (2 usage/environment, 1 a check failed, 70 a bug in ebpfcni); a stack
+ * trace only with --debug or DEBUG set.
+ */
 export abstract class BaseCommand extends Command {
   static baseFlags = {
     debug: Flags.boolean({description: 'Show stack traces for errors.', helpGroup: 'GLOBAL'}),
@@ -62,7 +65,7 @@ export abstract class BaseCommand extends Command {
       return
     }
     const known = err instanceof UserError ? err : asUserError(err)
-    const exitCode = known ? known.exitCode : err instanceof Errors.CLIError ? 2 : 2
+    const exitCode = known ? known.exitCode : err instanceof Errors.CLIError ? 2 : BUG_EXIT_CODE
     process.exitCode = exitCode
     if (this.jsonEnabled()) {
       this.logJson({

@@ -7,6 +7,7 @@ import {UserError} from '../host/errors.js'
 
 /** LAB: a lab number from the catalogue (not a hard-coded range). */
 export const labArg = Args.custom<number>({
+  ignoreStdin: true,
   description: 'Lab number (see `ebpfcni lab` for the list).',
   parse: async (input) => {
     const ids = loadLabs().map((l) => l.id)

@@ -5,8 +5,8 @@ import {execa} from 'execa'
 import {createInterface} from 'node:readline'
 import {readStepText, type Lab, type LabStep} from '../labs/catalogue.js'
 import {menuLoop, type MenuAction, type MenuView} from '../labs/menu-loop.js'
-import {ProgressStore} from '../host/progress.js'
-import {LabSession} from '../labs/session.js'
+import type {LabSession} from '../labs/session.js'
+import {renderSolutionDiffs} from './solution-diff.js'
 import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
@@ -35,13 +35,8 @@ export function editorCommand(env: NodeJS.ProcessEnv = process.env): [string, st
 const editorName = (): string => editorCommand().join(' ').trim()
 
 /** The menu on a terminal: prompts with @inquirer, output through `log`. */
-export function terminalMenuView(
-  lab: Lab,
-  dir: string,
-  log: (s: string) => void,
-  progress: ProgressStore,
-  showDiff: (step: LabStep) => Promise<void>,
-): MenuView {
+export function terminalMenuView(session: LabSession, log: (s: string) => void): MenuView {
+  const {lab} = session
   return {
     choose: (step, {passed, next, file}) =>
       select<MenuAction>({
@@ -72,7 +67,7 @@ export function terminalMenuView(
           ) + `\n${chalk.yellow('hint:')} set VISUAL or EDITOR to an editor on this machine, e.g. export EDITOR=nano`,
         )
     },
-    showDiff,
+    showDiff: (diffs) => log(renderSolutionDiffs(diffs)),
     confirmApply: (files) =>
       confirm({message: `Replace ${files.join(', ')} with the solution? (yours is backed up)`, default: true}),
     showApplied: (outcome) => {
@@ -89,7 +84,7 @@ export function terminalMenuView(
     watch: async (step) => {
       const rl = createInterface({input: process.stdin})
       const until = new Promise<void>((resolve) => rl.once('line', () => resolve()))
-      await watchSession({lab, step, workspace: dir, until, log, progress, howToStop: 'press Enter'})
+      await watchSession({session, step, until, log, howToStop: 'press Enter'})
       rl.close()
     },
     showError: (err) => log(errorText(err)),
@@ -97,13 +92,6 @@ export function terminalMenuView(
 }
 
 /** The interactive lab from `first`: the menu until the learner quits. */
-export function labMenu(
-  lab: Lab,
-  first: LabStep,
-  dir: string,
-  log: (s: string) => void,
-  showDiff: (step: LabStep) => Promise<void>,
-): Promise<void> {
-  const progress = new ProgressStore()
-  return menuLoop(new LabSession(lab, progress), first, dir, terminalMenuView(lab, dir, log, progress, showDiff))
+export function labMenu(session: LabSession, first: LabStep, log: (s: string) => void): Promise<void> {
+  return menuLoop(session, first, terminalMenuView(session, log))
 }

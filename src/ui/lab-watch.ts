@@ -1,20 +1,18 @@
 import chalk from 'chalk'
-import type {Lab, LabStep} from '../labs/catalogue.js'
+import type {LabStep} from '../labs/catalogue.js'
+import type {LabSession} from '../labs/session.js'
 import {watchLoop, type WatchEvent} from '../labs/watch-loop.js'
-import {ProgressStore} from '../host/progress.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {SlowCheckSpinner} from './slow-check-spinner.js'
 import {errorText} from './render.js'
 
 export interface WatchSessionOptions {
-  lab: Lab
+  session: LabSession
   step: LabStep
-  workspace: string
   poll?: boolean
   /** Resolves when the session should end (Ctrl-C, Enter in the menu, --for). */
   until: Promise<void>
   log: (line: string) => void
-  progress?: ProgressStore
   /** How this session is left, said the same way everywhere it is said ("press Enter", "Ctrl-C"). */
   howToStop?: string
 }
@@ -33,11 +31,12 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
         )
       case 'run': {
         const what = e.changed.length ? `${e.changed.join(', ')} changed` : 'starting'
-        const rebuild = e.changed.includes('ebpfcni.bpf.c')
-          ? ' (rebuilding your program)'
-          : e.changed.includes('ebpfcni')
-            ? ' (reinstalling your plugin)'
-            : ''
+        const rebuild =
+          e.rebuilds === 'program'
+            ? ' (rebuilding your program)'
+            : e.rebuilds === 'plugin'
+              ? ' (reinstalling your plugin)'
+              : ''
         return o.log(chalk.dim(`\n── ${what}${rebuild}: checking ${e.step.title} ──`))
       }
       case 'check-started':
@@ -60,7 +59,15 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
       case 'advanced':
         return o.log(chalk.green(`Step done. Next: ${e.next.title} — save a file to check it.`))
       case 'complete':
-        return o.log(chalk.green(`Lab ${o.lab.id} is complete. ${leave} to leave watch mode.`))
+        return o.log(chalk.green(`Lab ${o.session.lab.id} is complete. ${leave} to leave watch mode.`))
+      case 'core-complete':
+        return o.log(
+          chalk.green(`That was the last core step of lab ${o.session.lab.id}: the core path is done. `) +
+            `The next step, ${e.next.title}, is optional (stretch): watch mode stays here. ` +
+            chalk.dim(
+              `To take it on: ebpfcni lab ${o.session.lab.id} --step ${e.next.id} --watch (${leave} to leave).`,
+            ),
+        )
       case 'not-yet':
         return o.log(chalk.dim('Save a file to check again.'))
       case 'error': {
@@ -71,12 +78,10 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
   }
   try {
     await watchLoop({
-      lab: o.lab,
+      session: o.session,
       step: o.step,
-      workspace: o.workspace,
       poll: o.poll,
       until: o.until,
-      progress: o.progress,
       onEvent: render,
     })
   } finally {

@@ -8,8 +8,8 @@ export const pinDirFlag = {'pin-dir': pinDir}
 
 /** FROM and TO of the rule commands (deny, allow, remove). */
 export const ruleArgs = {
-  from: Args.string({description: 'Sending pod (name or IPv4).', required: true}),
-  to: Args.string({description: 'Receiving pod (name or IPv4).', required: true}),
+  from: Args.string({ignoreStdin: true, description: 'Sending pod (name or IPv4).', required: true}),
+  to: Args.string({ignoreStdin: true, description: 'Receiving pod (name or IPv4).', required: true}),
 }
 
 /** What a rule command did, in one line. */

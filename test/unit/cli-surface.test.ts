@@ -1,12 +1,14 @@
 import {describe, it, expect} from 'vitest'
-import {readFileSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import chalk from 'chalk'
 import {repoRoot} from '../helpers/env.js'
 import {renderMarkdown} from '../../src/ui/markdown.js'
 import {editorCommand} from '../../src/ui/lab-menu.js'
 import {closestCommands, distance} from '../../src/hooks/command-not-found.js'
-import {debugFromEnv, applyColorChoice} from '../../src/ui/base-command.js'
+import {debugFromEnv, applyColorChoice, BaseCommand, BUG_EXIT_CODE} from '../../src/ui/base-command.js'
+import {Config, Errors} from '@oclif/core'
+import {UserError} from '../../src/host/errors.js'
 import {resolvePin} from '../../src/bpf/programs.js'
 
 // The CLI surface without root: help text as oclif renders it, the small rules behind flags and
@@ -185,5 +187,59 @@ describe('next steps named by the layers below the CLI', () => {
     ] as const
     for (const s of steps) expect(nextStepText({do: s}, 'xcni')).toMatch(/xcni /)
     expect(nextStepText({do: 'delete-pod', pod: 'web'})).toBe('ebpfcni pod del web')
+  })
+})
+
+describe('exit codes tell a usage error from a bug', () => {
+  class Probe extends BaseCommand {
+    async run(): Promise<void> {}
+  }
+  const catchWith = async (err: Error): Promise<{code: number | string | undefined; stderr: string}> => {
+    const config = await Config.load(repoRoot)
+    const cmd = new Probe([], config)
+    const write = process.stderr.write.bind(process.stderr)
+    let stderr = ''
+    process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write
+    const before = process.exitCode
+    try {
+      await cmd.catch(err)
+      return {code: process.exitCode, stderr}
+    } finally {
+      process.stderr.write = write
+      process.exitCode = before
+    }
+  }
+
+  it('a user mistake exits 2, a CLI usage error 2, a bug in ebpfcni 70 with where to report it', async () => {
+    expect((await catchWith(new UserError('no such lab'))).code).toBe(2)
+    expect((await catchWith(new Errors.CLIError('Nonexistent flag: --nope'))).code).toBe(2)
+    const bug = await catchWith(new TypeError("Cannot read properties of undefined (reading 'x')"))
+    expect(bug.code).toBe(BUG_EXIT_CODE)
+    expect(BUG_EXIT_CODE).toBe(70)
+    expect(bug.stderr).toMatch(/this looks like a bug in ebpfcni/)
+  })
+
+  it('every positional argument ignores stdin (oclif reads a missing one from a pipe otherwise)', async () => {
+    const dir = join(repoRoot, 'src/commands')
+    const files = readdirSync(dir, {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.ts'))
+    const args: Array<{cmd: string; name: string; ignoreStdin?: boolean}> = []
+    for (const f of files) {
+      const cmd = (await import(join(dir, f))) as {default: {args?: Record<string, {ignoreStdin?: boolean}>}}
+      for (const [name, a] of Object.entries(cmd.default.args ?? {}))
+        args.push({cmd: f, name, ignoreStdin: a.ignoreStdin})
+    }
+    expect(args.length).toBeGreaterThan(10)
+    expect(args.filter((a) => a.ignoreStdin !== true).map((a) => `${a.cmd} ${a.name}`)).toEqual([])
+  })
+})
+
+describe('bpf maps --set', () => {
+  it('a number too large for the value is a usage error naming the size, not a RangeError', async () => {
+    const {parseValue} = await import('../../src/commands/bpf/maps.js')
+    expect(() => parseValue('5000000000', 4)).toThrow(UserError)
+    expect(() => parseValue('5000000000', 4)).toThrow(/value 5000000000 does not fit the map's 4-byte value/)
+    expect(parseValue('4294967295', 4).readUInt32LE(0)).toBe(4294967295)
+    expect(parseValue('5000000000', 8).readBigUInt64LE(0)).toBe(5000000000n)
+    expect(() => parseValue('18446744073709551616', 8)).toThrow(/8-byte value/)
   })
 })

@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {kernelAtLeast, doctorChecks} from '../../src/labs/doctor.js'
+import {kernelAtLeast, doctorChecks} from '../../src/doctor/doctor.js'
 import {fail, noneFailed, runCheck, type CheckResult} from '../../src/checks/engine.js'
 
 describe('doctor item logic', () => {

@@ -6,9 +6,9 @@ import {loadLabs} from '../../src/labs/catalogue.js'
 // empty passed (every() of nothing is true). Content and code must agree both ways.
 
 describe('lab definitions: lab.yaml and the checks agree', () => {
-  it('every lab as shipped: each listed id has a check, each check is listed, no step is empty', () => {
+  it('every lab as shipped: each listed id has a check, each check is listed, no step is empty', async () => {
     for (const lab of loadLabs()) {
-      const def = labModule(lab.id)
+      const def = await labModule(lab.id)
       expect(def, `lab ${lab.id} has checks`).toBeDefined()
       expect(
         checkIdsDisagree(

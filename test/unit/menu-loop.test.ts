@@ -3,7 +3,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {getLab, type LabStep} from '../../src/labs/catalogue.js'
-import {ensureWorkspace} from '../../src/labs/workspace.js'
+import {ensureWorkspace, solutionFiles} from '../../src/labs/workspace.js'
 import {LabSession} from '../../src/labs/session.js'
 import {ProgressStore} from '../../src/host/progress.js'
 import {menuLoop, type MenuAction, type MenuView} from '../../src/labs/menu-loop.js'
@@ -27,7 +27,8 @@ describe('the interactive lab menu (controller)', () => {
       openEditor: async (path) => {
         throw new Error(`no editor for ${path}`)
       },
-      showDiff: async (step) => void seen.push(`diff ${step.id}`),
+      showDiff: (diffs) =>
+        void seen.push(`diff ${diffs.map((d) => `${d.file}:${d.matches ? 'same' : 'differs'}`).join(',')}`),
       confirmApply: async (files) => (seen.push(`confirm ${files.join(',')}`), false),
       showApplied: (o) => seen.push(o === 'already' ? 'already' : 'applied'),
       showCheckRun: async () => void seen.push('checks'),
@@ -40,16 +41,19 @@ describe('the interactive lab menu (controller)', () => {
   it('counts hints one at a time, shows what was asked, reports an action that fails and carries on', async () => {
     const lab = getLab(1)
     ensureWorkspace(lab, dir)
-    const session = new LabSession(lab, new ProgressStore(join(dir, 'progress.json')))
+    const session = new LabSession(lab, dir, new ProgressStore(join(dir, 'progress.json')))
     const first = lab.steps[0] as LabStep
     const {view, seen} = scripted(['hint', 'hint', 'text', 'edit', 'diff', 'quit'])
-    await menuLoop(session, first, dir, view)
+    await menuLoop(session, first, view)
     expect(seen).toEqual([
       'hint 1/' + first.hints.length + ' text',
       'hint 2/' + first.hints.length + ' text',
       `step ${first.id}`,
       `error no editor for ${join(dir, Object.keys(first.solution)[0])}`,
-      `diff ${first.id}`,
+      // What `solution 1 --step <first>` compares: the step's files against the reference.
+      `diff ${solutionFiles(lab, first, dir)
+        .map((f) => `${f.name}:${f.differs ? 'differs' : 'same'}`)
+        .join(',')}`,
     ])
   })
 
@@ -57,20 +61,20 @@ describe('the interactive lab menu (controller)', () => {
     const lab = getLab(1)
     ensureWorkspace(lab, dir)
     const progress = new ProgressStore(join(dir, 'progress.json'))
-    const session = new LabSession(lab, progress)
+    const session = new LabSession(lab, dir, progress)
     const [first, second] = lab.steps
     // "next" while the step has not passed: nothing moves.
     const notYet = scripted(['next', 'apply', 'quit'])
-    await menuLoop(session, first, dir, notYet.view)
+    await menuLoop(session, first, notYet.view)
     expect(notYet.offered[0]).toEqual({step: first.id, next: second.id})
     expect(notYet.seen.filter((s) => s.startsWith('step'))).toEqual([])
     expect(notYet.seen.at(-1)).toMatch(/^confirm /)
     // Once passed, next moves the session (remembered in the progress file).
     progress.recordCheck(lab.id, first.id, 1, 1)
     const passed = scripted(['next', 'quit'])
-    await menuLoop(session, first, dir, passed.view)
+    await menuLoop(session, first, passed.view)
     expect(passed.seen).toEqual([`step ${second.id}`])
     expect(passed.offered.map((o) => o.step)).toEqual([first.id, second.id])
-    expect(new LabSession(lab, new ProgressStore(join(dir, 'progress.json'))).currentStep().id).toBe(second.id)
+    expect(new LabSession(lab, dir, new ProgressStore(join(dir, 'progress.json'))).currentStep().id).toBe(second.id)
   })
 })

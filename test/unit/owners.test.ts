@@ -3,7 +3,8 @@ import {join} from 'node:path'
 import {tempStateDir} from '../helpers/env.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {podOwner, processOwner} from '../../src/host/owners.js'
-import {labModule, registeredLabs} from '../../src/labs/registry.js'
+import {labModule} from '../../src/labs/registry.js'
+import {loadLabs} from '../../src/labs/catalogue.js'
 import {realTargets} from '../../src/labs/install-targets.js'
 import {NetnsRuntime} from '../../src/pods/netns-runtime.js'
 import type {PodRecord} from '../../src/pods/types.js'
@@ -42,8 +43,9 @@ describe('ledger owners', () => {
   })
 
   it("each lab's check context records its objects under that lab", async () => {
-    for (const lab of registeredLabs()) {
-      const ctx = labModule(lab)!.context({
+    for (const {id: lab} of loadLabs()) {
+      const ctx = (await labModule(lab))!.context({
+        lab,
         targets: realTargets(),
         workspace: t.dir,
         runtime: 'netns',

@@ -13,15 +13,16 @@ describe('ProgressStore', () => {
   })
   afterEach(() => t.cleanup())
 
-  it('marks a step done only when every check passed, and keeps doneAt from the first pass', () => {
+  it('marks a step done only when every check passed; keeps doneAt while it passes; a later failure makes it pending', () => {
     const p = new ProgressStore(path)
     expect(p.recordCheck(1, 'add', 3, 5).done).toBe(false)
     const first = p.recordCheck(1, 'add', 5, 5)
     expect(first.done).toBe(true)
+    expect(new ProgressStore(path).recordCheck(1, 'add', 5, 5).doneAt).toBe(first.doneAt)
     const again = new ProgressStore(path).recordCheck(1, 'add', 4, 5)
-    expect(again.done).toBe(true)
-    expect(again.doneAt).toBe(first.doneAt)
-    expect(again.attempts).toBe(3)
+    expect(again.done).toBe(false)
+    expect(again.doneAt).toBeUndefined()
+    expect(again.attempts).toBe(4)
     expect(again.checksPassed).toBe(4)
   })
 

@@ -19,15 +19,15 @@ describe('LabSession', () => {
   afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
   it('starts at the first step; stays where the learner moved, even past an unfinished step', () => {
-    const s = new LabSession(lab, progress)
+    const s = new LabSession(lab, dir, progress)
     expect(s.currentStep().id).toBe(skeleton.id)
     s.moveTo(del)
     // Before the session, `hint` answered the first unfinished step here (skeleton) while `lab` showed del.
-    expect(new LabSession(lab, progress).currentStep().id).toBe(del.id)
+    expect(new LabSession(lab, dir, progress).currentStep().id).toBe(del.id)
   })
 
   it('a done step gives way to the first unfinished one; --step wins; an unknown --step is an error', () => {
-    const s = new LabSession(lab, progress)
+    const s = new LabSession(lab, dir, progress)
     s.moveTo(skeleton)
     progress.recordCheck(lab.id, skeleton.id, 3, 3)
     expect(s.currentStep().id).toBe(add.id)
@@ -37,8 +37,36 @@ describe('LabSession', () => {
     expect(s.nextStep(lab.steps.at(-1)!)).toBeUndefined()
   })
 
+  it('a step whose check fails after it passed is pending again; startOver forgets the lab', () => {
+    const s = new LabSession(lab, dir, progress)
+    progress.recordCheck(lab.id, skeleton.id, 3, 3)
+    expect(s.isDone(skeleton)).toBe(true)
+    progress.recordCheck(lab.id, skeleton.id, 2, 3)
+    expect(s.isDone(skeleton)).toBe(false)
+    expect(s.status().steps[0]).toMatchObject({done: false, doneAt: null, attempts: 2})
+    progress.recordCheck(lab.id, skeleton.id, 3, 3)
+    s.nextHints(add)
+    s.startOver()
+    expect(s.status()).toMatchObject({startedAt: null, stepsDone: 0})
+    expect(s.status().steps[1].hintsSeen).toBe(0)
+  })
+
+  it('progress belongs to the workspace: another workspace starts at step 1', () => {
+    const state = process.env.EBPFCNI_STATE_DIR
+    process.env.EBPFCNI_STATE_DIR = dir
+    try {
+      const mine = new LabSession(lab, join(dir, 'mine'))
+      mine.progress.recordCheck(lab.id, skeleton.id, 3, 3)
+      expect(new LabSession(lab, join(dir, 'mine')).currentStep().id).toBe(add.id)
+      expect(new LabSession(lab, join(dir, 'theirs')).currentStep().id).toBe(skeleton.id)
+    } finally {
+      if (state === undefined) delete process.env.EBPFCNI_STATE_DIR
+      else process.env.EBPFCNI_STATE_DIR = state
+    }
+  })
+
   it('hints come one more at a time, up to the last', () => {
-    const s = new LabSession(lab, progress)
+    const s = new LabSession(lab, dir, progress)
     const total = add.hints.length
     expect(total).toBeGreaterThan(1)
     expect(s.nextHints(add)).toEqual(add.hints.slice(0, 1))

@@ -16,7 +16,11 @@ export default class BpfAttach extends BaseCommand {
   ]
   static enableJsonFlag = true
   static args = {
-    pin: Args.string({description: 'Pinned program: a path, or a name under --pin-dir.', default: 'xdp_prog'}),
+    pin: Args.string({
+      ignoreStdin: true,
+      description: 'Pinned program: a path, or a name under --pin-dir.',
+      default: 'xdp_prog',
+    }),
   }
   static flags = {
     ...targetFlags,

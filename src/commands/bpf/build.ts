@@ -18,7 +18,9 @@ export default class BpfBuild extends BaseCommand {
   static enableJsonFlag = true
   // clang needs no privileges.
   protected requiresRoot = false
-  static args = {file: Args.string({description: 'C source (default: ebpfcni.bpf.c in your workspace).'})}
+  static args = {
+    file: Args.string({ignoreStdin: true, description: 'C source (default: ebpfcni.bpf.c in your workspace).'}),
+  }
   static flags = {
     output: Flags.string({char: 'o', description: 'Object file (default: next to the source, .o).'}),
     workspace: workspaceFlag,

@@ -20,7 +20,9 @@ export default class BpfLoad extends BaseCommand {
     '<%= config.bin %> bpf load ./prog.o --pin-dir /sys/fs/bpf/mine',
   ]
   static enableJsonFlag = true
-  static args = {object: Args.string({description: 'Object file (default: ebpfcni.bpf.o in your workspace).'})}
+  static args = {
+    object: Args.string({ignoreStdin: true, description: 'Object file (default: ebpfcni.bpf.o in your workspace).'}),
+  }
   static flags = {
     'pin-dir': pinDirFlag,
     replace: Flags.boolean({description: 'Replace pins that already exist (after editing and rebuilding).'}),

@@ -67,8 +67,13 @@ export function parseKey(text: string, size: number): Buffer {
 export function parseValue(text: string, size: number): Buffer {
   const b = Buffer.alloc(size)
   if (/^\d+$/.test(text) && (size === 8 || size === 4)) {
-    if (size === 8) b.writeBigUInt64LE(BigInt(text))
-    else b.writeUInt32LE(Number(text))
+    const n = BigInt(text)
+    if (n >= 1n << BigInt(size * 8))
+      throw new UserError(`value ${text} does not fit the map's ${size}-byte value`, {
+        hint: `the largest ${size}-byte value is ${(1n << BigInt(size * 8)) - 1n}`,
+      })
+    if (size === 8) b.writeBigUInt64LE(n)
+    else b.writeUInt32LE(Number(n))
     return b
   }
   const hex = Buffer.from(text.replace(/^0x/i, ''), 'hex')
@@ -90,7 +95,7 @@ export default class BpfMaps extends BaseCommand {
     '<%= config.bin %> bpf maps counter --key 10.10.0.5',
   ]
   static enableJsonFlag = true
-  static args = {map: Args.string({description: 'Pinned map: a path, or a name under --pin-dir.'})}
+  static args = {map: Args.string({ignoreStdin: true, description: 'Pinned map: a path, or a name under --pin-dir.'})}
   static flags = {
     'pin-dir': pinDirFlag,
     key: Flags.string({description: 'Look up one key: an IPv4 address, "SRC,DST", or hex.'}),

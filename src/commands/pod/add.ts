@@ -22,7 +22,9 @@ export default class PodAdd extends BaseCommand {
   ]
 
   static enableJsonFlag = true
-  static args = {name: Args.string({description: 'Pod name (lowercase letters, digits, -).', required: true})}
+  static args = {
+    name: Args.string({ignoreStdin: true, description: 'Pod name (lowercase letters, digits, -).', required: true}),
+  }
   static flags = {
     label: Flags.string({
       char: 'l',

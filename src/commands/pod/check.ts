@@ -11,7 +11,7 @@ export default class PodCheck extends BaseCommand {
     "The runtime's CHECK: the plugin gets CNI_COMMAND=CHECK, the pod's CNI_* variables, and the config with prevResult set to the cached ADD result; it must verify the pod is still as the result says and exit 0, or print an error. Pods of the netns runtime (podman and containerd never call CHECK)."
   static examples = ['<%= config.bin %> pod check httpbin', '<%= config.bin %> pod check httpbin --json']
   static enableJsonFlag = true
-  static args = {name: Args.string({description: 'Pod name.', required: true})}
+  static args = {name: Args.string({ignoreStdin: true, description: 'Pod name.', required: true})}
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(PodCheck)

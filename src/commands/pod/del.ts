@@ -7,7 +7,7 @@ import {UserError, errorMessage} from '../../host/errors.js'
 export default class PodDel extends BaseCommand {
   static summary = 'Delete a pod: CNI DEL with the cached result, then its workload and netns.'
   static examples = ['<%= config.bin %> pod del httpbin', '<%= config.bin %> pod del --all']
-  static args = {name: Args.string({description: 'Pod name.'})}
+  static args = {name: Args.string({ignoreStdin: true, description: 'Pod name.'})}
   static enableJsonFlag = true
   static flags = {all: Flags.boolean({description: 'Delete every pod.', exclusive: ['name']})}
 

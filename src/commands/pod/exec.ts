@@ -14,7 +14,7 @@ export default class PodExec extends BaseCommand {
     '<%= config.bin %> pod exec httpbin -- ip addr',
   ]
   static strict = false
-  static args = {name: Args.string({description: 'Pod name.', required: true})}
+  static args = {name: Args.string({ignoreStdin: true, description: 'Pod name.', required: true})}
 
   async run(): Promise<void> {
     const {args, argv} = await this.parse(PodExec)

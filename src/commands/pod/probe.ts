@@ -15,8 +15,8 @@ export default class PodProbe extends BaseCommand {
     '<%= config.bin %> pod probe a 10.10.0.1 --icmp',
   ]
   static args = {
-    from: Args.string({description: 'Pod that sends.', required: true}),
-    to: Args.string({description: 'Pod name or IP that receives.', required: true}),
+    from: Args.string({ignoreStdin: true, description: 'Pod that sends.', required: true}),
+    to: Args.string({ignoreStdin: true, description: 'Pod name or IP that receives.', required: true}),
   }
 
   static flags = {

@@ -9,7 +9,7 @@ export default class PolicyApply extends BaseCommand {
   static description = `Supported: spec.podSelector.matchLabels (selected pods become default-deny for ingress), spec.ingress[].from[].podSelector.matchLabels (who may reach them), spec.ingress[].ports (TCP/UDP, numeric), policyTypes [Ingress]. Refused, with the field named: egress, ipBlock, namespaceSelector, named ports, endPort, matchExpressions. The file is validated whole before anything is written. Pods added later: run ebpfcni policy watch.`
   static examples = ['<%= config.bin %> policy apply ~/ebpfcni-lab/policy.yaml']
   static enableJsonFlag = true
-  static args = {file: Args.string({description: 'NetworkPolicy YAML file.', required: true})}
+  static args = {file: Args.string({ignoreStdin: true, description: 'NetworkPolicy YAML file.', required: true})}
   static flags = pinDirFlag
 
   async run(): Promise<unknown> {

@@ -8,7 +8,7 @@ export default class PolicyDelete extends BaseCommand {
   static summary = 'Delete an applied NetworkPolicy by name; its pods are no longer isolated.'
   static examples = ['<%= config.bin %> policy delete httpbin-allow-sleep']
   static enableJsonFlag = true
-  static args = {name: Args.string({description: 'metadata.name of the policy.', required: true})}
+  static args = {name: Args.string({ignoreStdin: true, description: 'metadata.name of the policy.', required: true})}
   static flags = pinDirFlag
 
   async run(): Promise<unknown> {

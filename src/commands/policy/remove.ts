@@ -9,8 +9,16 @@ export default class PolicyRemove extends BaseCommand {
   static examples = ['<%= config.bin %> policy remove sleep httpbin']
   static enableJsonFlag = true
   static args = {
-    from: Args.string({description: 'Sending pod (name or IPv4), as given to deny/allow.', required: true}),
-    to: Args.string({description: 'Receiving pod (name or IPv4), as given to deny/allow.', required: true}),
+    from: Args.string({
+      ignoreStdin: true,
+      description: 'Sending pod (name or IPv4), as given to deny/allow.',
+      required: true,
+    }),
+    to: Args.string({
+      ignoreStdin: true,
+      description: 'Receiving pod (name or IPv4), as given to deny/allow.',
+      required: true,
+    }),
   }
   static flags = pinDirFlag
 

@@ -1,10 +1,14 @@
-import {contextOptions, PLUGIN_INSTALLS, type LabModule} from '../lab-module.js'
+import {contextOptions, PLUGIN_FILES, type LabModule} from '../lab-module.js'
 import {LAB1_CHECKS} from './checks.js'
 import {lab1Context, type Lab1Context} from './context.js'
+import {lab1Discoverer} from './reset.js'
 
-/** Lab 1: the learner's plugin and config installed, its checks, and their context. */
-export const lab1: LabModule<Lab1Context> = {
-  installs: PLUGIN_INSTALLS,
+/** Lab 1: the bridge CNI plugin. Discovered by its folder (registry.ts); its steps order the checks. */
+const lab1: LabModule<Lab1Context> = {
+  files: PLUGIN_FILES,
+  buildsOn: [],
   checks: LAB1_CHECKS,
-  context: (o) => lab1Context(contextOptions(o, 1)),
+  context: (o) => lab1Context(contextOptions(o, PLUGIN_FILES)),
+  discoverers: [lab1Discoverer],
 }
+export default lab1

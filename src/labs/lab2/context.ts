@@ -7,6 +7,7 @@ import {BpfObject, objGet, progInfo} from '../../bpf/object.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {explainVerifierLog, type VerifierReport} from '../../bpf/verifier.js'
 import {CheckSkip} from '../../checks/engine.js'
+import {objectOf, PROGRAM_FILES} from '../lab-module.js'
 
 export const DEFAULT_XDP_PIN = '/sys/fs/bpf/ebpfcni/xdp_prog'
 
@@ -42,7 +43,7 @@ export class ProgramFixture {
 
   built(): Promise<BuildResult> {
     return this.pods.once('built', () =>
-      buildBpf(join(this.workspace, 'ebpfcni.bpf.c'), join(this.pods.tmp, 'ebpfcni.bpf.o')),
+      buildBpf(join(this.workspace, PROGRAM_FILES.program), join(this.pods.tmp, objectOf(PROGRAM_FILES.program))),
     )
   }
 

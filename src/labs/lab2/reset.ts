@@ -2,9 +2,8 @@ import {existsSync, rmSync} from 'node:fs'
 import type {Discoverer} from '../../host/reset.js'
 import {BPF_PIN_ROOT} from '../../host/paths.js'
 
-/** Lab 2 on: whatever is pinned under the lab's path, however it got there (ebpfcni or bpftool). */
-export const bpfPinsDiscoverer: Discoverer = async (lab) => {
-  if (lab !== undefined && lab < 2) return []
+/** Whatever is pinned under the labs' path, however it got there (ebpfcni or bpftool); labs that build on lab 2 share it. */
+export const bpfPinsDiscoverer: Discoverer = async () => {
   if (!existsSync(BPF_PIN_ROOT)) return []
   return [
     {

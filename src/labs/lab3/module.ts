@@ -1,10 +1,12 @@
-import {contextOptions, PLUGIN_INSTALLS, type LabModule} from '../lab-module.js'
+import {contextOptions, PROGRAM_FILES, type LabModule} from '../lab-module.js'
 import {LAB3_CHECKS} from './checks.js'
 import {lab3Context, type Lab3Context} from './context.js'
 
-/** Lab 3: the learner's plugin and config installed, its checks, and their context. */
-export const lab3: LabModule<Lab3Context> = {
-  installs: PLUGIN_INSTALLS,
+/** Lab 3: a pinned counter map and its exporter. Discovered by its folder (registry.ts); its steps order the checks. */
+const lab3: LabModule<Lab3Context> = {
+  files: PROGRAM_FILES,
+  buildsOn: [2],
   checks: LAB3_CHECKS,
-  context: (o) => lab3Context(contextOptions(o, 3)),
+  context: (o) => lab3Context(contextOptions(o, PROGRAM_FILES, {criTraffic: true})),
 }
+export default lab3

@@ -1,18 +1,15 @@
 import {Ledger, type ResourceKind} from '../host/ledger.js'
 import {ResetService, type ResetAction, type ResetOutcome, type Discoverer, type Remover} from '../host/reset.js'
 import {baseRemovers} from './removers.js'
-import {ProgressStore} from '../host/progress.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
 import {unusedPodmanNetns} from '../pods/podman-runtime.js'
 import {containerdDir, removeContainerdState} from '../pods/cri/daemon.js'
 import {existsSync} from 'node:fs'
 import {netnsDel} from '../net/ip.js'
-import {lab1Discoverer} from './lab1/reset.js'
-import {bpfPinsDiscoverer} from './lab2/reset.js'
-import {policyStateDiscoverer} from './lab4/reset.js'
 
-// Reset composed from its parts: the host's removers, the pod runtimes' removers, and
-// each lab's discoverer of what the learner's own code made.
+// Reset composed from its parts: the host's removers, the pod runtimes' removers, the runtimes'
+// discoverers, and the labs' discoverers of what the learner's own code made (handed in by the
+// caller: labs/registry.ts labDiscoverers(), so nothing here names a lab).
 const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
   // A pod: CNI DEL through its runtime (podman rm for podman), then its netns and workload.
   pod: (e) => ({
@@ -51,25 +48,21 @@ const containerdStateDiscoverer: Discoverer = async (lab) =>
       ]
     : []
 
-const discoverers: Discoverer[] = [
-  lab1Discoverer,
-  bpfPinsDiscoverer,
-  policyStateDiscoverer,
-  podmanNetnsDiscoverer,
-  containerdStateDiscoverer,
-]
+const runtimeDiscoverers: Discoverer[] = [podmanNetnsDiscoverer, containerdStateDiscoverer]
 
 export interface ResetFacade {
   plan(lab?: number): Promise<ResetAction[]>
   execute(actions: ResetAction[], onProgress?: (a: ResetAction, error?: string) => void): Promise<ResetOutcome>
-  clearProgress(lab?: number): void
 }
 
-export function createResetService(ledger = new Ledger()): ResetFacade {
-  const service = new ResetService(ledger, {...baseRemovers, ...extraRemovers}, discoverers)
+/** `labDiscoverers`: the discoverers of the labs in scope (labs/registry.ts labDiscoverers). */
+export function createResetService(labDiscoverers: Discoverer[], ledger = new Ledger()): ResetFacade {
+  const service = new ResetService(ledger, {...baseRemovers, ...extraRemovers}, [
+    ...labDiscoverers,
+    ...runtimeDiscoverers,
+  ])
   return {
     plan: (lab) => service.plan(lab),
     execute: (actions, onProgress) => service.execute(actions, onProgress),
-    clearProgress: (lab) => new ProgressStore().resetLab(lab),
   }
 }
