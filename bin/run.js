@@ -7,5 +7,9 @@ process.on('SIGINT', early)
 process.on('SIGTERM', early)
 globalThis.ebpfcniEarlySignalHandler = early
 
+// Node >= 22.1 keeps compiled code between runs: every check, hint and status starts the CLI anew.
+const {enableCompileCache} = await import('node:module')
+enableCompileCache?.()
+
 const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

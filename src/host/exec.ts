@@ -1,4 +1,5 @@
-import {execa} from 'execa'
+// execa loads on the first child process: it alone doubles a bare start (status, --help run none).
+const loadExeca = () => import('execa')
 
 export interface RunOptions {
   /** Kill the whole process group after this long (default 10 s). */
@@ -58,6 +59,7 @@ const DEFAULT_CAP = 1024 * 1024
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const cap = opts.maxOutputBytes ?? DEFAULT_CAP
+  const {execa} = await loadExeca()
   const started = performance.now()
   const command = [file, ...args].join(' ')
   const child = execa(file, args, {

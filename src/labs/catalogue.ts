@@ -1,52 +1,63 @@
-import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {parse} from 'yaml'
-import {z} from 'zod'
-import {extraLabRoots, labsRoot} from '../host/paths.js'
+import type {z} from 'zod'
+import {extraLabRoots, labsRoot, stateDir} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 
+// yaml and zod load only when a lab.yaml changed since the last run (a cache keyed by each file's
+// size and mtime holds the validated labs): `status`, `hint` and `--help` start without them.
+const requireCjs = createRequire(import.meta.url)
+
 /** lab.yaml, validated by a schema: a wrong field is named by its path, an unknown one is refused. */
-const StepSchema = z
-  .object({
-    id: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a step id is lowercase letters, digits and -'),
-    title: z.string().min(1),
-    /** Markdown file, relative to the lab's directory. */
-    text: z.string().min(1),
-    /** core: on the workshop's 90-minute path; stretch: optional, for those ahead. */
-    level: z.enum(['core', 'stretch']),
-    /** Planned minutes for someone who knows bash and a little C. */
-    minutes: z.number().int().positive(),
-    /** Check ids this step runs (`check N --step S`); never empty. */
-    checks: z.array(z.string()).min(1, 'a step needs at least one check'),
-    hints: z.array(z.string()).default([]),
-    /** workspace file name -> file in the lab directory holding this step's solution. */
-    solution: z.record(z.string()).default({}),
-  })
-  .strict()
+function schemas() {
+  const {z} = requireCjs('zod') as typeof import('zod')
+  const StepSchema = z
+    .object({
+      id: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a step id is lowercase letters, digits and -'),
+      title: z.string().min(1),
+      /** Markdown file, relative to the lab's directory. */
+      text: z.string().min(1),
+      /** core: on the workshop's 90-minute path; stretch: optional, for those ahead. */
+      level: z.enum(['core', 'stretch']),
+      /** Planned minutes for someone who knows bash and a little C. */
+      minutes: z.number().int().positive(),
+      /** Check ids this step runs (`check N --step S`); never empty. */
+      checks: z.array(z.string()).min(1, 'a step needs at least one check'),
+      hints: z.array(z.string()).default([]),
+      /** workspace file name -> file in the lab directory holding this step's solution. */
+      solution: z.record(z.string()).default({}),
+    })
+    .strict()
 
-const LabSchema = z
-  .object({
-    id: z.number().int().positive(),
-    slug: z.string().min(1),
-    title: z.string().min(1),
-    goal: z.string().min(1),
-    /** workspace file name -> starter file in the lab directory, copied when the lab starts. */
-    starter: z.record(z.string()),
-    steps: z.array(StepSchema).min(1),
-  })
-  .strict()
+  const LabSchema = z
+    .object({
+      id: z.number().int().positive(),
+      slug: z.string().min(1),
+      title: z.string().min(1),
+      goal: z.string().min(1),
+      /** workspace file name -> starter file in the lab directory, copied when the lab starts. */
+      starter: z.record(z.string()),
+      steps: z.array(StepSchema).min(1),
+    })
+    .strict()
+  return {StepSchema, LabSchema}
+}
+type Schemas = ReturnType<typeof schemas>
 
-export type LabStep = z.infer<typeof StepSchema>
-export type Lab = z.infer<typeof LabSchema> & {
+export type LabStep = z.infer<Schemas['StepSchema']>
+export type Lab = z.infer<Schemas['LabSchema']> & {
   /** Its content folder (labs/NN-slug). */
   dir: string
   /** Its module: labN/module.js beside this file for the package's labs, ROOT/dist/labs/labN for others. */
   moduleFile: string
 }
 
-function validate(raw: unknown, file: string): Omit<Lab, 'dir' | 'moduleFile'> {
-  const r = LabSchema.safeParse(raw)
+type LabContent = Omit<Lab, 'dir' | 'moduleFile'>
+
+function validate(raw: unknown, file: string): LabContent {
+  const r = schemas().LabSchema.safeParse(raw)
   if (r.success) return r.data
   const issues = r.error.issues.map(
     (i) =>
@@ -58,6 +69,44 @@ function validate(raw: unknown, file: string): Omit<Lab, 'dir' | 'moduleFile'> {
       }: ${i.message}`,
   )
   throw new Error(`${file}: ${issues.join('; ')}`)
+}
+
+interface CatalogueCache {
+  version: 1
+  /** lab.yaml path -> its size:mtime when it was validated, and what it said. */
+  labs: Record<string, {stamp: string; lab: LabContent}>
+}
+const cachePath = (): string => join(stateDir(), 'cache', 'catalogue.json')
+let cache: CatalogueCache | undefined
+
+function readCache(): CatalogueCache {
+  if (cache) return cache
+  try {
+    const c = JSON.parse(readFileSync(cachePath(), 'utf8')) as CatalogueCache
+    if (c.version === 1 && typeof c.labs === 'object') return (cache = c)
+  } catch {
+    /* no cache yet, or an unreadable one: parse the files */
+  }
+  return (cache = {version: 1, labs: {}})
+}
+
+/** One lab.yaml, parsed and validated, or taken from the cache while the file is unchanged. */
+function readLabYaml(file: string): LabContent {
+  const st = statSync(file)
+  const stamp = `${st.size}:${st.mtimeMs}`
+  const c = readCache()
+  const hit = c.labs[file]
+  if (hit?.stamp === stamp) return hit.lab
+  const {parse} = requireCjs('yaml') as typeof import('yaml')
+  const lab = validate(parse(readFileSync(file, 'utf8')), file)
+  c.labs[file] = {stamp, lab}
+  try {
+    mkdirSync(dirname(cachePath()), {recursive: true})
+    writeFileSync(cachePath(), JSON.stringify(c))
+  } catch {
+    /* a cache that cannot be written (not root) only costs the next start its parse */
+  }
+  return lab
 }
 
 /** The package's lab modules live beside this file (src/labs when run from source, dist/labs built). */
@@ -81,7 +130,7 @@ export function loadLabs(root?: string): Lab[] {
           .filter((d) => /^\d\d-/.test(d) && existsSync(join(content, d, 'lab.yaml')))
           .map((d) => {
             const file = join(content, d, 'lab.yaml')
-            const lab = validate(parse(readFileSync(file, 'utf8')), file)
+            const lab = readLabYaml(file)
             if (lab.id !== Number(d.slice(0, 2)))
               throw new Error(`${file}: id ${lab.id} does not match its folder ${d} (the folder's number is the id)`)
             return {...lab, dir: join(content, d), moduleFile: join(modules, `lab${lab.id}`, 'module.js')}
