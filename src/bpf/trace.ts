@@ -1,3 +1,4 @@
+import {writeFileSync} from 'node:fs'
 import {execa} from 'execa'
 import {TRACEFS} from '../host/paths.js'
 
@@ -19,6 +20,8 @@ export interface TraceOptions {
   seconds: number
   filter?: string
   onLine: (line: string) => void
+  /** Stop reading early (the caller has seen what it waited for). */
+  signal?: AbortSignal
 }
 
 /**
@@ -31,6 +34,7 @@ export async function streamTrace(o: TraceOptions): Promise<number> {
     timeout: o.seconds * 1000,
     buffer: false,
     stdin: 'ignore',
+    ...(o.signal ? {cancelSignal: o.signal} : {}),
   })
   let count = 0
   let rest = ''
@@ -45,4 +49,54 @@ export async function streamTrace(o: TraceOptions): Promise<number> {
   })
   await child
   return count
+}
+
+/** Write a line into the trace (trace_marker): it reaches trace_pipe after every line written before it. */
+export function writeTraceMarker(text: string): void {
+  writeFileSync(`${TRACEFS}/trace_marker`, text)
+}
+
+/**
+ * The trace lines printed while `send` ran, and only those: a marker before and after it bound
+ * the window, and reading stops at the second marker, so nothing depends on how fast the machine
+ * is. `limitMs` only tells a hung reader from a slow one.
+ */
+export async function traceDuring(send: () => Promise<void>, limitMs = 20_000): Promise<string[]> {
+  const tag = `ebpfcni-mark-${process.pid}-${Date.now().toString(36)}`
+  const [start, end] = [`${tag}-start`, `${tag}-end`]
+  const lines: string[] = []
+  const stop = new AbortController()
+  const seen = (marker: string) => lines.some((l) => l.includes(marker))
+  let wake: () => void = () => undefined
+  const reader = streamTrace({
+    seconds: limitMs / 1000,
+    signal: stop.signal,
+    onLine: (l) => {
+      lines.push(l)
+      wake()
+    },
+  })
+  const until = (marker: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      const check = () => seen(marker) && resolve(true)
+      wake = check
+      void reader.then(() => resolve(seen(marker)))
+      check()
+    })
+  try {
+    // The reader may start after the marker is written: trace_pipe keeps unread lines for it.
+    writeTraceMarker(start)
+    if (!(await until(start)))
+      throw new Error(`trace_pipe showed no line within ${limitMs / 1000} s (is tracefs mounted?)`)
+    await send()
+    writeTraceMarker(end)
+    if (!(await until(end)))
+      throw new Error(`trace_pipe fell silent: the end marker did not arrive within ${limitMs / 1000} s`)
+  } finally {
+    stop.abort()
+    await reader.catch(() => undefined)
+  }
+  const from = lines.findIndex((l) => l.includes(start))
+  const to = lines.findIndex((l) => l.includes(end))
+  return lines.slice(from + 1, to)
 }

@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
+import {wrapWords} from '../ui/render.js'
 import {getLab} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
@@ -32,7 +33,7 @@ export default class Hint extends BaseCommand {
     const n = shown.length
     for (let i = 0; i < n; i++)
       this.log(
-        `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${step.hints[i]}\n`,
+        `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${wrapWords(step.hints[i], (process.stdout.columns || 100) - 2)}\n`,
       )
     if (n === step.hints.length)
       this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))

@@ -11,7 +11,7 @@ import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
-import {errorText} from './render.js'
+import {errorText, wrapWords} from './render.js'
 
 // The interactive lab's view (a terminal on both ends): the step's text, the menu of actions, their
 // output. labs/menu-loop.ts decides what each action does.
@@ -37,10 +37,14 @@ const editorName = (): string => editorCommand().join(' ').trim()
 /** The menu on a terminal: prompts with @inquirer, output through `log`. */
 export function terminalMenuView(session: LabSession, log: (s: string) => void): MenuView {
   const {lab} = session
+  // The cursor stays on the last action (check, edit, check… is the loop), not back on the first.
+  let last: MenuAction | undefined
   return {
-    choose: (step, {passed, next, file}) =>
-      select<MenuAction>({
-        message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
+    choose: async (step, {passed, next, file}) => {
+      const offered = next && passed
+      const action = await select<MenuAction>({
+        message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}${chalk.dim('  (Esc leaves)')}`,
+        default: last === 'next' && !offered ? undefined : last,
         choices: [
           {name: `Open ${file} in ${editorName()}`, value: 'edit'},
           {name: "Run this step's checks", value: 'check'},
@@ -52,10 +56,13 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
           {name: 'Show the step text again', value: 'text'},
           {name: 'Back to the list of labs / quit (progress is saved)', value: 'quit'},
         ],
-      }),
+      })
+      last = action
+      return action
+    },
     showStep: (step) => showStep(lab, step, log),
     showHint: (n, total, text) =>
-      log(total && text ? `${chalk.yellow(`hint ${n}/${total}:`)} ${text}` : 'No hints for this step.'),
+      log(total && text ? wrapWords(`${chalk.yellow(`hint ${n}/${total}:`)} ${text}`) : 'No hints for this step.'),
     openEditor: async (path) => {
       // The learner is at the keyboard: a long limit, but still one.
       const [prog, args] = editorCommand()

@@ -9,7 +9,7 @@ import {markedTerminal} from 'marked-terminal'
 function renderer(): Marked {
   const plain = chalk.level === 0
   const style = (f: (s: string) => string) => (plain ? (s: string) => s : f)
-  return new Marked(
+  const marked = new Marked(
     markedTerminal({
       code: (s: string) => s,
       codespan: style(chalk.cyan),
@@ -28,6 +28,16 @@ function renderer(): Marked {
       tableOptions: plain ? {style: {head: [], border: []}} : {},
     }) as never,
   )
+  // marked-terminal prints a list item's text token raw (**bold** and `code` showed as typed):
+  // a text token that carries inline tokens is rendered inline, as a paragraph's is.
+  marked.use({
+    renderer: {
+      text(this: {parser: {parseInline(t: unknown[]): string}}, token: {tokens?: unknown[]}) {
+        return token.tokens ? this.parser.parseInline(token.tokens) : false
+      },
+    } as never,
+  })
+  return marked
 }
 
 export function renderMarkdown(md: string): string {

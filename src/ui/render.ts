@@ -27,3 +27,21 @@ export function errorText(err: unknown): string {
   const hint = err instanceof UserError ? hintLine(err) : undefined
   return chalk.red(`error: ${errorMessage(err)}`) + (hint ? `\n${chalk.yellow('hint:')} ${hint}` : '')
 }
+
+/**
+ * Text wrapped at word boundaries to the terminal's width (a terminal breaks mid-word), each line
+ * after the first indented. A word longer than the line stays whole.
+ */
+export function wrapWords(text: string, width = process.stdout.columns || 100, indent = '  '): string {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const room = width - (lines.length ? indent.length : 0)
+    if (line && line.length + 1 + word.length > room) {
+      lines.push(line)
+      line = word
+    } else line = line ? `${line} ${word}` : word
+  }
+  if (line) lines.push(line)
+  return lines.map((l, i) => (i ? indent + l : l)).join('\n')
+}

@@ -83,9 +83,11 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
   it('usage errors exit 2 with one clear line, no stack trace', async () => {
     const r = await cli(['check', '9'])
     expect(r.exitCode).toBe(2)
-    expect(r.stderr).toContain(`error: there is no lab "9"\nhint: the labs are ${loadLabs()
-      .map((l) => l.id)
-      .join(', ')}`)
+    expect(r.stderr).toContain(
+      `error: there is no lab "9"\nhint: the labs are ${loadLabs()
+        .map((l) => l.id)
+        .join(', ')}`,
+    )
     expect(r.stderr).not.toMatch(/\n\s+at |report it/)
     const s = await cli(['check', '1', '--step', 'nope'])
     expect(s.exitCode).toBe(2)

@@ -161,6 +161,21 @@ describe('step texts as Markdown', () => {
     expect(out).not.toMatch(/\u001b\[/)
   })
 
+  it('emphasis and code inside list items are rendered, not shown as typed, in every step text', () => {
+    const item = plain(() => renderMarkdown('1. **VERSION** prints `x` and *this*\n2. two\n'))
+    expect(item).toMatch(/1\. VERSION prints x and this/)
+    const labsDir = join(repoRoot, 'labs')
+    const raw = readdirSync(labsDir).flatMap((lab) =>
+      readdirSync(join(labsDir, lab, 'steps')).flatMap((f) =>
+        renderMarkdown(readFileSync(join(labsDir, lab, 'steps', f), 'utf8'))
+          .split('\n')
+          .filter((l) => /\*\*[^*\s][^*]*\*\*/.test(l))
+          .map((l) => `${lab}/${f}: ${l.trim()}`),
+      ),
+    )
+    expect(raw).toEqual([])
+  })
+
   it("lab 3 step 1's table is a table on screen", () => {
     const text = readFileSync(join(repoRoot, 'labs/03-maps-monitoring/steps/01-counter.md'), 'utf8')
     expect(text).toMatch(/^\|.*\|$/m)
@@ -241,5 +256,18 @@ describe('bpf maps --set', () => {
     expect(parseValue('4294967295', 4).readUInt32LE(0)).toBe(4294967295)
     expect(parseValue('5000000000', 8).readBigUInt64LE(0)).toBe(5000000000n)
     expect(() => parseValue('18446744073709551616', 8)).toThrow(/8-byte value/)
+  })
+})
+
+describe('hints wrap at words', () => {
+  it('never breaks a word, keeps every word, indents the lines after the first', async () => {
+    const {wrapWords} = await import('../../src/ui/render.js')
+    const text = 'Return TC_ACT_SHOT to drop in a TC program: XDP_DROP is 1, which TC reads as TC_ACT_RECLASSIFY.'
+    const out = wrapWords(text, 30)
+    const lines = out.split('\n')
+    expect(lines.length).toBeGreaterThan(2)
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(30)
+    expect(lines.slice(1).every((l) => l.startsWith('  '))).toBe(true)
+    expect(out.split(/\s+/).filter(Boolean)).toEqual(text.split(' '))
   })
 })

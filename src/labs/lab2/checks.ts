@@ -7,7 +7,7 @@ import {objGet, PROG_TYPE, testRun} from '../../bpf/object.js'
 import {xdpAttach, xdpVerdictName, XDP_ACT, XDP_FLAGS} from '../../bpf/attach.js'
 import {hostPeer, link, xdpOff} from '../../net/ip.js'
 import {httpGet} from '../../net/probes.js'
-import {streamTrace} from '../../bpf/trace.js'
+import {traceDuring} from '../../bpf/trace.js'
 
 // Lab 2's checks: the learner's XDP program, built, verified, test-run on crafted frames,
 // pinned, attached by the plugin to every pod, and seen in trace_pipe.
@@ -16,16 +16,6 @@ import {streamTrace} from '../../bpf/trace.js'
  * trace_pipe lines printed while `send` runs (a 2-second window). trace_pipe hands out what it
  * buffered before it was opened (older pods at the same addresses, too): only later lines count.
  */
-async function traceWhile(send: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = []
-  const trace = streamTrace({seconds: 2, onLine: (l) => lines.push(l)})
-  await new Promise((r) => setTimeout(r, 300))
-  const fresh = lines.length
-  await send()
-  await trace
-  return lines.slice(fresh)
-}
-
 async function xdpIdOn(dev: string): Promise<number | undefined> {
   const l = await link(dev)
   return l?.xdp?.prog?.id ?? l?.xdp?.attached?.[0]?.prog.id
@@ -158,7 +148,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const b = await ctx.plugin.podB()
       const [aIp, bIp] = [a.ip, b.ip]
       if (!aIp || !bIp) throw new CheckSkip('needs two pods')
-      const lines = await traceWhile(async () => {
+      const lines = await traceDuring(async () => {
         for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${aIp}/get`)
       })
       const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
@@ -194,7 +184,7 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       await xdpOff(hostA.ifname)
       let lines: string[]
       try {
-        lines = await traceWhile(async () => {
+        lines = await traceDuring(async () => {
           for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
         })
       } finally {

@@ -553,6 +553,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       } finally {
         await inOther(['ip', 'route', 'del', `${a.ip}/32`])
         await inOther(['ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'])
+        // ARP is not IPv4, so xdp_prog passed other's "who has httpbin? tell <sleep's address>": httpbin
+        // now sends sleep's replies to other's MAC. Forget that entry, or the next check's HTTP fails.
+        for (const pod of [a, b, other])
+          await run(...nsExecArgs(pod.netnsPath, ['ip', 'neigh', 'flush', 'to', b.ip]), {timeoutMs: 5000})
+        await run('ip', ['neigh', 'flush', 'to', b.ip], {timeoutMs: 5000})
       }
       const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip, 9999, UDP_PROBES))
       if (honest.udp < UDP_PROBES)
