@@ -85,14 +85,27 @@ export function tcHookDestroy(ifindex: number): void {
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const
 export const XDP_ACT = {ABORTED: 0, DROP: 1, PASS: 2} as const
-export const xdpVerdictName = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n}`
+export const xdpVerdictName = (n: number): string => XDP_VERDICTS[n] ?? `verdict ${n} (no XDP_ action)`
 /** A TC (sched_cls, direct-action) program's verdicts: linux/pkt_cls.h. */
-export const TC_ACT = {UNSPEC: -1, OK: 0, SHOT: 2} as const
+export const TC_ACT = {UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2} as const
+const TC_VERDICTS: Record<number, string> = {
+  0: 'TC_ACT_OK',
+  1: 'TC_ACT_RECLASSIFY',
+  2: 'TC_ACT_SHOT',
+  3: 'TC_ACT_PIPE',
+  4: 'TC_ACT_STOLEN',
+  5: 'TC_ACT_QUEUED',
+  6: 'TC_ACT_REPEAT',
+  7: 'TC_ACT_REDIRECT',
+  8: 'TC_ACT_TRAP',
+}
+/**
+ * A TC verdict by name. 1 says more: it is XDP_DROP's value, returned by a TC program that meant to
+ * drop (a shared drop() helper), and TC reads it as TC_ACT_RECLASSIFY: the packet is not dropped.
+ */
 export const tcVerdictName = (n: number): string =>
-  n === TC_ACT.OK
-    ? 'TC_ACT_OK'
-    : n === TC_ACT.SHOT
-      ? 'TC_ACT_SHOT'
-      : n === TC_ACT.UNSPEC || n === 0xffffffff
-        ? 'TC_ACT_UNSPEC'
-        : `verdict ${n}`
+  n === TC_ACT.UNSPEC || n === 0xffffffff
+    ? 'TC_ACT_UNSPEC'
+    : n === TC_ACT.RECLASSIFY
+      ? "TC_ACT_RECLASSIFY (1, XDP_DROP's value: a TC program drops with TC_ACT_SHOT)"
+      : (TC_VERDICTS[n] ?? `verdict ${n} (no TC_ACT_ value)`)

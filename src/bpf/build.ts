@@ -22,6 +22,8 @@ export interface BuildResult {
   warnings: number
   /** Set when clang could not run at all, or failed without a diagnostic. */
   problem?: string
+  /** The clang command line, as one would type it. */
+  command?: string
 }
 
 const DIAG = /^(.+?):(\d+):(\d+): (error|warning|note): (.*)$/
@@ -87,6 +89,7 @@ export async function buildBpf(
   return {
     ok,
     object,
+    command: ['clang', ...args].join(' '),
     diagnostics,
     errors: ok ? 0 : Math.max(errors, 1),
     warnings: diagnostics.filter((d) => d.severity === 'warning').length,

@@ -24,3 +24,18 @@ export function atomicAdds(insns: Insn[]): number {
   // imm holds the operation; BPF_FETCH (0x01) only says whether the old value is returned.
   return insns.filter((i) => codes.has(i.code) && (i.imm & ~0x01) === BPF_ADD).length
 }
+
+const BPF_CALL = 0x85 // BPF_JMP | BPF_CALL; imm is the helper's id
+const HELPER_MAP_LOOKUP_ELEM = 1
+const HELPER_MAP_UPDATE_ELEM = 2
+
+/**
+ * Map inserts (bpf_map_update_elem) after which the program never looks a key up again: the
+ * `insert 1 with BPF_NOEXIST` pattern. When two CPUs see a new key at once, the losing insert
+ * fails and its packet is counted nowhere; inserting 0, looking up again and adding counts both.
+ */
+export function insertsNotLookedUpAgain(insns: Insn[]): number {
+  const calls = insns.filter((i) => i.code === BPF_CALL).map((i) => i.imm)
+  return calls.filter((h, k) => h === HELPER_MAP_UPDATE_ELEM && !calls.slice(k + 1).includes(HELPER_MAP_LOOKUP_ELEM))
+    .length
+}

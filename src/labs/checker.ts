@@ -91,9 +91,9 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
     ledger,
     timeoutMs: o.timeoutMs,
   })
-  // lab.yaml orders the checks: its steps, and each step's list.
+  // lab.yaml orders the checks: its steps, and each step's list; a check several steps list runs once.
   const byId = new Map(def.checks.map((c) => [c.id, c]))
-  const selected = wanted.flatMap((id) => byId.get(id) ?? [])
+  const selected = [...new Set(wanted)].flatMap((id) => byId.get(id) ?? [])
   let results: CheckResult[]
   try {
     results = await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {

@@ -22,9 +22,10 @@ interface XdpProg {
   tag?: string
 }
 
-export async function attachments(): Promise<Attachment[]> {
+/** Every attachment on the host, or on one device. */
+export async function attachments(dev?: string): Promise<Attachment[]> {
   const out: Attachment[] = []
-  for (const l of await links()) {
+  for (const l of (await links()).filter((x) => dev === undefined || x.ifname === dev)) {
     const xdp = l.xdp as {mode?: number; prog?: XdpProg; attached?: Array<{mode: number; prog: XdpProg}>} | undefined
     const progs = xdp?.attached ?? (xdp?.prog ? [{mode: xdp.mode ?? 0, prog: xdp.prog}] : [])
     for (const a of progs)

@@ -62,6 +62,10 @@ export interface Arrivals {
   udp: number
   /** TCP segments received (InSegs; /proc/net/snmp counts IPv4 and IPv6 together). */
   tcp: number
+  /** Connections this netns opened (ActiveOpens: one per SYN sent by connect()). */
+  tcpActiveOpens: number
+  /** TCP segments this netns sent again (RetransSegs; a SYN unanswered for one RTO is resent). */
+  tcpRetrans: number
 }
 
 /**
@@ -85,5 +89,68 @@ export async function arrivals(netnsPath: string): Promise<Arrivals> {
     if (six) snmp[six[1]] = Number(six[2])
   }
   const n = (k: string): number => snmp[k] ?? 0
-  return {udp: n('Udp:InDatagrams') + n('Udp:NoPorts') + n('Udp6InDatagrams') + n('Udp6NoPorts'), tcp: n('Tcp:InSegs')}
+  return {
+    udp: n('Udp:InDatagrams') + n('Udp:NoPorts') + n('Udp6InDatagrams') + n('Udp6NoPorts'),
+    tcp: n('Tcp:InSegs'),
+    tcpActiveOpens: n('Tcp:ActiveOpens'),
+    tcpRetrans: n('Tcp:RetransSegs'),
+  }
+}
+
+/** What became of one HTTP request that a policy should stop, as the two pods' counters prove it. */
+export type RequestFate =
+  | {fate: 'answered'; detail: string}
+  | {fate: 'reached'; detail: string; segments: number}
+  | {fate: 'dropped'; detail: string}
+  | {fate: 'not-sent'; detail: string}
+
+/**
+ * HTTP GET from one netns to a server in another, judged by the pods' own counters, not by a timer
+ * or a shared drop counter: "dropped" means the client's SYN left (its ActiveOpens rose), the client
+ * sent it again after a full retransmission timeout (RetransSegs rose), and the server's netns
+ * received no TCP segment meanwhile. Any segment arriving means the request got through. A SYN
+ * that never left within `limitS` is a busy machine, not a drop. Only the probe talks in the client
+ * netns (a check's own pod), so its counters are the probe's.
+ */
+export async function requestFate(fromNetns: string, toNetns: string, url: string, limitS = 15): Promise<RequestFate> {
+  const [c0, s0] = await Promise.all([arrivals(fromNetns), arrivals(toNetns)])
+  const stop = new AbortController()
+  const probe = httpGet(fromNetns, url, limitS, stop.signal)
+  const result: {done?: ProbeResult} = {}
+  void probe.then((r) => (result.done = r))
+  let sent = false
+  for (;;) {
+    const done = result.done
+    await new Promise((r) => setTimeout(r, 50))
+    const [c, srv] = await Promise.all([arrivals(fromNetns), arrivals(toNetns)])
+    sent ||= c.tcpActiveOpens > c0.tcpActiveOpens
+    const reached = srv.tcp - s0.tcp
+    if (done?.ok) return {fate: 'answered', detail: done.detail}
+    if (reached > 0) {
+      const r = await probe
+      return r.ok
+        ? {fate: 'answered', detail: r.detail}
+        : {
+            fate: 'reached',
+            segments: reached,
+            detail: `${reached} TCP segment(s) reached the server, but no answer came back`,
+          }
+    }
+    if (sent && c.tcpRetrans > c0.tcpRetrans) {
+      stop.abort()
+      await probe
+      return {
+        fate: 'dropped',
+        detail: 'the SYN left the client, was sent again after a retransmission timeout, and never reached the server',
+      }
+    }
+    if (done) {
+      return sent
+        ? {fate: 'dropped', detail: `the SYN left the client and never reached the server (${done.detail})`}
+        : {
+            fate: 'not-sent',
+            detail: `the client sent no SYN within ${limitS} s: the machine is too busy to judge (${done.detail})`,
+          }
+    }
+  }
 }

@@ -3,6 +3,7 @@ import chalk from 'chalk'
 import {UserError, EnvironmentError, asUserError} from '../host/errors.js'
 import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'
 import {hintLine, nextStepText} from './next-steps.js'
+import {sameAsLine} from './same-as.js'
 
 /** Interactive only with a terminal on both ends and not in CI: otherwise never wait for input. */
 export const interactive = (): boolean => Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI
@@ -50,6 +51,11 @@ export abstract class BaseCommand extends Command {
         'run as root (sudo -i, then ebpfcni …); ebpfcni doctor checks the machine',
       )
     }
+  }
+
+  /** The plain commands this one stands for (ui/same-as.ts), dim on stderr; not with --json. */
+  protected sameAs(lines: string[]): void {
+    if (!this.jsonEnabled()) this.logToStderr(sameAsLine(lines))
   }
 
   protected debugOn(): boolean {

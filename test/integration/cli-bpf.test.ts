@@ -36,6 +36,11 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     const good = await cli(['bpf', 'build', join(FIX, 'arp_drop.bpf.c'), '-o', join(t.dir, 'arp.o')])
     expect(good.exitCode, good.stdout).toBe(0)
     expect(existsSync(join(t.dir, 'arp.o'))).toBe(true)
+    // The plain command it stands for, on stderr: the attendee can type it without ebpfcni.
+    const line = /same as: (clang -O2 -g -target bpf .*)/.exec(good.stderr)?.[1]
+    expect(line, good.stderr).toContain(`-c ${join(FIX, 'arp_drop.bpf.c')} -o ${join(t.dir, 'arp.o')}`)
+    const typed = await execa(line!.split(' ')[0], line!.split(' ').slice(1), {reject: false})
+    expect(typed.exitCode, typed.stderr).toBe(0)
   })
 
   it('bpf load: a verifier refusal shows the source line and why, exit 1, nothing pinned', async () => {

@@ -21,6 +21,7 @@ const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
 const PROGRAMS = {
   deny: read('labs/04-security-policy/solution/deny/ebpfcni.bpf.c'),
   networkpolicy: read('labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c'),
+  conntrack: read('labs/04-security-policy/solution/conntrack/ebpfcni.bpf.c'),
   spoofing: read('labs/04-security-policy/solution/spoofing/ebpfcni.bpf.c'),
   identity: read('labs/04-security-policy/solution/identity/ebpfcni.bpf.c'),
 }

@@ -271,3 +271,24 @@ describe('hints wrap at words', () => {
     expect(out.split(/\s+/).filter(Boolean)).toEqual(text.split(' '))
   })
 })
+
+describe('the plain commands behind ebpfcni bpf and pod', () => {
+  it('name the real tools with the real arguments', async () => {
+    const {plainCommands} = await import('../../src/ui/same-as.js')
+    expect(plainCommands.attachXdp('veth1', '/sys/fs/bpf/ebpfcni/xdp_prog', 'generic')).toEqual([
+      'ip link set dev veth1 xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
+    ])
+    expect(plainCommands.attachTc('veth1', '/p/to_pod', 'egress')).toEqual([
+      'tc qdisc add dev veth1 clsact',
+      'tc filter add dev veth1 egress bpf direct-action pinned /p/to_pod',
+    ])
+    expect(plainCommands.dumpMap('/sys/fs/bpf/ebpfcni/counter')).toEqual([
+      'bpftool map dump pinned /sys/fs/bpf/ebpfcni/counter',
+    ])
+    expect(
+      plainCommands.cniCall('ADD', '/opt/cni/bin/ebpfcni', '/etc/cni/net.d/10-ebpfcni.conf', 'c1', '/run/netns/a'),
+    ).toEqual([
+      'CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/a CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin /opt/cni/bin/ebpfcni < /etc/cni/net.d/10-ebpfcni.conf',
+    ])
+  })
+})

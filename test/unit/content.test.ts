@@ -3,8 +3,11 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
+import {repoRoot} from '../helpers/env.js'
 import {checkIdsDisagree, labModule, moduleFolders} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
+// @ts-expect-error -- a plain .mjs script, imported for its measure() (no type declarations)
+import {measure, linesAdded, BUDGET} from '../../scripts/core-path.mjs'
 
 // The lab content, without root and in seconds (as rustlings' `dev check`): every lab.yaml passes
 // its schema, every file it names exists, TODO markers name real steps, check ids agree with the
@@ -63,6 +66,39 @@ describe('lab content', () => {
       .reduce((n, s) => n + s.minutes, 0)
     expect(core).toBeLessThanOrEqual(90)
     for (const lab of labs) expect(lab.steps[0].level, `lab ${lab.id} starts on the core path`).toBe('core')
+  })
+
+  it('the core path asks for at most 75 lines (15 a step) and 90 minutes by the minutes model; lab.yaml plans what the model gives', () => {
+    const m = measure()
+    const core = m.rows.filter((r) => r.level === 'core')
+    expect(core.filter((r) => r.lines > BUDGET.stepLines).map((r) => `${r.lab} ${r.step}: ${r.lines} lines`)).toEqual(
+      [],
+    )
+    expect(m.core.lines, 'core lines to write').toBeLessThanOrEqual(BUDGET.coreLines)
+    expect(m.core.model, 'core minutes by the model (docs/instructor.md)').toBeLessThanOrEqual(BUDGET.coreMinutes)
+    expect(
+      m.rows
+        .filter((r) => r.planned !== Math.max(1, Math.round(r.model)))
+        .map((r) => `${r.lab} ${r.step}: planned ${r.planned}, model ${r.model}`),
+    ).toEqual([])
+  })
+
+  it("docs/learner.md's check tables name every check of every discovered lab", async () => {
+    const doc = readFileSync(join(repoRoot, 'docs/learner.md'), 'utf8')
+    const missing: string[] = []
+    for (const lab of labs)
+      for (const c of (await labModule(lab.id))!.checks as Array<{id: string}>)
+        if (!doc.includes(`| ${c.id} |`)) missing.push(`lab ${lab.id}: ${c.id}`)
+    expect(missing).toEqual([])
+  })
+
+  it('counts the lines a step adds: new and changed lines, not comments, blanks or closers', () => {
+    const before = '#!/bin/bash\ncase x in\n  ADD)\n    # TODO(add)\n    ;;\nesac\n'
+    const after =
+      '#!/bin/bash\ncase x in\n  ADD)\n    # make it\n    ip link add br0 type bridge\n    ip link set br0 up\n    if true; then\n      echo ok\n    fi\n    ;;\nesac\n'
+    expect(linesAdded(before, after, 'bash')).toBe(4)
+    expect(linesAdded('int a;\n', 'int a;\n// why\nint b = 1;\n{\n}\n', 'c')).toBe(1)
+    expect(linesAdded(after, after, 'bash')).toBe(0)
   })
 
   it('check ids in lab.yaml and in the code agree both ways', async () => {

@@ -7,10 +7,16 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-// TODO(counter): declare a BPF_MAP_TYPE_HASH named `counter`: key __u32 (the source
-// address), value __u64 (packets), max_entries 16384, pinned by name:
-//   struct { __uint(type, ...); __uint(max_entries, ...); __type(key, ...); __type(value, ...);
-//            __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");
+/* Ready-made: one hash map shared by every CPU. key = the source address as it is in the packet
+ * (network order), value = packets. Pinned by name: ebpfcni bpf load pins it as
+ * /sys/fs/bpf/ebpfcni/counter, where user space (ebpfcni metrics, bpftool) finds it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH); // TODO(percpu): BPF_MAP_TYPE_PERCPU_HASH
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counter SEC(".maps");
 
 SEC("xdp")
 int xdp_prog(struct xdp_md *ctx)
@@ -30,9 +36,9 @@ int xdp_prog(struct xdp_md *ctx)
 	if (ip->ihl < 5)
 		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
 
-	// TODO(counter): look up ip->saddr (keep network byte order) in `counter`;
-	// add 1 atomically if it is there (__sync_fetch_and_add), else insert it.
-	// TODO(percpu): switch the map to BPF_MAP_TYPE_PERCPU_HASH and drop the atomic.
+	// TODO(counter): look up ip->saddr (keep network byte order) in `counter`. Not there: insert
+	//   a zero with BPF_NOEXIST and look it up again. Then add 1 atomically (__sync_fetch_and_add).
+	// TODO(percpu): with the per-CPU map, *n += 1 replaces the atomic add; the insert stays.
 	return XDP_PASS;
 }
 

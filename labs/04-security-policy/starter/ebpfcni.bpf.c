@@ -1,10 +1,11 @@
 // ebpfcni.bpf.c — your programs (lab 4): lab 3's counter, and now they enforce policy.
-//   xdp_prog  on each pod's host veth, what the pod sends (the plugin attaches it at ADD);
-//   to_pod    TC on the same veth's egress, what goes to the pod (step 2; `ebpfcni policy`
+//   xdp_prog  on each pod's host veth: what the pod sends (the plugin attaches it at ADD);
+//   to_pod    TC on the same veth's egress: what goes to the pod (step 2; `ebpfcni policy`
 //             attaches it to every pod it knows).
-// The map layouts user space writes are in ebpfcni_policy.h (struct ip_pair, POLICY_DENY…);
-// ebpfcni_parse.h has parse_ethhdr, parse_iphdr and parse_ports.
-// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4
+// Ready-made: every map (below), the drop helpers, and in the headers: the map layouts user space
+// writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
+// (ebpfcni_conntrack.h). Your lines are the decisions.
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      See drops: ebpfcni bpf trace
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -14,7 +15,9 @@
 #include <bpf/bpf_endian.h>
 #include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
+#include "ebpfcni_conntrack.h"
 
+/* Lab 3's counter: packets per source address, one slot per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -23,13 +26,67 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counter SEC(".maps");
 
-// TODO(deny): a pinned BPF_MAP_TYPE_HASH named `policy`: key struct ip_pair, value __u32
-// (POLICY_DENY or POLICY_ALLOW), max_entries 65536.
-// TODO(deny): a pinned BPF_MAP_TYPE_PERCPU_ARRAY named `drops`: one __u64 at key 0.
-// TODO(networkpolicy): pinned hashes `policy_ports` (key struct port_rule_key, value __u32) and
-// `isolated` (key __u32 address, value __u32), and a pinned BPF_MAP_TYPE_LRU_HASH `conntrack`
-// (key struct ct_key, value __u32).
+/* Rules user space writes (ebpfcni policy deny|allow, and NetworkPolicies): (saddr, daddr) ->
+ * POLICY_DENY or POLICY_ALLOW, for every port. 65536 pairs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ip_pair);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
+
+/* Rules limited to a port (NetworkPolicy ingress[].ports): (src, dst, dport, protocol) ->
+ * verdict. 65536 entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct port_rule_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_ports SEC(".maps");
+
+/* Pods some NetworkPolicy selects (its address -> 1): what no rule allows is dropped. 16384 pods. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} isolated SEC(".maps");
+
+/* How many packets were dropped: one per-CPU slot at key 0, summed by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drops SEC(".maps");
+
 // TODO(spoofing): a pinned hash `endpoints`: key __u32 ifindex, value __u32 address.
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+	if (n)
+		*n += 1;
+}
+
+/* A drop is counted, then returned in the hook's own words. They differ: XDP_DROP is 1, and 1 in
+ * a TC program is TC_ACT_RECLASSIFY, not a drop. A TC program drops with TC_ACT_SHOT (2). */
+static __always_inline int xdp_drop(void)
+{
+	count_drop();
+	return XDP_DROP;
+}
+
+static __always_inline int tc_drop(void)
+{
+	count_drop();
+	return TC_ACT_SHOT;
+}
 
 SEC("xdp")
 int xdp_prog(struct xdp_md *ctx)
@@ -45,29 +102,63 @@ int xdp_prog(struct xdp_md *ctx)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
 	// TODO(spoofing): endpoints[ctx->ingress_ifindex] is this pod's address: a packet from any
-	// other source address is dropped (and counted).
+	// other source address is dropped (xdp_drop), before anything else counts or records it.
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
-	if (packets) {
-		*packets += 1;
-	} else {
-		__u64 one = 1;
-		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
+	if (!packets) {
+		__u64 zero = 0;
+		bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST);
+		packets = bpf_map_lookup_elem(&counter, &key);
+		if (!packets)
+			return XDP_PASS;
 	}
+	*packets += 1;
 
-	// TODO(deny): look up (ip->saddr, ip->daddr) in `policy`; on POLICY_DENY add one to
-	// drops[0] and return XDP_DROP.
-	// TODO(networkpolicy): record the TCP/UDP flow the pod sends in `conntrack`
-	// (parse_ports gives sport and dport), so its replies can come back.
+	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	// TODO(deny): look `pair` up in `policy`; when it is there and says POLICY_DENY, return
+	//   xdp_drop() (it counts the drop in drops[0]). Anything else passes.
+	(void)pair;
+
+	/* The pod opens (or continues) a flow: its replies may come back (ebpfcni_conntrack.h). */
+	ct_record(ip, data_end);
 	return XDP_PASS;
 }
 
-// TODO(networkpolicy): SEC("tc") int to_pod(struct __sk_buff *skb), in this order: ARP passes
-// (TC_ACT_OK); anything not IPv4 is dropped (TC_ACT_SHOT, counted); a reply to a flow in
-// `conntrack` passes; a rule in `policy` for (saddr, daddr) decides; a rule in `policy_ports`
-// for (saddr, daddr, dport, protocol) decides; a destination in `isolated` is dropped; the rest
-// passes.
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
+		return tc_drop();
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK; /* no ARP, no IPv4 at all */
+	/* IPv4 only: IPv6 and anything else is dropped, so nothing the IPv4 rules cannot see reaches a
+	 * pod (an interface with IPv6 enabled has an fe80:: address, reachable from the bridge). */
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
+		return tc_drop();
+
+	/* The keys the rules are looked up by (ports in network order, as in the packet). */
+	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	__u16 sport = 0, dport = 0;
+	int has_ports = parse_ports(ip, data_end, &sport, &dport);
+	__u32 daddr = ip->daddr;
+
+	// TODO(networkpolicy): decide, in this order, returning TC_ACT_OK or tc_drop() (never
+	//   xdp_drop(): its 1 means TC_ACT_RECLASSIFY here):
+	//   1. ct_is_reply(ip, data_end): a reply to a flow this pod opened passes;
+	//   2. a rule in `policy` for `pair` decides (POLICY_DENY drops, POLICY_ALLOW passes);
+	//   3. a rule in `policy_ports` for {.src, .dst, .dport, .proto} (build a struct port_rule_key;
+	//      only when has_ports) decides the same way;
+	//   4. a destination in `isolated` (key daddr) is dropped; everything else passes.
+	(void)pair, (void)sport, (void)has_ports, (void)daddr;
+	return TC_ACT_OK;
+}
+
 // TODO(identity): the identity design (see step 4's text).
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {buildBpf} from '../../bpf/build.js'
 import {renderBuild} from '../../ui/bpf-report.js'
 import {workspaceDir} from '../../host/paths.js'
@@ -30,6 +31,7 @@ export default class BpfBuild extends BaseCommand {
     const {args, flags} = await this.parse(BpfBuild)
     const r = await buildBpf(args.file ?? join(workspaceDir(flags.workspace), 'ebpfcni.bpf.c'), flags.output)
     this.log(renderBuild(r))
+    if (r.command) this.sameAs(plainCommands.build(r.command))
     if (!r.ok) process.exitCode = 1
     return r
   }

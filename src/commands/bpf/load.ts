@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {loadAndPin} from '../../bpf/programs.js'
 import {renderVerifier} from '../../ui/bpf-report.js'
 import {workspaceDir} from '../../host/paths.js'
@@ -39,6 +40,7 @@ export default class BpfLoad extends BaseCommand {
           : 'build your program first: ebpfcni bpf build',
       })
     const r = loadAndPin(object, {pinDir: flags['pin-dir'], replace: flags.replace})
+    this.sameAs(plainCommands.load(object, flags['pin-dir']))
     if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
     if (!r.ok) process.exitCode = 1

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {readdirSync, statSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {
   isPerCpu,
@@ -144,6 +145,7 @@ export default class BpfMaps extends BaseCommand {
     }
     const pin = resolvePin(args.map, flags['pin-dir'])
     if (!existsSync(pin)) throw new UserError(`${pin} is not pinned`, {hint: 'list what is: ebpfcni bpf maps'})
+    if (!flags.key) this.sameAs(plainCommands.dumpMap(pin))
     const fd = objGet(pin)
     try {
       const info = mapInfo(fd)

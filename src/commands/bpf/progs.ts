@@ -1,4 +1,5 @@
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {attachments} from '../../net/attachments.js'
 import {podNamesByHostVeth} from '../../pods/service.js'
 import {table} from '../../ui/render.js'
@@ -14,6 +15,7 @@ export default class BpfProgs extends BaseCommand {
     await this.parse(BpfProgs)
     const pods = await podNamesByHostVeth()
     const rows = (await attachments()).map((a) => ({...a, pod: pods.get(a.dev) ?? null}))
+    this.sameAs(plainCommands.progs())
     if (rows.length === 0) this.log('No BPF program is attached to a host interface.')
     else
       this.log(

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {existsSync} from 'node:fs'
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands, sameAsLine} from '../../ui/same-as.js'
 import {streamTrace} from '../../bpf/trace.js'
 import {TRACEFS} from '../../host/paths.js'
 import {EnvironmentError} from '../../host/errors.js'
@@ -28,6 +29,7 @@ export default class BpfTrace extends BaseCommand {
         `mount -t tracefs tracefs ${TRACEFS} (or: ebpfcni doctor --fix)`,
       )
     }
+    if (!flags.json) this.logToStderr(sameAsLine(plainCommands.trace()))
     const n = await streamTrace({
       seconds: flags.for,
       filter: flags.filter,

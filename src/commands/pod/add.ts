@@ -1,12 +1,25 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {PodService, DEFAULT_CONFIG, DEFAULT_CNI_PATH} from '../../pods/service.js'
 import {UserError} from '../../host/errors.js'
 import type {PodRecord, RuntimeName, WorkloadName} from '../../pods/types.js'
 
 /** Label keys and values as Kubernetes allows them (values: 63 characters of [A-Za-z0-9._-]). */
 const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
+
+/** The plugin a config names (a conflist's first), for the "same as" line. */
+function pluginType(configFile: string): string {
+  try {
+    const c = JSON.parse(readFileSync(configFile, 'utf8')) as {type?: string; plugins?: Array<{type?: string}>}
+    return c.type ?? c.plugins?.[0]?.type ?? 'PLUGIN'
+  } catch {
+    return 'PLUGIN'
+  }
+}
 
 export default class PodAdd extends BaseCommand {
   static summary = 'Create a pod and attach it through the CNI path, as a runtime would.'
@@ -82,6 +95,18 @@ export default class PodAdd extends BaseCommand {
     this.log(
       `${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`,
     )
+    // The netns runtime is a CNI runtime by hand: what it did, as one would type it.
+    if (pod.runtime === 'netns' && pod.netnsName)
+      this.sameAs([
+        `ip netns add ${pod.netnsName}`,
+        ...plainCommands.cniCall(
+          'ADD',
+          join(flags['cni-path'].split(':')[0], pluginType(flags.config)),
+          flags.config,
+          pod.containerId,
+          pod.netnsPath,
+        ),
+      ])
     return pod
   }
 }

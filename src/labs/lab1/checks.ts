@@ -152,24 +152,33 @@ export const LAB1_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.version',
     cost: 'cheap',
-    title: "VERSION prints the supported versions, including the config's",
-    hint: 'On CNI_COMMAND=VERSION print {"cniVersion":"1.0.0","supportedVersions":["0.3.1","0.4.0","1.0.0"]} and exit 0.',
+    title: "VERSION answers in the cniVersion it was given and lists the versions it speaks, the config's included",
+    hint: 'On CNI_COMMAND=VERSION print {"cniVersion": <the cniVersion on stdin>, "supportedVersions": ["0.3.1","0.4.0","1.0.0"]} and exit 0: jq -cn --arg v "$cni_version" --argjson s "$SUPPORTED" \'{cniVersion: $v, supportedVersions: $s}\'',
     run: async (ctx) => {
       const net = ctx.plugin.learnerNet()
-      const call = await ctx.pods.invoke(
-        {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: net.cniVersion}},
-        'VERSION',
-      )
-      if (!call.ok) fail(call.problem ?? 'VERSION failed')
-      const v = call.json as {supportedVersions?: unknown}
-      if (!Array.isArray(v?.supportedVersions))
-        fail(
-          `VERSION printed ${JSON.stringify(call.json)?.slice(0, 100)}; expected an object with "supportedVersions": [...]`,
+      const version = async (v: string) => {
+        const call = await ctx.pods.invoke(
+          {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: v}},
+          `VERSION (${v})`,
         )
+        if (!call.ok) fail(call.problem ?? 'VERSION failed')
+        return call.json as {cniVersion?: unknown; supportedVersions?: unknown}
+      }
+      const v = await version(net.cniVersion)
+      if (!Array.isArray(v?.supportedVersions))
+        fail(`VERSION printed ${JSON.stringify(v)?.slice(0, 100)}; expected an object with "supportedVersions": [...]`)
       const s = v.supportedVersions as string[]
       if (!s.includes(net.cniVersion))
         fail(`supportedVersions is ${JSON.stringify(s)} but the config declares "${net.cniVersion}"`)
-      return `supportedVersions ${JSON.stringify(s)}`
+      // The spec: VERSION's result carries the cniVersion of its input. Ask in another version it speaks.
+      const other = s.find((x) => x !== net.cniVersion) ?? net.cniVersion
+      const w = await version(other)
+      if (w?.cniVersion !== other)
+        fail(
+          `VERSION asked with cniVersion "${other}" (which it lists) answered with cniVersion ${JSON.stringify(w?.cniVersion)}: the spec has VERSION answer in the cniVersion it was given`,
+          'print the cniVersion read from stdin ($cni_version), not a fixed one',
+        )
+      return `supportedVersions ${JSON.stringify(s)}; asked in ${other}, answered in ${other}`
     },
   },
   {

@@ -36,6 +36,7 @@ const CHECK_SUBNETS = {
   ipam: '10.244.3.0/27',
   podman: '10.244.4.0/24',
   idem: '10.244.5.0/29',
+  nopin: '10.244.6.0/29',
 }
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
 
@@ -73,10 +74,11 @@ export class PluginFixture {
     }
   }
 
-  /** A private network for checks that fill or stress the address space. */
-  checkNet(kind: CheckNetwork): NetworkConfig {
+  /** A private network for checks that fill or stress the address space (`extra` overrides config fields). */
+  checkNet(kind: CheckNetwork, extra: Record<string, unknown> = {}): NetworkConfig {
     const raw = {
       ...this.rawConfig(),
+      ...extra,
       name: `ebpfcni-chk-${kind}`,
       bridge: `ebpfchk-${kind}`,
       podcidr: CHECK_SUBNETS[kind],

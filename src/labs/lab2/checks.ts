@@ -1,11 +1,12 @@
 import {isIPv4} from 'node:net'
+import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '../../checks/engine.js'
 import {pinnedProgram, type Lab2Context} from './context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '../../bpf/frames.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {objGet, PROG_TYPE, testRun} from '../../bpf/object.js'
 import {xdpAttach, xdpVerdictName, XDP_ACT, XDP_FLAGS} from '../../bpf/attach.js'
-import {hostPeer, link, xdpOff} from '../../net/ip.js'
+import {hostPeer, link, links, xdpOff} from '../../net/ip.js'
 import {httpGet} from '../../net/probes.js'
 import {traceDuring} from '../../bpf/trace.js'
 
@@ -124,6 +125,47 @@ export const LAB2_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           )
       }
       return `both pods' host veths run program ${pinned.id}`
+    },
+  },
+  {
+    id: 'cni.add.needs-pin',
+    title:
+      "with nothing pinned at the config's xdpPin, ADD fails with an error naming the pin, and leaves no veth and no address",
+    hint: 'Before attaching: [ -e "$xdp_pin" ] || fail "no XDP program pinned at $xdp_pin" — fail (not error) so the veth and the address are undone; never `|| true` on the attach.',
+    run: async (ctx) => {
+      // A pin path that cannot exist: this check's own, under a directory nobody made.
+      const pin = join(ctx.pods.tmp, 'no-such-pin', 'xdp_prog')
+      const net = ctx.plugin.checkNet('nopin', {xdpPin: pin}) // a /29: 5 addresses
+      const bridge = ctx.plugin.bridgeOf(net)
+      for (let i = 0; i < 5; i++) {
+        const p = await ctx.pods.attach(net, `nopin${i}`)
+        if (p.outcome.ok)
+          fail(
+            `ADD succeeded with nothing pinned at ${pin}: a pod without the program it should run`,
+            'check the pin exists before attaching, and fail the ADD if it does not (an `|| true` hides it)',
+          )
+        const err = p.outcome.calls.at(-1)?.error
+        if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
+        if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
+          fail(`ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`)
+        if (await link(p.att.ifname, p.netnsName)) fail(`the failed ADD left ${p.att.ifname} in the pod's netns`)
+      }
+      const stray = (await links()).filter((l) => l.master === bridge)
+      if (stray.length)
+        fail(
+          `after 5 ADDs failed for want of the pin, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
+          'fail undoes what the ADD made: use it for the missing pin too',
+        )
+      // Five failed ADDs in a /29: if any kept its address, the sixth (with the real pin) finds none.
+      const real = ctx.plugin.checkNet('nopin', {xdpPin: ctx.program.xdpPin()})
+      if (pinnedProgram(ctx.program.xdpPin())) {
+        const ok = await ctx.pods.attach(real, 'nopin-after')
+        if (!ok.outcome.ok)
+          fail(
+            `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29: ${ok.outcome.problem}`,
+          )
+      }
+      return `5 ADDs without a pin failed naming ${pin}; no veth left on ${bridge}, and the /29 still had an address`
     },
   },
   {

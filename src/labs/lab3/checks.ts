@@ -4,7 +4,7 @@ import {lab2Check} from '../lab2/checks.js'
 import {closeFd} from '../../bpf/ffi.js'
 import {isPerCpu, mapInfo, MAP_TYPE, MAP_TYPES} from '../../bpf/map-ops.js'
 import {objGet} from '../../bpf/object.js'
-import {atomicAdds, decodeInsns} from '../../bpf/insns.js'
+import {atomicAdds, decodeInsns, insertsNotLookedUpAgain} from '../../bpf/insns.js'
 import {counterShapeProblems, readCounterMap} from '../../bpf/counters.js'
 import {sendUdp} from '../../net/probes.js'
 import {CounterExporter} from '../../metrics/exporter.js'
@@ -79,6 +79,21 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
           `counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`,
         )
       return `${adds} atomic add instruction(s) in xdp_prog`
+    },
+  },
+  {
+    id: 'map.counter.first-packet',
+    cost: 'cheap',
+    title: "a new address's first packet counts even when two CPUs see it at once (insert 0, look up again, add)",
+    hint: 'if (!n) { __u64 zero = 0; bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST); n = bpf_map_lookup_elem(&counter, &key); if (!n) return XDP_PASS; } then add 1 to *n',
+    run: async (ctx) => {
+      const {info} = await ctx.pinned.counters()
+      const lost = insertsNotLookedUpAgain(decodeInsns(await ctx.pinned.instructions()))
+      if (lost > 0)
+        fail(
+          `xdp_prog inserts a new key with bpf_map_update_elem and never looks it up again: when two CPUs see the same new address at once, both find nothing, both insert with BPF_NOEXIST, one insert fails, and that packet is counted nowhere${isPerCpu(info.type) ? ' (a per-CPU map does not help: the losing insert still fails)' : ''}`,
+        )
+      return 'a new address is inserted as 0, looked up again and incremented: the losing CPU of a race still counts'
     },
   },
   {
@@ -181,7 +196,7 @@ export const LAB3_CHECKS: Array<CheckDefinition<Lab3Context>> = [
   {
     id: 'metrics.valid',
     title: "promtool check metrics accepts the exporter's output, and it holds the map's series",
-    hint: 'The exporter can only read a map keyed by a 4-byte address with a __u64 (or per-CPU __u64) value.',
+    hint: "The exporter reads a map keyed by a 4-byte address with a 4- or 8-byte count (__u64 is the lab's: a __u32 wraps after 4 billion packets), shared or per-CPU; any other value size it cannot read.",
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
       await ctx.pinned.requireCounterMap()

@@ -5,7 +5,9 @@ import type {Lab4Context} from './context.js'
 import {lab2Check} from '../lab2/checks.js'
 import {tcHookDestroy} from '../../bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '../../bpf/frames.js'
-import {arrivals, httpGet, nsExecArgs, sendUdp, tcpConnect} from '../../net/probes.js'
+import {arrivals, httpGet, nsExecArgs, requestFate, sendUdp, tcpConnect} from '../../net/probes.js'
+import {attachments} from '../../net/attachments.js'
+import {XDP_ACT, xdpVerdictName} from '../../bpf/attach.js'
 import {hostPeer, podAddrInfo, xdpOff} from '../../net/ip.js'
 import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
@@ -23,39 +25,17 @@ const originalPolicy = () =>
   parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
 
 /**
- * HTTP from one check pod to another. When a drop is expected, the program's drop counter answers
- * first: the probe stops as soon as it rises, rather than waiting out its timeout. A program that
- * counts nothing still gets the plain answer (the probe failing), so the verdict is the same.
+ * HTTP from one check pod to another. When a drop is expected, the probe proves its own request's
+ * fate from the two pods' counters (requestFate): never from the shared drop counter, which any
+ * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
+ * server, answered or not; a request the busy machine never sent is no verdict.
  */
-async function http(ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: boolean) {
+async function http(_ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: boolean) {
   const url = `http://${to.ip}/get`
   if (expectOk) return httpGet(from.netnsPath, url, 3)
-  const dropsNow = (): bigint | undefined => {
-    try {
-      return ctx.policy.drops()
-    } catch {
-      return undefined // no usable drops map: the probe alone answers
-    }
-  }
-  const before = dropsNow()
-  if (before === undefined) return httpGet(from.netnsPath, url, 1)
-  const stop = new AbortController()
-  let counted = false
-  const probe = httpGet(from.netnsPath, url, 2, stop.signal)
-  const watch = (async () => {
-    while (!stop.signal.aborted) {
-      if ((dropsNow() ?? before) > before) {
-        counted = true
-        stop.abort()
-        return
-      }
-      await new Promise((r) => setTimeout(r, 20))
-    }
-  })()
-  const r = await probe
-  stop.abort()
-  await watch
-  return counted && !r.ok ? {...r, detail: `HTTP GET ${url} dropped (the drop counter rose)`} : r
+  const f = await requestFate(from.netnsPath, to.netnsPath, url)
+  if (f.fate === 'not-sent') throw new CheckSkip(`HTTP GET ${url} from ${from.ip}: ${f.detail}`)
+  return {ok: f.fate !== 'dropped', detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}`}
 }
 
 async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
@@ -171,7 +151,13 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             ['ARP', arp(), 'pass'],
           ]
           expectPath(ctx, cases)
-          return `${cases.length} frames: the denied pair dropped, the rest passed`
+          // Step 1 is xdp_prog's: a to_pod that drops the pair later must not pass for it.
+          const atSource = ctx.policy.testRunXdp(ipv4Udp(x.ip, y.ip), 1)
+          if (atSource !== XDP_ACT.DROP)
+            fail(
+              `the denied ${x.ip} → ${y.ip} frame got ${xdpVerdictName(atSource)} from xdp_prog: the deny list is xdp_prog's, at the sender (to_pod dropping it later does not count for this step)`,
+            )
+          return `${cases.length} frames: the denied pair dropped by xdp_prog, the rest passed`
         },
         [{from: x.name, to: y.name, verdict: 'deny'}],
       )
@@ -179,18 +165,26 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   },
   {
     id: 'policy.deny-drops',
-    title: 'after `policy deny sleep httpbin`, sleep → httpbin HTTP fails and the drop counter rises',
-    hint: 'On POLICY_DENY: add one to drops[0] (a per-CPU array) and return XDP_DROP.',
+    title: 'after `policy deny sleep httpbin`, sleep → httpbin HTTP is dropped, and each drop is counted in drops[0]',
+    hint: 'On POLICY_DENY: return xdp_drop(), which adds one to drops[0] (a per-CPU array) and returns XDP_DROP.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
-      const before = ctx.policy.drops()
       await svc.setRule('deny', 'sleep', 'httpbin')
       const r = await http(ctx, b, a, false)
-      const after = ctx.policy.drops()
-      if (r.ok) fail(`sleep ${b.ip} → httpbin ${a.ip} still answered after the deny rule was written`)
-      if (after <= before) fail(`HTTP failed, but the drop counter stayed at ${after}: count each drop in drops[0]`)
-      return `HTTP failed as it should; drops ${before} → ${after}`
+      if (r.ok) fail(`after the deny rule for sleep → httpbin, sleep's request was not dropped: ${r.detail}`)
+      // The counter is the host's: other pods' drops (IPv6 chatter at to_pod) raise it too. So the
+      // proof is test runs of this very frame: N runs must raise it by at least N.
+      const runs = 100
+      const before = ctx.policy.drops()
+      const verdict = ctx.policy.testRunXdp(ipv4Udp(b.ip, a.ip), runs)
+      const rose = ctx.policy.drops() - before
+      if (rose < BigInt(runs))
+        fail(
+          `sleep's request was dropped (${r.detail}), but ${runs} test runs of xdp_prog on a denied sleep → httpbin frame (verdict ${xdpVerdictName(verdict)}) raised drops[0] by ${rose}: count each drop`,
+          'return xdp_drop() on POLICY_DENY: it adds one to drops[0] before returning XDP_DROP',
+        )
+      return `dropped (${r.detail}); ${runs} test runs of the denied frame raised drops[0] by ${rose} (the host's counter, shared by every pod)`
     },
   },
   {
@@ -360,7 +354,7 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         )
       if (otherDenied.ok)
         fail(
-          `with the policy applied, the unlabelled pod ${other.ip} still reaches httpbin ${a.ip}`,
+          `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`,
           'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped',
         )
       // Kubernetes: traffic from the node a pod runs on is always allowed (kubelet probes).
@@ -448,11 +442,19 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         fail(
           `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
         )
-      if ((await http(ctx, other, late, false)).ok)
+      const lateReq = await http(ctx, other, late, false)
+      if (lateReq.ok) {
+        // Say what is on the veth, not what we guess: attached and passing, or never attached.
+        const onVeth = (await attachments(peer.ifname)).find((x) => x.hook === 'tc-egress')
         fail(
-          `the unlabelled pod ${other.ip} still reaches the earlier httpbin pod ${late.ip}: its veth has no to_pod`,
-          'the agent attaches to_pod to every pod at sync: is your to_pod named to_pod, and pinned?',
+          onVeth
+            ? `the earlier httpbin pod ${late.ip} was not protected, although the agent attached ${onVeth.name ?? 'a program'} (id ${onVeth.id}) to ${peer.ifname}'s TC egress: ${lateReq.detail}`
+            : `the earlier httpbin pod ${late.ip} was not protected: after the sync, ${peer.ifname} has no TC egress program (${lateReq.detail})`,
+          onVeth
+            ? 'the same to_pod that protects httpbin must drop here: ebpfcni policy list shows whether this pod is in isolated'
+            : 'the agent attaches to_pod to every pod at sync: is your program named to_pod, and pinned?',
         )
+      }
       return `earlier pod ${late.ip}: sleep allowed, unlabelled dropped once the programs were attached`
     },
   },
@@ -482,8 +484,8 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`,
             "the controller must write the new pod's ALLOW entry when the pod appears",
           )
-        if ((await http(ctx, other2, a, false)).ok)
-          fail(`a new unlabelled pod ${other2.ip} reaches httpbin: it must be dropped`)
+        const o2 = await http(ctx, other2, a, false)
+        if (o2.ok) fail(`a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`)
         const gone = sleep2.ip
         await ctx.policy.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))

@@ -103,6 +103,16 @@ export class PolicyFixture {
     return p.pin
   }
 
+  /** Test-run xdp_prog on one frame `repeat` times (BPF_PROG_TEST_RUN: maps are updated each run). */
+  testRunXdp(frame: Buffer, repeat: number): number {
+    const xdp = objGet(this.pinned.program.xdpPin())
+    try {
+      return testRun(xdp, frame, repeat).retval
+    } finally {
+      closeFd(xdp)
+    }
+  }
+
   /**
    * Run each frame the way a packet between two pods goes: the sender's XDP program, then (if
    * it passed and the object has one) to_pod at the receiver. Test runs use the real maps, so

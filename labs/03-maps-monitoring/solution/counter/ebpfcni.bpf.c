@@ -6,10 +6,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-/* One shared hash map: key = source address as it is in the packet (network order),
- * value = packets. Pinned by name under /sys/fs/bpf/ebpfcni, where user space finds it. */
+/* Ready-made: one hash map shared by every CPU. key = the source address as it is in the packet
+ * (network order), value = packets. Pinned by name: ebpfcni bpf load pins it as
+ * /sys/fs/bpf/ebpfcni/counter, where user space (ebpfcni metrics, bpftool) finds it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH); // TODO(percpu): BPF_MAP_TYPE_PERCPU_HASH
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u64);

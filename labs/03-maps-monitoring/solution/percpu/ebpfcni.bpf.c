@@ -35,13 +35,16 @@ int xdp_prog(struct xdp_md *ctx)
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
-	if (packets) {
-		*packets += 1; /* this CPU's own slot: nobody else writes it */
-	} else {
-		/* A new address: this CPU's slot starts at 1, the others at 0. */
-		__u64 one = 1;
-		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
+	if (!packets) {
+		/* A per-CPU map does not make this race go away: two CPUs can both see a new address,
+		 * both insert with BPF_NOEXIST, and one insert fails. Insert 0 and add on both. */
+		__u64 zero = 0;
+		bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST);
+		packets = bpf_map_lookup_elem(&counter, &key);
+		if (!packets)
+			return XDP_PASS; /* map full: count nothing, drop nothing */
 	}
+	*packets += 1; /* this CPU's own slot: nobody else writes it */
 	return XDP_PASS;
 }
 

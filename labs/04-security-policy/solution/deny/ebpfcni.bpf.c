@@ -1,14 +1,23 @@
-// ebpfcni.bpf.c — lab 4 step 1 reference: lab 3's counter, plus a pinned map of
-// (source, destination) address pairs whose packets are dropped, and a drop counter.
-// Attached to each pod's host veth, the program sees what the pod sends: a denied
-// packet is dropped before it reaches the bridge.
+// ebpfcni.bpf.c — your programs (lab 4): lab 3's counter, and now they enforce policy.
+//   xdp_prog  on each pod's host veth: what the pod sends (the plugin attaches it at ADD);
+//   to_pod    TC on the same veth's egress: what goes to the pod (step 2; `ebpfcni policy`
+//             attaches it to every pod it knows).
+// Ready-made: every map (below), the drop helpers, and in the headers: the map layouts user space
+// writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
+// (ebpfcni_conntrack.h). Your lines are the decisions.
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      See drops: ebpfcni bpf trace
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
+#include "ebpfcni_conntrack.h"
 
+/* Lab 3's counter: packets per source address, one slot per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -17,7 +26,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counter SEC(".maps");
 
-/* Rules written by user space (ebpfcni policy deny|allow): (saddr, daddr) -> verdict. */
+/* Rules user space writes (ebpfcni policy deny|allow, and NetworkPolicies): (saddr, daddr) ->
+ * POLICY_DENY or POLICY_ALLOW, for every port. 65536 pairs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -26,7 +36,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy SEC(".maps");
 
-/* How many packets were dropped (one per-CPU slot, summed by user space). */
+/* Rules limited to a port (NetworkPolicy ingress[].ports): (src, dst, dport, protocol) ->
+ * verdict. 65536 entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct port_rule_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_ports SEC(".maps");
+
+/* Pods some NetworkPolicy selects (its address -> 1): what no rule allows is dropped. 16384 pods. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} isolated SEC(".maps");
+
+/* How many packets were dropped: one per-CPU slot at key 0, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -35,13 +64,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
 
-static __always_inline int drop(void)
+// TODO(spoofing): a pinned hash `endpoints`: key __u32 ifindex, value __u32 address.
+
+static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
 	if (n)
 		*n += 1;
+}
+
+/* A drop is counted, then returned in the hook's own words. They differ: XDP_DROP is 1, and 1 in
+ * a TC program is TC_ACT_RECLASSIFY, not a drop. A TC program drops with TC_ACT_SHOT (2). */
+static __always_inline int xdp_drop(void)
+{
+	count_drop();
 	return XDP_DROP;
+}
+
+static __always_inline int tc_drop(void)
+{
+	count_drop();
+	return TC_ACT_SHOT;
 }
 
 SEC("xdp")
@@ -50,33 +94,72 @@ int xdp_prog(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
 		return XDP_PASS;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
-		return XDP_PASS;
-	if (ip->ihl < 5)
-		return XDP_PASS; /* malformed: shorter than the fixed 20-byte header */
+	// TODO(spoofing): endpoints[ctx->ingress_ifindex] is this pod's address: a packet from any
+	// other source address is dropped (xdp_drop), before anything else counts or records it.
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
-	if (packets) {
-		*packets += 1;
-	} else {
-		__u64 one = 1;
-		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
+	if (!packets) {
+		__u64 zero = 0;
+		bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST);
+		packets = bpf_map_lookup_elem(&counter, &key);
+		if (!packets)
+			return XDP_PASS;
 	}
+	*packets += 1;
 
-	/* One lookup, this direction only: denying A -> B says nothing about B -> A. */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	/* One lookup, this direction only: denying A -> B says nothing about B -> A. */
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
 	if (verdict && *verdict == POLICY_DENY)
-		return drop();
+		return xdp_drop();
+
+	/* The pod opens (or continues) a flow: its replies may come back (ebpfcni_conntrack.h). */
+	ct_record(ip, data_end);
 	return XDP_PASS;
 }
+
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	if (!eth)
+		return tc_drop();
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK; /* no ARP, no IPv4 at all */
+	/* IPv4 only: IPv6 and anything else is dropped, so nothing the IPv4 rules cannot see reaches a
+	 * pod (an interface with IPv6 enabled has an fe80:: address, reachable from the bridge). */
+	struct iphdr *ip = parse_iphdr(eth, data_end);
+	if (!ip)
+		return tc_drop();
+
+	/* The keys the rules are looked up by (ports in network order, as in the packet). */
+	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	__u16 sport = 0, dport = 0;
+	int has_ports = parse_ports(ip, data_end, &sport, &dport);
+	__u32 daddr = ip->daddr;
+
+	// TODO(networkpolicy): decide, in this order, returning TC_ACT_OK or tc_drop() (never
+	//   xdp_drop(): its 1 means TC_ACT_RECLASSIFY here):
+	//   1. ct_is_reply(ip, data_end): a reply to a flow this pod opened passes;
+	//   2. a rule in `policy` for `pair` decides (POLICY_DENY drops, POLICY_ALLOW passes);
+	//   3. a rule in `policy_ports` for {.src, .dst, .dport, .proto} (build a struct port_rule_key;
+	//      only when has_ports) decides the same way;
+	//   4. a destination in `isolated` (key daddr) is dropped; everything else passes.
+	(void)pair, (void)sport, (void)has_ports, (void)daddr;
+	return TC_ACT_OK;
+}
+
+// TODO(identity): the identity design (see step 4's text).
 
 char LICENSE[] SEC("license") = "GPL";

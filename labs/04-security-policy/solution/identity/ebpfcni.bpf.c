@@ -115,12 +115,14 @@ int xdp_prog(struct xdp_md *ctx)
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
-	if (packets) {
-		*packets += 1;
-	} else {
-		__u64 one = 1;
-		bpf_map_update_elem(&counter, &key, &one, BPF_NOEXIST);
+	if (!packets) {
+		__u64 zero = 0;
+		bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST);
+		packets = bpf_map_lookup_elem(&counter, &key);
+		if (!packets)
+			return XDP_PASS;
 	}
+	*packets += 1;
 
 	/* The pod opens (or continues) a flow: its replies may come back. */
 	__u16 sport, dport;

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// What each step asks an attendee to type, measured, not guessed: the non-blank, non-comment lines
+// added from the step's starting state (the earlier step's solution of that file, else the lab's
+// starter, else the file as an earlier lab left it) to the step's solution; with the step's level,
+// its planned minutes (lab.yaml) and the minutes the model gives (docs/instructor.md, "The minutes
+// model"). Totals for the core path and for everything. The content test holds the budget.
+// Usage: node scripts/core-path.mjs [--json]
+import {readFileSync, readdirSync, existsSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {parse} from 'yaml'
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
+
+/**
+ * The minutes model (docs/instructor.md): reading the step text, each line typed, and a check round.
+ * Fitted by least squares to the minutes a review measured for a typical attendee (issue 20's table).
+ */
+export const MODEL = {wordsPerMinute: 80, minutesPerLine: {bash: 0.65, c: 0.4}, minutesPerStep: 1.5}
+/** The budget the content test holds the core path to. */
+export const BUDGET = {coreLines: 75, stepLines: 15, coreMinutes: 90}
+
+const isComment = (line, lang) =>
+  lang === 'c' ? /^(\/\/|\/\*|\*|\*\/)/.test(line) : /^#(?!!)/.test(line) || /^#!/.test(line)
+
+/** Lines of `next` that `prev` does not have (a longest-common-subsequence diff), that someone types. */
+export function linesAdded(prev, next, lang) {
+  const a = prev.split('\n').map((l) => l.trim())
+  const b = next.split('\n').map((l) => l.trim())
+  // LCS table over trimmed lines; the files are a few hundred lines, so n*m fits.
+  const n = a.length
+  const m = b.length
+  const dp = Array.from({length: n + 1}, () => new Uint16Array(m + 1))
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1])
+  const added = []
+  let i = 0
+  let j = 0
+  while (j < m) {
+    if (i < n && a[i] === b[j]) {
+      i++
+      j++
+    } else if (i < n && dp[i + 1][j] >= dp[i][j + 1]) i++
+    else added.push(b[j++])
+  }
+  // Closers and separators are typed with the line they close: not lines of their own.
+  const closer = lang === 'c' ? /^[{}();,]*$/ : /^(fi|done|esac|;;|then|else|do|[{}()])$/
+  return added.filter((l) => l !== '' && !isComment(l, lang) && !closer.test(l)).length
+}
+
+export const langOf = (file) => (file.endsWith('.c') || file.endsWith('.h') ? 'c' : 'bash')
+
+export function loadLabsContent(labsDir = join(root, 'labs')) {
+  return readdirSync(labsDir)
+    .filter((d) => /^\d\d-/.test(d) && existsSync(join(labsDir, d, 'lab.yaml')))
+    .sort()
+    .map((d) => ({...parse(readFileSync(join(labsDir, d, 'lab.yaml'), 'utf8')), dir: join(labsDir, d)}))
+}
+
+/** Per step: lines to add by language, the model's minutes, planned minutes. */
+export function measure(labs = loadLabsContent()) {
+  const state = new Map() // workspace file -> its text as the previous step left it
+  const rows = []
+  for (const lab of labs) {
+    for (const [name, rel] of Object.entries(lab.starter)) {
+      // A lab's starter replaces a file (new scaffolding) unless the learner's own continues.
+      state.set(name, readFileSync(join(lab.dir, rel), 'utf8'))
+    }
+    for (const step of lab.steps) {
+      const lines = {bash: 0, c: 0}
+      for (const [name, rel] of Object.entries(step.solution ?? {})) {
+        const next = readFileSync(join(lab.dir, rel), 'utf8')
+        lines[langOf(name)] += linesAdded(state.get(name) ?? '', next, langOf(name))
+        state.set(name, next)
+      }
+      const words = readFileSync(join(lab.dir, step.text), 'utf8').split(/\s+/).filter(Boolean).length
+      const model =
+        words / MODEL.wordsPerMinute +
+        lines.bash * MODEL.minutesPerLine.bash +
+        lines.c * MODEL.minutesPerLine.c +
+        MODEL.minutesPerStep
+      rows.push({
+        lab: lab.id,
+        step: step.id,
+        level: step.level,
+        lines: lines.bash + lines.c,
+        bash: lines.bash,
+        c: lines.c,
+        words,
+        planned: step.minutes,
+        model: Math.round(model * 10) / 10,
+      })
+    }
+  }
+  const sum = (rs, k) => Math.round(rs.reduce((n, r) => n + r[k], 0) * 10) / 10
+  const core = rows.filter((r) => r.level === 'core')
+  return {
+    rows,
+    core: {lines: sum(core, 'lines'), planned: sum(core, 'planned'), model: sum(core, 'model')},
+    all: {lines: sum(rows, 'lines'), planned: sum(rows, 'planned'), model: sum(rows, 'model')},
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const m = measure()
+  if (process.argv.includes('--json')) console.log(JSON.stringify(m, null, 2))
+  else {
+    const pad = (s, n) => String(s).padEnd(n)
+    const num = (s, n) => String(s).padStart(n)
+    console.log(
+      `${pad('lab/step', 22)}${pad('level', 9)}${num('lines', 6)}${num('bash', 6)}${num('C', 5)}${num('words', 7)}${num('planned', 9)}${num('model', 7)}`,
+    )
+    for (const r of m.rows)
+      console.log(
+        `${pad(`${r.lab} ${r.step}`, 22)}${pad(r.level, 9)}${num(r.lines, 6)}${num(r.bash, 6)}${num(r.c, 5)}${num(r.words, 7)}${num(r.planned, 9)}${num(r.model, 7)}`,
+      )
+    console.log(
+      `core path: ${m.core.lines} lines to write (budget ${BUDGET.coreLines}, at most ${BUDGET.stepLines} a step), ${m.core.planned} min planned, ${m.core.model} min by the model (budget ${BUDGET.coreMinutes})`,
+    )
+    console.log(`everything: ${m.all.lines} lines, ${m.all.planned} min planned, ${m.all.model} min by the model`)
+  }
+}

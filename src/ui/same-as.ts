@@ -1,0 +1,32 @@
+import chalk from 'chalk'
+import {TRACEFS} from '../host/paths.js'
+
+// The plain commands an `ebpfcni bpf …` or `pod …` command stands for, so attendees leave knowing
+// the real tools (the original workshop had them type clang, bpftool, ip and tc). Shown dim on
+// stderr: stdout stays the command's own, --json included.
+
+export const plainCommands = {
+  build: (clangLine: string) => [clangLine],
+  load: (object: string, pinDir: string) => [`bpftool prog loadall ${object} ${pinDir} pinmaps ${pinDir}`],
+  attachXdp: (dev: string, pin: string, mode: 'generic' | 'native') => [
+    `ip link set dev ${dev} ${mode === 'native' ? 'xdpdrv' : 'xdpgeneric'} pinned ${pin}`,
+  ],
+  attachTc: (dev: string, pin: string, direction: 'ingress' | 'egress') => [
+    `tc qdisc add dev ${dev} clsact`,
+    `tc filter add dev ${dev} ${direction} bpf direct-action pinned ${pin}`,
+  ],
+  detachXdp: (dev: string) => [`ip link set dev ${dev} xdpgeneric off`],
+  detachTc: (dev: string, direction: 'ingress' | 'egress') => [`tc filter del dev ${dev} ${direction}`],
+  dumpMap: (pin: string) => [`bpftool map dump pinned ${pin}`],
+  listMaps: () => ['bpftool map show'],
+  progs: () => ['bpftool net show'],
+  trace: () => [`cat ${TRACEFS}/trace_pipe`],
+  /** The CNI call a runtime makes: the spec's variables, the config on stdin. */
+  cniCall: (command: 'ADD' | 'DEL', plugin: string, config: string, containerId: string, netns: string) => [
+    `CNI_COMMAND=${command} CNI_CONTAINERID=${containerId} CNI_NETNS=${netns} CNI_IFNAME=eth0 CNI_PATH=${plugin.replace(/\/[^/]+$/, '')} ${plugin} < ${config}`,
+  ],
+  inPod: (netnsPath: string, command: string[]) => [`nsenter --net=${netnsPath} ${command.join(' ')}`],
+}
+
+/** "same as: a && b", dimmed. */
+export const sameAsLine = (lines: string[]): string => chalk.dim(`same as: ${lines.join(' && ')}`)
