@@ -5,7 +5,7 @@
 // Ready-made: every map (below), the drop helpers, and in the headers: the map layouts user space
 // writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
 // (ebpfcni_conntrack.h). Your lines are the decisions.
-// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      See drops: ebpfcni bpf trace
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni bpf maps drops
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>

@@ -7,7 +7,7 @@ import {tcHookDestroy} from '../../bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '../../bpf/frames.js'
 import {arrivals, httpGet, nsExecArgs, requestFate, sendUdp, tcpConnect} from '../../net/probes.js'
 import {attachments} from '../../net/attachments.js'
-import {XDP_ACT, xdpVerdictName} from '../../bpf/attach.js'
+import {readCounterMap} from '../../bpf/counters.js'
 import {hostPeer, podAddrInfo, xdpOff} from '../../net/ip.js'
 import {run, ok, describeRun} from '../../host/exec.js'
 import {labsRoot} from '../../host/paths.js'
@@ -32,7 +32,16 @@ const originalPolicy = () =>
  */
 async function http(_ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: boolean) {
   const url = `http://${to.ip}/get`
-  if (expectOk) return httpGet(from.netnsPath, url, 3)
+  if (expectOk) {
+    const r = await httpGet(from.netnsPath, url, 3)
+    if (r.ok) return r
+    // Say what became of it, not how wget died: a second request, judged by the pods' counters.
+    const seen = /did not finish within/.test(r.detail)
+      ? 'no answer within 3 s'
+      : r.detail.replace(/nsenter \S+ busybox /, '')
+    const again = await requestFate(from.netnsPath, to.netnsPath, url, 5)
+    return {...r, detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.detail}`}
+  }
   const f = await requestFate(from.netnsPath, to.netnsPath, url)
   if (f.fate === 'not-sent') throw new CheckSkip(`HTTP GET ${url} from ${from.ip}: ${f.detail}`)
   return {ok: f.fate !== 'dropped', detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}`}
@@ -94,6 +103,33 @@ async function withPretendPods<T>(
   }
 }
 
+/** A struct port_rule_key {__be32 src, dst; __be16 dport; __u8 proto, pad} as its bytes and fields. */
+function describePortKey(k: Buffer): string {
+  if (k.length < 12) return k.toString('hex')
+  const ip = (o: number) => [...k.subarray(o, o + 4)].join('.')
+  const hex = [...k].map((b) => b.toString(16).padStart(2, '0')).join(' ')
+  return `[${hex}] = {src ${ip(0)}, dst ${ip(4)}, dport bytes ${k.subarray(8, 10).toString('hex').replace(/(..)/, '$1 ')} (${k.readUInt16BE(8)}), proto ${k[10]}, pad ${k[11]}}`
+}
+
+/** conntrack keys for UDP to port 9999 from `src` to `dst` (struct ct_key: saddr, daddr, sport, dport, proto, pad). */
+function spoofFlows(ctx: Lab4Context, src: string, dst: string): Buffer[] {
+  const ip = (k: Buffer, o: number) => [...k.subarray(o, o + 4)].join('.')
+  return ctx.policy
+    .mapKeys('conntrack')
+    .filter(
+      (k) => k.length >= 13 && ip(k, 0) === src && ip(k, 4) === dst && k.readUInt16BE(10) === 9999 && k[12] === 17,
+    )
+}
+
+/** Lab 3's counter for an address (0 when absent or when the counter map is not there). */
+function sleepCount(ctx: Lab4Context, ip: string): bigint {
+  try {
+    return readCounterMap(ctx.pinned.counterPin()).counts.get(ip) ?? 0n
+  } catch {
+    return 0n
+  }
+}
+
 /** A policy that selects pods and admits nothing: they are isolated. */
 const isolate = (name: string, selector: Record<string, string>): PolicySpec => ({
   name,
@@ -151,13 +187,14 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             ['ARP', arp(), 'pass'],
           ]
           expectPath(ctx, cases)
-          // Step 1 is xdp_prog's: a to_pod that drops the pair later must not pass for it.
-          const atSource = ctx.policy.testRunXdp(ipv4Udp(x.ip, y.ip), 1)
-          if (atSource !== XDP_ACT.DROP)
+          // Step 1 is xdp_prog's: a to_pod that drops the pair later must not pass for it (the
+          // identity design moves the deny list to to_pod on purpose).
+          const deny = ctx.policy.testRunDeny(ipv4Udp(x.ip, y.ip), 1)
+          if (!deny.dropped)
             fail(
-              `the denied ${x.ip} → ${y.ip} frame got ${xdpVerdictName(atSource)} from xdp_prog: the deny list is xdp_prog's, at the sender (to_pod dropping it later does not count for this step)`,
+              `the denied ${x.ip} → ${y.ip} frame got ${deny.verdict} from ${deny.program}: the deny list is ${deny.program}'s${deny.program === 'xdp_prog' ? ', at the sender (to_pod dropping it later does not count for this step)' : ''}`,
             )
-          return `${cases.length} frames: the denied pair dropped by xdp_prog, the rest passed`
+          return `${cases.length} frames: the denied pair dropped by ${deny.program}, the rest passed`
         },
         [{from: x.name, to: y.name, verdict: 'deny'}],
       )
@@ -177,11 +214,11 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       // proof is test runs of this very frame: N runs must raise it by at least N.
       const runs = 100
       const before = ctx.policy.drops()
-      const verdict = ctx.policy.testRunXdp(ipv4Udp(b.ip, a.ip), runs)
+      const deny = ctx.policy.testRunDeny(ipv4Udp(b.ip, a.ip), runs)
       const rose = ctx.policy.drops() - before
       if (rose < BigInt(runs))
         fail(
-          `sleep's request was dropped (${r.detail}), but ${runs} test runs of xdp_prog on a denied sleep → httpbin frame (verdict ${xdpVerdictName(verdict)}) raised drops[0] by ${rose}: count each drop`,
+          `sleep's request was dropped (${r.detail}), but ${runs} test runs of ${deny.program} on a denied sleep → httpbin frame (verdict ${deny.verdict}) raised drops[0] by ${rose}: count each drop`,
           'return xdp_drop() on POLICY_DENY: it adds one to drops[0] before returning XDP_DROP',
         )
       return `dropped (${r.detail}); ${runs} test runs of the denied frame raised drops[0] by ${rose} (the host's counter, shared by every pod)`
@@ -289,6 +326,14 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             'pass',
           ],
         ]
+        // The allowed frame dropped is a lookup that missed: show the bytes the rule's key has.
+        const [allowed] = ctx.policy.path([cases[0][1]])
+        if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
+          const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
+          fail(
+            `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed. The map holds ${keys.length ? keys.join('; ') : 'no key'}. Your key must have exactly these bytes: dport as parse_ports gives it (80 is 00 50 in the packet; 50 00 is bpf_ntohs'd), and pad 0 (build the struct whole)`,
+          )
+        }
         expectPath(ctx, cases)
         return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
       })
@@ -534,10 +579,15 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         if (!ok(r))
           throw new CheckSkip(`could not set up the spoof attempt in pod other (${st.join(' ')}: ${describeRun(r)})`)
       }
+      // What a spoofed packet must not leave behind: a flow in sleep's name, a count under sleep's address.
+      const flowsBefore = new Set(spoofFlows(ctx, b.ip, a.ip).map((k) => k.toString('hex')))
+      const countBefore = sleepCount(ctx, b.ip)
       try {
         const dropsBefore = ctx.policy.drops()
         const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES))
         const dropsAfter = ctx.policy.drops()
+        const made = spoofFlows(ctx, b.ip, a.ip).filter((k) => !flowsBefore.has(k.toString('hex')))
+        const counted = sleepCount(ctx, b.ip) - countBefore
         if (spoofed.udp > 0) {
           const entry = [...(await ctx.policy.readMaps()).endpoints].find(([, ip]) => ip === other.ip)
           const known = entry
@@ -548,6 +598,16 @@ export const LAB4_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             "the packet arrived on other's veth: in xdp_prog, its source must be endpoints[ctx->ingress_ifindex]",
           )
         }
+        if (made.length)
+          fail(
+            `the spoofed datagrams were dropped, but after conntrack recorded them: ${made.length} flow(s) ${b.ip} → ${a.ip} UDP 9999 appeared in sleep's name, so httpbin's "replies" to sleep would pass`,
+            'validate the source first in xdp_prog, before counting or recording anything',
+          )
+        if (counted >= BigInt(UDP_PROBES))
+          fail(
+            `the spoofed datagrams were dropped, but counted first: sleep's count (${b.ip}) rose by ${counted} while only the unlabelled pod sent, as sleep`,
+            'validate the source first in xdp_prog, before counting or recording anything',
+          )
         if (dropsAfter - dropsBefore < BigInt(UDP_PROBES))
           fail(
             `the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`,

@@ -103,13 +103,37 @@ export class PolicyFixture {
     return p.pin
   }
 
-  /** Test-run xdp_prog on one frame `repeat` times (BPF_PROG_TEST_RUN: maps are updated each run). */
-  testRunXdp(frame: Buffer, repeat: number): number {
-    const xdp = objGet(this.pinned.program.xdpPin())
+  /** The keys of one of the learner's pinned maps, as bytes (for messages about lookups that miss). */
+  mapKeys(name: string): Buffer[] {
+    const pin = join(this.pinDir(), name)
+    if (!existsSync(pin)) return []
+    const fd = objGet(pin)
     try {
-      return testRun(xdp, frame, repeat).retval
+      return mapDump(fd).map((e) => e.key)
     } finally {
-      closeFd(xdp)
+      closeFd(fd)
+    }
+  }
+
+  /**
+   * Which program holds the deny list: xdp_prog at the sender in the address-pair design (steps 1
+   * to 3), to_pod at the receiver in the identity design, whose rules are per endpoint.
+   */
+  denyProgram(): 'xdp_prog' | 'to_pod' {
+    return detectMode(this.pinDir()) === 'identity' ? 'to_pod' : 'xdp_prog'
+  }
+
+  /** Test-run the deny list's program on one frame `repeat` times (BPF_PROG_TEST_RUN: maps are updated each run). */
+  testRunDeny(frame: Buffer, repeat: number): {program: 'xdp_prog' | 'to_pod'; verdict: string; dropped: boolean} {
+    const program = this.denyProgram()
+    const fd = objGet(program === 'xdp_prog' ? this.pinned.program.xdpPin() : join(this.pinDir(), TO_POD_PROGRAM))
+    try {
+      const v = testRun(fd, frame, repeat).retval
+      return program === 'xdp_prog'
+        ? {program, verdict: xdpVerdictName(v), dropped: v === XDP_ACT.DROP}
+        : {program, verdict: tcVerdictName(v), dropped: v === TC_ACT.SHOT}
+    } finally {
+      closeFd(fd)
     }
   }
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The same check, on the same input, N times: every check must give one verdict every time
+// (prints figures; not a test). A verdict that flips is a probe that does not prove its own
+// packets' fate. The input is a workspace as the attendee would have it: a lab's starter with a
+// file replaced (the reference, or a mutant of it).
+// Usage (root): node scripts/verdict-stability.mjs LAB STEP FILE_IN_WORKSPACE=PATH [--runs 10]
+//   e.g. node scripts/verdict-stability.mjs 4 networkpolicy ebpfcni.bpf.c=/tmp/never-drops.bpf.c
+import {copyFileSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {execa} from 'execa'
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
+const [lab, step, ...rest] = process.argv.slice(2).filter((a, i, all) => a !== '--runs' && all[i - 1] !== '--runs')
+const runsAt = process.argv.indexOf('--runs')
+const RUNS = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 10
+if (!lab || !step || process.getuid() !== 0) {
+  console.error('usage (root): node scripts/verdict-stability.mjs LAB STEP [FILE=PATH ...] [--runs 10]')
+  process.exit(2)
+}
+const state = mkdtempSync(join(tmpdir(), 'ebpfcni-verdicts-'))
+const ws = join(state, 'ws')
+const env = {EBPFCNI_STATE_DIR: join(state, 'state'), CI: 'true'}
+const cli = (args) =>
+  execa('node', [join(root, 'bin/run.js'), ...args], {reject: false, env, stdin: 'ignore', timeout: 600_000})
+try {
+  await cli(['lab', lab, '--workspace', ws])
+  for (const r of rest) {
+    const [name, path] = r.split('=')
+    copyFileSync(path, join(ws, name))
+  }
+  const verdicts = new Map()
+  for (let i = 0; i < RUNS; i++) {
+    const r = await cli(['check', lab, '--step', step, '--workspace', ws, '--json'])
+    const report = JSON.parse(r.stdout)
+    for (const c of report.checks) {
+      const v = verdicts.get(c.id) ?? {}
+      v[c.status] = (v[c.status] ?? 0) + 1
+      verdicts.set(c.id, v)
+    }
+    process.stderr.write(`run ${i + 1}/${RUNS}: ${report.passed ? 'passed' : 'failed'} in ${report.durationMs} ms\n`)
+  }
+  let flips = 0
+  for (const [id, v] of verdicts) {
+    const kinds = Object.keys(v).length
+    if (kinds > 1) flips++
+    console.log(
+      `${id.padEnd(28)} ${Object.entries(v)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}${kinds > 1 ? '   <- not one verdict' : ''}`,
+    )
+  }
+  console.log(
+    `${verdicts.size} checks, ${RUNS} runs each: ${flips === 0 ? 'one verdict each' : `${flips} check(s) flipped`}`,
+  )
+} finally {
+  await cli(['reset', '--all', '--yes'])
+  rmSync(state, {recursive: true, force: true})
+}

@@ -1,0 +1,59 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {join} from 'node:path'
+import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
+import {buildBpf} from '../../src/bpf/build.js'
+
+// Claims the step texts make about the kernel, shown on this machine (issue: "every sentence true").
+
+describe('what the step texts claim about the kernel', () => {
+  const t = tempStateDir('ebpfcni-claims-')
+  const id = uniq()
+  const ns = `ebpfclaim${id}`
+  const host = `vcl${id}`
+  const sh = (cmd: string, args: string[]) => execa(cmd, args, {reject: false, timeout: 20_000})
+
+  beforeAll(async () => {
+    requireRoot()
+    await sh('ip', ['netns', 'add', ns])
+    await sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+    await sh('ip', ['addr', 'add', '10.253.9.1/24', 'dev', host])
+    await sh('ip', ['link', 'set', host, 'up'])
+    await sh('ip', ['-n', ns, 'addr', 'add', '10.253.9.2/24', 'dev', 'eth0'])
+    await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'])
+  })
+  afterAll(async () => {
+    await sh('ip', ['link', 'del', host])
+    await sh('ip', ['netns', 'del', ns])
+    t.cleanup()
+  })
+
+  it("native XDP on a pod's host veth sees what the pod sends, with no program on the pod's end (lab 2, attach)", async () => {
+    const built = await buildBpf(join(repoRoot, 'test/fixtures/bpf/count_frames.bpf.c'), join(t.dir, 'count.o'))
+    expect(built.ok, built.problem).toBe(true)
+    const attach = await sh('ip', ['link', 'set', 'dev', host, 'xdpdrv', 'obj', built.object, 'sec', 'xdp'])
+    expect(attach.exitCode, attach.stderr).toBe(0)
+    // The pod end keeps the kernel's defaults (TSO and GRO as veth sets them) and no program.
+    const ping = await sh('nsenter', [
+      `--net=/run/netns/${ns}`,
+      'ping',
+      '-c',
+      '5',
+      '-i',
+      '0.2',
+      '-W',
+      '1',
+      '-q',
+      '10.253.9.1',
+    ])
+    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0)
+    const dump = await sh('bpftool', ['map', 'dump', 'name', 'seen_frames', '-j'])
+    expect(dump.exitCode, dump.stderr).toBe(0)
+    const value = (JSON.parse(dump.stdout) as Array<{value: string[] | number}>)[0].value
+    const frames = Array.isArray(value) ? Number.parseInt([...value].reverse().join('').replace(/0x/g, ''), 16) : value
+    // 5 echo requests at least (and the ARP that came first): every one went through the native hook.
+    expect(frames).toBeGreaterThanOrEqual(5)
+    const mode = await sh('ip', ['-d', '-j', 'link', 'show', 'dev', host])
+    expect(JSON.parse(mode.stdout)[0].xdp?.mode).toBe(1) // 1: native (driver) mode, not generic
+  })
+})
