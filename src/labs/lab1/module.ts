@@ -1,5 +1,5 @@
 import {contextOptions, PLUGIN_FILES, type LabModule} from '../lab-module.js'
-import {LAB1_CHECKS} from './checks.js'
+import {LAB1_CHECKS} from './checks/index.js'
 import {lab1Context, type Lab1Context} from './context.js'
 import {lab1Discoverer} from './reset.js'
 

@@ -1,5 +1,5 @@
 import {contextOptions, PROGRAM_FILES, type LabModule} from '../lab-module.js'
-import {LAB2_CHECKS} from './checks.js'
+import {LAB2_CHECKS} from './checks/index.js'
 import {lab2Context, type Lab2Context} from './context.js'
 import {bpfPinsDiscoverer} from './reset.js'
 

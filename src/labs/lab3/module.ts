@@ -1,5 +1,5 @@
 import {contextOptions, PROGRAM_FILES, type LabModule} from '../lab-module.js'
-import {LAB3_CHECKS} from './checks.js'
+import {LAB3_CHECKS} from './checks/index.js'
 import {lab3Context, type Lab3Context} from './context.js'
 
 /** Lab 3: a pinned counter map and its exporter. Discovered by its folder (registry.ts); its steps order the checks. */

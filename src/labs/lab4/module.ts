@@ -1,5 +1,5 @@
 import {contextOptions, PROGRAM_FILES, type LabModule} from '../lab-module.js'
-import {LAB4_CHECKS} from './checks.js'
+import {LAB4_CHECKS} from './checks/index.js'
 import {lab4Context, type Lab4Context} from './context.js'
 import {policyStateDiscoverer} from './reset.js'
 
