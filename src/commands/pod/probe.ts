@@ -4,6 +4,7 @@ import {BaseCommand} from '../../ui/base-command.js'
 import {PodService} from '../../pods/service.js'
 import {httpGet, ping, tcpConnect} from '../../net/probes.js'
 import {UserError} from '../../host/errors.js'
+import {plainCommands} from '../../ui/same-as.js'
 import {isIPv4} from 'node:net'
 
 export default class PodProbe extends BaseCommand {
@@ -38,6 +39,16 @@ export default class PodProbe extends BaseCommand {
         : await httpGet(from.netnsPath, `http://${toIp}:${flags.port}/get`)
     this.log(
       `${r.ok ? chalk.green('✔') : chalk.red('✘')} ${args.from} → ${args.to} (${toIp}): ${r.detail} ${chalk.dim(`${Math.round(r.durationMs)} ms`)}`,
+    )
+    this.sameAs(
+      plainCommands.inPod(
+        from.netnsPath,
+        flags.icmp
+          ? ['ping', '-c', '1', toIp]
+          : flags.tcp
+            ? ['bash', '-c', `'exec 3<>/dev/tcp/${toIp}/${flags.port}'`]
+            : ['busybox', 'wget', '-q', '-O', '-', `http://${toIp}:${flags.port}/get`],
+      ),
     )
     if (!r.ok) process.exitCode = 1
     return {
