@@ -1,6 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
 
@@ -28,10 +28,16 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
       await new Promise((r) => setTimeout(r, 100))
     }
   }
-  /** Choose a menu entry by moving down from the first (inquirer starts at the top). */
-  const choose = async (downs: number) => {
-    for (let i = 0; i < downs; i++) await tmux('send-keys', '-t', session, 'Down')
+  /**
+   * Choose a menu entry by its position. The cursor stays on the last action chosen (the check,
+   * edit, check loop), so move from there: inquirer starts at the top only the first time.
+   */
+  let at = 0
+  const choose = async (index: number) => {
+    const key = index > at ? 'Down' : 'Up'
+    for (let i = 0; i < Math.abs(index - at); i++) await tmux('send-keys', '-t', session, key)
     await tmux('send-keys', '-t', session, 'Enter')
+    at = index
   }
 
   beforeAll(async () => {
@@ -83,7 +89,7 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     await tmux('send-keys', '-t', session, 'Enter') // default: yes
     await waitFor(/Applied the solution\. Backups: .*ebpfcni\.bak-/)
     expect(readFileSync(join(env.EBPFCNI_WORKSPACE, 'ebpfcni'), 'utf8')).toBe(
-      readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8'),
+      readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/skeleton/ebpfcni'), 'utf8'),
     )
 
     await choose(1) // Run this step's checks
@@ -91,14 +97,19 @@ describe('ebpfcni lab 1 in a real terminal (tmux)', () => {
     expect(s).toMatch(/VERSION/) // check titles in the live list
     await waitFor(/Continue to Step 2/) // offered once the step passes
 
-    await tmux('send-keys', '-t', session, 'Up') // the list wraps: Up from the top is "quit"
+    // edit, check, watch, hint, diff, apply, continue, text, quit: the cursor is on "check" (1);
+    // the list wraps, so Up twice from there is "quit".
+    await tmux('send-keys', '-t', session, 'Up')
+    await tmux('send-keys', '-t', session, 'Up')
     await tmux('send-keys', '-t', session, 'Enter')
     const t0 = Date.now()
     while ((await tmux('has-session', '-t', session)).exitCode === 0 && Date.now() - t0 < 10_000)
       await new Promise((r) => setTimeout(r, 100))
     expect((await tmux('has-session', '-t', session)).exitCode, 'ebpfcni lab did not exit on quit').not.toBe(0)
-    expect(existsSync(join(t.dir, 'progress.json'))).toBe(true)
-    expect(JSON.parse(readFileSync(join(t.dir, 'progress.json'), 'utf8')).labs['1'].steps.skeleton.done).toBe(true)
+    // Progress belongs to the workspace: one file for it under the state dir's progress/.
+    const files = readdirSync(join(t.dir, 'progress'))
+    expect(files).toHaveLength(1)
+    expect(JSON.parse(readFileSync(join(t.dir, 'progress', files[0]), 'utf8')).labs['1'].steps.skeleton.done).toBe(true)
   }, 120_000)
 
   it('Ctrl-C at the menu leaves quietly with exit 130, no "unexpected error"', async () => {
