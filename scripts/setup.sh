@@ -77,6 +77,9 @@ else
   tar -xzf "$work/$node_pkg-$NODE_VERSION.tgz" -C "$NODE_HOME.new" --strip-components=1 package/bin/node \
     && tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$NODE_HOME.new/lib/node_modules/npm" --strip-components=1 \
     || { rm -rf "$work" "$NODE_HOME.new"; die "unpacking Node.js failed"; }
+  # That npm would read its own prefix's config and ignore the machine's: its builtin config points
+  # it at /etc/npmrc, where a room's network puts its registry, proxy and CA (Debian's npm reads it too).
+  printf 'globalconfig=/etc/npmrc\n' >"$NODE_HOME.new/lib/node_modules/npm/npmrc"
   rm -rf "$work" "$NODE_HOME" && mv "$NODE_HOME.new" "$NODE_HOME"
   ln -sf "$NODE_HOME/bin/node" /usr/local/bin/node
   ln -sf "$NODE_HOME/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm

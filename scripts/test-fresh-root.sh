@@ -79,6 +79,8 @@ node -e '
 INNER
 
 say "running setup.sh, ebpfcni --help and ebpfcni doctor --json in a chroot"
+# The chroot gets only what a machine on such a network has (/etc/npmrc, its CA bundle): no npm or
+# Node variable of ours, so setup must honour the machine's own configuration by itself.
 set +e
 unshare --mount --propagation private bash -c '
   set -e
@@ -86,8 +88,8 @@ unshare --mount --propagation private bash -c '
   mount --rbind /dev "$ROOT/dev"
   mount -t proc proc "$ROOT/proc"
   mount --rbind /sys "$ROOT/sys"
-  exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true NPM_CONFIG_GLOBALCONFIG=/etc/npmrc \
-    NODE_EXTRA_CA_CERTS=/etc/host-ca-bundle.crt PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash /root/fresh-run.sh
 ' _ "$ROOT" 2>&1 | sed 's/^/    /'
 rc=${PIPESTATUS[0]}
