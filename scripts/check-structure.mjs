@@ -24,6 +24,7 @@ const LAYERS = {
   conform: 5,
   doctor: 5,
   reset: 5,
+  topology: 5,
   pods: 4,
   bpf: 4,
   checks: 3,

@@ -162,6 +162,13 @@ export async function podAddrInfo(
   return (JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []
 }
 
+/** The MAC of an interface inside a netns given by path (what a CRI result does not carry). */
+export async function podMac(netnsPath: string, ifname: string): Promise<string | undefined> {
+  const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show', 'dev', ifname], {timeoutMs: 5000})
+  if (!ok(r)) return undefined
+  return (JSON.parse(r.stdout || '[]') as Array<{address?: string}>)[0]?.address
+}
+
 /** IPv4 addresses on an interface inside a netns given by path. */
 export async function podAddresses(netnsPath: string, ifname: string): Promise<string[]> {
   return (await podAddrInfo(netnsPath, ifname)).map((x) => x.local)

@@ -3,6 +3,7 @@ import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {nsExecArgs} from '../net/probes.js'
+import {podMac} from '../net/ip.js'
 import {PodError} from './errors.js'
 import {EnvironmentError} from '../host/errors.js'
 import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
@@ -121,11 +122,13 @@ export class CriRuntime implements PodRuntime {
       const {status, info} = await client.podSandboxStatus(sandboxId)
       record.ip = status.network?.ip || undefined
       record.netnsPath = netnsFromInfo(info) ?? ''
+      // CRI reports the address only: the MAC is read from the pod's own netns, as `ip` would.
+      record.mac = record.netnsPath ? await podMac(record.netnsPath, record.ifname) : undefined
       if (record.ip)
         record.result = {
           cniVersion: '1.0.0',
           ips: [{address: `${record.ip}/32`}],
-          interfaces: [{name: 'eth0', sandbox: record.netnsPath}],
+          interfaces: [{name: 'eth0', mac: record.mac, sandbox: record.netnsPath}],
         }
       this.ledger.update(entry.id, {...record})
       return record

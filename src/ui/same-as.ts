@@ -22,8 +22,15 @@ export const plainCommands = {
   progs: () => ['bpftool net show'],
   trace: () => [`cat ${TRACEFS}/trace_pipe`],
   /** The CNI call a runtime makes: the spec's variables, the config on stdin. */
-  cniCall: (command: 'ADD' | 'DEL', plugin: string, config: string, containerId: string, netns: string) => [
-    `CNI_COMMAND=${command} CNI_CONTAINERID=${containerId} CNI_NETNS=${netns} CNI_IFNAME=eth0 CNI_PATH=${plugin.replace(/\/[^/]+$/, '')} ${plugin} < ${config}`,
+  cniCall: (
+    command: 'ADD' | 'DEL',
+    plugin: string,
+    config: string,
+    containerId: string,
+    netns: string,
+    cniPath = plugin.replace(/\/[^/]+$/, ''),
+  ) => [
+    `CNI_COMMAND=${command} CNI_CONTAINERID=${containerId} CNI_NETNS=${netns} CNI_IFNAME=eth0 CNI_PATH=${cniPath} ${plugin} < ${config}`,
   ],
   inPod: (netnsPath: string, command: string[]) => [`nsenter --net=${netnsPath} ${command.join(' ')}`],
 }

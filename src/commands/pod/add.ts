@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
@@ -19,6 +19,12 @@ function pluginType(configFile: string): string {
   } catch {
     return 'PLUGIN'
   }
+}
+
+/** Where the runtime finds the plugin: the first CNI_PATH directory that has it. */
+const pluginOnPath = (cniPath: string, type: string): string => {
+  const dirs = cniPath.split(':').filter(Boolean)
+  return join(dirs.find((d) => existsSync(join(d, type))) ?? dirs[0] ?? '.', type)
 }
 
 export default class PodAdd extends BaseCommand {
@@ -101,10 +107,11 @@ export default class PodAdd extends BaseCommand {
         `ip netns add ${pod.netnsName}`,
         ...plainCommands.cniCall(
           'ADD',
-          join(flags['cni-path'].split(':')[0], pluginType(flags.config)),
+          pluginOnPath(flags['cni-path'], pluginType(flags.config)),
           flags.config,
           pod.containerId,
           pod.netnsPath,
+          flags['cni-path'],
         ),
       ])
     return pod

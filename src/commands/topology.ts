@@ -1,0 +1,26 @@
+import {BaseCommand} from '../ui/base-command.js'
+import {readTopology} from '../topology/topology.js'
+import {renderTopology} from '../ui/topology-view.js'
+import {plainCommands} from '../ui/same-as.js'
+
+export default class Topology extends BaseCommand {
+  static summary = 'Draw the node: bridges, veths, pods, the programs on each veth, pinned maps.'
+  static description =
+    'What `ip`, `bpftool net` and `bpftool map` would tell you, in one picture: every bridge with its address, each pod on it (name, IP, MAC, labels, runtime, netns) behind its host veth, the XDP and TC programs attached to that veth (id, name, direction), and the maps pinned under /sys/fs/bpf/ebpfcni with their entry counts. --json prints the same model.'
+  static examples = ['<%= config.bin %> topology', '<%= config.bin %> topology --json']
+  static enableJsonFlag = true
+  protected rootReason = 'it reads BPF maps and every pod network namespace'
+
+  async run(): Promise<unknown> {
+    await this.parse(Topology)
+    const t = await readTopology()
+    this.log(renderTopology(t))
+    this.sameAs([
+      'ip -br link show type bridge',
+      'ip -br link show master BRIDGE',
+      ...plainCommands.progs(),
+      ...plainCommands.listMaps(),
+    ])
+    return t
+  }
+}

@@ -1,0 +1,126 @@
+import {existsSync, readdirSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import {hostname} from 'node:os'
+import {PodService} from '../pods/service.js'
+import type {PodRecord} from '../pods/types.js'
+import {addrs, link, podMac} from '../net/ip.js'
+import {attachments, type Attachment} from '../net/attachments.js'
+import {objGet} from '../bpf/object.js'
+import {mapDump, mapInfo, MAP_TYPES} from '../bpf/map-ops.js'
+import {closeFd} from '../bpf/ffi.js'
+import {BPF_PIN_ROOT} from '../host/paths.js'
+
+// The node in one model, as an attendee would assemble it from `ip`, `bpftool net` and
+// `bpftool map`: the bridges and their addresses, every pod on them (name, IP, MAC, labels,
+// runtime) with its host veth and the programs attached there, and the pinned maps with their
+// entry counts. `ebpfcni topology` draws it; --json prints it.
+
+export interface TopologyProgram {
+  hook: Attachment['hook']
+  id: number
+  name: string | null
+  mode: string
+}
+
+export interface TopologyPod {
+  name: string
+  runtime: PodRecord['runtime']
+  ip: string | null
+  mac: string | null
+  labels: Record<string, string>
+  netns: string
+  hostVeth: string | null
+  programs: TopologyProgram[]
+}
+
+export interface TopologyBridge {
+  name: string
+  addresses: string[]
+  up: boolean
+  pods: TopologyPod[]
+}
+
+export interface TopologyMap {
+  name: string
+  pin: string
+  type: string
+  entries: number
+  maxEntries: number
+}
+
+export interface Topology {
+  node: string
+  bridges: TopologyBridge[]
+  /** Pods whose host veth is on no bridge (or is gone). */
+  unbridged: TopologyPod[]
+  maps: TopologyMap[]
+}
+
+/** The pinned maps under the labs' pin root, with how many entries each holds now. */
+export function pinnedMaps(root = BPF_PIN_ROOT): TopologyMap[] {
+  if (!existsSync(root)) return []
+  const out: TopologyMap[] = []
+  for (const f of readdirSync(root).sort()) {
+    const pin = join(root, f)
+    if (!statSync(pin).isFile()) continue
+    let fd: number | undefined
+    try {
+      fd = objGet(pin)
+      const info = mapInfo(fd)
+      out.push({
+        name: f,
+        pin,
+        type: MAP_TYPES[info.type] ?? String(info.type),
+        entries: mapDump(fd, info).length,
+        maxEntries: info.maxEntries,
+      })
+    } catch {
+      /* a pinned program, or a pin gone meanwhile: not a map */
+    } finally {
+      if (fd !== undefined) closeFd(fd)
+    }
+  }
+  return out
+}
+
+export async function readTopology(pods = new PodService()): Promise<Topology> {
+  const attached = await attachments()
+  const bridges = new Map<string, TopologyBridge>()
+  const unbridged: TopologyPod[] = []
+  for (const p of pods.list()) {
+    const hostVeth = (await pods.hostVeth(p)) ?? null
+    const pod: TopologyPod = {
+      name: p.name,
+      runtime: p.runtime,
+      ip: p.ip ?? null,
+      // A CRI or podman record may lack it: the pod's own netns knows.
+      mac: p.mac ?? (p.netnsPath ? ((await podMac(p.netnsPath, p.ifname)) ?? null) : null),
+      labels: p.labels,
+      netns: p.netnsPath,
+      hostVeth,
+      programs: attached
+        .filter((a) => a.dev === hostVeth)
+        .map((a) => ({hook: a.hook, id: a.id, name: a.name ?? null, mode: a.mode})),
+    }
+    const master = hostVeth ? (await link(hostVeth))?.master : undefined
+    if (!master) {
+      unbridged.push(pod)
+      continue
+    }
+    let br = bridges.get(master)
+    if (!br) {
+      const l = await link(master)
+      br = {
+        name: master,
+        addresses: (await addrs(undefined, master)).flatMap((a) =>
+          (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
+        ),
+        up: l?.operstate === 'UP' || Boolean(l?.flags.includes('UP')),
+        pods: [],
+      }
+      bridges.set(master, br)
+    }
+    br.pods.push(pod)
+  }
+  return {node: hostname(), bridges: [...bridges.values()], unbridged, maps: pinnedMaps()}
+}

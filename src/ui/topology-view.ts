@@ -1,0 +1,46 @@
+import chalk from 'chalk'
+import type {Topology, TopologyPod} from '../topology/topology.js'
+
+// The node drawn for a terminal: each bridge, a branch per pod with its host veth, address, MAC,
+// labels and runtime, and under it the programs on that veth; then the pinned maps.
+
+const HOOK: Record<string, string> = {
+  xdp: 'XDP (what the pod sends)',
+  'tc-egress': 'TC egress (what goes to the pod)',
+  'tc-ingress': 'TC ingress',
+}
+
+function podLines(p: TopologyPod, last: boolean): string[] {
+  const branch = last ? '└─' : '├─'
+  const cont = last ? '   ' : '│  '
+  const labels = Object.entries(p.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+  const head = `${branch} ${p.hostVeth ?? '(no host veth)'} ── pod ${chalk.bold(p.name)}  ${p.ip ?? 'no IP'}  ${p.mac ?? 'mac ?'}${labels ? `  ${chalk.cyan(labels)}` : ''}  ${chalk.dim(`${p.runtime} ${p.netns}`)}`
+  const progs = p.programs.map(
+    (g) =>
+      `${cont}   ${chalk.yellow(HOOK[g.hook] ?? g.hook)}: ${g.name ?? 'program'} (id ${g.id}${g.hook === 'xdp' ? `, ${g.mode}` : ''})`,
+  )
+  return [head, ...(progs.length ? progs : [`${cont}   ${chalk.dim('no BPF program on this veth')}`])]
+}
+
+export function renderTopology(t: Topology): string {
+  const out: string[] = [chalk.bold(`node ${t.node}`)]
+  if (!t.bridges.length && !t.unbridged.length) out.push('  no pods: ebpfcni pod add NAME')
+  for (const b of t.bridges) {
+    out.push(
+      `${chalk.bold(b.name)} bridge ${b.addresses.join(', ') || 'no address'}${b.up ? '' : chalk.red(' (down)')}`,
+    )
+    b.pods.forEach((p, i) => out.push(...podLines(p, i === b.pods.length - 1).map((l) => `  ${l}`)))
+  }
+  if (t.unbridged.length) {
+    out.push(chalk.bold('pods on no bridge'))
+    t.unbridged.forEach((p, i) => out.push(...podLines(p, i === t.unbridged.length - 1).map((l) => `  ${l}`)))
+  }
+  out.push(
+    t.maps.length
+      ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${t.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${m.entries}/${m.maxEntries} entries`).join('\n')}`
+      : chalk.dim('no pinned maps (ebpfcni bpf load FILE.o pins them)'),
+  )
+  return out.join('\n')
+}

@@ -1,0 +1,85 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
+import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import type {Topology} from '../../src/topology/topology.js'
+
+// `ebpfcni topology` against what `ip`, `pod list` and `bpf progs` say of the same pods.
+
+describe('ebpfcni topology: the node in one picture', () => {
+  const t = tempStateDir()
+  const id = uniq()
+  const bridge = `tp${id}`
+  const pinDir = `/sys/fs/bpf/ebpfcni-tp${id}`
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = (args: string[]) =>
+    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    before = await hostSnapshot()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    await deleteLinkQuietly(bridge)
+    await execa('rm', ['-rf', pinDir], {reject: false})
+    t.cleanup()
+  })
+
+  it('draws the bridge, each pod behind its veth with IP, MAC and labels, and the program on a veth; --json is the same model', async () => {
+    const conf = join(t.dir, 'net.conflist')
+    mkdirSync(join(t.dir, 'ipam'), {recursive: true})
+    const ipam = {type: 'host-local', ranges: [[{subnet: '10.238.0.0/24'}]], dataDir: join(t.dir, 'ipam')}
+    writeFileSync(
+      conf,
+      JSON.stringify({cniVersion: '1.0.0', name: `t${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipam}]}),
+    )
+    expect((await cli(['pod', 'add', 'web', '--config', conf, '-l', 'app=web'])).exitCode).toBe(0)
+    expect((await cli(['pod', 'add', 'cli', '--config', conf, '--workload', 'sleep'])).exitCode).toBe(0)
+    const fix = join(repoRoot, 'test/fixtures/bpf/arp_drop.bpf.c')
+    expect((await cli(['bpf', 'build', fix, '-o', join(t.dir, 'arp.o')])).exitCode).toBe(0)
+    expect((await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', pinDir])).exitCode).toBe(0)
+    expect((await cli(['bpf', 'attach', join(pinDir, 'arp_drop'), '--pod', 'web'])).exitCode).toBe(0)
+
+    const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
+    const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
+      name: string
+      ip: string
+      mac: string
+      hostVeth: string
+    }>
+    const br = topo.bridges.find((b) => b.name === bridge)
+    expect(br, JSON.stringify(topo)).toBeDefined()
+    expect(br!.addresses).toContain('10.238.0.1/24')
+    expect(br!.pods.map((p) => p.name).sort()).toEqual(['cli', 'web'])
+    for (const p of br!.pods) {
+      const listed = pods.find((x) => x.name === p.name)!
+      expect([p.ip, p.mac, p.hostVeth]).toEqual([listed.ip, listed.mac, listed.hostVeth])
+      expect(p.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)
+    }
+    const web = br!.pods.find((p) => p.name === 'web')!
+    expect(web.labels).toEqual({app: 'web'})
+    expect(web.programs).toEqual([expect.objectContaining({hook: 'xdp', name: 'arp_drop'})])
+    expect(br!.pods.find((p) => p.name === 'cli')!.programs).toEqual([])
+
+    const text = await cli(['topology'])
+    expect(text.exitCode, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(new RegExp(`${bridge} bridge 10\\.238\\.0\\.1/24`))
+    expect(text.stdout).toMatch(
+      new RegExp(`${web.hostVeth} ── pod web  ${web.ip.replace(/\./g, '\\.')}  ${web.mac}  app=web`),
+    )
+    expect(text.stdout).toMatch(/XDP \(what the pod sends\): arp_drop \(id \d+, generic\)/)
+    expect(text.stderr).toMatch(/same as: ip -br link show type bridge/)
+  })
+
+  it('leaves nothing once the pods are reset', async () => {
+    expect((await cli(['reset', '--all', '--yes'])).exitCode).toBe(0)
+    await execa('rm', ['-rf', pinDir], {reject: false})
+    await deleteLinkQuietly(bridge) // Debian's bridge plugin's, which no DEL removes
+    expect(await hostSnapshot()).toEqual(before)
+  })
+})
