@@ -1,7 +1,7 @@
 import {describe, it, expect, beforeEach, afterEach} from 'vitest'
-import {writeFileSync} from 'node:fs'
+import {existsSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {ProgressStore} from '../../src/host/progress.js'
+import {ProgressStore, progressFiles} from '../../src/host/progress.js'
 import {tempStateDir} from '../helpers/env.js'
 
 describe('ProgressStore', () => {
@@ -51,5 +51,27 @@ describe('ProgressStore', () => {
     const p = new ProgressStore(path, (m) => warnings.push(m))
     expect(p.all()).toEqual({})
     expect(warnings[0]).toMatch(/progress file .* unreadable/)
+  })
+})
+
+describe('progress belongs to a workspace', () => {
+  it('the default workspace takes over the host-wide file earlier versions kept; another workspace starts empty', () => {
+    const t = tempStateDir()
+    const saved = {state: process.env.EBPFCNI_STATE_DIR, ws: process.env.EBPFCNI_WORKSPACE}
+    process.env.EBPFCNI_STATE_DIR = t.dir
+    delete process.env.EBPFCNI_WORKSPACE
+    try {
+      new ProgressStore(join(t.dir, 'progress.json')).recordCheck(1, 'skeleton', 4, 4)
+      const mine = ProgressStore.forWorkspace()
+      expect(mine.lab(1)?.steps.skeleton.done).toBe(true)
+      expect(existsSync(join(t.dir, 'progress.json'))).toBe(false)
+      expect(ProgressStore.forWorkspace(join(t.dir, 'another')).lab(1)).toBeUndefined()
+      expect(progressFiles()).toEqual([mine.path])
+    } finally {
+      if (saved.state === undefined) delete process.env.EBPFCNI_STATE_DIR
+      else process.env.EBPFCNI_STATE_DIR = saved.state
+      if (saved.ws !== undefined) process.env.EBPFCNI_WORKSPACE = saved.ws
+      t.cleanup()
+    }
   })
 })
