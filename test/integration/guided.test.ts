@@ -77,6 +77,42 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
     }
   }, 60_000)
 
+  it('--watch stops at the end of the core path: after the last core step it says so and does not move to a stretch step', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-core-end-'))
+    try {
+      const env2 = {...env, EBPFCNI_STATE_DIR: join(ws, '.state')}
+      // The learner's files as they are after step del (the last core step of lab 1).
+      await execa('node', [cliBin, 'lab', '1', '--workspace', ws], {reject: false, env: env2, stdin: 'ignore'})
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/del/ebpfcni'), join(ws, 'ebpfcni'))
+      copyFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/10-ebpfcni.conf'), join(ws, '10-ebpfcni.conf'))
+      const watching = execa(
+        'node',
+        [cliBin, 'lab', '1', '--step', 'del', '--watch', '--for', '25', '--workspace', ws],
+        {
+          reject: false,
+          env: env2,
+          timeout: 60_000,
+          stdin: 'ignore',
+        },
+      )
+      let out = ''
+      watching.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+      const t0 = Date.now()
+      while (!/the core path is done/.test(out)) {
+        if (Date.now() - t0 > 25_000) throw new Error(`no end of the core path; output:\n${out}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(out).toMatch(/step del: all \d+ checks pass/)
+      expect(out).toMatch(/The next step, Step 4 .*, is optional \(stretch\): watch mode stays here/)
+      expect(out).toMatch(/ebpfcni lab 1 --step production --watch/)
+      expect(out).not.toMatch(/Step done\. Next:/)
+      watching.kill('SIGINT')
+      expect((await watching).exitCode).toBe(130)
+    } finally {
+      rmSync(ws, {recursive: true, force: true})
+    }
+  }, 60_000)
+
   it('--watch: a plugin bash cannot parse is named first (plugin.parses), before any check runs it', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-parse-'))
     try {

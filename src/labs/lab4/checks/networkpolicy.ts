@@ -139,6 +139,13 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           [`server → client UDP 9999`, ipv4Udp(srv, c, 'x', 9999, 80), 'drop'],
           [`server → client TCP 22`, ipv4Tcp(srv, c, 22, 42000), 'drop'],
         ]
+        // A request the policy allows, dropped: the port rule missed, and conntrack never came into it.
+        const [opening] = ctx.policy.path([cases[0][1]])
+        if (opening.dropped)
+          fail(
+            `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
+            'fix the port rule first (policy.ports shows the key bytes the map holds)',
+          )
         expectPath(ctx, cases)
         return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
       })
