@@ -100,6 +100,8 @@ export async function harmDone(pod: CheckPod, before: PodNetState, peer?: string
 export class CheckPods {
   readonly ledger: Ledger
   readonly tmp: string
+  /** The ledger entry of `tmp`, settled when the run cleans up after itself. */
+  private readonly tmpEntry: string
   private readonly pods: CheckPod[] = []
   private readonly memo = new Map<string, Promise<unknown>>()
   private seq = 0
@@ -124,6 +126,8 @@ export class CheckPods {
   ) {
     this.ledger = ledger ?? new Ledger()
     this.tmp = mkdtempSync(join(tmpdir(), `ebpfcni-${checkOwner.replace(/\W+/g, '-')}-`))
+    // In the ledger, so a run killed with SIGKILL leaves reset a way to remove it too.
+    this.tmpEntry = this.ledger.record('dir', this.tmp, {lab: labId, owner: checkOwner, details: {scratch: true}}).id
     this.unregisterInterrupt = onInterrupt(() => this.cleanup())
   }
 
@@ -293,5 +297,6 @@ export class CheckPods {
         .then(undo)
         .catch(() => undefined)
     rmSync(this.tmp, {recursive: true, force: true})
+    this.ledger.forget([this.tmpEntry])
   }
 }

@@ -45,10 +45,15 @@ export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
       else rmSync(e.name, {force: true})
     })
   },
+  // A scratch dir (details.scratch) is the tool's from top to bottom: all of it goes. Any other
+  // (a pin dir) goes only once empty: what is in it has entries of its own.
   dir: (e) =>
-    action(e, `remove directory ${e.name} if empty`, async () => {
-      if (existsSync(e.name) && statSync(e.name).isDirectory() && readdirSync(e.name).length === 0) rmdirSync(e.name)
-    }),
+    e.details.scratch === true
+      ? action(e, `remove scratch directory ${e.name}`, async () => rmSync(e.name, {recursive: true, force: true}))
+      : action(e, `remove directory ${e.name} if empty`, async () => {
+          if (existsSync(e.name) && statSync(e.name).isDirectory() && readdirSync(e.name).length === 0)
+            rmdirSync(e.name)
+        }),
   process: (e) => {
     const pid = Number(e.details.pid)
     const alive = Number.isFinite(pid) && processAlive(pid, e.details.startTime as number | undefined)

@@ -2,6 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
 import {mkdirSync, readFileSync, writeFileSync, chmodSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
+import {tmpdir} from 'node:os'
 import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot} from '../helpers/env.js'
 import {hostSnapshot} from '../helpers/host.js'
 
@@ -125,8 +126,12 @@ describe('interrupting a check run leaves the host as it was', () => {
 
   it('SIGKILL cannot be caught: reset --all --yes removes what was left, orphaned plugin processes included', async () => {
     plugin(HANGING)
+    const scratch = () => readdirSync(tmpdir()).filter((d) => d.startsWith('ebpfcni-check-'))
+    const scratchBefore = scratch()
     const r = await interruptAt('SIGKILL', 3000)
     expect(r.signal).toBe('SIGKILL')
+    const orphaned = scratch().filter((d) => !scratchBefore.includes(d))
+    expect(orphaned.length, 'the killed run made its scratch dir and could not remove it').toBeGreaterThan(0)
     const left = await snapshot()
     expect(left.pluginProcesses, 'the hung plugin outlives a SIGKILLed run (reparented to init)').toBeGreaterThan(
       before.pluginProcesses,
@@ -135,7 +140,9 @@ describe('interrupting a check run leaves the host as it was', () => {
     expect(dry.stdout).toMatch(/stop your plugin's process \d+/)
     const reset = await cli(['reset', '--all', '--yes'])
     expect(reset.exitCode, reset.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/remove scratch directory .*ebpfcni-check-/)
     // reset also removes the learner's bridge, which `before` has.
     expect(await snapshot()).toEqual({...before, links: before.links.filter((l) => l !== 'bridge0')})
+    expect(scratch().filter((d) => orphaned.includes(d))).toEqual([])
   }, 60_000)
 })
