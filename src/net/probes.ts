@@ -100,7 +100,7 @@ export async function arrivals(netnsPath: string): Promise<Arrivals> {
 /** What became of one HTTP request that a policy should stop, as the two pods' counters prove it. */
 export type RequestFate =
   | {fate: 'answered'; detail: string}
-  | {fate: 'reached'; detail: string; segments: number}
+  | {fate: 'reached'; detail: string}
   | {fate: 'dropped'; detail: string}
   | {fate: 'not-sent'; detail: string}
 
@@ -130,11 +130,7 @@ export async function requestFate(fromNetns: string, toNetns: string, url: strin
       const r = await probe
       return r.ok
         ? {fate: 'answered', detail: r.detail}
-        : {
-            fate: 'reached',
-            segments: reached,
-            detail: `${reached} TCP segment(s) reached the server, but no answer came back`,
-          }
+        : {fate: 'reached', detail: `${reached} TCP segment(s) reached the server, but no answer came back`}
     }
     if (sent && c.tcpRetrans > c0.tcpRetrans) {
       stop.abort()

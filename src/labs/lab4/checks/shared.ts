@@ -6,6 +6,7 @@ import type {Lab4Context} from '../context.js'
 import {arrivals, httpGet, requestFate} from '../../../net/probes.js'
 import {readCounterMap} from '../../../bpf/counters.js'
 import {podAddrInfo} from '../../../net/ip.js'
+import {int2ip} from '../../../net/ipv4.js'
 import {labsRoot} from '../../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../../policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '../../../policy/resolve.js'
@@ -25,7 +26,7 @@ export const originalPolicy = () =>
  * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
  * server, answered or not; a request the busy machine never sent is no verdict.
  */
-export async function http(_ctx: Lab4Context, from: CheckPod, to: CheckPod, expectOk: boolean) {
+export async function http(from: CheckPod, to: CheckPod, expectOk: boolean) {
   const url = `http://${to.ip}/get`
   if (expectOk) {
     const r = await httpGet(from.netnsPath, url, 3)
@@ -50,7 +51,7 @@ export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, 
   for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
   for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
   await svc.sync()
-  const before = await http(ctx, b, a, true)
+  const before = await http(b, a, true)
   if (!before.ok) throw new CheckSkip(`needs sleep → httpbin to work without rules first (${before.detail})`)
   return [a, b]
 }
@@ -101,14 +102,14 @@ export async function withPretendPods<T>(
 /** A struct port_rule_key {__be32 src, dst; __be16 dport; __u8 proto, pad} as its bytes and fields. */
 export function describePortKey(k: Buffer): string {
   if (k.length < 12) return k.toString('hex')
-  const ip = (o: number) => [...k.subarray(o, o + 4)].join('.')
+  const ip = (o: number) => int2ip(k.readUInt32BE(o))
   const hex = [...k].map((b) => b.toString(16).padStart(2, '0')).join(' ')
   return `[${hex}] = {src ${ip(0)}, dst ${ip(4)}, dport bytes ${k.subarray(8, 10).toString('hex').replace(/(..)/, '$1 ')} (${k.readUInt16BE(8)}), proto ${k[10]}, pad ${k[11]}}`
 }
 
 /** conntrack keys for UDP to port 9999 from `src` to `dst` (struct ct_key: saddr, daddr, sport, dport, proto, pad). */
 export function spoofFlows(ctx: Lab4Context, src: string, dst: string): Buffer[] {
-  const ip = (k: Buffer, o: number) => [...k.subarray(o, o + 4)].join('.')
+  const ip = (k: Buffer, o: number) => int2ip(k.readUInt32BE(o))
   return ctx.policy
     .mapKeys('conntrack')
     .filter(
