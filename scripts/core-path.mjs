@@ -20,8 +20,8 @@ export const MODEL = {wordsPerMinute: 80, minutesPerLine: {bash: 0.65, c: 0.4}, 
 /** The budget the content test holds the core path to. */
 export const BUDGET = {coreLines: 75, stepLines: 15, coreMinutes: 90}
 
-const isComment = (line, lang) =>
-  lang === 'c' ? /^(\/\/|\/\*|\*|\*\/)/.test(line) : /^#(?!!)/.test(line) || /^#!/.test(line)
+// In bash every line that starts with # is a comment (the #! line included): nobody types it.
+const isComment = (line, lang) => (lang === 'c' ? /^(\/\/|\/\*|\*|\*\/)/.test(line) : line.startsWith('#'))
 
 /** Lines of `next` that `prev` does not have (a longest-common-subsequence diff), that someone types. */
 export function linesAdded(prev, next, lang) {
