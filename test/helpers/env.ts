@@ -1,3 +1,4 @@
+import {execa} from 'execa'
 import {mkdtempSync, rmSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -25,3 +26,12 @@ export function requireRoot(): void {
 
 /** Unique short suffix for names of host objects a test makes (ifnames are <= 15 chars). */
 export const uniq = (): string => `${process.pid.toString(36).slice(-3)}${Math.random().toString(36).slice(2, 5)}`
+
+/**
+ * The CLI as an attendee runs it, for a test file: its env, no stdin, a time bound; a non-zero
+ * exit is a result to look at, not a throw. Per call: extra env, another bound.
+ */
+export const cliRunner =
+  (env: Record<string, string>, timeoutMs = 120_000) =>
+  (args: string[], extraEnv: Record<string, string> = {}, timeout = timeoutMs) =>
+    execa('node', [cliBin, ...args], {reject: false, env: {...env, ...extraEnv}, timeout, stdin: 'ignore'})

@@ -2,7 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
 import {existsSync, writeFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 
 const FIX = join(repoRoot, 'test/fixtures/bpf')
@@ -13,8 +13,7 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
   const pinDir = `/sys/fs/bpf/ebpfcni-t${id}`
   const bridge = `bb${id}`
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+  const cli = cliRunner(env, 60_000)
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {

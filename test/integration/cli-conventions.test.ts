@@ -2,7 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
 import {copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 import {nodeBinDir} from '../helpers/lab-harness.js'
 import {loadLabs} from '../../src/labs/catalogue.js'
@@ -27,8 +27,7 @@ describe('CLI conventions', () => {
     EBPFCNI_CNI_CONF_DIR: netd,
     CI: 'true',
   }
-  const cli = (args: string[], extra: Record<string, string> = {}) =>
-    execa('node', [cliBin, ...args], {reject: false, env: {...env, ...extra}, timeout: 120_000, stdin: 'ignore'})
+  const cli = cliRunner(env)
   const json = <T = Record<string, unknown>>(r: {stdout: string}): T => JSON.parse(r.stdout) as T
   const conf = join(t.dir, 'pod.conf')
   let before: Awaited<ReturnType<typeof hostSnapshot>>

@@ -1,16 +1,14 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {execa} from 'execa'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, requireBuilt, requireRoot} from '../helpers/env.js'
+import {tempStateDir, requireBuilt, requireRoot, cliRunner} from '../helpers/env.js'
 import {loadLabs} from '../../src/labs/catalogue.js'
 
 describe('CLI: lab without a terminal, check --json on the real install paths, reset restores', () => {
   const t = tempStateDir()
   const ws = join(t.dir, 'workspace')
   const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = cliRunner(env)
   const installed = ['/opt/cni/bin/ebpfcni', '/etc/cni/net.d/10-ebpfcni.conf']
   const had = installed.map((f) => (existsSync(f) ? readFileSync(f) : undefined))
 

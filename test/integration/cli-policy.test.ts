@@ -1,8 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {execa} from 'execa'
 import {existsSync, writeFileSync, readFileSync, mkdirSync, copyFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 
 const LAB4 = join(repoRoot, 'labs/04-security-policy')
@@ -14,8 +13,7 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
   const pinDir = `/sys/fs/bpf/ebpfcni-tp${id}`
   const bridge = `pl${id}`
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
+  const cli = cliRunner(env, 60_000)
   const pin = ['--pin-dir', pinDir]
   const conf = join(t.dir, 'net.d', '10-ebpfcni.conf')
   const pod = (name: string, ...more: string[]) =>

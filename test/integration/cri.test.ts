@@ -2,7 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
 import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
 // The registry first: lab modules import each other through it (an import cycle issue 14 removes).
 import '../../src/labs/registry.js'
@@ -23,8 +23,7 @@ describe("cri runtime: pods through containerd's CRI plugin", () => {
   const bin = join(t.dir, 'bin')
   const netd = join(t.dir, 'net.d')
   const env = {EBPFCNI_STATE_DIR: join(t.dir, 'state'), CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 180_000, stdin: 'ignore'})
+  const cli = cliRunner(env, 180_000)
   const containerdRunning = async () =>
     (await execa('pgrep', ['-f', `containerd --config ${join(t.dir, 'state')}`], {reject: false})).stdout.trim() !== ''
   let before: Awaited<ReturnType<typeof hostSnapshot>>

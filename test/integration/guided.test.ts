@@ -4,7 +4,7 @@ import {loadLabs} from '../../src/labs/catalogue.js'
 import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot} from '../helpers/env.js'
+import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, cliRunner} from '../helpers/env.js'
 import {hostSnapshot} from '../helpers/host.js'
 
 // The guided experience without a terminal: watch mode reacting to saves, the instructor's
@@ -13,8 +13,7 @@ import {hostSnapshot} from '../helpers/host.js'
 describe('guided: lab --watch, lab all --auto, usage errors', () => {
   const t = tempStateDir()
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[], timeout = 180_000) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  const cli = cliRunner(env, 180_000)
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import {execa} from 'execa'
 import {mkdirSync, readFileSync, writeFileSync, chmodSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {tmpdir} from 'node:os'
-import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot} from '../helpers/env.js'
+import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, cliRunner} from '../helpers/env.js'
 import {hostSnapshot} from '../helpers/host.js'
 
 // Ctrl-C (SIGINT) and SIGTERM during `check 1` at several points: the run removes what it made and
@@ -26,8 +26,7 @@ describe('interrupting a check run leaves the host as it was', () => {
   const t = tempStateDir()
   const ws = join(t.dir, 'workspace')
   const env = {EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = cliRunner(env)
   let before: Awaited<ReturnType<typeof snapshot>>
 
   const plugin = (text: string) => {

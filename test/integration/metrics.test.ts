@@ -3,7 +3,7 @@ import {execa, type ResultPromise} from 'execa'
 import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, requireBuilt, requireRoot, repoRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {buildBpf} from '../../src/bpf/build.js'
 import {loadAndPin} from '../../src/bpf/programs.js'
 import {closeFd} from '../../src/bpf/ffi.js'
@@ -35,8 +35,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
   const pinDir = `/sys/fs/bpf/ebpfcni-tm${uniq()}`
   const pin = join(pinDir, 'counter')
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[], timeout = 30_000) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout, stdin: 'ignore'})
+  const cli = cliRunner(env, 30_000)
   let prometheus: ResultPromise | undefined
 
   beforeAll(async () => {
@@ -156,7 +155,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
 
   it('--watch (no terminal) prints the rates table each second, and ends with --for', async () => {
     const port = await freePort()
-    const watching = cli(['metrics', '--watch', '--for', '3', '--port', String(port), '--map', pin], 20_000)
+    const watching = cli(['metrics', '--watch', '--for', '3', '--port', String(port), '--map', pin], {}, 20_000)
     await new Promise((r) => setTimeout(r, 1500))
     setCount(pin, '10.99.0.5', 1042n)
     const r = await watching

@@ -3,7 +3,7 @@ import {execa} from 'execa'
 import {cpSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
-import {tempStateDir, cliBin, repoRoot, requireBuilt} from '../helpers/env.js'
+import {tempStateDir, repoRoot, requireBuilt, cliRunner} from '../helpers/env.js'
 
 // A lab is two folders. Lab 9 is built here, in a temp dir laid out as the package is (its content
 // in labs/09-throwaway/, its module in dist/labs/lab9/), and the unchanged CLI lists, checks, hints,
@@ -21,8 +21,7 @@ describe('a new lab is its two folders: a throwaway lab 9', () => {
     EBPFCNI_TEST_ENGINE: pathToFileURL(join(repoRoot, 'dist/checks/engine.js')).href,
     CI: 'true',
   }
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = cliRunner(env)
   const gitStatus = async () => (await execa('git', ['status', '--porcelain'], {cwd: repoRoot})).stdout
   let repoBefore = ''
 

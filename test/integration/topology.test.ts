@@ -2,7 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
+import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 import type {Topology} from '../../src/topology/topology.js'
 
@@ -14,8 +14,7 @@ describe('ebpfcni topology: the node in one picture', () => {
   const bridge = `tp${id}`
   const pinDir = `/sys/fs/bpf/ebpfcni-tp${id}`
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
-  const cli = (args: string[]) =>
-    execa('node', [cliBin, ...args], {reject: false, env, timeout: 120_000, stdin: 'ignore'})
+  const cli = cliRunner(env)
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {
