@@ -79,14 +79,16 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           'fail undoes what the ADD made: use it for the missing pin too',
         )
       // Five failed ADDs in a /29: if any kept its address, the sixth (with the real pin) finds none.
+      if (!pinnedProgram(ctx.program.xdpPin()))
+        throw new CheckSkip(
+          `5 ADDs without a pin failed naming it and left no veth; proving they freed their addresses needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`,
+        )
       const real = ctx.plugin.checkNet('nopin', {xdpPin: ctx.program.xdpPin()})
-      if (pinnedProgram(ctx.program.xdpPin())) {
-        const ok = await ctx.pods.attach(real, 'nopin-after')
-        if (!ok.outcome.ok)
-          fail(
-            `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29: ${ok.outcome.problem}`,
-          )
-      }
+      const ok = await ctx.pods.attach(real, 'nopin-after')
+      if (!ok.outcome.ok)
+        fail(
+          `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29: ${ok.outcome.problem}`,
+        )
       return `5 ADDs without a pin failed naming ${pin}; no veth left on ${bridge}, and the /29 still had an address`
     },
   },
