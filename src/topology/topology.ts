@@ -31,6 +31,7 @@ export interface TopologyPod {
   netns: string
   hostVeth: string | null
   programs: TopologyProgram[]
+  workload: PodRecord['workload']
 }
 
 export interface TopologyBridge {
@@ -83,26 +84,38 @@ export function pinnedMaps(root = BPF_PIN_ROOT): TopologyMap[] {
   return out
 }
 
+/**
+ * Every pod as the host sees it: its host veth, the programs attached there, and its MAC (read
+ * from its own netns when the runtime's record has none, as a CRI result does not). `pod list`
+ * prints these; the topology groups them by bridge.
+ */
+export async function podViews(pods = new PodService()): Promise<TopologyPod[]> {
+  const onHost = await attachments()
+  return Promise.all(
+    pods.list().map(async (p): Promise<TopologyPod> => {
+      const hostVeth = (await pods.hostVeth(p)) ?? null
+      return {
+        name: p.name,
+        runtime: p.runtime,
+        ip: p.ip ?? null,
+        mac: p.mac ?? (p.netnsPath ? ((await podMac(p.netnsPath, p.ifname)) ?? null) : null),
+        labels: p.labels,
+        netns: p.netnsPath,
+        hostVeth,
+        programs: onHost
+          .filter((a) => a.dev === hostVeth)
+          .map((a) => ({hook: a.hook, id: a.id, name: a.name ?? null, mode: a.mode})),
+        workload: p.workload,
+      }
+    }),
+  )
+}
+
 export async function readTopology(pods = new PodService()): Promise<Topology> {
-  const attached = await attachments()
   const bridges = new Map<string, TopologyBridge>()
   const unbridged: TopologyPod[] = []
-  for (const p of pods.list()) {
-    const hostVeth = (await pods.hostVeth(p)) ?? null
-    const pod: TopologyPod = {
-      name: p.name,
-      runtime: p.runtime,
-      ip: p.ip ?? null,
-      // A CRI or podman record may lack it: the pod's own netns knows.
-      mac: p.mac ?? (p.netnsPath ? ((await podMac(p.netnsPath, p.ifname)) ?? null) : null),
-      labels: p.labels,
-      netns: p.netnsPath,
-      hostVeth,
-      programs: attached
-        .filter((a) => a.dev === hostVeth)
-        .map((a) => ({hook: a.hook, id: a.id, name: a.name ?? null, mode: a.mode})),
-    }
-    const master = hostVeth ? (await link(hostVeth))?.master : undefined
+  for (const pod of await podViews(pods)) {
+    const master = pod.hostVeth ? (await link(pod.hostVeth))?.master : undefined
     if (!master) {
       unbridged.push(pod)
       continue

@@ -1,6 +1,5 @@
 import {BaseCommand} from '../../ui/base-command.js'
-import {PodService} from '../../pods/service.js'
-import {attachments} from '../../net/attachments.js'
+import {podViews} from '../../topology/topology.js'
 import {table} from '../../ui/render.js'
 
 export default class PodList extends BaseCommand {
@@ -12,27 +11,18 @@ export default class PodList extends BaseCommand {
 
   async run(): Promise<unknown> {
     await this.parse(PodList)
-    const svc = new PodService()
-    const attached = await attachments()
-    const rows = await Promise.all(
-      svc.list().map(async (p) => {
-        const hostVeth = (await svc.hostVeth(p)) ?? null
-        const bpf = attached
-          .filter((a) => a.dev === hostVeth)
-          .map((a) => ({hook: a.hook, id: a.id, mode: a.mode, name: a.name ?? null}))
-        return {
-          name: p.name,
-          ip: p.ip ?? null,
-          mac: p.mac ?? null,
-          hostVeth,
-          bpf,
-          labels: p.labels,
-          runtime: p.runtime,
-          netns: p.netnsPath,
-          workload: p.workload,
-        }
-      }),
-    )
+    // What topology shows of each pod, flat, with the programs under the name `bpf`.
+    const rows = (await podViews()).map((p) => ({
+      name: p.name,
+      ip: p.ip,
+      mac: p.mac,
+      hostVeth: p.hostVeth,
+      bpf: p.programs,
+      labels: p.labels,
+      runtime: p.runtime,
+      netns: p.netns,
+      workload: p.workload,
+    }))
     const short = (h: string) => (h === 'xdp' ? 'xdp' : h === 'tc-ingress' ? 'tc-in' : 'tc-out')
     if (rows.length === 0) this.log('No pods. Create one: ebpfcni pod add NAME')
     else {
