@@ -73,6 +73,11 @@ export interface Bindings {
   btfFree: Fn
   btfTypeById: Fn
   btfName: Fn
+  /** int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size), for koffi.register. */
+  ringSampleFn: ReturnType<Koffi['pointer']>
+  ringNew: Fn
+  ringFree: Fn
+  ringConsume: Fn
 }
 
 let bindings: Bindings | undefined
@@ -196,6 +201,10 @@ export function ffi(): Bindings {
     btfFree: lib.func('void btf__free(void*)'),
     btfTypeById: lib.func('void* btf__type_by_id(void*, uint32_t)'),
     btfName: lib.func('const char* btf__name_by_offset(void*, uint32_t)'),
+    ringSampleFn: koffi.pointer(koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)')),
+    ringNew: lib.func('void* ring_buffer__new(int, ring_buffer_sample_fn*, void*, void*)'),
+    ringFree: lib.func('void ring_buffer__free(void*)'),
+    ringConsume: lib.func('int ring_buffer__consume(void*)'),
   }
   // libbpf's own messages go to stderr by default; the tool reports errors itself.
   bindings.setPrint(null)

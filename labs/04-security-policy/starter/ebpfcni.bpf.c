@@ -2,10 +2,11 @@
 //   xdp_prog  on each pod's host veth: what the pod sends (the plugin attaches it at ADD);
 //   to_pod    TC on the same veth's egress: what goes to the pod (step 2; `ebpfcni policy`
 //             attaches it to every pod it knows).
-// Ready-made: every map (below), the drop helpers, and in the headers: the map layouts user space
-// writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
-// (ebpfcni_conntrack.h). Your lines are the decisions.
-// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni bpf maps drops
+// Ready-made: every map (below), the verdict helpers, and in the headers: the map layouts user
+// space writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
+// (ebpfcni_conntrack.h), flow events (ebpfcni_flow.h). Your lines are the decisions, each
+// returned with its reason (REASON_*, ebpfcni_flow.h): `ebpfcni observe` shows them.
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni observe
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -16,6 +17,7 @@
 #include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
 #include "ebpfcni_conntrack.h"
+#include "ebpfcni_flow.h"
 
 /* Lab 3's counter: packets per source address, one slot per CPU. */
 struct {
@@ -74,17 +76,20 @@ static __always_inline void count_drop(void)
 		*n += 1;
 }
 
-/* A drop is counted, then returned in the hook's own words. They differ: XDP_DROP is 1, and 1 in
- * a TC program is TC_ACT_RECLASSIFY, not a drop. A TC program drops with TC_ACT_SHOT (2). */
-static __always_inline int xdp_drop(void)
+/* A drop is counted, reported (a flow event with its reason), then returned in the hook's own
+ * words. They differ: XDP_DROP is 1, and 1 in a TC program is TC_ACT_RECLASSIFY, not a drop. A TC
+ * program drops with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
+static __always_inline int xdp_drop(struct xdp_md *ctx, __u8 reason)
 {
 	count_drop();
+	emit_xdp(ctx, FLOW_DROPPED, reason);
 	return XDP_DROP;
 }
 
-static __always_inline int tc_drop(void)
+static __always_inline int tc_drop(struct __sk_buff *skb, __u8 reason)
 {
 	count_drop();
+	emit_tc(skb, FLOW_DROPPED, reason);
 	return TC_ACT_SHOT;
 }
 
@@ -102,7 +107,8 @@ int xdp_prog(struct xdp_md *ctx)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
 	// TODO(spoofing): endpoints[ctx->ingress_ifindex] is this pod's address: a packet from any
-	// other source address is dropped (xdp_drop), before anything else counts or records it.
+	// other source address is dropped (xdp_drop, REASON_INVALID_SOURCE), before anything else
+	// counts or records it.
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -117,12 +123,12 @@ int xdp_prog(struct xdp_md *ctx)
 
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
 	// TODO(deny): look `pair` up in `policy`; when it is there and says POLICY_DENY, return
-	//   xdp_drop() (it counts the drop in drops[0]). Anything else passes.
+	//   xdp_drop(ctx, REASON_DENIED) (it counts the drop in drops[0]). Anything else passes.
 	(void)pair;
 
 	/* The pod opens (or continues) a flow: its replies may come back (ebpfcni_conntrack.h). */
 	ct_record(ip, data_end);
-	return XDP_PASS;
+	return xdp_pass(ctx, REASON_NO_RULE);
 }
 
 SEC("tc")
@@ -133,14 +139,14 @@ int to_pod(struct __sk_buff *skb)
 
 	struct ethhdr *eth = parse_ethhdr(data, data_end);
 	if (!eth)
-		return tc_drop();
+		return tc_drop(skb, REASON_MALFORMED);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return TC_ACT_OK; /* no ARP, no IPv4 at all */
 	/* IPv4 only: IPv6 and anything else is dropped, so nothing the IPv4 rules cannot see reaches a
 	 * pod (an interface with IPv6 enabled has an fe80:: address, reachable from the bridge). */
 	struct iphdr *ip = parse_iphdr(eth, data_end);
 	if (!ip)
-		return tc_drop();
+		return tc_drop(skb, REASON_NOT_IPV4);
 
 	/* The keys the rules are looked up by (ports in network order, as in the packet). */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
@@ -148,15 +154,17 @@ int to_pod(struct __sk_buff *skb)
 	int has_ports = parse_ports(ip, data_end, &sport, &dport);
 	__u32 daddr = ip->daddr;
 
-	// TODO(networkpolicy): decide, in this order, returning TC_ACT_OK or tc_drop() (never
-	//   xdp_drop(): its 1 means TC_ACT_RECLASSIFY here):
-	//   1. ct_is_reply(ip, data_end): a reply to a flow this pod opened passes;
-	//   2. a rule in `policy` for `pair` decides (POLICY_DENY drops, POLICY_ALLOW passes);
+	// TODO(networkpolicy): decide, in this order, returning tc_pass() or tc_drop() with the
+	//   reason (never xdp_drop(): its 1 means TC_ACT_RECLASSIFY here):
+	//   1. ct_is_reply(ip, data_end): a reply to a flow this pod opened passes (REASON_CT_REPLY);
+	//   2. a rule in `policy` for `pair` decides: POLICY_DENY drops (REASON_DENIED), POLICY_ALLOW
+	//      passes (REASON_ALLOWED);
 	//   3. a rule in `policy_ports` for {.src, .dst, .dport, .proto} (build a struct port_rule_key;
-	//      only when has_ports) decides the same way;
-	//   4. a destination in `isolated` (key daddr) is dropped; everything else passes.
+	//      only when has_ports) decides the same way (REASON_PORT_DENIED, REASON_PORT_ALLOWED);
+	//   4. a destination in `isolated` (key daddr) is dropped (REASON_ISOLATED); everything else
+	//      passes (below).
 	(void)pair, (void)sport, (void)has_ports, (void)daddr;
-	return TC_ACT_OK;
+	return tc_pass(skb, REASON_NO_RULE);
 }
 
 // TODO(identity): the identity design (see step 4's text).

@@ -2,10 +2,11 @@
 //   xdp_prog  on each pod's host veth: what the pod sends (the plugin attaches it at ADD);
 //   to_pod    TC on the same veth's egress: what goes to the pod (step 2; `ebpfcni policy`
 //             attaches it to every pod it knows).
-// Ready-made: every map (below), the drop helpers, and in the headers: the map layouts user space
-// writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
-// (ebpfcni_conntrack.h). Your lines are the decisions.
-// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni bpf maps drops
+// Ready-made: every map (below), the verdict helpers, and in the headers: the map layouts user
+// space writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
+// (ebpfcni_conntrack.h), flow events (ebpfcni_flow.h). Your lines are the decisions, each
+// returned with its reason (REASON_*, ebpfcni_flow.h): `ebpfcni observe` shows them.
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni observe
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -16,6 +17,7 @@
 #include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
 #include "ebpfcni_conntrack.h"
+#include "ebpfcni_flow.h"
 
 /* Lab 3's counter: packets per source address, one slot per CPU. */
 struct {
@@ -74,17 +76,20 @@ static __always_inline void count_drop(void)
 		*n += 1;
 }
 
-/* A drop is counted, then returned in the hook's own words. They differ: XDP_DROP is 1, and 1 in
- * a TC program is TC_ACT_RECLASSIFY, not a drop. A TC program drops with TC_ACT_SHOT (2). */
-static __always_inline int xdp_drop(void)
+/* A drop is counted, reported (a flow event with its reason), then returned in the hook's own
+ * words. They differ: XDP_DROP is 1, and 1 in a TC program is TC_ACT_RECLASSIFY, not a drop. A TC
+ * program drops with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
+static __always_inline int xdp_drop(struct xdp_md *ctx, __u8 reason)
 {
 	count_drop();
+	emit_xdp(ctx, FLOW_DROPPED, reason);
 	return XDP_DROP;
 }
 
-static __always_inline int tc_drop(void)
+static __always_inline int tc_drop(struct __sk_buff *skb, __u8 reason)
 {
 	count_drop();
+	emit_tc(skb, FLOW_DROPPED, reason);
 	return TC_ACT_SHOT;
 }
 
@@ -102,7 +107,8 @@ int xdp_prog(struct xdp_md *ctx)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
 	// TODO(spoofing): endpoints[ctx->ingress_ifindex] is this pod's address: a packet from any
-	// other source address is dropped (xdp_drop), before anything else counts or records it.
+	// other source address is dropped (xdp_drop, REASON_INVALID_SOURCE), before anything else
+	// counts or records it.
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -119,11 +125,11 @@ int xdp_prog(struct xdp_md *ctx)
 	/* One lookup, this direction only: denying A -> B says nothing about B -> A. */
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
 	if (verdict && *verdict == POLICY_DENY)
-		return xdp_drop();
+		return xdp_drop(ctx, REASON_DENIED);
 
 	/* The pod opens (or continues) a flow: its replies may come back (ebpfcni_conntrack.h). */
 	ct_record(ip, data_end);
-	return XDP_PASS;
+	return xdp_pass(ctx, REASON_NO_RULE);
 }
 
 SEC("tc")
@@ -134,14 +140,14 @@ int to_pod(struct __sk_buff *skb)
 
 	struct ethhdr *eth = parse_ethhdr(data, data_end);
 	if (!eth)
-		return tc_drop();
+		return tc_drop(skb, REASON_MALFORMED);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return TC_ACT_OK; /* no ARP, no IPv4 at all */
 	/* IPv4 only: IPv6 and anything else is dropped, so nothing the IPv4 rules cannot see reaches a
 	 * pod (an interface with IPv6 enabled has an fe80:: address, reachable from the bridge). */
 	struct iphdr *ip = parse_iphdr(eth, data_end);
 	if (!ip)
-		return tc_drop();
+		return tc_drop(skb, REASON_NOT_IPV4);
 
 	/* The keys the rules are looked up by (ports in network order, as in the packet). */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
@@ -151,20 +157,20 @@ int to_pod(struct __sk_buff *skb)
 
 	/* 1. A reply to a flow this pod opened passes, whatever the rules say. */
 	if (ct_is_reply(ip, data_end))
-		return TC_ACT_OK;
+		return tc_pass(skb, REASON_CT_REPLY);
 	/* 2. A rule for the pair, every port. */
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
 	if (verdict)
-		return *verdict == POLICY_DENY ? tc_drop() : TC_ACT_OK;
+		return *verdict == POLICY_DENY ? tc_drop(skb, REASON_DENIED) : tc_pass(skb, REASON_ALLOWED);
 	/* 3. A rule for the pair on this port and protocol. */
 	struct port_rule_key pk = {.src = ip->saddr, .dst = ip->daddr, .dport = dport, .proto = ip->protocol};
 	__u32 *port_verdict = has_ports ? bpf_map_lookup_elem(&policy_ports, &pk) : NULL;
 	if (port_verdict)
-		return *port_verdict == POLICY_DENY ? tc_drop() : TC_ACT_OK;
+		return *port_verdict == POLICY_DENY ? tc_drop(skb, REASON_PORT_DENIED) : tc_pass(skb, REASON_PORT_ALLOWED);
 	/* 4. No rule: a selected (isolated) pod receives nothing else; any other pod everything. */
 	if (bpf_map_lookup_elem(&isolated, &daddr))
-		return tc_drop();
-	return TC_ACT_OK;
+		return tc_drop(skb, REASON_ISOLATED);
+	return tc_pass(skb, REASON_NO_RULE);
 }
 
 // TODO(identity): the identity design (see step 4's text).

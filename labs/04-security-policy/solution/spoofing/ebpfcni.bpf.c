@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "ebpfcni_parse.h"
 #include "ebpfcni_policy.h"
+#include "ebpfcni_flow.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -85,6 +86,23 @@ static __always_inline void count_drop(void)
 		*n += 1;
 }
 
+/* A drop is counted, reported (a flow event with its reason), then returned in the hook's own
+ * words. They differ: XDP_DROP is 1, and 1 in a TC program is TC_ACT_RECLASSIFY, not a drop. A TC
+ * program drops with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
+static __always_inline int xdp_drop(struct xdp_md *ctx, __u8 reason)
+{
+	count_drop();
+	emit_xdp(ctx, FLOW_DROPPED, reason);
+	return XDP_DROP;
+}
+
+static __always_inline int tc_drop(struct __sk_buff *skb, __u8 reason)
+{
+	count_drop();
+	emit_tc(skb, FLOW_DROPPED, reason);
+	return TC_ACT_SHOT;
+}
+
 SEC("xdp")
 int xdp_prog(struct xdp_md *ctx)
 {
@@ -102,10 +120,8 @@ int xdp_prog(struct xdp_md *ctx)
 	 * address. A spoofed source would borrow another pod's rules and conntrack entries. */
 	__u32 ifindex = ctx->ingress_ifindex;
 	__u32 *own = bpf_map_lookup_elem(&endpoints, &ifindex);
-	if (own && *own != ip->saddr) {
-		count_drop();
-		return XDP_DROP;
-	}
+	if (own && *own != ip->saddr)
+		return xdp_drop(ctx, REASON_INVALID_SOURCE);
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -121,10 +137,8 @@ int xdp_prog(struct xdp_md *ctx)
 	/* Step 1's deny list, at the source. */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
-	if (verdict && *verdict == POLICY_DENY) {
-		count_drop();
-		return XDP_DROP;
-	}
+	if (verdict && *verdict == POLICY_DENY)
+		return xdp_drop(ctx, REASON_DENIED);
 
 	/* The pod opens (or continues) a flow: its replies may come back. */
 	__u16 sport, dport;
@@ -136,13 +150,7 @@ int xdp_prog(struct xdp_md *ctx)
 			bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST);
 		}
 	}
-	return XDP_PASS;
-}
-
-static __always_inline int shot(void)
-{
-	count_drop();
-	return TC_ACT_SHOT;
+	return xdp_pass(ctx, REASON_NO_RULE);
 }
 
 SEC("tc")
@@ -153,14 +161,14 @@ int to_pod(struct __sk_buff *skb)
 
 	struct ethhdr *eth = parse_ethhdr(data, data_end);
 	if (!eth)
-		return shot();
+		return tc_drop(skb, REASON_MALFORMED);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return TC_ACT_OK;
 	/* IPv4 only: IPv6 (the link-local fe80:: every interface gets) and anything else is
 	 * dropped, so nothing reaches a pod that the IPv4 rules cannot see. */
 	struct iphdr *ip = parse_iphdr(eth, data_end);
 	if (!ip)
-		return shot();
+		return tc_drop(skb, REASON_NOT_IPV4);
 
 	/* 1. A reply to a flow this pod opened: the reversed tuple is in conntrack. */
 	__u16 sport = 0, dport = 0;
@@ -168,28 +176,28 @@ int to_pod(struct __sk_buff *skb)
 	if (has_ports) {
 		struct ct_key reply = {.saddr = ip->daddr, .daddr = ip->saddr, .sport = dport, .dport = sport, .proto = ip->protocol};
 		if (bpf_map_lookup_elem(&conntrack, &reply))
-			return TC_ACT_OK;
+			return tc_pass(skb, REASON_CT_REPLY);
 	}
 
 	/* 2. A rule for the pair, every port. */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
 	__u32 *verdict = bpf_map_lookup_elem(&policy, &pair);
 	if (verdict)
-		return *verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+		return *verdict == POLICY_DENY ? tc_drop(skb, REASON_DENIED) : tc_pass(skb, REASON_ALLOWED);
 
 	/* 3. A rule for the pair on this port and protocol. */
 	if (has_ports) {
 		struct port_rule_key pk = {.src = ip->saddr, .dst = ip->daddr, .dport = dport, .proto = ip->protocol};
 		__u32 *port_verdict = bpf_map_lookup_elem(&policy_ports, &pk);
 		if (port_verdict)
-			return *port_verdict == POLICY_DENY ? shot() : TC_ACT_OK;
+			return *port_verdict == POLICY_DENY ? tc_drop(skb, REASON_PORT_DENIED) : tc_pass(skb, REASON_PORT_ALLOWED);
 	}
 
 	/* 4. No rule: a selected (isolated) pod receives nothing else; any other pod everything. */
 	__u32 daddr = ip->daddr;
 	if (bpf_map_lookup_elem(&isolated, &daddr))
-		return shot();
-	return TC_ACT_OK;
+		return tc_drop(skb, REASON_ISOLATED);
+	return tc_pass(skb, REASON_NO_RULE);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -51,7 +51,7 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.deny-drops',
     title: 'after `policy deny sleep httpbin`, sleep → httpbin HTTP is dropped, and each drop is counted in drops[0]',
-    hint: 'On POLICY_DENY: return xdp_drop(), which adds one to drops[0] (a per-CPU array) and returns XDP_DROP.',
+    hint: 'On POLICY_DENY: return xdp_drop(ctx, REASON_DENIED), which adds one to drops[0] (a per-CPU array) and returns XDP_DROP.',
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
@@ -67,7 +67,7 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (rose < BigInt(runs))
         fail(
           `sleep's request was dropped (${r.detail}), but ${runs} test runs of ${deny.program} on a denied sleep → httpbin frame (verdict ${deny.verdict}) raised drops[0] by ${rose}: count each drop`,
-          'return xdp_drop() on POLICY_DENY: it adds one to drops[0] before returning XDP_DROP',
+          'return xdp_drop(ctx, REASON_DENIED) on POLICY_DENY: it adds one to drops[0] before returning XDP_DROP',
         )
       return `dropped (${r.detail}); ${runs} test runs of the denied frame raised drops[0] by ${rose} (the host's counter, shared by every pod)`
     },

@@ -1,0 +1,141 @@
+import {int2ip} from '../net/ipv4.js'
+
+// Lab 4's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring buffer: the
+// reason table and the event layout. test/unit/flow-events.test.ts holds this file to the header
+// (every REASON_ line: number, name and text), as Cilium holds its Go table to drop_reasons.h.
+
+export interface FlowReason {
+  id: number
+  /** The C name without REASON_, lower case with dashes: "port-denied" (for --reason and NDJSON). */
+  name: string
+  /** What observe prints. */
+  text: string
+}
+
+export const FLOW_REASONS: readonly FlowReason[] = [
+  {id: 0, name: 'no-rule', text: 'no rule applies'},
+  {id: 1, name: 'denied', text: 'denied by a rule for every port'},
+  {id: 2, name: 'allowed', text: 'allowed by a rule for every port'},
+  {id: 3, name: 'port-denied', text: 'denied by a port rule'},
+  {id: 4, name: 'port-allowed', text: 'allowed by a port rule'},
+  {id: 5, name: 'isolated', text: 'isolated, no rule allows it'},
+  {id: 6, name: 'ct-reply', text: 'reply to a flow the pod opened'},
+  {id: 7, name: 'invalid-source', text: "invalid source: not the pod's own address"},
+  {id: 8, name: 'not-ipv4', text: 'not IPv4'},
+  {id: 9, name: 'malformed', text: 'malformed: shorter than its headers'},
+]
+
+export const reasonById = (id: number): FlowReason =>
+  FLOW_REASONS[id] ?? {id, name: `reason-${id}`, text: `reason ${id} (not in ebpfcni_flow.h's table)`}
+
+export const FLOW_EVENT_SIZE = 32
+export const FLOW_EVENT_VERSION = 1
+export const VERDICTS = {1: 'FORWARDED', 2: 'DROPPED'} as const
+export const DIRECTIONS = {1: 'from-pod', 2: 'to-pod'} as const
+export type Verdict = (typeof VERDICTS)[keyof typeof VERDICTS]
+export type Direction = (typeof DIRECTIONS)[keyof typeof DIRECTIONS]
+
+/** One decoded event: what the datapath knew when it decided. */
+export interface FlowEvent {
+  /** bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds. */
+  tsNs: bigint
+  src: string
+  dst: string
+  sport: number
+  dport: number
+  /** "TCP", "UDP", "ICMP", "IPv6", "ARP", or the number. */
+  proto: string
+  /** "SYN", "SYN ACK", "" when not TCP. */
+  tcpFlags: string
+  ifindex: number
+  direction: Direction
+  verdict: Verdict
+  reason: FlowReason
+}
+
+const IP_PROTOS: Record<number, string> = {1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6'}
+const ETH_PROTOS: Record<number, string> = {0x0800: 'IPv4', 0x86dd: 'IPv6', 0x0806: 'ARP'}
+const TCP_FLAG_NAMES: Array<[number, string]> = [
+  [0x02, 'SYN'],
+  [0x10, 'ACK'],
+  [0x01, 'FIN'],
+  [0x04, 'RST'],
+  [0x08, 'PSH'],
+]
+
+export const tcpFlagNames = (flags: number): string =>
+  TCP_FLAG_NAMES.filter(([bit]) => flags & bit)
+    .map(([, n]) => n)
+    .join(' ')
+
+/** Thrown for a sample that is not one of ebpfcni_flow.h's events: it says what arrived. */
+export class FlowDecodeError extends Error {}
+
+/**
+ * Decode one ring buffer sample. struct flow_event is little-endian host order for its own fields
+ * (x86_64 and arm64), network order for addresses, ports and eth_proto, exactly as the packet had them.
+ */
+export function decodeFlowEvent(b: Buffer): FlowEvent {
+  if (b.length !== FLOW_EVENT_SIZE)
+    throw new FlowDecodeError(
+      `an event of ${b.length} bytes: struct flow_event is ${FLOW_EVENT_SIZE} (a program built with another ebpfcni_flow.h, or one that writes its own records into flow_events)`,
+    )
+  const version = b[31]
+  if (version !== FLOW_EVENT_VERSION)
+    throw new FlowDecodeError(`an event of version ${version}: this ebpfcni reads version ${FLOW_EVENT_VERSION}`)
+  const ethProto = b.readUInt16BE(24)
+  const ipProto = b[26]
+  const verdict = VERDICTS[b[29] as 1 | 2]
+  const direction = DIRECTIONS[b[28] as 1 | 2]
+  if (!verdict || !direction)
+    throw new FlowDecodeError(`an event with verdict ${b[29]} and direction ${b[28]}: not ebpfcni_flow.h's values`)
+  return {
+    tsNs: b.readBigUInt64LE(0),
+    src: ethProto === 0x0800 ? int2ip(b.readUInt32BE(8)) : '',
+    dst: ethProto === 0x0800 ? int2ip(b.readUInt32BE(12)) : '',
+    sport: b.readUInt16BE(16),
+    dport: b.readUInt16BE(18),
+    proto:
+      ethProto === 0x0800
+        ? (IP_PROTOS[ipProto] ?? `proto ${ipProto}`)
+        : (ETH_PROTOS[ethProto] ?? `ethertype 0x${ethProto.toString(16)}`),
+    tcpFlags: ipProto === 6 && ethProto === 0x0800 ? tcpFlagNames(b[27]) : '',
+    ifindex: b.readUInt32LE(20),
+    direction,
+    verdict,
+    reason: reasonById(b[30]),
+  }
+}
+
+/** A struct flow_event as the datapath would write it (tests, the benchmark, and the decoder's own test). */
+export function encodeFlowEvent(e: {
+  tsNs?: bigint
+  src?: string
+  dst?: string
+  sport?: number
+  dport?: number
+  ipProto?: number
+  ethProto?: number
+  tcpFlags?: number
+  ifindex?: number
+  direction: 1 | 2
+  verdict: 1 | 2
+  reason: number
+}): Buffer {
+  const b = Buffer.alloc(FLOW_EVENT_SIZE)
+  const ip = (s = '0.0.0.0') => s.split('.').reduce((n, o) => n * 256 + Number(o), 0)
+  b.writeBigUInt64LE(e.tsNs ?? 0n, 0)
+  b.writeUInt32BE(ip(e.src), 8)
+  b.writeUInt32BE(ip(e.dst), 12)
+  b.writeUInt16BE(e.sport ?? 0, 16)
+  b.writeUInt16BE(e.dport ?? 0, 18)
+  b.writeUInt32LE(e.ifindex ?? 0, 20)
+  b.writeUInt16BE(e.ethProto ?? 0x0800, 24)
+  b[26] = e.ipProto ?? 6
+  b[27] = e.tcpFlags ?? 0
+  b[28] = e.direction
+  b[29] = e.verdict
+  b[30] = e.reason
+  b[31] = FLOW_EVENT_VERSION
+  return b
+}

@@ -1,0 +1,190 @@
+import {readdirSync, readFileSync} from 'node:fs'
+import type {FlowEvent} from '../bpf/flow-events.js'
+import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
+import type {ManualRule, PolicyPod} from '../policy/resolve.js'
+import type {PolicyState} from '../policy/store.js'
+
+// From a datapath event to what a person reads: pod names and labels instead of addresses, and
+// which rule or NetworkPolicy decided. The datapath knows only the reason and the tuple; the
+// policy store knows which policy produced which rule, so the decision is named here, as Hubble
+// names a policy from the verdict Cilium's datapath reports. For a drop by isolation, the nearest
+// rule that did not match is named: the policy's port, or its peer.
+
+/** One end of a flow as observe prints it: the pod when the address is one. */
+export interface FlowEnd {
+  ip: string
+  port: number
+  pod?: string
+  labels?: Record<string, string>
+}
+
+/** A flow event with names: the NDJSON object `observe --json` prints (docs/observe.md). */
+export interface Flow {
+  /** ISO 8601 wall-clock time. */
+  time: string
+  verdict: FlowEvent['verdict']
+  /** The reason's name ("isolated") and text ("isolated, no rule allows it"). */
+  reason: string
+  reasonText: string
+  /** from-pod: the pod sent it (xdp_prog); to-pod: it was on its way into the pod (to_pod). */
+  direction: FlowEvent['direction']
+  program: 'xdp_prog' | 'to_pod'
+  proto: string
+  tcpFlags: string
+  src: FlowEnd
+  dst: FlowEnd
+  ifindex: number
+  /** The interface the program ran on (the pod's host veth), when it still exists. */
+  interface?: string
+  /** The rule or NetworkPolicy that decided ("policy httpbin-from-sleep", "rule deny sleep → httpbin"). */
+  policy?: string
+  /** For a drop by isolation: the nearest rule that did not match, in words. */
+  nearMiss?: string
+}
+
+export interface NamingSources {
+  pods: () => PolicyPod[]
+  policyState: () => PolicyState
+}
+
+const describeLabels = (l: Record<string, string>): string =>
+  Object.entries(l)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',') || 'no labels'
+
+const portText = (p: PortRule): string => `${p.protocol} ${p.port}`
+
+/** Whether a manual rule's end (pod name or address) is this pod or address. */
+const ruleEnd = (end: string, ip: string, pod?: PolicyPod): boolean => end === ip || (!!pod && end === pod.name)
+
+/** ifindex -> interface name, in this network namespace. */
+function linksByIndex(): Map<number, string> {
+  const m = new Map<number, string>()
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      try {
+        m.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name)
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  } catch {
+    /* no sysfs: flows show ifindex numbers */
+  }
+  return m
+}
+
+export class FlowNamer {
+  private pods: PolicyPod[] = []
+  private links = new Map<number, string>()
+  private state?: PolicyState
+  private readAt = 0
+  /** wall-clock ms minus monotonic ms: turns bpf_ktime_get_ns into a time of day. */
+  private readonly wallOffsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n)
+
+  constructor(
+    private readonly sources: NamingSources,
+    private readonly refreshMs = 1000,
+  ) {}
+
+  private refresh(): void {
+    if (Date.now() - this.readAt < this.refreshMs && this.state) return
+    this.readAt = Date.now()
+    try {
+      this.pods = this.sources.pods()
+    } catch {
+      this.pods = []
+    }
+    this.links = linksByIndex()
+    try {
+      this.state = this.sources.policyState()
+    } catch {
+      this.state = {version: 1, rules: [], policies: {}, identities: {}, nextIdentity: 256}
+    }
+  }
+
+  name(e: FlowEvent): Flow {
+    this.refresh()
+    const byIp = (ip: string) => this.pods.find((p) => p.ip === ip)
+    const [sp, dp] = [byIp(e.src), byIp(e.dst)]
+    const end = (ip: string, port: number, p?: PolicyPod): FlowEnd =>
+      p ? {ip, port, pod: p.name, labels: p.labels} : {ip, port}
+    const flow: Flow = {
+      time: new Date(this.wallOffsetMs + Number(e.tsNs / 1_000_000n)).toISOString(),
+      verdict: e.verdict,
+      reason: e.reason.name,
+      reasonText: e.reason.text,
+      direction: e.direction,
+      program: e.direction === 'from-pod' ? 'xdp_prog' : 'to_pod',
+      proto: e.proto,
+      tcpFlags: e.tcpFlags,
+      src: end(e.src, e.sport, sp),
+      dst: end(e.dst, e.dport, dp),
+      ifindex: e.ifindex,
+      interface: this.links.get(e.ifindex),
+    }
+    return {...flow, ...this.decision(e, sp, dp)}
+  }
+
+  /** Which rule or policy decided, from the reason and the stored rules and policies. */
+  private decision(e: FlowEvent, src?: PolicyPod, dst?: PolicyPod): Pick<Flow, 'policy' | 'nearMiss'> {
+    const s = this.state
+    if (!s) return {}
+    const policies = Object.values(s.policies).map((p) => p.spec)
+    const selecting = dst ? policies.filter((p) => matches(p.podSelector, dst.labels)) : []
+    const peerOk = (from?: Record<string, string>[]) =>
+      from === undefined || (!!src && from.some((sel) => matches(sel, src.labels)))
+    const portOk = (ports?: PortRule[]) =>
+      ports === undefined || ports.some((p) => p.port === e.dport && p.protocol === e.proto)
+    const manual = (verdict: ManualRule['verdict']) =>
+      s.rules.find((r) => r.verdict === verdict && ruleEnd(r.from, e.src, src) && ruleEnd(r.to, e.dst, dst))
+    const policyWhere = (ok: (p: PolicySpec) => boolean) => selecting.filter(ok).map((p) => p.name)
+    switch (e.reason.name) {
+      case 'denied':
+      case 'allowed': {
+        const r = manual(e.reason.name === 'denied' ? 'deny' : 'allow')
+        if (r) return {policy: `rule ${r.verdict} ${r.from} → ${r.to}`}
+        const names = policyWhere((p) => p.ingress.some((i) => peerOk(i.from) && i.ports === undefined))
+        return names.length ? {policy: `policy ${names.join(', ')}`} : {}
+      }
+      case 'port-denied':
+      case 'port-allowed': {
+        const names = policyWhere((p) => p.ingress.some((i) => peerOk(i.from) && i.ports && portOk(i.ports)))
+        return names.length ? {policy: `policy ${names.join(', ')}`} : {}
+      }
+      case 'isolated': {
+        if (!selecting.length) return {}
+        const near = this.nearMiss(selecting, e, src)
+        // The policy with the nearest miss first: that is the one to read.
+        const names = [near.policy, ...selecting.map((p) => p.name).filter((n) => n !== near.policy)]
+        return {policy: `policy ${names.join(', ')}`, nearMiss: near.text}
+      }
+      default:
+        return {}
+    }
+  }
+
+  /** The rule that came closest: the right peer on another port, or the right port from other peers. */
+  private nearMiss(selecting: PolicySpec[], e: FlowEvent, src?: PolicyPod): {policy: string; text: string} {
+    const peerOk = (from?: Record<string, string>[]) =>
+      from === undefined || (!!src && from.some((sel) => matches(sel, src.labels)))
+    for (const p of selecting)
+      for (const i of p.ingress)
+        if (peerOk(i.from) && i.ports)
+          return {
+            policy: p.name,
+            text: `allows ${i.ports.map(portText).join(', ')} only; this was ${e.proto} ${e.dport}`,
+          }
+    for (const p of selecting)
+      for (const i of p.ingress)
+        if (i.from && (i.ports === undefined || i.ports.some((x) => x.port === e.dport && x.protocol === e.proto)))
+          return {
+            policy: p.name,
+            text: `allows ${i.from.map(describeLabels).join(' or ')} only; the sender ${src ? `${src.name} has ${describeLabels(src.labels)}` : `${e.src} is no pod`}`,
+          }
+    const empty = selecting.find((p) => p.ingress.length === 0)
+    return empty
+      ? {policy: empty.name, text: 'admits nothing: it has no ingress rule'}
+      : {policy: selecting[0].name, text: 'no ingress rule of these policies matches'}
+  }
+}

@@ -1,0 +1,28 @@
+import chalk, {Chalk} from 'chalk'
+import type {Flow, FlowEnd} from '../observe/flow-names.js'
+
+// One flow per line, in Hubble's shape: time, who to whom, protocol and flags, the program that
+// decided, the verdict, the reason and the rule or policy behind it.
+//   12:01:07.123 sleep:41234 -> httpbin:8080 TCP SYN  to_pod  DROPPED  isolated, no rule allows it (policy …)
+
+const plain = new Chalk({level: 0})
+
+const endText = (e: FlowEnd): string => `${e.pod ?? e.ip}${e.port ? `:${e.port}` : ''}`
+/** Without IPv4 addresses (IPv6, a short frame) the interface is what says where. */
+const ends = (f: Flow): string =>
+  f.src.ip ? `${endText(f.src)} -> ${endText(f.dst)}` : `on ${f.interface ?? `ifindex ${f.ifindex}`}`
+
+export function flowLine(f: Flow, color = true): string {
+  const c = color ? chalk : plain
+  const time = f.time.slice(11, 23)
+  const verdict = f.verdict === 'DROPPED' ? c.red.bold('DROPPED  ') : c.green('FORWARDED')
+  const why = [f.policy, f.nearMiss].filter(Boolean).join(': ')
+  return [
+    c.dim(time),
+    ends(f),
+    `${f.proto}${f.tcpFlags ? ` ${f.tcpFlags}` : ''}`.padEnd(11),
+    f.program.padEnd(8),
+    verdict,
+    `${f.reasonText}${why ? ` (${why})` : ''}`,
+  ].join(' ')
+}
