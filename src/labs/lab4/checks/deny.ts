@@ -56,7 +56,7 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
-      const r = await http(b, a, false)
+      const r = await http(b, a, false, ctx)
       if (r.ok) fail(`after the deny rule for sleep → httpbin, sleep's request was not dropped: ${r.detail}`)
       // The counter is the host's: other pods' drops (IPv6 chatter at to_pod) raise it too. So the
       // proof is test runs of this very frame: N runs must raise it by at least N.
@@ -81,7 +81,7 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
       await svc.setRule('allow', 'sleep', 'httpbin')
-      const r = await http(b, a, true)
+      const r = await http(b, a, true, ctx)
       if (!r.ok) fail(`with an ALLOW rule for sleep → httpbin: ${r.detail}`)
       return `${b.ip} → ${a.ip} HTTP 200 with an ALLOW rule`
     },
@@ -94,10 +94,10 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
-      const denied = await http(b, a, false)
+      const denied = await http(b, a, false, ctx)
       if (denied.ok) throw new CheckSkip('needs deny to work first (policy.deny-drops)')
       await svc.removeRule('sleep', 'httpbin')
-      const r = await http(b, a, true)
+      const r = await http(b, a, true, ctx)
       if (!r.ok) fail(`after removing the rule: ${r.detail}`)
       const left = [...(await ctx.policy.readMaps()).pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
       if (left.length) fail(`the rule is gone from the store but the map still holds ${left.join(', ')}`)

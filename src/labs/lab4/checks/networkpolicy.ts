@@ -160,13 +160,13 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const [a, b] = await clientAndServer(ctx)
       const other = await ctx.policy.labelledPod('other', {})
       const svc = await ctx.policy.service()
-      const otherBefore = await http(other, a, true)
+      const otherBefore = await http(other, a, true, ctx)
       if (!otherBefore.ok)
         throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
       svc.store.putPolicy(originalPolicy())
       const r = await svc.sync()
-      const sleepOk = await http(b, a, true)
-      const otherDenied = await http(other, a, false)
+      const sleepOk = await http(b, a, true, ctx)
+      const otherDenied = await http(other, a, false, ctx)
       if (!sleepOk.ok)
         fail(
           `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`,
@@ -208,7 +208,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       })
       svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
       await svc.sync()
-      const web = await http(b, a, true)
+      const web = await http(b, a, true, ctx)
       if (!web.ok)
         fail(
           `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
@@ -253,16 +253,16 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       await xdpOff(peer.ifname)
       tcHookDestroy(peer.ifindex)
       const svc = await ctx.policy.service()
-      const before = await http(other, late, true)
+      const before = await http(other, late, true, ctx)
       if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
-      const allowed = await http(b, late, true)
+      const allowed = await http(b, late, true, ctx)
       if (!allowed.ok)
         fail(
           `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
         )
-      const lateReq = await http(other, late, false)
+      const lateReq = await http(other, late, false, ctx)
       if (lateReq.ok) {
         // Say what is on the veth, not what we guess: attached and passing, or never attached.
         const onVeth = (await attachments(peer.ifname)).find((x) => x.hook === 'tc-egress')
@@ -297,14 +297,14 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const deadline = Date.now() + 3000
         while (!reached && Date.now() < deadline) {
           await controller.idle()
-          reached = (await http(sleep2, a, true)).ok
+          reached = (await http(sleep2, a, true, ctx)).ok
         }
         if (!reached)
           fail(
             `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`,
             "the controller must write the new pod's ALLOW entry when the pod appears",
           )
-        const o2 = await http(other2, a, false)
+        const o2 = await http(other2, a, false, ctx)
         if (o2.ok) fail(`a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`)
         const gone = sleep2.ip
         await ctx.policy.dropPod(sleep2)

@@ -11,6 +11,10 @@ import {labsRoot} from '../../../host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '../../../policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '../../../policy/resolve.js'
 import type {AddressedPod, CheckPod} from '../../../checks/check-pods.js'
+import {FlowFeed, NoRingError} from '../../../observe/flow-feed.js'
+import {FlowNamer, type Flow} from '../../../observe/flow-names.js'
+import type {FlowEvent} from '../../../bpf/flow-events.js'
+import {flowLine} from '../../../observe/flow-line.js'
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
 // first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
 // the receiver's), then real pods: HTTP, UDP and TCP counted where they arrive, a spoof attempt,
@@ -26,8 +30,15 @@ export const originalPolicy = () =>
  * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
  * server, answered or not; a request the busy machine never sent is no verdict.
  */
-export async function http(from: CheckPod, to: CheckPod, expectOk: boolean) {
+export async function http(from: CheckPod, to: CheckPod, expectOk: boolean, ctx?: Lab4Context) {
   const url = `http://${to.ip}/get`
+  // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
+  const fate = async (timeoutS?: number) =>
+    ctx
+      ? flowsDuring(ctx, () => requestFate(from.netnsPath, to.netnsPath, url, timeoutS ?? 15))
+      : {result: await requestFate(from.netnsPath, to.netnsPath, url, timeoutS ?? 15), seen: undefined}
+  const said = (seen?: SeenFlows) =>
+    seen ? `; observe saw: ${quoteFlows(flowsBetween(seen, from.ip ?? '', to.ip ?? '', true))}` : ''
   if (expectOk) {
     const r = await httpGet(from.netnsPath, url, 3)
     if (r.ok) return r
@@ -35,12 +46,16 @@ export async function http(from: CheckPod, to: CheckPod, expectOk: boolean) {
     const seen = /did not finish within/.test(r.detail)
       ? 'no answer within 3 s'
       : r.detail.replace(/nsenter \S+ busybox /, '')
-    const again = await requestFate(from.netnsPath, to.netnsPath, url, 5)
-    return {...r, detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.detail}`}
+    const again = await fate(5)
+    return {
+      ...r,
+      detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.result.detail}${said(again.seen)}`,
+    }
   }
-  const f = await requestFate(from.netnsPath, to.netnsPath, url)
+  const {result: f, seen} = await fate()
   if (f.fate === 'not-sent') throw new CheckSkip(`HTTP GET ${url} from ${from.ip}: ${f.detail}`)
-  return {ok: f.fate !== 'dropped', detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}`}
+  const dropped = f.fate === 'dropped'
+  return {ok: !dropped, detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}${dropped ? '' : said(seen)}`}
 }
 
 export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
@@ -152,3 +167,55 @@ export async function linkLocal(pod: CheckPod): Promise<string | undefined> {
 }
 
 export const UDP_PROBES = 20
+
+/** What a check saw of the flow events while it ran: named flows, and events lost meanwhile. */
+export interface SeenFlows {
+  flows: Flow[]
+  lost: bigint
+}
+
+/**
+ * Collect the flow events the learner's programs report while `body` runs (as `ebpfcni observe`
+ * shows them; through a running observe when there is one). undefined: no flow_events ring is
+ * pinned, so there is nothing to quote.
+ */
+export async function flowsDuring<T>(ctx: Lab4Context, body: () => Promise<T>): Promise<{result: T; seen?: SeenFlows}> {
+  const svc = await ctx.policy.service()
+  const namer = new FlowNamer({pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()}, 0)
+  const events: FlowEvent[] = []
+  let feed: FlowFeed | undefined
+  try {
+    feed = FlowFeed.start({pinDir: ctx.pinned.pinDir(), onEvent: (e) => events.push(e)})
+    await feed.drainNow() // what was there before is not this check's
+    events.length = 0
+  } catch (err) {
+    feed?.stop()
+    if (err instanceof NoRingError) return {result: await body()}
+    throw err
+  }
+  try {
+    const result = await body()
+    await feed.drainNow()
+    return {result, seen: {flows: events.map((e) => namer.name(e)), lost: feed.lost()}}
+  } finally {
+    feed.stop()
+  }
+}
+
+/** The flows between two addresses (either direction when `both`), as observe's lines without colour. */
+export function flowsBetween(seen: SeenFlows | undefined, src: string, dst: string, both = false): Flow[] {
+  return (seen?.flows ?? []).filter(
+    (f) => (f.src.ip === src && f.dst.ip === dst) || (both && f.src.ip === dst && f.dst.ip === src),
+  )
+}
+
+/** A few flows quoted for a message: distinct decisions, the first of each. */
+export function quoteFlows(flows: Flow[], max = 3): string {
+  const seen = new Map<string, Flow>()
+  for (const f of flows) {
+    const k = `${f.program}/${f.verdict}/${f.reason}/${f.src.ip}>${f.dst.ip}`
+    if (!seen.has(k)) seen.set(k, f)
+  }
+  const lines = [...seen.values()].slice(0, max).map((f) => flowLine(f, false).slice(13))
+  return lines.length ? lines.join('; ') : 'no flow event'
+}

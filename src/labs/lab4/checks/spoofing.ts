@@ -9,6 +9,9 @@ import {
   spoofFlows,
   sleepCount,
   arrivedDuring,
+  flowsDuring,
+  flowsBetween,
+  quoteFlows,
   UDP_PROBES,
 } from './shared.js'
 
@@ -17,7 +20,7 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.source-validation',
     title: "a pod that sends from another pod's address is dropped at its own veth; its real address still works",
-    hint: 'In xdp_prog: look up ctx->ingress_ifindex in endpoints; when there is an entry and ip->saddr is not it, count the drop and return XDP_DROP.',
+    hint: 'In xdp_prog: look up ctx->ingress_ifindex in endpoints; when there is an entry and ip->saddr is not it, return xdp_drop(ctx, REASON_INVALID_SOURCE).',
     run: async (ctx) => {
       await requireMap(
         ctx,
@@ -46,7 +49,9 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const countBefore = sleepCount(ctx, b.ip)
       try {
         const dropsBefore = ctx.policy.drops()
-        const spoofed = await arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES))
+        const {result: spoofed, seen} = await flowsDuring(ctx, () =>
+          arrivedDuring(a, () => sendUdp(other.netnsPath, a.ip, 9999, UDP_PROBES)),
+        )
         const dropsAfter = ctx.policy.drops()
         const made = spoofFlows(ctx, b.ip, a.ip).filter((k) => !flowsBefore.has(k.toString('hex')))
         const counted = sleepCount(ctx, b.ip) - countBefore
@@ -73,6 +78,12 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         if (dropsAfter - dropsBefore < BigInt(UDP_PROBES))
           fail(
             `the spoofed datagrams did not arrive, but drops rose by ${dropsAfter - dropsBefore}, not ${UDP_PROBES}: were they dropped by xdp_prog, counted?`,
+          )
+        const spoofFlowEvents = flowsBetween(seen, b.ip, a.ip)
+        if (seen && !spoofFlowEvents.some((f) => f.verdict === 'DROPPED' && f.reason === 'invalid-source'))
+          fail(
+            `the spoofed datagrams were dropped, but no flow event said why: for ${b.ip} → ${a.ip} your programs reported ${quoteFlows(spoofFlowEvents)}`,
+            'return xdp_drop(ctx, REASON_INVALID_SOURCE): observe then shows each spoofed packet with its reason',
           )
       } finally {
         await inOther(['ip', 'route', 'del', `${a.ip}/32`])

@@ -1,5 +1,5 @@
 import chalk, {Chalk} from 'chalk'
-import type {Flow, FlowEnd} from '../observe/flow-names.js'
+import type {Flow, FlowEnd} from './flow-names.js'
 
 // One flow per line, in Hubble's shape: time, who to whom, protocol and flags, the program that
 // decided, the verdict, the reason and the rule or policy behind it.
