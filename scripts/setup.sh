@@ -26,6 +26,16 @@ die()  {
 # Run a command with its output going to the log, not the terminal.
 quiet() { "$@" >>"$LOG" 2>&1; }
 
+# --test-tools: also what only the test suite needs (scripts/test.sh passes it): Debian's Chromium,
+# the headless browser the observe --web test drives. Attendees' machines do not need it.
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) APT_PACKAGES+=(chromium) ;;
+    -h|--help) echo "usage: bash scripts/setup.sh [--test-tools]"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg (usage: bash scripts/setup.sh [--test-tools])" >&2; exit 2 ;;
+  esac
+done
+
 [ "$(id -u)" -eq 0 ] || { echo "setup.sh must run as root: sudo bash scripts/setup.sh" >&2; exit 2; }
 command -v apt-get >/dev/null || die "apt-get not found: ebpfcni's setup supports Debian 12 (or Ubuntu 22.04+)."
 : >"$LOG"

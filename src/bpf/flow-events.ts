@@ -1,4 +1,8 @@
 import {int2ip} from '../net/ipv4.js'
+import {closeFd} from './ffi.js'
+import {mapDump, mapInfo} from './map-ops.js'
+import {objGet} from './object.js'
+import {counterValue} from './counters.js'
 
 // Lab 4's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring buffer: the
 // reason table and the event layout. test/unit/flow-events.test.ts holds this file to the header
@@ -138,4 +142,25 @@ export function encodeFlowEvent(e: {
   b[30] = e.reason
   b[31] = FLOW_EVENT_VERSION
   return b
+}
+
+/**
+ * Drops per reason and direction, from the pinned drop_reasons per-CPU array (key reason * 2 +
+ * direction - 1, ebpfcni_flow.h), summed over CPUs: what the metrics exporter serves.
+ */
+export function readDropReasons(pin: string): Array<{reason: FlowReason; direction: Direction; drops: bigint}> {
+  const fd = objGet(pin)
+  try {
+    const info = mapInfo(fd)
+    return mapDump(fd, info).map(({key, value}) => {
+      const slot = key.readUInt32LE(0)
+      return {
+        reason: reasonById(Math.floor(slot / 2)),
+        direction: DIRECTIONS[((slot % 2) + 1) as 1 | 2],
+        drops: counterValue(value, info),
+      }
+    })
+  } finally {
+    closeFd(fd)
+  }
 }

@@ -16,14 +16,8 @@ import {UserError} from '../host/errors.js'
 import type {FlowEvent} from '../bpf/flow-events.js'
 
 export default class Observe extends BaseCommand {
-  static summary = "See lab 4's datapath decide: one line per verdict, with the pods, the reason and the policy."
-  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match.
-
-Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden.
-
-One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring.
-
---json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise.`
+  static summary = "Watch lab 4's datapath decide: each verdict with its pods, reason and policy."
+  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise.`
   static examples = [
     '<%= config.bin %> observe',
     '<%= config.bin %> observe --follow --pod httpbin --verdict dropped',
@@ -88,7 +82,7 @@ One process reads the ring; a second observe (or a check) follows the first one'
       // History first: what earlier readers drained (the log) and what waits in the ring now.
       const last = flags.last ?? (follow ? 0 : 20)
       // Filters drop some: read well past `last` raw events.
-      if (last) for (const e of loggedEvents(Math.max(last * 10, 20_000))) take(e)
+      if (last) for (const e of loggedEvents(flags['pin-dir'], Math.max(last * 10, 20_000))) take(e)
       await feed.drainNow()
       for (const f of last ? shown.slice(-last) : []) out(f)
       live = true

@@ -1,11 +1,15 @@
 import {Gauge, Registry} from 'prom-client'
 import {readCounterMap, type CounterSnapshot} from '../bpf/counters.js'
+import {existsSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {errorMessage} from '../host/errors.js'
+import {readDropReasons} from '../bpf/flow-events.js'
 
 // The Prometheus exporter over lab 3's pinned counter map. Each scrape reads the map
 // once (batched, through libbpf) and both metric families are filled from that read:
 //   ebpfcni_packets_total{source_addr, pod}  – this tool's name, with the pod resolved
 //   ebpf_exporter_counter{source_addr}       – the original workshop's name (with compat), so its queries work
+//   ebpfcni_drops_total{reason, direction}   – lab 4's drops by reason, when its drop_reasons map is pinned
 
 export interface ExporterOptions {
   /** Pinned counter map (lab 3: /sys/fs/bpf/ebpfcni/counter). */
@@ -17,6 +21,8 @@ export interface ExporterOptions {
    * default: promtool's lint refuses any name ending in _counter, and /metrics should lint clean.
    */
   compat?: boolean
+  /** Lab 4's drops by reason (ebpfcni_flow.h); default: drop_reasons beside the counter map. */
+  dropReasonsPin?: string
 }
 
 export interface Scrape {
@@ -59,6 +65,7 @@ export class CounterExporter {
   private snapshot?: CounterSnapshot
   private names = new Map<string, string>()
   private readMs = 0
+  private dropRows: Array<[Record<string, string>, bigint]> = []
 
   constructor(private readonly opts: ExporterOptions) {
     // The scalar gauges: prom-client's collect() runs at each scrape, after the map was read,
@@ -109,7 +116,26 @@ export class CounterExporter {
         rows.map(([addr, n]) => [{source_addr: addr}, n]),
       )
     }
+    if (this.dropRows.length)
+      text += family(
+        'ebpfcni_drops_total',
+        'counter',
+        "Packets lab 4's programs dropped, by reason and direction (from-pod: xdp_prog, to-pod: to_pod).",
+        this.dropRows,
+      )
     return text
+  }
+
+  /** Lab 4's drops by reason; none before lab 4's program is loaded (or when its map cannot be read). */
+  private readDropReasons(): void {
+    const pin = this.opts.dropReasonsPin ?? join(dirname(this.opts.counterPin), 'drop_reasons')
+    try {
+      this.dropRows = existsSync(pin)
+        ? readDropReasons(pin).map((r) => [{reason: r.reason.name, direction: r.direction}, r.drops])
+        : []
+    } catch {
+      this.dropRows = []
+    }
   }
 
   get contentType(): string {
@@ -123,6 +149,7 @@ export class CounterExporter {
     try {
       this.snapshot = readCounterMap(this.opts.counterPin)
       this.names = this.opts.podNames()
+      this.readDropReasons()
     } catch (err) {
       this.snapshot = undefined
       error = `cannot read ${this.opts.counterPin}: ${errorMessage(err)}`

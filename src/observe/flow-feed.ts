@@ -24,9 +24,11 @@ import {decodeFlowEvent, FLOW_EVENT_SIZE, FlowDecodeError, type FlowEvent} from 
 // and says in owner.json how far it has read. Every other reader follows the log: "attached
 // through the owner". A reader that is gone (kill -9) is noticed by its pid, and replaced.
 
-export const observeDir = (): string => join(stateDir(), 'observe')
-const ownerPath = (): string => join(observeDir(), 'owner.json')
-export const flowLogPath = (): string => join(observeDir(), 'flows.bin')
+/** One folder per pin dir: a ring, its owner and its log belong together. */
+export const observeDir = (pinDir: string): string =>
+  join(stateDir(), 'observe', pinDir.replace(/^\/sys\/fs\/bpf\/?/, '').replace(/[^\w.-]+/g, '_') || 'bpffs')
+const ownerPath = (pinDir: string): string => join(observeDir(pinDir), 'owner.json')
+export const flowLogPath = (pinDir: string): string => join(observeDir(pinDir), 'flows.bin')
 /** The log keeps at most this many events (4 MiB); older ones go. */
 const LOG_MAX_EVENTS = 131_072
 const DRAIN_MS = 20
@@ -52,9 +54,9 @@ export interface FeedOptions {
 export const monotonicNs = (): bigint => process.hrtime.bigint()
 
 /** The process that owns the ring now, if it is alive. */
-export function ringOwner(): OwnerState | undefined {
+export function ringOwner(pinDir: string): OwnerState | undefined {
   try {
-    const o = JSON.parse(readFileSync(ownerPath(), 'utf8')) as OwnerState
+    const o = JSON.parse(readFileSync(ownerPath(pinDir), 'utf8')) as OwnerState
     return processAlive(o.pid, o.startTime) ? o : undefined
   } catch {
     return undefined
@@ -65,24 +67,24 @@ export function ringOwner(): OwnerState | undefined {
  * Become the ring's owner unless a live process is: owner.json made with O_EXCL, so two readers
  * starting at once cannot both own it; a dead owner's file is taken over.
  */
-function claimRing(): boolean {
+function claimRing(pinDir: string): boolean {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      closeSync(openSync(ownerPath(), 'wx'))
+      closeSync(openSync(ownerPath(pinDir), 'wx'))
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const raw = (() => {
         try {
-          return readFileSync(ownerPath(), 'utf8')
+          return readFileSync(ownerPath(pinDir), 'utf8')
         } catch {
           return undefined
         }
       })()
       // Empty: another reader between its create and its first write: it owns the ring.
-      if (raw === '' && Date.now() - statSync(ownerPath()).mtimeMs < 2000) return false
-      if (ringOwner()) return false
-      rmSync(ownerPath(), {force: true})
+      if (raw === '' && Date.now() - statSync(ownerPath(pinDir)).mtimeMs < 2000) return false
+      if (ringOwner(pinDir)) return false
+      rmSync(ownerPath(pinDir), {force: true})
     }
   }
   return false
@@ -112,11 +114,11 @@ export function lostSoFar(pinDir: string): bigint {
 }
 
 /** The last `n` events of the log (history from earlier readers). Bad records are skipped. */
-export function loggedEvents(n: number): FlowEvent[] {
-  if (n <= 0 || !existsSync(flowLogPath())) return []
-  const size = statSync(flowLogPath()).size
+export function loggedEvents(pinDir: string, n: number): FlowEvent[] {
+  if (n <= 0 || !existsSync(flowLogPath(pinDir))) return []
+  const size = statSync(flowLogPath(pinDir)).size
   const count = Math.min(n, Math.floor(size / FLOW_EVENT_SIZE))
-  const fd = openSync(flowLogPath(), 'r')
+  const fd = openSync(flowLogPath(pinDir), 'r')
   try {
     const buf = Buffer.alloc(count * FLOW_EVENT_SIZE)
     readSync(fd, buf, 0, buf.length, size - (size % FLOW_EVENT_SIZE) - buf.length)
@@ -165,10 +167,10 @@ export class FlowFeed {
 
   /** Start reading. Throws NoRingError when no ring is pinned (unless the owner is already reading one). */
   static start(o: FeedOptions): FlowFeed {
-    mkdirSync(observeDir(), {recursive: true})
-    if (!claimRing()) {
+    mkdirSync(observeDir(o.pinDir), {recursive: true})
+    if (!claimRing(o.pinDir)) {
       const f = new FlowFeed(o, 'follower')
-      f.logOffset = existsSync(flowLogPath()) ? statSync(flowLogPath()).size : 0
+      f.logOffset = existsSync(flowLogPath(o.pinDir)) ? statSync(flowLogPath(o.pinDir)).size : 0
       f.logOffset -= f.logOffset % FLOW_EVENT_SIZE
       f.timer = setInterval(() => f.follow(), DRAIN_MS)
       return f
@@ -180,7 +182,7 @@ export class FlowFeed {
 
   /** The owner process followed, when this feed is a follower. */
   ownerPid(): number | undefined {
-    return this.mode === 'owner' ? process.pid : ringOwner()?.pid
+    return this.mode === 'owner' ? process.pid : ringOwner(this.o.pinDir)?.pid
   }
 
   /** Events lost since the feed started. */
@@ -192,10 +194,10 @@ export class FlowFeed {
     try {
       this.reader = RingReader.open(ringPin(this.o.pinDir), (r) => this.record(r))
     } catch (err) {
-      rmSync(ownerPath(), {force: true})
+      rmSync(ownerPath(this.o.pinDir), {force: true})
       throw err
     }
-    this.logFd = openSync(flowLogPath(), 'a')
+    this.logFd = openSync(flowLogPath(this.o.pinDir), 'a')
     this.writeOwner(0n)
     this.timer = setInterval(() => this.tick(), DRAIN_MS)
   }
@@ -207,9 +209,9 @@ export class FlowFeed {
       drainedNs: String(drainedNs),
       lost: String(lostSoFar(this.o.pinDir)),
     }
-    const tmp = `${ownerPath()}.${process.pid}.tmp`
+    const tmp = `${ownerPath(this.o.pinDir)}.${process.pid}.tmp`
     writeFileSync(tmp, JSON.stringify(state))
-    renameSync(tmp, ownerPath())
+    renameSync(tmp, ownerPath(this.o.pinDir))
   }
 
   private record(r: Buffer): void {
@@ -273,12 +275,12 @@ export class FlowFeed {
 
   private trimLog(): void {
     if (this.logFd === undefined) return
-    const size = statSync(flowLogPath()).size
+    const size = statSync(flowLogPath(this.o.pinDir)).size
     if (size <= LOG_MAX_EVENTS * FLOW_EVENT_SIZE) return
     // Keep the newer half; followers notice the file shrank and start over from its end.
     const keep = Math.floor(LOG_MAX_EVENTS / 2) * FLOW_EVENT_SIZE
     const buf = Buffer.alloc(keep)
-    const fd = openSync(flowLogPath(), 'r+')
+    const fd = openSync(flowLogPath(this.o.pinDir), 'r+')
     try {
       readSync(fd, buf, 0, keep, size - (size % FLOW_EVENT_SIZE) - keep)
       ftruncateSync(fd, 0)
@@ -289,13 +291,13 @@ export class FlowFeed {
   }
 
   private follow(): void {
-    if (!existsSync(flowLogPath())) return
-    const size = statSync(flowLogPath()).size
+    if (!existsSync(flowLogPath(this.o.pinDir))) return
+    const size = statSync(flowLogPath(this.o.pinDir)).size
     if (size < this.logOffset) this.logOffset = size - (size % FLOW_EVENT_SIZE) // trimmed
     const n = Math.floor((size - this.logOffset) / FLOW_EVENT_SIZE)
     if (n > 0) {
       const buf = Buffer.alloc(n * FLOW_EVENT_SIZE)
-      const fd = openSync(flowLogPath(), 'r')
+      const fd = openSync(flowLogPath(this.o.pinDir), 'r')
       try {
         readSync(fd, buf, 0, buf.length, this.logOffset)
       } finally {
@@ -306,7 +308,7 @@ export class FlowFeed {
       events.forEach((e) => this.o.onEvent(e))
       bad.forEach((b) => this.skip(b))
     }
-    if (!ringOwner() && claimRing()) {
+    if (!ringOwner(this.o.pinDir) && claimRing(this.o.pinDir)) {
       // The owner went away: take the ring over, so events keep coming.
       clearInterval(this.timer)
       this.o.onNotice?.({kind: 'owner-gone', message: 'the observe that owned the ring stopped: reading it here now'})
@@ -328,7 +330,7 @@ export class FlowFeed {
     const since = monotonicNs()
     const deadline = Date.now() + patienceMs
     for (;;) {
-      const o = ringOwner()
+      const o = ringOwner(this.o.pinDir)
       if (!o || BigInt(o.drainedNs) >= since) break
       if (Date.now() > deadline)
         throw new Error(
@@ -351,7 +353,7 @@ export class FlowFeed {
       this.reader = undefined
       if (this.logFd !== undefined) closeSync(this.logFd)
       this.logFd = undefined
-      if (ringOwner()?.pid === process.pid) rmSync(ownerPath(), {force: true})
+      if (ringOwner(this.o.pinDir)?.pid === process.pid) rmSync(ownerPath(this.o.pinDir), {force: true})
     }
   }
 }

@@ -37,6 +37,7 @@ export async function startFlowWebServer(opts: {
       )
     if (path === '/flows') {
       res.writeHead(200, {'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive'})
+      res.write(': connected\n\n') // sends the headers now: the page's EventSource opens before the first flow
       for (const f of recent) res.write(`data: ${JSON.stringify(f)}\n\n`)
       clients.add(res)
       req.on('close', () => clients.delete(res))

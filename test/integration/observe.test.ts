@@ -1,0 +1,265 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa, type ResultPromise} from 'execa'
+import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '../helpers/env.js'
+import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import {objGet, testRun} from '../../src/bpf/object.js'
+import {closeFd} from '../../src/bpf/ffi.js'
+import {ipv4Tcp} from '../../src/bpf/frames.js'
+import type {Flow} from '../../src/observe/flow-names.js'
+
+// `ebpfcni observe` as an attendee uses it: lab 4's NetworkPolicy program loaded, a policy
+// applied, real pods, real probes; then what observe prints, a second observe, a reload, a
+// program that writes records of another size, no ring at all, Ctrl-C, and the page in Chromium.
+
+const CHROMIUM = '/usr/bin/chromium'
+
+describe('ebpfcni observe: flow events from the datapath', () => {
+  const t = tempStateDir()
+  const id = uniq()
+  const bridge = `ob${id}`
+  const pinDir = `/sys/fs/bpf/ebpfcni-ob${id}`
+  const oddPinDir = `/sys/fs/bpf/ebpfcni-obx${id}`
+  // Pod names are netns names: unique, so a learner's own pods on the machine are never touched.
+  const [W, C, O] = [`web${id}`, `cli${id}`, `oth${id}`]
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = cliRunner(env)
+  const running: ResultPromise[] = []
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+  let web: {ip: string}
+  let other: {ip: string}
+
+  /** observe in the background, its stdout lines collected as they come. */
+  function observeBg(args: string[]) {
+    const p = execa('node', [cliBin, 'observe', '--pin-dir', pinDir, ...args], {
+      reject: false,
+      env,
+      stdin: 'ignore',
+      timeout: 120_000,
+    })
+    running.push(p)
+    const out: string[] = []
+    const err: string[] = []
+    p.stdout?.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter(Boolean)))
+    p.stderr?.on('data', (d: Buffer) => err.push(d.toString()))
+    return {p, out, err}
+  }
+  const flowsIn = (lines: string[]): Flow[] =>
+    lines.flatMap((l) => {
+      const o = JSON.parse(l) as Flow & {notice?: string}
+      return o.verdict ? [o] : []
+    })
+  const until = async (what: string, cond: () => boolean, ms = 20_000) => {
+    const end = Date.now() + ms
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  const deniedDrop = (f: Flow) =>
+    f.verdict === 'DROPPED' && f.reason === 'isolated' && f.src.ip === other.ip && f.dst.ip === web.ip
+
+  beforeAll(async () => {
+    requireRoot()
+    requireBuilt()
+    before = await hostSnapshot()
+    const conf = join(t.dir, 'net.conflist')
+    mkdirSync(join(t.dir, 'ipam'), {recursive: true})
+    const ipam = {type: 'host-local', ranges: [[{subnet: '10.237.0.0/24'}]], dataDir: join(t.dir, 'ipam')}
+    writeFileSync(
+      conf,
+      JSON.stringify({cniVersion: '1.0.0', name: `o${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipam}]}),
+    )
+    const program = join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c')
+    for (const args of [
+      ['bpf', 'build', program, '-o', join(t.dir, 'lab4.o')],
+      ['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir],
+      ['pod', 'add', W, '--config', conf, '-l', 'app=web'],
+      ['pod', 'add', C, '--config', conf, '-l', 'app=client', '--workload', 'sleep'],
+      ['pod', 'add', O, '--config', conf, '-l', 'app=other', '--workload', 'sleep'],
+    ]) {
+      const r = await cli(args)
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+    }
+    const policy = join(t.dir, 'web.yaml')
+    writeFileSync(
+      policy,
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-client-80}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: client}}}]
+      ports: [{protocol: TCP, port: 80}]
+`,
+    )
+    const applied = await cli(['policy', 'apply', policy, '--pin-dir', pinDir])
+    expect(applied.exitCode, applied.stderr).toBe(0)
+    const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>
+    web = pods.find((p) => p.name === W)!
+    other = pods.find((p) => p.name === O)!
+  }, 180_000)
+
+  afterAll(async () => {
+    for (const p of running) p.kill('SIGKILL')
+    await cli(['reset', '--all', '--yes'])
+    await deleteLinkQuietly(bridge)
+    rmSync(pinDir, {recursive: true, force: true})
+    rmSync(oddPinDir, {recursive: true, force: true})
+    t.cleanup()
+  })
+
+  it('a denied probe is one DROPPED line at to_pod: pods by name, reason isolated, the policy and its nearest miss', async () => {
+    const probe = await cli(['pod', 'probe', O, W])
+    expect(probe.exitCode).not.toBe(0)
+    const r = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--verdict', 'dropped', '--last', '5'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `${O}:\\d+ -> ${W}:80 TCP SYN\\s+to_pod\\s+DROPPED\\s+isolated, no rule allows it \\(policy web-from-client-80: allows app=client only; the sender ${O} has app=other\\)`,
+      ),
+    )
+    expect(r.stderr).toMatch(/0 event\(s\) lost/)
+    const json = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--last', '50', '--json'])
+    const flows = flowsIn(json.stdout.split('\n').filter(Boolean))
+    const drop = flows.find(deniedDrop)
+    expect(drop, json.stdout).toMatchObject({
+      program: 'to_pod',
+      direction: 'to-pod',
+      proto: 'TCP',
+      tcpFlags: 'SYN',
+      src: {pod: O, labels: {app: 'other'}},
+      dst: {pod: W, port: 80},
+      policy: 'policy web-from-client-80',
+    })
+    // The same SYN left other through xdp_prog, which passed it: both observation points are there.
+    expect(flows.some((f) => f.program === 'xdp_prog' && f.verdict === 'FORWARDED' && f.src.ip === other.ip)).toBe(true)
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!)).toEqual({printed: expect.any(Number), lost: 0})
+  }, 60_000)
+
+  it('allowed traffic is FORWARDED by the port rule, its replies as conntrack replies', async () => {
+    expect((await cli(['pod', 'probe', C, W])).exitCode).toBe(0)
+    const json = await cli(['observe', '--pin-dir', pinDir, '--pod', C, '--last', '100', '--json'])
+    const flows = flowsIn(json.stdout.split('\n').filter(Boolean))
+    expect(flows.find((f) => f.program === 'to_pod' && f.dst.pod === W && f.tcpFlags === 'SYN')).toMatchObject({
+      verdict: 'FORWARDED',
+      reason: 'port-allowed',
+      policy: 'policy web-from-client-80',
+    })
+    expect(flows.some((f) => f.dst.pod === C && f.reason === 'ct-reply' && f.verdict === 'FORWARDED')).toBe(true)
+  }, 60_000)
+
+  it('a second observe follows the first; when the first is interrupted (exit 130) the second takes the ring over', async () => {
+    const first = observeBg(['--follow', '--json'])
+    await until('the first observe to own the ring', () =>
+      existsSync(join(t.dir, 'observe', pinDir.slice(12), 'owner.json')),
+    )
+    const second = observeBg(['--follow', '--json', '--pod', O])
+    await new Promise((r) => setTimeout(r, 500))
+    await cli(['pod', 'probe', O, W])
+    await until('the drop in both', () => flowsIn(first.out).some(deniedDrop) && flowsIn(second.out).some(deniedDrop))
+    first.p.kill('SIGINT')
+    expect((await first.p).exitCode).toBe(130)
+    const seenBefore = flowsIn(second.out).filter(deniedDrop).length
+    await cli(['pod', 'probe', O, W])
+    await until(
+      'the second observe to read the ring itself',
+      () => flowsIn(second.out).filter(deniedDrop).length > seenBefore,
+    )
+    expect(second.out.join('\n')).toMatch(/reading it here now/)
+    second.p.kill('SIGINT')
+    expect((await second.p).exitCode).toBe(130)
+    expect(existsSync(join(t.dir, 'observe', pinDir.slice(12), 'owner.json'))).toBe(false)
+  }, 90_000)
+
+  it('a reload that pins a new ring is followed, with a notice', async () => {
+    const o = observeBg(['--follow', '--json'])
+    await until('observe to own the ring', () => existsSync(join(t.dir, 'observe', pinDir.slice(12), 'owner.json')))
+    rmSync(join(pinDir, 'flow_events'))
+    const reload = await cli(['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir, '--replace'])
+    expect(reload.exitCode, reload.stderr).toBe(0)
+    await until('the reload notice', () => o.out.some((l) => /reloaded: reading its new flow_events ring/.test(l)))
+    o.p.kill('SIGINT')
+    expect((await o.p).exitCode).toBe(130)
+  }, 60_000)
+
+  it('records of another size are skipped and said, never decoded as flows', async () => {
+    const fix = join(repoRoot, 'test/fixtures/bpf/short_flow_events.bpf.c')
+    expect((await cli(['bpf', 'build', fix, '-o', join(t.dir, 'short.o')])).exitCode).toBe(0)
+    expect((await cli(['bpf', 'load', join(t.dir, 'short.o'), '--pin-dir', oddPinDir])).exitCode).toBe(0)
+    const fd = objGet(join(oddPinDir, 'short_events'))
+    try {
+      testRun(fd, ipv4Tcp('10.237.0.9', '10.237.0.10', 80), 3)
+    } finally {
+      closeFd(fd)
+    }
+    const r = await cli(['observe', '--pin-dir', oddPinDir, '--last', '10'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(
+      /skipped \d+ record\(s\) that are not flow events: an event of 16 bytes: struct flow_event is 32/,
+    )
+  }, 60_000)
+
+  it('with no ring pinned it says what to load, and exits 2 (a usage error)', async () => {
+    const r = await cli(['observe', '--pin-dir', '/sys/fs/bpf/ebpfcni-none'])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/no flow_events ring is pinned at \/sys\/fs\/bpf\/ebpfcni-none\/flow_events/)
+    expect(r.stderr).toMatch(/ebpfcni lab 4/)
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
+  })
+
+  it('--web serves the topology and the live flow table on 127.0.0.1; Chromium shows a denied probe', async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: bash scripts/setup.sh --test-tools installs Debian's chromium`)
+    const o = observeBg(['--web', '--port', '0'])
+    await until('the server', () => /http:\/\/127\.0\.0\.1:\d+\//.test(o.err.join('')))
+    const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(o.err.join(''))![0]
+    const {chromium} = await import('playwright-core')
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    try {
+      const page = await browser.newPage({viewport: {width: 1300, height: 700}})
+      const outside: string[] = []
+      page.on('request', (r) => void (r.url().startsWith(url) || outside.push(r.url())))
+      await page.goto(url)
+      await page.waitForSelector('#status:text("live")')
+      await expect
+        .poll(() => page.locator('#topology').innerText(), {timeout: 20_000})
+        .toMatch(new RegExp(`${W} 10\\.237\\.0\\.\\d+ app=web`))
+      const t0 = Date.now()
+      await cli(['pod', 'probe', O, W])
+      await page.waitForSelector('tr.DROPPED >> text=isolated, no rule allows it', {timeout: 30_000})
+      console.log(`observe --web: the denied probe's row appeared ${Date.now() - t0} ms after the probe started`)
+      mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
+      const shot = join(repoRoot, 'test-results/observe-web.png')
+      await page.screenshot({path: shot})
+      console.log(`observe --web screenshot: ${shot}`)
+      expect(outside, 'the page loaded something from outside the machine').toEqual([])
+    } finally {
+      await browser.close()
+      o.p.kill('SIGINT')
+      await o.p
+    }
+  }, 90_000)
+
+  it('leaves nothing once reset', async () => {
+    expect((await cli(['reset', '--all', '--yes'])).exitCode).toBe(0)
+    await deleteLinkQuietly(bridge)
+    rmSync(pinDir, {recursive: true, force: true})
+    rmSync(oddPinDir, {recursive: true, force: true})
+    expect(await hostSnapshot()).toEqual(before)
+  })
+})
