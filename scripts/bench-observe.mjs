@@ -12,6 +12,7 @@
 //     from the test run to the line on observe's stdout.
 // Usage (root, after npm run build): node scripts/bench-observe.mjs [--rounds 30]
 import {execFileSync, spawn} from 'node:child_process'
+import {setImmediate} from 'node:timers'
 import {existsSync, mkdtempSync, mkdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
