@@ -1,7 +1,7 @@
 import {readdirSync, readFileSync} from 'node:fs'
 import type {FlowEvent} from '../bpf/flow-events.js'
 import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
-import type {ManualRule, PolicyPod} from '../policy/resolve.js'
+import {labelsKey, type ManualRule, type PolicyPod} from '../policy/resolve.js'
 import type {PolicyState} from '../policy/store.js'
 
 // From a datapath event to what a person reads: pod names and labels instead of addresses, and
@@ -16,6 +16,8 @@ export interface FlowEnd {
   port: number
   pod?: string
   labels?: Record<string, string>
+  /** The pod's identity in the identity design (lab 4 step identity): one number per label set. */
+  identity?: number
 }
 
 /** A flow event with names: the NDJSON object `observe --json` prints (docs/observe.md). */
@@ -107,8 +109,11 @@ export class FlowNamer {
     this.refresh()
     const byIp = (ip: string) => this.pods.find((p) => p.ip === ip)
     const [sp, dp] = [byIp(e.src), byIp(e.dst)]
-    const end = (ip: string, port: number, p?: PolicyPod): FlowEnd =>
-      p ? {ip, port, pod: p.name, labels: p.labels} : {ip, port}
+    const end = (ip: string, port: number, p?: PolicyPod): FlowEnd => {
+      if (!p) return {ip, port}
+      const identity = this.state?.identities[labelsKey(p.labels)]
+      return identity ? {ip, port, pod: p.name, labels: p.labels, identity} : {ip, port, pod: p.name, labels: p.labels}
+    }
     const flow: Flow = {
       time: new Date(this.wallOffsetMs + Number(e.tsNs / 1_000_000n)).toISOString(),
       verdict: e.verdict,

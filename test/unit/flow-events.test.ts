@@ -15,6 +15,7 @@ import {FlowNamer} from '../../src/observe/flow-names.js'
 import {flowMatches} from '../../src/observe/flow-filter.js'
 import {flowLine} from '../../src/observe/flow-line.js'
 import type {PolicyState} from '../../src/policy/store.js'
+import {labelsKey} from '../../src/policy/resolve.js'
 import {repoRoot} from '../helpers/env.js'
 
 // The reason table is one list: bpf/ebpfcni_flow.h. The decoder's table, the struct's layout and
@@ -184,6 +185,12 @@ describe('observe names what decided', () => {
     expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 80, 4, 1)).policy).toBe('policy web')
     // A reason no rule is behind names none.
     expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 80, 6, 1)).policy).toBeUndefined()
+  })
+
+  it('a pod with an identity (the identity design) carries it', () => {
+    const s = state({identities: {[labelsKey({app: 'sleep'})]: 257}})
+    const f = namer(s).name(ev('10.0.0.3', '10.0.0.2', 80, 5))
+    expect([f.src.identity, f.dst.identity]).toEqual([257, undefined])
   })
 
   it('--pod, --verdict and --reason select flows', () => {
