@@ -25,6 +25,7 @@ const LAYERS = {
   doctor: 5,
   reset: 5,
   topology: 5,
+  nodes: 4,
   observe: 5,
   pods: 4,
   bpf: 4,

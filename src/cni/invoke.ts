@@ -18,6 +18,11 @@ export interface InvokeRequest {
   cniPath: string[]
   timeoutMs?: number
   maxOutputBytes?: number
+  /**
+   * Run the plugin "on" a node: in this network namespace, with only the network namespace
+   * switched (nsenter --net). Never `ip netns exec`: it remounts /sys, which hides /sys/fs/bpf.
+   */
+  hostNetns?: string
 }
 
 export interface InvokeOutcome {
@@ -81,7 +86,8 @@ export async function invokePlugin(req: InvokeRequest): Promise<InvokeOutcome> {
   if (req.netns !== undefined) env.CNI_NETNS = req.netns
   if (req.ifname !== undefined) env.CNI_IFNAME = req.ifname
   if (req.args !== undefined) env.CNI_ARGS = req.args
-  const r = await run(pluginPath, [], {
+  const [cmd, args] = req.hostNetns ? ['nsenter', [`--net=${req.hostNetns}`, pluginPath]] : [pluginPath, []]
+  const r = await run(cmd, args, {
     input: req.stdinRaw ?? JSON.stringify(req.stdin),
     env,
     cleanEnv: true,

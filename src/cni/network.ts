@@ -20,6 +20,8 @@ export interface CniOptions {
   timeoutMs?: number
   /** Call VERSION first and require the config's version among supportedVersions (as podman does). */
   negotiate?: boolean
+  /** The node's network namespace the plugin runs in (lab 5's simulated nodes); the host's when unset. */
+  hostNetns?: string
 }
 
 export interface NetworkOutcome {
@@ -83,6 +85,7 @@ const base = (att: Attachment, opts: CniOptions) => ({
   args: att.args ?? '',
   cniPath: opts.cniPath,
   timeoutMs: opts.timeoutMs,
+  hostNetns: opts.hostNetns,
 })
 
 export async function addNetworkList(net: NetworkConfig, att: Attachment, opts: CniOptions): Promise<NetworkOutcome> {

@@ -14,6 +14,7 @@ export type ResourceKind =
   | 'process' // details: {pid, startTime}       name: what runs
   | 'pod' // details: pod record                 name: pod name
   | 'podman-network' // details: {}             name: network name
+  | 'node' // details: node record (lab 5)      name: node name; its netns and links are entries of their own
 
 export interface LedgerEntry {
   id: string

@@ -31,6 +31,23 @@ export async function httpGet(
   return probe(r, `HTTP GET ${url}`)
 }
 
+/**
+ * Download a URL and count the bytes that arrived (busybox wget into wc: nothing is kept). A
+ * transfer of a megabyte crosses hundreds of full-sized packets: MTU and checksum faults show.
+ */
+export async function download(fromNetns: string, url: string, timeoutS = 10): Promise<ProbeResult & {bytes: number}> {
+  const script = 'set -o pipefail; busybox wget -q -O - "$1" | wc -c'
+  const [f, a] = inNs(fromNetns, ['bash', '-c', script, 'download', url])
+  const r = await run(f, a, {timeoutMs: timeoutS * 1000})
+  return {...probe(r, `HTTP GET ${url}`), bytes: ok(r) ? Number(r.stdout.trim()) : 0}
+}
+
+/** Ping with a payload of `size` bytes and Don't Fragment set: does a packet that big get through whole? */
+export async function pingSized(fromNetns: string, ip: string, size: number, timeoutS = 2): Promise<ProbeResult> {
+  const [f, a] = inNs(fromNetns, ['ping', '-c', '1', '-W', String(timeoutS), '-M', 'do', '-s', String(size), '-q', ip])
+  return probe(await run(f, a, {timeoutMs: (timeoutS + 3) * 1000}), `ping ${ip} with ${size} bytes, Don't Fragment`)
+}
+
 export async function ping(fromNetns: string, ip: string, count = 1, timeoutS = 1): Promise<ProbeResult> {
   const [f, a] = inNs(fromNetns, ['ping', '-c', String(count), '-W', String(timeoutS), '-q', ip])
   return probe(await run(f, a, {timeoutMs: (count * timeoutS + 3) * 1000}), `ping ${ip}`)

@@ -14,6 +14,7 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify(body, null, 2) + '\n')
   }
   const status = /^\/status\/(\d{3})$/.exec(url.pathname)
+  const bytes = /^\/bytes\/(\d{1,8})$/.exec(url.pathname)
   if (url.pathname === '/get') {
     send(200, {
       args: Object.fromEntries(url.searchParams),
@@ -24,11 +25,16 @@ const server = createServer((req, res) => {
     })
   } else if (url.pathname === '/ip') {
     send(200, {origin: req.socket.remoteAddress?.replace(/^::ffff:/, '')})
+  } else if (bytes) {
+    // N bytes (at most 16 MiB): a transfer big enough to cross many MTU-sized packets.
+    const n = Math.min(Number(bytes[1]), 16 * 1024 * 1024)
+    res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': String(n)})
+    res.end(Buffer.alloc(n, 'x'))
   } else if (status) {
     const code = Number(status[1])
     send(code >= 100 && code <= 599 ? code : 400, {status: code})
   } else {
-    send(404, {error: 'not found', try: ['/get', '/ip', '/status/418']})
+    send(404, {error: 'not found', try: ['/get', '/ip', '/status/418', '/bytes/1048576']})
   }
 })
 // Inside the pod's own netns, listening on all of the pod's addresses is the point.

@@ -27,6 +27,7 @@ export class NetnsRuntime implements PodRuntime {
       netnsPath: netnsPath(netnsName),
       netnsName,
       ifname: spec.ifname,
+      ...(spec.node ? {node: spec.node.name, nodeNetns: spec.node.netnsPath} : {}),
     })
     // Write-ahead: the pod and its netns are in the ledger before either exists.
     const podEntry = this.ledger.record('pod', spec.name, {
@@ -45,10 +46,18 @@ export class NetnsRuntime implements PodRuntime {
       .join(';')
     this.ledger.update(podEntry.id, {...record})
     const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: record.cniArgs}
-    const added: NetworkOutcome = await addNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs})
+    const added: NetworkOutcome = await addNetworkList(net, att, {
+      cniPath: spec.cniPath,
+      timeoutMs: spec.timeoutMs,
+      hostNetns: record.nodeNetns,
+    })
     if (!added.ok) {
       // As kubelet does after a failed ADD: DEL (so the plugin may release what it took), then drop the sandbox.
-      await delNetworkList(net, att, {cniPath: spec.cniPath, timeoutMs: spec.timeoutMs}).catch(() => undefined)
+      await delNetworkList(net, att, {
+        cniPath: spec.cniPath,
+        timeoutMs: spec.timeoutMs,
+        hostNetns: record.nodeNetns,
+      }).catch(() => undefined)
       await this.cleanup(record)
       throw new PodError(`CNI ADD for pod ${spec.name}`, added.problem ?? 'failed', added)
     }
@@ -73,7 +82,7 @@ export class NetnsRuntime implements PodRuntime {
       const net = loadNetworkConfig(pod.configFile)
       // DEL still runs when the netns is already gone: the spec asks plugins to tolerate it.
       const att = {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs}
-      const del = await delNetworkList(net, att, {cniPath: pod.cniPath}, pod.result)
+      const del = await delNetworkList(net, att, {cniPath: pod.cniPath, hostNetns: pod.nodeNetns}, pod.result)
       if (!del.ok) problem = del.problem
     } catch (err) {
       problem = (err as Error).message
@@ -102,7 +111,7 @@ export class NetnsRuntime implements PodRuntime {
     return checkNetworkList(
       net,
       {containerId: pod.containerId, netns: pod.netnsPath, ifname: pod.ifname, args: pod.cniArgs},
-      {cniPath: pod.cniPath, timeoutMs},
+      {cniPath: pod.cniPath, timeoutMs, hostNetns: pod.nodeNetns},
       pod.result,
     )
   }

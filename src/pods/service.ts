@@ -78,6 +78,8 @@ export class PodService {
 
   /** The pod interface's veth peer on the host. */
   async hostVeth(pod: PodRecord): Promise<string | undefined> {
+    // On a simulated node (lab 5) the host end lives in the node's netns, not this machine's.
+    if (pod.nodeNetns) return undefined
     return (await hostPeer(pod.netnsPath, pod.ifname))?.ifname
   }
 }

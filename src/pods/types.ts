@@ -16,6 +16,8 @@ export interface PodSpec {
   lab?: number
   /** Extra CNI_ARGS (K=V;K=V) after the runtime's own (netns runtime). */
   cniArgs?: string
+  /** The simulated node the pod runs on (lab 5; netns runtime): the plugin runs in its netns. */
+  node?: {name: string; netnsPath: string}
 }
 
 /** What the tool knows about a pod; kept in the resource ledger (kind "pod"). */
@@ -45,6 +47,9 @@ export interface PodRecord {
   cniArgs?: string
   /** cri runtime: the pod uid given to RunPodSandbox (finds a sandbox whose id was never learnt). */
   criUid?: string
+  /** netns runtime on a simulated node (lab 5): the node, and its netns (where the plugin runs). */
+  node?: string
+  nodeNetns?: string
 }
 
 export interface PodRuntime {

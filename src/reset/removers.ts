@@ -25,6 +25,13 @@ const onDevice = (e: LedgerEntry, description: string, perform: (netns?: string)
 }
 
 export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
+  // A simulated node (lab 5) is its netns and links, entries of their own: the record just goes.
+  node: (e) =>
+    action(
+      e,
+      `forget node ${e.name} (its netns and underlay link are removed as entries of their own)`,
+      async () => {},
+    ),
   netns: (e) =>
     action(e, `delete netns ${e.name}${netnsExists(e.name) ? '' : ' (already gone)'}`, () => netnsDel(e.name)),
   link: (e) => onDevice(e, `delete link ${e.name}`, (ns) => linkDel(e.name, ns)),

@@ -7,6 +7,7 @@ import {plainCommands} from '../../ui/same-as.js'
 import {PodService, DEFAULT_CONFIG, DEFAULT_CNI_PATH} from '../../pods/service.js'
 import {UserError} from '../../host/errors.js'
 import type {PodRecord, RuntimeName, WorkloadName} from '../../pods/types.js'
+import {Cluster} from '../../nodes/cluster.js'
 
 /** Label keys and values as Kubernetes allows them (values: 63 characters of [A-Za-z0-9._-]). */
 const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
@@ -38,6 +39,7 @@ export default class PodAdd extends BaseCommand {
     '<%= config.bin %> pod add web --runtime cri --label app=httpbin',
     '<%= config.bin %> pod add a --args "K8S_POD_NAMESPACE=demo"',
     '<%= config.bin %> pod add a --config ./my.conflist --cni-path /usr/lib/cni',
+    '<%= config.bin %> pod add web --node b --label app=web',
   ]
 
   static enableJsonFlag = true
@@ -65,6 +67,10 @@ export default class PodAdd extends BaseCommand {
       description: 'Extra CNI_ARGS, K=V;K=V (netns runtime), after IgnoreUnknown=1;K8S_POD_NAME;K8S_POD_NAMESPACE.',
     }),
     timeout: Flags.integer({description: 'Seconds each plugin call may take.', default: 10, min: 1}),
+    node: Flags.string({
+      description:
+        "Lab 5: run the pod on this simulated node (ebpfcni node add). The plugin runs in the node's network namespace (nsenter --net) with the config given the node's pod CIDR and every node's addresses. netns runtime only: podman and cri pods run on this machine itself.",
+    }),
   }
 
   async run(): Promise<PodRecord> {
@@ -86,12 +92,18 @@ export default class PodAdd extends BaseCommand {
     }
     if (flags.args !== undefined && flags.runtime !== 'netns')
       throw new UserError(`--args works with the netns runtime: ${flags.runtime} sets CNI_ARGS itself`)
+    if (flags.node && flags.runtime !== 'netns')
+      throw new UserError(`--node works with the netns runtime: podman and cri pods run on this machine itself`)
+    const cluster = flags.node ? new Cluster() : undefined
+    const node = cluster?.get(flags.node as string)
+    const configFile = node && cluster ? cluster.nodeConfig(node, flags.config) : flags.config
     const pod = await new PodService().add(
       {
         name: args.name,
         labels,
         workload: flags.workload as WorkloadName,
-        configFile: flags.config,
+        configFile,
+        node: node ? {name: node.name, netnsPath: node.netnsPath} : undefined,
         cniPath: flags['cni-path'].split(':').filter(Boolean),
         timeoutMs: flags.timeout * 1000,
         cniArgs: flags.args,
@@ -99,10 +111,10 @@ export default class PodAdd extends BaseCommand {
       flags.runtime as RuntimeName,
     )
     this.log(
-      `${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`,
+      `${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}${pod.node ? ` on node ${pod.node}` : ''}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`,
     )
     // The netns runtime is a CNI runtime by hand: what it did, as one would type it.
-    if (pod.runtime === 'netns' && pod.netnsName)
+    if (pod.runtime === 'netns' && pod.netnsName && !node)
       this.sameAs([
         `ip netns add ${pod.netnsName}`,
         ...plainCommands.cniCall(
@@ -113,6 +125,11 @@ export default class PodAdd extends BaseCommand {
           pod.netnsPath,
           flags['cni-path'],
         ),
+      ])
+    if (node)
+      this.sameAs([
+        `ip netns add ${pod.netnsName}`,
+        `nsenter --net=${node.netnsPath} env CNI_COMMAND=ADD CNI_CONTAINERID=${pod.containerId} CNI_NETNS=${pod.netnsPath} CNI_IFNAME=eth0 CNI_PATH=${flags['cni-path']} ${pluginOnPath(flags['cni-path'], pluginType(configFile))} < ${configFile}`,
       ])
     return pod
   }

@@ -1,0 +1,90 @@
+import {randomBytes} from 'node:crypto'
+import {lab1Context, type Lab1Context, type PluginOptions} from '../lab1/context.js'
+import {Cluster, type ClusterSpec, type NodeRecord} from '../../nodes/cluster.js'
+import {PodService} from '../../pods/service.js'
+import type {PodRecord} from '../../pods/types.js'
+import {CheckFailure, CheckSkip} from '../../checks/engine.js'
+import {errorMessage} from '../../host/errors.js'
+
+// Lab 5's checks run on a cluster of their own: two nodes with names, subnets and an underlay
+// apart from the learner's (`ebpfcni node add`), a pod running httpbin on each, made through the
+// installed plugin and config. Everything is in the run's ledger under lab 5; cleanup removes the
+// pods (CNI DEL runs in their node), the nodes and the underlay.
+
+export interface CheckCluster {
+  cluster: Cluster
+  a: NodeRecord
+  b: NodeRecord
+  /** A pod on node a and one on node b, both serving HTTP. */
+  podA: PodRecord & {ip: string}
+  podB: PodRecord & {ip: string}
+}
+
+/** Lab 1's fixture (the installed plugin and config, the run's ledger and cleanup), and the cluster. */
+export interface Lab5Context extends Lab1Context {
+  /** The run's cluster, made on first use; a failed ADD fails the asking check with the plugin's error. */
+  cluster(): Promise<CheckCluster>
+  /** The same, for checks that need it working: a failure to make it is a skip naming why. */
+  ready(): Promise<CheckCluster>
+}
+
+/** Names and ranges no learner's cluster uses: a run's own. */
+export function checkClusterSpec(): ClusterSpec {
+  const id = randomBytes(3).toString('hex').slice(0, 5)
+  return {
+    id: `c5${id}`,
+    clusterCidr: '10.243.0.0/16',
+    underlayNet: '10.98.0',
+    tunnelNet: '10.246.0',
+    netnsPrefix: `e5${id}-`,
+    linkPrefix: `u5${id}`,
+    bridge: `ul5${id}`,
+    pinDir: `/sys/fs/bpf/ebpfcni-ul5${id}`,
+  }
+}
+
+export function lab5Context(opts: PluginOptions): Lab5Context {
+  const base = lab1Context(opts)
+  const cluster = new Cluster(checkClusterSpec(), base.pods.ledger, opts.lab)
+  const pods = new PodService(base.pods.ledger)
+  // The nodes go before the run's own pods and scratch dir: their pods' DEL runs in the nodes.
+  base.pods.onCleanup('before-pods', async () => {
+    for (const n of cluster.list()) await cluster.remove(n.name).catch(() => undefined)
+  })
+  let made: Promise<CheckCluster> | undefined
+  const make = async (): Promise<CheckCluster> => {
+    const a = await cluster.add('a')
+    const b = await cluster.add('b')
+    const pod = async (node: NodeRecord): Promise<PodRecord & {ip: string}> => {
+      const name = `${cluster.spec.id}${node.name}`
+      try {
+        const p = await pods.add({
+          name,
+          configFile: cluster.nodeConfig(node, opts.configFile),
+          cniPath: [opts.cniBinDir],
+          timeoutMs: opts.timeoutMs ?? 10_000,
+          workload: 'httpbin',
+          lab: opts.lab,
+          node: {name: node.name, netnsPath: node.netnsPath},
+        })
+        if (!p.ip) throw new Error(`ADD gave pod ${name} no address`)
+        return p as PodRecord & {ip: string}
+      } catch (err) {
+        throw new CheckFailure(`a pod on node ${node.name}: ${errorMessage(err)}`)
+      }
+    }
+    // Both nodes exist before the first pod: each ADD's node agent learns of the other.
+    return {cluster, a, b, podA: await pod(a), podB: await pod(b)}
+  }
+  return {
+    ...base,
+    cluster: () => (made ??= make()),
+    ready: async () => {
+      try {
+        return await (made ??= make())
+      } catch (err) {
+        throw new CheckSkip(`needs a pod on each node (${errorMessage(err)})`)
+      }
+    },
+  }
+}

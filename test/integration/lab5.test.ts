@@ -1,0 +1,208 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {getLab} from '../../src/labs/catalogue.js'
+import {repoRoot, cliRunner, tempStateDir} from '../helpers/env.js'
+import {labHarness} from '../helpers/lab-harness.js'
+import {hostSnapshot} from '../helpers/host.js'
+
+// Lab 5 for real: simulated nodes (netns), an underlay bridge, the learner's plugin run in each
+// node's namespace; each step's reference passes, each mutant fails the check it should, and
+// nothing is left. Then the cluster as a learner drives it by hand with `ebpfcni node`.
+
+const LAB = join(repoRoot, 'labs/05-nodes')
+const read = (rel: string): string => readFileSync(join(LAB, rel), 'utf8')
+const ROUTES = read('solution/routes/ebpfcni')
+const OVERLAY = read('solution/overlay/ebpfcni')
+const MTU_CONF = JSON.parse(read('solution/overlay/10-ebpfcni.conf')) as Record<string, unknown>
+
+interface Mutant {
+  name: string
+  step: 'routes' | 'overlay'
+  failsCheck: string
+  plugin: string
+  edit: [string, string]
+  mtu?: boolean
+  message: RegExp
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'forwarding never turned on',
+    step: 'routes',
+    failsCheck: 'nodes.forwarding',
+    plugin: ROUTES,
+    edit: ['  sysctl -qw net.ipv4.ip_forward=1 || return 1\n', ''],
+    message: /node a: net\.ipv4\.ip_forward is 0/,
+  },
+  {
+    name: "routes on-link with no next hop: nobody answers ARP for the other node's pods",
+    step: 'routes',
+    failsCheck: 'nodes.ping',
+    plugin: ROUTES,
+    edit: ['ip route replace "$cidr" via "$underlay"', 'ip route replace "$cidr" dev eth0'],
+    message: /ping from the pod on node a \(10\.243\.1\.\d+\) to the pod on node b .* got no reply/,
+  },
+  {
+    name: 'no route to the other nodes at all',
+    step: 'routes',
+    failsCheck: 'nodes.routes',
+    plugin: ROUTES,
+    edit: ['    ip route replace "$cidr" via "$underlay" || return 1\n', '    :\n'],
+    message: /node a has no route to 10\.243\.2\.0\/24 \(node b's pods\)/,
+  },
+  {
+    name: 'native routes only: the strict underlay drops them',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: ROUTES,
+    edit: ['', ''],
+    mtu: true,
+    message: /the underlay dropped [1-9]\d* packet\(s\) addressed to pods and carried 0 VXLAN packet\(s\)/,
+  },
+  {
+    name: 'VXLAN on the IANA port 4789, which the underlay does not count as 8472',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: OVERLAY,
+    edit: ['dstport 8472', 'dstport 4789'],
+    mtu: true,
+    message: /counted no VXLAN packet \(UDP 8472\)/,
+  },
+  {
+    name: 'no fdb entries: the tunnel has nowhere to send',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: OVERLAY,
+    edit: ['|| bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1', '|| true'],
+    mtu: true,
+    message: /with the underlay strict, ping from the pod on node a/,
+  },
+  {
+    name: "the pods keep MTU 1500 (the config's mtu not set)",
+    step: 'overlay',
+    failsCheck: 'nodes.mtu',
+    plugin: OVERLAY,
+    edit: ['', ''],
+    message: /eth0 has MTU 1500, expected 1450/,
+  },
+]
+
+describe("lab 5 checks: each step's reference passes, every mutant fails with the right check", () => {
+  const h = labHarness(5, {tag: 'l5', subnet: '10.242.0.0/24'})
+  const workspace = (name: string, plugin: string, mtu: boolean) =>
+    h.workspace(name, {
+      ebpfcni: plugin,
+      '10-ebpfcni.conf': JSON.stringify({...h.config, ...(mtu ? {mtu: MTU_CONF.mtu} : {})}),
+    })
+
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
+
+  it('the routes reference passes step routes; the overlay reference passes every lab 5 check; nothing is left', async () => {
+    const routes = await h.check(workspace('routes', ROUTES, false), 'routes')
+    expect(
+      routes.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(routes.checks, null, 1),
+    ).toEqual([])
+    const all = await h.check(workspace('overlay', OVERLAY, true))
+    expect(
+      all.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(all.checks, null, 1),
+    ).toEqual([])
+    expect(all.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(5).steps.flatMap((s) => s.checks))].sort())
+    await h.settle()
+    expect(await h.snapshot()).toEqual(h.before())
+  }, 180_000)
+
+  for (const m of MUTANTS) {
+    it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
+      expect(m.plugin.includes(m.edit[0]), `anchor missing: ${m.edit[0]}`).toBe(true)
+      const report = await h.check(workspace(m.name, m.plugin.replace(m.edit[0], m.edit[1]), Boolean(m.mtu)), m.step)
+      const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(target!.message).toMatch(m.message)
+      expect(target!.hint).toBeTruthy()
+      await h.settle()
+      expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
+    }, 120_000)
+  }
+})
+
+describe('ebpfcni node: a cluster by hand', () => {
+  const t = tempStateDir()
+  const cli = cliRunner({EBPFCNI_STATE_DIR: t.dir, CI: 'true'})
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+
+  beforeAll(async () => {
+    before = await hostSnapshot()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    t.cleanup()
+  })
+
+  it('node add, pod add --node, node list --strict, and reset leaves nothing', async () => {
+    // `ebpfcni node` drives the one cluster of the machine (ebpfcni-node-*): never touch a learner's.
+    const existing = await cli(['node', 'list', '--json'])
+    expect(existing.exitCode, existing.stderr).toBe(0)
+    if (
+      (JSON.parse(existing.stdout) as {nodes: unknown[]}).nodes.length ||
+      (await hostSnapshot()).links.includes('ebpfcni-ul')
+    )
+      throw new Error(
+        'a simulated cluster exists on this machine (ebpfcni node list): remove it (ebpfcni node del --all) before the suite',
+      )
+    const bin = join(t.dir, 'bin')
+    mkdirSync(bin, {recursive: true})
+    writeFileSync(join(bin, 'ebpfcni'), OVERLAY, {mode: 0o755})
+    const conf = join(t.dir, 'net.conf')
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'ebpfcni',
+        type: 'ebpfcni',
+        podcidr: '10.10.0.0/24',
+        mtu: 1450,
+        bridge: 'cbr0',
+      }),
+    )
+    const add = await cli(['node', 'add', 'a', 'b'])
+    expect(add.exitCode, add.stderr).toBe(0)
+    expect(add.stdout).toMatch(/node a: netns ebpfcni-node-a, pods 10\.244\.1\.0\/24, underlay 10\.99\.0\.1/)
+    expect((await cli(['node', 'add', 'a'])).stderr).toMatch(/a node named "a" already exists/)
+    expect((await cli(['node', 'add', 'Bad_Name'])).stderr).toMatch(/must be 1-8 lowercase letters or digits/)
+    for (const [pod, node] of [
+      ['na1', 'a'],
+      ['nb1', 'b'],
+    ]) {
+      const r = await cli(['pod', 'add', pod, '--node', node, '--config', conf, '--cni-path', bin])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(
+        new RegExp(`pod ${pod} \\(netns on node ${node}\\) ip 10\\.244\\.${node === 'a' ? 1 : 2}\\.`),
+      )
+      expect(r.stderr).toMatch(/same as: ip netns add ebpfcni-\w+ && nsenter --net=\/run\/netns\/ebpfcni-node-/)
+    }
+    expect((await cli(['pod', 'add', 'nx', '--node', 'zz', '--config', conf])).stderr).toMatch(/no node named "zz"/)
+    expect((await cli(['pod', 'add', 'nx', '--node', 'a', '--runtime', 'podman', '--config', conf])).stderr).toMatch(
+      /--node works with the netns runtime/,
+    )
+    const strict = await cli(['node', 'list', '--strict', '--json'])
+    expect(JSON.parse(strict.stdout).underlay.strict).toBe(true)
+    const probe = await cli(['pod', 'probe', 'na1', 'nb1'])
+    expect(probe.exitCode, probe.stdout + probe.stderr).toBe(0)
+    const listed = JSON.parse((await cli(['node', 'list', '--json'])).stdout) as {
+      nodes: Array<{name: string; pods: string[]}>
+      underlay: {vxlan: string}
+    }
+    expect(listed.nodes.map((n) => [n.name, n.pods.length])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ])
+    expect(Number(listed.underlay.vxlan)).toBeGreaterThan(0)
+    const reset = await cli(['reset', '--all', '--yes'])
+    expect(reset.exitCode, reset.stderr).toBe(0)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 120_000)
+})
