@@ -9,6 +9,7 @@ import {objGet} from '../bpf/object.js'
 import {mapDump, mapInfo, MAP_TYPES} from '../bpf/map-ops.js'
 import {closeFd} from '../bpf/ffi.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
+import {Cluster} from '../nodes/cluster.js'
 
 // The node in one model, as an attendee would assemble it from `ip`, `bpftool net` and
 // `bpftool map`: the bridges and their addresses, every pod on them (name, IP, MAC, labels,
@@ -49,12 +50,24 @@ export interface TopologyMap {
   maxEntries: number
 }
 
+/** A simulated node (lab 5) and the pods on it. */
+export interface TopologyNode {
+  name: string
+  podCidr: string
+  underlayIp: string
+  tunnelIp: string
+  netns: string
+  pods: Array<{name: string; ip: string | null; labels: Record<string, string>}>
+}
+
 export interface Topology {
   node: string
   bridges: TopologyBridge[]
-  /** Pods whose host veth is on no bridge (or is gone). */
+  /** Pods whose host veth is on no bridge (or is gone), pods on simulated nodes excepted. */
   unbridged: TopologyPod[]
   maps: TopologyMap[]
+  /** Lab 5's simulated nodes, when there are any. */
+  nodes: TopologyNode[]
 }
 
 /** The pinned maps under the labs' pin root, with how many entries each holds now. */
@@ -114,7 +127,9 @@ export async function podViews(pods = new PodService()): Promise<TopologyPod[]> 
 export async function readTopology(pods = new PodService()): Promise<Topology> {
   const bridges = new Map<string, TopologyBridge>()
   const unbridged: TopologyPod[] = []
+  const onNodes = new Set(pods.list().flatMap((p) => (p.nodeNetns ? [p.name] : [])))
   for (const pod of await podViews(pods)) {
+    if (onNodes.has(pod.name)) continue
     const master = pod.hostVeth ? (await link(pod.hostVeth))?.master : undefined
     if (!master) {
       unbridged.push(pod)
@@ -135,5 +150,16 @@ export async function readTopology(pods = new PodService()): Promise<Topology> {
     }
     br.pods.push(pod)
   }
-  return {node: hostname(), bridges: [...bridges.values()], unbridged, maps: pinnedMaps()}
+  const nodes = new Cluster().list().map((n) => ({
+    name: n.name,
+    podCidr: n.podCidr,
+    underlayIp: n.underlayIp,
+    tunnelIp: n.tunnelIp,
+    netns: n.netnsName,
+    pods: pods
+      .list()
+      .filter((p) => p.nodeNetns === n.netnsPath)
+      .map((p) => ({name: p.name, ip: p.ip ?? null, labels: p.labels})),
+  }))
+  return {node: hostname(), bridges: [...bridges.values()], unbridged, maps: pinnedMaps(), nodes}
 }

@@ -37,6 +37,15 @@ export function renderTopology(t: Topology): string {
     out.push(chalk.bold('pods on no bridge'))
     t.unbridged.forEach((p, i) => out.push(...podLines(p, i === t.unbridged.length - 1).map((l) => `  ${l}`)))
   }
+  if (t.nodes.length) {
+    out.push(chalk.bold(`simulated nodes (lab 5), on the underlay`))
+    for (const n of t.nodes) {
+      const pods = n.pods.map((p) => `${p.name} ${p.ip ?? 'no IP'}`).join(', ')
+      out.push(
+        `  ${chalk.bold(n.name)}  pods ${n.podCidr}  underlay ${n.underlayIp}  tunnel ${n.tunnelIp}  ${chalk.dim(n.netns)}${pods ? `\n     ${pods}` : ''}`,
+      )
+    }
+  }
   out.push(
     t.maps.length
       ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${t.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${m.entries}/${m.maxEntries} entries`).join('\n')}`

@@ -201,6 +201,16 @@ describe('ebpfcni node: a cluster by hand', () => {
       ['b', 1],
     ])
     expect(Number(listed.underlay.vxlan)).toBeGreaterThan(0)
+    // topology draws the nodes with their pods (and not those pods as pods of this machine).
+    const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as {
+      nodes: Array<{name: string; pods: Array<{name: string}>}>
+      unbridged: Array<{name: string}>
+    }
+    expect(topo.nodes.map((n) => [n.name, n.pods.map((p) => p.name)])).toEqual([
+      ['a', ['na1']],
+      ['b', ['nb1']],
+    ])
+    expect(topo.unbridged.map((p) => p.name)).not.toContain('na1')
     const reset = await cli(['reset', '--all', '--yes'])
     expect(reset.exitCode, reset.stderr).toBe(0)
     expect(await hostSnapshot()).toEqual(before)
