@@ -27,6 +27,7 @@ const LAYERS = {
   topology: 5,
   nodes: 4,
   observe: 5,
+  room: 5,
   pods: 4,
   bpf: 4,
   checks: 3,
