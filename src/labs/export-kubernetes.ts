@@ -1,0 +1,134 @@
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {stringify} from 'yaml'
+import {UserError} from '../host/errors.js'
+import {BPF_PIN_ROOT, CNI_BIN_DIR, CNI_CONF_DIR} from '../host/paths.js'
+
+// The attendee's work onto a real cluster: their plugin, its config and their compiled program,
+// installed on every node by a DaemonSet, as real CNIs install themselves (Cilium's and Calico's
+// install-cni init containers copy the plugin to /opt/cni/bin and the config to /etc/cni/net.d).
+// The files travel in a ConfigMap; the program is loaded and pinned by ebpfcni itself, in an image
+// built from this repository (the Dockerfile written here): bpftool cannot set libbpf's pin root,
+// and the labs' programs pin their maps under /sys/fs/bpf/ebpfcni.
+
+export const NAMESPACE = 'kube-system'
+export const IMAGE = 'ebpfcni:local'
+
+export interface KubernetesExport {
+  /** The objects, in the order they are applied. */
+  objects: Array<Record<string, unknown>>
+  files: string[]
+}
+
+const INSTALL_SCRIPT = `#!/bin/sh
+# ebpfcni's install step on a node (the DaemonSet's init container): the plugin and its config where
+# the container runtime looks, then the program, loaded and pinned where the plugin looks.
+set -eu
+install -m 0755 /files/ebpfcni /host${CNI_BIN_DIR}/ebpfcni
+install -m 0644 /files/10-ebpfcni.conf /host${CNI_CONF_DIR}/10-ebpfcni.conf
+if [ -f /files/ebpfcni.bpf.o ]; then
+  ebpfcni bpf load /files/ebpfcni.bpf.o --replace
+fi
+echo "ebpfcni installed on $(hostname)"
+`
+
+/** The manifests for a workspace: its plugin and config, and its built program when there is one. */
+export function kubernetesObjects(workspace: string): KubernetesExport {
+  const read = (f: string) => {
+    const p = join(workspace, f)
+    if (!existsSync(p))
+      throw new UserError(`${p} is missing`, {hint: 'export the workspace of a lab you have done (lab 1 at least)'})
+    return readFileSync(p, 'utf8')
+  }
+  const plugin = read('ebpfcni')
+  const config = read('10-ebpfcni.conf')
+  const object = join(workspace, 'ebpfcni.bpf.o')
+  const hasObject = existsSync(object)
+  const labels = {'app.kubernetes.io/name': 'ebpfcni'}
+  const configMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {name: 'ebpfcni-files', namespace: NAMESPACE, labels},
+    data: {ebpfcni: plugin, '10-ebpfcni.conf': config, 'install.sh': INSTALL_SCRIPT},
+    ...(hasObject ? {binaryData: {'ebpfcni.bpf.o': readFileSync(object).toString('base64')}} : {}),
+  }
+  const hostPath = (name: string, path: string, type: string) => ({name, hostPath: {path, type}})
+  const daemonSet = {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: {name: 'ebpfcni-node', namespace: NAMESPACE, labels},
+    spec: {
+      selector: {matchLabels: labels},
+      updateStrategy: {type: 'RollingUpdate'},
+      template: {
+        metadata: {labels},
+        spec: {
+          hostNetwork: true,
+          priorityClassName: 'system-node-critical',
+          // Every node, the control plane and not-ready ones included: without a CNI none is ready.
+          tolerations: [{operator: 'Exists'}],
+          initContainers: [
+            {
+              name: 'install',
+              image: IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/bin/sh', '/files/install.sh'],
+              securityContext: {privileged: true},
+              volumeMounts: [
+                {name: 'files', mountPath: '/files'},
+                {name: 'cni-bin', mountPath: `/host${CNI_BIN_DIR}`},
+                {name: 'cni-conf', mountPath: `/host${CNI_CONF_DIR}`},
+                // Pins made in the container must be the host's: bidirectional propagation.
+                {name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'Bidirectional'},
+              ],
+            },
+          ],
+          // Nothing runs after the install: the plugin is called by the runtime, the program by the kernel.
+          containers: [{name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: {requests: {cpu: '1m'}}}],
+          volumes: [
+            {name: 'files', configMap: {name: 'ebpfcni-files', defaultMode: 0o755}},
+            hostPath('cni-bin', CNI_BIN_DIR, 'DirectoryOrCreate'),
+            hostPath('cni-conf', CNI_CONF_DIR, 'DirectoryOrCreate'),
+            hostPath('bpffs', '/sys/fs/bpf', 'Directory'),
+          ],
+        },
+      },
+    },
+  }
+  return {
+    objects: [configMap, daemonSet],
+    files: ['ebpfcni', '10-ebpfcni.conf', ...(hasObject ? ['ebpfcni.bpf.o'] : [])],
+  }
+}
+
+/** The image the init container runs: ebpfcni itself, with libbpf and bpftool (built from the repository). */
+export const DOCKERFILE = `# ebpfcni's node image (the DaemonSet's init container): build it at the repository's root.
+#   docker build -t ${IMAGE} -f DIR/Dockerfile .        kind: kind load docker-image ${IMAGE}
+FROM node:22-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 bpftool iproute2 jq util-linux \\
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/ebpfcni
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts
+COPY bin bin
+COPY dist dist
+COPY labs labs
+COPY bpf bpf
+COPY oclif.manifest.json ./
+RUN ln -s /opt/ebpfcni/bin/run.js /usr/local/bin/ebpfcni
+`
+
+/** Write ebpfcni.yaml, the Dockerfile and a README into `dir` (new or empty). */
+export function exportKubernetes(workspace: string, dir: string): string[] {
+  if (existsSync(dir) && readdirSync(dir).length)
+    throw new UserError(`${dir} is not empty`, {hint: 'export into a new directory: nothing there is overwritten'})
+  const k = kubernetesObjects(workspace)
+  mkdirSync(dir, {recursive: true})
+  writeFileSync(join(dir, 'ebpfcni.yaml'), k.objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
+  writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE)
+  writeFileSync(
+    join(dir, 'README.md'),
+    `# ebpfcni on a cluster\n\nFrom the workspace ${workspace}: ${k.files.join(', ')}.\nSteps: docs/kubernetes.md in the ebpfcni repository.\n\n1. \`docker build -t ${IMAGE} -f ${dir}/Dockerfile .\` (at the repository's root), then make the image available to the nodes (\`kind load docker-image ${IMAGE}\`).\n2. \`kubectl apply -f ${dir}/ebpfcni.yaml\`\n3. \`kubectl -n ${NAMESPACE} logs -l app.kubernetes.io/name=ebpfcni -c install\`\n\nThe program is pinned under ${BPF_PIN_ROOT} on each node; the plugin (bash) needs jq, iproute2 and util-linux (nsenter, flock) on the node itself.\n`,
+  )
+  return ['ebpfcni.yaml', 'Dockerfile', 'README.md']
+}
