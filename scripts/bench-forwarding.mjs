@@ -81,7 +81,10 @@ async function setup(n, plugin, conf, placement) {
   cpSync(join(root, 'labs/05-nodes/solution', plugin, 'ebpfcni'), join(bin, 'ebpfcni'))
   chmodSync(join(bin, 'ebpfcni'), 0o755)
   const confFile = join(tmp, `conf${n}.json`)
-  writeFileSync(confFile, JSON.stringify({cniVersion: '1.0.0', name: `bf${n}`, type: 'ebpfcni', podcidr: '10.10.0.0/24', ...conf}))
+  writeFileSync(
+    confFile,
+    JSON.stringify({cniVersion: '1.0.0', name: `bf${n}`, type: 'ebpfcni', podcidr: '10.10.0.0/24', ...conf}),
+  )
   const cluster = new Cluster(spec(`bf${n}`, n), ledger)
   clusters.push(cluster)
   const nodes = [await cluster.add('a'), await cluster.add('b')]
@@ -104,7 +107,9 @@ async function setup(n, plugin, conf, placement) {
 
 try {
   const version = execFileSync('iperf3', ['--version'], {encoding: 'utf8'}).split('\n')[0]
-  console.log(`lab 5 forwarding paths, ${RUNS} runs each (${version}; kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`)
+  console.log(
+    `lab 5 forwarding paths, ${RUNS} runs each (${version}; kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`,
+  )
   const paths = [
     ['one node, through the bridge', 'routes', {}, [0, 0]],
     ['two nodes, native routes', 'routes', {}, [0, 1]],
