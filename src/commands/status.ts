@@ -1,8 +1,6 @@
 import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
-import {ProgressStore} from '../host/progress.js'
-import {loadLabs} from '../labs/catalogue.js'
-import {LabSession} from '../labs/session.js'
+import {workspaceStatus} from '../labs/session.js'
 import {mark} from '../ui/render.js'
 import {workspaceFlag} from '../ui/common-flags.js'
 import {workspaceDir} from '../host/paths.js'
@@ -27,8 +25,7 @@ export default class Status extends BaseCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Status)
     const workspace = workspaceDir(flags.workspace)
-    const progress = ProgressStore.forWorkspace(workspace)
-    const labs = loadLabs().map((lab) => new LabSession(lab, workspace, progress).status())
+    const labs = workspaceStatus(workspace)
     for (const l of labs) {
       const head = `Lab ${l.lab} — ${l.title}`
       const core = l.steps.filter((s) => s.level === 'core').reduce((n, s) => n + s.minutes, 0)

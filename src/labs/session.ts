@@ -1,5 +1,5 @@
 import {ProgressStore} from '../host/progress.js'
-import {getStep, type Lab, type LabStep} from './catalogue.js'
+import {getStep, loadLabs, type Lab, type LabStep} from './catalogue.js'
 import {runChecks} from './checker.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 
@@ -127,4 +127,10 @@ export class LabSession {
       steps,
     }
   }
+}
+
+/** Every lab's status for a workspace: what `status` prints and the room's metrics are made of. */
+export function workspaceStatus(workspace: string): LabStatus[] {
+  const progress = ProgressStore.forWorkspace(workspace)
+  return loadLabs().map((lab) => new LabSession(lab, workspace, progress).status())
 }

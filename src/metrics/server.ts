@@ -1,5 +1,5 @@
 import {createServer, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {listen} from '../host/listen.js'
 import type {CounterExporter} from './exporter.js'
 
 export interface MetricsServer {
@@ -40,14 +40,9 @@ export async function startMetricsServer(
     }
     res.writeHead(404, {'content-type': 'text/plain'}).end('not found: try /metrics\n')
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, opts.host, () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  const {port, base} = await listen(server, opts.host, opts.port)
   return {
-    url: `http://${host}:${port}/metrics`,
+    url: `${base}/metrics`,
     port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

@@ -1,5 +1,5 @@
 import {createServer, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {listen} from '../host/listen.js'
 import type {Flow} from './flow-names.js'
 
 // observe --web: one page (handed in, self-contained: nothing loaded from outside the machine),
@@ -45,14 +45,9 @@ export async function startFlowWebServer(opts: {
     }
     res.writeHead(404, {'content-type': 'text/plain'}).end('not found: / (the page), /flows (events), /topology\n')
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, opts.host, () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  const {base} = await listen(server, opts.host, opts.port)
   return {
-    url: `http://${host}:${port}/`,
+    url: `${base}/`,
     publish(f) {
       recent.push(f)
       if (recent.length > KEEP) recent.shift()

@@ -2,9 +2,7 @@ import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
-import {ProgressStore} from '../../host/progress.js'
-import {loadLabs} from '../../labs/catalogue.js'
-import {LabSession} from '../../labs/session.js'
+import {workspaceStatus} from '../../labs/session.js'
 import {stateDir, workspaceDir} from '../../host/paths.js'
 import {workspaceFlag} from '../../ui/common-flags.js'
 import {TEXTFILE_PATH, textfileMetrics, verdictOk, writeTextfile} from '../../room/textfile.js'
@@ -23,8 +21,7 @@ export default class FleetTextfile extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(FleetTextfile)
     const workspace = workspaceDir(flags.workspace)
-    const progress = ProgressStore.forWorkspace(workspace)
-    const labs = loadLabs().map((lab) => new LabSession(lab, workspace, progress).status())
+    const labs = workspaceStatus(workspace)
     const text = textfileMetrics(labs, {
       version: this.config.version,
       doctorOk: verdictOk(join(stateDir(), 'room', 'doctor.json')),
