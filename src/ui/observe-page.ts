@@ -54,7 +54,8 @@ src.onmessage = (m) => {
   const f = JSON.parse(m.data)
   const tr = el('tr', f.verdict)
   const why = f.reasonText + ([f.policy, f.nearMiss].filter(Boolean).length ? ' (' + [f.policy, f.nearMiss].filter(Boolean).join(': ') + ')' : '')
-  for (const [cls, text] of [['', f.time.slice(11, 23)], ['', end(f.src)], ['', end(f.dst)], ['', f.proto + (f.tcpFlags ? ' ' + f.tcpFlags : '')], ['', f.program], ['verdict', f.verdict], ['why', why]]) tr.append(el('td', cls, text))
+  const where = f.src.ip ? end(f.src) : 'on ' + (f.interface || 'ifindex ' + f.ifindex)
+  for (const [cls, text] of [['', f.time.slice(11, 23)], ['', where], ['', f.dst.ip ? end(f.dst) : ''], ['', f.proto + (f.tcpFlags ? ' ' + f.tcpFlags : '')], ['', f.program], ['verdict', f.verdict], ['why', why]]) tr.append(el('td', cls, text))
   rows.prepend(tr)
   while (rows.children.length > 300) rows.lastChild.remove()
 }

@@ -56,4 +56,29 @@ describe('what the step texts claim about the kernel', () => {
     const mode = await sh('ip', ['-d', '-j', 'link', 'show', 'dev', host])
     expect(JSON.parse(mode.stdout)[0].xdp?.mode).toBe(1) // 1: native (driver) mode, not generic
   })
+  it("a VXLAN device without dstport uses the kernel's default, 8472, and on a 1500-byte eth0 it gets MTU 1450 (lab 5, overlay)", async () => {
+    const add = await sh('ip', [
+      '-n',
+      ns,
+      'link',
+      'add',
+      'vxclaim',
+      'type',
+      'vxlan',
+      'id',
+      '7',
+      'local',
+      '10.253.9.2',
+      'dev',
+      'eth0',
+    ])
+    expect(add.exitCode, add.stderr).toBe(0)
+    const info = JSON.parse((await sh('ip', ['-n', ns, '-d', '-j', 'link', 'show', 'dev', 'vxclaim'])).stdout)[0] as {
+      mtu: number
+      linkinfo: {info_data: {port: number}}
+    }
+    expect(info.linkinfo.info_data.port).toBe(8472)
+    // 1500 minus the 50 bytes VXLAN adds: outer IPv4 20, UDP 8, VXLAN 8, the inner Ethernet header 14.
+    expect(info.mtu).toBe(1500 - (20 + 8 + 8 + 14))
+  })
 })
