@@ -27,10 +27,11 @@ die()  {
 quiet() { "$@" >>"$LOG" 2>&1; }
 
 # --test-tools: also what only the test suite needs (scripts/test.sh passes it): Debian's Chromium,
-# the headless browser the observe --web test drives. Attendees' machines do not need it.
+# the headless browser the observe --web test drives, and cloud-init, whose schema check judges
+# `fleet user-data`. Attendees' machines do not need them.
 for arg in "$@"; do
   case "$arg" in
-    --test-tools) APT_PACKAGES+=(chromium) ;;
+    --test-tools) APT_PACKAGES+=(chromium cloud-init) ;;
     -h|--help) echo "usage: bash scripts/setup.sh [--test-tools]"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (usage: bash scripts/setup.sh [--test-tools])" >&2; exit 2 ;;
   esac

@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Vagrant provisioning (see Vagrantfile): runs scripts/setup.sh from the synced repository, then
-# greets root's login shell with how to start. Idempotent. Also run by the test suite on the CI
-# machine (with a private profile dir), so what a self-paced learner's VM runs is tested.
-# Usage: vagrant-provision.sh [REPO] [--profile-dir DIR]
+# Provisioning of a learner's VM, one script for both ways one is made: the Vagrantfile runs it, and
+# so does the cloud-init user-data of `ebpfcni fleet user-data` (the room's VMs). It runs
+# scripts/setup.sh from the repository, then greets root's login shell with how to start.
+# Idempotent. Also run by the test suite on the CI machine (with a private profile dir), so what a
+# learner's VM runs is tested.
+# --room: also prove the VM for the room (doctor --json and lab all --auto --json, kept in
+#   $EBPFCNI_STATE_DIR/room, default /var/lib/ebpfcni/room, where `fleet textfile` reads them), and
+#   refresh the node-exporter metrics every 30 s (the timer in scripts/room/).
+# Usage: vagrant-provision.sh [REPO] [--profile-dir DIR] [--room]
 set -euo pipefail
 
 REPO=${1:-/vagrant}
 PROFILE_DIR=/etc/profile.d
-if [ "${2:-}" = "--profile-dir" ]; then PROFILE_DIR=${3:?--profile-dir needs a directory}; fi
+ROOM=false
+shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile-dir) PROFILE_DIR=${2:?--profile-dir needs a directory}; shift 2 ;;
+    --room) ROOM=true; shift ;;
+    *) echo "vagrant-provision.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
 [ -f "$REPO/scripts/setup.sh" ] || { echo "no ebpfcni repository at $REPO (pass its path)" >&2; exit 2; }
 
 bash "$REPO/scripts/setup.sh"
@@ -35,4 +48,18 @@ else
   [ -t 1 ] && echo "ebpfcni: the labs need root. sudo -i, then: ebpfcni lab 1"
 fi
 GREET
+if [ "$ROOM" = true ]; then
+  room="${EBPFCNI_STATE_DIR:-/var/lib/ebpfcni}/room"
+  mkdir -p "$room"
+  # The verdicts stand whatever they are: a failed smoke test is what the instructor must see.
+  ebpfcni doctor --json >"$room/doctor.json" 2>"$room/doctor.err" || true
+  CI=true ebpfcni lab all --auto --json >"$room/smoke.json" 2>"$room/smoke.err" </dev/null || true
+  if [ -d /etc/systemd/system ] && command -v systemctl >/dev/null && [ "$PROFILE_DIR" = /etc/profile.d ]; then
+    cp "$REPO/scripts/room/ebpfcni-textfile.service" "$REPO/scripts/room/ebpfcni-textfile.timer" /etc/systemd/system/
+    systemctl daemon-reload >/dev/null 2>&1 || true
+    systemctl enable --now ebpfcni-textfile.timer >/dev/null 2>&1 || true
+  fi
+  ebpfcni fleet textfile --stdout >"$room/ebpfcni.prom" || true
+  echo "room: doctor $(jq -r '.passed' "$room/doctor.json" 2>/dev/null || echo '?'), smoke test $(jq -r '.passed' "$room/smoke.json" 2>/dev/null || echo '?') (in $room)"
+fi
 echo "provisioned: $(ebpfcni --version 2>/dev/null | head -1)"

@@ -33,6 +33,21 @@ describe('Vagrant provisioning', () => {
     expect(existsSync('/usr/local/bin/ebpfcni')).toBe(true)
   }, 300_000)
 
+  it('--room (what fleet user-data runs) also keeps the doctor and smoke-test verdicts and the metrics', async () => {
+    const r = await execa(
+      'bash',
+      [join(repoRoot, 'scripts/vagrant-provision.sh'), repoRoot, '--profile-dir', t.dir, '--room'],
+      {reject: false, timeout: 600_000, env: {EBPFCNI_STATE_DIR: join(t.dir, 'state')}},
+    )
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/room: doctor true, smoke test true/)
+    const room = join(t.dir, 'state', 'room')
+    expect(JSON.parse(readFileSync(join(room, 'smoke.json'), 'utf8')).passed).toBe(true)
+    const prom = readFileSync(join(room, 'ebpfcni.prom'), 'utf8')
+    expect(prom).toMatch(/^ebpfcni_doctor_ok 1$/m)
+    expect(prom).toMatch(/^ebpfcni_smoke_ok 1$/m)
+  }, 600_000)
+
   it('refuses a path that is not the repository, with the reason', async () => {
     const r = await execa('bash', [join(repoRoot, 'scripts/vagrant-provision.sh'), t.dir], {
       reject: false,

@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../../ui/base-command.js'
+import {userData, DEFAULT_DIR} from '../../room/user-data.js'
+import {UserError} from '../../host/errors.js'
+
+export default class FleetUserData extends BaseCommand {
+  static summary = 'The room: a #cloud-config that provisions an attendee VM and proves it.'
+  static description = `Prints cloud-init user-data for Debian 12: fetch the project (a git URL, or a tarball already on the image), then run scripts/vagrant-provision.sh --room, the script the Vagrantfile runs: setup, the login greeting, ebpfcni doctor --json and lab all --auto --json kept in /var/lib/ebpfcni/room, and the timer that writes node-exporter metrics (fleet textfile). Paste it as each VM's user-data; --ssh-key adds the instructor's keys.`
+  static examples = [
+    '<%= config.bin %> fleet user-data --git https://git.example.org/ebpfcni.git --ref main',
+    '<%= config.bin %> fleet user-data --tarball /root/ebpfcni.tgz --ssh-key "ssh-ed25519 AAAA… instructor"',
+  ]
+  static flags = {
+    git: Flags.string({description: 'Clone the project from this URL.', exclusive: ['tarball']}),
+    ref: Flags.string({description: 'With --git: the branch or tag.', dependsOn: ['git']}),
+    tarball: Flags.string({description: 'Unpack the project from this tarball, already on the image.'}),
+    'ssh-key': Flags.string({description: 'An SSH public key for the default user (repeatable).', multiple: true}),
+    dir: Flags.string({description: 'Where the project goes on the VM.', default: DEFAULT_DIR}),
+  }
+  protected requiresRoot = false
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(FleetUserData)
+    if (!flags.git && !flags.tarball)
+      throw new UserError('say where the project comes from: --git URL or --tarball PATH')
+    for (const k of flags['ssh-key'] ?? [])
+      if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+|sk-\S+) \S+/.test(k))
+        throw new UserError(`--ssh-key "${k.slice(0, 40)}" is not an SSH public key line`, {
+          hint: 'as in ~/.ssh/id_ed25519.pub: "ssh-ed25519 AAAA… comment"',
+        })
+    process.stdout.write(
+      userData({
+        source: flags.git ? {git: flags.git, ref: flags.ref} : {tarball: flags.tarball as string},
+        sshKeys: flags['ssh-key'],
+        dir: flags.dir,
+      }),
+    )
+  }
+}
