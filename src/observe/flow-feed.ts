@@ -38,7 +38,6 @@ interface OwnerState {
   startTime?: number
   /** CLOCK_MONOTONIC ns (the clock bpf_ktime_get_ns reads) when the owner last emptied the ring. */
   drainedNs: string
-  lost: string
 }
 
 export type FeedNotice = {kind: 'reloaded' | 'waiting' | 'skipped' | 'owner-gone'; message: string}
@@ -93,9 +92,11 @@ function claimRing(pinDir: string): boolean {
 /** Thrown when the program has no flow_events ring: it says what to load. */
 export class NoRingError extends Error {}
 
+const ringPath = (pinDir: string): string => join(pinDir, 'flow_events')
+
 /** The ring's pin, or a NoRingError naming what is missing. */
 export function ringPin(pinDir: string): string {
-  const pin = join(pinDir, 'flow_events')
+  const pin = ringPath(pinDir)
   if (!existsSync(pin))
     throw new NoRingError(
       `no flow_events ring is pinned at ${pin}: flow events come from lab 4's programs, which include ebpfcni_flow.h (ebpfcni lab 4 builds and loads them; ebpfcni bpf load does it by hand)`,
@@ -153,15 +154,16 @@ export class FlowFeed {
   private logOffset = 0
   private skipped = 0
   private lastSkip = ''
-  readonly mode: 'owner' | 'follower'
+  /** This process's start time, for owner.json: with the pid it tells a reused pid from the owner. */
+  private readonly startTime = processStartTime(process.pid)
   /** Lost events when the feed started: what it reports is the growth since. */
   readonly lostAtStart: bigint
 
   private constructor(
     private readonly o: FeedOptions,
-    mode: 'owner' | 'follower',
+    /** A follower becomes the owner when the owner goes away. */
+    public mode: 'owner' | 'follower',
   ) {
-    this.mode = mode
     this.lostAtStart = lostSoFar(o.pinDir)
   }
 
@@ -203,12 +205,7 @@ export class FlowFeed {
   }
 
   private writeOwner(drainedNs: bigint): void {
-    const state: OwnerState = {
-      pid: process.pid,
-      startTime: processStartTime(process.pid),
-      drainedNs: String(drainedNs),
-      lost: String(lostSoFar(this.o.pinDir)),
-    }
+    const state: OwnerState = {pid: process.pid, startTime: this.startTime, drainedNs: String(drainedNs)}
     const tmp = `${ownerPath(this.o.pinDir)}.${process.pid}.tmp`
     writeFileSync(tmp, JSON.stringify(state))
     renameSync(tmp, ownerPath(this.o.pinDir))
@@ -254,7 +251,7 @@ export class FlowFeed {
   }
 
   private followReload(): void {
-    const pin = join(this.o.pinDir, 'flow_events')
+    const pin = ringPath(this.o.pinDir)
     const id = pinnedMapId(pin)
     if (this.reader && id === this.reader.mapId) return
     if (id === undefined) {
@@ -312,7 +309,7 @@ export class FlowFeed {
       // The owner went away: take the ring over, so events keep coming.
       clearInterval(this.timer)
       this.o.onNotice?.({kind: 'owner-gone', message: 'the observe that owned the ring stopped: reading it here now'})
-      ;(this as {mode: 'owner' | 'follower'}).mode = 'owner'
+      this.mode = 'owner'
       this.becomeOwner()
     }
   }
