@@ -56,6 +56,14 @@ const describeLabels = (l: Record<string, string>): string =>
 
 const portText = (p: PortRule): string => `${p.protocol} ${p.port}`
 
+/** Whether an ingress rule's `from` admits the sender (no `from`: everyone). */
+const peerAdmits = (from: Record<string, string>[] | undefined, src?: PolicyPod): boolean =>
+  from === undefined || (!!src && from.some((sel) => matches(sel, src.labels)))
+
+/** Whether an ingress rule's `ports` admit the event's port (no `ports`: every port). */
+const portAdmits = (ports: PortRule[] | undefined, e: FlowEvent): boolean =>
+  ports === undefined || ports.some((p) => p.port === e.dport && p.protocol === e.proto)
+
 /** Whether a manual rule's end (pod name or address) is this pod or address. */
 const ruleEnd = (end: string, ip: string, pod?: PolicyPod): boolean => end === ip || (!!pod && end === pod.name)
 
@@ -90,7 +98,7 @@ export class FlowNamer {
   ) {}
 
   private refresh(): void {
-    if (Date.now() - this.readAt < this.refreshMs && this.state) return
+    if (this.readAt && Date.now() - this.readAt < this.refreshMs) return
     this.readAt = Date.now()
     try {
       this.pods = this.sources.pods()
@@ -101,7 +109,7 @@ export class FlowNamer {
     try {
       this.state = this.sources.policyState()
     } catch {
-      this.state = {version: 1, rules: [], policies: {}, identities: {}, nextIdentity: 256}
+      this.state = undefined // an unreadable store names no rule
     }
   }
 
@@ -137,10 +145,6 @@ export class FlowNamer {
     if (!s) return {}
     const policies = Object.values(s.policies).map((p) => p.spec)
     const selecting = dst ? policies.filter((p) => matches(p.podSelector, dst.labels)) : []
-    const peerOk = (from?: Record<string, string>[]) =>
-      from === undefined || (!!src && from.some((sel) => matches(sel, src.labels)))
-    const portOk = (ports?: PortRule[]) =>
-      ports === undefined || ports.some((p) => p.port === e.dport && p.protocol === e.proto)
     const manual = (verdict: ManualRule['verdict']) =>
       s.rules.find((r) => r.verdict === verdict && ruleEnd(r.from, e.src, src) && ruleEnd(r.to, e.dst, dst))
     const policyWhere = (ok: (p: PolicySpec) => boolean) => selecting.filter(ok).map((p) => p.name)
@@ -149,12 +153,14 @@ export class FlowNamer {
       case 'allowed': {
         const r = manual(e.reason.name === 'denied' ? 'deny' : 'allow')
         if (r) return {policy: `rule ${r.verdict} ${r.from} → ${r.to}`}
-        const names = policyWhere((p) => p.ingress.some((i) => peerOk(i.from) && i.ports === undefined))
+        const names = policyWhere((p) => p.ingress.some((i) => peerAdmits(i.from, src) && i.ports === undefined))
         return names.length ? {policy: `policy ${names.join(', ')}`} : {}
       }
       case 'port-denied':
       case 'port-allowed': {
-        const names = policyWhere((p) => p.ingress.some((i) => peerOk(i.from) && i.ports && portOk(i.ports)))
+        const names = policyWhere((p) =>
+          p.ingress.some((i) => peerAdmits(i.from, src) && i.ports && portAdmits(i.ports, e)),
+        )
         return names.length ? {policy: `policy ${names.join(', ')}`} : {}
       }
       case 'isolated': {
@@ -171,18 +177,16 @@ export class FlowNamer {
 
   /** The rule that came closest: the right peer on another port, or the right port from other peers. */
   private nearMiss(selecting: PolicySpec[], e: FlowEvent, src?: PolicyPod): {policy: string; text: string} {
-    const peerOk = (from?: Record<string, string>[]) =>
-      from === undefined || (!!src && from.some((sel) => matches(sel, src.labels)))
     for (const p of selecting)
       for (const i of p.ingress)
-        if (peerOk(i.from) && i.ports)
+        if (peerAdmits(i.from, src) && i.ports)
           return {
             policy: p.name,
             text: `allows ${i.ports.map(portText).join(', ')} only; this was ${e.proto} ${e.dport}`,
           }
     for (const p of selecting)
       for (const i of p.ingress)
-        if (i.from && (i.ports === undefined || i.ports.some((x) => x.port === e.dport && x.protocol === e.proto)))
+        if (i.from && portAdmits(i.ports, e))
           return {
             policy: p.name,
             text: `allows ${i.from.map(describeLabels).join(' or ')} only; the sender ${src ? `${src.name} has ${describeLabels(src.labels)}` : `${e.src} is no pod`}`,
