@@ -1,5 +1,5 @@
 import {closeFd} from './ffi.js'
-import {isPerCpu, mapDump, mapInfo, perCpuSlots, type MapInfo} from './map-ops.js'
+import {isPerCpu, mapDump, mapInfo, mapLookup, perCpuSlots, valueBufferSize, type MapInfo} from './map-ops.js'
 import {objGet} from './object.js'
 
 // Counter maps as the labs define them: key = IPv4 address in network order (4 bytes),
@@ -45,3 +45,22 @@ export function readCounterMap(pin: string): CounterSnapshot {
     closeFd(fd)
   }
 }
+
+/** The u64s at array keys 0..count-1 of a pinned array (one open), summed over CPUs for a per-CPU one. */
+export function readCounterSlots(pin: string, count: number): bigint[] {
+  const fd = objGet(pin)
+  try {
+    const info = mapInfo(fd)
+    const key = Buffer.alloc(4)
+    return Array.from({length: count}, (_, i) => {
+      key.writeUInt32LE(i)
+      const v = mapLookup(fd, key, valueBufferSize(info))
+      return v ? counterValue(v, info) : 0n
+    })
+  } finally {
+    closeFd(fd)
+  }
+}
+
+/** The u64 at key 0 of a pinned array (a single counter such as flow_lost or drops). */
+export const readCounterSlot = (pin: string): bigint => readCounterSlots(pin, 1)[0]

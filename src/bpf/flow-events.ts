@@ -1,4 +1,4 @@
-import {int2ip} from '../net/ipv4.js'
+import {int2ip, ip2int} from '../net/ipv4.js'
 import {closeFd} from './ffi.js'
 import {mapDump, mapInfo} from './map-ops.js'
 import {objGet} from './object.js'
@@ -127,10 +127,9 @@ export function encodeFlowEvent(e: {
   reason: number
 }): Buffer {
   const b = Buffer.alloc(FLOW_EVENT_SIZE)
-  const ip = (s = '0.0.0.0') => s.split('.').reduce((n, o) => n * 256 + Number(o), 0)
   b.writeBigUInt64LE(e.tsNs ?? 0n, 0)
-  b.writeUInt32BE(ip(e.src), 8)
-  b.writeUInt32BE(ip(e.dst), 12)
+  b.writeUInt32BE(ip2int(e.src ?? '0.0.0.0'), 8)
+  b.writeUInt32BE(ip2int(e.dst ?? '0.0.0.0'), 12)
   b.writeUInt16BE(e.sport ?? 0, 16)
   b.writeUInt16BE(e.dport ?? 0, 18)
   b.writeUInt32LE(e.ifindex ?? 0, 20)

@@ -1,7 +1,6 @@
 import {closeFd, ffi, BpfError} from './ffi.js'
-import {mapInfo, mapLookup, valueBufferSize} from './map-ops.js'
+import {mapInfo} from './map-ops.js'
 import {objGet} from './object.js'
-import {counterValue} from './counters.js'
 
 // A BPF ring buffer (BPF_MAP_TYPE_RINGBUF) read through libbpf's ring_buffer__new and
 // ring_buffer__consume, with a koffi callback per record. bpftool 7.1 cannot read one. Records are
@@ -73,20 +72,6 @@ export function pinnedMapId(pin: string): number | undefined {
   }
   try {
     return mapInfo(fd).id
-  } finally {
-    closeFd(fd)
-  }
-}
-
-/** The u64 at `key` (default 0) of a pinned array, summed over CPUs for a per-CPU one; 0n when absent. */
-export function readCounterSlot(pin: string, key = 0): bigint {
-  const fd = objGet(pin)
-  try {
-    const info = mapInfo(fd)
-    const k = Buffer.alloc(4)
-    k.writeUInt32LE(key)
-    const v = mapLookup(fd, k, valueBufferSize(info))
-    return v ? counterValue(v, info) : 0n
   } finally {
     closeFd(fd)
   }

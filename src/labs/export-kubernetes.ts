@@ -1,4 +1,5 @@
-import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {requireEmptyDir} from './export.js'
 import {join} from 'node:path'
 import {stringify} from 'yaml'
 import {UserError} from '../host/errors.js'
@@ -120,8 +121,7 @@ RUN ln -s /opt/ebpfcni/bin/run.js /usr/local/bin/ebpfcni
 
 /** Write ebpfcni.yaml, the Dockerfile and a README into `dir` (new or empty). */
 export function exportKubernetes(workspace: string, dir: string): string[] {
-  if (existsSync(dir) && readdirSync(dir).length)
-    throw new UserError(`${dir} is not empty`, {hint: 'export into a new directory: nothing there is overwritten'})
+  requireEmptyDir(dir)
   const k = kubernetesObjects(workspace)
   mkdirSync(dir, {recursive: true})
   writeFileSync(join(dir, 'ebpfcni.yaml'), k.objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))

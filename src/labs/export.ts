@@ -37,10 +37,15 @@ function writeExecutable(path: string, text: string): void {
   chmodSync(path, 0o755)
 }
 
-/** Write the export into `dir` (which must be empty or absent); the files written, relative to it. */
-export function exportLabs(platform: Platform, dir: string, labIds?: number[]): string[] {
+/** Exports write into a new or empty directory: nothing of someone's is overwritten. */
+export function requireEmptyDir(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length)
     throw new UserError(`${dir} is not empty`, {hint: 'export into a new directory: nothing there is overwritten'})
+}
+
+/** Write the export into `dir` (which must be empty or absent); the files written, relative to it. */
+export function exportLabs(platform: Platform, dir: string, labIds?: number[]): string[] {
+  requireEmptyDir(dir)
   const labs = loadLabs().filter((l) => !labIds || labIds.includes(l.id))
   if (!labs.length) throw new UserError(`no lab matches ${labIds?.join(', ')}`)
   const written: string[] = []

@@ -10,7 +10,8 @@ import {buildBpf} from '../bpf/build.js'
 import {tcAttach} from '../bpf/attach.js'
 import {closeFd} from '../bpf/ffi.js'
 import {mapLookup, mapUpdate} from '../bpf/map-ops.js'
-import {readCounterSlot} from '../bpf/ringbuf.js'
+import {readCounterSlots} from '../bpf/counters.js'
+import {cidrInfo} from '../net/ipv4.js'
 import {PodService} from '../pods/service.js'
 
 // Lab 5's simulated cluster, on this one machine and with no daemon: each node is a network
@@ -199,8 +200,8 @@ export class Cluster {
       const pods = new PodService(this.ledger)
       for (const p of pods.list().filter((x) => x.nodeNetns === node.netnsPath))
         await pods.remove(p.name).catch(() => undefined)
+      // Its eth0 goes with the netns, and the host end of the pair with it.
       await netnsDel(node.netnsName)
-      await linkDel(node.underlayLink).catch(() => undefined)
     }
     this.ledger.forgetWhere((e) => e.owner === owner)
     if (this.list().length === 0) {
@@ -258,12 +259,12 @@ export class Cluster {
 
   /** Strict: the underlay drops packets to pod addresses (a cloud VPC's view); open: it carries them. */
   configure(strict: boolean): void {
-    const [net, bits] = this.spec.clusterCidr.split('/')
+    // struct underlay_config {__u32 strict; __be32 cluster_net, cluster_mask;}
+    const c = cidrInfo(this.spec.clusterCidr)
     const value = Buffer.alloc(12)
     value.writeUInt32LE(strict ? 1 : 0, 0)
-    Buffer.from(net.split('.').map(Number)).copy(value, 4)
-    const mask = (0xffffffff << (32 - Number(bits))) >>> 0
-    value.writeUInt32BE(mask, 8)
+    value.writeUInt32BE(c.net, 4)
+    value.writeUInt32BE(2 ** 32 - (c.bcast - c.net + 1), 8)
     const fd = objGet(join(this.spec.pinDir, 'underlay_config'))
     try {
       mapUpdate(fd, Buffer.alloc(4), value)
@@ -285,8 +286,8 @@ export class Cluster {
 
   counts(): UnderlayCounts {
     const pin = join(this.spec.pinDir, 'underlay_counts')
-    const slot = (i: number) => (existsSync(pin) ? readCounterSlot(pin, i) : 0n)
-    return {ipv4: slot(0), vxlan: slot(1), podClear: slot(2), dropped: slot(3)}
+    const [ipv4, vxlan, podClear, dropped] = existsSync(pin) ? readCounterSlots(pin, 4) : [0n, 0n, 0n, 0n]
+    return {ipv4, vxlan, podClear, dropped}
   }
 
   /** Every node as its plugin sees it in the config. */

@@ -15,7 +15,8 @@ import {
 import {join} from 'node:path'
 import {stateDir} from '../host/paths.js'
 import {processAlive, processStartTime} from '../host/processes.js'
-import {RingReader, pinnedMapId, readCounterSlot} from '../bpf/ringbuf.js'
+import {RingReader, pinnedMapId} from '../bpf/ringbuf.js'
+import {readCounterSlot} from '../bpf/counters.js'
 import {decodeFlowEvent, FLOW_EVENT_SIZE, FlowDecodeError, type FlowEvent} from '../bpf/flow-events.js'
 
 // Where flow events come from. A BPF ring buffer has one consumer position: two readers would

@@ -127,7 +127,8 @@ export async function podViews(pods = new PodService()): Promise<TopologyPod[]> 
 export async function readTopology(pods = new PodService()): Promise<Topology> {
   const bridges = new Map<string, TopologyBridge>()
   const unbridged: TopologyPod[] = []
-  const onNodes = new Set(pods.list().flatMap((p) => (p.nodeNetns ? [p.name] : [])))
+  const records = pods.list()
+  const onNodes = new Set(records.flatMap((p) => (p.nodeNetns ? [p.name] : [])))
   for (const pod of await podViews(pods)) {
     if (onNodes.has(pod.name)) continue
     const master = pod.hostVeth ? (await link(pod.hostVeth))?.master : undefined
@@ -156,8 +157,7 @@ export async function readTopology(pods = new PodService()): Promise<Topology> {
     underlayIp: n.underlayIp,
     tunnelIp: n.tunnelIp,
     netns: n.netnsName,
-    pods: pods
-      .list()
+    pods: records
       .filter((p) => p.nodeNetns === n.netnsPath)
       .map((p) => ({name: p.name, ip: p.ip ?? null, labels: p.labels})),
   }))
