@@ -12,13 +12,14 @@ const endText = (e: FlowEnd): string => `${e.pod ?? e.ip}${e.port ? `:${e.port}`
 const ends = (f: Flow): string =>
   f.src.ip ? `${endText(f.src)} -> ${endText(f.dst)}` : `on ${f.interface ?? `ifindex ${f.ifindex}`}`
 
-export function flowLine(f: Flow, color = true): string {
-  const c = color ? chalk : plain
+/** color: false for messages and files; time: false where the moment is not the point (check messages). */
+export function flowLine(f: Flow, opts: {color?: boolean; time?: boolean} = {}): string {
+  const c = opts.color === false ? plain : chalk
   const time = f.time.slice(11, 23)
   const verdict = f.verdict === 'DROPPED' ? c.red.bold('DROPPED  ') : c.green('FORWARDED')
   const why = [f.policy, f.nearMiss].filter(Boolean).join(': ')
   return [
-    c.dim(time),
+    ...(opts.time === false ? [] : [c.dim(time)]),
     ends(f),
     `${f.proto}${f.tcpFlags ? ` ${f.tcpFlags}` : ''}`.padEnd(11),
     f.program.padEnd(8),

@@ -157,7 +157,7 @@ describe('observe names what decided', () => {
       policy: 'policy httpbin-from-sleep-80',
       nearMiss: 'allows TCP 80 only; this was TCP 8080',
     })
-    expect(flowLine(f, false)).toMatch(
+    expect(flowLine(f, {color: false})).toMatch(
       /^\d\d:\d\d:\d\d\.\d{3} sleep:41234 -> httpbin:8080 TCP SYN\s+to_pod\s+DROPPED\s+isolated, no rule allows it \(policy httpbin-from-sleep-80: allows TCP 80 only; this was TCP 8080\)$/,
     )
   })

@@ -33,10 +33,10 @@ export const originalPolicy = () =>
 export async function http(from: CheckPod, to: CheckPod, expectOk: boolean, ctx?: Lab4Context) {
   const url = `http://${to.ip}/get`
   // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
-  const fate = async (timeoutS?: number) =>
-    ctx
-      ? flowsDuring(ctx, () => requestFate(from.netnsPath, to.netnsPath, url, timeoutS ?? 15))
-      : {result: await requestFate(from.netnsPath, to.netnsPath, url, timeoutS ?? 15), seen: undefined}
+  const fate = async (timeoutS = 15) => {
+    const request = () => requestFate(from.netnsPath, to.netnsPath, url, timeoutS)
+    return ctx ? flowsDuring(ctx, request) : {result: await request(), seen: undefined}
+  }
   const said = (seen?: SeenFlows) =>
     seen ? `; observe saw: ${quoteFlows(flowsBetween(seen, from.ip ?? '', to.ip ?? '', true))}` : ''
   if (expectOk) {
@@ -216,6 +216,6 @@ export function quoteFlows(flows: Flow[], max = 3): string {
     const k = `${f.program}/${f.verdict}/${f.reason}/${f.src.ip}>${f.dst.ip}`
     if (!seen.has(k)) seen.set(k, f)
   }
-  const lines = [...seen.values()].slice(0, max).map((f) => flowLine(f, false).slice(13))
+  const lines = [...seen.values()].slice(0, max).map((f) => flowLine(f, {color: false, time: false}))
   return lines.length ? lines.join('; ') : 'no flow event'
 }
