@@ -41,13 +41,21 @@ export function describeRun(r: RunResult): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000
-/** Process groups of the children running now: an interrupted run kills them all. */
-const activeGroups = new Set<number>()
+/** The children running now, by process group: an interrupted run kills them all. */
+const activeGroups = new Map<number, Promise<unknown>>()
 
-/** SIGKILL every child process group still running (on Ctrl-C: a hung plugin must die with us). */
-export function killActiveChildren(): void {
-  for (const pid of activeGroups) killGroup(pid)
+/**
+ * SIGKILL every child process group still running (on Ctrl-C: a hung plugin must die with us),
+ * and resolve once they have exited (at most `waitMs`). A child killed inside a system call
+ * finishes it first: an `ip link add` in flight still makes its link, so what removes the run's
+ * objects must start after, or it deletes a link that does not exist yet and the link stays.
+ */
+export async function killActiveChildren(waitMs = 2000): Promise<void> {
+  const children = [...activeGroups.values()]
+  for (const pid of activeGroups.keys()) killGroup(pid)
   activeGroups.clear()
+  if (!children.length) return
+  await Promise.race([Promise.allSettled(children), new Promise((r) => setTimeout(r, waitMs).unref())])
 }
 const DEFAULT_CAP = 1024 * 1024
 
@@ -75,7 +83,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     cleanup: true,
     ...(opts.signal ? {cancelSignal: opts.signal} : {}),
   })
-  if (child.pid) activeGroups.add(child.pid)
+  if (child.pid) activeGroups.set(child.pid, child)
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true

@@ -46,15 +46,16 @@ export function installInterruptHandlers(say: (line: string) => void, leftovers 
       process.exit(INTERRUPTED_EXIT_CODE)
     }
     stopping = true
-    killActiveChildren()
+    const killed = killActiveChildren()
     for (const w of waiters) w()
     waiters.clear()
     if (cleanups.size === 0) process.exit(INTERRUPTED_EXIT_CODE)
     say(`${signal}: removing what this run made (press Ctrl-C again to quit at once)`)
     const limit = new Promise((resolve) => setTimeout(resolve, CLEANUP_LIMIT_MS).unref())
-    void Promise.race([Promise.allSettled([...cleanups].map((f) => f())), limit]).then(() =>
-      process.exit(INTERRUPTED_EXIT_CODE),
-    )
+    // Removal starts once the killed children are gone: what one was making in that moment exists by then.
+    void killed
+      .then(() => Promise.race([Promise.allSettled([...cleanups].map((f) => f())), limit]))
+      .then(() => process.exit(INTERRUPTED_EXIT_CODE))
   }
   process.on('SIGINT', handle)
   process.on('SIGTERM', handle)
