@@ -3,6 +3,7 @@ import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {Cluster, type NodeRecord} from '../../nodes/cluster.js'
 import {UserError} from '../../host/errors.js'
+import {onInterrupt} from '../../host/interrupt.js'
 
 export default class NodeAdd extends BaseCommand {
   static summary = 'Lab 5: make simulated nodes on this machine, joined by an underlay.'
@@ -20,12 +21,24 @@ export default class NodeAdd extends BaseCommand {
     if (!names.length) throw new UserError('name at least one node', {hint: 'ebpfcni node add a b'})
     const cluster = new Cluster()
     const made: NodeRecord[] = []
-    for (const name of names) {
-      const n = await cluster.add(name)
-      made.push(n)
-      this.log(
-        `${chalk.green('✔')} node ${chalk.bold(n.name)}: netns ${n.netnsName}, pods ${n.podCidr}, underlay ${n.underlayIp} (${n.underlayLink} on ${cluster.spec.bridge}), tunnel ${n.tunnelIp}`,
-      )
+    // Ctrl-C removes what this run made: the nodes it finished and the one half made (in the ledger already).
+    let making: string | undefined
+    const unregister = onInterrupt(async () => {
+      for (const n of [...(making ? [making] : []), ...made.map((m) => m.name).reverse()])
+        await cluster.remove(n).catch(() => undefined)
+    })
+    try {
+      for (const name of names) {
+        making = name
+        const n = await cluster.add(name)
+        making = undefined
+        made.push(n)
+        this.log(
+          `${chalk.green('✔')} node ${chalk.bold(n.name)}: netns ${n.netnsName}, pods ${n.podCidr}, underlay ${n.underlayIp} (${n.underlayLink} on ${cluster.spec.bridge}), tunnel ${n.tunnelIp}`,
+        )
+      }
+    } finally {
+      unregister()
     }
     this.sameAs([
       `ip netns add ${made[0].netnsName}`,
