@@ -28,10 +28,10 @@ quiet() { "$@" >>"$LOG" 2>&1; }
 
 # --test-tools: also what only the test suite needs (scripts/test.sh passes it): Debian's Chromium,
 # the headless browser the observe --web test drives, and cloud-init, whose schema check judges
-# `fleet user-data`. Attendees' machines do not need them.
+# `fleet user-data`; sshd and node-exporter, which the fleet tests run as simulated attendee VMs. Attendees' machines do not need them.
 for arg in "$@"; do
   case "$arg" in
-    --test-tools) APT_PACKAGES+=(chromium cloud-init) ;;
+    --test-tools) APT_PACKAGES+=(chromium cloud-init openssh-server prometheus-node-exporter) ;;
     -h|--help) echo "usage: bash scripts/setup.sh [--test-tools]"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (usage: bash scripts/setup.sh [--test-tools])" >&2; exit 2 ;;
   esac
@@ -54,6 +54,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     || die "apt-get install failed for: ${missing[*]}"
   # The prometheus package starts a server on :9090; the labs start their own on loopback.
   if systemctl is-enabled prometheus >/dev/null 2>&1; then quiet systemctl disable --now prometheus || true; fi
+  # The room's tests run their own sshd and node-exporter inside namespaces they make; the
+  # packages' services (listening on every address) stay off when this setup is what brought them.
+  for p in "${missing[@]}"; do
+    case "$p" in
+      openssh-server) unit=ssh ;;
+      prometheus-node-exporter) unit=prometheus-node-exporter ;;
+      *) continue ;;
+    esac
+    if systemctl is-enabled "$unit" >/dev/null 2>&1; then quiet systemctl disable --now "$unit" || true; fi
+  done
 else
   ok "all present"
 fi

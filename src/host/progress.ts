@@ -12,6 +12,12 @@ export interface StepProgress {
   checksTotal: number
   attempts: number
   hintsSeen: number
+  /** When the attendee first opened or checked the step. */
+  startedAt?: string
+  /** When the step last got further: more checks passing than before, or done (the room's "stuck" clock). */
+  progressAt?: string
+  /** The first check that failed at the last run, if any. */
+  failing?: string
 }
 
 export interface LabProgress {
@@ -79,13 +85,17 @@ export class ProgressStore {
 
   private step(f: ProgressFile, lab: number, step: string): StepProgress {
     const l = (f.labs[String(lab)] ??= {startedAt: new Date().toISOString(), steps: {}})
-    return (l.steps[step] ??= emptyStep())
+    return (l.steps[step] ??= {...emptyStep(), startedAt: new Date().toISOString()})
   }
 
-  recordCheck(lab: number, step: string, passed: number, total: number): StepProgress {
+  recordCheck(lab: number, step: string, passed: number, total: number, failing?: string): StepProgress {
     return this.file.mutate((f) => {
       const s = this.step(f, lab, step)
       const now = new Date().toISOString()
+      s.startedAt ??= now
+      if (passed > s.checksPassed || (total > 0 && passed === total && !s.done)) s.progressAt = now
+      if (failing) s.failing = failing
+      else delete s.failing
       s.attempts += 1
       s.lastCheckedAt = now
       s.checksPassed = passed

@@ -111,7 +111,8 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const steps = step ? [step] : lab.steps
   for (const s of steps) {
     const mine = results.filter((r) => s.checks.includes(r.id))
-    progress.recordCheck(o.lab, s.id, mine.filter(countsAsPassed).length, mine.length)
+    const failing = mine.find((r) => !countsAsPassed(r))?.id
+    progress.recordCheck(o.lab, s.id, mine.filter(countsAsPassed).length, mine.length, failing)
   }
   return {lab: o.lab, step: stepName, passed, durationMs: Math.round(performance.now() - started), checks: results}
 }

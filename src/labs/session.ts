@@ -17,6 +17,12 @@ export interface StepStatus {
   hintsSeen: number
   /** From the lab's start, or the previous step's completion, to this step's. */
   tookMs: number | null
+  /** First opened or checked; last checked; last got further (more checks passing, or done). */
+  startedAt: string | null
+  lastCheckedAt: string | null
+  progressAt: string | null
+  /** The first check that failed at the last run. */
+  failing: string | null
 }
 
 /** One lab as `status` shows it. */
@@ -24,6 +30,8 @@ export interface LabStatus {
   lab: number
   title: string
   startedAt: string | null
+  /** The step `lab N` last opened. */
+  currentStep: string | null
   stepsDone: number
   stepsTotal: number
   steps: StepStatus[]
@@ -116,12 +124,17 @@ export class LabSession {
         attempts: sp?.attempts ?? 0,
         hintsSeen: sp?.hintsSeen ?? 0,
         tookMs,
+        startedAt: sp?.startedAt ?? null,
+        lastCheckedAt: sp?.lastCheckedAt ?? null,
+        progressAt: sp?.progressAt ?? null,
+        failing: sp?.failing ?? null,
       }
     })
     return {
       lab: this.lab.id,
       title: this.lab.title,
       startedAt: p?.startedAt ?? null,
+      currentStep: p?.currentStep ?? null,
       stepsDone: steps.filter((s) => s.done).length,
       stepsTotal: steps.length,
       steps,

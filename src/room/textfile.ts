@@ -1,6 +1,7 @@
 import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {writeFileAtomic} from '../host/atomic-file.js'
+import {whereNow} from './attendee.js'
 
 // The room's view of one attendee VM, for Prometheus: the progress `status --json` shows, and the
 // provisioning's own verdicts (doctor, the smoke test), as node-exporter textfile metrics. Debian's
@@ -17,6 +18,10 @@ export interface StepStatus {
   hintsSeen: number
   checksPassed: number
   checksTotal: number
+  startedAt?: string | null
+  lastCheckedAt?: string | null
+  progressAt?: string | null
+  failing?: string | null
 }
 
 export interface LabStatus {
@@ -77,6 +82,56 @@ export function textfileMetrics(
     'Checks of the step at its last run.',
     'gauge',
     perStep((s) => s.checksTotal),
+  )
+  // Where the attendee is and since when: fleet top's columns and the "stuck" recording rule.
+  const where = whereNow(
+    labs.map((l) => ({
+      lab: l.lab,
+      steps: l.steps.map((st) => ({
+        ...st,
+        startedAt: st.startedAt ?? null,
+        lastCheckedAt: st.lastCheckedAt ?? null,
+        progressAt: st.progressAt ?? null,
+        failing: st.failing ?? null,
+      })),
+    })),
+  )
+  const label = (lab: number, step: string) => `{lab="${lab}",step="${esc(step)}"}`
+  family(
+    'ebpfcni_step_current',
+    'The step the attendee is on (most recently opened or checked): 1 on that step only.',
+    'gauge',
+    where ? [[label(where.lab, where.step.id), 1]] : [],
+  )
+  const started = labs.flatMap((l) => l.steps.filter((st) => st.startedAt).map((st) => ({lab: l.lab, st})))
+  const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000)
+  family(
+    'ebpfcni_step_started_seconds',
+    'When the attendee first opened or checked the step (Unix time).',
+    'gauge',
+    started.map(({lab, st}): [string, number] => [label(lab, st.id), seconds(st.startedAt as string)]),
+  )
+  family(
+    'ebpfcni_step_progress_seconds',
+    'When the step last got further: more checks passing, or done; its start before that (Unix time).',
+    'gauge',
+    started.map(({lab, st}): [string, number] => [
+      label(lab, st.id),
+      seconds((st.progressAt ?? st.startedAt) as string),
+    ]),
+  )
+  family(
+    'ebpfcni_step_failing',
+    "The first check that failed at the step's last run (1), while the step is not done.",
+    'gauge',
+    labs.flatMap((l) =>
+      l.steps
+        .filter((st) => st.failing && !st.done)
+        .map((st): [string, number] => [
+          `{lab="${l.lab}",step="${esc(st.id)}",check="${esc(st.failing as string)}"}`,
+          1,
+        ]),
+    ),
   )
   if (o.doctorOk !== undefined)
     family('ebpfcni_doctor_ok', '1 when ebpfcni doctor passed at provisioning.', 'gauge', [['', o.doctorOk ? 1 : 0]])

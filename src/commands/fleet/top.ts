@@ -1,0 +1,63 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand, interactive} from '../../ui/base-command.js'
+import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../room/attendee.js'
+import {roomFromPrometheus} from '../../room/prometheus.js'
+import {roomSummary, roomTable} from '../../ui/room-view.js'
+import {interrupted, whenInterrupted} from '../../host/interrupt.js'
+import {UserError} from '../../host/errors.js'
+
+export default class FleetTop extends BaseCommand {
+  static summary = 'The room, live: who is on which step and who is stuck, from Prometheus.'
+  static description = `Queries the Prometheus that fleet prometheus configured and redraws, every --interval seconds, one row per attendee VM (lab and step, minutes on it, check runs, hints, the failing check, stuck or not) and a line counting attendees per step. A VM Prometheus cannot scrape is a "down" row. Without a terminal, or with --once or --json, it prints once. Ctrl-C stops it. The same view over SSH, with no Prometheus: fleet report.`
+  static examples = [
+    '<%= config.bin %> fleet top',
+    '<%= config.bin %> fleet top --prometheus http://10.0.0.2:9090 --once --json',
+  ]
+  static enableJsonFlag = true
+  static flags = {
+    prometheus: Flags.string({description: "Prometheus's address.", default: 'http://127.0.0.1:9090'}),
+    interval: Flags.integer({description: 'Seconds between redraws.', default: 5, min: 1}),
+    once: Flags.boolean({description: 'Print the table once and exit.'}),
+    stuck: Flags.integer({
+      description: 'Minutes without progress that make an attendee stuck.',
+      default: DEFAULT_STUCK_MINUTES,
+      min: 1,
+    }),
+    timeout: Flags.integer({description: 'Seconds a query may take.', default: 10, min: 1}),
+  }
+  protected requiresRoot = false
+
+  async run(): Promise<unknown> {
+    const {flags} = await this.parse(FleetTop)
+    try {
+      new URL(flags.prometheus)
+    } catch {
+      throw new UserError(`--prometheus "${flags.prometheus}" is not a URL`, {hint: 'as in http://127.0.0.1:9090'})
+    }
+    const read = async () => {
+      try {
+        return await roomFromPrometheus(flags.prometheus, {stuckMinutes: flags.stuck, timeoutMs: flags.timeout * 1000})
+      } catch (e) {
+        throw new UserError((e as Error).message, {
+          hint: 'start it with the command fleet prometheus printed, or give --prometheus',
+        })
+      }
+    }
+    const once = flags.once || this.jsonEnabled() || !interactive()
+    if (once) {
+      const rows = await read()
+      this.log(roomTable(rows))
+      this.log(roomSummary(rows))
+      return {rows, steps: stepCounts(rows)}
+    }
+    while (!interrupted()) {
+      const rows = await read()
+      process.stdout.write('\u001b[H\u001b[2J')
+      this.log(`${new Date().toLocaleTimeString()}  ${flags.prometheus}  (every ${flags.interval} s; Ctrl-C stops)\n`)
+      this.log(roomTable(rows))
+      this.log(`\n${roomSummary(rows)}`)
+      await Promise.race([new Promise((r) => setTimeout(r, flags.interval * 1000)), whenInterrupted()])
+    }
+    return undefined
+  }
+}
