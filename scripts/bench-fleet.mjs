@@ -43,14 +43,18 @@ const stats = (xs) => {
 const fmt = (s) => `min ${s.min.toFixed(2)} s, median ${s.median.toFixed(2)} s, max ${s.max.toFixed(2)} s`
 
 let sshd
+const quietly = (f, a) => execFileSync(f, a, {stdio: 'ignore', timeout: 30_000})
 const cleanup = () => {
   sshd?.kill('SIGKILL')
-  try {
-    sh('ip', ['link', 'del', veth])
-  } catch {}
-  try {
-    sh('ip', ['netns', 'del', ns])
-  } catch {}
+  for (const args of [
+    ['link', 'del', veth],
+    ['netns', 'del', ns],
+  ])
+    try {
+      quietly('ip', args)
+    } catch {
+      // already gone
+    }
   rmSync(tmp, {recursive: true, force: true})
 }
 process.on('SIGINT', () => (cleanup(), process.exit(130)))
@@ -102,9 +106,13 @@ try {
       '',
     ].join('\n'),
   )
-  sshd = spawn('nsenter', [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-r', '-f', join(tmp, 'sshd_config')], {
-    stdio: 'ignore',
-  })
+  sshd = spawn(
+    'nsenter',
+    [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-r', '-f', join(tmp, 'sshd_config')],
+    {
+      stdio: 'ignore',
+    },
+  )
   for (let i = 0; ; i++) {
     const open = await new Promise((r) => {
       const s = createConnection({host: addresses[0], port: 22})
@@ -133,21 +141,28 @@ try {
     const c0 = childCpu()
     const s0 = serverCpu()
     const t0 = performance.now()
-    const out = sh('node', [
-      join(root, 'bin/run.js'),
-      'fleet',
-      'report',
-      join(tmp, list),
-      '--json',
-      '-i',
-      join(tmp, 'key'),
-      '--ssh-option',
-      `UserKnownHostsFile=${join(tmp, 'known_hosts')}`,
-      '-j',
-      String(CONCURRENCY),
-    ], 600_000)
+    const out = sh(
+      'node',
+      [
+        join(root, 'bin/run.js'),
+        'fleet',
+        'report',
+        join(tmp, list),
+        '--json',
+        '-i',
+        join(tmp, 'key'),
+        '--ssh-option',
+        `UserKnownHostsFile=${join(tmp, 'known_hosts')}`,
+        '-j',
+        String(CONCURRENCY),
+      ],
+      600_000,
+    )
     const s = (performance.now() - t0) / 1000
-    if (list === 'all.txt') cpu.push(childCpu() - c0), sCpu.push(serverCpu() - s0)
+    if (list === 'all.txt') {
+      cpu.push(childCpu() - c0)
+      sCpu.push(serverCpu() - s0)
+    }
     const rows = JSON.parse(out).rows
     const bad = rows.filter((r) => r.state !== 'idle' && r.state !== 'ok')
     if (bad.length) throw new Error(`${bad.length} host(s) did not answer: ${JSON.stringify(bad[0])}`)
@@ -164,15 +179,21 @@ try {
   }
   const ratio = all.map((a, i) => a / one[i])
   const work = delays.reduce((n, [, d]) => n + d, 0)
-  console.log(`fleet report, ${HOSTS} simulated VMs (delays 0.2-1.0 s, slowest ${SLOWEST_S} s; ${work.toFixed(0)} host-seconds of waiting), pool ${CONCURRENCY}, ${RUNS} rounds:`)
+  console.log(
+    `fleet report, ${HOSTS} simulated VMs (delays 0.2-1.0 s, slowest ${SLOWEST_S} s; ${work.toFixed(0)} host-seconds of waiting), pool ${CONCURRENCY}, ${RUNS} rounds:`,
+  )
   console.log(`  the slowest host alone:  ${fmt(stats(one))}`)
   console.log(`  all ${HOSTS} hosts:          ${fmt(stats(all))}`)
   console.log(`  the instructor's CPU for all ${HOSTS} (fleet report + its ssh): ${fmt(stats(cpu))}`)
   console.log(`  the simulated VMs' CPU (sshd and its sessions), on this same machine: ${fmt(stats(sCpu))}`)
   const cores = Number(sh('nproc', []).trim())
   const floor = stats(cpu.map((c, i) => (c + sCpu[i]) / cores)).median
-  console.log(`  so the room cannot finish here in less than ~${floor.toFixed(1)} s (both sides' CPU over ${cores} cores)`)
-  console.log(`  ratio (room / slowest):  min ${stats(ratio).min.toFixed(2)}x, median ${stats(ratio).median.toFixed(2)}x, max ${stats(ratio).max.toFixed(2)}x (goal: <= 2x)`)
+  console.log(
+    `  so the room cannot finish here in less than ~${floor.toFixed(1)} s (both sides' CPU over ${cores} cores)`,
+  )
+  console.log(
+    `  ratio (room / slowest):  min ${stats(ratio).min.toFixed(2)}x, median ${stats(ratio).median.toFixed(2)}x, max ${stats(ratio).max.toFixed(2)}x (goal: <= 2x)`,
+  )
 } finally {
   cleanup()
 }

@@ -5,6 +5,9 @@
 #   the runcmd of `ebpfcni fleet user-data --tarball …` (unpack, scripts/vagrant-provision.sh
 #   --room: setup.sh, the doctor and smoke-test verdicts), then ebpfcni --help and doctor --json.
 # So the user-data an instructor pastes is the one tested, and setup.sh with it.
+# --bundle FILE: the room with no network: the chroot runs in a network namespace of its own (no
+#   link but a downed loopback), with an empty resolv.conf and no registry configured, and the
+#   user-data installs from the offline bundle (scripts/bundle.sh) bind-mounted into the root.
 # The chroot lives in a private mount namespace (unshare -m): its /dev, /proc and /sys binds
 # vanish with that namespace, so the root is only ever deleted once nothing is mounted in it.
 # The bootstrap tarball is cached in /var/cache/ebpfcni between runs.
@@ -14,7 +17,16 @@ CACHE=/var/cache/ebpfcni
 TARBALL="$CACHE/bookworm-minbase.tgz"
 MIRROR=${EBPFCNI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
+BUNDLE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) KEEP=1 ;;
+    --bundle) BUNDLE=$(realpath "${2:?--bundle needs the bundle file}"); shift ;;
+    *) echo "usage: test-fresh-root.sh [--keep] [--bundle FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -z "$BUNDLE" ] || [ -f "$BUNDLE" ] || { echo "no bundle at $BUNDLE" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || { echo "test-fresh-root.sh needs root (debootstrap, chroot, mounts)" >&2; exit 2; }
 t0=$(date +%s)
@@ -47,19 +59,25 @@ debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIR
   || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
 if [ -x "$ROOT/usr/bin/node" ] || [ -x "$ROOT/usr/local/bin/node" ]; then echo "the fresh root already has node: not a fresh machine" >&2; exit 1; fi
 
-# What any machine on this network has: its DNS, its CA bundle and npm's registry setting.
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-mkdir -p "$ROOT/usr/local/share/ca-certificates"
-cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null || true
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/host-ca-bundle.crt"
-printf 'registry=%s\ncafile=/etc/host-ca-bundle.crt\n' "$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)" >"$ROOT/etc/npmrc"
+if [ -n "$BUNDLE" ]; then
+  # No network at all: no DNS, no registry (and a network namespace of its own, below).
+  : >"$ROOT/etc/resolv.conf"
+  touch "$ROOT/root/ebpfcni-bundle.tar"
+else
+  # What any machine on this network has: its DNS, its CA bundle and npm's registry setting.
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null || true
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/host-ca-bundle.crt"
+  printf 'registry=%s\ncafile=/etc/host-ca-bundle.crt\n' "$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)" >"$ROOT/etc/npmrc"
+fi
 # No service may start inside the chroot (prometheus would listen on the host's network).
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod +x "$ROOT/usr/sbin/policy-rc.d"
 
 say "the project as a tarball on the image, and the user-data that unpacks and provisions it"
 # Uncommitted work is what is under test: the working tree's tracked files, under one top folder.
 git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 tar -czf "$ROOT/root/ebpfcni.tgz" --no-recursion --transform 's,^,ebpfcni/,')
-node "$REPO/bin/run.js" fleet user-data --tarball /root/ebpfcni.tgz >"$ROOT/root/user-data.yaml"
+node "$REPO/bin/run.js" fleet user-data --tarball /root/ebpfcni.tgz ${BUNDLE:+--bundle /root/ebpfcni-bundle.tar} >"$ROOT/root/user-data.yaml"
 # cloud-init runs each runcmd entry (a list) as an argument vector; so does this, quoted for bash.
 cat >"$ROOT/root/runcmd-to-sh.mjs" <<'JS'
 import {readFileSync} from 'node:fs'
@@ -95,16 +113,22 @@ say "running setup.sh, ebpfcni --help and ebpfcni doctor --json in a chroot"
 # The chroot gets only what a machine on such a network has (/etc/npmrc, its CA bundle): no npm or
 # Node variable of ours, so setup must honour the machine's own configuration by itself.
 set +e
-unshare --mount --propagation private bash -c '
+unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
   set -e
   ROOT=$1
+  BUNDLE=$2
+  # On a VM, / is a mount point; a bare folder is not, and ip netns (mount --make-rslave /) needs one.
+  mount --bind "$ROOT" "$ROOT"
+  [ -z "$BUNDLE" ] || mount --bind -o ro "$BUNDLE" "$ROOT/root/ebpfcni-bundle.tar"
+  # Cut off, as a machine with no network is: loopback up, nothing else.
+  [ -z "$BUNDLE" ] || ip link set lo up
   mount --rbind /dev "$ROOT/dev"
   mount -t proc proc "$ROOT/proc"
   mount --rbind /sys "$ROOT/sys"
   exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash /root/fresh-run.sh
-' _ "$ROOT" 2>&1 | sed 's/^/    /'
+' _ "$ROOT" "$BUNDLE" 2>&1 | sed 's/^/    /'
 rc=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - t0 ))
@@ -113,4 +137,4 @@ if [ "$rc" -ne 0 ]; then
   tail -20 "$ROOT/var/log/ebpfcni-setup.log" 2>/dev/null | sed 's/^/    /' >&2 || true
   exit 1
 fi
-echo "fresh root: setup, --help and doctor --json passed in ${elapsed}s"
+echo "fresh root${BUNDLE:+ (offline bundle, no network)}: setup, --help and doctor --json passed in ${elapsed}s"

@@ -7,23 +7,26 @@
 # --room: also prove the VM for the room (doctor --json and lab all --auto --json, kept in
 #   $EBPFCNI_STATE_DIR/room, default /var/lib/ebpfcni/room, where `fleet textfile` reads them), and
 #   refresh the node-exporter metrics every 30 s (the timer in scripts/room/).
-# Usage: vagrant-provision.sh [REPO] [--profile-dir DIR] [--room]
+# --bundle FILE: set up from an offline bundle (scripts/bundle.sh), with no network.
+# Usage: vagrant-provision.sh [REPO] [--profile-dir DIR] [--room] [--bundle FILE]
 set -euo pipefail
 
 REPO=${1:-/vagrant}
 PROFILE_DIR=/etc/profile.d
 ROOM=false
+SETUP_ARGS=()
 shift || true
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile-dir) PROFILE_DIR=${2:?--profile-dir needs a directory}; shift 2 ;;
     --room) ROOM=true; shift ;;
+    --bundle) SETUP_ARGS+=(--bundle "${2:?--bundle needs the bundle file}"); shift 2 ;;
     *) echo "vagrant-provision.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ -f "$REPO/scripts/setup.sh" ] || { echo "no ebpfcni repository at $REPO (pass its path)" >&2; exit 2; }
 
-bash "$REPO/scripts/setup.sh"
+bash "$REPO/scripts/setup.sh" "${SETUP_ARGS[@]}"
 
 # Kernel filesystems do not survive a reboot of the VM: mount them again at boot.
 if [ -d /etc/systemd/system ] && command -v systemctl >/dev/null && [ "$PROFILE_DIR" = /etc/profile.d ]; then

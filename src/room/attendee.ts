@@ -92,7 +92,14 @@ export function rowAt(host: string, lab: number, s: StepView, labs: LabView[], r
 export function stepCounts(rows: AttendeeRow[]): Array<{where: string; count: number; stuck: number}> {
   const by = new Map<string, {count: number; stuck: number}>()
   for (const r of rows) {
-    const where = r.state === 'ok' ? `lab ${r.lab} ${r.step}` : r.state === 'bad-line' ? 'not a host' : r.state === 'idle' ? 'not started' : r.state
+    const where =
+      r.state === 'ok'
+        ? `lab ${r.lab} ${r.step}`
+        : r.state === 'bad-line'
+          ? 'not a host'
+          : r.state === 'idle'
+            ? 'not started'
+            : r.state
     const c = by.get(where) ?? {count: 0, stuck: 0}
     c.count += 1
     if (r.stuck) c.stuck += 1

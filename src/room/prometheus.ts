@@ -84,7 +84,8 @@ export async function instantQuery(base: string, query: string, timeoutMs: numbe
   try {
     res = await fetch(url, {signal: AbortSignal.timeout(timeoutMs)})
   } catch (e) {
-    const cause = (e as {cause?: {code?: string}}).cause?.code ?? (e as Error).name
+    const c = (e as {cause?: {code?: string; message?: string}}).cause
+    const cause = c?.code ?? c?.message ?? (e as Error).message
     throw new Error(`Prometheus at ${base} did not answer (${cause})`)
   }
   const body = (await res.json().catch(() => undefined)) as

@@ -14,6 +14,8 @@ export interface UserDataOptions {
   sshKeys?: string[]
   /** Where the project lives on the VM. */
   dir?: string
+  /** An offline bundle already on the image (scripts/bundle.sh): setup fetches nothing. */
+  bundle?: string
 }
 
 export const DEFAULT_DIR = '/opt/ebpfcni/src'
@@ -30,7 +32,10 @@ export function userData(o: UserDataOptions): string {
   const config: Record<string, unknown> = {
     ...(o.sshKeys?.length ? {ssh_authorized_keys: o.sshKeys} : {}),
     ...('git' in o.source ? {packages: ['git'], package_update: true} : {}),
-    runcmd: [...fetch, ['bash', `${dir}/scripts/vagrant-provision.sh`, dir, '--room']],
+    runcmd: [
+      ...fetch,
+      ['bash', `${dir}/scripts/vagrant-provision.sh`, dir, '--room', ...(o.bundle ? ['--bundle', o.bundle] : [])],
+    ],
     final_message: 'ebpfcni provisioned in $UPTIME s: the verdicts are in /var/lib/ebpfcni/room',
   }
   return `#cloud-config\n# Written by ebpfcni fleet user-data: paste it as each attendee VM's user-data.\n${stringify(config, {lineWidth: 0})}`

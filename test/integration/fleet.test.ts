@@ -15,6 +15,10 @@ import type {ResetRow} from '../../src/room/fleet.js'
 // with nothing listening, one cut off the network, one that hangs after connecting. fleet report
 // (SSH), fleet prometheus + a real Prometheus + fleet top, and fleet reset must all see them.
 
+/** The stuck attendee's row, whichever way the room is read. */
+const STUCK_ROW = {state: 'ok', lab: 1, step: 'add', attempts: 3, hints: 2, failing: 'cni.add.ip', stuck: true}
+const rowOf = (rows: AttendeeRow[]) => (vm: SimulatedVm) =>
+  rows.find((x) => x.host === `root@${vm.address}`) as AttendeeRow
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString()
 
 describe('the room: fleet report, prometheus, top and reset', () => {
@@ -135,17 +139,8 @@ describe('the room: fleet report, prometheus, top and reset', () => {
     const r = await cli(['fleet', 'report', hostsFile, '--json', '--stuck', '10', ...ssh()])
     expect(r.exitCode, r.stderr).toBe(0)
     const rows = (JSON.parse(r.stdout) as {rows: AttendeeRow[]}).rows
-    const row = (vm: SimulatedVm) => rows.find((x) => x.host === `root@${vm.address}`) as AttendeeRow
-    expect(row(vms.stuck)).toMatchObject({
-      state: 'ok',
-      lab: 1,
-      step: 'add',
-      attempts: 3,
-      hints: 2,
-      failing: 'cni.add.ip',
-      stuck: true,
-      stepsDone: 1,
-    })
+    const row = rowOf(rows)
+    expect(row(vms.stuck)).toMatchObject({...STUCK_ROW, stepsDone: 1})
     expect(row(vms.stuck).minutesOnStep).toBeGreaterThanOrEqual(29)
     expect(row(vms.busy)).toMatchObject({state: 'ok', lab: 2, step: 'attach', failing: 'xdp.loads', stuck: false})
     expect(row(vms.fresh)).toMatchObject({state: 'idle', stuck: false})
@@ -200,16 +195,8 @@ describe('the room: fleet report, prometheus, top and reset', () => {
         throw new Error(`fleet top never showed the whole room: ${JSON.stringify(rows)} ${r.stderr}`)
       await new Promise((res) => setTimeout(res, 500))
     }
-    const row = (vm: SimulatedVm) => rows.find((x) => x.host === `root@${vm.address}`) as AttendeeRow
-    expect(row(vms.stuck)).toMatchObject({
-      state: 'ok',
-      lab: 1,
-      step: 'add',
-      attempts: 3,
-      hints: 2,
-      failing: 'cni.add.ip',
-      stuck: true,
-    })
+    const row = rowOf(rows)
+    expect(row(vms.stuck)).toMatchObject(STUCK_ROW)
     expect(row(vms.busy)).toMatchObject({state: 'ok', lab: 2, step: 'attach', stuck: false})
     expect(row(vms.fresh).state).toBe('idle')
     expect(row(vms.nothing)).toMatchObject({state: 'down'})

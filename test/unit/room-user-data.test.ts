@@ -55,6 +55,21 @@ describe('fleet user-data', () => {
     expect(c.packages).toBeUndefined()
   })
 
+  it('with an offline bundle on the image: provisioning passes it to setup (vagrant-provision.sh --bundle)', async () => {
+    const text = userData({source: {tarball: '/root/e.tgz'}, bundle: '/root/ebpfcni-bundle.tar'})
+    expect((await schema(text)).ok).toBe(true)
+    const c = parse(text) as {runcmd: string[][]; packages?: string[]}
+    expect(c.runcmd[2]).toEqual([
+      'bash',
+      '/opt/ebpfcni/src/scripts/vagrant-provision.sh',
+      '/opt/ebpfcni/src',
+      '--room',
+      '--bundle',
+      '/root/ebpfcni-bundle.tar',
+    ])
+    expect(c.packages).toBeUndefined()
+  })
+
   it("the schema check can fail: a broken config is refused by cloud-init's own check", async () => {
     expect((await schema('#cloud-config\nruncmd: 5\n')).ok).toBe(false)
   })

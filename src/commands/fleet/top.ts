@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import chalk from 'chalk'
 import {BaseCommand, interactive} from '../../ui/base-command.js'
 import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../room/attendee.js'
 import {roomFromPrometheus} from '../../room/prometheus.js'
@@ -51,11 +52,15 @@ export default class FleetTop extends BaseCommand {
       return {rows, steps: stepCounts(rows)}
     }
     while (!interrupted()) {
-      const rows = await read()
+      // Live, a Prometheus that restarts is a line on screen and the next round tries again.
+      const rows = await read().catch((e: Error) => e)
       process.stdout.write('\u001b[H\u001b[2J')
       this.log(`${new Date().toLocaleTimeString()}  ${flags.prometheus}  (every ${flags.interval} s; Ctrl-C stops)\n`)
-      this.log(roomTable(rows))
-      this.log(`\n${roomSummary(rows)}`)
+      if (rows instanceof Error) this.log(chalk.red(rows.message))
+      else {
+        this.log(roomTable(rows))
+        this.log(`\n${roomSummary(rows)}`)
+      }
       await Promise.race([new Promise((r) => setTimeout(r, flags.interval * 1000)), whenInterrupted()])
     }
     return undefined
