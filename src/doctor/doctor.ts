@@ -14,6 +14,7 @@ import {errorMessage} from '../host/errors.js'
 import {filesystemOf} from '../host/mounts.js'
 import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
+import {describeMissing, FORWARDING_HELPERS, probeForwardingHelpers} from '../bpf/helper-probe.js'
 import {fail, runCheck, runCheckList, type CheckDefinition, type CheckResult} from '../checks/engine.js'
 
 /** One preflight item: what it probes, the exact fix, and what --fix can repair by itself. */
@@ -259,6 +260,21 @@ function doctorItems(): DoctorItem[] {
       optional: true,
       hint: apt('runc'),
       probe: () => tool('runc', ['--version']),
+    },
+    {
+      id: 'forwarding-helpers',
+      title: 'TC helpers for forwarding in eBPF, without the bridge (optional)',
+      optional: true,
+      hint: 'these helpers need kernel 5.10 or newer (Debian 12 ships 6.1): use a newer kernel',
+      probe: async () => {
+        const p = await probeForwardingHelpers()
+        if ('error' in p) return {ok: false, detail: `could not probe: ${p.error}`}
+        if (p.missing.length)
+          return {ok: false, detail: `kernel ${release()} lacks ${p.missing.map(describeMissing).join('; ')}`}
+        // netkit (6.7+) is where this goes next: a device made for BPF, no veth peer to redirect to.
+        const netkit = kernelAtLeast(release(), 6, 7) ? '; netkit devices too (6.7+)' : ''
+        return {ok: true, detail: `${FORWARDING_HELPERS.map((h) => h.name).join(', ')}${netkit}`}
+      },
     },
     {
       id: 'podman-config',

@@ -1,4 +1,10 @@
 import {describe, it, expect} from 'vitest'
+import {
+  describeMissing,
+  FORWARDING_HELPERS,
+  missingHelpers,
+  probeForwardingHelpers,
+} from '../../src/bpf/helper-probe.js'
 import {kernelAtLeast, doctorChecks} from '../../src/doctor/doctor.js'
 import {fail, noneFailed, runCheck, type CheckResult} from '../../src/checks/engine.js'
 
@@ -36,5 +42,22 @@ describe('doctor item logic', () => {
     const r = (status: CheckResult['status']): CheckResult => ({id: 'x', title: 'x', status, message: ''})
     expect(noneFailed([r('pass'), r('warn')])).toBe(true)
     expect(noneFailed([r('pass'), r('fail')])).toBe(false)
+  })
+})
+
+describe('forwarding helpers (lab 5)', () => {
+  it('names each helper a kernel lacks, with the version that added it', () => {
+    const probe = {helpers: {sched_cls_available_helpers: ['bpf_fib_lookup', 'bpf_skb_set_tunnel_key']}}
+    const missing = missingHelpers(probe)
+    expect(missing.map((h) => h.name)).toEqual(['bpf_redirect_peer', 'bpf_redirect_neigh'])
+    expect(describeMissing(missing[0])).toBe(
+      "bpf_redirect_peer (kernel 5.10+, for delivery straight into a pod's network namespace)",
+    )
+    expect(missingHelpers({}).length).toBe(FORWARDING_HELPERS.length)
+  })
+
+  it('this kernel (Debian 12 runs 6.1) has all of them, as bpftool probes them', async () => {
+    const p = await probeForwardingHelpers()
+    expect(p).toEqual({missing: []})
   })
 })
