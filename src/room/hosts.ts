@@ -8,6 +8,8 @@ export interface RoomHost {
   address: string
   user?: string
   port?: number
+  /** A key for this host alone (vagrant ssh-config's IdentityFile). */
+  identity?: string
 }
 
 export interface HostListProblem {
@@ -117,7 +119,7 @@ function fromTerraform(text: string): HostList {
 function fromVagrant(text: string): HostList {
   const found: Array<{host: RoomHost; line: number; text: string}> = []
   const problems: HostListProblem[] = []
-  let cur: {name: string; line: number; address?: string; user?: string; port?: string} | undefined
+  let cur: {name: string; line: number; address?: string; user?: string; port?: string; identity?: string} | undefined
   const flush = () => {
     if (!cur) return
     const host = cur.address ? parseHost(cur.address) : 'no HostName in this block'
@@ -125,7 +127,13 @@ function fromVagrant(text: string): HostList {
     else {
       const port = cur.port ? Number(cur.port) : undefined
       found.push({
-        host: {...host, name: cur.name, ...(cur.user ? {user: cur.user} : {}), ...(port ? {port} : {})},
+        host: {
+          ...host,
+          name: cur.name,
+          ...(cur.user ? {user: cur.user} : {}),
+          ...(port ? {port} : {}),
+          ...(cur.identity ? {identity: cur.identity.replace(/^"(.*)"$/, '$1')} : {}),
+        },
         line: cur.line,
         text: `Host ${cur.name}`,
       })
@@ -141,6 +149,7 @@ function fromVagrant(text: string): HostList {
     } else if (cur && key === 'HostName') cur.address = value
     else if (cur && key === 'User') cur.user = value
     else if (cur && key === 'Port') cur.port = value
+    else if (cur && key === 'IdentityFile') cur.identity ??= value
   })
   flush()
   return dedupe(found, problems)

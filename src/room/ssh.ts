@@ -37,7 +37,9 @@ export function sshArgs(host: RoomHost, o: SshOptions, remote: readonly string[]
     // curve25519 first (the others still offered) makes 500 hosts cheap on an instructor's laptop.
     '-o',
     'KexAlgorithms=^curve25519-sha256',
-    ...(o.identity ? ['-i', o.identity, '-o', 'IdentitiesOnly=yes'] : []),
+    ...((host.identity ?? o.identity)
+      ? ['-i', host.identity ?? (o.identity as string), '-o', 'IdentitiesOnly=yes']
+      : []),
     ...(host.port ? ['-p', String(host.port)] : []),
     ...(user ? ['-l', user] : []),
     '--',

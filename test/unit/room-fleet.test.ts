@@ -56,13 +56,18 @@ describe('host lists', () => {
       '  HostName 127.0.0.1',
       '  User vagrant',
       '  Port 2222',
-      '  IdentityFile /x',
+      '  IdentityFile "/v/private_key"',
       '',
       'Host two',
       '  User vagrant',
     ].join('\n')
     const v = parseHostList(vagrant)
-    expect(v.hosts).toEqual([{name: 'default', address: '127.0.0.1', user: 'vagrant', port: 2222}])
+    expect(v.hosts).toEqual([
+      {name: 'default', address: '127.0.0.1', user: 'vagrant', port: 2222, identity: '/v/private_key'},
+    ])
+    expect(sshArgs(v.hosts[0], {connectTimeoutS: 3, timeoutMs: 9000, identity: '/room'}, ['x'])).toContain(
+      '/v/private_key',
+    )
     expect(v.problems[0]).toMatchObject({line: 7, message: 'no HostName in this block'})
     expect(parseHostList('{"a": ').problems[0].message).toMatch(/^not valid JSON/)
   })
