@@ -3,10 +3,13 @@
 // (iperf3, 3 s) and latency (ping RTT) on one node through the bridge, and across two simulated
 // nodes by native routes and by VXLAN, all in one run, as ratios against the same-node bridge.
 // Plugins: lab 5's references (solution/routes, solution/overlay). veth on a small VM is noisy:
-// each figure is min/median/max of --runs repeats. Paths not built yet (redirect_peer,
-// fib_lookup: lab 5 steps 3-4) are not measured.
+// each figure is min/median/max of --runs repeats. One node without a bridge is measured too: pods
+// with a /32 and a link-local gateway, first through the node's IP stack (routes per pod), then
+// with bpf/tool/redirect_peer.bpf.c on each host veth (bpf_redirect_peer), with a TC_ACT_SHOT
+// program on the destination host veths' egress and the node's forwarding counter read: what
+// lab 5's step 3 will ask for. fib_lookup across nodes (step 4) is not measured yet.
 // Usage (root, after npm run build): node scripts/bench-forwarding.mjs [--runs 3]
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -27,6 +30,7 @@ process.env.EBPFCNI_STATE_DIR = join(tmp, 'state')
 const {Cluster} = await import(join(root, 'dist/nodes/cluster.js'))
 const {PodService} = await import(join(root, 'dist/pods/service.js'))
 const {Ledger} = await import(join(root, 'dist/host/ledger.js'))
+const {buildBpf} = await import(join(root, 'dist/bpf/build.js'))
 
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -69,8 +73,11 @@ const spec = (id, n) => ({
   pinDir: `/sys/fs/bpf/ebpfcni-bf${n}${process.pid % 1000}`,
 })
 const clusters = []
+const nobridge = {netns: [], pins: `/sys/fs/bpf/ebpfcni-bench-rp${process.pid}`}
 const cleanup = async () => {
   for (const c of clusters) for (const n of c.list()) await c.remove(n.name).catch(() => undefined)
+  for (const ns of nobridge.netns) spawnSync('ip', ['netns', 'del', ns])
+  rmSync(nobridge.pins, {recursive: true, force: true})
   rmSync(tmp, {recursive: true, force: true})
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void cleanup().then(() => process.exit(130)))
@@ -105,6 +112,85 @@ async function setup(n, plugin, conf, placement) {
   return made
 }
 
+const run = (f, a) => execFileSync(f, a, {encoding: 'utf8', timeout: 30_000})
+const inNode = (ns, cmd) => run('nsenter', [`--net=/run/netns/${ns}`, ...cmd])
+/** IP datagrams the node's stack forwarded (/proc/net/snmp Ip: ForwDatagrams, in its namespace). */
+const forwarded = (ns) => {
+  const lines = inNode(ns, ['cat', '/proc/net/snmp'])
+    .split('\n')
+    .filter((l) => l.startsWith('Ip:'))
+  const [head, vals] = lines.map((l) => l.split(/\s+/))
+  return Number(vals[head.indexOf('ForwDatagrams')])
+}
+/** Sum of a per-CPU counter slot of a pinned array (bpftool map dump -j). */
+const counter = (pin, slot) => {
+  const entries = JSON.parse(run('bpftool', ['map', 'dump', 'pinned', pin, '-j']))
+  const e = entries.find((x) => (x.formatted?.key ?? x.key) === slot || Number(x.key?.[0]) === slot)
+  return (e?.formatted?.values ?? e?.values ?? []).reduce((n, v) => n + Number(v.value), 0)
+}
+const hex = (bytes) => bytes.map((b) => b.toString(16).padStart(2, '0'))
+
+/** One node (a netns), two pods with a /32 each and 169.254.1.1 as their gateway, no bridge. */
+function noBridgeNode() {
+  const tag = process.pid % 10000
+  const node = `nbn${tag}`
+  const pods = [1, 2].map((i) => ({ns: `nbp${i}${tag}`, ip: `10.88.0.${i}`, veth: `nbh${i}${tag}`}))
+  nobridge.netns.push(node, ...pods.map((p) => p.ns))
+  for (const ns of [node, ...pods.map((p) => p.ns)]) run('ip', ['netns', 'add', ns])
+  inNode(node, ['ip', 'link', 'set', 'lo', 'up'])
+  inNode(node, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+  for (const p of pods) {
+    inNode(node, ['ip', 'link', 'add', p.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns])
+    inNode(node, ['ip', 'addr', 'add', '169.254.1.1/32', 'dev', p.veth])
+    inNode(node, ['ip', 'link', 'set', p.veth, 'up'])
+    // (sysfs shows the namespace that mounted it, not nsenter's: ask ip)
+    const link = (ns, dev) => JSON.parse(inNode(ns, ['ip', '-j', 'link', 'show', 'dev', dev]))[0]
+    const hostMac = link(node, p.veth).address
+    for (const cmd of [
+      ['ip', 'link', 'set', 'lo', 'up'],
+      ['ip', 'link', 'set', 'eth0', 'up'],
+      ['ip', 'addr', 'add', `${p.ip}/32`, 'dev', 'eth0'],
+      ['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link'],
+      ['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0'],
+      ['ip', 'neigh', 'add', '169.254.1.1', 'lladdr', hostMac, 'dev', 'eth0', 'nud', 'permanent'],
+    ])
+      inNode(p.ns, cmd)
+    inNode(node, ['ip', 'route', 'add', `${p.ip}/32`, 'dev', p.veth])
+    p.hostMac = hostMac
+    p.podMac = link(p.ns, 'eth0').address
+    p.ifindex = link(node, p.veth).ifindex
+    p.netnsPath = `/run/netns/${p.ns}`
+  }
+  return {node, pods}
+}
+
+/** redirect_peer on each host veth's ingress, the endpoint map filled, drop_all on their egress. */
+async function attachRedirect({node, pods}) {
+  const built = await buildBpf(join(root, 'bpf/tool/redirect_peer.bpf.c'), join(tmp, 'redirect_peer.o'))
+  if (!built.ok)
+    throw new Error(`redirect_peer.bpf.c did not build: ${built.problem ?? JSON.stringify(built.diagnostics)}`)
+  run('bpftool', ['prog', 'loadall', built.object, nobridge.pins, 'type', 'classifier', 'pinmaps', nobridge.pins])
+  for (const p of pods) {
+    const ifindex = [0, 8, 16, 24].map((s) => (p.ifindex >> s) & 255)
+    const mac = (m) => m.split(':').map((x) => parseInt(x, 16))
+    run('bpftool', [
+      'map',
+      'update',
+      'pinned',
+      `${nobridge.pins}/endpoints`,
+      'key',
+      'hex',
+      ...hex(p.ip.split('.').map(Number)),
+      'value',
+      'hex',
+      ...hex([...ifindex, ...mac(p.podMac), ...mac(p.hostMac)]),
+    ])
+    inNode(node, ['tc', 'qdisc', 'add', 'dev', p.veth, 'clsact'])
+    inNode(node, ['tc', 'filter', 'add', 'dev', p.veth, 'ingress', 'bpf', 'da', 'pinned', `${nobridge.pins}/from_pod`])
+    inNode(node, ['tc', 'filter', 'add', 'dev', p.veth, 'egress', 'bpf', 'da', 'pinned', `${nobridge.pins}/drop_all`])
+  }
+}
+
 try {
   const version = execFileSync('iperf3', ['--version'], {encoding: 'utf8'}).split('\n')[0]
   console.log(
@@ -116,15 +202,32 @@ try {
     ['two nodes, VXLAN (MTU 1450)', 'overlay', {mtu: 1450}, [0, 1]],
   ]
   let reference
+  const line = (name, m, ref) => {
+    const ratio = (x, r) => (x / r).toFixed(2)
+    return `${name.padEnd(30)} TCP ${m.gbps.min.toFixed(1)}/${m.gbps.median.toFixed(1)}/${m.gbps.max.toFixed(1)} Gbit/s (min/median/max; ${ratio(m.gbps.median, ref.gbps.median)}x the bridge)  RTT ${m.rtt.median.toFixed(3)} ms median (${ratio(m.rtt.median, ref.rtt.median)}x)`
+  }
   for (const [i, [name, plugin, conf, placement]] of paths.entries()) {
     const [a, b] = await setup(i + 1, plugin, conf, placement)
     const m = await measure(a, b)
     reference ??= m
-    const ratio = (x, r) => (x / r).toFixed(2)
-    console.log(
-      `${name.padEnd(30)} TCP ${m.gbps.min.toFixed(1)}/${m.gbps.median.toFixed(1)}/${m.gbps.max.toFixed(1)} Gbit/s (min/median/max; ${ratio(m.gbps.median, reference.gbps.median)}x the bridge)  RTT ${m.rtt.median.toFixed(3)} ms median (${ratio(m.rtt.median, reference.rtt.median)}x)`,
-    )
+    console.log(line(name, m, reference))
   }
+  // One node, no bridge: through the node's stack, then with bpf_redirect_peer.
+  const nb = noBridgeNode()
+  const [a, b] = nb.pods
+  let f0 = forwarded(nb.node)
+  console.log(
+    line('one node, /32s, host routing', await measure(a, b), reference),
+    `(node forwarded ${forwarded(nb.node) - f0} datagrams)`,
+  )
+  await attachRedirect(nb)
+  f0 = forwarded(nb.node)
+  const m = await measure(a, b)
+  const counts = `${nobridge.pins}/redirect_counts`
+  console.log(
+    line('one node, bpf_redirect_peer', m, reference),
+    `(node forwarded ${forwarded(nb.node) - f0} datagrams; ${counter(counts, 0)} packets redirected; drop_all on the destination veths' egress dropped ${counter(counts, 2)} IPv4 packets, and ${counter(counts, 3)} others)`,
+  )
 } finally {
   await cleanup()
 }
