@@ -5,12 +5,12 @@
 // Plugins: lab 5's references (solution/routes, solution/overlay). veth on a small VM is noisy:
 // each figure is min/median/max of --runs repeats. One node without a bridge is measured too: pods
 // with a /32 and a link-local gateway, first through the node's IP stack (routes per pod), then
-// with bpf/tool/redirect_peer.bpf.c on each host veth (bpf_redirect_peer), with a TC_ACT_SHOT
-// program on the destination host veths' egress and the node's forwarding counter read: what
-// lab 5's step 3 will ask for. fib_lookup across nodes (step 4) is not measured yet.
+// with lab 5's step 3 reference (solution/nobridge/forward.bpf.c: bpf_redirect_peer) on each host
+// veth, ebpfcni's drop_all (bpf/tool/drop_all.bpf.c, TC_ACT_SHOT) on their egress and the node's
+// forwarding counter read. fib_lookup across nodes (step 4) is not measured yet.
 // Usage (root, after npm run build): node scripts/bench-forwarding.mjs [--runs 3]
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -71,6 +71,7 @@ const spec = (id, n) => ({
   linkPrefix: `bf${n}${process.pid % 1000}`,
   bridge: `bfu${n}${process.pid % 1000}`,
   pinDir: `/sys/fs/bpf/ebpfcni-bf${n}${process.pid % 1000}`,
+  nodePinRoot: `/sys/fs/bpf/ebpfcni-bfn${n}${process.pid % 1000}`,
 })
 const clusters = []
 const nobridge = {netns: [], pins: `/sys/fs/bpf/ebpfcni-bench-rp${process.pid}`}
@@ -164,12 +165,28 @@ function noBridgeNode() {
   return {node, pods}
 }
 
-/** redirect_peer on each host veth's ingress, the endpoint map filled, drop_all on their egress. */
+/** Step 3's reference from_pod on each host veth's ingress, its endpoint map filled; drop_all on their egress. */
 async function attachRedirect({node, pods}) {
-  const built = await buildBpf(join(root, 'bpf/tool/redirect_peer.bpf.c'), join(tmp, 'redirect_peer.o'))
-  if (!built.ok)
-    throw new Error(`redirect_peer.bpf.c did not build: ${built.problem ?? JSON.stringify(built.diagnostics)}`)
-  run('bpftool', ['prog', 'loadall', built.object, nobridge.pins, 'type', 'classifier', 'pinmaps', nobridge.pins])
+  const objects = {}
+  mkdirSync(nobridge.pins, {recursive: true})
+  for (const [name, source] of [
+    ['forward', 'labs/05-nodes/solution/nobridge/forward.bpf.c'],
+    ['drop', 'bpf/tool/drop_all.bpf.c'],
+  ]) {
+    const built = await buildBpf(join(root, source), join(tmp, `${name}.o`))
+    if (!built.ok) throw new Error(`${source} did not build: ${built.problem ?? JSON.stringify(built.diagnostics)}`)
+    run('bpftool', [
+      'prog',
+      'loadall',
+      built.object,
+      join(nobridge.pins, name),
+      'type',
+      'classifier',
+      'pinmaps',
+      join(nobridge.pins, name),
+    ])
+    objects[name] = join(nobridge.pins, name)
+  }
   for (const p of pods) {
     const ifindex = [0, 8, 16, 24].map((s) => (p.ifindex >> s) & 255)
     const mac = (m) => m.split(':').map((x) => parseInt(x, 16))
@@ -177,7 +194,7 @@ async function attachRedirect({node, pods}) {
       'map',
       'update',
       'pinned',
-      `${nobridge.pins}/endpoints`,
+      `${objects.forward}/endpoints`,
       'key',
       'hex',
       ...hex(p.ip.split('.').map(Number)),
@@ -186,9 +203,21 @@ async function attachRedirect({node, pods}) {
       ...hex([...ifindex, ...mac(p.podMac), ...mac(p.hostMac)]),
     ])
     inNode(node, ['tc', 'qdisc', 'add', 'dev', p.veth, 'clsact'])
-    inNode(node, ['tc', 'filter', 'add', 'dev', p.veth, 'ingress', 'bpf', 'da', 'pinned', `${nobridge.pins}/from_pod`])
-    inNode(node, ['tc', 'filter', 'add', 'dev', p.veth, 'egress', 'bpf', 'da', 'pinned', `${nobridge.pins}/drop_all`])
+    inNode(node, [
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      p.veth,
+      'ingress',
+      'bpf',
+      'da',
+      'pinned',
+      `${objects.forward}/from_pod`,
+    ])
+    inNode(node, ['tc', 'filter', 'add', 'dev', p.veth, 'egress', 'bpf', 'da', 'pinned', `${objects.drop}/drop_all`])
   }
+  return objects
 }
 
 try {
@@ -220,13 +249,13 @@ try {
     line('one node, /32s, host routing', await measure(a, b), reference),
     `(node forwarded ${forwarded(nb.node) - f0} datagrams)`,
   )
-  await attachRedirect(nb)
+  const objects = await attachRedirect(nb)
   f0 = forwarded(nb.node)
   const m = await measure(a, b)
-  const counts = `${nobridge.pins}/redirect_counts`
+  const counts = `${objects.drop}/drop_counts`
   console.log(
     line('one node, bpf_redirect_peer', m, reference),
-    `(node forwarded ${forwarded(nb.node) - f0} datagrams; ${counter(counts, 0)} packets redirected; drop_all on the destination veths' egress dropped ${counter(counts, 2)} IPv4 packets, and ${counter(counts, 3)} others)`,
+    `(node forwarded ${forwarded(nb.node) - f0} datagrams; drop_all on the destination veths' egress dropped ${counter(counts, 0)} IPv4 packets, and ${counter(counts, 1)} others)`,
   )
 } finally {
   await cleanup()

@@ -277,7 +277,16 @@ export class CheckPods {
   }
 
   private async removeAll(): Promise<void> {
-    this.unregisterInterrupt()
+    // Registered until the end: Ctrl-C during this removal waits for it (cleanup() returns this same
+    // promise), where unregistering first made the process exit half-way and leave the rest.
+    try {
+      await this.removeEverything()
+    } finally {
+      this.unregisterInterrupt()
+    }
+  }
+
+  private async removeEverything(): Promise<void> {
     await Promise.allSettled([...this.inflight])
     for (const undo of this.beforePods)
       await Promise.resolve()

@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger, type LedgerEntry} from '../host/ledger.js'
 import {runOrThrow, run, ok} from '../host/exec.js'
@@ -35,6 +35,8 @@ export interface ClusterSpec {
   bridge: string
   /** Where the underlay program and its maps are pinned. */
   pinDir: string
+  /** Each node's own pins (the plugin's forwarding program and maps) go in NODE_PIN_ROOT/<node>. */
+  nodePinRoot: string
 }
 
 export const defaultCluster = (): ClusterSpec => ({
@@ -46,6 +48,7 @@ export const defaultCluster = (): ClusterSpec => ({
   linkPrefix: 'ul-',
   bridge: 'ebpfcni-ul',
   pinDir: '/sys/fs/bpf/ebpfcni-underlay',
+  nodePinRoot: '/sys/fs/bpf/ebpfcni',
 })
 
 export interface NodeRecord {
@@ -141,6 +144,8 @@ export class Cluster {
     }
     const owner = nodeOwner(this.spec.id, name)
     this.ledger.record('node', name, {lab: this.lab, owner, details: {...node}})
+    // The plugin pins there (node ADD); all of it is the node's, so it all goes with the node.
+    this.ledger.record('dir', this.nodePinDir(node), {lab: this.lab, owner, details: {scratch: true}})
     try {
       await this.ensureBridge()
       this.ledger.record('netns', netnsName, {lab: this.lab, owner})
@@ -202,11 +207,18 @@ export class Cluster {
         await pods.remove(p.name).catch(() => undefined)
       // Its eth0 goes with the netns, and the host end of the pair with it.
       await netnsDel(node.netnsName)
+      rmSync(this.nodePinDir(node), {recursive: true, force: true})
     }
     this.ledger.forgetWhere((e) => e.owner === owner)
     if (this.list().length === 0) {
       await linkDel(this.spec.bridge).catch(() => undefined)
       rmSync(this.spec.pinDir, {recursive: true, force: true})
+      // The nodes' pin root goes once empty (the default, /sys/fs/bpf/ebpfcni, may hold labs 2-4's pins).
+      try {
+        rmdirSync(this.spec.nodePinRoot)
+      } catch {
+        // not empty, or never made
+      }
       rmSync(this.dir, {recursive: true, force: true})
       this.ledger.forgetWhere((e) => e.owner === clusterOwner(this.spec.id))
     }
@@ -216,8 +228,11 @@ export class Cluster {
     const owner = clusterOwner(this.spec.id)
     if (!this.ledger.find((e) => e.owner === owner && e.kind === 'link').length)
       this.ledger.record('link', this.spec.bridge, {lab: this.lab, owner})
-    if (!this.ledger.find((e) => e.owner === owner && e.kind === 'dir').length)
+    if (!this.ledger.find((e) => e.owner === owner && e.kind === 'dir' && e.name === this.dir).length)
       this.ledger.record('dir', this.dir, {lab: this.lab, owner, details: {scratch: true}})
+    // The nodes' pin root: reset removes it once empty (labs 2-4 may keep pins in the default one).
+    if (!this.ledger.find((e) => e.owner === owner && e.name === this.spec.nodePinRoot).length)
+      this.ledger.record('dir', this.spec.nodePinRoot, {lab: this.lab, owner})
     mkdirSync(this.dir, {recursive: true})
     if (await link(this.spec.bridge)) return
     await runOrThrow(`making the underlay bridge ${this.spec.bridge}`, 'ip', [
@@ -300,7 +315,12 @@ export class Cluster {
    * IPAM directory, its name, and every node of the cluster (what a node agent would learn from
    * the Kubernetes API). Written anew for each pod: nodes come and go.
    */
-  nodeConfig(node: NodeRecord, base: string): string {
+  /** Where a node's own BPF objects are pinned (two nodes never share a map). */
+  nodePinDir(node: NodeRecord): string {
+    return join(this.spec.nodePinRoot, node.name)
+  }
+
+  nodeConfig(node: NodeRecord, base: string, extra: Record<string, unknown> = {}): string {
     let conf: Record<string, unknown>
     try {
       conf = JSON.parse(readFileSync(base, 'utf8')) as Record<string, unknown>
@@ -319,6 +339,8 @@ export class Cluster {
         dataDir: join(this.dir, `${node.name}-ipam`),
         node: node.name,
         nodes: this.nodeInfos(),
+        pinDir: this.nodePinDir(node),
+        ...extra,
       }),
     )
     return path

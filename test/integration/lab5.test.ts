@@ -15,14 +15,19 @@ const read = (rel: string): string => readFileSync(join(LAB, rel), 'utf8')
 const ROUTES = read('solution/routes/ebpfcni')
 const OVERLAY = read('solution/overlay/ebpfcni')
 const MTU_CONF = JSON.parse(read('solution/overlay/10-ebpfcni.conf')) as Record<string, unknown>
+const NOBRIDGE = read('solution/nobridge/ebpfcni')
+const FORWARD = read('solution/nobridge/forward.bpf.c')
 
 interface Mutant {
   name: string
-  step: 'routes' | 'overlay'
+  step: 'routes' | 'overlay' | 'nobridge'
   failsCheck: string
   plugin: string
   edit: [string, string]
   mtu?: boolean
+  /** Step 3: "noBridge": true (unless false), and forward.bpf.c with this edit. */
+  noBridge?: boolean
+  forward?: [string, string]
   message: RegExp
 }
 
@@ -86,26 +91,72 @@ const MUTANTS: Mutant[] = [
     edit: ['', ''],
     message: /eth0 has MTU 1500, expected 1450/,
   },
+  {
+    name: 'the bridge path after all ("noBridge" left out of the config)',
+    step: 'nobridge',
+    failsCheck: 'nodes.no-bridge',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    noBridge: false,
+    message: /node a has a bridge \(\w+\): with "noBridge": true the plugin must wire pods without one/,
+  },
+  {
+    name: 'a /24 on the pod: it ARPs for the other pod itself, and nothing answers',
+    step: 'nobridge',
+    failsCheck: 'nodes.no-bridge',
+    plugin: NOBRIDGE,
+    edit: ['addr add $addr/32 dev $CNI_IFNAME', 'addr add $addr/24 dev $CNI_IFNAME'],
+    message: /between the two pods of node a: ping from 10\.243\.1\.\d+ to 10\.243\.1\.\d+ got no reply/,
+  },
+  {
+    name: "bpf_redirect, not bpf_redirect_peer: out through the destination veth's egress",
+    step: 'nobridge',
+    failsCheck: 'nodes.redirect-peer',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['bpf_redirect_peer(ep->ifindex, 0)', 'bpf_redirect(ep->ifindex, 0)'],
+    message:
+      /with TC_ACT_SHOT on the egress of \S+ and \S+: ping .* got no reply; drop_all dropped [1-9]\d* IPv4 packets there/,
+  },
+  {
+    name: "from_pod never attached: the node's stack routes the pods' packets",
+    step: 'nobridge',
+    failsCheck: 'nodes.stack-skipped',
+    plugin: NOBRIDGE,
+    edit: ['endpoint_add "$addr" && attach_from_pod', 'endpoint_add "$addr"'],
+    message:
+      /node a forwarded [1-9]\d+ IPv4 datagrams \(\/proc\/net\/snmp ForwDatagrams\) while 1048576 bytes crossed each way/,
+  },
 ]
 
 describe("lab 5 checks: each step's reference passes, every mutant fails with the right check", () => {
   const h = labHarness(5, {tag: 'l5', subnet: '10.242.0.0/24'})
-  const workspace = (name: string, plugin: string, mtu: boolean) =>
+  const workspace = (name: string, plugin: string, mtu: boolean, step3?: {noBridge: boolean; forward: string}) =>
     h.workspace(name, {
       ebpfcni: plugin,
-      '10-ebpfcni.conf': JSON.stringify({...h.config, ...(mtu ? {mtu: MTU_CONF.mtu} : {})}),
+      '10-ebpfcni.conf': JSON.stringify({
+        ...h.config,
+        ...(mtu ? {mtu: MTU_CONF.mtu} : {}),
+        ...(step3?.noBridge ? {noBridge: true} : {}),
+      }),
+      ...(step3 ? {'forward.bpf.c': step3.forward} : {}),
     })
 
   beforeAll(() => h.setup())
   afterAll(() => h.teardown())
 
-  it('the routes reference passes step routes; the overlay reference passes every lab 5 check; nothing is left', async () => {
+  it('each reference passes its step; the no-bridge reference passes every lab 5 check; nothing is left', async () => {
     const routes = await h.check(workspace('routes', ROUTES, false), 'routes')
     expect(
       routes.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(routes.checks, null, 1),
     ).toEqual([])
-    const all = await h.check(workspace('overlay', OVERLAY, true))
+    const overlay = await h.check(workspace('overlay', OVERLAY, true), 'overlay')
+    expect(
+      overlay.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(overlay.checks, null, 1),
+    ).toEqual([])
+    const all = await h.check(workspace('nobridge', NOBRIDGE, true, {noBridge: true, forward: FORWARD}))
     expect(
       all.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(all.checks, null, 1),
@@ -118,7 +169,13 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
   for (const m of MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
       expect(m.plugin.includes(m.edit[0]), `anchor missing: ${m.edit[0]}`).toBe(true)
-      const report = await h.check(workspace(m.name, m.plugin.replace(m.edit[0], m.edit[1]), Boolean(m.mtu)), m.step)
+      if (m.forward) expect(FORWARD.includes(m.forward[0]), `anchor missing: ${m.forward[0]}`).toBe(true)
+      const step3 =
+        m.step === 'nobridge'
+          ? {noBridge: m.noBridge ?? true, forward: m.forward ? FORWARD.replace(m.forward[0], m.forward[1]) : FORWARD}
+          : undefined
+      const plugin = m.plugin.replace(m.edit[0], m.edit[1])
+      const report = await h.check(workspace(m.name, plugin, Boolean(m.mtu) || m.step === 'nobridge', step3), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).toMatch(m.message)

@@ -8,6 +8,7 @@ import {PodService, DEFAULT_CONFIG, DEFAULT_CNI_PATH} from '../../pods/service.j
 import {UserError} from '../../host/errors.js'
 import type {PodRecord, RuntimeName, WorkloadName} from '../../pods/types.js'
 import {Cluster} from '../../nodes/cluster.js'
+import {workspaceDir} from '../../host/paths.js'
 
 /** Label keys and values as Kubernetes allows them (values: 63 characters of [A-Za-z0-9._-]). */
 const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
@@ -96,7 +97,12 @@ export default class PodAdd extends BaseCommand {
       throw new UserError(`--node works with the netns runtime: podman and cri pods run on this machine itself`)
     const cluster = flags.node ? new Cluster() : undefined
     const node = cluster?.get(flags.node as string)
-    const configFile = node && cluster ? cluster.nodeConfig(node, flags.config) : flags.config
+    // Lab 5 step 3: the workspace's built forward.bpf.c, for the plugin to load on the node.
+    const forwardObject = join(workspaceDir(), 'forward.o')
+    const configFile =
+      node && cluster
+        ? cluster.nodeConfig(node, flags.config, existsSync(forwardObject) ? {forwardObject} : {})
+        : flags.config
     const pod = await new PodService().add(
       {
         name: args.name,

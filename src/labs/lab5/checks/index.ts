@@ -3,5 +3,10 @@ import type {CheckDefinition} from '../../../checks/engine.js'
 import type {Lab5Context} from '../context.js'
 import {ROUTES_CHECKS} from './routes.js'
 import {OVERLAY_CHECKS} from './overlay.js'
+import {NOBRIDGE_CHECKS} from './nobridge.js'
 
-export const LAB5_CHECKS: Array<CheckDefinition<Lab5Context>> = [...ROUTES_CHECKS, ...OVERLAY_CHECKS]
+export const LAB5_CHECKS: Array<CheckDefinition<Lab5Context>> = [
+  ...ROUTES_CHECKS,
+  ...OVERLAY_CHECKS,
+  ...NOBRIDGE_CHECKS,
+]
