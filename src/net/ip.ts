@@ -138,12 +138,13 @@ export async function linkDel(name: string, netns?: string): Promise<void> {
 /**
  * The host end of a pod interface's veth, through the interface's peer index (never by
  * name: host-side names are the plugin's choice). By netns path, so podman pods work too.
+ * `hostNetns`: where the host end lives when it is not this machine's namespace (a lab 5 node).
  */
-export async function hostPeer(netnsPath: string, ifname: string): Promise<IpLink | undefined> {
+export async function hostPeer(netnsPath: string, ifname: string, hostNetns?: string): Promise<IpLink | undefined> {
   const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show', 'dev', ifname], {timeoutMs: 5000})
   if (!ok(r)) return undefined
   const inPod = (JSON.parse(r.stdout) as IpLink[])[0]
-  return inPod?.link_index ? linkByIndex(inPod.link_index) : undefined
+  return inPod?.link_index ? linkByIndex(inPod.link_index, hostNetns) : undefined
 }
 
 /**

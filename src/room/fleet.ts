@@ -1,6 +1,6 @@
 import type {HostList, RoomHost} from './hosts.js'
 import {rowFromStatus, type AttendeeRow, type LabView, type StuckRule} from './attendee.js'
-import {mapBounded, runOnHost, type HostRun, type SshOptions} from './ssh.js'
+import {hostDown, mapBounded, runOnHost, type HostRun, type SshOptions} from './ssh.js'
 
 // What the instructor's machine asks of every attendee VM, over SSH: their progress (`fleet
 // report`) and, after the session, a reset proven clean (`fleet reset`). A host that does not
@@ -38,7 +38,7 @@ function attendeeRow(r: HostRun, rule: StuckRule): AttendeeRow {
   if (!r.ok)
     return {
       host,
-      state: /^(down|unreachable|no such host)/.test(r.message) ? 'down' : 'error',
+      state: hostDown(r) ? 'down' : 'error',
       message: r.message,
       stuck: false,
     }
@@ -100,8 +100,7 @@ export async function resetRoom(
       )
       const outcome = parse<ResetJson>(reset.stdout)
       if (!reset.ok && !outcome) {
-        const down = /^(down|unreachable|no such host)/.test(reset.message)
-        return {host: name, state: down ? 'down' : 'error', message: reset.message}
+        return {host: name, state: hostDown(reset) ? 'down' : 'error', message: reset.message}
       }
       // Proof, not the reset's word for it: what would a reset remove now?
       const dry = await runOnHost(host, [o.remoteCommand, 'reset', '--all', '--dry-run', '--json'], o)

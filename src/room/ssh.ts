@@ -79,6 +79,9 @@ export function describeSshFailure(r: RunResult, o: SshOptions, remote: readonly
   return `${remote.join(' ')} exited ${r.exitCode}${err ? `: ${err.slice(0, 200)}` : ''}`
 }
 
+/** Did the failure say the host is not there at all (down, unreachable, unknown), not that it misbehaved? */
+export const hostDown = (r: HostRun): boolean => !r.ok && /^(down|unreachable|no such host)/.test(r.message)
+
 export async function runOnHost(host: RoomHost, remote: readonly string[], o: SshOptions): Promise<HostRun> {
   const r = await run('ssh', sshArgs(host, o, remote), {timeoutMs: o.timeoutMs, maxOutputBytes: 4 * 1024 * 1024})
   const ok = r.exitCode === 0 && !r.timedOut && !r.startError && !r.outputCapped

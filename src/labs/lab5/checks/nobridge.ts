@@ -1,7 +1,7 @@
 import {mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../../../checks/engine.js'
-import {links, linkByIndex} from '../../../net/ip.js'
+import {links, hostPeer} from '../../../net/ip.js'
 import {download, ping} from '../../../net/probes.js'
 import {run, ok, describeRun} from '../../../host/exec.js'
 import {packageRoot} from '../../../host/paths.js'
@@ -46,13 +46,9 @@ async function talk(x: Pod, y: Pod): Promise<string[]> {
   return moved.flat()
 }
 
-/** The host end of a node pod's eth0: through the pod's peer index, in the node's namespace. */
+/** The host end of a node pod's eth0, in the node's namespace. */
 async function hostVeth(node: NodeRecord, pod: Pod): Promise<string> {
-  const r = await run('nsenter', [`--net=${pod.netnsPath}`, 'ip', '-j', 'link', 'show', 'dev', pod.ifname], {
-    timeoutMs: 5000,
-  })
-  const index = ok(r) ? (JSON.parse(r.stdout) as Array<{link_index?: number}>)[0]?.link_index : undefined
-  const l = index ? await linkByIndex(index, node.netnsName) : undefined
+  const l = await hostPeer(pod.netnsPath, pod.ifname, node.netnsName)
   if (!l) throw new CheckSkip(`cannot find the host veth of pod ${pod.ip} on node ${node.name}`)
   return l.ifname
 }
