@@ -18,6 +18,44 @@ snapshot() {
     echo "## cni-bin-ebpfcni"; ls -1 /opt/cni/bin 2>/dev/null | sort
   }
 }
+# One kernel, one suite: a second run at the same time would see (and reset) the first's
+# netns and links. Wait for it rather than fail.
+exec 9>/run/lock/ebpfcni-test-suite.lock
+if ! flock -n 9; then
+  echo "==> Another run of the test suite holds /run/lock/ebpfcni-test-suite.lock; waiting for it to end"
+  flock 9
+fi
+
+# A run that was killed (SIGKILL, a VM stopped mid-suite) cannot clean up after itself; its
+# objects carry the project's names. Left in place, this run's resets would remove them
+# half-way and the host check would blame this run. In CI they are removed (and listed);
+# elsewhere they may be a lab in progress, so the suite lists them and stops.
+leftovers() {
+  ip netns list 2>/dev/null | awk '$1 ~ /^ebpfcni-/ {print "netns " $1}'
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(ebpfchk-|ebpfcni)' | sed 's/^/link /' || true
+  for f in /sys/fs/bpf/ebpfcni* /etc/cni/net.d/*ebpfcni* /opt/cni/bin/ebpfcni; do [ -e "$f" ] && echo "file $f"; done
+  return 0
+}
+found=$(leftovers)
+if [ -n "$found" ]; then
+  if [ "${CI:-}" = true ] || [ "${EBPFCNI_TEST_SWEEP:-}" = 1 ]; then
+    echo "==> Removing what an earlier run that did not end left on the host:"
+    while read -r kind name; do
+      echo "    $kind $name"
+      case $kind in
+        netns) ip netns del "$name" 2>/dev/null || true ;;
+        link) ip link del "$name" 2>/dev/null || true ;;
+        file) rm -rf "$name" ;;
+      esac
+    done <<<"$found"
+  else
+    echo "The host already has ebpfcni objects (a lab in progress, or a test run that was killed):" >&2
+    sed 's/^/    /' <<<"$found" >&2
+    echo "'ebpfcni reset --all' removes a lab's; EBPFCNI_TEST_SWEEP=1 bash scripts/test.sh removes all of these first." >&2
+    exit 2
+  fi
+fi
+
 before=$(mktemp); after=$(mktemp); results=$(mktemp)
 trap 'rm -f "$before" "$after" "$results"' EXIT
 snapshot >"$before"
