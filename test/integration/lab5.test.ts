@@ -17,15 +17,17 @@ const OVERLAY = read('solution/overlay/ebpfcni')
 const MTU_CONF = JSON.parse(read('solution/overlay/10-ebpfcni.conf')) as Record<string, unknown>
 const NOBRIDGE = read('solution/nobridge/ebpfcni')
 const FORWARD = read('solution/nobridge/forward.bpf.c')
+const FIB = read('solution/fib/ebpfcni')
+const FIB_FORWARD = read('solution/fib/forward.bpf.c')
 
 interface Mutant {
   name: string
-  step: 'routes' | 'overlay' | 'nobridge'
+  step: 'routes' | 'overlay' | 'nobridge' | 'fib'
   failsCheck: string
   plugin: string
   edit: [string, string]
   mtu?: boolean
-  /** Step 3: "noBridge": true (unless false), and forward.bpf.c with this edit. */
+  /** Steps 3 and 4: "noBridge": true (unless false), and forward.bpf.c with this edit. */
   noBridge?: boolean
   forward?: [string, string]
   message: RegExp
@@ -127,6 +129,45 @@ const MUTANTS: Mutant[] = [
     message:
       /node a forwarded [1-9]\d+ IPv4 datagrams \(\/proc\/net\/snmp ForwDatagrams\) while 1048576 bytes crossed each way/,
   },
+  {
+    name: "step 3's program: another node's pods go through the node's stack both ways",
+    step: 'fib',
+    failsCheck: 'nodes.from-node-peer',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['', ''],
+    message:
+      /with TC_ACT_SHOT on the egress of \S+ \(node a\) and \S+ \(node b\): .*drop_all dropped [1-9]\d* IPv4 packets there: what came from the other node reached its pod through the host veth/,
+  },
+  {
+    name: 'from_node written but never attached',
+    step: 'fib',
+    failsCheck: 'nodes.from-node-peer',
+    plugin: FIB,
+    edit: ['attach_from_pod && attach_from_node', 'attach_from_pod'],
+    message: /drop_all dropped [1-9]\d* IPv4 packets there/,
+  },
+  {
+    name: "no bpf_fib_lookup: from_pod hands another node's pods to the stack",
+    step: 'fib',
+    failsCheck: 'nodes.fib-stack-skipped',
+    plugin: FIB,
+    edit: ['', ''],
+    forward: ['long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);', 'long rc = -1;'],
+    message: /node a forwarded [1-9]\d+ and node b forwarded [1-9]\d+ IPv4 datagrams .* from_pod passed them on/,
+  },
+  {
+    name: "fib.tot_len from the IP header: TCP's 64 KiB GSO packets get FRAG_NEEDED and go through the stack",
+    step: 'fib',
+    failsCheck: 'nodes.fib-stack-skipped',
+    plugin: FIB,
+    edit: ['', ''],
+    forward: [
+      '.ifindex = skb->ingress_ifindex};',
+      '.ifindex = skb->ingress_ifindex, .tot_len = bpf_ntohs(ip->tot_len)};',
+    ],
+    message: /forwarded [1-9]\d+ .*IPv4 datagrams/,
+  },
 ]
 
 describe("lab 5 checks: each step's reference passes, every mutant fails with the right check", () => {
@@ -145,7 +186,7 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
   beforeAll(() => h.setup())
   afterAll(() => h.teardown())
 
-  it('each reference passes its step; the no-bridge reference passes every lab 5 check; nothing is left', async () => {
+  it('each reference passes its step; the last (step 4) passes every lab 5 check; nothing is left', async () => {
     const routes = await h.check(workspace('routes', ROUTES, false), 'routes')
     expect(
       routes.checks.filter((c) => c.status !== 'pass'),
@@ -156,7 +197,15 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
       overlay.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(overlay.checks, null, 1),
     ).toEqual([])
-    const all = await h.check(workspace('nobridge', NOBRIDGE, true, {noBridge: true, forward: FORWARD}))
+    const nobridge = await h.check(
+      workspace('nobridge', NOBRIDGE, true, {noBridge: true, forward: FORWARD}),
+      'nobridge',
+    )
+    expect(
+      nobridge.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(nobridge.checks, null, 1),
+    ).toEqual([])
+    const all = await h.check(workspace('fib', FIB, true, {noBridge: true, forward: FIB_FORWARD}))
     expect(
       all.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(all.checks, null, 1),
@@ -169,13 +218,18 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
   for (const m of MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
       expect(m.plugin.includes(m.edit[0]), `anchor missing: ${m.edit[0]}`).toBe(true)
-      if (m.forward) expect(FORWARD.includes(m.forward[0]), `anchor missing: ${m.forward[0]}`).toBe(true)
+      if (m.forward)
+        expect(
+          (m.plugin === FIB ? FIB_FORWARD : FORWARD).includes(m.forward[0]),
+          `anchor missing: ${m.forward[0]}`,
+        ).toBe(true)
+      const source = m.step === 'fib' && m.plugin === FIB ? FIB_FORWARD : FORWARD
       const step3 =
-        m.step === 'nobridge'
-          ? {noBridge: m.noBridge ?? true, forward: m.forward ? FORWARD.replace(m.forward[0], m.forward[1]) : FORWARD}
+        m.step === 'nobridge' || m.step === 'fib'
+          ? {noBridge: m.noBridge ?? true, forward: m.forward ? source.replace(m.forward[0], m.forward[1]) : source}
           : undefined
       const plugin = m.plugin.replace(m.edit[0], m.edit[1])
-      const report = await h.check(workspace(m.name, plugin, Boolean(m.mtu) || m.step === 'nobridge', step3), m.step)
+      const report = await h.check(workspace(m.name, plugin, Boolean(m.mtu) || Boolean(step3), step3), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).toMatch(m.message)

@@ -1,10 +1,11 @@
-// forward.bpf.c — lab 5 step 3: forwarding without a bridge. from_pod runs on the TC ingress of
-// every pod's host veth (the plugin attaches it: attach_from_pod), so it sees each packet a pod
-// sends. A packet for another pod of this node is handed straight to that pod with
-// bpf_redirect_peer (kernel 5.10+): it arrives on the pod's eth0 without crossing the node's IP
-// stack or the destination host veth. Everything else (another node's pods, the node itself) goes
-// on to the node's stack, which routes it as in steps 1 and 2.
-// Build and check: ebpfcni check 5 --step nobridge   Stuck? ebpfcni hint 5
+// forward.bpf.c — lab 5 steps 3 and 4: forwarding without a bridge, then across nodes.
+// from_pod runs on the TC ingress of every pod's host veth (the plugin attaches it:
+// attach_from_pod), so it sees each packet a pod sends. A packet for another pod of this node is
+// handed straight to that pod with bpf_redirect_peer (kernel 5.10+): it arrives on the pod's eth0
+// without crossing the node's IP stack or the destination host veth (step 3). A packet for another
+// node's pod goes out with bpf_fib_lookup and bpf_redirect_neigh, and from_node, on the far node,
+// hands it to its pod (step 4). Everything else (the node itself) goes on to the node's stack.
+// Build and check: ebpfcni check 5 --step nobridge (or --step fib)   Stuck? ebpfcni hint 5
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -12,6 +13,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ebpfcni_parse.h"
+
+#define AF_INET 2 /* <sys/socket.h>, which a BPF program cannot include */
 
 /* Ready-made: the node's pods, filled by the plugin (endpoint_add) as each pod is added. */
 struct endpoint {
@@ -27,6 +30,21 @@ struct {
 	__type(value, struct endpoint);
 } endpoints SEC(".maps");
 
+/* Step 4: a packet for a pod of another node (no entry in endpoints) leaves this node here. */
+static __always_inline int to_other_node(struct __sk_buff *skb, struct iphdr *ip)
+{
+	/* TODO(fib): ask the kernel's routing table where ip->daddr goes, as the node's stack would:
+	 *   struct bpf_fib_lookup fib = {.family = AF_INET, .ipv4_src = ip->saddr,
+	 *                                .ipv4_dst = ip->daddr, .ifindex = skb->ingress_ifindex};
+	 *   long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	 * Leave fib.tot_len 0: the kernel then checks the packet against the way out's MTU itself
+	 * (a TCP packet can be a 64 KiB GSO packet that is split later). BPF_FIB_LKUP_RET_SUCCESS or
+	 * _NO_NEIGH: fib.ifindex is the way out; return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0)
+	 * (the kernel fills the MACs from its neighbour table, asking ARP first if it must).
+	 * Anything else (the node's own address, no route): TC_ACT_OK, the node's stack decides. */
+	return TC_ACT_OK;
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
@@ -39,10 +57,28 @@ int from_pod(struct __sk_buff *skb)
 	__u32 daddr = ip->daddr;
 	struct endpoint *ep = bpf_map_lookup_elem(&endpoints, &daddr);
 	if (!ep)
-		return TC_ACT_OK;
+		return to_other_node(skb, ip);
 	__builtin_memcpy(eth->h_dest, ep->pod_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, ep->host_mac, ETH_ALEN);
 	return bpf_redirect_peer(ep->ifindex, 0);
+}
+
+/* Step 4: on the ingress of the devices other nodes' packets arrive by (attach_from_node):
+ * vxlan0, where the kernel hands over what it took out of a VXLAN packet, and eth0, where pod
+ * packets arrive in the clear when the underlay carries them (native routing, step 1). */
+SEC("tc")
+int from_node(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = parse_ethhdr(data, data_end);
+	struct iphdr *ip = eth ? parse_iphdr(eth, data_end) : NULL;
+	if (!eth || !ip)
+		return TC_ACT_OK;
+	/* TODO(fib): a packet for a pod of this node (ip->daddr in endpoints): the same MAC rewrite
+	 * and bpf_redirect_peer as from_pod's. Anything else (on eth0: VXLAN packets and ARP for the
+	 * node itself) goes on: TC_ACT_OK. */
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";
