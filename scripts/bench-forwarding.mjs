@@ -7,7 +7,9 @@
 // with a /32 and a link-local gateway, first through the node's IP stack (routes per pod), then
 // with lab 5's step 3 reference (solution/nobridge/forward.bpf.c: bpf_redirect_peer) on each host
 // veth, ebpfcni's drop_all (bpf/tool/drop_all.bpf.c, TC_ACT_SHOT) on their egress and the node's
-// forwarding counter read. fib_lookup across nodes (step 4) is not measured yet.
+// forwarding counter read. Across two nodes without bridges (VXLAN, MTU 1450): step 3's reference
+// (the nodes' stacks forward) against step 4's (solution/fib: bpf_fib_lookup + bpf_redirect_neigh
+// out, bpf_redirect_peer in), with both nodes' forwarding counters read.
 // Usage (root, after npm run build): node scripts/bench-forwarding.mjs [--runs 3]
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -240,6 +242,28 @@ try {
     const m = await measure(a, b)
     reference ??= m
     console.log(line(name, m, reference))
+  }
+  // Two nodes without bridges: through both nodes' stacks (step 3), then in eBPF (step 4).
+  for (const [i, [name, step]] of [
+    ['two nodes, /32s, VXLAN, stacks', 'nobridge'],
+    ['two nodes, VXLAN, eBPF (fib)', 'fib'],
+  ].entries()) {
+    const built = await buildBpf(
+      join(root, 'labs/05-nodes/solution', step, 'forward.bpf.c'),
+      join(tmp, `forward-${step}.o`),
+    )
+    if (!built.ok) throw new Error(`${step}'s forward.bpf.c did not build: ${built.problem}`)
+    const [a, b] = await setup(
+      paths.length + 1 + i,
+      step,
+      {mtu: 1450, noBridge: true, forwardObject: built.object},
+      [0, 1],
+    )
+    const nodes = clusters.at(-1).list()
+    const f0 = nodes.map((n) => forwarded(n.netnsName))
+    const m = await measure(a, b)
+    const moved = nodes.map((n, j) => `${n.name} ${forwarded(n.netnsName) - f0[j]}`).join(', ')
+    console.log(line(name, m, reference), `(nodes forwarded: ${moved} datagrams)`)
   }
   // One node, no bridge: through the node's stack, then with bpf_redirect_peer.
   const nb = noBridgeNode()
