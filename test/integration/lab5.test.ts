@@ -121,6 +121,16 @@ const MUTANTS: Mutant[] = [
       /with TC_ACT_SHOT on the egress of \S+ and \S+: ping .* got no reply; drop_all dropped [1-9]\d* IPv4 packets there/,
   },
   {
+    name: "lab 4's rules never asked: the redirect skips the only place a deny was checked",
+    step: 'nobridge',
+    failsCheck: 'nodes.deny-at-source',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['\tif (denied(ip))\n\t\treturn TC_ACT_SHOT;\n', ''],
+    message:
+      /with a deny rule for 10\.243\.1\.\d+ → 10\.243\.1\.\d+ in node a's policy map, a TCP connection from 10\.243\.1\.\d+ to 10\.243\.1\.\d+:80 was still made/,
+  },
+  {
     name: "from_pod never attached: the node's stack routes the pods' packets",
     step: 'nobridge',
     failsCheck: 'nodes.stack-skipped',

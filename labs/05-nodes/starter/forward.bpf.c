@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ebpfcni_parse.h"
+#include "ebpfcni_policy.h"
 
 #define AF_INET 2 /* <sys/socket.h>, which a BPF program cannot include */
 
@@ -29,6 +30,23 @@ struct {
 	__type(key, __u32); /* the pod's IPv4 address, network order */
 	__type(value, struct endpoint);
 } endpoints SEC(".maps");
+
+/* Ready-made: lab 4's ip-pair rules (ebpfcni_policy.h), this node's own. ebpfcni's check fills it;
+ * by hand: bpftool map update pinned /sys/fs/bpf/ebpfcni/a/policy key hex SADDR DADDR value hex 01 00 00 00 */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct ip_pair);
+	__type(value, __u32);
+} policy SEC(".maps");
+
+/* Whether lab 4's rules deny this packet (a rule for saddr -> daddr that says POLICY_DENY). */
+static __always_inline int denied(struct iphdr *ip)
+{
+	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
+	__u32 *rule = bpf_map_lookup_elem(&policy, &pair);
+	return rule && *rule == POLICY_DENY;
+}
 
 /* Step 4: a packet for a pod of another node (no entry in endpoints) leaves this node here. */
 static __always_inline int to_other_node(struct __sk_buff *skb, struct iphdr *ip)
@@ -54,7 +72,9 @@ int from_pod(struct __sk_buff *skb)
 	struct iphdr *ip = eth ? parse_iphdr(eth, data_end) : NULL;
 	if (!eth || !ip)
 		return TC_ACT_OK;
-	/* TODO(nobridge): look ip->daddr up in endpoints. Not a pod of this node: return
+	/* TODO(nobridge): first lab 4's rules: if (denied(ip)) return TC_ACT_SHOT; here, at the
+	 * source, because bpf_redirect_peer skips the destination's host veth and any program on it.
+	 * Then look ip->daddr up in endpoints. Not a pod of this node: return
 	 * to_other_node(skb, ip) (TC_ACT_OK until step 4: the node's stack takes it). A pod: its
 	 * frame gets new MACs (destination ep->pod_mac, source ep->host_mac:
 	 * __builtin_memcpy(eth->h_dest, ep->pod_mac, ETH_ALEN)), then

@@ -1,12 +1,26 @@
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '../../../checks/engine.js'
 import {links} from '../../../net/ip.js'
+import {tcpConnect} from '../../../net/probes.js'
+import {objGet} from '../../../bpf/object.js'
+import {closeFd} from '../../../bpf/ffi.js'
+import {mapDelete, mapUpdate} from '../../../bpf/map-ops.js'
 import type {Lab5Context} from '../context.js'
 import {MIB, talk, hostVeth, forwarded, withDropAll, FORWARDED_AT_MOST} from './shared.js'
 
 // Step 3: the node's pods without a bridge, handed over with bpf_redirect_peer. Each check proves
 // its own packets' fate: the pods talk; a TC_ACT_SHOT program on the destination veths' egress
 // (ebpfcni's bpf/tool/drop_all.bpf.c) does not stop them and drops no IPv4 packet;
-// the node's IPv4 forwarding counter does not move while they talk.
+// the node's IPv4 forwarding counter does not move while they talk; with a lab 4 deny rule in
+// the node's policy map, one pod cannot open a connection to the other, and can once it is gone.
+
+/** POLICY_DENY in bpf/ebpfcni_policy.h. */
+const POLICY_DENY = 1
+
+/** Key of lab 4's ip-pair rule map: saddr, daddr, in network order (struct ip_pair). */
+const ipPair = (saddr: string, daddr: string): Buffer =>
+  Buffer.from([...saddr.split('.'), ...daddr.split('.')].map(Number))
 
 export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
   {
@@ -49,6 +63,45 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
           `drop_all on the egress of ${veths.join(' and ')} dropped ${droppedIpv4} IPv4 packets while the pods talked`,
         )
       return `drop_all on the egress of ${veths.join(' and ')} saw none of the pods' IPv4 packets, and they still talked`
+    },
+  },
+  {
+    id: 'nodes.deny-at-source',
+    title: "lab 4's deny still holds without the bridge: from_pod drops what a rule denies, before it redirects",
+    hint: "First thing in from_pod, once the headers are parsed: if (denied(ip)) return TC_ACT_SHOT; bpf_redirect_peer skips the destination host veth, so a program there (lab 4's to_pod) never sees the packet.",
+    run: async (ctx) => {
+      const c = await ctx.sameNode()
+      const [from, to] = [c.podA, c.podA2]
+      const connect = () => tcpConnect(from.netnsPath, to.ip, 80, 3)
+      if (!(await connect()).ok)
+        throw new CheckSkip(`needs ${from.ip} to connect to ${to.ip}:80 first (nodes.no-bridge)`)
+      const pin = join(c.cluster.nodePinDir(c.a), 'policy')
+      if (!existsSync(pin))
+        fail(
+          `node ${c.a.name} has no pinned map "policy" (${pin}): forward.bpf.c needs the ready-made policy map of the starter`,
+        )
+      const fd = objGet(pin)
+      const key = ipPair(from.ip, to.ip)
+      try {
+        const value = Buffer.alloc(4)
+        value.writeUInt32LE(POLICY_DENY, 0)
+        mapUpdate(fd, key, value)
+        const denied = await connect()
+        mapDelete(fd, key)
+        const after = await connect()
+        if (denied.ok)
+          fail(
+            `with a deny rule for ${from.ip} → ${to.ip} in node ${c.a.name}'s policy map, a TCP connection from ${from.ip} to ${to.ip}:80 was still made: nothing on its way asked the rule`,
+          )
+        if (!after.ok)
+          fail(
+            `${from.ip} could not connect to ${to.ip}:80 even after the deny rule was removed (${after.detail}): from_pod drops more than the rule says`,
+          )
+        return `with a deny rule for ${from.ip} → ${to.ip}, TCP to ${to.ip}:80 failed; with it removed, it connected`
+      } finally {
+        mapDelete(fd, key)
+        closeFd(fd)
+      }
     },
   },
   {
