@@ -103,6 +103,7 @@ export class CriPodSource implements PodSource {
           ip,
           labels: Object.fromEntries(Object.entries(s.labels).filter(([k]) => !SYSTEM_LABEL.test(k))),
           netnsPath: netnsFromInfo(info),
+          namespace: s.metadata.namespace || undefined,
         })
       }
       pods.sort((a, b) => a.name.localeCompare(b.name))

@@ -23,6 +23,8 @@ export interface PolicyPod {
   labels: Labels
   /** The pod's network namespace: how the agent finds its host veth to attach to_pod. */
   netnsPath?: string
+  /** Its Kubernetes namespace, when its source knows one (a CRI sandbox's metadata). */
+  namespace?: string
 }
 
 /** A rule written with `policy deny|allow FROM TO` (pod names or addresses). */

@@ -3,6 +3,7 @@ import {existsSync, writeFileSync, readFileSync, mkdirSync, copyFileSync, chmodS
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import {fakeKubeApi} from '../helpers/fake-kube-api.js'
 
 const LAB4 = join(repoRoot, 'labs/04-security-policy')
 const FIX = join(repoRoot, 'test/fixtures/policies')
@@ -177,6 +178,65 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     expect((await cli(['policy', 'delete', 'httpbin-allow-sleep', ...pin])).exitCode).toBe(0)
     expect(await reaches('other', 'httpbin')).toBe(true)
   }, 90_000)
+
+  it("on a cluster: NetworkPolicies from the Kubernetes API (kubectl proxy's shape) are enforced in their namespace only, and go when deleted", async () => {
+    const api = await fakeKubeApi()
+    const log = () => readFileSync(join(t.dir, 'logs', 'policy-controller.log'), 'utf8')
+    const stored = async () =>
+      JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).stored.policies as string[]
+    const until = async (what: string, done: () => Promise<boolean>) => {
+      // Bounded by tries, not time: each try of a probe takes its own timeout; a log read is instant.
+      for (let i = 0; i < 60; i++) {
+        if (await done()) return
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      throw new Error(`never: ${what}`)
+    }
+    const spec = {
+      podSelector: {matchLabels: {app: 'httpbin'}},
+      policyTypes: ['Ingress'],
+      ingress: [{from: [{podSelector: {matchLabels: {app: 'sleep'}}}]}],
+    }
+    try {
+      const watch = await cli([
+        'policy',
+        'watch',
+        '--background',
+        '--policies',
+        'kubernetes',
+        '--api-server',
+        api.url,
+        '--resync',
+        '1',
+        ...pin,
+      ])
+      expect(watch.exitCode, watch.stderr).toBe(0)
+      // In another namespace it selects none of these pods (theirs is "default"): other still reaches httpbin.
+      api.policies = [{namespace: 'shop', name: 'httpbin-allow-sleep', spec}]
+      await until('the policy of namespace shop stored', async () =>
+        (await stored()).includes('k8s.shop.httpbin-allow-sleep'),
+      )
+      await until('the controller applied it', async () => /policy state changed: \d+ written/.test(log()))
+      expect(await reaches('other', 'httpbin')).toBe(true)
+      // In "default": other is cut off, sleep is not.
+      api.policies = [{namespace: 'default', name: 'httpbin-allow-sleep', spec}]
+      await until('other cut off from httpbin', async () => !(await reaches('other', 'httpbin')))
+      expect(await reaches('sleep', 'httpbin')).toBe(true)
+      // An egress policy is said to be unenforced, in the log, and changes nothing.
+      api.policies.push({namespace: 'default', name: 'no-egress', spec: {podSelector: {}, policyTypes: ['Egress']}})
+      await until('the egress policy reported', async () =>
+        /not enforced: default\/no-egress: spec\.policyTypes: Egress/.test(log()),
+      )
+      expect(await reaches('sleep', 'httpbin')).toBe(true)
+      // Deleted from the API: other reaches httpbin again.
+      api.policies = []
+      await until('other reaches httpbin again', () => reaches('other', 'httpbin'))
+      expect(await stored()).not.toContain('k8s.default.httpbin-allow-sleep')
+    } finally {
+      await cli(['policy', 'watch', '--stop'])
+      await api.close()
+    }
+  }, 120_000)
 
   it('reset removes pods, pins, the controller and the policy state; the host is as before', async () => {
     await cli(['policy', 'deny', 'other', 'httpbin', ...pin])
