@@ -33,8 +33,66 @@ fi
 echo "ebpfcni installed on $(hostname)"
 `
 
-/** The manifests for a workspace: its plugin and config, and its built program when there is one. */
-export function kubernetesObjects(workspace: string): KubernetesExport {
+/** The policy controller's name: its service account, role, binding and container. */
+const CONTROLLER = 'ebpfcni-policy'
+/** Where a node's containerd listens (kubeadm, kind): the controller reads pods from it (CRI). */
+export const NODE_CRI_SOCKET = '/run/containerd/containerd.sock'
+
+/**
+ * Lab 4's controller on every node, beside the install: `policy watch` with pods from the node's
+ * own CRI runtime (labels, addresses, network namespaces) and NetworkPolicies from the API. Per
+ * node, not a Deployment: the rule maps it writes are pinned on each node's own bpffs, which a
+ * controller on one node cannot reach (Cilium's agent, which writes them, is a DaemonSet too).
+ */
+function policyController(labels: Record<string, string>) {
+  const serviceAccount = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {name: CONTROLLER, namespace: NAMESPACE, labels},
+  }
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: {name: CONTROLLER, labels},
+    // What it reads, nothing more: the controller only lists NetworkPolicies (pods come from CRI).
+    rules: [{apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch']}],
+  }
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: {name: CONTROLLER, labels},
+    roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLER},
+    subjects: [{kind: 'ServiceAccount', name: CONTROLLER, namespace: NAMESPACE}],
+  }
+  const container = {
+    name: 'policy',
+    image: IMAGE,
+    imagePullPolicy: 'IfNotPresent',
+    command: [
+      'ebpfcni',
+      'policy',
+      'watch',
+      '--pods',
+      'cri',
+      '--cri-socket',
+      NODE_CRI_SOCKET,
+      '--policies',
+      'kubernetes',
+    ],
+    securityContext: {privileged: true},
+    volumeMounts: [
+      {name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'Bidirectional'},
+      {name: 'cri-socket', mountPath: NODE_CRI_SOCKET},
+      // Pods' network namespaces, as the runtime names them: the controller attaches to their veths.
+      {name: 'netns', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer'},
+    ],
+  }
+  return {serviceAccount, role, binding, container}
+}
+
+/** The manifests for a workspace: its plugin and config, its built program when there is one, and
+ *  lab 4's policy controller when asked (the command asks once lab 4's NetworkPolicy step is done). */
+export function kubernetesObjects(workspace: string, opts: {policyController?: boolean} = {}): KubernetesExport {
   const read = (f: string) => {
     const p = join(workspace, f)
     if (!existsSync(p))
@@ -54,6 +112,7 @@ export function kubernetesObjects(workspace: string): KubernetesExport {
     ...(hasObject ? {binaryData: {'ebpfcni.bpf.o': readFileSync(object).toString('base64')}} : {}),
   }
   const hostPath = (name: string, path: string, type: string) => ({name, hostPath: {path, type}})
+  const policy = opts.policyController ? policyController(labels) : undefined
   const daemonSet = {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -84,20 +143,32 @@ export function kubernetesObjects(workspace: string): KubernetesExport {
               ],
             },
           ],
-          // Nothing runs after the install: the plugin is called by the runtime, the program by the kernel.
-          containers: [{name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: {requests: {cpu: '1m'}}}],
+          ...(policy ? {serviceAccountName: CONTROLLER} : {}),
+          // After the install the plugin is called by the runtime and the program by the kernel:
+          // only lab 4's controller, when exported, has work to do; otherwise a pause container.
+          containers: policy
+            ? [policy.container]
+            : [{name: 'pause', image: 'registry.k8s.io/pause:3.9', resources: {requests: {cpu: '1m'}}}],
           volumes: [
             {name: 'files', configMap: {name: 'ebpfcni-files', defaultMode: 0o755}},
             hostPath('cni-bin', CNI_BIN_DIR, 'DirectoryOrCreate'),
             hostPath('cni-conf', CNI_CONF_DIR, 'DirectoryOrCreate'),
             hostPath('bpffs', '/sys/fs/bpf', 'Directory'),
+            ...(policy
+              ? [
+                  hostPath('cri-socket', NODE_CRI_SOCKET, 'Socket'),
+                  hostPath('netns', '/var/run/netns', 'DirectoryOrCreate'),
+                ]
+              : []),
           ],
         },
       },
     },
   }
   return {
-    objects: [configMap, daemonSet],
+    objects: policy
+      ? [policy.serviceAccount, policy.role, policy.binding, configMap, daemonSet]
+      : [configMap, daemonSet],
     files: ['ebpfcni', '10-ebpfcni.conf', ...(hasObject ? ['ebpfcni.bpf.o'] : [])],
   }
 }
@@ -120,15 +191,15 @@ RUN ln -s /opt/ebpfcni/bin/run.js /usr/local/bin/ebpfcni
 `
 
 /** Write ebpfcni.yaml, the Dockerfile and a README into `dir` (new or empty). */
-export function exportKubernetes(workspace: string, dir: string): string[] {
+export function exportKubernetes(workspace: string, dir: string, opts: {policyController?: boolean} = {}): string[] {
   requireEmptyDir(dir)
-  const k = kubernetesObjects(workspace)
+  const k = kubernetesObjects(workspace, opts)
   mkdirSync(dir, {recursive: true})
   writeFileSync(join(dir, 'ebpfcni.yaml'), k.objects.map((o) => stringify(o, {lineWidth: 0})).join('---\n'))
   writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE)
   writeFileSync(
     join(dir, 'README.md'),
-    `# ebpfcni on a cluster\n\nFrom the workspace ${workspace}: ${k.files.join(', ')}.\nSteps: docs/kubernetes.md in the ebpfcni repository.\n\n1. \`docker build -t ${IMAGE} -f ${dir}/Dockerfile .\` (at the repository's root), then make the image available to the nodes (\`kind load docker-image ${IMAGE}\`).\n2. \`kubectl apply -f ${dir}/ebpfcni.yaml\`\n3. \`kubectl -n ${NAMESPACE} logs -l app.kubernetes.io/name=ebpfcni -c install\`\n\nThe program is pinned under ${BPF_PIN_ROOT} on each node; the plugin (bash) needs jq, iproute2 and util-linux (nsenter, flock) on the node itself.\n`,
+    `# ebpfcni on a cluster\n\nFrom the workspace ${workspace}: ${k.files.join(', ')}.\nSteps: docs/kubernetes.md in the ebpfcni repository.\n\n1. \`docker build -t ${IMAGE} -f ${dir}/Dockerfile .\` (at the repository's root), then make the image available to the nodes (\`kind load docker-image ${IMAGE}\`).\n2. \`kubectl apply -f ${dir}/ebpfcni.yaml\`\n3. \`kubectl -n ${NAMESPACE} logs -l app.kubernetes.io/name=ebpfcni -c install\`\n\n${opts.policyController ? `Lab 4's policy controller runs on every node (container \`policy\` of the DaemonSet): pods from the node's containerd (${NODE_CRI_SOCKET}), NetworkPolicies from the API (service account ${CONTROLLER}, which may list them).\n\n` : ''}The program is pinned under ${BPF_PIN_ROOT} on each node; the plugin (bash) needs jq, iproute2 and util-linux (nsenter, flock) on the node itself.\n`,
   )
   return ['ebpfcni.yaml', 'Dockerfile', 'README.md']
 }

@@ -5,8 +5,11 @@ import {join} from 'node:path'
 import {parseAllDocuments} from 'yaml'
 import {ConfigMap} from 'kubernetes-models/v1'
 import {DaemonSet} from 'kubernetes-models/apps/v1'
+import {ServiceAccount} from 'kubernetes-models/v1'
+import {ClusterRole, ClusterRoleBinding} from 'kubernetes-models/rbac.authorization.k8s.io/v1'
+import {execa} from 'execa'
 import {exportKubernetes, kubernetesObjects} from '../../src/labs/export-kubernetes.js'
-import {repoRoot} from '../helpers/env.js'
+import {repoRoot, requireBuilt} from '../helpers/env.js'
 
 // `ebpfcni export kubernetes`: the manifests validate against the Kubernetes API's own schemas
 // (kubernetes-models, offline), carry the learner's files byte for byte, and install them where a
@@ -62,6 +65,46 @@ describe('ebpfcni export kubernetes', () => {
     mkdirSync(full, {recursive: true})
     writeFileSync(join(full, 'x'), 'x')
     expect(() => exportKubernetes(workspace(false), full)).toThrow(/is not empty/)
+  })
+
+  it("with lab 4's controller: RBAC to list NetworkPolicies and a policy container per node, all valid; the CLI takes its command", async () => {
+    const k = kubernetesObjects(workspace(true), {policyController: true})
+    expect(k.objects.map((o) => o.kind)).toEqual([
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+    ])
+    type Arg<T extends abstract new (...a: never[]) => unknown> = ConstructorParameters<T>[0]
+    const sa = new ServiceAccount(k.objects[0] as Arg<typeof ServiceAccount>)
+    const role = new ClusterRole(k.objects[1] as Arg<typeof ClusterRole>)
+    const binding = new ClusterRoleBinding(k.objects[2] as Arg<typeof ClusterRoleBinding>)
+    const ds = new DaemonSet(k.objects[4] as Arg<typeof DaemonSet>)
+    for (const o of [sa, role, binding, ds]) o.validate()
+    expect(role.rules).toEqual([
+      {apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch']},
+    ])
+    expect(binding.subjects).toEqual([{kind: 'ServiceAccount', name: sa.metadata!.name, namespace: 'kube-system'}])
+    const pod = ds.spec!.template.spec!
+    expect(pod.serviceAccountName).toBe(sa.metadata!.name)
+    const policy = pod.containers.find((c) => c.name === 'policy')!
+    expect(policy.command).toContain('kubernetes')
+    const mounts = new Map(policy.volumeMounts!.map((m) => [m.name, m.mountPath]))
+    const volumes = new Map(pod.volumes!.map((v) => [v.name, v.hostPath?.path]))
+    for (const [name, path] of mounts) expect(volumes.get(name), `volume ${name}`).toBe(path)
+    // The container's command as the real CLI parses it: flags accepted; outside a node, the
+    // runtime's socket is missing, and that is what it says (exit 2).
+    requireBuilt()
+    const [, ...args] = policy.command!
+    const r = await execa('node', [join(repoRoot, 'bin/run.js'), ...args], {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 30_000,
+      env: {CI: 'true', EBPFCNI_STATE_DIR: join(tmp, 'state')},
+    })
+    expect(r.exitCode, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/cannot list pods from the CRI runtime/)
   })
 
   it('a broken manifest fails the same validation (the test can fail)', () => {

@@ -73,7 +73,9 @@ export default class PolicyWatch extends BaseCommand {
       pods = cri
       await cri.refresh().catch((err: Error) => {
         throw new UserError(`cannot list pods from the CRI runtime: ${err.message}`, {
-          hint: "start pods with ebpfcni pod add NAME --runtime cri first (that starts ebpfcni's containerd)",
+          hint: flags['cri-socket']
+            ? `is the runtime listening on ${flags['cri-socket']}? (crictl --runtime-endpoint unix://${flags['cri-socket']} pods)`
+            : "start pods with ebpfcni pod add NAME --runtime cri first (that starts ebpfcni's containerd)",
         })
       })
     }
