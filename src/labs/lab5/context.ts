@@ -8,6 +8,8 @@ import {PodService} from '../../pods/service.js'
 import type {PodRecord} from '../../pods/types.js'
 import {CheckFailure, CheckSkip} from '../../checks/engine.js'
 import {errorMessage} from '../../host/errors.js'
+import {describeMissing, probeForwardingHelpers} from '../../bpf/helper-probe.js'
+import {release} from 'node:os'
 
 // Lab 5's checks run on a cluster of their own: two nodes with names, subnets and an underlay
 // apart from the learner's (`ebpfcni node add`), a pod running httpbin on each, made through the
@@ -101,6 +103,13 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
       if (!p.ip) throw new Error(`ADD gave pod ${name} no address`)
       return p as PodRecord & {ip: string}
     } catch (err) {
+      // Steps 3-4 need helpers old kernels lack: when an ADD fails, say so if that is why (probed
+      // only then: the probe takes a second, and never a silent fallback to the bridge).
+      const probe = noBridge() ? await base.pods.once('helpers', probeForwardingHelpers) : undefined
+      if (probe && 'missing' in probe && probe.missing.length)
+        throw new CheckFailure(
+          `a pod on node ${node.name}: ${errorMessage(err)}. This kernel (${release()}) lacks ${probe.missing.map(describeMissing).join('; ')}`,
+        )
       throw new CheckFailure(`a pod on node ${node.name}: ${errorMessage(err)}`)
     }
   }
