@@ -174,6 +174,8 @@ describe("cri runtime: pods through containerd's CRI plugin", () => {
           ip: expect.stringMatching(/^10\.247\.0\.\d+$/),
           labels: {app: 'httpbin'},
           netnsPath: expect.stringMatching(/^\//),
+          // The sandbox's namespace (CRI metadata): NetworkPolicies from a cluster are scoped by it.
+          namespace: 'default',
         },
       ])
       let heard = 0
