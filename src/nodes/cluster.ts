@@ -310,16 +310,16 @@ export class Cluster {
     return this.list().map((n) => ({name: n.name, podcidr: n.podCidr, underlayIP: n.underlayIp, tunnelIP: n.tunnelIp}))
   }
 
-  /**
-   * The network config for pods on `node`: the learner's (`base`), with this node's pod CIDR and
-   * IPAM directory, its name, and every node of the cluster (what a node agent would learn from
-   * the Kubernetes API). Written anew for each pod: nodes come and go.
-   */
   /** Where a node's own BPF objects are pinned (two nodes never share a map). */
   nodePinDir(node: NodeRecord): string {
     return join(this.spec.nodePinRoot, node.name)
   }
 
+  /**
+   * The network config for pods on `node`: the learner's (`base`), with this node's pod CIDR and
+   * IPAM directory, its name, and every node of the cluster (what a node agent would learn from
+   * the Kubernetes API). Written anew for each pod: nodes come and go.
+   */
   nodeConfig(node: NodeRecord, base: string, extra: Record<string, unknown> = {}): string {
     let conf: Record<string, unknown>
     try {

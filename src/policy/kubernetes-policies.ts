@@ -23,18 +23,21 @@ interface ApiItem {
 
 const isItem = (v: unknown): v is ApiItem => typeof v === 'object' && v !== null
 
+const namespaceOf = (i: ApiItem) => String(i.metadata?.namespace ?? 'default')
 /** "default/deny-all": an item as messages name it. */
-const itemName = (i: ApiItem) => `${String(i.metadata?.namespace ?? 'default')}/${String(i.metadata?.name ?? '?')}`
+const itemName = (i: ApiItem) => `${namespaceOf(i)}/${String(i.metadata?.name ?? '?')}`
+/** "k8s.default.deny-all": the name it is stored under. */
+const storedName = (i: ApiItem) => `${KUBERNETES_POLICY_PREFIX}${namespaceOf(i)}.${String(i.metadata?.name)}`
 
 /** A NetworkPolicy as the API lists it, as this lab's PolicySpec scoped to its namespace. Throws UserError. */
 export function policyFromApi(item: ApiItem): PolicySpec {
-  const ns = String(item.metadata?.namespace ?? 'default')
+  const ns = namespaceOf(item)
   // Items of a list carry no apiVersion or kind; metadata has much the lab does not read.
   const doc = {apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: {name: item.metadata?.name}}
   const spec = parseNetworkPolicy(JSON.stringify({...doc, spec: item.spec}), itemName(item))
   const scoped = (labels: Record<string, string>) => ({...labels, [NAMESPACE_LABEL]: ns})
   return {
-    name: `${KUBERNETES_POLICY_PREFIX}${ns}.${spec.name}`,
+    name: storedName(item),
     podSelector: scoped(spec.podSelector),
     ingress: spec.ingress.map((r) => (r.from ? {...r, from: r.from.map(scoped)} : r)),
   }
@@ -67,7 +70,7 @@ export class KubernetesPolicySource {
         want.set(spec.name, spec)
       } catch (err) {
         // A policy that turned unsupported keeps its last good version (as a broken file edit does).
-        const name = `${KUBERNETES_POLICY_PREFIX}${String(item.metadata?.namespace ?? 'default')}.${String(item.metadata?.name)}`
+        const name = storedName(item)
         if (have[name]) want.set(name, have[name].spec)
         out.skipped.push(`${errorMessage(err)}${have[name] ? ' (its last supported version stays)' : ''}`)
       }

@@ -39,9 +39,9 @@ const SHAPES: Record<string, {key: number; value: number; what: string}> = {
 
 const PROTO = {tcp: 6, udp: 17} as const
 
-// Identities and verdicts are plain __u32s in the kernel: in the CPU's own byte order, whatever it is.
+/** Identities and verdicts are plain __u32s in the kernel: in the CPU's own byte order, whatever it is. */
 const HOST_LE = endianness() === 'LE'
-const u32 = (n: number): Buffer => {
+export const u32 = (n: number): Buffer => {
   const b = Buffer.alloc(4)
   if (HOST_LE) b.writeUInt32LE(n)
   else b.writeUInt32BE(n)

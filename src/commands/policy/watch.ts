@@ -11,7 +11,7 @@ import {packageRoot} from '../../host/paths.js'
 import {UserError} from '../../host/errors.js'
 import {signalReady} from '../../host/background.js'
 import {inClusterApi, type ApiServer} from '../../policy/kubernetes-api.js'
-import {KubernetesPolicySource, withNamespaceLabel} from '../../policy/kubernetes-policies.js'
+import {KubernetesPolicySource, withNamespaceLabel, type PolicyRefresh} from '../../policy/kubernetes-policies.js'
 import type {PodSource} from '../../policy/pods.js'
 
 export default class PolicyWatch extends BaseCommand {
@@ -119,22 +119,8 @@ export default class PolicyWatch extends BaseCommand {
     // NetworkPolicies from the API go into the policy store; the controller's store watch applies them.
     const stopApi = api
       ? new KubernetesPolicySource(api, svc.store).start(flags.resync * 1000, (r) => {
-          if ('error' in r)
-            return this.log(
-              flags.json
-                ? JSON.stringify({time: new Date().toISOString(), kubernetes: r})
-                : `${chalk.red('✘')} Kubernetes API: ${r.error}`,
-            )
-          if (!r.put.length && !r.deleted.length && !r.skipped.length) return
-          this.log(
-            flags.json
-              ? JSON.stringify({time: new Date().toISOString(), kubernetes: r})
-              : [
-                  ...r.put.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} from the API`),
-                  ...r.deleted.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} gone from the API`),
-                  ...r.skipped.map((m) => `${chalk.yellow('!')} not enforced: ${m}`),
-                ].join('\n'),
-          )
+          if (!('error' in r) && !r.put.length && !r.deleted.length && !r.skipped.length) return
+          this.log(flags.json ? JSON.stringify({time: new Date().toISOString(), kubernetes: r}) : describeRefresh(r))
         })
       : undefined
     if (flags.json)
@@ -148,6 +134,16 @@ export default class PolicyWatch extends BaseCommand {
     stopApi?.()
     controller.stop()
   }
+}
+
+/** A read of the API, in lines: what it put, what went, what cannot be enforced, or why it failed. */
+function describeRefresh(r: PolicyRefresh | {error: string}): string {
+  if ('error' in r) return `${chalk.red('✘')} Kubernetes API: ${r.error}`
+  return [
+    ...r.put.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} from the API`),
+    ...r.deleted.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} gone from the API`),
+    ...r.skipped.map((m) => `${chalk.yellow('!')} not enforced: ${m}`),
+  ].join('\n')
 }
 
 /** The --api-server URL, checked: http(s) only. */

@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
+import {release} from 'node:os'
 import {buildBpf, type BuildResult} from '../../bpf/build.js'
 import {lab1Context, type Lab1Context, type PluginOptions} from '../lab1/context.js'
 import {Cluster, type ClusterSpec, type NodeRecord} from '../../nodes/cluster.js'
@@ -9,7 +10,6 @@ import type {PodRecord} from '../../pods/types.js'
 import {CheckFailure, CheckSkip} from '../../checks/engine.js'
 import {errorMessage} from '../../host/errors.js'
 import {describeMissing, probeForwardingHelpers} from '../../bpf/helper-probe.js'
-import {release} from 'node:os'
 
 // Lab 5's checks run on a cluster of their own: two nodes with names, subnets and an underlay
 // apart from the learner's (`ebpfcni node add`), a pod running httpbin on each, made through the

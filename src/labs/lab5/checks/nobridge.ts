@@ -6,6 +6,9 @@ import {tcpConnect} from '../../../net/probes.js'
 import {objGet} from '../../../bpf/object.js'
 import {closeFd} from '../../../bpf/ffi.js'
 import {mapDelete, mapUpdate} from '../../../bpf/map-ops.js'
+import {ipv4Key} from '../../../bpf/counters.js'
+import {u32} from '../../../policy/maps.js'
+import {VERDICT} from '../../../policy/resolve.js'
 import type {Lab5Context} from '../context.js'
 import {MIB, talk, hostVeth, forwarded, withDropAll, FORWARDED_AT_MOST} from './shared.js'
 
@@ -14,13 +17,6 @@ import {MIB, talk, hostVeth, forwarded, withDropAll, FORWARDED_AT_MOST} from './
 // (ebpfcni's bpf/tool/drop_all.bpf.c) does not stop them and drops no IPv4 packet;
 // the node's IPv4 forwarding counter does not move while they talk; with a lab 4 deny rule in
 // the node's policy map, one pod cannot open a connection to the other, and can once it is gone.
-
-/** POLICY_DENY in bpf/ebpfcni_policy.h. */
-const POLICY_DENY = 1
-
-/** Key of lab 4's ip-pair rule map: saddr, daddr, in network order (struct ip_pair). */
-const ipPair = (saddr: string, daddr: string): Buffer =>
-  Buffer.from([...saddr.split('.'), ...daddr.split('.')].map(Number))
 
 export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
   {
@@ -83,11 +79,10 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
           `node ${c.a.name} has no pinned map "policy" (${pin}): forward.bpf.c needs the ready-made policy map of the starter`,
         )
       const fd = objGet(pin)
-      const key = ipPair(from.ip, to.ip)
+      // Lab 4's ip-pair rule, as `policy deny` writes it: struct ip_pair {saddr, daddr} -> POLICY_DENY.
+      const key = Buffer.concat([ipv4Key(from.ip), ipv4Key(to.ip)])
       try {
-        const value = Buffer.alloc(4)
-        value.writeUInt32LE(POLICY_DENY, 0)
-        mapUpdate(fd, key, value)
+        mapUpdate(fd, key, u32(VERDICT.deny))
         const denied = await connect()
         mapDelete(fd, key)
         const after = await connect()
