@@ -93,6 +93,16 @@ cat >"$ROOT/root/fresh-run.sh" <<'INNER'
 set -e
 bash -e /root/user-data-runcmd.sh
 echo "--- room verdicts: $(ls /var/lib/ebpfcni/room | tr '\n' ' ')"
+# A smoke test that did not pass says here what failed (the root is gone once the test ends).
+if ! jq -e '.passed == true' /var/lib/ebpfcni/room/smoke.json >/dev/null 2>&1; then
+  node -e '
+    let j; try { j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")) } catch { process.exit(0) }
+    const out = []
+    const walk = (v) => { if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v === "object") {
+      if (v.status === "fail" && v.id) out.push(`${v.id}: ${String(v.message).slice(0, 300)}`); Object.values(v).forEach(walk) } }
+    walk(j); for (const l of out.slice(0, 8)) console.log(`--- smoke failed: ${l}`)' /var/lib/ebpfcni/room/smoke.json
+  tail -n 20 /var/lib/ebpfcni/room/smoke.err | sed 's/^/--- smoke.err: /'
+fi
 echo "--- node: $(command -v node) $(node --version)"
 ebpfcni --help | head -3
 set +e
