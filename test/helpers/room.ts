@@ -151,6 +151,9 @@ export class SimulatedRoom {
       ),
     )
     for (const vm of this.vms) {
+      // What sshd's sessions started (the hung VM's `sleep 600`) outlives sshd: kill what the VM runs.
+      const pids = (await execa('ip', ['netns', 'pids', vm.netns], {reject: false})).stdout.split(/\s+/).filter(Boolean)
+      if (pids.length) await execa('kill', ['-KILL', ...pids], {reject: false})
       await execa('ip', ['link', 'del', `${vm.netns}h`], {reject: false})
       await execa('ip', ['netns', 'del', vm.netns], {reject: false})
     }
