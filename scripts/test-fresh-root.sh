@@ -45,18 +45,49 @@ cleanup() {
   rm -rf --one-file-system "$ROOT"
 }
 trap cleanup EXIT
+# Ctrl-C, or a test's timeout (SIGTERM): stop everything this run started (debootstrap, the
+# chroot's setup and smoke test) and wait until it is gone, then clean up. SIGTERM, not SIGINT:
+# a background job ignores SIGINT in a script, and ebpfcni treats both alike (it removes what it
+# made). Bash runs a trap only between commands, so the long steps run in the background and the
+# script waits for them (wait returns at once on a trapped signal).
+descendants() {
+  local c
+  for c in $(pgrep -P "$1"); do
+    [ "$c" = "$BASHPID" ] && continue # the subshell asking
+    descendants "$c"
+    echo "$c"
+  done
+}
+stop_run() {
+  local code=$1 pids alive p i
+  trap - INT TERM
+  echo "test-fresh-root.sh: interrupted: stopping what this run started" >&2
+  # Once signalled, a process may be re-parented: wait for these very pids, not for descendants.
+  pids=$(descendants $$)
+  [ -z "$pids" ] || kill -TERM $pids 2>/dev/null
+  for i in $(seq 100); do
+    alive=""
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+    [ -z "$alive" ] && break
+    [ "$i" = 100 ] && kill -KILL $alive 2>/dev/null # 20 s: whatever would not stop
+    sleep 0.2
+  done
+  exit "$code"
+}
+trap 'stop_run 130' INT
+trap 'stop_run 143' TERM
 
 mkdir -p "$CACHE"
 if [ ! -s "$TARBALL" ]; then
   say "making the bootstrap tarball (once per machine): $TARBALL"
-  debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" bookworm "$ROOT/tarball-work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
-    || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+  debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" bookworm "$ROOT/tarball-work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 &
+  wait $! || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
   mv "$TARBALL.tmp" "$TARBALL"
   rm -rf "$ROOT/tarball-work"
 fi
 say "bootstrapping a minimal Debian 12 root in $ROOT"
-debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
-  || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 &
+wait $! || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
 if [ -x "$ROOT/usr/bin/node" ] || [ -x "$ROOT/usr/local/bin/node" ]; then echo "the fresh root already has node: not a fresh machine" >&2; exit 1; fi
 
 if [ -n "$BUNDLE" ]; then
@@ -138,8 +169,9 @@ unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
   exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash /root/fresh-run.sh
-' _ "$ROOT" "$BUNDLE" 2>&1 | sed 's/^/    /'
-rc=${PIPESTATUS[0]}
+' _ "$ROOT" "$BUNDLE" > >(sed 's/^/    /') 2>&1 &
+wait $!
+rc=$?
 set -e
 elapsed=$(( $(date +%s) - t0 ))
 if [ "$rc" -ne 0 ]; then
