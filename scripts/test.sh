@@ -14,8 +14,9 @@ snapshot() {
     echo "## netns"; ip netns list 2>/dev/null | awk '{print $1}' | sort
     echo "## links"; ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
     echo "## bpffs"; find /sys/fs/bpf -mindepth 1 2>/dev/null | sort
-    echo "## cni"; ls -1 /etc/cni/net.d 2>/dev/null | sort
-    echo "## cni-bin-ebpfcni"; ls -1 /opt/cni/bin 2>/dev/null | sort
+    # Contents too: a test that rewrote the machine's own CNI config or a plugin would leave its name.
+    echo "## cni"; (cd /etc/cni/net.d 2>/dev/null && find . -maxdepth 1 \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort -k2) || true
+    echo "## cni-bin"; (cd /opt/cni/bin 2>/dev/null && find . -maxdepth 1 \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort -k2) || true
   }
 }
 # One kernel, one suite: a second run at the same time would see (and reset) the first's
@@ -84,7 +85,7 @@ if ! diff -u "$before" "$after" >/dev/null; then
   diff -u "$before" "$after" | grep -E '^[+-][^+-]' >&2 || true
   status=1
 else
-  echo "==> Host check: netns, links, /sys/fs/bpf and /etc/cni/net.d are as before the suite"
+  echo "==> Host check: netns, links, /sys/fs/bpf, /etc/cni/net.d and /opt/cni/bin (names and contents) are as before the suite"
 fi
 
 node -e '
