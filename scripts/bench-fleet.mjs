@@ -21,7 +21,7 @@ const opt = (name, dflt) => {
 }
 const HOSTS = opt('hosts', 200)
 const RUNS = opt('runs', 3)
-const CONCURRENCY = opt('concurrency', 32)
+const CONCURRENCY = opt('concurrency', 64) // fleet report's default -j
 const SLOWEST_S = 3
 if (process.getuid?.() !== 0) {
   console.error('bench-fleet needs root (a network namespace): sudo node scripts/bench-fleet.mjs')
@@ -106,12 +106,29 @@ try {
       '',
     ].join('\n'),
   )
+  // The VMs are stock Debian: root's .bashrc in their sessions is Debian's (base-files'), not this
+  // machine's (bash reads it when sshd starts it; here it was pyenv's init, 0.15 s of CPU a session).
+  // As test/helpers/room.ts's asStockDebian does.
   sshd = spawn(
-    'nsenter',
-    [`--net=/run/netns/${ns}`, '/usr/sbin/sshd', '-D', '-e', '-r', '-f', join(tmp, 'sshd_config')],
-    {
-      stdio: 'ignore',
-    },
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'if [ -e /root/.bashrc ]; then mount --bind -o ro "$0" /root/.bashrc || exit 1; fi; exec "$@"',
+      '/usr/share/base-files/dot.bashrc',
+      'nsenter',
+      `--net=/run/netns/${ns}`,
+      '/usr/sbin/sshd',
+      '-D',
+      '-e',
+      '-r',
+      '-f',
+      join(tmp, 'sshd_config'),
+    ],
+    {stdio: 'ignore'},
   )
   for (let i = 0; ; i++) {
     const open = await new Promise((r) => {

@@ -18,6 +18,23 @@ export interface SimulatedVm {
 }
 
 const SSHD = '/usr/sbin/sshd'
+/**
+ * args in a mount namespace of their own where root's .bashrc is Debian's stock one (base-files'),
+ * so a VM's SSH sessions (bash reads .bashrc when sshd starts it) do not run this machine's: on a
+ * CI machine that was pyenv's init, 0.15 s of CPU a session, and once a stale pyenv lock that hung
+ * every session. scripts/bench-fleet.mjs starts its sshd the same way.
+ */
+export const asStockDebian = (args: string[]): string[] => [
+  'unshare',
+  '--mount',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
+  'if [ -e /root/.bashrc ]; then mount --bind -o ro "$0" /root/.bashrc || exit 1; fi; exec "$@"',
+  '/usr/share/base-files/dot.bashrc',
+  ...args,
+]
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter'
 
 export class SimulatedRoom {
@@ -98,7 +115,7 @@ export class SimulatedRoom {
         '',
       ].join('\n'),
     )
-    this.spawnIn(vm, [SSHD, '-D', '-e', '-f', config])
+    this.spawn(asStockDebian(['nsenter', `--net=/run/netns/${vm.netns}`, SSHD, '-D', '-e', '-f', config]))
     await this.waitForPort(vm.address, 22)
   }
 
