@@ -20,7 +20,7 @@ export const sshFlags = {
     description: 'An ssh -o option, KEY=VALUE (repeatable): UserKnownHostsFile=…, ProxyJump=….',
     multiple: true,
   }),
-  concurrency: Flags.integer({char: 'j', description: 'Hosts asked at once.', default: 32, min: 1, max: 256}),
+  concurrency: Flags.integer({char: 'j', description: 'Hosts asked at once.', default: 64, min: 1, max: 256}),
   timeout: Flags.integer({description: 'Seconds one host may take, connection included.', default: 30, min: 1}),
   'connect-timeout': Flags.integer({description: 'Seconds for the connection and SSH handshake.', default: 8, min: 1}),
   remote: Flags.string({description: 'The ebpfcni command on the VMs.', default: 'ebpfcni'}),

@@ -11,7 +11,7 @@ export default class FleetReport extends BaseCommand {
   static description = `Runs ebpfcni status --json on every host of HOSTS over SSH (OpenSSH's client: your keys, agent and ~/.ssh/config), a bounded number at once (-j), each within --timeout, and prints one row per attendee: lab and step, minutes on it, check runs, hints, the failing check, and "stuck" when nothing got further for --stuck minutes on a step whose checks fail. A host that is down, hangs or answers junk is a row saying so; a line of HOSTS that is not a host is one too. The same view from Prometheus: fleet top.`
   static examples = [
     '<%= config.bin %> fleet report hosts.txt',
-    '<%= config.bin %> fleet report hosts.txt -i ~/.ssh/room -j 64 --json',
+    '<%= config.bin %> fleet report hosts.txt -i ~/.ssh/room -j 128 --json',
     'terraform output -json > hosts.json && <%= config.bin %> fleet report hosts.json',
   ]
   static enableJsonFlag = true
