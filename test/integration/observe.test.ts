@@ -158,6 +158,13 @@ spec:
       policy: 'policy web-from-client-80',
     })
     expect(flows.some((f) => f.dst.pod === C && f.reason === 'ct-reply' && f.verdict === 'FORWARDED')).toBe(true)
+    // Both ends record what they send (docs/observe.md): once the server has answered, the
+    // client's next packets match the server's answer reversed, so they are ct-reply too.
+    const clientAfterSyn = flows.filter(
+      (f) => f.program === 'to_pod' && f.src.pod === C && f.dst.pod === W && !f.tcpFlags?.includes('SYN'),
+    )
+    expect(clientAfterSyn.length, json.stdout).toBeGreaterThan(0)
+    expect(clientAfterSyn.map((f) => f.reason)).toEqual(clientAfterSyn.map(() => 'ct-reply'))
   }, 60_000)
 
   it('a second observe follows the first; when the first is interrupted (exit 130) the second takes the ring over', async () => {
