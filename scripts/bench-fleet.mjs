@@ -13,6 +13,7 @@ import {createConnection} from 'node:net'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {asStockDebian} from './stock-debian.mjs'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const opt = (name, dflt) => {
@@ -106,30 +107,18 @@ try {
       '',
     ].join('\n'),
   )
-  // The VMs are stock Debian: root's .bashrc in their sessions is Debian's (base-files'), not this
-  // machine's (bash reads it when sshd starts it; here it was pyenv's init, 0.15 s of CPU a session).
-  // As test/helpers/room.ts's asStockDebian does.
-  sshd = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'if [ -e /root/.bashrc ]; then mount --bind -o ro "$0" /root/.bashrc || exit 1; fi; exec "$@"',
-      '/usr/share/base-files/dot.bashrc',
-      'nsenter',
-      `--net=/run/netns/${ns}`,
-      '/usr/sbin/sshd',
-      '-D',
-      '-e',
-      '-r',
-      '-f',
-      join(tmp, 'sshd_config'),
-    ],
-    {stdio: 'ignore'},
-  )
+  // The VMs are stock Debian: their sessions read Debian's root .bashrc, not this machine's.
+  const [cmd, ...args] = asStockDebian([
+    'nsenter',
+    `--net=/run/netns/${ns}`,
+    '/usr/sbin/sshd',
+    '-D',
+    '-e',
+    '-r',
+    '-f',
+    join(tmp, 'sshd_config'),
+  ])
+  sshd = spawn(cmd, args, {stdio: 'ignore'})
   for (let i = 0; ; i++) {
     const open = await new Promise((r) => {
       const s = createConnection({host: addresses[0], port: 22})

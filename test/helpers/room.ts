@@ -3,6 +3,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdirSync, writeFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
 import {createConnection} from 'node:net'
+import {asStockDebian} from '../../scripts/stock-debian.mjs'
 
 // Attendee VMs for the room's tests, made of what this machine has: each "VM" is a network
 // namespace with its own address (10.95.N.2, reached over a veth from 10.95.N.1), its own ebpfcni
@@ -18,23 +19,6 @@ export interface SimulatedVm {
 }
 
 const SSHD = '/usr/sbin/sshd'
-/**
- * args in a mount namespace of their own where root's .bashrc is Debian's stock one (base-files'),
- * so a VM's SSH sessions (bash reads .bashrc when sshd starts it) do not run this machine's: on a
- * CI machine that was pyenv's init, 0.15 s of CPU a session, and once a stale pyenv lock that hung
- * every session. scripts/bench-fleet.mjs starts its sshd the same way.
- */
-export const asStockDebian = (args: string[]): string[] => [
-  'unshare',
-  '--mount',
-  '--propagation',
-  'private',
-  'sh',
-  '-c',
-  'if [ -e /root/.bashrc ]; then mount --bind -o ro "$0" /root/.bashrc || exit 1; fi; exec "$@"',
-  '/usr/share/base-files/dot.bashrc',
-  ...args,
-]
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter'
 
 export class SimulatedRoom {
