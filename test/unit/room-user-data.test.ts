@@ -1,6 +1,6 @@
 import {describe, it, expect, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'yaml'
@@ -38,6 +38,28 @@ describe('fleet user-data', () => {
     ])
     expect(c.packages).toEqual(['git'])
     expect(c.ssh_authorized_keys).toEqual(['ssh-ed25519 AAAA x'])
+  })
+
+  it('from git: its clone command, run as cloud-init runs it, fetches the tag it names', async () => {
+    // A repository of our own (file://), tagged v1 and then moved on: the clone must be v1's.
+    const repo = join(tmp, 'origin')
+    const git = (args: string[], cwd = repo) =>
+      execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {cwd, timeout: 30_000})
+    await execa('mkdir', ['-p', join(repo, 'scripts')])
+    await git(['init', '-q'])
+    writeFileSync(join(repo, 'scripts/vagrant-provision.sh'), 'echo v1\n')
+    await git(['add', '-A'])
+    await git(['commit', '-q', '-m', 'v1'])
+    await git(['tag', 'v1'])
+    writeFileSync(join(repo, 'scripts/vagrant-provision.sh'), 'echo v2\n')
+    await git(['commit', '-q', '-am', 'v2'])
+    const dir = join(tmp, 'vm-src')
+    const c = parse(userData({source: {git: `file://${repo}`, ref: 'v1'}, dir})) as {runcmd: string[][]}
+    const [cmd, ...args] = c.runcmd[0]
+    const r = await execa(cmd, args, {reject: false, timeout: 60_000})
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(readFileSync(join(dir, 'scripts/vagrant-provision.sh'), 'utf8')).toBe('echo v1\n')
+    expect(c.runcmd[1]).toEqual(['bash', `${dir}/scripts/vagrant-provision.sh`, dir, '--room'])
   })
 
   it('from a tarball on the image, with a path that would break a shell line: still one argument each', async () => {
