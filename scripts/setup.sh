@@ -30,12 +30,18 @@ quiet() { "$@" >>"$LOG" 2>&1; }
 # the headless browser the observe --web test drives, and cloud-init, whose schema check judges
 # `fleet user-data`; sshd and node-exporter, which the fleet tests run as simulated attendee VMs.
 # Attendees' machines do not need them.
+# --room: an attendee VM of the instructor's room (scripts/vagrant-provision.sh --room): also
+# Debian's prometheus-node-exporter, left running, whose default configuration serves the textfile
+# folder `fleet textfile` writes to (/var/lib/prometheus/node-exporter) on :9100 for the room's
+# Prometheus (`fleet prometheus`).
 # --bundle FILE: install from an offline bundle (scripts/bundle.sh), with no network at all.
-USAGE="usage: bash scripts/setup.sh [--test-tools] [--bundle FILE]"
+USAGE="usage: bash scripts/setup.sh [--test-tools] [--room] [--bundle FILE]"
 BUNDLE=""
+ROOM=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --test-tools) APT_PACKAGES+=(chromium cloud-init openssh-server prometheus-node-exporter) ;;
+    --room) ROOM=true; APT_PACKAGES+=(prometheus-node-exporter) ;;
     --bundle) BUNDLE=${2:?--bundle needs the bundle file (scripts/bundle.sh makes it)}; shift ;;
     # For scripts/bundle.sh: what this setup installs, one list.
     --list-packages) printf '%s\n' "${APT_PACKAGES[@]}"; exit 0 ;;
@@ -80,11 +86,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The prometheus package starts a server on :9090; the labs start their own on loopback.
   if systemctl is-enabled prometheus >/dev/null 2>&1; then quiet systemctl disable --now prometheus || true; fi
   # The room's tests run their own sshd and node-exporter inside namespaces they make; the
-  # packages' services (listening on every address) stay off when this setup is what brought them.
+  # packages' services (listening on every address) stay off when this setup is what brought them,
+  # except node-exporter on a room's VM (--room), which is there to be scraped.
   for p in "${missing[@]}"; do
     case "$p" in
       openssh-server) unit=ssh ;;
-      prometheus-node-exporter) unit=prometheus-node-exporter ;;
+      prometheus-node-exporter) [ "$ROOM" = true ] && continue; unit=prometheus-node-exporter ;;
       *) continue ;;
     esac
     if systemctl is-enabled "$unit" >/dev/null 2>&1; then quiet systemctl disable --now "$unit" || true; fi

@@ -5,8 +5,9 @@
 # Idempotent. Also run by the test suite on the CI machine (with a private profile dir), so what a
 # learner's VM runs is tested.
 # --room: also prove the VM for the room (doctor --json and lab all --auto --json, kept in
-#   $EBPFCNI_STATE_DIR/room, default /var/lib/ebpfcni/room, where `fleet textfile` reads them), and
-#   refresh the node-exporter metrics every 30 s (the timer in scripts/room/).
+#   $EBPFCNI_STATE_DIR/room, default /var/lib/ebpfcni/room, where `fleet textfile` reads them),
+#   install Debian's node-exporter (setup.sh --room) and refresh its ebpfcni metrics every 30 s
+#   (the timer in scripts/room/).
 # --bundle FILE: set up from an offline bundle (scripts/bundle.sh), with no network.
 # Usage: vagrant-provision.sh [REPO] [--profile-dir DIR] [--room] [--bundle FILE]
 set -euo pipefail
@@ -19,7 +20,7 @@ shift || true
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile-dir) PROFILE_DIR=${2:?--profile-dir needs a directory}; shift 2 ;;
-    --room) ROOM=true; shift ;;
+    --room) ROOM=true; SETUP_ARGS+=(--room); shift ;;
     --bundle) SETUP_ARGS+=(--bundle "${2:?--bundle needs the bundle file}"); shift 2 ;;
     *) echo "vagrant-provision.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -64,5 +65,6 @@ if [ "$ROOM" = true ]; then
   fi
   ebpfcni fleet textfile --stdout >"$room/ebpfcni.prom" || true
   echo "room: doctor $(jq -r '.passed' "$room/doctor.json" 2>/dev/null || echo '?'), smoke test $(jq -r '.passed' "$room/smoke.json" 2>/dev/null || echo '?') (in $room)"
+  echo "room: node-exporter $(command -v prometheus-node-exporter || echo missing)"
 fi
 echo "provisioned: $(ebpfcni --version 2>/dev/null | head -1)"

@@ -40,6 +40,8 @@ describe('set-up on a fresh Debian 12 root', () => {
       /runcmd: 'bash' '\/opt\/ebpfcni\/src\/scripts\/vagrant-provision.sh' '\/opt\/ebpfcni\/src' '--room'/,
     )
     expect(r.all).toMatch(/room: doctor true, smoke test true/)
+    // What serves the metrics to the room's Prometheus: Debian's node-exporter (setup --room).
+    expect(r.all).toMatch(/room: node-exporter \/usr\/bin\/prometheus-node-exporter/)
     expect(r.all).toMatch(/--- room verdicts: .*doctor.json.*ebpfcni.prom.*smoke.json/)
     expect(r.all).not.toMatch(/command not found/)
   }, 1_600_000)
@@ -63,6 +65,7 @@ describe('set-up on a fresh Debian 12 root', () => {
       expect(r.all).toMatch(/--- doctor --json: \d+ items, exit 0/)
       // Every lab's solution passed on the machine with no network (vagrant-provision.sh --room's smoke test).
       expect(r.all).toMatch(/room: doctor true, smoke test true/)
+      expect(r.all).toMatch(/room: node-exporter \/usr\/bin\/prometheus-node-exporter/)
       expect(r.all).toMatch(/fresh root \(offline bundle, no network\): setup, --help and doctor --json passed/)
     } finally {
       rmSync(bundle, {force: true})
