@@ -1,4 +1,4 @@
-/* ebpfcni_flow.h — flow events for lab 4: one record per verdict, read by `ebpfcni observe`, as
+/* ebpfcni_flow.h — flow events for labs 4 and 5: one record per verdict, read by `ebpfcni observe`, as
  * Cilium's datapath sends its drop and trace notifications to Hubble. Ready-made: you pass the
  * reason with the verdict you already return.
  *
@@ -27,6 +27,13 @@
 #define FLOW_FROM_POD 1
 #define FLOW_TO_POD 2
 
+/* How the maps are pinned: by name, under the pin root ebpfcni's loader gives (lab 4). A program
+ * whose loader pins every map itself (lab 5's plugin: bpftool prog loadall ... pinmaps DIR) defines
+ * EBPFCNI_FLOW_PINNING empty before including this file. */
+#ifndef EBPFCNI_FLOW_PINNING
+#define EBPFCNI_FLOW_PINNING __uint(pinning, LIBBPF_PIN_BY_NAME);
+#endif
+
 /* The reason table: the one list of reasons. src/bpf/flow-events.ts decodes events with these
  * numbers and texts, and a test holds the two in step (one line each: number, then the text). */
 #define REASON_NO_RULE 0        /* no rule applies */
@@ -39,7 +46,11 @@
 #define REASON_INVALID_SOURCE 7 /* invalid source: not the pod's own address */
 #define REASON_NOT_IPV4 8       /* not IPv4 */
 #define REASON_MALFORMED 9      /* malformed: shorter than its headers */
-#define FLOW_REASONS 10
+#define REASON_REDIRECT_PEER 10 /* to a pod of this node: bpf_redirect_peer */
+#define REASON_REDIRECT_NEIGH 11 /* to another node: bpf_fib_lookup, bpf_redirect_neigh */
+#define REASON_TO_STACK 12      /* to the node's stack */
+#define REASON_SHOT 13          /* dropped: TC_ACT_SHOT, no rule asked for it */
+#define FLOW_REASONS 14
 
 /* One event: 32 bytes. Addresses and ports in network order, as in the packet. A reader that
  * gets another size, or another version, is reading some other program's events. */
@@ -64,7 +75,7 @@ struct flow_event {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	EBPFCNI_FLOW_PINNING
 } flow_events SEC(".maps");
 
 /* Events the ring had no room for, one slot per CPU at key 0. */
@@ -73,7 +84,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	EBPFCNI_FLOW_PINNING
 } flow_lost SEC(".maps");
 
 /* Drops per reason and direction (key reason * 2 + direction - 1), for the metrics exporter: kept
@@ -83,7 +94,7 @@ struct {
 	__uint(max_entries, FLOW_REASONS * 2);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	EBPFCNI_FLOW_PINNING
 } drop_reasons SEC(".maps");
 
 static __always_inline void emit_flow(void *data, void *data_end, __u32 ifindex, __u8 direction, __u8 verdict,

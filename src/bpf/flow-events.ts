@@ -4,7 +4,7 @@ import {mapDump, mapInfo} from './map-ops.js'
 import {objGet} from './object.js'
 import {counterValue} from './counters.js'
 
-// Lab 4's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring buffer: the
+// Lab 4's and lab 5's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring buffer: the
 // reason table and the event layout. test/unit/flow-events.test.ts holds this file to the header
 // (every REASON_ line: number, name and text), as Cilium holds its Go table to drop_reasons.h.
 
@@ -27,6 +27,10 @@ export const FLOW_REASONS: readonly FlowReason[] = [
   {id: 7, name: 'invalid-source', text: "invalid source: not the pod's own address"},
   {id: 8, name: 'not-ipv4', text: 'not IPv4'},
   {id: 9, name: 'malformed', text: 'malformed: shorter than its headers'},
+  {id: 10, name: 'redirect-peer', text: 'to a pod of this node: bpf_redirect_peer'},
+  {id: 11, name: 'redirect-neigh', text: 'to another node: bpf_fib_lookup, bpf_redirect_neigh'},
+  {id: 12, name: 'to-stack', text: "to the node's stack"},
+  {id: 13, name: 'shot', text: 'dropped: TC_ACT_SHOT, no rule asked for it'},
 ]
 
 export const reasonById = (id: number): FlowReason =>

@@ -5,7 +5,7 @@ import {pinDirFlag} from '../ui/bpf-flags.js'
 import {flowLine} from '../observe/flow-line.js'
 import {OBSERVE_PAGE} from '../ui/observe-page.js'
 import {FlowFeed, loggedEvents, NoRingError} from '../observe/flow-feed.js'
-import {FlowNamer, type Flow} from '../observe/flow-names.js'
+import {FlowNamer, NODE_PROGRAMS, type Flow} from '../observe/flow-names.js'
 import {flowMatches, REASON_NAMES, type FlowFilter} from '../observe/flow-filter.js'
 import {startFlowWebServer} from '../observe/web.js'
 import {readTopology} from '../topology/topology.js'
@@ -14,19 +14,26 @@ import {PolicyStore} from '../policy/store.js'
 import {onInterrupt} from '../host/interrupt.js'
 import {UserError} from '../host/errors.js'
 import type {FlowEvent} from '../bpf/flow-events.js'
+import {Cluster} from '../nodes/cluster.js'
+import {links} from '../net/ip.js'
 
 export default class Observe extends BaseCommand {
-  static summary = "Watch lab 4's datapath decide: each verdict with its pods, reason and policy."
-  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise.`
+  static summary = 'Watch the datapath decide: each verdict with its pods, reason and policy.'
+  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise. Lab 5: --node NAME shows what that node's from_pod and from_node decided (forward.bpf.c reports each verdict the same way): a redirect to a pod of the node, to another node, to the node's stack, or a drop.`
   static examples = [
     '<%= config.bin %> observe',
     '<%= config.bin %> observe --follow --pod httpbin --verdict dropped',
     '<%= config.bin %> observe --follow --reason isolated',
     '<%= config.bin %> observe --last 100 --json',
     '<%= config.bin %> observe --web',
+    '<%= config.bin %> observe --node a --follow',
   ]
   static flags = {
     'pin-dir': pinDirFlag,
+    node: Flags.string({
+      description: "Lab 5: this node's flows (its forward.bpf.c, pinned in the node's own folder) instead of lab 4's.",
+      exclusive: ['pin-dir'],
+    }),
     pod: Flags.string({description: 'Only flows from or to this pod (name or IPv4 address).'}),
     verdict: Flags.string({description: 'Only this verdict.', options: ['forwarded', 'dropped']}),
     reason: Flags.string({description: 'Only this reason.', options: REASON_NAMES}),
@@ -40,7 +47,7 @@ export default class Observe extends BaseCommand {
     host: Flags.string({description: 'Address --web listens on.', default: '127.0.0.1'}),
     port: Flags.integer({description: 'Port --web listens on (0: any free port).', default: 9797, min: 0, max: 65535}),
   }
-  protected rootReason = "it reads lab 4's pinned flow_events ring buffer"
+  protected rootReason = "it reads the pinned flow_events ring buffer (lab 4's, or a lab 5 node's)"
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Observe)
@@ -52,7 +59,20 @@ export default class Observe extends BaseCommand {
     }
     const store = new PolicyStore()
     const pods = new LedgerPodSource()
-    const namer = new FlowNamer({pods: () => pods.list(), policyState: () => store.read()})
+    // Lab 5: a node's programs run in its network namespace and pin in its own folder.
+    const cluster = flags.node === undefined ? undefined : new Cluster()
+    const node = flags.node === undefined ? undefined : cluster?.get(flags.node)
+    const pinDir = node && cluster ? cluster.nodePinDir(node) : flags['pin-dir']
+    let nodeLinks = new Map<number, string>()
+    const readNodeLinks = async () => {
+      if (node) nodeLinks = new Map((await links(node.netnsName)).map((l) => [l.ifindex, l.ifname]))
+    }
+    await readNodeLinks()
+    const namer = new FlowNamer({
+      pods: () => pods.list(),
+      policyState: () => store.read(),
+      ...(node ? {links: () => nodeLinks, programs: NODE_PROGRAMS} : {}),
+    })
     const out = (f: Flow) => this.log(flags.json ? JSON.stringify(f) : flowLine(f))
     const notice = (message: string) =>
       flags.json ? this.log(JSON.stringify({notice: message})) : this.logToStderr(chalk.yellow(message))
@@ -69,8 +89,15 @@ export default class Observe extends BaseCommand {
     }
     let feed: FlowFeed
     try {
-      feed = FlowFeed.start({pinDir: flags['pin-dir'], onEvent: take, onNotice: (n) => notice(n.message)})
+      feed = FlowFeed.start({pinDir, onEvent: take, onNotice: (n) => notice(n.message)})
     } catch (err) {
+      if (err instanceof NoRingError && node)
+        throw new UserError(
+          `node ${node.name} has no flow_events ring (${pinDir}/flow_events): its plugin has not loaded forward.bpf.c yet`,
+          {
+            hint: `the plugin loads it with the node's first pod: ebpfcni pod add NAME --node ${node.name}, with lab 5's step 3 done`,
+          },
+        )
       if (err instanceof NoRingError) throw new UserError(err.message, {hint: 'start lab 4: ebpfcni lab 4'})
       throw err
     }
@@ -82,7 +109,7 @@ export default class Observe extends BaseCommand {
       // History first: what earlier readers drained (the log) and what waits in the ring now.
       const last = flags.last ?? (follow ? 0 : 20)
       // Filters drop some: read well past `last` raw events.
-      if (last) for (const e of loggedEvents(flags['pin-dir'], Math.max(last * 10, 20_000))) take(e)
+      if (last) for (const e of loggedEvents(pinDir, Math.max(last * 10, 20_000))) take(e)
       await feed.drainNow()
       for (const f of last ? shown.slice(-last) : []) out(f)
       live = true
@@ -110,6 +137,8 @@ export default class Observe extends BaseCommand {
         )
       // Lost events are said as they happen, never hidden.
       let reported = 0n
+      // A node's pods come and go: their host veths' names are read again now and then.
+      const linksTimer = node ? setInterval(() => void readNodeLinks().catch(() => undefined), 2000) : undefined
       const lostTimer = setInterval(() => {
         const lost = feed.lost()
         if (lost > reported)
@@ -118,6 +147,7 @@ export default class Observe extends BaseCommand {
       }, 1000)
       await untilStopped()
       clearInterval(lostTimer)
+      clearInterval(linksTimer)
     } finally {
       stopFeed()
       feed.stop()

@@ -22,7 +22,7 @@ export function flowLine(f: Flow, opts: {color?: boolean; time?: boolean} = {}):
     ...(opts.time === false ? [] : [c.dim(time)]),
     ends(f),
     `${f.proto}${f.tcpFlags ? ` ${f.tcpFlags}` : ''}`.padEnd(11),
-    f.program.padEnd(8),
+    f.program.padEnd(9),
     verdict,
     `${f.reasonText}${why ? ` (${why})` : ''}`,
   ].join(' ')

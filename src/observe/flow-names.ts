@@ -1,5 +1,5 @@
 import {readdirSync, readFileSync} from 'node:fs'
-import type {FlowEvent} from '../bpf/flow-events.js'
+import type {Direction, FlowEvent} from '../bpf/flow-events.js'
 import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
 import {labelsKey, type ManualRule, type PolicyPod} from '../policy/resolve.js'
 import type {PolicyState} from '../policy/store.js'
@@ -28,9 +28,9 @@ export interface Flow {
   /** The reason's name ("isolated") and text ("isolated, no rule allows it"). */
   reason: string
   reasonText: string
-  /** from-pod: the pod sent it (xdp_prog); to-pod: it was on its way into the pod (to_pod). */
-  direction: FlowEvent['direction']
-  program: 'xdp_prog' | 'to_pod'
+  /** from-pod: the pod sent it (xdp_prog; lab 5: from_pod); to-pod: it was on its way into the pod (to_pod; lab 5: from_node). */
+  direction: Direction
+  program: FlowProgram
   proto: string
   tcpFlags: string
   src: FlowEnd
@@ -44,9 +44,19 @@ export interface Flow {
   nearMiss?: string
 }
 
+export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node'
+
+/** The program that reports each direction: lab 4's, and a lab 5 node's (forward.bpf.c). */
+export const LAB4_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'xdp_prog', 'to-pod': 'to_pod'}
+export const NODE_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'from_pod', 'to-pod': 'from_node'}
+
 export interface NamingSources {
   pods: () => PolicyPod[]
   policyState: () => PolicyState
+  /** ifindex -> name where the programs run (default: this network namespace's links). */
+  links?: () => Map<number, string>
+  /** Default: lab 4's. */
+  programs?: Record<Direction, FlowProgram>
 }
 
 const describeLabels = (l: Record<string, string>): string =>
@@ -105,7 +115,7 @@ export class FlowNamer {
     } catch {
       this.pods = []
     }
-    this.links = linksByIndex()
+    this.links = this.sources.links?.() ?? linksByIndex()
     try {
       this.state = this.sources.policyState()
     } catch {
@@ -128,7 +138,7 @@ export class FlowNamer {
       reason: e.reason.name,
       reasonText: e.reason.text,
       direction: e.direction,
-      program: e.direction === 'from-pod' ? 'xdp_prog' : 'to_pod',
+      program: (this.sources.programs ?? LAB4_PROGRAMS)[e.direction],
       proto: e.proto,
       tcpFlags: e.tcpFlags,
       src: end(e.src, e.sport, sp),

@@ -1,4 +1,5 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
 import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {getLab} from '../../src/labs/catalogue.js'
@@ -336,4 +337,97 @@ describe('ebpfcni node: a cluster by hand', () => {
     expect(reset.exitCode, reset.stderr).toBe(0)
     expect(await hostSnapshot()).toEqual(before)
   }, 120_000)
+
+  it("observe --node: what step 4's from_pod and from_node decided, as flows with pods, reasons and interfaces", async () => {
+    const ws = join(t.dir, 'ws')
+    const bin = join(t.dir, 'bin-fib')
+    mkdirSync(ws, {recursive: true})
+    mkdirSync(bin, {recursive: true})
+    writeFileSync(join(bin, 'ebpfcni'), FIB, {mode: 0o755})
+    writeFileSync(join(ws, 'forward.bpf.c'), FIB_FORWARD)
+    const conf = join(ws, '10-ebpfcni.conf')
+    writeFileSync(conf, read('solution/fib/10-ebpfcni.conf'))
+    const wcli = cliRunner({EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'})
+    const built = await wcli(['bpf', 'build', join(ws, 'forward.bpf.c'), '-o', join(ws, 'forward.o')])
+    expect(built.exitCode, built.stderr).toBe(0)
+    try {
+      expect((await wcli(['node', 'add', 'a', 'b'])).exitCode).toBe(0)
+      // No pod yet: the plugin has not loaded forward.bpf.c on node a, so there is no ring to read.
+      const none = await wcli(['observe', '--node', 'a'])
+      expect(none.exitCode).toBe(2)
+      expect(none.stderr).toMatch(/node a has no flow_events ring .*: its plugin has not loaded forward\.bpf\.c yet/)
+      expect(none.stderr).toMatch(/pod add NAME --node a/)
+      expect((await wcli(['observe', '--node', 'zz'])).stderr).toMatch(/no node named "zz"/)
+      const ips: Record<string, string> = {}
+      for (const [pod, node] of [
+        ['oa1', 'a'],
+        ['oa2', 'a'],
+        ['ob1', 'b'],
+      ]) {
+        const r = await wcli(['pod', 'add', pod, '--node', node, '--config', conf, '--cni-path', bin])
+        expect(r.exitCode, r.stderr).toBe(0)
+        ips[pod] = /ip (10\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] as string
+      }
+      expect((await wcli(['pod', 'probe', 'oa1', 'oa2'])).exitCode).toBe(0)
+      expect((await wcli(['pod', 'probe', 'oa1', 'ob1'])).exitCode).toBe(0)
+      type NodeFlow = {
+        program: string
+        verdict: string
+        reason: string
+        interface?: string
+        src: {pod?: string}
+        dst: {pod?: string}
+      }
+      const flowsOn = async (node: string): Promise<NodeFlow[]> => {
+        const r = await wcli(['observe', '--node', node, '--last', '500', '--json'])
+        expect(r.exitCode, r.stderr).toBe(0)
+        return r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as NodeFlow)
+          .filter((f) => f.program)
+      }
+      const onA = await flowsOn('a')
+      const has = (flows: NodeFlow[], want: Partial<NodeFlow> & {from: string; to: string}) =>
+        flows.some(
+          (f) =>
+            f.src.pod === want.from &&
+            f.dst.pod === want.to &&
+            (want.program === undefined || f.program === want.program) &&
+            (want.verdict === undefined || f.verdict === want.verdict) &&
+            (want.reason === undefined || f.reason === want.reason),
+        )
+      expect(
+        has(onA, {from: 'oa1', to: 'oa2', program: 'from_pod', verdict: 'FORWARDED', reason: 'redirect-peer'}),
+        JSON.stringify(onA.slice(-10)),
+      ).toBe(true)
+      expect(
+        has(onA, {from: 'oa1', to: 'ob1', program: 'from_pod', verdict: 'FORWARDED', reason: 'redirect-neigh'}),
+        JSON.stringify(onA.slice(-10)),
+      ).toBe(true)
+      // A departure is named by its interface in node a's namespace (this machine's has no such link).
+      const nodeALinks = JSON.parse(
+        (await execa('ip', ['-n', 'ebpfcni-node-a', '-j', 'link', 'show'])).stdout,
+      ) as Array<{
+        ifname: string
+      }>
+      const veths = nodeALinks.map((l) => l.ifname).filter((n) => !['lo', 'eth0', 'vxlan0'].includes(n))
+      expect(veths).toContain(onA.find((f) => f.src.pod === 'oa1')?.interface)
+      const onB = await flowsOn('b')
+      const arrival = onB.find((f) => f.src.pod === 'oa1' && f.dst.pod === 'ob1' && f.program === 'from_node')
+      expect(arrival, JSON.stringify(onB.slice(-10))).toMatchObject({verdict: 'FORWARDED', reason: 'redirect-peer'})
+      expect(['vxlan0', 'eth0']).toContain(arrival?.interface)
+      // Lab 4's rule in node a's policy map: the drop is a flow too, DROPPED, denied.
+      const hex = (ip: string) => ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))
+      const [a1, a2] = [ips.oa1, ips.oa2]
+      const rule = ['map', 'update', 'pinned', '/sys/fs/bpf/ebpfcni/a/policy', 'key', 'hex', ...hex(a1), ...hex(a2)]
+      await execa('bpftool', [...rule, 'value', 'hex', '01', '00', '00', '00'])
+      expect((await wcli(['pod', 'probe', 'oa1', 'oa2', '--tcp'])).exitCode).not.toBe(0)
+      const denied = await wcli(['observe', '--node', 'a', '--last', '50', '--verdict', 'dropped'])
+      expect(denied.stdout).toMatch(/oa1:\d+ -> oa2:80 TCP SYN\s+from_pod\s+DROPPED\s+denied by a rule for every port/)
+    } finally {
+      await wcli(['reset', '--all', '--yes'])
+    }
+    expect(await hostSnapshot()).toEqual(before)
+  }, 180_000)
 })

@@ -38,7 +38,7 @@ export const FIB_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     id: 'nodes.from-node-peer',
     title:
       "with TC_ACT_SHOT on both pods' host veth egress, they still talk across nodes: what arrived was handed over with bpf_redirect_peer",
-    hint: 'from_node: look ip->daddr up in endpoints, rewrite the MACs, return bpf_redirect_peer(ep->ifindex, 0); and attach_from_node in wire_pod_nobridge, so it runs on vxlan0 and eth0 ingress.',
+    hint: 'node_packet (what from_node runs): look ip->daddr up in endpoints, rewrite the MACs, return bpf_redirect_peer(ep->ifindex, 0); and attach_from_node in wire_pod_nobridge, so it runs on vxlan0 and eth0 ingress.',
     run: async (ctx) => {
       const c = await ctx.ready()
       const first = await crossNode(c)

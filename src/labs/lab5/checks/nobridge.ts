@@ -38,7 +38,7 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
   {
     id: 'nodes.redirect-peer',
     title: "with TC_ACT_SHOT on the destination veths' egress, the pods still talk: bpf_redirect_peer skipped it",
-    hint: 'from_pod must end in return bpf_redirect_peer(ep->ifindex, 0) for a pod of the node; bpf_redirect (no _peer) sends the packet out of the host veth, through its egress.',
+    hint: 'pod_packet must end in return bpf_redirect_peer(ep->ifindex, 0) for a pod of the node; bpf_redirect (no _peer) sends the packet out of the host veth, through its egress.',
     run: async (ctx) => {
       const c = await ctx.sameNode()
       const pair = () => talk({pod: c.podA}, {pod: c.podA2})
@@ -64,7 +64,7 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
   {
     id: 'nodes.deny-at-source',
     title: "lab 4's deny still holds without the bridge: from_pod drops what a rule denies, before it redirects",
-    hint: "First thing in from_pod, once the headers are parsed: if (denied(ip)) return TC_ACT_SHOT; bpf_redirect_peer skips the destination host veth, so a program there (lab 4's to_pod) never sees the packet.",
+    hint: "First thing in pod_packet, once the headers are parsed: if (denied(ip)) return TC_ACT_SHOT; bpf_redirect_peer skips the destination host veth, so a program there (lab 4's to_pod) never sees the packet.",
     run: async (ctx) => {
       const c = await ctx.sameNode()
       const [from, to] = [c.podA, c.podA2]
