@@ -4,9 +4,10 @@ import {mapDump, mapInfo} from './map-ops.js'
 import {objGet} from './object.js'
 import {counterValue} from './counters.js'
 
-// Lab 4's and lab 5's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring buffer: the
-// reason table and the event layout. test/unit/flow-events.test.ts holds this file to the header
-// (every REASON_ line: number, name and text), as Cilium holds its Go table to drop_reasons.h.
+// Lab 4's and lab 5's flow events, as bpf/ebpfcni_flow.h writes them into the flow_events ring
+// buffer: the reason table and the event layout. test/unit/flow-events.test.ts holds this file to
+// the header (every REASON_ line: number, name and text), as Cilium holds its Go table to
+// drop_reasons.h.
 
 export interface FlowReason {
   id: number

@@ -14,7 +14,7 @@ import {PolicyStore} from '../policy/store.js'
 import {onInterrupt} from '../host/interrupt.js'
 import {UserError} from '../host/errors.js'
 import type {FlowEvent} from '../bpf/flow-events.js'
-import {Cluster} from '../nodes/cluster.js'
+import {Cluster, type NodeRecord} from '../nodes/cluster.js'
 import {links} from '../net/ip.js'
 
 export default class Observe extends BaseCommand {
@@ -60,9 +60,13 @@ export default class Observe extends BaseCommand {
     const store = new PolicyStore()
     const pods = new LedgerPodSource()
     // Lab 5: a node's programs run in its network namespace and pin in its own folder.
-    const cluster = flags.node === undefined ? undefined : new Cluster()
-    const node = flags.node === undefined ? undefined : cluster?.get(flags.node)
-    const pinDir = node && cluster ? cluster.nodePinDir(node) : flags['pin-dir']
+    let node: NodeRecord | undefined
+    let pinDir = flags['pin-dir']
+    if (flags.node !== undefined) {
+      const cluster = new Cluster()
+      node = cluster.get(flags.node)
+      pinDir = cluster.nodePinDir(node)
+    }
     let nodeLinks = new Map<number, string>()
     const readNodeLinks = async () => {
       if (node) nodeLinks = new Map((await links(node.netnsName)).map((l) => [l.ifindex, l.ifname]))

@@ -28,7 +28,10 @@ export interface Flow {
   /** The reason's name ("isolated") and text ("isolated, no rule allows it"). */
   reason: string
   reasonText: string
-  /** from-pod: the pod sent it (xdp_prog; lab 5: from_pod); to-pod: it was on its way into the pod (to_pod; lab 5: from_node). */
+  /**
+   * from-pod: the pod sent it (xdp_prog; lab 5: from_pod); to-pod: it was on its way into the pod
+   * (to_pod; lab 5: from_node).
+   */
   direction: Direction
   program: FlowProgram
   proto: string
@@ -47,7 +50,7 @@ export interface Flow {
 export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node'
 
 /** The program that reports each direction: lab 4's, and a lab 5 node's (forward.bpf.c). */
-export const LAB4_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'xdp_prog', 'to-pod': 'to_pod'}
+const LAB4_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'xdp_prog', 'to-pod': 'to_pod'}
 export const NODE_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'from_pod', 'to-pod': 'from_node'}
 
 export interface NamingSources {

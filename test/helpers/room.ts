@@ -99,7 +99,7 @@ export class SimulatedRoom {
         '',
       ].join('\n'),
     )
-    this.spawn(asStockDebian(['nsenter', `--net=/run/netns/${vm.netns}`, SSHD, '-D', '-e', '-f', config]))
+    this.spawnIn(vm, [SSHD, '-D', '-e', '-f', config])
     await this.waitForPort(vm.address, 22)
   }
 
@@ -126,8 +126,9 @@ export class SimulatedRoom {
     return child
   }
 
+  /** A VM's process: in its netns, as stock Debian runs it (scripts/stock-debian.mjs). */
   private spawnIn(vm: SimulatedVm, args: string[]): ChildProcess {
-    return this.spawn(['nsenter', `--net=/run/netns/${vm.netns}`, ...args])
+    return this.spawn(asStockDebian(['nsenter', `--net=/run/netns/${vm.netns}`, ...args]))
   }
 
   async waitForPort(host: string, port: number, timeoutMs = 20_000): Promise<void> {

@@ -1,6 +1,6 @@
 import {describe, it, expect, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'yaml'
@@ -45,7 +45,7 @@ describe('fleet user-data', () => {
     const repo = join(tmp, 'origin')
     const git = (args: string[], cwd = repo) =>
       execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {cwd, timeout: 30_000})
-    await execa('mkdir', ['-p', join(repo, 'scripts')])
+    mkdirSync(join(repo, 'scripts'), {recursive: true})
     await git(['init', '-q'])
     writeFileSync(join(repo, 'scripts/vagrant-provision.sh'), 'echo v1\n')
     await git(['add', '-A'])
