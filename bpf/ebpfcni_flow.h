@@ -71,7 +71,8 @@ struct flow_event {
 	__u8 version;    /* FLOW_EVENT_VERSION */
 };
 
-/* 256 KiB: about 8000 events before a reader must have drained them. */
+/* 256 KiB: about 6,550 events before a reader must have drained them (each record is the
+ * 32-byte event plus the ring's 8-byte header, rounded up to 8). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

@@ -101,11 +101,12 @@ const TC_VERDICTS: Record<number, string> = {
 }
 /**
  * A TC verdict by name. 1 says more: it is XDP_DROP's value, returned by a TC program that meant to
- * drop (a shared drop() helper), and TC reads it as TC_ACT_RECLASSIFY: the packet is not dropped.
+ * drop (a shared drop() helper). cls_bpf in direct-action mode takes any code it does not know
+ * (1, TC_ACT_RECLASSIFY, among them) as TC_ACT_UNSPEC and the packet goes on; tcx as "next".
  */
 export const tcVerdictName = (n: number): string =>
   n === TC_ACT.UNSPEC || n === 0xffffffff
     ? 'TC_ACT_UNSPEC'
     : n === TC_ACT.RECLASSIFY
-      ? "TC_ACT_RECLASSIFY (1, XDP_DROP's value: a TC program drops with TC_ACT_SHOT)"
+      ? "TC_ACT_RECLASSIFY (1, XDP_DROP's value; the kernel takes it as unspecified and the packet goes on: a TC program drops with TC_ACT_SHOT)"
       : (TC_VERDICTS[n] ?? `verdict ${n} (no TC_ACT_ value)`)

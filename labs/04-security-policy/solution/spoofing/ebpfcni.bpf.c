@@ -87,8 +87,9 @@ static __always_inline void count_drop(void)
 }
 
 /* A drop is counted, reported (a flow event with its reason), then returned in the hook's own
- * words. They differ: XDP_DROP is 1, and 1 in a TC program is TC_ACT_RECLASSIFY, not a drop. A TC
- * program drops with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
+ * words. They differ: XDP_DROP is 1, and 1 is not a drop in TC: the kernel does not take it as
+ * TC_ACT_RECLASSIFY (its number) but as "unspecified", and the packet goes on. A TC program drops
+ * with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
 static __always_inline int xdp_drop(struct xdp_md *ctx, __u8 reason)
 {
 	count_drop();
