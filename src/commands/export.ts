@@ -7,7 +7,6 @@ import {exportKubernetes} from '../labs/export-kubernetes.js'
 import {workspaceStatus} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
 import {workspaceFlag} from '../ui/common-flags.js'
-import {UserError} from '../host/errors.js'
 
 export default class Export extends BaseCommand {
   static summary = 'Write the labs for Instruqt or Killercoda, or your work for a real cluster.'
@@ -23,8 +22,8 @@ export default class Export extends BaseCommand {
     platform: Args.string({
       ignoreStdin: true,
       required: true,
-      options: PLATFORMS,
-      description: 'instruqt or killercoda',
+      options: [...PLATFORMS, 'kubernetes'],
+      description: 'instruqt, killercoda (the labs for a training platform) or kubernetes (your work as manifests)',
     }),
     dir: Args.string({ignoreStdin: true, required: true, description: 'Where to write it (new or empty).'}),
   }
@@ -55,7 +54,6 @@ export default class Export extends BaseCommand {
       this.log(`${chalk.green('✔')} ${files.join(', ')} in ${dir}${withPolicy}; next: ${dir}/README.md`)
       return {platform: args.platform, dir, files}
     }
-    if (!PLATFORMS.includes(args.platform as Platform)) throw new UserError(`unknown platform ${args.platform}`)
     const files = exportLabs(args.platform as Platform, dir, flags.lab)
     this.log(`${chalk.green('✔')} ${files.length} files for ${args.platform} in ${dir}`)
     return {platform: args.platform as Platform, dir, files}
