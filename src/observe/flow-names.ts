@@ -47,6 +47,9 @@ export interface Flow {
   nearMiss?: string
 }
 
+/** What a deny or allow is credited to when the store holds no rule or policy behind it (any more). */
+export const UNKNOWN_RULE = 'rule unknown: none in the store now'
+
 export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node'
 
 /** The program that reports each direction: lab 4's, and a lab 5 node's (forward.bpf.c). */
@@ -102,6 +105,8 @@ export class FlowNamer {
   private links = new Map<number, string>()
   private state?: PolicyState
   private readAt = 0
+  /** bpf_ktime_get_ns's clock when the sources were last read: an event after it may need newer ones. */
+  private readAtNs = 0n
   /** wall-clock ms minus monotonic ms: turns bpf_ktime_get_ns into a time of day. */
   private readonly wallOffsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n)
 
@@ -110,9 +115,10 @@ export class FlowNamer {
     private readonly refreshMs = 1000,
   ) {}
 
-  private refresh(): void {
-    if (this.readAt && Date.now() - this.readAt < this.refreshMs) return
+  private refresh(force = false): void {
+    if (!force && this.readAt && Date.now() - this.readAt < this.refreshMs) return
     this.readAt = Date.now()
+    this.readAtNs = process.hrtime.bigint()
     try {
       this.pods = this.sources.pods()
     } catch {
@@ -128,6 +134,17 @@ export class FlowNamer {
 
   name(e: FlowEvent): Flow {
     this.refresh()
+    const named = this.nameNow(e)
+    // A rule written a moment before its first packet is not in a snapshot read before that packet:
+    // read again, once, rather than name nothing or something else.
+    if (named.policy === UNKNOWN_RULE && e.tsNs > this.readAtNs) {
+      this.refresh(true)
+      return this.nameNow(e)
+    }
+    return named
+  }
+
+  private nameNow(e: FlowEvent): Flow {
     const byIp = (ip: string) => this.pods.find((p) => p.ip === ip)
     const [sp, dp] = [byIp(e.src), byIp(e.dst)]
     const end = (ip: string, port: number, p?: PolicyPod): FlowEnd => {
@@ -166,8 +183,10 @@ export class FlowNamer {
       case 'allowed': {
         const r = manual(e.reason.name === 'denied' ? 'deny' : 'allow')
         if (r) return {policy: `rule ${r.verdict} ${r.from} → ${r.to}`}
+        // A NetworkPolicy only allows: a deny came from a hand-written rule, or from none we know of.
+        if (e.reason.name === 'denied') return {policy: UNKNOWN_RULE}
         const names = policyWhere((p) => p.ingress.some((i) => peerAdmits(i.from, src) && i.ports === undefined))
-        return names.length ? {policy: `policy ${names.join(', ')}`} : {}
+        return names.length ? {policy: `policy ${names.join(', ')}`} : {policy: UNKNOWN_RULE}
       }
       case 'port-denied':
       case 'port-allowed': {

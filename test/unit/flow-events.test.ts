@@ -11,7 +11,7 @@ import {
   FlowDecodeError,
   reasonById,
 } from '../../src/bpf/flow-events.js'
-import {FlowNamer} from '../../src/observe/flow-names.js'
+import {FlowNamer, UNKNOWN_RULE} from '../../src/observe/flow-names.js'
 import {flowMatches} from '../../src/observe/flow-filter.js'
 import {flowLine} from '../../src/observe/flow-line.js'
 import type {PolicyState} from '../../src/policy/store.js'
@@ -185,6 +185,33 @@ describe('observe names what decided', () => {
     expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 80, 4, 1)).policy).toBe('policy web')
     // A reason no rule is behind names none.
     expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 80, 6, 1)).policy).toBeUndefined()
+  })
+
+  it('a deny is never credited to a NetworkPolicy, which only allows: with no rule behind it, it says so', () => {
+    const allowOnly = state({policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}])})
+    const f = namer(allowOnly).name(ev('10.0.0.3', '10.0.0.2', 80, 1))
+    expect(f.policy).toBe(UNKNOWN_RULE)
+    expect(flowLine(f, {color: false})).not.toMatch(/httpbin-allow-sleep/)
+    const both = state({
+      policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}]),
+      rules: [{from: 'sleep', to: 'httpbin', verdict: 'deny'}],
+    })
+    expect(namer(both).name(ev('10.0.0.3', '10.0.0.2', 80, 1)).policy).toBe('rule deny sleep → httpbin')
+  })
+
+  it('a rule written after the store was last read is found for a packet that came after it', () => {
+    let now = state({policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}])})
+    // The cache would hold the first snapshot for an hour: only the event's own time may refresh it.
+    const n = new FlowNamer({pods: () => pods, policyState: () => now}, 3_600_000)
+    const at = (tsNs: bigint) =>
+      decodeFlowEvent(
+        encodeFlowEvent({tsNs, src: '10.0.0.3', dst: '10.0.0.2', dport: 80, direction: 2, verdict: 2, reason: 1}),
+      )
+    expect(n.name(at(1n)).policy).toBe(UNKNOWN_RULE)
+    now = state({...now, rules: [{from: 'sleep', to: 'httpbin', verdict: 'deny'}]})
+    // A packet from before the last read is not a reason to read again.
+    expect(n.name(at(1n)).policy).toBe(UNKNOWN_RULE)
+    expect(n.name(at(process.hrtime.bigint() + 1_000_000n)).policy).toBe('rule deny sleep → httpbin')
   })
 
   it('a pod with an identity (the identity design) carries it', () => {
