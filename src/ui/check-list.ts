@@ -1,9 +1,11 @@
-import {Listr} from 'listr2'
+import {Listr, ListrDefaultRendererLogLevels} from 'listr2'
 import chalk from 'chalk'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 import type {RunChecksOptions} from '../labs/checker.js'
 
 type OnCheck = NonNullable<RunChecksOptions['onCheck']>
+
+const plain = (s?: string): string => s ?? ''
 
 /**
  * A step's checks as a live listr2 list: each check spins while it runs and ends as
@@ -25,22 +27,38 @@ export async function runWithCheckList(
       title: `${c.title} ${chalk.dim(`[${c.id}]`)}`,
       task: async (_ctx: unknown, task: {title: string; skip: (m?: string) => void; output?: string}) => {
         const r = await waiting.get(c.id)!.promise
-        if (r.status === 'skip') return task.skip(`${c.title} ${chalk.dim(`— skipped: ${r.message}`)}`)
+        // The title once: a skip replaces it (collapsed), a failure adds what was seen and the hint below it.
+        if (r.status === 'skip') return task.skip(`${c.title} ${chalk.dim(`[${c.id}] — skipped: ${r.message}`)}`)
         if (r.status === 'fail')
-          throw new Error(
-            `${c.title}\n    ${chalk.red('seen:')} ${r.message}${r.hint ? `\n    ${chalk.yellow('hint:')} ${r.hint}` : ''}`,
-          )
+          throw new Error(`${chalk.red('seen:')} ${r.message}${r.hint ? `\n${chalk.yellow('hint:')} ${r.hint}` : ''}`)
         task.title = `${c.title} ${chalk.dim(`— ${r.message}`)}`
       },
     })),
-    {concurrent: true, exitOnError: false, rendererOptions: {collapseErrors: false, collapseSkips: false}},
+    {
+      concurrent: true,
+      exitOnError: false,
+      rendererOptions: {
+        collapseErrors: false,
+        collapseSkips: true,
+        // --no-color reaches the list too (listr2 reads only NO_COLOR, when it loads).
+        ...(chalk.level === 0
+          ? {color: Object.fromEntries(Object.values(ListrDefaultRendererLogLevels).map((l) => [l, plain]))}
+          : {}),
+      },
+    },
   )
   const shown = list.run().catch(() => undefined)
-  const report = await run((id, _title, result) => {
-    if (result) waiting.get(id)?.resolve(result)
-  })
-  // Checks the run never reached (a thrown install error) must not leave the list spinning.
-  for (const [id, w] of waiting) w.resolve({id, title: id, status: 'skip', message: 'not run'})
-  await shown
+  let report: CheckReport | undefined
+  try {
+    report = await run((id, _title, result) => {
+      if (result) waiting.get(id)?.resolve(result)
+    })
+  } finally {
+    // Checks the run never reached (it stops at the first failure, or an install error threw) must
+    // not leave the list spinning: they show as skipped, and the summary counts them so.
+    const why = report ? 'not run (an earlier check failed)' : 'not run'
+    for (const [id, w] of waiting) w.resolve({id, title: id, status: 'skip', message: why})
+    await shown
+  }
   return report
 }

@@ -12,12 +12,17 @@ export function renderCheck(r: CheckResult): string {
   return lines.join('\n')
 }
 
-export function renderSummary(report: CheckReport): string {
+/**
+ * One line for a check run. `planned`: the checks the run was to make; those it did not reach (it
+ * stops at the first failure) are skipped too, as the live list shows them.
+ */
+export function renderSummary(report: CheckReport, planned: string[] = []): string {
   const n = (s: string) => report.checks.filter((c) => c.status === s).length
+  const notRun = planned.filter((id) => !report.checks.some((c) => c.id === id)).length
+  const skipped = n('skip') + notRun
   const what = report.step === 'all' ? `lab ${report.lab}` : `lab ${report.lab}, step ${report.step}`
   const time = chalk.dim(`(${(report.durationMs / 1000).toFixed(1)} s)`)
   return report.passed
-    ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) +
-        (n('skip') ? chalk.dim(` ${n('skip')} skipped`) : '')
-    : chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${n('skip')} skipped `) + time
+    ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (skipped ? chalk.dim(` ${skipped} skipped`) : '')
+    : chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${skipped} skipped `) + time
 }
