@@ -1,5 +1,4 @@
 import {Args, Flags} from '@oclif/core'
-import select from '@inquirer/select'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {getLab, loadLabs, type Lab} from '../labs/catalogue.js'
@@ -13,7 +12,9 @@ import {labMenu, showStep} from '../ui/lab-menu.js'
 import {stepFile} from '../labs/menu-loop.js'
 import {watchSession} from '../ui/lab-watch.js'
 import {renderAutoStep, renderAutoSummary} from '../ui/auto-report.js'
-import {json} from '../ui/render.js'
+import {json, wrapWords} from '../ui/render.js'
+import {menu} from '../ui/prompts.js'
+import {terminalWidth} from '../ui/wrap.js'
 import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class LabCommand extends BaseCommand {
@@ -116,7 +117,7 @@ export default class LabCommand extends BaseCommand {
     const step = session.moveTo(session.currentStep(flags.step))
 
     this.log(chalk.bold(`Lab ${lab.id} — ${lab.title}`))
-    this.log(chalk.dim(lab.goal))
+    this.log(chalk.dim(wrapWords(lab.goal, terminalWidth(), '')))
     if (changes.length)
       this.log(
         chalk.green(
@@ -142,12 +143,18 @@ export default class LabCommand extends BaseCommand {
   }
 
   private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number | undefined> {
-    const choice = await select<number>({
-      message: 'Which lab?',
+    // Esc leaves, as Quit does.
+    const choice = await menu<number>({
+      message: `Which lab?${chalk.dim('  (Esc leaves)')}`,
       choices: [
         ...labs.map((l) => {
           const done = l.steps.filter((s) => progress.lab(l.id)?.steps[s.id]?.done).length
-          return {name: `${l.id}. ${l.title}  ${chalk.dim(`${done}/${l.steps.length} steps`)}`, value: l.id}
+          const steps = `${done}/${l.steps.length} steps`
+          // One line each (a wrapped entry pushes the last ones off the menu): the title's part after
+          // " — " goes when the terminal is too narrow for it.
+          const full = `${l.id}. ${l.title}`
+          const title = full.length + steps.length + 4 > terminalWidth() ? full.split(' — ')[0] : full
+          return {name: `${title}  ${chalk.dim(steps)}`, value: l.id}
         }),
         {name: 'Quit', value: 0},
       ],

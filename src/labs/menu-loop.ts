@@ -19,8 +19,14 @@ export type OnCheck = (id: string, title: string, result?: CheckResult) => void
 
 /** What the menu shows and asks: the terminal's side, implemented in ui/. */
 export interface MenuView {
-  /** The action for this step; `next` is offered when the step passed and one follows. */
-  choose(step: LabStep, state: {passed: boolean; next?: LabStep; file: string}): Promise<MenuAction>
+  /**
+   * The action for this step; `next` is offered when the step passed and one follows. `suggested`:
+   * what to do now (the checks, once the solution is in place), where the cursor starts.
+   */
+  choose(
+    step: LabStep,
+    state: {passed: boolean; next?: LabStep; file: string; suggested?: MenuAction},
+  ): Promise<MenuAction>
   showStep(step: LabStep): void
   /** Hint n of total (n = 0: the step has none). */
   showHint(n: number, total: number, text?: string): void
@@ -43,11 +49,13 @@ export interface MenuView {
 export async function menuLoop(session: LabSession, first: LabStep, view: MenuView): Promise<void> {
   const {lab, workspace} = session
   let step = first
+  let suggested: MenuAction | undefined
   for (;;) {
     const next = session.nextStep(step)
     const file = stepFile(step)
     const passed = session.isDone(step)
-    const action = await view.choose(step, {passed, next, file})
+    const action = await view.choose(step, {passed, next, file, suggested})
+    suggested = undefined
     if (action === 'quit') return
     try {
       switch (action) {
@@ -75,6 +83,9 @@ export async function menuLoop(session: LabSession, first: LabStep, view: MenuVi
           if (!differ.length) view.showApplied('already')
           else if (await view.confirmApply(differ))
             view.showApplied(await applySolutionAndLoad(files, workspace, {lab: lab.id}))
+          else break
+          // The files changed (or already match): the checks are what to run now.
+          suggested = 'check'
           break
         }
         case 'check': {

@@ -1,5 +1,3 @@
-import select from '@inquirer/select'
-import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {execa} from 'execa'
 import {createInterface} from 'node:readline'
@@ -12,6 +10,8 @@ import {renderCheck, renderSummary} from './check-report.js'
 import {runWithCheckList} from './check-list.js'
 import {watchSession} from './lab-watch.js'
 import {errorText, wrapWords} from './render.js'
+import {ask, menu} from './prompts.js'
+import {terminalWidth} from './wrap.js'
 
 // The interactive lab's view (a terminal on both ends): the step's text, the menu of actions, their
 // output. labs/menu-loop.ts decides what each action does.
@@ -19,7 +19,7 @@ import {errorText, wrapWords} from './render.js'
 export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): void {
   const i = lab.steps.indexOf(step) + 1
   const level = step.level === 'stretch' ? 'stretch: optional, for when you are ahead' : 'core'
-  log(chalk.dim(`── step ${i} of ${lab.steps.length} · ${level} · ~${step.minutes} min ──`))
+  log(chalk.dim(wrapWords(`── step ${i} of ${lab.steps.length} · ${level} · ~${step.minutes} min ──`, terminalWidth())))
   log(renderMarkdown(readStepText(lab, step)))
 }
 
@@ -40,11 +40,12 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
   // The cursor stays on the last action (check, edit, check… is the loop), not back on the first.
   let last: MenuAction | undefined
   return {
-    choose: async (step, {passed, next, file}) => {
+    choose: async (step, {passed, next, file, suggested}) => {
       const offered = next && passed
-      const action = await select<MenuAction>({
+      // Esc leaves the lab as "quit" does: back to the list of labs, or out.
+      const action = await menu<MenuAction>({
         message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}${chalk.dim('  (Esc leaves)')}`,
-        default: last === 'next' && !offered ? undefined : last,
+        default: suggested ?? (last === 'next' && !offered ? undefined : last),
         choices: [
           {name: `Open ${file} in ${editorName()}`, value: 'edit'},
           {name: "Run this step's checks", value: 'check'},
@@ -58,11 +59,16 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
         ],
       })
       last = action
-      return action
+      if (action === undefined) log(chalk.dim(`Left ${step.title} (Esc); your progress is saved.`))
+      return action ?? 'quit'
     },
     showStep: (step) => showStep(lab, step, log),
     showHint: (n, total, text) =>
-      log(total && text ? wrapWords(`${chalk.yellow(`hint ${n}/${total}:`)} ${text}`) : 'No hints for this step.'),
+      log(
+        total && text
+          ? wrapWords(`${chalk.yellow(`hint ${n}/${total}:`)} ${text}`, terminalWidth())
+          : 'No hints for this step.',
+      ),
     openEditor: async (path) => {
       // The learner is at the keyboard: a long limit, but still one.
       const [prog, args] = editorCommand()
@@ -75,18 +81,21 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
         )
     },
     showDiff: (diffs) => log(renderSolutionDiffs(diffs)),
-    confirmApply: (files) =>
-      confirm({message: `Replace ${files.join(', ')} with the solution? (yours is backed up)`, default: true}),
+    confirmApply: (files) => ask(`Replace ${files.join(', ')} with the solution? (yours is backed up)`, true),
     showApplied: (outcome) => {
-      if (outcome === 'already') return log('Already matches the solution.')
-      log(chalk.green(`Applied the solution. Backups: ${outcome.backups.join(', ') || 'none'}`))
-      if (outcome.loaded) log(chalk.green(outcome.loaded))
+      const width = terminalWidth()
+      if (outcome === 'already') log('Already matches the solution.')
+      else {
+        log(chalk.green(wrapWords(`Applied the solution. Backups: ${outcome.backups.join(', ') || 'none'}`, width)))
+        if (outcome.loaded) log(chalk.green(wrapWords(outcome.loaded, width)))
+      }
+      log(chalk.dim("Next: run this step's checks (selected below, press Enter)."))
     },
     showCheckRun: async (step, checks, run) => {
       const report = await runWithCheckList(checks, run)
       // A plugin that does not parse is reported before any of the step's checks run.
       for (const r of report.checks.filter((c) => !step.checks.includes(c.id))) log(renderCheck(r))
-      log(renderSummary(report))
+      log(renderSummary(report, step.checks))
     },
     watch: async (step) => {
       const rl = createInterface({input: process.stdin})
