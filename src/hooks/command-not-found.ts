@@ -30,14 +30,24 @@ export function closestCommands(typed: string, ids: string[]): string[] {
     .map((x) => x.id)
 }
 
+/**
+ * A command run together with its argument ("lab1", "check2"): the command and the argument apart,
+ * as it was meant ("lab 1").
+ */
+export function splitArgument(typed: string, ids: string[]): string | undefined {
+  const m = typed.match(/^(.*?[a-z])[-_]?(\d+)$/)
+  return m && ids.includes(m[1]) ? `${m[1]} ${m[2]}` : undefined
+}
+
 const hook: Hook<'command_not_found'> = async function (opts) {
   const ids = opts.config.commands.filter((c) => !c.hidden).map((c) => c.id)
   const typed = toConfiguredId(opts.id, opts.config)
   // "chek 1" arrives as the id "chek:1": the words after a command are its arguments, so try each prefix.
   const parts = opts.id.split(':')
   const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join(':'))
-  const near = [...new Set(prefixes.flatMap((p) => closestCommands(p, ids)))]
-    .slice(0, 3)
+  const split = parts.length === 1 ? splitArgument(opts.id, ids) : undefined
+  const near = [...new Set([...(split ? [split] : []), ...prefixes.flatMap((p) => closestCommands(p, ids))])]
+    .slice(0, split ? 1 : 3)
     .map((id) => `${opts.config.bin} ${toConfiguredId(id, opts.config)}`)
   process.stderr.write(
     `error: "${typed}" is not an ${opts.config.bin} command.${near.length ? ` Did you mean: ${near.join(', ')}?` : ''}\n`,
