@@ -13,15 +13,18 @@ import {renderRates} from '../ui/rates-view.js'
 import {podNamesByIp} from '../pods/service.js'
 import {signalReady} from '../host/background.js'
 
+/** Packet totals are u64s (bigint): JSON has no such number, so they are written as strings. */
+const bigintAsString = (_key: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
+
 export default class Metrics extends BaseCommand {
   static summary = "Prometheus exporter over lab 3's pinned counter map, with a live view."
   static description =
-    "Serves http://HOST:PORT/metrics with ebpfcni_packets_total{source_addr,pod} (pod names from ebpfcni's pod records), ebpfcni_map_up, ebpfcni_map_entries and ebpfcni_scrape_duration_seconds; with --compat also ebpf_exporter_counter{source_addr}, the original workshop's name (as a gauge: promtool's lint flags names ending in _counter). Each scrape reads the map once, through libbpf. Loopback only unless you pass --host (or --web.listen-address, as ebpf_exporter takes it). --watch shows per-pod packet rates, refreshed each second; with --json it prints one JSON object per refresh (NDJSON)."
+    "Serves http://HOST:PORT/metrics with ebpfcni_packets_total{source_addr,pod} (pod names from ebpfcni's pod records), ebpfcni_map_up, ebpfcni_map_entries and ebpfcni_scrape_duration_seconds; with --compat also ebpf_exporter_counter{source_addr}, the original workshop's name, for its queries (promtool check metrics refuses that name, which contains 'counter': lint the default output). Each scrape reads the map once, through libbpf. Loopback only unless you pass --host (or --web.listen-address, as ebpf_exporter takes it). --once prints one scrape and exits 1, printing nothing, when the map has counted no packet yet. --watch shows per-pod packet rates, refreshed each second; with --json it prints one JSON object per refresh (NDJSON, packet totals as strings: they are 64-bit)."
 
   static examples = [
     '<%= config.bin %> metrics',
     '<%= config.bin %> metrics --watch',
-    '<%= config.bin %> metrics --once | promtool check metrics',
+    '<%= config.bin %> metrics --once > scrape.prom && promtool check metrics < scrape.prom',
     '<%= config.bin %> metrics --background     # then: curl -s 127.0.0.1:9435/metrics',
     '<%= config.bin %> metrics --stop',
   ]
@@ -78,6 +81,12 @@ export default class Metrics extends BaseCommand {
     if (flags.once) {
       const s = await exporter.scrape()
       if (s.error) throw new UserError(s.error)
+      // An empty scrape would pass any pipe's check (promtool accepts no input): say so, and fail.
+      if (!s.snapshot?.counts.size)
+        throw new UserError(`nothing to export: ${flags.map} has counted no packet yet`, {
+          exitCode: 1,
+          hint: 'make pods and traffic first (ebpfcni pod add httpbin && ebpfcni pod add sleep --workload sleep && ebpfcni pod probe sleep httpbin); pods made before the program was loaded run the old one: delete and re-add them',
+        })
       process.stdout.write(s.text)
       return
     }
@@ -140,7 +149,7 @@ export default class Metrics extends BaseCommand {
       const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), s.names) : []
       if (ndjson) {
         process.stdout.write(
-          `${JSON.stringify({time: new Date().toISOString(), url, error: s.error ?? null, pods: rows})}\n`,
+          `${JSON.stringify({time: new Date().toISOString(), url, error: s.error ?? null, pods: rows}, bigintAsString)}\n`,
         )
       } else {
         const view = renderRates(rows, {pin, url, error: s.error})

@@ -1,6 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
-import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
@@ -34,6 +34,9 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
   const t = tempStateDir()
   const pinDir = `/sys/fs/bpf/ebpfcni-tm${uniq()}`
   const pin = join(pinDir, 'counter')
+  /** The same program pinned again: a counter map that has counted nothing. */
+  const emptyPinDir = `${pinDir}-empty`
+  const emptyPin = join(emptyPinDir, 'counter')
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
   const cli = cliRunner(env, 30_000)
   let prometheus: ResultPromise | undefined
@@ -51,6 +54,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     )
     expect(built.ok).toBe(true)
     loadAndPin(built.object, {pinDir, ledger: new Ledger(join(t.dir, 'ledger.json')), replace: true})
+    loadAndPin(built.object, {pinDir: emptyPinDir, ledger: new Ledger(join(t.dir, 'ledger.json')), replace: true})
     setCount(pin, '10.99.0.5', 42n)
     setCount(pin, '10.99.0.6', 7n)
     // A pod record, as `ebpfcni pod add` leaves, so the exporter can name the source.
@@ -62,6 +66,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     prometheus?.kill('SIGKILL')
     await cli(['metrics', '--stop'])
     rmSync(pinDir, {recursive: true, force: true})
+    rmSync(emptyPinDir, {recursive: true, force: true})
     t.cleanup()
   })
 
@@ -86,6 +91,66 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     expect(took!.value).toBeLessThan(10)
     const lint = await execa('promtool', ['check', 'metrics'], {input: `${r.stdout}\n`, reject: false}) // execa strips the final newline
     expect(lint.exitCode, lint.stdout + lint.stderr).toBe(0)
+  })
+
+  it('--once on a map that counted nothing: exit 1, nothing on stdout, and why on stderr', async () => {
+    const r = await cli(['metrics', '--once', '--map', emptyPin])
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/nothing to export: .*-empty\/counter has counted no packet yet/)
+    expect(r.stderr).toMatch(/hint: make pods and traffic first \(ebpfcni pod add httpbin/)
+  })
+
+  it("lab 3 step 2's promtool command, as typed: fails when the exporter exported nothing, passes on counts", async () => {
+    // The line from the step's text, run by bash as a learner pastes it, with `ebpfcni` this
+    // build (given the test's map: the text uses the default one).
+    const text = readFileSync(join(repoRoot, 'labs/03-maps-monitoring/steps/02-metrics.md'), 'utf8')
+    const line = text.split('\n').find((l) => /^ebpfcni metrics --once\b.*promtool check metrics/.test(l))
+    expect(line, 'the step has no line that runs promtool on metrics --once').toBeDefined()
+    const bin = join(t.dir, 'shim')
+    mkdirSync(bin, {recursive: true})
+    writeFileSync(join(bin, 'ebpfcni'), `#!/bin/sh\nexec node ${join(repoRoot, 'bin/run.js')} "$@" --map "$TEST_MAP"\n`)
+    chmodSync(join(bin, 'ebpfcni'), 0o755)
+    const asTyped = (map: string) =>
+      execa('bash', ['-c', line!], {
+        cwd: t.dir,
+        reject: false,
+        timeout: 30_000,
+        stdin: 'ignore',
+        env: {...env, TEST_MAP: map, PATH: `${bin}:${process.env.PATH}`},
+      })
+    const empty = await asTyped(emptyPin)
+    expect(empty.exitCode, 'an empty scrape must not pass').not.toBe(0)
+    expect(empty.stderr).toMatch(/nothing to export/)
+    // What the text used to say: a pipe's status is promtool's, and promtool accepts no input.
+    const piped = await execa('bash', ['-c', 'ebpfcni metrics --once | promtool check metrics'], {
+      reject: false,
+      timeout: 30_000,
+      stdin: 'ignore',
+      env: {...env, TEST_MAP: emptyPin, PATH: `${bin}:${process.env.PATH}`},
+    })
+    expect(piped.exitCode, 'the old command was a false pass').toBe(0)
+    const counted = await asTyped(pin)
+    expect(counted.exitCode, counted.stdout + counted.stderr).toBe(0)
+    expect(readFileSync(join(t.dir, 'scrape.prom'), 'utf8')).toMatch(/ebpfcni_packets_total\{source_addr="10.99.0.5"/)
+  })
+
+  it("--compat adds the original's name, which promtool refuses (as the texts say); the default output passes", async () => {
+    const r = await cli(['metrics', '--once', '--compat', '--map', pin])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^ebpf_exporter_counter\{source_addr="10.99.0.5"\} 42$/m)
+    const lint = await execa('promtool', ['check', 'metrics'], {input: `${r.stdout}\n`, reject: false, timeout: 10_000})
+    expect(lint.exitCode).toBe(3)
+    // The one complaint is the name, whatever its type.
+    expect((lint.stdout + lint.stderr).trim().split('\n')).toEqual([
+      "ebpf_exporter_counter metric name should not include type 'counter'",
+    ])
+    for (const [file, claim] of [
+      ['labs/03-maps-monitoring/steps/02-metrics.md', /`promtool check metrics` refuses that name/],
+      ['README.md', /`promtool check metrics` complains about `ebpf_exporter_counter`/],
+    ] as const)
+      expect(readFileSync(join(repoRoot, file), 'utf8'), file).toMatch(claim)
+    expect((await cli(['metrics', '--help'])).stdout).toMatch(/promtool check metrics refuses that name/)
   })
 
   it('a missing map is exit 2 with a hint, not a stack trace', async () => {
@@ -165,5 +230,24 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
     // The jump of 1000 shows as a non-zero rate in a later frame.
     expect(r.stdout).toMatch(/httpbin\s+10\.99\.0\.5\s+1042\s+[1-9]\d*\.\d/)
     expect(existsSync(pin)).toBe(true)
+  }, 30_000)
+
+  it('--watch --json prints one JSON object per refresh, packet totals as strings (u64)', async () => {
+    const port = await freePort()
+    const r = await cli(
+      ['metrics', '--watch', '--json', '--for', '2', '--port', String(port), '--map', pin],
+      {},
+      20_000,
+    )
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/BigInt/)
+    const frames = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as {error: string | null; pods: Array<{addr: string; pod: string; total: string}>})
+    expect(frames.length).toBeGreaterThanOrEqual(2)
+    expect(frames[0].error).toBeNull()
+    expect(frames[0].pods).toContainEqual(expect.objectContaining({addr: '10.99.0.6', pod: '', total: '7'}))
+    expect(frames[0].pods.find((p) => p.pod === 'httpbin')?.addr).toBe('10.99.0.5')
   }, 30_000)
 })
