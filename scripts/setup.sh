@@ -188,7 +188,7 @@ if [ ! -f "$ROOTFS/bin/busybox" ] || [ -L "$ROOTFS/bin/busybox" ]; then
   ok "built $ROOTFS"
 else ok "$ROOTFS present"; fi
 
-step "ebpfcni CLI (npm ci, build, link)"
+step "ebpfcni CLI (npm ci, build, launcher)"
 cd "$REPO"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   if [ -n "$BUNDLE" ]; then npm_from=(--offline --cache "$B/npm-cache"); else npm_from=(); fi
@@ -197,8 +197,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 quiet npm run build || die "npm run build failed (TypeScript errors?)"
 ok "built dist/ and oclif manifest"
-ln -sf "$REPO/bin/run.js" /usr/local/bin/ebpfcni
 chmod +x "$REPO/bin/run.js"
-ok "ebpfcni -> $(readlink /usr/local/bin/ebpfcni)"
+# A launcher, not a link: it says "needs root" to users who cannot read the checkout (under /root).
+bash "$REPO/scripts/install-launcher.sh" /usr/local/bin/ebpfcni "$REPO" || die "could not install /usr/local/bin/ebpfcni"
+ok "/usr/local/bin/ebpfcni runs $REPO/bin/run.js"
 
 step "Done. Next: ebpfcni lab 1   (or: ebpfcni doctor)"
