@@ -3,6 +3,7 @@ import {execa} from 'execa'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
 import {buildBpf} from '../../src/bpf/build.js'
+import {iproute2BpffsMadeHere} from '../helpers/iproute2-bpffs.js'
 
 // Claims the step texts make about the kernel, shown on this machine (issue: "every sentence true").
 
@@ -12,9 +13,12 @@ describe('what the step texts claim about the kernel', () => {
   const ns = `ebpfclaim${id}`
   const host = `vcl${id}`
   const sh = (cmd: string, args: string[]) => execa(cmd, args, {reject: false, timeout: 20_000})
+  // `ip link set … obj` below makes iproute2's /sys/fs/bpf/{tc,tc/globals,ip,xdp} when missing.
+  let removeIproute2Bpffs = (): void => {}
 
   beforeAll(async () => {
     requireRoot()
+    removeIproute2Bpffs = iproute2BpffsMadeHere()
     await sh('ip', ['netns', 'add', ns])
     await sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
     await sh('ip', ['addr', 'add', '10.253.9.1/24', 'dev', host])
@@ -26,6 +30,7 @@ describe('what the step texts claim about the kernel', () => {
     await sh('ip', ['link', 'del', host])
     await sh('ip', ['netns', 'del', ns])
     t.cleanup()
+    removeIproute2Bpffs()
   })
 
   it("native XDP on a pod's host veth sees what the pod sends, with no program on the pod's end (lab 2, attach)", async () => {
