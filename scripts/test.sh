@@ -75,8 +75,12 @@ if [ -n "$found" ]; then
   fi
 fi
 
-before=$(mktemp); after=$(mktemp); results=$(mktemp)
-trap 'rm -f "$before" "$after" "$results"' EXIT
+before=$(mktemp); after=$(mktemp)
+trap 'rm -f "$before" "$after"' EXIT
+# vitest's JSON report stays after the run (a CI artifact): every test and file with its duration.
+mkdir -p test-results
+results=$REPO/test-results/vitest.json
+rm -f "$results"
 snapshot >"$before"
 
 echo "==> Structure and style: no import cycle, no upward import; ESLint; Prettier (120 columns)"
@@ -106,8 +110,17 @@ else
   echo "==> Host check: netns, links, /sys/fs/bpf, /etc/cni/net.d and /opt/cni/bin (names and contents) are as before the suite"
 fi
 
+[ -s "$results" ] || { echo "vitest wrote no report ($results): it did not run to the end" >&2; echo "tests: 0 passed, 1 failed"; exit 1; }
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+// Where the time goes: the slowest 15 files, from the report.
+const files = (r.testResults || []).map((f) => ({name: require("path").relative(process.cwd(), f.name), ms: f.endTime - f.startTime}));
+files.sort((a, b) => b.ms - a.ms);
+const total = files.reduce((s, f) => s + f.ms, 0);
+if (files.length > 0) {
+  console.log(`==> Slowest ${Math.min(15, files.length)} of ${files.length} test files (all: ${(total / 1000).toFixed(1)} s; report: ${require("path").relative(process.cwd(), process.argv[1])})`);
+  for (const f of files.slice(0, 15)) console.log(`    ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${(100 * f.ms / (total || 1)).toFixed(0).padStart(3)} %  ${f.name}`);
+}
 console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
 if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1) }
 ' "$results" || status=1
