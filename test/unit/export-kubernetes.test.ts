@@ -107,6 +107,56 @@ describe('ebpfcni export kubernetes', () => {
     expect(r.stderr).toMatch(/cannot list pods from the CRI runtime/)
   })
 
+  it('as typed, `ebpfcni export kubernetes DIR`: exit 0, manifests that validate, the DaemonSet installing the workspace files', async () => {
+    requireBuilt()
+    const ws = workspace(true)
+    const cli = (args: string[]) =>
+      execa('node', [join(repoRoot, 'bin/run.js'), ...args], {
+        reject: false,
+        stdin: 'ignore',
+        timeout: 30_000,
+        cwd: tmp,
+        env: {CI: 'true', EBPFCNI_STATE_DIR: join(tmp, 'state-cli'), EBPFCNI_WORKSPACE: ws},
+      })
+    const r = await cli(['export', 'kubernetes', './k8s-cli'])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/ebpfcni\.yaml, Dockerfile, README\.md in .*k8s-cli/)
+    const docs = parseAllDocuments(readFileSync(join(tmp, 'k8s-cli', 'ebpfcni.yaml'), 'utf8')).map((d) => d.toJS())
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'DaemonSet'])
+    const cm = new ConfigMap(docs[0])
+    const ds = new DaemonSet(docs[1])
+    cm.validate()
+    ds.validate()
+    // The DaemonSet mounts the ConfigMap that carries the workspace's files, and its init container
+    // runs the script that installs each of them where the runtime and the plugin look.
+    const pod = ds.spec!.template.spec!
+    const files = pod.volumes!.find((v) => v.configMap)!
+    expect(files.configMap!.name).toBe(cm.metadata!.name)
+    const init = pod.initContainers![0]
+    expect(init.volumeMounts).toContainEqual({name: files.name, mountPath: '/files'})
+    expect(init.command).toEqual(['/bin/sh', '/files/install.sh'])
+    for (const f of ['ebpfcni', '10-ebpfcni.conf']) {
+      expect(cm.data![f], f).toBe(readFileSync(join(ws, f), 'utf8'))
+      expect(cm.data!['install.sh']).toContain(`/files/${f} `)
+    }
+    expect(Buffer.from(cm.binaryData!['ebpfcni.bpf.o'], 'base64')).toEqual(readFileSync(join(ws, 'ebpfcni.bpf.o')))
+    // --json says the same; broken input is refused with what to do, and exit 2.
+    const j = await cli(['export', 'kubernetes', './k8s-json', '--json'])
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      platform: 'kubernetes',
+      files: ['ebpfcni.yaml', 'Dockerfile', 'README.md'],
+    })
+    const again = await cli(['export', 'kubernetes', './k8s-cli'])
+    expect(again.exitCode).toBe(2)
+    expect(again.stderr).toMatch(/is not empty/)
+    const empty = await cli(['export', 'kubernetes', './k8s-none', '--workspace', join(tmp, 'nothing')])
+    expect(empty.exitCode).toBe(2)
+    expect(empty.stderr).toMatch(/ebpfcni is missing(.|\n)*hint: export the workspace of a lab you have done/)
+    const typo = await cli(['export', 'kubernets', './k8s-typo'])
+    expect(typo.exitCode).toBe(2)
+    expect(typo.stderr).toMatch(/Expected kubernets to be one of: instruqt, killercoda, kubernetes/)
+  })
+
   it('a broken manifest fails the same validation (the test can fail)', () => {
     const ds = kubernetesObjects(workspace(false)).objects[1] as {spec: Record<string, unknown>}
     delete ds.spec.selector
