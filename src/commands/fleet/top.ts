@@ -3,13 +3,13 @@ import chalk from 'chalk'
 import {BaseCommand, interactive} from '../../ui/base-command.js'
 import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../room/attendee.js'
 import {roomFromPrometheus} from '../../room/prometheus.js'
-import {roomSummary, roomTable} from '../../ui/room-view.js'
+import {fit, roomScreen, roomSummary, roomTable} from '../../ui/room-view.js'
 import {interrupted, whenInterrupted} from '../../host/interrupt.js'
 import {UserError} from '../../host/errors.js'
 
 export default class FleetTop extends BaseCommand {
   static summary = 'The room, live: who is on which step and who is stuck, from Prometheus.'
-  static description = `Queries the Prometheus that fleet prometheus configured and redraws, every --interval seconds, one row per attendee VM (lab and step, minutes on it, check runs, hints, the failing check, stuck or not) and a line counting attendees per step. A VM Prometheus cannot scrape is a "down" row. Without a terminal, or with --once or --json, it prints once. Ctrl-C stops it. The same view over SSH, with no Prometheus: fleet report.`
+  static description = `Queries the Prometheus that fleet prometheus configured and redraws, every --interval seconds, one row per attendee VM (lab and step, minutes on it, check runs, hints, the failing check, stuck or not) and a line counting attendees per step. A VM Prometheus cannot scrape is a "down" row. Live, the view fits the terminal: a line counting the room, the attendees per step, then stuck and down VMs first, one short row each, and a count of the rows that do not fit. Without a terminal, or with --once or --json, it prints every row once. Ctrl-C stops it. The same view over SSH, with no Prometheus: fleet report.`
   static examples = [
     '<%= config.bin %> fleet top',
     '<%= config.bin %> fleet top --prometheus http://10.0.0.2:9090 --once --json',
@@ -54,15 +54,21 @@ export default class FleetTop extends BaseCommand {
     while (!interrupted()) {
       // Live, a Prometheus that restarts is a line on screen and the next round tries again.
       const rows = await read().catch((e: Error) => e)
-      process.stdout.write('\u001b[H\u001b[2J')
-      this.log(`${new Date().toLocaleTimeString()}  ${flags.prometheus}  (every ${flags.interval} s; Ctrl-C stops)\n`)
-      if (rows instanceof Error) this.log(chalk.red(rows.message))
-      else {
-        this.log(roomTable(rows))
-        this.log(`\n${roomSummary(rows)}`)
-      }
+      // One screen, drawn from its top: never wider or taller than the terminal, so a redraw never
+      // scrolls the stuck attendees (sorted first) out of sight.
+      const size = {columns: process.stdout.columns || 80, rows: process.stdout.rows || 24}
+      const header = `${new Date().toLocaleTimeString()}  ${flags.prometheus}  (every ${flags.interval} s; Ctrl-C stops)`
+      const lines =
+        rows instanceof Error
+          ? [fit(header, size.columns), chalk.red(fit(rows.message, size.columns))]
+          : roomScreen(rows, size, header)
+      // Drawn over the last one, line by line, from the top left (no clear: no flicker), then what
+      // is below the last line is cleared.
+      const screen = lines.map((l) => `\u001b[2K${l}`).join('\n')
+      process.stdout.write(`\u001b[H${screen}${lines.length < size.rows ? '\n\u001b[J' : ''}`)
       await Promise.race([new Promise((r) => setTimeout(r, flags.interval * 1000)), whenInterrupted()])
     }
+    process.stdout.write('\n')
     return undefined
   }
 }
