@@ -76,7 +76,33 @@ export function describeSshFailure(r: RunResult, o: SshOptions, remote: readonly
     return `ssh failed: ${err || 'exit 255'}`
   }
   if (r.exitCode === 127) return `${remote[0]} is not installed there (exit 127)`
-  return `${remote.join(' ')} exited ${r.exitCode}${err ? `: ${err.slice(0, 200)}` : ''}`
+  // What the host said goes with the exit: on stderr, and on stdout too (a command= key option
+  // such as cloud-init's disable_root prints its reason there; ebpfcni --json prints its error there).
+  const out = quoteOutput(r.stdout)
+  const said = [err.slice(0, 200), out && `it printed "${out}"`].filter(Boolean).join('; ')
+  const rootRefused = /Please login as the user "([^"]+)" rather than the user "root"/.exec(r.stdout)
+  return `${remote.join(' ')} exited ${r.exitCode}${said ? `: ${said}` : ''}${
+    rootRefused
+      ? ` (cloud-init's disable_root: the VM lets in only "${rootRefused[1]}"; fleet user-data's config lets root in with your key)`
+      : ''
+  }`
+}
+
+/** A failed command's stdout, short: an ebpfcni --json error's message, or its first lines. */
+function quoteOutput(stdout: string): string {
+  const text = stdout.trim()
+  if (!text) return ''
+  try {
+    const message = (JSON.parse(text) as {error?: {message?: unknown}}).error?.message
+    if (typeof message === 'string') return message.slice(0, 200)
+  } catch {
+    // not JSON: the text itself
+  }
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+  return `${lines.slice(0, 2).join(' ').slice(0, 200)}${lines.length > 2 ? ' …' : ''}`
 }
 
 /** Did the failure say the host is not there at all (down, unreachable, unknown), not that it misbehaved? */

@@ -30,6 +30,11 @@ export function userData(o: UserDataOptions): string {
           ['tar', '-xzf', o.source.tarball, '-C', dir, '--strip-components=1'],
         ]
   const config: Record<string, unknown> = {
+    // cloud-init gives the keys (these and the cloud's) to the default user ("debian") and, with
+    // Debian's disable_root: true, to root behind a command that refuses the login ("Please login
+    // as the user debian", exit 142). The fleet commands log in as root, where ebpfcni and the
+    // attendee's progress live: root gets the same keys, usable.
+    disable_root: false,
     ...(o.sshKeys?.length ? {ssh_authorized_keys: o.sshKeys} : {}),
     ...('git' in o.source ? {packages: ['git'], package_update: true} : {}),
     runcmd: [

@@ -76,10 +76,15 @@ export class SimulatedRoom {
     return vm
   }
 
-  /** sshd on the VM's address; its sessions see the VM's own state dir. `forceCommand`: a VM that misbehaves. */
-  async startSshd(vm: SimulatedVm, o: {forceCommand?: string} = {}): Promise<void> {
-    const authorized = join(this.dir, 'authorized_keys')
-    writeFileSync(authorized, (await execa('cat', [`${this.key}.pub`])).stdout + '\n')
+  /**
+   * sshd on the VM's address; its sessions see the VM's own state dir. `forceCommand`: a VM that
+   * misbehaves. `keyOptions`: the options before the instructor's key in the VM's authorized_keys
+   * (cloud-init writes a command= there for root when disable_root is true).
+   */
+  async startSshd(vm: SimulatedVm, o: {forceCommand?: string; keyOptions?: string} = {}): Promise<void> {
+    const authorized = join(this.dir, o.keyOptions ? `${vm.name}-authorized_keys` : 'authorized_keys')
+    const key = (await execa('cat', [`${this.key}.pub`], {timeout: 10_000})).stdout
+    writeFileSync(authorized, `${o.keyOptions ? `${o.keyOptions} ` : ''}${key}\n`)
     chmodSync(authorized, 0o600)
     const config = join(this.dir, vm.name, 'sshd_config')
     writeFileSync(

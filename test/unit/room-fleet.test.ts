@@ -174,5 +174,20 @@ describe('ssh pool', () => {
     expect(r(255, 'root@h: Permission denied (publickey).')).toMatch(/refused the key/)
     expect(r(127, 'bash: ebpfcni: command not found')).toBe('ebpfcni is not installed there (exit 127)')
     expect(r(0, '', true)).toMatch(/no answer within 9 s/)
+    // What the host printed on stdout is quoted: cloud-init's refusal of root, an ebpfcni --json error.
+    const out = (exitCode: number, stdout: string, stderr = '') =>
+      describeSshFailure(
+        {command: 'ssh', exitCode, stdout, stderr, timedOut: false, outputCapped: false, durationMs: 1},
+        o,
+        ['ebpfcni', 'status', '--json'],
+      )
+    expect(out(142, 'Please login as the user "debian" rather than the user "root".\n\n')).toBe(
+      'ebpfcni status --json exited 142: it printed "Please login as the user "debian" rather than the user "root"." ' +
+        `(cloud-init's disable_root: the VM lets in only "debian"; fleet user-data's config lets root in with your key)`,
+    )
+    expect(out(2, '{"error": {"message": "there is no lab \\"9\\"", "exitCode": 2}}', 'warning: x')).toBe(
+      'ebpfcni status --json exited 2: warning: x; it printed "there is no lab "9""',
+    )
+    expect(out(1, '')).toBe('ebpfcni status --json exited 1')
   })
 })

@@ -40,6 +40,37 @@ describe('fleet user-data', () => {
     expect(c.ssh_authorized_keys).toEqual(['ssh-ed25519 AAAA x'])
   })
 
+  it("the instructor's key lets root in: cloud-init's own code gives root the key with no refusing command", async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE instructor'
+    // cloud-init's cc_ssh.apply_credentials, as it runs on the VM, with the key writer recording
+    // what each user's authorized_keys would get (the default user is Debian's "debian").
+    const placed = async (config: Record<string, unknown>) => {
+      const script = [
+        'import json, sys',
+        'sys.path.insert(0, "/usr/lib/python3/dist-packages")',
+        'from cloudinit import ssh_util',
+        'from cloudinit.config import cc_ssh',
+        'cfg = json.loads(sys.argv[1])',
+        'seen = {}',
+        'def record(keys, user, options=None): seen[user] = {"keys": sorted(keys), "options": options or ""}',
+        'ssh_util.setup_user_keys = record',
+        'opts = cfg.get("disable_root_opts", ssh_util.DISABLE_USER_OPTS)',
+        'cc_ssh.apply_credentials(cfg.get("ssh_authorized_keys", []), "debian", cfg.get("disable_root", True), opts)',
+        'print(json.dumps(seen))',
+      ].join('\n')
+      const r = await execa('python3', ['-c', script, JSON.stringify(config)], {reject: false, timeout: 30_000})
+      expect(r.exitCode, r.stderr).toBe(0)
+      return JSON.parse(r.stdout) as Record<string, {keys: string[]; options: string}>
+    }
+    const ours = await placed(parse(userData({source: {tarball: '/root/e.tgz'}, sshKeys: [key]})))
+    expect(ours.root).toEqual({keys: [key], options: ''})
+    expect(ours.debian.keys).toEqual([key])
+    // Without disable_root: false (Debian's cloud.cfg says true), root's key runs cloud-init's refusal.
+    const stock = await placed({ssh_authorized_keys: [key]})
+    expect(stock.root.options).toContain('Please login as the user \\"debian\\" rather than the user \\"root\\".')
+    expect(stock.root.options).toContain('exit 142')
+  })
+
   it('from git: its clone command, run as cloud-init runs it, fetches the tag it names', async () => {
     // A repository of our own (file://), tagged v1 and then moved on: the clone must be v1's.
     const repo = join(tmp, 'origin')
