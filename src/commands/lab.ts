@@ -145,7 +145,7 @@ export default class LabCommand extends BaseCommand {
   private async pickLab(labs: Lab[], progress: ProgressStore): Promise<number | undefined> {
     // Esc leaves, as Quit does.
     const choice = await menu<number>({
-      message: `Which lab?${chalk.dim('  (Esc leaves)')}`,
+      message: 'Which lab?',
       choices: [
         ...labs.map((l) => {
           const done = l.steps.filter((s) => progress.lab(l.id)?.steps[s.id]?.done).length

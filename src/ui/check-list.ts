@@ -2,6 +2,8 @@ import {Listr, ListrDefaultRendererLogLevels} from 'listr2'
 import chalk from 'chalk'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 import type {RunChecksOptions} from '../labs/checker.js'
+import {wrapWords} from './render.js'
+import {terminalWidth} from './wrap.js'
 
 type OnCheck = NonNullable<RunChecksOptions['onCheck']>
 
@@ -29,8 +31,12 @@ export async function runWithCheckList(
         const r = await waiting.get(c.id)!.promise
         // The title once: a skip replaces it (collapsed), a failure adds what was seen and the hint below it.
         if (r.status === 'skip') return task.skip(`${c.title} ${chalk.dim(`[${c.id}] — skipped: ${r.message}`)}`)
-        if (r.status === 'fail')
-          throw new Error(`${chalk.red('seen:')} ${r.message}${r.hint ? `\n${chalk.yellow('hint:')} ${r.hint}` : ''}`)
+        if (r.status === 'fail') {
+          // Wrapped here at words under their label (listr2 would wrap them flush, a space first).
+          const room = terminalWidth() - 5
+          const seen = wrapWords(`${chalk.red('seen:')} ${r.message}`, room, '      ')
+          throw new Error(seen + (r.hint ? `\n${wrapWords(`${chalk.yellow('hint:')} ${r.hint}`, room, '      ')}` : ''))
+        }
         task.title = `${c.title} ${chalk.dim(`— ${r.message}`)}`
       },
     })),

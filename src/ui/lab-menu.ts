@@ -44,7 +44,7 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
       const offered = next && passed
       // Esc leaves the lab as "quit" does: back to the list of labs, or out.
       const action = await menu<MenuAction>({
-        message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}${chalk.dim('  (Esc leaves)')}`,
+        message: `${step.title}${step.level === 'stretch' ? ' (optional)' : ''}${passed ? ' (passed)' : ''}`,
         default: suggested ?? (last === 'next' && !offered ? undefined : last),
         choices: [
           {name: `Open ${file} in ${editorName()}`, value: 'edit'},

@@ -60,9 +60,12 @@ export interface MenuChoice<T> {
 
 /**
  * A menu: every choice on screen (no hidden page), the cursor on `default`; Esc leaves it
- * (undefined). Ctrl-C still interrupts (exit 130).
+ * (undefined), as the question says while it is asked. Ctrl-C still interrupts (exit 130).
  */
 export function menu<T>(o: {message: string; choices: MenuChoice<T>[]; default?: T}): Promise<T | undefined> {
+  const theme = promptTheme()
+  const message = (text: string, status?: string) =>
+    status === 'done' ? chalk.bold(text) : chalk.bold(text) + chalk.dim('  (Esc leaves)')
   return leavingOnEsc<T | undefined>(
     (context) =>
       select<T>(
@@ -71,7 +74,7 @@ export function menu<T>(o: {message: string; choices: MenuChoice<T>[]; default?:
           choices: o.choices,
           default: o.default,
           pageSize: o.choices.length,
-          theme: promptTheme(),
+          theme: {...theme, style: {...theme.style, message}},
         },
         context,
       ),
