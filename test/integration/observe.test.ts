@@ -267,6 +267,12 @@ spec:
       await page.screenshot({path: shot})
       console.log(`observe --web screenshot: ${shot}`)
       expect(outside, 'the page loaded something from outside the machine').toEqual([])
+      // A second page on the same port is the user's to fix (another port), not a bug (exit 70).
+      const busy = await cli(['observe', '--pin-dir', pinDir, '--web', '--port', new URL(url).port])
+      expect(busy.exitCode, busy.stderr).toBe(2)
+      expect(busy.stderr).toMatch(/127\.0\.0\.1:\d+ is already in use/)
+      expect(busy.stderr).toMatch(/--port N listens on another port, --port 0 on any free one/)
+      expect(busy.stderr).not.toMatch(/bug|at .*\.js:\d+/)
     } finally {
       await browser.close()
       o.p.kill('SIGINT')
