@@ -5,7 +5,12 @@ import {ffi} from './ffi.js'
 // name does (addr, ip). Reads the map's own BTF from the kernel through libbpf.
 
 export type Decoded = string | number | bigint | Decoded[] | {[field: string]: Decoded}
-type Decoder = (buf: Buffer, off: number) => Decoded
+export type Decoder = (buf: Buffer, off: number) => Decoded
+/**
+ * How an integer is read when its name says more than its type (a __u16 dport holds network
+ * order): asked for every integer with its field or map name and size; undefined keeps the default.
+ */
+export type IntRule = (name: string, size: number) => Decoder | undefined
 
 const KIND = {
   INT: 1,
@@ -62,8 +67,11 @@ export class BtfDecoder {
     }
   }
 
-  /** A decoder for type id; hint is the field or map-key name, for address detection. */
-  decoder(id: number, hint = ''): Decoder {
+  /**
+   * A decoder for type id; hint is the field or map-key name, for address detection, and `rule`
+   * may read an integer by its name instead (see IntRule).
+   */
+  decoder(id: number, hint = '', rule?: IntRule): Decoder {
     const t = this.type(id)
     switch (t.kind) {
       case KIND.TYPEDEF:
@@ -72,11 +80,13 @@ export class BtfDecoder {
       case KIND.RESTRICT:
         if (t.name === '__be32') return (b, o) => dotted(b, o)
         if (t.name === '__be16') return (b, o) => b.readUInt16BE(o)
-        return this.decoder(t.sizeOrType, hint)
+        return this.decoder(t.sizeOrType, hint, rule)
       case KIND.INT: {
         const enc = (this.koffi.decode(t.ptr, 12, 'uint32_t') as number) >>> 24
         const signed = (enc & 1) === 1
         const size = t.sizeOrType
+        const named = rule?.(hint, size)
+        if (named) return named
         if (size === 4 && ADDRESSY.test(hint)) return (b, o) => dotted(b, o)
         if (size === 8) return (b, o) => (signed ? b.readBigInt64LE(o) : b.readBigUInt64LE(o))
         if (size === 4) return (b, o) => (signed ? b.readInt32LE(o) : b.readUInt32LE(o))
@@ -88,7 +98,7 @@ export class BtfDecoder {
         return (b, o) => b.readInt32LE(o)
       case KIND.ARRAY: {
         const [elemType, , nelems] = this.koffi.decode(t.ptr, 12, 'uint32_t', 3) as number[]
-        const elem = this.decoder(elemType, hint)
+        const elem = this.decoder(elemType, hint, rule)
         const size = this.sizeOf(elemType)
         return (b, o) => Array.from({length: nelems}, (_, i) => elem(b, o + i * size))
       }
@@ -98,13 +108,25 @@ export class BtfDecoder {
           const [nameOff, type, offset] = this.koffi.decode(t.ptr, 12 + i * 12, 'uint32_t', 3) as number[]
           const name = this.fns.btfName(this.btf, nameOff) || `field${i}`
           const bitOffset = t.kflag ? offset & 0xffffff : offset
-          return {name, byte: Math.floor(bitOffset / 8), decode: this.decoder(type, name)}
+          return {name, byte: Math.floor(bitOffset / 8), decode: this.decoder(type, name, rule)}
         })
         return (b, o) => Object.fromEntries(members.map((m) => [m.name, m.decode(b, o + m.byte)]))
       }
       default:
         return (b, o) => b.toString('hex', o)
     }
+  }
+
+  /** A struct's (or union's) members with their byte offset and size; undefined for any other type. */
+  fields(id: number): Array<{name: string; byte: number; size: number}> | undefined {
+    const t = this.type(id)
+    if ([KIND.TYPEDEF, KIND.VOLATILE, KIND.CONST, KIND.RESTRICT].includes(t.kind as 8)) return this.fields(t.sizeOrType)
+    if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) return undefined
+    return Array.from({length: t.vlen}, (_, i) => {
+      const [nameOff, type, offset] = this.koffi.decode(t.ptr, 12 + i * 12, 'uint32_t', 3) as number[]
+      const byte = Math.floor((t.kflag ? offset & 0xffffff : offset) / 8)
+      return {name: this.fns.btfName(this.btf, nameOff) || `field${i}`, byte, size: this.sizeOf(type)}
+    })
   }
 
   private sizeOf(id: number): number {

@@ -11,10 +11,52 @@ const b = ffi
 /** enum bpf_map_type values the labs use. */
 export const MAP_TYPE = {HASH: 1, ARRAY: 2, PERCPU_HASH: 5, PERCPU_ARRAY: 6, LRU_HASH: 9, LRU_PERCPU_HASH: 10} as const
 
+/**
+ * Every enum bpf_map_type value the kernel has (6.18: 0 to 33), named as bpftool names them: the
+ * kernel's BPF_MAP_TYPE_<NAME> in lower case (19 and 21 by their current names, not the _DEPRECATED ones).
+ */
+const MAP_TYPE_NAMES = [
+  'unspec',
+  'hash',
+  'array',
+  'prog_array',
+  'perf_event_array',
+  'percpu_hash',
+  'percpu_array',
+  'stack_trace',
+  'cgroup_array',
+  'lru_hash',
+  'lru_percpu_hash',
+  'lpm_trie',
+  'array_of_maps',
+  'hash_of_maps',
+  'devmap',
+  'sockmap',
+  'cpumap',
+  'xskmap',
+  'sockhash',
+  'cgroup_storage',
+  'reuseport_sockarray',
+  'percpu_cgroup_storage',
+  'queue',
+  'stack',
+  'sk_storage',
+  'devmap_hash',
+  'struct_ops',
+  'ringbuf',
+  'inode_storage',
+  'task_storage',
+  'bloom_filter',
+  'user_ringbuf',
+  'cgrp_storage',
+  'arena',
+] as const
+
 /** Kernel map type numbers, named (for listings). */
-export const MAP_TYPES: Record<number, string> = Object.fromEntries(
-  Object.entries(MAP_TYPE).map(([k, v]) => [v, k.toLowerCase()]),
-)
+export const MAP_TYPES: Record<number, string> = Object.fromEntries(MAP_TYPE_NAMES.map((name, i) => [i, name]))
+
+/** A map type by name, or "type N" for one newer than this table (a later kernel's). */
+export const mapTypeName = (type: number): string => MAP_TYPES[type] ?? `type ${type}`
 
 export interface MapInfo {
   type: number

@@ -6,7 +6,7 @@ import type {PodRecord} from '../pods/types.js'
 import {addrs, link, podMac} from '../net/ip.js'
 import {attachments, type Attachment} from '../net/attachments.js'
 import {objGet} from '../bpf/object.js'
-import {mapDump, mapInfo, MAP_TYPES} from '../bpf/map-ops.js'
+import {mapDump, mapInfo, mapTypeName} from '../bpf/map-ops.js'
 import {closeFd} from '../bpf/ffi.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {Cluster} from '../nodes/cluster.js'
@@ -84,7 +84,7 @@ export function pinnedMaps(root = BPF_PIN_ROOT): TopologyMap[] {
       out.push({
         name: f,
         pin,
-        type: MAP_TYPES[info.type] ?? String(info.type),
+        type: mapTypeName(info.type),
         entries: mapDump(fd, info).length,
         maxEntries: info.maxEntries,
       })

@@ -46,9 +46,12 @@ export function renderTopology(t: Topology): string {
       )
     }
   }
+  // A ring buffer has no entries: its max_entries is its size in bytes.
+  const mapSize = (m: Topology['maps'][number]): string =>
+    /ringbuf$/.test(m.type) ? `${m.maxEntries / 1024} KiB ring` : `${m.entries}/${m.maxEntries} entries`
   out.push(
     t.maps.length
-      ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${t.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${m.entries}/${m.maxEntries} entries`).join('\n')}`
+      ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${t.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${mapSize(m)}`).join('\n')}`
       : chalk.dim('no pinned maps (ebpfcni bpf load FILE.o pins them)'),
   )
   return out.join('\n')
