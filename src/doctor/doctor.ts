@@ -15,6 +15,7 @@ import {filesystemOf} from '../host/mounts.js'
 import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
 import {describeMissing, FORWARDING_HELPERS, probeForwardingHelpers} from '../bpf/helper-probe.js'
+import {podmanOnThisMachine} from '../pods/podman-backend.js'
 import {fail, runCheck, runCheckList, type CheckDefinition, type CheckResult} from '../checks/engine.js'
 
 /** One preflight item: what it probes, the exact fix, and what --fix can repair by itself. */
@@ -236,6 +237,17 @@ function doctorItems(): DoctorItem[] {
       optional: true,
       hint: apt('podman'),
       probe: () => tool('podman', ['--version']),
+    },
+    {
+      id: 'podman-cni',
+      title: 'podman can run a CNI plugin (optional: --runtime podman, runtime.podman)',
+      optional: true,
+      hint: "nothing to install (Debian 13's podman 5 has no CNI at all): lab 1 skips runtime.podman, and runtime.cri proves your plugin under a real runtime, containerd's CRI, the kubelet's path: ebpfcni check 1 --runtime cri",
+      probe: async () => {
+        const v = await podmanOnThisMachine()
+        if (v.use === 'podman') return {ok: true, detail: `podman ${v.version} has the CNI backend`}
+        return {ok: false, detail: v.message}
+      },
     },
     {
       id: 'containerd',

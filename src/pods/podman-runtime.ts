@@ -7,10 +7,12 @@ import {loadNetworkConfig, type NetworkConfig} from '../cni/config.js'
 import {netnsDel, netnsInUse, netnsNames} from '../net/ip.js'
 import {EnvironmentError} from '../host/errors.js'
 import {PodError} from './errors.js'
+import {podmanOnThisMachine} from './podman-backend.js'
 import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 
 // Real containers: podman 4 (CNI backend, runc) calls the plugin itself. Its config is
-// private to ebpfcni (CONTAINERS_CONF), so the host's podman setup is never rewritten.
+// private to ebpfcni (CONTAINERS_CONF), so the host's podman setup is never rewritten. A podman
+// built without CNI (Debian 13's 5.x, netavark-only) is refused up front, naming its version.
 
 const podmanDir = (): string => join(stateDir(), 'podman')
 const containerName = (pod: string): string => `ebpfcni-${pod}`
@@ -88,6 +90,12 @@ export class PodmanRuntime implements PodRuntime {
   }
 
   async add(spec: PodSpec): Promise<PodRecord> {
+    const podman = await podmanOnThisMachine()
+    if (podman.use === 'none' && podman.why === 'netavark-only')
+      throw new EnvironmentError(
+        podman.message,
+        "use --runtime cri: containerd's CRI runs your plugin as the kubelet does, on Debian 12 and 13 alike",
+      )
     if (!existsSync(join(busyboxRootfs(), 'bin/busybox')))
       throw new EnvironmentError(`the busybox rootfs ${busyboxRootfs()} is missing`, 'bash scripts/setup.sh builds it')
     const net = loadNetworkConfig(spec.configFile)

@@ -3,12 +3,14 @@ import {basename, dirname, join} from 'node:path'
 import {link, links, podAddresses} from '../../../net/ip.js'
 import {httpGet, ping} from '../../../net/probes.js'
 import {PodService} from '../../../pods/service.js'
-import {fail, type CheckDefinition} from '../../../checks/engine.js'
+import {CheckSkip, fail, type CheckDefinition} from '../../../checks/engine.js'
 import {CRI_CHECK_POD_PREFIX, type Lab1Context} from '../context.js'
 import {concurrentAdds, duplicateAddresses} from '../../../checks/cni-assertions.js'
 import {WAVE_TIMEOUT_MS, harmDone, podNetState, type CheckPod} from '../../../checks/check-pods.js'
 import {cidrInfo, ip2int} from '../../../net/ipv4.js'
 import {podLink, hostEnd, requireRuntime, criHint} from './shared.js'
+import {podmanCheckPlan, podmanOnThisMachine} from '../../../pods/podman-backend.js'
+import {run} from '../../../host/exec.js'
 
 /** Step production's checks (lab.yaml orders the run). */
 export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -198,6 +200,15 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     hint: 'podman calls VERSION before every operation and DEL on rm with prevResult on stdin; a broken VERSION makes podman drop the network with only a warning.',
     run: async (ctx) => {
       await requireRuntime(ctx, 'podman', 'podman', 'podman runc')
+      // A podman built netavark-only (Debian 13's 5.x) cannot call a CNI plugin: not the attendee's to fix.
+      const containerd = await run('containerd', ['--version'], {timeoutMs: 5000})
+      const podman = await podmanOnThisMachine()
+      const plan = podmanCheckPlan(podman, {
+        asked: ctx.plugin.opts.runtime === 'podman',
+        containerdInstalled: !containerd.startError,
+      })
+      if ('fail' in plan) fail(plan.fail, plan.fix)
+      if ('skip' in plan) throw new CheckSkip(plan.skip)
       const net = ctx.plugin.checkNet('podman')
       const pods = new PodService(ctx.pods.ledger)
       const tag = `${process.pid % 10000}`
@@ -215,7 +226,8 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           )
         const get = await httpGet(cli.netnsPath, `http://${web.ip}/get`)
         if (!get.ok) fail(`container ${cli.ip} → container ${web.ip}: ${get.detail}`)
-        return `podman containers ${cli.ip} → ${web.ip} HTTP ok`
+        const version = podman.use === 'podman' ? ` ${podman.version}` : ''
+        return `podman${version} (CNI backend) ran containers ${cli.ip} → ${web.ip} on your plugin; HTTP ok`
       } finally {
         for (const n of [a, b]) await pods.remove(n).catch(() => undefined)
       }
