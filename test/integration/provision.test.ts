@@ -12,9 +12,14 @@ describe('Vagrant provisioning', () => {
   beforeAll(() => requireRoot())
   afterAll(() => t.cleanup())
 
-  it('the Vagrantfile provisions a Debian 12 box with scripts/vagrant-provision.sh from /vagrant', () => {
+  it('the Vagrantfile provisions a Debian 12 box (Debian 13 on request, arm64 hosts too) with scripts/vagrant-provision.sh from /vagrant', () => {
     const vf = readFileSync(join(repoRoot, 'Vagrantfile'), 'utf8')
-    expect(vf).toMatch(/config\.vm\.box = "debian\/bookworm64"/)
+    expect(vf).toMatch(/BOX = ENV\.fetch\("EBPFCNI_BOX", ARM64_HOST \? "bento\/debian-12" : "debian\/bookworm64"\)/)
+    expect(vf).toMatch(/config\.vm\.box = BOX/)
+    // The comments name every box a learner may pick, and why.
+    for (const box of ['debian/bookworm64', 'debian/trixie64', 'bento/debian-12', 'bento/debian-13'])
+      expect(vf).toContain(box)
+    expect(vf).toMatch(/Apple silicon/)
     expect(vf).toMatch(/provision "shell", path: "scripts\/vagrant-provision\.sh", args: \["\/vagrant"\]/)
   })
 
