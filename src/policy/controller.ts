@@ -86,7 +86,9 @@ export class PolicyController {
             throw new Error(`metadata.name changed from ${name} to ${spec.name}; apply it as a new policy`)
           this.service.store.putPolicy(spec, file)
         } catch (err) {
-          this.opts.onEvent?.({reason, error: `${errorMessage(err)} (keeping the last good version)`})
+          // One line in the log: a YAML error's code frame follows its first line.
+          const first = errorMessage(err).split('\n')[0]
+          this.opts.onEvent?.({reason, error: `${first} (keeping the last good version)`})
         }
       }
       this.refreshFileWatches()

@@ -31,8 +31,26 @@ export interface PolicySpec {
 const SUPPORTED =
   'supported: metadata.name, spec.podSelector.matchLabels, spec.policyTypes [Ingress], spec.ingress[].from[].podSelector.matchLabels, spec.ingress[].ports[] (protocol TCP or UDP, numeric port)'
 
-const bad = (file: string, field: string, what: string): never => {
-  throw new UserError(`${file}: ${field}: ${what}`, {hint: SUPPORTED})
+/** A refusal naming the field; a hint only where the message does not already say what to do. */
+const bad = (file: string, field: string, what: string, hint?: string): never => {
+  throw new UserError(`${file}: ${field}: ${what}`, hint ? {hint} : {})
+}
+
+const HEADER_HINT =
+  'a NetworkPolicy file starts with apiVersion: networking.k8s.io/v1 and kind: NetworkPolicy (lab 4 writes one: ~/ebpfcni-lab/policy.yaml)'
+
+/**
+ * A YAML syntax error as "file:line:col: is not valid YAML: what", then the parser's code frame
+ * (the lines around it, ^ under the column), which the yaml library appends after a colon.
+ */
+function notYaml(file: string, err: {message: string; linePos?: Array<{line: number; col: number}>}): never {
+  const [first, ...rest] = err.message.split('\n')
+  const what = first.replace(/\s+at line \d+, column \d+:?\s*$/, '').replace(/:\s*$/, '')
+  const at = err.linePos?.[0] ? `:${err.linePos[0].line}:${err.linePos[0].col}` : ''
+  const frame = rest.join('\n').replace(/^\n+/, '').trimEnd()
+  throw new UserError(`${file}${at}: is not valid YAML: ${what}${frame ? `\n${frame}` : ''}`, {
+    hint: 'YAML nests by indentation (spaces, not tabs) and closes every { and [ it opens; the ^ is where the parser stopped',
+  })
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -45,7 +63,8 @@ function onlyKeys(
   why: Record<string, string> = {},
 ): void {
   for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) bad(file, `${field}.${k}`, why[k] ?? `is not supported by this lab's datapath`)
+    if (!allowed.includes(k))
+      bad(file, `${field}.${k}`, why[k] ?? `is not supported by this lab's datapath`, why[k] ? undefined : SUPPORTED)
   }
 }
 
@@ -67,19 +86,25 @@ function matchLabels(file: string, field: string, sel: unknown): Labels {
 /** Parse one NetworkPolicy from YAML text (one document). Throws UserError naming the field. */
 export function parseNetworkPolicy(text: string, file = 'policy'): PolicySpec {
   const docs = parseAllDocuments(text)
-  if (!Array.isArray(docs)) return bad(file, '(file)', 'is not YAML')
+  if (!Array.isArray(docs)) return bad(file, '(file)', 'is empty: no NetworkPolicy in it', HEADER_HINT)
+  const broken = docs.find((d) => d.errors.length)
+  if (broken) return notYaml(file, broken.errors[0])
   const real = docs.filter((d) => d.contents !== null)
   if (real.length !== 1) return bad(file, '(file)', `holds ${real.length} YAML documents; one NetworkPolicy per file`)
-  const doc = real[0]
-  if (doc.errors.length) return bad(file, '(file)', `is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
-  const np = doc.toJS() as unknown
-  if (!isObj(np)) return bad(file, '(file)', 'is not a mapping')
+  const np = real[0].toJS() as unknown
+  if (!isObj(np)) return bad(file, '(file)', 'is not a mapping', HEADER_HINT)
   if (np.apiVersion !== 'networking.k8s.io/v1')
-    bad(file, 'apiVersion', `is ${JSON.stringify(np.apiVersion)}, expected networking.k8s.io/v1`)
-  if (np.kind !== 'NetworkPolicy') bad(file, 'kind', `is ${JSON.stringify(np.kind)}, expected NetworkPolicy`)
+    bad(file, 'apiVersion', `is ${JSON.stringify(np.apiVersion)}, expected networking.k8s.io/v1`, HEADER_HINT)
+  if (np.kind !== 'NetworkPolicy')
+    bad(file, 'kind', `is ${JSON.stringify(np.kind)}, expected NetworkPolicy`, HEADER_HINT)
   const meta = np.metadata
   if (!isObj(meta) || typeof meta.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(meta.name))
-    bad(file, 'metadata.name', 'is missing or not a DNS-1123 name')
+    bad(
+      file,
+      'metadata.name',
+      'is missing or not a DNS-1123 name',
+      'lower-case letters, digits, - and ., at most 63, e.g. httpbin-allow-sleep',
+    )
   const spec = np.spec
   if (!isObj(spec)) return bad(file, 'spec', 'is missing')
   onlyKeys(file, 'spec', spec, ['podSelector', 'policyTypes', 'ingress'], {
@@ -149,3 +174,29 @@ function parsePorts(file: string, at: string, raw: unknown): PortRule[] | undefi
 }
 
 export const matches = (sel: Labels, labels: Labels): boolean => Object.entries(sel).every(([k, v]) => labels[k] === v)
+
+const selectorText = (sel: Labels): string => (Object.keys(sel).length ? labelsText(sel) : '{} (every pod)')
+const labelsText = (l: Labels): string =>
+  Object.entries(l)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+
+/**
+ * The selectors of a policy that match none of these pods' labels, in words: a `from` that
+ * matches no pod lets nobody in (yet), and a podSelector that matches none isolates nothing.
+ */
+export function unmatchedSelectors(spec: PolicySpec, pods: Array<{labels: Labels}>): string[] {
+  const none = (sel: Labels): boolean => !pods.some((p) => matches(sel, p.labels))
+  const out: string[] = []
+  if (none(spec.podSelector))
+    out.push(`spec.podSelector ${selectorText(spec.podSelector)} selects no pod: the policy isolates nothing yet`)
+  spec.ingress.forEach((rule, i) =>
+    rule.from?.forEach((sel, j) => {
+      if (none(sel))
+        out.push(
+          `spec.ingress[${i}].from[${j}].podSelector ${selectorText(sel)} matches no pod: it lets nobody in until such a pod exists`,
+        )
+    }),
+  )
+  return out
+}

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {resolve as resolvePath} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {parseNetworkPolicy, type PolicySpec} from './networkpolicy.js'
+import {parseNetworkPolicy, unmatchedSelectors, type PolicySpec} from './networkpolicy.js'
 import {PolicyMaps, ruleMapNames, type SyncResult} from './maps.js'
 import {
   IDENTITY_HOST,
@@ -119,8 +119,11 @@ export class PolicyService {
     return this.sync()
   }
 
-  /** Apply a NetworkPolicy file: parsed and validated whole before anything is written. */
-  async apply(file: string): Promise<{spec: PolicySpec} & PolicySyncResult> {
+  /**
+   * Apply a NetworkPolicy file: parsed and validated whole before anything is written. `unmatched`
+   * names its selectors that match no pod now (a typo in a label lets nobody in, silently otherwise).
+   */
+  async apply(file: string): Promise<{spec: PolicySpec; unmatched: string[]} & PolicySyncResult> {
     let text: string
     try {
       text = readFileSync(file, 'utf8')
@@ -133,7 +136,7 @@ export class PolicyService {
       () => this.store.putPolicy(spec, resolvePath(file)),
       () => (before ? this.store.putPolicy(before.spec, before.source) : this.store.deletePolicy(spec.name)),
     )
-    return {spec, ...r}
+    return {spec, unmatched: unmatchedSelectors(spec, this.pods.list()), ...r}
   }
 
   async deletePolicy(name: string): Promise<PolicySyncResult> {

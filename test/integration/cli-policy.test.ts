@@ -103,24 +103,130 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
   }, 60_000)
 
   it('unsupported or malformed NetworkPolicies are refused, naming the field; nothing is applied', async () => {
-    const cases: Array<[string, RegExp]> = [
-      ['egress.yaml', /spec\.egress: egress rules are not supported/],
-      ['ipblock.yaml', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/],
-      ['namespace.yaml', /spec\.ingress\[0\]\.from\[1\]\.namespaceSelector: namespaceSelector is not supported/],
-      ['ports.yaml', /spec\.ingress\[0\]\.ports\[0\]\.port: named ports \("http"\) are not supported/],
-      ['wrong-kind.yaml', /apiVersion: is "v1", expected networking\.k8s\.io\/v1/],
-      ['malformed.yaml', /is not valid YAML/],
+    // Each refusal says what to do once: a hint only where the message does not already say it.
+    const cases: Array<[string, RegExp, RegExp | undefined]> = [
+      ['egress.yaml', /spec\.egress: egress rules are not supported/, undefined],
+      ['ipblock.yaml', /spec\.ingress\[0\]\.from\[0\]\.ipBlock: ipBlock is not supported/, undefined],
+      [
+        'namespace.yaml',
+        /spec\.ingress\[0\]\.from\[1\]\.namespaceSelector: namespaceSelector is not supported/,
+        undefined,
+      ],
+      ['ports.yaml', /spec\.ingress\[0\]\.ports\[0\]\.port: named ports \("http"\) are not supported/, undefined],
+      ['wrong-kind.yaml', /apiVersion: is "v1", expected networking\.k8s\.io\/v1/, /starts with apiVersion: /],
+      // file:line:col, the parser's reason, then its code frame with ^ under the column (not a dangling colon).
+      [
+        'malformed.yaml',
+        /malformed\.yaml:4:1: is not valid YAML: Flow map .* end with a \}\nmetadata: \{name: broken\nspec: \[\n\^\n/,
+        /YAML nests by indentation/,
+      ],
     ]
-    for (const [file, message] of cases) {
+    for (const [file, message, hint] of cases) {
       const r = await cli(['policy', 'apply', join(FIX, file), ...pin])
       expect(r.exitCode, file).toBe(2)
       expect(r.stderr, file).toMatch(message)
-      expect(r.stderr, file).toMatch(/hint: supported: /)
+      expect(r.stderr, file).not.toMatch(/:\s*\n(hint|$)/) // no message ends in a colon
+      expect(r.stderr.match(/^hint: /gm)?.length ?? 0, file).toBe(hint ? 1 : 0)
+      if (hint) expect(r.stderr, file).toMatch(new RegExp(`hint: .*${hint.source}`))
+      expect(r.stderr, file).not.toMatch(/hint: supported: /)
     }
+    // A field the lab does not know at all: the hint lists what is supported.
+    writeFileSync(
+      join(t.dir, 'unknown.yaml'),
+      readFileSync(join(FIX, 'egress.yaml'), 'utf8').replace('  egress:', '  egres:'),
+    )
+    const unknown = await cli(['policy', 'apply', join(t.dir, 'unknown.yaml'), ...pin])
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr).toMatch(
+      /spec\.egres: is not supported by this lab's datapath\nhint: supported: metadata\.name/,
+    )
     const list = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout)
     expect(list.stored.policies).toEqual([])
     expect(list.rules).toEqual([])
     expect(list.isolated).toEqual([])
+  }, 60_000)
+
+  it('apply warns of a from selector that matches no pod; bpf maps decodes the port rule and conntrack keys as policy list does, raw bytes beside', async () => {
+    const file = join(t.dir, 'ports-and-typo.yaml')
+    writeFileSync(
+      file,
+      [
+        'apiVersion: networking.k8s.io/v1',
+        'kind: NetworkPolicy',
+        'metadata: {name: httpbin-port-80}',
+        'spec:',
+        '  podSelector: {matchLabels: {app: httpbin}}',
+        '  ingress:',
+        '    - from: [{podSelector: {matchLabels: {app: sleep}}}, {podSelector: {matchLabels: {app: slep}}}]',
+        '      ports: [{protocol: TCP, port: 80}]',
+        '',
+      ].join('\n'),
+    )
+    const applied = await cli(['policy', 'apply', file, ...pin])
+    expect(applied.exitCode, applied.stderr).toBe(0)
+    expect(applied.stderr).toMatch(
+      /warning: spec\.ingress\[0\]\.from\[1\]\.podSelector app=slep matches no pod: it lets nobody in until such a pod exists/,
+    )
+    expect(applied.stderr).not.toMatch(/from\[0\]/) // app=sleep matches the sleep pod
+    expect(JSON.parse((await cli(['policy', 'apply', file, '--json', ...pin])).stdout).unmatched).toHaveLength(1)
+    expect(await reaches('sleep', 'httpbin')).toBe(true) // an HTTP probe: TCP 80, and conntrack records it
+
+    const ips = Object.fromEntries(
+      (JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>).map((p) => [
+        p.name,
+        p.ip,
+      ]),
+    )
+    const rules = JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules as Array<{
+      map: string
+      from: string
+      to: string
+    }>
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        map: 'policy_ports',
+        from: `sleep (${ips.sleep})`,
+        to: `httpbin (${ips.httpbin}) tcp/80`,
+      }),
+    )
+    type Dump = {type: string; entries: Array<{key: Record<string, unknown>; keyHex: string; keyBytes: string}>}
+    const ports = JSON.parse((await cli(['bpf', 'maps', 'policy_ports', '--json', ...pin])).stdout) as Dump
+    const hex = (ip: string) => Buffer.from(ip.split('.').map(Number)).toString('hex')
+    expect(ports.entries).toContainEqual({
+      key: {src: ips.sleep, dst: ips.httpbin, dport: 80, proto: 'tcp'},
+      value: 2,
+      keyHex: `${hex(ips.sleep)}${hex(ips.httpbin)}00500600`,
+      keyBytes: `${hex(ips.sleep)} ${hex(ips.httpbin)} 0050 06 00`,
+      valueHex: '02000000',
+      valueBytes: '02000000',
+    })
+    const text = await cli(['bpf', 'maps', 'policy_ports', ...pin])
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `src=${ips.sleep} dst=${ips.httpbin} dport=80 proto=tcp\\s+2\\s+${hex(ips.sleep)} ${hex(ips.httpbin)} 0050 06 00`,
+      ),
+    )
+    expect(text.stdout).not.toMatch(/dport=20480|src=\d{5,}/)
+    // conntrack: the probe's flow, sleep's ephemeral port to httpbin's 80, as the packet carries them.
+    const ct = JSON.parse((await cli(['bpf', 'maps', 'conntrack', '--json', ...pin])).stdout) as Dump
+    expect(ct.entries.map((e) => e.key)).toContainEqual({
+      saddr: ips.sleep,
+      daddr: ips.httpbin,
+      sport: expect.any(Number),
+      dport: 80,
+      proto: 'tcp',
+    })
+    // The ring buffer is named, not "27"; a ring has no entries to dump.
+    const listed = await cli(['bpf', 'maps', ...pin])
+    expect(listed.stdout).toMatch(/flow_events\s+ringbuf\s/)
+    expect(listed.stdout).not.toMatch(/\s27\s/)
+    // A key of the wrong shape is refused with what it takes.
+    const badKey = await cli(['bpf', 'maps', 'policy_ports', '--key', ips.sleep, ...pin])
+    expect(badKey.exitCode).toBe(2)
+    expect(badKey.stderr).toMatch(/key ".*" is not 12 bytes\nhint: give 24 hex digits/)
+
+    expect((await cli(['policy', 'delete', 'httpbin-port-80', ...pin])).exitCode).toBe(0)
+    expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules).toEqual([])
   }, 60_000)
 
   it('apply the original policy; the controller lets a new sleep pod in, cleans up after a deleted one, follows edits of the file; delete restores', async () => {

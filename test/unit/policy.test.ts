@@ -1,7 +1,7 @@
 import {describe, it, expect} from 'vitest'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {parseNetworkPolicy, matches} from '../../src/policy/networkpolicy.js'
+import {parseNetworkPolicy, matches, unmatchedSelectors} from '../../src/policy/networkpolicy.js'
 import {resolve, labelsKey, VERDICT, IDENTITY_HOST} from '../../src/policy/resolve.js'
 import {repoRoot} from '../helpers/env.js'
 
@@ -102,6 +102,27 @@ describe('NetworkPolicy parsing', () => {
     ).toBe(VERDICT.allow)
   })
 
+  it('a policy with only a podSelector (no policyTypes, no ingress) isolates its pods: Kubernetes sets Ingress whatever the rules', () => {
+    const pods = [
+      {name: 'db', ip: '10.0.0.2', labels: {app: 'db'}},
+      {name: 'api', ip: '10.0.0.3', labels: {app: 'api'}},
+    ]
+    const only = parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n', 'db-closed'))
+    expect(only).toEqual({name: 'db-closed', podSelector: {app: 'db'}, ingress: []})
+    const r = resolve('ip-pair', pods, [only], [], {nodeAddressesOf: () => ['10.0.0.1']})
+    expect([...r.isolated]).toEqual(['10.0.0.2'])
+    // Nothing lets api in; only the node (the kubelet's probes) is allowed; api itself stays open.
+    expect(r.pairs.get('10.0.0.3>10.0.0.2')).toBeUndefined()
+    expect([...r.pairs].filter(([, v]) => v === VERDICT.allow).map(([k]) => k)).toEqual(['10.0.0.1>10.0.0.2'])
+    // The same with policyTypes spelled out is the same policy; Egress is refused, not ignored.
+    expect(
+      parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress]\n', 'db-closed')),
+    ).toEqual(only)
+    expect(() =>
+      parseNetworkPolicy(np('  podSelector: {matchLabels: {app: db}}\n  policyTypes: [Ingress, Egress]\n'), 'x.yaml'),
+    ).toThrow(/spec\.policyTypes: Egress is not supported/)
+  })
+
   it('reads ports (TCP by default)', () => {
     expect(
       parseNetworkPolicy(
@@ -193,5 +214,32 @@ describe('resolving policies to map entries', () => {
     expect(() =>
       resolve('identity', pods, [], [{from: '192.168.1.1', to: 'httpbin', verdict: 'deny'}], {identityOf}),
     ).toThrow(/is not a pod/)
+  })
+})
+
+describe('what policy apply tells about a file', () => {
+  it('a YAML syntax error: file:line:col, the reason and the code frame, no dangling colon, one short hint', () => {
+    let err: (Error & {hint?: string}) | undefined
+    try {
+      parseNetworkPolicy(np('  podSelector: {matchLabels: {app: web}\n  ingress: []\n'), 'broken.yaml')
+    } catch (e) {
+      err = e as Error & {hint?: string}
+    }
+    expect(err?.message).toBe(
+      'broken.yaml:6:3: is not valid YAML: Flow map in block collection must be sufficiently indented and end with a }\n' +
+        '  podSelector: {matchLabels: {app: web}\n  ingress: []\n  ^',
+    )
+    expect(err?.hint).toMatch(/^YAML nests by indentation/)
+  })
+
+  it('names the selectors that match no pod: a from that lets nobody in, a podSelector that isolates nothing', () => {
+    const spec = parseNetworkPolicy(ORIGINAL)
+    const pods = [{labels: {app: 'httpbin'}}, {labels: {app: 'sleep'}}]
+    expect(unmatchedSelectors(spec, pods)).toEqual([])
+    expect(unmatchedSelectors(spec, [{labels: {app: 'httpbin'}}])).toEqual([
+      'spec.ingress[0].from[0].podSelector app=sleep matches no pod: it lets nobody in until such a pod exists',
+    ])
+    expect(unmatchedSelectors(spec, [])).toHaveLength(2)
+    expect(unmatchedSelectors(spec, [])[0]).toMatch(/^spec\.podSelector app=httpbin selects no pod/)
   })
 })

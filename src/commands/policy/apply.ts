@@ -18,6 +18,13 @@ export default class PolicyApply extends BaseCommand {
     this.log(
       `${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`,
     )
+    for (const u of r.unmatched) this.logToStderr(`${chalk.yellow('warning:')} ${u}`)
+    if (r.unmatched.length)
+      this.logToStderr(
+        chalk.dim(
+          'pods are matched when the policy is applied: check the labels (ebpfcni pod list), or run ebpfcni policy watch to follow pods made later',
+        ),
+      )
     return r
   }
 }
