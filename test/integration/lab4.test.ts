@@ -10,8 +10,11 @@ import {LAB4_CHECKS} from '../../src/labs/lab4/checks/index.js'
 import {PolicyController} from '../../src/policy/controller.js'
 import type {PolicyService} from '../../src/policy/service.js'
 import {PolicyMaps} from '../../src/policy/maps.js'
+import {closeFd} from '../../src/bpf/ffi.js'
+import {mapInfo, mapUpdate, valueBufferSize} from '../../src/bpf/map-ops.js'
+import {objGet} from '../../src/bpf/object.js'
 import {emptyDesired} from '../../src/policy/resolve.js'
-import {repoRoot} from '../helpers/env.js'
+import {cliRunner, repoRoot} from '../helpers/env.js'
 import {labHarness} from '../helpers/lab-harness.js'
 import {applyEdits} from '../fixtures/mutants.js'
 import {LAB4_MUTANTS} from '../fixtures/lab4-mutants.js'
@@ -43,6 +46,7 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
   const {targets, pinDir, ledger} = h
   const workspace = (name: string, program: string) => h.workspace(name, {'ebpfcni.bpf.c': program, ebpfcni: PLUGIN})
   const check = h.check
+  const cli = cliRunner({EBPFCNI_STATE_DIR: h.t.dir, CI: 'true'}, 30_000)
   const settle = () => h.settle()
   const passing = (r: Awaited<ReturnType<typeof check>>) =>
     expect(
@@ -57,6 +61,27 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
     const report = await check(workspace('solution', PROGRAMS.identity))
     passing(report)
     expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(4).steps.flatMap((s) => s.checks))].sort())
+    // The run's pods are gone, and so are their counts: metrics lists no source without a pod (pod="").
+    const counter = JSON.parse((await cli(['bpf', 'maps', join(pinDir, 'counter'), '--json'])).stdout) as {
+      entries: Array<{key: string}>
+    }
+    expect(counter.entries.map((e) => e.key)).toEqual([])
+    const scrape = await cli(['metrics', '--once', '--map', join(pinDir, 'counter')])
+    expect(scrape.exitCode, scrape.stdout).toBe(1)
+    expect(scrape.stderr).toMatch(/nothing to export/)
+    // A count that was there before a run is the learner's: after another run it stays, and only it.
+    const fd = objGet(join(pinDir, 'counter'))
+    const mine = Buffer.alloc(valueBufferSize(mapInfo(fd)))
+    mine.writeBigUInt64LE(42n)
+    mapUpdate(fd, Buffer.from([10, 99, 0, 5]), mine)
+    closeFd(fd)
+    passing(await check(workspace('solution', PROGRAMS.identity), 'deny'))
+    const after = JSON.parse((await cli(['bpf', 'maps', join(pinDir, 'counter'), '--json'])).stdout) as {
+      entries: Array<{key: string; value: string}>
+    }
+    expect(after.entries).toEqual([
+      expect.objectContaining({key: '10.99.0.5', value: expect.stringMatching(/^42 \(per CPU: 42( \+ 0)*\)$/)}),
+    ])
     await settle()
     expect(await h.snapshot()).toEqual(h.before())
   }, 180_000)

@@ -3,8 +3,13 @@ import {lab2Context, type Lab2Context, type ProgramFixture, type ProgramOptions}
 import type {CheckPods} from '../../checks/check-pods.js'
 import {loadAndPin, type LoadOutcome} from '../../bpf/programs.js'
 import {BpfObject} from '../../bpf/object.js'
-import {readCounterMap, type CounterSnapshot} from '../../bpf/counters.js'
+import {existsSync} from 'node:fs'
+import {keyToIpv4, readCounterMap, type CounterSnapshot} from '../../bpf/counters.js'
+import {closeFd} from '../../bpf/ffi.js'
+import {mapDelete, mapDump} from '../../bpf/map-ops.js'
+import {objGet} from '../../bpf/object.js'
 import {CheckSkip} from '../../checks/engine.js'
+import {podNamesByIp} from '../../pods/service.js'
 
 /** What a lab that builds on the pinned program does around each load (lab 4 keeps the learner's rules). */
 export interface DeployHooks {
@@ -20,11 +25,43 @@ export interface DeployHooks {
  */
 export class PinnedProgram {
   private readonly hooks: DeployHooks[] = []
+  /** The counter map's keys (hex) before the run's load: what the run's own pods add is removed after it. */
+  private countedBefore?: Set<string>
 
   constructor(
     readonly pods: CheckPods,
     readonly program: ProgramFixture,
   ) {}
+
+  /** Use the pinned counter map; undefined when none is pinned or it cannot be read. */
+  private withCounter<T>(use: (fd: number) => T): T | undefined {
+    if (!existsSync(this.counterPin())) return undefined
+    let fd: number | undefined
+    try {
+      fd = objGet(this.counterPin())
+      return use(fd)
+    } catch {
+      return undefined // not a map we can read: nothing of the run's in it
+    } finally {
+      if (fd !== undefined) closeFd(fd)
+    }
+  }
+
+  /**
+   * Forget the counts of the run's pods, gone now: left in the map, `metrics` and `bpf maps` would
+   * list them as sources no pod has (pod=""). The learner's counts stay: the keys that were there
+   * before the run, and those of the pods ebpfcni made for them (pod add) since.
+   */
+  private forgetRunCounts(): void {
+    const before = this.countedBefore ?? new Set<string>()
+    const theirs = podNamesByIp(this.pods.ledger)
+    this.withCounter((fd) => {
+      for (const e of mapDump(fd)) {
+        if (e.key.length !== 4 || before.has(e.key.toString('hex')) || theirs.has(keyToIpv4(e.key))) continue
+        mapDelete(fd, e.key)
+      }
+    })
+  }
 
   /** Run `hooks` around the load (a fixture that builds on this one registers them). */
   aroundDeploy(hooks: DeployHooks): void {
@@ -44,6 +81,8 @@ export class PinnedProgram {
       const b = await this.program.built()
       if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
       for (const h of this.hooks) await h.before?.()
+      this.countedBefore = this.withCounter((fd) => new Set(mapDump(fd).map((e) => e.key.toString('hex'))))
+      this.pods.onCleanup('after-pods', () => this.forgetRunCounts())
       const out = loadAndPin(b.object, {
         pinDir: this.pinDir(),
         ledger: this.pods.ledger,
