@@ -1,5 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
 import {buildBpf} from '../../src/bpf/build.js'
@@ -85,5 +86,29 @@ describe('what the step texts claim about the kernel', () => {
     expect(info.linkinfo.info_data.port).toBe(8472)
     // 1500 minus the 50 bytes VXLAN adds: outer IPv4 20, UDP 8, VXLAN 8, the inner Ethernet header 14.
     expect(info.mtu).toBe(1500 - (20 + 8 + 8 + 14))
+  })
+
+  it("a new network namespace copies the host's net.ipv4.ip_forward, not the namespace it was made from (lab 5, routes)", async () => {
+    // devconf_inherit_init_net 0 (the default) and 1: a new netns takes init_net's IPv4 devconf,
+    // ip_forward (conf/all/forwarding) with it; 2 would reset it to the kernel's defaults.
+    const inherit = readFileSync('/proc/sys/net/core/devconf_inherit_init_net', 'utf8').trim()
+    expect(['0', '1']).toContain(inherit)
+    const host = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()
+    const read = async (via: string[]) => {
+      const r = await sh(via[0], [...via.slice(1), 'sysctl', '-n', 'net.ipv4.ip_forward'])
+      expect(r.exitCode, r.stderr).toBe(0)
+      return r.stdout.trim()
+    }
+    const inNs = ['nsenter', `--net=/run/netns/${ns}`]
+    // The namespace this file made copied the host's value when it was made.
+    expect(await read(inNs)).toBe(host)
+    // Set that one to the other value, then make a namespace from inside it: the new one has the
+    // host's value again, so a node's forwarding is whatever the host had, unless someone sets it.
+    const other = host === '1' ? '0' : '1'
+    const set = await sh('nsenter', [`--net=/run/netns/${ns}`, 'sysctl', '-qw', `net.ipv4.ip_forward=${other}`])
+    expect(set.exitCode, set.stderr).toBe(0)
+    expect(await read(inNs)).toBe(other)
+    expect(await read([...inNs, 'unshare', '--net'])).toBe(host)
+    expect(await read(['unshare', '--net'])).toBe(host)
   })
 })

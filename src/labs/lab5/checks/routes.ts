@@ -18,7 +18,7 @@ export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       }
       if (off.length)
         fail(
-          `${off.join('; ')}. A node that does not forward drops what its pods send to other nodes (and what other nodes send its pods); a fresh node starts with forwarding off`,
+          `${off.join('; ')}. A node that does not forward drops what its pods send to other nodes (and what other nodes send its pods); ebpfcni node add turns it off on each node (a new network namespace copies the host's setting), so your agent must turn it on`,
         )
       return "both nodes forward (net.ipv4.ip_forward = 1 in each node's namespace)"
     },
