@@ -66,6 +66,11 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
+      if (m.message) {
+        // The first failing check, in the order the step runs them, names the cause the mutant made.
+        expect(report.checks.find((c) => c.status === 'fail')?.id).toBe(m.failsCheck)
+        expect(`${target!.message} ${target!.hint}`).toMatch(m.message)
+      }
       await settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)

@@ -6,6 +6,10 @@ import {hostPeer, link, links} from '../../../net/ip.js'
 import {httpGet} from '../../../net/probes.js'
 import {xdpIdOn} from './shared.js'
 
+/** Why a failed ADD left something: on the core path lab 1's fail() undoes nothing (its production step makes it). */
+const NOTHING_TO_UNDO =
+  "test the pin first in ADD, before the address and the veth are made: then there is nothing to undo (lab 1's fail() undoes nothing until its production step)"
+
 /** Step attach's checks (lab.yaml orders the run). */
 export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
@@ -53,7 +57,7 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     id: 'cni.add.needs-pin',
     title:
       "with nothing pinned at the config's xdpPin, ADD fails with an error naming the pin, and leaves no veth and no address",
-    hint: 'Before attaching: [ -e "$xdp_pin" ] || fail "no XDP program pinned at $xdp_pin" — fail (not error) so the veth and the address are undone; never `|| true` on the attach.',
+    hint: 'First in ADD, before the address and the veth are made: [ -e "$xdp_pin" ] || error 5 "no XDP program pinned at $xdp_pin"; never `|| true` on the attach.',
     run: async (ctx) => {
       // A pin path that cannot exist: this check's own, under a directory nobody made.
       const pin = join(ctx.pods.tmp, 'no-such-pin', 'xdp_prog')
@@ -70,13 +74,14 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
         if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
           fail(`ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`)
-        if (await link(p.att.ifname, p.netnsName)) fail(`the failed ADD left ${p.att.ifname} in the pod's netns`)
+        if (await link(p.att.ifname, p.netnsName))
+          fail(`the failed ADD left ${p.att.ifname} in the pod's netns`, NOTHING_TO_UNDO)
       }
       const stray = (await links()).filter((l) => l.master === bridge)
       if (stray.length)
         fail(
           `after 5 ADDs failed for want of the pin, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
-          'fail undoes what the ADD made: use it for the missing pin too',
+          NOTHING_TO_UNDO,
         )
       // Five failed ADDs in a /29: if any kept its address, the sixth (with the real pin) finds none.
       if (!pinnedProgram(ctx.program.xdpPin()))
@@ -87,7 +92,8 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const ok = await ctx.pods.attach(real, 'nopin-after')
       if (!ok.outcome.ok)
         fail(
-          `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29: ${ok.outcome.problem}`,
+          `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29 (the failed ones kept their addresses?): ${ok.outcome.problem}`,
+          NOTHING_TO_UNDO,
         )
       return `5 ADDs without a pin failed naming ${pin}; no veth left on ${bridge}, and the /29 still had an address`
     },
