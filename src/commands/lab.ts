@@ -20,7 +20,7 @@ import {stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 export default class LabCommand extends BaseCommand {
   static summary = 'Start or continue a lab: step text, checks, hints, solutions, watch mode.'
   static description =
-    "On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run, and exits 0 without waiting for input. --watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor's smoke test: each step's solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over: starter files and progress. Progress belongs to the workspace: another --workspace starts at step 1."
+    "On a terminal this is interactive: a menu for the current step. Without one (CI, a pipe) it prints the first unfinished step and the commands to run (once every step passes, the next lab instead), and exits 0 without waiting for input. --watch re-runs the current step's checks each time you save a workspace file (polling on VM synced folders), cheapest first, stopping at the first failure. --auto is the instructor's smoke test: each step's solution applied and checked in a throwaway workspace, then the labs are reset (lab all --auto runs every lab). The workspace is one folder for all labs. Opening a lab whose starter brings new scaffolding for a file you worked on in another lab (ebpfcni.bpf.c from lab 2 to 3) sets yours aside as NAME.labK and gives you the new starter; coming back swaps them again. Files a lab continues unchanged (your plugin in labs 2-4) carry over. --fresh starts the lab over: starter files and progress. Progress belongs to the workspace: another --workspace starts at step 1."
 
   static examples = [
     '<%= config.bin %> lab',
@@ -129,6 +129,21 @@ export default class LabCommand extends BaseCommand {
     if (flags.watch) {
       const until = untilStopped(flags.for)
       return watchSession({session, step, poll: flags.poll, until, log: (l) => this.log(l)})
+    }
+    // A finished lab says so and where to go next, rather than showing its first step again.
+    const finished = !flags.step && lab.steps.every((s) => session.isDone(s))
+    if (finished) {
+      const labs = loadLabs()
+      const next = labs[labs.findIndex((l) => l.id === lab.id) + 1]
+      this.log(chalk.green(`${chalk.bold('✔')} Lab ${lab.id} is done: all ${lab.steps.length} steps pass.`))
+      this.log(
+        next
+          ? `Next: ${chalk.bold(`ebpfcni lab ${next.id}`)} (${next.title})`
+          : 'That was the last lab: ebpfcni status shows them all.',
+      )
+      this.log(chalk.dim(`Go over a step again: ebpfcni lab ${lab.id} --step ID; start the lab over: --fresh`))
+      if (!interactive() || flags.yes) return
+      this.log('')
     }
     showStep(lab, step, (l) => this.log(l))
     if (!interactive() || flags.yes) {

@@ -3,6 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, requireRoot, cliRunner} from '../helpers/env.js'
 import {loadLabs} from '../../src/labs/catalogue.js'
+import {ProgressStore} from '../../src/host/progress.js'
 
 describe('CLI: lab without a terminal, check --json on the real install paths, reset restores', () => {
   const t = tempStateDir()
@@ -28,6 +29,37 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
     expect(r.stdout).toContain('Step 1 — the skeleton')
     expect(r.stdout).toContain('ebpfcni check 1 --step skeleton')
     expect(existsSync(join(ws, 'ebpfcni'))).toBe(true)
+  })
+
+  it('`lab N` once every step passes: says the lab is done and names the next lab, not step 1 again', async () => {
+    const labs = loadLabs()
+    const [lab, next] = [labs[1], labs[2]]
+    // A workspace of its own: opening another lab changes the files of the one the other tests use.
+    const own = join(t.dir, 'workspace-done')
+    // The CLI's progress file for it, under the test's state dir (read when the store is made).
+    process.env.EBPFCNI_STATE_DIR = t.dir
+    const progress = ProgressStore.forWorkspace(own)
+    delete process.env.EBPFCNI_STATE_DIR
+    expect(progress.path.startsWith(t.dir)).toBe(true)
+    const [last, ...rest] = [...lab.steps].reverse()
+    for (const s of rest) progress.recordCheck(lab.id, s.id, 3, 3)
+    // One step still failing: the lab shows that step, as before.
+    progress.recordCheck(lab.id, last.id, 2, 3, 'some.check')
+    const pending = await cli(['lab', String(lab.id), '--workspace', own])
+    expect(pending.exitCode, pending.stderr).toBe(0)
+    expect(pending.stdout).not.toMatch(/is done/)
+    expect(pending.stdout).toContain(`ebpfcni check ${lab.id} --step ${last.id}`)
+    progress.recordCheck(lab.id, last.id, 3, 3)
+    const done = await cli(['lab', String(lab.id), '--workspace', own])
+    expect(done.exitCode, done.stderr).toBe(0)
+    expect(done.stdout).toContain(`✔ Lab ${lab.id} is done: all ${lab.steps.length} steps pass.`)
+    expect(done.stdout).toContain(`Next: ebpfcni lab ${next.id} (${next.title})`)
+    expect(done.stdout).not.toMatch(/Commands for this step/)
+    // Asking for a step still shows it.
+    const asked = await cli(['lab', String(lab.id), '--step', lab.steps[0].id, '--workspace', own])
+    expect(asked.stdout).toContain(`ebpfcni check ${lab.id} --step ${lab.steps[0].id}`)
+    expect(asked.stdout).not.toMatch(/is done/)
+    progress.resetLab(lab.id)
   })
 
   it('check --json prints the contract object; the starter fails with stable ids and exit 1', async () => {
