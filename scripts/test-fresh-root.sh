@@ -1,31 +1,42 @@
 #!/usr/bin/env bash
-# Proves README command 1's setup on a machine that has nothing: a minimal Debian 12 root
-# (debootstrap --variant=minbase, no Node), this repository put into it as the room's user-data
-# brings it, then inside a chroot
+# Proves README command 1's setup on a machine that has nothing: a minimal Debian root
+# (debootstrap --variant=minbase, no Node; --suite bookworm, Debian 12, the default, or trixie,
+# Debian 13), this repository put into it as the room's user-data brings it, then inside a chroot
 #   the runcmd of `ebpfcni fleet user-data --tarball …` (unpack, scripts/vagrant-provision.sh
-#   --room: setup.sh, the doctor and smoke-test verdicts), then ebpfcni --help and doctor --json.
-# So the user-data an instructor pastes is the one tested, and setup.sh with it.
+#   --room: setup.sh, doctor --json and lab all --auto --json), then ebpfcni --help and doctor --json.
+# The run fails unless doctor passes and lab all --auto passed every step.
+# So the user-data an instructor pastes is the one tested, and setup.sh with it, on both releases.
 # --bundle FILE: the room with no network: the chroot runs in a network namespace of its own (no
 #   link but a downed loopback), with an empty resolv.conf and no registry configured, and the
 #   user-data installs from the offline bundle (scripts/bundle.sh) bind-mounted into the root.
 # The chroot lives in a private mount namespace (unshare -m): its /dev, /proc and /sys binds
 # vanish with that namespace, so the root is only ever deleted once nothing is mounted in it.
-# The bootstrap tarball is cached in /var/cache/ebpfcni between runs.
+# The bootstrap tarball is cached in /var/cache/ebpfcni between runs (one per suite).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=/var/cache/ebpfcni
-TARBALL="$CACHE/bookworm-minbase.tgz"
 MIRROR=${EBPFCNI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KEEP=0
 BUNDLE=""
+SUITE=bookworm
+usage="usage: test-fresh-root.sh [--suite bookworm|trixie] [--keep] [--bundle FILE]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --bundle) BUNDLE=$(realpath "${2:?--bundle needs the bundle file}"); shift ;;
-    *) echo "usage: test-fresh-root.sh [--keep] [--bundle FILE]" >&2; exit 2 ;;
+    --suite) SUITE=${2:?--suite needs bookworm or trixie}; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
+case "$SUITE" in
+  bookworm) RELEASE="Debian 12" ;;
+  trixie) RELEASE="Debian 13" ;;
+  *) echo "test-fresh-root.sh: unknown suite $SUITE; $usage" >&2; exit 2 ;;
+esac
+# The offline bundle holds Debian 12's packages (scripts/bundle.sh runs on Debian 12).
+[ -z "$BUNDLE" ] || [ "$SUITE" = bookworm ] || { echo "--bundle holds Debian 12's packages: use it with --suite bookworm" >&2; exit 2; }
+TARBALL="$CACHE/$SUITE-minbase.tgz"
 [ -z "$BUNDLE" ] || [ -f "$BUNDLE" ] || { echo "no bundle at $BUNDLE" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || { echo "test-fresh-root.sh needs root (debootstrap, chroot, mounts)" >&2; exit 2; }
@@ -80,14 +91,14 @@ trap 'stop_run 143' TERM
 mkdir -p "$CACHE"
 if [ ! -s "$TARBALL" ]; then
   say "making the bootstrap tarball (once per machine): $TARBALL"
-  debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" bookworm "$ROOT/tarball-work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 &
-  wait $! || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+  debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" "$SUITE" "$ROOT/tarball-work" "$MIRROR" >"$CACHE/debootstrap-$SUITE.log" 2>&1 &
+  wait $! || { tail -20 "$CACHE/debootstrap-$SUITE.log" >&2; exit 1; }
   mv "$TARBALL.tmp" "$TARBALL"
   rm -rf "$ROOT/tarball-work"
 fi
-say "bootstrapping a minimal Debian 12 root in $ROOT"
-debootstrap --variant=minbase --unpack-tarball="$TARBALL" bookworm "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 &
-wait $! || { tail -20 "$CACHE/debootstrap.log" >&2; exit 1; }
+say "bootstrapping a minimal $RELEASE ($SUITE) root in $ROOT"
+debootstrap --variant=minbase --unpack-tarball="$TARBALL" "$SUITE" "$ROOT" "$MIRROR" >"$CACHE/debootstrap-$SUITE.log" 2>&1 &
+wait $! || { tail -20 "$CACHE/debootstrap-$SUITE.log" >&2; exit 1; }
 if [ -x "$ROOT/usr/bin/node" ] || [ -x "$ROOT/usr/local/bin/node" ]; then echo "the fresh root already has node: not a fresh machine" >&2; exit 1; fi
 
 if [ -n "$BUNDLE" ]; then
@@ -124,16 +135,21 @@ cat >"$ROOT/root/fresh-run.sh" <<'INNER'
 set -e
 bash -e /root/user-data-runcmd.sh
 echo "--- room verdicts: $(ls /var/lib/ebpfcni/room | tr '\n' ' ')"
-# A smoke test that did not pass says here what failed (the root is gone once the test ends).
-if ! jq -e '.passed == true' /var/lib/ebpfcni/room/smoke.json >/dev/null 2>&1; then
-  node -e '
-    let j; try { j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")) } catch { process.exit(0) }
-    const out = []
-    const walk = (v) => { if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v === "object") {
-      if (v.status === "fail" && v.id) out.push(`${v.id}: ${String(v.message).slice(0, 300)}`); Object.values(v).forEach(walk) } }
-    walk(j); for (const l of out.slice(0, 8)) console.log(`--- smoke failed: ${l}`)' /var/lib/ebpfcni/room/smoke.json
-  tail -n 20 /var/lib/ebpfcni/room/smoke.err | sed 's/^/--- smoke.err: /'
-fi
+# lab all --auto (the room's smoke test) in figures: steps passed, and every check that did not
+# pass, skips included, with its message (the root is gone once the test ends).
+smoke=0
+node -e '
+  let j; try { j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")) } catch (e) {
+    console.log(`--- lab all --auto: no verdict (${e.message})`); process.exit(1) }
+  const steps = j.steps ?? []
+  const ok = steps.filter((s) => s.passed).length
+  console.log(`--- lab all --auto: ${ok} of ${steps.length} steps passed in ${Math.round(j.durationMs / 1000)} s, passed ${j.passed}`)
+  for (const s of steps)
+    for (const c of s.failing ?? [])
+      console.log(`--- lab all --auto ${c.status === "skip" ? "skipped" : "failed"}: lab ${s.lab} ${s.step} ${c.id}: ${String(c.message).slice(0, 300)}`)
+  for (const p of j.resetProblems ?? []) console.log(`--- lab all --auto reset problem: ${p}`)
+  if (!j.passed || steps.length === 0) process.exit(1)' /var/lib/ebpfcni/room/smoke.json || smoke=1
+[ "$smoke" = 0 ] || tail -n 20 /var/lib/ebpfcni/room/smoke.err | sed 's/^/--- smoke.err: /'
 echo "--- node: $(command -v node) $(node --version)"
 ebpfcni --help | head -3
 set +e
@@ -147,10 +163,39 @@ node -e '
   const failing = d.items.filter((i) => i.status === "fail").map((i) => `${i.id} (${i.message})`)
   const warned = d.items.filter((i) => i.status === "warn").map((i) => i.id)
   console.log(`--- doctor --json: ${d.items.length} items, exit ${process.argv[1]}, failing: ${failing.join(", ") || "none"}, optional missing: ${warned.join(", ") || "none"}`)
+  for (const i of d.items.filter((i) => i.status === "warn")) console.log(`--- doctor warns: ${i.id}: ${i.message}`)
   if (failing.length || process.argv[1] !== "0") process.exit(1)' "$rc"
+# This release's toolchain where ebpfcni reads its words, as an attendee meets them: clang's
+# diagnostics (bpf build) and the verifier's refusal of what this clang compiled, traced to the C
+# line through BTF line info (bpf load). The labs' solutions load cleanly; these must not.
+echo "--- toolchain: $(clang --version | head -1); $(bpftool version | head -1); $(ip -V); $(podman --version 2>/dev/null || echo no podman); $(containerd --version 2>/dev/null | cut -d' ' -f1,3)"
+fix=/opt/ebpfcni/src/test/fixtures/bpf
+tool=0
+set +e
+ebpfcni bpf build "$fix/syntax_error.bpf.c" -o /tmp/syntax.o >/tmp/syntax.out 2>&1
+se=$?
+ebpfcni bpf build "$fix/no_bounds_check.bpf.c" -o /tmp/nb.o >/tmp/nb-build.out 2>&1
+ebpfcni bpf load /tmp/nb.o --pin-dir /sys/fs/bpf/ebpfcni-fresh-root-$$ >/tmp/nb.out 2>&1
+nb=$?
+set -e
+if [ "$se" = 1 ] && grep -q "syntax_error.bpf.c:5:18 error: expected ';' after return statement" /tmp/syntax.out; then
+  echo "--- bpf build: clang's error read, exit 1: $(grep -m1 'syntax_error.bpf.c:5:18' /tmp/syntax.out | sed 's/^ *//')"
+else
+  echo "--- bpf build: clang's error NOT read (exit $se):"; sed 's/^/    /' /tmp/syntax.out; tool=1
+fi
+if [ "$nb" = 1 ] && grep -q "at no_bounds_check.bpf.c:7: return eth->h_proto" /tmp/nb.out \
+  && grep -q "why: Packet access without a bounds check" /tmp/nb.out && [ ! -e /sys/fs/bpf/ebpfcni-fresh-root-$$ ]; then
+  echo "--- bpf load: the verifier's refusal translated, exit 1: $(grep -m1 'at no_bounds_check' /tmp/nb.out | sed 's/^ *//'); $(grep -m1 'why:' /tmp/nb.out | sed 's/^ *//' | cut -c1-60)"
+else
+  echo "--- bpf load: the verifier's refusal NOT translated (exit $nb):"; sed 's/^/    /' /tmp/nb-build.out /tmp/nb.out; tool=1
+fi
+rm -rf /sys/fs/bpf/ebpfcni-fresh-root-$$
+# Every step of every lab must pass on a fresh machine of this release.
+[ "$smoke" = 0 ] || { echo "--- lab all --auto did not pass every step"; exit 1; }
+[ "$tool" = 0 ] || { echo "--- ebpfcni misread this release's toolchain"; exit 1; }
 INNER
 
-say "running setup.sh, ebpfcni --help and ebpfcni doctor --json in a chroot"
+say "running setup.sh, doctor, lab all --auto, ebpfcni --help and ebpfcni doctor --json in a chroot"
 # The chroot gets only what a machine on such a network has (/etc/npmrc, its CA bundle): no npm or
 # Node variable of ours, so setup must honour the machine's own configuration by itself.
 set +e
@@ -166,9 +211,27 @@ unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
   mount --rbind /dev "$ROOT/dev"
   mount -t proc proc "$ROOT/proc"
   mount --rbind /sys "$ROOT/sys"
-  exec chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
+  set +e
+  chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash /root/fresh-run.sh
+  rc=$?
+  # What the run left behind keeps this namespace and its mounts alive: a process still in the
+  # root (a daemon a lab started), and mounts made inside it (podman 5 bind-mounts its overlay
+  # store under var/lib/containers; ip netns, /run/netns). Stop the one, unmount the others.
+  left=""
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && left="$left ${p#/proc/}"
+  done
+  if [ -n "$left" ]; then
+    echo "--- still running in the root, stopped: $(for p in $left; do tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60; echo -n "; "; done)"
+    kill -TERM $left 2>/dev/null; sleep 2; kill -KILL $left 2>/dev/null; sleep 0.5
+  fi
+  # (/run/netns itself is the mount point ip netns makes once and keeps, on any machine; a netns in it is not.)
+  inner=$(cut -d" " -f2 /proc/self/mounts | grep -F "$ROOT/" | grep -Ev "^$ROOT/(dev|proc|sys)(/|\$)|^$ROOT/run/netns\$" | sort -u)
+  [ -z "$inner" ] || echo "--- mounts the run left in the root, unmounted: $(echo $inner | sed "s#$ROOT##g")"
+  umount -R "$ROOT" 2>/dev/null || umount -R -l "$ROOT"
+  exit "$rc"
 ' _ "$ROOT" "$BUNDLE" > >(sed 's/^/    /') 2>&1 &
 wait $!
 rc=$?
@@ -179,4 +242,4 @@ if [ "$rc" -ne 0 ]; then
   tail -20 "$ROOT/var/log/ebpfcni-setup.log" 2>/dev/null | sed 's/^/    /' >&2 || true
   exit 1
 fi
-echo "fresh root${BUNDLE:+ (offline bundle, no network)}: setup, --help and doctor --json passed in ${elapsed}s"
+echo "fresh root ($RELEASE, $SUITE)${BUNDLE:+ (offline bundle, no network)}: setup, --help, doctor --json and lab all --auto passed in ${elapsed}s"
