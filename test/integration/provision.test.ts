@@ -14,8 +14,8 @@ describe('Vagrant provisioning', () => {
 
   it('the Vagrantfile provisions a Debian 12 box (Debian 13 on request, arm64 hosts too) with scripts/vagrant-provision.sh from /vagrant', () => {
     const vf = readFileSync(join(repoRoot, 'Vagrantfile'), 'utf8')
-    expect(vf).toMatch(/BOX = ENV\.fetch\("EBPFCNI_BOX", ARM64_HOST \? "bento\/debian-12" : "debian\/bookworm64"\)/)
-    expect(vf).toMatch(/config\.vm\.box = BOX/)
+    expect(vf).toMatch(/box = ENV\.fetch\("EBPFCNI_BOX", arm64_host \? "bento\/debian-12" : "debian\/bookworm64"\)/)
+    expect(vf).toMatch(/config\.vm\.box = box/)
     // The comments name every box a learner may pick, and why.
     for (const box of ['debian/bookworm64', 'debian/trixie64', 'bento/debian-12', 'bento/debian-13'])
       expect(vf).toContain(box)
