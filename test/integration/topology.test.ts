@@ -1,6 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
@@ -73,6 +73,31 @@ describe('ebpfcni topology: the node in one picture', () => {
     )
     expect(text.stdout).toMatch(/XDP \(what the pod sends\): arp_drop \(id \d+, generic\)/)
     expect(text.stderr).toMatch(/same as: ip -br link show type bridge/)
+  })
+
+  it("names every pinned map's type (the flow ring is ringbuf, not 27) and shows the ring's size", async () => {
+    // topology reads the labs' pin root: lab 4's program pinned there, and removed after.
+    const root = '/sys/fs/bpf/ebpfcni'
+    expect(existsSync(root), `${root} exists: a lab is in progress (ebpfcni reset --all removes it)`).toBe(false)
+    const obj = join(t.dir, 'np.o')
+    const src = join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c')
+    expect((await cli(['bpf', 'build', src, '-o', obj])).exitCode).toBe(0)
+    try {
+      const loaded = await cli(['bpf', 'load', obj, '--pin-dir', root])
+      expect(loaded.exitCode, loaded.stderr).toBe(0)
+      const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
+      expect(topo.maps.find((m) => m.name === 'flow_events')).toMatchObject({type: 'ringbuf', maxEntries: 262144})
+      expect(
+        topo.maps.filter((m) => /^\d+$|^type /.test(m.type)),
+        'maps without a type name',
+      ).toEqual([])
+      const text = await cli(['topology'])
+      expect(text.exitCode, text.stderr).toBe(0)
+      expect(text.stdout).toMatch(/flow_events\s+ringbuf\s+256 KiB ring/)
+      expect(text.stdout).toMatch(/policy_ports\s+hash\s+0\/65536 entries/)
+    } finally {
+      await execa('rm', ['-rf', root], {reject: false, timeout: 10_000})
+    }
   })
 
   it('leaves nothing once the pods are reset', async () => {
