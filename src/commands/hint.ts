@@ -5,11 +5,12 @@ import {getLab} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
 import {workspaceDir} from '../host/paths.js'
+import {requireWorkspace} from '../labs/workspace.js'
 
 export default class Hint extends BaseCommand {
   static summary = 'Show the next hint for a step, from a nudge to nearly the answer.'
   static description =
-    "Each call shows one more hint for the step you are on (the one `lab` shows: where you were, unless it is done; else the first step not done), or the step --step names, with the ones before it. Hints seen are recorded in your workspace's progress (--workspace names another workspace)."
+    "Each call shows one more hint for the step you are on (the one `lab` shows: where you were, unless it is done; else the first step not done), or the step --step names, with the ones before it. Hints seen are recorded in your workspace's progress (--workspace names another workspace; it must exist: ebpfcni lab N makes it)."
   static examples = [
     '<%= config.bin %> hint 1',
     '<%= config.bin %> hint 1 --step add',
@@ -23,7 +24,9 @@ export default class Hint extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Hint)
     const lab = getLab(args.lab)
-    const session = new LabSession(lab, workspaceDir(flags.workspace))
+    const dir = workspaceDir(flags.workspace)
+    requireWorkspace(dir, args.lab, flags.workspace !== undefined)
+    const session = new LabSession(lab, dir)
     const step = session.currentStep(flags.step)
     if (step.hints.length === 0) {
       this.log(`No hints for ${step.title}.`)

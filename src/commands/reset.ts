@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {basename} from 'node:path'
 import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
@@ -53,7 +54,7 @@ export default class Reset extends BaseCommand {
         for (const p of progress) this.log(`  - forget progress of ${p}`)
       }
       if (!flags.progress && held.length)
-        this.log(chalk.dim(`Your progress (${held.join(', ')}) stays; add --progress to forget it too.`))
+        this.log(chalk.dim(`Your progress (${held.join('; ')}) stays; add --progress to forget it too.`))
       return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
     }
     const count = actions.length + progress.length
@@ -89,10 +90,14 @@ export default class Reset extends BaseCommand {
   }
 }
 
-/** The labs with progress recorded in any workspace, as "lab N (k steps done)". */
+/** The labs with progress recorded in any workspace, as "lab N (k steps done) in WORKSPACE". */
 function progressHeld(lab?: number): string[] {
-  return progressFiles()
-    .flatMap((f) => Object.entries(new ProgressStore(f).all()))
-    .filter(([id]) => lab === undefined || Number(id) === lab)
-    .map(([id, p]) => `lab ${id} (${Object.values(p.steps).filter((s) => s.done).length} step(s) done)`)
+  return progressFiles().flatMap((f) => {
+    const store = new ProgressStore(f)
+    // Older progress files do not say their workspace; their name holds its folder's name.
+    const where = store.workspace() ?? `a workspace named ${basename(f).replace(/-[0-9a-f]{10}\.json$/, '')} (${f})`
+    return Object.entries(store.all())
+      .filter(([id]) => lab === undefined || Number(id) === lab)
+      .map(([id, p]) => `lab ${id} (${Object.values(p.steps).filter((s) => s.done).length} step(s) done) in ${where}`)
+  })
 }

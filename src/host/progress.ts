@@ -28,6 +28,8 @@ export interface LabProgress {
 
 interface ProgressFile {
   version: 1
+  /** The workspace this progress belongs to (files written before it was recorded have none). */
+  workspace?: string
   labs: Record<string, LabProgress>
 }
 
@@ -60,12 +62,14 @@ export class ProgressStore {
       mkdirSync(dirname(path), {recursive: true})
       renameSync(legacyProgressPath(), path)
     }
-    return new ProgressStore(path)
+    return new ProgressStore(path, undefined, workspace)
   }
 
   constructor(
     readonly path: string,
     warn: (m: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+    /** The workspace, written into the file with the progress (reset names it). */
+    private readonly workspaceDir?: string,
   ) {
     this.file = new LockedJsonFile(
       path,
@@ -79,11 +83,17 @@ export class ProgressStore {
     return this.file.read().labs
   }
 
+  /** The workspace the file says it belongs to, when it says. */
+  workspace(): string | undefined {
+    return this.file.read().workspace
+  }
+
   lab(lab: number): LabProgress | undefined {
     return this.file.read().labs[String(lab)]
   }
 
   private step(f: ProgressFile, lab: number, step: string): StepProgress {
+    if (this.workspaceDir) f.workspace = this.workspaceDir
     const l = (f.labs[String(lab)] ??= {startedAt: new Date().toISOString(), steps: {}})
     return (l.steps[step] ??= {...emptyStep(), startedAt: new Date().toISOString()})
   }

@@ -11,6 +11,24 @@ import {
 import {join} from 'node:path'
 import {loadLabs as labs, type Lab, type LabStep} from './catalogue.js'
 import {fileStamp} from '../host/atomic-file.js'
+import {UserError} from '../host/errors.js'
+
+/**
+ * A workspace folder that exists, or a usage error saying how to make one: progress (hints seen,
+ * checks run) is recorded per workspace, so none is recorded for a folder that is not there.
+ */
+export function requireWorkspace(dir: string, lab: number, named: boolean): void {
+  const open = `ebpfcni lab ${lab}${named ? ` --workspace ${dir}` : ''}`
+  let isDir: boolean
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch {
+    throw new UserError(`there is no workspace at ${dir}`, {
+      hint: `${open} creates it${named ? '; without --workspace it is ~/ebpfcni-lab' : ''}`,
+    })
+  }
+  if (!isDir) throw new UserError(`the workspace ${dir} is a file, not a folder`, {hint: 'give --workspace a folder'})
+}
 
 /** What opening a lab did to one workspace file. */
 export interface WorkspaceChange {
