@@ -17,21 +17,30 @@ export interface ErrorCase {
   mention?: string
 }
 
-/** Each refusal that is not one: exit 0, no error JSON, the wrong code, or a message naming nothing. */
+/**
+ * Each refusal that is not one: exit 0, no error JSON, the wrong code, or a message naming nothing.
+ * Calls that failed for the same reason are one line naming them all: one cause, said once.
+ */
 export async function errorCaseProblems(pods: CheckPods, cases: ErrorCase[]): Promise<string[]> {
   const outcomes = await Promise.all(cases.map((c) => pods.invoke(c.call, c.label)))
-  return cases.flatMap((c, i) => {
-    const out = outcomes[i]
-    if (!out.run) return [`${c.label}: ${out.problem}`]
-    if (out.run.exitCode === 0)
-      return [`${c.label}: exited 0; expected a non-zero exit with error code ${describeCode(c.code)}`]
-    if (!out.error) return [`${c.label}: ${out.problem}`]
-    if (out.error.code !== c.code)
-      return [`${c.label}: error code ${describeCode(out.error.code)}; expected ${describeCode(c.code)}`]
-    if (c.mention && !`${out.error.msg} ${out.error.details ?? ''}`.includes(c.mention))
-      return [`${c.label}: the error (${JSON.stringify(out.error.msg)}) should name ${c.mention}`]
-    return []
+  const byProblem = new Map<string, string[]>()
+  cases.forEach((c, i) => {
+    const problem = refusalProblem(c, outcomes[i])
+    if (problem) byProblem.set(problem, [...(byProblem.get(problem) ?? []), c.label])
   })
+  return [...byProblem].map(([problem, labels]) =>
+    labels.length === 1 ? `${labels[0]}: ${problem}` : `${labels.join(', ')} (${labels.length} calls): ${problem}`,
+  )
+}
+
+function refusalProblem(c: ErrorCase, out: Awaited<ReturnType<CheckPods['invoke']>>): string | undefined {
+  if (!out.run) return out.problem
+  if (out.run.exitCode === 0) return `exited 0; expected a non-zero exit with error code ${describeCode(c.code)}`
+  if (!out.error) return out.problem
+  if (out.error.code !== c.code) return `error code ${describeCode(out.error.code)}; expected ${describeCode(c.code)}`
+  if (c.mention && !`${out.error.msg} ${out.error.details ?? ''}`.includes(c.mention))
+    return `the error (${JSON.stringify(out.error.msg)}) should name ${c.mention}`
+  return undefined
 }
 
 /** What DEL did where everything was already gone. */

@@ -97,6 +97,7 @@ export async function invokePlugin(req: InvokeRequest): Promise<InvokeOutcome> {
   return interpret(req, pluginPath, r)
 }
 
+/** What the plugin said on stderr (its last lines, capped): often the real cause, as `ip`'s "File exists". */
 const stderrTail = (r: RunResult): string => {
   const t = r.stderr.trim().split('\n').slice(-3).join(' | ')
   return t ? `; stderr: ${t.slice(0, 300)}` : ''
@@ -130,7 +131,13 @@ export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult):
   if (r.exitCode !== 0) {
     const error = parsed.value !== undefined ? asErrorResult(parsed.value) : undefined
     if (error)
-      return {...base, json: parsed.value, error, ok: false, problem: `${who} failed with ${formatError(error)}`}
+      return {
+        ...base,
+        json: parsed.value,
+        error,
+        ok: false,
+        problem: `${who} failed with ${formatError(error)}${stderrTail(r)}`,
+      }
     const what =
       parsed.value !== undefined
         ? 'JSON that is not an error result (needs "code" and "msg")'
@@ -145,7 +152,7 @@ export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult):
     }
   }
   if (SILENT_OK.includes(req.command) && !r.stdout.trim()) return {...base, ok: true}
-  if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}`}
+  if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}${stderrTail(r)}`}
   const error = asErrorResult(parsed.value)
   if (error && req.command !== 'STATUS')
     return {

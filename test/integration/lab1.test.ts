@@ -127,6 +127,13 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
       ).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
+      if (m.message) {
+        // The first failing check, in the order the step runs them, names the cause the mutant made.
+        expect(report.checks.find((c) => c.status === 'fail')?.id).toBe(m.failsCheck)
+        expect(`${target!.message} ${target!.hint}`).toMatch(m.message)
+        // One cause, said once.
+        expect(target!.message.match(/stdout has text before the JSON/g)?.length ?? 0).toBeLessThanOrEqual(1)
+      }
       expect(report.passed).toBe(false)
       await deleteLinkQuietly(bridge)
       const now = await hostSnapshot()

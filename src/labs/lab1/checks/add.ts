@@ -137,7 +137,13 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     run: async (ctx) => {
       const a = await ctx.plugin.healthyA()
       const b = await ctx.plugin.podB()
-      if (!b.outcome.ok || !b.ip) fail(`a second pod's ADD failed: ${b.outcome.problem}`)
+      if (!b.outcome.ok || !b.ip)
+        fail(
+          `the first pod's ADD succeeded, a second pod's ADD failed: ${b.outcome.problem}`,
+          /exists/i.test(b.outcome.problem ?? '')
+            ? 'the second ADD made something the first already made: the bridge is shared by every pod, so create it only when it is missing (ip link show dev "$bridge" || ip link add …), and set its address with ip addr replace'
+            : "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
+        )
       const get = await httpGet(b.netnsPath, `http://${a.ip}/get`)
       if (!get.ok) fail(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
       const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway

@@ -8,6 +8,20 @@ import {type Lab1Context} from '../context.js'
 import {errorCaseProblems} from '../../../checks/cni-assertions.js'
 import {refusedCall} from './shared.js'
 
+const ERROR_CODES_HINT =
+  'Refuse with the starter\'s error CODE MSG [DETAILS]: it prints {"cniVersion","code","msg","details"} on stdout and exits 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.'
+
+/** The hint for what the refusals showed: the first cause a learner can act on. */
+function refusalHint(seen: string): string {
+  if (/stdout has text before the JSON/.test(seen))
+    return 'something your plugin prints goes to stdout before the error JSON: send every log and echo to stderr (>&2); stdout carries the JSON alone'
+  if (/exited 0/.test(seen))
+    return 'after printing the error JSON, exit non-zero: error() ends with exit 1, never return'
+  if (/should name/.test(seen))
+    return 'say which variable is missing in the error\'s msg, e.g. error 4 "CNI_CONTAINERID is not set"'
+  return ERROR_CODES_HINT
+}
+
 /** Step skeleton's checks (lab.yaml orders the run). */
 export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
@@ -65,7 +79,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         )
       if (raw.bridge !== undefined && (typeof raw.bridge !== 'string' || raw.bridge.length > 15))
         problems.push('"bridge" must be an interface name of at most 15 characters')
-      if (problems.length) fail(problems.join('; '))
+      if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
       return `${raw.name}: cniVersion ${raw.cniVersion}, podcidr ${raw.podcidr}, bridge ${raw.bridge ?? 'bridge0 (default)'}`
     },
   },
@@ -105,7 +119,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     id: 'cni.errors',
     cost: 'cheap',
     title: "failures print the spec's error JSON with the right code and exit non-zero",
-    hint: 'Write one error() function: print {"cniVersion","code","msg","details"} to stdout and exit 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.',
+    hint: ERROR_CODES_HINT,
     run: async (ctx) => {
       const net = ctx.plugin.learnerNet()
       const withoutPodcidr = {...net.raw}
@@ -122,7 +136,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
         refusedCall(ctx, 'CNI_COMMAND=FOO', {command: 'FOO'}, {code: 4}),
       ])
-      if (problems.length) fail(problems.join('; '))
+      if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
       return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4'
     },
   },
