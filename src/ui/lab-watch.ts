@@ -21,6 +21,8 @@ export interface WatchSessionOptions {
 export async function watchSession(o: WatchSessionOptions): Promise<void> {
   const spinner = new SlowCheckSpinner(o.log)
   const leave = o.howToStop ?? 'Ctrl-C'
+  // The checks of the step being run: those a run stops before are counted as skipped, as in the menu.
+  let planned: string[] = o.step.checks
   const render = (e: WatchEvent): void => {
     switch (e.kind) {
       case 'watching':
@@ -30,6 +32,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
             (e.polling ? chalk.yellow(` — polling every 0.5 s: ${e.polling}`) : ''),
         )
       case 'run': {
+        planned = e.step.checks
         const what = e.changed.length ? `${e.changed.join(', ')} changed` : 'starting'
         const rebuild =
           e.rebuilds === 'program'
@@ -54,7 +57,7 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
           e.firstResultMs !== undefined
             ? chalk.dim(` first result ${Math.round(e.firstResultMs)} ms after the change`)
             : ''
-        return o.log(renderSummary(e.report) + latency)
+        return o.log(renderSummary(e.report, planned) + latency)
       }
       case 'advanced':
         return o.log(chalk.green(`Step done. Next: ${e.next.title} — save a file to check it.`))
