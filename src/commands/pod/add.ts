@@ -9,6 +9,7 @@ import {UserError} from '../../host/errors.js'
 import type {PodRecord, RuntimeName, WorkloadName} from '../../pods/types.js'
 import {Cluster} from '../../nodes/cluster.js'
 import {workspaceDir} from '../../host/paths.js'
+import {installedCopyDiffers} from '../../labs/install.js'
 
 /** Label keys and values as Kubernetes allows them (values: 63 characters of [A-Za-z0-9._-]). */
 const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
@@ -97,12 +98,21 @@ export default class PodAdd extends BaseCommand {
       throw new UserError(`--node works with the netns runtime: podman and cri pods run on this machine itself`)
     const cluster = flags.node ? new Cluster() : undefined
     const node = cluster?.get(flags.node as string)
-    // Lab 5 step 3: the workspace's built forward.bpf.c, for the plugin to load on the node.
-    const forwardObject = join(workspaceDir(), 'forward.o')
+    // Lab 5 step 3: the workspace's built forward.bpf.c, for the plugin to load on the node: where
+    // `ebpfcni bpf build ~/ebpfcni-lab/forward.bpf.c` puts it (forward.bpf.o), or forward.o (-o).
+    const forwardObject = ['forward.bpf.o', 'forward.o'].map((f) => join(workspaceDir(), f)).find((f) => existsSync(f))
     const configFile =
-      node && cluster
-        ? cluster.nodeConfig(node, flags.config, existsSync(forwardObject) ? {forwardObject} : {})
-        : flags.config
+      node && cluster ? cluster.nodeConfig(node, flags.config, forwardObject ? {forwardObject} : {}) : flags.config
+    // pod add runs the installed plugin; only check installs the workspace's: say which copy runs.
+    const type = pluginType(flags.config)
+    const installed = pluginOnPath(flags['cni-path'], type)
+    const mine = join(workspaceDir(), type)
+    if (installedCopyDiffers(mine, installed))
+      this.logToStderr(
+        chalk.yellow(
+          `note: this runs ${installed}, not your edited ${mine}: ebpfcni check N (your lab) installs it, or install -m 755 ${mine} ${installed}`,
+        ),
+      )
     const pod = await new PodService().add(
       {
         name: args.name,
