@@ -27,3 +27,15 @@ export function installFile(ledger: Ledger, src: string, dest: string, opts: {la
   copyFileSync(src, dest)
   chmodSync(dest, opts.mode)
 }
+
+/**
+ * Whether the plugin a runtime runs is not the workspace's file: edited since `check` installed it.
+ * Nothing installed, or no workspace file, is not a difference (the run says so itself).
+ */
+export function installedCopyDiffers(workspaceFile: string, installed: string): boolean {
+  try {
+    return !readFileSync(installed).equals(readFileSync(workspaceFile))
+  } catch {
+    return false
+  }
+}

@@ -130,7 +130,9 @@ describe('CLI conventions', () => {
       0,
     )
     const dry = await cli(['reset', '--dry-run'])
-    expect(dry.stdout).toMatch(/Your progress \(lab 1 \(\d step\(s\) done\)\) stays; add --progress to forget it too/)
+    expect(dry.stdout).toContain(
+      `Your progress (lab 1 (1 step(s) done) in ${ws}) stays; add --progress to forget it too`,
+    )
     expect((await cli(['reset', '--all', '--yes'])).exitCode).toBe(0)
     expect(json<{labs: Array<{stepsDone: number}>}>(await cli(['status', '--json'])).labs[0].stepsDone).toBeGreaterThan(
       0,
@@ -189,6 +191,24 @@ describe('CLI conventions', () => {
       expect(broken.stdout).toMatch(/CHECK of pod chk: .*address .* is missing/)
     } finally {
       await cli(['pod', 'del', 'chk'])
+    }
+  })
+
+  it('pod add says which copy of the plugin ran when the workspace has an edit check has not installed', async () => {
+    const same = await cli(['pod', 'add', 'cur', '--config', conf, '--cni-path', bin])
+    expect(same.exitCode, same.stderr).toBe(0)
+    expect(same.stderr).not.toMatch(/note: this runs/)
+    await cli(['pod', 'del', 'cur'])
+    const mine = join(ws, 'ebpfcni')
+    const original = readFileSync(mine)
+    writeFileSync(mine, `${original.toString()}\n# an edit not installed yet\n`)
+    try {
+      const stale = await cli(['pod', 'add', 'old', '--config', conf, '--cni-path', bin])
+      expect(stale.exitCode, stale.stderr).toBe(0)
+      expect(stale.stderr).toContain(`note: this runs ${join(bin, 'ebpfcni')}, not your edited ${mine}`)
+    } finally {
+      writeFileSync(mine, original)
+      await cli(['pod', 'del', 'old'])
     }
   })
 
