@@ -227,8 +227,10 @@ unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
     echo "--- still running in the root, stopped: $(for p in $left; do tr "\0" " " <"/proc/$p/cmdline" 2>/dev/null | cut -c1-60; echo -n "; "; done)"
     kill -TERM $left 2>/dev/null; sleep 2; kill -KILL $left 2>/dev/null; sleep 0.5
   fi
-  # (/run/netns itself is the mount point ip netns makes once and keeps, on any machine; a netns in it is not.)
-  inner=$(cut -d" " -f2 /proc/self/mounts | grep -F "$ROOT/" | grep -Ev "^$ROOT/(dev|proc|sys)(/|\$)|^$ROOT/run/netns\$" | sort -u)
+  # Not counted: the binds made above, and /run/netns itself (the mount point ip netns makes once
+  # and keeps, on any machine; a netns in it would count).
+  inner=$(cut -d" " -f2 /proc/self/mounts | grep -F "$ROOT/" \
+    | grep -Ev "^$ROOT/(dev|proc|sys)(/|\$)|^$ROOT/run/netns\$|^$ROOT/root/ebpfcni-bundle\.tar\$" | sort -u)
   [ -z "$inner" ] || echo "--- mounts the run left in the root, unmounted: $(echo $inner | sed "s#$ROOT##g")"
   umount -R "$ROOT" 2>/dev/null || umount -R -l "$ROOT"
   exit "$rc"

@@ -134,6 +134,7 @@ describe('set-up on fresh Debian 12 and Debian 13 roots', () => {
       expect(r.all).toMatch(/room: doctor true, smoke test true/)
       expect(r.all).toMatch(/room: node-exporter \/usr\/bin\/prometheus-node-exporter/)
       everyStepPassed(r.all)
+      toolchainRead(r.all)
       expect(r.all).toMatch(
         /fresh root \(Debian 12, bookworm\) \(offline bundle, no network\): setup, --help, doctor --json and lab all --auto passed/,
       )
