@@ -159,7 +159,8 @@ export async function attachTc(
     const ledger = opts.ledger ?? new Ledger()
     if (!ledger.find((e) => e.kind === 'tc' && e.name === dev).length)
       ledger.record('tc', dev, {lab: opts.lab, details: {direction}})
-    return tcAttach(l.ifindex, direction, fd)
+    // What is attached there already (lab 4's to_pod after policy apply) is replaced, as XDP's is.
+    return tcAttach(l.ifindex, direction, fd, {replace: true})
   } finally {
     closeFd(fd)
   }

@@ -13,7 +13,7 @@ export default class BpfAttach extends BaseCommand {
   static examples = [
     '<%= config.bin %> bpf attach --pod httpbin',
     '<%= config.bin %> bpf attach xdp_prog --dev veth1234',
-    '<%= config.bin %> bpf attach tc_prog --pod httpbin --hook tc-egress',
+    '<%= config.bin %> bpf attach to_pod --pod httpbin --hook tc-egress',
   ]
   static enableJsonFlag = true
   static args = {
