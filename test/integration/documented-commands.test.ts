@@ -587,7 +587,12 @@ const TABLE: Record<string, Entry> = {
     bound: 20_000,
     out: /dropped|DROPPED/,
   },
-  'ebpfcni observe --follow --reason isolated': {group: 'lab4', code: 130, bound: 10_000, out: /./},
+  'ebpfcni observe --follow --reason isolated': {
+    group: 'lab4',
+    code: 130,
+    bound: 10_000,
+    out: /reading flow_events; Ctrl-C to stop/,
+  },
   'ebpfcni observe --web': {group: 'lab4', code: 130, bound: 20_000, out: /http:\/\/127\.0\.0\.1:9797/},
   'ebpfcni policy allow sleep httpbin': {group: 'lab4', code: 0, out: /allow sleep → httpbin/},
   'ebpfcni policy allow 10.10.0.3 10.10.0.2': {
@@ -611,7 +616,11 @@ const TABLE: Record<string, Entry> = {
     out: /applied|httpbin/,
   },
   'ebpfcni bpf maps conntrack': {group: 'lab4', code: 0, out: /conntrack/},
-  'ebpfcni bpf attach tc_prog --pod httpbin --hook tc-egress': {group: 'lab4', code: 2, out: /tc_prog/},
+  'ebpfcni bpf attach to_pod --pod httpbin --hook tc-egress': {
+    group: 'lab4',
+    code: 0,
+    out: /to_pod(.|\n)*tc-egress|tc-egress(.|\n)*to_pod|to_pod.*attached/i,
+  },
   'ebpfcni bpf detach --dev veth1234 --hook tc-egress': {
     group: 'lab4',
     run: 'bpf detach --dev {veth} --hook tc-egress',
@@ -622,7 +631,14 @@ const TABLE: Record<string, Entry> = {
   'ebpfcni policy watch': {group: 'lab4', code: 130, bound: 20_000, out: /watch/i},
   'ebpfcni policy watch --background': {group: 'lab4', code: 0, out: /background|pid/i},
   'ebpfcni policy watch --stop': {group: 'lab4', code: 0, out: /stop/i},
+  'ebpfcni pod add web --runtime cri --label app=httpbin (lab 4: the pods policy watch --pods cri reads)': {
+    group: 'lab4',
+    run: 'pod add web --runtime cri --label app=web',
+    code: 0,
+    out: /web/,
+  },
   'ebpfcni policy watch --pods cri': {group: 'lab4', code: 130, bound: 20_000, out: /watch/i},
+  'ebpfcni pod del web (lab 4)': {group: 'lab4', run: 'pod del web', code: 0, out: /✔ deleted pod web/},
   'ebpfcni policy watch --pods cri --cri-socket /run/containerd/containerd.sock --policies kubernetes': {
     group: 'lab4',
     run: 'policy watch --pods cri --cri-socket {scratch}/no-containerd.sock --policies kubernetes',
@@ -886,7 +902,10 @@ describe('every documented command runs, as typed', () => {
         results.push(`${verdict ? 'ok  ' : 'FAIL'} ${group} ${((Date.now() - t0) / 1000).toFixed(1)} s ${line}`)
         if (!verdict)
           failures.push(
-            `${line}  (${where})\n    ran: ebpfcni ${cmds.join(' ; ebpfcni ')}\n    exit ${res.code}, expected ${e.code} and ${e.out}\n    ${res.out.trim().slice(0, 600).replaceAll('\n', '\n    ')}`,
+            `${line}  (${where})\n    ran: ebpfcni ${cmds.join(' ; ebpfcni ')}\n    exit ${res.code}, expected ${e.code} and ${e.out}\n    ${res.out
+              .trim()
+              .slice(Math.max(0, res.out.trim().indexOf('✘')), 1200)
+              .replaceAll('\n', '\n    ')}`,
           )
       }
       console.log(results.filter((r) => r.includes(` ${group} `)).join('\n'))
