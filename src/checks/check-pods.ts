@@ -2,7 +2,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
-import {addrs, link, netnsAdd, netnsDel, netnsPath, routes} from '../net/ip.js'
+import {addrs, link, neighForget, netnsAdd, netnsDel, netnsPath, routes} from '../net/ip.js'
 import {ping} from '../net/probes.js'
 import type {NetworkConfig} from '../cni/config.js'
 import {addNetworkList, checkNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
@@ -199,6 +199,9 @@ export class CheckPods {
       pod.outcome.result ?? pod.outcome.calls.at(-1)?.json,
     )
     this.noteCalls(del.calls, `pod "${pod.name}"`)
+    // The learner's bridge outlives the check's pods: the next check's pod at this address must not
+    // meet the node's entry for this one's MAC.
+    if (pod.ip) await neighForget(pod.ip)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
       this.ledger.forgetWhere((e) => e.kind === 'netns' && e.name === pod.netnsName)

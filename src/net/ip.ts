@@ -94,6 +94,14 @@ export async function netnsAdd(name: string): Promise<void> {
  * tears a netns down asynchronously, so a veth whose peer is on the host would otherwise
  * outlive this call for a moment; deleting one end removes the pair at once.
  */
+/**
+ * Forget this namespace's neighbour entry for an address: the next pod given it has another MAC,
+ * and a stale entry makes the node's first packets to it wait out the kernel's probes (seconds).
+ */
+export async function neighForget(ip: string): Promise<void> {
+  await run('ip', ['neigh', 'flush', 'to', ip], {timeoutMs: 5000})
+}
+
 export async function netnsDel(name: string): Promise<void> {
   if (!netnsExists(name)) return
   const inside = await run('ip', ['-n', name, '-j', 'link', 'show'], {timeoutMs: 5000})
