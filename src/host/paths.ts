@@ -28,8 +28,11 @@ export const BPF_FS = '/sys/fs/bpf'
 export const BPF_PIN_ROOT = '/sys/fs/bpf/ebpfcni'
 export const TRACEFS = '/sys/kernel/tracing'
 
+/** ~/ebpfcni-lab: the workspace the texts name. */
+export const defaultWorkspaceDir = (): string => join(homedir(), 'ebpfcni-lab')
+
 export const workspaceDir = (flag?: string): string =>
-  resolve(flag ?? process.env.EBPFCNI_WORKSPACE ?? join(homedir(), 'ebpfcni-lab'))
+  resolve(flag ?? process.env.EBPFCNI_WORKSPACE ?? defaultWorkspaceDir())
 
 /** The package root (where labs/, bpf/ and dist/ live), from this compiled file's location. */
 export const packageRoot = (): string => resolve(fileURLToPath(new URL('../..', import.meta.url)))

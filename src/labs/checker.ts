@@ -10,6 +10,7 @@ import {checkIdsDisagree, labModule} from './registry.js'
 import {realTargets, type InstallTargets} from './install-targets.js'
 import {installsOf} from './lab-module.js'
 import {byCost, runCheckList, type CheckReport, type CheckResult} from '../checks/engine.js'
+import {inWorkspace} from './workspace.js'
 import {pluginParses} from './preflight.js'
 
 /**
@@ -96,10 +97,17 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const selected = [...new Set(wanted)].flatMap((id) => byId.get(id) ?? [])
   let results: CheckResult[]
   try {
-    results = await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {
-      untilFirstFailure: o.untilFirstFailure,
-      onCheck: o.onCheck,
+    const named = (r: CheckResult): CheckResult => ({
+      ...r,
+      message: inWorkspace(r.message, o.workspace),
+      ...(r.hint ? {hint: inWorkspace(r.hint, o.workspace)} : {}),
     })
+    results = (
+      await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {
+        untilFirstFailure: o.untilFirstFailure,
+        onCheck: o.onCheck && ((id, title, r) => o.onCheck!(id, title, r && named(r))),
+      })
+    ).map(named)
   } finally {
     await ctx.cleanup()
   }

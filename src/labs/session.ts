@@ -2,6 +2,7 @@ import {ProgressStore} from '../host/progress.js'
 import {getStep, loadLabs, type Lab, type LabStep} from './catalogue.js'
 import {runChecks} from './checker.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
+import {inWorkspace} from './workspace.js'
 
 /** One step as `status` shows it. */
 export interface StepStatus {
@@ -87,7 +88,9 @@ export class LabSession {
   /** One more of the step's hints counted as seen: the hints to show, from the first. */
   nextHints(step: LabStep): string[] {
     if (step.hints.length === 0) return []
-    return step.hints.slice(0, this.progress.nextHint(this.lab.id, step.id, step.hints.length))
+    return step.hints
+      .slice(0, this.progress.nextHint(this.lab.id, step.id, step.hints.length))
+      .map((h) => inWorkspace(h, this.workspace))
   }
 
   /** The feedback loop's check of one step: cheapest first, stopping at the first failure; progress recorded. */

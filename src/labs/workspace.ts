@@ -8,10 +8,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 import {loadLabs as labs, type Lab, type LabStep} from './catalogue.js'
 import {fileStamp} from '../host/atomic-file.js'
 import {UserError} from '../host/errors.js'
+import {defaultWorkspaceDir} from '../host/paths.js'
 
 /**
  * A workspace folder that exists, or a usage error saying how to make one: progress (hints seen,
@@ -28,6 +29,14 @@ export function requireWorkspace(dir: string, lab: number, named: boolean): void
     })
   }
   if (!isDir) throw new UserError(`the workspace ${dir} is a file, not a folder`, {hint: 'give --workspace a folder'})
+}
+
+/**
+ * A hint or message as the learner should read it: texts name the default workspace
+ * (~/ebpfcni-lab), and another one in use (--workspace, EBPFCNI_WORKSPACE) is named instead.
+ */
+export function inWorkspace(text: string, workspace: string): string {
+  return resolve(workspace) === defaultWorkspaceDir() ? text : text.replaceAll('~/ebpfcni-lab', workspace)
 }
 
 /** What opening a lab did to one workspace file. */

@@ -1,9 +1,11 @@
 import {describe, it, expect, beforeEach, afterEach} from 'vitest'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {getLab} from '../../src/labs/catalogue.js'
-import {ensureWorkspace} from '../../src/labs/workspace.js'
+import {ensureWorkspace, inWorkspace} from '../../src/labs/workspace.js'
+import {LabSession} from '../../src/labs/session.js'
+import {ProgressStore} from '../../src/host/progress.js'
 
 // Moving between labs in the one workspace folder: the learner's work is never lost, and a lab's
 // new scaffolding (its TODO markers) reaches them.
@@ -65,5 +67,31 @@ describe('the workspace across labs', () => {
     ensureWorkspace(getLab(3), dir)
     expect(read('ebpfcni.bpf.c')).toBe('// older workspace\n')
     expect(existsSync(join(dir, 'ebpfcni.bpf.c.lab3'))).toBe(false)
+  })
+})
+
+describe('hints and messages name the workspace in use', () => {
+  it('another workspace replaces ~/ebpfcni-lab in the text; the default keeps it', () => {
+    const text = 'ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace; edit ~/ebpfcni-lab/ebpfcni'
+    expect(inWorkspace(text, '/tmp/mine')).toBe(
+      'ebpfcni bpf load /tmp/mine/ebpfcni.bpf.o --replace; edit /tmp/mine/ebpfcni',
+    )
+    expect(inWorkspace(text, join(homedir(), 'ebpfcni-lab'))).toBe(text)
+    expect(inWorkspace(text, join(homedir(), 'ebpfcni-lab', '.'))).toBe(text)
+  })
+
+  it("lab 2's attach hints, seen from another workspace, name it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ebpfcni-ws-'))
+    try {
+      const lab = getLab(2)
+      const s = new LabSession(lab, dir, new ProgressStore(join(dir, 'progress.json')))
+      const attach = lab.steps.find((st) => st.id === 'attach')!
+      expect(attach.hints[0]).toContain('~/ebpfcni-lab/ebpfcni.bpf.o')
+      const shown = s.nextHints(attach)
+      expect(shown[0]).toContain(`${dir}/ebpfcni.bpf.o`)
+      expect(shown.join(' ')).not.toContain('~/ebpfcni-lab')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
