@@ -9,6 +9,7 @@ import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '../helper
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
 import {LAB1_MUTANTS} from '../fixtures/lab1-mutants.js'
 import {nodeBinDir} from '../helpers/lab-harness.js'
+import {SKELETON_CHECKS} from '../../src/labs/lab1/checks/skeleton.js'
 
 const LAB_DIR = join(repoRoot, 'labs/01-bridge-cni')
 const SOLUTION = readFileSync(join(LAB_DIR, 'solution/ebpfcni'), 'utf8')
@@ -62,6 +63,14 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     await deleteLinkQuietly(bridge)
     delete process.env.EBPFCNI_STATE_DIR
     t.cleanup()
+  })
+
+  it("the VERSION hint lists the versions the starter's SUPPORTED holds, 0.3.0 included", () => {
+    const starter = readFileSync(join(LAB_DIR, 'starter/ebpfcni'), 'utf8')
+    const supported = /^SUPPORTED='(\[.*\])'$/m.exec(starter)![1]
+    const hint = SKELETON_CHECKS.find((c) => c.id === 'cni.version')!.hint!
+    expect(JSON.parse(supported)).toContain('0.3.0')
+    expect(hint).toContain(`"supportedVersions": ${supported.replaceAll(', ', ',')}`)
   })
 
   it('the reference solution passes every lab 1 check, podman included, and leaves nothing', async () => {

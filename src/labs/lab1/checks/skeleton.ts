@@ -87,7 +87,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     id: 'cni.version',
     cost: 'cheap',
     title: "VERSION answers in the cniVersion it was given and lists the versions it speaks, the config's included",
-    hint: 'On CNI_COMMAND=VERSION print {"cniVersion": <the cniVersion on stdin>, "supportedVersions": ["0.3.1","0.4.0","1.0.0"]} and exit 0: jq -cn --arg v "$cni_version" --argjson s "$SUPPORTED" \'{cniVersion: $v, supportedVersions: $s}\'',
+    hint: 'On CNI_COMMAND=VERSION print {"cniVersion": <the cniVersion on stdin>, "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0"] ($SUPPORTED)} and exit 0: jq -cn --arg v "$cni_version" --argjson s "$SUPPORTED" \'{cniVersion: $v, supportedVersions: $s}\'',
     run: async (ctx) => {
       const net = ctx.plugin.learnerNet()
       const version = async (v: string) => {
