@@ -157,6 +157,7 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       if (m.message) expect(target!.message).toMatch(m.message)
+      if (m.hint) expect(target!.hint).toMatch(m.hint)
       await settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)

@@ -5,6 +5,7 @@ import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '.
 import {httpGet, sendUdp, tcpConnect} from '../../../net/probes.js'
 import {attachments} from '../../../net/attachments.js'
 import {hostPeer, xdpOff} from '../../../net/ip.js'
+import {ipv4Key} from '../../../bpf/counters.js'
 import {type PolicySpec} from '../../../policy/networkpolicy.js'
 import {type PolicyPod} from '../../../policy/resolve.js'
 import {
@@ -74,7 +75,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         podSelector: {role: 'server'},
         ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
       }
-      return withPretendPods(ctx, pods, [web], () => {
+      return withPretendPods(ctx, pods, [web], async () => {
         const [c, srv, o] = pods.map((p) => p.ip)
         const cases: Array<[string, Buffer, Expect]> = [
           [`client → server TCP 80`, ipv4Tcp(c, srv, 80, 41000), 'pass'],
@@ -94,8 +95,18 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             'pass',
           ],
         ]
-        // The allowed frame dropped is a lookup that missed: show the bytes the rule's key has.
+        // The allowed frame dropped: either to_pod asks `isolated` before the rules (then a rule for
+        // the whole pair does not help either), or its policy_ports lookup missed (show the key bytes).
         const [allowed] = ctx.policy.path([cases[0][1]])
+        if (
+          allowed.dropped &&
+          allowed.how.includes('(to_pod)') &&
+          (await isolatedBeforeRules(ctx, 'port-other', 'port-server', ipv4Tcp(o, srv, 80, 41006)))
+        )
+          fail(
+            `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port: to_pod decides by \`isolated\` before it asks the rules`,
+            'in to_pod, ask the rules first (the pair in policy, then the port in policy_ports) and isolated last: it decides only for a packet no rule matched',
+          )
         if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
           const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
           fail(
@@ -146,7 +157,15 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
             'fix the port rule first (policy.ports shows the key bytes the map holds)',
           )
-        expectPath(ctx, cases)
+        // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
+        const recorded = ctx.policy.mapKeys('conntrack').some((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
+        expectPath(
+          ctx,
+          cases,
+          recorded
+            ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
+            : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+        )
         return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
       })
     },
@@ -209,11 +228,16 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
       await svc.sync()
       const web = await http(b, a, true, ctx)
-      if (!web.ok)
+      if (!web.ok) {
+        // The request dropped on its way in is the port rule's miss, not the replies'.
+        const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
         fail(
           `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
-          "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
+          requestDropped
+            ? "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it"
+            : "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
         )
+      }
       const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (udp.udp > 0)
         fail(
@@ -261,6 +285,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (!allowed.ok)
         fail(
           `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
+          "the agent attached your to_pod to this pod's veth too: it must pass sleep there as it does at httpbin (the same ALLOW entry, looked up per packet); ebpfcni policy list shows the entries",
         )
       const lateReq = await http(other, late, false, ctx)
       if (lateReq.ok) {
@@ -299,11 +324,18 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           await controller.idle()
           reached = (await http(sleep2, a, true, ctx)).ok
         }
-        if (!reached)
+        if (!reached) {
+          // The controller is ready-made: say whether it wrote the entry, so the attendee looks at their part.
+          const now = await ctx.policy.readMaps()
+          const id = now.identities.get(sleep2.ip)
+          const written = now.pairs.has(`${now.mode === 'ip-pair' ? sleep2.ip : id}>${a.ip}`)
           fail(
-            `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing`,
-            "the controller must write the new pod's ALLOW entry when the pod appears",
+            `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing; the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`,
+            written
+              ? 'the entry for the new pair is in the map: to_pod at httpbin must pass it, looking the pair up on every packet (as for sleep), not only for pods it knew when loaded'
+              : "the ALLOW entry for the new pod is missing: ebpfcni policy list shows what the ready-made controller wrote; if your program declares the policy maps with another layout than ebpfcni_policy.h's, it cannot write them",
           )
+        }
         const o2 = await http(other2, a, false, ctx)
         if (o2.ok) fail(`a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`)
         const gone = sleep2.ip
@@ -328,3 +360,11 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     },
   },
 ]
+
+/**
+ * Whether to_pod drops a frame that a rule for its whole pair allows, towards an isolated pod: the
+ * rule is never asked, because `isolated` decided first (the pair lookup itself is step deny's).
+ */
+async function isolatedBeforeRules(ctx: Lab4Context, from: string, to: string, frame: Buffer): Promise<boolean> {
+  return withPretendPods(ctx, [], [], () => ctx.policy.path([frame])[0].dropped, [{from, to, verdict: 'allow'}])
+}

@@ -30,7 +30,12 @@ export const originalPolicy = () =>
  * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
  * server, answered or not; a request the busy machine never sent is no verdict.
  */
-export async function http(from: CheckPod, to: CheckPod, expectOk: boolean, ctx?: Lab4Context) {
+export async function http(
+  from: CheckPod,
+  to: CheckPod,
+  expectOk: boolean,
+  ctx?: Lab4Context,
+): Promise<{ok: boolean; detail: string; flows?: Flow[]}> {
   const url = `http://${to.ip}/get`
   // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
   const fate = async (timeoutS = 15) => {
@@ -50,6 +55,8 @@ export async function http(from: CheckPod, to: CheckPod, expectOk: boolean, ctx?
     return {
       ...r,
       detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.result.detail}${said(again.seen)}`,
+      // What the programs reported of the second request, both ways: which end dropped it.
+      flows: flowsBetween(again.seen, from.ip ?? '', to.ip ?? '', true),
     }
   }
   const {result: f, seen} = await fate()
@@ -88,7 +95,15 @@ export function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expec
       ? []
       : [`${what}: ${got[i].how}, expected ${want === 'drop' ? 'a drop' : 'to pass'}`],
   )
-  if (wrong.length) fail(wrong.join('; '), hint)
+  // 1 from a TC program is XDP_DROP's value: whatever the step's hint says, that is the cause.
+  const xdpDropInTc = wrong.some((w) => w.includes('TC_ACT_RECLASSIFY'))
+  if (wrong.length)
+    fail(
+      wrong.join('; '),
+      xdpDropInTc
+        ? 'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
+        : hint,
+    )
 }
 
 /** Pretend pods for frame checks: in the policy layer's pod list for the duration of `body`, then gone. */
