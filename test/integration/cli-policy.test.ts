@@ -1,9 +1,10 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {existsSync, writeFileSync, readFileSync, mkdirSync, copyFileSync, chmodSync} from 'node:fs'
+import {existsSync, writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 import {fakeKubeApi} from '../helpers/fake-kube-api.js'
+import {preparePolicyNode} from '../helpers/policy-node.js'
 
 const LAB4 = join(repoRoot, 'labs/04-security-policy')
 const FIX = join(repoRoot, 'test/fixtures/policies')
@@ -26,32 +27,7 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     requireRoot()
     requireBuilt()
     before = await hostSnapshot()
-    mkdirSync(join(t.dir, 'bin'), {recursive: true})
-    mkdirSync(join(t.dir, 'net.d'), {recursive: true})
-    copyFileSync(join(repoRoot, 'labs/02-ebpf-basics/solution/ebpfcni'), join(t.dir, 'bin', 'ebpfcni'))
-    chmodSync(join(t.dir, 'bin', 'ebpfcni'), 0o755)
-    writeFileSync(
-      conf,
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `pol${id}`,
-        type: 'ebpfcni',
-        podcidr: '10.248.0.0/24',
-        bridge,
-        dataDir: join(t.dir, 'ipam'),
-        xdpPin: join(pinDir, 'xdp_prog'),
-      }),
-    )
-    const built = await cli([
-      'bpf',
-      'build',
-      join(LAB4, 'solution/networkpolicy/ebpfcni.bpf.c'),
-      '-o',
-      join(t.dir, 'p.o'),
-    ])
-    expect(built.exitCode, built.stdout).toBe(0)
-    const loaded = await cli(['bpf', 'load', join(t.dir, 'p.o'), ...pin])
-    expect(loaded.exitCode, loaded.stdout + loaded.stderr).toBe(0)
+    await preparePolicyNode(cli, {dir: t.dir, name: `pol${id}`, bridge, podcidr: '10.248.0.0/24', pinDir})
   })
   afterAll(async () => {
     await cli(['reset', '--yes'])

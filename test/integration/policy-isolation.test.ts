@@ -1,14 +1,13 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {writeFileSync, mkdirSync, copyFileSync, chmodSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
+import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly} from '../helpers/host.js'
+import {preparePolicyNode} from '../helpers/policy-node.js'
 
 // Lab 4, step 2's text: without policyTypes, Kubernetes sets Ingress whatever the rules, so a
 // NetworkPolicy with only a podSelector isolates the pods it selects. Real pods, the step's
 // reference program, `policy apply` as the learner types it, and probes that must fail or pass.
-
-const LAB4 = join(repoRoot, 'labs/04-security-policy')
 
 describe('a NetworkPolicy with only a podSelector isolates its pods', () => {
   const t = tempStateDir()
@@ -31,32 +30,7 @@ describe('a NetworkPolicy with only a podSelector isolates its pods', () => {
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    mkdirSync(join(t.dir, 'bin'), {recursive: true})
-    mkdirSync(join(t.dir, 'net.d'), {recursive: true})
-    copyFileSync(join(repoRoot, 'labs/02-ebpf-basics/solution/ebpfcni'), join(t.dir, 'bin', 'ebpfcni'))
-    chmodSync(join(t.dir, 'bin', 'ebpfcni'), 0o755)
-    writeFileSync(
-      conf,
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `iso${id}`,
-        type: 'ebpfcni',
-        podcidr: '10.239.0.0/24',
-        bridge,
-        dataDir: join(t.dir, 'ipam'),
-        xdpPin: join(pinDir, 'xdp_prog'),
-      }),
-    )
-    const built = await cli([
-      'bpf',
-      'build',
-      join(LAB4, 'solution/networkpolicy/ebpfcni.bpf.c'),
-      '-o',
-      join(t.dir, 'p.o'),
-    ])
-    expect(built.exitCode, built.stdout).toBe(0)
-    const loaded = await cli(['bpf', 'load', join(t.dir, 'p.o'), ...pin])
-    expect(loaded.exitCode, loaded.stdout + loaded.stderr).toBe(0)
+    await preparePolicyNode(cli, {dir: t.dir, name: `iso${id}`, bridge, podcidr: '10.239.0.0/24', pinDir})
     for (const [name, app] of [
       ['db', 'db'],
       ['api', 'api'],
