@@ -133,14 +133,7 @@ export default class PodAdd extends BaseCommand {
     if (pod.runtime === 'netns' && pod.netnsName && !node)
       this.sameAs([
         `ip netns add ${pod.netnsName}`,
-        ...plainCommands.cniCall(
-          'ADD',
-          pluginOnPath(flags['cni-path'], pluginType(flags.config)),
-          flags.config,
-          pod.containerId,
-          pod.netnsPath,
-          flags['cni-path'],
-        ),
+        ...plainCommands.cniCall('ADD', installed, flags.config, pod.containerId, pod.netnsPath, flags['cni-path']),
       ])
     if (node)
       this.sameAs([
