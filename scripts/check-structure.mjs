@@ -28,6 +28,7 @@ const LAYERS = {
   nodes: 4,
   observe: 5,
   room: 5,
+  fleet: 5,
   pods: 4,
   bpf: 4,
   checks: 3,
