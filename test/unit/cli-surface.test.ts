@@ -250,7 +250,7 @@ describe('exit codes tell a usage error from a bug', () => {
 
 describe('bpf maps --set', () => {
   it('a number too large for the value is a usage error naming the size, not a RangeError', async () => {
-    const {parseValue} = await import('../../src/commands/bpf/maps.js')
+    const {parseValue} = await import('../../src/bpf/map-codec.js')
     expect(() => parseValue('5000000000', 4)).toThrow(UserError)
     expect(() => parseValue('5000000000', 4)).toThrow(/value 5000000000 does not fit the map's 4-byte value/)
     expect(parseValue('4294967295', 4).readUInt32LE(0)).toBe(4294967295)
