@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../ui/base-command.js'
-import {runChecks} from '../labs/checker.js'
+import {getLab, getStep} from '../labs/catalogue.js'
+import {LabSession} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
 import {renderCheck, renderSummary} from '../ui/check-report.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
@@ -32,10 +33,9 @@ export default class Check extends BaseCommand {
 
   async run(): Promise<CheckReport> {
     const {args, flags} = await this.parse(Check)
-    const report = await runChecks({
-      lab: args.lab,
-      step: flags.step,
-      workspace: workspaceDir(flags.workspace),
+    const session = new LabSession(getLab(args.lab), workspaceDir(flags.workspace))
+    const report = await session.checkAll({
+      step: getStep(session.lab, flags.step),
       runtime: flags.runtime as 'netns' | 'podman' | 'cri',
       onCheck: (_id, _title, result) => result && this.log(renderCheck(result)),
     })

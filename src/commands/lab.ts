@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {getLab, loadLabs, type Lab} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
-import {describeChange, ensureWorkspace} from '../labs/workspace.js'
+import {describeChange} from '../labs/workspace.js'
 import {runAuto} from '../labs/auto.js'
 import {ProgressStore} from '../host/progress.js'
 import {workspaceDir} from '../host/paths.js'
@@ -110,9 +110,9 @@ export default class LabCommand extends BaseCommand {
   ): Promise<void> {
     const lab = getLab(labId)
     const dir = workspaceDir(flags.workspace)
-    const changes = ensureWorkspace(lab, dir, {fresh: flags.fresh})
-    // One session for this run: the menu, watch mode and the checks all work through it.
+    // One session for this run: the workspace, the menu, watch mode and the checks all work through it.
     const session = new LabSession(lab, dir, progress)
+    const changes = session.openWorkspace({fresh: flags.fresh})
     if (flags.fresh) session.startOver()
     const step = session.moveTo(session.currentStep(flags.step))
 

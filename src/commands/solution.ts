@@ -3,12 +3,11 @@ import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
-import {describeChange, ensureWorkspace, solutionFiles} from '../labs/workspace.js'
+import {LabSession} from '../labs/session.js'
+import {describeChange} from '../labs/workspace.js'
 import {workspaceDir} from '../host/paths.js'
-import {solutionDiffs} from '../labs/solution-diff.js'
 import {renderSolutionDiffs} from '../ui/solution-diff.js'
 import {UserError} from '../host/errors.js'
-import {applySolutionAndLoad} from '../labs/deploy.js'
 import {labArg, stepFlag, workspaceFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class Solution extends BaseCommand {
@@ -33,48 +32,36 @@ export default class Solution extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Solution)
-    const lab = getLab(args.lab)
-    const step = getStep(lab, flags.step)
-    const dir = workspaceDir(flags.workspace)
-    for (const c of ensureWorkspace(lab, dir)) this.logToStderr(describeChange(c, lab.id))
-    const files = solutionFiles(lab, step, dir)
+    const session = new LabSession(getLab(args.lab), workspaceDir(flags.workspace))
+    const step = getStep(session.lab, flags.step)
+    for (const c of session.openWorkspace()) this.logToStderr(describeChange(c, args.lab))
+    const asked = {lab: args.lab, step: step?.id ?? 'all'}
     if (!flags.apply) {
-      const diffs = await solutionDiffs(files)
+      const diffs = await session.solutionDiffs(step)
       this.log(renderSolutionDiffs(diffs))
       this.log(
         chalk.dim(`Apply it with: ebpfcni solution ${args.lab}${flags.step ? ` --step ${flags.step}` : ''} --apply`),
       )
-      return {lab: lab.id, step: step?.id ?? 'all', applied: false, files: diffs}
+      return {...asked, applied: false, files: diffs}
     }
-    const changing = files.filter((f) => f.differs)
+    const changing = session.solutionFiles(step).filter((f) => f.differs)
     if (changing.length === 0) {
       this.log('Your workspace already matches the solution.')
-      return {lab: lab.id, step: step?.id ?? 'all', applied: false, written: [], backups: []}
+      return {...asked, applied: false, written: [], backups: []}
     }
-    if (!flags.yes) {
-      if (!interactive())
-        throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
-      if (
-        !(await confirm({
-          message: `Replace ${changing.map((f) => f.name).join(', ')} with the solution (yours are backed up)?`,
-          default: false,
-        }))
-      ) {
-        return {lab: lab.id, step: step?.id ?? 'all', applied: false, written: [], backups: []}
-      }
-    }
-    // As after any edit of the program: it is built and loaded, so the checks see this version.
-    const {backups, loaded} = await applySolutionAndLoad(changing, dir, {lab: lab.id})
+    if (!flags.yes && !(await this.confirmApply(changing.map((f) => f.name))))
+      return {...asked, applied: false, written: [], backups: []}
+    const {backups, loaded} = await session.applySolution(changing)
     for (const f of changing) this.log(`${chalk.green('✔')} wrote ${f.workspacePath}`)
     for (const b of backups) this.log(chalk.dim(`  your previous version: ${b}`))
     if (loaded) this.log(`${chalk.green('✔')} ${loaded}`)
-    return {
-      lab: lab.id,
-      step: step?.id ?? 'all',
-      applied: true,
-      written: changing.map((f) => f.workspacePath),
-      backups,
-      loaded: loaded ?? null,
-    }
+    return {...asked, applied: true, written: changing.map((f) => f.workspacePath), backups, loaded: loaded ?? null}
+  }
+
+  /** On a terminal, the learner says yes; without one, --yes is required. */
+  private async confirmApply(names: string[]): Promise<boolean> {
+    if (!interactive())
+      throw new UserError('applying the solution overwrites your files (backed up); without a terminal pass --yes')
+    return confirm({message: `Replace ${names.join(', ')} with the solution (yours are backed up)?`, default: false})
   }
 }

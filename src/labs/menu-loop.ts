@@ -1,10 +1,8 @@
 import {join} from 'node:path'
 import type {LabStep} from './catalogue.js'
 import type {LabSession} from './session.js'
-import {solutionFiles} from './workspace.js'
-import {applySolutionAndLoad} from './deploy.js'
 import {labModule} from './registry.js'
-import {solutionDiffs, type SolutionDiff} from './solution-diff.js'
+import type {SolutionDiff} from './solution-diff.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 
 // The interactive lab's controller: one step at a time, the learner picks an action, this decides
@@ -75,14 +73,13 @@ export async function menuLoop(session: LabSession, first: LabStep, view: MenuVi
           break
         }
         case 'diff':
-          view.showDiff(await solutionDiffs(solutionFiles(lab, step, workspace)))
+          view.showDiff(await session.solutionDiffs(step))
           break
         case 'apply': {
-          const files = solutionFiles(lab, step, workspace)
+          const files = session.solutionFiles(step)
           const differ = files.filter((f) => f.differs).map((f) => f.name)
           if (!differ.length) view.showApplied('already')
-          else if (await view.confirmApply(differ))
-            view.showApplied(await applySolutionAndLoad(files, workspace, {lab: lab.id}))
+          else if (await view.confirmApply(differ)) view.showApplied(await session.applySolution(files))
           else break
           // The files changed (or already match): the checks are what to run now.
           suggested = 'check'

@@ -1,8 +1,12 @@
 import {ProgressStore} from '../host/progress.js'
 import {getStep, loadLabs, type Lab, type LabStep} from './catalogue.js'
-import {runChecks} from './checker.js'
+import {runChecks, type RunChecksOptions} from './checker.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
-import {inWorkspace} from './workspace.js'
+import {ensureWorkspace, inWorkspace, solutionFiles, type SolutionFile, type WorkspaceChange} from './workspace.js'
+import {solutionDiffs, type SolutionDiff} from './solution-diff.js'
+import {applySolutionAndLoad} from './deploy.js'
+
+type OnCheck = (id: string, title: string, result?: CheckResult) => void
 
 /** One step as `status` shows it. */
 export interface StepStatus {
@@ -40,9 +44,10 @@ export interface LabStatus {
 
 /**
  * One learner's session in one lab and workspace, over that workspace's progress: which step
- * they are on, what is done, the hints they have seen, and checking a step. A command makes one
- * per run and hands it to the menu, watch mode and the checks, so they agree on "the current
- * step"; the check engine records check runs in the same store.
+ * they are on, what is done, the hints they have seen, checking a step or the lab, and the
+ * reference solution (diff, apply). A command makes one per run (lab, check, hint, solution)
+ * and hands it to the menu, watch mode and the checks, so they agree on "the current step";
+ * the check engine records check runs in the same store.
  */
 export class LabSession {
   constructor(
@@ -50,6 +55,14 @@ export class LabSession {
     readonly workspace: string,
     readonly progress = ProgressStore.forWorkspace(workspace),
   ) {}
+
+  /**
+   * Make the workspace ready for this lab (lab N, solution N): the starter files it lacks, shared
+   * files swapped in or set aside; with `fresh`, the starter over the learner's (backed up).
+   */
+  openWorkspace(opts: {fresh?: boolean} = {}): WorkspaceChange[] {
+    return ensureWorkspace(this.lab, this.workspace, opts)
+  }
 
   /** Start the lab over (lab --fresh): its steps pending, its hints unseen. */
   startOver(): void {
@@ -94,7 +107,7 @@ export class LabSession {
   }
 
   /** The feedback loop's check of one step: cheapest first, stopping at the first failure; progress recorded. */
-  checkStep(step: LabStep, onCheck?: (id: string, title: string, result?: CheckResult) => void): Promise<CheckReport> {
+  checkStep(step: LabStep, onCheck?: OnCheck): Promise<CheckReport> {
     return runChecks({
       lab: this.lab.id,
       step: step.id,
@@ -103,6 +116,39 @@ export class LabSession {
       untilFirstFailure: true,
       onCheck,
     })
+  }
+
+  /**
+   * `check`'s run: every check of the step (of the whole lab without one) in lab.yaml's order, none
+   * left out for an earlier failure, through the runtime asked for; progress recorded.
+   */
+  checkAll(opts: {step?: LabStep; runtime?: RunChecksOptions['runtime']; onCheck?: OnCheck}): Promise<CheckReport> {
+    return runChecks({
+      lab: this.lab.id,
+      step: opts.step?.id,
+      workspace: this.workspace,
+      runtime: opts.runtime,
+      progress: this.progress,
+      onCheck: opts.onCheck,
+    })
+  }
+
+  /** The reference files of a step (of the whole lab without one), each compared with the learner's. */
+  solutionFiles(step?: LabStep): SolutionFile[] {
+    return solutionFiles(this.lab, step, this.workspace)
+  }
+
+  /** What `solution N` and the menu's diff show: each of those files against the reference. */
+  solutionDiffs(step?: LabStep): Promise<SolutionDiff[]> {
+    return solutionDiffs(this.solutionFiles(step))
+  }
+
+  /**
+   * Write the reference over the files that differ (the learner's kept as NAME.bak-TIME); as after
+   * any edit of the program, a changed program is built and loaded, so the checks see this version.
+   */
+  applySolution(files: SolutionFile[]): Promise<{backups: string[]; loaded?: string}> {
+    return applySolutionAndLoad(files, this.workspace, {lab: this.lab.id})
   }
 
   /** Every step: done or not, when, how long it took, check runs and hints seen. */

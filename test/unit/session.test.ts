@@ -1,5 +1,5 @@
 import {describe, it, expect, beforeEach, afterEach} from 'vitest'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ProgressStore} from '../../src/host/progress.js'
@@ -73,5 +73,26 @@ describe('LabSession', () => {
     expect(s.nextHints(add)).toEqual(add.hints.slice(0, 2))
     for (let i = 0; i < total + 2; i++) s.nextHints(add)
     expect(s.nextHints(add)).toEqual(add.hints)
+  })
+
+  it('solution: diffs the step against the reference, applies what differs (a missing file too), then matches', async () => {
+    const s = new LabSession(lab, join(dir, 'ws'), progress)
+    expect(s.openWorkspace().map((c) => c.action)).toContain('created')
+    const file = Object.keys(skeleton.solution)[0]
+    const mine = join(s.workspace, file)
+    expect((await s.solutionDiffs(skeleton)).find((d) => d.file === file)).toMatchObject({matches: false})
+    // A learner's file that is gone is a difference, written without a backup (there is nothing to keep).
+    rmSync(mine)
+    const missing = s.solutionFiles(skeleton)
+    const gone = missing.find((f) => f.name === file)!
+    expect(gone.differs).toBe(true)
+    const {backups, loaded} = await s.applySolution(missing)
+    expect(backups).toEqual([])
+    expect(loaded).toBeUndefined()
+    expect(readFileSync(mine)).toEqual(readFileSync(gone.solutionPath))
+    expect((await s.solutionDiffs(skeleton)).every((d) => d.matches)).toBe(true)
+    // Opening the workspace again changes nothing the learner has.
+    expect(s.openWorkspace()).toEqual([])
+    expect(existsSync(mine)).toBe(true)
   })
 })
