@@ -1,45 +1,19 @@
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import {existsSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {stateDir} from '../host/paths.js'
-import {processAlive, processStartTime} from '../host/processes.js'
+import {processStartTime} from '../host/processes.js'
 import {RingReader, pinnedMapId} from '../bpf/ringbuf.js'
 import {readCounterSlot} from '../bpf/counters.js'
-import {decodeFlowEvent, FLOW_EVENT_SIZE, FlowDecodeError, type FlowEvent} from '../bpf/flow-events.js'
+import {decodeFlowEvent, FlowDecodeError, type FlowEvent} from '../bpf/flow-events.js'
+import {claimRing, observeDir, releaseRing, ringOwner, writeRingOwner} from './ring-owner.js'
+import {flowLogEnd, FlowLogWriter, readFlowLogFrom} from './flow-log.js'
 
 // Where flow events come from. A BPF ring buffer has one consumer position: two readers would
 // steal records from each other. So one process owns the ring (the first `observe`, or a check
-// when none runs): it drains the ring into a log (raw 32-byte records, the history `--last` reads)
-// and says in owner.json how far it has read. Every other reader follows the log: "attached
+// when none runs): it drains the ring into a log (flow-log.ts: raw 32-byte records, the history
+// `--last` reads) and says in owner.json (ring-owner.ts) how far it has read. Every other reader follows the log: "attached
 // through the owner". A reader that is gone (kill -9) is noticed by its pid, and replaced.
 
-/** One folder per pin dir: a ring, its owner and its log belong together. */
-export const observeDir = (pinDir: string): string =>
-  join(stateDir(), 'observe', pinDir.replace(/^\/sys\/fs\/bpf\/?/, '').replace(/[^\w.-]+/g, '_') || 'bpffs')
-const ownerPath = (pinDir: string): string => join(observeDir(pinDir), 'owner.json')
-export const flowLogPath = (pinDir: string): string => join(observeDir(pinDir), 'flows.bin')
-/** The log keeps at most this many events (4 MiB); older ones go. */
-const LOG_MAX_EVENTS = 131_072
 const DRAIN_MS = 20
-
-interface OwnerState {
-  pid: number
-  startTime?: number
-  /** CLOCK_MONOTONIC ns (the clock bpf_ktime_get_ns reads) when the owner last emptied the ring. */
-  drainedNs: string
-}
 
 export type FeedNotice = {kind: 'reloaded' | 'waiting' | 'skipped' | 'owner-gone'; message: string}
 
@@ -52,43 +26,6 @@ export interface FeedOptions {
 
 /** What the kernel's CLOCK_MONOTONIC reads now (process.hrtime is that clock on Linux). */
 export const monotonicNs = (): bigint => process.hrtime.bigint()
-
-/** The process that owns the ring now, if it is alive. */
-export function ringOwner(pinDir: string): OwnerState | undefined {
-  try {
-    const o = JSON.parse(readFileSync(ownerPath(pinDir), 'utf8')) as OwnerState
-    return processAlive(o.pid, o.startTime) ? o : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Become the ring's owner unless a live process is: owner.json made with O_EXCL, so two readers
- * starting at once cannot both own it; a dead owner's file is taken over.
- */
-function claimRing(pinDir: string): boolean {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      closeSync(openSync(ownerPath(pinDir), 'wx'))
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const raw = (() => {
-        try {
-          return readFileSync(ownerPath(pinDir), 'utf8')
-        } catch {
-          return undefined
-        }
-      })()
-      // Empty: another reader between its create and its first write: it owns the ring.
-      if (raw === '' && Date.now() - statSync(ownerPath(pinDir)).mtimeMs < 2000) return false
-      if (ringOwner(pinDir)) return false
-      rmSync(ownerPath(pinDir), {force: true})
-    }
-  }
-  return false
-}
 
 /** Thrown when the program has no flow_events ring: it says what to load. */
 export class NoRingError extends Error {}
@@ -115,34 +52,6 @@ export function lostSoFar(pinDir: string): bigint {
   }
 }
 
-/** The last `n` events of the log (history from earlier readers). Bad records are skipped. */
-export function loggedEvents(pinDir: string, n: number): FlowEvent[] {
-  if (n <= 0 || !existsSync(flowLogPath(pinDir))) return []
-  const size = statSync(flowLogPath(pinDir)).size
-  const count = Math.min(n, Math.floor(size / FLOW_EVENT_SIZE))
-  const fd = openSync(flowLogPath(pinDir), 'r')
-  try {
-    const buf = Buffer.alloc(count * FLOW_EVENT_SIZE)
-    readSync(fd, buf, 0, buf.length, size - (size % FLOW_EVENT_SIZE) - buf.length)
-    return decodeAll(buf).events
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function decodeAll(buf: Buffer): {events: FlowEvent[]; bad: string[]} {
-  const events: FlowEvent[] = []
-  const bad: string[] = []
-  for (let o = 0; o + FLOW_EVENT_SIZE <= buf.length; o += FLOW_EVENT_SIZE) {
-    try {
-      events.push(decodeFlowEvent(buf.subarray(o, o + FLOW_EVENT_SIZE)))
-    } catch (err) {
-      bad.push((err as Error).message)
-    }
-  }
-  return {events, bad}
-}
-
 /**
  * A live feed of flow events: the ring's owner if nobody else is, else a follower of the owner's
  * log. `drainNow()` hands over everything submitted up to this moment (an owner consumes the ring;
@@ -151,7 +60,7 @@ function decodeAll(buf: Buffer): {events: FlowEvent[]; bad: string[]} {
 export class FlowFeed {
   private reader?: RingReader
   private timer?: NodeJS.Timeout
-  private logFd?: number
+  private log?: FlowLogWriter
   private logOffset = 0
   private skipped = 0
   private lastSkip = ''
@@ -173,8 +82,7 @@ export class FlowFeed {
     mkdirSync(observeDir(o.pinDir), {recursive: true})
     if (!claimRing(o.pinDir)) {
       const f = new FlowFeed(o, 'follower')
-      f.logOffset = existsSync(flowLogPath(o.pinDir)) ? statSync(flowLogPath(o.pinDir)).size : 0
-      f.logOffset -= f.logOffset % FLOW_EVENT_SIZE
+      f.logOffset = flowLogEnd(o.pinDir)
       f.timer = setInterval(() => f.follow(), DRAIN_MS)
       return f
     }
@@ -197,23 +105,16 @@ export class FlowFeed {
     try {
       this.reader = RingReader.open(ringPin(this.o.pinDir), (r) => this.record(r))
     } catch (err) {
-      rmSync(ownerPath(this.o.pinDir), {force: true})
+      releaseRing(this.o.pinDir)
       throw err
     }
-    this.logFd = openSync(flowLogPath(this.o.pinDir), 'a')
-    this.writeOwner(0n)
+    this.log = new FlowLogWriter(this.o.pinDir)
+    writeRingOwner(this.o.pinDir, this.startTime, 0n)
     this.timer = setInterval(() => this.tick(), DRAIN_MS)
   }
 
-  private writeOwner(drainedNs: bigint): void {
-    const state: OwnerState = {pid: process.pid, startTime: this.startTime, drainedNs: String(drainedNs)}
-    const tmp = `${ownerPath(this.o.pinDir)}.${process.pid}.tmp`
-    writeFileSync(tmp, JSON.stringify(state))
-    renameSync(tmp, ownerPath(this.o.pinDir))
-  }
-
   private record(r: Buffer): void {
-    if (this.logFd !== undefined) writeSync(this.logFd, r)
+    this.log?.append(r)
     try {
       this.o.onEvent(decodeFlowEvent(r))
     } catch (err) {
@@ -247,8 +148,8 @@ export class FlowFeed {
     if (!this.reader) return
     const now = monotonicNs()
     this.reader.consume()
-    this.trimLog()
-    this.writeOwner(now)
+    this.log?.trim()
+    writeRingOwner(this.o.pinDir, this.startTime, now)
   }
 
   private followReload(): void {
@@ -271,41 +172,12 @@ export class FlowFeed {
     this.o.onNotice?.({kind: 'reloaded', message: 'the program was reloaded: reading its new flow_events ring'})
   }
 
-  private trimLog(): void {
-    if (this.logFd === undefined) return
-    const size = statSync(flowLogPath(this.o.pinDir)).size
-    if (size <= LOG_MAX_EVENTS * FLOW_EVENT_SIZE) return
-    // Keep the newer half; followers notice the file shrank and start over from its end.
-    const keep = Math.floor(LOG_MAX_EVENTS / 2) * FLOW_EVENT_SIZE
-    const buf = Buffer.alloc(keep)
-    const fd = openSync(flowLogPath(this.o.pinDir), 'r+')
-    try {
-      readSync(fd, buf, 0, keep, size - (size % FLOW_EVENT_SIZE) - keep)
-      ftruncateSync(fd, 0)
-      writeSync(fd, buf, 0, keep, 0)
-    } finally {
-      closeSync(fd)
-    }
-  }
-
   private follow(): void {
-    if (!existsSync(flowLogPath(this.o.pinDir))) return
-    const size = statSync(flowLogPath(this.o.pinDir)).size
-    if (size < this.logOffset) this.logOffset = size - (size % FLOW_EVENT_SIZE) // trimmed
-    const n = Math.floor((size - this.logOffset) / FLOW_EVENT_SIZE)
-    if (n > 0) {
-      const buf = Buffer.alloc(n * FLOW_EVENT_SIZE)
-      const fd = openSync(flowLogPath(this.o.pinDir), 'r')
-      try {
-        readSync(fd, buf, 0, buf.length, this.logOffset)
-      } finally {
-        closeSync(fd)
-      }
-      this.logOffset += buf.length
-      const {events, bad} = decodeAll(buf)
-      events.forEach((e) => this.o.onEvent(e))
-      bad.forEach((b) => this.skip(b))
-    }
+    const read = readFlowLogFrom(this.o.pinDir, this.logOffset)
+    if (!read) return
+    this.logOffset = read.offset
+    read.events.forEach((e) => this.o.onEvent(e))
+    read.bad.forEach((b) => this.skip(b))
     if (!ringOwner(this.o.pinDir) && claimRing(this.o.pinDir)) {
       // The owner went away: take the ring over, so events keep coming.
       clearInterval(this.timer)
@@ -349,9 +221,9 @@ export class FlowFeed {
       }
       this.reader?.close()
       this.reader = undefined
-      if (this.logFd !== undefined) closeSync(this.logFd)
-      this.logFd = undefined
-      if (ringOwner(this.o.pinDir)?.pid === process.pid) rmSync(ownerPath(this.o.pinDir), {force: true})
+      this.log?.close()
+      this.log = undefined
+      if (ringOwner(this.o.pinDir)?.pid === process.pid) releaseRing(this.o.pinDir)
     }
   }
 }
