@@ -1,9 +1,9 @@
-// Lint for src/, test/ and scripts/: typescript-eslint's recommended rules; formatting is Prettier's.
+// Lint for src/, labs/ (each lab's module and tests), test/ and scripts/: typescript-eslint's recommended rules; formatting is Prettier's.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/', 'node_modules/', 'labs/']},
+  {ignores: ['dist/', 'node_modules/']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

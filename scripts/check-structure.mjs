@@ -2,7 +2,11 @@
 // The import graph's rules, checked on every test run (scripts/test.sh runs this first):
 //  - no import cycle between files of src/;
 //  - no upward import: a layer imports only layers below it (or files of its own layer), so
-//    host/ imports neither net/ nor bpf/.
+//    host/ imports neither net/ nor bpf/;
+//  - each lab's module (labs/NN-slug/*.ts, checks/) is the "lab" layer: it imports the engine and the
+//    layers below, and of another lab only what that lab exports (its context.ts, checks/index.ts);
+//    nothing in src/ imports a lab (the engine knows no lab).
+// `#name/…` imports (package.json "imports") count as src/name/… (#engine/… is src/labs/…).
 // Imports are read from the source text (`from '...'` and `import('...')` with a literal path).
 // Usage: node scripts/check-structure.mjs [--src DIR] [--quiet]   (exit 1 with one line per violation)
 import {readdirSync, readFileSync, statSync} from 'node:fs'
@@ -12,12 +16,14 @@ import {fileURLToPath} from 'node:url'
 const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
 const src = resolve(flag('--src') ?? join(dirname(dirname(fileURLToPath(import.meta.url))), 'src'))
 const root = dirname(src)
+const labsDir = join(root, 'labs')
 
 // Highest first. A file may import from its own layer and from any layer with a smaller number.
 const LAYERS = {
   hooks: 9,
   commands: 8,
   ui: 7,
+  lab: 6.5,
   labs: 6,
   metrics: 5,
   policy: 5,
@@ -44,30 +50,64 @@ function files(dir) {
   })
 }
 
-const layerOf = (file) => relative(src, file).split('/')[0]
-const all = files(src)
+const inLab = (file) => file.startsWith(labsDir + '/')
+const labOf = (file) => relative(labsDir, file).split('/')[0]
+const layerOf = (file) => (inLab(file) ? 'lab' : relative(src, file).split('/')[0])
+// A lab's module: its folder's .ts files and checks/ (its tests and its starter are not the module).
+const labFiles = () =>
+  !statSafe(labsDir)
+    ? []
+    : readdirSync(labsDir)
+        .filter((d) => /^\d\d-/.test(d))
+        .flatMap((d) => [
+          ...readdirSync(join(labsDir, d))
+            .filter((n) => n.endsWith('.ts'))
+            .map((n) => join(labsDir, d, n)),
+          ...(statSafe(join(labsDir, d, 'checks')) ? files(join(labsDir, d, 'checks')) : []),
+        ])
+function statSafe(p) {
+  try {
+    return statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+const all = [...files(src), ...labFiles()]
 const known = new Set(all)
 const edges = new Map()
+const resolveSpec = (from, spec) => {
+  const hash = /^#([a-z]+)\/(.*)$/.exec(spec)
+  if (hash) return join(src, hash[1] === 'engine' ? 'labs' : hash[1], hash[2])
+  return spec.startsWith('.') ? resolve(dirname(from), spec) : undefined
+}
 for (const f of all) {
   const text = readFileSync(f, 'utf8')
   const targets = []
-  for (const m of text.matchAll(/(?:from\s+|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
-    const t = resolve(dirname(f), m[1]).replace(/\.js$/, '.ts')
-    if (known.has(t)) targets.push(t)
+  for (const m of text.matchAll(/(?:from\s+|import\()\s*'((?:\.{1,2}\/|#)[^']+)'/g)) {
+    const t = resolveSpec(f, m[1])?.replace(/\.js$/, '.ts')
+    if (t && known.has(t)) targets.push(t)
   }
   edges.set(f, [...new Set(targets)])
 }
+// What one lab may import of another: what it exports for the labs that build on it.
+const labExports = (file) => /^[^/]+\/(context\.ts|checks\/index\.ts)$/.test(relative(labsDir, file))
 
 const problems = []
 for (const [f, targets] of edges) {
   for (const t of targets) {
     const [lf, lt] = [layerOf(f), layerOf(t)]
-    if (!(lf in LAYERS) || !(lt in LAYERS))
+    if (!inLab(f) && inLab(t))
+      problems.push(`the engine names a lab: ${relative(root, f)} imports ${relative(root, t)} (labs are discovered)`)
+    else if (!(lf in LAYERS) || !(lt in LAYERS))
       problems.push(
         `${relative(root, f)}: imports ${relative(root, t)}, and one of them is in no known layer (${lf}, ${lt})`,
       )
     else if (LAYERS[lt] > LAYERS[lf])
       problems.push(`upward import: ${relative(root, f)} (${lf}) imports ${relative(root, t)} (${lt})`)
+    else if (lf === 'lab' && inLab(t) && labOf(f) !== labOf(t) && !labExports(t))
+      problems.push(
+        `another lab's internals: ${relative(root, f)} imports ${relative(root, t)} (import its context.ts or checks/index.ts)`,
+      )
   }
 }
 

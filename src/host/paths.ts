@@ -37,10 +37,5 @@ export const workspaceDir = (flag?: string): string =>
 /** The package root (where labs/, bpf/ and dist/ live), from this compiled file's location. */
 export const packageRoot = (): string => resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const labsRoot = (): string => join(packageRoot(), 'labs')
-/**
- * Lab roots beyond the package's own (EBPFCNI_LAB_ROOTS, ':'-separated), each laid out as the
- * package is: content in ROOT/labs/NN-slug/, the module in ROOT/dist/labs/labN/module.js.
- */
-export const extraLabRoots = (): string[] => (process.env.EBPFCNI_LAB_ROOTS ?? '').split(':').filter(Boolean)
 /** Compiled helper scripts run as separate processes (e.g. the httpbin workload). */
 export const distFile = (rel: string): string => join(packageRoot(), 'dist', rel)

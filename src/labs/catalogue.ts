@@ -3,7 +3,7 @@ import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {z} from 'zod'
-import {extraLabRoots, labsRoot, stateDir} from '../host/paths.js'
+import {labsRoot, stateDir} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 
 // yaml and zod load only when a lab.yaml changed since the last run (a cache keyed by each file's
@@ -50,7 +50,7 @@ export type LabStep = z.infer<Schemas['StepSchema']>
 export type Lab = z.infer<Schemas['LabSchema']> & {
   /** Its content folder (labs/NN-slug). */
   dir: string
-  /** Its module: labN/module.js beside this file for the package's labs, ROOT/dist/labs/labN for others. */
+  /** Its module (see moduleFileOf): in its own folder, or compiled to dist/labs/NN-slug/. */
   moduleFile: string
 }
 
@@ -109,20 +109,21 @@ function readLabYaml(file: string): LabContent {
   return lab
 }
 
-/** The package's lab modules live beside this file (src/labs when run from source, dist/labs built). */
-export const packageModulesDir = dirname(fileURLToPath(import.meta.url))
+/** The package's compiled labs live beside the engine: dist/labs/NN-slug/ (tsconfig.labs.json). */
+const packageModulesDir = dirname(fileURLToPath(import.meta.url))
+/** Run from source (vitest), a lab's module is its folder's module.ts, not a compiled copy. */
+const fromSource = fileURLToPath(import.meta.url).endsWith('.ts')
+
+/** A lab's module: its folder's module.ts, compiled to dist/labs/NN-slug/module.js (its module.ts from source). */
+const moduleFileOf = (labDir: string, folder: string, modulesDir: string): string =>
+  fromSource ? join(labDir, 'module.ts') : join(modulesDir, folder, 'module.js')
 
 /**
- * Every lab: the folders labs/NN-slug/ with a lab.yaml, in the package and in each extra lab root,
- * by id. The folder's number is the lab's id, and an id is taken once.
+ * Every lab: the folders labs/NN-slug/ with a lab.yaml, by id. The folder's number is the lab's id,
+ * and an id is taken once.
  */
 export function loadLabs(root?: string): Lab[] {
-  const roots = root
-    ? [{content: root, modules: packageModulesDir}]
-    : [
-        {content: labsRoot(), modules: packageModulesDir},
-        ...extraLabRoots().map((r) => ({content: join(r, 'labs'), modules: join(r, 'dist', 'labs')})),
-      ]
+  const roots = [{content: root ?? labsRoot(), modules: packageModulesDir}]
   const labs = roots.flatMap(({content, modules}) =>
     !existsSync(content)
       ? []
@@ -133,7 +134,7 @@ export function loadLabs(root?: string): Lab[] {
             const lab = readLabYaml(file)
             if (lab.id !== Number(d.slice(0, 2)))
               throw new Error(`${file}: id ${lab.id} does not match its folder ${d} (the folder's number is the id)`)
-            return {...lab, dir: join(content, d), moduleFile: join(modules, `lab${lab.id}`, 'module.js')}
+            return {...lab, dir: join(content, d), moduleFile: moduleFileOf(join(content, d), d, modules)}
           }),
   )
   const ids = labs.map((l) => l.id)

@@ -1,12 +1,11 @@
-import {existsSync, readdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync} from 'node:fs'
 import {pathToFileURL} from 'node:url'
 import type {Discoverer} from '../host/reset.js'
 import type {LabModule} from './lab-module.js'
-import {loadLabs, packageModulesDir, type Lab} from './catalogue.js'
+import {loadLabs, type Lab} from './catalogue.js'
 
-// Lab modules, discovered: lab N's module is the default export of labN/module.js beside its
-// catalogue entry (catalogue.ts finds both). Modules load on first use, so `status` and `--help`
+// Lab modules, discovered: a lab's module is the default export of module.ts in its folder,
+// labs/NN-slug/ (compiled to dist/labs/NN-slug/module.js; catalogue.ts finds it). Modules load on first use, so `status` and `--help`
 // never load koffi, the pods or the checks.
 
 // Each lab's context is its own type; the engine only hands a module's context back to its checks.
@@ -17,11 +16,11 @@ const loaded = new Map<string, Promise<AnyLabModule | undefined>>()
 
 /** The module of a catalogue entry, or undefined when its folder has none. */
 export function moduleOf(lab: Lab): Promise<AnyLabModule | undefined> {
-  const file = [lab.moduleFile, lab.moduleFile.replace(/\.js$/, '.ts')].find((f) => existsSync(f))
-  if (!file) return Promise.resolve(undefined)
+  const file = lab.moduleFile
+  if (!existsSync(file)) return Promise.resolve(undefined)
   let m = loaded.get(file)
   if (!m) {
-    m = import(pathToFileURL(lab.moduleFile).href).then((x: {default?: AnyLabModule}) => {
+    m = import(pathToFileURL(file).href).then((x: {default?: AnyLabModule}) => {
       if (!x.default?.checks) throw new Error(`${file} has no default export of a lab module (files, checks, context)`)
       return x.default
     })
@@ -35,16 +34,11 @@ export async function labModule(id: number): Promise<AnyLabModule | undefined> {
   return lab ? moduleOf(lab) : undefined
 }
 
-/** The lab numbers that have a module folder (labN/module.*) among the package's modules. */
-export function moduleFolders(modulesDir = packageModulesDir): number[] {
-  if (!existsSync(modulesDir)) return []
-  return readdirSync(modulesDir)
-    .map((d) => /^lab(\d+)$/.exec(d))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .filter((m) => ['module.ts', 'module.js'].some((f) => existsSync(join(modulesDir, m[0], f))))
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b)
-}
+/** The labs that have a module in their folder (a lab without one can only be read, not checked). */
+export const labsWithModules = (): number[] =>
+  loadLabs()
+    .filter((l) => existsSync(l.moduleFile))
+    .map((l) => l.id)
 
 /** Lab `id` and every lab it builds on, transitively. */
 export async function labAndFoundations(id: number): Promise<number[]> {

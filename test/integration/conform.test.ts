@@ -5,7 +5,7 @@ import {runConform} from '../../src/conform/conform.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
-import {LAB1_MUTANTS} from '../fixtures/lab1-mutants.js'
+import {LAB1_MUTANTS} from '../../labs/01-bridge-cni/test/mutants.js'
 
 const FIXTURES = join(repoRoot, 'test/fixtures/plugins')
 

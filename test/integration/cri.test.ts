@@ -6,8 +6,8 @@ import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from
 import {hostSnapshot, deleteLinkQuietly} from '../helpers/host.js'
 // The registry first: lab modules import each other through it (an import cycle issue 14 removes).
 import '../../src/labs/registry.js'
-import {lab1Context} from '../../src/labs/lab1/context.js'
-import {LAB1_CHECKS} from '../../src/labs/lab1/checks/index.js'
+import {lab1Context} from '../../labs/01-bridge-cni/context.js'
+import {LAB1_CHECKS} from '../../labs/01-bridge-cni/checks/index.js'
 import {runCheck} from '../../src/checks/engine.js'
 import {Ledger} from '../../src/host/ledger.js'
 import {CriPodSource} from '../../src/policy/pods.js'

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
 import {repoRoot} from '../helpers/env.js'
-import {checkIdsDisagree, labModule, moduleFolders} from '../../src/labs/registry.js'
+import {checkIdsDisagree, labModule, labsWithModules} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
 // @ts-expect-error -- a plain .mjs script, imported for its measure() (no type declarations)
 import {measure, linesAdded, BUDGET} from '../../scripts/core-path.mjs'
@@ -17,7 +17,7 @@ const labs = loadLabs()
 
 describe('lab content', () => {
   it('every lab.yaml passes the schema (loadLabs refuses one that does not), with unique step ids; content folders and lab modules match', () => {
-    expect(labs.map((l) => l.id)).toEqual(moduleFolders())
+    expect(labs.map((l) => l.id)).toEqual(labsWithModules())
     for (const lab of labs) expect(new Set(lab.steps.map((s) => s.id)).size, `lab ${lab.id}`).toBe(lab.steps.length)
   })
 

@@ -6,7 +6,8 @@ import {execa} from 'execa'
 import {repoRoot} from '../helpers/env.js'
 
 // scripts/check-structure.mjs guards the import graph in the test command: it must pass on the
-// project, and fail, naming the file, on a cycle, an upward import and host/ importing net/.
+// project, and fail, naming the file, on a cycle, an upward import and host/ importing net/; on a
+// lab reaching into another lab's internals, and on the engine naming a lab.
 const check = (src?: string) =>
   execa('node', [join(repoRoot, 'scripts/check-structure.mjs'), ...(src ? ['--src', src] : [])], {reject: false})
 
@@ -34,5 +35,31 @@ describe('the structure check', () => {
     expect(r.stderr).toMatch(/import cycle: src\/labs\/a\.ts ↔ src\/labs\/b\.ts/)
     expect(r.stderr).toMatch(/upward import: src\/cni\/up\.ts \(cni\) imports src\/labs\/a\.ts \(labs\)/)
     expect(r.stderr).toMatch(/upward import: src\/host\/x\.ts \(host\) imports src\/net\/ip\.ts \(net\)/)
+  })
+
+  it("fails on a lab importing another lab's internals or the commands, and on the engine naming a lab", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ebpfcni-structure-'))
+    const src = join(dir, 'src')
+    for (const d of ['src/labs', 'src/checks', 'src/commands', 'labs/01-a/checks', 'labs/02-b/checks'])
+      mkdirSync(join(dir, d), {recursive: true})
+    writeFileSync(join(src, 'checks/engine.ts'), 'export const fail = 1\n')
+    writeFileSync(join(src, 'commands/lab.ts'), 'export const run = 1\n')
+    writeFileSync(join(src, 'labs/registry.ts'), "import {x} from '../../labs/01-a/module.js'\n")
+    writeFileSync(join(dir, 'labs/01-a/context.ts'), "import {fail} from '#checks/engine.js'\nexport const c = fail\n")
+    writeFileSync(join(dir, 'labs/01-a/module.ts'), "import {c} from './context.js'\nexport const x = c\n")
+    writeFileSync(join(dir, 'labs/01-a/checks/add.ts'), 'export const add = 1\n')
+    // lab 2 may use lab 1's context; not its check files, not a command
+    writeFileSync(
+      join(dir, 'labs/02-b/context.ts'),
+      "import {c} from '../01-a/context.js'\nimport {add} from '../01-a/checks/add.js'\nimport {run} from '#commands/lab.js'\n",
+    )
+    const r = await check(src)
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toMatch(/another lab's internals: labs\/02-b\/context\.ts imports labs\/01-a\/checks\/add\.ts/)
+    expect(r.stderr).not.toMatch(/labs\/02-b\/context\.ts imports labs\/01-a\/context\.ts/)
+    expect(r.stderr).toMatch(
+      /upward import: labs\/02-b\/context\.ts \(lab\) imports src\/commands\/lab\.ts \(commands\)/,
+    )
+    expect(r.stderr).toMatch(/the engine names a lab: src\/labs\/registry\.ts imports labs\/01-a\/module\.ts/)
   })
 })

@@ -1,0 +1,155 @@
+import {validateResult} from '#cni/result.js'
+import {addrs, link, links, routes} from '#net/ip.js'
+import {httpGet, ping} from '#net/probes.js'
+import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
+import {type Lab1Context} from '../context.js'
+import {cidrInfo, ip2int} from '#net/ipv4.js'
+import {podIface, podLink, hostEnd} from './shared.js'
+
+/** Step add's checks (lab.yaml orders the run). */
+export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
+  {
+    id: 'cni.add.succeeds',
+    title: 'ADD succeeds and prints a result',
+    hint: 'ADD must exit 0 and print exactly one JSON result on stdout; send any logging to stderr (>&2).',
+    run: async (ctx) => {
+      const a = await ctx.plugin.podA()
+      const call = a.outcome.calls.at(-1)
+      if (!call?.ok) fail(a.outcome.problem ?? 'ADD failed')
+      return `ADD exited 0 in ${Math.round(call.run?.durationMs ?? 0)} ms`
+    },
+  },
+  {
+    id: 'cni.add.result-schema',
+    title: "the ADD result matches the spec for the config's version",
+    hint: "Build the result with jq -n: interfaces (host veth, pod interface with mac and sandbox), ips (address in CIDR form, gateway, interface index into interfaces), routes. Use the config's cniVersion.",
+    run: async (ctx) => {
+      const a = await ctx.plugin.podA()
+      const call = a.outcome.calls.at(-1)
+      if (!call?.ok) throw new CheckSkip('needs a successful ADD (cni.add.succeeds)')
+      const problems = validateResult(call.json, a.net.cniVersion)
+      const r = call.json as {ips?: unknown[]; interfaces?: unknown[]}
+      if (!Array.isArray(r.ips) || r.ips.length === 0)
+        problems.push('"ips" is empty: the runtime cannot learn the pod\'s address')
+      if (!Array.isArray(r.interfaces) || r.interfaces.length === 0) problems.push('"interfaces" is empty')
+      if (problems.length) fail(problems.join('; '))
+      return `valid ${a.net.cniVersion} result`
+    },
+  },
+  {
+    id: 'cni.add.iface',
+    title: 'CNI_IFNAME exists in the pod, is up, and has the MAC the result says',
+    hint: 'Create the veth with the pod end named "$CNI_IFNAME" inside "$CNI_NETNS" (ip link add … peer name "$CNI_IFNAME" netns "$CNI_NETNS"), bring it up, and report its MAC.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const l = await podLink(a)
+      if (!l)
+        fail(
+          `no interface ${a.att.ifname} in the pod's netns; saw: ${(await links(a.netnsName)).map((x) => x.ifname).join(', ')}`,
+        )
+      if (!l.flags.includes('UP'))
+        fail(
+          `${a.att.ifname} is in the pod but down (flags ${l.flags.join(',')})`,
+          `ip link set ${a.att.ifname} up inside the pod`,
+        )
+      const iface = podIface(a)
+      if (!iface) fail(`the result has no interface with a "sandbox" or named ${a.att.ifname}`)
+      if (!iface.mac) fail(`the result's pod interface has no "mac"; the interface's MAC is ${l.address}`)
+      if (iface.mac.toLowerCase() !== l.address?.toLowerCase())
+        fail(
+          `the result says ${a.att.ifname} has MAC ${iface.mac} but it has ${l.address}`,
+          'read the MAC after creating the veth (ip -br link show dev …) and put that in the result',
+        )
+      return `${a.att.ifname} is up with MAC ${l.address}`
+    },
+  },
+  {
+    id: 'cni.add.ip',
+    title: "the result's address is on the pod interface, inside podcidr, not the gateway",
+    hint: 'Allocate from podcidr, skipping the network address, the gateway (first host) and the broadcast; ip addr add ADDR/PREFIX dev "$CNI_IFNAME" inside the pod.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const ipcfg = a.outcome.result?.ips?.[0]
+      if (!ipcfg) fail('the result has no ips')
+      const [ip, prefix] = ipcfg.address.split('/')
+      const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
+      const n = ip2int(ip)
+      if (n < c.net || n > c.bcast) fail(`the pod got ${ip}, outside podcidr ${ctx.plugin.podcidrOf(a.net)}`)
+      if (n === c.net || n === c.bcast)
+        fail(
+          `the pod got ${ip}, the ${n === c.net ? 'network' : 'broadcast'} address of ${ctx.plugin.podcidrOf(a.net)}`,
+        )
+      if (ip === c.gateway) fail(`the pod got ${ip}, which is the gateway (it belongs on the bridge)`)
+      if (Number(prefix) !== c.prefix) fail(`the result's prefix is /${prefix} but podcidr is /${c.prefix}`)
+      const on =
+        (await addrs(a.netnsName, a.att.ifname))[0]?.addr_info
+          .filter((x) => x.family === 'inet')
+          .map((x) => `${x.local}/${x.prefixlen}`) ?? []
+      if (!on.includes(ipcfg.address))
+        fail(`the result says ${ipcfg.address} but ${a.att.ifname} has ${on.join(', ') || 'no IPv4 address'}`)
+      return `${ipcfg.address} on ${a.att.ifname}`
+    },
+  },
+  {
+    id: 'cni.add.route',
+    title: 'the pod has a default route via the gateway',
+    hint: 'Inside the pod: ip route add default via GATEWAY dev "$CNI_IFNAME" (the gateway is the first host of podcidr).',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway
+      const def = (await routes(a.netnsName)).find((r) => r.dst === 'default')
+      if (!def)
+        fail(
+          `no default route in the pod; routes: ${(await routes(a.netnsName)).map((r) => r.dst).join(', ') || 'none'}`,
+        )
+      if (def.gateway !== gw)
+        fail(`the default route goes via ${def.gateway ?? `dev ${def.dev} (no gateway)`}; expected via ${gw}`)
+      return `default via ${gw} dev ${def.dev}`
+    },
+  },
+  {
+    id: 'cni.add.bridge',
+    title: 'the host end is up and on the bridge; the gateway address is on the bridge',
+    hint: 'ip link set HOSTVETH master BRIDGE up; ip addr add GATEWAY/PREFIX dev BRIDGE (once, when you create the bridge); ip link set BRIDGE up.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const bridge = ctx.plugin.bridgeOf(a.net)
+      const host = await hostEnd(a)
+      if (!host) fail(`cannot find the host end of ${a.att.ifname}: is it a veth pair with one end in the pod?`)
+      if (host.master !== bridge)
+        fail(
+          `host end ${host.ifname} is ${host.master ? `on ${host.master}` : 'not on any bridge'}; expected on ${bridge}`,
+        )
+      if (!host.flags.includes('UP')) fail(`host end ${host.ifname} is down`, `ip link set ${host.ifname} up`)
+      const br = await link(bridge)
+      if (!br?.flags.includes('UP')) fail(`bridge ${bridge} is down`)
+      const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
+      const on = (await addrs(undefined, bridge))[0]?.addr_info.map((x) => `${x.local}/${x.prefixlen}`) ?? []
+      if (!on.includes(`${c.gateway}/${c.prefix}`))
+        fail(`bridge ${bridge} has ${on.join(', ') || 'no address'}; expected the gateway ${c.gateway}/${c.prefix}`)
+      return `${host.ifname} on ${bridge} (${c.gateway}/${c.prefix})`
+    },
+  },
+  {
+    id: 'cni.connectivity',
+    title: 'pods reach each other over HTTP and the gateway over ICMP',
+    hint: 'If addresses and routes are right but traffic fails: is the host veth up and on the bridge, the bridge up, and is net.ipv4.ip_forward=1?',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
+      if (!b.outcome.ok || !b.ip)
+        fail(
+          `the first pod's ADD succeeded, a second pod's ADD failed: ${b.outcome.problem}`,
+          /exists/i.test(b.outcome.problem ?? '')
+            ? 'the second ADD made something the first already made: the bridge is shared by every pod, so create it only when it is missing (ip link show dev "$bridge" || ip link add …), and set its address with ip addr replace'
+            : "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
+        )
+      const get = await httpGet(b.netnsPath, `http://${a.ip}/get`)
+      if (!get.ok) fail(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
+      const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway
+      const p = await ping(b.netnsPath, gw, 1, 2)
+      if (!p.ok) fail(`sleep pod → gateway ${gw}: ${p.detail}`)
+      return `${b.ip} → ${a.ip}:80 HTTP 200; ${b.ip} → ${gw} ICMP`
+    },
+  },
+]

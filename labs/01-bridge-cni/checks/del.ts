@@ -1,0 +1,61 @@
+import {run} from '#host/exec.js'
+import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
+import {type Lab1Context} from '../context.js'
+import {delWhenGone} from '#checks/cni-assertions.js'
+import {cidrInfo} from '#net/ipv4.js'
+
+/** Step del's checks (lab.yaml orders the run). */
+export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
+  {
+    id: 'cni.check',
+    title: 'CHECK passes on a healthy pod and fails once its address is removed',
+    hint: 'On CHECK read .prevResult.ips[0].address and verify the interface, the address and the default route inside the pod; print an error JSON and exit 1 when something is missing.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      if (a.net.cniVersion.startsWith('0.3'))
+        throw new CheckSkip(`CHECK does not exist in cniVersion ${a.net.cniVersion}`)
+      const b = await ctx.plugin.podB()
+      if (!b.outcome.ok || !b.outcome.result) throw new CheckSkip('needs a second healthy pod')
+      const healthy = await ctx.pods.check(b, 'CHECK of a healthy pod')
+      if (!healthy.ok) fail(`CHECK on a healthy pod failed: ${healthy.problem}`)
+      const addr = b.outcome.result.ips?.[0]?.address
+      await run('ip', ['-n', b.netnsName, 'addr', 'del', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
+      const broken = await ctx.pods.check(b, 'CHECK of a broken pod')
+      await run('ip', ['-n', b.netnsName, 'addr', 'add', String(addr), 'dev', b.att.ifname], {timeoutMs: 5000})
+      await run(
+        'ip',
+        ['-n', b.netnsName, 'route', 'replace', 'default', 'via', cidrInfo(ctx.plugin.podcidrOf(b.net)).gateway],
+        {timeoutMs: 5000},
+      )
+      if (broken.ok) fail(`CHECK passed after ${addr} was removed from ${b.att.ifname}; it must verify the address`)
+      const error = broken.calls.at(-1)?.error
+      if (!error) fail(`CHECK after removing the address failed without an error JSON: ${broken.problem}`)
+      return `healthy: pass; address removed: ${error.msg}`
+    },
+  },
+  {
+    id: 'cni.del.idempotent',
+    title: 'DEL succeeds twice, and after the netns is gone',
+    hint: 'DEL must not fail when things are already gone: `ip link del … 2>/dev/null || true`, and never require CNI_NETNS to exist on DEL.',
+    run: async (ctx) => {
+      const net = ctx.plugin.checkNet('idem')
+      const p = await ctx.pods.attach(net, 'idem')
+      if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
+      const first = await ctx.pods.detach(p, {keepNetns: true})
+      if (!first.ok) fail(`the first DEL failed: ${first.problem}`)
+      const gone = await delWhenGone(ctx.pods, net, p, 'gone')
+      if (gone.second)
+        fail(
+          `a second DEL of the same pod failed: ${gone.second}`,
+          'the spec requires DEL to succeed when the resources are already gone',
+        )
+      if (gone.skipped) throw new CheckSkip(gone.skipped)
+      if (gone.netnsGone)
+        fail(
+          `DEL after the pod's netns was deleted failed: ${gone.netnsGone}`,
+          'the runtime may call DEL after the netns is gone; skip the netns work and still release the address',
+        )
+      return 'DEL twice: ok; DEL after the netns is gone: ok'
+    },
+  },
+]

@@ -1,0 +1,143 @@
+import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import {isIPv4} from 'node:net'
+import {isCidr} from '#cni/result.js'
+import {SUPPORTED_VERSIONS} from '#cni/spec.js'
+import {fail, type CheckDefinition} from '#checks/engine.js'
+import {type Lab1Context} from '../context.js'
+import {errorCaseProblems} from '#checks/cni-assertions.js'
+import {refusedCall} from './shared.js'
+
+const ERROR_CODES_HINT =
+  'Refuse with the starter\'s error CODE MSG [DETAILS]: it prints {"cniVersion","code","msg","details"} on stdout and exits 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.'
+
+/** The hint for what the refusals showed: the first cause a learner can act on. */
+function refusalHint(seen: string): string {
+  if (/stdout has text before the JSON/.test(seen))
+    return 'something your plugin prints goes to stdout before the error JSON: send every log and echo to stderr (>&2); stdout carries the JSON alone'
+  if (/exited 0/.test(seen))
+    return 'after printing the error JSON, exit non-zero: error() ends with exit 1, never return'
+  if (/should name/.test(seen))
+    return 'say which variable is missing in the error\'s msg, e.g. error 4 "CNI_CONTAINERID is not set"'
+  return ERROR_CODES_HINT
+}
+
+/** Step skeleton's checks (lab.yaml orders the run). */
+export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
+  {
+    id: 'plugin.present',
+    cost: 'cheap',
+    title: 'the plugin is installed and executable, with a shebang',
+    hint: 'Your plugin is ~/ebpfcni-lab/ebpfcni: start it with #!/usr/bin/env bash and chmod +x it; `ebpfcni check 1` installs it to /opt/cni/bin/ebpfcni.',
+    run: async (ctx) => {
+      const p = join(ctx.plugin.opts.cniBinDir, 'ebpfcni')
+      if (!existsSync(p)) fail(`${p} does not exist`)
+      if (!statSync(p).isFile()) fail(`${p} is not a regular file`)
+      try {
+        accessSync(p, constants.X_OK)
+      } catch {
+        fail(`${p} is not executable`, `chmod +x ${p}`)
+      }
+      const first = readFileSync(p, 'latin1').split('\n')[0]
+      if (!first.startsWith('#!'))
+        fail(
+          `${p} starts with ${JSON.stringify(first.slice(0, 40))}, not a shebang line: the kernel cannot run it`,
+          'make the first line #!/usr/bin/env bash',
+        )
+      return `${p} is executable (${first})`
+    },
+  },
+  {
+    id: 'config.valid',
+    cost: 'cheap',
+    title: 'the network config is valid',
+    hint: 'The config needs cniVersion, name, "type": "ebpfcni" (the executable CNI_PATH holds) and a podcidr like 10.10.0.0/24.',
+    run: async (ctx) => {
+      const file = ctx.plugin.opts.configFile
+      if (!existsSync(file)) fail(`${file} does not exist`)
+      let raw: Record<string, unknown>
+      try {
+        raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+      } catch (err) {
+        return fail(`${file} is not valid JSON: ${(err as Error).message}`)
+      }
+      const problems: string[] = []
+      if (!(SUPPORTED_VERSIONS as readonly string[]).includes(String(raw.cniVersion)))
+        problems.push(`cniVersion ${JSON.stringify(raw.cniVersion)} is not one of ${SUPPORTED_VERSIONS.join(', ')}`)
+      if (typeof raw.name !== 'string' || !raw.name) problems.push('"name" is missing')
+      if (raw.type !== 'ebpfcni')
+        problems.push(
+          `"type" is ${JSON.stringify(raw.type)}; the runtime looks for an executable of that name, and yours is "ebpfcni"`,
+        )
+      if (
+        !isCidr(raw.podcidr) ||
+        !isIPv4(String(raw.podcidr).split('/')[0]) ||
+        Number(String(raw.podcidr).split('/')[1]) > 30
+      )
+        problems.push(
+          `"podcidr" is ${JSON.stringify(raw.podcidr)}; expected an IPv4 CIDR of /30 or larger, like "10.10.0.0/24"`,
+        )
+      if (raw.bridge !== undefined && (typeof raw.bridge !== 'string' || raw.bridge.length > 15))
+        problems.push('"bridge" must be an interface name of at most 15 characters')
+      if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
+      return `${raw.name}: cniVersion ${raw.cniVersion}, podcidr ${raw.podcidr}, bridge ${raw.bridge ?? 'bridge0 (default)'}`
+    },
+  },
+  {
+    id: 'cni.version',
+    cost: 'cheap',
+    title: "VERSION answers in the cniVersion it was given and lists the versions it speaks, the config's included",
+    hint: 'On CNI_COMMAND=VERSION print {"cniVersion": <the cniVersion on stdin>, "supportedVersions": ["0.3.0","0.3.1","0.4.0","1.0.0"] ($SUPPORTED)} and exit 0: jq -cn --arg v "$cni_version" --argjson s "$SUPPORTED" \'{cniVersion: $v, supportedVersions: $s}\'',
+    run: async (ctx) => {
+      const net = ctx.plugin.learnerNet()
+      const version = async (v: string) => {
+        const call = await ctx.pods.invoke(
+          {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: v}},
+          `VERSION (${v})`,
+        )
+        if (!call.ok) fail(call.problem ?? 'VERSION failed')
+        return call.json as {cniVersion?: unknown; supportedVersions?: unknown}
+      }
+      const v = await version(net.cniVersion)
+      if (!Array.isArray(v?.supportedVersions))
+        fail(`VERSION printed ${JSON.stringify(v)?.slice(0, 100)}; expected an object with "supportedVersions": [...]`)
+      const s = v.supportedVersions as string[]
+      if (!s.includes(net.cniVersion))
+        fail(`supportedVersions is ${JSON.stringify(s)} but the config declares "${net.cniVersion}"`)
+      // The spec: VERSION's result carries the cniVersion of its input. Ask in another version it speaks.
+      const other = s.find((x) => x !== net.cniVersion) ?? net.cniVersion
+      const w = await version(other)
+      if (w?.cniVersion !== other)
+        fail(
+          `VERSION asked with cniVersion "${other}" (which it lists) answered with cniVersion ${JSON.stringify(w?.cniVersion)}: the spec has VERSION answer in the cniVersion it was given`,
+          'print the cniVersion read from stdin ($cni_version), not a fixed one',
+        )
+      return `supportedVersions ${JSON.stringify(s)}; asked in ${other}, answered in ${other}`
+    },
+  },
+  {
+    id: 'cni.errors',
+    cost: 'cheap',
+    title: "failures print the spec's error JSON with the right code and exit non-zero",
+    hint: ERROR_CODES_HINT,
+    run: async (ctx) => {
+      const net = ctx.plugin.learnerNet()
+      const withoutPodcidr = {...net.raw}
+      delete withoutPodcidr.podcidr
+      const problems = await errorCaseProblems(ctx.pods, [
+        refusedCall(
+          ctx,
+          'ADD without CNI_CONTAINERID',
+          {env: {containerId: undefined}},
+          {code: 4, mention: 'CNI_CONTAINERID'},
+        ),
+        refusedCall(ctx, 'ADD with an unparsable config', {stdinRaw: '{"cniVersion": "1.0.0", "name": '}, {code: 6}),
+        refusedCall(ctx, 'ADD with a config without podcidr', {stdin: withoutPodcidr}, {code: 7}),
+        refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
+        refusedCall(ctx, 'CNI_COMMAND=FOO', {command: 'FOO'}, {code: 4}),
+      ])
+      if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
+      return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4'
+    },
+  },
+]

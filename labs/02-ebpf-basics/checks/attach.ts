@@ -1,0 +1,131 @@
+import {join} from 'node:path'
+import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
+import {pinnedProgram, type Lab2Context} from '../context.js'
+import {PROG_TYPE} from '#bpf/object.js'
+import {hostPeer, link, links} from '#net/ip.js'
+import {httpGet} from '#net/probes.js'
+import {xdpIdOn} from './shared.js'
+
+/** Why a failed ADD left something: on the core path lab 1's fail() undoes nothing (its production step makes it). */
+const NOTHING_TO_UNDO =
+  "test the pin first in ADD, before the address and the veth are made: then there is nothing to undo (lab 1's fail() undoes nothing until its production step)"
+
+/** Step attach's checks (lab.yaml orders the run). */
+export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
+  {
+    id: 'bpf.pinned',
+    cost: 'cheap',
+    title: 'the program is pinned where the plugin attaches it, and is the current build',
+    hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
+    run: async (ctx) => {
+      const pin = ctx.program.xdpPin()
+      const p = pinnedProgram(pin)
+      if (!p) fail(`nothing is pinned at ${pin}`)
+      if (p.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p.type}, not XDP (${PROG_TYPE.XDP})`)
+      const l = await ctx.program.loaded()
+      if (l.ok && l.tag && l.tag !== p.tag)
+        fail(
+          `the pinned program (tag ${p.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
+          'load it again with --replace after each edit',
+        )
+      return `${pin}: XDP program ${p.id}, tag ${p.tag}`
+    },
+  },
+  {
+    id: 'cni.add.attaches-xdp',
+    title: "ADD attaches the pinned program to every pod's host veth",
+    hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
+    run: async (ctx) => {
+      const pinned = pinnedProgram(ctx.program.xdpPin())
+      if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
+      const pods = [await ctx.plugin.podA(), await ctx.plugin.podB()]
+      for (const p of pods) {
+        if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`)
+        const host = await hostPeer(p.netnsPath, p.att.ifname)
+        if (!host) fail(`cannot find pod ${p.name}'s host veth`)
+        const id = await xdpIdOn(host.ifname)
+        if (!id) fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
+        if (id !== pinned.id)
+          fail(
+            `${host.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
+          )
+      }
+      return `both pods' host veths run program ${pinned.id}`
+    },
+  },
+  {
+    id: 'cni.add.needs-pin',
+    title:
+      "with nothing pinned at the config's xdpPin, ADD fails with an error naming the pin, and leaves no veth and no address",
+    hint: 'First in ADD, before the address and the veth are made: [ -e "$xdp_pin" ] || error 5 "no XDP program pinned at $xdp_pin"; never `|| true` on the attach.',
+    run: async (ctx) => {
+      // A pin path that cannot exist: this check's own, under a directory nobody made.
+      const pin = join(ctx.pods.tmp, 'no-such-pin', 'xdp_prog')
+      const net = ctx.plugin.checkNet('nopin', {xdpPin: pin}) // a /29: 5 addresses
+      const bridge = ctx.plugin.bridgeOf(net)
+      for (let i = 0; i < 5; i++) {
+        const p = await ctx.pods.attach(net, `nopin${i}`)
+        if (p.outcome.ok)
+          fail(
+            `ADD succeeded with nothing pinned at ${pin}: a pod without the program it should run`,
+            'check the pin exists before attaching, and fail the ADD if it does not (an `|| true` hides it)',
+          )
+        const err = p.outcome.calls.at(-1)?.error
+        if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
+        if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
+          fail(`ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`)
+        if (await link(p.att.ifname, p.netnsName))
+          fail(`the failed ADD left ${p.att.ifname} in the pod's netns`, NOTHING_TO_UNDO)
+      }
+      const stray = (await links()).filter((l) => l.master === bridge)
+      if (stray.length)
+        fail(
+          `after 5 ADDs failed for want of the pin, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
+          NOTHING_TO_UNDO,
+        )
+      // Five failed ADDs in a /29: if any kept its address, the sixth (with the real pin) finds none.
+      if (!pinnedProgram(ctx.program.xdpPin()))
+        throw new CheckSkip(
+          `5 ADDs without a pin failed naming it and left no veth; proving they freed their addresses needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`,
+        )
+      const real = ctx.plugin.checkNet('nopin', {xdpPin: ctx.program.xdpPin()})
+      const ok = await ctx.pods.attach(real, 'nopin-after')
+      if (!ok.outcome.ok)
+        fail(
+          `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29 (the failed ones kept their addresses?): ${ok.outcome.problem}`,
+          NOTHING_TO_UNDO,
+        )
+      return `5 ADDs without a pin failed naming ${pin}; no veth left on ${bridge}, and the /29 still had an address`
+    },
+  },
+  {
+    id: 'bpf.traffic-passes',
+    title: 'pods still reach each other with the program attached',
+    hint: 'A program that returns XDP_DROP or XDP_ABORTED on a path real traffic takes (ARP) breaks the pods.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
+      if (!b.ip) throw new CheckSkip('needs two pods')
+      const r = await httpGet(b.netnsPath, `http://${a.ip}/get`)
+      if (!r.ok) fail(`sleep pod ${b.ip} → httpbin pod ${a.ip}: ${r.detail}`)
+      return `${b.ip} → ${a.ip} HTTP 200`
+    },
+  },
+  {
+    id: 'cni.del.detaches',
+    title: 'DEL leaves no XDP attachment behind',
+    hint: 'Deleting the host veth detaches the program; if your DEL keeps the veth, detach with: ip link set dev VETH xdpgeneric off',
+    run: async (ctx) => {
+      const net = ctx.plugin.learnerNet()
+      const p = await ctx.pods.attach(net, 'detach')
+      if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
+      const host = await hostPeer(p.netnsPath, p.att.ifname)
+      const del = await ctx.pods.detach(p, {keepNetns: true})
+      if (!del.ok) fail(`DEL failed: ${del.problem}`)
+      if (host && (await link(host.ifname)) && (await xdpIdOn(host.ifname)))
+        fail(`after DEL, ${host.ifname} still exists and still runs an XDP program`)
+      await ctx.pods.detach(p).catch(() => undefined)
+      return 'after DEL no veth (and no program) is left'
+    },
+  },
+]

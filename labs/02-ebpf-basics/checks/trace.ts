@@ -1,0 +1,92 @@
+import {isIPv4} from 'node:net'
+import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
+import {pinnedProgram, type Lab2Context} from '../context.js'
+import {closeFd} from '#bpf/ffi.js'
+import {objGet} from '#bpf/object.js'
+import {xdpAttach, XDP_FLAGS} from '#bpf/attach.js'
+import {hostPeer, xdpOff} from '#net/ip.js'
+import {httpGet} from '#net/probes.js'
+import {traceDuring} from '#bpf/trace.js'
+import {xdpIdOn} from './shared.js'
+
+/** Step trace's checks (lab.yaml orders the run). */
+export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
+  {
+    id: 'bpf.trace-shows-traffic',
+    title: 'traffic between two pods appears in trace_pipe with both addresses',
+    hint: 'bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); — then reload (--replace) and make new pods.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
+      const [aIp, bIp] = [a.ip, b.ip]
+      if (!aIp || !bIp) throw new CheckSkip('needs two pods')
+      const lines = await traceDuring(async () => {
+        for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${aIp}/get`)
+      })
+      const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
+      const both = lines.filter((l) => ips(l).includes(aIp) && ips(l).includes(bIp))
+      if (both.length === 0) {
+        const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
+        fail(
+          lines.length === 0
+            ? 'trace_pipe showed nothing while the pods talked'
+            : mentioning.length
+              ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}`
+              : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`,
+        )
+      }
+      return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${both[0].trim().slice(-60)}`
+    },
+  },
+  {
+    id: 'bpf.direction',
+    title: "XDP on a pod's host veth sees what the pod sends, never what is sent to it",
+    hint: 'Print the source first: bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr). The replies to sleep pass its veth too, but toward the pod: only TC (egress) would see them.',
+    run: async (ctx) => {
+      const a = await ctx.plugin.healthyA()
+      const b = await ctx.plugin.podB()
+      if (!b.ip || !a.ip) throw new CheckSkip('needs two pods')
+      const hostA = await hostPeer(a.netnsPath, a.att.ifname)
+      if (!hostA) throw new CheckSkip("needs the host side of the httpbin pod's veth")
+      if (!pinnedProgram(ctx.program.xdpPin()))
+        throw new CheckSkip(`needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`)
+      if (!(await xdpIdOn(hostA.ifname)))
+        throw new CheckSkip("needs the program attached to the pods' veths (cni.add.attaches-xdp)")
+      // Only sleep's veth keeps the program: what it prints is all that veth's XDP sees, both ways.
+      await xdpOff(hostA.ifname)
+      let lines: string[]
+      try {
+        lines = await traceDuring(async () => {
+          for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${a.ip}/get`)
+        })
+      } finally {
+        const fd = objGet(ctx.program.xdpPin())
+        try {
+          xdpAttach(hostA.ifindex, fd, XDP_FLAGS.SKB_MODE)
+        } finally {
+          closeFd(fd)
+        }
+      }
+      const pair = (l: string): string =>
+        (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? [])
+          .filter((x) => isIPv4(x))
+          .slice(0, 2)
+          .join('>')
+      const sent = lines.filter((l) => pair(l) === `${b.ip}>${a.ip}`).length
+      const toPod = lines.filter((l) => pair(l) === `${a.ip}>${b.ip}`).length
+      if (sent === 0 && toPod > 0)
+        fail(
+          `with the program on sleep's veth only, ${toPod} line(s) read ${a.ip} → ${b.ip} and none ${b.ip} → ${a.ip}: your printk prints the destination first`,
+        )
+      if (sent === 0)
+        fail(
+          `with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`,
+        )
+      if (toPod > 0)
+        fail(
+          `${toPod} line(s) read httpbin ${a.ip} → sleep ${b.ip} with the program on sleep's veth only: XDP does not see traffic toward the pod, so these lines print something else than saddr, daddr`,
+        )
+      return `program on sleep's veth only: ${sent} line(s) sleep → httpbin (what sleep sent), 0 httpbin → sleep (the replies went through the same veth toward the pod, unseen)`
+    },
+  },
+]

@@ -1,0 +1,98 @@
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {lab1Context, type Lab1Context, type PluginFixture, type PluginOptions} from '../01-bridge-cni/context.js'
+import type {CheckPods} from '#checks/check-pods.js'
+import {buildBpf, type BuildResult} from '#bpf/build.js'
+import {BpfObject, objGet, progInfo} from '#bpf/object.js'
+import {closeFd} from '#bpf/ffi.js'
+import {explainVerifierLog, type VerifierReport} from '#bpf/verifier.js'
+import {CheckSkip} from '#checks/engine.js'
+import {objectOf, PROGRAM_FILES} from '#engine/lab-module.js'
+
+export const DEFAULT_XDP_PIN = '/sys/fs/bpf/ebpfcni/xdp_prog'
+
+export interface Loaded {
+  ok: boolean
+  /** Program name -> fd, while the context lives (closed in cleanup). */
+  fds: Map<string, number>
+  /** Tag of xdp_prog as built from the current source. */
+  tag?: string
+  verifier?: VerifierReport & {errno: number}
+}
+
+/**
+ * The learner's program, built from the workspace and loaded (not pinned: this copy only measures
+ * and test-runs): lab 2's fixture, reused by labs 3 and 4.
+ */
+export class ProgramFixture {
+  private obj?: BpfObject
+
+  constructor(
+    readonly pods: CheckPods,
+    readonly plugin: PluginFixture,
+    readonly workspace: string,
+  ) {
+    pods.onCleanup('before-pods', () => this.obj?.close())
+  }
+
+  /** The pin the plugin attaches: the config's xdpPin, or the lab's default. */
+  xdpPin(): string {
+    const pin = this.plugin.rawConfig().xdpPin
+    return typeof pin === 'string' && pin ? pin : DEFAULT_XDP_PIN
+  }
+
+  built(): Promise<BuildResult> {
+    return this.pods.once('built', () =>
+      buildBpf(join(this.workspace, PROGRAM_FILES.program), join(this.pods.tmp, objectOf(PROGRAM_FILES.program))),
+    )
+  }
+
+  /** Load the current build (not pinned: this copy only measures and test-runs). */
+  loaded(): Promise<Loaded> {
+    return this.pods.once('loaded', async () => {
+      const b = await this.built()
+      if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
+      this.obj = BpfObject.open(b.object)
+      const r = this.obj.load()
+      if (!r.ok) return {ok: false, fds: new Map(), verifier: {...explainVerifierLog(r.log), errno: r.errno}}
+      const fds = new Map(this.obj.programs().map((p) => [p.name, p.fd] as const))
+      const fd = fds.get('xdp_prog')
+      return {ok: true, fds, tag: fd === undefined ? undefined : progInfo(fd).tag}
+    })
+  }
+
+  /** The loaded xdp_prog's fd, or a skip when loading failed. */
+  async programFd(): Promise<number> {
+    const l = await this.loaded()
+    if (!l.ok) throw new CheckSkip('needs a program the verifier accepts (bpf.verifier-accepts)')
+    const fd = l.fds.get('xdp_prog')
+    if (fd === undefined) throw new CheckSkip('needs a program named xdp_prog (bpf.verifier-accepts)')
+    return fd
+  }
+}
+
+/** Lab 2's checks: lab 1's pods (the plugin now attaches XDP), plus the learner's program. */
+export interface Lab2Context extends Lab1Context {
+  program: ProgramFixture
+}
+
+export type ProgramOptions = PluginOptions & {workspace: string}
+
+export function lab2Context(opts: ProgramOptions): Lab2Context {
+  const base = lab1Context(opts)
+  return {...base, program: new ProgramFixture(base.pods, base.plugin, opts.workspace)}
+}
+
+/** The program pinned at a path (undefined when nothing, or no program, is pinned there). */
+export function pinnedProgram(pin: string): {id: number; tag: string; type: number} | undefined {
+  if (!existsSync(pin)) return undefined
+  let fd = -1
+  try {
+    fd = objGet(pin)
+    return progInfo(fd)
+  } catch {
+    return undefined
+  } finally {
+    if (fd >= 0) closeFd(fd)
+  }
+}

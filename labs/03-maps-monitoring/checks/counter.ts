@@ -1,0 +1,116 @@
+import {fail, type CheckDefinition} from '#checks/engine.js'
+import type {Lab3Context} from '../context.js'
+import {lab2Check} from '../../02-ebpf-basics/checks/index.js'
+import {closeFd} from '#bpf/ffi.js'
+import {isPerCpu, mapInfo, MAP_TYPES} from '#bpf/map-ops.js'
+import {objGet} from '#bpf/object.js'
+import {atomicAdds, decodeInsns, insertsNotLookedUpAgain} from '#bpf/insns.js'
+import {counterShapeProblems, readCounterMap} from '#bpf/counters.js'
+import {sendUdp} from '#net/probes.js'
+import {COUNTER_TYPES, UDP_COUNT, COUNT_SLACK, reversed, twoPods} from './shared.js'
+
+/** Step counter's checks (lab.yaml orders the run). */
+export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
+  lab2Check('bpf.compiles'),
+  lab2Check('bpf.verifier-accepts'),
+  {
+    id: 'map.counter.pinned',
+    title: "a hash map named counter (4-byte key, 8-byte value) is pinned under the lab's pin directory",
+    hint: 'struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");',
+    run: async (ctx) => {
+      const d = await ctx.pinned.deployed()
+      if (!d.maps.some((m) => m.name === 'counter'))
+        fail(
+          `your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`,
+        )
+      const fd = objGet(ctx.pinned.counterPin())
+      try {
+        const info = mapInfo(fd)
+        const problems = counterShapeProblems(info)
+        if (!COUNTER_TYPES.has(info.type))
+          problems.unshift(
+            `type is ${MAP_TYPES[info.type] ?? info.type}, expected a hash (BPF_MAP_TYPE_HASH or _PERCPU_HASH)`,
+          )
+        if (info.valueSize === 4)
+          problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
+        if (problems.length) fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`)
+        return `${ctx.pinned.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
+      } finally {
+        closeFd(fd)
+      }
+    },
+  },
+  {
+    id: 'map.counter.atomic',
+    cost: 'cheap',
+    title: 'a counter shared by all CPUs is incremented atomically (or is per-CPU)',
+    hint: '__sync_fetch_and_add(n, 1) compiles to one atomic add; *n += 1 is a load, an add and a store that another CPU can interleave with.',
+    run: async (ctx) => {
+      const {info} = await ctx.pinned.counters()
+      if (isPerCpu(info.type)) return `${MAP_TYPES[info.type]}: each CPU adds to its own slot, no atomic needed`
+      const adds = atomicAdds(decodeInsns(await ctx.pinned.instructions()))
+      if (adds === 0)
+        fail(
+          `counter is a ${MAP_TYPES[info.type]} map shared by every CPU, but xdp_prog has no atomic add instruction: two CPUs counting the same source at once lose increments`,
+        )
+      return `${adds} atomic add instruction(s) in xdp_prog`
+    },
+  },
+  {
+    id: 'map.counter.first-packet',
+    cost: 'cheap',
+    title: "a new address's first packet counts even when two CPUs see it at once (insert 0, look up again, add)",
+    hint: 'if (!n) { __u64 zero = 0; bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST); n = bpf_map_lookup_elem(&counter, &key); if (!n) return XDP_PASS; } then add 1 to *n',
+    run: async (ctx) => {
+      const {info} = await ctx.pinned.counters()
+      const lost = insertsNotLookedUpAgain(decodeInsns(await ctx.pinned.instructions()))
+      if (lost > 0)
+        fail(
+          `xdp_prog inserts a new key with bpf_map_update_elem and never looks it up again: when two CPUs see the same new address at once, both find nothing, both insert with BPF_NOEXIST, one insert fails, and that packet is counted nowhere${isPerCpu(info.type) ? ' (a per-CPU map does not help: the losing insert still fails)' : ''}`,
+        )
+      return 'a new address is inserted as 0, looked up again and incremented: the losing CPU of a race still counts'
+    },
+  },
+  {
+    id: 'map.counter.counts',
+    title: `sending exactly ${UDP_COUNT} UDP datagrams from pod A raises A's count by ${UDP_COUNT} (at most ${COUNT_SLACK} more)`,
+    hint: 'Key by ip->saddr, unchanged (network byte order), and count every IPv4 packet once — first packet included.',
+    run: async (ctx) => {
+      const [a, b] = await twoPods(ctx)
+      await ctx.pinned.counters()
+      const before = readCounterMap(ctx.pinned.counterPin()).counts
+      const sent = await sendUdp(a.netnsPath, b.ip, 9, UDP_COUNT)
+      if (!sent.ok)
+        fail(
+          `pod A could not send: ${sent.detail}`,
+          "this is about the pods, not the map: does lab 1's plugin still work?",
+        )
+      const after = readCounterMap(ctx.pinned.counterPin()).counts
+      const delta = (ip: string): bigint => (after.get(ip) ?? 0n) - (before.get(ip) ?? 0n)
+      const da = delta(a.ip)
+      const seen = `A ${a.ip}: ${before.get(a.ip) ?? 'absent'} → ${after.get(a.ip) ?? 'absent'}`
+      if (da >= BigInt(UDP_COUNT) && da <= BigInt(UDP_COUNT + COUNT_SLACK))
+        return `${seen} (+${da} for ${UDP_COUNT} datagrams)`
+      if (da === 0n && delta(reversed(a.ip)) >= BigInt(UDP_COUNT))
+        fail(
+          `A's packets were counted under ${reversed(a.ip)}: the key's bytes are reversed`,
+          'use ip->saddr as it is; bpf_ntohl turns 10.10.0.5 into 5.0.10.10 when user space reads the key',
+        )
+      if (da === 0n && delta(b.ip) >= BigInt(UDP_COUNT))
+        fail(
+          `A's count did not move but B's (${b.ip}, the destination) rose by ${delta(b.ip)}: the map is keyed by the destination`,
+          'the key is ip->saddr (who sent it), not ip->daddr',
+        )
+      if (da > BigInt(UDP_COUNT + COUNT_SLACK))
+        fail(
+          `${seen}: +${da} for ${UDP_COUNT} datagrams (at most ${UDP_COUNT + COUNT_SLACK} expected): packets are counted more than once`,
+        )
+      return fail(
+        `${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}`,
+        da > 0n
+          ? 'some packets were not counted: is the first packet of a new address counted too (insert 1, not 0)?'
+          : undefined,
+      )
+    },
+  },
+]

@@ -1,0 +1,59 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {getLab} from '#engine/catalogue.js'
+import {repoRoot} from '#test/helpers/env.js'
+import {labHarness} from '#test/helpers/lab-harness.js'
+import {applyEdits} from '#test/helpers/mutants.js'
+import {LAB3_MUTANTS} from './mutants.js'
+
+const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
+const PLUGIN = read('labs/02-ebpf-basics/solution/ebpfcni')
+const PROGRAMS = {
+  counter: read('labs/03-maps-monitoring/solution/counter/ebpfcni.bpf.c'),
+  percpu: read('labs/03-maps-monitoring/solution/percpu/ebpfcni.bpf.c'),
+}
+
+describe('lab 3 checks: the solutions pass, every mutant fails with the right check', () => {
+  // The checks load the program themselves; each case starts from an empty pin dir.
+  const h = labHarness(3, {tag: 'l3', subnet: '10.247.0.0/24'})
+  const workspace = (name: string, program: string) => h.workspace(name, {'ebpfcni.bpf.c': program, ebpfcni: PLUGIN})
+
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
+
+  it('the per-CPU reference passes every lab 3 check, and leaves only its pins (removed here)', async () => {
+    const report = await h.check(workspace('solution', PROGRAMS.percpu))
+    expect(
+      report.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(report.checks, null, 1),
+    ).toEqual([])
+    expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(3).steps.flatMap((s) => s.checks))].sort())
+    await h.settle()
+    expect(await h.snapshot()).toEqual(h.before())
+  }, 120_000)
+
+  it("step 1's shared-hash reference passes the counter and metrics steps", async () => {
+    const dir = workspace('step1', PROGRAMS.counter)
+    for (const step of ['counter', 'metrics']) {
+      const report = await h.check(dir, step)
+      expect(
+        report.checks.filter((c) => c.status !== 'pass'),
+        JSON.stringify(report.checks, null, 1),
+      ).toEqual([])
+    }
+    await h.settle()
+  }, 120_000)
+
+  for (const m of LAB3_MUTANTS) {
+    it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
+      const report = await h.check(workspace(m.name, applyEdits(PROGRAMS[m.base], m.edits)), m.step)
+      const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(target!.message).not.toMatch(/the check itself hit an error/)
+      expect(target!.hint).toBeTruthy()
+      await h.settle()
+      expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
+    }, 120_000)
+  }
+})

@@ -1,0 +1,107 @@
+import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import type {Lab4Context} from '../context.js'
+import {lab2Check} from '../../02-ebpf-basics/checks/index.js'
+import {arp, ipv4Udp} from '#bpf/frames.js'
+import {http, clientAndServer, Expect, requireMap, expectPath, withPretendPods} from './shared.js'
+
+/** Step deny's checks (lab.yaml orders the run). */
+export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
+  lab2Check('bpf.compiles'),
+  lab2Check('bpf.verifier-accepts'),
+  {
+    id: 'policy.test-run',
+    cost: 'cheap',
+    title: 'crafted frames: a denied pair is dropped; its reverse, other pairs and ARP pass',
+    hint: 'Look up struct ip_pair {saddr, daddr} exactly as in the packet (network order, this direction only); drop only on POLICY_DENY.',
+    run: async (ctx) => {
+      await requireMap(
+        ctx,
+        ['policy', 'endpoint_policy'],
+        'policy map (ebpfcni_policy.h: key struct ip_pair, value __u32)',
+      )
+      await ctx.policy.requireMapLayout()
+      // Two pretend pods (no netns needed: the frames never leave the test run).
+      const x = {name: 'test-x', ip: '10.250.0.1', labels: {t: 'x'}}
+      const y = {name: 'test-y', ip: '10.250.0.2', labels: {t: 'y'}}
+      return withPretendPods(
+        ctx,
+        [x, y],
+        [],
+        () => {
+          const cases: Array<[string, Buffer, Expect]> = [
+            [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 'drop'],
+            [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 'pass'],
+            [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 'pass'],
+            ['ARP', arp(), 'pass'],
+          ]
+          expectPath(ctx, cases)
+          // Step 1 is xdp_prog's: a to_pod that drops the pair later must not pass for it (the
+          // identity design moves the deny list to to_pod on purpose).
+          const deny = ctx.policy.testRunDeny(ipv4Udp(x.ip, y.ip), 1)
+          if (!deny.dropped)
+            fail(
+              `the denied ${x.ip} → ${y.ip} frame got ${deny.verdict} from ${deny.program}: the deny list is ${deny.program}'s${deny.program === 'xdp_prog' ? ', at the sender (to_pod dropping it later does not count for this step)' : ''}`,
+            )
+          return `${cases.length} frames: the denied pair dropped by ${deny.program}, the rest passed`
+        },
+        [{from: x.name, to: y.name, verdict: 'deny'}],
+      )
+    },
+  },
+  {
+    id: 'policy.deny-drops',
+    title: 'after `policy deny sleep httpbin`, sleep → httpbin HTTP is dropped, and each drop is counted in drops[0]',
+    hint: 'On POLICY_DENY: return xdp_drop(ctx, REASON_DENIED), which adds one to drops[0] (a per-CPU array) and returns XDP_DROP.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      await svc.setRule('deny', 'sleep', 'httpbin')
+      const r = await http(b, a, false, ctx)
+      if (r.ok) fail(`after the deny rule for sleep → httpbin, sleep's request was not dropped: ${r.detail}`)
+      // The counter is the host's: other pods' drops (IPv6 chatter at to_pod) raise it too. So the
+      // proof is test runs of this very frame: N runs must raise it by at least N.
+      const runs = 100
+      const before = ctx.policy.drops()
+      const deny = ctx.policy.testRunDeny(ipv4Udp(b.ip, a.ip), runs)
+      const rose = ctx.policy.drops() - before
+      if (rose < BigInt(runs))
+        fail(
+          `sleep's request was dropped (${r.detail}), but ${runs} test runs of ${deny.program} on a denied sleep → httpbin frame (verdict ${deny.verdict}) raised drops[0] by ${rose}: count each drop`,
+          'return xdp_drop(ctx, REASON_DENIED) on POLICY_DENY: it adds one to drops[0] before returning XDP_DROP',
+        )
+      return `dropped (${r.detail}); ${runs} test runs of the denied frame raised drops[0] by ${rose} (the host's counter, shared by every pod)`
+    },
+  },
+  {
+    id: 'policy.allow-passes',
+    title: 'an ALLOW rule for the pair lets sleep → httpbin through again',
+    hint: 'Only POLICY_DENY drops: a POLICY_ALLOW entry must pass.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      await svc.setRule('deny', 'sleep', 'httpbin')
+      await svc.setRule('allow', 'sleep', 'httpbin')
+      const r = await http(b, a, true, ctx)
+      if (!r.ok) fail(`with an ALLOW rule for sleep → httpbin: ${r.detail}`)
+      return `${b.ip} → ${a.ip} HTTP 200 with an ALLOW rule`
+    },
+  },
+  {
+    id: 'policy.remove-restores',
+    title: 'removing the deny rule restores sleep → httpbin, and leaves no entry for the pair',
+    hint: 'The program must not remember a verdict: it looks the pair up on every packet.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      await svc.setRule('deny', 'sleep', 'httpbin')
+      const denied = await http(b, a, false, ctx)
+      if (denied.ok) throw new CheckSkip('needs deny to work first (policy.deny-drops)')
+      await svc.removeRule('sleep', 'httpbin')
+      const r = await http(b, a, true, ctx)
+      if (!r.ok) fail(`after removing the rule: ${r.detail}`)
+      const left = [...(await ctx.policy.readMaps()).pairs.keys()].filter((k) => k.includes(a.ip) && k.includes(b.ip))
+      if (left.length) fail(`the rule is gone from the store but the map still holds ${left.join(', ')}`)
+      return `${b.ip} → ${a.ip} HTTP 200 again; no entry left`
+    },
+  },
+]

@@ -1,0 +1,370 @@
+import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import type {Lab4Context} from '../context.js'
+import {tcHookDestroy} from '#bpf/attach.js'
+import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '#bpf/frames.js'
+import {httpGet, sendUdp, tcpConnect} from '#net/probes.js'
+import {attachments} from '#net/attachments.js'
+import {hostPeer, xdpOff} from '#net/ip.js'
+import {ipv4Key} from '#bpf/counters.js'
+import {type PolicySpec} from '#policy/networkpolicy.js'
+import {type PolicyPod} from '#policy/resolve.js'
+import {
+  originalPolicy,
+  http,
+  clientAndServer,
+  Expect,
+  requireMap,
+  expectPath,
+  withPretendPods,
+  describePortKey,
+  isolate,
+  arrivedDuring,
+  linkLocal,
+  UDP_PROBES,
+} from './shared.js'
+
+/** Step networkpolicy's checks (lab.yaml orders the run). */
+export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
+  {
+    id: 'policy.to-pod',
+    cost: 'cheap',
+    title: 'to_pod, at the receiving pod: with no policy IPv4 and ARP pass both ways; IPv6 never reaches a pod',
+    hint: 'In to_pod: ARP returns TC_ACT_OK; anything that is not IPv4 (parse_iphdr gives NULL) returns TC_ACT_SHOT; a pod no policy selects gets TC_ACT_OK.',
+    run: async (ctx) => {
+      await ctx.policy.toPodPin()
+      await ctx.policy.requireMapLayout()
+      const pods: PolicyPod[] = [
+        {name: 'plain-a', ip: '10.250.2.1', labels: {role: 'a'}},
+        {name: 'plain-b', ip: '10.250.2.2', labels: {role: 'b'}},
+      ]
+      return withPretendPods(ctx, pods, [], () => {
+        const [x, y] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`${x} → ${y} TCP 80 (no policy selects either pod)`, ipv4Tcp(x, y, 80), 'pass'],
+          [`${y} → ${x} UDP 53`, ipv4Udp(y, x, 'q', 53), 'pass'],
+          ['ARP', arp(), 'pass'],
+          ['IPv6 UDP fe80::a → fe80::b port 9999', ipv6Udp(9999), 'drop'],
+        ]
+        expectPath(ctx, cases)
+        return `${cases.length} frames: pods no policy selects get IPv4 and ARP; IPv6 is dropped at the pod's veth`
+      })
+    },
+  },
+  {
+    id: 'policy.ports',
+    cost: 'cheap',
+    title:
+      'a NetworkPolicy limited to TCP port 80: that port passes; other ports, UDP, other pods, later fragments and malformed headers are dropped',
+    hint: 'In to_pod, after the pair rule: look up struct port_rule_key {src, dst, dport (network order, from parse_ports), proto}; build it whole so pad is zero.',
+    run: async (ctx) => {
+      await ctx.policy.toPodPin()
+      await requireMap(
+        ctx,
+        ['policy_ports', 'endpoint_policy'],
+        'ports map (policy_ports, or endpoint_policy in the identity design)',
+      )
+      await ctx.policy.requireMapLayout()
+      const pods: PolicyPod[] = [
+        {name: 'port-client', ip: '10.250.1.1', labels: {role: 'client'}},
+        // .0.80: a program that trusts an IHL of 4 reads the destination's last bytes as the port: 80.
+        {name: 'port-server', ip: '10.250.0.80', labels: {role: 'server'}},
+        {name: 'port-other', ip: '10.250.1.3', labels: {}},
+      ]
+      const web: PolicySpec = {
+        name: 'server-tcp-80',
+        podSelector: {role: 'server'},
+        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
+      }
+      return withPretendPods(ctx, pods, [web], async () => {
+        const [c, srv, o] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`client → server TCP 80`, ipv4Tcp(c, srv, 80, 41000), 'pass'],
+          [`client → server TCP 8080`, ipv4Tcp(c, srv, 8080, 41001), 'drop'],
+          [`client → server UDP 80`, ipv4Udp(c, srv, 'x', 80, 41002), 'drop'],
+          [`unlabelled → server TCP 80`, ipv4Tcp(o, srv, 80, 41003), 'drop'],
+          // Only a first fragment holds the TCP header: a later one's payload is no port, whatever it spells.
+          [`client → server, a later TCP fragment whose payload spells port 80`, ipv4LaterFragment(c, srv, 80), 'drop'],
+          [
+            `client → server TCP 80 with an IHL of 4 (malformed: the IP header is at least 20 bytes)`,
+            withShortIhl(ipv4Tcp(c, srv, 80, 41005)),
+            'drop',
+          ],
+          [
+            `server → client TCP 41004 (the client is not selected: it accepts anything)`,
+            ipv4Tcp(srv, c, 41004, 80),
+            'pass',
+          ],
+        ]
+        // The allowed frame dropped: either to_pod asks `isolated` before the rules (then a rule for
+        // the whole pair does not help either), or its policy_ports lookup missed (show the key bytes).
+        const [allowed] = ctx.policy.path([cases[0][1]])
+        if (
+          allowed.dropped &&
+          allowed.how.includes('(to_pod)') &&
+          (await isolatedBeforeRules(ctx, 'port-other', 'port-server', ipv4Tcp(o, srv, 80, 41006)))
+        )
+          fail(
+            `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port: to_pod decides by \`isolated\` before it asks the rules`,
+            'in to_pod, ask the rules first (the pair in policy, then the port in policy_ports) and isolated last: it decides only for a packet no rule matched',
+          )
+        if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
+          const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
+          fail(
+            `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed. The map holds ${keys.length ? keys.join('; ') : 'no key'}. Your key must have exactly these bytes: dport as parse_ports gives it (80 is 00 50 in the packet; 50 00 is bpf_ntohs'd), and pad 0 (build the struct whole)`,
+          )
+        }
+        expectPath(ctx, cases)
+        return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
+      })
+    },
+  },
+  {
+    id: 'policy.conntrack',
+    cost: 'cheap',
+    title: 'replies come back through conntrack: an isolated client gets its replies, and nothing else from the server',
+    hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
+    run: async (ctx) => {
+      await ctx.policy.toPodPin()
+      await requireMap(
+        ctx,
+        ['conntrack'],
+        'conntrack map',
+        'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32',
+      )
+      const pods: PolicyPod[] = [
+        {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
+        {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
+      ]
+      // The server admits the client on TCP 80; a second policy isolates the client entirely.
+      const web: PolicySpec = {
+        name: 'ct-server-tcp-80',
+        podSelector: {role: 'server'},
+        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
+      }
+      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
+        const [c, srv] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`client :42000 → server TCP 80 (opens the flow)`, ipv4Tcp(c, srv, 80, 42000), 'pass'],
+          [`server :80 → client :42000 (the reply)`, ipv4Tcp(srv, c, 42000, 80, 'ack'), 'pass'],
+          [`server :80 → client :42001 (no flow the client opened)`, ipv4Tcp(srv, c, 42001, 80, 'ack'), 'drop'],
+          [`server → client UDP 9999`, ipv4Udp(srv, c, 'x', 9999, 80), 'drop'],
+          [`server → client TCP 22`, ipv4Tcp(srv, c, 22, 42000), 'drop'],
+        ]
+        // A request the policy allows, dropped: the port rule missed, and conntrack never came into it.
+        const [opening] = ctx.policy.path([cases[0][1]])
+        if (opening.dropped)
+          fail(
+            `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
+            'fix the port rule first (policy.ports shows the key bytes the map holds)',
+          )
+        // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
+        const recorded = ctx.policy.mapKeys('conntrack').some((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
+        expectPath(
+          ctx,
+          cases,
+          recorded
+            ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
+            : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+        )
+        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
+      })
+    },
+  },
+  {
+    id: 'policy.networkpolicy',
+    title:
+      'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
+    hint: "to_pod at httpbin's veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node's address has an ALLOW rule of its own.",
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const other = await ctx.policy.labelledPod('other', {})
+      const svc = await ctx.policy.service()
+      const otherBefore = await http(other, a, true, ctx)
+      if (!otherBefore.ok)
+        throw new CheckSkip(`needs the unlabelled pod to reach httpbin before the policy (${otherBefore.detail})`)
+      svc.store.putPolicy(originalPolicy())
+      const r = await svc.sync()
+      const sleepOk = await http(b, a, true, ctx)
+      const otherDenied = await http(other, a, false, ctx)
+      if (!sleepOk.ok)
+        fail(
+          `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`,
+          'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated',
+        )
+      if (otherDenied.ok)
+        fail(
+          `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`,
+          'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped',
+        )
+      // Kubernetes: traffic from the node a pod runs on is always allowed (kubelet probes).
+      const node = await httpGet('/proc/self/ns/net', `http://${a.ip}/get`, 3)
+      if (!node.ok)
+        fail(
+          `with the policy applied, the node itself can no longer reach httpbin ${a.ip}: ${node.detail}`,
+          "the controller writes an ALLOW rule from the node's address to every selected pod: a rule for the pair must pass",
+        )
+      return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, node → httpbin 200, unlabelled → httpbin dropped`
+    },
+  },
+  {
+    id: 'policy.isolated-closed',
+    title: 'an isolated pod that talks to a server gets its replies, and nothing else from it: no UDP, TCP or IPv6',
+    hint: 'Replies are admitted by conntrack only (the reversed tuple of a flow the pod opened), never by a rule in the reverse direction; to_pod drops IPv6.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
+      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
+      if (open.udp < UDP_PROBES)
+        throw new CheckSkip(
+          `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
+        )
+      const sleepV6 = await linkLocal(b)
+      svc.store.putPolicy({
+        name: 'httpbin-tcp-80-from-sleep',
+        podSelector: {app: 'httpbin'},
+        ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}],
+      })
+      svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
+      await svc.sync()
+      const web = await http(b, a, true, ctx)
+      if (!web.ok) {
+        // The request dropped on its way in is the port rule's miss, not the replies'.
+        const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
+        fail(
+          `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
+          requestDropped
+            ? "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it"
+            : "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
+        )
+      }
+      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
+      if (udp.udp > 0)
+        fail(
+          `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
+          'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
+        )
+      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
+      if (tcp.tcp > 0)
+        fail(
+          `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
+          'only replies to flows sleep opened may pass to_pod',
+        )
+      let v6 = 'no IPv6 link-local address on sleep'
+      if (sleepV6) {
+        const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
+        if (six.udp > 0)
+          fail(
+            `${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`,
+            'to_pod must drop what is not IPv4: the rules cannot see IPv6',
+          )
+        v6 = `IPv6 to ${sleepV6} dropped`
+      }
+      return `sleep → httpbin 200 (replies via conntrack); httpbin → sleep: UDP 9999 and TCP 8080 dropped; ${v6}`
+    },
+  },
+  {
+    id: 'policy.existing-pod',
+    title: 'a pod made before the program was loaded is covered once the agent attaches the programs',
+    hint: "This is `ebpfcni policy`'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.",
+    run: async (ctx) => {
+      const [, b] = await clientAndServer(ctx)
+      const other = await ctx.policy.labelledPod('other', {})
+      const late = await ctx.policy.labelledPod('early', {app: 'httpbin'}, 'httpbin')
+      // As if made before the program: no XDP and no to_pod on its veth.
+      const peer = await hostPeer(late.netnsPath, 'eth0')
+      if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
+      await xdpOff(peer.ifname)
+      tcHookDestroy(peer.ifindex)
+      const svc = await ctx.policy.service()
+      const before = await http(other, late, true, ctx)
+      if (!before.ok) throw new CheckSkip(`needs the earlier pod to answer HTTP before the policy (${before.detail})`)
+      svc.store.putPolicy(originalPolicy())
+      await svc.sync()
+      const allowed = await http(b, late, true, ctx)
+      if (!allowed.ok)
+        fail(
+          `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
+          "the agent attached your to_pod to this pod's veth too: it must pass sleep there as it does at httpbin (the same ALLOW entry, looked up per packet); ebpfcni policy list shows the entries",
+        )
+      const lateReq = await http(other, late, false, ctx)
+      if (lateReq.ok) {
+        // Say what is on the veth, not what we guess: attached and passing, or never attached.
+        const onVeth = (await attachments(peer.ifname)).find((x) => x.hook === 'tc-egress')
+        fail(
+          onVeth
+            ? `the earlier httpbin pod ${late.ip} was not protected, although the agent attached ${onVeth.name ?? 'a program'} (id ${onVeth.id}) to ${peer.ifname}'s TC egress: ${lateReq.detail}`
+            : `the earlier httpbin pod ${late.ip} was not protected: after the sync, ${peer.ifname} has no TC egress program (${lateReq.detail})`,
+          onVeth
+            ? 'the same to_pod that protects httpbin must drop here: ebpfcni policy list shows whether this pod is in isolated'
+            : 'the agent attaches to_pod to every pod at sync: is your program named to_pod, and pinned?',
+        )
+      }
+      return `earlier pod ${late.ip}: sleep allowed, unlabelled dropped once the programs were attached`
+    },
+  },
+  {
+    id: 'policy.follows-pods',
+    cost: 'heavy',
+    title:
+      'with the controller running, a new app=sleep pod reaches httpbin without a new apply, and a deleted pod leaves no rules',
+    hint: "This is the controller's job (ebpfcni policy watch); your program must look rules up per packet, not assume a fixed set.",
+    run: async (ctx) => {
+      const [a] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      svc.store.putPolicy(originalPolicy())
+      const controller = ctx.policy.controller(svc)
+      await controller.start()
+      try {
+        const sleep2 = await ctx.policy.labelledPod('sleep-new', {app: 'sleep'})
+        const other2 = await ctx.policy.labelledPod('other-new', {})
+        let reached = false
+        const deadline = Date.now() + 3000
+        while (!reached && Date.now() < deadline) {
+          await controller.idle()
+          reached = (await http(sleep2, a, true, ctx)).ok
+        }
+        if (!reached) {
+          // The controller is ready-made: say whether it wrote the entry, so the attendee looks at their part.
+          const now = await ctx.policy.readMaps()
+          const id = now.identities.get(sleep2.ip)
+          const written = now.pairs.has(`${now.mode === 'ip-pair' ? sleep2.ip : id}>${a.ip}`)
+          fail(
+            `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} within 3 s of appearing; the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`,
+            written
+              ? 'the entry for the new pair is in the map: to_pod at httpbin must pass it, looking the pair up on every packet (as for sleep), not only for pods it knew when loaded'
+              : "the ALLOW entry for the new pod is missing: ebpfcni policy list shows what the ready-made controller wrote; if your program declares the policy maps with another layout than ebpfcni_policy.h's, it cannot write them",
+          )
+        }
+        const o2 = await http(other2, a, false, ctx)
+        if (o2.ok) fail(`a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`)
+        const gone = sleep2.ip
+        await ctx.policy.dropPod(sleep2)
+        await new Promise((r) => setTimeout(r, 100))
+        await controller.idle()
+        const cur = await ctx.policy.readMaps()
+        const stale =
+          cur.mode === 'ip-pair'
+            ? [...cur.pairs.keys(), ...cur.portPairs.keys()].filter((k) => k.split('>').includes(gone))
+            : cur.identities.has(gone)
+              ? [`identity[${gone}]`]
+              : []
+        if (stale.length)
+          fail(
+            `pod ${gone} was deleted but the maps still hold ${stale.slice(0, 3).join(', ')}: its address will be reused by another pod`,
+          )
+        return `new sleep pod allowed, new unlabelled pod dropped, deleted pod's entries gone`
+      } finally {
+        controller.stop()
+      }
+    },
+  },
+]
+
+/**
+ * Whether to_pod drops a frame that a rule for its whole pair allows, towards an isolated pod: the
+ * rule is never asked, because `isolated` decided first (the pair lookup itself is step deny's).
+ */
+async function isolatedBeforeRules(ctx: Lab4Context, from: string, to: string, frame: Buffer): Promise<boolean> {
+  return withPretendPods(ctx, [], [], () => ctx.policy.path([frame])[0].dropped, [{from, to, verdict: 'allow'}])
+}

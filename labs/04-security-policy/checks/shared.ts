@@ -1,0 +1,236 @@
+// What several of lab 4's step files share: helpers, constants, probes.
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fail, CheckSkip} from '#checks/engine.js'
+import type {Lab4Context} from '../context.js'
+import {arrivals, httpGet, requestFate} from '#net/probes.js'
+import {readCounterMap} from '#bpf/counters.js'
+import {podAddrInfo} from '#net/ip.js'
+import {int2ip} from '#net/ipv4.js'
+import {labsRoot} from '#host/paths.js'
+import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
+import {type ManualRule, type PolicyPod} from '#policy/resolve.js'
+import type {AddressedPod, CheckPod} from '#checks/check-pods.js'
+import {FlowFeed, NoRingError} from '#observe/flow-feed.js'
+import {FlowNamer, type Flow} from '#observe/flow-names.js'
+import type {FlowEvent} from '#bpf/flow-events.js'
+import {flowLine} from '#observe/flow-line.js'
+// Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
+// first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
+// the receiver's), then real pods: HTTP, UDP and TCP counted where they arrive, a spoof attempt,
+// a pod made before the program, a controller that follows pods, and the identity design's sizes.
+
+/** The original workshop's policy: httpbin accepts only app=sleep. */
+export const originalPolicy = () =>
+  parseNetworkPolicy(readFileSync(join(labsRoot(), '04-security-policy/policy.yaml'), 'utf8'), 'policy.yaml')
+
+/**
+ * HTTP from one check pod to another. When a drop is expected, the probe proves its own request's
+ * fate from the two pods' counters (requestFate): never from the shared drop counter, which any
+ * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
+ * server, answered or not; a request the busy machine never sent is no verdict.
+ */
+export async function http(
+  from: CheckPod,
+  to: CheckPod,
+  expectOk: boolean,
+  ctx?: Lab4Context,
+): Promise<{ok: boolean; detail: string; flows?: Flow[]}> {
+  const url = `http://${to.ip}/get`
+  // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
+  const fate = async (timeoutS = 15) => {
+    const request = () => requestFate(from.netnsPath, to.netnsPath, url, timeoutS)
+    return ctx ? flowsDuring(ctx, request) : {result: await request(), seen: undefined}
+  }
+  const said = (seen?: SeenFlows) =>
+    seen ? `; observe saw: ${quoteFlows(flowsBetween(seen, from.ip ?? '', to.ip ?? '', true))}` : ''
+  if (expectOk) {
+    const r = await httpGet(from.netnsPath, url, 3)
+    if (r.ok) return r
+    // Say what became of it, not how wget died: a second request, judged by the pods' counters.
+    const seen = /did not finish within/.test(r.detail)
+      ? 'no answer within 3 s'
+      : r.detail.replace(/nsenter \S+ busybox /, '')
+    const again = await fate(5)
+    return {
+      ...r,
+      detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.result.detail}${said(again.seen)}`,
+      // What the programs reported of the second request, both ways: which end dropped it.
+      flows: flowsBetween(again.seen, from.ip ?? '', to.ip ?? '', true),
+    }
+  }
+  const {result: f, seen} = await fate()
+  if (f.fate === 'not-sent') throw new CheckSkip(`HTTP GET ${url} from ${from.ip}: ${f.detail}`)
+  const dropped = f.fate === 'dropped'
+  return {ok: !dropped, detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}${dropped ? '' : said(seen)}`}
+}
+
+export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
+  const svc = await ctx.policy.service()
+  const a = await ctx.policy.labelledPod('httpbin', {app: 'httpbin'})
+  const b = await ctx.policy.labelledPod('sleep', {app: 'sleep'})
+  // Each check starts from no rules and no policies of its own.
+  for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
+  for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
+  await svc.sync()
+  const before = await http(b, a, true)
+  if (!before.ok) throw new CheckSkip(`needs sleep → httpbin to work without rules first (${before.detail})`)
+  return [a, b]
+}
+
+export type Expect = 'pass' | 'drop'
+
+/** Fail unless the loaded object has one of these maps, naming the maps it has. */
+export async function requireMap(ctx: Lab4Context, names: string[], what: string, hint?: string): Promise<void> {
+  const d = await ctx.pinned.deployed()
+  if (!d.maps.some((m) => names.includes(m.name)))
+    fail(`your program has no ${what}; its maps: ${d.maps.map((m) => m.name).join(', ') || 'none'}`, hint)
+}
+
+/** Send each [what, frame, expected] along the pod-to-pod path; fail naming every mismatch. */
+export function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expect]>, hint?: string): void {
+  const got = ctx.policy.path(cases.map(([, f]) => f))
+  const wrong = cases.flatMap(([what, , want], i) =>
+    (got[i].dropped ? 'drop' : 'pass') === want
+      ? []
+      : [`${what}: ${got[i].how}, expected ${want === 'drop' ? 'a drop' : 'to pass'}`],
+  )
+  // 1 from a TC program is XDP_DROP's value: whatever the step's hint says, that is the cause.
+  const xdpDropInTc = wrong.some((w) => w.includes('TC_ACT_RECLASSIFY'))
+  if (wrong.length)
+    fail(
+      wrong.join('; '),
+      xdpDropInTc
+        ? 'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
+        : hint,
+    )
+}
+
+/** Pretend pods for frame checks: in the policy layer's pod list for the duration of `body`, then gone. */
+export async function withPretendPods<T>(
+  ctx: Lab4Context,
+  pods: PolicyPod[],
+  policies: PolicySpec[],
+  body: () => T | Promise<T>,
+  rules: ManualRule[] = [],
+): Promise<T> {
+  const svc = await ctx.policy.service()
+  pods.forEach((p) => ctx.policy.podSource.add(p))
+  policies.forEach((p) => svc.store.putPolicy(p))
+  rules.forEach((r) => svc.store.setRule(r))
+  try {
+    await svc.sync()
+    return await body()
+  } finally {
+    rules.forEach((r) => svc.store.removeRule(r.from, r.to))
+    pods.forEach((p) => ctx.policy.podSource.remove(p.name))
+    policies.forEach((p) => svc.store.deletePolicy(p.name))
+    await svc.sync()
+  }
+}
+
+/** A struct port_rule_key {__be32 src, dst; __be16 dport; __u8 proto, pad} as its bytes and fields. */
+export function describePortKey(k: Buffer): string {
+  if (k.length < 12) return k.toString('hex')
+  const ip = (o: number) => int2ip(k.readUInt32BE(o))
+  const hex = [...k].map((b) => b.toString(16).padStart(2, '0')).join(' ')
+  return `[${hex}] = {src ${ip(0)}, dst ${ip(4)}, dport bytes ${k.subarray(8, 10).toString('hex').replace(/(..)/, '$1 ')} (${k.readUInt16BE(8)}), proto ${k[10]}, pad ${k[11]}}`
+}
+
+/** conntrack keys for UDP to port 9999 from `src` to `dst` (struct ct_key: saddr, daddr, sport, dport, proto, pad). */
+export function spoofFlows(ctx: Lab4Context, src: string, dst: string): Buffer[] {
+  const ip = (k: Buffer, o: number) => int2ip(k.readUInt32BE(o))
+  return ctx.policy
+    .mapKeys('conntrack')
+    .filter(
+      (k) => k.length >= 13 && ip(k, 0) === src && ip(k, 4) === dst && k.readUInt16BE(10) === 9999 && k[12] === 17,
+    )
+}
+
+/** Lab 3's counter for an address (0 when absent or when the counter map is not there). */
+export function sleepCount(ctx: Lab4Context, ip: string): bigint {
+  try {
+    return readCounterMap(ctx.pinned.counterPin()).counts.get(ip) ?? 0n
+  } catch {
+    return 0n
+  }
+}
+
+/** A policy that selects pods and admits nothing: they are isolated. */
+export const isolate = (name: string, selector: Record<string, string>): PolicySpec => ({
+  name,
+  podSelector: selector,
+  ingress: [],
+})
+
+/** What arrives at a pod while `send` runs (UDP datagrams and TCP segments, IPv4 and IPv6). */
+export async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>): Promise<{udp: number; tcp: number}> {
+  const before = await arrivals(pod.netnsPath)
+  await send()
+  const after = await arrivals(pod.netnsPath)
+  return {udp: after.udp - before.udp, tcp: after.tcp - before.tcp}
+}
+
+/** A pod's IPv6 link-local address once DAD is done (a tentative address cannot be used yet). */
+export async function linkLocal(pod: CheckPod): Promise<string | undefined> {
+  for (let i = 0; i < 40; i++) {
+    const ready = (await podAddrInfo(pod.netnsPath, 'eth0', '-6', 'link')).find((x) => !x.tentative)
+    if (ready) return ready.local
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  return undefined
+}
+
+export const UDP_PROBES = 20
+
+/** What a check saw of the flow events while it ran: named flows, and events lost meanwhile. */
+export interface SeenFlows {
+  flows: Flow[]
+  lost: bigint
+}
+
+/**
+ * Collect the flow events the learner's programs report while `body` runs (as `ebpfcni observe`
+ * shows them; through a running observe when there is one). undefined: no flow_events ring is
+ * pinned, so there is nothing to quote.
+ */
+export async function flowsDuring<T>(ctx: Lab4Context, body: () => Promise<T>): Promise<{result: T; seen?: SeenFlows}> {
+  const svc = await ctx.policy.service()
+  const namer = new FlowNamer({pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()}, 0)
+  const events: FlowEvent[] = []
+  let feed: FlowFeed | undefined
+  try {
+    feed = FlowFeed.start({pinDir: ctx.pinned.pinDir(), onEvent: (e) => events.push(e)})
+    await feed.drainNow() // what was there before is not this check's
+    events.length = 0
+  } catch (err) {
+    feed?.stop()
+    if (err instanceof NoRingError) return {result: await body()}
+    throw err
+  }
+  try {
+    const result = await body()
+    await feed.drainNow()
+    return {result, seen: {flows: events.map((e) => namer.name(e)), lost: feed.lost()}}
+  } finally {
+    feed.stop()
+  }
+}
+
+/** The flows between two addresses (either direction when `both`), as observe's lines without colour. */
+export function flowsBetween(seen: SeenFlows | undefined, src: string, dst: string, both = false): Flow[] {
+  return (seen?.flows ?? []).filter(
+    (f) => (f.src.ip === src && f.dst.ip === dst) || (both && f.src.ip === dst && f.dst.ip === src),
+  )
+}
+
+/** A few flows quoted for a message: distinct decisions, the first of each. */
+export function quoteFlows(flows: Flow[], max = 3): string {
+  const seen = new Map<string, Flow>()
+  for (const f of flows) {
+    const k = `${f.program}/${f.verdict}/${f.reason}/${f.src.ip}>${f.dst.ip}`
+    if (!seen.has(k)) seen.set(k, f)
+  }
+  const lines = [...seen.values()].slice(0, max).map((f) => flowLine(f, {color: false, time: false}))
+  return lines.length ? lines.join('; ') : 'no flow event'
+}

@@ -1,0 +1,72 @@
+import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import {routes} from '#net/ip.js'
+import type {Lab5Context} from '../context.js'
+import {pingBoth, transferBoth, MIB} from './shared.js'
+
+/** Step routes' checks (lab.yaml orders the run). */
+export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
+  {
+    id: 'nodes.forwarding',
+    title: 'each node forwards: net.ipv4.ip_forward is 1 in its network namespace once a pod was added there',
+    hint: "In node_agent: sysctl -qw net.ipv4.ip_forward=1 || return 1 (the plugin runs in the node: the sysctl is the node's).",
+    run: async (ctx) => {
+      const c = await ctx.cluster()
+      const off: string[] = []
+      for (const n of [c.a, c.b]) {
+        const v = await c.cluster.sysctl(n, 'net.ipv4.ip_forward')
+        if (v !== '1') off.push(`node ${n.name}: net.ipv4.ip_forward is ${v ?? 'unreadable'}`)
+      }
+      if (off.length)
+        fail(
+          `${off.join('; ')}. A node that does not forward drops what its pods send to other nodes (and what other nodes send its pods); ebpfcni node add turns it off on each node (a new network namespace copies the host's setting), so your agent must turn it on`,
+        )
+      return "both nodes forward (net.ipv4.ip_forward = 1 in each node's namespace)"
+    },
+  },
+  {
+    id: 'nodes.routes',
+    title: "each node has a route to the other node's pod CIDR",
+    hint: 'In node_agent, for each line of other_nodes: ip route replace "$cidr" via "$underlay" || return 1',
+    run: async (ctx) => {
+      const c = await ctx.ready()
+      const missing: string[] = []
+      for (const [n, other] of [
+        [c.a, c.b],
+        [c.b, c.a],
+      ] as const) {
+        const table = await routes(n.netnsName)
+        const r = table.find((x) => x.dst === other.podCidr)
+        if (!r)
+          missing.push(
+            `node ${n.name} has no route to ${other.podCidr} (node ${other.name}'s pods); its routes: ${table.map((x) => `${x.dst}${x.gateway ? ` via ${x.gateway}` : ''} dev ${x.dev}`).join(', ')}`,
+          )
+      }
+      if (missing.length) fail(missing.join('; '))
+      return `node ${c.a.name} → ${c.b.podCidr} and node ${c.b.name} → ${c.a.podCidr}`
+    },
+  },
+  {
+    id: 'nodes.ping',
+    title: 'a pod on one node pings a pod on the other, both ways',
+    hint: "Forwarding on both nodes, and a route on each to the other's pod CIDR: the reply needs the way back.",
+    run: async (ctx) => {
+      const c = await ctx.ready()
+      const wrong = await pingBoth(c)
+      if (wrong.length) fail(wrong.join('; '))
+      return `${c.podA.ip} (node ${c.a.name}) ⇄ ${c.podB.ip} (node ${c.b.name})`
+    },
+  },
+  {
+    id: 'nodes.transfer',
+    title: '1 MiB over TCP crosses between the nodes, both ways (hundreds of full-sized packets)',
+    hint: "If ping works and this does not, look at MTUs: ip -n NODE link, and the pods' eth0.",
+    run: async (ctx) => {
+      const c = await ctx.ready()
+      const pings = await pingBoth(c)
+      if (pings.length) throw new CheckSkip(`needs ping to cross first (nodes.ping: ${pings[0]})`)
+      const wrong = await transferBoth(c)
+      if (wrong.length) fail(wrong.join('; '))
+      return `${MIB} bytes each way between node ${c.a.name}'s and node ${c.b.name}'s pods`
+    },
+  },
+]

@@ -1,0 +1,433 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa} from 'execa'
+import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {getLab} from '#engine/catalogue.js'
+import {repoRoot, cliRunner, tempStateDir} from '#test/helpers/env.js'
+import {labHarness} from '#test/helpers/lab-harness.js'
+import {hostSnapshot} from '#test/helpers/host.js'
+
+// Lab 5 for real: simulated nodes (netns), an underlay bridge, the learner's plugin run in each
+// node's namespace; each step's reference passes, each mutant fails the check it should, and
+// nothing is left. Then the cluster as a learner drives it by hand with `ebpfcni node`.
+
+const LAB = join(repoRoot, 'labs/05-nodes')
+const read = (rel: string): string => readFileSync(join(LAB, rel), 'utf8')
+const ROUTES = read('solution/routes/ebpfcni')
+const OVERLAY = read('solution/overlay/ebpfcni')
+const MTU_CONF = JSON.parse(read('solution/overlay/10-ebpfcni.conf')) as Record<string, unknown>
+const NOBRIDGE = read('solution/nobridge/ebpfcni')
+const FORWARD = read('solution/nobridge/forward.bpf.c')
+const FIB = read('solution/fib/ebpfcni')
+const FIB_FORWARD = read('solution/fib/forward.bpf.c')
+
+interface Mutant {
+  name: string
+  step: 'routes' | 'overlay' | 'nobridge' | 'fib'
+  failsCheck: string
+  plugin: string
+  edit: [string, string]
+  mtu?: boolean
+  /** Steps 3 and 4: "noBridge": true (unless false), and forward.bpf.c with this edit. */
+  noBridge?: boolean
+  forward?: [string, string]
+  message: RegExp
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'forwarding never turned on',
+    step: 'routes',
+    failsCheck: 'nodes.forwarding',
+    plugin: ROUTES,
+    edit: ['  sysctl -qw net.ipv4.ip_forward=1 || return 1\n', ''],
+    message: /node a: net\.ipv4\.ip_forward is 0/,
+  },
+  {
+    name: "routes on-link with no next hop: nobody answers ARP for the other node's pods",
+    step: 'routes',
+    failsCheck: 'nodes.ping',
+    plugin: ROUTES,
+    edit: ['ip route replace "$cidr" via "$underlay"', 'ip route replace "$cidr" dev eth0'],
+    message: /ping from the pod on node a \(10\.243\.1\.\d+\) to the pod on node b .* got no reply/,
+  },
+  {
+    name: 'no route to the other nodes at all',
+    step: 'routes',
+    failsCheck: 'nodes.routes',
+    plugin: ROUTES,
+    edit: ['    ip route replace "$cidr" via "$underlay" || return 1\n', '    :\n'],
+    message: /node a has no route to 10\.243\.2\.0\/24 \(node b's pods\)/,
+  },
+  {
+    name: 'native routes only: the strict underlay drops them',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: ROUTES,
+    edit: ['', ''],
+    mtu: true,
+    message: /the underlay dropped [1-9]\d* packet\(s\) addressed to pods and carried 0 VXLAN packet\(s\)/,
+  },
+  {
+    name: 'VXLAN on the IANA port 4789, which the underlay does not count as 8472',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: OVERLAY,
+    edit: ['dstport 8472', 'dstport 4789'],
+    mtu: true,
+    message: /counted no VXLAN packet \(UDP 8472\)/,
+  },
+  {
+    name: 'no fdb entries: the tunnel has nowhere to send',
+    step: 'overlay',
+    failsCheck: 'nodes.overlay',
+    plugin: OVERLAY,
+    edit: ['|| bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1', '|| true'],
+    mtu: true,
+    message: /with the underlay strict, ping from the pod on node a/,
+  },
+  {
+    name: "the pods keep MTU 1500 (the config's mtu not set)",
+    step: 'overlay',
+    failsCheck: 'nodes.mtu',
+    plugin: OVERLAY,
+    edit: ['', ''],
+    message: /eth0 has MTU 1500, expected 1450/,
+  },
+  {
+    name: 'the bridge path after all ("noBridge" left out of the config)',
+    step: 'nobridge',
+    failsCheck: 'nodes.no-bridge',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    noBridge: false,
+    message: /node a has a bridge \(\w+\): with "noBridge": true the plugin must wire pods without one/,
+  },
+  {
+    name: 'a /24 on the pod: it ARPs for the other pod itself, and nothing answers',
+    step: 'nobridge',
+    failsCheck: 'nodes.no-bridge',
+    plugin: NOBRIDGE,
+    edit: ['addr add $addr/32 dev $CNI_IFNAME', 'addr add $addr/24 dev $CNI_IFNAME'],
+    message: /between the two pods of node a: ping from 10\.243\.1\.\d+ to 10\.243\.1\.\d+ got no reply/,
+  },
+  {
+    name: "bpf_redirect, not bpf_redirect_peer: out through the destination veth's egress",
+    step: 'nobridge',
+    failsCheck: 'nodes.redirect-peer',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['bpf_redirect_peer(ep->ifindex, 0)', 'bpf_redirect(ep->ifindex, 0)'],
+    message:
+      /with TC_ACT_SHOT on the egress of \S+ and \S+: ping .* got no reply; drop_all dropped [1-9]\d* IPv4 packets there/,
+  },
+  {
+    name: "lab 4's rules never asked: the redirect skips the only place a deny was checked",
+    step: 'nobridge',
+    failsCheck: 'nodes.deny-at-source',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['\tif (denied(ip))\n\t\treturn TC_ACT_SHOT;\n', ''],
+    message:
+      /with a deny rule for 10\.243\.1\.\d+ → 10\.243\.1\.\d+ in node a's policy map, a TCP connection from 10\.243\.1\.\d+ to 10\.243\.1\.\d+:80 was still made/,
+  },
+  {
+    name: "from_pod never attached: the node's stack routes the pods' packets",
+    step: 'nobridge',
+    failsCheck: 'nodes.stack-skipped',
+    plugin: NOBRIDGE,
+    edit: ['endpoint_add "$addr" && attach_from_pod', 'endpoint_add "$addr"'],
+    message:
+      /node a forwarded [1-9]\d+ IPv4 datagrams \(\/proc\/net\/snmp ForwDatagrams\) while 1048576 bytes crossed each way/,
+  },
+  {
+    name: "step 3's program: another node's pods go through the node's stack both ways",
+    step: 'fib',
+    failsCheck: 'nodes.from-node-peer',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['', ''],
+    message:
+      /with TC_ACT_SHOT on the egress of \S+ \(node a\) and \S+ \(node b\): .*drop_all dropped [1-9]\d* IPv4 packets there: what came from the other node reached its pod through the host veth/,
+  },
+  {
+    name: 'from_node written but never attached',
+    step: 'fib',
+    failsCheck: 'nodes.from-node-peer',
+    plugin: FIB,
+    edit: ['attach_from_pod && attach_from_node', 'attach_from_pod'],
+    message: /drop_all dropped [1-9]\d* IPv4 packets there/,
+  },
+  {
+    name: "no bpf_fib_lookup: from_pod hands another node's pods to the stack",
+    step: 'fib',
+    failsCheck: 'nodes.fib-stack-skipped',
+    plugin: FIB,
+    edit: ['', ''],
+    forward: ['long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);', 'long rc = -1;'],
+    message: /node a forwarded [1-9]\d+ and node b forwarded [1-9]\d+ IPv4 datagrams .* from_pod passed them on/,
+  },
+  {
+    name: "fib.tot_len from the IP header: TCP's 64 KiB GSO packets get FRAG_NEEDED and go through the stack",
+    step: 'fib',
+    failsCheck: 'nodes.fib-stack-skipped',
+    plugin: FIB,
+    edit: ['', ''],
+    forward: [
+      '.ifindex = skb->ingress_ifindex};',
+      '.ifindex = skb->ingress_ifindex, .tot_len = bpf_ntohs(ip->tot_len)};',
+    ],
+    message: /forwarded [1-9]\d+ .*IPv4 datagrams/,
+  },
+]
+
+describe("lab 5 checks: each step's reference passes, every mutant fails with the right check", () => {
+  const h = labHarness(5, {tag: 'l5', subnet: '10.242.0.0/24'})
+  const workspace = (name: string, plugin: string, mtu: boolean, step3?: {noBridge: boolean; forward: string}) =>
+    h.workspace(name, {
+      ebpfcni: plugin,
+      '10-ebpfcni.conf': JSON.stringify({
+        ...h.config,
+        ...(mtu ? {mtu: MTU_CONF.mtu} : {}),
+        ...(step3?.noBridge ? {noBridge: true} : {}),
+      }),
+      ...(step3 ? {'forward.bpf.c': step3.forward} : {}),
+    })
+
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
+
+  it('each reference passes its step; the last (step 4) passes every lab 5 check; nothing is left', async () => {
+    const routes = await h.check(workspace('routes', ROUTES, false), 'routes')
+    expect(
+      routes.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(routes.checks, null, 1),
+    ).toEqual([])
+    const overlay = await h.check(workspace('overlay', OVERLAY, true), 'overlay')
+    expect(
+      overlay.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(overlay.checks, null, 1),
+    ).toEqual([])
+    const nobridge = await h.check(
+      workspace('nobridge', NOBRIDGE, true, {noBridge: true, forward: FORWARD}),
+      'nobridge',
+    )
+    expect(
+      nobridge.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(nobridge.checks, null, 1),
+    ).toEqual([])
+    const all = await h.check(workspace('fib', FIB, true, {noBridge: true, forward: FIB_FORWARD}))
+    expect(
+      all.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(all.checks, null, 1),
+    ).toEqual([])
+    expect(all.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(5).steps.flatMap((s) => s.checks))].sort())
+    await h.settle()
+    expect(await h.snapshot()).toEqual(h.before())
+  }, 180_000)
+
+  for (const m of MUTANTS) {
+    it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
+      expect(m.plugin.includes(m.edit[0]), `anchor missing: ${m.edit[0]}`).toBe(true)
+      if (m.forward)
+        expect(
+          (m.plugin === FIB ? FIB_FORWARD : FORWARD).includes(m.forward[0]),
+          `anchor missing: ${m.forward[0]}`,
+        ).toBe(true)
+      const source = m.step === 'fib' && m.plugin === FIB ? FIB_FORWARD : FORWARD
+      const step3 =
+        m.step === 'nobridge' || m.step === 'fib'
+          ? {noBridge: m.noBridge ?? true, forward: m.forward ? source.replace(m.forward[0], m.forward[1]) : source}
+          : undefined
+      const plugin = m.plugin.replace(m.edit[0], m.edit[1])
+      const report = await h.check(workspace(m.name, plugin, Boolean(m.mtu) || Boolean(step3), step3), m.step)
+      const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(target!.message).toMatch(m.message)
+      expect(target!.hint).toBeTruthy()
+      await h.settle()
+      expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
+    }, 120_000)
+  }
+})
+
+describe('ebpfcni node: a cluster by hand', () => {
+  const t = tempStateDir()
+  const cli = cliRunner({EBPFCNI_STATE_DIR: t.dir, CI: 'true'})
+  let before: Awaited<ReturnType<typeof hostSnapshot>>
+
+  beforeAll(async () => {
+    before = await hostSnapshot()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    t.cleanup()
+  })
+
+  it('node add, pod add --node, node list --strict, and reset leaves nothing', async () => {
+    // `ebpfcni node` drives the one cluster of the machine (ebpfcni-node-*): never touch a learner's.
+    const existing = await cli(['node', 'list', '--json'])
+    expect(existing.exitCode, existing.stderr).toBe(0)
+    if (
+      (JSON.parse(existing.stdout) as {nodes: unknown[]}).nodes.length ||
+      (await hostSnapshot()).links.includes('ebpfcni-ul')
+    )
+      throw new Error(
+        'a simulated cluster exists on this machine (ebpfcni node list): remove it (ebpfcni node del --all) before the suite',
+      )
+    const bin = join(t.dir, 'bin')
+    mkdirSync(bin, {recursive: true})
+    writeFileSync(join(bin, 'ebpfcni'), OVERLAY, {mode: 0o755})
+    const conf = join(t.dir, 'net.conf')
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'ebpfcni',
+        type: 'ebpfcni',
+        podcidr: '10.10.0.0/24',
+        mtu: 1450,
+        bridge: 'cbr0',
+      }),
+    )
+    const add = await cli(['node', 'add', 'a', 'b'])
+    expect(add.exitCode, add.stderr).toBe(0)
+    expect(add.stdout).toMatch(/node a: netns ebpfcni-node-a, pods 10\.244\.1\.0\/24, underlay 10\.99\.0\.1/)
+    expect((await cli(['node', 'add', 'a'])).stderr).toMatch(/a node named "a" already exists/)
+    expect((await cli(['node', 'add', 'Bad_Name'])).stderr).toMatch(/must be 1-8 lowercase letters or digits/)
+    for (const [pod, node] of [
+      ['na1', 'a'],
+      ['nb1', 'b'],
+    ]) {
+      const r = await cli(['pod', 'add', pod, '--node', node, '--config', conf, '--cni-path', bin])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(
+        new RegExp(`pod ${pod} \\(netns on node ${node}\\) ip 10\\.244\\.${node === 'a' ? 1 : 2}\\.`),
+      )
+      expect(r.stderr).toMatch(/same as: ip netns add ebpfcni-\w+ && nsenter --net=\/run\/netns\/ebpfcni-node-/)
+    }
+    expect((await cli(['pod', 'add', 'nx', '--node', 'zz', '--config', conf])).stderr).toMatch(/no node named "zz"/)
+    expect((await cli(['pod', 'add', 'nx', '--node', 'a', '--runtime', 'podman', '--config', conf])).stderr).toMatch(
+      /--node works with the netns runtime/,
+    )
+    const strict = await cli(['node', 'list', '--strict', '--json'])
+    expect(JSON.parse(strict.stdout).underlay.strict).toBe(true)
+    const probe = await cli(['pod', 'probe', 'na1', 'nb1'])
+    expect(probe.exitCode, probe.stdout + probe.stderr).toBe(0)
+    const listed = JSON.parse((await cli(['node', 'list', '--json'])).stdout) as {
+      nodes: Array<{name: string; pods: string[]}>
+      underlay: {vxlan: string}
+    }
+    expect(listed.nodes.map((n) => [n.name, n.pods.length])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ])
+    expect(Number(listed.underlay.vxlan)).toBeGreaterThan(0)
+    // topology draws the nodes with their pods (and not those pods as pods of this machine).
+    const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as {
+      nodes: Array<{name: string; pods: Array<{name: string}>}>
+      unbridged: Array<{name: string}>
+    }
+    expect(topo.nodes.map((n) => [n.name, n.pods.map((p) => p.name)])).toEqual([
+      ['a', ['na1']],
+      ['b', ['nb1']],
+    ])
+    expect(topo.unbridged.map((p) => p.name)).not.toContain('na1')
+    const reset = await cli(['reset', '--all', '--yes'])
+    expect(reset.exitCode, reset.stderr).toBe(0)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 120_000)
+
+  it("observe --node: what step 4's from_pod and from_node decided, as flows with pods, reasons and interfaces", async () => {
+    const ws = join(t.dir, 'ws')
+    const bin = join(t.dir, 'bin-fib')
+    mkdirSync(ws, {recursive: true})
+    mkdirSync(bin, {recursive: true})
+    writeFileSync(join(bin, 'ebpfcni'), FIB, {mode: 0o755})
+    writeFileSync(join(ws, 'forward.bpf.c'), FIB_FORWARD)
+    const conf = join(ws, '10-ebpfcni.conf')
+    writeFileSync(conf, read('solution/fib/10-ebpfcni.conf'))
+    const wcli = cliRunner({EBPFCNI_STATE_DIR: t.dir, EBPFCNI_WORKSPACE: ws, CI: 'true'})
+    const built = await wcli(['bpf', 'build', join(ws, 'forward.bpf.c'), '-o', join(ws, 'forward.o')])
+    expect(built.exitCode, built.stderr).toBe(0)
+    try {
+      expect((await wcli(['node', 'add', 'a', 'b'])).exitCode).toBe(0)
+      // No pod yet: the plugin has not loaded forward.bpf.c on node a, so there is no ring to read.
+      const none = await wcli(['observe', '--node', 'a'])
+      expect(none.exitCode).toBe(2)
+      expect(none.stderr).toMatch(/node a has no flow_events ring .*: its plugin has not loaded forward\.bpf\.c yet/)
+      expect(none.stderr).toMatch(/pod add NAME --node a/)
+      expect((await wcli(['observe', '--node', 'zz'])).stderr).toMatch(/no node named "zz"/)
+      const ips: Record<string, string> = {}
+      for (const [pod, node] of [
+        ['oa1', 'a'],
+        ['oa2', 'a'],
+        ['ob1', 'b'],
+      ]) {
+        const r = await wcli(['pod', 'add', pod, '--node', node, '--config', conf, '--cni-path', bin])
+        expect(r.exitCode, r.stderr).toBe(0)
+        ips[pod] = /ip (10\.\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] as string
+      }
+      expect((await wcli(['pod', 'probe', 'oa1', 'oa2'])).exitCode).toBe(0)
+      expect((await wcli(['pod', 'probe', 'oa1', 'ob1'])).exitCode).toBe(0)
+      type NodeFlow = {
+        program: string
+        verdict: string
+        reason: string
+        interface?: string
+        src: {pod?: string}
+        dst: {pod?: string}
+      }
+      const flowsOn = async (node: string): Promise<NodeFlow[]> => {
+        const r = await wcli(['observe', '--node', node, '--last', '500', '--json'])
+        expect(r.exitCode, r.stderr).toBe(0)
+        return r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as NodeFlow)
+          .filter((f) => f.program)
+      }
+      const onA = await flowsOn('a')
+      const has = (flows: NodeFlow[], want: Partial<NodeFlow> & {from: string; to: string}) =>
+        flows.some(
+          (f) =>
+            f.src.pod === want.from &&
+            f.dst.pod === want.to &&
+            (want.program === undefined || f.program === want.program) &&
+            (want.verdict === undefined || f.verdict === want.verdict) &&
+            (want.reason === undefined || f.reason === want.reason),
+        )
+      expect(
+        has(onA, {from: 'oa1', to: 'oa2', program: 'from_pod', verdict: 'FORWARDED', reason: 'redirect-peer'}),
+        JSON.stringify(onA.slice(-10)),
+      ).toBe(true)
+      expect(
+        has(onA, {from: 'oa1', to: 'ob1', program: 'from_pod', verdict: 'FORWARDED', reason: 'redirect-neigh'}),
+        JSON.stringify(onA.slice(-10)),
+      ).toBe(true)
+      // A departure is named by its interface in node a's namespace (this machine's has no such link).
+      const nodeALinks = JSON.parse(
+        (await execa('ip', ['-n', 'ebpfcni-node-a', '-j', 'link', 'show'])).stdout,
+      ) as Array<{
+        ifname: string
+      }>
+      const veths = nodeALinks.map((l) => l.ifname).filter((n) => !['lo', 'eth0', 'vxlan0'].includes(n))
+      expect(veths).toContain(onA.find((f) => f.src.pod === 'oa1')?.interface)
+      const onB = await flowsOn('b')
+      const arrival = onB.find((f) => f.src.pod === 'oa1' && f.dst.pod === 'ob1' && f.program === 'from_node')
+      expect(arrival, JSON.stringify(onB.slice(-10))).toMatchObject({verdict: 'FORWARDED', reason: 'redirect-peer'})
+      expect(['vxlan0', 'eth0']).toContain(arrival?.interface)
+      // Lab 4's rule in node a's policy map: the drop is a flow too, DROPPED, denied.
+      const hex = (ip: string) => ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))
+      const [a1, a2] = [ips.oa1, ips.oa2]
+      const rule = ['map', 'update', 'pinned', '/sys/fs/bpf/ebpfcni/a/policy', 'key', 'hex', ...hex(a1), ...hex(a2)]
+      await execa('bpftool', [...rule, 'value', 'hex', '01', '00', '00', '00'])
+      expect((await wcli(['pod', 'probe', 'oa1', 'oa2', '--tcp'])).exitCode).not.toBe(0)
+      const denied = await wcli(['observe', '--node', 'a', '--last', '50', '--verdict', 'dropped'])
+      expect(denied.stdout).toMatch(/oa1:\d+ -> oa2:80 TCP SYN\s+from_pod\s+DROPPED\s+denied by a rule for every port/)
+    } finally {
+      await wcli(['reset', '--all', '--yes'])
+    }
+    expect(await hostSnapshot()).toEqual(before)
+  }, 180_000)
+})
