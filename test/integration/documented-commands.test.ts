@@ -8,7 +8,7 @@ import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 // Every command line the project tells a user to type runs here, as typed: through bin/run.js, in
 // a scratch workspace, with the lab state it needs built first (once per lab). The lines come from
 // the README (command table, code blocks, inline code), every command's examples (the manifest),
-// docs/*.md and the labs' step texts. Each documented line has an entry in TABLE below: the
+// docs/*.md, each lab's README.md and step texts. Each documented line has an entry in TABLE below: the
 // concrete command it stands for (placeholders made real), the lab state it needs and what proves
 // it did its job, or says why it cannot here. A documented line without an entry fails the test,
 // naming where it was found. Commands that run until stopped are stopped with SIGINT (exit 130)
@@ -78,6 +78,9 @@ function documentedCommands(): Map<string, string[]> {
     ...readdirSync(join(repoRoot, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .map((f) => join(repoRoot, 'docs', f)),
+    ...readdirSync(join(repoRoot, 'labs'))
+      .map((lab) => join(repoRoot, 'labs', lab, 'README.md'))
+      .filter((f) => existsSync(f)),
     ...readdirSync(join(repoRoot, 'labs')).flatMap((lab) => {
       const dir = join(repoRoot, 'labs', lab, 'steps')
       return existsSync(dir)
