@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
-import chalk from 'chalk'
 import {BaseCommand} from '../ui/base-command.js'
 import {runDoctor} from '../doctor/doctor.js'
 import {noneFailed} from '../checks/engine.js'
-import {mark} from '../ui/render.js'
+import {renderDoctor} from '../ui/doctor-report.js'
 
 export default class Doctor extends BaseCommand {
   static summary = 'Check that this machine has everything the labs need.'
@@ -25,21 +24,8 @@ export default class Doctor extends BaseCommand {
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Doctor)
     const results = await runDoctor({fix: flags.fix})
+    for (const line of renderDoctor(results, {fix: flags.fix})) this.log(line)
     const passed = noneFailed(results)
-    for (const r of results) {
-      const fixed = r.fixed ? chalk.green(' (fixed)') : ''
-      this.log(`${mark(r.status)} ${r.title}${fixed} ${chalk.dim(`— ${r.message}`)}`)
-      if (r.fixError) this.log(`    ${chalk.red('could not fix:')} ${r.fixError}`)
-      if (r.hint) this.log(`    ${chalk.yellow('fix:')} ${r.hint}`)
-    }
-    const failed = results.filter((r) => r.status === 'fail').length
-    const warned = results.filter((r) => r.status === 'warn').length
-    this.log('')
-    this.log(
-      passed
-        ? chalk.green(`Ready for the labs.${warned ? ` (${warned} optional item(s) missing)` : ''}`)
-        : chalk.red(`${failed} required item(s) failing.${flags.fix ? '' : ' Try: ebpfcni doctor --fix'}`),
-    )
     if (!passed) process.exitCode = 2
     return {passed, items: results}
   }

@@ -5,7 +5,8 @@ import {
   missingHelpers,
   probeForwardingHelpers,
 } from '../../src/bpf/helper-probe.js'
-import {kernelAtLeast, doctorChecks} from '../../src/doctor/doctor.js'
+import {doctorChecks} from '../../src/doctor/doctor.js'
+import {kernelAtLeast} from '../../src/doctor/probes.js'
 import {fail, noneFailed, runCheck, type CheckResult} from '../../src/checks/engine.js'
 
 describe('doctor item logic', () => {
