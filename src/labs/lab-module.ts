@@ -4,8 +4,8 @@ import type {Discoverer} from '../host/reset.js'
 import type {CheckDefinition} from '../checks/engine.js'
 import type {InstallTargets} from './install-targets.js'
 
-// What a lab's module gives the engine. A lab is two folders: its content (labs/NN-slug/: lab.yaml,
-// step texts, starter, solution) and its module (src/labs/labN/module.ts, default export). Both are
+// What a lab's module gives the engine. A lab is one folder, labs/NN-slug/: its content (lab.yaml,
+// step texts, starter, solution), its module (module.ts, default export), checks and tests. It is
 // discovered (catalogue.ts, registry.ts): nothing else names a lab number.
 
 /** The workspace files a lab works on, by role. Other files (policy.yaml) are just starters. */
