@@ -2,19 +2,19 @@ import chalk from 'chalk'
 import type {AutoOutcome, AutoStepResult} from '../labs/auto.js'
 import {mark, table} from './render.js'
 
-export function renderAutoStep(r: AutoStepResult): string {
-  const head = `${mark(r.passed ? 'pass' : 'fail')} lab ${r.lab} ${r.title} ${chalk.dim(`(${(r.durationMs / 1000).toFixed(1)} s)`)}`
+export function renderAutoStep(step: AutoStepResult): string {
+  const head = `${mark(step.passed ? 'pass' : 'fail')} lab ${step.lab} ${step.title} ${chalk.dim(`(${(step.durationMs / 1000).toFixed(1)} s)`)}`
   return [
     head,
-    ...r.failing.map((f) => `    ${f.status === 'fail' ? chalk.red(f.id) : chalk.dim(f.id)}: ${f.message}`),
+    ...step.failing.map((f) => `    ${f.status === 'fail' ? chalk.red(f.id) : chalk.dim(f.id)}: ${f.message}`),
   ].join('\n')
 }
 
 /** One screen: a row per lab, then the verdict. */
-export function renderAutoSummary(o: AutoOutcome): string {
-  const labs = [...new Set(o.steps.map((s) => s.lab))]
+export function renderAutoSummary(outcome: AutoOutcome): string {
+  const labs = [...new Set(outcome.steps.map((s) => s.lab))]
   const rows = labs.map((lab) => {
-    const steps = o.steps.filter((s) => s.lab === lab)
+    const steps = outcome.steps.filter((s) => s.lab === lab)
     const ok = steps.filter((s) => s.passed).length
     const secs = steps.reduce((a, s) => a + s.durationMs, 0) / 1000
     const failing = steps.flatMap((s) => s.failing.filter((f) => f.status === 'fail').map((f) => f.id))
@@ -25,10 +25,10 @@ export function renderAutoSummary(o: AutoOutcome): string {
       failing.join(', ') || '-',
     ]
   })
-  const verdict = o.passed
-    ? chalk.green(`✔ every step passed in ${(o.durationMs / 1000).toFixed(1)} s: this machine is ready`)
+  const verdict = outcome.passed
+    ? chalk.green(`✔ every step passed in ${(outcome.durationMs / 1000).toFixed(1)} s: this machine is ready`)
     : chalk.red(
-        `✘ ${o.steps.filter((s) => !s.passed).length} step(s) failed${o.resetProblems.length ? `; reset problems: ${o.resetProblems.join('; ')}` : ''}`,
+        `✘ ${outcome.steps.filter((s) => !s.passed).length} step(s) failed${outcome.resetProblems.length ? `; reset problems: ${outcome.resetProblems.join('; ')}` : ''}`,
       )
   return `\n${table(['LAB', 'STEPS', 'TIME', 'FAILING CHECKS'], rows)}\n${verdict}`
 }

@@ -2,13 +2,13 @@ import chalk from 'chalk'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 import {mark} from './render.js'
 
-export function renderCheck(r: CheckResult): string {
-  const head = `${mark(r.status)} ${r.status === 'fail' ? chalk.bold(r.title) : r.title} ${chalk.dim(`[${r.id}]`)}`
+export function renderCheck(result: CheckResult): string {
+  const head = `${mark(result.status)} ${result.status === 'fail' ? chalk.bold(result.title) : result.title} ${chalk.dim(`[${result.id}]`)}`
   const lines = [head]
-  if (r.status === 'fail') {
-    lines.push(`    ${chalk.red('seen:')} ${r.message}`)
-    if (r.hint) lines.push(`    ${chalk.yellow('hint:')} ${r.hint}`)
-  } else lines.push(`    ${chalk.dim(r.message)}`)
+  if (result.status === 'fail') {
+    lines.push(`    ${chalk.red('seen:')} ${result.message}`)
+    if (result.hint) lines.push(`    ${chalk.yellow('hint:')} ${result.hint}`)
+  } else lines.push(`    ${chalk.dim(result.message)}`)
   return lines.join('\n')
 }
 

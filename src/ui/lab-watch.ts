@@ -18,15 +18,15 @@ export interface WatchSessionOptions {
 }
 
 /** Watch mode on the terminal: the controller (labs/watch-loop.ts) decides, this renders. */
-export async function watchSession(o: WatchSessionOptions): Promise<void> {
-  const spinner = new SlowCheckSpinner(o.log)
-  const leave = o.howToStop ?? 'Ctrl-C'
+export async function watchSession(opts: WatchSessionOptions): Promise<void> {
+  const spinner = new SlowCheckSpinner(opts.log)
+  const leave = opts.howToStop ?? 'Ctrl-C'
   // The checks of the step being run: those a run stops before are counted as skipped, as in the menu.
-  let planned: string[] = o.step.checks
+  let planned: string[] = opts.step.checks
   const render = (e: WatchEvent): void => {
     switch (e.kind) {
       case 'watching':
-        return o.log(
+        return opts.log(
           chalk.bold(`Watching ${e.dir} (${e.files.join(', ')})`) +
             chalk.dim(` — ${leave} to leave`) +
             (e.polling ? chalk.yellow(` — polling every 0.5 s: ${e.polling}`) : ''),
@@ -40,51 +40,51 @@ export async function watchSession(o: WatchSessionOptions): Promise<void> {
             : e.rebuilds === 'plugin'
               ? ' (reinstalling your plugin)'
               : ''
-        return o.log(chalk.dim(`\n── ${what}${rebuild}: checking ${e.step.title} ──`))
+        return opts.log(chalk.dim(`\n── ${what}${rebuild}: checking ${e.step.title} ──`))
       }
       case 'check-started':
         return spinner.start(e.title)
       case 'check-done':
         spinner.stop()
-        if (e.result.status === 'pass') o.log(renderCheck(e.result))
+        if (e.result.status === 'pass') opts.log(renderCheck(e.result))
         return
       case 'report': {
         spinner.stop()
         const failing =
           e.report.checks.find((c) => c.status === 'fail') ?? e.report.checks.find((c) => c.status === 'skip')
-        if (failing) o.log(renderCheck(failing))
+        if (failing) opts.log(renderCheck(failing))
         const latency =
           e.firstResultMs !== undefined
             ? chalk.dim(` first result ${Math.round(e.firstResultMs)} ms after the change`)
             : ''
-        return o.log(renderSummary(e.report, planned) + latency)
+        return opts.log(renderSummary(e.report, planned) + latency)
       }
       case 'advanced':
-        return o.log(chalk.green(`Step done. Next: ${e.next.title} — save a file to check it.`))
+        return opts.log(chalk.green(`Step done. Next: ${e.next.title} — save a file to check it.`))
       case 'complete':
-        return o.log(chalk.green(`Lab ${o.session.lab.id} is complete. ${leave} to leave watch mode.`))
+        return opts.log(chalk.green(`Lab ${opts.session.lab.id} is complete. ${leave} to leave watch mode.`))
       case 'core-complete':
-        return o.log(
-          chalk.green(`That was the last core step of lab ${o.session.lab.id}: the core path is done. `) +
+        return opts.log(
+          chalk.green(`That was the last core step of lab ${opts.session.lab.id}: the core path is done. `) +
             `The next step, ${e.next.title}, is optional (stretch): watch mode stays here. ` +
             chalk.dim(
-              `To take it on: ebpfcni lab ${o.session.lab.id} --step ${e.next.id} --watch (${leave} to leave).`,
+              `To take it on: ebpfcni lab ${opts.session.lab.id} --step ${e.next.id} --watch (${leave} to leave).`,
             ),
         )
       case 'not-yet':
-        return o.log(chalk.dim('Save a file to check again.'))
+        return opts.log(chalk.dim('Save a file to check again.'))
       case 'error': {
         spinner.stop()
-        o.log(errorText(e.error))
+        opts.log(errorText(e.error))
       }
     }
   }
   try {
     await watchLoop({
-      session: o.session,
-      step: o.step,
-      poll: o.poll,
-      until: o.until,
+      session: opts.session,
+      step: opts.step,
+      poll: opts.poll,
+      until: opts.until,
       onEvent: render,
     })
   } finally {

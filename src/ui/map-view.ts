@@ -24,11 +24,11 @@ export const mapDumpView = (dump: PinnedMapDump): string =>
   ].join('\n')
 
 /** What --key found, set or deleted. */
-export const mapKeyLine = (r: MapKeyResult): string =>
-  'deleted' in r
-    ? r.deleted
-      ? `deleted ${r.key}`
-      : `${r.key} was not in the map`
-    : r.value === null
-      ? `${r.key}: not in the map`
-      : `${r.key} = ${String(r.value)}`
+export const mapKeyLine = (result: MapKeyResult): string =>
+  'deleted' in result
+    ? result.deleted
+      ? `deleted ${result.key}`
+      : `${result.key} was not in the map`
+    : result.value === null
+      ? `${result.key}: not in the map`
+      : `${result.key} = ${String(result.value)}`

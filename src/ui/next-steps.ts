@@ -3,8 +3,8 @@ import type {NextStep} from '../host/errors.js'
 // The command lines behind the next steps lower layers name (host/errors.ts NextStep): the
 // only place that knows which command does what, so a renamed command is changed here once.
 
-export function nextStepText(n: NextStep, bin = 'ebpfcni'): string {
-  switch (n.do) {
+export function nextStepText(next: NextStep, bin = 'ebpfcni'): string {
+  switch (next.do) {
     case 'build-program':
       return `build it first: ${bin} bpf build FILE.c`
     case 'load-program':
@@ -18,7 +18,7 @@ export function nextStepText(n: NextStep, bin = 'ebpfcni'): string {
     case 'add-pod':
       return `make one: ${bin} pod add NAME`
     case 'delete-pod':
-      return `${bin} pod del ${n.pod}`
+      return `${bin} pod del ${next.pod}`
     case 'list-pods':
       return `is the pod still there? ${bin} pod list`
     case 'diagnose':
@@ -31,5 +31,5 @@ export function nextStepText(n: NextStep, bin = 'ebpfcni'): string {
 }
 
 /** The hint line for an error: its own hint, then the next step. */
-export const hintLine = (e: {hint?: string; next?: NextStep}, bin?: string): string | undefined =>
-  [e.hint, e.next && nextStepText(e.next, bin)].filter(Boolean).join('; ') || undefined
+export const hintLine = (failure: {hint?: string; next?: NextStep}, bin?: string): string | undefined =>
+  [failure.hint, failure.next && nextStepText(failure.next, bin)].filter(Boolean).join('; ') || undefined

@@ -62,7 +62,7 @@ export interface MenuChoice<T> {
  * A menu: every choice on screen (no hidden page), the cursor on `default`; Esc leaves it
  * (undefined), as the question says while it is asked. Ctrl-C still interrupts (exit 130).
  */
-export function menu<T>(o: {message: string; choices: MenuChoice<T>[]; default?: T}): Promise<T | undefined> {
+export function menu<T>(opts: {message: string; choices: MenuChoice<T>[]; default?: T}): Promise<T | undefined> {
   const theme = promptTheme()
   const message = (text: string, status?: string) =>
     status === 'done' ? chalk.bold(text) : chalk.bold(text) + chalk.dim('  (Esc leaves)')
@@ -70,10 +70,10 @@ export function menu<T>(o: {message: string; choices: MenuChoice<T>[]; default?:
     (context) =>
       select<T>(
         {
-          message: o.message,
-          choices: o.choices,
-          default: o.default,
-          pageSize: o.choices.length,
+          message: opts.message,
+          choices: opts.choices,
+          default: opts.default,
+          pageSize: opts.choices.length,
           theme: {...theme, style: {...theme.style, message}},
         },
         context,

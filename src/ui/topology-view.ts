@@ -24,22 +24,24 @@ function podLines(p: TopologyPod, last: boolean): string[] {
   return [head, ...(progs.length ? progs : [`${cont}   ${chalk.dim('no BPF program on this veth')}`])]
 }
 
-export function renderTopology(t: Topology): string {
-  const out: string[] = [chalk.bold(`node ${t.node}`)]
-  if (!t.bridges.length && !t.unbridged.length) out.push('  no pods: ebpfcni pod add NAME')
-  for (const b of t.bridges) {
+export function renderTopology(topology: Topology): string {
+  const out: string[] = [chalk.bold(`node ${topology.node}`)]
+  if (!topology.bridges.length && !topology.unbridged.length) out.push('  no pods: ebpfcni pod add NAME')
+  for (const b of topology.bridges) {
     out.push(
       `${chalk.bold(b.name)} bridge ${b.addresses.join(', ') || 'no address'}${b.up ? '' : chalk.red(' (down)')}`,
     )
     b.pods.forEach((p, i) => out.push(...podLines(p, i === b.pods.length - 1).map((l) => `  ${l}`)))
   }
-  if (t.unbridged.length) {
+  if (topology.unbridged.length) {
     out.push(chalk.bold('pods on no bridge'))
-    t.unbridged.forEach((p, i) => out.push(...podLines(p, i === t.unbridged.length - 1).map((l) => `  ${l}`)))
+    topology.unbridged.forEach((p, i) =>
+      out.push(...podLines(p, i === topology.unbridged.length - 1).map((l) => `  ${l}`)),
+    )
   }
-  if (t.nodes.length) {
+  if (topology.nodes.length) {
     out.push(chalk.bold(`simulated nodes (lab 5), on the underlay`))
-    for (const n of t.nodes) {
+    for (const n of topology.nodes) {
       const pods = n.pods.map((p) => `${p.name} ${p.ip ?? 'no IP'}`).join(', ')
       out.push(
         `  ${chalk.bold(n.name)}  pods ${n.podCidr}  underlay ${n.underlayIp}  tunnel ${n.tunnelIp}  ${chalk.dim(n.netns)}${pods ? `\n     ${pods}` : ''}`,
@@ -50,8 +52,8 @@ export function renderTopology(t: Topology): string {
   const mapSize = (m: Topology['maps'][number]): string =>
     /ringbuf$/.test(m.type) ? `${m.maxEntries / 1024} KiB ring` : `${m.entries}/${m.maxEntries} entries`
   out.push(
-    t.maps.length
-      ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${t.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${mapSize(m)}`).join('\n')}`
+    topology.maps.length
+      ? `${chalk.bold('pinned maps')} ${chalk.dim('(/sys/fs/bpf/ebpfcni)')}\n${topology.maps.map((m) => `  ${m.name.padEnd(16)} ${m.type.padEnd(16)} ${mapSize(m)}`).join('\n')}`
       : chalk.dim('no pinned maps (ebpfcni bpf load FILE.o pins them)'),
   )
   return out.join('\n')
