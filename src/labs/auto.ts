@@ -44,35 +44,35 @@ export interface AutoOutcome {
   resetProblems: string[]
 }
 
-export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
+export async function runAuto(opts: AutoOptions): Promise<AutoOutcome> {
   const t0 = performance.now()
   const scratch = mkdtempSync(join(tmpdir(), 'ebpfcni-auto-'))
   const progress = new ProgressStore(join(scratch, 'progress.json'))
   const steps: AutoStepResult[] = []
   const resetProblems: string[] = []
   const resetLabs = async (): Promise<void> => {
-    for (const n of o.labs) {
-      const reset = createResetService(await labDiscoverers(n), o.ledger)
+    for (const n of opts.labs) {
+      const reset = createResetService(await labDiscoverers(n), opts.ledger)
       const out = await reset.execute(await reset.plan(n))
       resetProblems.push(...out.failed.map((f) => `${f.description}: ${f.error}`))
     }
   }
   // Ctrl-C half-way: the smoke test's installs, pins and pods go as they would at its end.
   const unregister = onInterrupt(async () => {
-    if (!o.keep) await resetLabs()
+    if (!opts.keep) await resetLabs()
     rmSync(scratch, {recursive: true, force: true})
   })
   try {
-    for (const n of o.labs) {
+    for (const n of opts.labs) {
       const lab = getLab(n)
-      const dir = o.workspace ?? join(scratch, `lab${n}`)
+      const dir = opts.workspace ?? join(scratch, `lab${n}`)
       ensureWorkspace(lab, dir)
       for (const step of lab.steps) {
-        o.onStepStart?.(n, step.id, step.title)
+        opts.onStepStart?.(n, step.id, step.title)
         const s0 = performance.now()
         applySolution(solutionFiles(lab, step, dir))
-        await loadWorkspaceProgram(dir, {lab: n, ledger: o.ledger})
-        const report = await runChecks({lab: n, step: step.id, workspace: dir, progress, ledger: o.ledger})
+        await loadWorkspaceProgram(dir, {lab: n, ledger: opts.ledger})
+        const report = await runChecks({lab: n, step: step.id, workspace: dir, progress, ledger: opts.ledger})
         const r: AutoStepResult = {
           lab: n,
           step: step.id,
@@ -84,13 +84,13 @@ export async function runAuto(o: AutoOptions): Promise<AutoOutcome> {
             .map((c) => ({id: c.id, status: c.status, message: c.message})),
         }
         steps.push(r)
-        o.onStepDone?.(r, report)
+        opts.onStepDone?.(r, report)
       }
     }
   } finally {
     if (interrupted()) await untilExit()
     unregister()
-    if (!o.keep) await resetLabs()
+    if (!opts.keep) await resetLabs()
     rmSync(scratch, {recursive: true, force: true})
   }
   return {

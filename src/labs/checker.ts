@@ -43,40 +43,40 @@ export interface RunChecksOptions {
  * Install the learner's workspace files, run the step's checks (all of the lab's without
  * a step) against the real CNI path, clean up everything the checks made, record progress.
  */
-export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
+export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   const started = performance.now()
-  const lab = getLab(o.lab)
-  const step = getStep(lab, o.step)
-  const def = await labModule(o.lab)
-  if (!def) throw new UserError(`lab ${o.lab}'s checks are not available in this version of ebpfcni`)
+  const lab = getLab(opts.lab)
+  const step = getStep(lab, opts.step)
+  const def = await labModule(opts.lab)
+  if (!def) throw new UserError(`lab ${opts.lab}'s checks are not available in this version of ebpfcni`)
   const disagree = checkIdsDisagree(
     lab.steps,
     def.checks.map((c) => c.id),
   )
   if (disagree.length)
-    throw new UserError(`lab ${o.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {
+    throw new UserError(`lab ${opts.lab}'s lab.yaml and its checks disagree: ${disagree.join('; ')}`, {
       hint: "the lab content is broken: fix lab.yaml or the lab's checks (a step must never pass on no checks)",
     })
   const wanted = step ? step.checks : lab.steps.flatMap((s) => s.checks)
-  const ledger = o.ledger ?? new Ledger()
-  const targets = o.targets ?? realTargets()
+  const ledger = opts.ledger ?? new Ledger()
+  const targets = opts.targets ?? realTargets()
 
   for (const f of installsOf(def.files)) {
-    const src = join(o.workspace, f.workspaceFile)
+    const src = join(opts.workspace, f.workspaceFile)
     if (!existsSync(src))
       throw new UserError(`${src} is missing`, {
-        hint: `start the lab to create your workspace: ebpfcni lab ${o.lab} (or pass --workspace DIR)`,
+        hint: `start the lab to create your workspace: ebpfcni lab ${opts.lab} (or pass --workspace DIR)`,
       })
-    installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: o.lab, mode: f.mode})
+    installFile(ledger, src, join(targets[f.target], f.workspaceFile), {lab: opts.lab, mode: f.mode})
   }
 
   // A plugin that does not parse fails every check for a reason none of them names: say it first.
-  const parse = def.files.plugin ? await pluginParses(join(o.workspace, def.files.plugin)) : undefined
+  const parse = def.files.plugin ? await pluginParses(join(opts.workspace, def.files.plugin)) : undefined
   if (parse) {
-    o.onCheck?.(parse.id, parse.title)
-    o.onCheck?.(parse.id, parse.title, parse)
+    opts.onCheck?.(parse.id, parse.title)
+    opts.onCheck?.(parse.id, parse.title, parse)
     return {
-      lab: o.lab,
+      lab: opts.lab,
       step: step?.id ?? 'all',
       passed: false,
       durationMs: Math.round(performance.now() - started),
@@ -85,12 +85,12 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   }
 
   const ctx = def.context({
-    lab: o.lab,
+    lab: opts.lab,
     targets,
-    workspace: o.workspace,
-    runtime: o.runtime ?? 'netns',
+    workspace: opts.workspace,
+    runtime: opts.runtime ?? 'netns',
     ledger,
-    timeoutMs: o.timeoutMs,
+    timeoutMs: opts.timeoutMs,
   })
   // lab.yaml orders the checks: its steps, and each step's list; a check several steps list runs once.
   const byId = new Map(def.checks.map((c) => [c.id, c]))
@@ -99,13 +99,13 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   try {
     const named = (r: CheckResult): CheckResult => ({
       ...r,
-      message: inWorkspace(r.message, o.workspace),
-      ...(r.hint ? {hint: inWorkspace(r.hint, o.workspace)} : {}),
+      message: inWorkspace(r.message, opts.workspace),
+      ...(r.hint ? {hint: inWorkspace(r.hint, opts.workspace)} : {}),
     })
     results = (
-      await runCheckList(o.untilFirstFailure ? byCost(selected) : selected, ctx, {
-        untilFirstFailure: o.untilFirstFailure,
-        onCheck: o.onCheck && ((id, title, r) => o.onCheck!(id, title, r && named(r))),
+      await runCheckList(opts.untilFirstFailure ? byCost(selected) : selected, ctx, {
+        untilFirstFailure: opts.untilFirstFailure,
+        onCheck: opts.onCheck && ((id, title, r) => opts.onCheck!(id, title, r && named(r))),
       })
     ).map(named)
   } finally {
@@ -115,12 +115,12 @@ export async function runChecks(o: RunChecksOptions): Promise<CheckReport> {
   const stepName = step?.id ?? 'all'
   // A run that checked nothing proves nothing: it never passes.
   const passed = results.length > 0 && results.every(countsAsPassed)
-  const progress = o.progress ?? ProgressStore.forWorkspace(o.workspace)
+  const progress = opts.progress ?? ProgressStore.forWorkspace(opts.workspace)
   const steps = step ? [step] : lab.steps
   for (const s of steps) {
     const mine = results.filter((r) => s.checks.includes(r.id))
     const failing = mine.find((r) => !countsAsPassed(r))?.id
-    progress.recordCheck(o.lab, s.id, mine.filter(countsAsPassed).length, mine.length, failing)
+    progress.recordCheck(opts.lab, s.id, mine.filter(countsAsPassed).length, mine.length, failing)
   }
-  return {lab: o.lab, step: stepName, passed, durationMs: Math.round(performance.now() - started), checks: results}
+  return {lab: opts.lab, step: stepName, passed, durationMs: Math.round(performance.now() - started), checks: results}
 }

@@ -33,9 +33,9 @@ export interface WatchLoopOptions {
   onEvent: (e: WatchEvent) => void
 }
 
-export async function watchLoop(o: WatchLoopOptions): Promise<void> {
-  const {session} = o
-  let step = o.step
+export async function watchLoop(opts: WatchLoopOptions): Promise<void> {
+  const {session} = opts
+  let step = opts.step
   let running = false
   let again: string[] | undefined
   const files = Object.keys(session.lab.starter)
@@ -54,29 +54,29 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
     }
     running = true
     try {
-      o.onEvent({kind: 'run', step, changed, rebuilds: rebuilds(changed)})
+      opts.onEvent({kind: 'run', step, changed, rebuilds: rebuilds(changed)})
       let first: number | undefined
       const report = await session.checkStep(step, (_id, title, r) => {
-        if (!r) return o.onEvent({kind: 'check-started', title})
+        if (!r) return opts.onEvent({kind: 'check-started', title})
         first ??= performance.now()
-        o.onEvent({kind: 'check-done', result: r})
+        opts.onEvent({kind: 'check-done', result: r})
       })
-      o.onEvent({
+      opts.onEvent({
         kind: 'report',
         report,
         firstResultMs: first !== undefined && changed.length ? first - seenAt : undefined,
       })
-      if (!report.passed) o.onEvent({kind: 'not-yet'})
+      if (!report.passed) opts.onEvent({kind: 'not-yet'})
       else {
         const next = session.nextStep(step)
-        if (next && step.level === 'core' && next.level === 'stretch') o.onEvent({kind: 'core-complete', next})
+        if (next && step.level === 'core' && next.level === 'stretch') opts.onEvent({kind: 'core-complete', next})
         else if (next) {
           step = session.moveTo(next)
-          o.onEvent({kind: 'advanced', next})
-        } else o.onEvent({kind: 'complete'})
+          opts.onEvent({kind: 'advanced', next})
+        } else opts.onEvent({kind: 'complete'})
       }
     } catch (error) {
-      o.onEvent({kind: 'error', error})
+      opts.onEvent({kind: 'error', error})
     } finally {
       running = false
       if (again) {
@@ -87,10 +87,12 @@ export async function watchLoop(o: WatchLoopOptions): Promise<void> {
     }
   }
 
-  const w = watchFiles(session.workspace, files, (changed) => void runStep(changed, performance.now()), {poll: o.poll})
-  o.onEvent({kind: 'watching', dir: session.workspace, files, polling: w.polling})
+  const w = watchFiles(session.workspace, files, (changed) => void runStep(changed, performance.now()), {
+    poll: opts.poll,
+  })
+  opts.onEvent({kind: 'watching', dir: session.workspace, files, polling: w.polling})
   await runStep([], performance.now())
-  await o.until
+  await opts.until
   w.stop()
   while (running) await new Promise((r) => setTimeout(r, 50))
 }

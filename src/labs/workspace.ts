@@ -150,16 +150,16 @@ export function ensureWorkspace(lab: Lab, dir: string, opts: {fresh?: boolean} =
 }
 
 /** One line per change, for the learner. */
-export function describeChange(c: WorkspaceChange, labId: number): string {
-  switch (c.action) {
+export function describeChange(change: WorkspaceChange, labId: number): string {
+  switch (change.action) {
     case 'created':
-      return `${c.file}: lab ${labId}'s starter`
+      return `${change.file}: lab ${labId}'s starter`
     case 'restored':
-      return `${c.file}: your lab ${labId} version again (from ${c.other})`
+      return `${change.file}: your lab ${labId} version again (from ${change.other})`
     case 'set-aside':
-      return `${c.file}: your version from another lab is kept as ${c.other}`
+      return `${change.file}: your version from another lab is kept as ${change.other}`
     case 'replaced':
-      return `${c.file}: lab ${labId}'s starter; yours is kept as ${c.other}`
+      return `${change.file}: lab ${labId}'s starter; yours is kept as ${change.other}`
   }
 }
 
