@@ -28,16 +28,16 @@ export interface RunResult {
   durationMs: number
 }
 
-export const ok = (r: RunResult): boolean => r.exitCode === 0 && !r.timedOut && !r.startError
+export const ok = (result: RunResult): boolean => result.exitCode === 0 && !result.timedOut && !result.startError
 
 /** One line saying what happened, for messages that name the step and what was seen. */
-export function describeRun(r: RunResult): string {
-  if (r.startError) return `could not start ${r.command}: ${r.startError}`
-  if (r.timedOut) return `${r.command} did not finish within its time limit and was killed`
-  if (r.outputCapped) return `${r.command} printed more than the output cap and was killed`
-  if (r.signal) return `${r.command} was killed by ${r.signal}`
-  const err = r.stderr.trim().split('\n').slice(-3).join(' | ')
-  return `${r.command} exited ${r.exitCode}${err ? `: ${err}` : ''}`
+export function describeRun(result: RunResult): string {
+  if (result.startError) return `could not start ${result.command}: ${result.startError}`
+  if (result.timedOut) return `${result.command} did not finish within its time limit and was killed`
+  if (result.outputCapped) return `${result.command} printed more than the output cap and was killed`
+  if (result.signal) return `${result.command} was killed by ${result.signal}`
+  const err = result.stderr.trim().split('\n').slice(-3).join(' | ')
+  return `${result.command} exited ${result.exitCode}${err ? `: ${err}` : ''}`
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000
