@@ -35,17 +35,17 @@ export const CRI_INSTEAD =
   "prove your plugin under a real runtime through containerd's CRI, the kubelet's path, instead: ebpfcni check 1 --runtime cri (the runtime.cri check)"
 
 /** Decide from a probe (pure: the unit tests feed it fake probes). */
-export function podmanVerdict(p: PodmanProbe): PodmanVerdict {
-  if (!p.installed)
+export function podmanVerdict(probe: PodmanProbe): PodmanVerdict {
+  if (!probe.installed)
     return {
       use: 'none',
       why: 'not-installed',
       message: 'podman is not installed',
       fix: 'apt-get install -y podman runc (or bash scripts/setup.sh)',
     }
-  const version = p.version ?? 'unknown'
-  if (p.cni) return {use: 'podman', version}
-  if (NO_CNI.test(p.refusal ?? ''))
+  const version = probe.version ?? 'unknown'
+  if (probe.cni) return {use: 'podman', version}
+  if (NO_CNI.test(probe.refusal ?? ''))
     return {
       use: 'none',
       why: 'netavark-only',
@@ -56,8 +56,8 @@ export function podmanVerdict(p: PodmanProbe): PodmanVerdict {
   return {
     use: 'none',
     why: 'unusable',
-    version: p.version,
-    message: `podman ${version} did not start with the CNI backend: ${p.refusal ?? 'no reason given'}`,
+    version: probe.version,
+    message: `podman ${version} did not start with the CNI backend: ${probe.refusal ?? 'no reason given'}`,
     fix: 'podman info shows what podman itself needs; or ' + CRI_INSTEAD,
   }
 }
@@ -72,17 +72,19 @@ export type PodmanCheckPlan = {run: true} | {run: false; skip: string} | {run: f
  * podman, so its own error is shown.
  */
 export function podmanCheckPlan(
-  v: PodmanVerdict,
+  verdict: PodmanVerdict,
   opts: {asked: boolean; containerdInstalled: boolean},
 ): PodmanCheckPlan {
-  if (v.use === 'podman' || v.why === 'unusable') return {run: true}
-  if (opts.asked) return {run: false, fail: v.message, fix: v.why === 'not-installed' ? v.fix : CRI_INSTEAD}
-  if (v.why === 'not-installed') return {run: false, skip: `${v.message} (pass --runtime podman to require it)`}
+  if (verdict.use === 'podman' || verdict.why === 'unusable') return {run: true}
+  if (opts.asked)
+    return {run: false, fail: verdict.message, fix: verdict.why === 'not-installed' ? verdict.fix : CRI_INSTEAD}
+  if (verdict.why === 'not-installed')
+    return {run: false, skip: `${verdict.message} (pass --runtime podman to require it)`}
   return {
     run: false,
     skip: opts.containerdInstalled
-      ? `${v.message}; runtime.cri proves your plugin under a real runtime instead (containerd's CRI, the kubelet's path)`
-      : `${v.message}; containerd is not installed either, so no real runtime proves your plugin: apt-get install -y containerd, then runtime.cri does`,
+      ? `${verdict.message}; runtime.cri proves your plugin under a real runtime instead (containerd's CRI, the kubelet's path)`
+      : `${verdict.message}; containerd is not installed either, so no real runtime proves your plugin: apt-get install -y containerd, then runtime.cri does`,
   }
 }
 

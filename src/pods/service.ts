@@ -16,7 +16,7 @@ export function runtimeFor(name: RuntimeName, ledger = new Ledger()): PodRuntime
   return name === 'podman' ? new PodmanRuntime(ledger) : new NetnsRuntime(ledger)
 }
 
-export const recordOf = (e: LedgerEntry): PodRecord => e.details as unknown as PodRecord
+export const recordOf = (entry: LedgerEntry): PodRecord => entry.details as unknown as PodRecord
 
 /** Pods made by the tool, from the ledger. */
 export class PodService {
