@@ -117,7 +117,7 @@ export function decodeFlowEvent(b: Buffer): FlowEvent {
 }
 
 /** A struct flow_event as the datapath would write it (tests, the benchmark, and the decoder's own test). */
-export function encodeFlowEvent(e: {
+export function encodeFlowEvent(event: {
   tsNs?: bigint
   src?: string
   dst?: string
@@ -132,18 +132,18 @@ export function encodeFlowEvent(e: {
   reason: number
 }): Buffer {
   const b = Buffer.alloc(FLOW_EVENT_SIZE)
-  b.writeBigUInt64LE(e.tsNs ?? 0n, 0)
-  b.writeUInt32BE(ip2int(e.src ?? '0.0.0.0'), 8)
-  b.writeUInt32BE(ip2int(e.dst ?? '0.0.0.0'), 12)
-  b.writeUInt16BE(e.sport ?? 0, 16)
-  b.writeUInt16BE(e.dport ?? 0, 18)
-  b.writeUInt32LE(e.ifindex ?? 0, 20)
-  b.writeUInt16BE(e.ethProto ?? 0x0800, 24)
-  b[26] = e.ipProto ?? 6
-  b[27] = e.tcpFlags ?? 0
-  b[28] = e.direction
-  b[29] = e.verdict
-  b[30] = e.reason
+  b.writeBigUInt64LE(event.tsNs ?? 0n, 0)
+  b.writeUInt32BE(ip2int(event.src ?? '0.0.0.0'), 8)
+  b.writeUInt32BE(ip2int(event.dst ?? '0.0.0.0'), 12)
+  b.writeUInt16BE(event.sport ?? 0, 16)
+  b.writeUInt16BE(event.dport ?? 0, 18)
+  b.writeUInt32LE(event.ifindex ?? 0, 20)
+  b.writeUInt16BE(event.ethProto ?? 0x0800, 24)
+  b[26] = event.ipProto ?? 6
+  b[27] = event.tcpFlags ?? 0
+  b[28] = event.direction
+  b[29] = event.verdict
+  b[30] = event.reason
   b[31] = FLOW_EVENT_VERSION
   return b
 }

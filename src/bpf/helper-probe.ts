@@ -32,7 +32,8 @@ export function missingHelpers(probe: unknown): ForwardingHelper[] {
 }
 
 /** "bpf_redirect_peer (kernel 5.10+, for …)": what a missing helper means, for a message. */
-export const describeMissing = (h: ForwardingHelper): string => `${h.name} (kernel ${h.since}+, for ${h.usedFor})`
+export const describeMissing = (helper: ForwardingHelper): string =>
+  `${helper.name} (kernel ${helper.since}+, for ${helper.usedFor})`
 
 /** Probe this kernel: the helpers TC programs lack, or why the probe could not run. */
 export async function probeForwardingHelpers(): Promise<{missing: ForwardingHelper[]} | {error: string}> {

@@ -28,13 +28,13 @@ export interface TraceOptions {
  * Stream trace_pipe (bpf_printk output) for a bounded time. trace_pipe is read by a
  * child process: a blocking read must never hold this CLI's own threads.
  */
-export async function streamTrace(o: TraceOptions): Promise<number> {
+export async function streamTrace(opts: TraceOptions): Promise<number> {
   const child = execa('cat', [`${TRACEFS}/trace_pipe`], {
     reject: false,
-    timeout: o.seconds * 1000,
+    timeout: opts.seconds * 1000,
     buffer: false,
     stdin: 'ignore',
-    ...(o.signal ? {cancelSignal: o.signal} : {}),
+    ...(opts.signal ? {cancelSignal: opts.signal} : {}),
   })
   let count = 0
   let rest = ''
@@ -42,9 +42,9 @@ export async function streamTrace(o: TraceOptions): Promise<number> {
     const lines = (rest + chunk.toString('utf8')).split('\n')
     rest = lines.pop() ?? ''
     for (const raw of lines) {
-      if (o.filter && !raw.includes(o.filter)) continue
+      if (opts.filter && !raw.includes(opts.filter)) continue
       count++
-      o.onLine(decodeTraceLine(raw))
+      opts.onLine(decodeTraceLine(raw))
     }
   })
   await child
