@@ -67,10 +67,10 @@ export const IDENTITY_UNKNOWN = 0
 export const IDENTITY_HOST = 1
 export const FIRST_POD_IDENTITY = 256
 
-export const labelsKey = (l: Labels): string =>
-  Object.keys(l)
+export const labelsKey = (labels: Labels): string =>
+  Object.keys(labels)
     .sort()
-    .map((k) => `${k}=${l[k]}`)
+    .map((k) => `${k}=${labels[k]}`)
     .join(',')
 
 /** Pod name or IPv4 address -> the pod (or a bare address). */
