@@ -103,32 +103,32 @@ const stderrTail = (r: RunResult): string => {
   return t ? `; stderr: ${t.slice(0, 300)}` : ''
 }
 
-export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult): InvokeOutcome {
-  const base = {request: req, pluginPath, run: r}
+export function interpret(req: InvokeRequest, pluginPath: string, result: RunResult): InvokeOutcome {
+  const base = {request: req, pluginPath, run: result}
   const who = `${req.command} of plugin "${req.type}"`
-  if (r.startError) {
+  if (result.startError) {
     const shebang = readShebang(pluginPath)
     return {
       ...base,
       ok: false,
-      problem: `${who} could not start: ${r.startError}${shebang ? ` (its first line is ${JSON.stringify(shebang)})` : ''}`,
+      problem: `${who} could not start: ${result.startError}${shebang ? ` (its first line is ${JSON.stringify(shebang)})` : ''}`,
     }
   }
-  if (r.timedOut)
+  if (result.timedOut)
     return {
       ...base,
       ok: false,
-      problem: `${who} did not finish within ${Math.round((req.timeoutMs ?? 10_000) / 1000)} s and was killed (a hang: a read from stdin twice, a lock never released, a sleep?)${stderrTail(r)}`,
+      problem: `${who} did not finish within ${Math.round((req.timeoutMs ?? 10_000) / 1000)} s and was killed (a hang: a read from stdin twice, a lock never released, a sleep?)${stderrTail(result)}`,
     }
-  if (r.outputCapped)
+  if (result.outputCapped)
     return {
       ...base,
       ok: false,
       problem: `${who} printed more than ${(req.maxOutputBytes ?? 1048576) / 1024} KiB and was killed`,
     }
-  if (r.signal) return {...base, ok: false, problem: `${who} was killed by ${r.signal}${stderrTail(r)}`}
-  const parsed = parsePluginJson(r.stdout)
-  if (r.exitCode !== 0) {
+  if (result.signal) return {...base, ok: false, problem: `${who} was killed by ${result.signal}${stderrTail(result)}`}
+  const parsed = parsePluginJson(result.stdout)
+  if (result.exitCode !== 0) {
     const error = parsed.value !== undefined ? asErrorResult(parsed.value) : undefined
     if (error)
       return {
@@ -136,23 +136,23 @@ export function interpret(req: InvokeRequest, pluginPath: string, r: RunResult):
         json: parsed.value,
         error,
         ok: false,
-        problem: `${who} failed with ${formatError(error)}${stderrTail(r)}`,
+        problem: `${who} failed with ${formatError(error)}${stderrTail(result)}`,
       }
     const what =
       parsed.value !== undefined
         ? 'JSON that is not an error result (needs "code" and "msg")'
-        : r.stdout.trim()
+        : result.stdout.trim()
           ? `no error JSON (${parsed.problem})`
           : 'no error JSON on stdout'
     return {
       ...base,
       json: parsed.value,
       ok: false,
-      problem: `${who} exited ${r.exitCode} with ${what}; SPEC §Error expects {"cniVersion","code","msg","details"} on stdout${stderrTail(r)}`,
+      problem: `${who} exited ${result.exitCode} with ${what}; SPEC §Error expects {"cniVersion","code","msg","details"} on stdout${stderrTail(result)}`,
     }
   }
-  if (SILENT_OK.includes(req.command) && !r.stdout.trim()) return {...base, ok: true}
-  if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}${stderrTail(r)}`}
+  if (SILENT_OK.includes(req.command) && !result.stdout.trim()) return {...base, ok: true}
+  if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}${stderrTail(result)}`}
   const error = asErrorResult(parsed.value)
   if (error && req.command !== 'STATUS')
     return {

@@ -88,8 +88,8 @@ export function asErrorResult(raw: unknown): CniErrorResult | undefined {
   }
 }
 
-export const formatError = (e: CniErrorResult): string =>
-  `error code ${describeCode(e.code)}: ${e.msg}${e.details ? ` — ${e.details}` : ''}`
+export const formatError = (error: CniErrorResult): string =>
+  `error code ${describeCode(error.code)}: ${error.msg}${error.details ? ` — ${error.details}` : ''}`
 
 /**
  * Parse a plugin's stdout as exactly one JSON document. Junk before or after the
