@@ -108,17 +108,17 @@ export interface CheckListOptions {
 export async function runCheckList<Ctx>(
   checks: Array<CheckDefinition<Ctx>>,
   ctx: Ctx,
-  o: CheckListOptions = {},
+  opts: CheckListOptions = {},
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = []
   for (const check of checks) {
-    if (o.untilFirstFailure && results.some((r) => r.status === 'fail')) break
+    if (opts.untilFirstFailure && results.some((r) => r.status === 'fail')) break
     if (interrupted()) break
-    o.onCheck?.(check.id, check.title)
+    opts.onCheck?.(check.id, check.title)
     const result = await runCheck(check, ctx)
     if (interrupted()) break
     results.push(result)
-    o.onCheck?.(check.id, check.title, result)
+    opts.onCheck?.(check.id, check.title, result)
   }
   return results
 }
