@@ -205,23 +205,23 @@ const CONFORM_CHECKS: Array<CheckDefinition<ConformContext>> = [
   },
 ]
 
-export async function runConform(o: {
+export async function runConform(opts: {
   configFile: string
   cniPath: string[]
   timeoutMs?: number
   onCheck?: (r: CheckResult) => void
 }): Promise<ConformReport> {
   const started = performance.now()
-  const net = loadNetworkConfig(o.configFile)
-  const ctx = new ConformContext(net, o.cniPath, o.timeoutMs ?? 10_000)
+  const net = loadNetworkConfig(opts.configFile)
+  const ctx = new ConformContext(net, opts.cniPath, opts.timeoutMs ?? 10_000)
   let checks: CheckResult[]
   try {
-    checks = await runCheckList(CONFORM_CHECKS, ctx, {onCheck: (_id, _title, r) => r && o.onCheck?.(r)})
+    checks = await runCheckList(CONFORM_CHECKS, ctx, {onCheck: (_id, _title, r) => r && opts.onCheck?.(r)})
   } finally {
     await ctx.cleanup()
   }
   return {
-    config: o.configFile,
+    config: opts.configFile,
     network: net.name,
     cniVersion: net.cniVersion,
     plugins: net.plugins.map((p) => String(p.type)),
