@@ -13,8 +13,8 @@ export const ruleArgs = {
 }
 
 /** What a rule command did, in one line. */
-export const ruleWritten = (verdict: string, from: string, to: string, r: PolicySyncResult): string =>
-  `${chalk.green('✔')} ${verdict} ${from} → ${to} (${r.mode} design; ${r.written} entr${r.written === 1 ? 'y' : 'ies'} written, ${r.removed} removed)`
+export const ruleWritten = (verdict: string, from: string, to: string, sync: PolicySyncResult): string =>
+  `${chalk.green('✔')} ${verdict} ${from} → ${to} (${sync.mode} design; ${sync.written} entr${sync.written === 1 ? 'y' : 'ies'} written, ${sync.removed} removed)`
 
 /** What deny and allow say about FROM and TO, in both designs. */
 export const RULE_DESCRIPTION =
