@@ -1,25 +1,25 @@
-import {existsSync, rmSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {lab3Context, type Lab3Context, type PinnedProgram} from '../03-maps-monitoring/context.js'
 import type {PluginFixture} from '../01-bridge-cni/context.js'
 import type {ProgramOptions} from '../02-ebpf-basics/context.js'
 import type {CheckPods} from '#checks/check-pods.js'
-import type {LoadOutcome} from '#bpf/programs.js'
 import {closeFd} from '#bpf/ffi.js'
-import {mapDelete, mapDump, mapLookup, mapInfo, valueBufferSize} from '#bpf/map-ops.js'
+import {mapDump, mapLookup, mapInfo, valueBufferSize} from '#bpf/map-ops.js'
 import {objGet, testRun} from '#bpf/object.js'
 import {TC_ACT, XDP_ACT, xdpVerdictName, tcVerdictName} from '#bpf/attach.js'
 import {counterValue} from '#bpf/counters.js'
 import {PolicyService} from '#policy/service.js'
 import {PolicyStore} from '#policy/store.js'
 import {MemoryPodSource} from '#policy/pods.js'
-import {PolicyMaps, POLICY_MAPS, ALL_POLICY_MAPS, detectMode} from '#policy/maps.js'
+import {PolicyMaps, POLICY_MAPS, detectMode} from '#policy/maps.js'
 import {TO_POD_PROGRAM} from '#policy/endpoints.js'
 import {PolicyController} from '#policy/controller.js'
 import type {Labels} from '#policy/networkpolicy.js'
-import {emptyDesired, type Desired} from '#policy/resolve.js'
+import type {Desired} from '#policy/resolve.js'
 import {CheckSkip, CheckFailure, fail} from '#checks/engine.js'
 import {addressed, type AddressedPod, type CheckPod} from '#checks/check-pods.js'
+import {LearnerPolicyState} from './learner-state.js'
 
 /** What became of a frame on its way from one pod to another: the XDP verdict at the source, then to_pod's at the destination. */
 export interface PathVerdict {
@@ -44,10 +44,8 @@ export interface Lab4Options extends ProgramOptions {
 export class PolicyFixture {
   readonly podSource = new MemoryPodSource()
   private policyService?: PolicyService
-  /** The learner's rules before the run's load, restored in cleanup. */
-  private saved?: Desired
-  /** The conntrack entries before the run: the run's own flows are removed after it. */
-  private savedFlows?: Set<string>
+  /** The learner's rules and flows, kept across the run's loads and put back in cleanup. */
+  private readonly learner = new LearnerPolicyState(() => this.pinDir())
   private readonly labelled = new Map<string, Promise<CheckPod>>()
 
   constructor(
@@ -56,39 +54,12 @@ export class PolicyFixture {
     readonly pinned: PinnedProgram,
     readonly controller: ControllerFactory = (s) => new PolicyController(s, {debounceMs: 30}),
   ) {
-    pinned.aroundDeploy({before: () => this.saveLearnerState(), after: (out) => this.dropStalePins(out)})
-    pods.onCleanup('before-pods', () => {
-      try {
-        this.restoreRules()
-      } finally {
-        this.restoreFlows()
-      }
-    })
+    pinned.aroundDeploy({before: () => this.learner.save(), after: (out) => this.learner.dropStalePins(out)})
+    pods.onCleanup('before-pods', () => this.learner.restore())
   }
 
   private pinDir(): string {
     return this.pinned.pinDir()
-  }
-
-  private saveLearnerState(): void {
-    // The learner's rules, as they were: restored in cleanup.
-    this.savedFlows = this.flowKeys()
-    if (!detectMode(this.pinDir())) return
-    try {
-      this.saved = PolicyMaps.snapshot(this.pinDir())
-    } catch {
-      // A map of the wrong shape holds nothing worth keeping.
-    }
-  }
-
-  private dropStalePins(out: LoadOutcome): void {
-    // Maps and programs of an earlier design stay pinned after a reload; they would confuse the
-    // mode detection (endpoint_policy pinned means the identity design) and the agent (a stale
-    // to_pod would be attached to pods).
-    for (const name of ALL_POLICY_MAPS) {
-      if (!out.maps.some((m) => m.name === name)) rmSync(join(this.pinDir(), name), {force: true})
-    }
-    if (!out.programs.some((p) => p.name === TO_POD_PROGRAM)) rmSync(join(this.pinDir(), TO_POD_PROGRAM), {force: true})
   }
 
   /** The pinned to_pod program, or a failure that says what the step needs. */
@@ -251,62 +222,6 @@ export class PolicyFixture {
     } finally {
       closeFd(fd)
     }
-  }
-
-  /** Leave the learner's rules as they were, or empty maps when there were none before. */
-  private restoreRules(): void {
-    let pinDir: string
-    try {
-      pinDir = this.pinDir()
-    } catch {
-      return // no usable config: the run made no maps of its own
-    }
-    const mode = detectMode(pinDir)
-    if (!mode) return
-    // The learner's rules fit only maps of the design they were read from.
-    const desired = !this.saved ? emptyDesired(mode) : this.saved.mode === mode ? this.saved : undefined
-    if (!desired) return
-    try {
-      const maps = PolicyMaps.open(pinDir)
-      try {
-        maps.sync(desired)
-      } finally {
-        maps.close()
-      }
-    } catch {
-      // A map of the wrong shape: nothing of ours, or the learner's, fits in it.
-    }
-  }
-
-  /** Use the pinned conntrack map; undefined when there is none (or no usable config, or a map that cannot be read). */
-  private withConntrack<T>(use: (fd: number) => T): T | undefined {
-    let pin: string
-    try {
-      pin = join(this.pinDir(), 'conntrack')
-    } catch {
-      return undefined // no usable config: the run made no maps of its own
-    }
-    if (!existsSync(pin)) return undefined
-    const fd = objGet(pin)
-    try {
-      return use(fd)
-    } catch {
-      return undefined // not a map we can read: nothing of the run's in it
-    } finally {
-      closeFd(fd)
-    }
-  }
-
-  /** The conntrack map's keys (hex), or nothing when the program has none. */
-  private flowKeys(): Set<string> | undefined {
-    return this.withConntrack((fd) => new Set(mapDump(fd).map((e) => e.key.toString('hex'))))
-  }
-
-  /** Forget the flows the run's pods and frames opened; the learner's own stay. */
-  private restoreFlows(): void {
-    this.withConntrack((fd) => {
-      for (const e of mapDump(fd)) if (!this.savedFlows?.has(e.key.toString('hex'))) mapDelete(fd, e.key)
-    })
   }
 }
 

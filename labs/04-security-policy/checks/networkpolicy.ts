@@ -2,10 +2,9 @@ import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {tcHookDestroy} from '#bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '#bpf/frames.js'
-import {httpGet, sendUdp, tcpConnect} from '#net/probes.js'
+import {httpGet} from '#net/probes.js'
 import {attachments} from '#net/attachments.js'
 import {hostPeer, xdpOff} from '#net/ip.js'
-import {ipv4Key} from '#bpf/counters.js'
 import {type PolicySpec} from '#policy/networkpolicy.js'
 import {type PolicyPod} from '#policy/resolve.js'
 import {
@@ -17,13 +16,16 @@ import {
   expectPath,
   withPretendPods,
   describePortKey,
-  isolate,
-  arrivedDuring,
-  linkLocal,
-  UDP_PROBES,
+  isolatedBeforeRules,
+  flowsDuring,
+  flowsBetween,
+  quoteFlows,
 } from './shared.js'
 
-/** Step networkpolicy's checks (lab.yaml orders the run). */
+/**
+ * Step networkpolicy's checks (lab.yaml orders the run), and what `ebpfcni observe` shows of it:
+ * the flow events must be what the datapath did (policy.flow-events).
+ */
 export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.to-pod',
@@ -119,58 +121,6 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     },
   },
   {
-    id: 'policy.conntrack',
-    cost: 'cheap',
-    title: 'replies come back through conntrack: an isolated client gets its replies, and nothing else from the server',
-    hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
-    run: async (ctx) => {
-      await ctx.policy.toPodPin()
-      await requireMap(
-        ctx,
-        ['conntrack'],
-        'conntrack map',
-        'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32',
-      )
-      const pods: PolicyPod[] = [
-        {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
-        {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
-      ]
-      // The server admits the client on TCP 80; a second policy isolates the client entirely.
-      const web: PolicySpec = {
-        name: 'ct-server-tcp-80',
-        podSelector: {role: 'server'},
-        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
-      }
-      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
-        const [c, srv] = pods.map((p) => p.ip)
-        const cases: Array<[string, Buffer, Expect]> = [
-          [`client :42000 → server TCP 80 (opens the flow)`, ipv4Tcp(c, srv, 80, 42000), 'pass'],
-          [`server :80 → client :42000 (the reply)`, ipv4Tcp(srv, c, 42000, 80, 'ack'), 'pass'],
-          [`server :80 → client :42001 (no flow the client opened)`, ipv4Tcp(srv, c, 42001, 80, 'ack'), 'drop'],
-          [`server → client UDP 9999`, ipv4Udp(srv, c, 'x', 9999, 80), 'drop'],
-          [`server → client TCP 22`, ipv4Tcp(srv, c, 22, 42000), 'drop'],
-        ]
-        // A request the policy allows, dropped: the port rule missed, and conntrack never came into it.
-        const [opening] = ctx.policy.path([cases[0][1]])
-        if (opening.dropped)
-          fail(
-            `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
-            'fix the port rule first (policy.ports shows the key bytes the map holds)',
-          )
-        // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
-        const recorded = ctx.policy.mapKeys('conntrack').some((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
-        expectPath(
-          ctx,
-          cases,
-          recorded
-            ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
-            : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
-        )
-        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
-      })
-    },
-  },
-  {
     id: 'policy.networkpolicy',
     title:
       'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
@@ -204,63 +154,6 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           "the controller writes an ALLOW rule from the node's address to every selected pod: a rule for the pair must pass",
         )
       return `${r.mode} design, ${r.written} entries: sleep → httpbin 200, node → httpbin 200, unlabelled → httpbin dropped`
-    },
-  },
-  {
-    id: 'policy.isolated-closed',
-    title: 'an isolated pod that talks to a server gets its replies, and nothing else from it: no UDP, TCP or IPv6',
-    hint: 'Replies are admitted by conntrack only (the reversed tuple of a flow the pod opened), never by a rule in the reverse direction; to_pod drops IPv6.',
-    run: async (ctx) => {
-      const [a, b] = await clientAndServer(ctx)
-      const svc = await ctx.policy.service()
-      // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
-      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
-      if (open.udp < UDP_PROBES)
-        throw new CheckSkip(
-          `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
-        )
-      const sleepV6 = await linkLocal(b)
-      svc.store.putPolicy({
-        name: 'httpbin-tcp-80-from-sleep',
-        podSelector: {app: 'httpbin'},
-        ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}],
-      })
-      svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
-      await svc.sync()
-      const web = await http(b, a, true, ctx)
-      if (!web.ok) {
-        // The request dropped on its way in is the port rule's miss, not the replies'.
-        const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
-        fail(
-          `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
-          requestDropped
-            ? "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it"
-            : "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
-        )
-      }
-      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
-      if (udp.udp > 0)
-        fail(
-          `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
-          'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
-        )
-      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
-      if (tcp.tcp > 0)
-        fail(
-          `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
-          'only replies to flows sleep opened may pass to_pod',
-        )
-      let v6 = 'no IPv6 link-local address on sleep'
-      if (sleepV6) {
-        const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
-        if (six.udp > 0)
-          fail(
-            `${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`,
-            'to_pod must drop what is not IPv4: the rules cannot see IPv6',
-          )
-        v6 = `IPv6 to ${sleepV6} dropped`
-      }
-      return `sleep → httpbin 200 (replies via conntrack); httpbin → sleep: UDP 9999 and TCP 8080 dropped; ${v6}`
     },
   },
   {
@@ -359,12 +252,62 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       }
     },
   },
+  {
+    id: 'policy.flow-events',
+    title:
+      'flow events tell the truth: a denied connection is DROPPED at to_pod (reason isolated, its policy named), allowed traffic FORWARDED, none lost',
+    hint: 'Return each verdict through tc_drop(skb, REASON_…) / tc_pass(skb, REASON_…) (and xdp_drop / xdp_pass in xdp_prog) with the reason of the branch that decided; keep #include "ebpfcni_flow.h".',
+    run: async (ctx) => {
+      await ctx.policy.toPodPin()
+      await requireMap(
+        ctx,
+        ['flow_events'],
+        'flow_events ring buffer',
+        'keep #include "ebpfcni_flow.h" in ebpfcni.bpf.c: it declares the ring and the helpers that report each verdict',
+      )
+      const [httpbin, sleep] = await clientAndServer(ctx)
+      const other = await ctx.policy.labelledPod('other', {})
+      const svc = await ctx.policy.service()
+      svc.store.putPolicy(originalPolicy())
+      await svc.sync()
+      const {result, seen} = await flowsDuring(ctx, async () => ({
+        denied: await http(other, httpbin, false),
+        allowed: await http(sleep, httpbin, true),
+      }))
+      if (!seen) fail('no flow_events ring could be read', 'keep #include "ebpfcni_flow.h"')
+      if (result.denied.ok)
+        throw new CheckSkip(
+          `needs other → httpbin dropped first (${result.denied.detail}): policy.networkpolicy says why`,
+        )
+      const toHttpbin = flowsBetween(seen, other.ip, httpbin.ip)
+      const drops = toHttpbin.filter((f) => f.verdict === 'DROPPED')
+      if (!drops.length)
+        fail(
+          `${result.denied.detail}, but your programs reported no DROPPED event for it; for other → httpbin they reported: ${quoteFlows(toHttpbin)}`,
+          'where a destination in isolated is dropped: return tc_drop(skb, REASON_ISOLATED); tc_drop reports the drop, TC_ACT_SHOT alone does not',
+        )
+      const wrong = drops.filter((f) => f.program !== 'to_pod' || f.reason !== 'isolated')
+      if (wrong.length)
+        fail(
+          `other → httpbin (no rule admits an unlabelled pod) was reported as ${quoteFlows(wrong)}; expected to_pod DROPPED with reason isolated`,
+          'the reason is the branch that decided: REASON_ISOLATED where the isolated lookup drops',
+        )
+      if (!drops[0].policy?.includes(originalPolicy().name))
+        fail(
+          `other → httpbin was dropped with reason isolated, but no policy was named (${quoteFlows(drops)}): is httpbin in isolated?`,
+        )
+      if (!result.allowed.ok) throw new CheckSkip(`needs sleep → httpbin to work (${result.allowed.detail})`)
+      const admitted = flowsBetween(seen, sleep.ip, httpbin.ip).filter((f) => f.program === 'to_pod')
+      if (!admitted.some((f) => f.verdict === 'FORWARDED' && f.reason === 'allowed'))
+        fail(
+          `sleep → httpbin got through, but to_pod reported ${quoteFlows(admitted)}; expected FORWARDED with reason allowed (httpbin-allow-sleep admits app=sleep on every port: a rule in policy)`,
+          'where a rule for the pair passes: return tc_pass(skb, REASON_ALLOWED)',
+        )
+      if (seen.lost > 0n)
+        fail(
+          `${seen.lost} flow event(s) were lost while the check ran (the ring was full): events from other programs flooding flow_events?`,
+        )
+      return `other → httpbin: ${quoteFlows(drops, 1)}; sleep → httpbin FORWARDED at to_pod (allowed); ${seen.flows.length} events, 0 lost`
+    },
+  },
 ]
-
-/**
- * Whether to_pod drops a frame that a rule for its whole pair allows, towards an isolated pod: the
- * rule is never asked, because `isolated` decided first (the pair lookup itself is step deny's).
- */
-async function isolatedBeforeRules(ctx: Lab4Context, from: string, to: string, frame: Buffer): Promise<boolean> {
-  return withPretendPods(ctx, [], [], () => ctx.policy.path([frame])[0].dropped, [{from, to, verdict: 'allow'}])
-}

@@ -234,3 +234,11 @@ export function quoteFlows(flows: Flow[], max = 3): string {
   const lines = [...seen.values()].slice(0, max).map((f) => flowLine(f, {color: false, time: false}))
   return lines.length ? lines.join('; ') : 'no flow event'
 }
+
+/**
+ * Whether to_pod drops a frame that a rule for its whole pair allows, towards an isolated pod: the
+ * rule is never asked, because `isolated` decided first (the pair lookup itself is step deny's).
+ */
+export async function isolatedBeforeRules(ctx: Lab4Context, from: string, to: string, frame: Buffer): Promise<boolean> {
+  return withPretendPods(ctx, [], [], () => ctx.policy.path([frame])[0].dropped, [{from, to, verdict: 'allow'}])
+}

@@ -1,0 +1,136 @@
+import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import type {Lab4Context} from '../context.js'
+import {ipv4Tcp, ipv4Udp} from '#bpf/frames.js'
+import {sendUdp, tcpConnect} from '#net/probes.js'
+import {ipv4Key} from '#bpf/counters.js'
+import {type PolicySpec} from '#policy/networkpolicy.js'
+import {type PolicyPod} from '#policy/resolve.js'
+import {
+  http,
+  clientAndServer,
+  Expect,
+  requireMap,
+  expectPath,
+  withPretendPods,
+  isolate,
+  arrivedDuring,
+  linkLocal,
+  UDP_PROBES,
+} from './shared.js'
+
+/**
+ * Step conntrack's checks: replies come back through the flow the pod opened, and nothing else
+ * does. On the core path xdp_prog's conntrack is ready-made; these checks prove it with the
+ * learner's to_pod (lab.yaml runs them in step networkpolicy too).
+ */
+export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
+  {
+    id: 'policy.conntrack',
+    cost: 'cheap',
+    title: 'replies come back through conntrack: an isolated client gets its replies, and nothing else from the server',
+    hint: 'In xdp_prog record the flow the pod sends ({saddr, daddr, sport, dport, proto} in conntrack); in to_pod pass a packet whose reversed tuple is there, before any rule.',
+    run: async (ctx) => {
+      await ctx.policy.toPodPin()
+      await requireMap(
+        ctx,
+        ['conntrack'],
+        'conntrack map',
+        'declare a pinned BPF_MAP_TYPE_LRU_HASH named conntrack: key struct ct_key, value __u32',
+      )
+      const pods: PolicyPod[] = [
+        {name: 'ct-client', ip: '10.250.3.1', labels: {role: 'client'}},
+        {name: 'ct-server', ip: '10.250.3.2', labels: {role: 'server'}},
+      ]
+      // The server admits the client on TCP 80; a second policy isolates the client entirely.
+      const web: PolicySpec = {
+        name: 'ct-server-tcp-80',
+        podSelector: {role: 'server'},
+        ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
+      }
+      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
+        const [c, srv] = pods.map((p) => p.ip)
+        const cases: Array<[string, Buffer, Expect]> = [
+          [`client :42000 → server TCP 80 (opens the flow)`, ipv4Tcp(c, srv, 80, 42000), 'pass'],
+          [`server :80 → client :42000 (the reply)`, ipv4Tcp(srv, c, 42000, 80, 'ack'), 'pass'],
+          [`server :80 → client :42001 (no flow the client opened)`, ipv4Tcp(srv, c, 42001, 80, 'ack'), 'drop'],
+          [`server → client UDP 9999`, ipv4Udp(srv, c, 'x', 9999, 80), 'drop'],
+          [`server → client TCP 22`, ipv4Tcp(srv, c, 22, 42000), 'drop'],
+        ]
+        // A request the policy allows, dropped: the port rule missed, and conntrack never came into it.
+        const [opening] = ctx.policy.path([cases[0][1]])
+        if (opening.dropped)
+          fail(
+            `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
+            'fix the port rule first (policy.ports shows the key bytes the map holds)',
+          )
+        // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
+        const recorded = ctx.policy.mapKeys('conntrack').some((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
+        expectPath(
+          ctx,
+          cases,
+          recorded
+            ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
+            : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+        )
+        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
+      })
+    },
+  },
+  {
+    id: 'policy.isolated-closed',
+    title: 'an isolated pod that talks to a server gets its replies, and nothing else from it: no UDP, TCP or IPv6',
+    hint: 'Replies are admitted by conntrack only (the reversed tuple of a flow the pod opened), never by a rule in the reverse direction; to_pod drops IPv6.',
+    run: async (ctx) => {
+      const [a, b] = await clientAndServer(ctx)
+      const svc = await ctx.policy.service()
+      // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
+      const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
+      if (open.udp < UDP_PROBES)
+        throw new CheckSkip(
+          `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
+        )
+      const sleepV6 = await linkLocal(b)
+      svc.store.putPolicy({
+        name: 'httpbin-tcp-80-from-sleep',
+        podSelector: {app: 'httpbin'},
+        ingress: [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}],
+      })
+      svc.store.putPolicy(isolate('sleep-isolated', {app: 'sleep'}))
+      await svc.sync()
+      const web = await http(b, a, true, ctx)
+      if (!web.ok) {
+        // The request dropped on its way in is the port rule's miss, not the replies'.
+        const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
+        fail(
+          `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
+          requestDropped
+            ? "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it"
+            : "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
+        )
+      }
+      const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
+      if (udp.udp > 0)
+        fail(
+          `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
+          'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
+        )
+      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
+      if (tcp.tcp > 0)
+        fail(
+          `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
+          'only replies to flows sleep opened may pass to_pod',
+        )
+      let v6 = 'no IPv6 link-local address on sleep'
+      if (sleepV6) {
+        const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
+        if (six.udp > 0)
+          fail(
+            `${six.udp} of ${UDP_PROBES} IPv6 datagrams from httpbin reached the isolated sleep at ${sleepV6}`,
+            'to_pod must drop what is not IPv4: the rules cannot see IPv6',
+          )
+        v6 = `IPv6 to ${sleepV6} dropped`
+      }
+      return `sleep → httpbin 200 (replies via conntrack); httpbin → sleep: UDP 9999 and TCP 8080 dropped; ${v6}`
+    },
+  },
+]
