@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {readFileSync} from 'node:fs'
 import {UserError} from '../host/errors.js'
-import {readHostListFile, type HostList} from '../room/hosts.js'
-import type {FleetOptions} from '../room/fleet.js'
+import {readHostListFile, type HostList} from '../fleet/hosts.js'
+import type {FleetOptions} from '../fleet/ssh.js'
 
-// What every `fleet` command that reaches the room's VMs takes: the host list and how to SSH.
+// What every `fleet` command that reaches the fleet's VMs takes: the host list and how to SSH.
 
 export const hostsArg = Args.string({
   required: true,

@@ -4,8 +4,8 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, requireRoot, requireBuilt, cliRunner, uniq} from '../helpers/env.js'
 import {SimulatedRoom, type SimulatedVm} from '../helpers/room.js'
-import type {AttendeeRow} from '../../src/room/attendee.js'
-import type {ResetRow} from '../../src/room/fleet.js'
+import type {AttendeeRow} from '../../src/fleet/attendee.js'
+import type {ResetRow} from '../../src/fleet/reset.js'
 
 // How the instructor logs in to the room's VMs. cloud-init gives the key to the default user
 // ("debian") and, with Debian's disable_root: true, to root behind a command that prints "Please

@@ -7,8 +7,8 @@ import {tempStateDir, requireRoot, requireBuilt, cliRunner, uniq} from '../helpe
 import {SimulatedRoom, type SimulatedVm} from '../helpers/room.js'
 import {progressPath} from '../../src/host/paths.js'
 import {Ledger} from '../../src/host/ledger.js'
-import type {AttendeeRow} from '../../src/room/attendee.js'
-import type {ResetRow} from '../../src/room/fleet.js'
+import type {AttendeeRow} from '../../src/fleet/attendee.js'
+import type {ResetRow} from '../../src/fleet/reset.js'
 
 // The instructor's room, for real: six attendee "VMs" (network namespaces running Debian's sshd
 // and node-exporter on their own address), one of them stuck mid-lab, one fine, one fresh, one

@@ -5,8 +5,8 @@ import {join, resolve} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
 import {hostsArg, loadHostList} from '../../ui/fleet-flags.js'
 import {writeFileAtomic} from '../../host/atomic-file.js'
-import {DEFAULT_STUCK_MINUTES} from '../../room/attendee.js'
-import {RULES_FILE, TARGETS_FILE, fileSdTargets, prometheusConfig, recordingRules} from '../../room/prometheus.js'
+import {DEFAULT_STUCK_MINUTES} from '../../fleet/attendee.js'
+import {RULES_FILE, TARGETS_FILE, fileSdTargets, prometheusConfig, recordingRules} from '../../fleet/prometheus.js'
 
 export default class FleetPrometheus extends BaseCommand {
   static summary = "The room: a Prometheus config that scrapes every attendee VM's progress."

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../ui/base-command.js'
 import {fleetOptions, hostsArg, loadHostList, sshFlags} from '../../ui/fleet-flags.js'
-import {badLineRows, reportRoom} from '../../room/fleet.js'
-import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../room/attendee.js'
-import {roomSummary, roomTable} from '../../ui/room-view.js'
+import {badLineRows, reportFleet} from '../../fleet/report.js'
+import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../fleet/attendee.js'
+import {fleetSummary, fleetTable} from '../../ui/fleet-view.js'
 import {progressLine} from '../../ui/progress-line.js'
 
 export default class FleetReport extends BaseCommand {
@@ -30,7 +30,7 @@ export default class FleetReport extends BaseCommand {
     const {args, flags} = await this.parse(FleetReport)
     const list = loadHostList(args.hosts)
     const progress = progressLine(this.jsonEnabled() ? undefined : process.stderr)
-    const rows = await reportRoom(
+    const rows = await reportFleet(
       list.hosts,
       fleetOptions(flags),
       {stuckMinutes: flags.stuck, now: Date.now()},
@@ -38,8 +38,8 @@ export default class FleetReport extends BaseCommand {
     )
     progress.done()
     const all = [...rows, ...badLineRows(list)]
-    this.log(roomTable(all))
-    this.log(roomSummary(all))
+    this.log(fleetTable(all))
+    this.log(fleetSummary(all))
     return {rows: all, steps: stepCounts(all)}
   }
 }

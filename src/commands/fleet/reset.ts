@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../ui/base-command.js'
 import {fleetOptions, hostsArg, loadHostList, sshFlags} from '../../ui/fleet-flags.js'
-import {resetRoom} from '../../room/fleet.js'
-import {resetTable} from '../../ui/room-view.js'
+import {resetFleet} from '../../fleet/reset.js'
+import {resetTable} from '../../ui/fleet-view.js'
 import {progressLine} from '../../ui/progress-line.js'
 import {UserError} from '../../host/errors.js'
 
@@ -26,7 +26,7 @@ export default class FleetReset extends BaseCommand {
     const list = loadHostList(args.hosts)
     for (const p of list.problems) this.logToStderr(`line ${p.line} of ${args.hosts} skipped (${p.text}): ${p.message}`)
     const line = progressLine(this.jsonEnabled() ? undefined : process.stderr)
-    const rows = await resetRoom(list.hosts, {...fleetOptions(flags), forgetProgress: flags.progress}, (_r, done) =>
+    const rows = await resetFleet(list.hosts, {...fleetOptions(flags), forgetProgress: flags.progress}, (_r, done) =>
       line.update(`reset ${done}/${list.hosts.length} host(s)`),
     )
     line.done()

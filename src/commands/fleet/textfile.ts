@@ -5,7 +5,7 @@ import {BaseCommand} from '../../ui/base-command.js'
 import {workspaceStatus} from '../../labs/session.js'
 import {stateDir, workspaceDir} from '../../host/paths.js'
 import {workspaceFlag} from '../../ui/common-flags.js'
-import {TEXTFILE_PATH, textfileMetrics, verdictOk, writeTextfile} from '../../room/textfile.js'
+import {TEXTFILE_PATH, textfileMetrics, verdictOk, writeTextfile} from '../../fleet/textfile.js'
 
 export default class FleetTextfile extends BaseCommand {
   static summary = "The room: this VM's progress as node-exporter textfile metrics."

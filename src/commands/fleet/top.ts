@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../../ui/base-command.js'
-import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../room/attendee.js'
-import {roomFromPrometheus} from '../../room/prometheus.js'
-import {fit, roomScreen, roomSummary, roomTable} from '../../ui/room-view.js'
+import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../fleet/attendee.js'
+import {fleetFromPrometheus} from '../../fleet/prometheus.js'
+import {fit, fleetScreen, fleetSummary, fleetTable} from '../../ui/fleet-view.js'
 import {interrupted, whenInterrupted} from '../../host/interrupt.js'
 import {UserError} from '../../host/errors.js'
 
@@ -37,7 +37,7 @@ export default class FleetTop extends BaseCommand {
     }
     const read = async () => {
       try {
-        return await roomFromPrometheus(flags.prometheus, {stuckMinutes: flags.stuck, timeoutMs: flags.timeout * 1000})
+        return await fleetFromPrometheus(flags.prometheus, {stuckMinutes: flags.stuck, timeoutMs: flags.timeout * 1000})
       } catch (e) {
         throw new UserError((e as Error).message, {
           hint: 'start it with the command fleet prometheus printed, or give --prometheus',
@@ -47,8 +47,8 @@ export default class FleetTop extends BaseCommand {
     const once = flags.once || this.jsonEnabled() || !interactive()
     if (once) {
       const rows = await read()
-      this.log(roomTable(rows))
-      this.log(roomSummary(rows))
+      this.log(fleetTable(rows))
+      this.log(fleetSummary(rows))
       return {rows, steps: stepCounts(rows)}
     }
     while (!interrupted()) {
@@ -61,7 +61,7 @@ export default class FleetTop extends BaseCommand {
       const lines =
         rows instanceof Error
           ? [fit(header, size.columns), chalk.red(fit(rows.message, size.columns))]
-          : roomScreen(rows, size, header)
+          : fleetScreen(rows, size, header)
       // Drawn over the last one, line by line, from the top left (no clear: no flicker), then what
       // is below the last line is cleared.
       const screen = lines.map((l) => `\u001b[2K${l}`).join('\n')

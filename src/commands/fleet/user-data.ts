@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../ui/base-command.js'
-import {userData, DEFAULT_DIR} from '../../room/user-data.js'
+import {userData, DEFAULT_DIR} from '../../fleet/user-data.js'
 import {UserError} from '../../host/errors.js'
 
 export default class FleetUserData extends BaseCommand {

@@ -1,7 +1,7 @@
 import chalk from 'chalk'
 import {table} from './render.js'
-import {stepCounts, type AttendeeRow} from '../room/attendee.js'
-import type {ResetRow} from '../room/fleet.js'
+import {stepCounts, type AttendeeRow} from '../fleet/attendee.js'
+import type {ResetRow} from '../fleet/reset.js'
 
 // The instructor's tables: one row per attendee VM, stuck ones first, and a line per step.
 
@@ -14,7 +14,7 @@ const order = (r: AttendeeRow): number =>
 const sortRows = (rows: AttendeeRow[]): AttendeeRow[] =>
   [...rows].sort((a, b) => order(a) - order(b) || a.host.localeCompare(b.host, 'en', {numeric: true}))
 
-export function roomTable(rows: AttendeeRow[]): string {
+export function fleetTable(rows: AttendeeRow[]): string {
   const body = sortRows(rows).map((r) => {
     if (r.state === 'down' || r.state === 'error' || r.state === 'bad-line')
       return [r.host, chalk.red(r.state), '', '', '', '', chalk.red(r.message ?? '')]
@@ -32,7 +32,7 @@ export function roomTable(rows: AttendeeRow[]): string {
   return table(['HOST', 'ON', 'FOR', 'CHECK RUNS', 'HINTS', 'FAILING CHECK', 'NOTE'], body)
 }
 
-export function roomSummary(rows: AttendeeRow[]): string {
+export function fleetSummary(rows: AttendeeRow[]): string {
   const parts = stepCounts(rows).map(
     (c) => `${c.where}: ${c.count}${c.stuck ? chalk.yellow(` (${c.stuck} stuck)`) : ''}`,
   )
@@ -50,8 +50,8 @@ export const fit = (text: string, width: number): string =>
   width <= 0 ? '' : text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`
 const pad = (text: string, width: number): string => fit(text, width).padEnd(width)
 
-/** The one line that says the room: how many VMs, stuck, not answering, working, not started. */
-export function roomCountLine(rows: AttendeeRow[]): string {
+/** The one line that says the fleet: how many VMs, stuck, not answering, working, not started. */
+export function fleetCountLine(rows: AttendeeRow[]): string {
   const n = (f: (r: AttendeeRow) => boolean) => rows.filter(f).length
   const hosts = n((r) => r.state !== 'bad-line')
   const parts = [
@@ -66,14 +66,14 @@ export function roomCountLine(rows: AttendeeRow[]): string {
 }
 
 /**
- * The room as one screen of \`size\` (fleet top's live view): never a line wider than the terminal,
+ * The fleet as one screen of \`size\` (fleet top's live view): never a line wider than the terminal,
  * never more lines than it has, so a redraw never scrolls. A header, the count line, the attendees
  * per step (at most three lines), then one compact row per VM, stuck and not answering first; the
  * rows that do not fit are a count at the bottom. No line ends in a newline.
  */
-export function roomScreen(rows: AttendeeRow[], size: ScreenSize, header: string): string[] {
+export function fleetScreen(rows: AttendeeRow[], size: ScreenSize, header: string): string[] {
   const width = Math.max(20, size.columns)
-  const out: string[] = [fit(header, width), fit(roomCountLine(rows), width)]
+  const out: string[] = [fit(header, width), fit(fleetCountLine(rows), width)]
   // The attendees per step, wrapped at the width; at most three lines, the rest counted.
   const steps = stepCounts(rows.filter((r) => r.state === 'ok')).map(
     (c) => `${c.where}: ${c.count}${c.stuck ? ` (${c.stuck} stuck)` : ''}`,

@@ -1,8 +1,8 @@
-// The room's host list, as instructors have it: one host per line (a file they typed or a
+// The fleet's host list, as instructors have it: one host per line (a file they typed or a
 // spreadsheet column), `terraform output -json`, or `vagrant ssh-config`. A line that is not a
 // host is a problem of its own, reported with its line number; the other hosts go on.
 
-export interface RoomHost {
+export interface FleetHost {
   /** What the report calls it: the line as given (user@host:port), or Vagrant's machine name. */
   name: string
   address: string
@@ -19,7 +19,7 @@ export interface HostListProblem {
 }
 
 export interface HostList {
-  hosts: RoomHost[]
+  hosts: FleetHost[]
   problems: HostListProblem[]
 }
 
@@ -32,7 +32,7 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i
 const validAddress = (a: string): boolean => IPV4.test(a) || (a.includes(':') && IPV6.test(a)) || HOSTNAME.test(a)
 
 /** One `[user@]host[:port]` (IPv6 as `[addr]:port`), or why it is not one. */
-export function parseHost(text: string): RoomHost | string {
+export function parseHost(text: string): FleetHost | string {
   const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:\s]+|[0-9A-Fa-f:]+)(?::(\d+))?$/.exec(text)
   if (!m) return 'not a host: expected [user@]host[:port]'
   const [, user, rawAddress, portText] = m
@@ -52,9 +52,9 @@ export function parseHostList(text: string): HostList {
   return fromLines(text)
 }
 
-function dedupe(found: Array<{host: RoomHost; line: number; text: string}>, problems: HostListProblem[]): HostList {
+function dedupe(found: Array<{host: FleetHost; line: number; text: string}>, problems: HostListProblem[]): HostList {
   const seen = new Map<string, number>()
-  const hosts: RoomHost[] = []
+  const hosts: FleetHost[] = []
   for (const f of found) {
     const key = `${f.host.user ?? ''}@${f.host.address}:${f.host.port ?? 22}`
     const first = seen.get(key)
@@ -69,7 +69,7 @@ function dedupe(found: Array<{host: RoomHost; line: number; text: string}>, prob
 }
 
 function fromLines(text: string): HostList {
-  const found: Array<{host: RoomHost; line: number; text: string}> = []
+  const found: Array<{host: FleetHost; line: number; text: string}> = []
   const problems: HostListProblem[] = []
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim()
@@ -104,7 +104,7 @@ function fromTerraform(text: string): HostList {
     }
   }
   walk(doc)
-  const found: Array<{host: RoomHost; line: number; text: string}> = []
+  const found: Array<{host: FleetHost; line: number; text: string}> = []
   const problems: HostListProblem[] = []
   strings.forEach((s, i) => {
     const host = parseHost(s)
@@ -117,7 +117,7 @@ function fromTerraform(text: string): HostList {
 
 /** `vagrant ssh-config`: Host blocks with HostName, User and Port. */
 function fromVagrant(text: string): HostList {
-  const found: Array<{host: RoomHost; line: number; text: string}> = []
+  const found: Array<{host: FleetHost; line: number; text: string}> = []
   const problems: HostListProblem[] = []
   let cur: {name: string; line: number; address?: string; user?: string; port?: string; identity?: string} | undefined
   const flush = () => {

@@ -4,7 +4,7 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parse} from 'yaml'
-import {userData} from '../../src/room/user-data.js'
+import {userData} from '../../src/fleet/user-data.js'
 import {cliRunner} from '../helpers/env.js'
 
 // `fleet user-data`: what an instructor pastes is valid for Debian 12's cloud-init (its own schema

@@ -1,7 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {roomScreen, roomCountLine, roomTable} from '../../src/ui/room-view.js'
-import {roomFromPrometheus} from '../../src/room/prometheus.js'
-import type {AttendeeRow} from '../../src/room/attendee.js'
+import {fleetScreen, fleetCountLine, fleetTable} from '../../src/ui/fleet-view.js'
+import {fleetFromPrometheus} from '../../src/fleet/prometheus.js'
+import type {AttendeeRow} from '../../src/fleet/attendee.js'
 import {fakePrometheus, roomOf, type FakePrometheus} from '../helpers/fake-prometheus.js'
 
 // fleet top's live view at the room's real size: 50 and 500 VMs in a 120×40 terminal. A redraw
@@ -18,7 +18,7 @@ describe('fleet top fits the terminal', () => {
     for (const n of [50, 500]) {
       const fake = await fakePrometheus(roomOf(n))
       fakes.push(fake)
-      rooms[n] = await roomFromPrometheus(fake.url, {stuckMinutes: 10, timeoutMs: 10_000})
+      rooms[n] = await fleetFromPrometheus(fake.url, {stuckMinutes: 10, timeoutMs: 10_000})
     }
   })
   afterAll(async () => {
@@ -30,7 +30,7 @@ describe('fleet top fits the terminal', () => {
     (n) => {
       const rows = rooms[n]
       expect(rows).toHaveLength(n)
-      const lines = roomScreen(rows, {columns: 120, rows: 40}, HEADER).map(plain)
+      const lines = fleetScreen(rows, {columns: 120, rows: 40}, HEADER).map(plain)
       expect(lines.length).toBeLessThanOrEqual(40)
       for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(120)
       expect(lines[0]).toBe(HEADER)
@@ -54,7 +54,7 @@ describe('fleet top fits the terminal', () => {
   )
 
   it('500 VMs: as many stuck as fit, the others counted as stuck; the attendees per step in at most three lines', () => {
-    const lines = roomScreen(rooms[500], {columns: 120, rows: 40}, HEADER).map(plain)
+    const lines = fleetScreen(rooms[500], {columns: 120, rows: 40}, HEADER).map(plain)
     const stuckShown = lines.filter((l) => /stuck \d+ min$/.test(l)).length
     const stuck = rooms[500].filter((r) => r.stuck).length
     expect(stuck).toBe(43)
@@ -79,8 +79,8 @@ describe('fleet top fits the terminal', () => {
         'Prometheus cannot scrape ip-10-0-113-250.eu-west-1.compute.internal:9100 (up == 0): context deadline exceeded',
       stuck: false,
     }
-    expect(plain(roomTable([row])).split('\n')[1].length).toBeGreaterThan(120) // the full table, as before
-    const lines = roomScreen([row], {columns: 120, rows: 40}, HEADER).map(plain)
+    expect(plain(fleetTable([row])).split('\n')[1].length).toBeGreaterThan(120) // the full table, as before
+    const lines = fleetScreen([row], {columns: 120, rows: 40}, HEADER).map(plain)
     const shown = lines.find((l) => l.startsWith('root@')) as string
     expect(shown.length).toBeLessThanOrEqual(120)
     expect(shown).toMatch(/^root@ip-10-0-113-250\.eu-wes…\s+down: Prometheus cannot scrape .*…$/)
@@ -92,7 +92,7 @@ describe('fleet top fits the terminal', () => {
       {columns: 20, rows: 3},
       {columns: 200, rows: 12},
     ]) {
-      const lines = roomScreen(rooms[500], size, HEADER).map(plain)
+      const lines = fleetScreen(rooms[500], size, HEADER).map(plain)
       expect(lines.length, JSON.stringify(size)).toBeLessThanOrEqual(size.rows)
       for (const l of lines) expect(l.length).toBeLessThanOrEqual(Math.max(20, size.columns))
     }
@@ -100,7 +100,7 @@ describe('fleet top fits the terminal', () => {
 
   it('counts the room in one line, a bad host line included', () => {
     expect(
-      roomCountLine([
+      fleetCountLine([
         {host: 'a', state: 'ok', lab: 1, step: 'add', stuck: true},
         {host: 'b', state: 'error', message: 'x', stuck: false},
         {host: 'line 3: junk', state: 'bad-line', message: 'not a host', stuck: false},

@@ -3,7 +3,7 @@ import {dirname} from 'node:path'
 import {writeFileAtomic} from '../host/atomic-file.js'
 import {whereNow} from './attendee.js'
 
-// The room's view of one attendee VM, for Prometheus: the progress `status --json` shows, and the
+// The fleet's view of one attendee VM, for Prometheus: the progress `status --json` shows, and the
 // provisioning's own verdicts (doctor, the smoke test), as node-exporter textfile metrics. Debian's
 // prometheus-node-exporter reads /var/lib/prometheus/node-exporter/*.prom; a timer rewrites the
 // file (atomically: the exporter never reads half of one). No Pushgateway: Prometheus's own docs

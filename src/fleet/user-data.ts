@@ -1,6 +1,6 @@
 import {stringify} from 'yaml'
 
-// The room's VMs, provisioned by cloud-init (Debian 12's is 22.4): a #cloud-config that fetches the
+// The fleet's VMs, provisioned by cloud-init (Debian 12's is 22.4): a #cloud-config that fetches the
 // project and runs the same provisioning script the Vagrantfile runs (scripts/vagrant-provision.sh),
 // with --room: setup, the doctor and smoke-test verdicts, the metrics timer, the login greeting.
 // Commands are argument lists (cloud-init runs a list without a shell): nothing given here is

@@ -1,8 +1,8 @@
 import {stringify} from 'yaml'
-import type {RoomHost} from './hosts.js'
+import type {FleetHost} from './hosts.js'
 import {rowAt, type AttendeeRow, type LabView, type StepView, type StuckRule} from './attendee.js'
 
-// The room in Prometheus: each attendee VM's node-exporter serves the textfile `fleet textfile`
+// The fleet in Prometheus: each attendee VM's node-exporter serves the textfile `fleet textfile`
 // writes; the instructor's Prometheus scrapes them all (file_sd: edit the targets file, no restart)
 // and records who is on which step and who is stuck. `fleet top` reads it back.
 
@@ -13,7 +13,7 @@ export const RULES_FILE = 'ebpfcni-rules.yml'
 const target = (address: string, port: number): string => `${address.includes(':') ? `[${address}]` : address}:${port}`
 
 /** file_sd groups: one per VM, labelled with its name in the host list. */
-export function fileSdTargets(hosts: readonly RoomHost[], exporterPort: number): unknown[] {
+export function fileSdTargets(hosts: readonly FleetHost[], exporterPort: number): unknown[] {
   return hosts.map((h) => ({targets: [target(h.address, exporterPort)], labels: {attendee: h.name}}))
 }
 
@@ -25,7 +25,7 @@ export function prometheusConfig(o: {scrapeIntervalS: number}): string {
       {
         job_name: JOB,
         file_sd_configs: [{files: [TARGETS_FILE], refresh_interval: '30s'}],
-        // node-exporter serves hundreds of machine series per VM; the room needs ebpfcni's only.
+        // node-exporter serves hundreds of machine series per VM; the fleet needs ebpfcni's only.
         metric_relabel_configs: [{source_labels: ['__name__'], regex: 'ebpfcni_.*', action: 'keep'}],
       },
     ],
@@ -98,8 +98,8 @@ export async function instantQuery(base: string, query: string, timeoutMs: numbe
 const iso = (seconds: string | undefined): string | null =>
   seconds === undefined ? null : new Date(Number(seconds) * 1000).toISOString()
 
-/** The room's rows from what Prometheus holds now: one per scraped VM. */
-export async function roomFromPrometheus(
+/** The fleet's rows from what Prometheus holds now: one per scraped VM. */
+export async function fleetFromPrometheus(
   base: string,
   o: {stuckMinutes: number; timeoutMs: number},
 ): Promise<AttendeeRow[]> {

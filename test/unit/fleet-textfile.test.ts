@@ -2,7 +2,7 @@ import {describe, it, expect, afterAll} from 'vitest'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {textfileMetrics, verdictOk} from '../../src/room/textfile.js'
+import {textfileMetrics, verdictOk} from '../../src/fleet/textfile.js'
 import {parseExposition, promtoolCheck} from '../../src/metrics/exposition.js'
 import {cliRunner} from '../helpers/env.js'
 

@@ -1,8 +1,8 @@
 import {describe, it, expect} from 'vitest'
-import {parseHost, parseHostList} from '../../src/room/hosts.js'
-import {isStuck, rowFromStatus, stepCounts, whereNow, type LabView} from '../../src/room/attendee.js'
-import {fileSdTargets, prometheusConfig, recordingRules} from '../../src/room/prometheus.js'
-import {sshArgs, describeSshFailure, mapBounded} from '../../src/room/ssh.js'
+import {parseHost, parseHostList} from '../../src/fleet/hosts.js'
+import {isStuck, rowFromStatus, stepCounts, whereNow, type LabView} from '../../src/fleet/attendee.js'
+import {fileSdTargets, prometheusConfig, recordingRules} from '../../src/fleet/prometheus.js'
+import {sshArgs, describeSshFailure, mapBounded} from '../../src/fleet/ssh.js'
 import {parse} from 'yaml'
 
 const step = (id: string, o: Partial<LabView['steps'][number]> = {}): LabView['steps'][number] => ({

@@ -1,8 +1,8 @@
 import {run, type RunResult} from '../host/exec.js'
 import {interrupted} from '../host/interrupt.js'
-import type {RoomHost} from './hosts.js'
+import type {FleetHost} from './hosts.js'
 
-// The room over SSH: one `ssh` child per host, never more than the pool's size at once, each with
+// The fleet over SSH: one `ssh` child per host, never more than the pool's size at once, each with
 // a time limit of its own, so a host that hangs after connecting costs its own limit and no more.
 // OpenSSH's client does the work (keys, agents, known_hosts, ProxyJump in ~/.ssh/config).
 
@@ -19,7 +19,7 @@ export interface SshOptions {
   timeoutMs: number
 }
 
-export function sshArgs(host: RoomHost, o: SshOptions, remote: readonly string[]): string[] {
+export function sshArgs(host: FleetHost, o: SshOptions, remote: readonly string[]): string[] {
   const user = host.user ?? o.user
   return [
     // ssh takes the first value it sees for an option: the instructor's own come first and win.
@@ -48,8 +48,14 @@ export function sshArgs(host: RoomHost, o: SshOptions, remote: readonly string[]
   ]
 }
 
+export interface FleetOptions extends SshOptions {
+  concurrency: number
+  /** The ebpfcni command on the VMs (setup links it into /usr/local/bin). */
+  remoteCommand: string
+}
+
 export interface HostRun {
-  host: RoomHost
+  host: FleetHost
   ok: boolean
   stdout: string
   /** What went wrong, in the instructor's words; empty when ok. */
@@ -108,7 +114,7 @@ function quoteOutput(stdout: string): string {
 /** Did the failure say the host is not there at all (down, unreachable, unknown), not that it misbehaved? */
 export const hostDown = (r: HostRun): boolean => !r.ok && /^(down|unreachable|no such host)/.test(r.message)
 
-export async function runOnHost(host: RoomHost, remote: readonly string[], o: SshOptions): Promise<HostRun> {
+export async function runOnHost(host: FleetHost, remote: readonly string[], o: SshOptions): Promise<HostRun> {
   const r = await run('ssh', sshArgs(host, o, remote), {timeoutMs: o.timeoutMs, maxOutputBytes: 4 * 1024 * 1024})
   const ok = r.exitCode === 0 && !r.timedOut && !r.startError && !r.outputCapped
   return {host, ok, stdout: r.stdout, message: ok ? '' : describeSshFailure(r, o, remote), durationMs: r.durationMs}
