@@ -4,19 +4,10 @@ import {BaseCommand, untilStopped} from '../ui/base-command.js'
 import {pinDirFlag} from '../ui/bpf-flags.js'
 import {flowLine} from '../observe/flow-line.js'
 import {OBSERVE_PAGE} from '../ui/observe-page.js'
-import {FlowFeed, NoRingError} from '../observe/flow-feed.js'
-import {loggedEvents} from '../observe/flow-log.js'
-import {FlowNamer, NODE_PROGRAMS, type Flow} from '../observe/flow-names.js'
-import {flowMatches, REASON_NAMES, type FlowFilter} from '../observe/flow-filter.js'
-import {startFlowWebServer} from '../observe/web.js'
-import {readTopology} from '../topology/topology.js'
-import {LedgerPodSource} from '../policy/pods.js'
-import {PolicyStore} from '../policy/store.js'
+import {Observation} from '../observe/observation.js'
+import type {Flow} from '../observe/flow-names.js'
+import {REASON_NAMES, type FlowFilter} from '../observe/flow-filter.js'
 import {onInterrupt} from '../host/interrupt.js'
-import {UserError} from '../host/errors.js'
-import type {FlowEvent} from '../bpf/flow-events.js'
-import {Cluster, type NodeRecord} from '../nodes/cluster.js'
-import {links} from '../net/ip.js'
 
 export default class Observe extends BaseCommand {
   static summary = 'Watch the datapath decide: each verdict with its pods, reason and policy.'
@@ -53,115 +44,41 @@ export default class Observe extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Observe)
     const follow = flags.follow || flags.web
-    const filter: FlowFilter = {
-      pod: flags.pod,
-      verdict: flags.verdict as FlowFilter['verdict'],
-      reason: flags.reason,
-    }
-    const store = new PolicyStore()
-    const pods = new LedgerPodSource()
-    // Lab 5: a node's programs run in its network namespace and pin in its own folder.
-    let node: NodeRecord | undefined
-    let pinDir = flags['pin-dir']
-    if (flags.node !== undefined) {
-      const cluster = new Cluster()
-      node = cluster.get(flags.node)
-      pinDir = cluster.nodePinDir(node)
-    }
-    let nodeLinks = new Map<number, string>()
-    const readNodeLinks = async () => {
-      if (node) nodeLinks = new Map((await links(node.netnsName)).map((l) => [l.ifindex, l.ifname]))
-    }
-    await readNodeLinks()
-    const namer = new FlowNamer({
-      pods: () => pods.list(),
-      policyState: () => store.read(),
-      ...(node ? {links: () => nodeLinks, programs: NODE_PROGRAMS} : {}),
-    })
+    const filter: FlowFilter = {pod: flags.pod, verdict: flags.verdict as FlowFilter['verdict'], reason: flags.reason}
     const out = (f: Flow) => this.log(flags.json ? JSON.stringify(f) : flowLine(f))
     const notice = (message: string) =>
       flags.json ? this.log(JSON.stringify({notice: message})) : this.logToStderr(chalk.yellow(message))
-
-    const shown: Flow[] = []
-    let live = false
-    let web: Awaited<ReturnType<typeof startFlowWebServer>> | undefined
-    const take = (e: FlowEvent) => {
-      const f = namer.name(e)
-      if (!flowMatches(f, filter)) return
-      if (!live) return void shown.push(f)
-      out(f)
-      web?.publish(f)
-    }
-    let feed: FlowFeed
-    try {
-      feed = FlowFeed.start({pinDir, onEvent: take, onNotice: (n) => notice(n.message)})
-    } catch (err) {
-      if (err instanceof NoRingError && node)
-        throw new UserError(
-          `node ${node.name} has no flow_events ring (${pinDir}/flow_events): its plugin has not loaded forward.bpf.c yet`,
-          {
-            hint: `the plugin loads it with the node's first pod: ebpfcni pod add NAME --node ${node.name}, with lab 5's step 3 done`,
-          },
-        )
-      if (err instanceof NoRingError) throw new UserError(err.message, {hint: 'start lab 4: ebpfcni lab 4'})
-      throw err
-    }
-    const stopFeed = onInterrupt(async () => {
-      feed.stop()
-      await web?.close()
+    const obs = await Observation.start({
+      pinDir: flags['pin-dir'],
+      node: flags.node,
+      filter,
+      onFlow: out,
+      onNotice: notice,
     })
+    const stopFeed = onInterrupt(() => obs.stop())
     try {
-      // History first: what earlier readers drained (the log) and what waits in the ring now.
       const last = flags.last ?? (follow ? 0 : 20)
-      // Filters drop some: read well past `last` raw events.
-      if (last) for (const e of loggedEvents(pinDir, Math.max(last * 10, 20_000))) take(e)
-      await feed.drainNow()
-      for (const f of last ? shown.slice(-last) : []) out(f)
-      live = true
-      if (!follow) {
-        this.summary(feed, Math.min(last, shown.length), flags.json)
-        return
-      }
+      const history = await obs.readHistory(last)
+      for (const f of history) out(f)
+      obs.goLive()
+      if (!follow) return this.summary(obs.lost(), history.length, flags.json)
       if (flags.web) {
-        web = await startFlowWebServer({
-          host: flags.host,
-          port: flags.port,
-          page: OBSERVE_PAGE,
-          topology: () => readTopology(),
-        })
-        for (const f of shown.slice(-200)) web.publish(f)
-        this.logToStderr(`serving the flow page on ${chalk.bold(web.url)} (Ctrl-C to stop)`)
+        const url = await obs.serve({host: flags.host, port: flags.port, page: OBSERVE_PAGE})
+        this.logToStderr(`serving the flow page on ${chalk.bold(url)} (Ctrl-C to stop)`)
       }
-      if (!flags.json)
-        this.logToStderr(
-          chalk.dim(
-            feed.mode === 'owner'
-              ? 'reading flow_events; Ctrl-C to stop'
-              : `following the flows observe pid ${feed.ownerPid()} reads; Ctrl-C to stop`,
-          ),
-        )
-      // Lost events are said as they happen, never hidden.
-      let reported = 0n
-      // A node's pods come and go: their host veths' names are read again now and then.
-      const linksTimer = node ? setInterval(() => void readNodeLinks().catch(() => undefined), 2000) : undefined
-      const lostTimer = setInterval(() => {
-        const lost = feed.lost()
-        if (lost > reported)
-          notice(`${lost - reported} event(s) lost: the ring was full (total ${lost} since observe started)`)
-        reported = lost
-      }, 1000)
+      const reading =
+        obs.mode === 'owner' ? 'reading flow_events' : `following the flows observe pid ${obs.ownerPid()} reads`
+      if (!flags.json) this.logToStderr(chalk.dim(`${reading}; Ctrl-C to stop`))
+      const stopWatch = obs.keepWatch()
       await untilStopped()
-      clearInterval(lostTimer)
-      clearInterval(linksTimer)
+      stopWatch()
     } finally {
       stopFeed()
-      feed.stop()
-      await web?.close()
+      await obs.stop()
     }
   }
 
-  private summary(feed: FlowFeed, printed: number, json: boolean): void {
-    const lost = feed.lost()
+  private summary(lost: bigint, printed: number, json: boolean): void {
     if (json) return this.log(JSON.stringify({printed, lost: Number(lost)}))
     this.logToStderr(
       chalk.dim(
