@@ -1,20 +1,14 @@
 import {Flags} from '@oclif/core'
-import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
-import {BPF_PIN_ROOT, packageRoot} from '../host/paths.js'
-import {UserError} from '../host/errors.js'
-import {CounterExporter} from '../metrics/exporter.js'
-import {startMetricsServer, type MetricsServer} from '../metrics/server.js'
-import {RateTracker} from '../metrics/rates.js'
-import {startExporterProcess, stopExporterProcesses} from '../metrics/background.js'
-import {renderRates} from '../ui/rates-view.js'
-import {podNamesByIp} from '../pods/service.js'
+import {BPF_PIN_ROOT} from '../host/paths.js'
+import {pinnedCounterExporter} from '../metrics/exporter.js'
+import {parseListenAddress, serveMetrics} from '../metrics/server.js'
+import {followRates} from '../metrics/rates.js'
+import {startBackgroundExporter, stopExporterProcesses} from '../metrics/background.js'
+import {ratesRefresh} from '../ui/rates-view.js'
 import {signalReady} from '../host/background.js'
-
-/** Packet totals are u64s (bigint): JSON has no such number, so they are written as strings. */
-const bigintAsString = (_key: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
 
 export default class Metrics extends BaseCommand {
   static summary = "Prometheus exporter over lab 3's pinned counter map, with a live view."
@@ -59,103 +53,27 @@ export default class Metrics extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Metrics)
-    if (flags['web.listen-address']) {
-      const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(flags['web.listen-address'])
-      if (!m || Number(m[2]) > 65535)
-        throw new UserError(`--web.listen-address ${flags['web.listen-address']} is not HOST:PORT`, {
-          hint: 'e.g. --web.listen-address 127.0.0.1:9435',
-        })
-      flags.host = m[1] || '0.0.0.0'
-      flags.port = Number(m[2])
-    }
+    const {host, port} = flags['web.listen-address'] ? parseListenAddress(flags['web.listen-address']) : flags
     if (flags.stop) {
       const n = await stopExporterProcesses()
       return this.log(n ? `stopped ${n} exporter(s)` : 'no background exporter was running')
     }
-    if (!existsSync(flags.map)) {
-      throw new UserError(`no counter map is pinned at ${flags.map}`, {
-        hint: 'lab 3 pins it when its program loads: ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace (or ebpfcni check 3)',
-      })
-    }
-    const exporter = new CounterExporter({counterPin: flags.map, podNames: podNamesByIp, compat: flags.compat})
-    if (flags.once) {
-      const s = await exporter.scrape()
-      if (s.error) throw new UserError(s.error)
-      // An empty scrape would pass any pipe's check (promtool accepts no input): say so, and fail.
-      if (!s.snapshot?.counts.size)
-        throw new UserError(`nothing to export: ${flags.map} has counted no packet yet`, {
-          exitCode: 1,
-          hint: 'make pods and traffic first (ebpfcni pod add httpbin && ebpfcni pod add sleep --workload sleep && ebpfcni pod probe sleep httpbin); pods made before the program was loaded run the old one: delete and re-add them',
-        })
-      process.stdout.write(s.text)
-      return
-    }
+    const exporter = pinnedCounterExporter(flags.map, flags.compat)
+    if (flags.once) return void process.stdout.write(await exporter.scrapeOnce())
     if (flags.background) {
-      const args = [
-        '--host',
-        flags.host,
-        '--port',
-        String(flags.port),
-        '--map',
-        flags.map,
-        ...(flags.compat ? ['--compat'] : []),
-      ]
-      const {pid, log} = await startExporterProcess(join(packageRoot(), 'bin', 'run.js'), args, {lab: 3}).catch(
-        (err: Error) => {
-          throw new UserError(err.message, {
-            hint: `is port ${flags.port} taken? ebpfcni metrics --stop, or pick --port`,
-          })
-        },
-      )
+      const {pid, log} = await startBackgroundExporter({host, port, map: flags.map, compat: flags.compat})
       return this.log(
-        `${chalk.green('✔')} exporter running (pid ${pid}) on http://${flags.host}:${flags.port}/metrics; log ${log}; stop with: ebpfcni metrics --stop`,
+        `${chalk.green('✔')} exporter running (pid ${pid}) on http://${host}:${port}/metrics; log ${log}; stop with: ebpfcni metrics --stop`,
       )
     }
-
-    let server: MetricsServer
-    try {
-      server = await startMetricsServer(exporter, {
-        host: flags.host,
-        port: flags.port,
-        onError: (m) => this.logToStderr(`warning: ${m}`),
-      })
-    } catch (err) {
-      throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}`, {
-        hint: 'another exporter may be running (ebpfcni metrics --stop), or pick --port',
-      })
-    }
+    const server = await serveMetrics(exporter, {host, port, onError: (m) => this.logToStderr(`warning: ${m}`)})
     this.log(`started; serving ${server.url} (map ${flags.map})${flags.watch ? '' : '; Ctrl-C to stop'}`)
     signalReady()
     const stop = untilStopped(flags.for)
-    if (flags.watch) await this.watch(exporter, flags.map, server.url, stop, flags.json)
+    const view = {pin: flags.map, url: server.url, ndjson: flags.json, tty: interactive()}
+    if (flags.watch)
+      await followRates(exporter, stop, (rows, error) => process.stdout.write(ratesRefresh(rows, {...view, error})))
     else await stop
     await server.close()
-  }
-
-  /** Re-read every second and redraw (in place on a terminal; appended otherwise). */
-  private async watch(
-    exporter: CounterExporter,
-    pin: string,
-    url: string,
-    stop: Promise<void>,
-    ndjson = false,
-  ): Promise<void> {
-    const tracker = new RateTracker()
-    const tty = interactive()
-    let done = false
-    void stop.then(() => (done = true))
-    while (!done) {
-      const s = await exporter.scrape()
-      const rows = s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), s.names) : []
-      if (ndjson) {
-        process.stdout.write(
-          `${JSON.stringify({time: new Date().toISOString(), url, error: s.error ?? null, pods: rows}, bigintAsString)}\n`,
-        )
-      } else {
-        const view = renderRates(rows, {pin, url, error: s.error})
-        process.stdout.write(tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`)
-      }
-      await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))])
-    }
   }
 }

@@ -1,6 +1,9 @@
+import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {startRecordedProcess, stopOwnedProcesses} from '../host/background.js'
 import {processOwner} from '../host/owners.js'
+import {packageRoot} from '../host/paths.js'
+import {UserError} from '../host/errors.js'
 
 // `ebpfcni metrics --background`: the exporter as a recorded process (reset stops it),
 // as the original workshop ran its exporter beside the Prometheus server.
@@ -18,6 +21,16 @@ export const startExporterProcess = (cliBin: string, args: string[], opts: {ledg
     logName: 'metrics-exporter.log',
     file: process.execPath,
     args: [cliBin, 'metrics', ...args],
+  })
+
+/** `metrics --background`: this CLI's exporter on host:port over `map`, as lab 3's process; a port taken is a UserError. */
+export const startBackgroundExporter = (o: {host: string; port: number; map: string; compat: boolean}) =>
+  startExporterProcess(
+    join(packageRoot(), 'bin', 'run.js'),
+    ['--host', o.host, '--port', String(o.port), '--map', o.map, ...(o.compat ? ['--compat'] : [])],
+    {lab: 3},
+  ).catch((err: Error) => {
+    throw new UserError(err.message, {hint: `is port ${o.port} taken? ebpfcni metrics --stop, or pick --port`})
   })
 
 export const stopExporterProcesses = (ledger = new Ledger()): Promise<number> =>

@@ -2,8 +2,9 @@ import {Gauge, Registry} from 'prom-client'
 import {readCounterMap, type CounterSnapshot} from '../bpf/counters.js'
 import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import {errorMessage} from '../host/errors.js'
+import {errorMessage, UserError} from '../host/errors.js'
 import {readDropReasons} from '../bpf/flow-events.js'
+import {podNamesByIp} from '../pods/service.js'
 
 // The Prometheus exporter over lab 3's pinned counter map. Each scrape reads the map
 // once (batched, through libbpf) and both metric families are filled from that read:
@@ -160,4 +161,27 @@ export class CounterExporter {
     const text = this.families() + (await this.registry.metrics())
     return {text, snapshot: this.snapshot, names: this.names, error, durationMs: performance.now() - t0}
   }
+
+  /** `metrics --once`: one scrape's text; a scrape that failed, or counted no packet, is a UserError (exit 1 for the latter). */
+  async scrapeOnce(): Promise<string> {
+    const s = await this.scrape()
+    if (s.error) throw new UserError(s.error)
+    // An empty scrape would pass any pipe's check (promtool accepts no input): say so, and fail.
+    if (!s.snapshot?.counts.size)
+      throw new UserError(`nothing to export: ${this.opts.counterPin} has counted no packet yet`, {
+        exitCode: 1,
+        hint: 'make pods and traffic first (ebpfcni pod add httpbin && ebpfcni pod add sleep --workload sleep && ebpfcni pod probe sleep httpbin); pods made before the program was loaded run the old one: delete and re-add them',
+      })
+    return s.text
+  }
+}
+
+/** `ebpfcni metrics`' exporter over the counter map pinned at `pin` (pods named from ebpfcni's records); a UserError saying what pins it when none is. */
+export function pinnedCounterExporter(pin: string, compat: boolean): CounterExporter {
+  if (!existsSync(pin)) {
+    throw new UserError(`no counter map is pinned at ${pin}`, {
+      hint: 'lab 3 pins it when its program loads: ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace (or ebpfcni check 3)',
+    })
+  }
+  return new CounterExporter({counterPin: pin, podNames: podNamesByIp, compat})
 }

@@ -1,3 +1,5 @@
+import type {CounterExporter} from './exporter.js'
+
 // Per-source packet rates from successive counter reads, with a short history for sparklines.
 
 export interface RateRow {
@@ -34,5 +36,21 @@ export class RateTracker {
       rows.push({addr, pod: names.get(addr) ?? '', total, rate, history: [...h]})
     }
     return rows.sort((a, b) => b.rate - a.rate || (b.total > a.total ? 1 : b.total < a.total ? -1 : 0))
+  }
+}
+
+/** `metrics --watch`: scrape every second until `stop`, handing each read's rows (busiest first) to `show`. */
+export async function followRates(
+  exporter: CounterExporter,
+  stop: Promise<void>,
+  show: (rows: RateRow[], error?: string) => void,
+): Promise<void> {
+  const tracker = new RateTracker()
+  let done = false
+  void stop.then(() => (done = true))
+  while (!done) {
+    const s = await exporter.scrape()
+    show(s.snapshot ? tracker.update(s.snapshot.counts, Date.now(), s.names) : [], s.error)
+    await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))])
   }
 }

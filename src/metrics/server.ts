@@ -1,5 +1,6 @@
 import {createServer, type Server} from 'node:http'
 import {listen} from '../host/listen.js'
+import {UserError} from '../host/errors.js'
 import type {CounterExporter} from './exporter.js'
 
 export interface MetricsServer {
@@ -46,4 +47,25 @@ export async function startMetricsServer(
     port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
+}
+
+/** startMetricsServer, with an address that cannot be had said as a UserError (what to do about it). */
+export const serveMetrics = (
+  exporter: CounterExporter,
+  opts: {host: string; port: number; onError?: (msg: string) => void},
+): Promise<MetricsServer> =>
+  startMetricsServer(exporter, opts).catch((err: Error) => {
+    throw new UserError(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`, {
+      hint: 'another exporter may be running (ebpfcni metrics --stop), or pick --port',
+    })
+  })
+
+/** --web.listen-address HOST:PORT, as ebpf_exporter and Prometheus exporters take it (":9435" is every address). */
+export function parseListenAddress(text: string): {host: string; port: number} {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(text)
+  if (!m || Number(m[2]) > 65535)
+    throw new UserError(`--web.listen-address ${text} is not HOST:PORT`, {
+      hint: 'e.g. --web.listen-address 127.0.0.1:9435',
+    })
+  return {host: m[1] || '0.0.0.0', port: Number(m[2])}
 }

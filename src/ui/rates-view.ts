@@ -41,3 +41,17 @@ export function renderRates(
   const more = rows.length > shown.length ? chalk.dim(`\n… and ${rows.length - shown.length} more sources`) : ''
   return `${head}\n${body}${more}\n`
 }
+
+/** Packet totals are u64s (bigint): JSON has no such number, so they are written as strings. */
+const bigintAsString = (_key: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v)
+
+/** One refresh of `metrics --watch`: an NDJSON line, or the table (redrawn in place on a terminal). */
+export function ratesRefresh(
+  rows: RateRow[],
+  opts: {pin: string; url: string; error?: string; ndjson: boolean; tty: boolean},
+): string {
+  if (opts.ndjson)
+    return `${JSON.stringify({time: new Date().toISOString(), url: opts.url, error: opts.error ?? null, pods: rows}, bigintAsString)}\n`
+  const view = renderRates(rows, {pin: opts.pin, url: opts.url, error: opts.error})
+  return opts.tty ? `\u001b[H\u001b[2J${view}` : `${view}\n`
+}
