@@ -33,7 +33,6 @@ const LAYERS = {
   topology: 5,
   nodes: 4,
   observe: 5,
-  room: 5,
   fleet: 5,
   pods: 4,
   bpf: 4,
