@@ -1,6 +1,10 @@
+import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {startRecordedProcess, stopOwnedProcesses} from '../host/background.js'
 import {processOwner} from '../host/owners.js'
+import {packageRoot} from '../host/paths.js'
+import {UserError} from '../host/errors.js'
+import type {ControllerSources} from './controller-sources.js'
 
 // `ebpfcni policy watch --background`: the controller as a recorded process (reset stops it).
 
@@ -17,6 +21,23 @@ export const startControllerProcess = (cliBin: string, args: string[], ledger = 
     logName: 'policy-controller.log',
     file: process.execPath,
     args: [cliBin, 'policy', 'watch', ...args],
+  })
+
+/** `policy watch --background`: this CLI's controller over the same sources, as lab 4's process. */
+export const startBackgroundController = (o: ControllerSources) =>
+  startControllerProcess(join(packageRoot(), 'bin', 'run.js'), [
+    '--pin-dir',
+    o.pinDir,
+    '--pods',
+    o.pods,
+    ...(o.criSocket ? ['--cri-socket', o.criSocket] : []),
+    '--policies',
+    o.policies,
+    ...(o.apiServer ? ['--api-server', o.apiServer] : []),
+    '--resync',
+    String(o.resync),
+  ]).catch((err: Error) => {
+    throw new UserError(err.message)
   })
 
 export const stopControllerProcesses = (ledger = new Ledger()): Promise<number> =>

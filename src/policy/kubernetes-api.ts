@@ -36,6 +36,21 @@ export function inClusterApi(env: NodeJS.ProcessEnv = process.env, dir = SERVICE
   return {url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, tokenFile: `${dir}/token`, ca}
 }
 
+/** An API server's URL given by hand (--api-server), checked: http(s) only. */
+export function apiServerUrl(raw: string): string {
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    throw new UserError(`--api-server "${raw}" is not a URL`, {hint: 'e.g. http://127.0.0.1:8001 (kubectl proxy)'})
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new UserError(`--api-server "${raw}" is not http or https`, {
+      hint: 'e.g. http://127.0.0.1:8001 (kubectl proxy)',
+    })
+  return u.href
+}
+
 /** GET `path` from the API server and parse the JSON; an error says what answered, in words. */
 export function getJson(api: ApiServer, path: string, timeoutMs = 10_000): Promise<unknown> {
   const url = new URL(path, api.url)

@@ -105,6 +105,23 @@ export class KubernetesPolicySource {
   }
 }
 
+/**
+ * `policy watch --policies kubernetes`: the API read every `resyncSeconds` into the store (the
+ * controller's store watch applies what changed). `report` hears of each read that put, deleted or
+ * skipped a policy, and of each error. Returns stop.
+ */
+export function followApiPolicies(
+  api: ApiServer,
+  store: PolicyStore,
+  resyncSeconds: number,
+  report: (r: PolicyRefresh | {error: string}) => void,
+): () => void {
+  return new KubernetesPolicySource(api, store).start(resyncSeconds * 1000, (r) => {
+    if (!('error' in r) && !r.put.length && !r.deleted.length && !r.skipped.length) return
+    report(r)
+  })
+}
+
 /** Pods with their namespace as the kubelet's sandbox label (ebpfcni's own pods: "default"). */
 export function withNamespaceLabel(source: PodSource): PodSource {
   return {

@@ -1,0 +1,33 @@
+import chalk from 'chalk'
+import type {ControllerEvent} from '../policy/controller.js'
+import type {PolicyRefresh} from '../policy/kubernetes-policies.js'
+
+// `policy watch` as it reads: one line per sync of the maps, the Kubernetes API's reads, and the
+// line that says it is watching; with --json one object per line (NDJSON), each with its time.
+
+const now = () => new Date().toISOString()
+
+/** A sync: what it wrote and removed, or why it failed. */
+export const controllerEventLine = (e: ControllerEvent, json: boolean): string =>
+  json
+    ? JSON.stringify({time: now(), ...e})
+    : e.error
+      ? `${chalk.red('✘')} ${e.reason}: ${e.error}`
+      : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`
+
+/** A read of the API, in lines: what it put, what went, what cannot be enforced, or why it failed. */
+export function apiRefreshText(r: PolicyRefresh | {error: string}, json: boolean): string {
+  if (json) return JSON.stringify({time: now(), kubernetes: r})
+  if ('error' in r) return `${chalk.red('✘')} Kubernetes API: ${r.error}`
+  return [
+    ...r.put.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} from the API`),
+    ...r.deleted.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} gone from the API`),
+    ...r.skipped.map((m) => `${chalk.yellow('!')} not enforced: ${m}`),
+  ].join('\n')
+}
+
+/** Watching now, and whether file events arrive or the controller polls (and why). */
+export const watchingLine = (polling: string | undefined, json: boolean): string =>
+  json
+    ? JSON.stringify({time: now(), watching: true, polling: polling ?? false})
+    : `watching pods and policies${polling ? ` (polling: ${polling})` : ''}; Ctrl-C to stop`
