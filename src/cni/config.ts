@@ -1,4 +1,5 @@
 import {readFileSync, existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {isKnownVersion, SUPPORTED_VERSIONS} from './spec.js'
 
@@ -60,6 +61,22 @@ export function loadNetworkConfig(file: string): NetworkConfig {
       next: {do: 'install-config'},
     })
   return parseNetworkConfig(readFileSync(file, 'utf8'), file)
+}
+
+/** The plugin a config names (a conflist's first), for the "same as" lines; PLUGIN when it cannot be read. */
+export function pluginType(configFile: string): string {
+  try {
+    const c = JSON.parse(readFileSync(configFile, 'utf8')) as {type?: string; plugins?: Array<{type?: string}>}
+    return c.type ?? c.plugins?.[0]?.type ?? 'PLUGIN'
+  } catch {
+    return 'PLUGIN'
+  }
+}
+
+/** Where a runtime finds the plugin: in the first CNI_PATH directory (colon-separated) that has it. */
+export const pluginOnPath = (cniPath: string, type: string): string => {
+  const dirs = cniPath.split(':').filter(Boolean)
+  return join(dirs.find((d) => existsSync(join(d, type))) ?? dirs[0] ?? '.', type)
 }
 
 /**

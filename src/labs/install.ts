@@ -1,7 +1,8 @@
 import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {basename, join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
-import {backupsDir} from '../host/paths.js'
+import {backupsDir, workspaceDir} from '../host/paths.js'
+import {pluginOnPath, pluginType} from '../cni/config.js'
 
 /**
  * Install a workspace file where a runtime reads it, recorded in the ledger first.
@@ -38,4 +39,16 @@ export function installedCopyDiffers(workspaceFile: string, installed: string): 
   } catch {
     return false
   }
+}
+
+/**
+ * The plugin a runtime runs for `configFile` (found on `cniPath` as it finds it) and the
+ * workspace's file of that name: `pod add` runs the installed copy, only `check` installs the
+ * workspace's, so `differs` says the learner's edit is not what runs.
+ */
+export function pluginCopies(configFile: string, cniPath: string): {installed: string; mine: string; differs: boolean} {
+  const type = pluginType(configFile)
+  const installed = pluginOnPath(cniPath, type)
+  const mine = join(workspaceDir(), type)
+  return {installed, mine, differs: installedCopyDiffers(mine, installed)}
 }

@@ -1,34 +1,12 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {plainCommands} from '../../ui/same-as.js'
 import {PodService, DEFAULT_CONFIG, DEFAULT_CNI_PATH} from '../../pods/service.js'
-import {UserError} from '../../host/errors.js'
-import type {PodRecord, RuntimeName, WorkloadName} from '../../pods/types.js'
-import {Cluster} from '../../nodes/cluster.js'
-import {workspaceDir} from '../../host/paths.js'
-import {installedCopyDiffers} from '../../labs/install.js'
-
-/** Label keys and values as Kubernetes allows them (values: 63 characters of [A-Za-z0-9._-]). */
-const LABEL = /^([A-Za-z0-9][A-Za-z0-9._/-]*)=([A-Za-z0-9._-]{0,63})$/
-
-/** The plugin a config names (a conflist's first), for the "same as" line. */
-function pluginType(configFile: string): string {
-  try {
-    const c = JSON.parse(readFileSync(configFile, 'utf8')) as {type?: string; plugins?: Array<{type?: string}>}
-    return c.type ?? c.plugins?.[0]?.type ?? 'PLUGIN'
-  } catch {
-    return 'PLUGIN'
-  }
-}
-
-/** Where the runtime finds the plugin: the first CNI_PATH directory that has it. */
-const pluginOnPath = (cniPath: string, type: string): string => {
-  const dirs = cniPath.split(':').filter(Boolean)
-  return join(dirs.find((d) => existsSync(join(d, type))) ?? dirs[0] ?? '.', type)
-}
+import {podRequest} from '../../pods/pod-request.js'
+import type {PodRecord} from '../../pods/types.js'
+import {pluginOnPath, pluginType} from '../../cni/config.js'
+import {pluginCopies} from '../../labs/install.js'
 
 export default class PodAdd extends BaseCommand {
   static summary = 'Create a pod and attach it through the CNI path, as a runtime would.'
@@ -77,55 +55,24 @@ export default class PodAdd extends BaseCommand {
 
   async run(): Promise<PodRecord> {
     const {args, flags} = await this.parse(PodAdd)
-    const labels: Record<string, string> = {}
-    for (const l of flags.label ?? []) {
-      if (!l.includes('=')) throw new UserError(`label "${l}" must be key=value`, {hint: 'e.g. --label app=httpbin'})
-      const m = LABEL.exec(l)
-      if (!m)
-        throw new UserError(`label "${l}" has characters a Kubernetes label cannot hold`, {
-          hint: 'keys and values use letters, digits, ".", "_" and "-" (values at most 63, no spaces): --label app=my-app',
-        })
-      labels[m[1]] = m[2]
-    }
-    if (flags.args !== undefined && !/^([A-Za-z0-9_]+=[^;=\s]*)(;[A-Za-z0-9_]+=[^;=\s]*)*$/.test(flags.args)) {
-      throw new UserError(`--args "${flags.args}" is not K=V;K=V`, {
-        hint: 'CNI_ARGS is semicolon-separated key=value pairs, e.g. --args "K8S_POD_NAMESPACE=demo;EXTRA=1"',
-      })
-    }
-    if (flags.args !== undefined && flags.runtime !== 'netns')
-      throw new UserError(`--args works with the netns runtime: ${flags.runtime} sets CNI_ARGS itself`)
-    if (flags.node && flags.runtime !== 'netns')
-      throw new UserError(`--node works with the netns runtime: podman and cri pods run on this machine itself`)
-    const cluster = flags.node ? new Cluster() : undefined
-    const node = cluster?.get(flags.node as string)
-    // Lab 5 step 3: the workspace's built forward.bpf.c, for the plugin to load on the node: where
-    // `ebpfcni bpf build ~/ebpfcni-lab/forward.bpf.c` puts it (forward.bpf.o), or forward.o (-o).
-    const forwardObject = ['forward.bpf.o', 'forward.o'].map((f) => join(workspaceDir(), f)).find((f) => existsSync(f))
-    const configFile =
-      node && cluster ? cluster.nodeConfig(node, flags.config, forwardObject ? {forwardObject} : {}) : flags.config
+    const cniPath = flags['cni-path']
+    const {spec, runtime, node} = podRequest({
+      ...flags,
+      name: args.name,
+      labels: flags.label,
+      cniPath,
+      cniArgs: flags.args,
+      timeoutSeconds: flags.timeout,
+    })
     // pod add runs the installed plugin; only check installs the workspace's: say which copy runs.
-    const type = pluginType(flags.config)
-    const installed = pluginOnPath(flags['cni-path'], type)
-    const mine = join(workspaceDir(), type)
-    if (installedCopyDiffers(mine, installed))
+    const {installed, mine, differs} = pluginCopies(flags.config, cniPath)
+    if (differs)
       this.logToStderr(
         chalk.yellow(
           `note: this runs ${installed}, not your edited ${mine}: ebpfcni check N (your lab) installs it, or install -m 755 ${mine} ${installed}`,
         ),
       )
-    const pod = await new PodService().add(
-      {
-        name: args.name,
-        labels,
-        workload: flags.workload as WorkloadName,
-        configFile,
-        node: node ? {name: node.name, netnsPath: node.netnsPath} : undefined,
-        cniPath: flags['cni-path'].split(':').filter(Boolean),
-        timeoutMs: flags.timeout * 1000,
-        cniArgs: flags.args,
-      },
-      flags.runtime as RuntimeName,
-    )
+    const pod = await new PodService().add(spec, runtime)
     this.log(
       `${chalk.green('✔')} pod ${chalk.bold(pod.name)} (${pod.runtime}${pod.node ? ` on node ${pod.node}` : ''}) ip ${pod.ip ?? 'none'} mac ${pod.mac ?? '?'} netns ${pod.netnsPath}`,
     )
@@ -133,12 +80,12 @@ export default class PodAdd extends BaseCommand {
     if (pod.runtime === 'netns' && pod.netnsName && !node)
       this.sameAs([
         `ip netns add ${pod.netnsName}`,
-        ...plainCommands.cniCall('ADD', installed, flags.config, pod.containerId, pod.netnsPath, flags['cni-path']),
+        ...plainCommands.cniCall('ADD', installed, flags.config, pod.containerId, pod.netnsPath, cniPath),
       ])
     if (node)
       this.sameAs([
         `ip netns add ${pod.netnsName}`,
-        `nsenter --net=${node.netnsPath} env CNI_COMMAND=ADD CNI_CONTAINERID=${pod.containerId} CNI_NETNS=${pod.netnsPath} CNI_IFNAME=eth0 CNI_PATH=${flags['cni-path']} ${pluginOnPath(flags['cni-path'], pluginType(configFile))} < ${configFile}`,
+        `nsenter --net=${node.netnsPath} env CNI_COMMAND=ADD CNI_CONTAINERID=${pod.containerId} CNI_NETNS=${pod.netnsPath} CNI_IFNAME=eth0 CNI_PATH=${cniPath} ${pluginOnPath(cniPath, pluginType(spec.configFile))} < ${spec.configFile}`,
       ])
     return pod
   }
