@@ -1,6 +1,6 @@
 import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import type {Discoverer, ResetAction} from '#host/reset.js'
+import type {Discoverer, ResetAction} from '#reset/actions.js'
 import {bridgePorts, link, linkDel, links} from '#net/ip.js'
 import {realTargets} from '#engine/install-targets.js'
 import {killProcessGroup, processesRunning} from '#host/processes.js'

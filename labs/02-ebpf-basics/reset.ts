@@ -1,5 +1,5 @@
 import {existsSync, rmSync} from 'node:fs'
-import type {Discoverer} from '#host/reset.js'
+import type {Discoverer} from '#reset/actions.js'
 import {BPF_PIN_ROOT} from '#host/paths.js'
 
 /** Whatever is pinned under the labs' path, however it got there (ebpfcni or bpftool); labs that build on lab 2 share it. */

@@ -1,5 +1,5 @@
 import {existsSync, rmSync} from 'node:fs'
-import type {Discoverer} from '#host/reset.js'
+import type {Discoverer} from '#reset/actions.js'
 import {PolicyStore, policyStatePath} from '#policy/store.js'
 
 /** Lab 4: the rules, policies and identities the learner stored with `ebpfcni policy`. */

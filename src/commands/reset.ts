@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
-import {basename} from 'node:path'
 import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'
 import {UserError} from '../host/errors.js'
-import {createResetService} from '../reset/wiring.js'
+import {createResetService} from '../reset/service.js'
 import {labDiscoverers} from '../labs/registry.js'
-import {ProgressStore, progressFiles} from '../host/progress.js'
+import {forgetProgress, progressHeld} from '../reset/progress.js'
+import {actionLine, dryRunText, planLines} from '../ui/reset-view.js'
 import {labArg, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
@@ -45,16 +45,8 @@ export default class Reset extends BaseCommand {
     // Read once: what --progress would forget, and what the dry run says stays.
     const held = progressHeld(lab)
     const progress = flags.progress ? held : []
-
     if (flags['dry-run']) {
-      if (actions.length === 0 && progress.length === 0) this.log(`Nothing to remove for ${scope}.`)
-      else {
-        this.log(`reset would, for ${scope}:`)
-        for (const a of actions) this.log(`  - ${a.description}`)
-        for (const p of progress) this.log(`  - forget progress of ${p}`)
-      }
-      if (!flags.progress && held.length)
-        this.log(chalk.dim(`Your progress (${held.join('; ')}) stays; add --progress to forget it too.`))
+      this.log(dryRunText(scope, actions, progress, flags.progress ? [] : held))
       return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
     }
     const count = actions.length + progress.length
@@ -63,41 +55,20 @@ export default class Reset extends BaseCommand {
         throw new UserError(`reset would remove ${count} thing(s); without a terminal it needs --yes`, {
           hint: 'see them first with: ebpfcni reset --dry-run',
         })
-      this.log(
-        [...actions.map((a) => `  - ${a.description}`), ...progress.map((p) => `  - forget progress of ${p}`)].join(
-          '\n',
-        ),
-      )
+      this.log(planLines(actions, progress).join('\n'))
       if (!(await confirm({message: `Remove these ${count} thing(s) for ${scope}?`, default: false}))) {
         this.log('Nothing removed.')
         return {scope, done: [], failed: [], progressCleared: false}
       }
     }
-    const outcome = await service.execute(actions, (a, error) => {
-      this.log(error ? `${chalk.red('✘')} ${a.description}: ${error}` : `${chalk.green('✔')} ${a.description}`)
-    })
-    if (flags.progress) {
-      for (const f of progressFiles()) new ProgressStore(f).resetLab(lab)
-      for (const p of progress) this.log(`${chalk.green('✔')} forgot progress of ${p}`)
-    }
+    const outcome = await service.execute(actions, (a, error) => this.log(actionLine(a, error)))
+    if (flags.progress) forgetProgress(lab)
+    for (const p of progress) this.log(`${chalk.green('✔')} forgot progress of ${p}`)
     if (count === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
-    if (outcome.failed.length > 0) {
+    if (outcome.failed.length > 0)
       throw new UserError(
         `${outcome.failed.length} object(s) could not be removed; they stay in the ledger and the next reset retries them.`,
       )
-    }
     return {scope, ...outcome, progressCleared: flags.progress}
   }
-}
-
-/** The labs with progress recorded in any workspace, as "lab N (k steps done) in WORKSPACE". */
-function progressHeld(lab?: number): string[] {
-  return progressFiles().flatMap((f) => {
-    const store = new ProgressStore(f)
-    // Older progress files do not say their workspace; their name holds its folder's name.
-    const where = store.workspace() ?? `a workspace named ${basename(f).replace(/-[0-9a-f]{10}\.json$/, '')} (${f})`
-    return Object.entries(store.all())
-      .filter(([id]) => lab === undefined || Number(id) === lab)
-      .map(([id, p]) => `lab ${id} (${Object.values(p.steps).filter((s) => s.done).length} step(s) done) in ${where}`)
-  })
 }

@@ -8,7 +8,7 @@ import {ensureWorkspace, solutionFiles, applySolution} from './workspace.js'
 import {runChecks} from './checker.js'
 import {interrupted, onInterrupt, untilExit} from '../host/interrupt.js'
 import {loadWorkspaceProgram} from './deploy.js'
-import {createResetService} from '../reset/wiring.js'
+import {createResetService} from '../reset/service.js'
 import {labDiscoverers} from './registry.js'
 import type {CheckReport} from '../checks/engine.js'
 

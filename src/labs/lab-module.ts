@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 import type {Ledger} from '../host/ledger.js'
-import type {Discoverer} from '../host/reset.js'
+import type {Discoverer} from '../reset/actions.js'
 import type {CheckDefinition} from '../checks/engine.js'
 import type {InstallTargets} from './install-targets.js'
 

@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs'
 import {pathToFileURL} from 'node:url'
-import type {Discoverer} from '../host/reset.js'
+import type {Discoverer} from '../reset/actions.js'
 import type {LabModule} from './lab-module.js'
 import {loadLabs, type Lab} from './catalogue.js'
 

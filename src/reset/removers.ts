@@ -1,6 +1,6 @@
 import {existsSync, renameSync, rmSync, rmdirSync, readdirSync, statSync} from 'node:fs'
 import type {LedgerEntry, ResourceKind} from '../host/ledger.js'
-import type {Remover, ResetAction} from '../host/reset.js'
+import type {Remover, ResetAction} from './actions.js'
 import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
 import {stopRecordedProcess, processAlive} from '../host/processes.js'
 import {run} from '../host/exec.js'

@@ -1,16 +1,14 @@
-import {Ledger, type ResourceKind} from '../host/ledger.js'
-import {ResetService, type ResetAction, type ResetOutcome, type Discoverer, type Remover} from '../host/reset.js'
-import {baseRemovers} from './removers.js'
+import type {ResourceKind} from '../host/ledger.js'
+import type {Discoverer, Remover} from './actions.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
 import {unusedPodmanNetns} from '../pods/podman-runtime.js'
 import {containerdDir, removeContainerdState} from '../pods/cri/daemon.js'
 import {existsSync} from 'node:fs'
 import {netnsDel} from '../net/ip.js'
 
-// Reset composed from its parts: the host's removers, the pod runtimes' removers, the runtimes'
-// discoverers, and the labs' discoverers of what the learner's own code made (handed in by the
-// caller: labs/registry.ts labDiscoverers(), so nothing here names a lab).
-const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
+// What reset knows of the pod runtimes: a pod is removed through its own runtime, and what an
+// interrupted podman run or the cri runtime's containerd leaves is found without the ledger.
+export const podRemovers: Partial<Record<ResourceKind, Remover>> = {
   // A pod: CNI DEL through its runtime (podman rm for podman), then its netns and workload.
   pod: (e) => ({
     description: `remove pod ${e.name} (${recordOf(e).runtime} runtime: CNI DEL, workload, netns)`,
@@ -26,6 +24,7 @@ const extraRemovers: Partial<Record<ResourceKind, Remover>> = {
     },
   }),
 }
+
 /** Netns a killed `podman run` left: no ledger names them, and podman has forgotten them. */
 const podmanNetnsDiscoverer: Discoverer = async () =>
   unusedPodmanNetns().map((n) => ({
@@ -48,21 +47,4 @@ const containerdStateDiscoverer: Discoverer = async (lab) =>
       ]
     : []
 
-const runtimeDiscoverers: Discoverer[] = [podmanNetnsDiscoverer, containerdStateDiscoverer]
-
-export interface ResetFacade {
-  plan(lab?: number): Promise<ResetAction[]>
-  execute(actions: ResetAction[], onProgress?: (a: ResetAction, error?: string) => void): Promise<ResetOutcome>
-}
-
-/** `labDiscoverers`: the discoverers of the labs in scope (labs/registry.ts labDiscoverers). */
-export function createResetService(labDiscoverers: Discoverer[], ledger = new Ledger()): ResetFacade {
-  const service = new ResetService(ledger, {...baseRemovers, ...extraRemovers}, [
-    ...labDiscoverers,
-    ...runtimeDiscoverers,
-  ])
-  return {
-    plan: (lab) => service.plan(lab),
-    execute: (actions, onProgress) => service.execute(actions, onProgress),
-  }
-}
+export const runtimeDiscoverers: Discoverer[] = [podmanNetnsDiscoverer, containerdStateDiscoverer]

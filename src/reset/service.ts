@@ -1,22 +1,11 @@
-import {Ledger, type LedgerEntry, type ResourceKind} from './ledger.js'
-import {errorMessage} from './errors.js'
+import {Ledger, type ResourceKind} from '../host/ledger.js'
+import {errorMessage} from '../host/errors.js'
+import type {Discoverer, Remover, ResetAction, ResetOutcome} from './actions.js'
+import {baseRemovers} from './removers.js'
+import {podRemovers, runtimeDiscoverers} from './pod-runtimes.js'
 
-/** One thing reset will do. `entryIds` are the ledger entries it settles. */
-export interface ResetAction {
-  description: string
-  kind: string
-  entryIds: string[]
-  perform: () => Promise<void>
-}
-
-export type Remover = (entry: LedgerEntry) => ResetAction
-/** Finds what the learner's own plugin made that the ledger cannot know (bridge, veths, IPAM state). */
-export type Discoverer = (lab: number | undefined) => Promise<ResetAction[]>
-
-export interface ResetOutcome {
-  done: string[]
-  failed: Array<{description: string; error: string}>
-}
+// The reset engine: what the ledger names, each entry by its kind's remover, then what the
+// discoverers find that no ledger names; performed in that order, a failure kept for next time.
 
 // Pods go first (their CNI DEL needs the netns they live in), then everything else newest-first.
 const KIND_ORDER: Partial<Record<ResourceKind, number>> = {pod: 0}
@@ -67,4 +56,13 @@ export class ResetService {
     }
     return outcome
   }
+}
+
+/**
+ * Reset composed from its parts: the host's removers, the pod runtimes' removers and discoverers,
+ * and the labs' discoverers of what the learner's own code made (`labDiscoverers`, handed in by the
+ * caller from labs/registry.ts, so nothing here names a lab).
+ */
+export function createResetService(labDiscoverers: Discoverer[], ledger = new Ledger()): ResetService {
+  return new ResetService(ledger, {...baseRemovers, ...podRemovers}, [...labDiscoverers, ...runtimeDiscoverers])
 }
