@@ -9,6 +9,7 @@ export type ResourceKind =
   | 'pin' // details: {}                         name: path under /sys/fs/bpf
   | 'xdp' // details: {netns?}                   name: interface the program is attached to
   | 'tc' // details: {netns?, direction}         name: interface
+  | 'tcx' // details: {direction, pin}           name: interface; pin: the tcx link's path under /sys/fs/bpf
   | 'file' // details: {backup?}                 name: installed path; backup restored on reset
   | 'dir' // details: {}                         name: directory made by the tool (removed if empty)
   | 'process' // details: {pid, startTime}       name: what runs

@@ -7,7 +7,7 @@ import {links} from './ip.js'
 export interface Attachment {
   dev: string
   hook: 'xdp' | 'tc-ingress' | 'tc-egress'
-  /** XDP mode (generic, native, offload), or "clsact" for TC. */
+  /** XDP mode (generic, native, offload), or "clsact" for TC (bpf/tcx.ts adds "tcx" for tcx links). */
   mode: string
   id: number
   name?: string

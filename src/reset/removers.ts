@@ -4,6 +4,7 @@ import type {Remover, ResetAction} from './actions.js'
 import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
 import {stopRecordedProcess, processAlive} from '../host/processes.js'
 import {run} from '../host/exec.js'
+import {tcxDetach} from '../bpf/tcx.js'
 
 // How reset removes each kind of host object. Every action is idempotent: an object
 // that is already gone counts as removed.
@@ -40,6 +41,15 @@ export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
     onDevice(e, `remove tc clsact hook from ${e.name}`, async (ns) => {
       await run('tc', [...(ns ? ['-n', ns] : []), 'qdisc', 'del', 'dev', e.name, 'clsact'], {timeoutMs: 5000})
     }),
+  // A tcx link: not in any qdisc, so `tc qdisc del` never removed it; detached and unpinned here.
+  tcx: (e) =>
+    action(
+      e,
+      `detach tcx ${String(e.details.direction)} link from ${e.name} (unpin ${String(e.details.pin)})`,
+      async () => {
+        tcxDetach(String(e.details.pin))
+      },
+    ),
   pin: (e) =>
     action(e, `unpin ${e.name}`, async () => {
       rmSync(e.name, {force: true, recursive: true})

@@ -4,7 +4,8 @@ import {hostname} from 'node:os'
 import {PodService} from '../pods/service.js'
 import type {PodRecord} from '../pods/types.js'
 import {addrs, link, podMac} from '../net/ip.js'
-import {attachments, type Attachment} from '../net/attachments.js'
+import {type Attachment} from '../net/attachments.js'
+import {allAttachments} from '../bpf/tcx.js'
 import {objGet} from '../bpf/object.js'
 import {mapDump, mapInfo, mapTypeName} from '../bpf/map-ops.js'
 import {closeFd} from '../bpf/ffi.js'
@@ -103,7 +104,7 @@ export function pinnedMaps(root = BPF_PIN_ROOT): TopologyMap[] {
  * prints these; the topology groups them by bridge.
  */
 export async function podViews(pods = new PodService()): Promise<TopologyPod[]> {
-  const onHost = await attachments()
+  const onHost = await allAttachments()
   return Promise.all(
     pods.list().map(async (p): Promise<TopologyPod> => {
       const hostVeth = (await pods.hostVeth(p)) ?? null

@@ -15,6 +15,13 @@ export const plainCommands = {
     `tc qdisc add dev ${dev} clsact`,
     `tc filter add dev ${dev} ${direction} bpf direct-action pinned ${pin}`,
   ],
+  // `net attach tcx_*` is in bpftool 7.5 (Debian 13; not Debian 12's 7.1), `prepend` in later ones. It
+  // attaches without a link, so nothing owns it: ebpfcni makes a link and pins it, as an agent does.
+  attachTcx: (dev: string, pin: string, direction: 'ingress' | 'egress', first = false) => [
+    `bpftool net attach tcx_${direction} pinned ${pin} dev ${dev}${first ? ' prepend' : ''}`,
+  ],
+  /** A pinned link goes when its pin (and every process holding it) does. */
+  detachTcx: (linkPins: string[]) => [`rm ${linkPins.join(' ')}`],
   detachXdp: (dev: string) => [`ip link set dev ${dev} xdpgeneric off`],
   detachTc: (dev: string, direction: 'ingress' | 'egress') => [`tc filter del dev ${dev} ${direction}`],
   dumpMap: (pin: string) => [`bpftool map dump pinned ${pin}`],

@@ -624,6 +624,11 @@ const TABLE: Record<string, Entry> = {
     code: 0,
     out: /to_pod(.|\n)*tc-egress|tc-egress(.|\n)*to_pod|to_pod.*attached/i,
   },
+  'ebpfcni bpf attach to_pod --pod httpbin --hook tc-egress --tcx': {
+    group: 'lab4',
+    code: 0,
+    out: /to_pod.*tcx egress through link \d+, pinned at \S+link_tcx_egress_\S+_to_pod/,
+  },
   'ebpfcni bpf detach --dev veth1234 --hook tc-egress': {
     group: 'lab4',
     run: 'bpf detach --dev {veth} --hook tc-egress',
