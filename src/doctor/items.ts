@@ -15,7 +15,8 @@ import {libbpfVersion} from '../bpf/ffi.js'
 import {clangTargetsBpf} from '../bpf/clang.js'
 import {describeMissing, FORWARDING_HELPERS, probeForwardingHelpers} from '../bpf/helper-probe.js'
 import {podmanOnThisMachine} from '../pods/podman-backend.js'
-import {kernelAtLeast, mountedAt, rootWithCapabilities, tool, writable, type Probe} from './probes.js'
+import {probeTcx} from '../bpf/tcx.js'
+import {kernelAtLeast, mountedAt, netkitDevices, rootWithCapabilities, tool, writable, type Probe} from './probes.js'
 
 // What the labs need of the machine, item by item: how each is probed (probes.ts), the fix to
 // print, and the repair --fix may try (doctor.ts runs them).
@@ -227,10 +228,22 @@ export function doctorItems(): DoctorItem[] {
         if ('error' in p) return {ok: false, detail: `could not probe: ${p.error}`}
         if (p.missing.length)
           return {ok: false, detail: `kernel ${release()} lacks ${p.missing.map(describeMissing).join('; ')}`}
-        // netkit (6.7+) is where this goes next: a device made for BPF, no veth peer to redirect to.
-        const netkit = kernelAtLeast(release(), 6, 7) ? '; netkit devices too (6.7+)' : ''
-        return {ok: true, detail: `${FORWARDING_HELPERS.map((h) => h.name).join(', ')}${netkit}`}
+        return {ok: true, detail: FORWARDING_HELPERS.map((h) => h.name).join(', ')}
       },
+    },
+    {
+      id: 'tcx',
+      title: 'tcx links (optional: bpf attach --tcx, lab 5 step 5; kernel 6.6+)',
+      optional: true,
+      hint: 'nothing to fix for the core labs (they attach through clsact); tcx needs kernel 6.6 or newer (Debian 13 has 6.12)',
+      probe: async () => probeTcx(),
+    },
+    {
+      id: 'netkit',
+      title: 'netkit devices (optional: lab 5 step 5, bench-forwarding; kernel 6.7+)',
+      optional: true,
+      hint: 'nothing to fix for the core labs (they use veth pairs); netkit needs kernel 6.7 or newer with CONFIG_NETKIT',
+      probe: netkitDevices,
     },
     {
       id: 'podman-config',
