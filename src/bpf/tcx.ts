@@ -1,5 +1,4 @@
-import {constants} from 'node:os'
-import {release} from 'node:os'
+import {constants, release} from 'node:os'
 import {existsSync, rmSync} from 'node:fs'
 import type * as KoffiModule from 'koffi'
 import {BpfError, check, closeFd, errnoName, ffi} from './ffi.js'
@@ -222,6 +221,12 @@ function progNameTag(id: number): {name: string; tag: string} {
 /** Every attachment on the host, or one device: XDP and clsact (net/attachments.ts), and tcx. */
 export async function allAttachments(dev?: string): Promise<Attachment[]> {
   const out = await attachments(dev)
+  // Without a loadable libbpf there is no tcx to list: XDP and clsact (read through ip and tc) still are.
+  try {
+    ffi()
+  } catch {
+    return out
+  }
   for (const l of (await links()).filter((x) => dev === undefined || x.ifname === dev))
     for (const direction of ['ingress', 'egress'] as const)
       for (const p of tcxPrograms(l.ifindex, direction))
