@@ -1,25 +1,19 @@
-import {existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger, type LedgerEntry} from '../host/ledger.js'
 import {runOrThrow, run, ok} from '../host/exec.js'
 import {UserError} from '../host/errors.js'
-import {packageRoot, stateDir} from '../host/paths.js'
+import {stateDir} from '../host/paths.js'
 import {link, linkDel, netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
-import {BpfObject, objGet} from '../bpf/object.js'
-import {buildBpf} from '../bpf/build.js'
-import {tcAttach} from '../bpf/attach.js'
-import {closeFd} from '../bpf/ffi.js'
-import {mapLookup, mapUpdate} from '../bpf/map-ops.js'
-import {readCounterSlots} from '../bpf/counters.js'
-import {cidrInfo} from '../net/ipv4.js'
 import {PodService} from '../pods/service.js'
+import {UnderlayProgram} from './underlay-program.js'
 
 // Lab 5's simulated cluster, on this one machine and with no daemon: each node is a network
 // namespace with its own pod CIDR (10.244.N.0/24 of the cluster CIDR); the nodes are joined by an
 // underlay, a bridge in the host's namespace with one veth per node (the node's eth0, address
-// 10.99.0.N). ebpfcni's own TC program on each node's port of that bridge counts what the
-// underlay carries and, when strict, drops pod addresses, as a cloud VPC would. Everything is in
-// the ledger before it exists: reset and Ctrl-C remove all of it.
+// 10.99.0.N). ebpfcni's own TC program on each node's port of that bridge (underlay-program.ts)
+// counts what the underlay carries and, when strict, drops pod addresses, as a cloud VPC would.
+// Everything is in the ledger before it exists: reset and Ctrl-C remove all of it.
 
 export interface ClusterSpec {
   /** Names this cluster's objects apart ("cluster" for the one `ebpfcni node` drives). */
@@ -73,15 +67,6 @@ export interface NodeInfo {
   tunnelIP: string
 }
 
-export interface UnderlayCounts {
-  ipv4: bigint
-  vxlan: bigint
-  /** Packets to pod addresses carried in the clear (native routing). */
-  podClear: bigint
-  /** Of those, dropped because the underlay is strict. */
-  dropped: bigint
-}
-
 export const NODE_NAME = /^[a-z][a-z0-9]{0,7}$/
 const MAX_NODES = 250
 
@@ -90,12 +75,14 @@ const nodeOwner = (id: string, node: string): string => `node:${id}/${node}`
 
 export class Cluster {
   readonly dir: string
+  readonly underlay: UnderlayProgram
   constructor(
     readonly spec: ClusterSpec = defaultCluster(),
     private readonly ledger = new Ledger(),
     private readonly lab?: number,
   ) {
     this.dir = join(stateDir(), 'nodes', spec.id)
+    this.underlay = new UnderlayProgram(spec.pinDir, spec.clusterCidr)
   }
 
   private entries(): LedgerEntry[] {
@@ -212,7 +199,7 @@ export class Cluster {
     this.ledger.forgetWhere((e) => e.owner === owner)
     if (this.list().length === 0) {
       await linkDel(this.spec.bridge).catch(() => undefined)
-      rmSync(this.spec.pinDir, {recursive: true, force: true})
+      this.underlay.remove()
       // The nodes' pin root goes once empty (the default, /sys/fs/bpf/ebpfcni, may hold labs 2-4's pins).
       try {
         rmdirSync(this.spec.nodePinRoot)
@@ -245,64 +232,15 @@ export class Cluster {
     await runOrThrow(`bringing ${this.spec.bridge} up`, 'ip', ['link', 'set', this.spec.bridge, 'up'])
   }
 
-  /** The underlay program on the node's port of the bridge (TC ingress: what the node sends). */
+  /** The underlay program on the node's port of the bridge, loaded with the first node. */
   private async attachUnderlay(node: NodeRecord): Promise<void> {
-    const prog = join(this.spec.pinDir, 'underlay')
-    if (!existsSync(prog)) {
+    if (!this.underlay.loaded()) {
       this.ledger.record('pin', this.spec.pinDir, {lab: this.lab, owner: clusterOwner(this.spec.id)})
-      const object = await underlayObject()
-      mkdirSync(this.spec.pinDir, {recursive: true})
-      const o = BpfObject.open(object, {pinRoot: this.spec.pinDir})
-      try {
-        const loaded = o.load()
-        if (!loaded.ok) throw new Error(`the kernel refused ebpfcni's underlay program: ${loaded.log.slice(-300)}`)
-        o.pinProgram('underlay', prog)
-      } finally {
-        o.close()
-      }
-      this.configure(false)
+      await this.underlay.load()
     }
     const dev = await link(node.underlayLink)
     if (!dev) throw new Error(`${node.underlayLink} vanished while node ${node.name} was being made`)
-    const fd = objGet(prog)
-    try {
-      tcAttach(dev.ifindex, 'ingress', fd)
-    } finally {
-      closeFd(fd)
-    }
-  }
-
-  /** Strict: the underlay drops packets to pod addresses (a cloud VPC's view); open: it carries them. */
-  configure(strict: boolean): void {
-    // struct underlay_config {__u32 strict; __be32 cluster_net, cluster_mask;}
-    const c = cidrInfo(this.spec.clusterCidr)
-    const value = Buffer.alloc(12)
-    value.writeUInt32LE(strict ? 1 : 0, 0)
-    value.writeUInt32BE(c.net, 4)
-    value.writeUInt32BE(2 ** 32 - (c.bcast - c.net + 1), 8)
-    const fd = objGet(join(this.spec.pinDir, 'underlay_config'))
-    try {
-      mapUpdate(fd, Buffer.alloc(4), value)
-    } finally {
-      closeFd(fd)
-    }
-  }
-
-  /** Whether the underlay drops pod addresses now. */
-  strict(): boolean {
-    const fd = objGet(join(this.spec.pinDir, 'underlay_config'))
-    try {
-      const v = mapLookup(fd, Buffer.alloc(4), 12)
-      return !!v && v.readUInt32LE(0) === 1
-    } finally {
-      closeFd(fd)
-    }
-  }
-
-  counts(): UnderlayCounts {
-    const pin = join(this.spec.pinDir, 'underlay_counts')
-    const [ipv4, vxlan, podClear, dropped] = existsSync(pin) ? readCounterSlots(pin, 4) : [0n, 0n, 0n, 0n]
-    return {ipv4, vxlan, podClear, dropped}
+    this.underlay.attach(dev.ifindex)
   }
 
   /** Every node as its plugin sees it in the config. */
@@ -353,15 +291,4 @@ export class Cluster {
     })
     return ok(r) ? r.stdout.trim() : undefined
   }
-}
-
-/** The underlay program, built once into the state dir's cache (rebuilt when its source is newer). */
-async function underlayObject(): Promise<string> {
-  const source = join(packageRoot(), 'bpf', 'tool', 'underlay.bpf.c')
-  const object = join(stateDir(), 'cache', 'underlay.bpf.o')
-  if (existsSync(object) && statSync(object).mtimeMs >= statSync(source).mtimeMs) return object
-  const r = await buildBpf(source, object)
-  if (!r.ok)
-    throw new Error(`building ebpfcni's underlay program failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`)
-  return object
 }

@@ -25,9 +25,9 @@ export const FIB_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     hint: 'to_other_node: bpf_fib_lookup, then for BPF_FIB_LKUP_RET_SUCCESS or _NO_NEIGH return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0); anything else TC_ACT_OK (the node stack still routes it).',
     run: async (ctx) => {
       const c = await ctx.ready()
-      const before = c.cluster.counts()
+      const before = c.cluster.underlay.counts()
       const wrong = await crossNode(c)
-      const after = c.cluster.counts()
+      const after = c.cluster.underlay.counts()
       if (wrong.length) fail(wrong.join('; '))
       const vxlan = after.vxlan - before.vxlan
       const clear = after.podClear - before.podClear

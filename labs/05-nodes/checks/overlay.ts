@@ -6,11 +6,11 @@ import {crossNode} from './shared.js'
 
 /** Run `body` with the run's underlay strict (dropping pod addresses), then open again. */
 async function strictly<T>(c: CheckCluster, body: () => Promise<T>): Promise<T> {
-  c.cluster.configure(true)
+  c.cluster.underlay.configure(true)
   try {
     return await body()
   } finally {
-    c.cluster.configure(false)
+    c.cluster.underlay.configure(false)
   }
 }
 
@@ -23,9 +23,9 @@ export const OVERLAY_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     hint: 'A vxlan0 on each node (id 1, dstport 8472, local the underlay address, dev eth0), an fdb entry per other node, and routes to the other pod CIDRs via their tunnel addresses dev vxlan0.',
     run: async (ctx) => {
       const c = await ctx.ready()
-      const before = c.cluster.counts()
+      const before = c.cluster.underlay.counts()
       const wrong = await strictly(c, () => crossNode(c))
-      const after = c.cluster.counts()
+      const after = c.cluster.underlay.counts()
       const vxlan = after.vxlan - before.vxlan
       const dropped = after.dropped - before.dropped
       if (wrong.length)

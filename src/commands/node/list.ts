@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
-import {Cluster, type NodeRecord, type UnderlayCounts} from '../../nodes/cluster.js'
+import {Cluster, type NodeRecord} from '../../nodes/cluster.js'
+import type {UnderlayCounts} from '../../nodes/underlay-program.js'
 import {PodService} from '../../pods/service.js'
 
 export default class NodeList extends BaseCommand {
@@ -31,7 +32,7 @@ export default class NodeList extends BaseCommand {
       this.log('No nodes. Make two: ebpfcni node add a b')
       return {nodes: []}
     }
-    if (flags.strict || flags.open) cluster.configure(Boolean(flags.strict))
+    if (flags.strict || flags.open) cluster.underlay.configure(Boolean(flags.strict))
     const pods = new PodService().list()
     const out = nodes.map((n) => ({
       ...n,
@@ -41,8 +42,8 @@ export default class NodeList extends BaseCommand {
       this.log(
         `${chalk.bold(n.name)}  pods ${n.podCidr}  underlay ${n.underlayIp}  tunnel ${n.tunnelIp}  ${chalk.dim(n.netnsName)}${n.pods.length ? `\n   pods: ${n.pods.join(', ')}` : ''}`,
       )
-    const c: UnderlayCounts = cluster.counts()
-    const strict = cluster.strict()
+    const c: UnderlayCounts = cluster.underlay.counts()
+    const strict = cluster.underlay.strict()
     this.log(
       `underlay ${cluster.spec.bridge}: ${c.ipv4} IPv4 packets, ${c.vxlan} VXLAN (UDP 8472), ${c.podClear} to pod addresses in the clear${strict ? `, ${c.dropped} of them dropped (strict)` : ''}; ${strict ? chalk.yellow('strict: pod addresses are dropped') : 'open: pod addresses are carried'}`,
     )
