@@ -24,13 +24,13 @@ export const startExporterProcess = (cliBin: string, args: string[], opts: {ledg
   })
 
 /** `metrics --background`: this CLI's exporter on host:port over `map`, as lab 3's process; a port taken is a UserError. */
-export const startBackgroundExporter = (o: {host: string; port: number; map: string; compat: boolean}) =>
+export const startBackgroundExporter = (opts: {host: string; port: number; map: string; compat: boolean}) =>
   startExporterProcess(
     join(packageRoot(), 'bin', 'run.js'),
-    ['--host', o.host, '--port', String(o.port), '--map', o.map, ...(o.compat ? ['--compat'] : [])],
+    ['--host', opts.host, '--port', String(opts.port), '--map', opts.map, ...(opts.compat ? ['--compat'] : [])],
     {lab: 3},
   ).catch((err: Error) => {
-    throw new UserError(err.message, {hint: `is port ${o.port} taken? ebpfcni metrics --stop, or pick --port`})
+    throw new UserError(err.message, {hint: `is port ${opts.port} taken? ebpfcni metrics --stop, or pick --port`})
   })
 
 export const stopExporterProcesses = (ledger = new Ledger()): Promise<number> =>

@@ -37,7 +37,7 @@ export class Observation {
   private web?: FlowWebServer
 
   private constructor(
-    private readonly o: ObservationOptions,
+    private readonly opts: ObservationOptions,
     readonly pinDir: string,
     private readonly node?: NodeRecord,
   ) {
@@ -51,11 +51,16 @@ export class Observation {
   }
 
   /** Start reading; a missing ring is a UserError saying what loads it. */
-  static async start(o: ObservationOptions): Promise<Observation> {
+  static async start(opts: ObservationOptions): Promise<Observation> {
     // Lab 5: a node's programs run in its network namespace and pin in its own folder.
-    const cluster = o.node !== undefined ? new Cluster() : undefined
-    const node = cluster?.get(o.node!)
-    const obs = new Observation(o, node && cluster ? cluster.nodePinDir(node) : o.pinDir, node)
+    let node: NodeRecord | undefined
+    let pinDir = opts.pinDir
+    if (opts.node !== undefined) {
+      const cluster = new Cluster()
+      node = cluster.get(opts.node)
+      pinDir = cluster.nodePinDir(node)
+    }
+    const obs = new Observation(opts, pinDir, node)
     await obs.readNodeLinks()
     obs.feed = obs.startFeed()
     return obs
@@ -101,7 +106,7 @@ export class Observation {
     const lostTimer = setInterval(() => {
       const lost = this.feed.lost()
       if (lost > reported)
-        this.o.onNotice(`${lost - reported} event(s) lost: the ring was full (total ${lost} since observe started)`)
+        this.opts.onNotice(`${lost - reported} event(s) lost: the ring was full (total ${lost} since observe started)`)
       reported = lost
     }, 1000)
     return () => {
@@ -111,8 +116,8 @@ export class Observation {
   }
 
   /** Serve the page (`page`, from ui/) with the node's topology and the flows: the history's last 200, then each new one. */
-  async serve(o: {host: string; port: number; page: string}): Promise<string> {
-    const web = await startFlowWebServer({...o, topology: () => readTopology()})
+  async serve(where: {host: string; port: number; page: string}): Promise<string> {
+    const web = await startFlowWebServer({...where, topology: () => readTopology()})
     this.web = web
     for (const f of this.history.slice(-200)) web.publish(f)
     return web.url
@@ -126,9 +131,9 @@ export class Observation {
 
   private take(e: FlowEvent): void {
     const f = this.namer.name(e)
-    if (!flowMatches(f, this.o.filter)) return
+    if (!flowMatches(f, this.opts.filter)) return
     if (!this.live) return void this.history.push(f)
-    this.o.onFlow(f)
+    this.opts.onFlow(f)
     this.web?.publish(f)
   }
 
@@ -141,7 +146,7 @@ export class Observation {
       return FlowFeed.start({
         pinDir: this.pinDir,
         onEvent: (e) => this.take(e),
-        onNotice: (n) => this.o.onNotice(n.message),
+        onNotice: (n) => this.opts.onNotice(n.message),
       })
     } catch (err) {
       if (err instanceof NoRingError && this.node)

@@ -51,36 +51,36 @@ function parseLabels(labels: string[]): Record<string, string> {
 }
 
 /** The pod to make, checked; a UserError says what of the typed request cannot be. */
-export function podRequest(t: TypedPod): PodRequest {
-  const labels = parseLabels(t.labels ?? [])
-  if (t.cniArgs !== undefined && !/^([A-Za-z0-9_]+=[^;=\s]*)(;[A-Za-z0-9_]+=[^;=\s]*)*$/.test(t.cniArgs)) {
-    throw new UserError(`--args "${t.cniArgs}" is not K=V;K=V`, {
+export function podRequest(typed: TypedPod): PodRequest {
+  const labels = parseLabels(typed.labels ?? [])
+  if (typed.cniArgs !== undefined && !/^([A-Za-z0-9_]+=[^;=\s]*)(;[A-Za-z0-9_]+=[^;=\s]*)*$/.test(typed.cniArgs)) {
+    throw new UserError(`--args "${typed.cniArgs}" is not K=V;K=V`, {
       hint: 'CNI_ARGS is semicolon-separated key=value pairs, e.g. --args "K8S_POD_NAMESPACE=demo;EXTRA=1"',
     })
   }
-  if (t.cniArgs !== undefined && t.runtime !== 'netns')
-    throw new UserError(`--args works with the netns runtime: ${t.runtime} sets CNI_ARGS itself`)
-  if (t.node && t.runtime !== 'netns')
+  if (typed.cniArgs !== undefined && typed.runtime !== 'netns')
+    throw new UserError(`--args works with the netns runtime: ${typed.runtime} sets CNI_ARGS itself`)
+  if (typed.node && typed.runtime !== 'netns')
     throw new UserError(`--node works with the netns runtime: podman and cri pods run on this machine itself`)
-  const cluster = t.node ? new Cluster() : undefined
-  const node = cluster?.get(t.node as string)
+  const cluster = typed.node ? new Cluster() : undefined
+  const node = cluster?.get(typed.node as string)
   // Lab 5 step 3: the workspace's built forward.bpf.c, for the plugin to load on the node: where
   // `ebpfcni bpf build ~/ebpfcni-lab/forward.bpf.c` puts it (forward.bpf.o), or forward.o (-o).
   const forwardObject = ['forward.bpf.o', 'forward.o'].map((f) => join(workspaceDir(), f)).find((f) => existsSync(f))
   const configFile =
-    node && cluster ? cluster.nodeConfig(node, t.config, forwardObject ? {forwardObject} : {}) : t.config
+    node && cluster ? cluster.nodeConfig(node, typed.config, forwardObject ? {forwardObject} : {}) : typed.config
   return {
     spec: {
-      name: t.name,
+      name: typed.name,
       labels,
-      workload: t.workload as WorkloadName,
+      workload: typed.workload as WorkloadName,
       configFile,
       node: node ? {name: node.name, netnsPath: node.netnsPath} : undefined,
-      cniPath: t.cniPath.split(':').filter(Boolean),
-      timeoutMs: t.timeoutSeconds * 1000,
-      cniArgs: t.cniArgs,
+      cniPath: typed.cniPath.split(':').filter(Boolean),
+      timeoutMs: typed.timeoutSeconds * 1000,
+      cniArgs: typed.cniArgs,
     },
-    runtime: t.runtime as RuntimeName,
+    runtime: typed.runtime as RuntimeName,
     node,
   }
 }

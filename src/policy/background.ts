@@ -24,18 +24,18 @@ export const startControllerProcess = (cliBin: string, args: string[], ledger = 
   })
 
 /** `policy watch --background`: this CLI's controller over the same sources, as lab 4's process. */
-export const startBackgroundController = (o: ControllerSources) =>
+export const startBackgroundController = (sources: ControllerSources) =>
   startControllerProcess(join(packageRoot(), 'bin', 'run.js'), [
     '--pin-dir',
-    o.pinDir,
+    sources.pinDir,
     '--pods',
-    o.pods,
-    ...(o.criSocket ? ['--cri-socket', o.criSocket] : []),
+    sources.pods,
+    ...(sources.criSocket ? ['--cri-socket', sources.criSocket] : []),
     '--policies',
-    o.policies,
-    ...(o.apiServer ? ['--api-server', o.apiServer] : []),
+    sources.policies,
+    ...(sources.apiServer ? ['--api-server', sources.apiServer] : []),
     '--resync',
-    String(o.resync),
+    String(sources.resync),
   ]).catch((err: Error) => {
     throw new UserError(err.message)
   })

@@ -24,25 +24,25 @@ export interface ControllerSources {
  * The policy service over those sources, checked now: the CRI runtime answers, the API's URL is
  * one, lab 4's maps are pinned. `api` is set when policies also come from the Kubernetes API.
  */
-export async function controllerService(o: ControllerSources): Promise<{svc: PolicyService; api?: ApiServer}> {
+export async function controllerService(sources: ControllerSources): Promise<{svc: PolicyService; api?: ApiServer}> {
   let pods: PodSource | undefined
-  if (o.pods === 'cri') {
-    const cri = o.criSocket ? new CriPodSource(o.criSocket) : new CriPodSource()
+  if (sources.pods === 'cri') {
+    const cri = sources.criSocket ? new CriPodSource(sources.criSocket) : new CriPodSource()
     pods = cri
     await cri.refresh().catch((err: Error) => {
       throw new UserError(`cannot list pods from the CRI runtime: ${err.message}`, {
-        hint: o.criSocket
-          ? `is the runtime listening on ${o.criSocket}? (crictl --runtime-endpoint unix://${o.criSocket} pods)`
+        hint: sources.criSocket
+          ? `is the runtime listening on ${sources.criSocket}? (crictl --runtime-endpoint unix://${sources.criSocket} pods)`
           : "start pods with ebpfcni pod add NAME --runtime cri first (that starts ebpfcni's containerd)",
       })
     })
   }
   let api: ApiServer | undefined
-  if (o.policies === 'kubernetes') {
-    api = o.apiServer ? {url: apiServerUrl(o.apiServer)} : inClusterApi()
+  if (sources.policies === 'kubernetes') {
+    api = sources.apiServer ? {url: apiServerUrl(sources.apiServer)} : inClusterApi()
     pods = withNamespaceLabel(pods ?? new LedgerPodSource())
   }
-  const svc = new PolicyService({pinDir: o.pinDir, pods})
+  const svc = new PolicyService({pinDir: sources.pinDir, pods})
   svc.mode() // a clear error now if lab 4's maps are not pinned
   return {svc, api}
 }

@@ -8,21 +8,21 @@ import type {PolicyRefresh} from '../policy/kubernetes-policies.js'
 const now = () => new Date().toISOString()
 
 /** A sync: what it wrote and removed, or why it failed. */
-export const controllerEventLine = (e: ControllerEvent, json: boolean): string =>
+export const controllerEventLine = (event: ControllerEvent, json: boolean): string =>
   json
-    ? JSON.stringify({time: now(), ...e})
-    : e.error
-      ? `${chalk.red('✘')} ${e.reason}: ${e.error}`
-      : `${chalk.green('✔')} ${e.reason}: ${e.written} written, ${e.removed} removed (${e.durationMs?.toFixed(1)} ms)`
+    ? JSON.stringify({time: now(), ...event})
+    : event.error
+      ? `${chalk.red('✘')} ${event.reason}: ${event.error}`
+      : `${chalk.green('✔')} ${event.reason}: ${event.written} written, ${event.removed} removed (${event.durationMs?.toFixed(1)} ms)`
 
 /** A read of the API, in lines: what it put, what went, what cannot be enforced, or why it failed. */
-export function apiRefreshText(r: PolicyRefresh | {error: string}, json: boolean): string {
-  if (json) return JSON.stringify({time: now(), kubernetes: r})
-  if ('error' in r) return `${chalk.red('✘')} Kubernetes API: ${r.error}`
+export function apiRefreshText(refresh: PolicyRefresh | {error: string}, json: boolean): string {
+  if (json) return JSON.stringify({time: now(), kubernetes: refresh})
+  if ('error' in refresh) return `${chalk.red('✘')} Kubernetes API: ${refresh.error}`
   return [
-    ...r.put.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} from the API`),
-    ...r.deleted.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} gone from the API`),
-    ...r.skipped.map((m) => `${chalk.yellow('!')} not enforced: ${m}`),
+    ...refresh.put.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} from the API`),
+    ...refresh.deleted.map((n) => `${chalk.green('✔')} NetworkPolicy ${n} gone from the API`),
+    ...refresh.skipped.map((m) => `${chalk.yellow('!')} not enforced: ${m}`),
   ].join('\n')
 }
 
