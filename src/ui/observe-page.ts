@@ -81,7 +81,8 @@ async function topology() {
 }
 topology(); setInterval(topology, 5000)
 
-const model = (${flowRows.toString()})()
+const newRows = (${flowRows.toString()})
+let model = newRows()
 const hhmmss = (iso) => iso.slice(11, 19)
 const endText = (e, mixed) => (e.pod || e.ip) + (e.port && !mixed ? ':' + e.port : '')
 /** A flow without IPv4 addresses names the pod whose veth it ran on (the server does), or the veth. */
@@ -150,7 +151,14 @@ async function connect() {
   }
   if (answer.filter) $('filter-note').textContent = 'showing only ' + answer.filter
   const src = new EventSource('/flows' + location.search)
-  src.onopen = () => { $('status').textContent = paused ? 'paused: new flows wait until you resume' : 'live' }
+  let opened = false
+  src.onopen = () => {
+    // Reconnected (observe restarted, or the connection dropped): the server sends its history
+    // again, so the table starts over from it rather than counting those packets twice.
+    if (opened) { model = newRows(); show() }
+    opened = true
+    $('status').textContent = paused ? 'paused: new flows wait until you resume' : 'live'
+  }
   src.onerror = () => { $('status').textContent = 'disconnected: is observe --web still running?' }
   src.onmessage = (m) => { missed++; model.add(JSON.parse(m.data), Date.now()); show() }
 }

@@ -63,6 +63,26 @@ describe('observe --web: the page for a room', () => {
     return {page, bad}
   }
 
+  /** A probe to web from `from`, which must pass or fail as the policy says (exit 1 and ✘ when denied). */
+  const probe = async (from: string, passes: boolean) => {
+    const r = await cli(['pod', 'probe', from, W])
+    expect(r.exitCode, r.stdout + r.stderr).toBe(passes ? 0 : 1)
+    expect(r.stdout).toMatch(passes ? /✔/ : /✘/)
+  }
+  /** observe --web in the background; its URL once it serves. */
+  const serve = async (args: string[]): Promise<string> => {
+    observe = execa('node', [cliBin, 'observe', '--pin-dir', pinDir, '--web', ...args], {
+      reject: false,
+      env,
+      stdin: 'ignore',
+      timeout: 300_000,
+    })
+    const err: string[] = []
+    observe.stderr?.on('data', (d: Buffer) => err.push(d.toString()))
+    await until('the server', () => /http:\/\/127\.0\.0\.1:\d+\//.test(err.join('')))
+    return /http:\/\/127\.0\.0\.1:\d+\//.exec(err.join(''))![0]
+  }
+
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
@@ -101,16 +121,7 @@ spec:
       const r = await cli(args)
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
     }
-    observe = execa('node', [cliBin, 'observe', '--pin-dir', pinDir, '--web', '--port', '0'], {
-      reject: false,
-      env,
-      stdin: 'ignore',
-      timeout: 300_000,
-    })
-    const err: string[] = []
-    observe.stderr?.on('data', (d: Buffer) => err.push(d.toString()))
-    await until('the server', () => /http:\/\/127\.0\.0\.1:\d+\//.test(err.join('')))
-    url = /http:\/\/127\.0\.0\.1:\d+\//.exec(err.join(''))![0]
+    url = await serve(['--port', '0'])
     const {chromium} = await import('playwright-core')
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -155,7 +166,7 @@ spec:
         {timeout: 30_000, polling: 10},
       )
       .then(async (h) => ({at: Date.now(), time: String(await h.jsonValue())}))
-    expect((await cli(['pod', 'probe', O, W])).exitCode).not.toBe(0)
+    await probe(O, false)
     const first = await seen
     expect((await rowsOf(page)).find(deniedSyn), JSON.stringify(await rowsOf(page))).toBeDefined()
     console.log(
@@ -199,7 +210,7 @@ spec:
     await until('the earlier probe on the page', async () => (await rowsOf(page)).some(deniedSyn))
     const counted = (rows: Row[]) => rows.filter(deniedSyn).reduce((n, r) => n + r.count, 0)
     const earlier = await rowsOf(page)
-    for (let i = 0; i < 2; i++) expect((await cli(['pod', 'probe', O, W])).exitCode).not.toBe(0)
+    for (let i = 0; i < 2; i++) await probe(O, false)
     await until('both probes counted', async () => counted(await rowsOf(page)) >= counted(earlier) + 2)
     const rows = await rowsOf(page)
     // One row for both probes (the earlier one's, if it was less than 30 s ago): not one per SYN,
@@ -218,7 +229,7 @@ spec:
       ),
     )
     // Allowed traffic: the SYN passed both programs, on one row.
-    expect((await cli(['pod', 'probe', C, W])).exitCode).toBe(0)
+    await probe(C, true)
     await until('the allowed SYN', async () =>
       (await rowsOf(page)).some((r) => r.cells[1].startsWith(C) && r.cells[3] === 'TCP SYN' && r.cls === 'FORWARDED'),
     )
@@ -256,7 +267,7 @@ spec:
     await expect.poll(() => page.locator('#status').innerText()).toMatch(/^paused/)
     const frozen = await rowsOf(page)
     const counted = (rows: Row[]) => rows.filter(deniedSyn).reduce((n, r) => n + r.count, 0)
-    expect((await cli(['pod', 'probe', O, W])).exitCode).not.toBe(0)
+    await probe(O, false)
     await expect.poll(() => page.locator('#pause').innerText(), {timeout: 20_000}).toMatch(/^resume \([1-9]\d* new\)$/)
     await new Promise((r) => setTimeout(r, 500))
     expect(await rowsOf(page)).toEqual(frozen)
@@ -272,8 +283,8 @@ spec:
     await page.waitForSelector('#status:text("live")')
     expect(await page.inputValue('input[name=from-pod]')).toBe(O)
     expect(await page.locator('#filter-note').innerText()).toBe(`showing only from-pod=${O} verdict=dropped`)
-    expect((await cli(['pod', 'probe', C, W])).exitCode).toBe(0)
-    expect((await cli(['pod', 'probe', O, W])).exitCode).not.toBe(0)
+    await probe(C, true)
+    await probe(O, false)
     await until('the dropped SYN', async () => (await rowsOf(page)).some(deniedSyn))
     const rows = await rowsOf(page)
     for (const r of rows) {
@@ -312,6 +323,26 @@ spec:
     expect(busy.stderr).toMatch(/--port N listens on another port, --port 0 on any free one/)
     expect(busy.stderr).not.toMatch(/bug|at .*\.js:\d+/)
   })
+
+  it('a page that reconnects to a restarted observe counts its history once, as a new page does', async () => {
+    const {page} = await open()
+    await page.waitForSelector('#status:text("live")')
+    await until('the earlier probes', async () => (await rowsOf(page)).some(deniedSyn))
+    const counted = (rows: Row[]) => rows.filter(deniedSyn).reduce((n, r) => n + r.count, 0)
+    observe!.kill('SIGINT')
+    expect((await observe!).exitCode).toBe(130)
+    await expect.poll(() => page.locator('#status').innerText()).toMatch(/^disconnected/)
+    // The same port, with history: the page's EventSource reconnects and receives it again.
+    expect(await serve(['--port', new URL(url).port, '--last', '200'])).toBe(url)
+    await page.waitForSelector('#status:text("live")', {timeout: 20_000})
+    const fresh = await open()
+    await fresh.page.waitForSelector('#status:text("live")')
+    await new Promise((r) => setTimeout(r, 1000)) // both past the wait for a to_pod partner
+    const [again, anew] = [counted(await rowsOf(page)), counted(await rowsOf(fresh.page))]
+    expect(anew).toBeGreaterThan(0)
+    expect(again).toBe(anew)
+    await Promise.all([page.close(), fresh.page.close()])
+  }, 60_000)
 
   it('leaves nothing once reset', async () => {
     await browser.close()
