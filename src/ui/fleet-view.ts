@@ -157,6 +157,20 @@ export function fleetScreen(rows: AttendeeRow[], size: ScreenSize, header: strin
   return out
 }
 
+/**
+ * One redraw of fleet top's live view, as written to the terminal: the screen (or, when Prometheus
+ * did not answer, the header and why) drawn over the last one from the top left, line by line (no
+ * clear: no flicker), then what is below its last line cleared.
+ */
+export function liveFrame(rows: AttendeeRow[] | Error, size: ScreenSize, header: string): string {
+  const lines =
+    rows instanceof Error
+      ? [fit(header, size.columns), chalk.red(fit(rows.message, size.columns))]
+      : fleetScreen(rows, size, header)
+  const screen = lines.map((l) => `\u001b[2K${l}`).join('\n')
+  return `\u001b[H${screen}${lines.length < size.rows ? '\n\u001b[J' : ''}`
+}
+
 export function resetTable(rows: ResetRow[]): string {
   const body = rows.map((r) => [
     r.host,

@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
-import chalk from 'chalk'
 import {BaseCommand, interactive} from '../../ui/base-command.js'
 import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../fleet/attendee.js'
 import {fleetFromPrometheus} from '../../fleet/prometheus.js'
-import {fit, fleetScreen, fleetSummary, fleetTable} from '../../ui/fleet-view.js'
+import {fleetSummary, fleetTable, liveFrame} from '../../ui/fleet-view.js'
 import {interrupted, whenInterrupted} from '../../host/interrupt.js'
 import {UserError} from '../../host/errors.js'
 
@@ -58,14 +57,7 @@ export default class FleetTop extends BaseCommand {
       // scrolls the stuck attendees (sorted first) out of sight.
       const size = {columns: process.stdout.columns || 80, rows: process.stdout.rows || 24}
       const header = `${new Date().toLocaleTimeString()}  ${flags.prometheus}  (every ${flags.interval} s; Ctrl-C stops)`
-      const lines =
-        rows instanceof Error
-          ? [fit(header, size.columns), chalk.red(fit(rows.message, size.columns))]
-          : fleetScreen(rows, size, header)
-      // Drawn over the last one, line by line, from the top left (no clear: no flicker), then what
-      // is below the last line is cleared.
-      const screen = lines.map((l) => `\u001b[2K${l}`).join('\n')
-      process.stdout.write(`\u001b[H${screen}${lines.length < size.rows ? '\n\u001b[J' : ''}`)
+      process.stdout.write(liveFrame(rows, size, header))
       await Promise.race([new Promise((r) => setTimeout(r, flags.interval * 1000)), whenInterrupted()])
     }
     process.stdout.write('\n')
