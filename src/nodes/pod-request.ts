@@ -2,8 +2,8 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {workspaceDir} from '../host/paths.js'
-import {Cluster, type NodeRecord} from '../nodes/cluster.js'
-import type {PodSpec, RuntimeName, WorkloadName} from './types.js'
+import {Cluster, type NodeRecord} from './cluster.js'
+import type {PodSpec, RuntimeName, WorkloadName} from '../pods/types.js'
 
 // The pod `ebpfcni pod add` asks for, from what was typed: labels and CNI_ARGS checked, the
 // runtime's limits said, and on a lab 5 node the config given that node's pod CIDR.
