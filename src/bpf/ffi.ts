@@ -78,6 +78,8 @@ export interface Bindings {
   ringNew: Fn
   ringFree: Fn
   ringConsume: Fn
+  programAttach: Fn
+  linkDestroy: Fn
 }
 
 let bindings: Bindings | undefined
@@ -205,6 +207,8 @@ export function ffi(): Bindings {
     ringNew: lib.func('void* ring_buffer__new(int, ring_buffer_sample_fn*, void*, void*)'),
     ringFree: lib.func('void ring_buffer__free(void*)'),
     ringConsume: lib.func('int ring_buffer__consume(void*)'),
+    programAttach: lib.func('void* bpf_program__attach(void*)'),
+    linkDestroy: lib.func('int bpf_link__destroy(void*)'),
   }
   // libbpf's own messages go to stderr by default; the tool reports errors itself.
   bindings.setPrint(null)

@@ -123,6 +123,24 @@ export class BpfObject {
     throw new Error(`no program named ${name} in ${this.path}`)
   }
 
+  /**
+   * Attach a loaded program where its section says (tp_btf/..., raw_tp/...): the link lives until
+   * the returned function is called or this process ends (nothing is pinned).
+   */
+  attach(name: string): () => void {
+    for (let p = b().nextProgram(this.ptr, null); p; p = b().nextProgram(this.ptr, p)) {
+      if (b().programName(p) !== name) continue
+      const link = b().programAttach(p)
+      if (!link) throw new BpfError(`attaching program ${name}`, b().koffi.errno())
+      let attached = true
+      return () => {
+        if (attached) b().linkDestroy(link)
+        attached = false
+      }
+    }
+    throw new Error(`no program named ${name} in ${this.path}`)
+  }
+
   pinMap(name: string, path: string): void {
     for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {
       if (b().mapName(m) === name) return void check(`pinning map ${name} at ${path}`, b().mapPin(m, path))

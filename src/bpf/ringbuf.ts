@@ -20,8 +20,12 @@ export class RingReader {
 
   /** Open the ring pinned at `pin`; `onRecord` gets each record's bytes (a copy). */
   static open(pin: string, onRecord: (record: Buffer) => void): RingReader {
+    return RingReader.fromFd(objGet(pin), onRecord, pin, true)
+  }
+
+  /** Read the ring behind `fd` (closed with the reader when `owned`); `pin` names it in errors. */
+  static fromFd(fd: number, onRecord: (record: Buffer) => void, pin = `map fd ${fd}`, owned = false): RingReader {
     const b = ffi()
-    const fd = objGet(pin)
     try {
       const info = mapInfo(fd)
       if (info.type !== MAP_TYPE_RINGBUF)
@@ -40,9 +44,9 @@ export class RingReader {
         b.koffi.unregister(callback)
         throw new BpfError(`creating a ring buffer reader on ${pin}`, 22)
       }
-      return new RingReader(rb, fd, callback, info.id)
+      return new RingReader(rb, owned ? fd : -1, callback, info.id)
     } catch (err) {
-      closeFd(fd)
+      if (owned) closeFd(fd)
       throw err
     }
   }
@@ -58,7 +62,7 @@ export class RingReader {
     const b = ffi()
     b.ringFree(this.rb)
     b.koffi.unregister(this.callback as Parameters<typeof b.koffi.unregister>[0])
-    closeFd(this.fd)
+    if (this.fd >= 0) closeFd(this.fd)
   }
 }
 

@@ -4,14 +4,14 @@ import {BaseCommand, untilStopped} from '../ui/base-command.js'
 import {pinDirFlag} from '../ui/bpf-flags.js'
 import {flowLine} from '../observe/flow-line.js'
 import {OBSERVE_PAGE} from '../ui/observe-page.js'
-import {Observation} from '../observe/observation.js'
+import {KernelObservation} from '../observe/kernel-observation.js'
 import type {Flow} from '../observe/flow-names.js'
 import {REASON_NAMES, type FlowFilter} from '../observe/flow-filter.js'
 import {onInterrupt} from '../host/interrupt.js'
 
 export default class Observe extends BaseCommand {
   static summary = 'Watch the datapath decide: each verdict with its pods, reason and policy.'
-  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise. Lab 5: --node NAME shows what that node's from_pod and from_node decided (forward.bpf.c reports each verdict the same way): a redirect to a pod of the node, to another node, to the node's stack, or a drop.`
+  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise. Lab 5: --node NAME shows what that node's from_pod and from_node decided (forward.bpf.c reports each verdict the same way): a redirect to a pod of the node, to another node, to the node's stack, or a drop. --kernel adds the packets the kernel itself drops (program "kernel", the reason by the kernel's name: NEIGH_FAILED, IP_RPFILTER, PKT_TOO_BIG...): where a packet vanished with no verdict of yours, this says why. Its tracer is removed when observe stops.`
   static examples = [
     '<%= config.bin %> observe',
     '<%= config.bin %> observe --follow --pod httpbin --verdict dropped',
@@ -19,6 +19,7 @@ export default class Observe extends BaseCommand {
     '<%= config.bin %> observe --last 100 --json',
     '<%= config.bin %> observe --web',
     '<%= config.bin %> observe --node a --follow',
+    '<%= config.bin %> observe --kernel --follow',
   ]
   static flags = {
     'pin-dir': pinDirFlag,
@@ -38,6 +39,15 @@ export default class Observe extends BaseCommand {
     web: Flags.boolean({description: 'Serve the topology and the live flow table as a web page (implies --follow).'}),
     host: Flags.string({description: 'Address --web listens on.', default: '127.0.0.1'}),
     port: Flags.integer({description: 'Port --web listens on (0: any free port).', default: 9797, min: 0, max: 65535}),
+    kernel: Flags.boolean({
+      description:
+        "Also the packets the kernel itself drops in the lab's pods, nodes and their host veths and bridges (no neighbour, no route, rp_filter, too big, a port down or blocking, a full queue...), with the kernel's reason (skb:kfree_skb; kernel 5.17+). Labs 1-3, with no flow ring: the kernel's drops alone.",
+    }),
+    netns: Flags.string({
+      description: 'With --kernel: also the drops in this network namespace (ip netns name or path); repeatable.',
+      multiple: true,
+      dependsOn: ['kernel'],
+    }),
   }
   protected rootReason = "it reads the pinned flow_events ring buffer (lab 4's, or a lab 5 node's)"
 
@@ -48,13 +58,8 @@ export default class Observe extends BaseCommand {
     const out = (f: Flow) => this.log(flags.json ? JSON.stringify(f) : flowLine(f))
     const notice = (message: string) =>
       flags.json ? this.log(JSON.stringify({notice: message})) : this.logToStderr(chalk.yellow(message))
-    const obs = await Observation.start({
-      pinDir: flags['pin-dir'],
-      node: flags.node,
-      filter,
-      onFlow: out,
-      onNotice: notice,
-    })
+    const {'pin-dir': pinDir, node, kernel, netns} = flags
+    const obs = await KernelObservation.start({pinDir, node, kernel, netns, filter, onFlow: out, onNotice: notice})
     const stopFeed = onInterrupt(() => obs.stop())
     try {
       const last = flags.last ?? (follow ? 0 : 20)

@@ -41,6 +41,8 @@ export interface Flow {
   ifindex: number
   /** The interface the program ran on (the pod's host veth), when it still exists. */
   interface?: string
+  /** observe --kernel: the namespace the kernel dropped it in ("pod sleep", "node a", "host"). */
+  namespace?: string
   /** The rule or NetworkPolicy that decided ("policy httpbin-from-sleep", "rule deny sleep → httpbin"). */
   policy?: string
   /** For a drop by isolation: the nearest rule that did not match, in words. */
@@ -50,7 +52,8 @@ export interface Flow {
 /** What a deny or allow is credited to when the store holds no rule or policy behind it (any more). */
 export const UNKNOWN_RULE = 'rule unknown: none in the store now'
 
-export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node'
+/** kernel: the kernel itself dropped it (observe --kernel: skb:kfree_skb with its drop reason). */
+export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node' | 'kernel'
 
 /** The program that reports each direction: lab 4's, and a lab 5 node's (forward.bpf.c). */
 const LAB4_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'xdp_prog', 'to-pod': 'to_pod'}
