@@ -101,6 +101,10 @@ describe.skipIf(!hasTcx)(
       expect(await received()).toBe(50)
     }, 120_000)
 
+    /** `bpf attach PROGRAM` on the test's veth, through the CLI as typed. */
+    const attach = (program: string, hook: string, extra: string[] = []) =>
+      cli(['bpf', 'attach', program, '--pin-dir', pinDir, '--dev', host, '--hook', hook, ...extra])
+
     afterAll(async () => {
       await cli(['reset', '--yes'])
       await deleteLinkQuietly(host)
@@ -109,7 +113,7 @@ describe.skipIf(!hasTcx)(
     })
 
     it('clsact: a foreign `tc qdisc del dev <veth> clsact` removes the drop, and traffic flows again', async () => {
-      const a = await cli(['bpf', 'attach', 'drop_all', '--pin-dir', pinDir, '--dev', host, '--hook', 'tc-egress'])
+      const a = await attach('drop_all', 'tc-egress')
       expect(a.exitCode, a.stderr).toBe(0)
       expect(await received()).toBe(0)
       expect((await sh('tc', ['qdisc', 'del', 'dev', host, 'clsact'])).exitCode).toBe(0)
@@ -118,19 +122,7 @@ describe.skipIf(!hasTcx)(
     }, 60_000)
 
     it('tcx: the same drop through a pinned link; the foreign qdisc del leaks 0 of 50 and bpftool still lists the link', async () => {
-      const a = await cli([
-        'bpf',
-        'attach',
-        'drop_all',
-        '--pin-dir',
-        pinDir,
-        '--dev',
-        host,
-        '--hook',
-        'tc-egress',
-        '--tcx',
-        '--json',
-      ])
+      const a = await attach('drop_all', 'tc-egress', ['--tcx', '--json'])
       expect(a.exitCode, a.stderr).toBe(0)
       const out = JSON.parse(a.stdout) as {mode: string; link: number; linkPin: string}
       expect(out.mode).toBe('tcx')
@@ -146,19 +138,7 @@ describe.skipIf(!hasTcx)(
     }, 60_000)
 
     it('tcx coexistence: a counter put first runs, and the drop after it still drops; a TC_ACT_OK one first ends the chain', async () => {
-      const c = await cli([
-        'bpf',
-        'attach',
-        'count_next',
-        '--pin-dir',
-        pinDir,
-        '--dev',
-        host,
-        '--hook',
-        'tc-egress',
-        '--tcx',
-        '--first',
-      ])
+      const c = await attach('count_next', 'tc-egress', ['--tcx', '--first'])
       expect(c.exitCode, c.stderr).toBe(0)
       expect(c.stderr).toContain(
         `same as: bpftool net attach tcx_egress pinned ${pinDir}/count_next dev ${host} prepend`,
@@ -168,19 +148,7 @@ describe.skipIf(!hasTcx)(
       expect(await received()).toBe(0)
       expect((await mapCount('next_seen')) - before).toBeGreaterThanOrEqual(50)
       // tc_count returns TC_ACT_OK, which tcx reads as TCX_PASS: the packet leaves the chain there.
-      const p = await cli([
-        'bpf',
-        'attach',
-        'tc_count',
-        '--pin-dir',
-        pinDir,
-        '--dev',
-        host,
-        '--hook',
-        'tc-egress',
-        '--tcx',
-        '--first',
-      ])
+      const p = await attach('tc_count', 'tc-egress', ['--tcx', '--first'])
       expect(p.exitCode, p.stderr).toBe(0)
       expect((await progsOn()).map((x) => x.name)).toEqual(['tc_count', 'count_next', 'drop_all'])
       expect(await received()).toBe(50)
@@ -196,37 +164,14 @@ describe.skipIf(!hasTcx)(
       const hook = await cli(['bpf', 'attach', 'drop_all', '--pin-dir', pinDir, '--dev', host, '--tcx'])
       expect(hook.exitCode).toBe(2)
       expect(hook.stderr).toMatch(/--tcx attaches a TC program: add --hook tc-ingress or --hook tc-egress/)
-      const xdp = await cli([
-        'bpf',
-        'attach',
-        'arp_drop',
-        '--pin-dir',
-        pinDir,
-        '--dev',
-        host,
-        '--hook',
-        'tc-egress',
-        '--tcx',
-      ])
+      const xdp = await attach('arp_drop', 'tc-egress', ['--tcx'])
       expect(xdp.exitCode).not.toBe(0)
       expect(xdp.stdout + xdp.stderr).toMatch(/tcx takes a TC program/)
       expect(await progsOn()).toEqual([])
     }, 60_000)
 
     it('reset detaches and unpins the tcx links it made', async () => {
-      const a = await cli([
-        'bpf',
-        'attach',
-        'drop_all',
-        '--pin-dir',
-        pinDir,
-        '--dev',
-        host,
-        '--hook',
-        'tc-egress',
-        '--tcx',
-        '--json',
-      ])
+      const a = await attach('drop_all', 'tc-egress', ['--tcx', '--json'])
       const out = JSON.parse(a.stdout) as {link: number; linkPin: string}
       expect(await received()).toBe(0)
       const dry = await cli(['reset', '--dry-run'])
