@@ -97,19 +97,7 @@ describe('observe --web: the page for a room', () => {
       JSON.stringify({cniVersion: '1.0.0', name: `p${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipam}]}),
     )
     const program = join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c')
-    const policy = join(t.dir, 'web.yaml')
-    writeFileSync(
-      policy,
-      `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-from-client-80}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  ingress:
-    - from: [{podSelector: {matchLabels: {app: client}}}]
-      ports: [{protocol: TCP, port: 80}]
-`,
-    )
+    const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
     for (const args of [
       ['bpf', 'build', program, '-o', join(t.dir, 'lab4.o')],
       ['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir],

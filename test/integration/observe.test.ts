@@ -90,19 +90,7 @@ describe('ebpfcni observe: flow events from the datapath', () => {
       const r = await cli(args)
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
     }
-    const policy = join(t.dir, 'web.yaml')
-    writeFileSync(
-      policy,
-      `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-from-client-80}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  ingress:
-    - from: [{podSelector: {matchLabels: {app: client}}}]
-      ports: [{protocol: TCP, port: 80}]
-`,
-    )
+    const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
     const applied = await cli(['policy', 'apply', policy, '--pin-dir', pinDir])
     expect(applied.exitCode, applied.stderr).toBe(0)
     const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>
