@@ -3,7 +3,6 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
-import {repoRoot} from '../helpers/env.js'
 import {checkIdsDisagree, labModule, labsWithModules} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
 // @ts-expect-error -- a plain .mjs script, imported for its measure() (no type declarations)
