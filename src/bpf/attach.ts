@@ -1,8 +1,9 @@
+import {closeSync, constants as fsConstants, openSync} from 'node:fs'
 import {constants} from 'node:os'
 import {check, ffi} from './ffi.js'
 
 // Attaching programs to interfaces: XDP (generic or native mode) and TC (clsact ingress or
-// egress), and what each kind of program returns.
+// egress), and what each kind of program returns; and to cgroups (v2): socket-address hooks.
 
 const b = ffi
 
@@ -81,6 +82,38 @@ export function tcHookDestroy(ifindex: number): void {
   }) as number
   if (rc < 0 && rc !== -constants.errno.ENOENT && rc !== -constants.errno.EINVAL)
     check(`removing clsact from ifindex ${ifindex}`, rc)
+}
+
+/**
+ * linux/bpf.h enum bpf_attach_type: the cgroup socket-address hooks (kernel 4.17; getpeername4
+ * 5.8), which run when a process of the cgroup (or of any cgroup under it) calls connect() etc.
+ */
+export const CGROUP_HOOK = {connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeername4: 29} as const
+export type CgroupHook = keyof typeof CGROUP_HOOK
+/** BPF_F_ALLOW_MULTI: programs attached below (or beside) this one run too. */
+const BPF_F_ALLOW_MULTI = 2
+
+/** Attach a cgroup program (BPF_PROG_ATTACH) to the cgroup v2 directory `cgroupDir`. */
+export function cgroupAttach(cgroupDir: string, hook: CgroupHook, progFd: number): void {
+  const fd = openSync(cgroupDir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  try {
+    check(
+      `attaching ${hook} to the cgroup ${cgroupDir}`,
+      b().progAttach(progFd, fd, CGROUP_HOOK[hook], BPF_F_ALLOW_MULTI),
+    )
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Detach that program from the cgroup (it also goes when the cgroup is removed). */
+export function cgroupDetach(cgroupDir: string, hook: CgroupHook, progFd: number): void {
+  const fd = openSync(cgroupDir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  try {
+    check(`detaching ${hook} from the cgroup ${cgroupDir}`, b().progDetach2(progFd, fd, CGROUP_HOOK[hook]))
+  } finally {
+    closeSync(fd)
+  }
 }
 
 export const XDP_VERDICTS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const

@@ -58,6 +58,8 @@ export interface Bindings {
   xdpAttach: Fn
   xdpDetach: Fn
   xdpQueryId: Fn
+  progAttach: Fn
+  progDetach2: Fn
   testRun: Fn
   lookup: Fn
   update: Fn
@@ -186,6 +188,8 @@ export function ffi(): Bindings {
     xdpAttach: lib.func('int bpf_xdp_attach(int, int, uint32_t, void*)'),
     xdpDetach: lib.func('int bpf_xdp_detach(int, uint32_t, void*)'),
     xdpQueryId: lib.func('int bpf_xdp_query_id(int, int, _Out_ uint32_t*)'),
+    progAttach: lib.func('int bpf_prog_attach(int, int, int, unsigned int)'),
+    progDetach2: lib.func('int bpf_prog_detach2(int, int, int)'),
     testRun: lib.func('int bpf_prog_test_run_opts(int, _Inout_ bpf_test_run_opts*)'),
     lookup: lib.func('int bpf_map_lookup_elem(int, void*, void*)'),
     update: lib.func('int bpf_map_update_elem(int, void*, void*, uint64_t)'),
