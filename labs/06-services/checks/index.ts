@@ -1,0 +1,6 @@
+// Lab 6's checks, one file per step that first lists them; lab.yaml orders the run.
+import type {CheckDefinition} from '#checks/engine.js'
+import type {Lab6Context} from '../context.js'
+import {SOCKET_LB_CHECKS} from './socket-lb.js'
+
+export const LAB6_CHECKS: Array<CheckDefinition<Lab6Context>> = [...SOCKET_LB_CHECKS]

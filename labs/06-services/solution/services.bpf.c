@@ -1,0 +1,71 @@
+// services.bpf.c — lab 6: Services without kube-proxy. A cgroup/connect4 program runs inside
+// connect() for every process of the cgroup it is attached to (kernel 4.17+): before any packet
+// exists, it may rewrite the address the socket connects to. A Service's virtual IP (its
+// clusterIP) is never routed anywhere: your program swaps it for a backend pod's address, so the
+// first SYN already carries the backend's, and no packet, NAT rule or conntrack entry ever names
+// the VIP (Cilium's kube-proxy replacement calls this socket-LB).
+// ebpfcni fills both maps from service.yaml and the pods its selector picks.
+// Build and check: ebpfcni check 6   Stuck? ebpfcni hint 6
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+/* Ready-made: a Service by its VIP and port, both in network byte order, as the socket has them. */
+struct svc_key {
+	__u32 vip;
+	__u16 port;
+	__u16 pad; /* always 0: the key is compared byte by byte */
+};
+
+struct svc {
+	__u32 id;    /* the Service's number: its backends are backends[{id, 0..count-1}] */
+	__u32 count; /* how many backends it has now (0: none is ready) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct svc_key);
+	__type(value, struct svc);
+} services SEC(".maps");
+
+struct backend_key {
+	__u32 id;   /* the Service's number */
+	__u32 slot; /* 0 .. count-1 */
+};
+
+/* A backend pod: its address and the Service's targetPort, network byte order. */
+struct backend {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct backend_key);
+	__type(value, struct backend);
+} backends SEC(".maps");
+
+/* Return 1: connect() goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	/* user_port holds the port in network byte order in its low 16 bits */
+	struct svc_key key = {.vip = ctx->user_ip4, .port = (__u16)ctx->user_port};
+	struct svc *svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return 1; /* not a Service: connect as asked */
+	if (svc->count == 0)
+		return 0; /* a Service with no backend: refuse at once */
+	struct backend_key bk = {.id = svc->id, .slot = bpf_get_prandom_u32() % svc->count};
+	struct backend *be = bpf_map_lookup_elem(&backends, &bk);
+	if (!be)
+		return 1;
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = be->port;
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,106 @@
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {runCheck} from '#checks/engine.js'
+import {getLab} from '#engine/catalogue.js'
+import {cliRunner, repoRoot} from '#test/helpers/env.js'
+import {labHarness} from '#test/helpers/lab-harness.js'
+import {applyEdits} from '#test/helpers/mutants.js'
+import {lab6Context, cgroup2Root, CGROUP_PREFIX} from '../context.js'
+import {LAB6_CHECKS} from '../checks/index.js'
+import {LAB6_MUTANTS} from './mutants.js'
+
+const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
+const PLUGIN = read('labs/01-bridge-cni/solution/ebpfcni')
+const PROGRAM = read('labs/06-services/solution/services.bpf.c')
+const STARTER = read('labs/06-services/starter/services.bpf.c')
+const runCgroups = (): string[] => readdirSync(cgroup2Root()!).filter((n) => n.startsWith(CGROUP_PREFIX))
+
+describe("lab 6 checks: the reference passes, every mutant fails with the right check", () => {
+  const h = labHarness(6, {tag: 'l6', subnet: '10.248.6.0/24'})
+  const workspace = (name: string, program: string) => h.workspace(name, {'services.bpf.c': program, ebpfcni: PLUGIN})
+  const clean = async () => {
+    await h.settle()
+    expect(await h.snapshot()).toEqual(h.before())
+    expect(runCgroups(), 'cgroups left').toEqual([])
+  }
+
+  beforeAll(() => h.setup())
+  afterAll(() => h.teardown())
+
+  it('the reference passes every lab 6 check, and leaves no pod, link or cgroup', async () => {
+    const report = await h.check(workspace('solution', PROGRAM))
+    expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
+    expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(6).steps.flatMap((s) => s.checks))].sort())
+    const spread = report.checks.find((c) => c.id === 'services.spread')!
+    expect(spread.message).toMatch(/all 300 requests to 10\.96\.6\.10:80 answered: web-1 \d+, web-2 \d+, web-3 \d+/)
+    expect(report.checks.find((c) => c.id === 'services.not-on-wire')!.message).toMatch(/^0 packets addressed to 10\.96\.6\.10; all \d+ SYNs/)
+    await clean()
+  }, 120_000)
+
+  it('the starter (connect4 still a TODO) fails services.spread: the requests left for the VIP, and were counted', async () => {
+    const report = await h.check(workspace('starter', STARTER), 'socket-lb')
+    const spread = report.checks.find((c) => c.id === 'services.spread')!
+    expect(spread.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+    expect(spread.message).toMatch(/packets left the client still addressed to the VIP 10\.96\.6\.10/)
+    await clean()
+  }, 120_000)
+
+  for (const m of LAB6_MUTANTS) {
+    it(`mutant "${m.name}" fails ${m.failsCheck}`, async () => {
+      const report = await h.check(workspace(m.name, applyEdits(PROGRAM, m.edits)), m.step)
+      const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(target!.message).not.toMatch(/the check itself hit an error/)
+      expect(target!.message).toMatch(m.message)
+      expect(target!.hint).toMatch(m.hint)
+      await clean()
+    }, 120_000)
+  }
+
+  it('mutant "program attached to the wrong cgroup" (the run\'s, above the pods\') fails services.scope', async () => {
+    const dir = workspace('wrong-cgroup', PROGRAM)
+    await h.check(dir, 'socket-lb') // installs the plugin and config
+    const ctx = lab6Context({
+      cniBinDir: h.targets.cniBinDir,
+      configFile: join(h.targets.cniConfDir, '10-ebpfcni.conf'),
+      runtime: 'netns',
+      ledger: h.ledger(),
+      timeoutMs: 3000,
+      workspace: dir,
+      lab: 6,
+      attachAt: 'parent',
+    })
+    try {
+      const result = await runCheck(LAB6_CHECKS.find((c) => c.id === 'services.scope')!, ctx)
+      expect(result.status, JSON.stringify(result)).toBe('fail')
+      expect(result.message).toMatch(/were answered by a backend: connect4 is attached to /)
+      expect(result.hint).toMatch(/runs for every cgroup under it/)
+    } finally {
+      await ctx.cleanup()
+    }
+    await clean()
+  }, 120_000)
+
+  it('a broken program fails services.loads with the compiler\'s words, through the CLI', async () => {
+    const dir = workspace('broken', PROGRAM.replace('return 1;\n}', 'return 1\n}'))
+    const cli = cliRunner(
+      {
+        EBPFCNI_STATE_DIR: h.t.dir,
+        EBPFCNI_CNI_BIN_DIR: h.targets.cniBinDir,
+        EBPFCNI_CNI_CONF_DIR: h.targets.cniConfDir,
+        CI: 'true',
+      },
+      60_000,
+    )
+    const r = await cli(['check', '6', '--step', 'socket-lb', '--json', '--workspace', dir])
+    expect(r.exitCode, r.stderr).toBe(1)
+    const loads = (JSON.parse(r.stdout) as {checks: Array<{id: string; status: string; message: string}>}).checks.find(
+      (c) => c.id === 'services.loads',
+    )!
+    expect(loads.status).toBe('fail')
+    expect(loads.message).toMatch(/services\.bpf\.c does not compile: line \d+/)
+    expect(existsSync(join(dir, 'services.bpf.c'))).toBe(true)
+    await clean()
+  }, 120_000)
+})
