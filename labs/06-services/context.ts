@@ -1,5 +1,17 @@
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync} from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseAllDocuments} from 'yaml'
 import {lab1Context, type Lab1Context, type PluginOptions} from '../01-bridge-cni/context.js'
@@ -9,7 +21,9 @@ import {cgroupAttach, tcAttach, tcDetach} from '#bpf/attach.js'
 import {mapUpdate, mapDump, mapInfo} from '#bpf/map-ops.js'
 import {explainVerifierLog} from '#bpf/verifier.js'
 import {errnoName} from '#bpf/ffi.js'
-import {hostPeer} from '#net/ip.js'
+import {hostPeer, linkDel} from '#net/ip.js'
+import {Ledger} from '#host/ledger.js'
+import {checkOwner} from '#host/owners.js'
 import {packageRoot} from '#host/paths.js'
 import {run} from '#host/exec.js'
 import {errorMessage} from '#host/errors.js'
@@ -26,6 +40,10 @@ import {addressed, type AddressedPod} from '#checks/check-pods.js'
 export const SERVICES_PROGRAM = 'services.bpf.c'
 /** The cgroups a run makes are named so (reset.ts finds them after a SIGKILL). */
 export const CGROUP_PREFIX = 'ebpfcni-services-'
+/** The run's own bridge is named so (reset.ts finds it after a SIGKILL). */
+export const BRIDGE_PREFIX = 'ebpfsvc'
+/** The run's pods' subnet: apart from the learner's pods and from labs 1-5's check networks. */
+export const SERVICES_SUBNET = '10.244.66.0/24'
 const LAB_DIR = (): string => join(packageRoot(), 'labs', '06-services')
 
 /** A Service as service.yaml gives it (Kubernetes' v1 Service, the fields that matter here). */
@@ -128,7 +146,7 @@ Promise.all(Array.from({length: Number(conc)}, one)).then(() => { console.log(JS
 /** How a test breaks the agent's side (the learner's is their C): where the program is attached. */
 export type AttachAt = 'pods' | 'parent'
 
-export interface Lab6Options extends PluginOptions {
+export interface Lab6Options extends Omit<PluginOptions, 'cniBinDir' | 'configFile'> {
   workspace: string
   /** Tests only: attach connect4 to the run's whole cgroup, the other pod's included. */
   attachAt?: AttachAt
@@ -167,9 +185,36 @@ export interface Lab6Context extends Lab1Context {
   spread(): Promise<{results: RequestResult[]; wire: WireCounts; service: Service}>
 }
 
+/**
+ * The network the run's pods stand on: lab 1's reference plugin (the Service is this lab's new
+ * part, not the plugin: whatever plugin the workspace holds after lab 5 does not matter here),
+ * in a scratch dir of the run's, with a bridge and subnet of its own.
+ */
+function servicesNetwork(ledger: Ledger, lab: number): {dir: string; cniBinDir: string; configFile: string; bridge: string} {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpfcni-services-net-'))
+  ledger.record('dir', dir, {lab, owner: checkOwner(lab), details: {scratch: true}})
+  const cniBinDir = join(dir, 'bin')
+  mkdirSync(cniBinDir)
+  copyFileSync(join(packageRoot(), 'labs', '01-bridge-cni', 'solution', 'ebpfcni'), join(cniBinDir, 'ebpfcni'))
+  chmodSync(join(cniBinDir, 'ebpfcni'), 0o755)
+  const bridge = `${BRIDGE_PREFIX}${randomBytes(3).toString('hex').slice(0, 5)}`
+  const configFile = join(dir, '10-ebpfcni.conf')
+  const config = {cniVersion: '1.0.0', name: 'ebpfcni-services', type: 'ebpfcni', bridge, podcidr: SERVICES_SUBNET, dataDir: join(dir, 'ipam')}
+  writeFileSync(configFile, JSON.stringify(config))
+  return {dir, cniBinDir, configFile, bridge}
+}
+
 export function lab6Context(opts: Lab6Options): Lab6Context {
-  const base = lab1Context(opts)
+  const ledger = opts.ledger ?? new Ledger()
+  const net = servicesNetwork(ledger, opts.lab)
+  const base = lab1Context({...opts, ledger, cniBinDir: net.cniBinDir, configFile: net.configFile})
   const {pods} = base
+  // After the pods (their DEL ran on this bridge): the bridge and the scratch dir.
+  pods.onCleanup('after-pods', async () => {
+    await linkDel(net.bridge).catch(() => undefined)
+    rmSync(net.dir, {recursive: true, force: true})
+    ledger.forgetWhere((e) => e.kind === 'dir' && e.name === net.dir)
+  })
   const root = cgroup2Root()
   const runCgroup = root ? join(root, `${CGROUP_PREFIX}${process.pid}-${randomBytes(2).toString('hex')}`) : undefined
   const made: string[] = []

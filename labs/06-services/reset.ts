@@ -1,13 +1,22 @@
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Discoverer} from '#host/reset.js'
-import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './context.js'
+import {links, linkDel} from '#net/ip.js'
+import {BRIDGE_PREFIX, CGROUP_PREFIX, cgroup2Root, removeCgroup} from './context.js'
 
-/** Lab 6: the cgroups a check run made (and the connect4 programs attached to them), left by a SIGKILL. */
+/** Lab 6: the cgroups a check run made (and the connect4 programs attached to them) and its bridge, left by a SIGKILL. */
 export const servicesCgroupDiscoverer: Discoverer = async () => {
   const root = cgroup2Root()
-  if (!root || !existsSync(root)) return []
-  return readdirSync(root)
+  const bridges = (await links().catch(() => []))
+    .filter((l) => l.ifname.startsWith(BRIDGE_PREFIX))
+    .map((l) => ({
+      description: `delete the bridge ${l.ifname} (a lab 6 check run's network)`,
+      kind: 'link',
+      entryIds: [],
+      perform: () => linkDel(l.ifname),
+    }))
+  if (!root || !existsSync(root)) return bridges
+  const cgroups = readdirSync(root)
     .filter((n) => n.startsWith(CGROUP_PREFIX))
     .map((n) => ({
       description: `remove the cgroup ${join(root, n)} (and the connect4 program attached to it)`,
@@ -18,4 +27,5 @@ export const servicesCgroupDiscoverer: Discoverer = async () => {
         if (existsSync(join(root, n))) throw new Error(`${join(root, n)} still has processes in it`)
       },
     }))
+  return [...cgroups, ...bridges]
 }
