@@ -99,7 +99,7 @@ function documentedCommands(): Map<string, string[]> {
 // ---------------------------------------------------------------- what each documented line means
 
 /** The lab state a command needs; built in this order, each once. */
-const GROUPS = ['none', 'lab1', 'lab2', 'lab3', 'lab4', 'lab5', 'end'] as const
+const GROUPS = ['none', 'lab1', 'lab2', 'lab3', 'lab4', 'lab5', 'lab6', 'end'] as const
 type Group = (typeof GROUPS)[number]
 
 interface Entry {
@@ -702,6 +702,11 @@ const TABLE: Record<string, Entry> = {
   'ebpfcni pod add web --node b --label app=web': {group: 'lab5', code: 0, out: /web/},
   'ebpfcni node del b': {group: 'lab5', code: 0, out: /\bb\b/},
   'ebpfcni node del --all': {group: 'lab5', code: 0, out: /./},
+
+  // ---- lab 6: Services without kube-proxy
+  'ebpfcni check 6': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni check 6 --step socket-lb': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni hint 6': {group: 'none', code: 0, out: /hint 1\/\d+ \(Step 1 — socket-LB/},
 
   // ---- the end: everything removed
   'ebpfcni reset --all --yes': {group: 'end', code: 0, out: /✔|Nothing to remove/},
