@@ -28,6 +28,14 @@ export const LAB6_MUTANTS: Lab6Mutant[] = [
     hint: /if \(svc->count == 0\) return 0/,
   },
   {
+    name: 'always the first backend',
+    step: 'socket-lb',
+    failsCheck: 'services.spread',
+    edits: [['.slot = bpf_get_prandom_u32() % svc->count}', '.slot = 0}']],
+    message: /not spread: web-1 300, web-2 0, web-3 0, then web-1 300/,
+    hint: /bpf_get_prandom_u32\(\) % svc->count/,
+  },
+  {
     name: 'the rewrite in the wrong hook (sendmsg4, UDP only)',
     step: 'socket-lb',
     failsCheck: 'services.loads',
