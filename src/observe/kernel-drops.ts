@@ -68,11 +68,12 @@ function labNamespaces(pods: PolicyPod[], extra: string[]): LabNetns[] {
 }
 
 /**
- * Where to trace, and the names to show: each lab namespace whole; in the host's namespace, the
- * veth whose peer is in one of them (matched both ways by index, never by name) and its bridge.
+ * Where to trace, and the names to show: each lab namespace whole; in this process's namespace (the
+ * host's; /proc/1 may not be readable), the veth whose peer is in one of them (matched both ways by
+ * index, never by name) and its bridge.
  */
 export async function dropScopes(lab: LabNetns[]): Promise<{scopes: DropScope[]; names: Omit<Names, 'pods'>}> {
-  const hostNs = inode('/proc/1/ns/net') ?? 0
+  const hostNs = inode('/proc/self/ns/net') ?? 0
   const host = await linksIn()
   const scopes: DropScope[] = []
   const names: Omit<Names, 'pods'> = {netns: new Map([[hostNs, 'host']]), links: new Map()}
