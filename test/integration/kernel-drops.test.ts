@@ -13,7 +13,9 @@ import type {Flow} from '../../src/observe/flow-names.js'
 // reason (the drop is kfree_skb without one) NOT_SPECIFIED is accepted too, and said.
 
 const u = uniq()
-const ns = {N: `kd${u}N`, A: `kd${u}A`, B: `kd${u}B`, C: `kd${u}C`}
+const ns = {N: `kd${u}N`, A: `kd${u}A`, B: `kd${u}B`, C: `kd${u}C`, H: `kd${u}H`}
+/** In the host's namespace, as lab 1's plugin makes them: a bridge and H's host veth on it. */
+const host = {bridge: `kd${u}b`, veth: `kd${u}h`}
 const path = (n: string) => `/run/netns/${n}`
 const sh = async (cmd: string, args: string[]) => {
   const r = await execa(cmd, args, {reject: false, timeout: 15_000, stdin: 'ignore'})
@@ -107,6 +109,13 @@ describe('observe --kernel: the kernel drops, each fault with its reason', () =>
     await ip(ns.A, 'neigh', 'replace', '10.213.1.1', 'lladdr', macs.N, 'dev', 'eth0', 'nud', 'permanent')
     await ip(ns.B, 'neigh', 'replace', '10.213.1.2', 'lladdr', macs.A, 'dev', 'eth0', 'nud', 'permanent')
     await ip(ns.N, 'neigh', 'replace', '10.213.1.2', 'lladdr', macs.A, 'dev', 'br0', 'nud', 'permanent')
+    await sh('ip', ['link', 'add', host.bridge, 'type', 'bridge'])
+    await sh('ip', ['link', 'set', host.bridge, 'up'])
+    await sh('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.H])
+    await sh('ip', ['link', 'set', host.veth, 'master', host.bridge, 'up'])
+    await ip(ns.H, 'addr', 'add', '10.216.0.2/24', 'dev', 'eth0')
+    await ip(ns.H, 'link', 'set', 'eth0', 'up')
+    await ip(ns.H, 'neigh', 'replace', '10.216.0.9', 'lladdr', '02:00:00:00:00:09', 'dev', 'eth0', 'nud', 'permanent')
     await inNs(ns.C, 'ping', '-c1', '-W2', '10.213.2.1')
     await inNs(ns.N, 'ping', '-c1', '-W2', '10.213.2.2')
 
@@ -126,6 +135,7 @@ describe('observe --kernel: the kernel drops, each fault with its reason', () =>
     observe?.kill('SIGINT')
     await observe
     for (const n of Object.values(ns)) await sh('ip', ['netns', 'del', n]).catch(() => undefined)
+    for (const l of Object.values(host)) await sh('ip', ['link', 'del', l]).catch(() => undefined)
     await execa('node', [cliBin, 'reset', '--all', '--yes'], {reject: false, env, timeout: 60_000, stdin: 'ignore'})
     rmSync(pins, {recursive: true, force: true})
     t.cleanup()
@@ -272,6 +282,17 @@ describe('observe --kernel: the kernel drops, each fault with its reason', () =>
     } finally {
       await inNs(ns.N, 'tc', 'qdisc', 'del', 'dev', 'n2', 'root')
     }
+  })
+
+  it("in the host's namespace: the pod's host veth and its bridge are traced (a port not forwarding)", async () => {
+    await sh('bridge', ['link', 'set', 'dev', host.veth, 'state', '1'])
+    const f = await expectDrop(
+      () => udp(ns.H, '10.216.0.9', 41011),
+      (f) => f.dst.port === 41011 && f.dst.ip === '10.216.0.9',
+      ['BRIDGE_INGRESS_STP_STATE', 'NOT_SPECIFIED'],
+    )
+    expect(f.namespace).toBe('host')
+    expect(f.interface).toBe(host.veth)
   })
 
   it('a datagram to a port nobody listens on: NO_SOCKET, in the receiver', async () => {
