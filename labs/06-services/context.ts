@@ -60,10 +60,15 @@ export function readServices(file = join(LAB_DIR(), 'service.yaml')): Service[] 
   return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
     const s = doc.toJS() as {
       metadata?: {name?: string}
-      spec?: {clusterIP?: string; selector?: Record<string, string>; ports?: Array<{port?: number; targetPort?: number}>}
+      spec?: {
+        clusterIP?: string
+        selector?: Record<string, string>
+        ports?: Array<{port?: number; targetPort?: number}>
+      }
     }
     const port = s.spec?.ports?.[0]
-    if (!s.metadata?.name || !s.spec?.clusterIP || !port?.port) throw new Error(`${file}: a Service lacks name, clusterIP or port`)
+    if (!s.metadata?.name || !s.spec?.clusterIP || !port?.port)
+      throw new Error(`${file}: a Service lacks name, clusterIP or port`)
     return {
       name: s.metadata.name,
       clusterIP: s.spec.clusterIP,
@@ -190,7 +195,10 @@ export interface Lab6Context extends Lab1Context {
  * part, not the plugin: whatever plugin the workspace holds after lab 5 does not matter here),
  * in a scratch dir of the run's, with a bridge and subnet of its own.
  */
-function servicesNetwork(ledger: Ledger, lab: number): {dir: string; cniBinDir: string; configFile: string; bridge: string} {
+function servicesNetwork(
+  ledger: Ledger,
+  lab: number,
+): {dir: string; cniBinDir: string; configFile: string; bridge: string} {
   const dir = mkdtempSync(join(tmpdir(), 'ebpfcni-services-net-'))
   ledger.record('dir', dir, {lab, owner: checkOwner(lab), details: {scratch: true}})
   const cniBinDir = join(dir, 'bin')
@@ -199,7 +207,14 @@ function servicesNetwork(ledger: Ledger, lab: number): {dir: string; cniBinDir: 
   chmodSync(join(cniBinDir, 'ebpfcni'), 0o755)
   const bridge = `${BRIDGE_PREFIX}${randomBytes(3).toString('hex').slice(0, 5)}`
   const configFile = join(dir, '10-ebpfcni.conf')
-  const config = {cniVersion: '1.0.0', name: 'ebpfcni-services', type: 'ebpfcni', bridge, podcidr: SERVICES_SUBNET, dataDir: join(dir, 'ipam')}
+  const config = {
+    cniVersion: '1.0.0',
+    name: 'ebpfcni-services',
+    type: 'ebpfcni',
+    bridge,
+    podcidr: SERVICES_SUBNET,
+    dataDir: join(dir, 'ipam'),
+  }
   writeFileSync(configFile, JSON.stringify(config))
   return {dir, cniBinDir, configFile, bridge}
 }
@@ -262,7 +277,8 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
 
   const loaded = (): Promise<LoadedServices> =>
     pods.once('services-loaded', async () => {
-      if (!root || !runCgroup) throw new CheckSkip('needs the cgroup v2 hierarchy mounted (no cgroup2 in /proc/self/mountinfo)')
+      if (!root || !runCgroup)
+        throw new CheckSkip('needs the cgroup v2 hierarchy mounted (no cgroup2 in /proc/self/mountinfo)')
       const obj = await program()
       const prog = obj.programs().find((p) => p.name === 'connect4') ?? obj.programs()[0]
       if (!prog) throw new CheckFailure(`${SERVICES_PROGRAM} has no program`)
@@ -312,10 +328,22 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
       const limitMs = o.limitMs ?? 2000
       const r = await run(
         'nsenter',
-        [`--net=${pod.netnsPath}`, process.execPath, '-e', CLIENT, join(cgroup, 'cgroup.procs'), to.ip, String(to.port), String(n), '10', String(limitMs)],
+        [
+          `--net=${pod.netnsPath}`,
+          process.execPath,
+          '-e',
+          CLIENT,
+          join(cgroup, 'cgroup.procs'),
+          to.ip,
+          String(to.port),
+          String(n),
+          '10',
+          String(limitMs),
+        ],
         {timeoutMs: 30_000 + 5 * limitMs},
       )
-      if (r.exitCode !== 0) throw new Error(`the client in pod ${pod.name} failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`)
+      if (r.exitCode !== 0)
+        throw new Error(`the client in pod ${pod.name} failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`)
       const after = wireCounts(fd('vips'), fd('syn_dst'))
       return {results: JSON.parse(r.stdout) as RequestResult[], wire: diff(after, before)}
     } finally {
@@ -326,7 +354,8 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
   const wireProgram = (): Promise<BpfObject> =>
     pods.once('wire-program', async () => {
       const built = await buildBpf(join(LAB_DIR(), 'wire.bpf.c'), join(pods.tmp, 'wire.o'))
-      if (!built.ok) throw new Error(`ebpfcni's own wire.bpf.c did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
+      if (!built.ok)
+        throw new Error(`ebpfcni's own wire.bpf.c did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
       const obj = BpfObject.open(built.object)
       objects.push(obj)
       const l = obj.load()
@@ -370,7 +399,10 @@ function wireCounts(vips: number, synDst: number): WireCounts {
 function diff(after: WireCounts, before: WireCounts): WireCounts {
   const sub = (a: Map<string, bigint>, b: Map<string, bigint>) =>
     new Map([...a].map(([k, v]) => [k, v - (b.get(k) ?? 0n)] as [string, bigint]).filter(([, v]) => v > 0n))
-  return {toVip: new Map([...after.toVip].map(([k, v]) => [k, v - (before.toVip.get(k) ?? 0n)])), syns: sub(after.syns, before.syns)}
+  return {
+    toVip: new Map([...after.toVip].map(([k, v]) => [k, v - (before.toVip.get(k) ?? 0n)])),
+    syns: sub(after.syns, before.syns),
+  }
 }
 
 /** Remove a cgroup and those under it, leaf first (a cgroup with processes in it stays: EBUSY). */
@@ -383,4 +415,3 @@ export function removeCgroup(dir: string): void {
     // still busy or already gone: reset names it
   }
 }
-

@@ -1,6 +1,6 @@
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import type {Discoverer} from '#host/reset.js'
+import type {Discoverer} from '#reset/actions.js'
 import {links, linkDel} from '#net/ip.js'
 import {BRIDGE_PREFIX, CGROUP_PREFIX, cgroup2Root, removeCgroup} from './context.js'
 

@@ -32,7 +32,7 @@ const swapped = (port: number): number => ((port & 0xff) << 8) | (port >> 8)
 export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
   {
     id: 'services.loads',
-    title: 'services.bpf.c compiles, the verifier accepts connect4, and it attaches to the pods\' cgroup',
+    title: "services.bpf.c compiles, the verifier accepts connect4, and it attaches to the pods' cgroup",
     hint: 'SEC("cgroup/connect4") int connect4(struct bpf_sock_addr *ctx): every pointer a lookup returns is checked for NULL before use; return 1 lets connect() go on.',
     cost: 'cheap',
     run: async (ctx) => {
@@ -53,7 +53,9 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       if (answered.length < REQUESTS) {
         const toVip = wire.toVip.get(service.clusterIP) ?? 0n
         const ips = new Set(s.backends.map((b) => b.ip))
-        const wrongPort = [...wire.syns].find(([d]) => ips.has(d.split(':')[0]) && d.split(':')[1] !== String(service.targetPort))
+        const wrongPort = [...wire.syns].find(
+          ([d]) => ips.has(d.split(':')[0]) && d.split(':')[1] !== String(service.targetPort),
+        )
         const seen = `${answered.length} of ${results.length} requests to ${vip} answered (${failures(results)}); the client's SYNs went to ${synList(wire)}`
         if (wrongPort && Number(wrongPort[0].split(':')[1]) === swapped(service.targetPort))
           fail(
@@ -61,7 +63,10 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
             'ctx->user_port and the backends map both hold the port in network byte order: write be->port as it is, with no bpf_htons() (nor bpf_ntohs()).',
           )
         if (wrongPort)
-          fail(`${seen}: a backend, but not at the Service's targetPort ${service.targetPort}`, 'ctx->user_port = be->port; the backend\'s port is the targetPort ebpfcni wrote.')
+          fail(
+            `${seen}: a backend, but not at the Service's targetPort ${service.targetPort}`,
+            "ctx->user_port = be->port; the backend's port is the targetPort ebpfcni wrote.",
+          )
         if (toVip > 0n)
           fail(
             `${seen}: ${toVip} packets left the client still addressed to the VIP ${service.clusterIP} (no route leads there): connect() was not rewritten`,
@@ -81,7 +86,12 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       let spread = spreadOf(results)
       if (spread.off) {
         const first = spread.counts
-        const again = await ctx.requests(s.client, s.clientCgroup, {ip: service.clusterIP, port: service.port}, REQUESTS)
+        const again = await ctx.requests(
+          s.client,
+          s.clientCgroup,
+          {ip: service.clusterIP, port: service.port},
+          REQUESTS,
+        )
         spread = spreadOf(again.results)
         if (spread.off)
           fail(
@@ -94,7 +104,8 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
   },
   {
     id: 'services.not-on-wire',
-    title: 'the VIP never appears on the wire: 0 packets addressed to it on the client\'s host veth, every SYN to a backend',
+    title:
+      "the VIP never appears on the wire: 0 packets addressed to it on the client's host veth, every SYN to a backend",
     hint: 'Rewrite the address in connect4 (before any packet exists), not later: no packet of the client may carry the VIP.',
     run: async (ctx) => {
       const {results, wire, service} = await ctx.spread()
@@ -111,15 +122,17 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
         total += n
         if (targets.has(d)) toBackend += n
       }
-      if (total < BigInt(results.length)) throw new CheckSkip(`saw ${total} SYNs for ${results.length} requests (services.spread)`)
-      if (toBackend !== total) fail(`${total - toBackend} of ${total} SYNs carried no backend's address: ${synList(wire)}`)
+      if (total < BigInt(results.length))
+        throw new CheckSkip(`saw ${total} SYNs for ${results.length} requests (services.spread)`)
+      if (toBackend !== total)
+        fail(`${total - toBackend} of ${total} SYNs carried no backend's address: ${synList(wire)}`)
       return `0 packets addressed to ${service.clusterIP}; all ${total} SYNs carried a backend's address (${synList(wire)})`
     },
   },
   {
     id: 'services.no-nat',
     title: 'no conntrack entry and no NAT rule names the VIP',
-    hint: 'Translate in connect4 only: no iptables/nftables DNAT rule for the VIP (that is kube-proxy\'s way, per packet, with conntrack).',
+    hint: "Translate in connect4 only: no iptables/nftables DNAT rule for the VIP (that is kube-proxy's way, per packet, with conntrack).",
     cost: 'cheap',
     run: async (ctx) => {
       const {service} = await ctx.spread()
@@ -128,7 +141,9 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       // /proc/net/nf_conntrack exists only while the conntrack module is loaded: no file, no entry.
       for (const file of ['/proc/net/nf_conntrack']) {
         if (!existsSync(file)) continue
-        const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(`dst=${vip} `))
+        const lines = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(`dst=${vip} `))
         if (lines.length) found.push(`${lines.length} conntrack entries (${lines[0].trim().slice(0, 120)})`)
       }
       for (const [tool, args] of [
@@ -164,7 +179,9 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
         )
       const refused = results.filter((r) => r.error === 'EPERM')
       if (refused.length !== results.length)
-        fail(`connects to ${vip} (no backend): ${failures(results) || `${results.filter((r) => r.ok).length} answered`}; expected each to fail with EPERM`)
+        fail(
+          `connects to ${vip} (no backend): ${failures(results) || `${results.filter((r) => r.ok).length} answered`}; expected each to fail with EPERM`,
+        )
       return `${results.length} connects to ${vip} (no backend) failed at once with EPERM; 0 packets addressed to it`
     },
   },
@@ -175,9 +192,15 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
     run: async (ctx) => {
       const s = await ctx.ready()
       const service = s.services[0]
-      const {results, wire} = await ctx.requests(s.other, s.otherCgroup, {ip: service.clusterIP, port: service.port}, 3, {
-        limitMs: 1000,
-      })
+      const {results, wire} = await ctx.requests(
+        s.other,
+        s.otherCgroup,
+        {ip: service.clusterIP, port: service.port},
+        3,
+        {
+          limitMs: 1000,
+        },
+      )
       const served = results.filter((r) => r.ok).length
       if (served)
         fail(
@@ -185,7 +208,9 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
           `Attach connect4 to the pods' cgroup only: a program attached to ${s.attachedTo} runs for every cgroup under it.`,
         )
       if ((wire.toVip.get(service.clusterIP) ?? 0n) === 0n)
-        fail(`pod ${s.other.name}'s connects to ${service.clusterIP} were neither answered nor seen on its host veth (${failures(results)})`)
+        fail(
+          `pod ${s.other.name}'s connects to ${service.clusterIP} were neither answered nor seen on its host veth (${failures(results)})`,
+        )
       return `pod ${s.other.name} (cgroup ${s.otherCgroup}) was not served: its SYNs left addressed to ${service.clusterIP}`
     },
   },

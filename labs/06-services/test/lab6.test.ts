@@ -16,7 +16,7 @@ const PROGRAM = read('labs/06-services/solution/services.bpf.c')
 const STARTER = read('labs/06-services/starter/services.bpf.c')
 const runCgroups = (): string[] => readdirSync(cgroup2Root()!).filter((n) => n.startsWith(CGROUP_PREFIX))
 
-describe("lab 6 checks: the reference passes, every mutant fails with the right check", () => {
+describe('lab 6 checks: the reference passes, every mutant fails with the right check', () => {
   const h = labHarness(6, {tag: 'l6', subnet: '10.248.6.0/24'})
   const workspace = (name: string, program: string) => h.workspace(name, {'services.bpf.c': program, ebpfcni: PLUGIN})
   const clean = async () => {
@@ -30,11 +30,16 @@ describe("lab 6 checks: the reference passes, every mutant fails with the right 
 
   it('the reference passes every lab 6 check, and leaves no pod, link or cgroup', async () => {
     const report = await h.check(workspace('solution', PROGRAM))
-    expect(report.checks.filter((c) => c.status !== 'pass'), JSON.stringify(report.checks, null, 1)).toEqual([])
+    expect(
+      report.checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(report.checks, null, 1),
+    ).toEqual([])
     expect(report.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(6).steps.flatMap((s) => s.checks))].sort())
     const spread = report.checks.find((c) => c.id === 'services.spread')!
     expect(spread.message).toMatch(/all 300 requests to 10\.96\.6\.10:80 answered: web-1 \d+, web-2 \d+, web-3 \d+/)
-    expect(report.checks.find((c) => c.id === 'services.not-on-wire')!.message).toMatch(/^0 packets addressed to 10\.96\.6\.10; all \d+ SYNs/)
+    expect(report.checks.find((c) => c.id === 'services.not-on-wire')!.message).toMatch(
+      /^0 packets addressed to 10\.96\.6\.10; all \d+ SYNs/,
+    )
     await clean()
   }, 120_000)
 
@@ -72,7 +77,10 @@ describe("lab 6 checks: the reference passes, every mutant fails with the right 
       attachAt: 'parent',
     })
     try {
-      const result = await runCheck(LAB6_CHECKS.find((c) => c.id === 'services.scope')!, ctx)
+      const result = await runCheck(
+        LAB6_CHECKS.find((c) => c.id === 'services.scope')!,
+        ctx,
+      )
       expect(result.status, JSON.stringify(result)).toBe('fail')
       expect(result.message).toMatch(/were answered by a backend: connect4 is attached to /)
       expect(result.hint).toMatch(/runs for every cgroup under it/)
@@ -82,7 +90,7 @@ describe("lab 6 checks: the reference passes, every mutant fails with the right 
     await clean()
   }, 120_000)
 
-  it('a broken program fails services.loads with the compiler\'s words, through the CLI', async () => {
+  it("a broken program fails services.loads with the compiler's words, through the CLI", async () => {
     const dir = workspace('broken', PROGRAM.replace('return 1;\n}', 'return 1\n}'))
     const cli = cliRunner(
       {
