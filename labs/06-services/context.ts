@@ -1,24 +1,12 @@
 import {randomBytes} from 'node:crypto'
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs'
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {parseAllDocuments} from 'yaml'
 import {lab1Context, type Lab1Context, type PluginOptions} from '../01-bridge-cni/context.js'
 import {buildBpf} from '#bpf/build.js'
 import {BpfObject} from '#bpf/object.js'
 import {cgroupAttach, tcAttach, tcDetach} from '#bpf/attach.js'
-import {mapUpdate, mapDump, mapInfo} from '#bpf/map-ops.js'
+import {mapUpdate} from '#bpf/map-ops.js'
 import {explainVerifierLog} from '#bpf/verifier.js'
 import {errnoName} from '#bpf/ffi.js'
 import {hostPeer, linkDel} from '#net/ip.js'
@@ -29,6 +17,10 @@ import {run} from '#host/exec.js'
 import {errorMessage} from '#host/errors.js'
 import {CheckFailure, CheckSkip} from '#checks/engine.js'
 import {addressed, type AddressedPod} from '#checks/check-pods.js'
+import {LAB_DIR, readServices, ipBytes, u32le, addrKey, type Service} from './services.js'
+import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './cgroups.js'
+import {wireCounts, diff, type WireCounts} from './wire.js'
+import {CLIENT, type RequestResult} from './client.js'
 
 // Lab 6's checks run the learner's services.bpf.c the way an agent would: built, loaded, its
 // connect4 attached to the cgroup (v2) that holds the run's pods' processes, its maps filled from
@@ -38,115 +30,10 @@ import {addressed, type AddressedPod} from '#checks/check-pods.js'
 // addressed to a VIP (and drops them: a VIP leads nowhere), and every SYN by destination.
 
 export const SERVICES_PROGRAM = 'services.bpf.c'
-/** The cgroups a run makes are named so (reset.ts finds them after a SIGKILL). */
-export const CGROUP_PREFIX = 'ebpfcni-services-'
 /** The run's own bridge is named so (reset.ts finds it after a SIGKILL). */
 export const BRIDGE_PREFIX = 'ebpfsvc'
 /** The run's pods' subnet: apart from the learner's pods and from labs 1-5's check networks. */
 export const SERVICES_SUBNET = '10.244.66.0/24'
-const LAB_DIR = (): string => join(packageRoot(), 'labs', '06-services')
-
-/** A Service as service.yaml gives it (Kubernetes' v1 Service, the fields that matter here). */
-export interface Service {
-  name: string
-  clusterIP: string
-  port: number
-  targetPort: number
-  selector: Record<string, string>
-}
-
-/** The Services of the lab's service.yaml. */
-export function readServices(file = join(LAB_DIR(), 'service.yaml')): Service[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
-    const s = doc.toJS() as {
-      metadata?: {name?: string}
-      spec?: {
-        clusterIP?: string
-        selector?: Record<string, string>
-        ports?: Array<{port?: number; targetPort?: number}>
-      }
-    }
-    const port = s.spec?.ports?.[0]
-    if (!s.metadata?.name || !s.spec?.clusterIP || !port?.port)
-      throw new Error(`${file}: a Service lacks name, clusterIP or port`)
-    return {
-      name: s.metadata.name,
-      clusterIP: s.spec.clusterIP,
-      port: port.port,
-      targetPort: port.targetPort ?? port.port,
-      selector: s.spec.selector ?? {},
-    }
-  })
-}
-
-/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified with hybrid cgroups). */
-export function cgroup2Root(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [mountPart, fsPart] = line.split(' - ')
-    if (fsPart?.startsWith('cgroup2 ')) return mountPart.split(' ')[4]
-  }
-  return undefined
-}
-
-const ipBytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number))
-const ipOf = (b: Buffer, at = 0): string => [...b.subarray(at, at + 4)].join('.')
-const u32le = (...n: number[]): Buffer => {
-  const b = Buffer.alloc(4 * n.length)
-  n.forEach((v, i) => b.writeUInt32LE(v, 4 * i))
-  return b
-}
-/** {ip, port, pad}: an address as a socket holds it (both in network byte order). */
-const addrKey = (ip: string, port: number): Buffer => {
-  const b = Buffer.alloc(8)
-  ipBytes(ip).copy(b)
-  b.writeUInt16BE(port, 4)
-  return b
-}
-
-/** What one client's run saw: each request's fate, by backend pod. */
-export interface RequestResult {
-  ok: boolean
-  pod?: string
-  error?: string
-}
-
-/** What wire.bpf.c counted on one pod's host veth. */
-export interface WireCounts {
-  /** Packets addressed to each VIP (dropped there). */
-  toVip: Map<string, bigint>
-  /** SYNs by destination "ip:port". */
-  syns: Map<string, bigint>
-}
-
-// The client, run in a pod's netns: it moves itself into its cgroup (argv[1]'s cgroup.procs)
-// first, then makes N HTTP requests, each on a connection of its own, C at a time; it stops after
-// 5 failures (a broken program must not cost N timeouts). One JSON line: each request's fate.
-const CLIENT = `
-const [procs, host, port, n, conc, limitMs] = process.argv.slice(1)
-require('fs').writeFileSync(procs, String(process.pid))
-const http = require('http')
-let next = 0, fails = 0
-const out = []
-const one = () => {
-  if (next >= Number(n) || fails >= 5) return Promise.resolve()
-  next++
-  return new Promise((done) => {
-    const req = http.get({host, port: Number(port), path: '/get', agent: false, timeout: Number(limitMs)}, (res) => {
-      let body = ''
-      res.on('data', (d) => (body += d))
-      res.on('end', () => {
-        let pod
-        try { pod = JSON.parse(body).pod } catch {}
-        out.push({ok: res.statusCode === 200, pod})
-        done()
-      })
-    })
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})))
-    req.on('error', (e) => { fails++; out.push({ok: false, error: e.code || e.message}); done() })
-  }).then(one)
-}
-Promise.all(Array.from({length: Number(conc)}, one)).then(() => { console.log(JSON.stringify(out)); process.exit(0) })
-`
 
 /** How a test breaks the agent's side (the learner's is their C): where the program is attached. */
 export type AttachAt = 'pods' | 'parent'
@@ -384,34 +271,5 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
         const r = await requests(s.client, s.clientCgroup, {ip: service.clusterIP, port: service.port}, 300)
         return {...r, service}
       }),
-  }
-}
-
-function wireCounts(vips: number, synDst: number): WireCounts {
-  const toVip = new Map<string, bigint>()
-  for (const {key, value} of mapDump(vips, mapInfo(vips))) toVip.set(ipOf(key), value.readBigUInt64LE())
-  const syns = new Map<string, bigint>()
-  for (const {key, value} of mapDump(synDst, mapInfo(synDst)))
-    syns.set(`${ipOf(key)}:${key.readUInt16BE(4)}`, value.readBigUInt64LE())
-  return {toVip, syns}
-}
-
-function diff(after: WireCounts, before: WireCounts): WireCounts {
-  const sub = (a: Map<string, bigint>, b: Map<string, bigint>) =>
-    new Map([...a].map(([k, v]) => [k, v - (b.get(k) ?? 0n)] as [string, bigint]).filter(([, v]) => v > 0n))
-  return {
-    toVip: new Map([...after.toVip].map(([k, v]) => [k, v - (before.toVip.get(k) ?? 0n)])),
-    syns: sub(after.syns, before.syns),
-  }
-}
-
-/** Remove a cgroup and those under it, leaf first (a cgroup with processes in it stays: EBUSY). */
-export function removeCgroup(dir: string): void {
-  if (!existsSync(dir)) return
-  for (const d of readdirSync(dir, {withFileTypes: true})) if (d.isDirectory()) removeCgroup(join(dir, d.name))
-  try {
-    rmdirSync(dir)
-  } catch {
-    // still busy or already gone: reset names it
   }
 }

@@ -2,7 +2,8 @@ import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Discoverer} from '#reset/actions.js'
 import {links, linkDel} from '#net/ip.js'
-import {BRIDGE_PREFIX, CGROUP_PREFIX, cgroup2Root, removeCgroup} from './context.js'
+import {BRIDGE_PREFIX} from './context.js'
+import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './cgroups.js'
 
 /** Lab 6: the cgroups a check run made (and the connect4 programs attached to them) and its bridge, left by a SIGKILL. */
 export const servicesCgroupDiscoverer: Discoverer = async () => {

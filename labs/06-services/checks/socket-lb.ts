@@ -1,7 +1,9 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import {run, ok} from '#host/exec.js'
-import type {Lab6Context, RequestResult, WireCounts} from '../context.js'
+import type {Lab6Context} from '../context.js'
+import type {RequestResult} from '../client.js'
+import type {WireCounts} from '../wire.js'
 
 // Step 1: connect4. Each check proves its own connections' fate: the client's requests to the VIP
 // (answered, and by which backend), and what wire.bpf.c saw the client send on its host veth.
