@@ -1,8 +1,8 @@
-import {existsSync, mkdirSync} from 'node:fs'
+import {existsSync, mkdirSync, statSync} from 'node:fs'
 import {dirname, basename, join} from 'node:path'
 import {run} from '../host/exec.js'
 import {bpfIncludeArgs} from './clang.js'
-import {packageRoot} from '../host/paths.js'
+import {packageRoot, stateDir} from '../host/paths.js'
 
 export interface Diagnostic {
   file: string
@@ -100,4 +100,17 @@ export async function buildBpf(
           ? 'clang took longer than 60 s'
           : r.stderr.trim().split('\n').slice(-3).join(' | '),
   }
+}
+
+/**
+ * One of ebpfcni's own programs (bpf/tool/NAME.bpf.c), built once into the state dir's cache and
+ * rebuilt when its source is newer. `what` names it in the error ("the underlay program").
+ */
+export async function toolObject(name: string, what: string): Promise<string> {
+  const source = join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`)
+  const object = join(stateDir(), 'cache', `${name}.bpf.o`)
+  if (existsSync(object) && statSync(object).mtimeMs >= statSync(source).mtimeMs) return object
+  const r = await buildBpf(source, object)
+  if (!r.ok) throw new Error(`building ebpfcni's ${what} failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`)
+  return object
 }

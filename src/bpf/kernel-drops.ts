@@ -1,8 +1,5 @@
-import {existsSync, statSync} from 'node:fs'
-import {join} from 'node:path'
-import {packageRoot, stateDir} from '../host/paths.js'
 import {int2ip, ip2int} from '../net/ipv4.js'
-import {buildBpf} from './build.js'
+import {toolObject} from './build.js'
 import {DropReasons} from './drop-reasons.js'
 import {tcpFlagNames} from './flow-events.js'
 import {mapDelete, mapDump, mapInfo, mapUpdate} from './map-ops.js'
@@ -113,19 +110,6 @@ const scopeKey = (s: DropScope): Buffer => {
   return k
 }
 
-/** The tracer's object, built once into the state dir's cache (rebuilt when its source is newer). */
-async function tracerObject(): Promise<string> {
-  const source = join(packageRoot(), 'bpf', 'tool', 'kernel_drops.bpf.c')
-  const object = join(stateDir(), 'cache', 'kernel_drops.bpf.o')
-  if (existsSync(object) && statSync(object).mtimeMs >= statSync(source).mtimeMs) return object
-  const r = await buildBpf(source, object)
-  if (!r.ok)
-    throw new Error(
-      `building ebpfcni's kernel-drop tracer failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`,
-    )
-  return object
-}
-
 /** The running kernel's reasons; throws, saying why, where it has none. */
 function kernelReasons(): DropReasons {
   const r = DropReasons.ofKernel()
@@ -156,7 +140,7 @@ export class KernelDropTracer {
     reasons?: DropReasons,
   ): Promise<KernelDropTracer> {
     const known = reasons ?? kernelReasons()
-    const obj = BpfObject.open(await tracerObject())
+    const obj = BpfObject.open(await toolObject('kernel_drops', 'kernel-drop tracer'))
     const loaded = obj.load()
     if (!loaded.ok) {
       obj.close()

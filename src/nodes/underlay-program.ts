@@ -1,8 +1,7 @@
-import {existsSync, mkdirSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
-import {packageRoot, stateDir} from '../host/paths.js'
 import {BpfObject, objGet} from '../bpf/object.js'
-import {buildBpf} from '../bpf/build.js'
+import {toolObject} from '../bpf/build.js'
 import {tcAttach} from '../bpf/attach.js'
 import {closeFd} from '../bpf/ffi.js'
 import {mapLookup, mapUpdate} from '../bpf/map-ops.js'
@@ -41,7 +40,7 @@ export class UnderlayProgram {
 
   /** Build (once, cached), load and pin the program; the underlay starts open. */
   async load(): Promise<void> {
-    const object = await underlayObject()
+    const object = await toolObject('underlay', 'underlay program')
     mkdirSync(this.pinDir, {recursive: true})
     const o = BpfObject.open(object, {pinRoot: this.pinDir})
     try {
@@ -101,15 +100,4 @@ export class UnderlayProgram {
     const [ipv4, vxlan, podClear, dropped] = existsSync(pin) ? readCounterSlots(pin, 4) : [0n, 0n, 0n, 0n]
     return {ipv4, vxlan, podClear, dropped}
   }
-}
-
-/** The underlay program, built once into the state dir's cache (rebuilt when its source is newer). */
-async function underlayObject(): Promise<string> {
-  const source = join(packageRoot(), 'bpf', 'tool', 'underlay.bpf.c')
-  const object = join(stateDir(), 'cache', 'underlay.bpf.o')
-  if (existsSync(object) && statSync(object).mtimeMs >= statSync(source).mtimeMs) return object
-  const r = await buildBpf(source, object)
-  if (!r.ok)
-    throw new Error(`building ebpfcni's underlay program failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`)
-  return object
 }
