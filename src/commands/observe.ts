@@ -66,14 +66,13 @@ export default class Observe extends BaseCommand {
       const history = await obs.readHistory(last)
       for (const f of history) out(f)
       obs.goLive()
+      if (!follow && kernel) notice("the kernel's drops are shown as they happen: add --follow to see them")
       if (!follow) return this.summary(obs.lost(), history.length, flags.json)
       if (flags.web) {
         const url = await obs.serve({host: flags.host, port: flags.port, page: OBSERVE_PAGE})
         this.logToStderr(`serving the flow page on ${chalk.bold(url)} (Ctrl-C to stop)`)
       }
-      const reading =
-        obs.mode === 'owner' ? 'reading flow_events' : `following the flows observe pid ${obs.ownerPid()} reads`
-      if (!flags.json) this.logToStderr(chalk.dim(`${reading}; Ctrl-C to stop`))
+      if (!flags.json) this.logToStderr(chalk.dim(`${obs.reading()}; Ctrl-C to stop`))
       const stopWatch = obs.keepWatch()
       await untilStopped()
       stopWatch()

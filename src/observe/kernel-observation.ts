@@ -52,6 +52,17 @@ export class KernelObservation {
     return this.inner?.mode ?? 'owner'
   }
 
+  /** What a live run reads, in words: the ring, the owner's log, the kernel's drops. */
+  reading(): string {
+    const kernel = this.watch ? "the kernel's drops" : undefined
+    if (!this.inner) return `reading ${kernel}`
+    const flows =
+      this.inner.mode === 'owner'
+        ? 'reading flow_events'
+        : `following the flows observe pid ${this.inner.ownerPid()} reads`
+    return kernel ? `${flows} and ${kernel}` : flows
+  }
+
   ownerPid(): number | undefined {
     return this.inner ? this.inner.ownerPid() : process.pid
   }

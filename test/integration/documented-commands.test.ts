@@ -590,6 +590,12 @@ const TABLE: Record<string, Entry> = {
     bound: 20_000,
     out: /dropped|DROPPED/,
   },
+  'ebpfcni observe --kernel --follow': {
+    group: 'lab4',
+    code: 130,
+    bound: 20_000,
+    out: /reading flow_events and the kernel's drops; Ctrl-C to stop/,
+  },
   'ebpfcni observe --follow --reason isolated': {
     group: 'lab4',
     code: 130,
