@@ -4,11 +4,14 @@ import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, 
 import {join} from 'node:path'
 import {tempStateDir, cliBin, repoRoot, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import type {Entry, Group} from '../helpers/documented.js'
+import {loadLabs} from '../../src/labs/catalogue.js'
 
 // Every command line the project tells a user to type runs here, as typed: through bin/run.js, in
 // a scratch workspace, with the lab state it needs built first (once per lab). The lines come from
 // the README (command table, code blocks, inline code), every command's examples (the manifest),
-// docs/*.md, each lab's README.md and step texts. Each documented line has an entry in TABLE below: the
+// docs/*.md, each lab's README.md and step texts. Each documented line has an entry in TABLE below
+// (a lab's own lines in its folder, labs/NN-slug/test/documented.ts): the
 // concrete command it stands for (placeholders made real), the lab state it needs and what proves
 // it did its job, or says why it cannot here. A documented line without an entry fails the test,
 // naming where it was found. Commands that run until stopped are stopped with SIGINT (exit 130)
@@ -98,33 +101,8 @@ function documentedCommands(): Map<string, string[]> {
 
 // ---------------------------------------------------------------- what each documented line means
 
-/** The lab state a command needs; built in this order, each once. */
-const GROUPS = ['none', 'lab1', 'lab2', 'lab3', 'lab4', 'lab5', 'lab6', 'end'] as const
-type Group = (typeof GROUPS)[number]
-
-interface Entry {
-  group: Group
-  /** The concrete command(s) it stands for, when not the line itself; `ebpfcni` left off. */
-  run?: string | string[]
-  /** Exit code expected (of the last command when several). */
-  code: number
-  /** What proves it did its job, or says why it cannot here (stdout + stderr). */
-  out: RegExp
-  /** Runs until stopped: SIGINT once `out` showed (within this many ms); exit 130. */
-  bound?: number
-  /** Its stdout is piped to this program (the documented pipeline). */
-  pipe?: string[]
-  /** A synopsis (README's table): each of these commands' --help must exist and name the synopsis' flags. */
-  synopsis?: string[]
-  /** Run while it runs (another terminal). */
-  alongside?: string
-  /** Where to run it (default: the scratch directory). */
-  cwd?: 'workspace'
-  /** Its stdout goes to this file (in the scratch dir), which must match `out`. */
-  redirect?: string
-  /** Values later commands use ({name} in `run`), taken from this one's output. */
-  capture?: Record<string, RegExp>
-}
+/** The lab state a command needs, built in this order, each once: none, then each lab by number, then the end. */
+const GROUPS: Group[] = ['none', ...loadLabs().map((l) => `lab${l.id}` as Group), 'end']
 
 /** Inline code the docs quote that is not a command to type (a message, a symptom). */
 const NOT_COMMANDS: Record<string, string> = {
@@ -146,7 +124,7 @@ const help = (...cmds: string[]): Pick<Entry, 'group' | 'code' | 'out' | 'synops
  * ~/.ssh/room → a key file in the scratch dir, veth1234 → httpbin's host veth, /sys/fs/bpf/mine → a
  * pin dir of this test's own.
  */
-const TABLE: Record<string, Entry> = {
+const CENTRAL: Record<string, Entry> = {
   // ---- README's command table: synopses, each subcommand's help and flags
   'ebpfcni lab [N]': help('lab'),
   'ebpfcni lab N --watch': help('lab'),
@@ -709,15 +687,22 @@ const TABLE: Record<string, Entry> = {
   'ebpfcni node del b': {group: 'lab5', code: 0, out: /\bb\b/},
   'ebpfcni node del --all': {group: 'lab5', code: 0, out: /./},
 
-  // ---- lab 6: Services without kube-proxy
-  'ebpfcni check 6': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
-  'ebpfcni check 6 --step socket-lb': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
-  'ebpfcni hint 6': {group: 'none', code: 0, out: /hint 1\/\d+ \(Step 1 — socket-LB/},
-
   // ---- the end: everything removed
   'ebpfcni reset --all --yes': {group: 'end', code: 0, out: /✔|Nothing to remove/},
   'ebpfcni reset --all --progress --yes': {group: 'end', code: 0, out: /progress|Nothing to remove/i},
 }
+
+/** Each lab's own documented lines: labs/NN-slug/test/documented.ts, in the lab's folder. */
+const LAB_ENTRIES: Record<string, Entry> = Object.assign(
+  {},
+  ...(await Promise.all(
+    loadLabs()
+      .map((lab) => join(lab.dir, 'test', 'documented.ts'))
+      .filter((f) => existsSync(f))
+      .map(async (f) => ((await import(f)) as {DOCUMENTED: Record<string, Entry>}).DOCUMENTED),
+  )),
+)
+const TABLE: Record<string, Entry> = {...CENTRAL, ...LAB_ENTRIES}
 
 // ---------------------------------------------------------------- running them
 
@@ -876,7 +861,7 @@ describe('every documented command runs, as typed', () => {
   }
 
   async function setUp(group: Group): Promise<void> {
-    const lab = /^lab(\d)$/.exec(group)?.[1]
+    const lab = /^lab(\d+)$/.exec(group)?.[1]
     if (!lab) return
     for (const args of [
       ['solution', lab, '--apply', '--yes'],

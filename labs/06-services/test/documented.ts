@@ -1,0 +1,9 @@
+import type {Entry} from '#test/helpers/documented.js'
+
+// Lab 6's documented command lines (its README and step text), for the documented-commands test:
+// group lab6 runs with lab 6 solved and checked.
+export const DOCUMENTED: Record<string, Entry> = {
+  'ebpfcni check 6': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni check 6 --step socket-lb': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni hint 6': {group: 'none', code: 0, out: /hint 1\/\d+ \(Step 1 — socket-LB/},
+}
