@@ -77,6 +77,57 @@ export const tcpFlagNames = (flags: number): string =>
     .map(([, n]) => n)
     .join(' ')
 
+/** What a packet's record says of the packet: the first 28 bytes of struct flow_event, and of kernel_drops.bpf.c's record. */
+export interface PacketFields {
+  tsNs: bigint
+  src: string
+  dst: string
+  sport: number
+  dport: number
+  proto: string
+  tcpFlags: string
+  ifindex: number
+}
+
+/**
+ * The packet's fields of such a record: timestamp, addresses, ports, ifindex, eth and IP protocol,
+ * TCP flags (addresses, ports and eth_proto in network order, as the packet had them). Without
+ * `ipv4`, addresses are empty and the protocol is the ethertype's name.
+ */
+export function decodePacketFields(b: Buffer, ipv4: boolean): PacketFields {
+  const ethProto = b.readUInt16BE(24)
+  const ipProto = b[26]
+  return {
+    tsNs: b.readBigUInt64LE(0),
+    src: ipv4 ? int2ip(b.readUInt32BE(8)) : '',
+    dst: ipv4 ? int2ip(b.readUInt32BE(12)) : '',
+    sport: b.readUInt16BE(16),
+    dport: b.readUInt16BE(18),
+    proto: ipv4
+      ? (IP_PROTOS[ipProto] ?? `proto ${ipProto}`)
+      : (ETH_PROTOS[ethProto] ?? `ethertype 0x${ethProto.toString(16)}`),
+    tcpFlags: ipv4 && ipProto === 6 ? tcpFlagNames(b[27]) : '',
+    ifindex: b.readUInt32LE(20),
+  }
+}
+
+/** Write a packet's fields into such a record (the encoders of tests and benchmarks). */
+export function encodePacketFields(
+  b: Buffer,
+  fields: {tsNs?: bigint; src?: string; dst?: string; sport?: number; dport?: number; ifindex?: number},
+  protos: {ethProto: number; ipProto: number; tcpFlags?: number},
+): void {
+  b.writeBigUInt64LE(fields.tsNs ?? 0n, 0)
+  b.writeUInt32BE(ip2int(fields.src ?? '0.0.0.0'), 8)
+  b.writeUInt32BE(ip2int(fields.dst ?? '0.0.0.0'), 12)
+  b.writeUInt16BE(fields.sport ?? 0, 16)
+  b.writeUInt16BE(fields.dport ?? 0, 18)
+  b.writeUInt32LE(fields.ifindex ?? 0, 20)
+  b.writeUInt16BE(protos.ethProto, 24)
+  b[26] = protos.ipProto
+  b[27] = protos.tcpFlags ?? 0
+}
+
 /** Thrown for a sample that is not one of ebpfcni_flow.h's events: it says what arrived. */
 export class FlowDecodeError extends Error {}
 
@@ -92,24 +143,12 @@ export function decodeFlowEvent(b: Buffer): FlowEvent {
   const version = b[31]
   if (version !== FLOW_EVENT_VERSION)
     throw new FlowDecodeError(`an event of version ${version}: this ebpfcni reads version ${FLOW_EVENT_VERSION}`)
-  const ethProto = b.readUInt16BE(24)
-  const ipProto = b[26]
   const verdict = VERDICTS[b[29] as 1 | 2]
   const direction = DIRECTIONS[b[28] as 1 | 2]
   if (!verdict || !direction)
     throw new FlowDecodeError(`an event with verdict ${b[29]} and direction ${b[28]}: not ebpfcni_flow.h's values`)
   return {
-    tsNs: b.readBigUInt64LE(0),
-    src: ethProto === 0x0800 ? int2ip(b.readUInt32BE(8)) : '',
-    dst: ethProto === 0x0800 ? int2ip(b.readUInt32BE(12)) : '',
-    sport: b.readUInt16BE(16),
-    dport: b.readUInt16BE(18),
-    proto:
-      ethProto === 0x0800
-        ? (IP_PROTOS[ipProto] ?? `proto ${ipProto}`)
-        : (ETH_PROTOS[ethProto] ?? `ethertype 0x${ethProto.toString(16)}`),
-    tcpFlags: ipProto === 6 && ethProto === 0x0800 ? tcpFlagNames(b[27]) : '',
-    ifindex: b.readUInt32LE(20),
+    ...decodePacketFields(b, b.readUInt16BE(24) === 0x0800),
     direction,
     verdict,
     reason: reasonById(b[30]),
@@ -132,15 +171,11 @@ export function encodeFlowEvent(event: {
   reason: number
 }): Buffer {
   const b = Buffer.alloc(FLOW_EVENT_SIZE)
-  b.writeBigUInt64LE(event.tsNs ?? 0n, 0)
-  b.writeUInt32BE(ip2int(event.src ?? '0.0.0.0'), 8)
-  b.writeUInt32BE(ip2int(event.dst ?? '0.0.0.0'), 12)
-  b.writeUInt16BE(event.sport ?? 0, 16)
-  b.writeUInt16BE(event.dport ?? 0, 18)
-  b.writeUInt32LE(event.ifindex ?? 0, 20)
-  b.writeUInt16BE(event.ethProto ?? 0x0800, 24)
-  b[26] = event.ipProto ?? 6
-  b[27] = event.tcpFlags ?? 0
+  encodePacketFields(b, event, {
+    ethProto: event.ethProto ?? 0x0800,
+    ipProto: event.ipProto ?? 6,
+    tcpFlags: event.tcpFlags,
+  })
   b[28] = event.direction
   b[29] = event.verdict
   b[30] = event.reason

@@ -1,7 +1,6 @@
-import {int2ip, ip2int} from '../net/ipv4.js'
 import {toolObject} from './build.js'
 import {DropReasons} from './drop-reasons.js'
-import {tcpFlagNames} from './flow-events.js'
+import {decodePacketFields, encodePacketFields, type PacketFields} from './flow-events.js'
 import {mapDelete, mapDump, mapInfo, mapUpdate} from './map-ops.js'
 import {counterValue} from './counters.js'
 import {BpfObject} from './object.js'
@@ -15,20 +14,9 @@ import {RingReader} from './ringbuf.js'
 
 export const KDROP_EVENT_SIZE = 40
 export const KDROP_EVENT_VERSION = 1
-const IP_PROTOS: Record<number, string> = {1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6'}
-const ETH_PROTOS: Record<number, string> = {0x86dd: 'IPv6', 0x0806: 'ARP'}
 
-/** One packet the kernel dropped, as the tracer saw it. */
-export interface KernelDrop {
-  tsNs: bigint
-  src: string
-  dst: string
-  sport: number
-  dport: number
-  proto: string
-  tcpFlags: string
-  /** The device it was on (0: none yet, e.g. dropped before routing). */
-  ifindex: number
+/** One packet the kernel dropped, as the tracer saw it (ifindex 0: on no device yet, e.g. dropped before routing). */
+export interface KernelDrop extends PacketFields {
   /** The network namespace's inode number. */
   netns: number
   /** The kernel's name for the reason ("NEIGH_FAILED"), or "unknown reason N" for a number this kernel does not list. */
@@ -49,21 +37,11 @@ export function decodeKernelDrop(b: Buffer, reasons: DropReasons): KernelDrop {
     throw new KernelDropDecodeError(
       `a kernel-drop event of version ${b[36]}: this ebpfcni reads ${KDROP_EVENT_VERSION}`,
     )
-  const ethProto = b.readUInt16BE(24)
-  const ipProto = b[26]
-  const ipv4 = ethProto === 0x0800 && b.readUInt32BE(8) !== 0
+  // A drop before the IP header was read has no addresses: then it is named by its ethertype.
+  const ipv4 = b.readUInt16BE(24) === 0x0800 && b.readUInt32BE(8) !== 0
   const reasonId = b.readUInt32LE(28)
   return {
-    tsNs: b.readBigUInt64LE(0),
-    src: ipv4 ? int2ip(b.readUInt32BE(8)) : '',
-    dst: ipv4 ? int2ip(b.readUInt32BE(12)) : '',
-    sport: b.readUInt16BE(16),
-    dport: b.readUInt16BE(18),
-    proto: ipv4
-      ? (IP_PROTOS[ipProto] ?? `proto ${ipProto}`)
-      : (ETH_PROTOS[ethProto] ?? (ethProto === 0x0800 ? 'IPv4' : `ethertype 0x${ethProto.toString(16)}`)),
-    tcpFlags: ipv4 && ipProto === 6 ? tcpFlagNames(b[27]) : '',
-    ifindex: b.readUInt32LE(20),
+    ...decodePacketFields(b, ipv4),
     netns: b.readUInt32LE(32),
     reason: reasons.name(reasonId),
     reasonId,
@@ -84,14 +62,7 @@ export function encodeKernelDrop(e: {
   reason: number
 }): Buffer {
   const b = Buffer.alloc(KDROP_EVENT_SIZE)
-  b.writeBigUInt64LE(e.tsNs ?? 0n, 0)
-  b.writeUInt32BE(ip2int(e.src ?? '0.0.0.0'), 8)
-  b.writeUInt32BE(ip2int(e.dst ?? '0.0.0.0'), 12)
-  b.writeUInt16BE(e.sport ?? 0, 16)
-  b.writeUInt16BE(e.dport ?? 0, 18)
-  b.writeUInt32LE(e.ifindex ?? 0, 20)
-  b.writeUInt16BE(0x0800, 24)
-  b[26] = e.ipProto ?? 17
+  encodePacketFields(b, e, {ethProto: 0x0800, ipProto: e.ipProto ?? 17})
   b.writeUInt32LE(e.reason, 28)
   b.writeUInt32LE(e.netns ?? 0, 32)
   b[36] = KDROP_EVENT_VERSION
