@@ -1,10 +1,11 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
-import {existsSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Browser, Page} from 'playwright-core'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import {prepareObserveNode} from '../helpers/policy-node.js'
 
 // The projector page of `ebpfcni observe --web`, in Chromium at the room's 1280×720: lab 4's
 // NetworkPolicy program, three pods, a policy; then what the room sees. No favicon 404; the flow
@@ -89,26 +90,14 @@ describe('observe --web: the page for a room', () => {
     if (!existsSync(CHROMIUM))
       throw new Error(`${CHROMIUM} is missing: bash scripts/setup.sh --test-tools installs Debian's chromium`)
     before = await hostSnapshot()
-    const conf = join(t.dir, 'net.conflist')
-    mkdirSync(join(t.dir, 'ipam'), {recursive: true})
-    const ipam = {type: 'host-local', ranges: [[{subnet: '10.234.0.0/24'}]], dataDir: join(t.dir, 'ipam')}
-    writeFileSync(
-      conf,
-      JSON.stringify({cniVersion: '1.0.0', name: `p${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipam}]}),
-    )
-    const program = join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c')
-    const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
-    for (const args of [
-      ['bpf', 'build', program, '-o', join(t.dir, 'lab4.o')],
-      ['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir],
-      ['pod', 'add', W, '--config', conf, '-l', 'app=web'],
-      ['pod', 'add', C, '--config', conf, '-l', 'app=client', '--workload', 'sleep'],
-      ['pod', 'add', O, '--config', conf, '-l', 'app=other', '--workload', 'sleep'],
-      ['policy', 'apply', policy, '--pin-dir', pinDir],
-    ]) {
-      const r = await cli(args)
-      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
-    }
+    await prepareObserveNode(cli, {
+      dir: t.dir,
+      name: `p${id}`,
+      bridge,
+      subnet: '10.234.0.0/24',
+      pinDir,
+      pods: [W, C, O],
+    })
     url = await serve(['--port', '0'])
     const {chromium} = await import('playwright-core')
     browser = await chromium.launch({

@@ -1,9 +1,10 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import {prepareObserveNode} from '../helpers/policy-node.js'
 import {objGet, testRun} from '../../src/bpf/object.js'
 import {closeFd} from '../../src/bpf/ffi.js'
 import {ipv4Tcp} from '../../src/bpf/frames.js'
@@ -28,6 +29,8 @@ describe('ebpfcni observe: flow events from the datapath', () => {
   let before: Awaited<ReturnType<typeof hostSnapshot>>
   let web: {ip: string}
   let other: {ip: string}
+  /** Lab 4's reference, built: what a reload loads again. */
+  let lab4Object = ''
 
   /** observe in the background, its stdout lines collected as they come. */
   function observeBg(args: string[]) {
@@ -72,27 +75,14 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     requireRoot()
     requireBuilt()
     before = await hostSnapshot()
-    const conf = join(t.dir, 'net.conflist')
-    mkdirSync(join(t.dir, 'ipam'), {recursive: true})
-    const ipam = {type: 'host-local', ranges: [[{subnet: '10.237.0.0/24'}]], dataDir: join(t.dir, 'ipam')}
-    writeFileSync(
-      conf,
-      JSON.stringify({cniVersion: '1.0.0', name: `o${id}`, plugins: [{type: 'bridge', bridge, isGateway: true, ipam}]}),
-    )
-    const program = join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c')
-    for (const args of [
-      ['bpf', 'build', program, '-o', join(t.dir, 'lab4.o')],
-      ['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir],
-      ['pod', 'add', W, '--config', conf, '-l', 'app=web'],
-      ['pod', 'add', C, '--config', conf, '-l', 'app=client', '--workload', 'sleep'],
-      ['pod', 'add', O, '--config', conf, '-l', 'app=other', '--workload', 'sleep'],
-    ]) {
-      const r = await cli(args)
-      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0)
-    }
-    const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
-    const applied = await cli(['policy', 'apply', policy, '--pin-dir', pinDir])
-    expect(applied.exitCode, applied.stderr).toBe(0)
+    lab4Object = await prepareObserveNode(cli, {
+      dir: t.dir,
+      name: `o${id}`,
+      bridge,
+      subnet: '10.237.0.0/24',
+      pinDir,
+      pods: [W, C, O],
+    })
     const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>
     web = pods.find((p) => p.name === W)!
     other = pods.find((p) => p.name === O)!
@@ -206,7 +196,7 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     const o = observeBg(['--follow', '--json'])
     await until('observe to read the ring', owning)
     rmSync(join(pinDir, 'flow_events'))
-    const reload = await cli(['bpf', 'load', join(t.dir, 'lab4.o'), '--pin-dir', pinDir, '--replace'])
+    const reload = await cli(['bpf', 'load', lab4Object, '--pin-dir', pinDir, '--replace'])
     expect(reload.exitCode, reload.stderr).toBe(0)
     await until('the reload notice', () => o.out.some((l) => /reloaded: reading its new flow_events ring/.test(l)))
     o.p.kill('SIGINT')
