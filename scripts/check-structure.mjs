@@ -9,7 +9,7 @@
 // `#name/…` imports (package.json "imports") count as src/name/… (#engine/… is src/labs/…).
 // Imports are read from the source text (`from '...'` and `import('...')` with a literal path).
 // Usage: node scripts/check-structure.mjs [--src DIR] [--quiet]   (exit 1 with one line per violation)
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -50,11 +50,12 @@ function files(dir) {
 }
 
 const inLab = (file) => file.startsWith(labsDir + '/')
+const isDir = (p) => existsSync(p) && statSync(p).isDirectory()
 const labOf = (file) => relative(labsDir, file).split('/')[0]
 const layerOf = (file) => (inLab(file) ? 'lab' : relative(src, file).split('/')[0])
 // A lab's module: its folder's .ts files and checks/ (its tests and its starter are not the module).
 const labFiles = () =>
-  !statSafe(labsDir)
+  !isDir(labsDir)
     ? []
     : readdirSync(labsDir)
         .filter((d) => /^\d\d-/.test(d))
@@ -62,15 +63,8 @@ const labFiles = () =>
           ...readdirSync(join(labsDir, d))
             .filter((n) => n.endsWith('.ts'))
             .map((n) => join(labsDir, d, n)),
-          ...(statSafe(join(labsDir, d, 'checks')) ? files(join(labsDir, d, 'checks')) : []),
+          ...(isDir(join(labsDir, d, 'checks')) ? files(join(labsDir, d, 'checks')) : []),
         ])
-function statSafe(p) {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
-}
 const all = [...files(src), ...labFiles()]
 const known = new Set(all)
 const edges = new Map()

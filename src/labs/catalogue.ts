@@ -115,28 +115,26 @@ const packageModulesDir = dirname(fileURLToPath(import.meta.url))
 const fromSource = fileURLToPath(import.meta.url).endsWith('.ts')
 
 /** A lab's module: its folder's module.ts, compiled to dist/labs/NN-slug/module.js (its module.ts from source). */
-const moduleFileOf = (labDir: string, folder: string, modulesDir: string): string =>
-  fromSource ? join(labDir, 'module.ts') : join(modulesDir, folder, 'module.js')
+const moduleFileOf = (labDir: string, folder: string): string =>
+  fromSource ? join(labDir, 'module.ts') : join(packageModulesDir, folder, 'module.js')
 
 /**
  * Every lab: the folders labs/NN-slug/ with a lab.yaml, by id. The folder's number is the lab's id,
  * and an id is taken once.
  */
 export function loadLabs(root?: string): Lab[] {
-  const roots = [{content: root ?? labsRoot(), modules: packageModulesDir}]
-  const labs = roots.flatMap(({content, modules}) =>
-    !existsSync(content)
-      ? []
-      : readdirSync(content)
-          .filter((d) => /^\d\d-/.test(d) && existsSync(join(content, d, 'lab.yaml')))
-          .map((d) => {
-            const file = join(content, d, 'lab.yaml')
-            const lab = readLabYaml(file)
-            if (lab.id !== Number(d.slice(0, 2)))
-              throw new Error(`${file}: id ${lab.id} does not match its folder ${d} (the folder's number is the id)`)
-            return {...lab, dir: join(content, d), moduleFile: moduleFileOf(join(content, d), d, modules)}
-          }),
-  )
+  const content = root ?? labsRoot()
+  const labs = !existsSync(content)
+    ? []
+    : readdirSync(content)
+        .filter((d) => /^\d\d-/.test(d) && existsSync(join(content, d, 'lab.yaml')))
+        .map((d) => {
+          const file = join(content, d, 'lab.yaml')
+          const lab = readLabYaml(file)
+          if (lab.id !== Number(d.slice(0, 2)))
+            throw new Error(`${file}: id ${lab.id} does not match its folder ${d} (the folder's number is the id)`)
+          return {...lab, dir: join(content, d), moduleFile: moduleFileOf(join(content, d), d)}
+        })
   const ids = labs.map((l) => l.id)
   const twice = ids.find((id, i) => ids.indexOf(id) !== i)
   if (twice !== undefined)

@@ -5,8 +5,8 @@ import type {LabModule} from './lab-module.js'
 import {loadLabs, type Lab} from './catalogue.js'
 
 // Lab modules, discovered: a lab's module is the default export of module.ts in its folder,
-// labs/NN-slug/ (compiled to dist/labs/NN-slug/module.js; catalogue.ts finds it). Modules load on first use, so `status` and `--help`
-// never load koffi, the pods or the checks.
+// labs/NN-slug/ (compiled to dist/labs/NN-slug/module.js; catalogue.ts finds it). Modules load on
+// first use, so `status` and `--help` never load koffi, the pods or the checks.
 
 // Each lab's context is its own type; the engine only hands a module's context back to its checks.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
