@@ -81,16 +81,18 @@ function documentedCommands(): Map<string, string[]> {
     ...readdirSync(join(repoRoot, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .map((f) => join(repoRoot, 'docs', f)),
-    ...readdirSync(join(repoRoot, 'labs'))
-      .map((lab) => join(repoRoot, 'labs', lab, 'README.md'))
-      .filter((f) => existsSync(f)),
+    // Each lab's README.md and step texts.
     ...readdirSync(join(repoRoot, 'labs')).flatMap((lab) => {
-      const dir = join(repoRoot, 'labs', lab, 'steps')
-      return existsSync(dir)
-        ? readdirSync(dir)
-            .filter((f) => f.endsWith('.md'))
-            .map((f) => join(dir, f))
-        : []
+      const readme = join(repoRoot, 'labs', lab, 'README.md')
+      const steps = join(repoRoot, 'labs', lab, 'steps')
+      return [
+        ...(existsSync(readme) ? [readme] : []),
+        ...(existsSync(steps)
+          ? readdirSync(steps)
+              .filter((f) => f.endsWith('.md'))
+              .map((f) => join(steps, f))
+          : []),
+      ]
     }),
   ]
   const all = [...files.flatMap(fromMarkdown), ...fromExamples()]
