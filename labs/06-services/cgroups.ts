@@ -1,5 +1,6 @@
-import {existsSync, readFileSync, readdirSync, rmdirSync} from 'node:fs'
+import {existsSync, readdirSync, rmdirSync} from 'node:fs'
 import {join} from 'node:path'
+import {mountPointOf} from '#host/mounts.js'
 
 // The cgroups (v2) a run makes for its pods' processes.
 
@@ -7,13 +8,7 @@ import {join} from 'node:path'
 export const CGROUP_PREFIX = 'ebpfcni-services-'
 
 /** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified with hybrid cgroups). */
-export function cgroup2Root(): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [mountPart, fsPart] = line.split(' - ')
-    if (fsPart?.startsWith('cgroup2 ')) return mountPart.split(' ')[4]
-  }
-  return undefined
-}
+export const cgroup2Root = (): string | undefined => mountPointOf('cgroup2')
 
 /** Remove a cgroup and those under it, leaf first (a cgroup with processes in it stays: EBUSY). */
 export function removeCgroup(dir: string): void {

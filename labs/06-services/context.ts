@@ -17,7 +17,8 @@ import {run} from '#host/exec.js'
 import {errorMessage} from '#host/errors.js'
 import {CheckFailure, CheckSkip} from '#checks/engine.js'
 import {addressed, type AddressedPod} from '#checks/check-pods.js'
-import {LAB_DIR, readServices, ipBytes, u32le, addrKey, type Service} from './services.js'
+import {LAB_DIR, readServices, u32le, addrKey, type Service} from './services.js'
+import {ipv4Key} from '#bpf/counters.js'
 import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './cgroups.js'
 import {wireCounts, diff, type WireCounts} from './wire.js'
 import {CLIENT, type RequestResult} from './client.js'
@@ -208,7 +209,7 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
     if (!veth) throw new Error(`no host veth for pod ${pod.name}`)
     const wire = await wireProgram()
     const fd = (name: string): number => wire.maps().find((m) => m.name === name)!.fd
-    for (const svc of s.services) mapUpdate(fd('vips'), ipBytes(svc.clusterIP), Buffer.alloc(8))
+    for (const svc of s.services) mapUpdate(fd('vips'), ipv4Key(svc.clusterIP), Buffer.alloc(8))
     const before = wireCounts(fd('vips'), fd('syn_dst'))
     tcAttach(veth.ifindex, 'ingress', wire.programs()[0].fd, {handle: 0x6, priority: 6})
     try {

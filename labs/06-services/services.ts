@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseAllDocuments} from 'yaml'
 import {packageRoot} from '#host/paths.js'
+import {ipv4Key} from '#bpf/counters.js'
 
 // The Services of service.yaml, and the byte layouts of services.bpf.c's maps that hold them.
 
@@ -40,8 +41,6 @@ export function readServices(file = join(LAB_DIR(), 'service.yaml')): Service[] 
   })
 }
 
-export const ipBytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number))
-export const ipOf = (b: Buffer, at = 0): string => [...b.subarray(at, at + 4)].join('.')
 export const u32le = (...n: number[]): Buffer => {
   const b = Buffer.alloc(4 * n.length)
   n.forEach((v, i) => b.writeUInt32LE(v, 4 * i))
@@ -50,7 +49,7 @@ export const u32le = (...n: number[]): Buffer => {
 /** {ip, port, pad}: an address as a socket holds it (both in network byte order). */
 export const addrKey = (ip: string, port: number): Buffer => {
   const b = Buffer.alloc(8)
-  ipBytes(ip).copy(b)
+  ipv4Key(ip).copy(b)
   b.writeUInt16BE(port, 4)
   return b
 }

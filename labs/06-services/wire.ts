@@ -1,5 +1,5 @@
 import {mapDump, mapInfo} from '#bpf/map-ops.js'
-import {ipOf} from './services.js'
+import {keyToIpv4} from '#bpf/counters.js'
 
 // What wire.bpf.c counts on a pod's host veth: packets addressed to a VIP, SYNs by destination.
 
@@ -14,10 +14,10 @@ export interface WireCounts {
 /** The counts in wire.bpf.c's maps now. */
 export function wireCounts(vips: number, synDst: number): WireCounts {
   const toVip = new Map<string, bigint>()
-  for (const {key, value} of mapDump(vips, mapInfo(vips))) toVip.set(ipOf(key), value.readBigUInt64LE())
+  for (const {key, value} of mapDump(vips, mapInfo(vips))) toVip.set(keyToIpv4(key), value.readBigUInt64LE())
   const syns = new Map<string, bigint>()
   for (const {key, value} of mapDump(synDst, mapInfo(synDst)))
-    syns.set(`${ipOf(key)}:${key.readUInt16BE(4)}`, value.readBigUInt64LE())
+    syns.set(`${keyToIpv4(key)}:${key.readUInt16BE(4)}`, value.readBigUInt64LE())
   return {toVip, syns}
 }
 

@@ -1,20 +1,29 @@
 import {readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
-/** The filesystem type holding a path, from /proc/self/mountinfo (longest mount point that contains it). */
+/** This process's mounts, from /proc/self/mountinfo: each mount point and its filesystem type, in order. */
+export function mounts(): Array<{point: string; type: string}> {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      const [left, right] = line.split(' - ')
+      if (!right) return []
+      return [{point: left.split(' ')[4].replace(/\\040/g, ' '), type: right.split(' ')[0]}]
+    })
+}
+
+/** The filesystem type holding a path (longest mount point that contains it). */
 export function filesystemOf(path: string): string | undefined {
   const target = resolve(path)
   let best: {point: string; type: string} | undefined
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ')
-    if (!right) continue
-    const point = left.split(' ')[4].replace(/\\040/g, ' ')
-    const type = right.split(' ')[0]
+  for (const m of mounts())
     if (
-      (target === point || target.startsWith(point.endsWith('/') ? point : `${point}/`)) &&
-      (!best || point.length > best.point.length)
+      (target === m.point || target.startsWith(m.point.endsWith('/') ? m.point : `${m.point}/`)) &&
+      (!best || m.point.length > best.point.length)
     )
-      best = {point, type}
-  }
+      best = m
   return best?.type
 }
+
+/** Where a filesystem of this type is first mounted (cgroup2: /sys/fs/cgroup, or …/unified with hybrid cgroups). */
+export const mountPointOf = (type: string): string | undefined => mounts().find((m) => m.type === type)?.point
