@@ -9,6 +9,8 @@ const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url))
 export default defineConfig({
   resolve: {
     alias: [
+      // The built CLI loads @oclif/core from one bundled file (scripts/vendor-oclif.mjs); from source, the package.
+      {find: /^#oclif$/, replacement: '@oclif/core'},
       {find: /^#engine\/(.*)$/, replacement: here('./src/labs/$1')},
       {find: /^#test\/(.*)$/, replacement: here('./test/$1')},
       {find: /^#([a-z]+)\/(.*)$/, replacement: here('./src/$1/$2')},

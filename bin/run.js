@@ -11,5 +11,5 @@ globalThis.ebpfcniEarlySignalHandler = early
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
 
-const {execute} = await import('@oclif/core')
+const {execute} = await import('#oclif')
 await execute({dir: import.meta.url})

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'

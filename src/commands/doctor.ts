@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand} from '../ui/base-command.js'
 import {runDoctor} from '../doctor/doctor.js'
 import {noneFailed} from '../checks/engine.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import confirm from '@inquirer/confirm'
 import chalk from 'chalk'
 import {BaseCommand, interactive} from '../ui/base-command.js'

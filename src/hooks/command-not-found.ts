@@ -1,5 +1,5 @@
-import type {Hook} from '@oclif/core'
-import {toConfiguredId} from '@oclif/core'
+import type {Hook} from '#oclif'
+import {toConfiguredId} from '#oclif'
 
 // A mistyped command: name the closest ones and exit 2 (a usage error), never prompt, so scripts
 // and CI see the same as a person does.

@@ -1,4 +1,4 @@
-import {Command, Flags, Errors} from '@oclif/core'
+import {Command, Flags, Errors} from '#oclif'
 import chalk from 'chalk'
 import {UserError, EnvironmentError, asUserError} from '../host/errors.js'
 import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'

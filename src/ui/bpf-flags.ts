@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 
 // How the bpf commands name things, once: a pinned object is a path, or a name under --pin-dir;

@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags} from '#oclif'
 import {loadLabs} from '../labs/catalogue.js'
 import {UserError} from '../host/errors.js'
 

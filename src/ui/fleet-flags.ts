@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags} from '#oclif'
 import {readFileSync} from 'node:fs'
 import {UserError} from '../host/errors.js'
 import {readHostListFile, type HostList} from '../fleet/hosts.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args} from '#oclif'
 import chalk from 'chalk'
 import {pinDirFlag as pinDir} from './bpf-flags.js'
 import type {PolicySyncResult} from '../policy/service.js'

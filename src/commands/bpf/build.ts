@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags} from '#oclif'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'
 import {plainCommands} from '../../ui/same-as.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand} from '../../ui/base-command.js'
 import {detachTc, detachXdp, type XdpMode} from '../../bpf/programs.js'
 import {hookFlag, targetFlags} from '../../ui/bpf-flags.js'

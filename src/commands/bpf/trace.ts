@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {existsSync} from 'node:fs'
 import {BaseCommand} from '../../ui/base-command.js'
 import {plainCommands, sameAsLine} from '../../ui/same-as.js'

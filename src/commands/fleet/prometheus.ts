@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import chalk from 'chalk'
 import {mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand} from '../../ui/base-command.js'
 import {fleetOptions, hostsArg, loadHostList, sshFlags} from '../../ui/fleet-flags.js'
 import {resetFleet} from '../../fleet/reset.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import chalk from 'chalk'
 import {join} from 'node:path'
 import {BaseCommand} from '../../ui/base-command.js'

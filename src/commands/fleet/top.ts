@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand, interactive} from '../../ui/base-command.js'
 import {DEFAULT_STUCK_MINUTES, stepCounts} from '../../fleet/attendee.js'
 import {fleetFromPrometheus} from '../../fleet/prometheus.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import {BaseCommand} from '../../ui/base-command.js'
 import {userData, DEFAULT_DIR} from '../../fleet/user-data.js'
 import {UserError} from '../../host/errors.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {Cluster, type NodeRecord} from '../../nodes/cluster.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PodService} from '../../pods/service.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args} from '#oclif'
 import {execa} from 'execa'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PodService, runtimeFor} from '../../pods/service.js'

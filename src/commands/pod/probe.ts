@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PodService} from '../../pods/service.js'

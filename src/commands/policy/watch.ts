@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand, untilStopped} from '../../ui/base-command.js'
 import {PolicyController} from '../../policy/controller.js'
