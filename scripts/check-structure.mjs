@@ -68,6 +68,7 @@ const labFiles = () =>
 const all = [...files(src), ...labFiles()]
 const known = new Set(all)
 const edges = new Map()
+const oclifDirect = []
 const resolveSpec = (from, spec) => {
   const hash = /^#([a-z]+)\/(.*)$/.exec(spec)
   if (hash) return join(src, hash[1] === 'engine' ? 'labs' : hash[1], hash[2])
@@ -81,11 +82,14 @@ for (const f of all) {
     if (t && known.has(t)) targets.push(t)
   }
   edges.set(f, [...new Set(targets)])
+  // The built CLI loads @oclif/core once, bundled (scripts/vendor-oclif.mjs): a second copy costs start-up.
+  if (/from\s+'@oclif\/core'/.test(text)) oclifDirect.push(relative(root, f))
 }
 // What one lab may import of another: what it exports for the labs that build on it.
 const labExports = (file) => /^[^/]+\/(context\.ts|checks\/index\.ts)$/.test(relative(labsDir, file))
 
 const problems = []
+for (const f of oclifDirect) problems.push(`${f} imports '@oclif/core': import '#oclif' (one bundled copy)`)
 for (const [f, targets] of edges) {
   for (const t of targets) {
     const [lf, lt] = [layerOf(f), layerOf(t)]

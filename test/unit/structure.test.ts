@@ -6,7 +6,8 @@ import {execa} from 'execa'
 import {repoRoot} from '../helpers/env.js'
 
 // scripts/check-structure.mjs guards the import graph in the test command: it must pass on the
-// project, and fail, naming the file, on a cycle, an upward import and host/ importing net/; on a
+// project, and fail, naming the file, on a cycle, an upward import and host/ importing net/, on a
+// second copy of @oclif/core (imported by name instead of the bundled #oclif); on a
 // lab reaching into another lab's internals, and on the engine naming a lab.
 const check = (src?: string) =>
   execa('node', [join(repoRoot, 'scripts/check-structure.mjs'), ...(src ? ['--src', src] : [])], {reject: false})
@@ -30,11 +31,13 @@ describe('the structure check', () => {
     writeFileSync(join(src, 'cni/up.ts'), "import {a} from '../labs/a.js'\n")
     writeFileSync(join(src, 'net/ip.ts'), 'export const ip = 1\n')
     writeFileSync(join(src, 'host/x.ts'), "import {ip} from '../net/ip.js'\n")
+    writeFileSync(join(src, 'cni/flags.ts'), "import {Flags} from '@oclif/core'\n")
     const r = await check(src)
     expect(r.exitCode).toBe(1)
     expect(r.stderr).toMatch(/import cycle: src\/labs\/a\.ts ↔ src\/labs\/b\.ts/)
     expect(r.stderr).toMatch(/upward import: src\/cni\/up\.ts \(cni\) imports src\/labs\/a\.ts \(labs\)/)
     expect(r.stderr).toMatch(/upward import: src\/host\/x\.ts \(host\) imports src\/net\/ip\.ts \(net\)/)
+    expect(r.stderr).toMatch(/src\/cni\/flags\.ts imports '@oclif\/core': import '#oclif'/)
   })
 
   it("fails on a lab importing another lab's internals or the commands, and on the engine naming a lab", async () => {
