@@ -2,6 +2,7 @@ import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {nsExecArgs, sendUdp} from '#net/probes.js'
 import {run, ok, describeRun} from '#host/exec.js'
+import {addressed} from '#checks/check-pods.js'
 import {
   originalPolicy,
   clientAndServer,
@@ -100,7 +101,22 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`,
           "drop only a source that is not the pod's own",
         )
-      return `spoofed as sleep: 0 of ${UDP_PROBES} reached httpbin, all counted as drops; from its own address all ${UDP_PROBES} reached sleep`
+      // A pod the agent does not know yet (made by this check, never given to the policy layer):
+      // its veth has no endpoints entry, and the step says such a veth is not judged.
+      const stranger = await ctx.plugin.trafficPod('stranger')
+      if (!stranger.outcome.ok || !addressed(stranger))
+        throw new CheckSkip(`needs a pod the agent does not know (${stranger.outcome.problem ?? 'no address'})`)
+      if ([...(await ctx.policy.readMaps()).endpoints.values()].includes(stranger.ip))
+        throw new CheckSkip(`the pod ${stranger.ip} meant to be unknown has an endpoints entry`)
+      const {result: unknown, seen: unknownSeen} = await flowsDuring(ctx, () =>
+        arrivedDuring(b, () => sendUdp(stranger.netnsPath, b.ip, 9999, UDP_PROBES)),
+      )
+      if (unknown.udp < UDP_PROBES)
+        fail(
+          `from a pod the agent does not know yet (${stranger.ip}: its veth has no endpoints entry), ${unknown.udp} of ${UDP_PROBES} datagrams to sleep (not isolated) arrived; your programs reported ${quoteFlows(flowsBetween(unknownSeen, stranger.ip, b.ip))}`,
+          'a veth with no endpoints entry is not judged: drop only when there is an entry and the source differs, if (own && *own != ip->saddr). A pod the agent has not written yet must not lose its traffic.',
+        )
+      return `spoofed as sleep: 0 of ${UDP_PROBES} reached httpbin, all counted as drops; from its own address all ${UDP_PROBES} reached sleep, and all ${UDP_PROBES} from a pod with no endpoints entry`
     },
   },
 ]
