@@ -5,6 +5,7 @@ import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {cidrInfo, ip2int} from '#net/ipv4.js'
 import {podIface, podLink, hostEnd} from './shared.js'
+import type {CheckPod} from '#checks/check-pods.js'
 
 /** Step add's checks (lab.yaml orders the run). */
 export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -15,7 +16,7 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     run: async (ctx) => {
       const a = await ctx.plugin.podA()
       const call = a.outcome.calls.at(-1)
-      if (!call?.ok) fail(a.outcome.problem ?? 'ADD failed')
+      if (!call?.ok) fail(a.outcome.problem ?? 'ADD failed', await addFailureHint(ctx, a))
       return `ADD exited 0 in ${Math.round(call.run?.durationMs ?? 0)} ms`
     },
   },
@@ -153,3 +154,25 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     },
   },
 ]
+
+/**
+ * The hint for a failed first ADD, from what the failure left: the plugin's error and stderr, the
+ * host's links and the pod's. Only a cause the evidence shows is named; otherwise the check's own hint
+ * (stdout discipline) when stdout was the problem, or how to read what the plugin said.
+ */
+async function addFailureHint(ctx: Lab1Context, a: CheckPod): Promise<string | undefined> {
+  const problem = a.outcome.problem ?? ''
+  const ifname = a.att.ifname
+  if (/stdout|JSON/.test(problem) && !/stderr: /.test(problem)) return undefined
+  const bridge = ctx.plugin.bridgeOf(a.net)
+  const exists = /File exists/i.test(problem)
+  if (exists && (problem.includes(bridge) || /\bbridge\b/i.test(problem.replace(/stderr: .*/s, ''))))
+    return `ip refused to make bridge ${bridge} again ("File exists"): the bridge is shared by every pod, so create it only when it is missing (ip link show dev "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge), and set its address with ip addr replace`
+  const inPod = a.netnsName ? await podLink(a).catch(() => undefined) : undefined
+  const onHost = await link(ifname).catch(() => undefined)
+  if (!inPod && onHost && (exists || onHost.linkinfo?.info_kind === 'veth'))
+    return exists
+      ? `the pod end of the veth, named ${ifname}, was made in the host's namespace, where ${ifname} already exists ("File exists"): create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
+      : `the pod end of the veth, ${ifname}, is on the host, not in the pod: create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
+  return `ADD failed before it printed a result: the plugin's own error and stderr above say which command failed; run that command by hand (ebpfcni pod add shows the same output)`
+}
