@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import {links} from '#net/ip.js'
-import {tcpConnect} from '#net/probes.js'
+import {ping, tcpConnect} from '#net/probes.js'
 import {objGet} from '#bpf/object.js'
 import {closeFd} from '#bpf/ffi.js'
 import {mapDelete, mapUpdate} from '#bpf/map-ops.js'
@@ -10,13 +10,25 @@ import {ipv4Key} from '#bpf/counters.js'
 import {u32} from '#policy/maps.js'
 import {VERDICT} from '#policy/resolve.js'
 import type {Lab5Context} from '../context.js'
-import {MIB, talk, hostVeth, forwarded, withDropAll, FORWARDED_AT_MOST} from './shared.js'
+import {
+  MIB,
+  talk,
+  hostVeth,
+  forwarded,
+  withDropAll,
+  FORWARDED_AT_MOST,
+  pingPair,
+  nodeFlowsDuring,
+  quoteNodeFlows,
+} from './shared.js'
 
 // Step 3: the node's pods without a bridge, handed over with bpf_redirect_peer. Each check proves
 // its own packets' fate: the pods talk; a TC_ACT_SHOT program on the destination veths' egress
 // (ebpfcni's bpf/tool/drop_all.bpf.c) does not stop them and drops no IPv4 packet;
 // the node's IPv4 forwarding counter does not move while they talk; with a lab 4 deny rule in
 // the node's policy map, one pod cannot open a connection to the other, and can once it is gone.
+// What has no endpoints entry still goes on: a pod pings a pod of the other node, and its own
+// node, both ways (each ping's reply is its own packets' fate; the node's flow events say why not).
 
 export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
   {
@@ -116,6 +128,59 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
           `node ${c.a.name} forwarded ${n} IPv4 datagrams (/proc/net/snmp ForwDatagrams) while ${MIB} bytes crossed each way between ${c.podA.ip} and ${c.podA2.ip}: they went through its IP stack, not bpf_redirect_peer`,
         )
       return `node ${c.a.name} forwarded ${n} IPv4 datagrams while ${MIB} bytes crossed each way between its pods`
+    },
+  },
+  {
+    id: 'nodes.nobridge-cross',
+    title:
+      "without a bridge, a pod on node a and one on node b still ping each other, both ways: what has no endpoints entry goes to the node's stack",
+    hint: 'In pod_packet, a destination with no endpoints entry is another node\'s pod (or the node itself): return to_other_node(skb, ip), which returns TC_ACT_OK until step 4, so the node routes it as in step 2. And the node\'s ip route replace "$addr/32" dev "$hostveth" brings the replies back.',
+    run: async (ctx) => {
+      const c = await ctx.ready()
+      const pings = () => pingPair({pod: c.podA, node: c.a.name}, {pod: c.podB, node: c.b.name})
+      const wrong = await pings()
+      if (wrong.length) {
+        // Once more, reading what node a's programs decided (only on failure: it costs time).
+        const {flows} = await nodeFlowsDuring(c, c.a, pings)
+        const mine = (flows ?? []).filter((f) => f.src === c.podA.ip && f.dst === c.podB.ip)
+        fail(
+          `${wrong.join('; ')}. ${c.podB.ip} has no endpoints entry on node ${c.a.name}; node ${c.a.name}'s programs reported ${quoteNodeFlows(mine)}`,
+        )
+      }
+      return `${c.podA.ip} (node ${c.a.name}) ⇄ ${c.podB.ip} (node ${c.b.name}) without a bridge`
+    },
+  },
+  {
+    id: 'nodes.pod-to-node',
+    title: 'a pod and its own node ping each other, both ways: a packet for the node itself goes to its stack',
+    hint: "A packet for the node itself has no endpoints entry and must reach the node's stack (TC_ACT_OK). In step 4, bpf_fib_lookup answers BPF_FIB_LKUP_RET_NOT_FWDED for the node's own addresses: redirect only on BPF_FIB_LKUP_RET_SUCCESS or _NO_NEIGH, anything else TC_ACT_OK.",
+    run: async (ctx) => {
+      const c = await ctx.ready()
+      const [pod, node] = [c.podA, c.a]
+      const pings = () => Promise.all([ping(pod.netnsPath, node.underlayIp, 1, 3), ping(node.netnsPath, pod.ip, 1, 3)])
+      const result = await pings()
+      const wrong = [
+        ...(result[0].ok
+          ? []
+          : [`ping from the pod (${pod.ip}) to its node ${node.name} (${node.underlayIp}) got no reply`]),
+        ...(result[1].ok ? [] : [`ping from node ${node.name} to its pod ${pod.ip} got no reply`]),
+      ]
+      if (wrong.length) {
+        // Once more, reading what from_pod decided (only on failure: it costs time).
+        const {flows} = await nodeFlowsDuring(c, node, pings)
+        const mine = (flows ?? []).filter((f) => f.src === pod.ip && f.direction === 'from-pod')
+        const neigh = mine.some((f) => f.reason.name === 'redirect-neigh')
+        const dropped = mine.some((f) => f.verdict === 'DROPPED')
+        fail(
+          `${wrong.join('; ')}. The node's addresses have no endpoints entry; from_pod reported, for the pod's packets: ${quoteNodeFlows(mine)}`,
+          neigh
+            ? "from_pod sent packets for the node itself out with bpf_redirect_neigh: bpf_fib_lookup's result code was not honoured (for a local address it is BPF_FIB_LKUP_RET_NOT_FWDED, and fib.ifindex is still the pod's own veth). Redirect only on BPF_FIB_LKUP_RET_SUCCESS or _NO_NEIGH; anything else: TC_ACT_OK."
+            : dropped
+              ? "from_pod dropped packets for the node: no endpoints entry is no reason to drop. return to_other_node(skb, ip): TC_ACT_OK hands them to the node's stack."
+              : undefined,
+        )
+      }
+      return `${pod.ip} ⇄ node ${node.name} (${node.underlayIp}): ping both ways`
     },
   },
 ]

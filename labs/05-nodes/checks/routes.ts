@@ -1,7 +1,7 @@
-import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import {fail, CheckFailure, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import {routes} from '#net/ip.js'
 import type {Lab5Context} from '../context.js'
-import {pingBoth, transferBoth, MIB} from './shared.js'
+import {pingBoth, transferBoth, pingPair, MIB} from './shared.js'
 
 /** Step routes' checks (lab.yaml orders the run). */
 export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
@@ -67,6 +67,35 @@ export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       const wrong = await transferBoth(c)
       if (wrong.length) fail(wrong.join('; '))
       return `${MIB} bytes each way between node ${c.a.name}'s and node ${c.b.name}'s pods`
+    },
+  },
+  {
+    id: 'nodes.second-pod',
+    title:
+      "a second pod on a node: its ADD succeeds (the node agent runs again) and it pings the other node's pod, both ways",
+    hint: 'ADD runs the node agent for every pod, so each command must work when its object is there already: ip route replace, never add; ip link add vxlan0 … || ip link show vxlan0; tc filter replace, never add.',
+    run: async (ctx) => {
+      const first = await ctx.ready()
+      let c: Awaited<ReturnType<Lab5Context['sameNode']>>
+      try {
+        c = await ctx.sameNode()
+      } catch (err) {
+        if (!(err instanceof CheckFailure)) throw err
+        const exists = /exists/i.test(err.message)
+        fail(
+          `node ${first.a.name} already had a pod (${first.podA.ip}); the ADD of a second pod there failed: ${err.message}${exists ? ': a command that made something once per node made it again and found it there' : ''}`,
+          exists
+            ? 'ADD runs for every pod on a node: what the node agent makes once (a route, vxlan0, an fdb entry, a tc filter on a shared device) is there from the first pod on. ip route replace, not add; ip link add … || ip link show …; tc filter replace.'
+            : undefined,
+        )
+      }
+      const wrong = await pingPair({pod: c.podA2, node: c.a.name}, {pod: c.podB, node: c.b.name})
+      if (wrong.length)
+        fail(
+          `the second pod on node ${c.a.name}: ${wrong.join('; ')} (the first, ${c.podA.ip}, had crossed)`,
+          "the second ADD on a node must leave the node's routes to the other nodes as the first made them",
+        )
+      return `a second pod on node ${c.a.name} (${c.podA2.ip}) was added and pings ${c.podB.ip} on node ${c.b.name}, both ways`
     },
   },
 ]

@@ -9,6 +9,8 @@ import {checkOwner} from '#host/owners.js'
 import {buildBpf} from '#bpf/build.js'
 import {readCounterSlots} from '#bpf/counters.js'
 import type {NodeRecord} from '#nodes/cluster.js'
+import {FlowFeed, NoRingError} from '#observe/flow-feed.js'
+import type {FlowEvent} from '#bpf/flow-events.js'
 import type {PodRecord} from '#pods/types.js'
 import type {CheckCluster, Lab5Context} from '../context.js'
 
@@ -21,7 +23,7 @@ export const inNode = (node: NodeRecord, cmd: string[]) =>
   run('nsenter', [`--net=${node.netnsPath}`, ...cmd], {timeoutMs: 10_000})
 
 /** One end of a conversation: a pod, and the node it is on when messages should name it. */
-interface End {
+export interface End {
   pod: Pod
   node?: string
 }
@@ -35,7 +37,7 @@ const bothWays = (x: End, y: End) =>
   ] as const
 
 /** Ping both ways between two pods (both directions at once); what failed, in words. */
-async function pingPair(x: End, y: End): Promise<string[]> {
+export async function pingPair(x: End, y: End): Promise<string[]> {
   const r = await Promise.all(
     bothWays(x, y).map(async ([from, to]) =>
       (await ping(from.pod.netnsPath, to.pod.ip, 1, 3)).ok
@@ -153,4 +155,43 @@ export async function withDropAll<T>(
     rmSync(pins, {recursive: true, force: true})
     ctx.pods.ledger.forget([entry.id])
   }
+}
+
+/**
+ * The flow events a node's programs (forward.bpf.c's from_pod, from_node) reported while `body`
+ * ran, as `ebpfcni observe --node` reads them; undefined when the node has no flow_events ring.
+ */
+export async function nodeFlowsDuring<T>(
+  c: CheckCluster,
+  node: NodeRecord,
+  body: () => Promise<T>,
+): Promise<{result: T; flows?: FlowEvent[]}> {
+  const flows: FlowEvent[] = []
+  let feed: FlowFeed | undefined
+  try {
+    feed = FlowFeed.start({pinDir: c.cluster.nodePinDir(node), onEvent: (e) => flows.push(e)})
+    await feed.drainNow() // what was there before is not this check's
+    flows.length = 0
+  } catch (err) {
+    feed?.stop()
+    if (err instanceof NoRingError) return {result: await body()}
+    throw err
+  }
+  try {
+    const result = await body()
+    await feed.drainNow()
+    return {result, flows}
+  } finally {
+    feed.stop()
+  }
+}
+
+/** A few of a node's flow events, one per distinct decision, for a message. */
+export function quoteNodeFlows(flows: FlowEvent[], max = 3): string {
+  const seen = new Map<string, string>()
+  for (const f of flows) {
+    const line = `${f.direction === 'from-pod' ? 'from_pod' : 'from_node'}: ${f.src} → ${f.dst} ${f.proto} ${f.verdict}, ${f.reason.text}`
+    seen.set(line, line)
+  }
+  return [...seen.values()].slice(0, max).join('; ') || 'no flow event'
 }
