@@ -180,7 +180,7 @@ export class CounterExporter {
 export function pinnedCounterExporter(pin: string, compat: boolean): CounterExporter {
   if (!existsSync(pin)) {
     throw new UserError(`no counter map is pinned at ${pin}`, {
-      hint: 'lab 3 pins it when its program loads: ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace (or ebpfcni check 3)',
+      hint: 'lab 3 pins it when its program loads: ebpfcni bpf build && ebpfcni bpf load --replace (or ebpfcni check 3): both use your workspace',
     })
   }
   return new CounterExporter({counterPin: pin, podNames: podNamesByIp, compat})

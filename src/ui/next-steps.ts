@@ -12,7 +12,7 @@ export function nextStepText(next: NextStep, bin = 'ebpfcni'): string {
     case 'list-maps':
       return `${bin} bpf maps lists the pinned maps (${bin} bpf progs the programs)`
     case 'load-policy-program':
-      return `load lab 4's program first: ${bin} check 4 (or ${bin} bpf build && ${bin} bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace)`
+      return `load lab 4's program first: ${bin} check 4 (or ${bin} bpf build && ${bin} bpf load --replace)`
     case 'list-rules':
       return `${bin} policy list shows the rules`
     case 'add-pod':
