@@ -1,7 +1,7 @@
 import {Args, Flags} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
-import {getLab, loadLabs, type Lab} from '../labs/catalogue.js'
+import {getLab, loadLabs, type Lab, type LabStep} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {describeChange} from '../labs/workspace.js'
 import {runAuto} from '../labs/auto.js'
@@ -146,14 +146,7 @@ export default class LabCommand extends BaseCommand {
       this.log('')
     }
     showStep(lab, step, (l) => this.log(l))
-    if (!interactive() || flags.yes) {
-      const file = stepFile(step)
-      this.log(chalk.bold('\nCommands for this step:'))
-      this.log(
-        `  $EDITOR ${dir}/${file}\n  ebpfcni check ${lab.id} --step ${step.id}\n  ebpfcni lab ${lab.id} --watch\n  ebpfcni hint ${lab.id} --step ${step.id}\n  ebpfcni solution ${lab.id} --step ${step.id}`,
-      )
-      return
-    }
+    if (!interactive() || flags.yes) return this.log(stepCommands(lab, step, dir, session))
     await labMenu(session, step, (l) => this.log(l))
   }
 
@@ -194,4 +187,21 @@ export default class LabCommand extends BaseCommand {
     this.log(flags.json ? json(outcome) : renderAutoSummary(outcome))
     if (!outcome.passed) process.exitCode = 1
   }
+}
+
+/** The step's commands, printed without a terminal; a stretch step after the core ones names the way on. */
+function stepCommands(lab: Lab, step: LabStep, dir: string, session: LabSession): string {
+  const lines = [
+    `$EDITOR ${dir}/${stepFile(step)}`,
+    `ebpfcni check ${lab.id} --step ${step.id}`,
+    `ebpfcni lab ${lab.id} --watch`,
+    `ebpfcni hint ${lab.id} --step ${step.id}`,
+    `ebpfcni solution ${lab.id} --step ${step.id}`,
+  ]
+  const coreDone = lab.steps.filter((s) => s.level !== 'stretch').every((s) => session.isDone(s))
+  const labs = loadLabs()
+  const next = labs[labs.findIndex((l) => l.id === lab.id) + 1]
+  if (step.level === 'stretch' && coreDone && next)
+    lines.push(`ebpfcni lab ${next.id}   (this step is optional: the core steps pass, so you may move on)`)
+  return `${chalk.bold('\nCommands for this step:')}\n${lines.map((l) => `  ${l}`).join('\n')}`
 }
