@@ -145,7 +145,7 @@ export default class LabCommand extends BaseCommand {
       if (!interactive() || flags.yes) return
       this.log('')
     }
-    showStep(lab, step, (l) => this.log(l))
+    showStep(lab, step, dir, (l) => this.log(l))
     if (!interactive() || flags.yes) return this.log(stepCommands(lab, step, dir, session))
     await labMenu(session, step, (l) => this.log(l))
   }

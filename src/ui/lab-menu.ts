@@ -4,6 +4,7 @@ import {createInterface} from 'node:readline'
 import {readStepText, type Lab, type LabStep} from '../labs/catalogue.js'
 import {menuLoop, type MenuAction, type MenuView} from '../labs/menu-loop.js'
 import type {LabSession} from '../labs/session.js'
+import {inWorkspace} from '../labs/workspace.js'
 import {renderSolutionDiffs} from './solution-diff.js'
 import {renderMarkdown} from './markdown.js'
 import {renderCheck, renderSummary} from './check-report.js'
@@ -16,11 +17,12 @@ import {terminalWidth} from './wrap.js'
 // The interactive lab's view (a terminal on both ends): the step's text, the menu of actions, their
 // output. labs/menu-loop.ts decides what each action does.
 
-export function showStep(lab: Lab, step: LabStep, log: (s: string) => void): void {
+/** The step's text names ~/ebpfcni-lab; the workspace in use is named instead (inWorkspace). */
+export function showStep(lab: Lab, step: LabStep, workspace: string, log: (s: string) => void): void {
   const i = lab.steps.indexOf(step) + 1
   const level = step.level === 'stretch' ? 'stretch: optional, for when you are ahead' : 'core'
   log(chalk.dim(wrapWords(`── step ${i} of ${lab.steps.length} · ${level} · ~${step.minutes} min ──`, terminalWidth())))
-  log(renderMarkdown(readStepText(lab, step)))
+  log(renderMarkdown(inWorkspace(readStepText(lab, step), workspace)))
 }
 
 /**
@@ -62,7 +64,7 @@ export function terminalMenuView(session: LabSession, log: (s: string) => void):
       if (action === undefined) log(chalk.dim(`Left ${step.title} (Esc); your progress is saved.`))
       return action ?? 'quit'
     },
-    showStep: (step) => showStep(lab, step, log),
+    showStep: (step) => showStep(lab, step, session.workspace, log),
     showHint: (n, total, text) =>
       log(
         total && text

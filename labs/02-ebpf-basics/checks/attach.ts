@@ -34,7 +34,7 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'cni.add.attaches-xdp',
     title: "ADD attaches the pinned program to every pod's host veth",
-    hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned /sys/fs/bpf/ebpfcni/xdp_prog',
+    hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin" (the pin your config names in xdpPin: the checks give their own)',
     run: async (ctx) => {
       const pinned = pinnedProgram(ctx.program.xdpPin())
       if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
