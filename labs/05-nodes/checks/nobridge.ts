@@ -12,6 +12,7 @@ import {VERDICT} from '#policy/resolve.js'
 import type {Lab5Context} from '../context.js'
 import {
   MIB,
+  inNode,
   talk,
   hostVeth,
   forwarded,
@@ -123,10 +124,21 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       const wrong = await talk({pod: c.podA}, {pod: c.podA2})
       const n = (await forwarded(c.a)) - before
       if (wrong.length) throw new CheckSkip(`needs the two pods to talk (nodes.no-bridge: ${wrong[0]})`)
-      if (n > FORWARDED_AT_MOST)
+      if (n > FORWARDED_AT_MOST) {
+        // Whether from_pod was there to redirect them at all: a host veth with no filter on its ingress.
+        const bare: string[] = []
+        for (const pod of [c.podA, c.podA2]) {
+          const veth = await hostVeth(c.a, pod)
+          const shown = await inNode(c.a, ['tc', 'filter', 'show', 'dev', veth, 'ingress'])
+          if (!/\bbpf\b/.test(shown.stdout)) bare.push(veth)
+        }
         fail(
-          `node ${c.a.name} forwarded ${n} IPv4 datagrams (/proc/net/snmp ForwDatagrams) while ${MIB} bytes crossed each way between ${c.podA.ip} and ${c.podA2.ip}: they went through its IP stack, not bpf_redirect_peer`,
+          `node ${c.a.name} forwarded ${n} IPv4 datagrams (/proc/net/snmp ForwDatagrams) while ${MIB} bytes crossed each way between ${c.podA.ip} and ${c.podA2.ip}: they went through its IP stack, not bpf_redirect_peer${bare.length ? `; no BPF filter on the ingress of ${bare.join(' and ')}: from_pod is not attached` : ''}`,
+          bare.length
+            ? 'wire_pod_nobridge must end with endpoint_add "$addr" && attach_from_pod: without from_pod on the host veth\'s TC ingress, nothing redirects the pod\'s packets'
+            : undefined,
         )
+      }
       return `node ${c.a.name} forwarded ${n} IPv4 datagrams while ${MIB} bytes crossed each way between its pods`
     },
   },

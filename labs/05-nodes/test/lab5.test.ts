@@ -32,6 +32,8 @@ interface Mutant {
   noBridge?: boolean
   forward?: [string, string]
   message: RegExp
+  /** What the hint must say, where it names the cause. */
+  hint?: RegExp
 }
 
 const MUTANTS: Mutant[] = [
@@ -60,6 +62,14 @@ const MUTANTS: Mutant[] = [
     message: /node a has no route to 10\.243\.2\.0\/24 \(node b's pods\)/,
   },
   {
+    name: "ip route add, not replace: the node's second pod finds the route there and its ADD fails",
+    step: 'routes',
+    failsCheck: 'nodes.second-pod',
+    plugin: ROUTES,
+    edit: ['ip route replace "$cidr" via "$underlay"', 'ip route add "$cidr" via "$underlay"'],
+    message: /the ADD of a second pod there failed: .*File exists/,
+  },
+  {
     name: 'native routes only: the strict underlay drops them',
     step: 'overlay',
     failsCheck: 'nodes.overlay',
@@ -85,6 +95,15 @@ const MUTANTS: Mutant[] = [
     edit: ['|| bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1', '|| true'],
     mtu: true,
     message: /with the underlay strict, ping from the pod on node a/,
+  },
+  {
+    name: 'vxlan0 made with ip link add alone: the second pod on a node fails its ADD',
+    step: 'overlay',
+    failsCheck: 'nodes.second-pod',
+    plugin: OVERLAY,
+    edit: ['dev eth0 2>/dev/null \\\n    || ip link show vxlan0 >/dev/null 2>&1 || return 1', 'dev eth0 || return 1'],
+    mtu: true,
+    message: /the ADD of a second pod there failed: .*File exists/,
   },
   {
     name: "the pods keep MTU 1500 (the config's mtu not set)",
@@ -138,7 +157,18 @@ const MUTANTS: Mutant[] = [
     plugin: NOBRIDGE,
     edit: ['endpoint_add "$addr" && attach_from_pod', 'endpoint_add "$addr"'],
     message:
-      /node a forwarded [1-9]\d+ IPv4 datagrams \(\/proc\/net\/snmp ForwDatagrams\) while 1048576 bytes crossed each way/,
+      /node a forwarded [1-9]\d+ IPv4 datagrams \(\/proc\/net\/snmp ForwDatagrams\) while 1048576 bytes crossed each way.*from_pod is not attached/,
+    hint: /attach_from_pod/,
+  },
+  {
+    name: 'pod_packet drops what has no endpoints entry: other nodes and the node itself are cut off',
+    step: 'nobridge',
+    failsCheck: 'nodes.nobridge-cross',
+    plugin: NOBRIDGE,
+    edit: ['', ''],
+    forward: ['\tif (!ep)\n\t\treturn to_other_node(skb, ip);', '\tif (!ep)\n\t\treturn TC_ACT_SHOT;'],
+    message:
+      /got no reply\. 10\.243\.2\.\d+ has no endpoints entry on node a; .*from_pod: 10\.243\.1\.\d+ → 10\.243\.2\.\d+ ICMP DROPPED/,
   },
   {
     name: "step 3's program: another node's pods go through the node's stack both ways",
@@ -166,6 +196,20 @@ const MUTANTS: Mutant[] = [
     edit: ['', ''],
     forward: ['long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);', 'long rc = -1;'],
     message: /node a forwarded [1-9]\d+ and node b forwarded [1-9]\d+ IPv4 datagrams .* from_pod passed them on/,
+  },
+  {
+    name: "bpf_fib_lookup's result ignored: packets for the node itself are redirected back out of the pod's veth",
+    step: 'fib',
+    failsCheck: 'nodes.pod-to-node',
+    plugin: FIB,
+    edit: ['', ''],
+    forward: [
+      '\tif (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)\n\t\treturn TC_ACT_OK;\n',
+      '\t(void)rc;\n',
+    ],
+    message:
+      /ping from the pod \(10\.243\.1\.\d+\) to its node a \(10\.98\.0\.\d+\) got no reply.*FORWARDED, to another node: bpf_fib_lookup, bpf_redirect_neigh/,
+    hint: /result code was not honoured/,
   },
   {
     name: "fib.tot_len from the IP header: TCP's 64 KiB GSO packets get FRAG_NEEDED and go through the stack",
@@ -243,8 +287,14 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
       const report = await h.check(workspace(m.name, plugin, Boolean(m.mtu) || Boolean(step3), step3), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      expect(report.passed).toBe(false)
+      // The first check to fail is the one for this mistake: an earlier one would send the learner elsewhere.
+      expect(report.checks.find((c) => c.status === 'fail')?.id, JSON.stringify(report.checks, null, 1)).toBe(
+        m.failsCheck,
+      )
       expect(target!.message).toMatch(m.message)
       expect(target!.hint).toBeTruthy()
+      if (m.hint) expect(target!.hint).toMatch(m.hint)
       await h.settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)
