@@ -9,6 +9,7 @@ import {invokePlugin, type InvokeOutcome, type InvokeRequest} from '../cni/invok
 import {podIp} from '../cni/result.js'
 import {CheckSkip} from './engine.js'
 import {interrupted, onInterrupt} from '../host/interrupt.js'
+import {currentCheck} from '../host/check-scope.js'
 
 /** The first plugin call that was killed for not finishing: once seen, nothing else waits on it. */
 export interface PluginHang {
@@ -34,6 +35,8 @@ export interface CheckPod {
   net: NetworkConfig
   outcome: NetworkOutcome
   ip?: string
+  /** Its life in the pod history (ended when the pod goes). */
+  historyId?: string
   /** Set for a pod made through another runtime (CRI): how to remove it instead of DEL + netns. */
   removeVia?: () => Promise<void>
 }
@@ -106,6 +109,7 @@ export class CheckPods {
   ): Promise<CheckPod> {
     const n = this.seq++
     const netnsName = `ebpfcni-chk${process.pid % 10000}-${n}`
+    const from = Date.now()
     this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
     await netnsAdd(netnsName)
     const att: Attachment = {
@@ -131,7 +135,26 @@ export class CheckPods {
       ip: outcome.ok ? podIp(outcome.result) : undefined,
     }
     this.pods.push(pod)
+    // Its life in the pod history: observe marks its flows as this check's, and never credits them
+    // to a pod of the attendee's that holds the address later.
+    if (pod.ip)
+      this.ledger.podBegan({
+        id: `${netnsName}@${from}`,
+        name: label,
+        ip: pod.ip,
+        labels: {},
+        netns: pod.netnsPath,
+        check: this.checkLabel(),
+        from,
+      })
+    pod.historyId = `${netnsName}@${from}`
     return pod
+  }
+
+  /** Which check made what is made now: "4/policy.isolated" (the lab and the running check's id). */
+  private checkLabel(): string {
+    const check = currentCheck() ?? 'fixture'
+    return this.labId === undefined ? check : `${this.labId}/${check}`
   }
 
   /** DEL a pod (with its cached result) and, unless kept, remove its netns. Returns the DEL outcome. */
@@ -152,6 +175,7 @@ export class CheckPods {
     // The learner's bridge outlives the check's pods: the next check's pod at this address must not
     // meet the node's entry for this one's MAC.
     if (pod.ip) await neighForget(pod.ip)
+    if (pod.historyId) this.ledger.podEnded(pod.historyId)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
       this.ledger.forgetWhere((e) => e.kind === 'netns' && e.name === pod.netnsName)

@@ -1,5 +1,6 @@
 import {errorMessage} from '../host/errors.js'
 import {interrupted} from '../host/interrupt.js'
+import {runInCheck} from '../host/check-scope.js'
 
 // The one check engine: lab checks, `conform` and `doctor` are lists of CheckDefinitions run by
 // runCheckList, and each verdict is a CheckResult.
@@ -77,7 +78,8 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
   const base = {id: check.id, title: check.title}
   let result: CheckResult
   try {
-    result = {...base, status: 'pass', message: await check.run(ctx)}
+    // What the check makes is the check's: observe marks its pods' flows (host/check-scope.ts).
+    result = {...base, status: 'pass', message: await runInCheck(check.id, () => check.run(ctx))}
   } catch (err) {
     if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
     else if (err instanceof CheckFailure)

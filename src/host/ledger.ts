@@ -1,6 +1,8 @@
 import {randomUUID} from 'node:crypto'
 import {ledgerPath} from './paths.js'
 import {LockedJsonFile} from './locked-json-file.js'
+import {PodHistory, podHistoryPath, type PodLife} from './pod-history.js'
+import {currentCheck} from './check-scope.js'
 
 /** Kinds of host object the tool creates; reset knows how to remove each. */
 export type ResourceKind =
@@ -45,8 +47,14 @@ export type LedgerWarning = (message: string) => void
  */
 export class Ledger {
   private readonly file: LockedJsonFile<LedgerFile>
+  /** Pods' lives, kept after the pods go (observe names past flows with them). */
+  private readonly history: PodHistory
 
-  constructor(path: string = ledgerPath(), warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`)) {
+  constructor(
+    path: string = ledgerPath(),
+    private readonly warn: LedgerWarning = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {
+    this.history = new PodHistory(podHistoryPath(path))
     this.file = new LockedJsonFile(
       path,
       isLedgerFile,
@@ -75,14 +83,17 @@ export class Ledger {
       details: opts.details ?? {},
     }
     this.file.mutate((f) => f.entries.push(entry))
+    this.notePod(entry)
     return entry
   }
 
   update(id: string, details: Record<string, unknown>): void {
-    this.file.mutate((f) => {
+    const updated = this.file.mutate((f) => {
       const e = f.entries.find((x) => x.id === id)
       if (e) e.details = {...e.details, ...details}
+      return e
     })
+    if (updated) this.notePod(updated)
   }
 
   forget(ids: readonly string[]): void {
@@ -92,9 +103,51 @@ export class Ledger {
 
   /** Drop every entry matching pred, in one locked read-modify-write. */
   forgetWhere(pred: (e: LedgerEntry) => boolean): void {
-    this.file.mutate((f) => {
+    const gone = this.file.mutate((f) => {
+      const removed = f.entries.filter((e) => pred(e))
       f.entries = f.entries.filter((e) => !pred(e))
+      return removed
     })
+    const pods = gone.filter((e) => e.kind === 'pod').map((e) => e.id)
+    if (pods.length) this.keepHistory(() => this.history.ended(pods))
+  }
+
+  /** A pod the ledger does not hold (a check's own netns pod) begins its life in the pod history. */
+  podBegan(life: PodLife): void {
+    this.keepHistory(() => this.history.began(life))
+  }
+
+  /** ...and ends it. */
+  podEnded(id: string): void {
+    this.keepHistory(() => this.history.ended([id]))
+  }
+
+  /** A pod with an address begins its life in the pod history (a check's pod says which check). */
+  private notePod(e: LedgerEntry): void {
+    const d = e.details as {ip?: unknown; labels?: Record<string, string>; netnsPath?: string}
+    if (e.kind !== 'pod' || typeof d.ip !== 'string' || !d.ip) return
+    const check = currentCheck()
+    const ip = d.ip
+    this.keepHistory(() =>
+      this.history.began({
+        id: e.id,
+        name: e.name,
+        ip,
+        labels: d.labels ?? {},
+        ...(d.netnsPath ? {netns: d.netnsPath} : {}),
+        ...(check ? {check: e.lab === undefined ? check : `${e.lab}/${check}`} : {}),
+        from: Date.parse(e.createdAt),
+      }),
+    )
+  }
+
+  /** The history is for naming flows: failing to write it warns, and never stops a pod's making. */
+  private keepHistory(write: () => void): void {
+    try {
+      write()
+    } catch (err) {
+      this.warn(`could not write the pod history: ${(err as Error).message}`)
+    }
   }
 
   find(pred: (e: LedgerEntry) => boolean): LedgerEntry[] {

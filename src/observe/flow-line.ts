@@ -7,7 +7,8 @@ import type {Flow, FlowEnd} from './flow-names.js'
 
 const plain = new Chalk({level: 0})
 
-const endText = (e: FlowEnd): string => `${e.pod ?? e.ip}${e.port ? `:${e.port}` : ''}`
+const endText = (e: FlowEnd): string =>
+  `${e.pod ?? (e.podUnknown ? `${e.ip}(pod unknown)` : e.ip)}${e.port ? `:${e.port}` : ''}`
 /** Without IPv4 addresses (IPv6, a short frame) the interface is what says where. */
 const ends = (f: Flow): string =>
   f.src.ip ? `${endText(f.src)} -> ${endText(f.dst)}` : `on ${f.interface ?? `ifindex ${f.ifindex}`}`
@@ -17,9 +18,10 @@ export function flowLine(f: Flow, opts: {color?: boolean; time?: boolean} = {}):
   const c = opts.color === false ? plain : chalk
   const time = f.time.slice(11, 23)
   const verdict = f.verdict === 'DROPPED' ? c.red.bold('DROPPED  ') : c.green('FORWARDED')
-  const why = [f.policy, f.nearMiss].filter(Boolean).join(': ')
+  const why = [f.policy, f.nearMiss, f.returned].filter(Boolean).join(': ')
   return [
     ...(opts.time === false ? [] : [c.dim(time)]),
+    ...(f.check ? [c.magenta(`[check ${f.check}]`)] : []),
     ends(f),
     `${f.proto}${f.tcpFlags ? ` ${f.tcpFlags}` : ''}`.padEnd(11),
     f.program.padEnd(9),

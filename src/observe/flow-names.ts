@@ -3,6 +3,8 @@ import type {Direction, FlowEvent} from '../bpf/flow-events.js'
 import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
 import {labelsKey, type ManualRule, type PolicyPod} from '../policy/resolve.js'
 import type {PolicyState} from '../policy/store.js'
+import {versionAt, type PolicyVersion} from '../policy/history.js'
+import type {PodLife} from '../host/pod-history.js'
 
 // From a datapath event to what a person reads: pod names and labels instead of addresses, and
 // which rule or NetworkPolicy decided. The datapath knows only the reason and the tuple; the
@@ -18,6 +20,8 @@ export interface FlowEnd {
   labels?: Record<string, string>
   /** The pod's identity in the identity design (lab 4 step identity): one number per label set. */
   identity?: number
+  /** A pod held this address at some time, but no record says which one did when the flow happened. */
+  podUnknown?: true
 }
 
 /** A flow event with names: the NDJSON object `observe --json` prints (docs/observe.md). */
@@ -47,10 +51,36 @@ export interface Flow {
   policy?: string
   /** For a drop by isolation: the nearest rule that did not match, in words. */
   nearMiss?: string
+  /** A check run's own traffic: the check that made its pod ("4/policy.isolated"). */
+  check?: string
+  /**
+   * What the events show the program really returned, when it is not what it reported: a SYN
+   * to_pod reported DROPPED that its pod answered all the same.
+   */
+  returned?: string
 }
 
-/** What a deny or allow is credited to when the store holds no rule or policy behind it (any more). */
-export const UNKNOWN_RULE = 'rule unknown: none in the store now'
+/** What a deny or allow is credited to when the store held no rule or policy behind it at the time. */
+export const UNKNOWN_RULE = 'rule unknown: none in the store at the time'
+/** What a decision is credited to when no version of the policy store covers the flow's time. */
+export const NO_POLICY_RECORD = 'rule unknown: no record of the policy store at that time'
+/** A check's flow was decided by the check's own rules, never the attendee's store. */
+export const CHECK_RULES = "the check's own rules (not in your store)"
+
+/** What was true over time: pods' lives (deleted pods too) and the policy store's versions. */
+export interface NamingHistory {
+  lives: PodLife[]
+  versions: PolicyVersion[]
+}
+
+/** A drop the kernel did not make: the program reported DROPPED but returned another value. */
+export const NOT_A_DROP = (program: string): string =>
+  `${program} reported DROPPED for this connection's SYN, and its pod answered it: ${program} returned something other than TC_ACT_SHOT (XDP_DROP is 1, TC_ACT_RECLASSIFY, which cls_bpf treats as unspecified and goes on)`
+/** How long after a reported drop an answer proves the SYN went through. */
+const ANSWER_MS = 10_000
+
+/** Reasons a rule or policy is behind. */
+const DECIDED = new Set(['denied', 'allowed', 'port-denied', 'port-allowed', 'isolated'])
 
 /** kernel: the kernel itself dropped it (observe --kernel: skb:kfree_skb with its drop reason). */
 export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node' | 'kernel'
@@ -66,6 +96,18 @@ export interface NamingSources {
   links?: () => Map<number, string>
   /** Default: lab 4's. */
   programs?: Record<Direction, FlowProgram>
+  /**
+   * What was true when: with it, a flow is named with the pods and the policy store of its own
+   * time (today's pods count as lives from their creation on); without it, with today's.
+   */
+  history?: () => NamingHistory
+}
+
+/** One end's pod at the flow's time: the pod, a check's pod, or "a pod held it, but which is unknown". */
+interface PodAt {
+  pod?: PolicyPod
+  check?: string
+  unknown?: true
 }
 
 const describeLabels = (l: Record<string, string>): string =>
@@ -107,9 +149,15 @@ export class FlowNamer {
   private pods: PolicyPod[] = []
   private links = new Map<number, string>()
   private state?: PolicyState
+  private history?: NamingHistory
+  /** The history's lives by address (a flow asks for two addresses; the history may hold thousands of lives). */
+  private livesByIp = new Map<string, PodLife[]>()
   private readAt = 0
   /** bpf_ktime_get_ns's clock when the sources were last read: an event after it may need newer ones. */
   private readAtNs = 0n
+  /** TCP SYNs the receiver's program reported DROPPED ("src:sport>dst:dport" -> ms), and those answered since. */
+  private readonly droppedSyns = new Map<string, number>()
+  private readonly leaked = new Set<string>()
   /** wall-clock ms minus monotonic ms: turns bpf_ktime_get_ns into a time of day. */
   private readonly wallOffsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n)
 
@@ -133,30 +181,109 @@ export class FlowNamer {
     } catch {
       this.state = undefined // an unreadable store names no rule
     }
+    try {
+      this.history = this.sources.history?.()
+    } catch {
+      this.history = this.sources.history ? {lives: [], versions: []} : undefined // unreadable: nothing is known
+    }
+    this.livesByIp = new Map()
+    for (const l of this.history?.lives ?? []) this.livesByIp.set(l.ip, [...(this.livesByIp.get(l.ip) ?? []), l])
   }
 
   name(e: FlowEvent): Flow {
+    const f = this.nameOnce(e)
+    const returned = this.whatReturned(e, Date.parse(f.time))
+    return returned ? {...f, returned} : f
+  }
+
+  /**
+   * The events cannot carry a program's return value, but they can contradict a verdict: a SYN the
+   * receiver's program reported DROPPED, then answered by its pod (the pod's own program sees the
+   * SYN ACK leave), was not dropped. That answer, and the rest of that connection, say so.
+   */
+  private whatReturned(e: FlowEvent, ms: number): string | undefined {
+    if (e.proto !== 'TCP' || !e.src) return undefined
+    const key = `${e.src}:${e.sport}>${e.dst}:${e.dport}`
+    const reverse = `${e.dst}:${e.dport}>${e.src}:${e.sport}`
+    const program = (this.sources.programs ?? LAB4_PROGRAMS)['to-pod']
+    if (e.direction === 'to-pod' && e.verdict === 'DROPPED' && e.tcpFlags === 'SYN') {
+      if (this.droppedSyns.size > 4096) this.droppedSyns.clear()
+      this.droppedSyns.set(key, ms)
+      return undefined
+    }
+    // A retransmitted SYN that to_pod passed (a rule changed meanwhile) is what the answer answers.
+    if (e.direction === 'to-pod' && e.tcpFlags === 'SYN') this.droppedSyns.delete(key)
+    if (this.leaked.has(key)) return NOT_A_DROP(program)
+    const dropped = this.droppedSyns.get(reverse)
+    if (
+      e.direction === 'from-pod' &&
+      dropped !== undefined &&
+      ms - dropped <= ANSWER_MS &&
+      e.tcpFlags.includes('SYN')
+    ) {
+      if (this.leaked.size > 4096) this.leaked.clear()
+      this.leaked.add(reverse)
+      this.leaked.add(key)
+      return NOT_A_DROP(program)
+    }
+    return undefined
+  }
+
+  private nameOnce(e: FlowEvent): Flow {
     this.refresh()
     const named = this.nameNow(e)
-    // A rule written a moment before its first packet is not in a snapshot read before that packet:
-    // read again, once, rather than name nothing or something else.
-    if (named.policy === UNKNOWN_RULE && e.tsNs > this.readAtNs) {
+    // A rule (or pod) written a moment before its first packet is not in a snapshot read before that
+    // packet: read again, once, rather than name nothing or something else.
+    const unknown =
+      named.policy === UNKNOWN_RULE || named.policy === NO_POLICY_RECORD || named.src.podUnknown || named.dst.podUnknown
+    if (unknown && e.tsNs > this.readAtNs) {
       this.refresh(true)
       return this.nameNow(e)
     }
     return named
   }
 
+  /** The pod at `ip` when the flow happened (`ms`): from the history when there is one, else today's. */
+  private podAt(ip: string, ms: number): PodAt {
+    const h = this.history
+    if (!h) {
+      const pod = this.pods.find((p) => p.ip === ip)
+      return pod ? {pod} : {}
+    }
+    // Today's pods are lives too, from their creation on (a pod made before the history was kept).
+    const lives = this.livesByIp.get(ip) ?? []
+    let best: PodLife | undefined
+    for (const l of lives)
+      if (l.from <= ms && (l.until === undefined || ms <= l.until) && (!best || l.from > best.from)) best = l
+    if (best) {
+      const pod: PolicyPod = {name: best.name, ip, labels: best.labels}
+      return best.check ? {pod, check: best.check} : {pod}
+    }
+    const held = lives.length > 0 || this.pods.some((p) => p.ip === ip)
+    return held ? {unknown: true} : {}
+  }
+
+  /** The policy store in force at `ms`: with a history, its version then (none: unknown); else today's. */
+  private stateAt(ms: number): PolicyState | undefined {
+    if (!this.history) return this.state
+    const v = versionAt(this.history.versions, ms)
+    return v && {version: 1, nextIdentity: 0, ...v.state}
+  }
+
   private nameNow(e: FlowEvent): Flow {
-    const byIp = (ip: string) => this.pods.find((p) => p.ip === ip)
-    const [sp, dp] = [byIp(e.src), byIp(e.dst)]
-    const end = (ip: string, port: number, p?: PolicyPod): FlowEnd => {
-      if (!p) return {ip, port}
-      const identity = this.state?.identities[labelsKey(p.labels)]
+    const ms = this.wallOffsetMs + Number(e.tsNs / 1_000_000n)
+    const [sa, da] = [this.podAt(e.src, ms), this.podAt(e.dst, ms)]
+    const [sp, dp] = [sa.pod, da.pod]
+    const state = this.stateAt(ms)
+    const end = (ip: string, port: number, at: PodAt): FlowEnd => {
+      const p = at.pod
+      if (!p) return at.unknown ? {ip, port, podUnknown: true} : {ip, port}
+      const identity = state?.identities[labelsKey(p.labels)]
       return identity ? {ip, port, pod: p.name, labels: p.labels, identity} : {ip, port, pod: p.name, labels: p.labels}
     }
+    const check = sa.check ?? da.check
     const flow: Flow = {
-      time: new Date(this.wallOffsetMs + Number(e.tsNs / 1_000_000n)).toISOString(),
+      time: new Date(ms).toISOString(),
       verdict: e.verdict,
       reason: e.reason.name,
       reasonText: e.reason.text,
@@ -164,17 +291,25 @@ export class FlowNamer {
       program: (this.sources.programs ?? LAB4_PROGRAMS)[e.direction],
       proto: e.proto,
       tcpFlags: e.tcpFlags,
-      src: end(e.src, e.sport, sp),
-      dst: end(e.dst, e.dport, dp),
+      src: end(e.src, e.sport, sa),
+      dst: end(e.dst, e.dport, da),
       ifindex: e.ifindex,
       interface: this.links.get(e.ifindex),
+      ...(check ? {check} : {}),
     }
-    return {...flow, ...this.decision(e, sp, dp)}
+    if (check) return DECIDED.has(e.reason.name) ? {...flow, policy: CHECK_RULES} : flow
+    // With a history and no version of the store at the flow's time, the rule is not known: say so.
+    if (this.history && !state) return DECIDED.has(e.reason.name) ? {...flow, policy: NO_POLICY_RECORD} : flow
+    return {...flow, ...this.decision(e, state, sp, dp)}
   }
 
-  /** Which rule or policy decided, from the reason and the stored rules and policies. */
-  private decision(e: FlowEvent, src?: PolicyPod, dst?: PolicyPod): Pick<Flow, 'policy' | 'nearMiss'> {
-    const s = this.state
+  /** Which rule or policy decided, from the reason and the rules and policies stored at the time. */
+  private decision(
+    e: FlowEvent,
+    s: PolicyState | undefined,
+    src?: PolicyPod,
+    dst?: PolicyPod,
+  ): Pick<Flow, 'policy' | 'nearMiss'> {
     if (!s) return {}
     const policies = Object.values(s.policies).map((p) => p.spec)
     const selecting = dst ? policies.filter((p) => matches(p.podSelector, dst.labels)) : []

@@ -1,4 +1,5 @@
 import {REASON_NAMES, type FlowFilter} from './flow-filter.js'
+import {UserError} from '../host/errors.js'
 
 // The projector page's filters, from its URL: the names Hubble gives them (from-pod, to-pod, port,
 // protocol, verdict, since) and observe's own (pod, reason). /?from-pod=sleep&verdict=dropped shows
@@ -81,4 +82,26 @@ export function describeFlowQuery(query: URLSearchParams): string {
     .filter(([, v]) => v.trim() !== '')
     .map(([k, v]) => `${k}=${v.trim()}`)
     .join(' ')
+}
+
+/** observe's --since, as the page's `since` takes it (ms since the epoch); what does not parse is a usage error saying why. */
+export function sinceFlag(text: string, now = Date.now()): number {
+  try {
+    const since = parseFlowQuery(new URLSearchParams({since: text}), now).since
+    if (since === undefined) throw new FlowQueryError(`since: "${text}" is empty`)
+    return since
+  } catch (err) {
+    if (err instanceof FlowQueryError) throw new UserError(`--${err.message}`, {hint: 'e.g. --since 5m'})
+    throw err
+  }
+}
+
+/** observe's filter flags as a filter (--since parsed as above). */
+export function observeFilter(flags: {pod?: string; verdict?: string; reason?: string; since?: string}): FlowFilter {
+  return {
+    pod: flags.pod,
+    verdict: flags.verdict as FlowFilter['verdict'],
+    reason: flags.reason,
+    ...(flags.since === undefined ? {} : {since: sinceFlag(flags.since)}),
+  }
 }

@@ -71,6 +71,11 @@ export class KernelObservation {
     return this.inner?.lost() ?? 0n
   }
 
+  /** Flows of check runs' pods left out (without --checks). */
+  hiddenChecks(): number {
+    return this.inner?.hiddenChecks ?? 0
+  }
+
   /** The programs' history (the kernel's drops have none: they are shown from now on). */
   async readHistory(last: number): Promise<Flow[]> {
     return this.inner ? this.inner.readHistory(last) : []

@@ -9,6 +9,7 @@ import {loggedEvents} from './flow-log.js'
 import {flowMatches, type FlowFilter} from './flow-filter.js'
 import {FlowNamer, NODE_PROGRAMS, type Flow} from './flow-names.js'
 import {startFlowWebServer, type FlowWebServer} from './web.js'
+import {readNamingHistory} from './flow-history.js'
 import {readTopology} from '../topology/topology.js'
 
 // One `observe` run: lab 4's flows (or a lab 5 node's), named and filtered. First the history
@@ -25,12 +26,16 @@ export interface ObservationOptions {
   onFlow: (f: Flow) => void
   /** What the reader has to say: a reload followed, lost events, skipped records. */
   onNotice: (message: string) => void
+  /** Show the flows of check runs' own pods too (--checks); by default they are counted and hidden. */
+  checks?: boolean
 }
 
 export class Observation {
   /** The flows that matched before going live (the history), oldest first. */
   readonly history: Flow[] = []
   private live = false
+  /** Flows of check runs' pods left out (without --checks). */
+  hiddenChecks = 0
   private nodeLinks = new Map<number, string>()
   private readonly namer: FlowNamer
   private feed!: FlowFeed
@@ -46,6 +51,8 @@ export class Observation {
     this.namer = new FlowNamer({
       pods: () => pods.list(),
       policyState: () => store.read(),
+      // Each flow is named with the pods and the policy store of its own time.
+      history: () => readNamingHistory(store.history),
       ...(node ? {links: () => this.nodeLinks, programs: NODE_PROGRAMS} : {}),
     })
   }
@@ -132,6 +139,7 @@ export class Observation {
   private take(e: FlowEvent): void {
     const f = this.namer.name(e)
     if (!flowMatches(f, this.opts.filter)) return
+    if (f.check && !this.opts.checks) return void this.hiddenChecks++
     if (!this.live) return void this.history.push(f)
     this.opts.onFlow(f)
     this.web?.publish(f)

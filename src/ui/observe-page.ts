@@ -25,6 +25,7 @@ button,input,select{font:inherit;font-size:.85em}
 #topology{display:flex;flex-wrap:wrap;gap:.3em .6em;font-size:.8em;max-height:4.4em;overflow:auto;margin:.2em 0 .4em}
 .bridge{display:flex;flex-wrap:wrap;gap:.3em;align-items:center;border:2px solid #446;border-radius:6px;padding:.1em .4em;background:#fff}
 .pod{border:1px solid #aaa;border-radius:4px;padding:0 .4em;background:#f4f7ff}
+.check{color:#8a2be2;font-weight:bold}
 .prog{font-size:.8em;color:#642}
 table{border-collapse:collapse;width:100%;background:#fff;font-family:ui-monospace,monospace;font-size:19px}
 th{font-family:system-ui,sans-serif;font-size:17px;background:#eee;position:sticky;top:0}
@@ -84,7 +85,7 @@ topology(); setInterval(topology, 5000)
 const newRows = (${flowRows.toString()})
 let model = newRows()
 const hhmmss = (iso) => iso.slice(11, 19)
-const endText = (e, mixed) => (e.pod || e.ip) + (e.port && !mixed ? ':' + e.port : '')
+const endText = (e, mixed) => (e.pod || (e.podUnknown ? e.ip + ' (pod unknown)' : e.ip)) + (e.port && !mixed ? ':' + e.port : '')
 /** A flow without IPv4 addresses names the pod whose veth it ran on (the server does), or the veth. */
 function ends(r) {
   const f = r.received || r.sent
@@ -92,7 +93,7 @@ function ends(r) {
   const where = 'on ' + (f.interface || 'ifindex ' + f.ifindex)
   return f.direction === 'from-pod' ? [f.src.pod || where, ''] : ['', f.dst.pod || where]
 }
-const because = (f) => f.reasonText + ([f.policy, f.nearMiss].filter(Boolean).length ? ' (' + [f.policy, f.nearMiss].filter(Boolean).join(': ') + ')' : '')
+const because = (f) => f.reasonText + ([f.policy, f.nearMiss, f.returned].filter(Boolean).length ? ' (' + [f.policy, f.nearMiss, f.returned].filter(Boolean).join(': ') + ')' : '')
 let names = ['xdp_prog', 'to_pod']
 function verdictCell(f, col) {
   if (!f) return el('td', 'none-v', '—')
@@ -114,7 +115,10 @@ function render() {
     const [from, to] = ends(r)
     const f = r.received || r.sent
     tr.append(r.count > 1 ? el('td', 'count', '×' + r.count + ' last ' + hhmmss(r.lastTime)) : el('td', '', hhmmss(r.lastTime)))
-    tr.append(el('td', '', from), el('td', '', to), el('td', '', f.proto + (f.tcpFlags ? ' ' + f.tcpFlags : '')))
+    // A check run's own traffic (observe --checks) says so: it is not the attendee's pods'.
+    const fromCell = el('td', '', from)
+    if (f.check) fromCell.prepend(el('span', 'check', '[check ' + f.check + '] '))
+    tr.append(fromCell, el('td', '', to), el('td', '', f.proto + (f.tcpFlags ? ' ' + f.tcpFlags : '')))
     tr.append(verdictCell(r.sent, names[0]), verdictCell(r.received, names[1]))
     // Why: the program that dropped it, else the last one that saw it; the other one's reason after it.
     const decided = r.sent && r.sent.verdict === 'DROPPED' ? r.sent : f
