@@ -141,7 +141,8 @@ const CENTRAL: Record<string, Entry> = {
   'ebpfcni solution N [--step S] [--apply --yes]': help('solution'),
   'ebpfcni status': {group: 'none', code: 0, out: /Lab 1 — The bridge CNI plugin\s+0\/4 steps/},
   'ebpfcni topology [--json]': help('topology'),
-  'ebpfcni observe [-f] [--pod P] [--verdict dropped] [--json] [--web] [--node N]': help('observe'),
+  'ebpfcni observe [-f] [--pod P] [--verdict dropped] [--since 5m] [--checks] [--json] [--web] [--node N]':
+    help('observe'),
   'ebpfcni pod add|del|list|exec|probe|check': help(
     'pod add',
     'pod del',
@@ -549,6 +550,8 @@ const CENTRAL: Record<string, Entry> = {
   'ebpfcni observe --pod NAME': {group: 'lab4', run: 'observe --pod sleep', code: 0, out: /sleep/},
   'ebpfcni observe --last 100 --json': {group: 'lab4', code: 0, out: /\{"/},
   'ebpfcni observe --reason isolated --last 100': {group: 'lab4', code: 0, out: /isolated|no flows/i},
+  'ebpfcni observe --since 5m': {group: 'lab4', code: 0, out: /flow\(s\) printed/},
+  'ebpfcni observe --checks': {group: 'lab4', code: 0, out: /flow\(s\) printed/},
   'ebpfcni observe --follow': {
     group: 'lab4',
     alongside: 'pod probe sleep httpbin',

@@ -28,7 +28,14 @@ describe('observe --web: the page for a room', () => {
   const bridge = `op${id}`
   const pinDir = `/sys/fs/bpf/ebpfcni-op${id}`
   const [W, C, O] = [`web${id}`, `cli${id}`, `oth${id}`]
-  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  // Install targets of its own: reset --all would otherwise find the machine's 10-ebpfcni.conf and
+  // remove its bridge and veths, which belong to whoever else uses this machine.
+  const env = {
+    EBPFCNI_STATE_DIR: t.dir,
+    CI: 'true',
+    EBPFCNI_CNI_BIN_DIR: join(t.dir, 'bin'),
+    EBPFCNI_CNI_CONF_DIR: join(t.dir, 'net.d'),
+  }
   const cli = cliRunner(env)
   let before: Awaited<ReturnType<typeof hostSnapshot>>
   let observe: ResultPromise | undefined
@@ -292,6 +299,54 @@ describe('observe --web: the page for a room', () => {
     expect(refused.status).toBe(400)
     await page.close()
   }, 90_000)
+
+  it('a deny written over an allow policy, then removed: every DROPPED row names what decided it then, also after a restart', async () => {
+    // The allow policy web-from-client-80 is applied; `policy deny` client web, probes, `policy remove`.
+    const policyRun = (args: string[]) => cli(['policy', ...args, '--pin-dir', pinDir])
+    const since = new Date().toISOString()
+    expect((await policyRun(['deny', C, W])).exitCode).toBe(0)
+    try {
+      for (let i = 0; i < 2; i++) await probe(C, false)
+      await probe(O, false)
+    } finally {
+      expect((await policyRun(['remove', C, W])).exitCode).toBe(0)
+    }
+    await probe(C, true)
+    await probe(O, false)
+    const isolatedWhy = `isolated, no rule allows it (policy web-from-client-80: allows app=client only; the sender ${O} has app=other)`
+    const deniedWhy = `denied by a rule for every port (rule deny ${C} → ${W})`
+    /** The name beside every DROPPED row since the deny: the rule for client's, the policy for other's. */
+    const checkDropped = async (page: Page) => {
+      const dropped = (await rowsOf(page)).filter((r) => r.cls === 'DROPPED')
+      const fromC = dropped.filter((r) => r.cells[1].startsWith(C))
+      const fromO = dropped.filter((r) => r.cells[1].startsWith(O) && r.cells[2].startsWith(W))
+      expect(fromC.length, JSON.stringify(dropped)).toBeGreaterThan(0)
+      expect(fromO.length, JSON.stringify(dropped)).toBeGreaterThan(0)
+      for (const r of fromC) {
+        expect(r.cells[4], JSON.stringify(r)).toBe('DROPPED') // at the source: the deny is xdp_prog's
+        expect(r.cells[6], JSON.stringify(r)).toMatch(new RegExp(`^${deniedWhy.replace(/[()]/g, '\\$&')}`))
+        expect(r.cells[6]).not.toMatch(/web-from-client-80/)
+      }
+      for (const r of fromO)
+        expect(r.cells[6], JSON.stringify(r)).toMatch(new RegExp(`^${isolatedWhy.replace(/[()]/g, '\\$&')}`))
+      return dropped.length
+    }
+    const query = `?since=${encodeURIComponent(since)}&verdict=dropped`
+    const {page} = await open(query)
+    await page.waitForSelector('#status:text("live")')
+    await until('the denied rows', async () => (await rowsOf(page)).some((r) => r.cells[1].startsWith(C)))
+    await checkDropped(page)
+    // observe restarted after the rule is gone: the earlier rows are named again from the history, and keep their names.
+    observe!.kill('SIGINT')
+    expect((await observe!).exitCode).toBe(130)
+    expect(await serve(['--port', new URL(url).port, '--last', '500'])).toBe(url)
+    const again = await open(query)
+    await again.page.waitForSelector('#status:text("live")')
+    await until('the history on the page', async () => (await rowsOf(again.page)).some((r) => r.cells[1].startsWith(C)))
+    await new Promise((r) => setTimeout(r, 1000)) // past the wait for a to_pod partner
+    expect(await checkDropped(again.page)).toBeGreaterThan(0)
+    await Promise.all([page.close(), again.page.close()])
+  }, 120_000)
 
   it('a second page on the same port exits 2 with --port N as the fix, not 70', async () => {
     const busy = await cli(['observe', '--pin-dir', pinDir, '--web', '--port', new URL(url).port])

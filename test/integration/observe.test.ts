@@ -1,9 +1,10 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
-import {existsSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
+import {nodeBinDir} from '../helpers/lab-harness.js'
 import {prepareObserveNode} from '../helpers/policy-node.js'
 import {objGet, testRun} from '../../src/bpf/object.js'
 import {closeFd} from '../../src/bpf/ffi.js'
@@ -23,7 +24,14 @@ describe('ebpfcni observe: flow events from the datapath', () => {
   const oddPinDir = `/sys/fs/bpf/ebpfcni-obx${id}`
   // Pod names are netns names: unique, so a learner's own pods on the machine are never touched.
   const [W, C, O] = [`web${id}`, `cli${id}`, `oth${id}`]
-  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  // Install targets of its own: reset --all would otherwise find the machine's 10-ebpfcni.conf and
+  // remove its bridge and veths, which belong to whoever else uses this machine.
+  const env = {
+    EBPFCNI_STATE_DIR: t.dir,
+    CI: 'true',
+    EBPFCNI_CNI_BIN_DIR: join(t.dir, 'bin'),
+    EBPFCNI_CNI_CONF_DIR: join(t.dir, 'net.d'),
+  }
   const cli = cliRunner(env)
   const running: ResultPromise[] = []
   let before: Awaited<ReturnType<typeof hostSnapshot>>
@@ -122,7 +130,11 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     })
     // The same SYN left other through xdp_prog, which passed it: both observation points are there.
     expect(flows.some((f) => f.program === 'xdp_prog' && f.verdict === 'FORWARDED' && f.src.ip === other.ip)).toBe(true)
-    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!)).toEqual({printed: expect.any(Number), lost: 0})
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!)).toEqual({
+      printed: expect.any(Number),
+      lost: 0,
+      hiddenChecks: 0,
+    })
   }, 60_000)
 
   it('allowed traffic is FORWARDED by the port rule, its replies as conntrack replies', async () => {
@@ -190,6 +202,129 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     expect(r.stderr).toMatch(/ebpfcni lab 4/)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
   })
+
+  it("a pod deleted and its address reused: the old flow keeps the old pod's name; a broken history says unknown", async () => {
+    const [OLD, NEW] = [`old${id}`, `new${id}`]
+    const ip = '10.237.0.200'
+    const add = (name: string, label: string) =>
+      cli([
+        'pod',
+        'add',
+        name,
+        '--config',
+        join(t.dir, 'net.conflist'),
+        '-l',
+        label,
+        '--workload',
+        'sleep',
+        '--args',
+        `IP=${ip}`,
+      ])
+    expect((await add(OLD, 'app=other')).exitCode).toBe(0)
+    expect((await cli(['pod', 'probe', OLD, W, '--tcp'])).exitCode).not.toBe(0)
+    expect((await cli(['pod', 'del', OLD])).exitCode).toBe(0)
+    const added = await add(NEW, 'app=client')
+    expect(added.exitCode, added.stderr).toBe(0)
+    try {
+      const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>
+      expect(pods.find((p) => p.name === NEW)?.ip).toBe(ip) // the same address, now another pod's
+      // The policy's rules follow the pods when it is applied again (no controller runs here).
+      const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
+      expect((await cli(['policy', 'apply', policy, '--pin-dir', pinDir])).exitCode).toBe(0)
+      expect((await cli(['pod', 'probe', NEW, W, '--tcp'])).exitCode).toBe(0)
+      const seen = async () => {
+        const r = await cli(['observe', '--pin-dir', pinDir, '--pod', ip, '--since', '5m', '--json'])
+        expect(r.exitCode, r.stderr).toBe(0)
+        const flows = flowsIn(r.stdout.split('\n').filter(Boolean)).filter(
+          (f) => f.src.ip === ip && f.program === 'to_pod',
+        )
+        return {
+          drops: flows.filter((f) => f.verdict === 'DROPPED'),
+          allowed: flows.filter((f) => f.reason === 'port-allowed'),
+          out: r.stdout,
+        }
+      }
+      const now = await seen()
+      expect(now.drops.length, now.out).toBeGreaterThan(0)
+      expect(now.allowed.length, now.out).toBeGreaterThan(0)
+      for (const f of now.drops) {
+        expect(f.src).toMatchObject({pod: OLD, labels: {app: 'other'}})
+        expect(f.nearMiss).toBe(`allows app=client only; the sender ${OLD} has app=other`)
+      }
+      for (const f of now.allowed) expect(f.src).toMatchObject({pod: NEW, labels: {app: 'client'}})
+      // By the old name, as typed: its flows are still found, and the line names it.
+      const line = await cli(['observe', '--pin-dir', pinDir, '--pod', OLD, '--verdict', 'dropped', '--since', '5m'])
+      expect(line.stdout).toMatch(new RegExp(`${OLD}:\\d+ -> ${W}:80 TCP SYN\\s+to_pod\\s+DROPPED`))
+      expect(line.stdout).not.toMatch(new RegExp(NEW))
+      // A broken history: the old pod's flows are unknown, never the new pod's; nothing crashes.
+      writeFileSync(join(t.dir, 'pod-history.json'), '{"version":1,"lives":[{"id":')
+      const broken = await seen()
+      expect(broken.drops.length, broken.out).toBe(now.drops.length)
+      for (const f of broken.drops) expect(f.src).toEqual({ip, port: f.src.port, podUnknown: true})
+      for (const f of broken.allowed) expect(f.src.pod).toBe(NEW) // today's pod, from its creation on
+      const words = await cli(['observe', '--pin-dir', pinDir, '--pod', ip, '--verdict', 'dropped', '--since', '5m'])
+      expect(words.stdout).toMatch(/10\.237\.0\.200\(pod unknown\):\d+ -> /)
+    } finally {
+      await cli(['pod', 'del', NEW])
+    }
+  }, 120_000)
+
+  it("a check run's own traffic is marked with the check and hidden by default; --checks shows it", async () => {
+    // `ebpfcni check 4 --step deny` as typed, on a bridge, subnet and pin folder of its own.
+    const ws = join(t.dir, 'ws-check')
+    const checkPin = `/sys/fs/bpf/ebpfcni-obk${id}`
+    const env4 = {...env, EBPFCNI_CNI_BIN_DIR: join(t.dir, 'kbin'), EBPFCNI_CNI_CONF_DIR: join(t.dir, 'knet.d')}
+    nodeBinDir(join(t.dir, 'kbin'))
+    mkdirSync(ws, {recursive: true})
+    copyFileSync(join(repoRoot, 'labs/02-ebpf-basics/solution/ebpfcni'), join(ws, 'ebpfcni'))
+    chmodSync(join(ws, 'ebpfcni'), 0o755)
+    copyFileSync(join(repoRoot, 'labs/04-security-policy/solution/deny/ebpfcni.bpf.c'), join(ws, 'ebpfcni.bpf.c'))
+    const config = {
+      cniVersion: '1.0.0',
+      type: 'ebpfcni',
+      name: `ebpfcni-k${id}`,
+      bridge: `obk${id}`,
+      podcidr: '10.238.0.0/24',
+      dataDir: join(t.dir, 'kipam'),
+      xdpPin: join(checkPin, 'xdp_prog'),
+    }
+    writeFileSync(join(ws, '10-ebpfcni.conf'), JSON.stringify(config))
+    try {
+      const run = cliRunner(env4, 180_000)
+      const checked = await run(['check', '4', '--step', 'deny', '--workspace', ws, '--json'])
+      const report = JSON.parse(checked.stdout) as {checks: Array<{id: string; status: string}>}
+      expect(report.checks.find((c) => c.id === 'policy.deny-drops')?.status, checked.stdout).toBe('pass')
+      const hidden = await cli(['observe', '--pin-dir', checkPin, '--since', '10m', '--json'])
+      expect(hidden.exitCode, hidden.stderr).toBe(0)
+      const lines = hidden.stdout.trim().split('\n')
+      const summary = JSON.parse(lines.at(-1)!) as {printed: number; hiddenChecks: number}
+      expect(summary.hiddenChecks, hidden.stdout).toBeGreaterThan(0)
+      expect(flowsIn(lines).filter((f) => f.check)).toEqual([])
+      const words = await cli(['observe', '--pin-dir', checkPin, '--since', '10m'])
+      expect(words.stderr).toMatch(/\d+ flow\(s\) of check runs' own pods hidden: --checks shows them/)
+      const shown = await cli(['observe', '--pin-dir', checkPin, '--since', '10m', '--checks', '--json'])
+      const flows = flowsIn(shown.stdout.split('\n').filter(Boolean))
+      expect(flows.length).toBe(summary.hiddenChecks + summary.printed)
+      const marked = flows.filter((f) => f.check)
+      expect(marked.length).toBe(summary.hiddenChecks)
+      for (const f of marked) expect(f.check).toMatch(/^4\/(policy|bpf)\.[a-z-]+$/)
+      // The deny the check proved is there, marked with that check, and credited to the check's own rules.
+      expect(
+        marked.some((f) => f.verdict === 'DROPPED' && f.reason === 'denied' && f.check === '4/policy.deny-drops'),
+        shown.stdout,
+      ).toBe(true)
+      expect(marked.filter((f) => f.verdict === 'DROPPED').every((f) => !f.policy?.startsWith('policy '))).toBe(true)
+      const mark = await cli(['observe', '--pin-dir', checkPin, '--since', '10m', '--checks', '--verdict', 'dropped'])
+      expect(mark.stdout).toMatch(/\[check 4\/policy\.deny-drops\] \S+:\d+ -> \S+/)
+      // A --since that is no moment is a usage error that says what it takes.
+      const bad = await cli(['observe', '--pin-dir', checkPin, '--since', 'yesterday'])
+      expect(bad.exitCode).toBe(2)
+      expect(bad.stderr).toMatch(/--since: "yesterday" is neither a duration \(30s, 5m, 1h30m\) nor a date/)
+    } finally {
+      await deleteLinkQuietly(`obk${id}`)
+      rmSync(checkPin, {recursive: true, force: true})
+    }
+  }, 240_000)
 
   // Last of the flow tests: after it, the pods' programs still write to the ring the reload unpinned.
   it('a reload that pins a new ring is followed, with a notice', async () => {
