@@ -13,7 +13,11 @@ export const policyStateDiscoverer: Discoverer = async () => {
       description: `forget the policy state in ${path} (${what})`,
       kind: 'file',
       entryIds: [],
-      perform: async () => rmSync(path, {force: true}),
+      perform: async () => {
+        // From now on the store is empty: flows after the reset are not named with the rules before it.
+        new PolicyStore(path).history.record({rules: [], policies: {}, identities: {}})
+        rmSync(path, {force: true})
+      },
     },
   ]
 }

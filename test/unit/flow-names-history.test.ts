@@ -18,6 +18,7 @@ import {Ledger} from '../../src/host/ledger.js'
 import {runInCheck} from '../../src/host/check-scope.js'
 import {PolicyStore, type PolicyState} from '../../src/policy/store.js'
 import type {PolicyVersion} from '../../src/policy/history.js'
+import {policyStateDiscoverer} from '../../labs/04-security-policy/reset.js'
 
 // A flow is named with what was true when it happened: the pod that held each address then, and
 // the policy store's version then. Where no record covers that moment, "unknown", never today's
@@ -152,6 +153,26 @@ describe('the history files', () => {
     expect(versions.map((v) => v.state.rules.length)).toEqual([1, 0])
     expect(versions[0].at).toBeLessThanOrEqual(versions[1].at)
     expect(JSON.parse(readFileSync(join(dir, 'policy-history.json'), 'utf8')).version).toBe(1)
+  })
+
+  it('reset forgets the policy state from its moment on: later flows are not named with the rules before it', async () => {
+    const saved = process.env.EBPFCNI_STATE_DIR
+    process.env.EBPFCNI_STATE_DIR = dir
+    try {
+      const store = new PolicyStore()
+      store.setRule({from: 'sleep', to: 'httpbin', verdict: 'deny'})
+      await new Promise((r) => setTimeout(r, 20)) // the rule's moment, then the reset's
+      for (const a of await policyStateDiscoverer()) await a.perform()
+      const versions = store.history.read()
+      expect(versions.map((v) => v.state.rules.length)).toEqual([1, 0])
+      const pods = [life({name: 'httpbin', ip: '10.0.0.2', from: T}), life({name: 'sleep', ip: '10.0.0.3', from: T})]
+      const n = namer({lives: pods, versions})
+      expect(n.name(ev(versions[1].at + 1000, '10.0.0.3', '10.0.0.2', DENIED)).policy).toBe(UNKNOWN_RULE)
+      expect(n.name(ev(versions[0].at + 5, '10.0.0.3', '10.0.0.2', DENIED)).policy).toBe('rule deny sleep → httpbin')
+    } finally {
+      if (saved === undefined) delete process.env.EBPFCNI_STATE_DIR
+      else process.env.EBPFCNI_STATE_DIR = saved
+    }
   })
 
   it('a corrupt or missing history is no history: the flow is "unknown", and nothing throws', () => {
