@@ -104,8 +104,8 @@ export class Ledger {
   /** Drop every entry matching pred, in one locked read-modify-write. */
   forgetWhere(pred: (e: LedgerEntry) => boolean): void {
     const gone = this.file.mutate((f) => {
-      const removed = f.entries.filter((e) => pred(e))
-      f.entries = f.entries.filter((e) => !pred(e))
+      const removed: LedgerEntry[] = []
+      f.entries = f.entries.filter((e) => !(pred(e) && removed.push(e)))
       return removed
     })
     const pods = gone.filter((e) => e.kind === 'pod').map((e) => e.id)
