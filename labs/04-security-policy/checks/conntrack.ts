@@ -3,6 +3,11 @@ import type {Lab4Context} from '../context.js'
 import {ipv4Tcp, ipv4Udp} from '#bpf/frames.js'
 import {sendUdp, tcpConnect} from '#net/probes.js'
 import {ipv4Key} from '#bpf/counters.js'
+import {MAP_TYPE, mapInfo, mapTypeName, type MapInfo} from '#bpf/map-ops.js'
+import {objGet} from '#bpf/object.js'
+import {closeFd} from '#bpf/ffi.js'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {type PolicySpec} from '#policy/networkpolicy.js'
 import {type PolicyPod} from '#policy/resolve.js'
 import {
@@ -17,6 +22,18 @@ import {
   linkLocal,
   UDP_PROBES,
 } from './shared.js'
+
+/** The pinned conntrack map's type and size, when it is pinned. */
+function conntrackInfo(ctx: Lab4Context): MapInfo | undefined {
+  const pin = join(ctx.pinned.pinDir(), 'conntrack')
+  if (!existsSync(pin)) return undefined
+  const fd = objGet(pin)
+  try {
+    return mapInfo(fd)
+  } finally {
+    closeFd(fd)
+  }
+}
 
 /**
  * Step conntrack's checks: replies come back through the flow the pod opened, and nothing else
@@ -72,6 +89,13 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
             : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
         )
+        // The step's rule a few frames cannot show: a full HASH refuses new flows, an LRU evicts the oldest.
+        const info = conntrackInfo(ctx)
+        if (info && info.type !== MAP_TYPE.LRU_HASH)
+          fail(
+            `conntrack is a ${mapTypeName(info.type)} of ${info.maxEntries} entries: once full, bpf_map_update_elem fails for every new flow, which is then never recorded, and its replies are dropped`,
+            'declare conntrack as BPF_MAP_TYPE_LRU_HASH (65536 entries): when full, it evicts the least recently used flow instead of refusing the new one',
+          )
         return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
       })
     },

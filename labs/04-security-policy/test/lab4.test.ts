@@ -154,6 +154,10 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
       const report = await check(workspace(m.name, applyEdits(PROGRAMS[m.base], m.edits)), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      // The first check to fail is the one for this mistake: an earlier one would send the learner elsewhere.
+      expect(report.checks.find((c) => c.status === 'fail')?.id, JSON.stringify(report.checks, null, 1)).toBe(
+        m.firstFails ?? m.failsCheck,
+      )
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       if (m.message) expect(target!.message).toMatch(m.message)
