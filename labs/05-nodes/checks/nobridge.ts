@@ -96,7 +96,13 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       const key = Buffer.concat([ipv4Key(from.ip), ipv4Key(to.ip)])
       try {
         mapUpdate(fd, key, u32(VERDICT.deny))
-        const denied = await connect()
+        // A short try first: when node a's from_pod reports dropping this SYN, its fate is proven
+        // without waiting; otherwise (no report, or no ring) the full wait decides.
+        const quick = await nodeFlowsDuring(c, c.a, () => tcpConnect(from.netnsPath, to.ip, 80, 0.5))
+        const synDropped = (quick.flows ?? []).some(
+          (f) => f.src === from.ip && f.dst === to.ip && f.proto === 'TCP' && f.verdict === 'DROPPED',
+        )
+        const denied = quick.result.ok || synDropped ? quick.result : await connect()
         mapDelete(fd, key)
         const after = await connect()
         if (denied.ok)
