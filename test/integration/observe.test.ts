@@ -326,6 +326,50 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     }
   }, 240_000)
 
+  it('to_pod reporting DROPPED but returning XDP_DROP (1): the answer that proves the SYN went on says what to_pod returned', async () => {
+    // Lab 4's reference with the shared drop() trap: tc_drop() emits DROPPED, then returns XDP_DROP.
+    const source = readFileSync(join(repoRoot, 'labs/04-security-policy/solution/networkpolicy/ebpfcni.bpf.c'), 'utf8')
+    const trap = source.replace(
+      '\temit_tc(skb, FLOW_DROPPED, reason);\n\treturn TC_ACT_SHOT;',
+      '\temit_tc(skb, FLOW_DROPPED, reason);\n\treturn XDP_DROP;',
+    )
+    expect(trap).not.toBe(source)
+    writeFileSync(join(t.dir, 'trap.bpf.c'), trap)
+    const policy = join(repoRoot, 'test/fixtures/policies/web-from-client-80.yaml')
+    const load = async (object: string) => {
+      const r = await cli(['bpf', 'load', object, '--pin-dir', pinDir, '--replace'])
+      expect(r.exitCode, r.stderr).toBe(0)
+      // The pods keep the program they have until the policy layer attaches the new one.
+      expect((await cli(['policy', 'apply', policy, '--pin-dir', pinDir])).exitCode).toBe(0)
+    }
+    const built = await cli(['bpf', 'build', join(t.dir, 'trap.bpf.c'), '-o', join(t.dir, 'trap.o')])
+    expect(built.exitCode, built.stdout + built.stderr).toBe(0)
+    await load(join(t.dir, 'trap.o'))
+    try {
+      // other is isolated from web:80, yet the probe goes through: to_pod's "drop" is no drop.
+      expect((await cli(['pod', 'probe', O, W, '--tcp'])).exitCode).toBe(0)
+      const r = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--since', '1m', '--json'])
+      const flows = flowsIn(r.stdout.split('\n').filter(Boolean))
+      const syn = flows.find((f) => deniedDrop(f) && f.tcpFlags === 'SYN')
+      expect(syn, r.stdout).toBeDefined()
+      const answer = flows.find((f) => f.program === 'xdp_prog' && f.src.pod === W && f.tcpFlags === 'SYN ACK')
+      expect(answer?.returned, r.stdout).toMatch(
+        /^to_pod reported DROPPED for this connection's SYN, and its pod answered it: to_pod returned something other than TC_ACT_SHOT \(XDP_DROP is 1, TC_ACT_RECLASSIFY, which cls_bpf treats as unspecified and goes on\)$/,
+      )
+      // The conntrack replies that follow carry it too, not a bare "reply to a flow the pod opened".
+      const replies = flows.filter((f) => f.program === 'to_pod' && f.src.pod === O && f.reason === 'ct-reply')
+      expect(replies.length, r.stdout).toBeGreaterThan(0)
+      for (const f of replies) expect(f.returned).toBe(answer!.returned)
+      const line = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--since', '1m', '--reason', 'ct-reply'])
+      expect(line.stdout).toMatch(/reply to a flow the pod opened \(to_pod reported DROPPED for this connection's SYN/)
+      // An honest drop says nothing more: the denied probes of the tests before.
+      expect(flows.filter((f) => deniedDrop(f) && f.returned)).toEqual([])
+    } finally {
+      await load(lab4Object)
+    }
+    expect((await cli(['pod', 'probe', O, W, '--tcp'])).exitCode).not.toBe(0) // the real drop is back
+  }, 120_000)
+
   // Last of the flow tests: after it, the pods' programs still write to the ring the reload unpinned.
   it('a reload that pins a new ring is followed, with a notice', async () => {
     const o = observeBg(['--follow', '--json'])
