@@ -52,10 +52,11 @@ export function parseClangDiagnostics(stderr: string): Diagnostic[] {
   return out
 }
 
-/** clang -O2 -g -target bpf with the include paths the labs need; BTF comes with -g. */
+/** clang -O2 -g -target bpf with the include paths the labs need; BTF comes with -g. extraArgs go before -c. */
 export async function buildBpf(
   source: string,
   object = join(dirname(source), `${basename(source, '.c')}.o`),
+  extraArgs: string[] = [],
 ): Promise<BuildResult> {
   if (!existsSync(source))
     return {ok: false, object, diagnostics: [], errors: 1, warnings: 0, problem: `${source} does not exist`}
@@ -68,6 +69,7 @@ export async function buildBpf(
     '-Wall',
     ...bpfIncludeArgs(),
     `-I${join(packageRoot(), 'bpf')}`,
+    ...extraArgs,
     '-c',
     source,
     '-o',
@@ -100,6 +102,16 @@ export async function buildBpf(
           ? 'clang took longer than 60 s'
           : r.stderr.trim().split('\n').slice(-3).join(' | '),
   }
+}
+
+/**
+ * The same source built with every `XDP_PASS` telling which line returned it (bpf/tool/verdict-probe.h):
+ * clang can no longer drop a header read whose value only chose between two `return XDP_PASS;`, so the
+ * verifier sees every read the source makes. The line of the last return is in the global
+ * `ebpfcni_verdict_line` (the object's .bss).
+ */
+export function buildVerdictProbe(source: string, object: string): Promise<BuildResult> {
+  return buildBpf(source, object, ['-include', join(packageRoot(), 'bpf', 'tool', 'verdict-probe.h')])
 }
 
 /**

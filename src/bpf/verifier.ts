@@ -9,13 +9,52 @@ export interface VerifierReport {
   source?: {file: string; line: number; text: string}
   /** What went wrong and how to fix it, for the common cases. */
   explanation?: string
+  /** The index of the instruction the verifier refused (as in the log's `N: (op) …` lines). */
+  insn?: number
 }
 
+/** Where a frame's bytes lie, assuming no VLAN tag and a 20-byte IPv4 header: offsets named for the learner. */
+const HEADERS: Array<[end: number, name: string]> = [
+  [14, 'the Ethernet header'],
+  [34, 'the IPv4 header'],
+  [Infinity, 'the TCP/UDP header'],
+]
+const headerAt = (off: number): string => HEADERS.find(([end]) => off < end)![1]
+const proven = (r: number): string =>
+  r <= 0
+    ? 'no byte of the frame'
+    : r === 14
+      ? 'only the Ethernet header (14 bytes)'
+      : r === 34
+        ? 'the Ethernet and IPv4 headers (34 bytes)'
+        : `the first ${r} bytes`
+
+/** The pointer a source line reads through (`x->field`), on the read side of an assignment. */
+export function readPointer(sourceText: string | undefined): string | undefined {
+  if (!sourceText) return undefined
+  const assign = /[^=!<>]=[^=]/.exec(sourceText)
+  const readSide = assign ? sourceText.slice(assign.index + 2) : sourceText
+  return (/\b([A-Za-z_]\w*)\s*->/.exec(readSide) ?? /\b([A-Za-z_]\w*)\s*->/.exec(sourceText))?.[1]
+}
+
+/**
+ * A packet read the verifier could not prove inside the frame, explained from what it saw: which
+ * header the read falls in (its offset), what was proven (`r=`), and the pointer the source line reads.
+ */
+export function explainPacketAccess(tail: string, sourceText?: string): string {
+  const m = /invalid access to packet, off=(\d+) size=(\d+).*?\br=(\d+)/.exec(tail)
+  const ptr = readPointer(sourceText)
+  const check = ptr
+    ? `\`if ((void *)(${ptr} + 1) > data_end) return XDP_PASS;\` before this read of ${ptr}->`
+    : 'a bounds check before this read, e.g. `if ((void *)(hdr + 1) > data_end) return XDP_PASS;` for a pointer hdr to that header'
+  if (!m) return `Packet access without a bounds check the verifier can see: add ${check}.`
+  const [off, size, r] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  return `This line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} inside the frame: add ${check}.`
+}
+
+const PACKET_ACCESS = /invalid access to packet|R\d+ offset is outside of the packet/
+
 const EXPLANATIONS: Array<[RegExp, string]> = [
-  [
-    /invalid access to packet|R\d+ offset is outside of the packet/,
-    'Packet access without a bounds check: before reading a header, prove to the verifier it lies inside the frame, e.g. `if ((void *)(eth + 1) > data_end) return XDP_PASS;` — then read eth->h_proto.',
-  ],
   [
     /back-edge|unbounded loop|infinite loop detected|loop is not bounded/,
     'A loop the verifier cannot prove finishes: give it a constant bound (`for (int i = 0; i < 16; i++)`), or use bpf_loop().',
@@ -66,6 +105,13 @@ export function explainVerifierLog(log: string): VerifierReport {
     }
   }
   const tail = lines.slice(Math.max(0, upTo - 8), upTo).join('\n')
-  const explanation = EXPLANATIONS.find(([re]) => re.test(tail))?.[1]
-  return {lastLines, source, explanation}
+  const explanation = PACKET_ACCESS.test(tail)
+    ? explainPacketAccess(tail, source?.text)
+    : EXPLANATIONS.find(([re]) => re.test(tail))?.[1]
+  let insn: number | undefined
+  for (let i = upTo - 1; i >= 0 && insn === undefined; i--) {
+    const m = /^(\d+): \(/.exec(lines[i])
+    if (m) insn = Number(m[1])
+  }
+  return {lastLines, source, explanation, insn}
 }
