@@ -1,8 +1,9 @@
-import {existsSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readFileSync} from 'node:fs'
+import {basename, join} from 'node:path'
 import {lab1Context, type Lab1Context, type PluginFixture, type PluginOptions} from '../01-bridge-cni/context.js'
 import type {CheckPods} from '#checks/check-pods.js'
-import {buildBpf, type BuildResult} from '#bpf/build.js'
+import {buildBpf, buildVerdictProbe, type BuildResult} from '#bpf/build.js'
+import {inlineChainInObject} from '#bpf/inline-sites.js'
 import {BpfObject, objGet, progInfo} from '#bpf/object.js'
 import {closeFd} from '#bpf/ffi.js'
 import {explainVerifierLog, type VerifierReport} from '#bpf/verifier.js'
@@ -17,7 +18,17 @@ export interface Loaded {
   fds: Map<string, number>
   /** Tag of xdp_prog as built from the current source. */
   tag?: string
-  verifier?: VerifierReport & {errno: number}
+  verifier?: VerifierReport & {errno: number; callSite?: CallSite}
+}
+
+/** A refusal inside a provided header, traced back to the learner's call (DWARF's inlined calls). */
+export interface CallSite {
+  /** The learner's file and line of the outermost call, and that line's text. */
+  file: string
+  line: number
+  text: string
+  /** The inlined functions from that call to the refused line, outermost first. */
+  through: string[]
 }
 
 /**
@@ -26,6 +37,8 @@ export interface Loaded {
  */
 export class ProgramFixture {
   private obj?: BpfObject
+  /** The learner's program file, as clang and the verifier name it. */
+  readonly fileName = PROGRAM_FILES.program
 
   constructor(
     readonly pods: CheckPods,
@@ -54,11 +67,54 @@ export class ProgramFixture {
       if (!b.ok) throw new CheckSkip('needs a program that compiles (bpf.compiles)')
       this.obj = BpfObject.open(b.object)
       const r = this.obj.load()
-      if (!r.ok) return {ok: false, fds: new Map(), verifier: {...explainVerifierLog(r.log), errno: r.errno}}
+      if (!r.ok) {
+        const v = explainVerifierLog(r.log)
+        return {ok: false, fds: new Map(), verifier: {...v, errno: r.errno, callSite: await this.callSite(b.object, v)}}
+      }
       const fds = new Map(this.obj.programs().map((p) => [p.name, p.fd] as const))
       const fd = fds.get('xdp_prog')
       return {ok: true, fds, tag: fd === undefined ? undefined : progInfo(fd).tag}
     })
+  }
+
+  /**
+   * The program built with every XDP_PASS recording its line (buildVerdictProbe) and loaded, to see
+   * the header reads clang drops from the real build when all their paths return XDP_PASS. Undefined
+   * when the probe build does not compile (XDP_PASS used where a constant is needed): nothing to say.
+   */
+  verdictProbe(): Promise<{ok: true} | {ok: false; verifier: VerifierReport & {errno: number}} | undefined> {
+    return this.pods.once('verdict-probe', async () => {
+      const b = await buildVerdictProbe(
+        join(this.workspace, PROGRAM_FILES.program),
+        join(this.pods.tmp, `probe-${objectOf(PROGRAM_FILES.program)}`),
+      )
+      if (!b.ok) return undefined
+      const obj = BpfObject.open(b.object)
+      try {
+        const r = obj.load()
+        return r.ok
+          ? {ok: true as const}
+          : {ok: false as const, verifier: {...explainVerifierLog(r.log), errno: r.errno}}
+      } finally {
+        obj.close()
+      }
+    })
+  }
+
+  /** When the verifier refused a line outside the learner's file: the learner's call that leads there. */
+  private async callSite(object: string, v: VerifierReport): Promise<CallSite | undefined> {
+    const mine = basename(PROGRAM_FILES.program)
+    if (!v.source || v.insn === undefined || basename(v.source.file) === mine) return undefined
+    const chain = await inlineChainInObject(object, v.insn, v.source.file)
+    const outer = chain?.[0]
+    if (!outer || basename(outer.callFile) !== mine) return undefined
+    const lines = readFileSync(join(this.workspace, PROGRAM_FILES.program), 'utf8').split('\n')
+    return {
+      file: mine,
+      line: outer.callLine,
+      text: (lines[outer.callLine - 1] ?? '').trim(),
+      through: chain.map((f) => f.fn),
+    }
   }
 
   /** The loaded xdp_prog's fd, or a skip when loading failed. */

@@ -3,6 +3,27 @@ import {type Lab2Context} from '../context.js'
 import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '#bpf/frames.js'
 import {testRun} from '#bpf/object.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
+import {diagnosticLine, explainDiagnostic} from '#bpf/diagnostics.js'
+import type {Diagnostic} from '#bpf/build.js'
+
+/** A diagnostic with the cause behind it, when clang's words have one the labs know. */
+const withCause = (d: Diagnostic): string => {
+  const cause = explainDiagnostic(d)
+  return `${diagnosticLine(d)}${cause ? ` — ${cause}` : ''}`
+}
+
+/** The packet-access refusals: what a header read without a bounds check gets. */
+const PACKET_ACCESS = /invalid access to packet|offset is outside of the packet/
+
+type FrameKind = 'ipv4' | 'not-ipv4' | 'short'
+/** What a frame that got the wrong verdict says about the program, per kind of frame. */
+const FRAME_HINTS: Record<FrameKind, string> = {
+  ipv4: 'A complete IPv4 frame got it: the return at the end of your IPv4 path decides it, and in this lab that return is XDP_PASS (the starter ends with XDP_ABORTED).',
+  'not-ipv4':
+    'Frames that are not IPv4 (ARP, IPv6) must pass: `if (eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;`.',
+  short:
+    'A frame too short for its header is passed, not aborted or dropped: the return after each bounds check is XDP_PASS.',
+}
 
 /** Step program's checks (lab.yaml orders the run). */
 export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
@@ -16,12 +37,17 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!b.ok) {
         const first = b.diagnostics.find((d) => d.severity === 'error')
         fail(
-          first
-            ? `${b.errors} error(s); first: ${first.file.split('/').pop()}:${first.line}:${first.column}: ${first.message}`
-            : (b.problem ?? 'clang failed'),
+          first ? `${b.errors} error(s); first: ${diagnosticLine(first)}` : (b.problem ?? 'clang failed'),
+          first && explainDiagnostic(first)
+            ? `${explainDiagnostic(first)}; \`ebpfcni bpf build\` shows each error with its line and a caret.`
+            : undefined,
         )
       }
-      return `compiled${b.warnings ? ` with ${b.warnings} warning(s)` : ''}`
+      const warnings = b.diagnostics.filter((d) => d.severity === 'warning')
+      // Passes: a warning is not an error. But it often names the cause of what fails next, so it is shown.
+      return warnings.length
+        ? `compiled with ${warnings.length} warning(s): ${warnings.slice(0, 2).map(withCause).join('; ')}`
+        : 'compiled'
     },
   },
   {
@@ -34,9 +60,23 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!l.ok) {
         const v = l.verifier
         if (!v) fail('the kernel refused the program, and the verifier left no log')
+        const at = v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''
+        const site = v.callSite
+        // clang's warnings on the line the refusal comes from (the learner's call when it is in a header).
+        const line = site?.line ?? v.source?.line
+        const warned = (await ctx.program.built()).diagnostics.filter(
+          (d) => d.severity === 'warning' && d.line === line && d.file.endsWith(ctx.program.fileName),
+        )
+        const warning = warned.length ? `clang warned at this line: ${warned.map(withCause).join('; ')}` : undefined
+        if (site)
+          fail(
+            `the verifier refused a line of a ready-made header${at}, reached from your call at ${site.file}:${site.line} (${site.text}) through ${site.through.join(' → ')}: ${v.lastLines.at(-1) ?? ''}`,
+            warning ??
+              `The header is not the cause: what your call at line ${site.line} passes it is. ${v.explanation ?? ''}`.trim(),
+          )
         fail(
-          `the verifier refused it${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: ${v.lastLines.at(-1) ?? ''}`,
-          v.explanation,
+          `the verifier refused it${at}: ${v.lastLines.at(-1) ?? ''}`,
+          [v.explanation, warning].filter(Boolean).join(' ') || undefined,
         )
       }
       if (!l.fds.has('xdp_prog'))
@@ -44,6 +84,16 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           `no program named xdp_prog; found: ${[...l.fds.keys()].join(', ') || 'none'}`,
           'keep the starter\'s function name: SEC("xdp") int xdp_prog(struct xdp_md *ctx)',
         )
+      // As compiled, a header read whose value only chose between two `return XDP_PASS;` is gone:
+      // the probe build tells the returns apart, and the verifier sees the read.
+      const probe = await ctx.program.verdictProbe()
+      if (probe && !probe.ok && probe.verifier.lastLines.some((x) => PACKET_ACCESS.test(x))) {
+        const v = probe.verifier
+        fail(
+          `accepted only because clang removed a header read${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: every path after it returns XDP_PASS, so its value is unused. Once two paths differ (a printk, a drop), the verifier refuses that read: ${v.lastLines.at(-1) ?? ''}`,
+          v.explanation,
+        )
+      }
       return `loaded; tag ${l.tag}`
     },
   },
@@ -54,18 +104,21 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     hint: 'Every path returns XDP_PASS in this lab: a frame too short for a header is passed, not aborted or dropped.',
     run: async (ctx) => {
       const fd = await ctx.program.programFd()
-      const frames: Array<[string, Buffer]> = [
-        ['IPv4/UDP 10.10.0.2 → 10.10.0.3', ipv4Udp('10.10.0.2', '10.10.0.3')],
-        ['ARP', arp()],
-        ['IPv6', ipv6()],
-        ['a bare 14-byte Ethernet header announcing IPv4', ethernetOnly()],
-        ['an IPv4 header cut off after 10 bytes', truncatedIpv4()],
+      const frames: Array<[string, FrameKind, Buffer]> = [
+        ['IPv4/UDP 10.10.0.2 → 10.10.0.3', 'ipv4', ipv4Udp('10.10.0.2', '10.10.0.3')],
+        ['ARP', 'not-ipv4', arp()],
+        ['IPv6', 'not-ipv4', ipv6()],
+        ['a bare 14-byte Ethernet header announcing IPv4', 'short', ethernetOnly()],
+        ['an IPv4 header cut off after 10 bytes', 'short', truncatedIpv4()],
       ]
       const wrong = frames
-        .map(([what, f]) => [what, testRun(fd, f).retval] as const)
-        .filter(([, v]) => v !== XDP_ACT.PASS)
+        .map(([what, kind, f]) => [what, kind, testRun(fd, f).retval] as const)
+        .filter(([, , v]) => v !== XDP_ACT.PASS)
       if (wrong.length)
-        fail(wrong.map(([what, v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each')
+        fail(
+          wrong.map(([what, , v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each',
+          [...new Set(wrong.map(([, kind]) => kind))].map((k) => FRAME_HINTS[k]).join(' '),
+        )
       return `${frames.length} frames, all XDP_PASS`
     },
   },

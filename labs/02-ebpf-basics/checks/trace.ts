@@ -1,4 +1,6 @@
+import {existsSync, statSync} from 'node:fs'
 import {isIPv4} from 'node:net'
+import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {pinnedProgram, type Lab2Context} from '../context.js'
 import {closeFd} from '#bpf/ffi.js'
@@ -26,6 +28,18 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
       const both = lines.filter((l) => ips(l).includes(aIp) && ips(l).includes(bIp))
       if (both.length === 0) {
+        // The same silence comes from a program never reloaded after the edit: the pods run the pin.
+        const pinned = pinnedProgram(ctx.program.xdpPin())
+        const l = await ctx.program.loaded()
+        if (pinned && l.ok && l.tag && pinned.tag !== l.tag) {
+          const src = join(ctx.program.workspace, ctx.program.fileName)
+          const obj = src.replace(/\.c$/, '.o')
+          const notBuilt = existsSync(obj) && statSync(obj).mtimeMs < statSync(src).mtimeMs
+          fail(
+            `${lines.length === 0 ? 'trace_pipe showed nothing' : `no trace line had both ${b.ip} and ${a.ip}`} while the pods talked, and the pinned program the pods run (tag ${pinned.tag}) is not the one ${ctx.program.fileName} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${ctx.program.fileName} is newer than ${ctx.program.fileName.replace(/\.c$/, '.o')})` : ''}`,
+            `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: its pods get the program pinned when they are made.`,
+          )
+        }
         const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
         fail(
           lines.length === 0

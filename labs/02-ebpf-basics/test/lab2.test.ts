@@ -13,6 +13,11 @@ const SOLUTION = {
   'ebpfcni.bpf.c': readFileSync(join(LAB, 'solution/ebpfcni.bpf.c'), 'utf8'),
   ebpfcni: readFileSync(join(LAB, 'solution/ebpfcni'), 'utf8'),
 }
+/** Step program's reference (no printk yet), for the mutants made from it. */
+const PROGRAM_SOLUTION = {
+  ...SOLUTION,
+  'ebpfcni.bpf.c': readFileSync(join(LAB, 'solution/program/ebpfcni.bpf.c'), 'utf8'),
+}
 
 describe('lab 2 checks: the solution passes, every mutant fails with the right check', () => {
   const h = labHarness(2, {tag: 'l2', subnet: '10.246.0.0/24'})
@@ -57,10 +62,15 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
 
   for (const m of LAB2_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
-      expect(SOLUTION[m.file].includes(m.find), `anchor missing: ${m.find}`).toBe(true)
-      const files = {...SOLUTION, [m.file]: SOLUTION[m.file].replace(m.find, m.replace)}
+      const base = m.base === 'program' ? PROGRAM_SOLUTION : SOLUTION
+      expect(base[m.file].includes(m.find), `anchor missing: ${m.find}`).toBe(true)
+      const files = {...base, [m.file]: base[m.file].replace(m.find, m.replace)}
       const dir =
-        m.pin === 'stale' ? await prepare(m.name, SOLUTION, 'stale', files) : await prepare(m.name, files, m.pin)
+        m.pin === 'stale'
+          ? await prepare(m.name, base, 'stale', files)
+          : m.pin === 'unreloaded'
+            ? await prepare(m.name, files, 'stale', base)
+            : await prepare(m.name, files, m.pin)
       const report = await check(dir, m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
