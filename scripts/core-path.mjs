@@ -18,7 +18,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
  */
 export const MODEL = {wordsPerMinute: 80, minutesPerLine: {bash: 0.65, c: 0.4}, minutesPerStep: 1.5}
 /** The budget the content test holds the core path to. */
-export const BUDGET = {coreLines: 75, stepLines: 15, coreMinutes: 90}
+/** coreMinutes holds both the planned (walked) core total and the model's; a step's planned minutes stay
+ * within plannedSlack of the model (lab.yaml plans walked minutes: the model plus what walkers saw). */
+export const BUDGET = {coreLines: 75, stepLines: 15, coreMinutes: 75, plannedSlack: 2}
 
 // In bash every line that starts with # is a comment (the #! line included): nobody types it.
 const isComment = (line, lang) => (lang === 'c' ? /^(\/\/|\/\*|\*|\*\/)/.test(line) : line.startsWith('#'))

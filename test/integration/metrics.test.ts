@@ -146,7 +146,7 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
       "ebpf_exporter_counter metric name should not include type 'counter'",
     ])
     for (const [file, claim] of [
-      ['labs/03-maps-monitoring/steps/02-metrics.md', /`promtool check metrics` refuses that name/],
+      ['docs/learner.md', /`promtool check metrics` refuses that name/],
       ['README.md', /`promtool check metrics` complains about `ebpf_exporter_counter`/],
     ] as const)
       expect(readFileSync(join(repoRoot, file), 'utf8'), file).toMatch(claim)

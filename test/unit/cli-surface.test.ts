@@ -176,8 +176,8 @@ describe('step texts as Markdown', () => {
     expect(raw).toEqual([])
   })
 
-  it("lab 3 step 1's table is a table on screen", () => {
-    const text = readFileSync(join(repoRoot, 'labs/03-maps-monitoring/steps/01-counter.md'), 'utf8')
+  it("a step text's table (lab 4 identity's maps) is a table on screen", () => {
+    const text = readFileSync(join(repoRoot, 'labs/04-security-policy/steps/05-identity.md'), 'utf8')
     expect(text).toMatch(/^\|.*\|$/m)
     const out = plain(() => renderMarkdown(text))
     expect(out).toMatch(/┌/)

@@ -58,12 +58,12 @@ describe('lab content', () => {
     }
   })
 
-  it('the core path fits a 90-minute session; every step is core or stretch with planned minutes', () => {
+  it('the core path is planned at 75 walked minutes or less; every step is core or stretch with planned minutes', () => {
     const core = labs
       .flatMap((l) => l.steps)
       .filter((s) => s.level === 'core')
       .reduce((n, s) => n + s.minutes, 0)
-    expect(core).toBeLessThanOrEqual(90)
+    expect(core).toBeLessThanOrEqual(BUDGET.coreMinutes)
     // A lab starts on the core path, or is a stretch lab as a whole (for a second session).
     for (const lab of labs)
       expect(
@@ -72,7 +72,7 @@ describe('lab content', () => {
       ).toBe(true)
   })
 
-  it('the core path asks for at most 75 lines (15 a step) and 90 minutes by the minutes model; lab.yaml plans what the model gives', () => {
+  it('the core path asks for at most 75 lines (15 a step) and 75 minutes by the minutes model; lab.yaml plans within 2 minutes of the model', () => {
     const m = measure()
     const core = m.rows.filter((r) => r.level === 'core')
     expect(core.filter((r) => r.lines > BUDGET.stepLines).map((r) => `${r.lab} ${r.step}: ${r.lines} lines`)).toEqual(
@@ -82,7 +82,7 @@ describe('lab content', () => {
     expect(m.core.model, 'core minutes by the model (docs/instructor.md)').toBeLessThanOrEqual(BUDGET.coreMinutes)
     expect(
       m.rows
-        .filter((r) => r.planned !== Math.max(1, Math.round(r.model)))
+        .filter((r) => Math.abs(r.planned - r.model) > BUDGET.plannedSlack)
         .map((r) => `${r.lab} ${r.step}: planned ${r.planned}, model ${r.model}`),
     ).toEqual([])
   })
