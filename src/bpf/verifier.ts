@@ -49,7 +49,7 @@ export function explainPacketAccess(tail: string, sourceText?: string): string {
     : 'a bounds check before this read, e.g. `if ((void *)(hdr + 1) > data_end) return XDP_PASS;` for a pointer hdr to that header'
   if (!m) return `Packet access without a bounds check the verifier can see: add ${check}.`
   const [off, size, r] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  return `This line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} inside the frame: add ${check}.`
+  return `Packet access without a bounds check: this line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} inside the frame: add ${check}.`
 }
 
 const PACKET_ACCESS = /invalid access to packet|R\d+ offset is outside of the packet/
