@@ -1,7 +1,10 @@
 import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {pinnedProgram, type Lab2Context} from '../context.js'
-import {PROG_TYPE} from '#bpf/object.js'
+import {objGet, PROG_TYPE, testRun} from '#bpf/object.js'
+import {closeFd} from '#bpf/ffi.js'
+import {arp, ipv4Tcp} from '#bpf/frames.js'
+import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {hostPeer, link, links} from '#net/ip.js'
 import {httpGet} from '#net/probes.js'
 import {xdpIdOn} from './shared.js'
@@ -107,7 +110,33 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const b = await ctx.plugin.podB()
       if (!b.ip) throw new CheckSkip('needs two pods')
       const r = await httpGet(b.netnsPath, `http://${a.ip}/get`)
-      if (!r.ok) fail(`sleep pod ${b.ip} → httpbin pod ${a.ip}: ${r.detail}`)
+      if (!r.ok) {
+        // What the pinned program (the one on the pods' veths) gives the frames this exchange needs.
+        const pin = ctx.program.xdpPin()
+        const verdicts: Array<[string, number]> = []
+        if (pinnedProgram(pin)) {
+          const fd = objGet(pin)
+          try {
+            verdicts.push(['ARP', testRun(fd, arp()).retval])
+            verdicts.push([`IPv4/TCP ${b.ip} → ${a.ip}:80`, testRun(fd, ipv4Tcp(b.ip, a.ip!, 80)).retval])
+          } finally {
+            closeFd(fd)
+          }
+        }
+        const wrong = verdicts.filter(([, v]) => v !== XDP_ACT.PASS)
+        fail(
+          `sleep pod ${b.ip} → httpbin pod ${a.ip}: ${r.detail}${verdicts.length ? `; in a test run the pinned program gives ${verdicts.map(([f, v]) => `${f} ${xdpVerdictName(v)}`).join(', ')}` : ''}`,
+          wrong.length
+            ? wrong
+                .map(([f, v]) =>
+                  f === 'ARP'
+                    ? `ARP gets ${xdpVerdictName(v)}: the pods cannot learn each other's MAC, so nothing flows. Pass what is not IPv4: \`if (eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;\`.`
+                    : `The pods' IPv4 gets ${xdpVerdictName(v)}: the return at the end of your IPv4 path must be XDP_PASS.`,
+                )
+                .join(' ')
+            : undefined,
+        )
+      }
       return `${b.ip} → ${a.ip} HTTP 200`
     },
   },
