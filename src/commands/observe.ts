@@ -31,7 +31,9 @@ export default class Observe extends BaseCommand {
     }),
     pod: Flags.string({description: 'Only flows from or to this pod (name or IPv4 address).'}),
     verdict: Flags.string({description: 'Only this verdict.', options: ['forwarded', 'dropped']}),
-    reason: Flags.string({description: 'Only this reason.', options: REASON_NAMES}),
+    reason: Flags.string({
+      description: `Only this reason: ${REASON_NAMES.join(', ')}; with --kernel also the kernel's drop reasons by its names (NEIGH_FAILED, IP_RPFILTER…).`,
+    }),
     follow: Flags.boolean({char: 'f', description: 'Keep printing flows as they happen, until Ctrl-C.'}),
     since: Flags.string({
       description:

@@ -1,5 +1,6 @@
 import {REASON_NAMES, type FlowFilter} from './flow-filter.js'
 import {UserError} from '../host/errors.js'
+import {DropReasons} from '../bpf/drop-reasons.js'
 
 // The projector page's filters, from its URL: the names Hubble gives them (from-pod, to-pod, port,
 // protocol, verdict, since) and observe's own (pod, reason). /?from-pod=sleep&verdict=dropped shows
@@ -55,9 +56,7 @@ export function parseFlowQuery(query: URLSearchParams, now = Date.now()): FlowFi
         break
       }
       case 'reason':
-        if (!REASON_NAMES.includes(value))
-          throw new FlowQueryError(`reason: "${value}" is none of ${REASON_NAMES.join(', ')}`)
-        filter.reason = value
+        filter.reason = reasonName(value)
         break
       case 'since': {
         const ago = durationMs(value)
@@ -96,12 +95,42 @@ export function sinceFlag(text: string, now = Date.now()): number {
   }
 }
 
-/** observe's filter flags as a filter (--since parsed as above). */
+let kernelReasons: DropReasons | undefined | null
+/**
+ * A reason to filter on: a program's (isolated, denied...), or the kernel's own drop reason by the
+ * running kernel's name for it (NEIGH_FAILED, IP_RPFILTER: observe --kernel), in any case.
+ */
+export function reasonName(value: string): string {
+  if (REASON_NAMES.includes(value)) return value
+  const name = value.toUpperCase().replace(/^SKB_DROP_REASON_/, '')
+  if (kernelReasons === undefined) {
+    const k = DropReasons.ofKernel()
+    kernelReasons = 'reasons' in k ? k.reasons : null
+  }
+  if (kernelReasons && kernelReasons.id(name) >= 0) return name
+  throw new FlowQueryError(
+    `reason: "${value}" is none of ${REASON_NAMES.join(', ')}` +
+      (kernelReasons ? ", nor a drop reason of this kernel's (NEIGH_FAILED, IP_RPFILTER, …: observe --kernel)" : ''),
+  )
+}
+
+/** observe's filter flags as a filter (--since and --reason parsed as above). */
 export function observeFilter(flags: {pod?: string; verdict?: string; reason?: string; since?: string}): FlowFilter {
   return {
     pod: flags.pod,
     verdict: flags.verdict as FlowFilter['verdict'],
-    reason: flags.reason,
+    ...(flags.reason === undefined ? {} : {reason: reasonFlag(flags.reason)}),
     ...(flags.since === undefined ? {} : {since: sinceFlag(flags.since)}),
+  }
+}
+
+/** observe's --reason: what is neither a program's reason nor this kernel's is a usage error saying which are. */
+function reasonFlag(text: string): string {
+  try {
+    return reasonName(text)
+  } catch (err) {
+    if (err instanceof FlowQueryError)
+      throw new UserError(`--${err.message}`, {hint: 'e.g. --reason isolated, or --kernel --reason NEIGH_FAILED'})
+    throw err
   }
 }

@@ -106,6 +106,8 @@ export class KernelObservation {
   private takeKernel(f: Flow): void {
     if (!this.live || !flowMatches(f, this.opts.filter)) return
     this.opts.onFlow(f)
-    this.web?.publish(f)
+    // With a ring too, the page is the Observation's: the kernel's drops go there beside the programs' verdicts.
+    if (this.inner) this.inner.publish(f)
+    else this.web?.publish(f)
   }
 }

@@ -130,6 +130,11 @@ export class Observation {
     return web.url
   }
 
+  /** A flow from elsewhere (the kernel's drops) onto the page this run serves. */
+  publish(f: Flow): void {
+    this.web?.publish(f)
+  }
+
   /** Stop reading (the ring goes to the next reader) and serving. */
   async stop(): Promise<void> {
     this.feed.stop()

@@ -10,6 +10,7 @@ import {objGet, testRun} from '../../src/bpf/object.js'
 import {closeFd} from '../../src/bpf/ffi.js'
 import {ipv4Tcp} from '../../src/bpf/frames.js'
 import type {Flow} from '../../src/observe/flow-names.js'
+import {NETNS_PREFIX} from '../../src/pods/netns-runtime.js'
 
 // `ebpfcni observe` as an attendee uses it: lab 4's NetworkPolicy program loaded, a policy
 // applied, real pods, real probes; then what observe prints, a second observe, a reload, a
@@ -155,6 +156,66 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     expect(clientAfterSyn.length, json.stdout).toBeGreaterThan(0)
     expect(clientAfterSyn.map((f) => f.reason)).toEqual(clientAfterSyn.map(() => 'ct-reply'))
   }, 60_000)
+
+  it("--web --kernel with lab 4's ring pinned: the kernel's drops reach the page beside the programs' verdicts", async () => {
+    const o = observeBg(['--web', '--port', '0', '--kernel', '--reason', 'no_socket'])
+    let url = ''
+    await until('the page', () => !!(url = /http:\/\/127\.0\.0\.1:\d+\//.exec(o.err.join(''))?.[0] ?? ''), 60_000)
+    const stop = new AbortController()
+    const events: Flow[] = []
+    const reading = fetch(`${url}flows`, {signal: stop.signal}).then(async (res) => {
+      const decoder = new TextDecoder()
+      let buf = ''
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, {stream: true})
+        for (const m of buf.matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(m[1]) as Flow)
+        buf = buf.slice(buf.lastIndexOf('\n') + 1)
+      }
+    })
+    void reading.catch(() => undefined)
+    // A datagram from web to a port nobody listens on in other: to_pod passes it (other is not
+    // isolated), the kernel frees it in other's namespace as NO_SOCKET. Its own port proves it is ours.
+    const port = 40_000 + (Number.parseInt(id, 36) % 20_000)
+    const send = () =>
+      execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          `${NETNS_PREFIX}${W}`,
+          'bash',
+          '-c',
+          'printf x > "/dev/udp/$1/$2"',
+          'udp',
+          other.ip,
+          String(port),
+        ],
+        {
+          reject: false,
+          timeout: 5000,
+        },
+      )
+    let tries = 0
+    try {
+      await until(
+        'a kernel drop of our datagram on the page',
+        () => {
+          if (tries++ % 10 === 0) void send()
+          return events.some((f) => f.program === 'kernel' && f.dst.port === port)
+        },
+        30_000,
+      )
+      const drop = events.find((f) => f.program === 'kernel' && f.dst.port === port)!
+      expect(drop).toMatchObject({verdict: 'DROPPED', reason: 'NO_SOCKET', proto: 'UDP'})
+      expect([drop.src.ip, drop.dst.ip]).toEqual([web.ip, other.ip])
+      // --reason with the kernel's name (in any case) filters the page too: no program verdict came through.
+      expect(events.filter((f) => f.program !== 'kernel')).toEqual([])
+    } finally {
+      stop.abort()
+      o.p.kill('SIGINT')
+      await o.p
+    }
+  }, 120_000)
 
   it('a second observe follows the first; when the first is interrupted (exit 130) the second takes the ring over', async () => {
     const first = observeBg(['--follow', '--json'])

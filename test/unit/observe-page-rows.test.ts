@@ -169,6 +169,17 @@ describe("the page's filters, as Hubble names them", () => {
     expect(() => q('namespace=default')).toThrow(/"namespace" is not a filter: use from-pod, to-pod/)
   })
 
+  it("reason takes a program's reason, or a drop reason of the running kernel by its name, in any case", () => {
+    expect(q('reason=isolated').reason).toBe('isolated')
+    // This machine's kernel has BTF with enum skb_drop_reason (5.17+): its names, as observe --kernel shows them.
+    expect(q('reason=NEIGH_FAILED').reason).toBe('NEIGH_FAILED')
+    expect(q('reason=skb_drop_reason_no_socket').reason).toBe('NO_SOCKET')
+    expect(() => q('reason=NOT_A_REASON')).toThrow(/reason: "NOT_A_REASON" is none of .*isolated.*nor a drop reason/)
+    const kernelDrop = {...toPod(), program: 'kernel' as const, verdict: 'DROPPED' as const, reason: 'NEIGH_FAILED'}
+    expect(flowMatches(kernelDrop, q('reason=neigh_failed'))).toBe(true)
+    expect(flowMatches(kernelDrop, q('reason=NO_SOCKET'))).toBe(false)
+  })
+
   it('a flow without IPv4 addresses is named by the pod whose host veth it ran on, and filtered by it', () => {
     const veths = podsByVeth({
       bridges: [
