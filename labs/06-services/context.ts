@@ -60,6 +60,8 @@ export interface LoadedServices {
 
 /** Lab 1's fixture (the installed plugin and its pods), and the Services fixture over it. */
 export interface Lab6Context extends Lab1Context {
+  /** The learner's workspace (step 4 builds maglev.bpf.c from it). */
+  workspace: string
   /** Build services.bpf.c and load it (fails the asking check with clang's or the verifier's words). */
   program(): Promise<BpfObject>
   /** The program attached, the pods made and the maps filled, once per run. */
@@ -261,6 +263,7 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
 
   return {
     ...base,
+    workspace: opts.workspace,
     program,
     loaded,
     ready,

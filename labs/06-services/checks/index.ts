@@ -2,5 +2,6 @@
 import type {CheckDefinition} from '#checks/engine.js'
 import type {Lab6Context} from '../context.js'
 import {SOCKET_LB_CHECKS} from './socket-lb.js'
+import {MAGLEV_CHECKS} from './maglev.js'
 
-export const LAB6_CHECKS: Array<CheckDefinition<Lab6Context>> = [...SOCKET_LB_CHECKS]
+export const LAB6_CHECKS: Array<CheckDefinition<Lab6Context>> = [...SOCKET_LB_CHECKS, ...MAGLEV_CHECKS]

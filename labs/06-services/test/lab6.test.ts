@@ -15,11 +15,14 @@ const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
 const PLUGIN = read('labs/01-bridge-cni/solution/ebpfcni')
 const PROGRAM = read('labs/06-services/solution/services.bpf.c')
 const STARTER = read('labs/06-services/starter/services.bpf.c')
+const MAGLEV = read('labs/06-services/solution/maglev.bpf.c')
+const MAGLEV_STARTER = read('labs/06-services/starter/maglev.bpf.c')
 const runCgroups = (): string[] => readdirSync(cgroup2Root()!).filter((n) => n.startsWith(CGROUP_PREFIX))
 
 describe('lab 6 checks: the reference passes, every mutant fails with the right check', () => {
   const h = labHarness(6, {tag: 'l6', subnet: '10.248.6.0/24'})
-  const workspace = (name: string, program: string) => h.workspace(name, {'services.bpf.c': program, ebpfcni: PLUGIN})
+  const workspace = (name: string, program: string, maglev = MAGLEV) =>
+    h.workspace(name, {'services.bpf.c': program, 'maglev.bpf.c': maglev, ebpfcni: PLUGIN})
   const clean = async () => {
     await h.settle()
     expect(await h.snapshot()).toEqual(h.before())
@@ -41,6 +44,10 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     expect(report.checks.find((c) => c.id === 'services.not-on-wire')!.message).toMatch(
       /^0 packets addressed to 10\.96\.6\.10; all \d+ SYNs/,
     )
+    // Step 4's figure: the reference's Maglev lookup beside hash % N on the same 10,000 flows.
+    expect(report.checks.find((c) => c.id === 'maglev.remap')!.message).toMatch(
+      /remapped [\d,]+ of 10,000 flows through your lookup \((1\d|2[0-4])\.\d%; .*hash % N on the same flows: [\d,]+ \((7\d|8\d)\.\d%\)/,
+    )
     await clean()
   }, 120_000)
 
@@ -52,14 +59,36 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     await clean()
   }, 120_000)
 
+  it('the Maglev starter (maglev_backend() still a TODO) fails maglev.spread and maglev.remap: no backend, the VIP kept', async () => {
+    const report = await h.check(workspace('maglev-starter', PROGRAM, MAGLEV_STARTER), 'maglev')
+    const byId = (id: string) => report.checks.find((c) => c.id === id)!
+    expect(byId('maglev.loads').status, JSON.stringify(report.checks, null, 1)).toBe('pass')
+    expect(byId('maglev.spread').status).toBe('fail')
+    expect(byId('maglev.spread').message).toMatch(/\d+ packets left the client addressed to the VIP/)
+    expect(byId('maglev.spread').hint).toMatch(/maglev_backend\(\) returned NULL/)
+    expect(byId('maglev.remap').status).toBe('fail')
+    expect(byId('maglev.remap').message).toMatch(/gave 10000 of 10000 flows no backend/)
+    await clean()
+  }, 120_000)
+
   for (const m of LAB6_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck}`, async () => {
-      const report = await h.check(workspace(m.name, applyEdits(PROGRAM, m.edits)), m.step)
+      const dir =
+        m.file === 'maglev.bpf.c'
+          ? workspace(m.name, PROGRAM, applyEdits(MAGLEV, m.edits))
+          : workspace(m.name, applyEdits(PROGRAM, m.edits))
+      const report = await h.check(dir, m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.message).toMatch(m.message)
       expect(target!.hint).toMatch(m.hint)
+      if (m.failsCheck === 'maglev.remap') {
+        // This mutant is hash % N itself: the same figure twice proves the check's TypeScript flow
+        // hash (the side-by-side figure) is the program's.
+        const [, mine, modN] = /remapped ([\d,]+) of .* hash % N on the same flows: ([\d,]+)/.exec(target!.message)!
+        expect(mine).toBe(modN)
+      }
       await clean()
     }, 120_000)
   }

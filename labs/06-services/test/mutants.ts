@@ -4,6 +4,8 @@ export interface Lab6Mutant {
   name: string
   step: string
   failsCheck: string
+  /** The file the edits break (services.bpf.c unless named). */
+  file?: 'maglev.bpf.c'
   edits: Array<[string, string]>
   /** What the failure must say, and what its hint must answer. */
   message: RegExp
@@ -50,5 +52,23 @@ export const LAB6_MUTANTS: Lab6Mutant[] = [
     edits: [['.port = (__u16)ctx->user_port}', '.port = bpf_ntohs((__u16)ctx->user_port)}']],
     message: /still addressed to the VIP/,
     hint: /key \{ctx->user_ip4/,
+  },
+  {
+    name: 'Maglev: hash % N instead of the table',
+    step: 'maglev',
+    failsCheck: 'maglev.remap',
+    file: 'maglev.bpf.c',
+    edits: [['.slot = t->entry[j]}', '.slot = hash % svc->count}']],
+    message: /remapped [\d,]+ of 10,000 flows through your lookup \((7\d|8\d)\.\d%.*hash % N on the same flows/,
+    hint: /with hash % svc->count every flow is re-dealt when N changes/,
+  },
+  {
+    name: 'Maglev: table index not bounded',
+    step: 'maglev',
+    failsCheck: 'maglev.loads',
+    file: 'maglev.bpf.c',
+    edits: [['\tbarrier_var(j);\n\tif (j >= MAGLEV_M)\n\t\treturn NULL;\n', '']],
+    message: /the verifier refused maglev\.bpf\.c/,
+    hint: /barrier_var\(j\); if \(j >= MAGLEV_M\) return NULL;/,
   },
 ]
