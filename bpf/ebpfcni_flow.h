@@ -1,10 +1,11 @@
-/* ebpfcni_flow.h — flow events for labs 4 and 5: one record per verdict, read by `ebpfcni observe`, as
+/* ebpfcni_flow.h — flow events for labs 4, 5 and 6: one record per verdict, read by `ebpfcni observe`, as
  * Cilium's datapath sends its drop and trace notifications to Hubble. Ready-made: you pass the
  * reason with the verdict you already return.
  *
  *   return xdp_pass(ctx, REASON_NO_RULE);        // in xdp_prog (what a pod sends)
  *   return tc_pass(skb, REASON_CT_REPLY);         // in to_pod (what goes to a pod)
  *   emit_xdp(ctx, FLOW_DROPPED, REASON_DENIED);   // what xdp_drop() and tc_drop() call
+ *   emit_translated(ctx, vip, vport);             // lab 6: connect4 swapped a Service's VIP for ctx's backend
  *
  * Events go into a BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+), pinned as flow_events.
  * When it is full (nobody reading, or a reader that cannot keep up) an event is not written and
@@ -22,6 +23,7 @@
 /* Verdicts, as observe prints them. */
 #define FLOW_FORWARDED 1
 #define FLOW_DROPPED 2
+#define FLOW_TRANSLATED 3 /* lab 6: a socket's destination, a Service's VIP, swapped for a backend */
 
 /* Direction, from the pod's side: xdp_prog sees what it sends, to_pod what it receives. */
 #define FLOW_FROM_POD 1
@@ -50,7 +52,8 @@
 #define REASON_REDIRECT_NEIGH 11 /* to another node: bpf_fib_lookup, bpf_redirect_neigh */
 #define REASON_TO_STACK 12      /* to the node's stack */
 #define REASON_SHOT 13          /* dropped: TC_ACT_SHOT, no rule asked for it */
-#define FLOW_REASONS 14
+#define REASON_SERVICE 14       /* a Service's VIP, swapped for a backend in the socket call */
+#define FLOW_REASONS 15
 
 /* One event: 32 bytes. Addresses and ports in network order, as in the packet. A reader that
  * gets another size, or another version, is reading some other program's events. */
@@ -61,7 +64,7 @@ struct flow_event {
 	__u32 daddr;
 	__u16 sport;     /* 0 without TCP/UDP ports */
 	__u16 dport;
-	__u32 ifindex;   /* the host veth the program runs on */
+	__u32 ifindex;   /* the host veth the program runs on (FLOW_TRANSLATED: the socket's cgroup id, low 32 bits) */
 	__u16 eth_proto; /* network order: 0x0800 IPv4, 0x86dd IPv6 */
 	__u8 proto;      /* IPPROTO_TCP, IPPROTO_UDP, ... */
 	__u8 tcp_flags;  /* FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10 */
@@ -155,6 +158,37 @@ static __always_inline void emit_xdp(struct xdp_md *ctx, __u8 verdict, __u8 reas
 static __always_inline void emit_tc(struct __sk_buff *skb, __u8 verdict, __u8 reason)
 {
 	emit_flow((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, FLOW_TO_POD, verdict, reason);
+}
+
+/* Lab 6: the socket of a process in cgroup `cgroup` asked for vip:vport (network order) and ctx now
+ * holds the backend it goes to (user_ip4, user_port): one FLOW_TRANSLATED event, before any packet
+ * exists. saddr:sport is the VIP, daddr:dport the backend, ifindex the socket's cgroup (v2) id. */
+static __always_inline void emit_translated(struct bpf_sock_addr *ctx, __u32 vip, __u16 vport)
+{
+#ifndef EBPFCNI_FLOW_OFF
+	struct flow_event *e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&flow_lost, &zero);
+		if (lost)
+			*lost += 1;
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->saddr = vip;
+	e->sport = vport;
+	e->daddr = ctx->user_ip4;
+	e->dport = (__u16)ctx->user_port;
+	e->ifindex = (__u32)bpf_get_current_cgroup_id();
+	e->eth_proto = bpf_htons(0x0800);
+	e->proto = ctx->protocol;
+	e->direction = FLOW_FROM_POD;
+	e->verdict = FLOW_TRANSLATED;
+	e->reason = REASON_SERVICE;
+	e->version = FLOW_EVENT_VERSION;
+	bpf_ringbuf_submit(e, 0);
+#endif
 }
 
 /* Let a packet through, saying why. */

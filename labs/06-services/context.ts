@@ -1,5 +1,17 @@
 import {randomBytes} from 'node:crypto'
-import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {lab1Context, type Lab1Context, type PluginOptions} from '../01-bridge-cni/context.js'
@@ -22,6 +34,10 @@ import {ipv4Key} from '#bpf/counters.js'
 import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './cgroups.js'
 import {wireCounts, diff, type WireCounts} from './wire.js'
 import {CLIENT, type RequestResult} from './client.js'
+import {importAgent, ServiceAgent} from './agent.js'
+import {PEER_CLIENT, UDP_SERVER, type PeerResult} from './udp.js'
+import {FlowFeed} from '#observe/flow-feed.js'
+import type {FlowEvent} from '#bpf/flow-events.js'
 
 // Lab 6's checks run the learner's services.bpf.c the way an agent would: built, loaded, its
 // connect4 attached to the cgroup (v2) that holds the run's pods' processes, its maps filled from
@@ -41,6 +57,8 @@ export type AttachAt = 'pods' | 'parent'
 
 export interface Lab6Options extends Omit<PluginOptions, 'cniBinDir' | 'configFile'> {
   workspace: string
+  /** Where the program's flow maps (ebpfcni_flow.h's ring) are pinned: lab 4's pin dir, so observe shows its events. */
+  pinDir: string
   /** Tests only: attach connect4 to the run's whole cgroup, the other pod's included. */
   attachAt?: AttachAt
 }
@@ -56,10 +74,16 @@ export interface LoadedServices {
   otherCgroup: string
   /** The cgroup connect4 is attached to. */
   attachedTo: string
+  /** The program's maps, by name: fd. */
+  maps: Map<string, number>
+  /** The cgroup hooks attached: connect4, and step 3's sendmsg4, recvmsg4, getpeername4 where the program has them. */
+  hooks: string[]
 }
 
 /** Lab 1's fixture (the installed plugin and its pods), and the Services fixture over it. */
 export interface Lab6Context extends Lab1Context {
+  /** The learner's workspace (step 4 builds maglev.bpf.c from it). */
+  workspace: string
   /** Build services.bpf.c and load it (fails the asking check with clang's or the verifier's words). */
   program(): Promise<BpfObject>
   /** The program attached, the pods made and the maps filled, once per run. */
@@ -74,9 +98,35 @@ export interface Lab6Context extends Lab1Context {
     n: number,
     opts?: {limitMs?: number},
   ): Promise<{results: RequestResult[]; wire: WireCounts}>
-  /** The 300 requests to the first Service, from the client, once per run. */
-  spread(): Promise<{results: RequestResult[]; wire: WireCounts; service: Service}>
+  /** The 300 requests to the first Service, from the client, once per run, with the translation events they raised. */
+  spread(): Promise<{results: RequestResult[]; wire: WireCounts; service: Service; translations: Translations}>
+  /** Step 2: the first Service's agent, over the learner's agent.mjs (its slots as loaded() filled them). */
+  agent(): Promise<ServiceAgent>
+  /** Step 2: a new pod the first Service selects, handed to the agent (once per label and run). */
+  addBackend(label: string): Promise<AddressedPod>
+  /** Step 3: n sockets of the client to a Service (tcp: connect + getpeername; udp-connect; udp-sendto), the backends answering UDP. */
+  peers(
+    mode: 'tcp' | 'udp-connect' | 'udp-sendto',
+    service: Service,
+    n: number,
+  ): Promise<{results: PeerResult[]; wire: WireCounts}>
+  /** Step 2: a backend pod deleted (CNI DEL, netns gone), then the agent told. Returns its slot. */
+  deleteBackend(pod: AddressedPod): Promise<number>
 }
+
+/** The client's translation events (TRANSLATED, its cgroup) seen during a body of work. */
+export interface Translations {
+  /** Undefined when no ring could be read: why. */
+  events?: FlowEvent[]
+  why?: string
+  lost: bigint
+}
+
+/** A cgroup's id as bpf_get_current_cgroup_id() gives it, low 32 bits (what a translation event holds). */
+export const cgroupId = (dir: string): number => Number(statSync(dir, {bigint: true}).ino & 0xffffffffn)
+
+/** The flow maps ebpfcni_flow.h pins by name. */
+const FLOW_PINS = ['flow_events', 'flow_lost', 'drop_reasons']
 
 /**
  * The network the run's pods stand on: lab 1's reference plugin (the Service is this lab's new
@@ -144,7 +194,17 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
           `${SERVICES_PROGRAM} does not compile: ${first ? `line ${first.line}: ${first.message}` : (built.problem ?? 'clang failed')}`,
         )
       }
-      const obj = BpfObject.open(built.object)
+      // ebpfcni_flow.h's maps pin by name in lab 4's pin dir: the same ring, reused when lab 4's
+      // program holds it, else made here and removed with the run.
+      const fresh = FLOW_PINS.map((n) => join(opts.pinDir, n)).filter((p) => !existsSync(p))
+      const dirWasThere = existsSync(opts.pinDir)
+      for (const p of fresh) ledger.record('pin', p, {lab: opts.lab, owner: checkOwner(opts.lab)})
+      pods.onCleanup('after-pods', () => {
+        for (const p of fresh) if (existsSync(p)) unlinkSync(p)
+        if (!dirWasThere && existsSync(opts.pinDir) && readdirSync(opts.pinDir).length === 0) rmdirSync(opts.pinDir)
+        ledger.forgetWhere((e) => e.kind === 'pin' && fresh.includes(e.name))
+      })
+      const obj = BpfObject.open(built.object, {pinRoot: opts.pinDir})
       objects.push(obj)
       const loaded = obj.load()
       if (!loaded.ok) {
@@ -189,6 +249,21 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
           'The program must be SEC("cgroup/connect4"): libbpf gives it that type and attach type from the section name, and only such a program may attach at connect4.',
         )
       }
+      // Step 3's hooks, where the program has them (by name): the same cgroup.
+      const hooks: string[] = ['connect4']
+      for (const hook of ['sendmsg4', 'recvmsg4', 'getpeername4'] as const) {
+        const p = obj.programs().find((x) => x.name === hook)
+        if (!p) continue
+        try {
+          cgroupAttach(attachedTo, hook, p.fd)
+          hooks.push(hook)
+        } catch (err) {
+          throw new CheckFailure(
+            `the kernel refused to attach ${hook} to a cgroup: ${errorMessage(err)}`,
+            `The program named ${hook} must be SEC("cgroup/${hook}")${hook === 'recvmsg4' ? ' and return 1 on every path (the verifier allows nothing else at recvmsg4)' : ''}.`,
+          )
+        }
+      }
       const services = readServices()
       const backends = [await podWithLabels('web-1'), await podWithLabels('web-2'), await podWithLabels('web-3')]
       const labels = new Map(backends.map((b) => [b, services[0].selector]))
@@ -200,8 +275,66 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
         mapUpdate(maps.get('services')!, addrKey(s.clusterIP, s.port), u32le(id, picked.length))
         picked.forEach((b, slot) => mapUpdate(maps.get('backends')!, u32le(id, slot), addrKey(b.ip, s.targetPort)))
       })
-      return {services, backends, client, other, clientCgroup, otherCgroup, attachedTo}
+      return {services, backends, client, other, clientCgroup, otherCgroup, attachedTo, maps, hooks}
     })
+
+  /** Step 3's client in the client pod (UDP modes: with each backend's UDP server running). */
+  const peers: Lab6Context['peers'] = async (mode, service, n) => {
+    const s = await loaded()
+    const stop = join(pods.tmp, `udp-stop-${randomBytes(3).toString('hex')}`)
+    const servers =
+      mode === 'tcp'
+        ? []
+        : s.backends.map((b) => {
+            const ready = join(pods.tmp, `udp-ready-${b.name}-${randomBytes(3).toString('hex')}`)
+            const args = [String(service.targetPort), b.netnsName, ready, stop]
+            const done = run('nsenter', [`--net=${b.netnsPath}`, process.execPath, '-e', UDP_SERVER, ...args], {
+              timeoutMs: 70_000,
+            })
+            return {ready, done}
+          })
+    try {
+      for (const sv of servers)
+        for (const end = Date.now() + 10_000; !existsSync(sv.ready); await new Promise((r) => setTimeout(r, 20)))
+          if (Date.now() > end) throw new Error("a backend's UDP server did not bind within 10 s")
+      const to = {ip: service.clusterIP, port: service.port}
+      const r = await inPod(s.client, s.clientCgroup, PEER_CLIENT, [mode, to.ip, String(to.port), String(n)], 30_000)
+      return {results: JSON.parse(r.stdout) as PeerResult[], wire: r.wire}
+    } finally {
+      writeFileSync(stop, '')
+      await Promise.all(servers.map((sv) => sv.done))
+    }
+  }
+
+  /** A script run in a pod's netns and cgroup (argv[1] its cgroup.procs), with wire.bpf.c counting on its host veth. */
+  async function inPod(
+    pod: AddressedPod,
+    cgroup: string,
+    script: string,
+    args: string[],
+    timeoutMs: number,
+  ): Promise<{stdout: string; wire: WireCounts}> {
+    const s = await loaded()
+    const veth = await hostPeer(pod.netnsPath, 'eth0')
+    if (!veth) throw new Error(`no host veth for pod ${pod.name}`)
+    const wire = await wireProgram()
+    const fd = (name: string): number => wire.maps().find((m) => m.name === name)!.fd
+    for (const svc of s.services) mapUpdate(fd('vips'), ipv4Key(svc.clusterIP), Buffer.alloc(8))
+    const before = wireCounts(fd('vips'), fd('syn_dst'))
+    tcAttach(veth.ifindex, 'ingress', wire.programs()[0].fd, {handle: 0x6, priority: 6})
+    try {
+      const r = await run(
+        'nsenter',
+        [`--net=${pod.netnsPath}`, process.execPath, '-e', script, join(cgroup, 'cgroup.procs'), ...args],
+        {timeoutMs},
+      )
+      if (r.exitCode !== 0)
+        throw new Error(`the client in pod ${pod.name} failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`)
+      return {stdout: r.stdout, wire: diff(wireCounts(fd('vips'), fd('syn_dst')), before)}
+    } finally {
+      tcDetach(veth.ifindex, 'ingress', {handle: 0x6, priority: 6})
+    }
+  }
 
   const requests: Lab6Context['requests'] = async (pod, cgroup, to, n, o = {}) => {
     const s = await loaded()
@@ -261,6 +394,7 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
 
   return {
     ...base,
+    workspace: opts.workspace,
     program,
     loaded,
     ready,
@@ -269,8 +403,63 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
       pods.once('services-spread', async () => {
         const s = await ready()
         const service = s.services[0]
-        const r = await requests(s.client, s.clientCgroup, {ip: service.clusterIP, port: service.port}, 300)
-        return {...r, service}
+        const {result, translations} = await translationsDuring(cgroupId(s.clientCgroup), () =>
+          requests(s.client, s.clientCgroup, {ip: service.clusterIP, port: service.port}, 300),
+        )
+        return {...result, service, translations}
       }),
+    agent,
+    peers,
+    addBackend: (label) =>
+      pods.once(`services-backend-${label}`, async () => {
+        const a = await agent()
+        const pod = await podWithLabels(label)
+        a.added(pod.name, pod.ip)
+        return pod
+      }),
+    deleteBackend: async (pod) => {
+      const a = await agent()
+      await pods.detach(pod)
+      return a.deleted(pod.name)
+    },
+  }
+
+  function agent(): Promise<ServiceAgent> {
+    return pods.once('services-agent', async () => {
+      const s = await ready()
+      const learner = await importAgent(opts.workspace)
+      const service = s.services[0]
+      return new ServiceAgent(
+        learner,
+        {services: s.maps.get('services')!, backends: s.maps.get('backends')!},
+        {id: 0, clusterIP: service.clusterIP, port: service.port, targetPort: service.targetPort},
+        s.backends.map((b) => b.name),
+      )
+    })
+  }
+
+  /** What the program reported through the ring while `body` ran: the TRANSLATED events of one cgroup. */
+  async function translationsDuring<T>(
+    cgroup: number,
+    body: () => Promise<T>,
+  ): Promise<{result: T; translations: Translations}> {
+    const events: FlowEvent[] = []
+    let feed: FlowFeed | undefined
+    try {
+      feed = FlowFeed.start({pinDir: opts.pinDir, onEvent: (e) => events.push(e)})
+      await feed.drainNow() // what was there before is not this run's
+      events.length = 0
+    } catch (err) {
+      feed?.stop()
+      return {result: await body(), translations: {why: errorMessage(err), lost: 0n}}
+    }
+    try {
+      const result = await body()
+      await feed.drainNow()
+      const mine = events.filter((e) => e.verdict === 'TRANSLATED' && e.cgroupId === cgroup)
+      return {result, translations: {events: mine, lost: feed.lost()}}
+    } finally {
+      feed.stop()
+    }
   }
 }

@@ -2,6 +2,7 @@ import {type LabModule} from '#engine/lab-module.js'
 import {LAB6_CHECKS} from './checks/index.js'
 import {lab6Context, type Lab6Context} from './context.js'
 import {servicesCgroupDiscoverer} from './reset.js'
+import {workspacePinDir} from '#engine/deploy.js'
 
 /** Lab 6: Services without kube-proxy. Discovered by its folder (registry.ts); its steps order the checks. */
 const lab6: LabModule<Lab6Context> = {
@@ -11,7 +12,15 @@ const lab6: LabModule<Lab6Context> = {
   buildsOn: [],
   checks: LAB6_CHECKS,
   context: (o) =>
-    lab6Context({runtime: o.runtime, ledger: o.ledger, timeoutMs: o.timeoutMs, workspace: o.workspace, lab: o.lab}),
+    lab6Context({
+      runtime: o.runtime,
+      ledger: o.ledger,
+      timeoutMs: o.timeoutMs,
+      workspace: o.workspace,
+      lab: o.lab,
+      // The flow ring is lab 4's (its config's pin dir): observe shows the translations with lab 4's verdicts.
+      pinDir: workspacePinDir(o.workspace, {config: '10-ebpfcni.conf'}),
+    }),
   discoverers: [servicesCgroupDiscoverer],
 }
 export default lab6

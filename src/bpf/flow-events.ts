@@ -32,6 +32,7 @@ export const FLOW_REASONS: readonly FlowReason[] = [
   {id: 11, name: 'redirect-neigh', text: 'to another node: bpf_fib_lookup, bpf_redirect_neigh'},
   {id: 12, name: 'to-stack', text: "to the node's stack"},
   {id: 13, name: 'shot', text: 'dropped: TC_ACT_SHOT, no rule asked for it'},
+  {id: 14, name: 'service', text: "a Service's VIP, swapped for a backend in the socket call"},
 ]
 
 export const reasonById = (id: number): FlowReason =>
@@ -39,7 +40,7 @@ export const reasonById = (id: number): FlowReason =>
 
 export const FLOW_EVENT_SIZE = 32
 export const FLOW_EVENT_VERSION = 1
-export const VERDICTS = {1: 'FORWARDED', 2: 'DROPPED'} as const
+export const VERDICTS = {1: 'FORWARDED', 2: 'DROPPED', 3: 'TRANSLATED'} as const
 export const DIRECTIONS = {1: 'from-pod', 2: 'to-pod'} as const
 export type Verdict = (typeof VERDICTS)[keyof typeof VERDICTS]
 export type Direction = (typeof DIRECTIONS)[keyof typeof DIRECTIONS]
@@ -60,6 +61,8 @@ export interface FlowEvent {
   direction: Direction
   verdict: Verdict
   reason: FlowReason
+  /** TRANSLATED (lab 6): the socket's cgroup (v2) id, low 32 bits (the record's ifindex field; ifindex is then 0). */
+  cgroupId?: number
 }
 
 const IP_PROTOS: Record<number, string> = {1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6'}
@@ -143,16 +146,23 @@ export function decodeFlowEvent(b: Buffer): FlowEvent {
   const version = b[31]
   if (version !== FLOW_EVENT_VERSION)
     throw new FlowDecodeError(`an event of version ${version}: this ebpfcni reads version ${FLOW_EVENT_VERSION}`)
-  const verdict = VERDICTS[b[29] as 1 | 2]
+  const verdict = VERDICTS[b[29] as 1 | 2 | 3]
   const direction = DIRECTIONS[b[28] as 1 | 2]
   if (!verdict || !direction)
     throw new FlowDecodeError(`an event with verdict ${b[29]} and direction ${b[28]}: not ebpfcni_flow.h's values`)
-  return {
-    ...decodePacketFields(b, b.readUInt16BE(24) === 0x0800),
-    direction,
-    verdict,
-    reason: reasonById(b[30]),
-  }
+  const fields = decodePacketFields(b, b.readUInt16BE(24) === 0x0800)
+  // A translation happens in a socket call, before any packet: no interface, the socket's cgroup instead.
+  if (verdict === 'TRANSLATED')
+    return {
+      ...fields,
+      tcpFlags: '',
+      ifindex: 0,
+      cgroupId: fields.ifindex,
+      direction,
+      verdict,
+      reason: reasonById(b[30]),
+    }
+  return {...fields, direction, verdict, reason: reasonById(b[30])}
 }
 
 /** A struct flow_event as the datapath would write it (tests, the benchmark, and the decoder's own test). */
@@ -167,7 +177,7 @@ export function encodeFlowEvent(event: {
   tcpFlags?: number
   ifindex?: number
   direction: 1 | 2
-  verdict: 1 | 2
+  verdict: 1 | 2 | 3
   reason: number
 }): Buffer {
   const b = Buffer.alloc(FLOW_EVENT_SIZE)

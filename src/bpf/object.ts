@@ -195,3 +195,18 @@ export function testRun(progFd: number, frame: Buffer, repeat = 1): {retval: num
   check(`test-running the program on a ${frame.length}-byte frame`, b().testRun(progFd, opts))
   return {retval: Number(opts.retval), durationNs: Number(opts.duration)}
 }
+
+/** The same, returning the frame as the program left it (its rewrites: an XDP_TX, a load balancer's new destination). */
+export function testRunFrame(progFd: number, frame: Buffer): {retval: number; frame: Buffer} {
+  const out = Buffer.alloc(frame.length + 256)
+  const opts: Record<string, unknown> = {
+    sz: b().structs.testOpts.size,
+    data_in: frame,
+    data_size_in: frame.length,
+    data_out: out,
+    data_size_out: out.length,
+    repeat: 1,
+  }
+  check(`test-running the program on a ${frame.length}-byte frame`, b().testRun(progFd, opts))
+  return {retval: Number(opts.retval), frame: out.subarray(0, Number(opts.data_size_out))}
+}

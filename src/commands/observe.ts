@@ -12,7 +12,7 @@ import {onInterrupt} from '../host/interrupt.js'
 
 export default class Observe extends BaseCommand {
   static summary = 'Watch the datapath decide: each verdict with its pods, reason and policy.'
-  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise. Lab 5: --node NAME shows what that node's from_pod and from_node decided (forward.bpf.c reports each verdict the same way): a redirect to a pod of the node, to another node, to the node's stack, or a drop. A flow is named with what was true when it happened: the pods that held its addresses then (a pod deleted since keeps its name, an address reused since does not lend the new pod's), and the rules and policies in force then; where no record covers that time it says unknown. A check run's own pods make traffic too: those flows are marked with the check that made them and hidden unless you add --checks. --kernel adds the packets the kernel itself drops (program "kernel", the reason by the kernel's name: NEIGH_FAILED, IP_RPFILTER, PKT_TOO_BIG...): where a packet vanished with no verdict of yours, this says why. Its tracer is removed when observe stops.`
+  static description = `Lab 4's programs report every verdict they reach (a flow event, through the BPF ring buffer flow_events that ebpfcni_flow.h declares): which pods, which port, FORWARDED or DROPPED, why, and the rule or NetworkPolicy that decided. For a drop by isolation it names the nearest rule that did not match. Without --follow it prints the last flows (--last, default 20) and exits; with --follow it goes on until Ctrl-C. Lost events (the ring was full) are counted and shown, never hidden. One process reads the ring; a second observe (or a check) follows the first one's log instead of competing for the ring. --json prints one object per flow (NDJSON; the fields are in docs/observe.md). --web serves a page for the projector with the node's topology and the live flows, on 127.0.0.1 unless --host says otherwise. Lab 5: --node NAME shows what that node's from_pod and from_node decided (forward.bpf.c reports each verdict the same way): a redirect to a pod of the node, to another node, to the node's stack, or a drop. A flow is named with what was true when it happened: the pods that held its addresses then (a pod deleted since keeps its name, an address reused since does not lend the new pod's), and the rules and policies in force then; where no record covers that time it says unknown. A check run's own pods make traffic too: those flows are marked with the check that made them and hidden unless you add --checks. --kernel adds the packets the kernel itself drops (program "kernel", the reason by the kernel's name: NEIGH_FAILED, IP_RPFILTER, PKT_TOO_BIG...): where a packet vanished with no verdict of yours, this says why. Its tracer is removed when observe stops. Lab 6: each connect() your connect4 translated is a TRANSLATED flow (the Service's VIP and port => the backend it got, and the socket's pod), in the same ring.`
   static examples = [
     '<%= config.bin %> observe',
     '<%= config.bin %> observe --follow --pod httpbin --verdict dropped',
@@ -22,6 +22,7 @@ export default class Observe extends BaseCommand {
     '<%= config.bin %> observe --node a --follow',
     '<%= config.bin %> observe --kernel --follow',
     '<%= config.bin %> observe --checks --last 50',
+    '<%= config.bin %> observe --follow --verdict translated',
   ]
   static flags = {
     'pin-dir': pinDirFlag,
@@ -30,7 +31,7 @@ export default class Observe extends BaseCommand {
       exclusive: ['pin-dir'],
     }),
     pod: Flags.string({description: 'Only flows from or to this pod (name or IPv4 address).'}),
-    verdict: Flags.string({description: 'Only this verdict.', options: ['forwarded', 'dropped']}),
+    verdict: Flags.string({description: 'Only this verdict.', options: ['forwarded', 'dropped', 'translated']}),
     reason: Flags.string({
       description: `Only this reason: ${REASON_NAMES.join(', ')}; with --kernel also the kernel's drop reasons by its names (NEIGH_FAILED, IP_RPFILTER…).`,
     }),

@@ -17,6 +17,16 @@ const ends = (f: Flow): string =>
 export function flowLine(f: Flow, opts: {color?: boolean; time?: boolean} = {}): string {
   const c = opts.color === false ? plain : chalk
   const time = f.time.slice(11, 23)
+  if (f.verdict === 'TRANSLATED')
+    // 12:01:07.123 10.96.6.10:80 => 10.244.66.3:80 TCP  connect4  TRANSLATED a Service's VIP, … (socket of pod client)
+    return [
+      ...(opts.time === false ? [] : [c.dim(time)]),
+      `${endText(f.src)} => ${endText(f.dst)}`,
+      f.proto.padEnd(11),
+      f.program.padEnd(9),
+      c.cyan('TRANSLATED'),
+      `${f.reasonText} (socket of ${f.socket?.pod ? `pod ${f.socket.pod}` : `cgroup id ${f.socket?.cgroupId ?? '?'}`})`,
+    ].join(' ')
   const verdict = f.verdict === 'DROPPED' ? c.red.bold('DROPPED  ') : c.green('FORWARDED')
   const why = [f.policy, f.nearMiss, f.returned].filter(Boolean).join(': ')
   return [

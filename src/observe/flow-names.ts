@@ -1,4 +1,6 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {basename, join} from 'node:path'
+import {mountPointOf} from '../host/mounts.js'
 import type {Direction, FlowEvent} from '../bpf/flow-events.js'
 import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
 import {labelsKey, type ManualRule, type PolicyPod} from '../policy/resolve.js'
@@ -58,6 +60,11 @@ export interface Flow {
    * to_pod reported DROPPED that its pod answered all the same.
    */
   returned?: string
+  /**
+   * TRANSLATED (lab 6): src is the Service's VIP and port the socket asked for, dst the backend it
+   * got. The socket's cgroup (v2, under its mount point) and the pod it is named after.
+   */
+  socket?: {cgroupId: number; cgroup?: string; pod?: string}
 }
 
 /** What a deny or allow is credited to when the store held no rule or policy behind it at the time. */
@@ -83,7 +90,7 @@ const ANSWER_MS = 10_000
 const DECIDED = new Set(['denied', 'allowed', 'port-denied', 'port-allowed', 'isolated'])
 
 /** kernel: the kernel itself dropped it (observe --kernel: skb:kfree_skb with its drop reason). */
-export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node' | 'kernel'
+export type FlowProgram = 'xdp_prog' | 'to_pod' | 'from_pod' | 'from_node' | 'kernel' | 'connect4'
 
 /** The program that reports each direction: lab 4's, and a lab 5 node's (forward.bpf.c). */
 const LAB4_PROGRAMS: Record<Direction, FlowProgram> = {'from-pod': 'xdp_prog', 'to-pod': 'to_pod'}
@@ -101,6 +108,8 @@ export interface NamingSources {
    * time (today's pods count as lives from their creation on); without it, with today's.
    */
   history?: () => NamingHistory
+  /** cgroup id -> its path under the cgroup v2 mount (default: found by walking the mount). */
+  cgroups?: (id: number) => string | undefined
 }
 
 /** One end's pod at the flow's time: the pod, a check's pod, or "a pod held it, but which is unknown". */
@@ -145,6 +154,43 @@ function linksByIndex(): Map<number, string> {
   return m
 }
 
+/**
+ * A cgroup (v2) by its id (the cgroup directory's inode number, as bpf_get_current_cgroup_id()
+ * gives it; the low 32 bits compared): its path under the mount, found by walking the mount's
+ * first levels, remembered once found.
+ */
+export function cgroupPathFinder(maxDepth = 4): (id: number) => string | undefined {
+  const known = new Map<number, string>()
+  return (id) => {
+    if (known.has(id)) return known.get(id)
+    const root = mountPointOf('cgroup2')
+    if (!root) return undefined
+    const walk = (dir: string, depth: number): string | undefined => {
+      let entries
+      try {
+        entries = readdirSync(dir, {withFileTypes: true})
+      } catch {
+        return undefined // gone meanwhile
+      }
+      for (const d of entries) {
+        if (!d.isDirectory()) continue
+        const path = join(dir, d.name)
+        try {
+          if (Number(BigInt(statSync(path, {bigint: true}).ino) & 0xffffffffn) === id) return path
+        } catch {
+          continue
+        }
+        const below = depth < maxDepth ? walk(path, depth + 1) : undefined
+        if (below) return below
+      }
+      return undefined
+    }
+    const found = walk(root, 1)
+    if (found) known.set(id, `/${found.slice(root.length).replace(/^\/+/, '')}`)
+    return found ? known.get(id) : undefined
+  }
+}
+
 export class FlowNamer {
   private pods: PolicyPod[] = []
   private links = new Map<number, string>()
@@ -160,11 +206,14 @@ export class FlowNamer {
   private readonly leaked = new Set<string>()
   /** wall-clock ms minus monotonic ms: turns bpf_ktime_get_ns into a time of day. */
   private readonly wallOffsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n)
+  private readonly cgroupPath: (id: number) => string | undefined
 
   constructor(
     private readonly sources: NamingSources,
     private readonly refreshMs = 1000,
-  ) {}
+  ) {
+    this.cgroupPath = sources.cgroups ?? cgroupPathFinder()
+  }
 
   private refresh(force = false): void {
     if (!force && this.readAt && Date.now() - this.readAt < this.refreshMs) return
@@ -296,6 +345,12 @@ export class FlowNamer {
       ifindex: e.ifindex,
       interface: this.links.get(e.ifindex),
       ...(check ? {check} : {}),
+    }
+    if (e.verdict === 'TRANSLATED') {
+      // The socket's pod is the one its cgroup is named after (lab 6 names each pod's so; the kubelet uses the pod's UID).
+      const cgroup = e.cgroupId === undefined ? undefined : this.cgroupPath(e.cgroupId)
+      const pod = cgroup ? basename(cgroup) : undefined
+      return {...flow, program: 'connect4', socket: {cgroupId: e.cgroupId ?? 0, cgroup, pod}}
     }
     if (check) return DECIDED.has(e.reason.name) ? {...flow, policy: CHECK_RULES} : flow
     // With a history and no version of the store at the flow's time, the rule is not known: say so.

@@ -230,3 +230,48 @@ describe('observe names what decided', () => {
     expect(flowMatches(f, {reason: 'denied'})).toBe(false)
   })
 })
+
+describe("observe shows lab 6's translations (emit_translated)", () => {
+  // What emit_translated writes: saddr:sport the VIP the socket asked for, daddr:dport the backend,
+  // the ifindex field the socket's cgroup id, verdict FLOW_TRANSLATED (3), reason REASON_SERVICE.
+  const raw = encodeFlowEvent({
+    src: '10.96.6.10',
+    sport: 80,
+    dst: '10.244.66.3',
+    dport: 80,
+    ifindex: 4242,
+    ipProto: 6,
+    direction: 1,
+    verdict: 3,
+    reason: 14,
+  })
+
+  it('decodes a translation: the cgroup in place of an interface, no TCP flags', () => {
+    const e = decodeFlowEvent(raw)
+    expect(e).toMatchObject({verdict: 'TRANSLATED', src: '10.96.6.10', dst: '10.244.66.3', cgroupId: 4242, ifindex: 0})
+    expect(e.reason.name).toBe('service')
+  })
+
+  it("names the socket's pod after its cgroup, prints VIP => backend, and --pod and --verdict find it", () => {
+    const n = new FlowNamer(
+      {
+        pods: () => [],
+        policyState: () => ({version: 1, rules: [], policies: {}, identities: {}, nextIdentity: 256}),
+        cgroups: (id) => (id === 4242 ? '/ebpfcni-services-1/pods/client' : undefined),
+      },
+      0,
+    )
+    const f = n.name(decodeFlowEvent(raw))
+    expect(f).toMatchObject({program: 'connect4', socket: {cgroupId: 4242, pod: 'client'}})
+    expect(flowLine(f, {color: false, time: false})).toBe(
+      "10.96.6.10:80 => 10.244.66.3:80 TCP         connect4  TRANSLATED a Service's VIP, swapped for a backend in the socket call (socket of pod client)",
+    )
+    expect(flowMatches(f, {pod: 'client', verdict: 'translated'})).toBe(true)
+    expect(flowMatches(f, {verdict: 'dropped'})).toBe(false)
+    // A cgroup gone before observe named it: its id, never a guess.
+    const gone = new FlowNamer({pods: () => [], policyState: () => undefined as never, cgroups: () => undefined}, 0)
+    expect(flowLine(gone.name(decodeFlowEvent(raw)), {color: false, time: false})).toMatch(
+      /\(socket of cgroup id 4242\)$/,
+    )
+  })
+})

@@ -132,6 +132,52 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
     },
   },
   {
+    id: 'services.translations',
+    title:
+      "each connect to the VIP is reported: one TRANSLATED flow event per request (VIP:80 => the backend its SYN went to), from the client's cgroup",
+    hint: 'After the rewrite, before return 1: emit_translated(ctx, key.vip, key.port); (ebpfcni_flow.h: it reads the backend from ctx, and the socket\'s cgroup itself). Keep #include "ebpfcni_flow.h".',
+    run: async (ctx) => {
+      const {results, wire, service, translations} = await ctx.spread()
+      const vip = `${service.clusterIP}:${service.port}`
+      if (!translations.events)
+        fail(
+          `no flow_events ring could be read (${translations.why ?? 'unknown'})`,
+          'keep #include "ebpfcni_flow.h" in services.bpf.c: it declares the ring (pinned by name, as lab 4\'s) and emit_translated()',
+        )
+      if (translations.lost > 0n)
+        throw new CheckSkip(`${translations.lost} event(s) were lost (the ring was full): run it again`)
+      const events = translations.events
+      const answered = results.filter((r) => r.ok).length
+      if (events.length === 0)
+        fail(
+          `the ${results.length} connects to ${vip} (${answered} answered) raised no TRANSLATED event from the client's cgroup`,
+          'call emit_translated(ctx, key.vip, key.port); after writing ctx->user_ip4 and ctx->user_port, before return 1',
+        )
+      const wrongVip = events.filter((e) => `${e.src}:${e.sport}` !== vip)
+      if (wrongVip.length)
+        fail(
+          `${wrongVip.length} of ${events.length} events name ${wrongVip[0].src}:${wrongVip[0].sport} as the Service, not ${vip}`,
+          'pass the address the socket asked for, as the key holds it: emit_translated(ctx, key.vip, key.port)',
+        )
+      // Each event's backend against the SYNs the client really sent (wire.bpf.c), per destination.
+      const byDst = new Map<string, number>()
+      for (const e of events) byDst.set(`${e.dst}:${e.dport}`, (byDst.get(`${e.dst}:${e.dport}`) ?? 0) + 1)
+      const reported = [...byDst].map(([d, n]) => `${d} × ${n}`).join(', ')
+      const notSent = [...byDst.keys()].filter((d) => !wire.syns.has(d))
+      if (notSent.length)
+        fail(
+          `events name ${notSent.join(', ')} as the backend, but the client sent no SYN there (SYNs: ${synList(wire)}; events: ${reported})`,
+          'call emit_translated() after the rewrite: it reads the backend from ctx->user_ip4 and ctx->user_port',
+        )
+      if (events.length !== results.length)
+        fail(
+          `${events.length} TRANSLATED events for ${results.length} connects to ${vip}: one per connect() (${reported})`,
+          'emit_translated() once per translation, on the path that rewrites ctx, and nowhere else',
+        )
+      return `${events.length} TRANSLATED events for ${results.length} connects: ${vip} => ${reported}`
+    },
+  },
+  {
     id: 'services.no-nat',
     title: 'no conntrack entry and no NAT rule names the VIP',
     hint: "Translate in connect4 only: no iptables/nftables DNAT rule for the VIP (that is kube-proxy's way, per packet, with conntrack).",

@@ -4,11 +4,13 @@
 // clusterIP) is never routed anywhere: your program swaps it for a backend pod's address, so the
 // first SYN already carries the backend's, and no packet, NAT rule or conntrack entry ever names
 // the VIP (Cilium's kube-proxy replacement calls this socket-LB).
-// ebpfcni fills both maps from service.yaml and the pods its selector picks.
+// ebpfcni fills both maps from service.yaml and the pods its selector picks. Each translation is
+// a flow event (ebpfcni_flow.h's emit_translated, the ring lab 4's verdicts use): ebpfcni observe.
 // Build and check: ebpfcni check 6   Stuck? ebpfcni hint 6
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfcni_flow.h"
 
 /* Ready-made: a Service by its VIP and port, both in network byte order, as the socket has them. */
 struct svc_key {
@@ -65,6 +67,7 @@ int connect4(struct bpf_sock_addr *ctx)
 		return 1;
 	ctx->user_ip4 = be->ip;
 	ctx->user_port = be->port;
+	emit_translated(ctx, key.vip, key.port); /* observe: VIP:port => backend, the socket's pod */
 	return 1;
 }
 

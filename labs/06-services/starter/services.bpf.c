@@ -4,11 +4,13 @@
 // clusterIP) is never routed anywhere: your program swaps it for a backend pod's address, so the
 // first SYN already carries the backend's, and no packet, NAT rule or conntrack entry ever names
 // the VIP (Cilium's kube-proxy replacement calls this socket-LB).
-// ebpfcni fills both maps from service.yaml and the pods its selector picks.
+// ebpfcni fills both maps from service.yaml and the pods its selector picks. Each translation is
+// a flow event (ebpfcni_flow.h's emit_translated, the ring lab 4's verdicts use): ebpfcni observe.
 // Build and check: ebpfcni check 6   Stuck? ebpfcni hint 6
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfcni_flow.h"
 
 /* Ready-made: a Service by its VIP and port, both in network byte order, as the socket has them. */
 struct svc_key {
@@ -54,7 +56,8 @@ int connect4(struct bpf_sock_addr *ctx)
 {
 	/* TODO(socket-lb): look the Service up by {ctx->user_ip4, ctx->user_port} in services; not
 	 * found: return 1. No backend (count 0): return 0. Else pick a slot (bpf_get_prandom_u32() %
-	 * count), look the backend up in backends, and rewrite ctx->user_ip4 and ctx->user_port. */
+	 * count), look the backend up in backends, rewrite ctx->user_ip4 and ctx->user_port, and
+	 * report it: emit_translated(ctx, key.vip, key.port); */
 	return 1;
 }
 

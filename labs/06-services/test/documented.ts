@@ -5,5 +5,9 @@ import type {Entry} from '#test/helpers/documented.js'
 export const DOCUMENTED: Record<string, Entry> = {
   'ebpfcni check 6': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
   'ebpfcni check 6 --step socket-lb': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni check 6 --step backends': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni check 6 --step maglev': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
+  'ebpfcni hint 6 --step maglev': {group: 'none', code: 0, out: /hint 1\/\d+ \(Step 4 — Maglev/},
+  'ebpfcni check 6 --step peer-and-udp': {group: 'lab6', code: 0, out: /all \d+ checks pass/},
   'ebpfcni hint 6': {group: 'none', code: 0, out: /hint 1\/\d+ \(Step 1 — socket-LB/},
 }

@@ -3,7 +3,12 @@ import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {runCheck} from '#checks/engine.js'
 import {getLab} from '#engine/catalogue.js'
-import {cliRunner, repoRoot} from '#test/helpers/env.js'
+import {execa} from 'execa'
+import {cliBin, cliRunner, repoRoot} from '#test/helpers/env.js'
+import {buildBpf} from '#bpf/build.js'
+import {BpfObject} from '#bpf/object.js'
+import {observeDir} from '#observe/ring-owner.js'
+import type {Flow} from '#observe/flow-names.js'
 import {labHarness} from '#test/helpers/lab-harness.js'
 import {applyEdits} from '#test/helpers/mutants.js'
 import {lab6Context} from '../context.js'
@@ -15,11 +20,17 @@ const read = (rel: string): string => readFileSync(join(repoRoot, rel), 'utf8')
 const PLUGIN = read('labs/01-bridge-cni/solution/ebpfcni')
 const PROGRAM = read('labs/06-services/solution/services.bpf.c')
 const STARTER = read('labs/06-services/starter/services.bpf.c')
+const AGENT = read('labs/06-services/solution/agent.mjs')
+/** services.bpf.c as the last step that changes it leaves it (step 3's: connect4 and the other hooks). */
+const FINAL = read('labs/06-services/solution/peer-and-udp/services.bpf.c')
+const MAGLEV = read('labs/06-services/solution/maglev.bpf.c')
+const MAGLEV_STARTER = read('labs/06-services/starter/maglev.bpf.c')
 const runCgroups = (): string[] => readdirSync(cgroup2Root()!).filter((n) => n.startsWith(CGROUP_PREFIX))
 
 describe('lab 6 checks: the reference passes, every mutant fails with the right check', () => {
   const h = labHarness(6, {tag: 'l6', subnet: '10.248.6.0/24'})
-  const workspace = (name: string, program: string) => h.workspace(name, {'services.bpf.c': program, ebpfcni: PLUGIN})
+  const workspace = (name: string, program: string, maglev = MAGLEV, agent = AGENT) =>
+    h.workspace(name, {'services.bpf.c': program, 'maglev.bpf.c': maglev, 'agent.mjs': agent, ebpfcni: PLUGIN})
   const clean = async () => {
     await h.settle()
     expect(await h.snapshot()).toEqual(h.before())
@@ -30,7 +41,7 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
   afterAll(() => h.teardown())
 
   it('the reference passes every lab 6 check, and leaves no pod, link or cgroup', async () => {
-    const report = await h.check(workspace('solution', PROGRAM))
+    const report = await h.check(workspace('solution', FINAL))
     expect(
       report.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(report.checks, null, 1),
@@ -40,6 +51,10 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     expect(spread.message).toMatch(/all 300 requests to 10\.96\.6\.10:80 answered: web-1 \d+, web-2 \d+, web-3 \d+/)
     expect(report.checks.find((c) => c.id === 'services.not-on-wire')!.message).toMatch(
       /^0 packets addressed to 10\.96\.6\.10; all \d+ SYNs/,
+    )
+    // Step 4's figure: the reference's Maglev lookup beside hash % N on the same 10,000 flows.
+    expect(report.checks.find((c) => c.id === 'maglev.remap')!.message).toMatch(
+      /remapped [\d,]+ of 10,000 flows through your lookup \((1\d|2[0-4])\.\d%; .*hash % N on the same flows: [\d,]+ \((7\d|8\d)\.\d%\)/,
     )
     await clean()
   }, 120_000)
@@ -52,14 +67,39 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     await clean()
   }, 120_000)
 
+  it('the Maglev starter (maglev_backend() still a TODO) fails maglev.spread and maglev.remap: no backend, the VIP kept', async () => {
+    const report = await h.check(workspace('maglev-starter', PROGRAM, MAGLEV_STARTER), 'maglev')
+    const byId = (id: string) => report.checks.find((c) => c.id === id)!
+    expect(byId('maglev.loads').status, JSON.stringify(report.checks, null, 1)).toBe('pass')
+    expect(byId('maglev.spread').status).toBe('fail')
+    expect(byId('maglev.spread').message).toMatch(/\d+ packets left the client addressed to the VIP/)
+    expect(byId('maglev.spread').hint).toMatch(/maglev_backend\(\) returned NULL/)
+    expect(byId('maglev.remap').status).toBe('fail')
+    expect(byId('maglev.remap').message).toMatch(/gave 10000 of 10000 flows no backend/)
+    await clean()
+  }, 120_000)
+
   for (const m of LAB6_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck}`, async () => {
-      const report = await h.check(workspace(m.name, applyEdits(PROGRAM, m.edits)), m.step)
+      const base = m.step === 'peer-and-udp' ? FINAL : PROGRAM
+      const dir =
+        m.file === 'maglev.bpf.c'
+          ? workspace(m.name, PROGRAM, applyEdits(MAGLEV, m.edits))
+          : m.file === 'agent.mjs'
+            ? workspace(m.name, PROGRAM, MAGLEV, applyEdits(AGENT, m.edits))
+            : workspace(m.name, applyEdits(base, m.edits))
+      const report = await h.check(dir, m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.message).toMatch(m.message)
       expect(target!.hint).toMatch(m.hint)
+      if (m.failsCheck === 'maglev.remap') {
+        // This mutant is hash % N itself: the same figure twice proves the check's TypeScript flow
+        // hash (the side-by-side figure) is the program's.
+        const [, mine, modN] = /remapped ([\d,]+) of .* hash % N on the same flows: ([\d,]+)/.exec(target!.message)!
+        expect(mine).toBe(modN)
+      }
       await clean()
     }, 120_000)
   }
@@ -74,6 +114,7 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
       ledger: h.ledger(),
       timeoutMs: 3000,
       workspace: dir,
+      pinDir: h.pinDir,
       lab: 6,
       attachAt: 'parent',
     })
@@ -90,6 +131,45 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     }
     await clean()
   }, 120_000)
+
+  it('observe --json through bin/run.js shows each translation of a check run: VIP:80 => a backend, the socket of pod client', async () => {
+    // The ring pinned first, as lab 4's program leaves it: observe reads it, the check reuses it.
+    const built = await buildBpf(join(repoRoot, 'labs/06-services/solution/services.bpf.c'), join(h.t.dir, 'ring.o'))
+    expect(built.ok).toBe(true)
+    const holder = BpfObject.open(built.object, {pinRoot: h.pinDir})
+    expect(holder.load().ok).toBe(true)
+    const observe = execa(
+      'node',
+      [cliBin, 'observe', '--pin-dir', h.pinDir, '--follow', '--json', '--verdict', 'translated'],
+      {reject: false, env: {EBPFCNI_STATE_DIR: h.t.dir}, stdin: 'ignore', timeout: 120_000},
+    )
+    const lines: string[] = []
+    observe.stdout?.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)))
+    try {
+      const owner = join(observeDir(h.pinDir), 'owner.json')
+      for (const end = Date.now() + 20_000; !existsSync(owner); await new Promise((r) => setTimeout(r, 50)))
+        if (Date.now() > end) throw new Error('observe never took the ring')
+      const report = await h.check(workspace('observed', PROGRAM), 'socket-lb')
+      const translations = report.checks.find((c) => c.id === 'services.translations')!
+      expect(translations.status, JSON.stringify(translations)).toBe('pass')
+      const backends = new Set([...translations.message!.matchAll(/([\d.]+):80 × \d+/g)].map((m) => m[1]))
+      expect(backends.size).toBe(3)
+      const seen = () =>
+        lines
+          .map((l) => JSON.parse(l) as Flow)
+          .filter((f) => f.verdict === 'TRANSLATED' && f.socket?.pod === 'client' && f.src.ip === '10.96.6.10')
+      for (const end = Date.now() + 10_000; seen().length < 300; await new Promise((r) => setTimeout(r, 50)))
+        if (Date.now() > end) throw new Error(`observe printed ${seen().length} of 300 translations`)
+      expect(seen().every((f) => f.src.port === 80 && backends.has(f.dst.ip) && f.dst.port === 80)).toBe(true)
+      expect(seen()[0]).toMatchObject({program: 'connect4', reason: 'service', proto: 'TCP'})
+    } finally {
+      observe.kill('SIGINT')
+      await observe
+      holder.close()
+    }
+    expect((await observe).exitCode).toBe(130)
+    await clean()
+  }, 180_000)
 
   it("a broken program fails services.loads with the compiler's words, through the CLI", async () => {
     const dir = workspace('broken', PROGRAM.replace('return 1;\n}', 'return 1\n}'))

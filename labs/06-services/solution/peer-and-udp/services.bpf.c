@@ -1,0 +1,132 @@
+// services.bpf.c — lab 6: Services without kube-proxy. A cgroup/connect4 program runs inside
+// connect() for every process of the cgroup it is attached to (kernel 4.17+): before any packet
+// exists, it may rewrite the address the socket connects to. A Service's virtual IP (its
+// clusterIP) is never routed anywhere: your program swaps it for a backend pod's address, so the
+// first SYN already carries the backend's, and no packet, NAT rule or conntrack entry ever names
+// the VIP (Cilium's kube-proxy replacement calls this socket-LB).
+// ebpfcni fills both maps from service.yaml and the pods its selector picks. Each translation is
+// a flow event (ebpfcni_flow.h's emit_translated, the ring lab 4's verdicts use): ebpfcni observe.
+// Build and check: ebpfcni check 6   Stuck? ebpfcni hint 6
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "ebpfcni_flow.h"
+
+/* Ready-made: a Service by its VIP and port, both in network byte order, as the socket has them. */
+struct svc_key {
+	__u32 vip;
+	__u16 port;
+	__u16 pad; /* always 0: the key is compared byte by byte */
+};
+
+struct svc {
+	__u32 id;    /* the Service's number: its backends are backends[{id, 0..count-1}] */
+	__u32 count; /* how many backends it has now (0: none is ready) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct svc_key);
+	__type(value, struct svc);
+} services SEC(".maps");
+
+struct backend_key {
+	__u32 id;   /* the Service's number */
+	__u32 slot; /* 0 .. count-1 */
+};
+
+/* A backend pod: its address and the Service's targetPort, network byte order. */
+struct backend {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct backend_key);
+	__type(value, struct backend);
+} backends SEC(".maps");
+
+/* Step 3: what each socket was translated from: {its cookie, the backend} -> the Service's VIP and
+ * port, so the socket's later calls (getpeername, recvmsg) can say the VIP again. */
+struct rev_key {
+	__u64 cookie; /* bpf_get_socket_cookie(ctx): one number per socket, for its lifetime */
+	__u32 ip;     /* the backend, network byte order */
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct rev_key);
+	__type(value, struct svc_key);
+} reverse SEC(".maps");
+
+/* The Service's VIP swapped for a backend (connect4's body of step 1, shared with sendmsg4).
+ * Return 1: the call goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
+static __always_inline int lb4(struct bpf_sock_addr *ctx)
+{
+	/* user_port holds the port in network byte order in its low 16 bits */
+	struct svc_key key = {.vip = ctx->user_ip4, .port = (__u16)ctx->user_port};
+	struct svc *svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return 1; /* not a Service: connect as asked */
+	if (svc->count == 0)
+		return 0; /* a Service with no backend: refuse at once */
+	struct backend_key bk = {.id = svc->id, .slot = bpf_get_prandom_u32() % svc->count};
+	struct backend *be = bpf_map_lookup_elem(&backends, &bk);
+	if (!be)
+		return 1;
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = be->port;
+	struct rev_key rk = {.cookie = bpf_get_socket_cookie(ctx), .ip = be->ip, .port = be->port};
+	bpf_map_update_elem(&reverse, &rk, &key, BPF_ANY);
+	emit_translated(ctx, key.vip, key.port); /* observe: VIP:port => backend, the socket's pod */
+	return 1;
+}
+
+/* The backend in ctx, said as the VIP it stands for (the socket's own translation only). */
+static __always_inline void reverse4(struct bpf_sock_addr *ctx)
+{
+	struct rev_key rk = {.cookie = bpf_get_socket_cookie(ctx), .ip = ctx->user_ip4, .port = (__u16)ctx->user_port};
+	struct svc_key *vip = bpf_map_lookup_elem(&reverse, &rk);
+	if (!vip)
+		return;
+	ctx->user_ip4 = vip->vip;
+	ctx->user_port = vip->port;
+}
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return lb4(ctx);
+}
+
+/* A UDP datagram sent with an address (sendto): each is translated, as connect() is. */
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return lb4(ctx);
+}
+
+/* recvfrom()'s source address: the backend's, said as the VIP the socket sent to. Must return 1. */
+SEC("cgroup/recvmsg4")
+int recvmsg4(struct bpf_sock_addr *ctx)
+{
+	reverse4(ctx);
+	return 1;
+}
+
+/* getpeername(): the VIP the socket asked for, not the backend it got. */
+SEC("cgroup/getpeername4")
+int getpeername4(struct bpf_sock_addr *ctx)
+{
+	reverse4(ctx);
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
