@@ -9,8 +9,12 @@
 // veth, ebpfcni's drop_all (bpf/tool/drop_all.bpf.c, TC_ACT_SHOT) on their egress and the node's
 // forwarding counter read. Across two nodes without bridges (VXLAN, MTU 1450): step 3's reference
 // (the nodes' stacks forward) against step 4's (solution/fib: bpf_fib_lookup + bpf_redirect_neigh
-// out, bpf_redirect_peer in), with both nodes' forwarding counters read.
-// Usage (root, after npm run build): node scripts/bench-forwarding.mjs [--runs 3]
+// out, bpf_redirect_peer in), with both nodes' forwarding counters read. Last, lab 5 step 5: one
+// pod on a veth pair with step 4's from_pod on the host veth's TC ingress (clsact), against one on
+// a netkit pair (kernel 6.7+, CONFIG_NETKIT, iproute2 6.7+) with the same from_pod as the peer's
+// program, in the same run: iperf3 single stream, and TCP request/response p99 (1 byte each way,
+// one connection, netperf TCP_RR's pattern), as ratios. Where netkit cannot be made it says why.
+// Usage (root, after npm run build): node scripts/bench-forwarding.mjs [--runs 3] [--modern-only]
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -23,6 +27,8 @@ const opt = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt
 }
 const RUNS = opt('runs', 3)
+/** --modern-only: step 5's veth + tc against netkit alone. */
+const MODERN_ONLY = process.argv.includes('--modern-only')
 if (process.getuid?.() !== 0) {
   console.error('bench-forwarding needs root (network namespaces): sudo node scripts/bench-forwarding.mjs')
   process.exit(2)
@@ -33,6 +39,9 @@ const {Cluster} = await import(join(root, 'dist/nodes/cluster.js'))
 const {PodService} = await import(join(root, 'dist/pods/service.js'))
 const {Ledger} = await import(join(root, 'dist/host/ledger.js'))
 const {buildBpf} = await import(join(root, 'dist/bpf/build.js'))
+const {netkitSupport} = await import(join(root, 'dist/bpf/netkit.js'))
+const {netkitAttach, tcxDetach} = await import(join(root, 'dist/bpf/tcx.js'))
+const {inNetns} = await import(join(root, 'dist/bpf/netns.js'))
 
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -222,11 +231,70 @@ async function attachRedirect({node, pods}) {
   return objects
 }
 
-try {
-  const version = execFileSync('iperf3', ['--version'], {encoding: 'utf8'}).split('\n')[0]
-  console.log(
-    `lab 5 forwarding paths, ${RUNS} runs each (${version}; kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`,
-  )
+/**
+ * One node (a netns) and one pod on a veth or a netkit pair (L2; the netkit peer blackhole until a
+ * program passes its packets), a /32 and 169.254.1.1 as the pod's gateway, no bridge.
+ */
+function modernPod(kind) {
+  const tag = `${kind[0]}${process.pid % 10000}`
+  const [node, pod, dev, ip] = [`mdn${tag}`, `mdp${tag}`, `mdh${tag}`, '10.87.0.2']
+  nobridge.netns.push(node, pod)
+  for (const ns of [node, pod]) run('ip', ['netns', 'add', ns])
+  inNode(node, ['ip', 'link', 'set', 'lo', 'up'])
+  if (kind === 'veth') inNode(node, ['ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod])
+  else {
+    const peer = `mdk${tag}`
+    inNode(node, [
+      'ip',
+      'link',
+      'add',
+      dev,
+      'type',
+      'netkit',
+      'mode',
+      'l2',
+      'forward',
+      'peer',
+      'blackhole',
+      'name',
+      peer,
+    ])
+    inNode(node, ['ip', 'link', 'set', peer, 'netns', pod])
+    inNode(pod, ['ip', 'link', 'set', peer, 'name', 'eth0'])
+  }
+  inNode(node, ['ip', 'addr', 'add', '169.254.1.1/32', 'dev', dev])
+  inNode(node, ['ip', 'link', 'set', dev, 'up'])
+  inNode(node, ['ip', 'route', 'add', `${ip}/32`, 'dev', dev])
+  for (const cmd of [
+    ['ip', 'link', 'set', 'lo', 'up'],
+    ['ip', 'link', 'set', 'eth0', 'up'],
+    ['ip', 'addr', 'add', `${ip}/32`, 'dev', 'eth0'],
+    ['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link'],
+    ['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0'],
+  ])
+    inNode(pod, cmd)
+  return {node, dev, ip, netnsPath: `/run/netns/${pod}`, gateway: {netnsPath: `/run/netns/${node}`, ip: '169.254.1.1'}}
+}
+
+/** TCP request/response from a to b, 1 byte each way on one connection, 5000 times: the p99 in µs. */
+async function rrP99(a, b) {
+  const serve = `require('net').createServer((s) => { s.setNoDelay(true); s.on('data', (d) => s.write(d)) }).listen(7007, '${b.ip}')`
+  const server = spawn('nsenter', [`--net=${b.netnsPath}`, process.execPath, '-e', serve], {stdio: 'ignore'})
+  await new Promise((r) => setTimeout(r, 500))
+  const client = `const s = require('net').connect(7007, '${b.ip}', () => {
+    s.setNoDelay(true); const t = []; let t0
+    const next = () => { if (t.length === 5000) { t.sort((x, y) => x - y); console.log(t[Math.floor(t.length * 0.99)]); s.destroy(); return }
+      t0 = process.hrtime.bigint(); s.write('x') }
+    s.on('data', () => { t.push(Number(process.hrtime.bigint() - t0) / 1000); next() }); next() })`
+  try {
+    return Number(sh(a.netnsPath, [process.execPath, '-e', client]).trim())
+  } finally {
+    server.kill()
+  }
+}
+
+/** Every path of steps 1-4, as ratios against the same-node bridge. */
+async function allPaths() {
   const paths = [
     ['one node, through the bridge', 'routes', {}, [0, 0]],
     ['two nodes, native routes', 'routes', {}, [0, 1]],
@@ -281,6 +349,44 @@ try {
     line('one node, bpf_redirect_peer', m, reference),
     `(node forwarded ${forwarded(nb.node) - f0} datagrams; drop_all on the destination veths' egress dropped ${counter(counts, 0)} IPv4 packets, and ${counter(counts, 1)} others)`,
   )
+}
+
+try {
+  const version = execFileSync('iperf3', ['--version'], {encoding: 'utf8'}).split('\n')[0]
+  console.log(
+    `lab 5 forwarding paths, ${RUNS} runs each (${version}; kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`,
+  )
+  if (!MODERN_ONLY) await allPaths()
+  // Lab 5 step 5: veth + tc against netkit, one pod each, the same from_pod on the pod's way out.
+  const nk = await netkitSupport()
+  const fwd = await buildBpf(join(root, 'labs/05-nodes/solution/fib/forward.bpf.c'), join(tmp, 'forward-modern.o'))
+  if (!fwd.ok) throw new Error(`step 4's forward.bpf.c did not build: ${fwd.problem}`)
+  const pins = join(nobridge.pins, 'modern')
+  mkdirSync(nobridge.pins, {recursive: true})
+  run('bpftool', ['prog', 'loadall', fwd.object, pins, 'type', 'classifier', 'pinmaps', pins])
+  const veth = modernPod('veth')
+  inNode(veth.node, ['tc', 'qdisc', 'add', 'dev', veth.dev, 'clsact'])
+  inNode(veth.node, ['tc', 'filter', 'add', 'dev', veth.dev, 'ingress', 'bpf', 'da', 'pinned', `${pins}/from_pod`])
+  const mv = {...(await measure(veth, veth.gateway)), rr: await rrP99(veth, veth.gateway)}
+  const modernLine = (name, m) =>
+    `${name.padEnd(34)} TCP ${m.gbps.median.toFixed(1)} Gbit/s median, request/response p99 ${m.rr.toFixed(0)} µs`
+  console.log(modernLine('one pod, veth + tc (from_pod)', mv))
+  if (!nk.ok) console.log(`one pod, netkit: not measured: ${nk.reason}`)
+  else {
+    const kit = modernPod('netkit')
+    const ifindex = JSON.parse(inNode(kit.node, ['ip', '-j', 'link', 'show', 'dev', kit.dev]))[0].ifindex
+    const linkPin = `${pins}/link_netkit_peer_${kit.dev}`
+    inNetns(`/run/netns/${kit.node}`, () => netkitAttach(`${pins}/from_pod`, ifindex, 'peer', linkPin))
+    try {
+      const mk = {...(await measure(kit, kit.gateway)), rr: await rrP99(kit, kit.gateway)}
+      console.log(
+        modernLine('one pod, netkit (from_pod, peer)', mk),
+        `(${(mk.gbps.median / mv.gbps.median).toFixed(2)}x veth's throughput, ${(mk.rr / mv.rr).toFixed(2)}x its p99)`,
+      )
+    } finally {
+      tcxDetach(linkPin)
+    }
+  }
 } finally {
   await cleanup()
 }

@@ -66,6 +66,12 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
   base.pods.onCleanup('before-pods', async () => {
     await Promise.allSettled([made, second])
     for (const n of cluster.list()) await cluster.remove(n.name).catch(() => undefined)
+    // Step 5: tcx links the plugin made through ebpfcni were pinned in the nodes' folders, which
+    // went with the nodes (an unpinned link is released): only their ledger entries are left.
+    const root = `${cluster.spec.nodePinRoot}/`
+    base.pods.ledger.forget(
+      base.pods.ledger.find((e) => e.kind === 'tcx' && String(e.details.pin).startsWith(root)).map((e) => e.id),
+    )
   })
   // Step 3's program, when the workspace has one: the plugin loads it once per node ("forwardObject").
   const forward = (): Promise<BuildResult | undefined> =>
@@ -95,7 +101,8 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
         name,
         configFile: cluster.nodeConfig(node, opts.configFile, more),
         cniPath: [opts.cniBinDir],
-        timeoutMs: opts.timeoutMs ?? 10_000,
+        // At least 10 s: step 5's plugin starts ebpfcni itself for the tcx link (about a second).
+        timeoutMs: Math.max(opts.timeoutMs ?? 10_000, 10_000),
         workload: 'httpbin',
         lab: opts.lab,
         node: {name: node.name, netnsPath: node.netnsPath},

@@ -36,6 +36,8 @@ interface TcxBindings {
   progQuery: Fn
   progLoad: Fn
   progFdById: Fn
+  linkNextId: Fn
+  linkFdById: Fn
 }
 
 let bound: TcxBindings | undefined
@@ -62,6 +64,8 @@ function t(): TcxBindings {
     progQuery: lib.func('int bpf_prog_query_opts(int, int, _Inout_ tcx_prog_query_opts*)'),
     progLoad: lib.func('int bpf_prog_load(int, const char*, const char*, const void*, size_t, void*)'),
     progFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t)'),
+    linkNextId: lib.func('int bpf_link_get_next_id(uint32_t, _Out_ uint32_t*)'),
+    linkFdById: lib.func('int bpf_link_get_fd_by_id(uint32_t)'),
   }
   return bound
 }
@@ -93,10 +97,11 @@ export const tcxLinkPin = (progPin: string, dev: string, direction: TcxDirection
 }
 
 /** A pinned link's kernel id and program id, and where it is attached (0 when the device is gone). */
-export function linkInfo(fd: number): {id: number; progId: number; ifindex: number; attachType: number} {
+export function linkInfo(fd: number): {type: number; id: number; progId: number; ifindex: number; attachType: number} {
   const buf = Buffer.alloc(LINK_INFO_SIZE)
   check('reading the link', ffi().objGetInfoByFd(fd, buf, [LINK_INFO_SIZE]) as number)
   return {
+    type: buf.readUInt32LE(0),
     id: buf.readUInt32LE(4),
     progId: buf.readUInt32LE(8),
     ifindex: buf.readUInt32LE(16),
@@ -260,4 +265,66 @@ export function detachTcx(dev: string, direction: TcxDirection, opts: {ledger?: 
   const removed = mine.map((e) => String(e.details.pin)).filter((pin) => tcxDetach(pin))
   ledger.forget(mine.map((e) => e.id))
   return removed
+}
+
+/** enum bpf_link_type (linux/bpf.h): the mprog links, whose info is {ifindex, attach_type}. */
+export const LINK_TYPE = {tcx: 11, netkit: 13} as const
+/** enum bpf_attach_type: a netkit program for the primary's transmit, or the peer's (the pod's end). */
+export const NETKIT_ATTACH = {primary: 54, peer: 55} as const
+
+/**
+ * Every tcx and netkit link the kernel has, in every namespace (what `bpftool link show` lists):
+ * its ids, and the ifindex it is on, which is an index in the device's own namespace.
+ */
+export function mprogLinks(): Array<ReturnType<typeof linkInfo>> {
+  const out: Array<ReturnType<typeof linkInfo>> = []
+  const next = [0]
+  let id = 0
+  while ((t().linkNextId(id, next) as number) === 0) {
+    id = next[0]
+    const fd = t().linkFdById(id) as number
+    if (fd < 0) continue // gone meanwhile
+    try {
+      const info = linkInfo(fd)
+      if (info.type === LINK_TYPE.tcx || info.type === LINK_TYPE.netkit) out.push(info)
+    } finally {
+      closeFd(fd)
+    }
+  }
+  return out
+}
+
+/**
+ * A netkit link (kernel 6.7, commit 35dfaad7188c): the pinned program at progPin on the netkit
+ * pair whose primary is ifindex (only the primary manages programs, its own and its peer's),
+ * pinned at linkPin. "peer" runs where the pod's end transmits, "primary" where the host's does.
+ * Call it in the primary's network namespace (bpf/netns.ts).
+ */
+export function netkitAttach(progPin: string, ifindex: number, which: keyof typeof NETKIT_ATTACH, linkPin: string) {
+  const prog = objGet(progPin)
+  try {
+    const rc = t().linkCreate(prog, ifindex, NETKIT_ATTACH[which], null) as number
+    if (rc < 0) throw new BpfError(`attaching a netkit ${which} link on ifindex ${ifindex}`, -rc)
+    try {
+      check(`pinning the netkit link at ${linkPin}`, t().objPin(rc, linkPin) as number)
+      return linkIds(rc)
+    } finally {
+      closeFd(rc)
+    }
+  } finally {
+    closeFd(prog)
+  }
+}
+
+/** Swap the program of the link with this id for the pinned one at progPin (bpf_link_update): the old one leaves the hook. */
+export function tcxReplaceProgram(linkId: number, progPin: string): void {
+  const link = t().linkFdById(linkId) as number
+  check(`opening link ${linkId}`, link)
+  const prog = objGet(progPin)
+  try {
+    check(`replacing the program of link ${linkId}`, t().linkUpdate(link, prog, null) as number)
+  } finally {
+    closeFd(prog)
+    closeFd(link)
+  }
 }

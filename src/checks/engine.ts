@@ -27,6 +27,8 @@ export interface CheckResult {
   message: string
   hint?: string
   durationMs?: number
+  /** A skip for what this machine lacks (MachineLacks): it does not keep the step from passing. */
+  unsupported?: boolean
 }
 
 export interface CheckReport {
@@ -56,6 +58,13 @@ export function fail(message: string, hint?: string): never {
 /** Thrown inside a check to skip it (a prerequisite failed or is absent). */
 export class CheckSkip extends Error {}
 
+/**
+ * A skip because this machine cannot do what the check needs (a kernel feature it lacks), not
+ * because of the learner's work: the message names what is missing, and the step still counts
+ * as done (stock Debian 12's kernel has no tcx, and every step must pass there).
+ */
+export class MachineLacks extends CheckSkip {}
+
 export interface CheckDefinition<Ctx> {
   id: string
   title: string
@@ -81,7 +90,8 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
     // What the check makes is the check's: observe marks its pods' flows (host/check-scope.ts).
     result = {...base, status: 'pass', message: await runInCheck(check.id, () => check.run(ctx))}
   } catch (err) {
-    if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
+    if (err instanceof MachineLacks) result = {...base, status: 'skip', message: err.message, unsupported: true}
+    else if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
     else if (err instanceof CheckFailure)
       result = {...base, status: check.optional ? 'warn' : 'fail', message: err.message, hint: err.hint ?? check.hint}
     else

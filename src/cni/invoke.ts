@@ -82,6 +82,8 @@ export async function invokePlugin(req: InvokeRequest): Promise<InvokeOutcome> {
     // Plugins written in bash need a PATH to find jq and ip.
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   }
+  // A plugin that calls ebpfcni itself (lab 5 step 5: bpf attach --tcx) records in this run's ledger.
+  if (process.env.EBPFCNI_STATE_DIR) env.EBPFCNI_STATE_DIR = process.env.EBPFCNI_STATE_DIR
   if (req.containerId !== undefined) env.CNI_CONTAINERID = req.containerId
   if (req.netns !== undefined) env.CNI_NETNS = req.netns
   if (req.ifname !== undefined) env.CNI_IFNAME = req.ifname

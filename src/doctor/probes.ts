@@ -1,7 +1,7 @@
 import {accessSync, constants, existsSync, readFileSync} from 'node:fs'
-import {release} from 'node:os'
 import {run, ok, describeRun} from '../host/exec.js'
 import {filesystemOf} from '../host/mounts.js'
+import {netkitSupport} from '../bpf/netkit.js'
 
 // How doctor looks at the machine: small probes its items (items.ts) are made of. Each answers
 // ok or not, and in a few words what it saw.
@@ -68,22 +68,10 @@ export function writable(dir: string): ProbeResult {
 }
 
 /**
- * netkit (kernel 6.7, commit 35dfaad7188c): a pair made in a throwaway netns, so the answer is
- * the kernel's (a version number says nothing of CONFIG_NETKIT) and the host is not touched.
+ * netkit (kernel 6.7, commit 35dfaad7188c): the kernel's release and config, iproute2, then a pair
+ * made in a throwaway netns, so the answer is the kernel's and the host is not touched.
  */
 export async function netkitDevices(): Promise<ProbeResult> {
-  const ns = `ebpfcni-probe-${process.pid}`
-  const add = await run('ip', ['netns', 'add', ns], {timeoutMs: 5000})
-  if (!ok(add)) return {ok: false, detail: `could not make a netns to probe in: ${describeRun(add)}`}
-  try {
-    const r = await run('ip', ['-n', ns, 'link', 'add', 'nkprobe0', 'type', 'netkit'], {timeoutMs: 5000})
-    if (ok(r)) return {ok: true, detail: `kernel ${release()} makes netkit pairs`}
-    const why = (r.stderr || r.stdout).trim().split('\n')[0]
-    return {
-      ok: false,
-      detail: `kernel ${release()} made no netkit pair (${why}): netkit needs 6.7 or newer, built with CONFIG_NETKIT`,
-    }
-  } finally {
-    await run('ip', ['netns', 'del', ns], {timeoutMs: 5000})
-  }
+  const s = await netkitSupport()
+  return {ok: s.ok, detail: s.reason}
 }

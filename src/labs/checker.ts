@@ -14,11 +14,13 @@ import {inWorkspace} from './workspace.js'
 import {pluginParses} from './preflight.js'
 
 /**
- * A skip is not a pass: a step is done only when every check ran and passed, except
- * a check skipped for an optional runtime (podman, containerd) the learner did not ask for.
+ * A skip is not a pass: a step is done only when every check ran and passed, except a check
+ * skipped for an optional runtime (podman, containerd) the learner did not ask for, or for what
+ * this machine lacks (a kernel feature: MachineLacks).
  */
 const countsAsPassed = (r: CheckResult): boolean =>
-  r.status === 'pass' || (r.status === 'skip' && (r.id === 'runtime.podman' || r.id === 'runtime.cri'))
+  r.status === 'pass' ||
+  (r.status === 'skip' && (r.unsupported === true || r.id === 'runtime.podman' || r.id === 'runtime.cri'))
 
 export interface RunChecksOptions {
   lab: number

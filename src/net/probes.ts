@@ -53,6 +53,22 @@ export async function ping(fromNetns: string, ip: string, count = 1, timeoutS = 
   return probe(await run(f, a, {timeoutMs: (count * timeoutS + 3) * 1000}), `ping ${ip}`)
 }
 
+/**
+ * `count` pings 10 ms apart, each waiting at most a second: how many of them got their reply. ping
+ * counts only its own echo replies (its id), so the number is about these packets alone; undefined
+ * when ping printed no summary (it did not run).
+ */
+export async function pingCount(
+  fromNetns: string,
+  ip: string,
+  count: number,
+): Promise<{received?: number; detail: string}> {
+  const [f, a] = inNs(fromNetns, ['ping', '-c', String(count), '-i', '0.01', '-W', '1', '-q', ip])
+  const r = await run(f, a, {timeoutMs: (count * 0.01 + 5) * 1000})
+  const m = /(\d+) (?:packets )?received/.exec(r.stdout)
+  return {received: m ? Number(m[1]) : undefined, detail: m ? `${m[1]} of ${count} replies` : describeRun(r)}
+}
+
 /** TCP connect: is something listening and reachable? (bash /dev/tcp; address and port as positional args.) */
 export async function tcpConnect(fromNetns: string, ip: string, port: number, timeoutS = 2): Promise<ProbeResult> {
   const [f, a] = inNs(fromNetns, ['bash', '-c', 'exec 3<>"/dev/tcp/$1/$2"', 'tcp-probe', ip, String(Number(port))])

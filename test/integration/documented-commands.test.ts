@@ -657,6 +657,15 @@ const CENTRAL: Record<string, Entry> = {
   'ebpfcni check 5 --step overlay': {group: 'lab5', code: 0, out: /all \d+ checks pass/},
   'ebpfcni check 5 --step nobridge': {group: 'lab5', code: 0, out: /all \d+ checks pass/},
   'ebpfcni check 5 --step fib': {group: 'lab5', code: 0, out: /all \d+ checks pass/},
+  // Step 5 passes on a kernel with tcx, and is skipped as unsupported below 6.6 (still "all pass").
+  'ebpfcni check 5 --step modern-attach': {group: 'lab5', code: 0, out: /all \d+ checks pass/},
+  // The plugin's line (step 5), run without a plugin's pins: it says what is missing.
+  'ebpfcni bpf attach "$pin_dir/from_pod" --dev "$hostveth" --hook tc-ingress --tcx': {
+    group: 'lab5',
+    run: 'bpf attach /sys/fs/bpf/ebpfcni-documented-none/from_pod --dev lo --hook tc-ingress --tcx',
+    code: 2,
+    out: /nothing is pinned at \/sys\/fs\/bpf\/ebpfcni-documented-none\/from_pod/,
+  },
   'ebpfcni node add a b': {group: 'lab5', code: 0, out: /\ba\b(.|\n)*\bb\b/},
   'ebpfcni node add c --json': {group: 'lab5', code: 0, out: /"c"/},
   'ebpfcni node list': {group: 'lab5', code: 0, out: /10\.244\.1\.0\/24(.|\n)*10\.244\.2\.0\/24/},

@@ -1,11 +1,13 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {readFileSync, writeFileSync, mkdirSync} from 'node:fs'
+import {readFileSync, writeFileSync, mkdirSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
 import {getLab} from '#engine/catalogue.js'
 import {repoRoot, cliRunner, tempStateDir} from '#test/helpers/env.js'
 import {labHarness} from '#test/helpers/lab-harness.js'
 import {hostSnapshot} from '#test/helpers/host.js'
+import {probeTcx, mprogLinks} from '#bpf/tcx.js'
+import {counterPlacement} from '../checks/modern.js'
 
 // Lab 5 for real: simulated nodes (netns), an underlay bridge, the learner's plugin run in each
 // node's namespace; each step's reference passes, each mutant fails the check it should, and
@@ -20,6 +22,7 @@ const NOBRIDGE = read('solution/nobridge/ebpfcni')
 const FORWARD = read('solution/nobridge/forward.bpf.c')
 const FIB = read('solution/fib/ebpfcni')
 const FIB_FORWARD = read('solution/fib/forward.bpf.c')
+const MODERN = read('solution/modern-attach/ebpfcni')
 
 interface Mutant {
   name: string
@@ -481,3 +484,106 @@ describe('ebpfcni node: a cluster by hand', () => {
     expect(await hostSnapshot()).toEqual(before)
   }, 180_000)
 })
+
+// Step 5 on a kernel with tcx (6.6+; the skips below it are in modern-skips.test.ts). The plugin
+// starts ebpfcni itself for the link: the one in this checkout (a launcher first on PATH), with
+// this test's state dir, so its ledger entries are the run's.
+describe.skipIf(process.getuid?.() !== 0 || !probeTcx().ok)(
+  'lab 5 step 5 (modern attach): the reference passes; from_pod on clsact, or a counter that does not run beside it, fails',
+  () => {
+    const h = labHarness(5, {tag: 'l5m', subnet: '10.241.0.0/24'})
+    const saved = {path: process.env.PATH, state: process.env.EBPFCNI_STATE_DIR}
+    const workspace = (name: string, plugin: string) =>
+      h.workspace(name, {
+        ebpfcni: plugin,
+        '10-ebpfcni.conf': JSON.stringify({...h.config, mtu: MTU_CONF.mtu, noBridge: true}),
+        'forward.bpf.c': FIB_FORWARD,
+      })
+    const tcxLinkCount = () => mprogLinks().length
+
+    beforeAll(async () => {
+      await h.setup()
+      const shim = join(h.t.dir, 'shim')
+      mkdirSync(shim, {recursive: true})
+      writeFileSync(join(shim, 'ebpfcni'), `#!/bin/sh\nexec node ${join(repoRoot, 'bin/run.js')} "$@"\n`)
+      chmodSync(join(shim, 'ebpfcni'), 0o755)
+      process.env.PATH = `${shim}:${saved.path ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`
+      process.env.EBPFCNI_STATE_DIR = h.t.dir
+    })
+    afterAll(async () => {
+      process.env.PATH = saved.path
+      if (saved.state === undefined) delete process.env.EBPFCNI_STATE_DIR
+      else process.env.EBPFCNI_STATE_DIR = saved.state
+      counterPlacement.at = 'first'
+      await h.teardown()
+    })
+
+    it('the reference passes step 5 (netkit passes, or is skipped for what the machine lacks); no link, pin or entry is left', async () => {
+      const links = tcxLinkCount()
+      const r = await h.check(workspace('modern', MODERN), 'modern-attach')
+      const by = Object.fromEntries(r.checks.map((c) => [c.id, c]))
+      expect(by['nodes.tcx-owned']?.status, JSON.stringify(r.checks, null, 1)).toBe('pass')
+      expect(by['nodes.tcx-owned']?.message).toMatch(
+        /0 of 50 pings .* reached the isolated .*; tcx link \d+ still runs from_pod/,
+      )
+      expect(by['nodes.tcx-coexist']?.status, JSON.stringify(r.checks, null, 1)).toBe('pass')
+      expect(by['nodes.tcx-coexist']?.message).toMatch(
+        /runs count_first → from_pod; the counter saw [5-9]\d+ echo requests/,
+      )
+      const nk = by['nodes.netkit']
+      if (nk?.status === 'skip')
+        expect(nk).toMatchObject({
+          unsupported: true,
+          message: expect.stringMatching(/netkit cannot run on this machine: /),
+        })
+      else expect(nk?.status).toBe('pass')
+      expect(r.passed).toBe(true)
+      await h.settle()
+      expect(await h.snapshot()).toEqual(h.before())
+      expect(tcxLinkCount()).toBe(links)
+      // The installed plugin and config stay recorded (as every lab's check leaves them); nothing else.
+      expect(
+        h
+          .ledger()
+          .entries()
+          .filter((e) => e.kind !== 'file'),
+      ).toEqual([])
+    }, 180_000)
+
+    it('mutant "from_pod still a clsact filter (step 4\'s attach_from_pod)" fails nodes.tcx-owned, naming clsact', async () => {
+      const r = await h.check(workspace('clsact', FIB), 'modern-attach')
+      const owned = r.checks.find((c) => c.id === 'nodes.tcx-owned')
+      expect(owned?.status, JSON.stringify(r.checks, null, 1)).toBe('fail')
+      expect(owned!.message).toMatch(
+        /50 of 50 pings from 10\.243\.1\.\d+ reached 10\.243\.1\.\d+, which a deny rule isolates from it, after a foreign "tc qdisc del dev \S+ clsact" on node a: from_pod was a clsact filter and went with the qdisc/,
+      )
+      expect(owned!.hint).toMatch(/not a clsact filter: ebpfcni bpf attach "\$pin_dir\/from_pod" .* --tcx/)
+      expect(r.checks.find((c) => c.id === 'nodes.tcx-coexist')).toMatchObject({status: 'skip'})
+      expect(r.passed).toBe(false)
+      await h.settle()
+      expect(await h.snapshot()).toEqual(h.before())
+    }, 180_000)
+
+    for (const [at, message] of [
+      ['last', /ebpfcni's counter saw 0 of the 50 echo requests \(\S+'s tcx ingress runs from_pod → count_first\)/],
+      [
+        'replace',
+        /50 of 50 pings from .* reached the isolated .* \(\S+'s tcx ingress runs count_first\): from_pod no longer ran/,
+      ],
+    ] as const)
+      it(`mutant "counter placed ${at === 'last' ? 'after from_pod' : "by swapping it into from_pod's own link"}" fails nodes.tcx-coexist`, async () => {
+        counterPlacement.at = at
+        try {
+          const r = await h.check(workspace(`coexist-${at}`, MODERN), 'modern-attach')
+          const co = r.checks.find((c) => c.id === 'nodes.tcx-coexist')
+          expect(co?.status, JSON.stringify(r.checks, null, 1)).toBe('fail')
+          expect(co!.message).toMatch(message)
+          expect(co!.hint).toBeTruthy()
+        } finally {
+          counterPlacement.at = 'first'
+        }
+        await h.settle()
+        expect(await h.snapshot()).toEqual(h.before())
+      }, 180_000)
+  },
+)
