@@ -8,7 +8,7 @@ import {cidrInfo} from '#net/ipv4.js'
 export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.check',
-    title: 'CHECK passes on a healthy pod and fails once its address is removed',
+    title: 'CHECK passes on a healthy pod and fails once its address, or its default route, is removed',
     hint: 'On CHECK read .prevResult.ips[0].address and verify the interface, the address and the default route inside the pod; print an error JSON and exit 1 when something is missing.',
     run: async (ctx) => {
       const a = await ctx.plugin.healthyA()
@@ -30,7 +30,17 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (broken.ok) fail(`CHECK passed after ${addr} was removed from ${b.att.ifname}; it must verify the address`)
       const error = broken.calls.at(-1)?.error
       if (!error) fail(`CHECK after removing the address failed without an error JSON: ${broken.problem}`)
-      return `healthy: pass; address removed: ${error.msg}`
+      // The address back, the default route alone gone: CHECK must see that too (the text says it verifies both).
+      const gateway = cidrInfo(ctx.plugin.podcidrOf(b.net)).gateway
+      await run('ip', ['-n', b.netnsName, 'route', 'del', 'default'], {timeoutMs: 5000})
+      const noRoute = await ctx.pods.check(b, 'CHECK of a pod without its default route')
+      await run('ip', ['-n', b.netnsName, 'route', 'replace', 'default', 'via', gateway], {timeoutMs: 5000})
+      if (noRoute.ok)
+        fail(
+          `CHECK passed after the pod's default route via ${gateway} was removed (its address was there); it must verify the route`,
+          `in CHECK, inside the pod: ip -4 route show default | grep -qF "via $gateway" || error 100 "no default route via $gateway in the pod"`,
+        )
+      return `healthy: pass; address removed: ${error.msg}; default route removed: ${noRoute.calls.at(-1)?.error?.msg ?? noRoute.problem}`
     },
   },
   {
