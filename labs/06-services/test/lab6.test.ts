@@ -140,7 +140,8 @@ describe('lab 6 checks: the reference passes, every mutant fails with the right 
     expect(holder.load().ok).toBe(true)
     const observe = execa(
       'node',
-      [cliBin, 'observe', '--pin-dir', h.pinDir, '--follow', '--json', '--verdict', 'translated'],
+      // --checks: the translations are the check's own pods' (hidden without it).
+      [cliBin, 'observe', '--pin-dir', h.pinDir, '--follow', '--json', '--verdict', 'translated', '--checks'],
       {reject: false, env: {EBPFCNI_STATE_DIR: h.t.dir}, stdin: 'ignore', timeout: 120_000},
     )
     const lines: string[] = []
