@@ -132,6 +132,18 @@ export class PolicyFixture {
     }
   }
 
+  /** to_pod alone on one frame, as if xdp_prog had not seen it (no flow recorded for it on the way). */
+  toPodOnly(frame: Buffer): PathVerdict {
+    const tc = objGet(join(this.pinDir(), TO_POD_PROGRAM))
+    try {
+      const t = testRun(tc, frame).retval
+      if (t === TC_ACT.OK) return {dropped: false, how: 'passed'}
+      return {dropped: t === TC_ACT.SHOT, how: `${tcVerdictName(t)} at the destination (to_pod)`}
+    } finally {
+      closeFd(tc)
+    }
+  }
+
   /** The check run's policy service (its own state file, its own pods), over the learner's maps. */
   async service(): Promise<PolicyService> {
     const d = await this.pinned.deployed()

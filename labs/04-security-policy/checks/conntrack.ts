@@ -21,6 +21,7 @@ import {
   arrivedDuring,
   linkLocal,
   UDP_PROBES,
+  failIfXdpDropInTc,
 } from './shared.js'
 
 /** The pinned conntrack map's type and size, when it is pinned. */
@@ -81,13 +82,19 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             'fix the port rule first (policy.ports shows the key bytes the map holds)',
           )
         // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
-        const recorded = ctx.policy.mapKeys('conntrack').some((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
+        const flows = ctx.policy.mapKeys('conntrack').filter((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
+        const recorded = flows.length > 0
+        // struct ct_key {saddr, daddr, sport, dport, proto, pad}: a flow kept without its ports and
+        // protocol makes any packet from the peer a "reply".
+        const portless = flows.some((k) => k.length >= 13 && k.subarray(8, 13).every((b) => b === 0))
         expectPath(
           ctx,
           cases,
-          recorded
-            ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
-            : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+          portless
+            ? `conntrack holds the client's flow without ports or protocol (${flows[0].toString('hex')}): then any packet from the server counts as a reply. Key conntrack by {saddr, daddr, sport, dport, proto} in xdp_prog and in to_pod alike`
+            : recorded
+              ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
+              : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
         )
         // The step's rule a few frames cannot show: a full HASH refuses new flows, an LRU evicts the oldest.
         const info = conntrackInfo(ctx)
@@ -133,17 +140,20 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         )
       }
       const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
-      if (udp.udp > 0)
+      if (udp.udp > 0) {
+        const what = `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`
+        failIfXdpDropInTc(ctx, what, a.ip, b.ip)
         fail(
-          `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`,
+          what,
           'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
         )
+      }
       const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
-      if (tcp.tcp > 0)
-        fail(
-          `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`,
-          'only replies to flows sleep opened may pass to_pod',
-        )
+      if (tcp.tcp > 0) {
+        const what = `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`
+        failIfXdpDropInTc(ctx, what, a.ip, b.ip)
+        fail(what, 'only replies to flows sleep opened may pass to_pod')
+      }
       let v6 = 'no IPv6 link-local address on sleep'
       if (sleepV6) {
         const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))

@@ -20,6 +20,7 @@ import {
   flowsDuring,
   flowsBetween,
   quoteFlows,
+  failIfXdpDropInTc,
 } from './shared.js'
 
 /**
@@ -115,7 +116,16 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed. The map holds ${keys.length ? keys.join('; ') : 'no key'}. Your key must have exactly these bytes: dport as parse_ports gives it (80 is 00 50 in the packet; 50 00 is bpf_ntohs'd), and pad 0 (build the struct whole)`,
           )
         }
-        expectPath(ctx, cases)
+        // A pair no rule admits passed to the isolated server: either nothing asks `isolated`, or to_pod
+        // took the packet for a reply to itself (conntrack asked with the packet's own tuple, which
+        // xdp_prog had just recorded). to_pod alone, on a flow xdp_prog never saw, tells which.
+        let hint: string | undefined
+        const [unlabelled] = ctx.policy.path([cases[3][1]])
+        if (unlabelled.how === 'passed')
+          hint = ctx.policy.toPodOnly(ipv4Tcp(o, srv, 80, 41007)).dropped
+            ? "unlabelled → server TCP 80 passed only once xdp_prog had recorded its flow (to_pod alone dropped it): to_pod took the packet for a reply to itself. Look conntrack up with the reversed tuple ({.saddr = daddr, .daddr = saddr, .sport = dport, .dport = sport}), not the packet's own"
+            : 'unlabelled → server TCP 80 passed, though no rule admits that pair and the server is in isolated (a policy selects it): to_pod must drop a packet no rule matched when its destination is in isolated (last: tc_drop(skb, REASON_ISOLATED))'
+        expectPath(ctx, cases, hint)
         return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
       })
     },
@@ -141,11 +151,14 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`,
           'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated',
         )
-      if (otherDenied.ok)
+      if (otherDenied.ok) {
+        const what = `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`
+        failIfXdpDropInTc(ctx, what, other.ip, a.ip)
         fail(
-          `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`,
+          what,
           'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped',
         )
+      }
       // Kubernetes: traffic from the node a pod runs on is always allowed (kubelet probes).
       const node = await httpGet('/proc/self/ns/net', `http://${a.ip}/get`, 3)
       if (!node.ok)
@@ -182,6 +195,12 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         )
       const lateReq = await http(other, late, false, ctx)
       if (lateReq.ok) {
+        failIfXdpDropInTc(
+          ctx,
+          `the earlier httpbin pod ${late.ip} was not protected: ${lateReq.detail}`,
+          other.ip,
+          late.ip,
+        )
         // Say what is on the veth, not what we guess: attached and passing, or never attached.
         const onVeth = (await attachments(peer.ifname)).find((x) => x.hook === 'tc-egress')
         fail(
@@ -230,7 +249,11 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           )
         }
         const o2 = await http(other2, a, false, ctx)
-        if (o2.ok) fail(`a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`)
+        if (o2.ok) {
+          const what = `a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`
+          failIfXdpDropInTc(ctx, what, other2.ip, a.ip)
+          fail(what)
+        }
         const gone = sleep2.ip
         await ctx.policy.dropPod(sleep2)
         await new Promise((r) => setTimeout(r, 100))

@@ -11,6 +11,7 @@ import {labsRoot} from '#host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '#policy/resolve.js'
 import type {AddressedPod, CheckPod} from '#checks/check-pods.js'
+import {ipv4Tcp, ipv6Udp} from '#bpf/frames.js'
 import {FlowFeed, NoRingError} from '#observe/flow-feed.js'
 import {FlowNamer, type Flow} from '#observe/flow-names.js'
 import type {FlowEvent} from '#bpf/flow-events.js'
@@ -97,12 +98,28 @@ export function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expec
   )
   // 1 from a TC program is XDP_DROP's value: whatever the step's hint says, that is the cause.
   const xdpDropInTc = wrong.some((w) => w.includes('TC_ACT_RECLASSIFY'))
-  if (wrong.length)
+  if (wrong.length) fail(wrong.join('; '), xdpDropInTc ? XDP_DROP_IN_TC_HINT : hint)
+}
+
+const XDP_DROP_IN_TC_HINT =
+  'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
+
+/**
+ * A drop that did not happen on real pods, when to_pod returns 1 (XDP_DROP's value) where it
+ * drops, follows from that: fail saying so, not blaming a rule, the controller or the agent.
+ * The evidence is to_pod's own verdict on a frame of the same pair, and on IPv6 (always dropped).
+ */
+export function failIfXdpDropInTc(ctx: Lab4Context, what: string, from: string, to: string): void {
+  const frames: Array<[string, Buffer]> = [
+    [`${from} → ${to} TCP 80`, ipv4Tcp(from, to, 80, 43999)],
+    ['IPv6 UDP fe80::a → fe80::b port 9999', ipv6Udp(9999)],
+  ]
+  const got = ctx.policy.path(frames.map(([, f]) => f))
+  const i = got.findIndex((v) => v.how.includes('TC_ACT_RECLASSIFY'))
+  if (i >= 0)
     fail(
-      wrong.join('; '),
-      xdpDropInTc
-        ? 'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
-        : hint,
+      `${what}. This follows from to_pod's verdict, not from a rule: a crafted ${frames[i][0]} got ${got[i].how}, 1 (XDP_DROP's value), which TC takes as unspecified, so the packet goes on`,
+      `${XDP_DROP_IN_TC_HINT}; fix that first (policy.to-pod names it), then check again`,
     )
 }
 

@@ -162,6 +162,14 @@ describe("lab 4 checks: each step's reference passes, every mutant fails with th
       expect(target!.hint).toBeTruthy()
       if (m.message) expect(target!.message).toMatch(m.message)
       if (m.hint) expect(target!.hint).toMatch(m.hint)
+      // The first failing check names this cause (when it is another check than the mistake's own).
+      const failed = report.checks.filter((c) => c.status === 'fail')
+      if (m.firstSays) expect(`${failed[0].message}\n${failed[0].hint}`).toMatch(m.firstSays)
+      // Later failing checks say it follows from the same cause; none blames another.
+      if (m.laterFail) expect(failed.map((c) => c.id)).toEqual(expect.arrayContaining(m.laterFail))
+      if (m.laterSay)
+        for (const c of failed.slice(1))
+          expect(`${c.message}\n${c.hint}`, `${c.id} blames another cause`).toMatch(m.laterSay)
       await settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())
     }, 120_000)
