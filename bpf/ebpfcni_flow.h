@@ -101,6 +101,24 @@ struct {
 	EBPFCNI_FLOW_PINNING
 } drop_reasons SEC(".maps");
 
+#ifndef EBPFCNI_FLOW_OFF
+/* One zeroed, timestamped event in the ring; NULL (and flow_lost counted) when the ring is full. */
+static __always_inline struct flow_event *flow_reserve(void)
+{
+	struct flow_event *e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&flow_lost, &zero);
+		if (lost)
+			*lost += 1;
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+#endif
+
 static __always_inline void emit_flow(void *data, void *data_end, __u32 ifindex, __u8 direction, __u8 verdict,
 				      __u8 reason)
 {
@@ -111,16 +129,9 @@ static __always_inline void emit_flow(void *data, void *data_end, __u32 ifindex,
 			*n += 1;
 	}
 #ifndef EBPFCNI_FLOW_OFF
-	struct flow_event *e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
-	if (!e) {
-		__u32 zero = 0;
-		__u64 *lost = bpf_map_lookup_elem(&flow_lost, &zero);
-		if (lost)
-			*lost += 1;
+	struct flow_event *e = flow_reserve();
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
 	e->ifindex = ifindex;
 	e->direction = direction;
 	e->verdict = verdict;
@@ -166,16 +177,9 @@ static __always_inline void emit_tc(struct __sk_buff *skb, __u8 verdict, __u8 re
 static __always_inline void emit_translated(struct bpf_sock_addr *ctx, __u32 vip, __u16 vport)
 {
 #ifndef EBPFCNI_FLOW_OFF
-	struct flow_event *e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
-	if (!e) {
-		__u32 zero = 0;
-		__u64 *lost = bpf_map_lookup_elem(&flow_lost, &zero);
-		if (lost)
-			*lost += 1;
+	struct flow_event *e = flow_reserve();
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
 	e->saddr = vip;
 	e->sport = vport;
 	e->daddr = ctx->user_ip4;
