@@ -29,17 +29,12 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const both = lines.filter((l) => ips(l).includes(aIp) && ips(l).includes(bIp))
       if (both.length === 0) {
         // The same silence comes from a program never reloaded after the edit: the pods run the pin.
-        const pinned = pinnedProgram(ctx.program.xdpPin())
-        const l = await ctx.program.loaded()
-        if (pinned && l.ok && l.tag && pinned.tag !== l.tag) {
-          const src = join(ctx.program.workspace, ctx.program.fileName)
-          const obj = src.replace(/\.c$/, '.o')
-          const notBuilt = existsSync(obj) && statSync(obj).mtimeMs < statSync(src).mtimeMs
+        const stale = await staleProgram(ctx)
+        if (stale)
           fail(
-            `${lines.length === 0 ? 'trace_pipe showed nothing' : `no trace line had both ${b.ip} and ${a.ip}`} while the pods talked, and the pinned program the pods run (tag ${pinned.tag}) is not the one ${ctx.program.fileName} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${ctx.program.fileName} is newer than ${ctx.program.fileName.replace(/\.c$/, '.o')})` : ''}`,
-            `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: its pods get the program pinned when they are made.`,
+            `${lines.length === 0 ? 'trace_pipe showed nothing' : `no trace line had both ${b.ip} and ${a.ip}`} while the pods talked, and ${stale.message}`,
+            stale.hint,
           )
-        }
         const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
         fail(
           lines.length === 0
@@ -92,10 +87,12 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         fail(
           `with the program on sleep's veth only, ${toPod} line(s) read ${a.ip} → ${b.ip} and none ${b.ip} → ${a.ip}: your printk prints the destination first`,
         )
-      if (sent === 0)
-        fail(
-          `with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`,
-        )
+      if (sent === 0) {
+        const seen = `with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`
+        const stale = await staleProgram(ctx)
+        if (stale) fail(`${seen}, and ${stale.message} (as bpf.trace-shows-traffic says)`, stale.hint)
+        fail(seen)
+      }
       if (toPod > 0)
         fail(
           `${toPod} line(s) read httpbin ${a.ip} → sleep ${b.ip} with the program on sleep's veth only: XDP does not see traffic toward the pod, so these lines print something else than saddr, daddr`,
@@ -104,3 +101,20 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     },
   },
 ]
+
+/**
+ * Whether the pinned program the pods run is not what the workspace's source builds now: the edit was
+ * not reloaded (or not even built). Undefined when they are the same, or when that cannot be told.
+ */
+async function staleProgram(ctx: Lab2Context): Promise<{message: string; hint: string} | undefined> {
+  const pinned = pinnedProgram(ctx.program.xdpPin())
+  const l = await ctx.program.loaded()
+  if (!pinned || !l.ok || !l.tag || pinned.tag === l.tag) return undefined
+  const src = join(ctx.program.workspace, ctx.program.fileName)
+  const obj = src.replace(/\.c$/, '.o')
+  const notBuilt = existsSync(obj) && statSync(obj).mtimeMs < statSync(src).mtimeMs
+  return {
+    message: `the pinned program the pods run (tag ${pinned.tag}) is not the one ${ctx.program.fileName} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${ctx.program.fileName} is newer than ${ctx.program.fileName.replace(/\.c$/, '.o')})` : ''}`,
+    hint: `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: its pods get the program pinned when they are made.`,
+  }
+}

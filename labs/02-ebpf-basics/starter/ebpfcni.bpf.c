@@ -20,7 +20,7 @@ int xdp_prog(struct xdp_md *ctx)
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	// TODO(program): pass short frames too (never XDP_ABORTED: it is an error, counted and traced)
-	// TODO(program): point a struct iphdr * after the Ethernet header; check it fits, and ihl >= 5
+	// TODO(program): point struct iphdr *ip after the Ethernet header; check it fits, and ihl >= 5
 	// TODO(trace): bpf_printk the source and destination addresses ("%pI4" takes a pointer)
 	return XDP_ABORTED;
 }
