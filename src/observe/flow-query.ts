@@ -50,8 +50,8 @@ export function parseFlowQuery(query: URLSearchParams, now = Date.now()): FlowFi
       }
       case 'verdict': {
         const v = value.toLowerCase()
-        if (v !== 'forwarded' && v !== 'dropped')
-          throw new FlowQueryError(`verdict: "${value}" is neither FORWARDED nor DROPPED`)
+        if (v !== 'forwarded' && v !== 'dropped' && v !== 'translated')
+          throw new FlowQueryError(`verdict: "${value}" is none of FORWARDED, DROPPED, TRANSLATED`)
         filter.verdict = v
         break
       }

@@ -23,7 +23,7 @@ export interface FlowRow {
   sent?: Flow
   /** What the receiver's program (to_pod; lab 5 from_node) decided, if it saw the packet. */
   received?: Flow
-  verdict: 'FORWARDED' | 'DROPPED'
+  verdict: 'FORWARDED' | 'DROPPED' | 'TRANSLATED'
   count: number
   firstTime: string
   lastTime: string
@@ -66,7 +66,13 @@ export function flowRows(o: FlowRowsOptions = {}) {
     const key = keyOf(sent, received)
     const t = ms(last)
     const i = rows.findIndex((r, n) => n < 50 && r.key === key && t - Date.parse(r.lastTime) <= groupMs)
-    const verdict = sent?.verdict === 'DROPPED' || received?.verdict === 'DROPPED' ? 'DROPPED' : 'FORWARDED'
+    // Lab 6's connect4 translates a socket's address, no packet yet: its row says so, never FORWARDED.
+    const verdict =
+      sent?.verdict === 'DROPPED' || received?.verdict === 'DROPPED'
+        ? 'DROPPED'
+        : last.verdict === 'TRANSLATED'
+          ? 'TRANSLATED'
+          : 'FORWARDED'
     if (i >= 0) {
       const r = rows[i]
       const was = (r.received ?? r.sent) as Flow

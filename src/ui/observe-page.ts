@@ -32,7 +32,7 @@ th{font-family:system-ui,sans-serif;font-size:17px;background:#eee;position:stic
 th,td{border-bottom:1px solid #ddd;padding:.15em .4em;text-align:left;white-space:nowrap}
 td.why{white-space:normal;font-family:system-ui,sans-serif}
 .other{color:#666;font-size:.85em}
-.DROPPED-v{color:#b00;font-weight:bold} .FORWARDED-v{color:#070} .none-v{color:#999}
+.DROPPED-v{color:#b00;font-weight:bold} .FORWARDED-v{color:#070} .TRANSLATED-v{color:#05a} .none-v{color:#999}
 tr.DROPPED{background:#fff2f2}
 td.count{font-weight:bold}
 </style></head><body>
@@ -42,7 +42,7 @@ td.count{font-weight:bold}
 <label>to-pod <input name="to-pod"></label>
 <label>port <input name="port" inputmode="numeric"></label>
 <label>protocol <select name="protocol"><option value="">any</option><option>TCP</option><option>UDP</option><option>ICMP</option><option>IPv6</option></select></label>
-<label>verdict <select name="verdict"><option value="">any</option><option value="forwarded">FORWARDED</option><option value="dropped">DROPPED</option></select></label>
+<label>verdict <select name="verdict"><option value="">any</option><option value="forwarded">FORWARDED</option><option value="dropped">DROPPED</option><option value="translated">TRANSLATED</option></select></label>
 <label>since <input name="since" placeholder="5m"></label>
 <button type="submit">filter</button> <a href="/">all flows</a>
 <span id="filter-note"></span><span id="filter-error"></span>
@@ -50,6 +50,7 @@ td.count{font-weight:bold}
 <div id="legend"><b id="legend-sent">xdp_prog</b>: the sender's program (XDP: leaving its pod) ·
 <b id="legend-received">to_pod</b>: the receiver's program (TC: entering its pod) ·
 <span class="FORWARDED-v">FORWARDED</span> passed · <span class="DROPPED-v">DROPPED</span> dropped ·
+<span class="TRANSLATED-v">TRANSLATED</span> a Service's connect() sent to a backend (lab 6) ·
 <span class="none-v">—</span> not seen there · <b>×5</b> 5 packets alike, the last at that time</div>
 <div id="topology">loading…</div>
 <table><thead><tr><th>time (UTC)</th><th>from</th><th>to</th><th>proto</th><th id="h-sent">xdp_prog</th><th id="h-received">to_pod</th><th>why</th></tr></thead>

@@ -131,6 +131,22 @@ describe('the page rows: one per packet, repeats grouped', () => {
   })
 })
 
+describe('a translation (lab 6) is its own row', () => {
+  it('a TRANSLATED flow makes a TRANSLATED row, never FORWARDED; verdict=translated selects it', () => {
+    const m = flowRows()
+    const t: Flow = {
+      ...flow({}),
+      verdict: 'TRANSLATED' as Flow['verdict'],
+      program: 'connect4',
+      reason: 'service',
+      direction: 'from-pod',
+    }
+    expect(m.add(t, 0)).toMatchObject({verdict: 'TRANSLATED', count: 1})
+    expect(flowMatches(t, parseFlowQuery(new URLSearchParams('verdict=translated')))).toBe(true)
+    expect(flowMatches(t, parseFlowQuery(new URLSearchParams('verdict=forwarded')))).toBe(false)
+  })
+})
+
 describe("the page's filters, as Hubble names them", () => {
   const q = (s: string) => parseFlowQuery(new URLSearchParams(s), T0)
   it('from-pod, to-pod, port, protocol, verdict and since select flows', () => {
@@ -163,7 +179,7 @@ describe("the page's filters, as Hubble names them", () => {
   it('what does not parse is refused, naming the parameter and what it takes', () => {
     expect(() => q('port=http')).toThrow('port: "http" is not a port number (1-65535)')
     expect(() => q('port=70000')).toThrow(/not a port number/)
-    expect(() => q('verdict=denied')).toThrow('verdict: "denied" is neither FORWARDED nor DROPPED')
+    expect(() => q('verdict=denied')).toThrow('verdict: "denied" is none of FORWARDED, DROPPED, TRANSLATED')
     expect(() => q('protocol=sctp')).toThrow(/none of TCP, UDP, ICMP, IPv6/)
     expect(() => q('since=yesterday')).toThrow(/neither a duration \(30s, 5m, 1h30m\) nor a date/)
     expect(() => q('namespace=default')).toThrow(/"namespace" is not a filter: use from-pod, to-pod/)
