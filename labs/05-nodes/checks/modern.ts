@@ -111,7 +111,17 @@ async function isolated<T>(c: CheckCluster, from: Pod, to: Pod, body: () => Prom
 
 /** The program pinned at node a's from_pod: its id. */
 function fromPodId(c: CheckCluster): number {
-  const fd = objGet(join(c.cluster.nodePinDir(c.a), 'from_pod'))
+  const pin = join(c.cluster.nodePinDir(c.a), 'from_pod')
+  let fd: number
+  try {
+    fd = objGet(pin)
+  } catch {
+    // The plugin loads and pins forward.bpf.c when it adds a pod (step 3): without the pin there is nothing to own.
+    fail(
+      `nothing is pinned at ${pin}: node ${c.a.name}'s plugin did not load forward.bpf.c's from_pod when it added the pod`,
+      "step 3 (nobridge) pins from_pod in the node's pin dir when ADD loads forward.bpf.c: run ebpfcni check 5 --step nobridge to see why it did not",
+    )
+  }
   try {
     return progInfo(fd).id
   } finally {

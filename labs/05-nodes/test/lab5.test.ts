@@ -244,7 +244,7 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
   beforeAll(() => h.setup())
   afterAll(() => h.teardown())
 
-  it('each reference passes its step; the last (step 4) passes every lab 5 check; nothing is left', async () => {
+  it('each reference passes its step; the step 4 reference passes every check of steps 1-4 (step 5: below); nothing is left', async () => {
     const routes = await h.check(workspace('routes', ROUTES, false), 'routes')
     expect(
       routes.checks.filter((c) => c.status !== 'pass'),
@@ -264,8 +264,10 @@ describe("lab 5 checks: each step's reference passes, every mutant fails with th
       JSON.stringify(nobridge.checks, null, 1),
     ).toEqual([])
     const all = await h.check(workspace('fib', FIB, true, {noBridge: true, forward: FIB_FORWARD}))
+    // Step 5 moves from_pod onto a tcx link, which step 4's plugin does not: its checks are proven below.
+    const modern = new Set(getLab(5).steps.find((s) => s.id === 'modern-attach')?.checks ?? [])
     expect(
-      all.checks.filter((c) => c.status !== 'pass'),
+      all.checks.filter((c) => c.status !== 'pass' && !modern.has(c.id)),
       JSON.stringify(all.checks, null, 1),
     ).toEqual([])
     expect(all.checks.map((c) => c.id).sort()).toEqual([...new Set(getLab(5).steps.flatMap((s) => s.checks))].sort())
