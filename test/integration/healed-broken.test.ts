@@ -64,7 +64,10 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
         await settle()
         const healed = await check(lab.id, step.id, await workspace(lab, step, step.id))
         expect(
-          healed.checks.filter((c) => c.status !== 'pass' && c.id !== 'runtime.podman'),
+          // A check skipped for what the machine lacks (netkit on a kernel without it) counts as done, never as a pass.
+          healed.checks.filter(
+            (c) => c.status !== 'pass' && c.id !== 'runtime.podman' && !(c.status === 'skip' && c.unsupported),
+          ),
           JSON.stringify(healed.checks, null, 1),
         ).toEqual([])
         expect(healed.passed).toBe(true)
