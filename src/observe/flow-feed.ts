@@ -227,3 +227,32 @@ export class FlowFeed {
     }
   }
 }
+
+/**
+ * The flow events the ring pinned in `pinDir` took while `body` ran (what was there before is not
+ * body's), and those lost meanwhile; through a running observe when there is one. No events: no
+ * flow_events ring is pinned there. The checks quote what the datapath reported with it.
+ */
+export async function eventsDuring<T>(
+  pinDir: string,
+  body: () => Promise<T>,
+): Promise<{result: T; events?: FlowEvent[]; lost?: bigint}> {
+  const events: FlowEvent[] = []
+  let feed: FlowFeed | undefined
+  try {
+    feed = FlowFeed.start({pinDir, onEvent: (e) => events.push(e)})
+    await feed.drainNow()
+    events.length = 0
+  } catch (err) {
+    feed?.stop()
+    if (err instanceof NoRingError) return {result: await body()}
+    throw err
+  }
+  try {
+    const result = await body()
+    await feed.drainNow()
+    return {result, events, lost: feed.lost()}
+  } finally {
+    feed.stop()
+  }
+}

@@ -12,9 +12,8 @@ import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '#policy/resolve.js'
 import type {AddressedPod, CheckPod} from '#checks/check-pods.js'
 import {ipv4Tcp, ipv6Udp} from '#bpf/frames.js'
-import {FlowFeed, NoRingError} from '#observe/flow-feed.js'
+import {eventsDuring} from '#observe/flow-feed.js'
 import {FlowNamer, type Flow} from '#observe/flow-names.js'
-import type {FlowEvent} from '#bpf/flow-events.js'
 import {flowLine} from '#observe/flow-line.js'
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
 // first (no pods: each frame goes through xdp_prog as at the sender's veth, then to_pod as at
@@ -214,24 +213,8 @@ export interface SeenFlows {
 export async function flowsDuring<T>(ctx: Lab4Context, body: () => Promise<T>): Promise<{result: T; seen?: SeenFlows}> {
   const svc = await ctx.policy.service()
   const namer = new FlowNamer({pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()}, 0)
-  const events: FlowEvent[] = []
-  let feed: FlowFeed | undefined
-  try {
-    feed = FlowFeed.start({pinDir: ctx.pinned.pinDir(), onEvent: (e) => events.push(e)})
-    await feed.drainNow() // what was there before is not this check's
-    events.length = 0
-  } catch (err) {
-    feed?.stop()
-    if (err instanceof NoRingError) return {result: await body()}
-    throw err
-  }
-  try {
-    const result = await body()
-    await feed.drainNow()
-    return {result, seen: {flows: events.map((e) => namer.name(e)), lost: feed.lost()}}
-  } finally {
-    feed.stop()
-  }
+  const {result, events, lost} = await eventsDuring(ctx.pinned.pinDir(), body)
+  return events ? {result, seen: {flows: events.map((e) => namer.name(e)), lost: lost ?? 0n}} : {result}
 }
 
 /** The flows between two addresses (either direction when `both`), as observe's lines without colour. */

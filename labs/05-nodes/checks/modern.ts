@@ -1,4 +1,3 @@
-import {mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {release} from 'node:os'
 import {fail, CheckSkip, MachineLacks, type CheckDefinition} from '#checks/engine.js'
@@ -8,7 +7,6 @@ import {objGet, progInfo} from '#bpf/object.js'
 import {closeFd} from '#bpf/ffi.js'
 import {mapDelete, mapUpdate} from '#bpf/map-ops.js'
 import {ipv4Key, readCounterSlots} from '#bpf/counters.js'
-import {buildBpf} from '#bpf/build.js'
 import {inNetns} from '#bpf/netns.js'
 import {netkitSupport, type Support} from '#bpf/netkit.js'
 import {
@@ -23,14 +21,13 @@ import {
   tcxReplaceProgram,
 } from '#bpf/tcx.js'
 import {run, ok, describeRun} from '#host/exec.js'
-import {packageRoot} from '#host/paths.js'
 import {checkOwner} from '#host/owners.js'
 import {u32} from '#policy/maps.js'
 import {VERDICT} from '#policy/resolve.js'
 import type {NodeRecord} from '#nodes/cluster.js'
 import type {PodRecord} from '#pods/types.js'
 import type {CheckCluster, Lab5Context} from '../context.js'
-import {hostVeth, inNode} from './shared.js'
+import {hostVeth, inNode, withToolProgram} from './shared.js'
 
 // Step 5 (stretch): modern attach. from_pod goes on its host veth through a tcx link (kernel 6.6,
 // commit e420bed02507) instead of a clsact filter. Each check proves its own pings' fate: with a
@@ -136,34 +133,6 @@ function fromPodLink(c: CheckCluster, ifindex: number) {
     (l) =>
       l.type === LINK_TYPE.tcx && l.ifindex === ifindex && l.attachType === TCX_ATTACH.ingress && l.progId === prog,
   )
-}
-
-/** A program of ebpfcni's own (bpf/tool/NAME.bpf.c), built and pinned in a scratch dir of the node's pins, around `body`. */
-async function withToolProgram<T>(
-  ctx: Lab5Context,
-  c: CheckCluster,
-  name: string,
-  body: (pins: string) => Promise<T>,
-): Promise<T> {
-  const built = await buildBpf(join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`), join(ctx.pods.tmp, `${name}.o`))
-  if (!built.ok)
-    throw new Error(`ebpfcni's own ${name} program did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
-  const pins = join(c.cluster.spec.nodePinRoot, `check-${name}`)
-  const entry = ctx.pods.ledger.record('dir', pins, {lab: 5, owner: checkOwner(5), details: {scratch: true}})
-  // Removing the pins releases the links pinned there: Ctrl-C mid-check leaves nothing attached.
-  ctx.pods.onCleanup('before-pods', () => {
-    rmSync(pins, {recursive: true, force: true})
-    ctx.pods.ledger.forget([entry.id])
-  })
-  try {
-    mkdirSync(c.cluster.spec.nodePinRoot, {recursive: true})
-    const load = await run('bpftool', ['prog', 'loadall', built.object, pins, 'type', 'classifier', 'pinmaps', pins])
-    if (!ok(load)) throw new Error(`loading ${name}: ${describeRun(load)}`)
-    return await body(pins)
-  } finally {
-    rmSync(pins, {recursive: true, force: true})
-    ctx.pods.ledger.forget([entry.id])
-  }
 }
 
 /** The names of the programs on the veth's tcx ingress, in the order they run. */

@@ -9,7 +9,7 @@ import {checkOwner} from '#host/owners.js'
 import {buildBpf} from '#bpf/build.js'
 import {readCounterSlots} from '#bpf/counters.js'
 import type {NodeRecord} from '#nodes/cluster.js'
-import {FlowFeed, NoRingError} from '#observe/flow-feed.js'
+import {eventsDuring} from '#observe/flow-feed.js'
 import type {FlowEvent} from '#bpf/flow-events.js'
 import type {PodRecord} from '#pods/types.js'
 import type {CheckCluster, Lab5Context} from '../context.js'
@@ -124,12 +124,39 @@ export async function withDropAll<T>(
   veths: Array<{node: NodeRecord; veth: string}>,
   body: () => Promise<T>,
 ): Promise<{result: T; droppedIpv4: bigint}> {
-  const built = await buildBpf(join(packageRoot(), 'bpf', 'tool', 'drop_all.bpf.c'), join(ctx.pods.tmp, 'drop_all.o'))
+  return withToolProgram(ctx, c, 'drop_all', async (pins) => {
+    try {
+      for (const {node, veth} of veths) {
+        for (const cmd of [
+          ['tc', 'qdisc', 'replace', 'dev', veth, 'clsact'],
+          ['tc', 'filter', 'add', 'dev', veth, 'egress', 'bpf', 'da', 'pinned', join(pins, 'drop_all')],
+        ]) {
+          const r = await inNode(node, cmd)
+          if (!ok(r)) throw new Error(`attaching drop_all to ${veth} on node ${node.name}: ${describeRun(r)}`)
+        }
+      }
+      const result = await body()
+      const [droppedIpv4] = readCounterSlots(join(pins, 'drop_counts'), 2)
+      return {result, droppedIpv4}
+    } finally {
+      for (const {node, veth} of veths) await inNode(node, ['tc', 'filter', 'del', 'dev', veth, 'egress'])
+    }
+  })
+}
+
+/** A program of ebpfcni's own (bpf/tool/NAME.bpf.c), built and pinned in a scratch dir of the node's pins, around `body`. */
+export async function withToolProgram<T>(
+  ctx: Lab5Context,
+  c: CheckCluster,
+  name: string,
+  body: (pins: string) => Promise<T>,
+): Promise<T> {
+  const built = await buildBpf(join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`), join(ctx.pods.tmp, `${name}.o`))
   if (!built.ok)
-    throw new Error(`ebpfcni's own drop_all program did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
-  const pins = join(c.cluster.spec.nodePinRoot, 'check-drop-all')
+    throw new Error(`ebpfcni's own ${name} program did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
+  const pins = join(c.cluster.spec.nodePinRoot, `check-${name}`)
   const entry = ctx.pods.ledger.record('dir', pins, {lab: 5, owner: checkOwner(5), details: {scratch: true}})
-  // Ctrl-C mid-check: the run's cleanup removes them too (before the nodes and their pin root).
+  // Removing the pins releases the links pinned there: Ctrl-C mid-check leaves nothing attached.
   ctx.pods.onCleanup('before-pods', () => {
     rmSync(pins, {recursive: true, force: true})
     ctx.pods.ledger.forget([entry.id])
@@ -137,21 +164,9 @@ export async function withDropAll<T>(
   try {
     mkdirSync(c.cluster.spec.nodePinRoot, {recursive: true})
     const load = await run('bpftool', ['prog', 'loadall', built.object, pins, 'type', 'classifier', 'pinmaps', pins])
-    if (!ok(load)) throw new Error(`loading drop_all: ${describeRun(load)}`)
-    for (const {node, veth} of veths) {
-      for (const cmd of [
-        ['tc', 'qdisc', 'replace', 'dev', veth, 'clsact'],
-        ['tc', 'filter', 'add', 'dev', veth, 'egress', 'bpf', 'da', 'pinned', join(pins, 'drop_all')],
-      ]) {
-        const r = await inNode(node, cmd)
-        if (!ok(r)) throw new Error(`attaching drop_all to ${veth} on node ${node.name}: ${describeRun(r)}`)
-      }
-    }
-    const result = await body()
-    const [droppedIpv4] = readCounterSlots(join(pins, 'drop_counts'), 2)
-    return {result, droppedIpv4}
+    if (!ok(load)) throw new Error(`loading ${name}: ${describeRun(load)}`)
+    return await body(pins)
   } finally {
-    for (const {node, veth} of veths) await inNode(node, ['tc', 'filter', 'del', 'dev', veth, 'egress'])
     rmSync(pins, {recursive: true, force: true})
     ctx.pods.ledger.forget([entry.id])
   }
@@ -166,24 +181,8 @@ export async function nodeFlowsDuring<T>(
   node: NodeRecord,
   body: () => Promise<T>,
 ): Promise<{result: T; flows?: FlowEvent[]}> {
-  const flows: FlowEvent[] = []
-  let feed: FlowFeed | undefined
-  try {
-    feed = FlowFeed.start({pinDir: c.cluster.nodePinDir(node), onEvent: (e) => flows.push(e)})
-    await feed.drainNow() // what was there before is not this check's
-    flows.length = 0
-  } catch (err) {
-    feed?.stop()
-    if (err instanceof NoRingError) return {result: await body()}
-    throw err
-  }
-  try {
-    const result = await body()
-    await feed.drainNow()
-    return {result, flows}
-  } finally {
-    feed.stop()
-  }
+  const {result, events} = await eventsDuring(c.cluster.nodePinDir(node), body)
+  return events ? {result, flows: events} : {result}
 }
 
 /** A few of a node's flow events, one per distinct decision, for a message. */
