@@ -3,13 +3,21 @@
 // for the reference solutions (`ebpfcni lab all --auto --json`), on a quiet machine and with every
 // core busy (one spinning process per core), and the ratio loaded/quiet per step. Under load it
 // also counts how many whole runs passed: a check's verdict must not depend on the machine's speed.
+// Failing mode: each core step's check against the labs' own mutants (labs/NN-*/test/mutants.ts:
+// the reference with one learner's mistake), timed as `lab all --auto` times a step (program
+// loaded, then the step's checks), quiet and loaded; a step's failing time is its slowest mutant's,
+// and a mutant that passes, or fails another check first than the one its test names, is marked.
+// It runs dist/ (`npm run build` first) and takes the host lock itself (scripts/host-lock.mjs).
 // Usage (root): node scripts/bench-checks.mjs [--runs 3] [--loaded-runs 5]
-import {mkdtempSync, rmSync} from 'node:fs'
+//     [--mode pass|fail|both] [--step LAB/STEP,...] [--mutants first|all]
+// --step: failing mode for those steps only; --mutants: each step's first mutant (default), or all.
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join, dirname} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {spawn} from 'node:child_process'
 import {execa} from 'execa'
+import {holdHostLock} from './host-lock.mjs'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const arg = (name, dflt) => {
@@ -18,10 +26,18 @@ const arg = (name, dflt) => {
 }
 const RUNS = arg('runs', 3)
 const LOADED_RUNS = arg('loaded-runs', 5)
+const word = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? process.argv[i + 1] : dflt
+}
+const MODE = word('mode', 'both')
+const ONLY_STEPS = word('step', undefined)?.split(',')
+const ALL_MUTANTS = word('mutants', 'first') === 'all'
 if (process.getuid() !== 0) {
   console.error('bench-checks needs root (it runs the labs for real)')
   process.exit(2)
 }
+holdHostLock()
 
 const state = mkdtempSync(join(tmpdir(), 'ebpfcni-bench-checks-'))
 const env = {EBPFCNI_STATE_DIR: state, CI: 'true'}
@@ -82,7 +98,147 @@ async function series(label, runs, loaded) {
   }
 }
 
-try {
+const read = (rel) => readFileSync(join(root, rel), 'utf8')
+
+/** A mutants.ts file of a lab's tests, as a module (esbuild strips the types). */
+async function importTs(rel) {
+  const {transform} = await import('esbuild')
+  const {code} = await transform(read(rel), {loader: 'ts', format: 'esm'})
+  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
+}
+
+/** Apply [find, replace] edits in order, as the labs' tests do (a missing anchor is an error). */
+function applyEdits(text, edits) {
+  for (const [find, replace] of edits) {
+    if (!text.includes(find)) throw new Error(`mutant anchor missing: ${JSON.stringify(find.slice(0, 60))}`)
+    text = text.replace(find, replace)
+  }
+  return text
+}
+
+/** Every mutant of labs 1-4 that the labs' tests check as the files they write, as {lab, step, name, expect, files}. */
+async function mutants() {
+  const plugin2 = read('labs/02-ebpf-basics/solution/ebpfcni')
+  const conf = read('labs/01-bridge-cni/solution/10-ebpfcni.conf')
+  const out = []
+  const {LAB1_MUTANTS} = await importTs('labs/01-bridge-cni/test/mutants.ts')
+  const plugin1 = read('labs/01-bridge-cni/solution/ebpfcni')
+  for (const m of LAB1_MUTANTS)
+    out.push({lab: 1, m, files: {ebpfcni: applyEdits(plugin1, [[m.find, m.replace]]), '10-ebpfcni.conf': conf}})
+  const {LAB2_MUTANTS} = await importTs('labs/02-ebpf-basics/test/mutants.ts')
+  const lab2 = {'ebpfcni.bpf.c': read('labs/02-ebpf-basics/solution/ebpfcni.bpf.c'), ebpfcni: plugin2}
+  const program2 = {...lab2, 'ebpfcni.bpf.c': read('labs/02-ebpf-basics/solution/program/ebpfcni.bpf.c')}
+  // A mutant pinned otherwise than its files say (stale, unreloaded, none) needs the test's own set-up.
+  for (const m of LAB2_MUTANTS.filter((x) => !x.pin)) {
+    const base = m.base === 'program' ? program2 : lab2
+    out.push({lab: 2, m, files: {...base, [m.file]: applyEdits(base[m.file], [[m.find, m.replace]])}})
+  }
+  const {LAB3_MUTANTS} = await importTs('labs/03-maps-monitoring/test/mutants.ts')
+  for (const m of LAB3_MUTANTS)
+    out.push({
+      lab: 3,
+      m,
+      files: {
+        'ebpfcni.bpf.c': applyEdits(read(`labs/03-maps-monitoring/solution/${m.base}/ebpfcni.bpf.c`), m.edits),
+        ebpfcni: plugin2,
+      },
+    })
+  const {LAB4_MUTANTS} = await importTs('labs/04-security-policy/test/mutants.ts')
+  for (const m of LAB4_MUTANTS)
+    out.push({
+      lab: 4,
+      m,
+      files: {
+        'ebpfcni.bpf.c': applyEdits(read(`labs/04-security-policy/solution/${m.base}/ebpfcni.bpf.c`), m.edits),
+        ebpfcni: plugin2,
+      },
+    })
+  return out
+}
+
+/**
+ * One pass over the core steps' mutants, in this process (dist/, the state dir set above):
+ * [{key: "lab/step", name, ms, passed, caught}] where caught is "the check the test names failed first".
+ */
+async function failingRun(label, loaded) {
+  const {getLab} = await import(join(root, 'dist/labs/catalogue.js'))
+  const {ensureWorkspace} = await import(join(root, 'dist/labs/workspace.js'))
+  const {loadWorkspaceProgram} = await import(join(root, 'dist/labs/deploy.js'))
+  const {runChecks} = await import(join(root, 'dist/labs/checker.js'))
+  const {ProgressStore} = await import(join(root, 'dist/host/progress.js'))
+  const {createResetService} = await import(join(root, 'dist/reset/service.js'))
+  const {labDiscoverers} = await import(join(root, 'dist/labs/registry.js'))
+  const core = (n) =>
+    new Set(
+      getLab(n)
+        .steps.filter((s) => s.level === 'core')
+        .map((s) => s.id),
+    )
+  const eligible = (await mutants()).filter(
+    ({lab, m}) => core(lab).has(m.step) && (!ONLY_STEPS || ONLY_STEPS.includes(`${lab}/${m.step}`)),
+  )
+  // One representative per step by default: the first its lab's mutants.ts lists for it.
+  const all = ALL_MUTANTS
+    ? eligible
+    : eligible.filter((x, i) => eligible.findIndex((y) => y.lab === x.lab && y.m.step === x.m.step) === i)
+  const scratch = mkdtempSync(join(tmpdir(), 'ebpfcni-bench-mutants-'))
+  const progress = new ProgressStore(join(scratch, 'progress.json'))
+  const load = loaded ? startLoad() : []
+  const out = []
+  try {
+    for (const [i, {lab, m, files}] of all.entries()) {
+      const dir = join(scratch, `ws${i}`)
+      ensureWorkspace(getLab(lab), dir)
+      for (const [f, text] of Object.entries(files))
+        writeFileSync(join(dir, f), text, {mode: f === 'ebpfcni' ? 0o755 : 0o644})
+      const t0 = performance.now()
+      await loadWorkspaceProgram(dir, {lab})
+      const report = await runChecks({lab, step: m.step, workspace: dir, progress})
+      const ms = performance.now() - t0
+      const first = report.checks.find((c) => c.status === 'fail')?.id
+      const caught =
+        first === (m.firstFails ?? m.failsCheck) ||
+        (lab !== 4 && report.checks.some((c) => c.id === m.failsCheck && c.status === 'fail'))
+      out.push({key: `${lab}/${m.step}`, name: m.name, ms, passed: report.passed, caught})
+      console.error(
+        `${label} ${lab}/${m.step} "${m.name}": ${report.passed ? 'PASSED (a mutant must fail)' : `failed ${first}`}${caught ? '' : ` (expected ${m.firstFails ?? m.failsCheck})`} in ${(ms / 1000).toFixed(2)} s`,
+      )
+      if (lab !== all[i + 1]?.lab) {
+        const reset = createResetService(await labDiscoverers(lab))
+        await reset.execute(await reset.plan(lab))
+      }
+    }
+  } finally {
+    for (const p of load) p.kill('SIGKILL')
+    rmSync(scratch, {recursive: true, force: true})
+  }
+  return out
+}
+
+async function failingMode() {
+  process.env.EBPFCNI_STATE_DIR = state
+  process.env.CI = 'true'
+  const quiet = await failingRun('quiet', false)
+  const loaded = LOADED_RUNS > 0 ? await failingRun(`loaded (${availableParallelism()} busy processes)`, true) : []
+  const sec = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '-')
+  const worst = (rs, key) => rs.filter((r) => r.key === key).sort((a, b) => b.ms - a.ms)[0]
+  const med = (rs, key) => median(rs.filter((r) => r.key === key).map((r) => r.ms))
+  console.log(`\nstep check time against the labs' mutants (each once): median and slowest, quiet and loaded`)
+  console.log('step                      mutants  quiet med  quiet max  loaded med loaded max  slowest (loaded)')
+  for (const key of [...new Set(quiet.map((r) => r.key))]) {
+    const n = quiet.filter((r) => r.key === key).length
+    const wl = worst(loaded, key)
+    console.log(
+      `${key.padEnd(26)}${String(n).padEnd(9)}${sec(med(quiet, key)).padEnd(11)}${sec(worst(quiet, key)?.ms).padEnd(11)}${sec(med(loaded, key)).padEnd(11)}${sec(wl?.ms).padEnd(11)}${wl?.name ?? ''}`,
+    )
+  }
+  const bad = [...quiet, ...loaded].filter((r) => r.passed || !r.caught)
+  console.log(
+    `\nmutants failing as their tests say: quiet ${quiet.length - quiet.filter((r) => r.passed || !r.caught).length}/${quiet.length}, loaded ${loaded.length - loaded.filter((r) => r.passed || !r.caught).length}/${loaded.length}${bad.length ? ` (not: ${[...new Set(bad.map((r) => `${r.key} "${r.name}"`))].join('; ')})` : ''}`,
+  )
+}
+
+async function passingMode() {
   const quiet = await series('quiet', RUNS, false)
   const loaded = await series(`loaded (${availableParallelism()} busy processes)`, LOADED_RUNS, true)
   const steps = [...(quiet.find((r) => r.steps.size)?.steps.keys() ?? [])]
@@ -100,6 +256,11 @@ try {
   console.log(
     `\nruns passed: quiet ${quiet.filter((r) => r.passed).length}/${RUNS}, loaded ${loaded.filter((r) => r.passed).length}/${LOADED_RUNS}`,
   )
+}
+
+try {
+  if (MODE !== 'fail') await passingMode()
+  if (MODE !== 'pass') await failingMode()
 } finally {
   rmSync(state, {recursive: true, force: true})
 }

@@ -5,11 +5,14 @@
 // file replaced (the reference, or a mutant of it).
 // Usage (root): node scripts/verdict-stability.mjs LAB STEP FILE_IN_WORKSPACE=PATH [--runs 10]
 //   e.g. node scripts/verdict-stability.mjs 4 networkpolicy ebpfcni.bpf.c=/tmp/never-drops.bpf.c
+// It takes the host lock itself (scripts/host-lock.mjs) for the whole series: another suite's
+// resets half-way through would change verdicts that are not the checks' doing.
 import {copyFileSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
+import {holdHostLock} from './host-lock.mjs'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const [lab, step, ...rest] = process.argv.slice(2).filter((a, i, all) => a !== '--runs' && all[i - 1] !== '--runs')
@@ -19,6 +22,7 @@ if (!lab || !step || process.getuid() !== 0) {
   console.error('usage (root): node scripts/verdict-stability.mjs LAB STEP [FILE=PATH ...] [--runs 10]')
   process.exit(2)
 }
+holdHostLock()
 const state = mkdtempSync(join(tmpdir(), 'ebpfcni-verdicts-'))
 const ws = join(state, 'ws')
 const env = {EBPFCNI_STATE_DIR: join(state, 'state'), CI: 'true'}
