@@ -42,7 +42,13 @@ export function ipv4Udp(src: string, dst: string, payload = 'ebpfcni', dport = 9
 }
 
 /** An IPv4/TCP segment (a 20-byte header, SYN, or ACK for a reply; checksums not needed by XDP or TC). */
-export function ipv4Tcp(src: string, dst: string, dport: number, sport = 40000, flags: 'syn' | 'ack' = 'syn'): Buffer {
+export function ipv4Tcp(
+  src: string,
+  dst: string,
+  dport: number,
+  sport = 40000,
+  flags: 'syn' | 'ack' | 'syn-ack' = 'syn',
+): Buffer {
   const udp = ipv4Udp(src, dst, '')
   const ip = Buffer.alloc(20 + 20)
   udp.copy(ip, 0, 14, 14 + 20)
@@ -52,7 +58,7 @@ export function ipv4Tcp(src: string, dst: string, dport: number, sport = 40000, 
   ip.writeUInt16BE(sport, 20)
   ip.writeUInt16BE(dport, 22)
   ip[32] = 0x50 // data offset: 5 words
-  ip[33] = flags === 'syn' ? 0x02 : 0x10
+  ip[33] = {syn: 0x02, ack: 0x10, 'syn-ack': 0x12}[flags]
   return ethernet(0x0800, ip)
 }
 

@@ -70,9 +70,15 @@ export async function pingCount(
 }
 
 /** TCP connect: is something listening and reachable? (bash /dev/tcp; address and port as positional args.) */
-export async function tcpConnect(fromNetns: string, ip: string, port: number, timeoutS = 2): Promise<ProbeResult> {
+export async function tcpConnect(
+  fromNetns: string,
+  ip: string,
+  port: number,
+  timeoutS = 2,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
   const [f, a] = inNs(fromNetns, ['bash', '-c', 'exec 3<>"/dev/tcp/$1/$2"', 'tcp-probe', ip, String(Number(port))])
-  return probe(await run(f, a, {timeoutMs: timeoutS * 1000}), `TCP connect ${ip}:${port}`)
+  return probe(await run(f, a, {timeoutMs: timeoutS * 1000, signal}), `TCP connect ${ip}:${port}`)
 }
 
 /**
@@ -130,6 +136,62 @@ export async function arrivals(netnsPath: string): Promise<Arrivals> {
   }
 }
 
+/** A TCP socket of a netns (IPv4, /proc/net/tcp): its own end, its peer's, its state. */
+export interface TcpSocket {
+  localPort: number
+  remoteIp: string
+  remotePort: number
+  /** "SYN_SENT" while a connect() waits for its SYN's answer; the kernel's other names otherwise. */
+  state: string
+}
+
+const TCP_STATES: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '03': 'SYN_RECV',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
+}
+
+/** /proc/net/tcp's "0100000A:0050": the address as the host's u32 of the packet's bytes, the port in hex. */
+function procAddr(hex: string): [string, number] {
+  const [a, p] = hex.split(':')
+  const n = parseInt(a, 16)
+  const ip = [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.')
+  return [ip, parseInt(p, 16)]
+}
+
+/** /proc/net/tcp's lines as sockets (its header line skipped). */
+export function parseProcNetTcp(text: string): TcpSocket[] {
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[1].includes(':'))
+    .map((f) => {
+      const [, localPort] = procAddr(f[1])
+      const [remoteIp, remotePort] = procAddr(f[2])
+      return {localPort, remoteIp, remotePort, state: TCP_STATES[f[3].toUpperCase()] ?? f[3]}
+    })
+}
+
+/**
+ * The IPv4 TCP sockets of a netns, read inside it (as arrivals reads the counters). A probe finds
+ * its own connection's ephemeral port here: in a check's own pod only the probe connects.
+ */
+export async function tcpSockets(netnsPath: string): Promise<TcpSocket[]> {
+  const [f, a] = inNs(netnsPath, ['cat', '/proc/net/tcp'])
+  const r = await run(f, a, {timeoutMs: 5000, maxOutputBytes: 1024 * 1024})
+  if (!ok(r)) throw new Error(`reading the TCP sockets of ${netnsPath}: ${describeRun(r)}`)
+  return parseProcNetTcp(r.stdout)
+}
+
 /** What became of one HTTP request that a policy should stop, as the two pods' counters prove it. */
 export type RequestFate =
   | {fate: 'answered'; detail: string}
@@ -138,14 +200,63 @@ export type RequestFate =
   | {fate: 'not-sent'; detail: string}
 
 /**
+ * A probe (started with an abort signal), ended early when `witness` proves its packets dropped:
+ * then it failed, with `proven` saying how that is known. A probe whose packets cannot get through
+ * is not waited out. A probe that did get through is judged by its own result, whatever the
+ * witness says.
+ */
+export async function watchedProbe(
+  start: (signal: AbortSignal) => Promise<ProbeResult>,
+  witness: DropWitness,
+): Promise<ProbeResult & {proven?: RequestFate}> {
+  const stop = new AbortController()
+  const probe = start(stop.signal)
+  const result: {done?: ProbeResult} = {}
+  void probe.then((r) => (result.done = r))
+  for (;;) {
+    await Promise.race([probe, new Promise((r) => setTimeout(r, 50))])
+    if (result.done) return result.done
+    const proven = await witness()
+    if (proven) {
+      stop.abort()
+      const r = await probe
+      return r.ok ? r : {...r, ok: false, proven}
+    }
+  }
+}
+
+/** HTTP GET as httpGet, ended early when `witness` proves the request's packets dropped (watchedProbe). */
+export const httpGetWatched = (
+  fromNetns: string,
+  url: string,
+  timeoutS: number,
+  witness: DropWitness,
+): Promise<ProbeResult & {proven?: RequestFate}> =>
+  watchedProbe((signal) => httpGet(fromNetns, url, timeoutS, signal), witness)
+
+/**
+ * A faster proof of a drop than the retransmission's, asked on every poll while the request is
+ * open: the fate it proves for the probe's own packets, or undefined (not proven: keep waiting).
+ */
+export type DropWitness = () => Promise<RequestFate | undefined>
+
+/**
  * HTTP GET from one netns to a server in another, judged by the pods' own counters, not by a timer
  * or a shared drop counter: "dropped" means the client's SYN left (its ActiveOpens rose), the client
  * sent it again after a full retransmission timeout (RetransSegs rose), and the server's netns
  * received no TCP segment meanwhile. Any segment arriving means the request got through. A SYN
  * that never left within `limitS` is a busy machine, not a drop. Only the probe talks in the client
- * netns (a check's own pod), so its counters are the probe's.
+ * netns (a check's own pod), so its counters are the probe's. A `witness` (the datapath's report
+ * of this very SYN, corroborated) may prove the drop before the retransmission; a segment that
+ * reached the server still outweighs it.
  */
-export async function requestFate(fromNetns: string, toNetns: string, url: string, limitS = 15): Promise<RequestFate> {
+export async function requestFate(
+  fromNetns: string,
+  toNetns: string,
+  url: string,
+  limitS = 15,
+  witness?: DropWitness,
+): Promise<RequestFate> {
   const [c0, s0] = await Promise.all([arrivals(fromNetns), arrivals(toNetns)])
   const stop = new AbortController()
   const probe = httpGet(fromNetns, url, limitS, stop.signal)
@@ -159,11 +270,23 @@ export async function requestFate(fromNetns: string, toNetns: string, url: strin
     sent ||= c.tcpActiveOpens > c0.tcpActiveOpens
     const reached = srv.tcp - s0.tcp
     if (done?.ok) return {fate: 'answered', detail: done.detail}
+    // The witness may prove only what the counters allow: a drop before anything reached the
+    // server, or (once something did) the answer dropped on its way back.
+    const proven = sent && !done ? await witness?.() : undefined
     if (reached > 0) {
+      if (proven?.fate === 'reached') {
+        stop.abort()
+        const r = await probe
+        return r.ok ? {fate: 'answered', detail: r.detail} : proven
+      }
+      if (!done) continue
+      return {fate: 'reached', detail: `${reached} TCP segment(s) reached the server, but no answer came back`}
+    }
+    if (proven?.fate === 'dropped') {
+      stop.abort()
       const r = await probe
-      return r.ok
-        ? {fate: 'answered', detail: r.detail}
-        : {fate: 'reached', detail: `${reached} TCP segment(s) reached the server, but no answer came back`}
+      if (r.ok) return {fate: 'answered', detail: r.detail}
+      return proven
     }
     if (sent && c.tcpRetrans > c0.tcpRetrans) {
       stop.abort()

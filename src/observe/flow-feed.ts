@@ -229,13 +229,20 @@ export class FlowFeed {
 }
 
 /**
+ * What `body` can ask while it runs: every event so far, drained up to this moment; undefined
+ * when no flow_events ring is pinned (nothing can be reported).
+ */
+export type EventsSoFar = () => Promise<FlowEvent[] | undefined>
+
+/**
  * The flow events the ring pinned in `pinDir` took while `body` ran (what was there before is not
  * body's), and those lost meanwhile; through a running observe when there is one. No events: no
- * flow_events ring is pinned there. The checks quote what the datapath reported with it.
+ * flow_events ring is pinned there. The checks quote what the datapath reported with it; a probe
+ * reads them while it runs (`soFar`) to learn its own packets' fate as soon as it is reported.
  */
 export async function eventsDuring<T>(
   pinDir: string,
-  body: () => Promise<T>,
+  body: (soFar: EventsSoFar) => Promise<T>,
 ): Promise<{result: T; events?: FlowEvent[]; lost?: bigint}> {
   const events: FlowEvent[] = []
   let feed: FlowFeed | undefined
@@ -245,11 +252,16 @@ export async function eventsDuring<T>(
     events.length = 0
   } catch (err) {
     feed?.stop()
-    if (err instanceof NoRingError) return {result: await body()}
+    if (err instanceof NoRingError) return {result: await body(async () => undefined)}
     throw err
   }
+  const open = feed
+  const soFar: EventsSoFar = async () => {
+    await open.drainNow()
+    return events
+  }
   try {
-    const result = await body()
+    const result = await body(soFar)
     await feed.drainNow()
     return {result, events, lost: feed.lost()}
   } finally {

@@ -1,7 +1,7 @@
 import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {ipv4Tcp, ipv4Udp} from '#bpf/frames.js'
-import {sendUdp, tcpConnect} from '#net/probes.js'
+import {sendUdp} from '#net/probes.js'
 import {ipv4Key} from '#bpf/counters.js'
 import {MAP_TYPE, mapInfo, mapTypeName, type MapInfo} from '#bpf/map-ops.js'
 import {objGet} from '#bpf/object.js'
@@ -22,6 +22,7 @@ import {
   linkLocal,
   UDP_PROBES,
   failIfXdpDropInTc,
+  connectUnlessDropped,
 } from './shared.js'
 
 /** The pinned conntrack map's type and size, when it is pinned. */
@@ -148,7 +149,8 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
         )
       }
-      const tcp = await arrivedDuring(b, () => tcpConnect(a.netnsPath, b.ip, 8080, 1))
+      // A SYN proven dropped (its drop reported, and to_pod's verdict on it) ends the wait at once.
+      const tcp = await arrivedDuring(b, () => connectUnlessDropped(ctx, a, b, 8080, 1))
       if (tcp.tcp > 0) {
         const what = `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`
         failIfXdpDropInTc(ctx, what, a.ip, b.ip)

@@ -294,8 +294,8 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
       const {result, seen} = await flowsDuring(ctx, async () => ({
-        denied: await http(other, httpbin, false),
-        allowed: await http(sleep, httpbin, true),
+        denied: await http(other, httpbin, false, ctx),
+        allowed: await http(sleep, httpbin, true, ctx),
       }))
       if (!seen) fail('no flow_events ring could be read', 'keep #include "ebpfcni_flow.h"')
       if (result.denied.ok)
@@ -306,7 +306,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const drops = toHttpbin.filter((f) => f.verdict === 'DROPPED')
       if (!drops.length)
         fail(
-          `${result.denied.detail}, but your programs reported no DROPPED event for it; for other → httpbin they reported: ${quoteFlows(toHttpbin)}`,
+          `${result.denied.fate ?? result.denied.detail}, but your programs reported no DROPPED event for it; for other → httpbin they reported: ${quoteFlows(toHttpbin)}`,
           'where a destination in isolated is dropped: return tc_drop(skb, REASON_ISOLATED); tc_drop reports the drop, TC_ACT_SHOT alone does not',
         )
       const wrong = drops.filter((f) => f.program !== 'to_pod' || f.reason !== 'isolated')

@@ -3,7 +3,16 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
-import {arrivals, httpGet, requestFate} from '#net/probes.js'
+import {
+  arrivals,
+  httpGet,
+  httpGetWatched,
+  requestFate,
+  tcpConnect,
+  watchedProbe,
+  type ProbeResult,
+  type RequestFate,
+} from '#net/probes.js'
 import {readCounterMap} from '#bpf/counters.js'
 import {podAddrInfo} from '#net/ip.js'
 import {int2ip} from '#net/ipv4.js'
@@ -12,7 +21,8 @@ import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '#policy/resolve.js'
 import type {AddressedPod, CheckPod} from '#checks/check-pods.js'
 import {ipv4Tcp, ipv6Udp} from '#bpf/frames.js'
-import {eventsDuring} from '#observe/flow-feed.js'
+import {eventsDuring, type EventsSoFar} from '#observe/flow-feed.js'
+import {handshakeDrops} from '#observe/handshake-drops.js'
 import {FlowNamer, type Flow} from '#observe/flow-names.js'
 import {flowLine} from '#observe/flow-line.js'
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
@@ -28,25 +38,40 @@ export const originalPolicy = () =>
  * HTTP from one check pod to another. When a drop is expected, the probe proves its own request's
  * fate from the two pods' counters (requestFate): never from the shared drop counter, which any
  * other drop raises too (IPv6 from a new pod). `ok` is true when the request got through to the
- * server, answered or not; a request the busy machine never sent is no verdict.
+ * server, answered or not; a request the busy machine never sent is no verdict. With ctx, the
+ * programs' report of the probe's own handshake, corroborated (provenDrop), proves a drop at once;
+ * without a report (no ring, or a drop not returned through tc_drop/xdp_drop) the retransmission
+ * does, and the detail says that nothing was reported (`fate`: what became of it, without that).
  */
 export async function http(
   from: CheckPod,
   to: CheckPod,
   expectOk: boolean,
   ctx?: Lab4Context,
-): Promise<{ok: boolean; detail: string; flows?: Flow[]}> {
+): Promise<{ok: boolean; detail: string; flows?: Flow[]; fate?: string}> {
   const url = `http://${to.ip}/get`
+  const witness = (soFar: EventsSoFar) => () => provenDrop(ctx!, soFar, from, to, 80)
   // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
   const fate = async (timeoutS = 15) => {
-    const request = () => requestFate(from.netnsPath, to.netnsPath, url, timeoutS)
-    return ctx ? flowsDuring(ctx, request) : {result: await request(), seen: undefined}
+    if (!ctx) return {result: await requestFate(from.netnsPath, to.netnsPath, url, timeoutS), seen: undefined}
+    return flowsDuring(ctx, (soFar) => requestFate(from.netnsPath, to.netnsPath, url, timeoutS, witness(soFar)))
   }
   const said = (seen?: SeenFlows) =>
     seen ? `; observe saw: ${quoteFlows(flowsBetween(seen, from.ip ?? '', to.ip ?? '', true))}` : ''
+  const both = (seen?: SeenFlows) => flowsBetween(seen, from.ip ?? '', to.ip ?? '', true)
   if (expectOk) {
-    const r = await httpGet(from.netnsPath, url, 3)
+    const first = ctx
+      ? await flowsDuring(ctx, (soFar) => httpGetWatched(from.netnsPath, url, 3, witness(soFar)))
+      : {result: await httpGet(from.netnsPath, url, 3), seen: undefined}
+    const r = first.result
     if (r.ok) return r
+    // The programs reported dropping this request's handshake, and do drop it: that is its fate.
+    if ('proven' in r && r.proven)
+      return {
+        ...r,
+        detail: `HTTP GET ${url} from ${from.ip}: ${r.proven.detail}${said(first.seen)}`,
+        flows: both(first.seen),
+      }
     // Say what became of it, not how wget died: a second request, judged by the pods' counters.
     const seen = /did not finish within/.test(r.detail)
       ? 'no answer within 3 s'
@@ -54,15 +79,83 @@ export async function http(
     const again = await fate(5)
     return {
       ...r,
-      detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.result.detail}${said(again.seen)}`,
+      detail: `HTTP GET ${url} from ${from.ip}: ${seen}; a second request: ${again.result.detail}${again.result.fate === 'dropped' ? unreported(again.seen, both(again.seen)) : said(again.seen)}`,
       // What the programs reported of the second request, both ways: which end dropped it.
-      flows: flowsBetween(again.seen, from.ip ?? '', to.ip ?? '', true),
+      flows: both(again.seen),
     }
   }
   const {result: f, seen} = await fate()
   if (f.fate === 'not-sent') throw new CheckSkip(`HTTP GET ${url} from ${from.ip}: ${f.detail}`)
   const dropped = f.fate === 'dropped'
-  return {ok: !dropped, detail: `HTTP GET ${url} from ${from.ip}: ${f.detail}${dropped ? '' : said(seen)}`}
+  const what = `HTTP GET ${url} from ${from.ip}: ${f.detail}`
+  return {ok: !dropped, detail: `${what}${dropped ? unreported(seen, both(seen)) : said(seen)}`, fate: what}
+}
+
+/**
+ * A TCP connect from one check pod to another's port, ended as soon as its SYN is proven dropped
+ * (provenDrop); otherwise it takes what tcpConnect takes (connected, refused, or `timeoutS`).
+ */
+export async function connectUnlessDropped(
+  ctx: Lab4Context,
+  from: CheckPod,
+  to: CheckPod,
+  port: number,
+  timeoutS: number,
+): Promise<ProbeResult & {proven?: RequestFate}> {
+  const {result} = await flowsDuring(ctx, (soFar) =>
+    watchedProbe(
+      (signal) => tcpConnect(from.netnsPath, to.ip ?? '', port, timeoutS, signal),
+      () => provenDrop(ctx, soFar, from, to, port),
+    ),
+  )
+  return result
+}
+
+/**
+ * What a dropped probe's detail adds of the programs' report: nothing when they reported a drop
+ * of it (the detail already says how it is known); that they reported none when the slow proof
+ * had to decide, with what they did report.
+ */
+function unreported(seen: SeenFlows | undefined, mine: Flow[]): string {
+  if (!seen) return '; your programs reported no event (no flow_events ring is pinned: keep #include "ebpfcni_flow.h")'
+  if (mine.some((f) => f.verdict === 'DROPPED')) return ''
+  return `; your programs reported no drop of it (a drop returned as XDP_DROP or TC_ACT_SHOT, not through xdp_drop/tc_drop, is not reported; observe saw: ${quoteFlows(mine)})`
+}
+
+/**
+ * The fate of a probe's TCP handshake from `from` to `to`:`dport`, when the programs reported it
+ * and it holds: a DROPPED event for the probe's own SYN, or the server's SYN-ACK back to it
+ * (handshakeDrops), and the reporting program returning its drop code (XDP_DROP, TC_ACT_SHOT) for
+ * that very packet in a test run over the same maps, which also predicts every retransmission.
+ * An event alone is not enough: a helper can report a drop and return something else (XDP_DROP
+ * from to_pod goes on). undefined: not proven, the caller's slower proof decides.
+ */
+export async function provenDrop(
+  ctx: Lab4Context,
+  soFar: EventsSoFar,
+  from: CheckPod,
+  to: CheckPod,
+  dport: number,
+): Promise<RequestFate | undefined> {
+  if (!from.ip || !to.ip) return undefined
+  const client = {netnsPath: from.netnsPath, ip: from.ip}
+  for (const {event: e, request, port} of await handshakeDrops(soFar, client, {ip: to.ip}, dport)) {
+    const program = e.direction === 'from-pod' ? 'xdp_prog' : 'to_pod'
+    const code = program === 'xdp_prog' ? 'XDP_DROP' : 'TC_ACT_SHOT'
+    const frame = request ? ipv4Tcp(from.ip, to.ip, dport, port) : ipv4Tcp(to.ip, from.ip, port, dport, 'syn-ack')
+    let how: string
+    try {
+      how = ctx.policy.path([frame])[0].how
+    } catch {
+      continue
+    }
+    if (!how.startsWith(`${code} `) || !how.endsWith(`(${program})`)) continue
+    const what = `${program} reported DROPPED (${e.reason.name}) for ${request ? 'its SYN' : "the server's SYN-ACK"} from port ${e.sport}, and returns ${code} for that packet`
+    return request
+      ? {fate: 'dropped', detail: `${what}: the request never reached the server`}
+      : {fate: 'reached', detail: `the SYN reached the server; ${what}: no answer came back`}
+  }
+  return undefined
 }
 
 export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
@@ -210,7 +303,10 @@ export interface SeenFlows {
  * shows them; through a running observe when there is one). undefined: no flow_events ring is
  * pinned, so there is nothing to quote.
  */
-export async function flowsDuring<T>(ctx: Lab4Context, body: () => Promise<T>): Promise<{result: T; seen?: SeenFlows}> {
+export async function flowsDuring<T>(
+  ctx: Lab4Context,
+  body: (soFar: EventsSoFar) => Promise<T>,
+): Promise<{result: T; seen?: SeenFlows}> {
   const svc = await ctx.policy.service()
   const namer = new FlowNamer({pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()}, 0)
   const {result, events, lost} = await eventsDuring(ctx.pinned.pinDir(), body)
