@@ -2,8 +2,12 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import {links} from '#net/ip.js'
-import {ping, tcpConnect} from '#net/probes.js'
-import {objGet} from '#bpf/object.js'
+import {ping, tcpConnect, watchedProbe, type RequestFate} from '#net/probes.js'
+import {handshakeDrops} from '#observe/handshake-drops.js'
+import {ipv4Tcp} from '#bpf/frames.js'
+import {objGet, testRun} from '#bpf/object.js'
+import {TC_ACT} from '#bpf/attach.js'
+import type {EventsSoFar} from '#observe/flow-feed.js'
 import {closeFd} from '#bpf/ffi.js'
 import {mapDelete, mapUpdate} from '#bpf/map-ops.js'
 import {ipv4Key} from '#bpf/counters.js'
@@ -96,13 +100,16 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       const key = Buffer.concat([ipv4Key(from.ip), ipv4Key(to.ip)])
       try {
         mapUpdate(fd, key, u32(VERDICT.deny))
-        // A short try first: when node a's from_pod reports dropping this SYN, its fate is proven
-        // without waiting; otherwise (no report, or no ring) the full wait decides.
-        const quick = await nodeFlowsDuring(c, c.a, () => tcpConnect(from.netnsPath, to.ip, 80, 0.5))
-        const synDropped = (quick.flows ?? []).some(
-          (f) => f.src === from.ip && f.dst === to.ip && f.proto === 'TCP' && f.verdict === 'DROPPED',
+        // When node a's from_pod reports dropping this connection's SYN and returns TC_ACT_SHOT for
+        // that very SYN, its fate is proven without waiting; otherwise (no report, no ring, or a
+        // report the program's verdict does not bear out) the full wait decides.
+        const pin = join(c.cluster.nodePinDir(c.a), 'from_pod')
+        const {result: denied} = await nodeFlowsDuring(c, c.a, (soFar) =>
+          watchedProbe(
+            (signal) => tcpConnect(from.netnsPath, to.ip, 80, 1.5, signal),
+            () => provenFromPodDrop(pin, soFar, from, to, 80),
+          ),
         )
-        const denied = quick.result.ok || synDropped ? quick.result : await connect()
         mapDelete(fd, key)
         const after = await connect()
         if (denied.ok)
@@ -202,3 +209,33 @@ export const NOBRIDGE_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     },
   },
 ]
+
+/**
+ * A connection's SYN proven dropped at the source: from_pod reported DROPPED for that very SYN
+ * (handshakeDrops: its own ephemeral port) and returns TC_ACT_SHOT for it in a test run over the
+ * node's maps. undefined: not proven.
+ */
+async function provenFromPodDrop(
+  pin: string,
+  soFar: EventsSoFar,
+  from: {netnsPath: string; ip: string},
+  to: {ip: string},
+  dport: number,
+): Promise<RequestFate | undefined> {
+  const mine = (await handshakeDrops(soFar, from, to, dport)).filter(
+    (d) => d.request && d.event.direction === 'from-pod',
+  )
+  for (const {event, port} of mine) {
+    const fd = objGet(pin)
+    try {
+      if (testRun(fd, ipv4Tcp(from.ip, to.ip, dport, port)).retval !== TC_ACT.SHOT) continue
+    } finally {
+      closeFd(fd)
+    }
+    return {
+      fate: 'dropped',
+      detail: `from_pod reported DROPPED (${event.reason.name}) for its SYN from port ${port}, and returns TC_ACT_SHOT for it`,
+    }
+  }
+  return undefined
+}

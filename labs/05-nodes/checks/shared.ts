@@ -9,7 +9,7 @@ import {checkOwner} from '#host/owners.js'
 import {buildBpf} from '#bpf/build.js'
 import {readCounterSlots} from '#bpf/counters.js'
 import type {NodeRecord} from '#nodes/cluster.js'
-import {eventsDuring} from '#observe/flow-feed.js'
+import {eventsDuring, type EventsSoFar} from '#observe/flow-feed.js'
 import type {FlowEvent} from '#bpf/flow-events.js'
 import type {PodRecord} from '#pods/types.js'
 import type {CheckCluster, Lab5Context} from '../context.js'
@@ -179,7 +179,7 @@ export async function withToolProgram<T>(
 export async function nodeFlowsDuring<T>(
   c: CheckCluster,
   node: NodeRecord,
-  body: () => Promise<T>,
+  body: (soFar: EventsSoFar) => Promise<T>,
 ): Promise<{result: T; flows?: FlowEvent[]}> {
   const {result, events} = await eventsDuring(c.cluster.nodePinDir(node), body)
   return events ? {result, flows: events} : {result}
