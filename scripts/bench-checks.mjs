@@ -9,7 +9,9 @@
 // and a mutant that passes, or fails another check first than the one its test names, is marked.
 // It runs dist/ (`npm run build` first) and takes the host lock itself (scripts/host-lock.mjs).
 // Usage (root): node scripts/bench-checks.mjs [--runs 3] [--loaded-runs 5]
-//     [--mode pass|fail|both] [--step LAB/STEP,...] [--mutants first|all]
+//     [--mode pass|fail|both] [--step LAB/STEP,...] [--mutants first|all] [--lab N] [--baseline DIR]
+// --lab: the passing mode's `lab N --auto` instead of `lab all --auto`; --baseline: another built
+// checkout (the code before a change), its run and this one's in turn, and the ratio per step.
 // --step: failing mode for those steps only; --mutants: each step's first mutant (default), or all.
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
@@ -42,10 +44,14 @@ holdHostLock()
 const state = mkdtempSync(join(tmpdir(), 'ebpfcni-bench-checks-'))
 const env = {EBPFCNI_STATE_DIR: state, CI: 'true'}
 const cli = join(root, 'bin/run.js')
+const LAB = word('lab', 'all')
+// Another checkout (built) to time against in the same run, one run of each in turn: ratios, not
+// figures that moved with whatever else the machine was doing.
+const BASELINE = word('baseline', undefined)
 
 /** One `lab all --auto` run: {passed, totalMs, steps: Map("lab/step" -> ms), failing}. */
-async function autoRun() {
-  const r = await execa('node', [cli, 'lab', 'all', '--auto', '--json'], {
+async function autoRun(bin = cli) {
+  const r = await execa('node', [bin, 'lab', LAB, '--auto', '--json'], {
     reject: false,
     env,
     timeout: 600_000,
@@ -85,14 +91,22 @@ async function series(label, runs, loaded) {
   const load = loaded ? startLoad() : []
   try {
     const out = []
-    for (let i = 0; i < runs; i++) {
-      const r = await autoRun()
+    const base = []
+    const say = (what, i, r) =>
       console.error(
-        `${label} run ${i + 1}/${runs}: ${r.passed ? 'passed' : 'FAILED'} in ${(r.totalMs / 1000).toFixed(1)} s${r.failing.length ? ` (${r.failing.join('; ')})` : ''}`,
+        `${what} run ${i + 1}/${runs}: ${r.passed ? 'passed' : 'FAILED'} in ${(r.totalMs / 1000).toFixed(1)} s${r.failing.length ? ` (${r.failing.join('; ')})` : ''}`,
       )
+    for (let i = 0; i < runs; i++) {
+      if (BASELINE) {
+        const b = await autoRun(join(BASELINE, 'bin/run.js'))
+        say(`${label} baseline`, i, b)
+        base.push(b)
+      }
+      const r = await autoRun()
+      say(label, i, r)
       out.push(r)
     }
-    return out
+    return Object.assign(out, {base})
   } finally {
     for (const p of load) p.kill('SIGKILL')
   }
@@ -252,7 +266,18 @@ async function passingMode() {
   }
   const qt = median(quiet.map((r) => r.totalMs))
   const lt = median(loaded.map((r) => r.totalMs))
-  console.log(`${'lab all --auto'.padEnd(26)}${sec(qt).padEnd(11)}${sec(lt).padEnd(11)}${(lt / qt).toFixed(2)}`)
+  console.log(`${`lab ${LAB} --auto`.padEnd(26)}${sec(qt).padEnd(11)}${sec(lt).padEnd(11)}${(lt / qt).toFixed(2)}`)
+  if (BASELINE) {
+    console.log(`\nagainst ${BASELINE}, run in turn with it: medians, and this checkout's time / the baseline's`)
+    console.log('step                      base quiet quiet      ratio  base loaded loaded     ratio')
+    for (const s of steps) {
+      const [bq, q] = [median(quiet.base.map((r) => r.steps.get(s))), median(quiet.map((r) => r.steps.get(s)))]
+      const [bl, l] = [median(loaded.base.map((r) => r.steps.get(s))), median(loaded.map((r) => r.steps.get(s)))]
+      console.log(
+        `${s.padEnd(26)}${sec(bq).padEnd(11)}${sec(q).padEnd(11)}${(q / bq).toFixed(2).padEnd(7)}${sec(bl).padEnd(12)}${sec(l).padEnd(11)}${(l / bl).toFixed(2)}`,
+      )
+    }
+  }
   console.log(
     `\nruns passed: quiet ${quiet.filter((r) => r.passed).length}/${RUNS}, loaded ${loaded.filter((r) => r.passed).length}/${LOADED_RUNS}`,
   )

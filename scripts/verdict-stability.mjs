@@ -3,6 +3,7 @@
 // (prints figures; not a test). A verdict that flips is a probe that does not prove its own
 // packets' fate. The input is a workspace as the attendee would have it: a lab's starter with a
 // file replaced (the reference, or a mutant of it).
+// Each check's median duration is printed beside its verdicts.
 // Usage (root): node scripts/verdict-stability.mjs LAB STEP FILE_IN_WORKSPACE=PATH [--runs 10]
 //   e.g. node scripts/verdict-stability.mjs 4 networkpolicy ebpfcni.bpf.c=/tmp/never-drops.bpf.c
 // It takes the host lock itself (scripts/host-lock.mjs) for the whole series: another suite's
@@ -35,6 +36,8 @@ try {
     copyFileSync(path, join(ws, name))
   }
   const verdicts = new Map()
+  /** Each check's durations, for the median printed beside its verdicts (which check takes the time). */
+  const times = new Map()
   for (let i = 0; i < RUNS; i++) {
     const r = await cli(['check', lab, '--step', step, '--workspace', ws, '--json'])
     const report = JSON.parse(r.stdout)
@@ -42,6 +45,7 @@ try {
       const v = verdicts.get(c.id) ?? {}
       v[c.status] = (v[c.status] ?? 0) + 1
       verdicts.set(c.id, v)
+      times.set(c.id, [...(times.get(c.id) ?? []), c.durationMs ?? NaN])
     }
     process.stderr.write(`run ${i + 1}/${RUNS}: ${report.passed ? 'passed' : 'failed'} in ${report.durationMs} ms\n`)
   }
@@ -49,8 +53,10 @@ try {
   for (const [id, v] of verdicts) {
     const kinds = Object.keys(v).length
     if (kinds > 1) flips++
+    const ms = (times.get(id) ?? []).filter(Number.isFinite).sort((a, b) => a - b)
+    const median = ms.length ? `${String(ms[Math.floor((ms.length - 1) / 2)]).padStart(6)} ms` : '     - ms'
     console.log(
-      `${id.padEnd(28)} ${Object.entries(v)
+      `${id.padEnd(28)} ${median}  ${Object.entries(v)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}${kinds > 1 ? '   <- not one verdict' : ''}`,
     )
