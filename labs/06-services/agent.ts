@@ -70,9 +70,14 @@ export class ServiceAgent {
     return v ? v.readUInt32LE(4) : 0
   }
 
-  /** A pod the selector picks appeared. */
-  added(pod: string, ip: string): void {
-    this.call('added', () => this.agent.added(this.svcView(), this.slotView(), {ip, port: this.service.targetPort}))
+  /** The pods holding slots 0, 1, …, as the ready-made side tracks them. */
+  holding(): string[] {
+    return [...this.holders]
+  }
+
+  /** A pod the selector picks appeared (port: the Service's targetPort unless an EndpointSlice resolved another). */
+  added(pod: string, ip: string, port = this.service.targetPort): void {
+    this.call('added', () => this.agent.added(this.svcView(), this.slotView(), {ip, port}))
     this.holders.push(pod)
   }
 

@@ -3,6 +3,7 @@ import {LAB6_CHECKS} from './checks/index.js'
 import {lab6Context, type Lab6Context} from './context.js'
 import {servicesCgroupDiscoverer} from './reset.js'
 import {workspacePinDir} from '#engine/deploy.js'
+import {servicesAgent} from './export.js'
 
 /** Lab 6: Services without kube-proxy. Discovered by its folder (registry.ts); its steps order the checks. */
 const lab6: LabModule<Lab6Context> = {
@@ -22,5 +23,6 @@ const lab6: LabModule<Lab6Context> = {
       pinDir: workspacePinDir(o.workspace, {config: '10-ebpfcni.conf'}),
     }),
   discoverers: [servicesCgroupDiscoverer],
+  agent: servicesAgent,
 }
 export default lab6

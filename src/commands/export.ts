@@ -3,7 +3,7 @@ import chalk from 'chalk'
 import {resolve} from 'node:path'
 import {BaseCommand} from '../ui/base-command.js'
 import {exportLabs, PLATFORMS, type Platform} from '../labs/export.js'
-import {exportKubernetes} from '../labs/export-kubernetes.js'
+import {exportKubernetes, labAgents} from '../labs/export-kubernetes.js'
 import {workspaceStatus} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
 import {workspaceFlag} from '../ui/common-flags.js'
@@ -11,7 +11,7 @@ import {workspaceFlag} from '../ui/common-flags.js'
 export default class Export extends BaseCommand {
   static summary = 'Write the labs for Instruqt or Killercoda, or your work for a real cluster.'
   static description =
-    "Instruqt: a track with one challenge per step (assignment.md, check-workstation, setup-workstation). Killercoda: a scenario per lab (index.json, each step's text.md and verify.sh). Every check script runs the step's real checks (ebpfcni check N --step S --json) on the VM, exits 0 only when they pass, and on failure prints FAIL: with the first failing check's message and hint (Instruqt's fail-message too). The VM needs ebpfcni set up (scripts/setup.sh). kubernetes: your workspace (plugin, config, built program) as manifests for a real cluster: a ConfigMap with the files and a DaemonSet whose init container installs the plugin and config on every node and loads the program, and, once lab 4's networkpolicy step is done (or with --policy-controller), lab 4's NetworkPolicy controller as a container of that DaemonSet with the RBAC to list NetworkPolicies, plus the Dockerfile of the image and a README (docs/kubernetes.md walks through a kind cluster). DIR must be new or empty."
+    "Instruqt: a track with one challenge per step (assignment.md, check-workstation, setup-workstation). Killercoda: a scenario per lab (index.json, each step's text.md and verify.sh). Every check script runs the step's real checks (ebpfcni check N --step S --json) on the VM, exits 0 only when they pass, and on failure prints FAIL: with the first failing check's message and hint (Instruqt's fail-message too). The VM needs ebpfcni set up (scripts/setup.sh). kubernetes: your workspace (plugin, config, built program) as manifests for a real cluster: a ConfigMap with the files and a DaemonSet whose init container installs the plugin and config on every node and loads the program, and, once lab 4's networkpolicy step is done (or with --policy-controller), lab 4's NetworkPolicy controller as a container of that DaemonSet with the RBAC to list NetworkPolicies, the node agent of each lab that has one, once the step it runs is done (or with --agents), as another container (ebpfcni agent N) with its files in a ConfigMap of its own and the RBAC to list what it reads, plus the Dockerfile of the image and a README (docs/kubernetes.md walks through a kind cluster). DIR must be new or empty."
   static examples = [
     '<%= config.bin %> export killercoda ./scenarios',
     '<%= config.bin %> export instruqt ./track --lab 1 --lab 2',
@@ -35,6 +35,10 @@ export default class Export extends BaseCommand {
       description:
         "kubernetes: add lab 4's NetworkPolicy controller on every node (default: once lab 4's networkpolicy step is done).",
     }),
+    agents: Flags.boolean({
+      allowNo: true,
+      description: "kubernetes: add the labs' node agents on every node (default: each once the step it runs is done).",
+    }),
   }
 
   async run(): Promise<{platform: string; dir: string; files: string[]}> {
@@ -49,9 +53,14 @@ export default class Export extends BaseCommand {
             .find((l) => l.lab === 4)
             ?.steps.find((st) => st.id === 'networkpolicy')?.done,
         )
-      const files = exportKubernetes(workspace, dir, {policyController})
-      const withPolicy = policyController ? " (with lab 4's policy controller)" : ''
-      this.log(`${chalk.green('✔')} ${files.join(', ')} in ${dir}${withPolicy}; next: ${dir}/README.md`)
+      const agents = await labAgents(workspace, flags.agents)
+      const files = exportKubernetes(workspace, dir, {policyController, agents})
+      const withs = [
+        ...(policyController ? ["lab 4's policy controller"] : []),
+        ...agents.map((a) => `lab ${a.lab}'s node agent`),
+      ]
+      const withWhat = withs.length ? ` (with ${withs.join(' and ')})` : ''
+      this.log(`${chalk.green('✔')} ${files.join(', ')} in ${dir}${withWhat}; next: ${dir}/README.md`)
       return {platform: args.platform, dir, files}
     }
     const files = exportLabs(args.platform as Platform, dir, flags.lab)

@@ -3,6 +3,7 @@ import type {Ledger} from '../host/ledger.js'
 import type {Discoverer} from '../reset/actions.js'
 import type {CheckDefinition} from '../checks/engine.js'
 import type {InstallTargets} from './install-targets.js'
+import type {ApiServer} from '../policy/kubernetes-api.js'
 
 // What a lab's module gives the engine. A lab is one folder, labs/NN-slug/: its content (lab.yaml,
 // step texts, starter, solution), its module (module.ts, default export), checks and tests. It is
@@ -41,6 +42,34 @@ export interface LabModule<Ctx = unknown> {
   context: (o: CheckRunOptions) => Ctx & {cleanup(): Promise<void>}
   /** What the learner's own code made that no ledger names (their bridge, pins, stored rules). */
   discoverers?: Discoverer[]
+  /** A node agent that runs the lab's work on a cluster (`ebpfcni agent N`, `export kubernetes`). */
+  agent?: LabAgent
+}
+
+/** What a lab's node agent is given: its files, the node's cgroup (v2), the API, where to pin. */
+export interface LabAgentRunOptions {
+  /** Where the files of `files()` are (on a node: the ConfigMap's mount). */
+  filesDir: string
+  cgroup: string
+  api: ApiServer
+  pinDir: string
+  resyncMs: number
+  log: (line: string) => void
+  /** Resolves when the agent must stop (a signal, --for). */
+  stop: Promise<void>
+}
+
+/** A lab's node agent: run by `ebpfcni agent N`, put on every node by `export kubernetes`. */
+export interface LabAgent {
+  /** What it does, in one line (the export's README, `agent --help`). */
+  summary: string
+  /** The step whose work it runs: `export kubernetes` includes it once that step is done. */
+  step: string
+  /** The files it runs from, made from the workspace (name -> bytes; built objects included). */
+  files: (workspace: string) => Promise<Record<string, Buffer>>
+  /** What it reads from the Kubernetes API: its ClusterRole's rules. */
+  rbac: Array<{apiGroups: string[]; resources: string[]; verbs: string[]}>
+  run: (o: LabAgentRunOptions) => Promise<void>
 }
 
 /** The plugin, its config and the program of labs 1 to 4 (DESIGN's workspace contract). */

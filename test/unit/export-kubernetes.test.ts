@@ -157,6 +157,62 @@ describe('ebpfcni export kubernetes', () => {
     expect(typo.stderr).toMatch(/Expected kubernets to be one of: instruqt, killercoda, kubernetes/)
   })
 
+  it("with a lab's node agent beside lab 4's controller: one service account, a role each, the agent's files in a ConfigMap of its own, the CLI takes its command", async () => {
+    const agent = {
+      lab: 6,
+      slug: 'services',
+      summary: 'the Services',
+      rbac: [{apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch']}],
+      files: {'prog.bpf.o': Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0xff]), 'agent.mjs': Buffer.from('export {}\n')},
+    }
+    const k = kubernetesObjects(workspace(true), {policyController: true, agents: [agent]})
+    expect(k.objects.map((o) => o.kind)).toEqual([
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'ConfigMap',
+      'DaemonSet',
+    ])
+    type Arg<T extends abstract new (...a: never[]) => unknown> = ConstructorParameters<T>[0]
+    const sa = new ServiceAccount(k.objects[0] as Arg<typeof ServiceAccount>)
+    const bindings = [k.objects[2], k.objects[4]].map(
+      (o) => new ClusterRoleBinding(o as Arg<typeof ClusterRoleBinding>),
+    )
+    const roles = [k.objects[1], k.objects[3]].map((o) => new ClusterRole(o as Arg<typeof ClusterRole>))
+    const cm = new ConfigMap(k.objects[6] as Arg<typeof ConfigMap>)
+    const ds = new DaemonSet(k.objects[7] as Arg<typeof DaemonSet>)
+    for (const o of [sa, ...bindings, ...roles, cm, ds]) o.validate()
+    for (const b of bindings)
+      expect(b.subjects).toEqual([{kind: 'ServiceAccount', name: sa.metadata!.name, namespace: 'kube-system'}])
+    expect(roles[1].rules).toEqual(agent.rbac)
+    // Text as data, the object as binaryData, byte for byte.
+    expect(cm.data).toEqual({'agent.mjs': 'export {}\n'})
+    expect(Buffer.from(cm.binaryData!['prog.bpf.o'], 'base64')).toEqual(agent.files['prog.bpf.o'])
+    const pod = ds.spec!.template.spec!
+    expect(pod.serviceAccountName).toBe(sa.metadata!.name)
+    expect(pod.containers.map((c) => c.name)).toEqual(['policy', 'agent-services'])
+    const container = pod.containers[1]
+    const volumes = new Map(pod.volumes!.map((v) => [v.name, v]))
+    for (const m of container.volumeMounts!) expect(volumes.has(m.name), `volume ${m.name}`).toBe(true)
+    expect(volumes.get('host-cgroup')!.hostPath!.path).toBe('/sys/fs/cgroup')
+    expect(volumes.get(container.volumeMounts![0].name)!.configMap!.name).toBe(cm.metadata!.name)
+    expect(container.command).toEqual(expect.arrayContaining(['agent', '6', '--cgroup', '/host/sys/fs/cgroup']))
+    // The command as the real CLI parses it: outside a pod, no service account, and it says so (exit 2).
+    requireBuilt()
+    const [, ...args] = container.command!
+    const r = await execa('node', [join(repoRoot, 'bin/run.js'), ...args], {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 30_000,
+      env: {CI: 'true', EBPFCNI_STATE_DIR: join(tmp, 'state-agent'), KUBERNETES_SERVICE_HOST: ''},
+    })
+    expect(r.exitCode, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/not in a Kubernetes pod/)
+  })
+
   it('a broken manifest fails the same validation (the test can fail)', () => {
     const ds = kubernetesObjects(workspace(false)).objects[1] as {spec: Record<string, unknown>}
     delete ds.spec.selector
