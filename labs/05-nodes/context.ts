@@ -64,7 +64,7 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
   // After Ctrl-C, a node or pod still being made (its children killed) settles first: removing
   // before it does would miss what it records last.
   base.pods.onCleanup('before-pods', async () => {
-    await Promise.allSettled([made, second, podA2])
+    await Promise.allSettled([made, second])
     for (const n of cluster.list()) await cluster.remove(n.name).catch(() => undefined)
     // Step 5: tcx links the plugin made through ebpfcni were pinned in the nodes' folders, which
     // went with the nodes (an unpinned link is released): only their ledger entries are left.
@@ -120,30 +120,21 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
       throw new CheckFailure(`a pod on node ${node.name}: ${errorMessage(err)}`)
     }
   }
-  // Node a's second pod (sameNode), when asked for before the nodes were made: made right after
-  // node a's first, while node b's pod is still being made.
-  let podA2: Promise<PodRecord & {ip: string}> | undefined
-  const make = async (withSecond = false): Promise<CheckCluster> => {
+  const make = async (): Promise<CheckCluster> => {
     const a = await cluster.add('a')
     const b = await cluster.add('b')
-    // Both nodes exist before the first pod: each ADD's node agent learns of the other. Pods of
-    // different nodes are made at once (their own namespaces, IPAM and pins); pods of one node are
-    // made one after the other, so a plugin is never asked to be safe for that.
-    const firstA = pod(a)
-    if (withSecond) {
-      podA2 = firstA.then(() => pod(a, '2'))
-      // Its failure is sameNode's to report (it awaits it), not the cluster's.
-      podA2.catch(() => undefined)
-    }
-    const [podA, podB] = await Promise.all([firstA, pod(b)])
+    // Both nodes exist before the first pod: each ADD's node agent learns of the other. The two
+    // pods are made at once (different nodes: their own namespaces, IPAM and pins); pods of one
+    // node are made one after the other, so a plugin is never asked to be safe for that.
+    const [podA, podB] = await Promise.all([pod(a), pod(b)])
     return {cluster, a, b, podA, podB}
   }
   return {
     ...base,
     sameNode: () =>
       (second ??= (async () => {
-        const c = await (made ??= make(true))
-        return {...c, podA2: await (podA2 ?? pod(c.a, '2'))}
+        const c = await (made ??= make())
+        return {...c, podA2: await pod(c.a, '2')}
       })()),
     cluster: () => (made ??= make()),
     ready: async () => {
