@@ -50,6 +50,23 @@ struct {
 	__type(value, struct backend);
 } backends SEC(".maps");
 
+/* Ready-made for step 3: what each socket was translated from, {its cookie, the backend} -> the
+ * Service's VIP and port, so the socket's later calls (getpeername, recvmsg) can say the VIP again.
+ * An LRU map: an entry of a socket long closed makes room by itself. Unused until step 3. */
+struct rev_key {
+	__u64 cookie; /* bpf_get_socket_cookie(ctx): one number per socket, for its lifetime */
+	__u32 ip;     /* the backend, network byte order */
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct rev_key);
+	__type(value, struct svc_key);
+} reverse SEC(".maps");
+
 /* Return 1: connect() goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
 SEC("cgroup/connect4")
 int connect4(struct bpf_sock_addr *ctx)

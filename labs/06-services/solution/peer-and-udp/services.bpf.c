@@ -50,8 +50,9 @@ struct {
 	__type(value, struct backend);
 } backends SEC(".maps");
 
-/* Step 3: what each socket was translated from: {its cookie, the backend} -> the Service's VIP and
- * port, so the socket's later calls (getpeername, recvmsg) can say the VIP again. */
+/* Ready-made for step 3: what each socket was translated from, {its cookie, the backend} -> the
+ * Service's VIP and port, so the socket's later calls (getpeername, recvmsg) can say the VIP again.
+ * An LRU map: an entry of a socket long closed makes room by itself. Unused until step 3. */
 struct rev_key {
 	__u64 cookie; /* bpf_get_socket_cookie(ctx): one number per socket, for its lifetime */
 	__u32 ip;     /* the backend, network byte order */
