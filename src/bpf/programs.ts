@@ -1,8 +1,8 @@
-import {existsSync, mkdirSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {BpfObject, objGet, objKind} from './object.js'
+import {BpfObject, objGet, objKind, progInfo} from './object.js'
 import {closeFd} from './ffi.js'
 import {mapInfo} from './map-ops.js'
 import {tcAttach, tcDetach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './attach.js'
@@ -14,6 +14,8 @@ export interface LoadOutcome {
   ok: boolean
   programs: Array<{name: string; pin: string}>
   maps: Array<{name: string; pin: string}>
+  /** With replace: the interfaces whose XDP attachment of the old program now runs the new one. */
+  reattached?: Array<{program: string; dev: string}>
   verifier?: VerifierReport & {errno: number}
 }
 
@@ -73,12 +75,15 @@ export function loadAndPin(
       }
       return {ok: false, programs: [], maps: [], verifier: {...explainVerifierLog(loaded.log), errno: loaded.errno}}
     }
+    // Which program each replaced pin held: interfaces running it get the new one (below).
+    const oldProgramIds = new Map<string, number>()
     const pin = (kind: 'program' | 'map', name: string): string => {
       const path = join(pinDir, name)
       if (existsSync(path)) {
+        if (kind === 'program' && opts.replace) oldProgramIds.set(name, pinnedProgramId(path))
         if (!opts.replace)
           throw new UserError(`${path} is already pinned`, {
-            hint: 'load again with --replace (interfaces keep the old program until re-attached)',
+            hint: 'load again with --replace (interfaces running the old XDP program get the new one)',
           })
         // Unpinning drops only the name: attached copies run on until their interface goes.
         rmSync(path)
@@ -92,6 +97,9 @@ export function loadAndPin(
       obj.pinProgram(p.name, path)
       return {name: p.name, pin: path}
     })
+    const reattached = programs.flatMap((p) =>
+      reattachXdp(oldProgramIds.get(p.name), p.pin).map((dev) => ({program: p.name, dev})),
+    )
     const maps = obj.maps().map((m) => {
       if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name)}
       if (pinnedIs(join(pinDir, m.name), m.fd)) {
@@ -105,11 +113,49 @@ export function loadAndPin(
       obj.pinMap(m.name, path)
       return {name: m.name, pin: path}
     })
-    return {ok: true, programs, maps}
+    return {ok: true, programs, maps, reattached}
   } finally {
     obj.close()
     for (const fd of reuseFds) closeFd(fd)
   }
+}
+
+/** The kernel id of the program pinned at path (0 when the pin is not a program). */
+function pinnedProgramId(path: string): number {
+  const fd = objGet(path)
+  try {
+    return objKind(fd) === 'program' ? progInfo(fd).id : 0
+  } finally {
+    closeFd(fd)
+  }
+}
+
+/**
+ * Moves every generic-mode XDP attachment of program oldId to the program pinned at newPin, as an agent
+ * does on upgrade: a reload then changes what existing pods run, not only what new pods get. Returns
+ * the interfaces moved. One netlink call per interface (XDP replaces in place).
+ */
+function reattachXdp(oldId: number | undefined, newPin: string): string[] {
+  if (!oldId) return []
+  const moved: string[] = []
+  let fd: number | undefined
+  try {
+    for (const dev of readdirSync('/sys/class/net')) {
+      let ifindex: number
+      try {
+        ifindex = Number(readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8'))
+        if (xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE) !== oldId) continue
+        fd ??= objGet(newPin)
+        xdpAttach(ifindex, fd, XDP_FLAGS.SKB_MODE)
+        moved.push(dev)
+      } catch {
+        // An interface that went away meanwhile keeps nothing to move.
+      }
+    }
+  } finally {
+    if (fd !== undefined) closeFd(fd)
+  }
+  return moved
 }
 
 /** Whether the object pinned at path is the map behind fd (same kernel id). */

@@ -97,6 +97,20 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(progs).toEqual(
       expect.arrayContaining([expect.objectContaining({pod: 'web', hook: 'xdp', mode: 'generic', name: 'arp_drop'})]),
     )
+    // load --replace moves web's XDP hook from the old program to the new one, as the lab 2 trace step relies on.
+    const webId = progs.find((p) => p.pod === 'web')!.id
+    const reload = await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', pinDir, '--replace'])
+    expect(reload.exitCode, reload.stderr).toBe(0)
+    expect(reload.stdout).toMatch(/veth\w+ now runs the new arp_drop \(XDP\)/)
+    const after = JSON.parse((await cli(['bpf', 'progs', '--json'])).stdout) as typeof progs
+    const newId = after.find((p) => p.pod === 'web' && p.hook === 'xdp')!.id
+    expect(newId).not.toBe(webId)
+    const pinnedNow = JSON.parse(
+      (await execa('bpftool', ['-j', 'prog', 'show', 'pinned', join(pinDir, 'arp_drop')])).stdout,
+    ) as {id: number}
+    expect(newId).toBe(pinnedNow.id)
+    progs.splice(0, progs.length, ...after)
+
     const podList = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
       name: string
       bpf: Array<{hook: string; id: number}>

@@ -16,7 +16,7 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'bpf.trace-shows-traffic',
     title: 'traffic between two pods appears in trace_pipe with both addresses',
-    hint: 'bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); — then reload (--replace) and make new pods.',
+    hint: 'bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); — then rebuild and reload (--replace): every veth that ran the old program runs the new one.',
     run: async (ctx) => {
       const a = await ctx.plugin.healthyA()
       const b = await ctx.plugin.podB()
@@ -115,6 +115,6 @@ async function staleProgram(ctx: Lab2Context): Promise<{message: string; hint: s
   const notBuilt = existsSync(obj) && statSync(obj).mtimeMs < statSync(src).mtimeMs
   return {
     message: `the pinned program the pods run (tag ${pinned.tag}) is not the one ${ctx.program.fileName} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${ctx.program.fileName} is newer than ${ctx.program.fileName.replace(/\.c$/, '.o')})` : ''}`,
-    hint: `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: its pods get the program pinned when they are made.`,
+    hint: `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: --replace gives the new program to every veth that ran the old one.`,
   }
 }

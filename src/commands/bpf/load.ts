@@ -14,7 +14,7 @@ import {join} from 'node:path'
 export default class BpfLoad extends BaseCommand {
   static summary = 'Load an object file and pin its programs and maps (under --pin-dir).'
   static description =
-    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why.'
+    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why. With --replace, every interface whose XDP hook ran the old pinned program runs the new one (as an agent does on upgrade); TC programs are re-attached by whoever attached them (lab 4: ebpfcni policy apply).'
   static examples = [
     '<%= config.bin %> bpf load',
     '<%= config.bin %> bpf load --replace',
@@ -26,7 +26,10 @@ export default class BpfLoad extends BaseCommand {
   }
   static flags = {
     'pin-dir': pinDirFlag,
-    replace: Flags.boolean({description: 'Replace pins that already exist (after editing and rebuilding).'}),
+    replace: Flags.boolean({
+      description:
+        'Replace pins that already exist (after editing and rebuilding); interfaces running the old XDP program get the new one.',
+    }),
     workspace: workspaceFlag,
   }
 
@@ -43,6 +46,7 @@ export default class BpfLoad extends BaseCommand {
     this.sameAs(plainCommands.load(object, flags['pin-dir']))
     if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
+    for (const a of r.reattached ?? []) this.log(`${chalk.green('✔')} ${a.dev} now runs the new ${a.program} (XDP)`)
     if (!r.ok) process.exitCode = 1
     return r
   }
