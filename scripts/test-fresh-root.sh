@@ -245,6 +245,8 @@ unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash /root/fresh-run.sh
   rc=$?
+  # The cached downloads stay bounded: apt drops the .debs its lists no longer name (older versions).
+  if [ -z "$BUNDLE" ] && [ -n "$APT_CACHE" ]; then chroot "$ROOT" apt-get autoclean -qq >/dev/null 2>&1 || true; fi
   # What the run left behind keeps this namespace and its mounts alive: a process still in the
   # root (a daemon a lab started), and mounts made inside it (podman 5 bind-mounts its overlay
   # store under var/lib/containers; ip netns, /run/netns). Stop the one, unmount the others.
