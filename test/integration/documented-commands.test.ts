@@ -141,6 +141,18 @@ const CENTRAL: Record<string, Entry> = {
   },
   'ebpfcni check N [--step S] [--json] [--runtime netns|podman|cri]': help('check'),
   'ebpfcni hint N [--step S]': help('hint'),
+  'ebpfcni agent N [--cgroup DIR] [--api-server URL]': help('agent'),
+  // The agent's examples are the DaemonSet's command: on a host that is no pod they say what is missing.
+  'ebpfcni agent 6 --files /agent-services --cgroup /host/sys/fs/cgroup': {
+    group: 'none',
+    code: 2,
+    out: /not in a Kubernetes pod: KUBERNETES_SERVICE_HOST is not set/,
+  },
+  'ebpfcni agent 6 --files ./k8s-files --cgroup /sys/fs/cgroup/unified --api-server http://127.0.0.1:8001': {
+    group: 'none',
+    code: 2,
+    out: /no services\.bpf\.o in \.\/k8s-files/,
+  },
   'ebpfcni solution N [--step S] [--apply --yes]': help('solution'),
   'ebpfcni status': {group: 'none', code: 0, out: /Lab 1 — The bridge CNI plugin\s+0\/4 steps/},
   'ebpfcni topology [--json]': help('topology'),
@@ -448,13 +460,6 @@ const CENTRAL: Record<string, Entry> = {
     out: /xdp/,
   },
   'ebpfcni bpf detach --pod httpbin': {group: 'lab2', code: 0, out: /httpbin|veth/},
-  'ebpfcni bpf trace --for 10 --filter ebpfcni': {
-    group: 'lab2',
-    alongside: 'pod probe sleep httpbin',
-    code: 130,
-    bound: 15_000,
-    out: /ebpfcni/,
-  },
   'ebpfcni bpf trace --for 10': {
     group: 'lab2',
     alongside: 'pod probe sleep httpbin',
@@ -470,6 +475,13 @@ const CENTRAL: Record<string, Entry> = {
     out: /ebpfcni/,
   },
   'ebpfcni bpf trace --for 5 --filter ebpfcni': {
+    group: 'lab2',
+    alongside: 'pod probe sleep httpbin',
+    code: 0,
+    out: /ebpfcni/,
+  },
+  // Lab 2's trace step reads the buffer after its probe; the lines wait there until read.
+  'ebpfcni bpf trace --for 3 --filter ebpfcni': {
     group: 'lab2',
     alongside: 'pod probe sleep httpbin',
     code: 0,
