@@ -147,26 +147,22 @@ async function mutants() {
     const base = m.base === 'program' ? program2 : lab2
     out.push({lab: 2, m, files: {...base, [m.file]: applyEdits(base[m.file], [[m.find, m.replace]])}})
   }
+  // Labs 3 and 4: each mutant edits the program of the solution it names (m.base), with lab 2's plugin.
   const {LAB3_MUTANTS} = await importTs('labs/03-maps-monitoring/test/mutants.ts')
-  for (const m of LAB3_MUTANTS)
-    out.push({
-      lab: 3,
-      m,
-      files: {
-        'ebpfcni.bpf.c': applyEdits(read(`labs/03-maps-monitoring/solution/${m.base}/ebpfcni.bpf.c`), m.edits),
-        ebpfcni: plugin2,
-      },
-    })
   const {LAB4_MUTANTS} = await importTs('labs/04-security-policy/test/mutants.ts')
-  for (const m of LAB4_MUTANTS)
-    out.push({
-      lab: 4,
-      m,
-      files: {
-        'ebpfcni.bpf.c': applyEdits(read(`labs/04-security-policy/solution/${m.base}/ebpfcni.bpf.c`), m.edits),
-        ebpfcni: plugin2,
-      },
-    })
+  for (const [lab, dir, mutants] of [
+    [3, 'labs/03-maps-monitoring', LAB3_MUTANTS],
+    [4, 'labs/04-security-policy', LAB4_MUTANTS],
+  ])
+    for (const m of mutants)
+      out.push({
+        lab,
+        m,
+        files: {
+          'ebpfcni.bpf.c': applyEdits(read(`${dir}/solution/${m.base}/ebpfcni.bpf.c`), m.edits),
+          ebpfcni: plugin2,
+        },
+      })
   return out
 }
 

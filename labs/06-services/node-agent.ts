@@ -6,7 +6,8 @@ import {mapDelete, mapUpdate} from '#bpf/map-ops.js'
 import {explainVerifierLog} from '#bpf/verifier.js'
 import {errnoName} from '#bpf/ffi.js'
 import {errorMessage, UserError} from '#host/errors.js'
-import {getJson, type ApiServer} from '#policy/kubernetes-api.js'
+import {getJson} from '#policy/kubernetes-api.js'
+import type {LabAgentRunOptions} from '#engine/lab-module.js'
 import {importAgent, ServiceAgent} from './agent.js'
 import {servicePorts, type ServicePort} from './kube-services.js'
 import {addrKey, u32le} from './services.js'
@@ -23,19 +24,8 @@ const HOOKS: CgroupHook[] = ['connect4', 'sendmsg4', 'recvmsg4', 'getpeername4']
 /** Under the pin dir: the programs this agent attached, so a restarted agent detaches a killed one's. */
 const PROGRAM_PINS = 'services-agent'
 
-export interface NodeAgentOptions {
-  /** Where services.bpf.o and agent.mjs are (the ConfigMap's mount on a node). */
-  filesDir: string
-  /** A cgroup v2 directory: the hierarchy's root on a node (every pod under it), or one below. */
-  cgroup: string
-  api: ApiServer
-  /** Where the object's pinned maps (the flow ring) and the agent's program pins go. */
-  pinDir: string
-  resyncMs: number
-  log: (line: string) => void
-  /** Resolves when the agent must stop (a signal, --for). */
-  stop: Promise<void>
-}
+/** What `ebpfcni agent 6` gives the agent: the options of every lab's agent. */
+export type NodeAgentOptions = LabAgentRunOptions
 
 /** The cgroup v2 directory to attach to: DIR itself, or DIR/unified with hybrid cgroups. */
 export function cgroupV2Dir(dir: string): string {

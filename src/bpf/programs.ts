@@ -1,4 +1,4 @@
-import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
@@ -7,7 +7,7 @@ import {closeFd} from './ffi.js'
 import {mapInfo} from './map-ops.js'
 import {tcAttach, tcDetach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './attach.js'
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
-import {link} from '../net/ip.js'
+import {link, linksByIndex} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
 
 export interface LoadOutcome {
@@ -140,10 +140,8 @@ function reattachXdp(oldId: number | undefined, newPin: string): string[] {
   const moved: string[] = []
   let fd: number | undefined
   try {
-    for (const dev of readdirSync('/sys/class/net')) {
-      let ifindex: number
+    for (const [ifindex, dev] of linksByIndex()) {
       try {
-        ifindex = Number(readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8'))
         if (xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE) !== oldId) continue
         fd ??= objGet(newPin)
         xdpAttach(ifindex, fd, XDP_FLAGS.SKB_MODE)

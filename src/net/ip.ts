@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, readlinkSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, readlinkSync, statSync} from 'node:fs'
 import {run, runOrThrow, ok, describeRun} from '../host/exec.js'
 
 // Host and netns state through iproute2's JSON output (`ip -j`), never ad-hoc text parsing.
@@ -194,4 +194,21 @@ export async function xdpOff(dev: string, netns?: string): Promise<void> {
   for (const mode of ['xdpgeneric', 'xdpdrv', 'xdp']) {
     await run('ip', [...nsArgs(netns), 'link', 'set', 'dev', dev, mode, 'off'], {timeoutMs: 5000})
   }
+}
+
+/** ifindex -> interface name, in this network namespace. */
+export function linksByIndex(): Map<number, string> {
+  const m = new Map<number, string>()
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      try {
+        m.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name)
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  } catch {
+    /* no sysfs: no names to give */
+  }
+  return m
 }

@@ -1,6 +1,7 @@
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {readdirSync, statSync} from 'node:fs'
 import {basename, join} from 'node:path'
 import {mountPointOf} from '../host/mounts.js'
+import {linksByIndex} from '../net/ip.js'
 import type {Direction, FlowEvent} from '../bpf/flow-events.js'
 import {matches, type PolicySpec, type PortRule} from '../policy/networkpolicy.js'
 import {labelsKey, type ManualRule, type PolicyPod} from '../policy/resolve.js'
@@ -136,23 +137,6 @@ const portAdmits = (ports: PortRule[] | undefined, e: FlowEvent): boolean =>
 
 /** Whether a manual rule's end (pod name or address) is this pod or address. */
 const ruleEnd = (end: string, ip: string, pod?: PolicyPod): boolean => end === ip || (!!pod && end === pod.name)
-
-/** ifindex -> interface name, in this network namespace. */
-function linksByIndex(): Map<number, string> {
-  const m = new Map<number, string>()
-  try {
-    for (const name of readdirSync('/sys/class/net')) {
-      try {
-        m.set(Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')), name)
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-  } catch {
-    /* no sysfs: flows show ifindex numbers */
-  }
-  return m
-}
 
 /**
  * A cgroup (v2) by its id (the cgroup directory's inode number, as bpf_get_current_cgroup_id()
