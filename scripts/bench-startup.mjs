@@ -8,7 +8,7 @@ import {spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const opt = (name, dflt) => {
@@ -36,8 +36,21 @@ const cases = [
   {name: 'hint 1 --json', args: [join(root, 'bin/run.js'), 'hint', '1', '--json']},
 ]
 const version = spawnSync(NODE, ['--version'], {encoding: 'utf8'}).stdout.trim()
+// Whether this node takes the build's V8 cache for the bundled oclif (scripts/compile-cache.mjs).
+const loader = pathToFileURL(join(root, 'dist/vendor/oclif-core.js')).href
+const cached = spawnSync(
+  NODE,
+  ['--input-type=module', '-e', `console.log((await import('${loader}')).codeCacheUsed)`],
+  {
+    encoding: 'utf8',
+    timeout: 60_000,
+  },
+).stdout.trim()
 spawnSync(NODE, [join(root, 'bin/run.js'), 'lab', '1'], {env, stdio: 'ignore', timeout: 60_000})
-console.log(`ebpfcni start-up, ${RUNS} paired runs each against \`node -e 0\` (node ${version})`)
+console.log(
+  `ebpfcni start-up, ${RUNS} paired runs each against \`node -e 0\` (node ${version}; ` +
+    `oclif ${cached === 'true' ? "from V8's code cache" : 'compiled: no code cache this node takes'})`,
+)
 try {
   for (const c of cases) {
     wall(c.args) // warm-up: the catalogue cache and Node's compile cache (Node >= 22.1) fill here

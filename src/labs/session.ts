@@ -1,10 +1,11 @@
 import {ProgressStore} from '../host/progress.js'
 import {getStep, loadLabs, type Lab, type LabStep} from './catalogue.js'
-import {runChecks, type RunChecksOptions} from './checker.js'
+import type {RunChecksOptions} from './checker.js'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
 import {ensureWorkspace, inWorkspace, solutionFiles, type SolutionFile, type WorkspaceChange} from './workspace.js'
-import {solutionDiffs, type SolutionDiff} from './solution-diff.js'
-import {applySolutionAndLoad} from './deploy.js'
+import type {SolutionDiff} from './solution-diff.js'
+// The checker, the solution diff and deploy (with bpf/, cni/ and net/ behind them) load when a
+// method needs them: status and hint, which start the CLI for a few reads, load none of them.
 
 type OnCheck = (id: string, title: string, result?: CheckResult) => void
 
@@ -107,7 +108,8 @@ export class LabSession {
   }
 
   /** The feedback loop's check of one step: cheapest first, stopping at the first failure; progress recorded. */
-  checkStep(step: LabStep, onCheck?: OnCheck): Promise<CheckReport> {
+  async checkStep(step: LabStep, onCheck?: OnCheck): Promise<CheckReport> {
+    const {runChecks} = await import('./checker.js')
     return runChecks({
       lab: this.lab.id,
       step: step.id,
@@ -122,7 +124,12 @@ export class LabSession {
    * `check`'s run: every check of the step (of the whole lab without one) in lab.yaml's order, none
    * left out for an earlier failure, through the runtime asked for; progress recorded.
    */
-  checkAll(opts: {step?: LabStep; runtime?: RunChecksOptions['runtime']; onCheck?: OnCheck}): Promise<CheckReport> {
+  async checkAll(opts: {
+    step?: LabStep
+    runtime?: RunChecksOptions['runtime']
+    onCheck?: OnCheck
+  }): Promise<CheckReport> {
+    const {runChecks} = await import('./checker.js')
     return runChecks({
       lab: this.lab.id,
       step: opts.step?.id,
@@ -139,7 +146,8 @@ export class LabSession {
   }
 
   /** What `solution N` and the menu's diff show: each of those files against the reference. */
-  solutionDiffs(step?: LabStep): Promise<SolutionDiff[]> {
+  async solutionDiffs(step?: LabStep): Promise<SolutionDiff[]> {
+    const {solutionDiffs} = await import('./solution-diff.js')
     return solutionDiffs(this.solutionFiles(step))
   }
 
@@ -147,7 +155,8 @@ export class LabSession {
    * Write the reference over the files that differ (the learner's kept as NAME.bak-TIME); as after
    * any edit of the program, a changed program is built and loaded, so the checks see this version.
    */
-  applySolution(files: SolutionFile[]): Promise<{backups: string[]; loaded?: string}> {
+  async applySolution(files: SolutionFile[]): Promise<{backups: string[]; loaded?: string}> {
+    const {applySolutionAndLoad} = await import('./deploy.js')
     return applySolutionAndLoad(files, this.workspace, {lab: this.lab.id})
   }
 

@@ -1,4 +1,4 @@
-import {Command, Flags, Errors} from '#oclif'
+import {Command, Flags, Errors, ux} from '#oclif'
 import chalk from 'chalk'
 import {UserError, EnvironmentError, asUserError} from '../host/errors.js'
 import {installInterruptHandlers, whenInterrupted, INTERRUPTED_EXIT_CODE} from '../host/interrupt.js'
@@ -51,6 +51,16 @@ export abstract class BaseCommand extends Command {
         'run as root (sudo -i, then ebpfcni …); ebpfcni doctor checks the machine',
       )
     }
+  }
+
+  /**
+   * --json's output. oclif colours it by the theme's `json` colours, tokenising the text with regular
+   * expressions (a tenth of `status --json`'s start-up); ebpfcni sets no theme, so unless the user's
+   * theme file has colours for JSON, the same text is written without tokenising.
+   */
+  logJson(json: unknown): void {
+    if (this.config.theme?.json) return super.logJson(json)
+    ux.stdout(JSON.stringify(json, null, 2) ?? '')
   }
 
   /** The plain commands this one stands for (ui/same-as.ts), dim on stderr; not with --json. */
