@@ -67,9 +67,9 @@ struct {
 	__type(value, struct svc_key);
 } reverse SEC(".maps");
 
-/* Return 1: connect() goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
-SEC("cgroup/connect4")
-int connect4(struct bpf_sock_addr *ctx)
+/* The Service's VIP swapped for a backend: connect4 runs it (step 1), sendmsg4 too (step 3).
+ * Return 1: the call goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
+static __always_inline int lb4(struct bpf_sock_addr *ctx)
 {
 	/* user_port holds the port in network byte order in its low 16 bits */
 	struct svc_key key = {.vip = ctx->user_ip4, .port = (__u16)ctx->user_port};
@@ -85,6 +85,38 @@ int connect4(struct bpf_sock_addr *ctx)
 	ctx->user_ip4 = be->ip;
 	ctx->user_port = be->port;
 	emit_translated(ctx, key.vip, key.port); /* observe: VIP:port => backend, the socket's pod */
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return lb4(ctx);
+}
+
+/* Ready-made for step 3, attached from step 1 on: until then they let every call go on unchanged. */
+
+/* A UDP datagram sent with an address (sendto). */
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): translate it as connect4 does. */
+	return 1;
+}
+
+/* recvfrom()'s source address: the backend's. Must return 1. */
+SEC("cgroup/recvmsg4")
+int recvmsg4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): say it as the VIP the socket sent to. */
+	return 1;
+}
+
+/* getpeername(): the peer the socket is connected to, the backend. */
+SEC("cgroup/getpeername4")
+int getpeername4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): say it as the VIP the socket asked for. */
 	return 1;
 }
 

@@ -67,14 +67,46 @@ struct {
 	__type(value, struct svc_key);
 } reverse SEC(".maps");
 
-/* Return 1: connect() goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
-SEC("cgroup/connect4")
-int connect4(struct bpf_sock_addr *ctx)
+/* The Service's VIP swapped for a backend: connect4 runs it (step 1), sendmsg4 too (step 3).
+ * Return 1: the call goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
+static __always_inline int lb4(struct bpf_sock_addr *ctx)
 {
 	/* TODO(socket-lb): look the Service up by {ctx->user_ip4, ctx->user_port} in services; not
 	 * found: return 1. No backend (count 0): return 0. Else pick a slot (bpf_get_prandom_u32() %
 	 * count), look the backend up in backends, rewrite ctx->user_ip4 and ctx->user_port, and
 	 * report it: emit_translated(ctx, key.vip, key.port); */
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int connect4(struct bpf_sock_addr *ctx)
+{
+	return lb4(ctx);
+}
+
+/* Ready-made for step 3, attached from step 1 on: until then they let every call go on unchanged. */
+
+/* A UDP datagram sent with an address (sendto). */
+SEC("cgroup/sendmsg4")
+int sendmsg4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): translate it as connect4 does. */
+	return 1;
+}
+
+/* recvfrom()'s source address: the backend's. Must return 1. */
+SEC("cgroup/recvmsg4")
+int recvmsg4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): say it as the VIP the socket sent to. */
+	return 1;
+}
+
+/* getpeername(): the peer the socket is connected to, the backend. */
+SEC("cgroup/getpeername4")
+int getpeername4(struct bpf_sock_addr *ctx)
+{
+	/* TODO(peer-and-udp): say it as the VIP the socket asked for. */
 	return 1;
 }
 

@@ -67,7 +67,7 @@ struct {
 	__type(value, struct svc_key);
 } reverse SEC(".maps");
 
-/* The Service's VIP swapped for a backend (connect4's body of step 1, shared with sendmsg4).
+/* The Service's VIP swapped for a backend: connect4 runs it (step 1), sendmsg4 too (step 3).
  * Return 1: the call goes on (to whatever ctx now holds); return 0: it fails with EPERM. */
 static __always_inline int lb4(struct bpf_sock_addr *ctx)
 {
