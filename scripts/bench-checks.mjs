@@ -11,7 +11,8 @@
 // Usage (root): node scripts/bench-checks.mjs [--runs 3] [--loaded-runs 5]
 //     [--mode pass|fail|both] [--step LAB/STEP,...] [--mutants first|all] [--lab N] [--baseline DIR]
 // --lab: the passing mode's `lab N --auto` instead of `lab all --auto`; --baseline: another built
-// checkout (the code before a change), its run and this one's in turn, and the ratio per step.
+// checkout (the code before a change), its run and this one's in turn, and the ratio per step
+// (passing mode), or per step's slowest mutant (failing mode: the baseline's dist/ and mutants).
 // --step: failing mode for those steps only; --mutants: each step's first mutant (default), or all.
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
@@ -35,6 +36,22 @@ const word = (name, dflt) => {
 const MODE = word('mode', 'both')
 const ONLY_STEPS = word('step', undefined)?.split(',')
 const ALL_MUTANTS = word('mutants', 'first') === 'all'
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  // The usage above, without the lock or a single run.
+  const usage = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+    .split('\n')
+    .slice(1)
+  console.log(
+    usage
+      .slice(
+        0,
+        usage.findIndex((l) => !l.startsWith('//')),
+      )
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n'),
+  )
+  process.exit(0)
+}
 if (process.getuid() !== 0) {
   console.error('bench-checks needs root (it runs the labs for real)')
   process.exit(2)
@@ -72,7 +89,9 @@ async function autoRun(bin = cli) {
     passed: report.passed,
     totalMs: report.durationMs,
     steps: new Map(report.steps.map((s) => [`${s.lab}/${s.step}`, s.durationMs])),
-    failing: report.steps.filter((s) => !s.passed).map((s) => `${s.lab}/${s.step}: ${s.failing.join(', ')}`),
+    failing: report.steps
+      .filter((s) => !s.passed)
+      .map((s) => `${s.lab}/${s.step}: ${s.failing.map((c) => `${c.id} ${c.status}: ${c.message}`).join(', ')}`),
   }
 }
 
@@ -112,12 +131,12 @@ async function series(label, runs, loaded) {
   }
 }
 
-const read = (rel) => readFileSync(join(root, rel), 'utf8')
+const read = (rel, at = root) => readFileSync(join(at, rel), 'utf8')
 
 /** A mutants.ts file of a lab's tests, as a module (esbuild strips the types). */
-async function importTs(rel) {
+async function importTsAt(rel, at = root) {
   const {transform} = await import('esbuild')
-  const {code} = await transform(read(rel), {loader: 'ts', format: 'esm'})
+  const {code} = await transform(read(rel, at), {loader: 'ts', format: 'esm'})
   return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
 }
 
@@ -130,8 +149,13 @@ function applyEdits(text, edits) {
   return text
 }
 
-/** Every mutant of labs 1-4 that the labs' tests check as the files they write, as {lab, step, name, expect, files}. */
-async function mutants() {
+/**
+ * Every mutant of labs 1-4 that the labs' tests check as the files they write, as {lab, step, name, expect, files},
+ * from the checkout at `at` (its labs' solutions and mutants).
+ */
+async function mutants(at = root) {
+  const read = (rel) => readFileSync(join(at, rel), 'utf8')
+  const importTs = (rel) => importTsAt(rel, at)
   const plugin2 = read('labs/02-ebpf-basics/solution/ebpfcni')
   const conf = read('labs/01-bridge-cni/solution/10-ebpfcni.conf')
   const out = []
@@ -167,24 +191,25 @@ async function mutants() {
 }
 
 /**
- * One pass over the core steps' mutants, in this process (dist/, the state dir set above):
- * [{key: "lab/step", name, ms, passed, caught}] where caught is "the check the test names failed first".
+ * One pass over the core steps' mutants, in this process (the dist/ of the checkout at `at`, the
+ * state dir set above): [{key: "lab/step", name, ms, passed, caught}] where caught is "the check
+ * the test names failed first".
  */
-async function failingRun(label, loaded) {
-  const {getLab} = await import(join(root, 'dist/labs/catalogue.js'))
-  const {ensureWorkspace} = await import(join(root, 'dist/labs/workspace.js'))
-  const {loadWorkspaceProgram} = await import(join(root, 'dist/labs/deploy.js'))
-  const {runChecks} = await import(join(root, 'dist/labs/checker.js'))
-  const {ProgressStore} = await import(join(root, 'dist/host/progress.js'))
-  const {createResetService} = await import(join(root, 'dist/reset/service.js'))
-  const {labDiscoverers} = await import(join(root, 'dist/labs/registry.js'))
+async function failingRun(label, loaded, at = root) {
+  const {getLab} = await import(join(at, 'dist/labs/catalogue.js'))
+  const {ensureWorkspace} = await import(join(at, 'dist/labs/workspace.js'))
+  const {loadWorkspaceProgram} = await import(join(at, 'dist/labs/deploy.js'))
+  const {runChecks} = await import(join(at, 'dist/labs/checker.js'))
+  const {ProgressStore} = await import(join(at, 'dist/host/progress.js'))
+  const {createResetService} = await import(join(at, 'dist/reset/service.js'))
+  const {labDiscoverers} = await import(join(at, 'dist/labs/registry.js'))
   const core = (n) =>
     new Set(
       getLab(n)
         .steps.filter((s) => s.level === 'core')
         .map((s) => s.id),
     )
-  const eligible = (await mutants()).filter(
+  const eligible = (await mutants(at)).filter(
     ({lab, m}) => core(lab).has(m.step) && (!ONLY_STEPS || ONLY_STEPS.includes(`${lab}/${m.step}`)),
   )
   // One representative per step by default: the first its lab's mutants.ts lists for it.
@@ -225,11 +250,28 @@ async function failingRun(label, loaded) {
   return out
 }
 
+/**
+ * One failingRun in a child process of this script (each checkout's dist/ in a process of its
+ * own: two builds in one process would declare koffi's types twice), its results.
+ */
+async function failingPass(label, loaded, at = root) {
+  const out = join(state, `failing-${label.replace(/\W+/g, '-')}.json`)
+  await execa(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    env: {BENCH_FAILING_PASS: JSON.stringify({label, loaded, at, out})},
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  return JSON.parse(readFileSync(out, 'utf8'))
+}
+
 async function failingMode() {
   process.env.EBPFCNI_STATE_DIR = state
   process.env.CI = 'true'
-  const quiet = await failingRun('quiet', false)
-  const loaded = LOADED_RUNS > 0 ? await failingRun(`loaded (${availableParallelism()} busy processes)`, true) : []
+  // With a baseline: its pass, then this checkout's, quiet and then loaded (in turn, as the passing mode).
+  const busy = `loaded (${availableParallelism()} busy processes)`
+  const baseQuiet = BASELINE ? await failingPass('quiet baseline', false, BASELINE) : []
+  const quiet = await failingPass('quiet', false)
+  const baseLoaded = BASELINE && LOADED_RUNS > 0 ? await failingPass(`${busy} baseline`, true, BASELINE) : []
+  const loaded = LOADED_RUNS > 0 ? await failingPass(busy, true) : []
   const sec = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '-')
   const worst = (rs, key) => rs.filter((r) => r.key === key).sort((a, b) => b.ms - a.ms)[0]
   const med = (rs, key) => median(rs.filter((r) => r.key === key).map((r) => r.ms))
@@ -241,6 +283,24 @@ async function failingMode() {
     console.log(
       `${key.padEnd(26)}${String(n).padEnd(9)}${sec(med(quiet, key)).padEnd(11)}${sec(worst(quiet, key)?.ms).padEnd(11)}${sec(med(loaded, key)).padEnd(11)}${sec(wl?.ms).padEnd(11)}${wl?.name ?? ''}`,
     )
+  }
+  if (BASELINE) {
+    console.log(
+      `\nagainst ${BASELINE}, run in turn with it: each step's slowest mutant, and this checkout's time / the baseline's`,
+    )
+    console.log('step                      base quiet quiet      ratio  base loaded loaded     ratio')
+    for (const key of [...new Set(quiet.map((r) => r.key))]) {
+      const [bq, q] = [worst(baseQuiet, key)?.ms, worst(quiet, key)?.ms]
+      const [bl, l] = [worst(baseLoaded, key)?.ms, worst(loaded, key)?.ms]
+      console.log(
+        `${key.padEnd(26)}${sec(bq).padEnd(11)}${sec(q).padEnd(11)}${(q / bq).toFixed(2).padEnd(7)}${sec(bl).padEnd(12)}${sec(l).padEnd(11)}${(l / bl).toFixed(2)}`,
+      )
+    }
+    const baseBad = [...baseQuiet, ...baseLoaded].filter((r) => r.passed || !r.caught)
+    if (baseBad.length)
+      console.log(
+        `baseline mutants not failing as their tests say: ${baseBad.map((r) => `${r.key} "${r.name}"`).join('; ')}`,
+      )
   }
   const bad = [...quiet, ...loaded].filter((r) => r.passed || !r.caught)
   console.log(
@@ -280,8 +340,13 @@ async function passingMode() {
 }
 
 try {
-  if (MODE !== 'fail') await passingMode()
-  if (MODE !== 'pass') await failingMode()
+  // A child of failingPass: one pass over the mutants with the parent's state dir, written to a file.
+  const child = process.env.BENCH_FAILING_PASS && JSON.parse(process.env.BENCH_FAILING_PASS)
+  if (child) writeFileSync(child.out, JSON.stringify(await failingRun(child.label, child.loaded, child.at)))
+  else {
+    if (MODE !== 'fail') await passingMode()
+    if (MODE !== 'pass') await failingMode()
+  }
 } finally {
   rmSync(state, {recursive: true, force: true})
 }

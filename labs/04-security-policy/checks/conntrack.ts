@@ -115,13 +115,16 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
+      // sleep's IPv6 address is usable once its duplicate address detection is done (a second or
+      // two after the pod was made): waited for beside the IPv4 probes, not after them.
+      const sleepV6Ready = linkLocal(b)
+      sleepV6Ready.catch(() => undefined) // awaited below; a check that ends first leaves no rejection unhandled
       // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
       const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (open.udp < UDP_PROBES)
         throw new CheckSkip(
           `needs UDP from httpbin to reach sleep without a policy (${open.udp} of ${UDP_PROBES} arrived)`,
         )
-      const sleepV6 = await linkLocal(b)
       svc.store.putPolicy({
         name: 'httpbin-tcp-80-from-sleep',
         podSelector: {app: 'httpbin'},
@@ -157,6 +160,7 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         fail(what, 'only replies to flows sleep opened may pass to_pod')
       }
       let v6 = 'no IPv6 link-local address on sleep'
+      const sleepV6 = await sleepV6Ready
       if (sleepV6) {
         const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
         if (six.udp > 0)
