@@ -3,7 +3,7 @@ import {BaseCommand} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
-import {renderCheck, renderSummary} from '../ui/check-report.js'
+import {renderCheck, renderSummary, wholeLabRenderer} from '../ui/check-report.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
 import type {CheckReport} from '../checks/engine.js'
 
@@ -34,12 +34,19 @@ export default class Check extends BaseCommand {
   async run(): Promise<CheckReport> {
     const {args, flags} = await this.parse(Check)
     const session = new LabSession(getLab(args.lab), workspaceDir(flags.workspace))
+    const step = getStep(session.lab, flags.step)
+    const whole = step ? undefined : wholeLabRenderer(session.lab)
     const report = await session.checkAll({
-      step: getStep(session.lab, flags.step),
+      step,
       runtime: flags.runtime as 'netns' | 'podman' | 'cri',
-      onCheck: (_id, _title, result) => result && this.log(renderCheck(result)),
+      onCheck: (_id, _title, result) => result && this.log(whole ? whole.render(result) : renderCheck(result)),
     })
     this.log(`\n${renderSummary(report)}`)
+    const focus = whole?.focus()
+    if (focus)
+      this.log(
+        `first step with a failure: ${focus.id}. For it alone: ebpfcni check ${session.lab.id} --step ${focus.id}`,
+      )
     if (!report.passed) process.exitCode = 1
     return report
   }

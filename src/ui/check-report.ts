@@ -1,15 +1,45 @@
 import chalk from 'chalk'
 import type {CheckReport, CheckResult} from '../checks/engine.js'
+import type {Lab, LabStep} from '../labs/catalogue.js'
 import {mark} from './render.js'
 
-export function renderCheck(result: CheckResult): string {
+/** `later`: a failure of a step after the one being worked on: its hint waits for that step. */
+export function renderCheck(result: CheckResult, later?: {lab: number; step: LabStep}): string {
   const head = `${mark(result.status)} ${result.status === 'fail' ? chalk.bold(result.title) : result.title} ${chalk.dim(`[${result.id}]`)}`
   const lines = [head]
   if (result.status === 'fail') {
     lines.push(`    ${chalk.red('seen:')} ${result.message}`)
-    if (result.hint) lines.push(`    ${chalk.yellow('hint:')} ${result.hint}`)
+    if (later)
+      lines.push(
+        chalk.dim(
+          `    (step ${later.step.id}, ${later.step.level}: a later step; its hint: ebpfcni check ${later.lab} --step ${later.step.id})`,
+        ),
+      )
+    else if (result.hint) lines.push(`    ${chalk.yellow('hint:')} ${result.hint}`)
   } else lines.push(`    ${chalk.dim(result.message)}`)
   return lines.join('\n')
+}
+
+/**
+ * A whole-lab check's lines, check by check. The first failure names the step being worked on;
+ * failures of later steps (stretch work, usually) show what was seen but not their hints, which
+ * would lead away from that step's cause.
+ */
+export function wholeLabRenderer(lab: Lab): {
+  render: (result: CheckResult) => string
+  focus: () => LabStep | undefined
+} {
+  const stepOf = (id: string) => lab.steps.find((s) => s.checks.includes(id))
+  let focus: LabStep | undefined
+  return {
+    render(result) {
+      const step = stepOf(result.id)
+      if (result.status === 'fail' && !focus) focus = step
+      const later = result.status === 'fail' && step && focus && step !== focus ? {lab: lab.id, step} : undefined
+      return renderCheck(result, later)
+    },
+    focus: () => focus,
+  }
 }
 
 /**

@@ -85,6 +85,20 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
     expect(existsSync('/opt/cni/bin/ebpfcni')).toBe(true)
   })
 
+  it('a whole-lab check hints the first failing step only; later steps show what was seen, not their hints', async () => {
+    const r = await cli(['check', '1'])
+    expect(r.exitCode).toBe(1)
+    const block = (id: string) => r.stdout.split(/\n(?=[✔✘–] )/).find((b) => b.includes(`[${id}]`)) ?? ''
+    // The starter fails first in skeleton: its hint leads to the fix.
+    expect(block('cni.version')).toMatch(/hint: .*supportedVersions/)
+    // A stretch step's failure says what it saw and where its hint is, not the hint itself.
+    const ipam = block('cni.ipam.unique')
+    expect(ipam).toMatch(/seen: .*ADDs failed/)
+    expect(ipam).toContain('(step production, stretch: a later step; its hint: ebpfcni check 1 --step production)')
+    expect(ipam).not.toMatch(/^\s+hint:/m)
+    expect(r.stdout).toContain('first step with a failure: skeleton. For it alone: ebpfcni check 1 --step skeleton')
+  })
+
   it('after the solution is applied the step passes; status shows it; hint advances', async () => {
     expect((await cli(['solution', '1', '--apply'])).exitCode).toBe(2) // no terminal, no --yes: refuses
     expect((await cli(['solution', '1', '--apply', '--yes'])).exitCode).toBe(0)
