@@ -62,6 +62,20 @@ export function ipv4Tcp(
   return ethernet(0x0800, ip)
 }
 
+/** An ICMP echo request (type 8, code 0, id and sequence 1, no payload), as ping sends. */
+export function ipv4IcmpEcho(src: string, dst: string): Buffer {
+  const f = ipv4Udp(src, dst, '')
+  const ip = f.subarray(14)
+  ip[9] = 1 // ICMP
+  setIpv4Checksum(ip)
+  ip.fill(0, 20, 28)
+  ip[20] = 8 // echo request
+  ip.writeUInt16BE(1, 24)
+  ip.writeUInt16BE(1, 26)
+  ip.writeUInt16BE(0xffff - (0x0800 + 1 + 1), 22) // the ICMP checksum over its 8 bytes
+  return f
+}
+
 export const arp = (): Buffer => ethernet(0x0806, Buffer.alloc(28, 1))
 export const ipv6 = (): Buffer => ethernet(0x86dd, Buffer.alloc(40, 0))
 

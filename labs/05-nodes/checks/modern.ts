@@ -3,7 +3,10 @@ import {release} from 'node:os'
 import {fail, CheckSkip, MachineLacks, type CheckDefinition} from '#checks/engine.js'
 import {links} from '#net/ip.js'
 import {pingCount} from '#net/probes.js'
-import {objGet, progInfo} from '#bpf/object.js'
+import {objGet, progInfo, testRun} from '#bpf/object.js'
+import {TC_ACT} from '#bpf/attach.js'
+import {ipv4IcmpEcho} from '#bpf/frames.js'
+import type {EventsSoFar} from '#observe/flow-feed.js'
 import {closeFd} from '#bpf/ffi.js'
 import {mapDelete, mapUpdate} from '#bpf/map-ops.js'
 import {ipv4Key, readCounterSlots} from '#bpf/counters.js'
@@ -27,18 +30,22 @@ import {VERDICT} from '#policy/resolve.js'
 import type {NodeRecord} from '#nodes/cluster.js'
 import type {PodRecord} from '#pods/types.js'
 import type {CheckCluster, Lab5Context} from '../context.js'
-import {hostVeth, inNode, withToolProgram} from './shared.js'
+import {hostVeth, inNode, nodeFlowsDuring, withToolProgram} from './shared.js'
 
 // Step 5 (stretch): modern attach. from_pod goes on its host veth through a tcx link (kernel 6.6,
 // commit e420bed02507) instead of a clsact filter. Each check proves its own pings' fate: with a
 // lab 4 deny rule isolating pod 2 from pod 1, a foreign agent's `tc qdisc del … clsact` lets none
 // of 50 through and the link is still in the kernel's list; ebpfcni's counter put first on the
 // same hook (mprog order) sees the 50 echo requests and from_pod after it still drops them all.
+// A denied ping is not waited out when from_pod's own reports prove every request dropped
+// (deniedPings); without them, ping's wait for replies decides.
 // netkit (6.7, commit 35dfaad7188c) is checked when the kernel and iproute2 make netkit pairs;
 // otherwise skipped with what is missing. Below 6.6 the whole step is skipped.
 
 type Pod = PodRecord & {ip: string}
 const PINGS = 50
+/** 2 ms apart: the 50 requests are all out in a tenth of a second. */
+const PING_INTERVAL_S = 0.002
 
 /** What the step asks of the kernel; tests put other answers here to see the skips. */
 export const modernProbes: {tcx: () => {ok: boolean; detail: string}; netkit: () => Promise<Support>} = {
@@ -75,15 +82,94 @@ async function pair(ctx: Lab5Context) {
   return {c, from, to, veth, ifindex}
 }
 
-/** 50 pings of our own from one pod to another: how many replies came back. */
-async function pings(from: Pod, to: Pod): Promise<number> {
-  const r = await pingCount(from.netnsPath, to.ip, PINGS)
-  if (r.received === undefined) throw new Error(`ping from ${from.ip} to ${to.ip} did not run: ${r.detail}`)
-  return r.received
+/** What became of 50 pings of our own: the replies that came back, and how a drop of all was proven early. */
+interface PingFate {
+  received: number
+  /** Set when every request was proven dropped before ping's wait ran out (deniedPings). */
+  proof?: string
+}
+
+/**
+ * 50 pings of our own from pod 1 to pod 2, which a deny rule isolates from it: how many replies
+ * came back. ping waits a second after its last request for replies that do not come; it is not
+ * waited out once node a's from_pod has proven every request's fate itself: it reported DROPPED
+ * for 50 ICMP packets from pod 1 to pod 2 on pod 1's host veth (in a check's own pod only this
+ * ping sends ICMP there: they are its 50 echo requests, and none can be answered), and it returns
+ * TC_ACT_SHOT for such a request in a test run over the node's maps (a report alone proves
+ * nothing: a program can report a drop and return something else). Otherwise ping's own count
+ * decides, as does a ping that ended first.
+ */
+async function deniedPings(c: CheckCluster, from: Pod, to: Pod, ifindex: number): Promise<PingFate> {
+  const stop = new AbortController()
+  const {result} = await nodeFlowsDuring(c, c.a, async (soFar) => {
+    const ping = pingCount(from.netnsPath, to.ip, PINGS, {intervalS: PING_INTERVAL_S, signal: stop.signal})
+    const ended: {count?: Awaited<typeof ping>} = {}
+    void ping.then((r) => (ended.count = r))
+    const proven = dropWitness(c, soFar, from, to, ifindex)
+    let proof: string | undefined
+    while (!ended.count && !proof) {
+      await Promise.race([ping, new Promise((r) => setTimeout(r, 50))])
+      if (!ended.count) proof = await proven()
+    }
+    if (proof) stop.abort()
+    const r = await ping
+    if (r.received !== undefined) return {received: r.received}
+    if (proof) return {received: 0, proof}
+    throw new Error(`ping from ${from.ip} to ${to.ip} did not run: ${r.detail}`)
+  })
+  return result
+}
+
+/**
+ * deniedPings' proof, asked on each poll: undefined until from_pod has reported dropping all
+ * PINGS requests and a test run of the pinned from_pod drops one too (run once; a program that
+ * does not is never taken at its word, and ping decides).
+ */
+function dropWitness(
+  c: CheckCluster,
+  soFar: EventsSoFar,
+  from: Pod,
+  to: Pod,
+  ifindex: number,
+): () => Promise<string | undefined> {
+  let shot: boolean | undefined
+  return async () => {
+    if (shot === false) return undefined
+    const drops = ((await soFar()) ?? []).filter(
+      (e) =>
+        e.verdict === 'DROPPED' &&
+        e.direction === 'from-pod' &&
+        e.proto === 'ICMP' &&
+        e.src === from.ip &&
+        e.dst === to.ip &&
+        e.ifindex === ifindex,
+    )
+    if (drops.length < PINGS) return undefined
+    shot ??= testRunShoots(c, from, to)
+    if (!shot) return undefined
+    return `from_pod reported DROPPED (${drops[0].reason.text}) for all ${PINGS} echo requests, and returns TC_ACT_SHOT for one in a test run`
+  }
+}
+
+/** Whether node a's pinned from_pod returns TC_ACT_SHOT for an echo request from `from` to `to`. */
+function testRunShoots(c: CheckCluster, from: Pod, to: Pod): boolean {
+  let fd: number
+  try {
+    fd = objGet(join(c.cluster.nodePinDir(c.a), 'from_pod'))
+  } catch {
+    return false
+  }
+  try {
+    return testRun(fd, ipv4IcmpEcho(from.ip, to.ip)).retval === TC_ACT.SHOT
+  } catch {
+    return false
+  } finally {
+    closeFd(fd)
+  }
 }
 
 /** With lab 4's deny rule for from → to in node a's policy map around `body`; skipped unless it holds. */
-async function isolated<T>(c: CheckCluster, from: Pod, to: Pod, body: () => Promise<T>): Promise<T> {
+async function isolated<T>(c: CheckCluster, from: Pod, to: Pod, ifindex: number, body: () => Promise<T>): Promise<T> {
   const pin = join(c.cluster.nodePinDir(c.a), 'policy')
   let fd: number
   try {
@@ -94,7 +180,7 @@ async function isolated<T>(c: CheckCluster, from: Pod, to: Pod, body: () => Prom
   const key = Buffer.concat([ipv4Key(from.ip), ipv4Key(to.ip)])
   try {
     mapUpdate(fd, key, u32(VERDICT.deny))
-    const through = await pings(from, to)
+    const {received: through} = await deniedPings(c, from, to, ifindex)
     if (through > 0)
       throw new CheckSkip(
         `needs lab 4's deny rule to hold first (nodes.deny-at-source): ${through} of ${PINGS} pings from ${from.ip} to ${to.ip} got through it`,
@@ -149,12 +235,12 @@ export const MODERN_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     run: async (ctx) => {
       needTcx()
       const {c, from, to, veth, ifindex} = await pair(ctx)
-      return isolated(c, from, to, async () => {
+      return isolated(c, from, to, ifindex, async () => {
         // Another agent on the node that manages clsact for itself: it makes one if there is none, then deletes it.
         await inNode(c.a, ['tc', 'qdisc', 'add', 'dev', veth, 'clsact'])
         const del = await inNode(c.a, ['tc', 'qdisc', 'del', 'dev', veth, 'clsact'])
         if (!ok(del)) throw new Error(`tc qdisc del dev ${veth} clsact on node ${c.a.name}: ${describeRun(del)}`)
-        const through = await pings(from, to)
+        const {received: through, proof} = await deniedPings(c, from, to, ifindex)
         const link = fromPodLink(c, ifindex)
         if (through > 0)
           fail(
@@ -164,7 +250,8 @@ export const MODERN_CHECKS: Array<CheckDefinition<Lab5Context>> = [
           fail(
             `the pings stayed dropped, but no tcx link in the kernel's list (bpftool link) runs node ${c.a.name}'s from_pod on ${veth}'s ingress: what drops them is not the tcx attachment this step asks for`,
           )
-        return `after a foreign "tc qdisc del dev ${veth} clsact", 0 of ${PINGS} pings from ${from.ip} reached the isolated ${to.ip}; tcx link ${link.id} still runs from_pod (program ${link.progId}) there`
+        const how = proof ? ` (${proof})` : ''
+        return `after a foreign "tc qdisc del dev ${veth} clsact", 0 of ${PINGS} pings from ${from.ip} reached the isolated ${to.ip}${how}; tcx link ${link.id} still runs from_pod (program ${link.progId}) there`
       })
     },
   },
@@ -177,7 +264,7 @@ export const MODERN_CHECKS: Array<CheckDefinition<Lab5Context>> = [
       const {c, from, to, veth, ifindex} = await pair(ctx)
       const link = fromPodLink(c, ifindex)
       if (!link) throw new CheckSkip(`needs from_pod on a tcx link on ${veth} (nodes.tcx-owned)`)
-      return isolated(c, from, to, () =>
+      return isolated(c, from, to, ifindex, () =>
         withToolProgram(ctx, c, 'count_first', async (pins) => {
           const prog = join(pins, 'count_first')
           const linkPin = join(pins, `link_tcx_ingress_${veth}`)
@@ -188,7 +275,7 @@ export const MODERN_CHECKS: Array<CheckDefinition<Lab5Context>> = [
           try {
             const order = tcxOrder(c.a, ifindex)
             const [before] = readCounterSlots(join(pins, 'first_seen'), 1)
-            const through = await pings(from, to)
+            const {received: through} = await deniedPings(c, from, to, ifindex)
             const [after] = readCounterSlots(join(pins, 'first_seen'), 1)
             const seen = after - before
             const chain = `${veth}'s tcx ingress runs ${order.join(' → ') || 'nothing'}`
