@@ -22,7 +22,7 @@ const HEADERS: Array<[end: number, name: string]> = [
 const headerAt = (off: number): string => HEADERS.find(([end]) => off < end)![1]
 const proven = (r: number): string =>
   r <= 0
-    ? 'no byte of the frame'
+    ? 'no byte'
     : r === 14
       ? 'only the Ethernet header (14 bytes)'
       : r === 34
@@ -49,7 +49,7 @@ export function explainPacketAccess(tail: string, sourceText?: string): string {
     : 'a bounds check before this read, e.g. `if ((void *)(hdr + 1) > data_end) return XDP_PASS;` for a pointer hdr to that header'
   if (!m) return `Packet access without a bounds check the verifier can see: add ${check}.`
   const [off, size, r] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  return `Packet access without a bounds check: this line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} inside the frame: add ${check}.`
+  return `Packet access without a bounds check: this line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} to be inside the frame: add ${check}.`
 }
 
 const PACKET_ACCESS = /invalid access to packet|R\d+ offset is outside of the packet/

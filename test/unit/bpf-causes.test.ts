@@ -36,7 +36,7 @@ describe('a refused packet read names its header', () => {
         'invalid access to packet, off=13 size=1, R2(id=0,off=13,r=0)',
       ),
     )
-    expect(r.explanation).toMatch(/reads the Ethernet header .* proven no byte of the frame/)
+    expect(r.explanation).toMatch(/reads the Ethernet header .* proven no byte to be inside the frame/)
     expect(r.explanation).toMatch(/\(eth \+ 1\) > data_end/)
   })
   it('the pointer is taken from the read side of an assignment', () => {

@@ -4,8 +4,9 @@ import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {pinnedProgram, type Lab2Context} from '../context.js'
 import {closeFd} from '#bpf/ffi.js'
-import {objGet} from '#bpf/object.js'
-import {xdpAttach, XDP_FLAGS} from '#bpf/attach.js'
+import {objGet, testRun} from '#bpf/object.js'
+import {ipv4Udp} from '#bpf/frames.js'
+import {xdpAttach, xdpVerdictName, XDP_FLAGS} from '#bpf/attach.js'
 import {hostPeer, xdpOff} from '#net/ip.js'
 import {httpGet} from '#net/probes.js'
 import {traceDuring} from '#bpf/trace.js'
@@ -35,6 +36,10 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
             `${lines.length === 0 ? 'trace_pipe showed nothing' : `no trace line had both ${b.ip} and ${a.ip}`} while the pods talked, and ${stale.message}`,
             stale.hint,
           )
+        if (lines.length === 0) {
+          const silent = await silentOnIpv4(ctx, bIp, aIp)
+          if (silent) fail(`trace_pipe showed nothing while the pods talked, and ${silent}`, SILENT_HINT)
+        }
         const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
         fail(
           lines.length === 0
@@ -101,6 +106,31 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     },
   },
 ]
+
+const SILENT_HINT =
+  'Look at the returns above your bpf_printk: `eth->h_proto` is in network byte order (compare it with bpf_htons(ETH_P_IP), not ETH_P_IP), and a well-formed IPv4 header (ihl 5) must get past the IPv4 checks.'
+
+/**
+ * When the pods' traffic printed nothing: a test run of the pinned program on one IPv4/UDP frame
+ * between the pods' addresses, read from trace_pipe. Says what it proved when that printed nothing
+ * either (the program returns before its printk for IPv4); undefined when it printed (then the
+ * pods' veths do not run the pin) or when no pin can be run.
+ */
+async function silentOnIpv4(ctx: Lab2Context, src: string, dst: string): Promise<string | undefined> {
+  if (!pinnedProgram(ctx.program.xdpPin())) return undefined
+  const fd = objGet(ctx.program.xdpPin())
+  let retval = -1
+  try {
+    const lines = await traceDuring(async () => {
+      retval = testRun(fd, ipv4Udp(src, dst)).retval
+    })
+    const addrs = (l: string): string[] => l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []
+    if (lines.some((l) => addrs(l).includes(src) && addrs(l).includes(dst))) return undefined
+  } finally {
+    closeFd(fd)
+  }
+  return `a test run of the pinned program (the build you loaded last) on one IPv4/UDP frame ${src} → ${dst} printed nothing either (it returned ${xdpVerdictName(retval)}): it returns before its bpf_printk for IPv4 frames`
+}
 
 /**
  * Whether the pinned program the pods run is not what the workspace's source builds now: the edit was
