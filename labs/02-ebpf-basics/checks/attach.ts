@@ -43,7 +43,7 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
       const pods = [await ctx.plugin.podA(), await ctx.plugin.podB()]
       for (const p of pods) {
-        if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`)
+        if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`, emptyPinHint(p.outcome.problem))
         const host = await hostPeer(p.netnsPath, p.att.ifname)
         if (!host) fail(`cannot find pod ${p.name}'s host veth`)
         const id = await xdpIdOn(host.ifname)
@@ -76,7 +76,10 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         const err = p.outcome.calls.at(-1)?.error
         if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
         if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
-          fail(`ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`)
+          fail(
+            `ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`,
+            emptyPinHint(`${err.msg} ${err.details ?? ''}`),
+          )
         if (await link(p.att.ifname, p.netnsName))
           fail(`the failed ADD left ${p.att.ifname} in the pod's netns`, NOTHING_TO_UNDO)
       }
@@ -158,3 +161,12 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     },
   },
 ]
+
+/**
+ * The plugin's own error says "pinned at" with no path after it: its $xdp_pin is empty, the config's
+ * xdpPin never read into it. Then the hint is that, not the attach line the learner already has.
+ */
+export function emptyPinHint(pluginSaid: string | undefined): string | undefined {
+  if (!pluginSaid || !/\bpinned at(?!\s*\/)/.test(pluginSaid)) return undefined
+  return 'Your plugin printed "pinned at" with no path: its $xdp_pin is empty. Add xdpPin to read_config\'s list and xdp_pin to the read line at the same position: read assigns the values in order.'
+}
