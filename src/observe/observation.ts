@@ -169,7 +169,10 @@ export class Observation {
             hint: `the plugin loads it with the node's first pod: ebpfcni pod add NAME --node ${this.node.name}, with lab 5's step 3 done`,
           },
         )
-      if (err instanceof NoRingError) throw new UserError(err.message, {hint: 'start lab 4: ebpfcni lab 4'})
+      if (err instanceof NoRingError)
+        throw new UserError(err.message, {
+          hint: 'flow events come from lab 4 on (its programs report them through ebpfcni_flow.h); in labs 2 and 3, look at your program with ebpfcni bpf trace and ebpfcni bpf maps',
+        })
       throw err
     }
   }

@@ -261,6 +261,8 @@ describe('ebpfcni observe: flow events from the datapath', () => {
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/no flow_events ring is pinned at \/sys\/fs\/bpf\/ebpfcni-none\/flow_events/)
     expect(r.stderr).toMatch(/ebpfcni lab 4/)
+    // In labs 2 and 3 there is no ring yet: the hint names what shows their programs.
+    expect(r.stderr).toMatch(/hint: flow events come from lab 4 on .*ebpfcni bpf trace/)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
   })
 

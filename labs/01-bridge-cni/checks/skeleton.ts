@@ -95,7 +95,14 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: v}},
           `VERSION (${v})`,
         )
-        if (!call.ok) fail(call.problem ?? 'VERSION failed')
+        if (!call.ok)
+          fail(
+            call.problem ?? 'VERSION failed',
+            // Junk on stdout is the cause then, not VERSION's JSON.
+            /\bstdout (has text before the JSON|is not valid JSON)/.test(call.problem ?? '')
+              ? 'The runtime reads your stdout as the answer, so only the JSON may go there: send every log line to stderr (echo … >&2).'
+              : undefined,
+          )
         return call.json as {cniVersion?: unknown; supportedVersions?: unknown}
       }
       const v = await version(net.cniVersion)
