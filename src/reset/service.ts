@@ -27,7 +27,14 @@ export class ResetService {
     const actions: ResetAction[] = []
     for (const e of ordered) {
       const remover = this.removers[e.kind]
-      if (remover) actions.push(remover(e))
+      const action = remover?.(e)
+      // A directory recorded by several runs is one directory: one action forgets all its entries.
+      const same =
+        action?.kind === 'dir'
+          ? actions.find((a) => a.kind === 'dir' && a.description === action.description)
+          : undefined
+      if (same) same.entryIds.push(...action!.entryIds)
+      else if (action) actions.push(action)
       else
         actions.push({
           description: `forget unknown ledger entry ${e.kind} ${e.name}`,
