@@ -136,7 +136,8 @@ const show = () => {
   if (paused) return void ($('pause').textContent = 'resume (' + missed + ' new)')
   if (scheduled) return
   scheduled = true
-  setTimeout(() => { scheduled = false; render() }, 100)
+  // A render already scheduled when pause is pressed must not draw what came before it.
+  setTimeout(() => { scheduled = false; if (!paused) render() }, 100)
 }
 $('pause').onclick = () => {
   paused = !paused
