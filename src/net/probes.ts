@@ -207,13 +207,13 @@ export type RequestFate =
  * is not waited out. A probe that did get through is judged by its own result, whatever the
  * witness says.
  */
-export async function watchedProbe(
-  start: (signal: AbortSignal) => Promise<ProbeResult>,
+export async function watchedProbe<R extends {ok: boolean} = ProbeResult>(
+  start: (signal: AbortSignal) => Promise<R>,
   witness: DropWitness,
-): Promise<ProbeResult & {proven?: RequestFate}> {
+): Promise<R & {proven?: RequestFate}> {
   const stop = new AbortController()
   const probe = start(stop.signal)
-  const result: {done?: ProbeResult} = {}
+  const result: {done?: R} = {}
   void probe.then((r) => (result.done = r))
   for (;;) {
     await Promise.race([probe, new Promise((r) => setTimeout(r, 50))])

@@ -166,7 +166,7 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
  * The plugin's own error says "pinned at" with no path after it: its $xdp_pin is empty, the config's
  * xdpPin never read into it. Then the hint is that, not the attach line the learner already has.
  */
-export function emptyPinHint(pluginSaid: string | undefined): string | undefined {
+function emptyPinHint(pluginSaid: string | undefined): string | undefined {
   if (!pluginSaid || !/\bpinned at(?!\s*\/)/.test(pluginSaid)) return undefined
   return 'Your plugin printed "pinned at" with no path: its $xdp_pin is empty. Add xdpPin to read_config\'s list and xdp_pin to the read line at the same position: read assigns the values in order.'
 }

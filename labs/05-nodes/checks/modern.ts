@@ -2,7 +2,7 @@ import {join} from 'node:path'
 import {release} from 'node:os'
 import {fail, CheckSkip, MachineLacks, type CheckDefinition} from '#checks/engine.js'
 import {links} from '#net/ip.js'
-import {pingCount} from '#net/probes.js'
+import {pingCount, watchedProbe, type DropWitness} from '#net/probes.js'
 import {objGet, progInfo, testRun} from '#bpf/object.js'
 import {TC_ACT} from '#bpf/attach.js'
 import {ipv4IcmpEcho} from '#bpf/frames.js'
@@ -100,24 +100,19 @@ interface PingFate {
  * decides, as does a ping that ended first.
  */
 async function deniedPings(c: CheckCluster, from: Pod, to: Pod, ifindex: number): Promise<PingFate> {
-  const stop = new AbortController()
-  const {result} = await nodeFlowsDuring(c, c.a, async (soFar) => {
-    const ping = pingCount(from.netnsPath, to.ip, PINGS, {intervalS: PING_INTERVAL_S, signal: stop.signal})
-    const ended: {count?: Awaited<typeof ping>} = {}
-    void ping.then((r) => (ended.count = r))
-    const proven = dropWitness(c, soFar, from, to, ifindex)
-    let proof: string | undefined
-    while (!ended.count && !proof) {
-      await Promise.race([ping, new Promise((r) => setTimeout(r, 50))])
-      if (!ended.count) proof = await proven()
-    }
-    if (proof) stop.abort()
-    const r = await ping
-    if (r.received !== undefined) return {received: r.received}
-    if (proof) return {received: 0, proof}
-    throw new Error(`ping from ${from.ip} to ${to.ip} did not run: ${r.detail}`)
-  })
-  return result
+  const {result} = await nodeFlowsDuring(c, c.a, (soFar) =>
+    watchedProbe(
+      (signal) =>
+        pingCount(from.netnsPath, to.ip, PINGS, {intervalS: PING_INTERVAL_S, signal}).then((r) => ({
+          ...r,
+          ok: (r.received ?? 0) > 0,
+        })),
+      dropWitness(c, soFar, from, to, ifindex),
+    ),
+  )
+  if (result.received === undefined && !result.proven)
+    throw new Error(`ping from ${from.ip} to ${to.ip} did not run: ${result.detail}`)
+  return {received: result.received ?? 0, proof: result.proven?.detail}
 }
 
 /**
@@ -125,13 +120,7 @@ async function deniedPings(c: CheckCluster, from: Pod, to: Pod, ifindex: number)
  * PINGS requests and a test run of the pinned from_pod drops one too (run once; a program that
  * does not is never taken at its word, and ping decides).
  */
-function dropWitness(
-  c: CheckCluster,
-  soFar: EventsSoFar,
-  from: Pod,
-  to: Pod,
-  ifindex: number,
-): () => Promise<string | undefined> {
+function dropWitness(c: CheckCluster, soFar: EventsSoFar, from: Pod, to: Pod, ifindex: number): DropWitness {
   let shot: boolean | undefined
   return async () => {
     if (shot === false) return undefined
@@ -147,7 +136,10 @@ function dropWitness(
     if (drops.length < PINGS) return undefined
     shot ??= testRunShoots(c, from, to)
     if (!shot) return undefined
-    return `from_pod reported DROPPED (${drops[0].reason.text}) for all ${PINGS} echo requests, and returns TC_ACT_SHOT for one in a test run`
+    return {
+      fate: 'dropped',
+      detail: `from_pod reported DROPPED (${drops[0].reason.text}) for all ${PINGS} echo requests, and returns TC_ACT_SHOT for one in a test run`,
+    }
   }
 }
 
