@@ -1,8 +1,8 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Ledger} from '../host/ledger.js'
-import {neighForget, netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
+import {link, linkDel, neighForget, netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import type {NetworkConfig} from '../cni/config.js'
 import {addNetworkList, checkNetworkList, delNetworkList, type Attachment, type NetworkOutcome} from '../cni/network.js'
 import {invokePlugin, type InvokeOutcome, type InvokeRequest} from '../cni/invoke.js'
@@ -39,6 +39,8 @@ export interface CheckPod {
   historyId?: string
   /** Set for a pod made through another runtime (CRI): how to remove it instead of DEL + netns. */
   removeVia?: () => Promise<void>
+  /** A link named like the pod's interface was on the host before its ADD (so it is never the ADD's). */
+  ifnameOnHostBefore?: boolean
 }
 
 /** A check pod whose ADD gave it an address. */
@@ -119,6 +121,8 @@ export class CheckPods {
       args: `IgnoreUnknown=1;K8S_POD_NAME=${label}`,
       ...overrides,
     }
+    // A sysfs stat, not an `ip` call: waves make dozens of pods.
+    const ifnameOnHostBefore = existsSync(`/sys/class/net/${att.ifname}`)
     const outcome = await addNetworkList(net, att, {
       cniPath: this.cniPath,
       timeoutMs: opts.timeoutMs ?? this.timeoutMs,
@@ -133,6 +137,7 @@ export class CheckPods {
       net,
       outcome,
       ip: outcome.ok ? podIp(outcome.result) : undefined,
+      ifnameOnHostBefore,
     }
     this.pods.push(pod)
     // Its life in the pod history: observe marks its flows as this check's, and never credits them
@@ -151,6 +156,19 @@ export class CheckPods {
     return pod
   }
 
+  /**
+   * A failed ADD that made the veth pair before moving the pod's end leaves both ends on the host, where
+   * the netns removal cannot take them; the learner's DEL is a TODO until lab 1's third step, and their
+   * next run then meets its own leftover ("File exists") under a name derived from the same container ID.
+   * Only a veth named like the pod's interface that was not on the host before this pod's ADD goes (its
+   * peer with it); the check's hint has already read it.
+   */
+  private async removeStrayPodEnd(pod: CheckPod): Promise<void> {
+    if (pod.ifnameOnHostBefore !== false) return
+    const stray = await link(pod.att.ifname).catch(() => undefined)
+    if (stray?.linkinfo?.info_kind === 'veth') await linkDel(pod.att.ifname).catch(() => undefined)
+  }
+
   /** Which check made what is made now: "4/policy.isolated" (the lab and the running check's id). */
   private checkLabel(): string {
     const check = currentCheck() ?? 'fixture'
@@ -165,13 +183,9 @@ export class CheckPods {
       return {ok: true, command: 'DEL', calls: []}
     }
     const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
-    const del = await delNetworkList(
-      pod.net,
-      pod.att,
-      {cniPath: this.cniPath, timeoutMs},
-      pod.outcome.result ?? pod.outcome.calls.at(-1)?.json,
-    )
+    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, cachedAddResult(pod.outcome))
     this.noteCalls(del.calls, `pod "${pod.name}"`)
+    if (!pod.outcome.ok) await this.removeStrayPodEnd(pod)
     // The learner's bridge outlives the check's pods: the next check's pod at this address must not
     // meet the node's entry for this one's MAC.
     if (pod.ip) await neighForget(pod.ip)
@@ -285,4 +299,15 @@ export class CheckPods {
     rmSync(this.tmp, {recursive: true, force: true})
     this.ledger.forget([this.tmpEntry])
   }
+}
+
+/**
+ * What a runtime would have cached from this ADD: its result, or the last ADD call's output when that call
+ * succeeded but its result broke the spec. A failed ADD caches nothing (libcni), so its error JSON is never
+ * handed to DEL as prevResult.
+ */
+function cachedAddResult(outcome: NetworkOutcome): unknown {
+  if (outcome.result !== undefined) return outcome.result
+  const last = outcome.calls.at(-1)
+  return last?.ok && last.request.command === 'ADD' ? last.json : undefined
 }
