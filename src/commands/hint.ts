@@ -36,7 +36,7 @@ export default class Hint extends BaseCommand {
     const n = shown.length
     for (let i = 0; i < n; i++)
       this.log(
-        `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${wrapWords(step.hints[i], (process.stdout.columns || 100) - 2)}\n`,
+        `${chalk.yellow(`hint ${i + 1}/${step.hints.length}`)} ${chalk.dim(`(${step.title})`)}\n  ${wrapWords(shown[i], (process.stdout.columns || 100) - 2)}\n`,
       )
     if (n === step.hints.length)
       this.log(chalk.dim(`That was the last hint. The answer: ebpfcni solution ${args.lab} --step ${step.id}`))

@@ -1,7 +1,8 @@
 import {describe, it, expect, afterAll} from 'vitest'
-import {existsSync, readdirSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, cliRunner} from '../helpers/env.js'
+import {loadLabs} from '../../src/labs/catalogue.js'
 
 // Progress belongs to a workspace, as the attendee types it: `hint --workspace` for a folder that
 // is not there records nothing and says how to make it; `reset --dry-run` names the workspace
@@ -52,4 +53,47 @@ describe('progress per workspace, through bin/run.js', () => {
     expect(kept.stdout).toContain(`Your progress (lab 1 (0 step(s) done) in `)
     expect(kept.stdout).toMatch(/\) stays; add --progress to forget it too\./)
   })
+})
+
+// Hints name the workspace in use (issue 32 §3): with EBPFCNI_WORKSPACE set, no hint of any lab says
+// ~/ebpfcni-lab, and a hint written with it names the workspace instead.
+describe('hints name the workspace in use, through bin/run.js', () => {
+  const t = tempStateDir('ebpfcni-hint-ws-')
+  afterAll(() => t.cleanup())
+
+  it('hint N --step S for every lab and step: no ~/ebpfcni-lab, the workspace instead', async () => {
+    requireBuilt()
+    const raw = loadLabs()
+      .flatMap((l) => l.steps.flatMap((s) => s.hints))
+      .filter((h) => h.includes('~/ebpfcni-lab'))
+    // Without a hint that names it, this test would assert nothing.
+    expect(raw.length).toBeGreaterThan(0)
+    const outputs = await Promise.all(
+      loadLabs().map(async (lab) => {
+        // A workspace per lab: each its own progress file, so the labs run side by side.
+        const ws = join(t.dir, `ws-${lab.id}`)
+        mkdirSync(ws, {recursive: true})
+        const cli = cliRunner({
+          ...process.env,
+          EBPFCNI_STATE_DIR: join(t.dir, 'state'),
+          EBPFCNI_WORKSPACE: ws,
+          CI: 'true',
+        } as Record<string, string>)
+        let out = ''
+        for (const step of lab.steps)
+          // Each call shows one hint more: every hint of a step whose text names ~/ebpfcni-lab, the first of the others.
+          for (let i = 0; i < (step.hints.some((h) => h.includes('~/ebpfcni-lab')) ? step.hints.length : 1); i++) {
+            const r = await cli(['hint', String(lab.id), '--step', step.id])
+            expect(r.exitCode, r.stderr).toBe(0)
+            out += r.stdout
+          }
+        return {ws, out, named: lab.steps.some((s) => s.hints.some((h) => h.includes('~/ebpfcni-lab')))}
+      }),
+    )
+    for (const {ws, out, named} of outputs) {
+      expect(out).not.toContain('~/ebpfcni-lab')
+      expect(out).not.toContain('/root/ebpfcni-lab')
+      if (named) expect(out).toContain(ws)
+    }
+  }, 120_000)
 })
