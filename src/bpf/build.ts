@@ -52,6 +52,17 @@ export function parseClangDiagnostics(stderr: string): Diagnostic[] {
   return out
 }
 
+/**
+ * The C source an object file was built from by default (X.c next to X.o, as `bpf build` names it),
+ * when that source was saved after the object: the object predates the last edit. Undefined when the
+ * object is current, missing, or has no such source beside it.
+ */
+export function sourceNewerThanObject(object: string): string | undefined {
+  const source = object.replace(/\.o$/, '.c')
+  if (source === object || !existsSync(source) || !existsSync(object)) return undefined
+  return statSync(source).mtimeMs > statSync(object).mtimeMs ? source : undefined
+}
+
 /** clang -O2 -g -target bpf with the include paths the labs need; BTF comes with -g. extraArgs go before -c. */
 export async function buildBpf(
   source: string,

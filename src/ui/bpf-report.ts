@@ -29,3 +29,10 @@ export function renderVerifier(verifier: NonNullable<LoadOutcome['verifier']>): 
   if (verifier.explanation) out.push(`  ${chalk.yellow('why:')} ${verifier.explanation}`)
   return out.join('\n')
 }
+
+/** `bpf load`'s warning when the object predates its source's last edit. */
+export function renderOlderObject(object: string, source: string): string {
+  return chalk.yellow(
+    `warning: ${source} is newer than ${object} (edited since the last build): this loads the program as it was built; to load your edit: ebpfcni bpf build first`,
+  )
+}

@@ -1,13 +1,13 @@
 import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
-import {pinnedProgram, type Lab2Context} from '../context.js'
+import {DEFAULT_XDP_PIN, pinnedProgram, type Lab2Context} from '../context.js'
 import {objGet, PROG_TYPE, testRun} from '#bpf/object.js'
 import {closeFd} from '#bpf/ffi.js'
 import {arp, ipv4Tcp} from '#bpf/frames.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {hostPeer, link, links} from '#net/ip.js'
 import {httpGet} from '#net/probes.js'
-import {xdpIdOn} from './shared.js'
+import {staleProgram, xdpIdOn} from './shared.js'
 
 /** Why a failed ADD left something: on the core path lab 1's fail() undoes nothing (its production step makes it). */
 const NOTHING_TO_UNDO =
@@ -18,36 +18,45 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'bpf.pinned',
     cost: 'cheap',
-    title: 'the program is pinned where the plugin attaches it, and is the current build',
+    title: `the program is pinned at the config's xdpPin (else ${DEFAULT_XDP_PIN}, where bpf load pins it), and is the current build`,
     hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
     run: async (ctx) => {
       const pin = ctx.program.xdpPin()
       const p = pinnedProgram(pin)
-      if (!p) fail(`nothing is pinned at ${pin}`)
+      if (!p) fail(`nothing is pinned at ${pin}${pinSource(ctx)}`)
       if (p.type !== PROG_TYPE.XDP) fail(`${pin} holds a program of type ${p.type}, not XDP (${PROG_TYPE.XDP})`)
-      const l = await ctx.program.loaded()
-      if (l.ok && l.tag && l.tag !== p.tag)
-        fail(
-          `the pinned program (tag ${p.tag}) is not the one your current source builds (tag ${l.tag}): the pin is stale`,
-          'load it again with --replace after each edit',
-        )
-      return `${pin}: XDP program ${p.id}, tag ${p.tag}`
+      const stale = await staleProgram(ctx)
+      if (stale) fail(`${stale.message}: the pin is stale`, stale.hint)
+      return `${pin}${pinSource(ctx)}: XDP program ${p.id}, tag ${p.tag}`
     },
   },
   {
     id: 'cni.add.attaches-xdp',
     title: "ADD attaches the pinned program to every pod's host veth",
-    hint: 'In ADD, after `ip link set "$hostveth" master …`: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin" (the pin your config names in xdpPin: the checks give their own)',
+    hint: `In ADD, after \`ip link set "$hostveth" master …\`: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin" ($xdp_pin: the config's xdpPin, else ${DEFAULT_XDP_PIN}, where bpf load pins it)`,
     run: async (ctx) => {
       const pinned = pinnedProgram(ctx.program.xdpPin())
       if (!pinned) throw new CheckSkip('needs the program pinned (bpf.pinned)')
       const pods = [await ctx.plugin.podA(), await ctx.plugin.podB()]
       for (const p of pods) {
-        if (!p.outcome.ok) fail(`ADD failed: ${p.outcome.problem}`, emptyPinHint(p.outcome.problem))
+        if (!p.outcome.ok) {
+          const elsewhere = otherPin(p.outcome.problem, ctx.program.xdpPin(), configNamesPin(ctx))
+          if (elsewhere) fail(`ADD failed: ${p.outcome.problem}. ${elsewhere.message}`, elsewhere.hint)
+          fail(`ADD failed: ${p.outcome.problem}`, emptyPinHint(p.outcome.problem))
+        }
         const host = await hostPeer(p.netnsPath, p.att.ifname)
         if (!host) fail(`cannot find pod ${p.name}'s host veth`)
         const id = await xdpIdOn(host.ifname)
-        if (!id) fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
+        if (!id) {
+          // ADD attached the pin, but to another interface of this namespace (the bridge, the host's own eth0).
+          const on = (await links()).filter((l) => (l.xdp?.prog?.id ?? l.xdp?.attached?.[0]?.prog.id) === pinned.id)
+          if (on.length)
+            fail(
+              `pod ${p.name}'s host veth ${host.ifname} has no XDP program; the pinned program runs on ${on.map((l) => l.ifname).join(', ')} instead`,
+              `Attach to the host veth: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin" ($CNI_IFNAME names the pod's end, inside the pod's netns). Remove the stray attachment: ${on.map((l) => `ip link set dev ${l.ifname} xdpgeneric off`).join('; ')}`,
+            )
+          fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
+        }
         if (id !== pinned.id)
           fail(
             `${host.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
@@ -96,6 +105,12 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         )
       const real = ctx.plugin.checkNet('nopin', {xdpPin: ctx.program.xdpPin()})
       const ok = await ctx.pods.attach(real, 'nopin-after')
+      // An ADD with the pin that fails on the learner's own network too fails for its own reason, not a leak.
+      const a = ok.outcome.ok ? undefined : await ctx.plugin.podA()
+      if (a && !a.outcome.ok)
+        throw new CheckSkip(
+          `5 ADDs without a pin failed naming it and left no veth; whether they freed their addresses needs a successful ADD with the pin, and that fails on your network too (cni.add.attaches-xdp): ${a.outcome.problem}`,
+        )
       if (!ok.outcome.ok)
         fail(
           `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29 (the failed ones kept their addresses?): ${ok.outcome.problem}`,
@@ -169,4 +184,40 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
 function emptyPinHint(pluginSaid: string | undefined): string | undefined {
   if (!pluginSaid || !/\bpinned at(?!\s*\/)/.test(pluginSaid)) return undefined
   return 'Your plugin printed "pinned at" with no path: its $xdp_pin is empty. Add xdpPin to read_config\'s list and xdp_pin to the read line at the same position: read assigns the values in order.'
+}
+
+/** Whether the learner's config names the pin (xdpPin); without it, the plugin's own default decides. */
+const configNamesPin = (ctx: Lab2Context): boolean => {
+  const named = ctx.plugin.rawConfig().xdpPin
+  return typeof named === 'string' && named !== ''
+}
+
+/** Where the pin's path comes from, for a message. */
+const pinSource = (ctx: Lab2Context): string =>
+  configNamesPin(ctx)
+    ? " (your config's xdpPin)"
+    : " (your config names no xdpPin: your plugin's own default decides, and must be this path)"
+
+/**
+ * The plugin's error names a pin under the BPF filesystem other than the one the program is pinned at:
+ * the plugin looked elsewhere (a typo in its default, or the config's xdpPin not read). Undefined when
+ * the error names no such path, or names the pin itself.
+ */
+export function otherPin(
+  pluginSaid: string | undefined,
+  pin: string,
+  configNamed: boolean,
+): {message: string; hint: string} | undefined {
+  const paths: string[] = (pluginSaid ?? '').match(/\/sys\/fs\/bpf\/[^\s"'`,;:()]*[^\s"'`,;:().]/g) ?? []
+  const other = paths.find((p) => p !== pin)
+  if (!other || paths.includes(pin)) return undefined
+  return configNamed
+    ? {
+        message: `Your plugin looked for the program at ${other}, not at ${pin}, your config's xdpPin, where it is pinned`,
+        hint: `Read the config's xdpPin into $xdp_pin: \`.xdpPin // "${DEFAULT_XDP_PIN}"\` in read_config's list, xdp_pin at the same position in the read line. Your plugin used ${other} whatever the config said.`,
+      }
+    : {
+        message: `Your plugin looked for the program at ${other}, not at ${pin}, where the program is pinned (where bpf load pins it): your config names no xdpPin, so your plugin's own default decides`,
+        hint: `Your plugin's default pin path is ${other}: make it ${pin} (\`.xdpPin // "${DEFAULT_XDP_PIN}"\` in read_config's list), where bpf load pins the program.`,
+      }
 }

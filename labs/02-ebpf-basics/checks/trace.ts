@@ -1,6 +1,4 @@
-import {existsSync, statSync} from 'node:fs'
 import {isIPv4} from 'node:net'
-import {join} from 'node:path'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {pinnedProgram, type Lab2Context} from '../context.js'
 import {closeFd} from '#bpf/ffi.js'
@@ -10,7 +8,7 @@ import {xdpAttach, xdpVerdictName, XDP_FLAGS} from '#bpf/attach.js'
 import {hostPeer, xdpOff} from '#net/ip.js'
 import {httpGet} from '#net/probes.js'
 import {traceDuring} from '#bpf/trace.js'
-import {xdpIdOn} from './shared.js'
+import {printed, staleProgram, xdpIdOn} from './shared.js'
 
 /** Step trace's checks (lab.yaml orders the run). */
 export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
@@ -26,11 +24,10 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const lines = await traceDuring(async () => {
         for (let i = 0; i < 3; i++) await httpGet(b.netnsPath, `http://${aIp}/get`)
       })
-      const ips = (l: string): string[] => (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
       const both = lines.filter((l) => ips(l).includes(aIp) && ips(l).includes(bIp))
       if (both.length === 0) {
         // The same silence comes from a program never reloaded after the edit: the pods run the pin.
-        const stale = await staleProgram(ctx)
+        const stale = await staleProgram(ctx, 'the pinned program the pods run')
         if (stale)
           fail(
             `${lines.length === 0 ? 'trace_pipe showed nothing' : `no trace line had both ${b.ip} and ${a.ip}`} while the pods talked, and ${stale.message}`,
@@ -41,15 +38,21 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           if (silent) fail(`trace_pipe showed nothing while the pods talked, and ${silent}`, SILENT_HINT)
         }
         const mentioning = lines.filter((l) => ips(l).includes(aIp) || ips(l).includes(bIp))
+        const zeros = lines.filter(zeroAddresses)
+        if (!mentioning.length && zeros.length)
+          fail(
+            `${lines.length} trace line(s) while the pods talked, none with their addresses ${b.ip} and ${a.ip}: ${zeros.length} read 0.0.0.0, e.g. ${quote(zeros[0])}, what %pI4 prints when it is given an address's value instead of a pointer to it`,
+            POINTER_HINT,
+          )
         fail(
           lines.length === 0
             ? 'trace_pipe showed nothing while the pods talked'
             : mentioning.length
-              ? `lines mention one pod but never both: ${JSON.stringify(mentioning[0].trim().slice(-100))}`
-              : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${JSON.stringify(lines[0].trim().slice(-100))}`,
+              ? `lines mention one pod but never both: ${quote(mentioning[0])}`
+              : `${lines.length} trace line(s), none with the pods' addresses ${b.ip} and ${a.ip}; e.g. ${quote(lines[0])}`,
         )
       }
-      return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${both[0].trim().slice(-60)}`
+      return `${both.length} line(s) with ${b.ip} and ${a.ip}, e.g. ${quote(both[0])}`
     },
   },
   {
@@ -81,11 +84,7 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           closeFd(fd)
         }
       }
-      const pair = (l: string): string =>
-        (l.match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? [])
-          .filter((x) => isIPv4(x))
-          .slice(0, 2)
-          .join('>')
+      const pair = (l: string): string => ips(l).slice(0, 2).join('>')
       const sent = lines.filter((l) => pair(l) === `${b.ip}>${a.ip}`).length
       const toPod = lines.filter((l) => pair(l) === `${a.ip}>${b.ip}`).length
       if (sent === 0 && toPod > 0)
@@ -94,8 +93,21 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         )
       if (sent === 0) {
         const seen = `with the program on sleep's veth only, no trace line showed sleep ${b.ip} → httpbin ${a.ip} while sleep sent 3 HTTP requests`
-        const stale = await staleProgram(ctx)
+        const stale = await staleProgram(ctx, 'the pinned program the pods run')
         if (stale) fail(`${seen}, and ${stale.message} (as bpf.trace-shows-traffic says)`, stale.hint)
+        // Which address comes first can only be judged from lines that carry the pods' addresses.
+        if (!lines.some((l) => ips(l).includes(a.ip!) || ips(l).includes(b.ip!))) {
+          const zeros = lines.filter(zeroAddresses)
+          if (zeros.length)
+            fail(
+              `${seen}: ${zeros.length} line(s) read 0.0.0.0, e.g. ${quote(zeros[0])}, what %pI4 prints when it is given an address's value instead of a pointer to it`,
+              POINTER_HINT,
+            )
+          fail(
+            `${seen}, nor any line with the pods' addresses at all: no direction to judge until bpf.trace-shows-traffic passes`,
+            "bpf.trace-shows-traffic's message and hint name the cause (it runs first: ebpfcni check 2 --step trace); this check judges which address comes first once lines carry the pods' addresses.",
+          )
+        }
         fail(seen)
       }
       if (toPod > 0)
@@ -106,6 +118,18 @@ export const TRACE_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     },
   },
 ]
+
+/** The IPv4 addresses a trace line printed. */
+const ips = (l: string): string[] => (printed(l).match(/\b\d{1,3}(\.\d{1,3}){3}\b/g) ?? []).filter((x) => isIPv4(x))
+
+/** A line whose addresses are all 0.0.0.0: %pI4 could not read through what it was given (a value, not a pointer). */
+const zeroAddresses = (l: string): boolean => ips(l).length > 0 && ips(l).every((x) => x === '0.0.0.0')
+
+/** A trace line as a message quotes it: what the program printed, at most 100 characters. */
+const quote = (l: string): string => JSON.stringify(printed(l).slice(0, 100))
+
+const POINTER_HINT =
+  '%pI4 takes a pointer to the address, not its value: bpf_printk("ebpfcni: src=%pI4 dst=%pI4", &ip->saddr, &ip->daddr); (with the &), then ebpfcni bpf build && ebpfcni bpf load --replace.'
 
 const SILENT_HINT =
   'Look at the returns above your bpf_printk: `eth->h_proto` is in network byte order (compare it with bpf_htons(ETH_P_IP), not ETH_P_IP), and a well-formed IPv4 header (ihl 5) must get past the IPv4 checks.'
@@ -130,21 +154,4 @@ async function silentOnIpv4(ctx: Lab2Context, src: string, dst: string): Promise
     closeFd(fd)
   }
   return `a test run of the pinned program (the build you loaded last) on one IPv4/UDP frame ${src} → ${dst} printed nothing either (it returned ${xdpVerdictName(retval)}): it returns before its bpf_printk for IPv4 frames`
-}
-
-/**
- * Whether the pinned program the pods run is not what the workspace's source builds now: the edit was
- * not reloaded (or not even built). Undefined when they are the same, or when that cannot be told.
- */
-async function staleProgram(ctx: Lab2Context): Promise<{message: string; hint: string} | undefined> {
-  const pinned = pinnedProgram(ctx.program.xdpPin())
-  const l = await ctx.program.loaded()
-  if (!pinned || !l.ok || !l.tag || pinned.tag === l.tag) return undefined
-  const src = join(ctx.program.workspace, ctx.program.fileName)
-  const obj = src.replace(/\.c$/, '.o')
-  const notBuilt = existsSync(obj) && statSync(obj).mtimeMs < statSync(src).mtimeMs
-  return {
-    message: `the pinned program the pods run (tag ${pinned.tag}) is not the one ${ctx.program.fileName} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${ctx.program.fileName} is newer than ${ctx.program.fileName.replace(/\.c$/, '.o')})` : ''}`,
-    hint: `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: --replace gives the new program to every veth that ran the old one.`,
-  }
 }

@@ -51,6 +51,10 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
       report.checks.filter((c) => c.status !== 'pass'),
       JSON.stringify(report.checks, null, 1),
     ).toEqual([])
+    // A passing check names what it checked and quotes what the program printed, not a cut line.
+    const byId = (id: string) => report.checks.find((c) => c.id === id)!.message
+    expect(byId('bpf.pinned')).toMatch(/\(your config's xdpPin\): XDP program \d+/)
+    expect(byId('bpf.trace-shows-traffic')).toMatch(/e\.g\. "ebpfcni: src=[\d.]+ dst=[\d.]+"$/)
     expect(report.checks.map((c) => c.id).sort()).toEqual(
       getLab(2)
         .steps.flatMap((s) => s.checks)
@@ -80,6 +84,11 @@ describe('lab 2 checks: the solution passes, every mutant fails with the right c
         // The first failing check, in the order the step runs them, names the cause the mutant made.
         expect(report.checks.find((c) => c.status === 'fail')?.id).toBe(m.failsCheck)
         expect(`${target!.message} ${target!.hint}`).toMatch(m.message)
+      }
+      for (const o of m.others ?? []) {
+        const c = report.checks.find((x) => x.id === o.id)
+        expect(c?.status, JSON.stringify(c, null, 1)).toBe(o.status)
+        if (o.message) expect(`${c!.message} ${c!.hint ?? ''}`).toMatch(o.message)
       }
       await settle()
       expect(await h.snapshot(), `mutant ${m.name} left host objects`).toEqual(h.before())

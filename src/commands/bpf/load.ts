@@ -3,7 +3,8 @@ import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {plainCommands} from '../../ui/same-as.js'
 import {loadAndPin} from '../../bpf/programs.js'
-import {renderVerifier} from '../../ui/bpf-report.js'
+import {sourceNewerThanObject} from '../../bpf/build.js'
+import {renderOlderObject, renderVerifier} from '../../ui/bpf-report.js'
 import {workspaceDir} from '../../host/paths.js'
 import {UserError} from '../../host/errors.js'
 import {pinDirFlag} from '../../ui/bpf-flags.js'
@@ -14,7 +15,7 @@ import {join} from 'node:path'
 export default class BpfLoad extends BaseCommand {
   static summary = 'Load an object file and pin its programs and maps (under --pin-dir).'
   static description =
-    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why. With --replace, every interface whose XDP hook ran the old pinned program runs the new one (as an agent does on upgrade); TC programs are re-attached by whoever attached them (lab 4: ebpfcni policy apply).'
+    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why. Warns when the source beside the object (X.c for X.o) was saved after the object was built: that edit is not in what it loads. With --replace, every interface whose XDP hook ran the old pinned program runs the new one (as an agent does on upgrade); TC programs are re-attached by whoever attached them (lab 4: ebpfcni policy apply).'
   static examples = [
     '<%= config.bin %> bpf load',
     '<%= config.bin %> bpf load --replace',
@@ -42,12 +43,15 @@ export default class BpfLoad extends BaseCommand {
           ? 'build it first: ebpfcni bpf build FILE.c -o FILE.o'
           : 'build your program first: ebpfcni bpf build',
       })
+    // Loading an object older than its source pins the program as it was before the last edit.
+    const newerSource = sourceNewerThanObject(object)
+    if (newerSource && !this.jsonEnabled()) this.logToStderr(renderOlderObject(object, newerSource))
     const r = loadAndPin(object, {pinDir: flags['pin-dir'], replace: flags.replace})
     this.sameAs(plainCommands.load(object, flags['pin-dir']))
     if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
     for (const a of r.reattached ?? []) this.log(`${chalk.green('✔')} ${a.dev} now runs the new ${a.program} (XDP)`)
     if (!r.ok) process.exitCode = 1
-    return r
+    return newerSource ? {...r, newerSource} : r
   }
 }
