@@ -37,6 +37,21 @@ export interface CheckReport {
   passed: boolean
   durationMs: number
   checks: CheckResult[]
+  /** A step run that passed: the first cheap check of an earlier step that now fails on the same work. */
+  earlierStepFails?: {step: string; check: string; message: string}
+}
+
+/**
+ * A cause a failing check established: one mistake several checks of a run can fail from. The
+ * first check of the run that fails with it gives its own hint; a later one that fails from the
+ * same cause gets "same cause as <that check>: <summary>" instead (runCheckList), so no later
+ * hint sends the learner after another cause.
+ */
+export interface CheckCause {
+  /** Names the cause among a run's checks (e.g. 'to-pod-isolated-first'). */
+  key: string
+  /** The cause and its fix in a sentence, quoted by the later checks' hints. */
+  summary: string
 }
 
 /** Thrown inside a check to fail it with a message and a hint. */
@@ -44,15 +59,35 @@ export class CheckFailure extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    readonly established?: CheckCause,
   ) {
     super(message)
   }
 }
 
-/** Fail the running check with what was seen, and optionally a hint more precise than the check's own. */
+/**
+ * Fail the running check with what was seen, and optionally a hint more precise than the check's
+ * own, and the cause it established (CheckCause).
+ */
 // A function declaration (not an arrow in a const): TypeScript narrows after a call to it.
-export function fail(message: string, hint?: string): never {
-  throw new CheckFailure(message, hint)
+export function fail(message: string, hint?: string, cause?: CheckCause): never {
+  throw new CheckFailure(message, hint, cause)
+}
+
+/** No check message or hint is longer than this: a long list is cut, with what was left out counted. */
+export const CHECK_TEXT_CAP = 4096
+
+/** `text` cut to `cap` characters, saying how many were left out. */
+export function capText(text: string, cap = CHECK_TEXT_CAP): string {
+  if (text.length <= cap) return text
+  const more = ` … (${text.length - cap} more characters not shown)`
+  return text.slice(0, cap - more.length) + more
+}
+
+/** The first `max` items joined, and how many more there are: "a, b, c … 16381 more". */
+export function listSome(items: readonly string[], max = 5, sep = ', '): string {
+  if (items.length <= max) return items.join(sep)
+  return `${items.slice(0, max).join(sep)} … ${items.length - max} more`
 }
 
 /** Thrown inside a check to skip it (a prerequisite failed or is absent). */
@@ -81,8 +116,18 @@ export interface CheckDefinition<Ctx> {
   run: (ctx: Ctx) => Promise<string>
 }
 
-/** Run one check: its pass message, or the failure/skip it threw, timed. Never throws. */
-export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Promise<CheckResult> {
+/** The causes established so far in one run of checks, each by the first check that failed with it. */
+export type EstablishedCauses = Map<string, {checkId: string; summary: string}>
+
+/**
+ * Run one check: its pass message, or the failure/skip it threw, timed. Never throws. With the
+ * run's `causes`, a failure with a cause an earlier check established says so in its hint.
+ */
+export async function runCheck<Ctx>(
+  check: CheckDefinition<Ctx>,
+  ctx: Ctx,
+  causes: EstablishedCauses = new Map(),
+): Promise<CheckResult> {
   const t0 = performance.now()
   const base = {id: check.id, title: check.title}
   let result: CheckResult
@@ -92,9 +137,17 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
   } catch (err) {
     if (err instanceof MachineLacks) result = {...base, status: 'skip', message: err.message, unsupported: true}
     else if (err instanceof CheckSkip) result = {...base, status: 'skip', message: err.message}
-    else if (err instanceof CheckFailure)
-      result = {...base, status: check.optional ? 'warn' : 'fail', message: err.message, hint: err.hint ?? check.hint}
-    else
+    else if (err instanceof CheckFailure) {
+      const earlier = err.established && causes.get(err.established.key)
+      if (err.established && !earlier)
+        causes.set(err.established.key, {checkId: check.id, summary: err.established.summary})
+      result = {
+        ...base,
+        status: check.optional ? 'warn' : 'fail',
+        message: err.message,
+        hint: earlier ? `same cause as ${earlier.checkId}: ${earlier.summary}` : (err.hint ?? check.hint),
+      }
+    } else
       result = {
         ...base,
         status: 'fail',
@@ -102,6 +155,9 @@ export async function runCheck<Ctx>(check: CheckDefinition<Ctx>, ctx: Ctx): Prom
         hint: check.hint,
       }
   }
+  // A message is read by a person: a list of thousands (every key of a map) says nothing more.
+  result.message = capText(result.message)
+  if (result.hint) result.hint = capText(result.hint)
   result.durationMs = Math.round(performance.now() - t0)
   return result
 }
@@ -123,11 +179,12 @@ export async function runCheckList<Ctx>(
   opts: CheckListOptions = {},
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = []
+  const causes: EstablishedCauses = new Map()
   for (const check of checks) {
     if (opts.untilFirstFailure && results.some((r) => r.status === 'fail')) break
     if (interrupted()) break
     opts.onCheck?.(check.id, check.title)
-    const result = await runCheck(check, ctx)
+    const result = await runCheck(check, ctx, causes)
     if (interrupted()) break
     results.push(result)
     opts.onCheck?.(check.id, check.title, result)

@@ -3,7 +3,7 @@ import {BaseCommand} from '../ui/base-command.js'
 import {getLab, getStep} from '../labs/catalogue.js'
 import {LabSession} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
-import {renderCheck, renderSummary, wholeLabRenderer} from '../ui/check-report.js'
+import {renderCheck, renderEarlierStepFails, renderSummary, wholeLabRenderer} from '../ui/check-report.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
 import type {CheckReport} from '../checks/engine.js'
 
@@ -42,6 +42,8 @@ export default class Check extends BaseCommand {
       onCheck: (_id, _title, result) => result && this.log(whole ? whole.render(result) : renderCheck(result)),
     })
     this.log(`\n${renderSummary(report)}`)
+    const earlier = renderEarlierStepFails(report)
+    if (earlier) this.log(earlier)
     const focus = whole?.focus()
     if (focus)
       this.log(

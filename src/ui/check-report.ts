@@ -56,3 +56,13 @@ export function renderSummary(report: CheckReport, planned: string[] = []): stri
     ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (skipped ? chalk.dim(` ${skipped} skipped`) : '')
     : chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${skipped} skipped `) + time
 }
+
+/** One line when a step passed but an earlier step's check now fails on the same work. */
+export function renderEarlierStepFails(report: CheckReport): string | undefined {
+  const e = report.earlierStepFails
+  if (!e) return undefined
+  const seen = e.message.length > 160 ? `${e.message.slice(0, 157)}…` : e.message
+  return chalk.yellow(
+    `! step ${e.step} fails again on this work (${e.check}: ${seen}): ebpfcni check ${report.lab} --step ${e.step}`,
+  )
+}

@@ -1,13 +1,11 @@
 import {fail, type CheckDefinition} from '#checks/engine.js'
 import type {Lab3Context} from '../context.js'
 import {lab2Check} from '../../02-ebpf-basics/checks/index.js'
-import {closeFd} from '#bpf/ffi.js'
-import {isPerCpu, mapInfo, MAP_TYPES} from '#bpf/map-ops.js'
-import {objGet} from '#bpf/object.js'
+import {isPerCpu, MAP_TYPES} from '#bpf/map-ops.js'
 import {atomicAdds, decodeInsns, insertsNotLookedUpAgain} from '#bpf/insns.js'
-import {counterShapeProblems, readCounterMap} from '#bpf/counters.js'
+import {readCounterMap} from '#bpf/counters.js'
 import {sendUdp} from '#net/probes.js'
-import {COUNTER_TYPES, UDP_COUNT, COUNT_SLACK, reversed, twoPods} from './shared.js'
+import {UDP_COUNT, COUNT_SLACK, counterMapProblems, reversed, twoPods} from './shared.js'
 
 /** Step counter's checks (lab.yaml orders the run). */
 export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
@@ -15,6 +13,7 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
   lab2Check('bpf.verifier-accepts'),
   {
     id: 'map.counter.pinned',
+    cost: 'cheap',
     title: "a hash map named counter (4-byte key, 8-byte value) is pinned under the lab's pin directory",
     hint: 'struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16384); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } counter SEC(".maps");',
     run: async (ctx) => {
@@ -23,21 +22,9 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
         fail(
           `your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`,
         )
-      const fd = objGet(ctx.pinned.counterPin())
-      try {
-        const info = mapInfo(fd)
-        const problems = counterShapeProblems(info)
-        if (!COUNTER_TYPES.has(info.type))
-          problems.unshift(
-            `type is ${MAP_TYPES[info.type] ?? info.type}, expected a hash (BPF_MAP_TYPE_HASH or _PERCPU_HASH)`,
-          )
-        if (info.valueSize === 4)
-          problems.push('value is 4 bytes: a __u32 count wraps after 4 billion packets, expected __u64')
-        if (problems.length) fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`)
-        return `${ctx.pinned.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
-      } finally {
-        closeFd(fd)
-      }
+      const {info, problems} = counterMapProblems(ctx.pinned.counterPin())
+      if (problems.length) fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`)
+      return `${ctx.pinned.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
     },
   },
   {

@@ -1,11 +1,11 @@
-import {fail, type CheckDefinition} from '#checks/engine.js'
+import {fail, listSome, type CheckDefinition} from '#checks/engine.js'
 import type {Lab3Context} from '../context.js'
 import {readCounterMap} from '#bpf/counters.js'
 import {sendUdp} from '#net/probes.js'
 import {CounterExporter} from '#metrics/exporter.js'
 import {startMetricsServer} from '#metrics/server.js'
 import {parseExposition, promtoolCheck} from '#metrics/exposition.js'
-import {twoPods} from './shared.js'
+import {counterMapProblems, twoPods} from './shared.js'
 
 /** Step metrics's checks (lab.yaml orders the run). */
 export const METRICS_CHECKS: Array<CheckDefinition<Lab3Context>> = [
@@ -15,6 +15,14 @@ export const METRICS_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     hint: "Compare ebpfcni metrics --once with ebpfcni bpf maps counter: the series are labelled with the map's keys as addresses.",
     run: async (ctx) => {
       const [a, b] = await twoPods(ctx)
+      await ctx.pinned.requireCounterMap()
+      // Not a hash: the exporter lists every slot of an array as a source, and A's address is none of them.
+      const {info, typeProblem} = counterMapProblems(ctx.pinned.counterPin())
+      if (typeProblem)
+        fail(
+          `${ctx.pinned.counterPin()} is not the map step counter asks for: ${typeProblem}. An array has every key from 0 to ${info.maxEntries - 1} from the start (the exporter would list ${info.maxEntries} sources), and an address is no index in it`,
+          'declare counter with __uint(type, BPF_MAP_TYPE_HASH) (step counter; ebpfcni check 3 --step counter checks its shape: map.counter.pinned)',
+        )
       await ctx.pinned.counters()
       await sendUdp(a.netnsPath, b.ip, 9, 5)
       const exporter = new CounterExporter({
@@ -38,7 +46,7 @@ export const METRICS_CHECKS: Array<CheckDefinition<Lab3Context>> = [
         if (!mine) {
           const sources = samples.filter((s) => s.name === 'ebpfcni_packets_total').map((s) => s.labels.source_addr)
           fail(
-            `no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${sources.join(', ') || 'none'}`,
+            `no ebpfcni_packets_total series for pod A (${a.ip}); sources in the scrape: ${listSome(sources) || 'none'}`,
           )
         }
         if (mine.labels.pod !== 'httpbin') fail(`A's series is labelled pod="${mine.labels.pod}", expected "httpbin"`)

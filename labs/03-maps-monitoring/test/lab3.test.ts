@@ -2,6 +2,7 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {getLab} from '#engine/catalogue.js'
+import {CHECK_TEXT_CAP} from '#checks/engine.js'
 import {repoRoot} from '#test/helpers/env.js'
 import {labHarness} from '#test/helpers/lab-harness.js'
 import {applyEdits} from '#test/helpers/mutants.js'
@@ -45,11 +46,37 @@ describe('lab 3 checks: the solutions pass, every mutant fails with the right ch
     await h.settle()
   }, 120_000)
 
+  it('a __u32 count passes step metrics, and the run says step counter now fails on it (map.counter.pinned)', async () => {
+    const u32 = applyEdits(PROGRAMS.counter, [
+      ['\t__type(value, __u64);\n', '\t__type(value, __u32);\n'],
+      ['__u64 *packets', '__u32 *packets'],
+      ['__u64 zero = 0;', '__u32 zero = 0;'],
+    ])
+    const report = await h.check(workspace('u32-metrics', u32), 'metrics')
+    expect(report.passed, JSON.stringify(report.checks, null, 1)).toBe(true)
+    expect(report.earlierStepFails).toEqual(
+      expect.objectContaining({
+        step: 'counter',
+        check: 'map.counter.pinned',
+        message: expect.stringMatching(/value is 4 bytes/),
+      }),
+    )
+    await h.settle()
+    expect(await h.snapshot()).toEqual(h.before())
+  }, 120_000)
+
   for (const m of LAB3_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
       const report = await h.check(workspace(m.name, applyEdits(PROGRAMS[m.base], m.edits)), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
+      expect(report.passed).toBe(false)
       expect(target?.status, JSON.stringify(report.checks, null, 1)).toBe('fail')
+      // The first check to fail is the one for this mistake, and it names the cause.
+      const first = report.checks.find((c) => c.status === 'fail')!
+      expect(first.id, JSON.stringify(report.checks, null, 1)).toBe(m.failsCheck)
+      if (m.says) expect(`${first.message}\n${first.hint}`).toMatch(m.says)
+      for (const c of report.checks)
+        expect(`${c.message}${c.hint ?? ''}`.length, c.id).toBeLessThanOrEqual(2 * CHECK_TEXT_CAP)
       expect(target!.message).not.toMatch(/the check itself hit an error/)
       expect(target!.hint).toBeTruthy()
       await h.settle()
