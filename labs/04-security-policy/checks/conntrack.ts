@@ -3,7 +3,17 @@ import type {Lab4Context} from '../context.js'
 import {ipv4Tcp, ipv4Udp} from '#bpf/frames.js'
 import {sendUdp} from '#net/probes.js'
 import {ipv4Key} from '#bpf/counters.js'
-import {MAP_TYPE, mapInfo, mapTypeName, type MapInfo} from '#bpf/map-ops.js'
+import {
+  MAP_TYPE,
+  isPerCpu,
+  mapInfo,
+  mapLookup,
+  mapTypeName,
+  mapUpdate,
+  perCpuSlots,
+  valueBufferSize,
+  type MapInfo,
+} from '#bpf/map-ops.js'
 import {objGet} from '#bpf/object.js'
 import {closeFd} from '#bpf/ffi.js'
 import {existsSync} from 'node:fs'
@@ -32,6 +42,54 @@ function conntrackInfo(ctx: Lab4Context): MapInfo | undefined {
   const fd = objGet(pin)
   try {
     return mapInfo(fd)
+  } finally {
+    closeFd(fd)
+  }
+}
+
+const IPPROTO_TCP = 6
+const BPF_EXIST = 2
+
+/** struct ct_key {__u32 saddr, daddr; __u16 sport, dport; __u8 proto, pad[3]}, addresses and ports as in the packet. */
+function ctKey(saddr: string, daddr: string, sport: number, dport: number, proto: number): Buffer {
+  const k = Buffer.alloc(16)
+  ipv4Key(saddr).copy(k, 0)
+  ipv4Key(daddr).copy(k, 4)
+  k.writeUInt16BE(sport, 8)
+  k.writeUInt16BE(dport, 10)
+  k[12] = proto
+  return k
+}
+
+/**
+ * Whether xdp_prog writes a flow conntrack already holds: the flow's value is set to a mark, the
+ * flow's packet goes through xdp_prog (a test run over the pinned maps), and the value is read
+ * back. undefined: it kept the mark, or the flow is not there under this key (another key layout:
+ * the frame checks judge that).
+ */
+function rewritesKnownFlow(ctx: Lab4Context, key: Buffer, frame: Buffer): {marked: string; after: string} | undefined {
+  const pin = join(ctx.pinned.pinDir(), 'conntrack')
+  if (!existsSync(pin)) return undefined
+  const fd = objGet(pin)
+  try {
+    const info = mapInfo(fd)
+    if (info.keySize !== key.length) return undefined
+    const size = valueBufferSize(info)
+    if (!mapLookup(fd, key, size)) return undefined
+    // No value a program writes for "seen" (1, a count, a timestamp's low bytes) looks like this.
+    const mark = Buffer.alloc(size, 0xa5)
+    mapUpdate(fd, key, mark, BPF_EXIST)
+    ctx.policy.path([frame])
+    const after = mapLookup(fd, key, size)
+    if (!after || after.equals(mark)) return undefined
+    // A per-CPU value: the slot of the CPU the test run wrote on.
+    const slots = isPerCpu(info.type) ? perCpuSlots(after, info) : [after.subarray(0, info.valueSize)]
+    const markSlot = mark.subarray(0, info.valueSize)
+    const changed = slots.find((v) => !v.equals(markSlot)) ?? slots[0]
+    return {
+      marked: `0x${markSlot.toString('hex')}`,
+      after: changed.length === 4 ? String(changed.readUInt32LE(0)) : `0x${changed.toString('hex')}`,
+    }
   } finally {
     closeFd(fd)
   }
@@ -104,7 +162,16 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `conntrack is a ${mapTypeName(info.type)} of ${info.maxEntries} entries: once full, bpf_map_update_elem fails for every new flow, which is then never recorded, and its replies are dropped`,
             'declare conntrack as BPF_MAP_TYPE_LRU_HASH (65536 entries): when full, it evicts the least recently used flow instead of refusing the new one',
           )
-        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port`
+        // The step's rule no frame's fate shows: look the flow up first and write it only when it is
+        // new (BPF_NOEXIST). Proven on the map: the client's flow, its value marked, keeps the mark
+        // while the client's next packet goes through xdp_prog; a write on every packet replaces it.
+        const rewrite = rewritesKnownFlow(ctx, ctKey(c, srv, 42000, 80, IPPROTO_TCP), cases[0][1])
+        if (rewrite)
+          fail(
+            `the client's flow (TCP :42000 → 80) was in conntrack, its value set by the check to ${rewrite.marked}; its next packet through xdp_prog replaced that value with ${rewrite.after}: xdp_prog writes a flow conntrack already holds, for every packet the pod sends`,
+            'look the flow up first and write it only when the lookup misses, with BPF_NOEXIST: if (!bpf_map_lookup_elem(&conntrack, &flow)) bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST). An update costs several times a lookup (npm run bench:datapath), and BPF_ANY replaces what the flow holds',
+          )
+        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port; a flow already recorded was not written again`
       })
     },
   },
