@@ -7,8 +7,10 @@ export class PodError extends UserError {
     readonly step: string,
     readonly seen: string,
     readonly outcome?: NetworkOutcome,
+    /** The cause the failure showed, when it showed one (a failed ADD's, from cni/add-failure). */
+    hint?: string,
   ) {
-    super(`${step}: ${seen}`, {exitCode: 1})
+    super(`${step}: ${seen}`, {exitCode: 1, hint})
     this.name = 'PodError'
   }
 }

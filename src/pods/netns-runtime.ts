@@ -5,6 +5,7 @@ import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import {nsExecArgs} from '../net/probes.js'
 import {loadNetworkConfig} from '../cni/config.js'
 import {addNetworkList, checkNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
+import {failedAddHint} from '../cni/add-failure.js'
 import {newPodRecord, type PodRecord, type PodRuntime, type PodSpec} from './types.js'
 import {podIp} from '../cni/result.js'
 import {startHttpbin} from './workload.js'
@@ -52,6 +53,8 @@ export class NetnsRuntime implements PodRuntime {
       hostNetns: record.nodeNetns,
     })
     if (!added.ok) {
+      // Its cause, from what the failure left: read before DEL and the netns removal undo it.
+      const hint = await failedAddHint(added, att, {hostNetns: record.nodeNetns}).catch(() => undefined)
       // As kubelet does after a failed ADD: DEL (so the plugin may release what it took), then drop the sandbox.
       await delNetworkList(net, att, {
         cniPath: spec.cniPath,
@@ -59,7 +62,7 @@ export class NetnsRuntime implements PodRuntime {
         hostNetns: record.nodeNetns,
       }).catch(() => undefined)
       await this.cleanup(record)
-      throw new PodError(`CNI ADD for pod ${spec.name}`, added.problem ?? 'failed', added)
+      throw new PodError(`CNI ADD for pod ${spec.name}`, added.problem ?? 'failed', added, hint)
     }
     record.result = added.result
     record.ip = podIp(added.result)

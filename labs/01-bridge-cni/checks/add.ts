@@ -1,4 +1,5 @@
 import {validateResult} from '#cni/result.js'
+import {failedAddHint} from '#cni/add-failure.js'
 import {addrs, link, links, routes} from '#net/ip.js'
 import {httpGet, ping} from '#net/probes.js'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
@@ -141,9 +142,8 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (!b.outcome.ok || !b.ip)
         fail(
           `the first pod's ADD succeeded, a second pod's ADD failed: ${b.outcome.problem}`,
-          /exists/i.test(b.outcome.problem ?? '')
-            ? 'the second ADD made something the first already made: the bridge is shared by every pod, so create it only when it is missing (ip link show dev "$bridge" || ip link add …), and set its address with ip addr replace'
-            : "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
+          (await failedAddHint(b.outcome, b.att, {bridge: ctx.plugin.bridgeOf(b.net)})) ??
+            "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
         )
       const get = await httpGet(b.netnsPath, `http://${a.ip}/get`)
       if (!get.ok) fail(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
@@ -156,23 +156,14 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
 ]
 
 /**
- * The hint for a failed first ADD, from what the failure left: the plugin's error and stderr, the
- * host's links and the pod's. Only a cause the evidence shows is named; otherwise the check's own hint
- * (stdout discipline) when stdout was the problem, or how to read what the plugin said.
+ * The hint for a failed first ADD: the cause the failure left evidence of (#cni/add-failure.js, as
+ * `pod add` names it); else the check's own hint (stdout discipline) when stdout was the problem, or
+ * how to read what the plugin said.
  */
 async function addFailureHint(ctx: Lab1Context, a: CheckPod): Promise<string | undefined> {
+  const named = await failedAddHint(a.outcome, a.att, {bridge: ctx.plugin.bridgeOf(a.net)})
+  if (named) return named
   const problem = a.outcome.problem ?? ''
-  const ifname = a.att.ifname
   if (/stdout|JSON/.test(problem) && !/stderr: /.test(problem)) return undefined
-  const bridge = ctx.plugin.bridgeOf(a.net)
-  const exists = /File exists/i.test(problem)
-  if (exists && (problem.includes(bridge) || /\bbridge\b/i.test(problem.replace(/stderr: .*/s, ''))))
-    return `ip refused to make bridge ${bridge} again ("File exists"): the bridge is shared by every pod, so create it only when it is missing (ip link show dev "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge), and set its address with ip addr replace`
-  const inPod = a.netnsName ? await podLink(a).catch(() => undefined) : undefined
-  const onHost = await link(ifname).catch(() => undefined)
-  if (!inPod && onHost && (exists || onHost.linkinfo?.info_kind === 'veth'))
-    return exists
-      ? `the pod end of the veth, named ${ifname}, was made in the host's namespace, where ${ifname} already exists ("File exists"): create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
-      : `the pod end of the veth, ${ifname}, is on the host, not in the pod: create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
   return `ADD failed before it printed a result: the plugin's own error and stderr above say which command failed; run that command by hand (ebpfcni pod add shows the same output)`
 }
