@@ -11,6 +11,30 @@ import {refusedCall} from './shared.js'
 const ERROR_CODES_HINT =
   'Refuse with the starter\'s error CODE MSG [DETAILS]: it prints {"cniVersion","code","msg","details"} on stdout and exits 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.'
 
+const DEL_WITHOUT_NETNS_HINT =
+  'DEL needs no CNI_NETNS: a runtime calls DEL after the pod\'s netns is gone (containerd passes CNI_NETNS empty), and DEL must still succeed. Refuse a missing CNI_NETNS on ADD and CHECK only: [ "$CNI_COMMAND" = DEL ] || [ -n "${CNI_NETNS:-}" ] || error 4 "CNI_NETNS is not set"'
+
+/**
+ * DEL with CNI_NETNS empty, as containerd sends it on RemovePodSandbox: the spec lists CNI_NETNS
+ * among DEL's optional parameters, so DEL must succeed. Judged by the exit code alone, as libcni
+ * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded.
+ */
+async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
+  const del = await ctx.pods.invoke(
+    {
+      command: 'DEL',
+      type: 'ebpfcni',
+      stdin: {...ctx.plugin.learnerNet().raw},
+      containerId: 'ebpfcni-check-del-no-netns',
+      netns: '',
+      ifname: 'eth0',
+    },
+    'DEL with CNI_NETNS empty',
+  )
+  if (del.run && !del.run.timedOut && !del.run.signal && !del.run.startError && del.run.exitCode === 0) return undefined
+  return `DEL with CNI_NETNS empty (a runtime's DEL once the pod's netns is gone): ${del.problem ?? 'it failed'}`
+}
+
 /** The hint for what the refusals showed: the first cause a learner can act on. */
 function refusalHint(seen: string): string {
   if (/stdout has text before the JSON/.test(seen))
@@ -19,6 +43,7 @@ function refusalHint(seen: string): string {
     return 'after printing the error JSON, exit non-zero: error() ends with exit 1, never return'
   if (/should name/.test(seen))
     return 'say which variable is missing in the error\'s msg, e.g. error 4 "CNI_CONTAINERID is not set"'
+  if (/DEL with CNI_NETNS empty/.test(seen)) return DEL_WITHOUT_NETNS_HINT
   return ERROR_CODES_HINT
 }
 
@@ -125,7 +150,8 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.errors',
     cost: 'cheap',
-    title: "failures print the spec's error JSON with the right code and exit non-zero",
+    title:
+      "failures print the spec's error JSON with the right code and exit non-zero; DEL without CNI_NETNS is no failure",
     hint: ERROR_CODES_HINT,
     run: async (ctx) => {
       const net = ctx.plugin.learnerNet()
@@ -143,8 +169,10 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
         refusedCall(ctx, 'CNI_COMMAND=FOO', {command: 'FOO'}, {code: 4}),
       ])
+      const del = await delWithoutNetnsProblem(ctx)
+      if (del) problems.push(del)
       if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
-      return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4'
+      return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4; DEL with CNI_NETNS empty → 0'
     },
   },
 ]
