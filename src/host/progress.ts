@@ -5,8 +5,15 @@ import {LockedJsonFile} from './locked-json-file.js'
 
 export interface StepProgress {
   done: boolean
-  /** When the step's checks last passed. */
+  /** Since when the step's checks pass (cleared when a run fails; set again by the next pass). */
   doneAt?: string
+  /** When its checks first passed: kept whatever later runs say (status's "done" time). */
+  firstDoneAt?: string
+  /**
+   * When the attendee first had the step before them: its text shown (`lab N`), one of its hints, or a
+   * check of that step alone. A whole-lab check shows no step: it sets none.
+   */
+  viewedAt?: string
   lastCheckedAt?: string
   checksPassed: number
   checksTotal: number
@@ -98,11 +105,20 @@ export class ProgressStore {
     return (l.steps[step] ??= {...emptyStep(), startedAt: new Date().toISOString()})
   }
 
-  recordCheck(lab: number, step: string, passed: number, total: number, failing?: string): StepProgress {
+  /** One check run's result for a step; `alone` when the run checked that step only (the attendee is on it). */
+  recordCheck(
+    lab: number,
+    step: string,
+    passed: number,
+    total: number,
+    failing?: string,
+    opts: {alone?: boolean} = {},
+  ): StepProgress {
     return this.file.mutate((f) => {
       const s = this.step(f, lab, step)
       const now = new Date().toISOString()
       s.startedAt ??= now
+      if (opts.alone) s.viewedAt ??= now
       if (passed > s.checksPassed || (total > 0 && passed === total && !s.done)) s.progressAt = now
       if (failing) s.failing = failing
       else delete s.failing
@@ -113,6 +129,7 @@ export class ProgressStore {
       // A step whose check fails after it passed is pending again (as rustlings does).
       const passes = total > 0 && passed === total
       if (passes && !s.done) s.doneAt = now
+      if (passes) s.firstDoneAt ??= s.doneAt ?? now
       if (!passes) delete s.doneAt
       s.done = passes
       return {...s}
@@ -123,6 +140,7 @@ export class ProgressStore {
   nextHint(lab: number, step: string, available: number): number {
     return this.file.mutate((f) => {
       const s = this.step(f, lab, step)
+      s.viewedAt ??= new Date().toISOString()
       s.hintsSeen = Math.min(s.hintsSeen + 1, available)
       return s.hintsSeen
     })
@@ -130,7 +148,7 @@ export class ProgressStore {
 
   setCurrentStep(lab: number, step: string): void {
     this.file.mutate((f) => {
-      this.step(f, lab, step)
+      this.step(f, lab, step).viewedAt ??= new Date().toISOString()
       f.labs[String(lab)].currentStep = step
     })
   }

@@ -145,7 +145,9 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   for (const s of steps) {
     const mine = results.filter((r) => s.checks.includes(r.id))
     const failing = mine.find((r) => !countsAsPassed(r))?.id
-    progress.recordCheck(opts.lab, s.id, mine.filter(countsAsPassed).length, mine.length, failing)
+    progress.recordCheck(opts.lab, s.id, mine.filter(countsAsPassed).length, mine.length, failing, {
+      alone: Boolean(step),
+    })
   }
   return {
     lab: opts.lab,

@@ -21,7 +21,14 @@ export interface StepStatus {
   checksTotal: number
   attempts: number
   hintsSeen: number
-  /** From the lab's start, or the previous step's completion, to this step's. */
+  /** When its checks first passed (kept when a later run fails: `done` says how it stands now). */
+  firstPassedAt: string | null
+  /** When the step was first before the attendee: its text, a hint, or a check of it alone. */
+  viewedAt: string | null
+  /**
+   * From viewedAt to firstPassedAt: how long the step took the attendee. Null when the step was never
+   * shown before it passed (a whole-lab check passed it first): no duration means anything then.
+   */
   tookMs: number | null
   /** First opened or checked; last checked; last got further (more checks passing, or done). */
   startedAt: string | null
@@ -160,16 +167,14 @@ export class LabSession {
     return applySolutionAndLoad(files, this.workspace, {lab: this.lab.id})
   }
 
-  /** Every step: done or not, when, how long it took, check runs and hints seen. */
+  /** Every step: done or not, when it first passed, how long it took, check runs and hints seen. */
   status(): LabStatus {
     const p = this.progress.lab(this.lab.id)
-    // Time a step took: from the lab's start or the previous step's completion to its own.
-    let from = p?.startedAt ? Date.parse(p.startedAt) : undefined
     const steps = this.lab.steps.map((s): StepStatus => {
       const sp = p?.steps[s.id]
-      const at = sp?.doneAt ? Date.parse(sp.doneAt) : undefined
-      const tookMs = at !== undefined && from !== undefined ? Math.max(0, at - from) : null
-      if (at !== undefined) from = at
+      // Files from before firstDoneAt have only doneAt, the time of the latest pass.
+      const firstPassedAt = sp?.firstDoneAt ?? sp?.doneAt ?? null
+      const took = firstPassedAt && sp?.viewedAt ? Date.parse(firstPassedAt) - Date.parse(sp.viewedAt) : NaN
       return {
         id: s.id,
         title: s.title,
@@ -181,7 +186,9 @@ export class LabSession {
         checksTotal: sp?.checksTotal ?? 0,
         attempts: sp?.attempts ?? 0,
         hintsSeen: sp?.hintsSeen ?? 0,
-        tookMs,
+        firstPassedAt,
+        viewedAt: sp?.viewedAt ?? null,
+        tookMs: took > 0 ? took : null,
         startedAt: sp?.startedAt ?? null,
         lastCheckedAt: sp?.lastCheckedAt ?? null,
         progressAt: sp?.progressAt ?? null,
