@@ -14,6 +14,48 @@ import {podmanCheckPlan, podmanOnThisMachine} from '#pods/podman-backend.js'
 import {run} from '#host/exec.js'
 
 /** Step production's checks (lab.yaml orders the run). */
+
+/**
+ * Why pods shared an address, from how the ADDs one after another got theirs (`pods` holds those
+ * `sequential` first, then the concurrent wave): scattered, or the same address twice with no ADD
+ * running beside them, is an allocator that does not take the next free address (the original's
+ * $RANDOM % 255); successive addresses one after another, and sharing only within the wave, is two
+ * ADDs choosing at once (no lock from choosing to recording).
+ */
+export function sharedAddressCause(
+  pods: ReadonlyArray<{name: string; ip?: string}>,
+  sequential: number,
+  dupes: readonly string[],
+): {when: string; seen: string; hint: string} {
+  const first = pods.slice(0, sequential).map((p) => ip2int(p.ip ?? '0.0.0.0'))
+  const steps = first.slice(1).map((n, i) => n - first[i])
+  const successive = steps.every((d) => d === 1) || steps.every((d) => d === -1)
+  const seqDupes = duplicateAddresses(pods.slice(0, sequential).map((p) => p.ip ?? ''))
+  const shown = pods
+    .slice(0, Math.min(sequential, 6))
+    .map((p) => p.ip)
+    .join(', ')
+  if (seqDupes.length || !successive)
+    return {
+      when: seqDupes.length ? ', with no ADD running beside another' : '',
+      seen: `the ${sequential} ADDs one after another got ${shown}${sequential > 6 ? ', …' : ''}: not the next free address each time`,
+      hint: "Addresses picked at random collide long before the subnet is full ($RANDOM % 255 is the original's bug): take the first address that has no file in the IPAM directory yet and write its file at once, holding a lock (flock) from choosing to recording.",
+    }
+  const inWave = new Set(pods.slice(sequential).map((p) => p.name))
+  const waveOnly = dupes.every((ip) => pods.filter((p) => p.ip === ip).every((p) => inWave.has(p.name)))
+  return waveOnly
+    ? {
+        when: ' while ADDs ran at once',
+        seen: `the ${sequential} ADDs one after another got distinct, successive addresses`,
+        hint: 'Two ADDs running at once both saw the same address free before either wrote its file. Hold a lock (exec 9>"$ipam/lock"; flock -w 10 9) from choosing the address to recording it, and only that long: the TODO in allocate_address.',
+      }
+    : {
+        when: '',
+        seen: `a pod added later got an address a pod made before it still holds`,
+        hint: 'An address whose file exists is taken: skip it when choosing, and write the file of the one you choose before another ADD can choose (under a lock: flock).',
+      }
+}
+
 export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.add.repeat',
@@ -138,7 +180,7 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     id: 'cni.ipam.unique',
     cost: 'heavy',
     title: 'a /27 filled completely, sequentially then concurrently, gets distinct, usable, reachable addresses',
-    hint: "Random IPs collide ($RANDOM % 255 is the original's bug). Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.",
+    hint: 'Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.',
     run: async (ctx) => {
       const net = ctx.plugin.checkNet('ipam')
       const c = cidrInfo(ctx.plugin.podcidrOf(net))
@@ -167,10 +209,22 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       // Every pod has an address here: a pod whose ADD failed ended the check above.
       const ips = pods.map((p) => p.ip ?? '')
       const dupes = duplicateAddresses(ips)
-      if (dupes.length)
+      if (dupes.length) {
+        const cause = sharedAddressCause(pods, sequential, dupes)
         fail(
-          `${dupes.length} address(es) were given to more than one pod: ${dupes.slice(0, 5).join(', ')}${dupes.length > 5 ? '…' : ''}`,
+          `${dupes.length} address(es) were given to more than one pod${cause.when}: ${dupes
+            .slice(0, 5)
+            .map(
+              (ip) =>
+                `${ip} (${pods
+                  .filter((p) => p.ip === ip)
+                  .map((p) => p.name)
+                  .join(', ')})`,
+            )
+            .join(', ')}${dupes.length > 5 ? '…' : ''}; ${cause.seen}`,
+          cause.hint,
         )
+      }
       const reserved = ips.filter((ip) => [c.net, c.bcast, ip2int(c.gateway)].includes(ip2int(ip)))
       if (reserved.length) fail(`pods got reserved addresses (network, gateway or broadcast): ${reserved.join(', ')}`)
       const over = await ctx.pods.attach(net, 'overflow')
