@@ -57,11 +57,15 @@ export async function runAuto(opts: AutoOptions): Promise<AutoOutcome> {
       resetProblems.push(...out.failed.map((f) => `${f.description}: ${f.error}`))
     }
   }
-  // Ctrl-C half-way: the smoke test's installs, pins and pods go as they would at its end.
-  const unregister = onInterrupt(async () => {
-    if (!opts.keep) await resetLabs()
-    rmSync(scratch, {recursive: true, force: true})
-  })
+  // Ctrl-C, SIGTERM or SIGHUP half-way: the smoke test's installs, pins and pods go as they would at
+  // its end. Last: the step in flight removes its own pods first, then the reset sweeps what remains.
+  const unregister = onInterrupt(
+    async () => {
+      if (!opts.keep) await resetLabs()
+      rmSync(scratch, {recursive: true, force: true})
+    },
+    {last: true},
+  )
   try {
     for (const n of opts.labs) {
       const lab = getLab(n)
