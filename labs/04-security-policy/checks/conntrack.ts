@@ -32,6 +32,7 @@ import {
   linkLocal,
   UDP_PROBES,
   failIfXdpDropInTc,
+  failIfIsolatedBeforeRules,
   connectUnlessDropped,
 } from './shared.js'
 
@@ -124,7 +125,7 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         podSelector: {role: 'server'},
         ingress: [{from: [{role: 'client'}], ports: [{protocol: 'TCP', port: 80}]}],
       }
-      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], () => {
+      return withPretendPods(ctx, pods, [web, isolate('ct-client-isolated', {role: 'client'})], async () => {
         const [c, srv] = pods.map((p) => p.ip)
         const cases: Array<[string, Buffer, Expect]> = [
           [`client :42000 → server TCP 80 (opens the flow)`, ipv4Tcp(c, srv, 80, 42000), 'pass'],
@@ -135,11 +136,14 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         ]
         // A request the policy allows, dropped: the port rule missed, and conntrack never came into it.
         const [opening] = ctx.policy.path([cases[0][1]])
-        if (opening.dropped)
+        if (opening.dropped) {
+          const what = `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}`
+          await failIfIsolatedBeforeRules(ctx, `${what}, so the reply path (conntrack) was never reached`)
           fail(
-            `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}: the port rule did not match, so the reply path (conntrack) was never reached`,
+            `${what}: the port rule did not match, so the reply path (conntrack) was never reached`,
             'fix the port rule first (policy.ports shows the key bytes the map holds)',
           )
+        }
         // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
         const flows = ctx.policy.mapKeys('conntrack').filter((k) => k.includes(ipv4Key(c)) && k.includes(ipv4Key(srv)))
         const recorded = flows.length > 0
@@ -203,6 +207,7 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (!web.ok) {
         // The request dropped on its way in is the port rule's miss, not the replies'.
         const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
+        await failIfIsolatedBeforeRules(ctx, `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`)
         fail(
           `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
           requestDropped

@@ -17,6 +17,8 @@ import {
   withPretendPods,
   describePortKey,
   isolatedBeforeRules,
+  failIsolatedBeforeRules,
+  failIfIsolatedBeforeRules,
   flowsDuring,
   flowsBetween,
   quoteFlows,
@@ -106,9 +108,8 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           allowed.how.includes('(to_pod)') &&
           (await isolatedBeforeRules(ctx, 'port-other', 'port-server', ipv4Tcp(o, srv, 80, 41006)))
         )
-          fail(
-            `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port: to_pod decides by \`isolated\` before it asks the rules`,
-            'in to_pod, ask the rules first (the pair in policy, then the port in policy_ports) and isolated last: it decides only for a packet no rule matched',
+          failIsolatedBeforeRules(
+            `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port`,
           )
         if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
           const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
@@ -146,11 +147,11 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const r = await svc.sync()
       const sleepOk = await http(b, a, true, ctx)
       const otherDenied = await http(other, a, false, ctx)
-      if (!sleepOk.ok)
-        fail(
-          `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`,
-          'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated',
-        )
+      if (!sleepOk.ok) {
+        const what = `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`
+        await failIfIsolatedBeforeRules(ctx, what)
+        fail(what, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
+      }
       if (otherDenied.ok) {
         const what = `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`
         failIfXdpDropInTc(ctx, what, other.ip, a.ip)
@@ -188,11 +189,14 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
       const allowed = await http(b, late, true, ctx)
-      if (!allowed.ok)
+      if (!allowed.ok) {
+        const what = `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`
+        await failIfIsolatedBeforeRules(ctx, what)
         fail(
-          `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`,
+          what,
           "the agent attached your to_pod to this pod's veth too: it must pass sleep there as it does at httpbin (the same ALLOW entry, looked up per packet); ebpfcni policy list shows the entries",
         )
+      }
       const lateReq = await http(other, late, false, ctx)
       if (lateReq.ok) {
         failIfXdpDropInTc(
@@ -240,8 +244,10 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           const now = await ctx.policy.readMaps()
           const id = now.identities.get(sleep2.ip)
           const written = now.pairs.has(`${now.mode === 'ip-pair' ? sleep2.ip : id}>${a.ip}`)
+          const what = `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} once the controller had synced after it appeared (${first.detail}); the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`
+          if (written) await failIfIsolatedBeforeRules(ctx, what)
           fail(
-            `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} once the controller had synced after it appeared (${first.detail}); the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`,
+            what,
             written
               ? 'the entry for the new pair is in the map: to_pod at httpbin must pass it, looking the pair up on every packet (as for sleep), not only for pods it knew when loaded'
               : "the ALLOW entry for the new pod is missing: ebpfcni policy list shows what the ready-made controller wrote; if your program declares the policy maps with another layout than ebpfcni_policy.h's, it cannot write them",

@@ -1,7 +1,7 @@
 // What several of lab 4's step files share: helpers, constants, probes.
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fail, CheckSkip} from '#checks/engine.js'
+import {fail, CheckSkip, type CheckCause} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {
   arrivals,
@@ -190,11 +190,15 @@ export function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expec
   )
   // 1 from a TC program is XDP_DROP's value: whatever the step's hint says, that is the cause.
   const xdpDropInTc = wrong.some((w) => w.includes('TC_ACT_RECLASSIFY'))
-  if (wrong.length) fail(wrong.join('; '), xdpDropInTc ? XDP_DROP_IN_TC_HINT : hint)
+  if (wrong.length)
+    fail(wrong.join('; '), xdpDropInTc ? XDP_DROP_IN_TC_HINT : hint, xdpDropInTc ? XDP_DROP_IN_TC : undefined)
 }
 
 const XDP_DROP_IN_TC_HINT =
   'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
+
+/** to_pod drops with XDP_DROP's value: the checks of a run that fail from it say so after the first. */
+const XDP_DROP_IN_TC: CheckCause = {key: 'to-pod-returns-xdp-drop', summary: XDP_DROP_IN_TC_HINT}
 
 /**
  * A drop that did not happen on real pods, when to_pod returns 1 (XDP_DROP's value) where it
@@ -211,7 +215,53 @@ export function failIfXdpDropInTc(ctx: Lab4Context, what: string, from: string, 
   if (i >= 0)
     fail(
       `${what}. This follows from to_pod's verdict, not from a rule: a crafted ${frames[i][0]} got ${got[i].how}, 1 (XDP_DROP's value), which TC takes as unspecified, so the packet goes on`,
-      `${XDP_DROP_IN_TC_HINT}; fix that first (policy.to-pod names it), then check again`,
+      `${XDP_DROP_IN_TC_HINT}; fix that first, then check again`,
+      XDP_DROP_IN_TC,
+    )
+}
+
+const ISOLATED_FIRST_HINT =
+  'in to_pod, ask the rules first (the pair in policy, then the port in policy_ports) and isolated last: it decides only for a packet no rule matched'
+
+/** to_pod asks `isolated` before the rules: every allowed packet to a selected pod is dropped. */
+export const ISOLATED_FIRST: CheckCause = {
+  key: 'to-pod-isolated-first',
+  summary: `to_pod decides by \`isolated\` before it asks the rules; ${ISOLATED_FIRST_HINT}`,
+}
+
+/** policy.ports' message when the allowed frames it crafted were dropped because `isolated` came first. */
+export function failIsolatedBeforeRules(what: string): never {
+  fail(`${what}: to_pod decides by \`isolated\` before it asks the rules`, ISOLATED_FIRST_HINT, ISOLATED_FIRST)
+}
+
+/**
+ * Allowed traffic dropped on real pods, when to_pod asks `isolated` before the rules, follows from
+ * that: fail saying so, not blaming the port key, conntrack, the controller or the agent. The
+ * evidence is to_pod's own verdict on crafted frames to an isolated pod that a port rule, and a
+ * rule for the whole pair, allow: both dropped at to_pod.
+ */
+export async function failIfIsolatedBeforeRules(ctx: Lab4Context, what: string): Promise<void> {
+  const pods: PolicyPod[] = [
+    {name: 'order-client', ip: '10.250.4.1', labels: {role: 'order-client'}},
+    {name: 'order-server', ip: '10.250.4.2', labels: {role: 'order-server'}},
+    {name: 'order-other', ip: '10.250.4.3', labels: {}},
+  ]
+  const [c, srv, o] = pods.map((p) => p.ip)
+  const web: PolicySpec = {
+    name: 'order-server-tcp-80',
+    podSelector: {role: 'order-server'},
+    ingress: [{from: [{role: 'order-client'}], ports: [{protocol: 'TCP', port: 80}]}],
+  }
+  const dropped = await withPretendPods(
+    ctx,
+    pods,
+    [web],
+    () => ctx.policy.path([ipv4Tcp(c, srv, 80, 44000), ipv4Tcp(o, srv, 80, 44001)]),
+    [{from: 'order-other', to: 'order-server', verdict: 'allow'}],
+  )
+  if (dropped.every((v) => v.dropped && v.how.includes('(to_pod)')))
+    failIsolatedBeforeRules(
+      `${what}. This follows from the order of to_pod's decisions: crafted frames to an isolated pod that a port rule allows (TCP 80), and that a rule for the whole pair allows, were both dropped (${dropped[0].how})`,
     )
 }
 
