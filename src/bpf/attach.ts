@@ -72,6 +72,24 @@ export function tcDetach(
   )
 }
 
+/** The id of the TC program at the handle and priority tcAttach uses; 0 when there is none (or no clsact). */
+export function tcQueryId(
+  ifindex: number,
+  direction: TcDirection,
+  opts: {handle?: number; priority?: number} = {},
+): number {
+  const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
+  const o: Record<string, unknown> = {
+    sz: b().structs.tcOpts.size,
+    prog_fd: 0,
+    flags: 0,
+    prog_id: 0,
+    handle: opts.handle ?? 1,
+    priority: opts.priority ?? 1,
+  }
+  return (b().tcQuery(hook, o) as number) < 0 ? 0 : Number(o.prog_id)
+}
+
 /** Remove the clsact qdisc (both directions) and everything attached to it. */
 export function tcHookDestroy(ifindex: number): void {
   const rc = b().tcHookDestroy({

@@ -71,6 +71,7 @@ export interface Bindings {
   tcHookDestroy: Fn
   tcAttach: Fn
   tcDetach: Fn
+  tcQuery: Fn
   btfLoadById: Fn
   btfFree: Fn
   btfTypeById: Fn
@@ -203,6 +204,7 @@ export function ffi(): Bindings {
     tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook*)'),
     tcAttach: lib.func('int bpf_tc_attach(const bpf_tc_hook*, _Inout_ bpf_tc_opts*)'),
     tcDetach: lib.func('int bpf_tc_detach(const bpf_tc_hook*, const bpf_tc_opts*)'),
+    tcQuery: lib.func('int bpf_tc_query(const bpf_tc_hook*, _Inout_ bpf_tc_opts*)'),
     btfLoadById: lib.func('void* btf__load_from_kernel_by_id(uint32_t)'),
     btfFree: lib.func('void btf__free(void*)'),
     btfTypeById: lib.func('void* btf__type_by_id(void*, uint32_t)'),

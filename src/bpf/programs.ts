@@ -5,7 +5,7 @@ import {BPF_PIN_ROOT} from '../host/paths.js'
 import {BpfObject, objGet, objKind, progInfo} from './object.js'
 import {closeFd} from './ffi.js'
 import {mapInfo} from './map-ops.js'
-import {tcAttach, tcDetach, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './attach.js'
+import {tcAttach, tcDetach, tcQueryId, xdpAttach, xdpDetach, xdpQueryId, XDP_FLAGS, type TcDirection} from './attach.js'
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
 import {link, linksByIndex} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
@@ -14,8 +14,8 @@ export interface LoadOutcome {
   ok: boolean
   programs: Array<{name: string; pin: string}>
   maps: Array<{name: string; pin: string}>
-  /** With replace: the interfaces whose XDP attachment of the old program now runs the new one. */
-  reattached?: Array<{program: string; dev: string}>
+  /** With replace: the interfaces whose XDP or TC attachment of the old program now runs the new one. */
+  reattached?: Array<{program: string; dev: string; hook: ReattachHook}>
   verifier?: VerifierReport & {errno: number}
 }
 
@@ -98,7 +98,7 @@ export function loadAndPin(
       return {name: p.name, pin: path}
     })
     const reattached = programs.flatMap((p) =>
-      reattachXdp(oldProgramIds.get(p.name), p.pin).map((dev) => ({program: p.name, dev})),
+      reattach(oldProgramIds.get(p.name), p.pin).map((a) => ({program: p.name, ...a})),
     )
     const maps = obj.maps().map((m) => {
       if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name)}
@@ -130,22 +130,31 @@ function pinnedProgramId(path: string): number {
   }
 }
 
+export type ReattachHook = 'XDP' | 'TC egress' | 'TC ingress'
+
 /**
- * Moves every generic-mode XDP attachment of program oldId to the program pinned at newPin, as an agent
- * does on upgrade: a reload then changes what existing pods run, not only what new pods get. Returns
- * the interfaces moved. One netlink call per interface (XDP replaces in place).
+ * Moves every generic-mode XDP attachment, and every TC (clsact) one at tcAttach's handle, of
+ * program oldId to the program pinned at newPin, as an agent does on upgrade: a reload then changes
+ * what existing pods run (xdp_prog and lab 4's to_pod alike), not only what new pods get. Returns
+ * the interfaces moved. A few netlink calls per interface (both replace in place).
  */
-function reattachXdp(oldId: number | undefined, newPin: string): string[] {
+function reattach(oldId: number | undefined, newPin: string): Array<{dev: string; hook: ReattachHook}> {
   if (!oldId) return []
-  const moved: string[] = []
+  const moved: Array<{dev: string; hook: ReattachHook}> = []
   let fd: number | undefined
+  const newFd = () => (fd ??= objGet(newPin))
   try {
     for (const [ifindex, dev] of linksByIndex()) {
       try {
-        if (xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE) !== oldId) continue
-        fd ??= objGet(newPin)
-        xdpAttach(ifindex, fd, XDP_FLAGS.SKB_MODE)
-        moved.push(dev)
+        if (xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE) === oldId) {
+          xdpAttach(ifindex, newFd(), XDP_FLAGS.SKB_MODE)
+          moved.push({dev, hook: 'XDP'})
+        }
+        for (const direction of ['egress', 'ingress'] as const) {
+          if (tcQueryId(ifindex, direction) !== oldId) continue
+          tcAttach(ifindex, direction, newFd(), {replace: true})
+          moved.push({dev, hook: `TC ${direction}`})
+        }
       } catch {
         // An interface that went away meanwhile keeps nothing to move.
       }

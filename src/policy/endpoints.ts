@@ -1,8 +1,8 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {closeFd} from '../bpf/ffi.js'
-import {objGet} from '../bpf/object.js'
-import {tcAttach, xdpAttach, xdpQueryId, XDP_FLAGS} from '../bpf/attach.js'
+import {objGet, progInfo} from '../bpf/object.js'
+import {tcAttach, tcQueryId, xdpAttach, xdpQueryId, XDP_FLAGS} from '../bpf/attach.js'
 import {addrs, hostPeer} from '../net/ip.js'
 import {inSubnet} from '../net/ipv4.js'
 import {UserError} from '../host/errors.js'
@@ -62,16 +62,20 @@ export class EndpointAgent {
   /**
    * Attach to_pod (replacing what is there: a reload takes effect on every pod) and, where a
    * veth has no XDP program, xdp_prog. Nothing to do before the object has a to_pod (step 1).
+   * `changed`: the pods whose veth ran another to_pod, or none, before (what `policy apply` says).
    */
-  attach(pinDir: string, endpoints: Endpoint[]): {attached: number} {
+  attach(pinDir: string, endpoints: Endpoint[]): {attached: number; changed: string[]} {
     const toPod = join(pinDir, TO_POD_PROGRAM)
-    if (!existsSync(toPod) || !endpoints.length) return {attached: 0}
+    if (!existsSync(toPod) || !endpoints.length) return {attached: 0, changed: []}
     const fromPod = join(pinDir, FROM_POD_PROGRAM)
     const tcFd = objGet(toPod)
     const xdpFd = existsSync(fromPod) ? objGet(fromPod) : undefined
+    const changed: string[] = []
     try {
+      const pinnedId = progInfo(tcFd).id
       for (const e of endpoints) {
         try {
+          if (tcQueryId(e.ifindex, 'egress') !== pinnedId) changed.push(e.pod)
           tcAttach(e.ifindex, 'egress', tcFd, {replace: true})
           if (xdpFd !== undefined && xdpQueryId(e.ifindex, 0) === 0) xdpAttach(e.ifindex, xdpFd, XDP_FLAGS.SKB_MODE)
         } catch (err) {
@@ -80,7 +84,7 @@ export class EndpointAgent {
             throw new UserError(`cannot attach ${TO_POD_PROGRAM} to ${e.dev} (pod ${e.pod}): ${(err as Error).message}`)
         }
       }
-      return {attached: endpoints.length}
+      return {attached: endpoints.length, changed}
     } finally {
       closeFd(tcFd)
       if (xdpFd !== undefined) closeFd(xdpFd)

@@ -35,7 +35,8 @@ export interface RuleRow {
   verdict: string
 }
 
-export type PolicySyncResult = SyncResult & {mode: Mode; endpoints: number}
+/** `endpoints`: pods to_pod is attached to; `reattached`: those of them that ran another to_pod (or none) before. */
+export type PolicySyncResult = SyncResult & {mode: Mode; endpoints: number; reattached: string[]}
 
 export class PolicyService {
   private readonly agent = new EndpointAgent()
@@ -95,7 +96,8 @@ export class PolicyService {
       try {
         const {desired, endpoints} = await this.desired(maps.mode)
         const r = maps.sync(desired)
-        return {...r, mode: maps.mode, endpoints: this.agent.attach(this.pinDir, endpoints).attached}
+        const {attached, changed} = this.agent.attach(this.pinDir, endpoints)
+        return {...r, mode: maps.mode, endpoints: attached, reattached: changed}
       } catch (err) {
         undo()
         throw err

@@ -19,3 +19,13 @@ export const ruleWritten = (verdict: string, from: string, to: string, sync: Pol
 /** What deny and allow say about FROM and TO, in both designs. */
 export const RULE_DESCRIPTION =
   "FROM and TO are pod names (ebpfcni pod list) or IPv4 addresses. The rule is stored and written to the pinned maps at once; a rule for the same pair replaces it. In the identity design (lab 4 step 4) FROM and TO must be pods: the rule is written on TO's endpoint for FROM's identity, so it covers every pod with FROM's labels."
+
+/** What the agent's attach did: which pods now run the pinned to_pod that did not before. */
+export function toPodAttached(sync: PolicySyncResult): string {
+  if (!sync.endpoints) return chalk.dim('to_pod: attached to no pod (no pod known, or no to_pod pinned)')
+  const n = sync.endpoints
+  const changed = sync.reattached
+  return changed.length
+    ? `${chalk.green('✔')} to_pod attached to ${changed.length} of ${n} pod(s): ${changed.join(', ')} (they ran another to_pod, or none); the rest already ran it`
+    : chalk.dim(`to_pod: all ${n} pod(s) already run the pinned to_pod`)
+}

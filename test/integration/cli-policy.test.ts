@@ -1,6 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {existsSync, writeFileSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {execa} from 'execa'
 import {tempStateDir, requireBuilt, requireRoot, repoRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly, hostSnapshot} from '../helpers/host.js'
 import {fakeKubeApi} from '../helpers/fake-kube-api.js'
@@ -203,6 +204,40 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
 
     expect((await cli(['policy', 'delete', 'httpbin-port-80', ...pin])).exitCode).toBe(0)
     expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules).toEqual([])
+  }, 60_000)
+
+  it("policy apply says which pods it attached to_pod to; bpf load --replace moves the pods' to_pod to the new program, as check's load does", async () => {
+    const tcIds = async () =>
+      (
+        JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
+          name: string
+          bpf: Array<{hook: string; id: number}>
+        }>
+      )
+        .filter((p) => p.name === 'httpbin' || p.name === 'sleep')
+        .map((p) => p.bpf.find((b) => b.hook === 'tc-egress')?.id)
+    const pinnedId = async () =>
+      (
+        JSON.parse((await execa('bpftool', ['-j', 'prog', 'show', 'pinned', join(pinDir, 'to_pod')])).stdout) as {
+          id: number
+        }
+      ).id
+    const file = join(LAB4, 'policy.yaml')
+    const first = await cli(['policy', 'apply', file, ...pin])
+    expect(first.exitCode, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(
+      /to_pod attached to \d+ of \d+ pod\(s\)|to_pod: all \d+ pod\(s\) already run the pinned to_pod/,
+    )
+    const again = await cli(['policy', 'apply', file, ...pin])
+    expect(again.stdout).toMatch(/to_pod: all \d+ pod\(s\) already run the pinned to_pod/)
+    expect(await tcIds()).toEqual([await pinnedId(), await pinnedId()])
+    // A reload (what check does before its pods) moves every to_pod of the old program to the new one.
+    const reload = await cli(['bpf', 'load', join(t.dir, 'p.o'), '--pin-dir', pinDir, '--replace'])
+    expect(reload.exitCode, reload.stderr).toBe(0)
+    expect(reload.stdout).toMatch(/now runs the new to_pod \(TC egress\)/)
+    const now = await pinnedId()
+    expect(await tcIds()).toEqual([now, now])
+    expect((await cli(['policy', 'delete', 'httpbin-allow-sleep', ...pin])).exitCode).toBe(0)
   }, 60_000)
 
   it('apply the original policy; the controller lets a new sleep pod in, cleans up after a deleted one, follows edits of the file; delete restores', async () => {

@@ -50,7 +50,8 @@ export default class BpfLoad extends BaseCommand {
     this.sameAs(plainCommands.load(object, flags['pin-dir']))
     if (!r.ok) this.log(renderVerifier(r.verifier!))
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
-    for (const a of r.reattached ?? []) this.log(`${chalk.green('✔')} ${a.dev} now runs the new ${a.program} (XDP)`)
+    for (const a of r.reattached ?? [])
+      this.log(`${chalk.green('✔')} ${a.dev} now runs the new ${a.program} (${a.hook})`)
     if (!r.ok) process.exitCode = 1
     return newerSource ? {...r, newerSource} : r
   }

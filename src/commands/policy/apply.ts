@@ -2,7 +2,7 @@ import {Args} from '#oclif'
 import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PolicyService} from '../../policy/service.js'
-import {pinDirFlag} from '../../ui/policy-flags.js'
+import {pinDirFlag, toPodAttached} from '../../ui/policy-flags.js'
 
 export default class PolicyApply extends BaseCommand {
   static summary = 'Apply a Kubernetes NetworkPolicy file (networking.k8s.io/v1) to the pods.'
@@ -18,6 +18,7 @@ export default class PolicyApply extends BaseCommand {
     this.log(
       `${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`,
     )
+    this.log(toPodAttached(r))
     for (const u of r.unmatched) this.logToStderr(`${chalk.yellow('warning:')} ${u}`)
     if (r.unmatched.length)
       this.logToStderr(
