@@ -48,8 +48,12 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         if (!host) fail(`cannot find pod ${p.name}'s host veth`)
         const id = await xdpIdOn(host.ifname)
         if (!id) {
-          // ADD attached the pin, but to another interface of this namespace (the bridge, the host's own eth0).
-          const on = (await links()).filter((l) => (l.xdp?.prog?.id ?? l.xdp?.attached?.[0]?.prog.id) === pinned.id)
+          // ADD attached the pin, but to another interface of this namespace (the bridge, the host's own eth0);
+          // other pods' host veths on the bridge run it rightly.
+          const bridge = ctx.plugin.bridgeOf(p.net)
+          const on = (await links()).filter(
+            (l) => l.master !== bridge && (l.xdp?.prog?.id ?? l.xdp?.attached?.[0]?.prog.id) === pinned.id,
+          )
           if (on.length)
             fail(
               `pod ${p.name}'s host veth ${host.ifname} has no XDP program; the pinned program runs on ${on.map((l) => l.ifname).join(', ')} instead`,
