@@ -3,7 +3,8 @@ import {join} from 'node:path'
 import type {Discoverer, ResetAction} from '#reset/actions.js'
 import {bridgePorts, link, linkDel, links} from '#net/ip.js'
 import {realTargets} from '#engine/install-targets.js'
-import {killProcessGroup, processesRunning} from '#host/processes.js'
+import {killProcessGroup, processTable, processesRunning} from '#host/processes.js'
+import {inUseBy, liveRunAbove} from '#host/live-runs.js'
 
 /** Where the reference solution keeps its address allocations (its default dataDir). */
 export const IPAM_DIR = '/var/lib/cni/ebpfcni'
@@ -15,13 +16,17 @@ export const IPAM_DIR = '/var/lib/cni/ebpfcni'
 export const lab1Discoverer: Discoverer = async () => {
   const actions: ResetAction[] = []
   // A plugin call orphaned by a killed run (hung in ADD, reparented to init) still holds its
-  // lock and its `sleep`: stop it, with its whole process group.
-  for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'))) {
+  // lock and its `sleep`: stop it, with its whole process group. A call a live run of ebpfcni
+  // is waiting for (a check in another terminal) is that run's: it stays.
+  const table = processTable()
+  for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'), table)) {
+    const run = liveRunAbove(p.pid, table)
     actions.push({
       description: `stop your plugin's process ${p.pid} (${p.argv.join(' ').slice(0, 60)}) and its process group`,
       kind: 'process',
       entryIds: [],
       perform: () => killProcessGroup(p.pgid),
+      ...(run ? {heldBy: inUseBy(run)} : {}),
     })
   }
   const bridges = new Set<string>()

@@ -6,13 +6,13 @@ import {UserError} from '../host/errors.js'
 import {createResetService} from '../reset/service.js'
 import {labDiscoverers} from '../labs/registry.js'
 import {forgetProgress, progressHeld} from '../reset/progress.js'
-import {actionLine, dryRunText, planLines} from '../ui/reset-view.js'
+import {actionLine, closingLines, dryRunJson, dryRunText, keptLines, planLines} from '../ui/reset-view.js'
 import {labArg, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
   static summary = 'Remove what the labs made on this host; keep your progress unless asked.'
   static description =
-    'Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores files the tool replaced, and removes what your plugin made that the lab can name (the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni, plugin processes a killed run left). Your progress (steps done, hints seen) is your work: it stays unless you add --progress. Idempotent: running it twice is safe. Asks on a terminal unless --yes.'
+    'Removes everything named in the resource ledger (/var/lib/ebpfcni/ledger.json), restores files the tool replaced, and removes what your plugin made that the lab can name (the bridge from the config, veths on it, XDP programs, pins under /sys/fs/bpf/ebpfcni, plugin processes a killed run left). What another ebpfcni run that is still running made (a check in another terminal, `lab all --auto`) stays, named with the pid and command of that run: it removes its own objects when it ends. Your progress (steps done, hints seen) is your work: it stays unless you add --progress. Idempotent: running it twice is safe. Asks on a terminal unless --yes.'
 
   static examples = [
     '<%= config.bin %> reset --dry-run',
@@ -47,24 +47,24 @@ export default class Reset extends BaseCommand {
     const progress = flags.progress ? held : []
     if (flags['dry-run']) {
       this.log(dryRunText(scope, actions, progress, flags.progress ? [] : held))
-      return {dryRun: true, scope, actions: actions.map((a) => ({kind: a.kind, description: a.description})), progress}
+      return dryRunJson(scope, actions, progress)
     }
-    const count = actions.length + progress.length
+    const count = actions.filter((a) => !a.heldBy).length + progress.length
     if (count > 0 && !flags.yes) {
       if (!interactive())
         throw new UserError(`reset would remove ${count} thing(s); without a terminal it needs --yes`, {
           hint: 'see them first with: ebpfcni reset --dry-run',
         })
-      this.log(planLines(actions, progress).join('\n'))
+      this.log([...planLines(actions, progress), ...keptLines(actions, 'and leave:')].join('\n'))
       if (!(await confirm({message: `Remove these ${count} thing(s) for ${scope}?`, default: false}))) {
         this.log('Nothing removed.')
-        return {scope, done: [], failed: [], progressCleared: false}
+        return {scope, done: [], kept: [], failed: [], progressCleared: false}
       }
     }
     const outcome = await service.execute(actions, (a, error) => this.log(actionLine(a, error)))
     if (flags.progress) forgetProgress(lab)
     for (const p of progress) this.log(`${chalk.green('✔')} forgot progress of ${p}`)
-    if (count === 0) this.log(`Nothing to remove for ${scope}; the host is clean.`)
+    for (const line of closingLines(scope, actions, count)) this.log(line)
     if (outcome.failed.length > 0)
       throw new UserError(
         `${outcome.failed.length} object(s) could not be removed; they stay in the ledger and the next reset retries them.`,

@@ -20,6 +20,8 @@ interface ResetJson {
 }
 interface DryRunJson {
   actions?: Array<{description?: string}>
+  /** What reset leaves to a run of ebpfcni still going on that host, and why. */
+  kept?: Array<{description?: string; why?: string}>
 }
 
 const parse = <T>(text: string): T | undefined => {
@@ -59,7 +61,11 @@ export async function resetFleet(
           removed: outcome?.done?.length,
           message: `the dry run afterwards: ${dry.message || 'no JSON'}`,
         }
-      const left = plan.actions.map((a) => a.description ?? '?')
+      // A live run's objects are still on the host: not clean, and the row says whose they are.
+      const left = [
+        ...plan.actions.map((a) => a.description ?? '?'),
+        ...(plan.kept ?? []).map((k) => `${k.description ?? '?'} (${k.why ?? 'in use'})`),
+      ]
       return {
         host: name,
         state: left.length ? 'dirty' : 'clean',

@@ -3,6 +3,7 @@ import {ledgerPath} from './paths.js'
 import {LockedJsonFile} from './locked-json-file.js'
 import {PodHistory, podHistoryPath, type PodLife} from './pod-history.js'
 import {currentCheck} from './check-scope.js'
+import {thisRun, type RunStamp} from './live-runs.js'
 
 /** Kinds of host object the tool creates; reset knows how to remove each. */
 export type ResourceKind =
@@ -27,6 +28,8 @@ export interface LedgerEntry {
   /** Entries belonging to a larger thing (a pod's netns and workload) name it. */
   owner?: string
   createdAt: string
+  /** The run that recorded it: while that run is alive the object is its (reset leaves it). */
+  by?: RunStamp
   details: Record<string, unknown>
 }
 
@@ -80,6 +83,7 @@ export class Ledger {
       lab: opts.lab,
       owner: opts.owner,
       createdAt: new Date().toISOString(),
+      by: thisRun(),
       details: opts.details ?? {},
     }
     this.file.mutate((f) => f.entries.push(entry))

@@ -109,8 +109,8 @@ export function processTable(): ProcessEntry[] {
 }
 
 /** Processes running a program file: as the executable or as the script an interpreter runs. */
-export const processesRunning = (path: string): ProcessEntry[] =>
-  processTable().filter((p) => p.argv[0] === path || p.argv[1] === path)
+export const processesRunning = (path: string, table = processTable()): ProcessEntry[] =>
+  table.filter((p) => p.argv[0] === path || p.argv[1] === path)
 
 /** SIGKILL one process; gone is fine. */
 export function killPid(pid: number): void {

@@ -9,6 +9,8 @@ export interface ResetAction {
   kind: string
   entryIds: string[]
   perform: () => Promise<void>
+  /** Set when a live run owns it ("in use by pid N: ebpfcni lab all"): reset leaves it and says why. */
+  heldBy?: string
 }
 
 export type Remover = (entry: LedgerEntry) => ResetAction
@@ -17,5 +19,7 @@ export type Discoverer = (lab: number | undefined) => Promise<ResetAction[]>
 
 export interface ResetOutcome {
   done: string[]
+  /** Left alone: a live run owns them. */
+  kept: Array<{description: string; why: string}>
   failed: Array<{description: string; error: string}>
 }

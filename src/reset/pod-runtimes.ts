@@ -2,9 +2,11 @@ import type {ResourceKind} from '../host/ledger.js'
 import type {Discoverer, Remover} from './actions.js'
 import {recordOf, runtimeFor} from '../pods/service.js'
 import {unusedPodmanNetns} from '../pods/podman-runtime.js'
-import {containerdDir, removeContainerdState} from '../pods/cri/daemon.js'
+import {CONTAINERD_OWNER, containerdDir, removeContainerdState} from '../pods/cri/daemon.js'
 import {existsSync} from 'node:fs'
 import {netnsDel} from '../net/ip.js'
+import {Ledger} from '../host/ledger.js'
+import {inUseBy, liveRun} from '../host/live-runs.js'
 
 // What reset knows of the pod runtimes: a pod is removed through its own runtime, and what an
 // interrupted podman run or the cri runtime's containerd leaves is found without the ledger.
@@ -34,17 +36,25 @@ const podmanNetnsDiscoverer: Discoverer = async () =>
     perform: () => netnsDel(n),
   }))
 
-/** The cri runtime's containerd state (after its pods and the daemon are gone): images, snapshots, netns mounts. */
-const containerdStateDiscoverer: Discoverer = async (lab) =>
-  lab === undefined && existsSync(containerdDir())
-    ? [
-        {
-          description: `remove the cri runtime's containerd state ${containerdDir()} (leftover shims, mounts, images)`,
-          kind: 'dir',
-          entryIds: [],
-          perform: () => removeContainerdState(),
-        },
-      ]
-    : []
+/**
+ * The cri runtime's containerd state (after its pods and the daemon are gone): images, snapshots, netns
+ * mounts. While a live run that started the daemon holds it, its state stays with it.
+ */
+const containerdStateDiscoverer: Discoverer = async (lab) => {
+  if (lab !== undefined || !existsSync(containerdDir())) return []
+  const holder = new Ledger()
+    .find((e) => e.kind === 'process' && e.owner === CONTAINERD_OWNER && e.by !== undefined)
+    .map((e) => liveRun(e.by!))
+    .find(Boolean)
+  return [
+    {
+      description: `remove the cri runtime's containerd state ${containerdDir()} (leftover shims, mounts, images)`,
+      kind: 'dir',
+      entryIds: [],
+      perform: () => removeContainerdState(),
+      ...(holder ? {heldBy: inUseBy(holder)} : {}),
+    },
+  ]
+}
 
 export const runtimeDiscoverers: Discoverer[] = [podmanNetnsDiscoverer, containerdStateDiscoverer]

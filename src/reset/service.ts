@@ -1,4 +1,5 @@
-import {Ledger, type ResourceKind} from '../host/ledger.js'
+import {Ledger, type LedgerEntry, type ResourceKind} from '../host/ledger.js'
+import {inUseBy, liveRun} from '../host/live-runs.js'
 import {errorMessage} from '../host/errors.js'
 import type {Discoverer, Remover, ResetAction, ResetOutcome} from './actions.js'
 import {baseRemovers} from './removers.js'
@@ -24,17 +25,22 @@ export class ResetService {
       .map((e, i) => ({e, i}))
       .sort((a, b) => (KIND_ORDER[a.e.kind] ?? 1) - (KIND_ORDER[b.e.kind] ?? 1) || b.i - a.i)
       .map(({e}) => e)
+    const heldBy = liveOwners(entries)
     const actions: ResetAction[] = []
     for (const e of ordered) {
       const remover = this.removers[e.kind]
-      const action = remover?.(e)
+      const made = remover?.(e)
+      const action = made && heldBy.has(e.id) ? {...made, heldBy: heldBy.get(e.id)} : made
       // A directory recorded by several runs is one directory: one action forgets all its entries.
       const same =
         action?.kind === 'dir'
           ? actions.find((a) => a.kind === 'dir' && a.description === action.description)
           : undefined
-      if (same) same.entryIds.push(...action!.entryIds)
-      else if (action) actions.push(action)
+      // ...and stays while any run that recorded it is alive.
+      if (same) {
+        same.entryIds.push(...action!.entryIds)
+        same.heldBy ??= action!.heldBy
+      } else if (action) actions.push(action)
       else
         actions.push({
           description: `forget unknown ledger entry ${e.kind} ${e.name}`,
@@ -49,8 +55,13 @@ export class ResetService {
 
   /** Perform each action; a failed one keeps its ledger entries so a later reset retries it. */
   async execute(actions: ResetAction[], onProgress?: (a: ResetAction, error?: string) => void): Promise<ResetOutcome> {
-    const outcome: ResetOutcome = {done: [], failed: []}
+    const outcome: ResetOutcome = {done: [], kept: [], failed: []}
     for (const a of actions) {
+      if (a.heldBy) {
+        outcome.kept.push({description: a.description, why: a.heldBy})
+        onProgress?.(a)
+        continue
+      }
       try {
         await a.perform()
         if (a.entryIds.length > 0) this.ledger.forget(a.entryIds)
@@ -63,6 +74,33 @@ export class ResetService {
     }
     return outcome
   }
+}
+
+/**
+ * The entries a live run of ebpfcni other than this one recorded, with why they stay ("in use by pid
+ * N: ebpfcni lab all"): that run removes them when it ends, and needs them until then. A background
+ * helper this reset stops (its process entry is not held) holds nothing: what it recorded goes too.
+ */
+function liveOwners(entries: readonly LedgerEntry[]): Map<string, string> {
+  const why = new Map<number, string | undefined>()
+  const holder = (e: LedgerEntry): string | undefined => {
+    if (!e.by) return undefined
+    if (!why.has(e.by.pid)) {
+      const run = liveRun(e.by)
+      why.set(e.by.pid, run && inUseBy(run))
+    }
+    return why.get(e.by.pid)
+  }
+  const held = new Map<string, string>()
+  for (const e of entries) {
+    const w = holder(e)
+    if (w) held.set(e.id, w)
+  }
+  const stopping = new Set(
+    entries.filter((e) => e.kind === 'process' && !held.has(e.id)).map((e) => Number(e.details.pid)),
+  )
+  for (const e of entries) if (e.by && stopping.has(e.by.pid)) held.delete(e.id)
+  return held
 }
 
 /**
