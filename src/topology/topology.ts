@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {hostname} from 'node:os'
 import {PodService} from '../pods/service.js'
 import type {PodRecord} from '../pods/types.js'
-import {addrs, link, podMac} from '../net/ip.js'
+import {addrs, links, podMac, type IpLink} from '../net/ip.js'
 import {type Attachment} from '../net/attachments.js'
 import {allAttachments} from '../bpf/tcx.js'
 import {objGet} from '../bpf/object.js'
@@ -13,9 +13,9 @@ import {BPF_PIN_ROOT} from '../host/paths.js'
 import {Cluster} from '../nodes/cluster.js'
 
 // The node in one model, as an attendee would assemble it from `ip`, `bpftool net` and
-// `bpftool map`: the bridges and their addresses, every pod on them (name, IP, MAC, labels,
-// runtime) with its host veth and the programs attached there, and the pinned maps with their
-// entry counts. `ebpfcni topology` draws it; --json prints it.
+// `bpftool map`: every bridge and its addresses, every pod on them (name, IP, MAC, labels,
+// runtime) with its host veth and the programs attached there, the ports no pod owns, and the
+// pinned maps with their entry counts. `ebpfcni topology` draws it; --json prints it.
 
 export interface TopologyProgram {
   hook: Attachment['hook']
@@ -36,11 +36,23 @@ export interface TopologyPod {
   workload: PodRecord['workload']
 }
 
+/** A port of a bridge that is no pod's host veth: left by a failed ADD or a DEL that did not run? */
+export interface TopologyPort {
+  name: string
+  /** veth, vxlan, … (what `ip -d link` says). */
+  kind: string | null
+  /** A veth whose other end is on the host too (an ADD that failed before moving it into the pod). */
+  peerOnHost: string | null
+  up: boolean
+}
+
 export interface TopologyBridge {
   name: string
   addresses: string[]
   up: boolean
   pods: TopologyPod[]
+  /** Ports that belong to no pod the tool knows. */
+  podless: TopologyPort[]
 }
 
 export interface TopologyMap {
@@ -125,32 +137,40 @@ export async function podViews(pods = new PodService()): Promise<TopologyPod[]> 
   )
 }
 
+const isUp = (l: IpLink): boolean => l.operstate === 'UP' || l.flags.includes('UP')
+
 export async function readTopology(pods = new PodService()): Promise<Topology> {
+  // Every bridge on the host, as `ip -br link show type bridge` lists them: with pods or without.
+  const host = await links()
+  const byName = new Map(host.map((l) => [l.ifname, l]))
   const bridges = new Map<string, TopologyBridge>()
+  for (const l of host.filter((x) => x.linkinfo?.info_kind === 'bridge'))
+    bridges.set(l.ifname, {
+      name: l.ifname,
+      addresses: (await addrs(undefined, l.ifname)).flatMap((a) =>
+        (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
+      ),
+      up: isUp(l),
+      pods: [],
+      podless: [],
+    })
   const unbridged: TopologyPod[] = []
   const records = pods.list()
   const onNodes = new Set(records.flatMap((p) => (p.nodeNetns ? [p.name] : [])))
+  const podVeths = new Set<string>()
   for (const pod of await podViews(pods)) {
     if (onNodes.has(pod.name)) continue
-    const master = pod.hostVeth ? (await link(pod.hostVeth))?.master : undefined
-    if (!master) {
-      unbridged.push(pod)
-      continue
-    }
-    let br = bridges.get(master)
-    if (!br) {
-      const l = await link(master)
-      br = {
-        name: master,
-        addresses: (await addrs(undefined, master)).flatMap((a) =>
-          (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
-        ),
-        up: l?.operstate === 'UP' || Boolean(l?.flags.includes('UP')),
-        pods: [],
-      }
-      bridges.set(master, br)
-    }
-    br.pods.push(pod)
+    if (pod.hostVeth) podVeths.add(pod.hostVeth)
+    const br = bridges.get((pod.hostVeth && byName.get(pod.hostVeth)?.master) || '')
+    if (br) br.pods.push(pod)
+    else unbridged.push(pod)
+  }
+  // What else is on a bridge: a veth no pod owns (a failed ADD's, a pod deleted without DEL).
+  for (const l of host) {
+    const br = l.master ? bridges.get(l.master) : undefined
+    if (!br || podVeths.has(l.ifname)) continue
+    const peer = l.linkinfo?.info_kind === 'veth' && l.link_netnsid === undefined && l.link ? l.link : null
+    br.podless.push({name: l.ifname, kind: l.linkinfo?.info_kind ?? null, peerOnHost: peer, up: isUp(l)})
   }
   const nodes = new Cluster().list().map((n) => ({
     name: n.name,

@@ -1,8 +1,9 @@
 import chalk from 'chalk'
-import type {Topology, TopologyPod} from '../topology/topology.js'
+import type {Topology, TopologyPod, TopologyPort} from '../topology/topology.js'
 
 // The node drawn for a terminal: each bridge, a branch per pod with its host veth, address, MAC,
-// labels and runtime, and under it the programs on that veth; then the pinned maps.
+// labels and runtime, and under it the programs on that veth, then a branch per port no pod owns;
+// then the pinned maps.
 
 const HOOK: Record<string, string> = {
   xdp: 'XDP (what the pod sends)',
@@ -24,14 +25,32 @@ function podLines(p: TopologyPod, last: boolean): string[] {
   return [head, ...(progs.length ? progs : [`${cont}   ${chalk.dim('no BPF program on this veth')}`])]
 }
 
+/** A port no pod owns: what it may be left from, and how to remove it. */
+function podlessLines(p: TopologyPort, last: boolean): string[] {
+  const branch = last ? '└─' : '├─'
+  const cont = last ? '   ' : '│  '
+  const why = p.peerOnHost
+    ? `its other end ${p.peerOnHost} is on the host too: an ADD that failed before moving it into a pod`
+    : 'a pod deleted without DEL, or an ADD that failed half-way'
+  return [
+    `${branch} ${p.name}${p.kind && p.kind !== 'veth' ? ` (${p.kind})` : ''} ── ${chalk.yellow('no pod (left over?)')}  ${chalk.dim(`${why}${p.up ? '' : '; down'}`)}`,
+    `${cont}   remove it: ip link del ${p.name}${p.kind === 'veth' ? chalk.dim(' (its other end goes with it)') : ''}`,
+  ]
+}
+
 export function renderTopology(topology: Topology): string {
   const out: string[] = [chalk.bold(`node ${topology.node}`)]
-  if (!topology.bridges.length && !topology.unbridged.length) out.push('  no pods: ebpfcni pod add NAME')
+  const anyPod = topology.unbridged.length > 0 || topology.bridges.some((b) => b.pods.length > 0)
+  if (!topology.bridges.length && !anyPod) out.push('  no bridge and no pods: ebpfcni pod add NAME')
+  else if (!anyPod) out.push(chalk.dim('  no pods (ebpfcni pod add NAME); the bridges on this host:'))
   for (const b of topology.bridges) {
     out.push(
       `${chalk.bold(b.name)} bridge ${b.addresses.join(', ') || 'no address'}${b.up ? '' : chalk.red(' (down)')}`,
     )
-    b.pods.forEach((p, i) => out.push(...podLines(p, i === b.pods.length - 1).map((l) => `  ${l}`)))
+    const rows = b.pods.length + b.podless.length
+    b.pods.forEach((p, i) => out.push(...podLines(p, i === rows - 1).map((l) => `  ${l}`)))
+    b.podless.forEach((p, i) => out.push(...podlessLines(p, b.pods.length + i === rows - 1).map((l) => `  ${l}`)))
+    if (rows === 0) out.push(chalk.dim('  └─ no ports'))
   }
   if (topology.unbridged.length) {
     out.push(chalk.bold('pods on no bridge'))

@@ -75,6 +75,59 @@ describe('ebpfcni topology: the node in one picture', () => {
     expect(text.stderr).toMatch(/same as: ip -br link show type bridge/)
   })
 
+  // Walked: a failed ADD left bridge0 and a veth on it, and topology said "no pods: ebpfcni pod add NAME".
+  it('shows a bridge without pods and a veth on a bridge that no pod owns, with how to remove it', async () => {
+    const empty = `te${id}`
+    const shared = `tb${id}`
+    const orphan = `to${id}`
+    const conf = join(t.dir, 'orphan.conflist')
+    mkdirSync(join(t.dir, 'ipam2'), {recursive: true})
+    const ipam = {type: 'host-local', ranges: [[{subnet: '10.239.0.0/24'}]], dataDir: join(t.dir, 'ipam2')}
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `o${id}`,
+        plugins: [{type: 'bridge', bridge: shared, isGateway: true, ipam}],
+      }),
+    )
+    try {
+      await execa('ip', ['link', 'add', empty, 'type', 'bridge'])
+      expect((await cli(['pod', 'add', 'lone', '--config', conf])).exitCode).toBe(0)
+      // As a failed ADD leaves it: both ends on the host, one on the pod's bridge.
+      await execa('ip', ['link', 'add', orphan, 'type', 'veth', 'peer', 'name', `${orphan}p`])
+      await execa('ip', ['link', 'set', orphan, 'master', shared])
+      const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
+      expect(topo.bridges.find((b) => b.name === empty)).toMatchObject({pods: [], podless: []})
+      const br = topo.bridges.find((b) => b.name === shared)!
+      expect(br.pods.map((p) => p.name)).toEqual(['lone'])
+      expect(br.podless).toEqual([{name: orphan, kind: 'veth', peerOnHost: `${orphan}p`, up: false}])
+      const text = await cli(['topology'])
+      expect(text.exitCode, text.stderr).toBe(0)
+      expect(text.stdout).toMatch(new RegExp(`^${empty} bridge no address \\(down\\)\n  └─ no ports$`, 'm'))
+      expect(text.stdout).toMatch(
+        new RegExp(`└─ ${orphan} ── no pod \\(left over\\?\\)  its other end ${orphan}p is on the host too`),
+      )
+      expect(text.stdout).toContain(`remove it: ip link del ${orphan} (its other end goes with it)`)
+      // Where no pod is known at all, the bridges are drawn still, not "no pods" alone.
+      const none = tempStateDir()
+      try {
+        const bare = await cli(['topology'], {EBPFCNI_STATE_DIR: none.dir})
+        expect(bare.exitCode, bare.stderr).toBe(0)
+        expect(bare.stdout).toMatch(/no pods \(ebpfcni pod add NAME\); the bridges on this host:/)
+        expect(bare.stdout).toMatch(new RegExp(`^${shared} bridge 10\\.239\\.0\\.1/24`, 'm'))
+        expect(bare.stdout).toContain(`${orphan} ── no pod (left over?)`)
+      } finally {
+        none.cleanup()
+      }
+      expect((await cli(['pod', 'del', 'lone'])).exitCode).toBe(0)
+    } finally {
+      await deleteLinkQuietly(orphan)
+      await deleteLinkQuietly(empty)
+      await deleteLinkQuietly(shared)
+    }
+  })
+
   it("names every pinned map's type (the flow ring is ringbuf, not 27) and shows the ring's size", async () => {
     // topology reads the labs' pin root: lab 4's program pinned there, and removed after.
     const root = '/sys/fs/bpf/ebpfcni'
