@@ -82,14 +82,16 @@ export class ResetService {
  * helper this reset stops (its process entry is not held) holds nothing: what it recorded goes too.
  */
 function liveOwners(entries: readonly LedgerEntry[]): Map<string, string> {
-  const why = new Map<number, string | undefined>()
+  // One look per run, by pid and start time: an entry of an earlier process with the same pid is not the live run's.
+  const why = new Map<string, string | undefined>()
   const holder = (e: LedgerEntry): string | undefined => {
     if (!e.by) return undefined
-    if (!why.has(e.by.pid)) {
+    const key = `${e.by.pid}:${e.by.startTime ?? ''}`
+    if (!why.has(key)) {
       const run = liveRun(e.by)
-      why.set(e.by.pid, run && inUseBy(run))
+      why.set(key, run && inUseBy(run))
     }
-    return why.get(e.by.pid)
+    return why.get(key)
   }
   const held = new Map<string, string>()
   for (const e of entries) {
