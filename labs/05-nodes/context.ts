@@ -6,7 +6,7 @@ import {buildBpf, type BuildResult} from '#bpf/build.js'
 import {lab1Context, type Lab1Context, type PluginOptions} from '../01-bridge-cni/context.js'
 import {Cluster, type ClusterSpec, type NodeRecord} from '#nodes/cluster.js'
 import {PodService} from '#pods/service.js'
-import type {PodRecord} from '#pods/types.js'
+import type {PodRecord, WorkloadName} from '#pods/types.js'
 import {CheckFailure, CheckSkip} from '#checks/engine.js'
 import {errorMessage} from '#host/errors.js'
 import {describeMissing, probeForwardingHelpers} from '#bpf/helper-probe.js'
@@ -33,6 +33,12 @@ export interface Lab5Context extends Lab1Context {
   ready(): Promise<CheckCluster>
   /** A second pod on node a, beside podA (step 3: pods of one node without a bridge). */
   sameNode(): Promise<CheckCluster & {podA2: PodRecord & {ip: string}}>
+  /**
+   * Node c joins (nothing runs on it), then a pod is added on node a: the first ADD whose node
+   * agent sees node c. `body` looks at what that ADD left; the pod and node c go after it. A failed
+   * ADD rejects with the plugin's error, once they are gone.
+   */
+  withJoinedNode<T>(body: (c: CheckCluster & {joined: NodeRecord}) => Promise<T>): Promise<T>
 }
 
 /** The workspace's forward.bpf.c (step 3), built for the plugin to load on each node. */
@@ -93,7 +99,11 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
     }
     return {}
   }
-  const pod = async (node: NodeRecord, suffix = ''): Promise<PodRecord & {ip: string}> => {
+  const pod = async (
+    node: NodeRecord,
+    suffix = '',
+    workload: WorkloadName = 'httpbin',
+  ): Promise<PodRecord & {ip: string}> => {
     const name = `${cluster.spec.id}${node.name}${suffix}`
     const more = await extra()
     try {
@@ -103,7 +113,7 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
         cniPath: [opts.cniBinDir],
         // At least 10 s: step 5's plugin starts ebpfcni itself for the tcx link (about a second).
         timeoutMs: Math.max(opts.timeoutMs ?? 10_000, 10_000),
-        workload: 'httpbin',
+        workload,
         lab: opts.lab,
         node: {name: node.name, netnsPath: node.netnsPath},
       })
@@ -136,6 +146,18 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
         const c = await (made ??= make())
         return {...c, podA2: await pod(c.a, '2')}
       })()),
+    withJoinedNode: async (body) => {
+      const c = await (made ??= make())
+      const joined = await cluster.add('c')
+      let added: (PodRecord & {ip: string}) | undefined
+      try {
+        added = await pod(c.a, '3', 'sleep')
+        return await body({...c, joined})
+      } finally {
+        if (added) await pods.remove(added.name).catch(() => undefined)
+        await cluster.remove(joined.name).catch(() => undefined)
+      }
+    },
     cluster: () => (made ??= make()),
     ready: async () => {
       try {

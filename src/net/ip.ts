@@ -183,6 +183,28 @@ export async function podAddresses(netnsPath: string, ifname: string): Promise<s
   return (await podAddrInfo(netnsPath, ifname)).map((x) => x.local)
 }
 
+/** One forwarding database entry (`bridge -j fdb show`): on a VXLAN device, `dst` is a remote VTEP. */
+export interface FdbEntry {
+  mac: string
+  dst?: string
+  viaIf?: string
+  port?: number
+  vni?: number
+  flags?: string[]
+  state?: string
+}
+
+/** A device's forwarding database, in a netns or the host's. */
+export async function fdbEntries(dev: string, netns?: string): Promise<FdbEntry[]> {
+  const r = await run('bridge', [...nsArgs(netns), '-j', 'fdb', 'show', 'dev', dev], {timeoutMs: 5000})
+  if (!ok(r))
+    throw new Error(
+      `reading ${netns ? `netns ${netns}` : 'host'} state with bridge fdb show dev ${dev}: ${describeRun(r)}`,
+    )
+  const text = r.stdout.trim()
+  return (text ? JSON.parse(text) : []) as FdbEntry[]
+}
+
 /** Links enslaved to a bridge. */
 export async function bridgePorts(bridge: string): Promise<IpLink[]> {
   return (await links()).filter((l) => l.master === bridge)

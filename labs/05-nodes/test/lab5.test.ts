@@ -100,6 +100,30 @@ const MUTANTS: Mutant[] = [
     message: /with the underlay strict, ping from the pod on node a/,
   },
   {
+    name: 'bridge fdb add, its error silenced: a node that joins later gets no flood entry',
+    step: 'overlay',
+    failsCheck: 'nodes.vxlan-fdb',
+    plugin: OVERLAY,
+    edit: [
+      'bridge fdb show dev vxlan0 | grep -q "dst $underlay " || bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1',
+      'bridge fdb add 00:00:00:00:00:00 dev vxlan0 dst "$underlay" 2>/dev/null || true',
+    ],
+    mtu: true,
+    message:
+      /node c \(10\.98\.0\.3\) joined, then a pod's ADD on node a left vxlan0 flooding to 10\.98\.0\.2: no entry for node c \(10\.98\.0\.3\)/,
+    hint: /bridge fdb append .*bridge fdb add finds the entry there/,
+  },
+  {
+    name: 'bridge fdb add once per node (after a look): the ADD after a node joins fails',
+    step: 'overlay',
+    failsCheck: 'nodes.vxlan-fdb',
+    plugin: OVERLAY,
+    edit: ['|| bridge fdb append 00:00:00:00:00:00 dev vxlan0', '|| bridge fdb add 00:00:00:00:00:00 dev vxlan0'],
+    mtu: true,
+    message: /node c joined; the ADD of a pod on node a after it failed: .*File exists.*bridge fdb add does/,
+    hint: /bridge fdb append/,
+  },
+  {
     name: 'vxlan0 made with ip link add alone: the second pod on a node fails its ADD',
     step: 'overlay',
     failsCheck: 'nodes.second-pod',
