@@ -1,4 +1,7 @@
 import {
+  chmodSync,
+  copyFileSync,
+  statSync,
   closeSync,
   fsyncSync,
   mkdirSync,
@@ -65,4 +68,27 @@ export function sweepStaleTemps(path: string): void {
       rmSync(join(dir, f), {force: true})
     }
   }
+}
+
+/**
+ * Move a file, also across filesystems: rename(2) fails with EXDEV when /var and /opt (a backup and the
+ * file it restores) are separate mounts, so the file is then copied beside its destination, renamed over
+ * it (a reader never sees half of it), and the source removed.
+ */
+export function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to)
+    return
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error
+  }
+  const tmp = join(dirname(to), `.${basename(to)}.${process.pid}.${Date.now()}.tmp`)
+  try {
+    copyFileSync(from, tmp)
+    chmodSync(tmp, statSync(from).mode & 0o7777)
+    renameSync(tmp, to)
+  } finally {
+    rmSync(tmp, {force: true})
+  }
+  rmSync(from, {force: true})
 }

@@ -1,10 +1,11 @@
-import {existsSync, renameSync, rmSync, rmdirSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, rmSync, rmdirSync, readdirSync, statSync} from 'node:fs'
 import type {LedgerEntry, ResourceKind} from '../host/ledger.js'
 import type {Remover, ResetAction} from './actions.js'
 import {netnsDel, netnsExists, linkDel, xdpOff} from '../net/ip.js'
 import {stopRecordedProcess, processAlive} from '../host/processes.js'
 import {run} from '../host/exec.js'
 import {tcxDetach} from '../bpf/tcx.js'
+import {moveFile} from '../host/atomic-file.js'
 
 // How reset removes each kind of host object. Every action is idempotent: an object
 // that is already gone counts as removed.
@@ -58,7 +59,7 @@ export const baseRemovers: Partial<Record<ResourceKind, Remover>> = {
     const backup = e.details.backup as string | undefined
     const restoring = backup && existsSync(backup)
     return action(e, restoring ? `restore ${e.name} from its backup` : `remove installed file ${e.name}`, async () => {
-      if (restoring) renameSync(backup, e.name)
+      if (restoring) moveFile(backup, e.name)
       else rmSync(e.name, {force: true})
     })
   },
