@@ -6,6 +6,8 @@ import {httpGet, ping, tcpConnect} from '../../net/probes.js'
 import {UserError} from '../../host/errors.js'
 import {plainCommands} from '../../ui/same-as.js'
 import {isIPv4} from 'node:net'
+import {BPF_PIN_ROOT} from '../../host/paths.js'
+import {staleLoadWarning} from '../../ui/stale-load.js'
 
 export default class PodProbe extends BaseCommand {
   static summary = 'Probe pod-to-pod traffic: HTTP GET (default), TCP connect, or ICMP ping.'
@@ -50,6 +52,9 @@ export default class PodProbe extends BaseCommand {
             : ['busybox', 'wget', '-q', '-O', '-', `http://${toIp}:${flags.port}/get`],
       ),
     )
+    // Passing or failing, a verdict of programs older than the source misleads (walked): say so.
+    const stale = staleLoadWarning(BPF_PIN_ROOT)
+    if (stale) this.logToStderr(stale)
     if (!r.ok) process.exitCode = 1
     return {
       from: args.from,

@@ -3,6 +3,7 @@ import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {PolicyService} from '../../policy/service.js'
 import {pinDirFlag, toPodAttached} from '../../ui/policy-flags.js'
+import {staleLoadWarning} from '../../ui/stale-load.js'
 
 export default class PolicyApply extends BaseCommand {
   static summary = 'Apply a Kubernetes NetworkPolicy file (networking.k8s.io/v1) to the pods.'
@@ -19,6 +20,8 @@ export default class PolicyApply extends BaseCommand {
       `${chalk.green('✔')} applied NetworkPolicy ${chalk.bold(r.spec.name)} (${r.mode} design; ${r.written} written, ${r.removed} removed)`,
     )
     this.log(toPodAttached(r))
+    const stale = staleLoadWarning(flags['pin-dir'])
+    if (stale) this.logToStderr(stale)
     for (const u of r.unmatched) this.logToStderr(`${chalk.yellow('warning:')} ${u}`)
     if (r.unmatched.length)
       this.logToStderr(
