@@ -23,6 +23,7 @@ import {
   flowsBetween,
   quoteFlows,
   failIfXdpDropInTc,
+  alongside,
 } from './shared.js'
 
 /**
@@ -137,8 +138,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       'the original httpbin/sleep NetworkPolicy on real pods: sleep and the node reach httpbin, an unlabelled pod does not',
     hint: "to_pod at httpbin's veth: a rule for the pair passes; no rule and httpbin in isolated: drop. The node's address has an ALLOW rule of its own.",
     run: async (ctx) => {
-      const [a, b] = await clientAndServer(ctx)
-      const other = await ctx.policy.labelledPod('other', {})
+      const [[a, b], other] = await alongside(clientAndServer(ctx), ctx.policy.labelledPod('other', {}))
       const svc = await ctx.policy.service()
       const otherBefore = await http(other, a, true, ctx)
       if (!otherBefore.ok)
@@ -175,9 +175,11 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     title: 'a pod made before the program was loaded is covered once the agent attaches the programs',
     hint: "This is `ebpfcni policy`'s job (it attaches to_pod and xdp_prog to every pod it knows); your programs must not depend on the CNI ADD having run them.",
     run: async (ctx) => {
-      const [, b] = await clientAndServer(ctx)
-      const other = await ctx.policy.labelledPod('other', {})
-      const late = await ctx.policy.labelledPod('early', {app: 'httpbin'}, 'httpbin')
+      const [[, b], other, late] = await alongside(
+        clientAndServer(ctx),
+        ctx.policy.labelledPod('other', {}),
+        ctx.policy.labelledPod('early', {app: 'httpbin'}, 'httpbin'),
+      )
       // As if made before the program: no XDP and no to_pod on its veth.
       const peer = await hostPeer(late.netnsPath, 'eth0')
       if (!peer) throw new CheckSkip(`needs the host side of pod ${late.name}'s veth`)
@@ -232,8 +234,10 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const controller = ctx.policy.controller(svc)
       await controller.start()
       try {
-        const sleep2 = await ctx.policy.labelledPod('sleep-new', {app: 'sleep'})
-        const other2 = await ctx.policy.labelledPod('other-new', {})
+        const [sleep2, other2] = await alongside(
+          ctx.policy.labelledPod('sleep-new', {app: 'sleep'}),
+          ctx.policy.labelledPod('other-new', {}),
+        )
         // The pods' records reached the controller as they were made (the pod source tells it at
         // once); idle() returns when the sync they started has written the maps. No timer: a probe
         // after that either gets through or is dropped by what the maps and the program now say.

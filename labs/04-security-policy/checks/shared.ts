@@ -158,6 +158,19 @@ export async function provenDrop(
   return undefined
 }
 
+/**
+ * Fixtures made at the same time: the pods of one check ADD concurrently, as a runtime's would (the
+ * plugin locks its address allocation; lab 1's production step checks it), each one's wait beside
+ * the others' rather than after them. Every one is awaited before a failure is thrown (the first,
+ * e.g. a CheckSkip), so none is still being made when the check ends.
+ */
+export async function alongside<T extends unknown[]>(...made: {[K in keyof T]: Promise<T[K]>}): Promise<T> {
+  const settled = await Promise.allSettled(made)
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T
+}
+
 export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
   const svc = await ctx.policy.service()
   const a = await ctx.policy.labelledPod('httpbin', {app: 'httpbin'})
