@@ -145,3 +145,69 @@ describe('interrupting a check run leaves the host as it was', () => {
     expect(scratch().filter((d) => orphaned.includes(d))).toEqual([])
   }, 60_000)
 })
+
+// `timeout 20 ebpfcni lab all --auto`, or the terminal it runs in closing: the signal comes through
+// the parent, to the whole process group (the plugin and `ip` in flight get it too), not only to
+// ebpfcni. The smoke test installs for real (/opt/cni/bin, /etc/cni/net.d, pins), so "as before"
+// looks there as well.
+describe('lab all --auto ended by SIGTERM or SIGHUP through its process group leaves the host as it was', () => {
+  const t = tempStateDir()
+  const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
+  const cli = cliRunner(env)
+
+  const tree = (dir: string): string[] => {
+    try {
+      return readdirSync(dir, {recursive: true}).map(String).sort()
+    } catch {
+      return []
+    }
+  }
+  const state = async () => ({
+    ...(await snapshot()),
+    bpffs: tree('/sys/fs/bpf'),
+    cniConf: tree('/etc/cni/net.d'),
+    cniBin: tree('/opt/cni/bin'),
+  })
+
+  beforeAll(() => {
+    requireRoot()
+    requireBuilt()
+  })
+  afterAll(async () => {
+    await cli(['reset', '--all', '--yes'])
+    t.cleanup()
+  })
+
+  const cases: Array<[NodeJS.Signals, RegExp, number]> = [
+    // Lab 1's production step: pods filling subnets, podman and containerd's pods.
+    ['SIGTERM', /… lab 1: Step 4/, 2000],
+    // Lab 5: nodes (namespaces joined by an underlay), programs pinned per node.
+    ['SIGHUP', /… lab 5: Step 1/, 1000],
+  ]
+  for (const [signal, at, afterMs] of cases) {
+    it(`${signal} to the group ${afterMs} ms after "${at.source}": exit 130, nothing left`, async () => {
+      const before = await state()
+      // Its own process group, as under `timeout` or a shell: the signal goes to the group.
+      const child = execa('node', [cliBin, 'lab', 'all', '--auto'], {
+        reject: false,
+        env,
+        timeout: 240_000,
+        stdin: 'ignore',
+        all: true,
+        detached: true,
+      })
+      let out = ''
+      child.all?.on('data', (d: Buffer) => (out += d.toString()))
+      for (let i = 0; i < 9600 && !at.test(out) && child.exitCode === null; i++)
+        await new Promise((r) => setTimeout(r, 25))
+      expect(out, 'the run never reached the point to interrupt').toMatch(at)
+      await new Promise((r) => setTimeout(r, afterMs))
+      process.kill(-child.pid!, signal)
+      const r = await child
+      expect(r.exitCode, r.all).toBe(130)
+      expect(r.all).not.toMatch(/FAILING CHECKS/)
+      expect(await state()).toEqual(before)
+      expect((await cli(['reset', '--all', '--dry-run'])).stdout).toMatch(/Nothing to remove/)
+    }, 300_000)
+  }
+})
