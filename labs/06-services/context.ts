@@ -217,8 +217,8 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
       return obj
     })
 
-  const podWithLabels = async (label: string): Promise<AddressedPod> => {
-    const p = await base.plugin.trafficPod(label, 'httpbin')
+  const podWithLabels = async (label: string, workload: 'httpbin' | 'sleep' = 'httpbin'): Promise<AddressedPod> => {
+    const p = await base.plugin.trafficPod(label, workload)
     if (!addressed(p)) throw new CheckFailure(`pod ${label}: ADD failed (${p.outcome.problem ?? 'no address'})`)
     return p
   }
@@ -265,10 +265,17 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
         }
       }
       const services = readServices()
-      const backends = [await podWithLabels('web-1'), await podWithLabels('web-2'), await podWithLabels('web-3')]
+      // Made at once (the reference plugin's allocation holds a lock); the client and the other pod
+      // only ever connect out, so they run no server.
+      const [web1, web2, web3, client, other] = await Promise.all([
+        podWithLabels('web-1'),
+        podWithLabels('web-2'),
+        podWithLabels('web-3'),
+        podWithLabels('client', 'sleep'),
+        podWithLabels('other', 'sleep'),
+      ])
+      const backends = [web1, web2, web3]
       const labels = new Map(backends.map((b) => [b, services[0].selector]))
-      const client = await podWithLabels('client')
-      const other = await podWithLabels('other')
       // The agent's job: each Service, and the pods whose labels its selector matches.
       services.forEach((s, id) => {
         const picked = backends.filter((b) => Object.entries(s.selector).every(([k, v]) => labels.get(b)?.[k] === v))
