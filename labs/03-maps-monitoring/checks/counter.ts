@@ -1,4 +1,4 @@
-import {fail, type CheckDefinition} from '#checks/engine.js'
+import {fail, type CheckCause, type CheckDefinition} from '#checks/engine.js'
 import type {Lab3Context} from '../context.js'
 import {lab2Check} from '../../02-ebpf-basics/checks/index.js'
 import {isPerCpu, MAP_TYPES} from '#bpf/map-ops.js'
@@ -23,7 +23,8 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
           `your program has no map named counter${d.maps.length ? `; its maps: ${d.maps.map((m) => m.name).join(', ')}` : ' (it declares no maps)'}`,
         )
       const {info, problems} = counterMapProblems(ctx.pinned.counterPin())
-      if (problems.length) fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`)
+      if (problems.length)
+        fail(`${ctx.pinned.counterPin()}: ${problems.join('; ')}`, undefined, counterShapeCause(problems))
       return `${ctx.pinned.counterPin()}: ${MAP_TYPES[info.type]}, key ${info.keySize} B, value ${info.valueSize} B, max ${info.maxEntries} entries`
     },
   },
@@ -92,6 +93,14 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
         fail(
           `${seen}: +${da} for ${UDP_COUNT} datagrams (at most ${UDP_COUNT + COUNT_SLACK} expected): packets are counted more than once`,
         )
+      // Walked: an ARRAY counter fails here too; its hint (key, first packet) pointed away from the map's type.
+      const shape = counterMapProblems(ctx.pinned.counterPin()).problems
+      if (shape.length)
+        fail(
+          `${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}; the map itself is not the one the step asks for: ${shape[0]}`,
+          undefined,
+          counterShapeCause(shape),
+        )
       return fail(
         `${seen}: +${da} for ${UDP_COUNT} datagrams sent to ${b.ip}`,
         da > 0n
@@ -101,3 +110,11 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     },
   },
 ]
+
+/** One mistake in the map's declaration fails several checks: the first to see it names it for the rest. */
+function counterShapeCause(problems: string[]): CheckCause {
+  return {
+    key: 'counter-map-shape',
+    summary: `the counter map's declaration (${problems[0]}): declare it as step counter's hint shows, then rebuild and reload`,
+  }
+}

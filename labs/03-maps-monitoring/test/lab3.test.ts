@@ -75,6 +75,11 @@ describe('lab 3 checks: the solutions pass, every mutant fails with the right ch
       const first = report.checks.find((c) => c.status === 'fail')!
       expect(first.id, JSON.stringify(report.checks, null, 1)).toBe(m.failsCheck)
       if (m.says) expect(`${first.message}\n${first.hint}`).toMatch(m.says)
+      if (m.then) {
+        const later = report.checks.find((c) => c.id === m.then!.check)
+        expect(later?.status, JSON.stringify(later, null, 1)).toBe('fail')
+        expect(later!.hint).toMatch(m.then.says)
+      }
       for (const c of report.checks)
         expect(`${c.message}${c.hint ?? ''}`.length, c.id).toBeLessThanOrEqual(2 * CHECK_TEXT_CAP)
       expect(target!.message).not.toMatch(/the check itself hit an error/)
