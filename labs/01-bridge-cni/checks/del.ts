@@ -3,6 +3,7 @@ import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {delWhenGone} from '#checks/cni-assertions.js'
 import {cidrInfo} from '#net/ipv4.js'
+import {DEL_WITHOUT_NETNS_HINT, delWithoutNetnsProblem} from './skeleton.js'
 
 /** Step del's checks (lab.yaml orders the run). */
 export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -45,7 +46,7 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   },
   {
     id: 'cni.del.idempotent',
-    title: 'DEL succeeds twice, and after the netns is gone',
+    title: 'DEL succeeds twice, after the netns is gone, and with CNI_NETNS empty',
     hint: 'DEL must not fail when things are already gone: `ip link del … 2>/dev/null || true`, and never require CNI_NETNS to exist on DEL.',
     run: async (ctx) => {
       const net = ctx.plugin.checkNet('idem')
@@ -57,7 +58,7 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (gone.second)
         fail(
           `a second DEL of the same pod failed: ${gone.second}`,
-          'the spec requires DEL to succeed when the resources are already gone',
+          'the spec requires DEL to succeed when the resources are already gone: the first DEL took the veth, so the second must not fail on it: ip link del "$hostveth" >/dev/null 2>&1 || true',
         )
       if (gone.skipped) throw new CheckSkip(gone.skipped)
       if (gone.netnsGone)
@@ -65,7 +66,10 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           `DEL after the pod's netns was deleted failed: ${gone.netnsGone}`,
           'the runtime may call DEL after the netns is gone; skip the netns work and still release the address',
         )
-      return 'DEL twice: ok; DEL after the netns is gone: ok'
+      // The step's own code can break what step 1 checked: a netns test written into DEL's branch.
+      const noNetns = await delWithoutNetnsProblem(ctx)
+      if (noNetns) fail(noNetns, DEL_WITHOUT_NETNS_HINT)
+      return 'DEL twice: ok; DEL after the netns is gone: ok; DEL with CNI_NETNS empty: ok'
     },
   },
 ]

@@ -11,7 +11,7 @@ import {refusedCall} from './shared.js'
 const ERROR_CODES_HINT =
   'Refuse with the starter\'s error CODE MSG [DETAILS]: it prints {"cniVersion","code","msg","details"} on stdout and exits 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.'
 
-const DEL_WITHOUT_NETNS_HINT =
+export const DEL_WITHOUT_NETNS_HINT =
   'DEL needs no CNI_NETNS: a runtime calls DEL after the pod\'s netns is gone (containerd passes CNI_NETNS empty), and DEL must still succeed. Refuse a missing CNI_NETNS on ADD and CHECK only: [ "$CNI_COMMAND" = DEL ] || [ -n "${CNI_NETNS:-}" ] || error 4 "CNI_NETNS is not set"'
 
 /**
@@ -19,7 +19,7 @@ const DEL_WITHOUT_NETNS_HINT =
  * among DEL's optional parameters, so DEL must succeed. Judged by the exit code alone, as libcni
  * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded.
  */
-async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
+export async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
   const del = await ctx.pods.invoke(
     {
       command: 'DEL',
@@ -44,6 +44,9 @@ function refusalHint(seen: string): string {
   if (/should name/.test(seen))
     return 'say which variable is missing in the error\'s msg, e.g. error 4 "CNI_CONTAINERID is not set"'
   if (/DEL with CNI_NETNS empty/.test(seen)) return DEL_WITHOUT_NETNS_HINT
+  // Walked: the starter's `set -u` stops the plugin at the first unset variable it reads, before any error.
+  if (/unbound variable/.test(seen))
+    return 'bash stopped your plugin at an unset variable ("unbound variable", the starter\'s set -u) before it printed an error: test each CNI_* variable the command needs first, reading it as ${VAR:-}: for var in CNI_CONTAINERID CNI_IFNAME; do [ -n "${!var:-}" ] || error 4 "$var is not set"; done'
   return ERROR_CODES_HINT
 }
 
@@ -164,6 +167,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           {env: {containerId: undefined}},
           {code: 4, mention: 'CNI_CONTAINERID'},
         ),
+        refusedCall(ctx, 'ADD without CNI_IFNAME', {env: {ifname: undefined}}, {code: 4, mention: 'CNI_IFNAME'}),
         refusedCall(ctx, 'ADD with an unparsable config', {stdinRaw: '{"cniVersion": "1.0.0", "name": '}, {code: 6}),
         refusedCall(ctx, 'ADD with a config without podcidr', {stdin: withoutPodcidr}, {code: 7}),
         refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
