@@ -61,7 +61,8 @@ export function renderSummary(report: CheckReport, planned: string[] = []): stri
 export function renderEarlierStepFails(report: CheckReport): string | undefined {
   const e = report.earlierStepFails
   if (!e) return undefined
-  const seen = e.message.length > 160 ? `${e.message.slice(0, 157)}…` : e.message
+  // Whole words: a cause cut mid-word ("…vari…") was read as garbage.
+  const seen = e.message.length > 400 ? `${e.message.slice(0, 400).replace(/\s+\S*$/, '')} …` : e.message
   return chalk.yellow(
     `! step ${e.step} fails again on this work (${e.check}: ${seen}): ebpfcni check ${report.lab} --step ${e.step}`,
   )
