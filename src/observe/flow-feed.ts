@@ -37,7 +37,7 @@ export function ringPin(pinDir: string): string {
   const pin = ringPath(pinDir)
   if (!existsSync(pin))
     throw new NoRingError(
-      `no flow_events ring is pinned at ${pin}: flow events come from lab 4's programs, which include ebpfcni_flow.h (ebpfcni lab 4 builds and loads them; ebpfcni bpf load does it by hand)`,
+      `no flow_events ring is pinned at ${pin}: flow events come from lab 4's programs, which include ebpfcni_flow.h (in lab 4, load yours: ebpfcni bpf build && ebpfcni bpf load --replace; ebpfcni check 4 loads its own build)`,
     )
   return pin
 }

@@ -171,7 +171,7 @@ export class Observation {
         )
       if (err instanceof NoRingError)
         throw new UserError(err.message, {
-          hint: 'flow events come from lab 4 on (its programs report them through ebpfcni_flow.h); in labs 2 and 3, look at your program with ebpfcni bpf trace and ebpfcni bpf maps',
+          hint: "flow events come from lab 4 on (its programs report them through ebpfcni_flow.h); the kernel's own drops need no program: ebpfcni observe --kernel (lab 1 on); in labs 2 and 3, look at your program with ebpfcni bpf trace and ebpfcni bpf maps",
         })
       throw err
     }

@@ -122,8 +122,8 @@ describe('ebpfcni conform: spec-level checks against any plugin', () => {
       () =>
         installSolution(
           solution.replace(
-            LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.find,
-            LAB1_MUTANTS.find((m) => m.failsCheck === 'cni.del.idempotent')!.replace,
+            LAB1_MUTANTS.find((m) => m.name === 'DEL fails when the netns is gone')!.find,
+            LAB1_MUTANTS.find((m) => m.name === 'DEL fails when the netns is gone')!.replace,
           ),
         ),
       [solutionDir],

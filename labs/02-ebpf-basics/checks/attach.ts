@@ -42,6 +42,18 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         if (!p.outcome.ok) {
           const elsewhere = otherPin(p.outcome.problem, ctx.program.xdpPin(), configNamesPin(ctx))
           if (elsewhere) fail(`ADD failed: ${p.outcome.problem}. ${elsewhere.message}`, elsewhere.hint)
+          // Walked: an earlier run's attach to the bridge outlives the fix, and the kernel then refuses XDP
+          // on every port of that bridge (dev_xdp_attach: an upper device already has a program).
+          if (/upper device already has a program/.test(p.outcome.problem ?? '')) {
+            const bridge = ctx.plugin.bridgeOf(p.net)
+            const onBridge = (await links()).find((l) => l.ifname === bridge)
+            const id = onBridge?.xdp?.prog?.id ?? onBridge?.xdp?.attached?.[0]?.prog.id
+            if (id)
+              fail(
+                `ADD failed: ${p.outcome.problem}. The bridge ${bridge} runs XDP program ${id}, left by an earlier attach to the bridge: the kernel refuses XDP on a port whose upper device (its bridge) has a program`,
+                `Remove it: ebpfcni bpf detach --dev ${bridge} (or ip link set dev ${bridge} xdpgeneric off). Your ADD attaches to "$hostveth", the port.`,
+              )
+          }
           fail(`ADD failed: ${p.outcome.problem}`, emptyPinHint(p.outcome.problem))
         }
         const host = await hostPeer(p.netnsPath, p.att.ifname)
