@@ -27,6 +27,27 @@ export function xdpQueryId(ifindex: number, flags: number): number {
 export type TcDirection = 'ingress' | 'egress'
 const TC_POINT = {ingress: 1, egress: 2} as const
 
+/** libbpf's bpf_tc_hook for one clsact direction of an interface. */
+const tcHook = (ifindex: number, direction: TcDirection): Record<string, unknown> => ({
+  sz: b().structs.tcHook.size,
+  ifindex,
+  attach_point: TC_POINT[direction],
+  parent: 0,
+})
+
+/** libbpf's bpf_tc_opts at the handle and priority tcAttach uses (1, 1 unless given); prog_id is filled in. */
+const tcOpts = (
+  opts: {handle?: number; priority?: number},
+  set: {prog_fd?: number; flags?: number} = {},
+): Record<string, unknown> => ({
+  sz: b().structs.tcOpts.size,
+  prog_fd: set.prog_fd ?? 0,
+  flags: set.flags ?? 0,
+  prog_id: 0,
+  handle: opts.handle ?? 1,
+  priority: opts.priority ?? 1,
+})
+
 /**
  * Attach a TC (clsact) program: the clsact qdisc is created if missing (EEXIST is fine).
  * Returns the attached program id. On a pod's host veth, egress sees what goes to the pod.
@@ -37,18 +58,11 @@ export function tcAttach(
   progFd: number,
   opts: {handle?: number; priority?: number; replace?: boolean} = {},
 ): number {
-  const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
+  const hook = tcHook(ifindex, direction)
   const rc = b().tcHookCreate(hook) as number
   if (rc < 0 && rc !== -constants.errno.EEXIST) check(`creating the clsact hook on ifindex ${ifindex}`, rc)
   // BPF_TC_F_REPLACE: swap the program at this handle and priority in place (no gap without one).
-  const o: Record<string, unknown> = {
-    sz: b().structs.tcOpts.size,
-    prog_fd: progFd,
-    flags: opts.replace ? 1 : 0,
-    prog_id: 0,
-    handle: opts.handle ?? 1,
-    priority: opts.priority ?? 1,
-  }
+  const o = tcOpts(opts, {prog_fd: progFd, flags: opts.replace ? 1 : 0})
   check(`attaching TC ${direction} on ifindex ${ifindex}`, b().tcAttach(hook, o))
   return Number(o.prog_id)
 }
@@ -58,18 +72,7 @@ export function tcDetach(
   direction: TcDirection,
   opts: {handle?: number; priority?: number} = {},
 ): void {
-  const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
-  check(
-    `detaching TC ${direction} on ifindex ${ifindex}`,
-    b().tcDetach(hook, {
-      sz: b().structs.tcOpts.size,
-      prog_fd: 0,
-      flags: 0,
-      prog_id: 0,
-      handle: opts.handle ?? 1,
-      priority: opts.priority ?? 1,
-    }),
-  )
+  check(`detaching TC ${direction} on ifindex ${ifindex}`, b().tcDetach(tcHook(ifindex, direction), tcOpts(opts)))
 }
 
 /** The id of the TC program at the handle and priority tcAttach uses; 0 when there is none (or no clsact). */
@@ -78,16 +81,8 @@ export function tcQueryId(
   direction: TcDirection,
   opts: {handle?: number; priority?: number} = {},
 ): number {
-  const hook = {sz: b().structs.tcHook.size, ifindex, attach_point: TC_POINT[direction], parent: 0}
-  const o: Record<string, unknown> = {
-    sz: b().structs.tcOpts.size,
-    prog_fd: 0,
-    flags: 0,
-    prog_id: 0,
-    handle: opts.handle ?? 1,
-    priority: opts.priority ?? 1,
-  }
-  return (b().tcQuery(hook, o) as number) < 0 ? 0 : Number(o.prog_id)
+  const o = tcOpts(opts)
+  return (b().tcQuery(tcHook(ifindex, direction), o) as number) < 0 ? 0 : Number(o.prog_id)
 }
 
 /** Remove the clsact qdisc (both directions) and everything attached to it. */
