@@ -3,7 +3,7 @@ import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {delWhenGone} from '#checks/cni-assertions.js'
 import {cidrInfo} from '#net/ipv4.js'
-import {DEL_WITHOUT_NETNS_HINT, delWithoutNetnsProblem} from './skeleton.js'
+import {DEL_WITHOUT_NETNS_HINT, delWithoutNetnsProblem} from './shared.js'
 
 /** Step del's checks (lab.yaml orders the run). */
 export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [

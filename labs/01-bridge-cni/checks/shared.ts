@@ -74,3 +74,27 @@ export function criHint(seen: string): string {
     return "containerd reads the pod IP from the result's interface named CNI_IFNAME (eth0): create and report exactly that interface"
   return 'this is the error the kubelet would show in `kubectl describe pod` (FailedCreatePodSandBox). containerd calls your plugin with no VERSION first, CNI_IFNAME=eth0, and K8S_* keys in CNI_ARGS'
 }
+
+export const DEL_WITHOUT_NETNS_HINT =
+  'DEL needs no CNI_NETNS: a runtime calls DEL after the pod\'s netns is gone (containerd passes CNI_NETNS empty), and DEL must still succeed. Refuse a missing CNI_NETNS on ADD and CHECK only: [ "$CNI_COMMAND" = DEL ] || [ -n "${CNI_NETNS:-}" ] || error 4 "CNI_NETNS is not set"'
+
+/**
+ * DEL with CNI_NETNS empty, as containerd sends it on RemovePodSandbox: the spec lists CNI_NETNS
+ * among DEL's optional parameters, so DEL must succeed. Judged by the exit code alone, as libcni
+ * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded.
+ */
+export async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
+  const del = await ctx.pods.invoke(
+    {
+      command: 'DEL',
+      type: 'ebpfcni',
+      stdin: {...ctx.plugin.learnerNet().raw},
+      containerId: 'ebpfcni-check-del-no-netns',
+      netns: '',
+      ifname: 'eth0',
+    },
+    'DEL with CNI_NETNS empty',
+  )
+  if (del.run && !del.run.timedOut && !del.run.signal && !del.run.startError && del.run.exitCode === 0) return undefined
+  return `DEL with CNI_NETNS empty (a runtime's DEL once the pod's netns is gone): ${del.problem ?? 'it failed'}`
+}

@@ -6,34 +6,10 @@ import {SUPPORTED_VERSIONS} from '#cni/spec.js'
 import {fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {errorCaseProblems} from '#checks/cni-assertions.js'
-import {refusedCall} from './shared.js'
+import {DEL_WITHOUT_NETNS_HINT, delWithoutNetnsProblem, refusedCall} from './shared.js'
 
 const ERROR_CODES_HINT =
   'Refuse with the starter\'s error CODE MSG [DETAILS]: it prints {"cniVersion","code","msg","details"} on stdout and exits 1. Codes: 1 bad version, 4 bad CNI_* variable, 6 undecodable config, 7 invalid config.'
-
-export const DEL_WITHOUT_NETNS_HINT =
-  'DEL needs no CNI_NETNS: a runtime calls DEL after the pod\'s netns is gone (containerd passes CNI_NETNS empty), and DEL must still succeed. Refuse a missing CNI_NETNS on ADD and CHECK only: [ "$CNI_COMMAND" = DEL ] || [ -n "${CNI_NETNS:-}" ] || error 4 "CNI_NETNS is not set"'
-
-/**
- * DEL with CNI_NETNS empty, as containerd sends it on RemovePodSandbox: the spec lists CNI_NETNS
- * among DEL's optional parameters, so DEL must succeed. Judged by the exit code alone, as libcni
- * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded.
- */
-export async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
-  const del = await ctx.pods.invoke(
-    {
-      command: 'DEL',
-      type: 'ebpfcni',
-      stdin: {...ctx.plugin.learnerNet().raw},
-      containerId: 'ebpfcni-check-del-no-netns',
-      netns: '',
-      ifname: 'eth0',
-    },
-    'DEL with CNI_NETNS empty',
-  )
-  if (del.run && !del.run.timedOut && !del.run.signal && !del.run.startError && del.run.exitCode === 0) return undefined
-  return `DEL with CNI_NETNS empty (a runtime's DEL once the pod's netns is gone): ${del.problem ?? 'it failed'}`
-}
 
 /** The hint for what the refusals showed: the first cause a learner can act on. */
 function refusalHint(seen: string): string {
