@@ -4,8 +4,10 @@
 // packets' fate. The input is a workspace as the attendee would have it: a lab's starter with a
 // file replaced (the reference, or a mutant of it).
 // Each check's median duration is printed beside its verdicts.
-// Usage (root): node scripts/verdict-stability.mjs LAB STEP FILE_IN_WORKSPACE=PATH [--runs 10]
+// Usage (root): node scripts/verdict-stability.mjs LAB STEP FILE_IN_WORKSPACE=PATH [--runs 10] [--load]
 //   e.g. node scripts/verdict-stability.mjs 4 networkpolicy ebpfcni.bpf.c=/tmp/never-drops.bpf.c
+// --load: build and load the workspace's program first (`bpf build`, `bpf load`), as the attendee has before
+// a step that uses the pinned program (lab 2 attach, trace) and as `lab all --auto` does.
 // It takes the host lock itself (scripts/host-lock.mjs) for the whole series: another suite's
 // resets half-way through would change verdicts that are not the checks' doing.
 import {copyFileSync, mkdtempSync, rmSync} from 'node:fs'
@@ -16,7 +18,10 @@ import {execa} from 'execa'
 import {holdHostLock} from './host-lock.mjs'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
-const [lab, step, ...rest] = process.argv.slice(2).filter((a, i, all) => a !== '--runs' && all[i - 1] !== '--runs')
+const LOAD = process.argv.includes('--load')
+const [lab, step, ...rest] = process.argv
+  .slice(2)
+  .filter((a, i, all) => a !== '--runs' && all[i - 1] !== '--runs' && a !== '--load')
 const runsAt = process.argv.indexOf('--runs')
 const RUNS = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 10
 if (!lab || !step || process.getuid() !== 0) {
@@ -34,6 +39,12 @@ try {
   for (const r of rest) {
     const [name, path] = r.split('=')
     copyFileSync(path, join(ws, name))
+  }
+  if (LOAD) {
+    for (const args of [['bpf', 'build'], ['bpf', 'load', '--replace']]) {
+      const r = await cli([...args, '--workspace', ws])
+      if (r.exitCode !== 0) throw new Error(`${args.join(' ')} failed before the checks:\n${r.stdout}\n${r.stderr}`)
+    }
   }
   const verdicts = new Map()
   /** Each check's durations, for the median printed beside its verdicts (which check takes the time). */
