@@ -95,11 +95,14 @@ export async function netnsAdd(name: string): Promise<void> {
  * outlive this call for a moment; deleting one end removes the pair at once.
  */
 /**
- * Forget this namespace's neighbour entry for an address: the next pod given it has another MAC,
- * and a stale entry makes the node's first packets to it wait out the kernel's probes (seconds).
+ * Forget the neighbour entry for an address, in this namespace or the one at `netnsPath`: the next pod
+ * given it has another MAC, and a stale entry makes the first packets to it wait out the kernel's
+ * probes (seconds).
  */
-export async function neighForget(ip: string): Promise<void> {
-  await run('ip', ['neigh', 'flush', 'to', ip], {timeoutMs: 5000})
+export async function neighForget(ip: string, netnsPath?: string): Promise<void> {
+  const flush = ['ip', 'neigh', 'flush', 'to', ip]
+  if (netnsPath) await run('nsenter', [`--net=${netnsPath}`, ...flush], {timeoutMs: 5000})
+  else await run(flush[0], flush.slice(1), {timeoutMs: 5000})
 }
 
 export async function netnsDel(name: string): Promise<void> {

@@ -6,7 +6,8 @@ import {NetnsRuntime} from './netns-runtime.js'
 import {PodmanRuntime} from './podman-runtime.js'
 import {CriRuntime} from './cri-runtime.js'
 import {POD_NAME, type PodRecord, type PodRuntime, type PodSpec, type RuntimeName, type WorkloadName} from './types.js'
-import {hostPeer} from '../net/ip.js'
+import {existsSync} from 'node:fs'
+import {hostPeer, neighForget} from '../net/ip.js'
 
 export const DEFAULT_CONFIG = `${CNI_CONF_DIR}/10-ebpfcni.conf`
 export const DEFAULT_CNI_PATH = [CNI_BIN_DIR, DEBIAN_CNI_DIR]
@@ -65,10 +66,27 @@ export class PodService {
           .catch(() => undefined)
     })
     try {
-      return await runtimeFor(runtime, this.ledger).add(full)
+      const pod = await runtimeFor(runtime, this.ledger).add(full)
+      await this.announce(pod)
+      return pod
     } finally {
       unregister()
     }
+  }
+
+  /**
+   * A new pod's address may be a deleted pod's: the other pods and the node still map it to the old MAC
+   * (REACHABLE for up to ~30 s, then probed), and their packets to it are lost for seconds. The bridge
+   * plugin announces a new pod with a gratuitous ARP (arping); the lab's bash plugin has no arping, so
+   * the tool, as the runtime, has every pod and the node forget the address instead.
+   */
+  private async announce(pod: PodRecord): Promise<void> {
+    if (!pod.ip) return
+    const others = this.list().filter((p) => p.name !== pod.name && p.netnsPath && existsSync(p.netnsPath))
+    await Promise.all([
+      neighForget(pod.ip, pod.nodeNetns),
+      ...others.map((p) => neighForget(pod.ip!, p.netnsPath)),
+    ]).catch(() => undefined)
   }
 
   async remove(name: string): Promise<void> {
