@@ -15,7 +15,8 @@ import {Cluster} from '../nodes/cluster.js'
 // The node in one model, as an attendee would assemble it from `ip`, `bpftool net` and
 // `bpftool map`: every bridge and its addresses, every pod on them (name, IP, MAC, labels,
 // runtime) with its host veth and the programs attached there, the ports no pod owns, and the
-// pinned maps with their entry counts. `ebpfcni topology` draws it; --json prints it.
+// pinned maps with their entry counts. Every device drawn carries its XDP and TC attachments: a
+// program left on the bridge (lab 2's walk) is on the picture, not only the pods' veths'. `ebpfcni topology` draws it; --json prints it.
 
 export interface TopologyProgram {
   hook: Attachment['hook']
@@ -44,12 +45,16 @@ export interface TopologyPort {
   /** A veth whose other end is on the host too (an ADD that failed before moving it into the pod). */
   peerOnHost: string | null
   up: boolean
+  /** The XDP and TC programs attached to this port. */
+  programs: TopologyProgram[]
 }
 
 export interface TopologyBridge {
   name: string
   addresses: string[]
   up: boolean
+  /** The XDP and TC programs attached to the bridge device itself. */
+  programs: TopologyProgram[]
   pods: TopologyPod[]
   /** Ports that belong to no pod the tool knows. */
   podless: TopologyPort[]
@@ -115,8 +120,8 @@ export function pinnedMaps(root = BPF_PIN_ROOT): TopologyMap[] {
  * from its own netns when the runtime's record has none, as a CRI result does not). `pod list`
  * prints these; the topology groups them by bridge.
  */
-export async function podViews(pods = new PodService()): Promise<TopologyPod[]> {
-  const onHost = await allAttachments()
+export async function podViews(pods = new PodService(), onHost?: Attachment[]): Promise<TopologyPod[]> {
+  const attached = onHost ?? (await allAttachments())
   return Promise.all(
     pods.list().map(async (p): Promise<TopologyPod> => {
       const hostVeth = (await pods.hostVeth(p)) ?? null
@@ -128,20 +133,24 @@ export async function podViews(pods = new PodService()): Promise<TopologyPod[]> 
         labels: p.labels,
         netns: p.netnsPath,
         hostVeth,
-        programs: onHost
-          .filter((a) => a.dev === hostVeth)
-          .map((a) => ({hook: a.hook, id: a.id, name: a.name ?? null, mode: a.mode})),
+        programs: programsOn(attached, hostVeth),
         workload: p.workload,
       }
     }),
   )
 }
 
+/** The programs attached to one device, as `bpftool net` lists them. */
+const programsOn = (attached: Attachment[], dev: string | null): TopologyProgram[] =>
+  attached.filter((a) => a.dev === dev).map((a) => ({hook: a.hook, id: a.id, name: a.name ?? null, mode: a.mode}))
+
 const isUp = (l: IpLink): boolean => l.operstate === 'UP' || l.flags.includes('UP')
 
 export async function readTopology(pods = new PodService()): Promise<Topology> {
   // Every bridge on the host, as `ip -br link show type bridge` lists them: with pods or without.
   const host = await links()
+  // Every attachment on the host, read once: each device drawn shows its own (the bridge too).
+  const attached = await allAttachments()
   const byName = new Map(host.map((l) => [l.ifname, l]))
   const bridges = new Map<string, TopologyBridge>()
   for (const l of host.filter((x) => x.linkinfo?.info_kind === 'bridge'))
@@ -151,6 +160,7 @@ export async function readTopology(pods = new PodService()): Promise<Topology> {
         (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
       ),
       up: isUp(l),
+      programs: programsOn(attached, l.ifname),
       pods: [],
       podless: [],
     })
@@ -158,7 +168,7 @@ export async function readTopology(pods = new PodService()): Promise<Topology> {
   const records = pods.list()
   const onNodes = new Set(records.flatMap((p) => (p.nodeNetns ? [p.name] : [])))
   const podVeths = new Set<string>()
-  for (const pod of await podViews(pods)) {
+  for (const pod of await podViews(pods, attached)) {
     if (onNodes.has(pod.name)) continue
     if (pod.hostVeth) podVeths.add(pod.hostVeth)
     const br = bridges.get((pod.hostVeth && byName.get(pod.hostVeth)?.master) || '')
@@ -170,7 +180,13 @@ export async function readTopology(pods = new PodService()): Promise<Topology> {
     const br = l.master ? bridges.get(l.master) : undefined
     if (!br || podVeths.has(l.ifname)) continue
     const peer = l.linkinfo?.info_kind === 'veth' && l.link_netnsid === undefined && l.link ? l.link : null
-    br.podless.push({name: l.ifname, kind: l.linkinfo?.info_kind ?? null, peerOnHost: peer, up: isUp(l)})
+    br.podless.push({
+      name: l.ifname,
+      kind: l.linkinfo?.info_kind ?? null,
+      peerOnHost: peer,
+      up: isUp(l),
+      programs: programsOn(attached, l.ifname),
+    })
   }
   const nodes = new Cluster().list().map((n) => ({
     name: n.name,

@@ -1,14 +1,28 @@
 import chalk from 'chalk'
-import type {Topology, TopologyPod, TopologyPort} from '../topology/topology.js'
+import type {Topology, TopologyPod, TopologyPort, TopologyProgram} from '../topology/topology.js'
 
-// The node drawn for a terminal: each bridge, a branch per pod with its host veth, address, MAC,
-// labels and runtime, and under it the programs on that veth, then a branch per port no pod owns;
-// then the pinned maps.
+// The node drawn for a terminal: each bridge with the programs on the bridge device itself, a
+// branch per pod with its host veth, address, MAC, labels and runtime, and under it the programs
+// on that veth, then a branch per port no pod owns (with its programs); then the pinned maps.
 
-const HOOK: Record<string, string> = {
-  xdp: 'XDP (what the pod sends)',
-  'tc-egress': 'TC egress (what goes to the pod)',
-  'tc-ingress': 'TC ingress',
+/** What each hook sees, by the device it is on: a pod's host veth, a bridge, any other port. */
+const HOOK: Record<'pod' | 'bridge' | 'port', Record<TopologyProgram['hook'], string>> = {
+  pod: {xdp: 'XDP (what the pod sends)', 'tc-egress': 'TC egress (what goes to the pod)', 'tc-ingress': 'TC ingress'},
+  // Generic XDP on a bridge runs where the bridge passes a frame up to the host's stack, not on
+  // the frames it switches between its ports.
+  bridge: {
+    xdp: 'XDP on the bridge (frames it passes up to the host, not those between its ports)',
+    'tc-egress': 'TC egress on the bridge',
+    'tc-ingress': 'TC ingress on the bridge',
+  },
+  port: {xdp: 'XDP', 'tc-egress': 'TC egress', 'tc-ingress': 'TC ingress'},
+}
+
+function programLines(programs: TopologyProgram[], on: keyof typeof HOOK, indent: string): string[] {
+  return programs.map(
+    (g) =>
+      `${indent}${chalk.yellow(HOOK[on][g.hook] ?? g.hook)}: ${g.name ?? 'program'} (id ${g.id}${g.hook === 'xdp' ? `, ${g.mode}` : ''})`,
+  )
 }
 
 function podLines(p: TopologyPod, last: boolean): string[] {
@@ -18,10 +32,7 @@ function podLines(p: TopologyPod, last: boolean): string[] {
     .map(([k, v]) => `${k}=${v}`)
     .join(',')
   const head = `${branch} ${p.hostVeth ?? '(no host veth)'} ── pod ${chalk.bold(p.name)}  ${p.ip ?? 'no IP'}  ${p.mac ?? 'mac ?'}${labels ? `  ${chalk.cyan(labels)}` : ''}  ${chalk.dim(`${p.runtime} ${p.netns}`)}`
-  const progs = p.programs.map(
-    (g) =>
-      `${cont}   ${chalk.yellow(HOOK[g.hook] ?? g.hook)}: ${g.name ?? 'program'} (id ${g.id}${g.hook === 'xdp' ? `, ${g.mode}` : ''})`,
-  )
+  const progs = programLines(p.programs, 'pod', `${cont}   `)
   return [head, ...(progs.length ? progs : [`${cont}   ${chalk.dim('no BPF program on this veth')}`])]
 }
 
@@ -34,6 +45,7 @@ function podlessLines(p: TopologyPort, last: boolean): string[] {
     : 'a pod deleted without DEL, or an ADD that failed half-way'
   return [
     `${branch} ${p.name}${p.kind && p.kind !== 'veth' ? ` (${p.kind})` : ''} ── ${chalk.yellow('no pod (left over?)')}  ${chalk.dim(`${why}${p.up ? '' : '; down'}`)}`,
+    ...programLines(p.programs, 'port', `${cont}   `),
     `${cont}   remove it: ip link del ${p.name}${p.kind === 'veth' ? chalk.dim(' (its other end goes with it)') : ''}`,
   ]
 }
@@ -47,6 +59,7 @@ export function renderTopology(topology: Topology): string {
     out.push(
       `${chalk.bold(b.name)} bridge ${b.addresses.join(', ') || 'no address'}${b.up ? '' : chalk.red(' (down)')}`,
     )
+    out.push(...programLines(b.programs, 'bridge', '  │  '))
     const rows = b.pods.length + b.podless.length
     b.pods.forEach((p, i) => out.push(...podLines(p, i === rows - 1).map((l) => `  ${l}`)))
     b.podless.forEach((p, i) => out.push(...podlessLines(p, b.pods.length + i === rows - 1).map((l) => `  ${l}`)))

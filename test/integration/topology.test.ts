@@ -43,6 +43,10 @@ describe('ebpfcni topology: the node in one picture', () => {
     expect((await cli(['bpf', 'build', fix, '-o', join(t.dir, 'arp.o')])).exitCode).toBe(0)
     expect((await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', pinDir])).exitCode).toBe(0)
     expect((await cli(['bpf', 'attach', join(pinDir, 'arp_drop'), '--pod', 'web'])).exitCode).toBe(0)
+    // Walked: a program left on the bridge was on no picture (only the pods' veths were drawn).
+    // The port's program first: the kernel refuses XDP on a port whose bridge already has one.
+    const onBridge = await cli(['bpf', 'attach', join(pinDir, 'arp_drop'), '--dev', bridge])
+    expect(onBridge.exitCode, onBridge.stderr).toBe(0)
 
     const topo = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
     const pods = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
@@ -54,6 +58,7 @@ describe('ebpfcni topology: the node in one picture', () => {
     const br = topo.bridges.find((b) => b.name === bridge)
     expect(br, JSON.stringify(topo)).toBeDefined()
     expect(br!.addresses).toContain('10.238.0.1/24')
+    expect(br!.programs).toEqual([expect.objectContaining({hook: 'xdp', name: 'arp_drop', mode: 'generic'})])
     expect(br!.pods.map((p) => p.name).sort()).toEqual(['cli', 'web'])
     for (const p of br!.pods) {
       const listed = pods.find((x) => x.name === p.name)!
@@ -72,6 +77,15 @@ describe('ebpfcni topology: the node in one picture', () => {
       new RegExp(`${web.hostVeth} ── pod web  ${web.ip.replace(/\./g, '\\.')}  ${web.mac}  app=web`),
     )
     expect(text.stdout).toMatch(/XDP \(what the pod sends\): arp_drop \(id \d+, generic\)/)
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^${bridge} bridge 10\\.238\\.0\\.1/24.*\n  │  XDP on the bridge \\(frames it passes up to the host, not those between its ports\\): arp_drop \\(id ${br!.programs[0].id}, generic\\)$`,
+        'm',
+      ),
+    )
+    expect((await cli(['bpf', 'detach', '--dev', bridge])).exitCode).toBe(0)
+    const detached = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
+    expect(detached.bridges.find((b) => b.name === bridge)!.programs).toEqual([])
     expect(text.stderr).toMatch(/same as: ip -br link show type bridge/)
   })
 
@@ -101,7 +115,7 @@ describe('ebpfcni topology: the node in one picture', () => {
       expect(topo.bridges.find((b) => b.name === empty)).toMatchObject({pods: [], podless: []})
       const br = topo.bridges.find((b) => b.name === shared)!
       expect(br.pods.map((p) => p.name)).toEqual(['lone'])
-      expect(br.podless).toEqual([{name: orphan, kind: 'veth', peerOnHost: `${orphan}p`, up: false}])
+      expect(br.podless).toEqual([{name: orphan, kind: 'veth', peerOnHost: `${orphan}p`, up: false, programs: []}])
       const text = await cli(['topology'])
       expect(text.exitCode, text.stderr).toBe(0)
       expect(text.stdout).toMatch(new RegExp(`^${empty} bridge no address \\(down\\)\n  └─ no ports$`, 'm'))
@@ -109,6 +123,16 @@ describe('ebpfcni topology: the node in one picture', () => {
         new RegExp(`└─ ${orphan} ── no pod \\(left over\\?\\)  its other end ${orphan}p is on the host too`),
       )
       expect(text.stdout).toContain(`remove it: ip link del ${orphan} (its other end goes with it)`)
+      // A port no pod owns shows its programs too (what a failed ADD attached before it failed).
+      const attach = await cli(['bpf', 'attach', join(pinDir, 'arp_drop'), '--dev', orphan])
+      expect(attach.exitCode, attach.stderr).toBe(0)
+      const withProg = JSON.parse((await cli(['topology', '--json'])).stdout) as Topology
+      expect(withProg.bridges.find((b) => b.name === shared)!.podless[0].programs).toEqual([
+        expect.objectContaining({hook: 'xdp', name: 'arp_drop'}),
+      ])
+      expect((await cli(['topology'])).stdout).toMatch(
+        new RegExp(`${orphan} ── no pod \\(left over\\?\\).*\n\\s+XDP: arp_drop \\(id \\d+, generic\\)\n\\s+remove it`),
+      )
       // Where no pod is known at all, the bridges are drawn still, not "no pods" alone.
       const none = tempStateDir()
       try {
@@ -126,7 +150,7 @@ describe('ebpfcni topology: the node in one picture', () => {
       await deleteLinkQuietly(empty)
       await deleteLinkQuietly(shared)
     }
-  })
+  }, 180_000)
 
   it("names every pinned map's type (the flow ring is ringbuf, not 27) and shows the ring's size", async () => {
     // topology reads the labs' pin root: lab 4's program pinned there, and removed after.
