@@ -37,7 +37,10 @@ export interface CheckReport {
   passed: boolean
   durationMs: number
   checks: CheckResult[]
-  /** A step run that passed: the first cheap check of an earlier step that now fails on the same work. */
+  /**
+   * A step run with no failing check: the first cheap check of an earlier step that fails on the same
+   * work (a passed step's warning line; the cause a step whose checks were all skipped names).
+   */
   earlierStepFails?: {step: string; check: string; message: string}
 }
 

@@ -42,9 +42,14 @@ export function wholeLabRenderer(lab: Lab): {
   }
 }
 
+/** A check's message quoted whole up to 400 characters, else cut at a word (walked: '…vari…' read as garbage). */
+const quoted = (message: string): string =>
+  message.length > 400 ? `${message.slice(0, 400).replace(/\s+\S*$/, '')} …` : message
+
 /**
  * One line for a check run. `planned`: the checks the run was to make; those it did not reach (it
- * stops at the first failure) are skipped too, as the live list shows them.
+ * stops at the first failure) are skipped too, as the live list shows them. A run that did not
+ * pass with none failing was skipped whole: the line says by what, never "✘ … 0 failing" alone.
  */
 export function renderSummary(report: CheckReport, planned: string[] = []): string {
   const n = (s: string) => report.checks.filter((c) => c.status === s).length
@@ -52,18 +57,29 @@ export function renderSummary(report: CheckReport, planned: string[] = []): stri
   const skipped = n('skip') + notRun
   const what = report.step === 'all' ? `lab ${report.lab}` : `lab ${report.lab}, step ${report.step}`
   const time = chalk.dim(`(${(report.durationMs / 1000).toFixed(1)} s)`)
-  return report.passed
-    ? chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (skipped ? chalk.dim(` ${skipped} skipped`) : '')
-    : chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${skipped} skipped `) + time
+  if (report.passed)
+    return (
+      chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (skipped ? chalk.dim(` ${skipped} skipped`) : '')
+    )
+  if (n('fail') === 0 && skipped > 0) return chalk.red(`✘ ${what}: ${blockedBy(report, skipped)} `) + time
+  return chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${skipped} skipped `) + time
 }
 
-/** One line when a step passed but an earlier step's check now fails on the same work. */
+/** Why a run with no failure did not pass: the earlier step's check that fails on this work, else the first skip's reason. */
+function blockedBy(report: CheckReport, skipped: number): string {
+  const checks = `${skipped} check${skipped === 1 ? '' : 's'} skipped`
+  const e = report.earlierStepFails
+  if (e)
+    return `blocked by ${e.check} (step ${e.step}): ${quoted(e.message)}. ${checks}; for that step: ebpfcni check ${report.lab} --step ${e.step}`
+  const first = report.checks.find((c) => c.status === 'skip')
+  return `not passed: none failing, ${checks}${first ? ` (${first.id}: ${quoted(first.message)})` : ''}`
+}
+
+/** One line when a step passed but an earlier step's check now fails on the same work (a blocked step's summary says it). */
 export function renderEarlierStepFails(report: CheckReport): string | undefined {
   const e = report.earlierStepFails
-  if (!e) return undefined
-  // Whole words: a cause cut mid-word ("…vari…") was read as garbage.
-  const seen = e.message.length > 400 ? `${e.message.slice(0, 400).replace(/\s+\S*$/, '')} …` : e.message
+  if (!e || !report.passed) return undefined
   return chalk.yellow(
-    `! step ${e.step} fails again on this work (${e.check}: ${seen}): ebpfcni check ${report.lab} --step ${e.step}`,
+    `! step ${e.step} fails again on this work (${e.check}: ${quoted(e.message)}): ebpfcni check ${report.lab} --step ${e.step}`,
   )
 }
