@@ -32,12 +32,32 @@ export const labFieldRule: IntRule = (name, size) => {
 
 const isArray = (type: number): boolean => type === MAP_TYPE.ARRAY || type === MAP_TYPE.PERCPU_ARRAY
 
-/** Bytes as hex, one group per field when the layout is known, else per 4 bytes. */
+/** Struct members named pad…: the labs' headers name a key's padding so it can be zeroed. */
+const PAD_FIELD = /^_*pad/i
+
+/**
+ * Bytes as hex, one group per field when the layout is known, else per 4 bytes. Every byte is
+ * shown: the compiler's padding, between fields or after the last, as "pad:…" (walked: two keys
+ * for one source that differed only in unzeroed padding looked alike); a member named pad… is a field.
+ */
 export function hexGroups(b: Buffer, fields?: Array<{byte: number; size: number}>): string {
-  const cuts = fields?.length
-    ? fields.map((f) => [f.byte, f.byte + f.size])
-    : Array.from({length: Math.ceil(b.length / 4)}, (_, i) => [i * 4, Math.min(b.length, i * 4 + 4)])
-  return cuts.map(([from, to]) => b.toString('hex', from, to)).join(' ')
+  if (!fields?.length)
+    return Array.from({length: Math.ceil(b.length / 4)}, (_, i) =>
+      b.toString('hex', i * 4, Math.min(b.length, i * 4 + 4)),
+    ).join(' ')
+  const groups: string[] = []
+  let at = 0
+  const pad = (from: number, to: number) => to > from && groups.push(`pad:${b.toString('hex', from, to)}`)
+  for (const f of [...fields].sort((x, y) => x.byte - y.byte)) {
+    const end = Math.min(b.length, f.byte + f.size)
+    if (end <= at) continue // a union's other view of bytes already shown
+    pad(at, f.byte)
+    const from = Math.max(at, f.byte)
+    groups.push(b.toString('hex', from, end))
+    at = end
+  }
+  pad(at, b.length)
+  return groups.join(' ')
 }
 
 /** Without BTF: 4-byte keys are IPv4 (the labs key by address, network order), 8-byte keys address pairs. */
@@ -63,7 +83,7 @@ export interface DecodedEntry {
   /** The raw bytes, as the kernel holds them. */
   keyHex: string
   valueHex: string
-  /** The same, one group per field ("0a0a0003 0a0a0002 0050 06 00"); per-CPU slots split by " | ". */
+  /** The same, one group per field, the compiler's padding as pad:… ("0a0a0002 06 pad:7f0000"); per-CPU slots split by " | ". */
   keyBytes: string
   valueBytes: string
 }
@@ -71,7 +91,7 @@ export interface DecodedEntry {
 /** Padding says nothing: struct members named pad… are left out of the decoded form (not of the bytes). */
 const withoutPadding = (v: unknown): unknown =>
   v && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v).filter(([k]) => !/^_*pad/i.test(k)))
+    ? Object.fromEntries(Object.entries(v).filter(([k]) => !PAD_FIELD.test(k)))
     : v
 
 /** One map's codec: built once from its info (and BTF), then applied to each entry. */

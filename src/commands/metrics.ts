@@ -1,5 +1,5 @@
 import {Flags} from '#oclif'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
@@ -9,11 +9,13 @@ import {followRates} from '../metrics/rates.js'
 import {startBackgroundExporter, stopExporterProcesses} from '../metrics/background.js'
 import {ratesRefresh} from '../ui/rates-view.js'
 import {signalReady} from '../host/background.js'
+import {staleLoadWarning} from '../ui/stale-load.js'
+import {orphanedPinLines} from '../bpf/map-users.js'
 
 export default class Metrics extends BaseCommand {
   static summary = "Prometheus exporter over lab 3's pinned counter map, with a live view."
   static description =
-    "Serves http://HOST:PORT/metrics with ebpfcni_packets_total{source_addr,pod} (pod names from ebpfcni's pod records), ebpfcni_map_up, ebpfcni_map_entries and ebpfcni_scrape_duration_seconds; with --compat also ebpf_exporter_counter{source_addr}, the original workshop's name, for its queries (promtool check metrics refuses that name, which contains 'counter': lint the default output). Each scrape reads the map once, through libbpf. Loopback only unless you pass --host (or --web.listen-address, as ebpf_exporter takes it). --once prints one scrape and exits 1, printing nothing, when the map has counted no packet yet. --watch shows per-pod packet rates, refreshed each second; with --json it prints one JSON object per refresh (NDJSON, packet totals as strings: they are 64-bit)."
+    "Serves http://HOST:PORT/metrics with ebpfcni_packets_total{source_addr,pod} (pod names from ebpfcni's pod records), ebpfcni_map_up, ebpfcni_map_entries and ebpfcni_scrape_duration_seconds; with --compat also ebpf_exporter_counter{source_addr}, the original workshop's name, for its queries (promtool check metrics refuses that name, which contains 'counter': lint the default output). Each scrape reads the map once, through libbpf. Loopback only unless you pass --host (or --web.listen-address, as ebpf_exporter takes it). --once prints one scrape and exits 1, printing nothing, when the map has counted no packet yet. On stderr it warns when the workspace's ebpfcni.bpf.c was saved after the programs were loaded, and when no loaded program uses the map (a pin left when the program's map got another name): then its counts no longer change. --watch shows per-pod packet rates, refreshed each second; with --json it prints one JSON object per refresh (NDJSON, packet totals as strings: they are 64-bit)."
 
   static examples = [
     '<%= config.bin %> metrics',
@@ -59,6 +61,8 @@ export default class Metrics extends BaseCommand {
       return this.log(n ? `stopped ${n} exporter(s)` : 'no background exporter was running')
     }
     const exporter = pinnedCounterExporter(flags.map, flags.compat)
+    // Counts that no longer move, said where they are read (stderr: stdout is the exposition).
+    if (!flags.background) await this.warnAboutCounts(flags.map)
     if (flags.once) return void process.stdout.write(await exporter.scrapeOnce())
     if (flags.background) {
       const {pid, log} = await startBackgroundExporter({host, port, map: flags.map, compat: flags.compat})
@@ -75,5 +79,13 @@ export default class Metrics extends BaseCommand {
       await followRates(exporter, stop, (rows, error) => process.stdout.write(ratesRefresh(rows, {...view, error})))
     else await stop
     await server.close()
+  }
+
+  /** Code saved after the load, and a counter map no loaded program uses: their counts no longer follow the source. */
+  private async warnAboutCounts(map: string): Promise<void> {
+    const stale = staleLoadWarning(dirname(map))
+    if (stale) this.logToStderr(stale)
+    for (const line of await orphanedPinLines(dirname(map), map))
+      this.logToStderr(`${chalk.yellow('warning:')} ${line}`)
   }
 }

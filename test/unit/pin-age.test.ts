@@ -3,6 +3,7 @@ import {mkdtempSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadedBeforeLastEdit} from '../../src/bpf/pin-age.js'
+import {clockTime, staleLoadWarning} from '../../src/ui/stale-load.js'
 
 // Walked (lab 4): a fix saved but never reloaded, then probed by hand; nothing said the programs that ran
 // were older than the source. A pin's mtime is when it was pinned, so the two times answer it.
@@ -37,5 +38,23 @@ describe('loadedBeforeLastEdit', () => {
     // A map pinned long ago is not a program: no warning from it.
     const noPrograms = setUp(2000, {policy: 500})
     expect(loadedBeforeLastEdit(noPrograms.source, noPrograms.pinDir)).toBeUndefined()
+  })
+})
+
+describe('staleLoadWarning', () => {
+  it('prints the load time as 24-hour HH:MM:SS in the local zone, as date does', () => {
+    const d = mkdtempSync(join(tmpdir(), 'ebpfcni-stale-'))
+    try {
+      writeFileSync(join(d, 'ebpfcni.bpf.c'), '')
+      writeFileSync(join(d, 'xdp_prog'), '')
+      const pinned = new Date(2026, 11, 7, 21, 5, 9) // local time
+      utimesSync(join(d, 'xdp_prog'), pinned, pinned)
+      const line = staleLoadWarning(d, d)!
+      expect(line).toContain(`were loaded (21:05:09): what runs is the older code`)
+      expect(line).not.toMatch(/[AP]M\)/)
+      expect(clockTime(new Date(2026, 0, 1, 9, 0, 3))).toBe('09:00:03')
+    } finally {
+      rmSync(d, {recursive: true, force: true})
+    }
   })
 })

@@ -1,14 +1,18 @@
 import {Args, Flags} from '#oclif'
+import chalk from 'chalk'
 import {BaseCommand} from '../../ui/base-command.js'
 import {plainCommands} from '../../ui/same-as.js'
 import {dumpPinnedMap, pinnedMapKey, pinnedMapPath, pinnedMaps} from '../../bpf/pinned-maps.js'
 import {mapDumpView, mapKeyLine, mapListView} from '../../ui/map-view.js'
 import {pinDirFlag} from '../../ui/bpf-flags.js'
+import {staleLoadWarning} from '../../ui/stale-load.js'
+import {orphanedPinLines} from '../../bpf/map-users.js'
+import {dirname} from 'node:path'
 
 export default class BpfMaps extends BaseCommand {
   static summary = 'List pinned maps, or dump one with decoded keys and values.'
   static description =
-    "MAP is a pinned map: a path, or a name under --pin-dir. Maps are read through libbpf (batched where the kernel has it); keys and values are decoded from the map's BTF (struct fields by name; addresses dotted and ports in network order, as the labs' headers copy them from the packet), per-CPU values summed, and the key's raw bytes shown beside, one group per field. --key looks one entry up; with --set or --delete it writes."
+    "MAP is a pinned map: a path, or a name under --pin-dir. Maps are read through libbpf (batched where the kernel has it); keys and values are decoded from the map's BTF (struct fields by name; addresses dotted and ports in network order, as the labs' headers copy them from the packet), per-CPU values summed, and the key's raw bytes shown beside, one group per field, padding too (pad:…); rows that decode the same but differ in padding bytes are named. On stderr: a warning when the workspace's ebpfcni.bpf.c was saved after the programs were loaded, and a note for each pinned map no loaded program uses. --key looks one entry up; with --set or --delete it writes."
   static examples = [
     '<%= config.bin %> bpf maps',
     '<%= config.bin %> bpf maps counter',
@@ -37,6 +41,7 @@ export default class BpfMaps extends BaseCommand {
         return []
       }
       this.log(mapListView(rows))
+      await this.notes(flags['pin-dir'])
       return rows
     }
     const pin = pinnedMapPath(args.map, flags['pin-dir'])
@@ -49,6 +54,14 @@ export default class BpfMaps extends BaseCommand {
     this.sameAs(plainCommands.dumpMap(pin))
     const dump = dumpPinnedMap(pin)
     this.log(mapDumpView(dump))
+    await this.notes(dirname(pin), pin)
     return dump
+  }
+
+  /** What makes the entries shown differ from what the source would write: a load older than the source, a map no program uses. */
+  private async notes(pinDir: string, only?: string): Promise<void> {
+    const stale = staleLoadWarning(pinDir)
+    if (stale) this.logToStderr(stale)
+    for (const line of await orphanedPinLines(pinDir, only)) this.logToStderr(`${chalk.yellow('note:')} ${line}`)
   }
 }
