@@ -3,7 +3,8 @@ import {fileURLToPath} from 'node:url'
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url))
 
-// Integration tests share one kernel (netns, links, pins): run files one at a time.
+// Integration tests share one kernel (netns, links, pins): their files run one at a time, after the
+// unit files (which run in parallel: they share nothing).
 // A lab's tests live in its folder (labs/NN-slug/test/). Run from source, package.json's "imports"
 // (#engine/…, #bpf/…, which point into dist/ for the built package) resolve to src/ and test/.
 export default defineConfig({
@@ -17,10 +18,25 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts', 'labs/*/test/**/*.test.ts'],
-    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      // Unit tests touch no kernel object (no netns, link, pin or CNI dir; temp dirs of their own):
+      // their files run two at a time, and all of them before the first integration file.
+      {
+        extends: true,
+        test: {name: 'unit', include: ['test/unit/**/*.test.ts'], maxWorkers: 2, sequence: {groupOrder: 0}},
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'labs/*/test/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: {groupOrder: 1},
+        },
+      },
+    ],
   },
 })
