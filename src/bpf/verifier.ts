@@ -61,7 +61,8 @@ const EXPLANATIONS: Array<[RegExp, string]> = [
   ],
   [
     /invalid mem access 'map_value_or_null'|R\d+ invalid mem access 'map_value_or_null'/,
-    'A map value used without a NULL check: bpf_map_lookup_elem() may return NULL. `__u64 *v = bpf_map_lookup_elem(&map, &key); if (!v) …;` before touching *v.',
+    // Walked (lab 3): with one `if (!n)` written, "a NULL check" read as done; the missing one was after the insert.
+    'A map value used without a NULL check: every bpf_map_lookup_elem() may return NULL, the one after an insert (bpf_map_update_elem) too. NULL-check after each lookup: `__u64 *v = bpf_map_lookup_elem(&map, &key); if (!v) …;` before touching *v.',
   ],
   [
     /GPL-compatible license|cannot call GPL-restricted function/,

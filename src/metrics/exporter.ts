@@ -95,7 +95,8 @@ export class CounterExporter {
       help: 'Time this scrape spent reading the counter map (one batched read) and the pod names.',
       registers: [this.registry],
       collect() {
-        this.set(readMs() / 1000)
+        // To the microsecond: the float noise of ms / 1000 (0.04402629999999999) says nothing more.
+        this.set(Math.round(readMs() * 1000) / 1e6)
       },
     })
   }

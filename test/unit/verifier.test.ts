@@ -22,6 +22,9 @@ describe('verifier explanations', () => {
     )
     expect(r.source).toEqual({file: 'prog.bpf.c', line: 21, text: '*n += 1;'})
     expect(r.explanation).toMatch(/NULL check/)
+    // Walked: one `if (!n)` already written; the explanation names the lookup after an insert too.
+    expect(r.explanation).toMatch(/NULL-check after each lookup/)
+    expect(r.explanation).toMatch(/the one after an insert \(bpf_map_update_elem\) too/)
     expect(r.lastLines.at(-1)).toBe("R0 invalid mem access 'map_value_or_null'")
   })
   it('explains unbounded loops', () => {
