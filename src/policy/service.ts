@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {resolve as resolvePath} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
-import {parseNetworkPolicy, unmatchedSelectors, type PolicySpec} from './networkpolicy.js'
+import {parseNetworkPolicy, unmatchedSelectors, type Labels, type PolicySpec} from './networkpolicy.js'
 import {PolicyMaps, ruleMapNames, type SyncResult} from './maps.js'
 import {
   IDENTITY_HOST,
@@ -11,6 +11,7 @@ import {
   resolve,
   verdictName,
   type Desired,
+  type ManualRule,
   type Mode,
   type VerdictName,
 } from './resolve.js'
@@ -33,6 +34,17 @@ export interface RuleRow {
   from: string
   to: string
   verdict: string
+}
+
+/**
+ * What `policy remove` did to the map entry of the rule it removed: `before`/`after` are the
+ * entry's verdict (null: no entry); `keptBy` names what still writes that pair. `unresolved`: the
+ * rule names a pod that exists no more, so no entry can be named.
+ */
+export type RuleRemoval = PolicySyncResult & {
+  rule: ManualRule
+  entry:
+    {map: string; key: string; before: string | null; after: string | null; keptBy: string[]} | {unresolved: string}
 }
 
 /** `endpoints`: pods to_pod is attached to; `reattached`: those of them that ran another to_pod (or none) before. */
@@ -115,10 +127,75 @@ export class PolicyService {
     )
   }
 
-  async removeRule(from: string, to: string): Promise<PolicySyncResult> {
-    if (!this.store.removeRule(from, to))
-      throw new UserError(`no rule from ${from} to ${to}`, {next: {do: 'list-rules'}})
-    return this.sync()
+  /**
+   * Remove a hand-written rule, and say what became of the map entry it wrote: deleted, kept or
+   * changed by another rule or NetworkPolicy on the same pair, or absent before the removal (the
+   * maps were emptied since: a reload). The sync's counts also cover the other entries it corrected.
+   */
+  async removeRule(from: string, to: string): Promise<RuleRemoval> {
+    const rule = this.store.read().rules.find((r) => r.from === from && r.to === to)
+    if (!rule) {
+      const rules = this.store.read().rules
+      throw new UserError(`no hand-written rule from ${from} to ${to}: nothing was removed`, {
+        hint: rules.length
+          ? `the rules in the store: ${rules.map((r) => `${r.verdict} ${r.from} → ${r.to}`).join(', ')} (remove takes FROM TO as given to deny/allow)`
+          : 'the store holds no hand-written rule (a NetworkPolicy is deleted with ebpfcni policy delete NAME)',
+        next: {do: 'list-rules'},
+      })
+    }
+    const mode = this.mode()
+    const key = this.entryKey(mode, rule)
+    const before = key.key === undefined ? undefined : PolicyMaps.snapshot(this.pinDir).pairs.get(key.key)
+    const r = await this.guarded(
+      () => this.store.removeRule(from, to),
+      () => this.store.setRule(rule),
+    )
+    if (key.key === undefined) return {...r, rule, entry: {unresolved: key.problem}}
+    const after = PolicyMaps.snapshot(this.pinDir).pairs.get(key.key)
+    const name = (v: number | undefined) => (v === undefined ? null : verdictName(v))
+    return {
+      ...r,
+      rule,
+      entry: {
+        map: ruleMapNames(mode).pairs,
+        key: key.key,
+        before: name(before),
+        after: name(after),
+        keptBy: after === undefined ? [] : this.writersOf(mode, key.key),
+      },
+    }
+  }
+
+  /** The pair key a rule resolves to with the pods of now, or why it resolves to none. */
+  private entryKey(mode: Mode, rule: ManualRule): {key?: string; problem: string} {
+    try {
+      const d = resolve(mode, this.pods.list(), [], [rule], {
+        identityOf: (l) => this.store.identityOf(labelsKey(l)),
+      })
+      return {key: [...d.pairs.keys()][0], problem: ''}
+    } catch (err) {
+      return {problem: (err as Error).message}
+    }
+  }
+
+  /** The stored rules and NetworkPolicies that write this pair key now, in words. */
+  private writersOf(mode: Mode, key: string): string[] {
+    const s = this.store.read()
+    const pods = this.pods.list()
+    const opts = {identityOf: (l: Labels) => this.store.identityOf(labelsKey(l))}
+    const writes = (policies: PolicySpec[], rules: ManualRule[]): boolean => {
+      try {
+        return resolve(mode, pods, policies, rules, opts).pairs.has(key)
+      } catch {
+        return false
+      }
+    }
+    return [
+      ...s.rules.filter((r) => writes([], [r])).map((r) => `the rule ${r.verdict} ${r.from} → ${r.to}`),
+      ...Object.values(s.policies)
+        .filter((p) => writes([p.spec], []))
+        .map((p) => `NetworkPolicy ${p.spec.name}`),
+    ]
   }
 
   /**

@@ -71,13 +71,67 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     ])
     expect((await cli(['policy', 'allow', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
     expect(await reaches('sleep', 'httpbin')).toBe(true)
-    expect((await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
+    const ips = new Map(
+      (JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{name: string; ip: string}>).map((p) => [
+        p.name,
+        p.ip,
+      ]),
+    )
+    const [s, h] = [ips.get('sleep')!, ips.get('httpbin')!]
+    const esc = (x: string) => x.replace(/\./g, '\\.')
+    const pair = esc(`${s} → ${h} in policy`)
+    const removed = await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])
+    expect(removed.exitCode, removed.stderr).toBe(0)
+    expect(removed.stdout).toMatch(
+      new RegExp(`removed the rule allow sleep → httpbin: its entry ${pair} \\(allow\\) is deleted$`, 'm'),
+    )
     expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).rules).toEqual([])
+
+    // Walked: "0 entries removed". A rule gone already: exit 2, and the rules that are there.
+    const again = await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])
+    expect(again.exitCode).toBe(2)
+    expect(again.stderr).toMatch(/no hand-written rule from sleep to httpbin: nothing was removed/)
+    expect(again.stderr).toMatch(/hint: the store holds no hand-written rule/)
+    // The same pair by name and by address: removing one says the other keeps the entry.
+    expect((await cli(['policy', 'deny', 'sleep', 'httpbin', ...pin])).exitCode).toBe(0)
+    expect((await cli(['policy', 'deny', s, h, ...pin])).exitCode).toBe(0)
+    const kept = await cli(['policy', 'remove', 'sleep', 'httpbin', ...pin])
+    expect(kept.exitCode, kept.stderr).toBe(0)
+    expect(kept.stdout).toMatch(
+      new RegExp(`its entry ${pair} stays deny: the rule deny ${esc(s)} → ${esc(h)} writes the same pair$`, 'm'),
+    )
+    expect(await reaches('sleep', 'httpbin')).toBe(false)
+    const wrong = await cli(['policy', 'remove', 'httpbin', 'sleep', ...pin])
+    expect(wrong.exitCode).toBe(2)
+    expect(wrong.stderr).toContain(`hint: the rules in the store: deny ${s} → ${h}`)
+    // The entry gone from the maps meanwhile (as a program loaded again has empty maps): said so.
+    const dump = JSON.parse(
+      (await execa('bpftool', ['-j', 'map', 'dump', 'pinned', join(pinDir, 'policy')], {timeout: 10_000})).stdout,
+    ) as Array<{key: string[]}>
+    expect(dump).toHaveLength(1)
+    await execa(
+      'bpftool',
+      [
+        'map',
+        'delete',
+        'pinned',
+        join(pinDir, 'policy'),
+        'key',
+        'hex',
+        ...dump[0].key.map((b) => b.replace(/^0x/, '')),
+      ],
+      {timeout: 10_000},
+    )
+    const absent = await cli(['policy', 'remove', s, h, ...pin])
+    expect(absent.exitCode, absent.stderr).toBe(0)
+    expect(absent.stdout).toMatch(new RegExp(`the maps held no entry for it \\(${pair}\\): nothing to delete there`))
+    expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).stored.rules).toEqual([])
+    expect(await reaches('sleep', 'httpbin')).toBe(true)
     const unknown = await cli(['policy', 'deny', 'nobody', 'httpbin', ...pin])
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr).toMatch(/"nobody" is neither a pod nor an IPv4 address/)
     expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).stored.rules).toEqual([]) // nothing half-stored
-  }, 60_000)
+  }, 180_000)
 
   it('unsupported or malformed NetworkPolicies are refused, naming the field; nothing is applied', async () => {
     // Each refusal says what to do once: a hint only where the message does not already say it.
