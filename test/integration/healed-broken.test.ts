@@ -55,13 +55,16 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
   for (const lab of loadLabs()) {
     for (const step of lab.steps) {
       it(`lab ${lab.id} step ${step.id}: broken on the starter, healed by the solution`, async () => {
+        const t0 = performance.now()
         const broken = await check(lab.id, step.id, await workspace(lab, undefined, 'starter'))
+        const t1 = performance.now()
         expect(broken.passed, `lab ${lab.id} step ${step.id} passed on the untouched starter`).toBe(false)
         for (const f of broken.checks.filter((c) => c.status === 'fail')) {
           expect(f.hint, `${f.id} failed without a hint`).toBeTruthy()
           expect(f.message).not.toMatch(/the check itself hit an error/)
         }
         await settle()
+        const t2 = performance.now()
         const healed = await check(lab.id, step.id, await workspace(lab, step, step.id))
         expect(
           // A check skipped for what the machine lacks (netkit on a kernel without it) counts as done, never as a pass.
@@ -71,6 +74,10 @@ describe('every step of every lab: starter fails it, solution passes it', () => 
           JSON.stringify(healed.checks, null, 1),
         ).toEqual([])
         expect(healed.passed).toBe(true)
+        // Where the time goes (the suite's slowest-tests list names this test; this says which half).
+        console.log(
+          `lab ${lab.id} ${step.id}: starter ${((t1 - t0) / 1000).toFixed(1)} s, solution ${((performance.now() - t2) / 1000).toFixed(1)} s`,
+        )
         await settle()
         expect(await h.snapshot()).toEqual(h.before())
       }, 180_000)
