@@ -16,6 +16,8 @@ export interface LoadOutcome {
   maps: Array<{name: string; pin: string}>
   /** With replace: the interfaces whose XDP or TC attachment of the old program now runs the new one. */
   reattached?: Array<{program: string; dev: string; hook: ReattachHook}>
+  /** With replace: attachments of the old program that could not be moved, and why (they run the old one). */
+  left?: Array<{program: string; dev: string; hook: ReattachHook; why: string}>
   verifier?: VerifierReport & {errno: number}
 }
 
@@ -97,9 +99,9 @@ export function loadAndPin(
       obj.pinProgram(p.name, path)
       return {name: p.name, pin: path}
     })
-    const reattached = programs.flatMap((p) =>
-      reattach(oldProgramIds.get(p.name), p.pin).map((a) => ({program: p.name, ...a})),
-    )
+    const moves = programs.map((p) => ({program: p.name, ...reattach(oldProgramIds.get(p.name), p.pin)}))
+    const reattached = moves.flatMap((m) => m.moved.map((a) => ({program: m.program, ...a})))
+    const left = moves.flatMap((m) => m.left.map((a) => ({program: m.program, ...a})))
     const maps = obj.maps().map((m) => {
       if (reused.has(m.name)) return {name: m.name, pin: join(pinDir, m.name)}
       if (pinnedIs(join(pinDir, m.name), m.fd)) {
@@ -113,7 +115,7 @@ export function loadAndPin(
       obj.pinMap(m.name, path)
       return {name: m.name, pin: path}
     })
-    return {ok: true, programs, maps, reattached}
+    return {ok: true, programs, maps, reattached, ...(left.length ? {left} : {})}
   } finally {
     obj.close()
     for (const fd of reuseFds) closeFd(fd)
@@ -130,39 +132,57 @@ function pinnedProgramId(path: string): number {
   }
 }
 
-export type ReattachHook = 'XDP' | 'TC egress' | 'TC ingress'
+export type ReattachHook = 'XDP' | 'XDP native' | 'TC egress' | 'TC ingress'
+
+/** The XDP modes an attachment of the old program can be found in on a host (offload needs hardware). */
+const XDP_REATTACH_MODES = [
+  {flag: XDP_FLAGS.SKB_MODE, hook: 'XDP'},
+  {flag: XDP_FLAGS.DRV_MODE, hook: 'XDP native'},
+] as const
 
 /**
- * Moves every generic-mode XDP attachment, and every TC (clsact) one at tcAttach's handle, of
- * program oldId to the program pinned at newPin, as an agent does on upgrade: a reload then changes
- * what existing pods run (xdp_prog and lab 4's to_pod alike), not only what new pods get. Returns
- * the interfaces moved. A few netlink calls per interface (both replace in place).
+ * Moves every XDP attachment (generic or native mode, each in its own mode), and every TC (clsact)
+ * one at tcAttach's handle, of program oldId to the program pinned at newPin, as an agent does on
+ * upgrade: a reload then changes what existing pods run (xdp_prog and lab 4's to_pod alike), not only
+ * what new pods get. Returns the interfaces moved, and those whose attachment the kernel refused to
+ * move (they keep running the old program: the caller names them). A few netlink calls per interface.
  */
-function reattach(oldId: number | undefined, newPin: string): Array<{dev: string; hook: ReattachHook}> {
-  if (!oldId) return []
+function reattach(
+  oldId: number | undefined,
+  newPin: string,
+): {moved: Array<{dev: string; hook: ReattachHook}>; left: Array<{dev: string; hook: ReattachHook; why: string}>} {
   const moved: Array<{dev: string; hook: ReattachHook}> = []
+  const left: Array<{dev: string; hook: ReattachHook; why: string}> = []
+  if (!oldId) return {moved, left}
   let fd: number | undefined
   const newFd = () => (fd ??= objGet(newPin))
+  const move = (dev: string, hook: ReattachHook, attach: () => void) => {
+    try {
+      attach()
+      moved.push({dev, hook})
+    } catch (err) {
+      left.push({dev, hook, why: (err as Error).message})
+    }
+  }
   try {
     for (const [ifindex, dev] of linksByIndex()) {
-      try {
-        if (xdpQueryId(ifindex, XDP_FLAGS.SKB_MODE) === oldId) {
-          xdpAttach(ifindex, newFd(), XDP_FLAGS.SKB_MODE)
-          moved.push({dev, hook: 'XDP'})
+      const runsOld = (query: () => number): boolean => {
+        try {
+          return query() === oldId
+        } catch {
+          return false // an interface that went away meanwhile keeps nothing to move
         }
-        for (const direction of ['egress', 'ingress'] as const) {
-          if (tcQueryId(ifindex, direction) !== oldId) continue
-          tcAttach(ifindex, direction, newFd(), {replace: true})
-          moved.push({dev, hook: `TC ${direction}`})
-        }
-      } catch {
-        // An interface that went away meanwhile keeps nothing to move.
       }
+      for (const m of XDP_REATTACH_MODES)
+        if (runsOld(() => xdpQueryId(ifindex, m.flag))) move(dev, m.hook, () => xdpAttach(ifindex, newFd(), m.flag))
+      for (const direction of ['egress', 'ingress'] as const)
+        if (runsOld(() => tcQueryId(ifindex, direction)))
+          move(dev, `TC ${direction}`, () => tcAttach(ifindex, direction, newFd(), {replace: true}))
     }
   } finally {
     if (fd !== undefined) closeFd(fd)
   }
-  return moved
+  return {moved, left}
 }
 
 /** Whether the object pinned at path is the map behind fd (same kernel id). */

@@ -111,6 +111,28 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(newId).toBe(pinnedNow.id)
     progs.splice(0, progs.length, ...after)
 
+    // A native attachment (`ip link set … xdp` picks it on a veth) moves too, in its own mode, and is named.
+    const native = await cli(['bpf', 'attach', join(pinDir, 'arp_drop'), '--pod', 'cli', '--mode', 'native'])
+    expect(native.exitCode, native.stderr).toBe(0)
+    const again = await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', pinDir, '--replace'])
+    expect(again.exitCode, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/veth\w+ now runs the new arp_drop \(XDP native\)/)
+    expect(again.stdout).toMatch(/veth\w+ now runs the new arp_drop \(XDP\)$/m)
+    const pinnedAgain = JSON.parse(
+      (await execa('bpftool', ['-j', 'prog', 'show', 'pinned', join(pinDir, 'arp_drop')])).stdout,
+    ) as {id: number}
+    const moved = JSON.parse((await cli(['bpf', 'progs', '--json'])).stdout) as typeof progs
+    const xdpOfPods = moved.filter((p) => p.hook === 'xdp' && (p.pod === 'web' || p.pod === 'cli'))
+    expect(xdpOfPods).toHaveLength(2)
+    expect(xdpOfPods).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({pod: 'web', mode: 'generic', id: pinnedAgain.id}),
+        expect.objectContaining({pod: 'cli', mode: 'native', id: pinnedAgain.id}),
+      ]),
+    )
+    expect((await cli(['bpf', 'detach', '--pod', 'cli', '--mode', 'native'])).exitCode).toBe(0)
+    progs.splice(0, progs.length, ...moved)
+
     const podList = JSON.parse((await cli(['pod', 'list', '--json'])).stdout) as Array<{
       name: string
       bpf: Array<{hook: string; id: number}>
@@ -195,5 +217,5 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(existsSync(pinDir)).toBe(false)
     await deleteLinkQuietly(bridge)
     expect(await hostSnapshot()).toEqual(before)
-  })
+  }, 300_000)
 })

@@ -15,7 +15,7 @@ import {join} from 'node:path'
 export default class BpfLoad extends BaseCommand {
   static summary = 'Load an object file and pin its programs and maps (under --pin-dir).'
   static description =
-    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why. Warns when the source beside the object (X.c for X.o) was saved after the object was built: that edit is not in what it loads. With --replace, every interface whose XDP hook ran the old pinned program runs the new one (as an agent does on upgrade); TC programs are re-attached by whoever attached them (lab 4: ebpfcni policy apply).'
+    'OBJECT defaults to the program `ebpfcni bpf build` made in your workspace (ebpfcni.bpf.o). When the verifier refuses the program, shows its last lines, the C source line it failed on, and why. Warns when the source beside the object (X.c for X.o) was saved after the object was built: that edit is not in what it loads. With --replace, every interface whose XDP hook ran the old pinned program, in generic or native mode, runs the new one in the same mode, and so does every clsact TC hook ebpfcni attached it to (lab 4: to_pod), as an agent does on upgrade; each is named, and so is any the kernel refused to move (it keeps the old program).'
   static examples = [
     '<%= config.bin %> bpf load',
     '<%= config.bin %> bpf load --replace',
@@ -29,7 +29,7 @@ export default class BpfLoad extends BaseCommand {
     'pin-dir': pinDirFlag,
     replace: Flags.boolean({
       description:
-        'Replace pins that already exist (after editing and rebuilding); interfaces running the old XDP program get the new one.',
+        'Replace pins that already exist (after editing and rebuilding); interfaces running the old program (XDP generic or native, TC) get the new one.',
     }),
     workspace: workspaceFlag,
   }
@@ -52,6 +52,9 @@ export default class BpfLoad extends BaseCommand {
     else for (const p of [...r.programs, ...r.maps]) this.log(`${chalk.green('✔')} pinned ${p.name} at ${p.pin}`)
     for (const a of r.reattached ?? [])
       this.log(`${chalk.green('✔')} ${a.dev} now runs the new ${a.program} (${a.hook})`)
+    for (const a of r.left ?? [])
+      this.log(`${chalk.red('✘')} ${a.dev} still runs the old ${a.program} (${a.hook}): ${a.why}`)
+    if (r.left?.length) process.exitCode = 1
     if (!r.ok) process.exitCode = 1
     return newerSource ? {...r, newerSource} : r
   }
