@@ -213,6 +213,12 @@ export async function bridgePorts(bridge: string): Promise<IpLink[]> {
   return (await links()).filter((l) => l.master === bridge)
 }
 
+/** Named network namespaces by the id this namespace gives them (a veth's `link_netnsid` names its peer's). */
+export async function netnsById(): Promise<Map<number, string>> {
+  const list = await ipJson<Array<{name: string; id?: number}>>(['netns', 'list'])
+  return new Map(list.flatMap((n) => (n.id === undefined ? [] : [[n.id, n.name] as const])))
+}
+
 /** Remove any XDP program from an interface (both generic and native slots). */
 export async function xdpOff(dev: string, netns?: string): Promise<void> {
   if (!(await link(dev, netns))) return
