@@ -54,6 +54,19 @@ export function explainPacketAccess(tail: string, sourceText?: string): string {
 
 const PACKET_ACCESS = /invalid access to packet|R\d+ offset is outside of the packet/
 
+/**
+ * A verifier line for a learner's message: "R3 offset is outside of the packet" names a register,
+ * which the learner never wrote; said instead through the pointer the source line reads (`ip->ihl`:
+ * ip), or without the register when the line names none. Other lines are returned as they are.
+ */
+export function verifierLineInWords(line: string, sourceText?: string): string {
+  if (!/^R\d+ offset is outside of the packet/.test(line)) return line
+  const ptr = readPointer(sourceText)
+  return ptr
+    ? `it cannot prove that the read through ${ptr} stays inside the packet`
+    : 'it cannot prove that this packet read stays inside the packet'
+}
+
 const EXPLANATIONS: Array<[RegExp, string]> = [
   [
     /back-edge|unbounded loop|infinite loop detected|loop is not bounded/,

@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {explainVerifierLog} from '../../src/bpf/verifier.js'
+import {explainVerifierLog, verifierLineInWords} from '../../src/bpf/verifier.js'
 import {parseClangDiagnostics} from '../../src/bpf/build.js'
 
 const log = (...lines: string[]) =>
@@ -70,5 +70,18 @@ describe('trace line decoding', async () => {
   it('shows pod addresses in hex (either byte order) dotted and leaves other hex alone', () => {
     expect(decodeTraceLine('ebpfcni: src=0x0a0a0002 dst=0x03000a0a')).toBe('ebpfcni: src=10.10.0.2 dst=10.10.0.3')
     expect(decodeTraceLine('flags=0xdeadbeef')).toBe('flags=0xdeadbeef')
+  })
+})
+
+// Walked: "R3 offset is outside of the packet" named a register the learner never wrote.
+describe('a verifier line in words', () => {
+  it('says the register through the pointer the source line reads, or without it', () => {
+    expect(verifierLineInWords('R3 offset is outside of the packet', 'if (ip->ihl < 5)')).toBe(
+      'it cannot prove that the read through ip stays inside the packet',
+    )
+    expect(verifierLineInWords('R2 offset is outside of the packet')).toBe(
+      'it cannot prove that this packet read stays inside the packet',
+    )
+    expect(verifierLineInWords('R0 !read_ok')).toBe('R0 !read_ok')
   })
 })

@@ -6,6 +6,7 @@ import {closeFd} from '#bpf/ffi.js'
 import {arp, ipv4Tcp} from '#bpf/frames.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {hostPeer, link, links} from '#net/ip.js'
+import {attachments} from '#net/attachments.js'
 import {httpGet} from '#net/probes.js'
 import {staleProgram, xdpIdOn} from './shared.js'
 
@@ -73,6 +74,13 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
             )
           fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
         }
+        // Walked: `xdp` (not `xdpgeneric`) picks native mode on a veth, and every other check passes.
+        const notGeneric = (await attachments(host.ifname)).find((x) => x.hook === 'xdp' && x.mode !== 'generic')
+        if (notGeneric)
+          fail(
+            `pod ${p.name}'s host veth ${host.ifname} runs XDP program ${notGeneric.id} in ${notGeneric.mode} mode; the step attaches in generic mode (xdpgeneric)`,
+            `In ADD: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin". Plain \`xdp\` lets the kernel pick native (driver) mode, which veth's driver has; why the lab uses generic: docs/learner.md, "Going further: lab 2". Pods you made before the fix keep native mode until you add them again.`,
+          )
         if (id !== pinned.id)
           fail(
             `${host.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,

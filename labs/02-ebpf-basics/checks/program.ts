@@ -4,6 +4,7 @@ import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '#bpf/frames.js'
 import {testRun} from '#bpf/object.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {diagnosticLine, explainDiagnostic} from '#bpf/diagnostics.js'
+import {verifierLineInWords} from '#bpf/verifier.js'
 import type {Diagnostic} from '#bpf/build.js'
 
 /** A diagnostic with the cause behind it, when clang's words have one the labs know. */
@@ -70,12 +71,12 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
         const warning = warned.length ? `clang warned at this line: ${warned.map(withCause).join('; ')}` : undefined
         if (site)
           fail(
-            `the verifier refused a line of a ready-made header${at}, reached from your call at ${site.file}:${site.line} (${site.text}) through ${site.through.join(' → ')}: ${v.lastLines.at(-1) ?? ''}`,
+            `the verifier refused a line of a ready-made header${at}, reached from your call at ${site.file}:${site.line} (${site.text}) through ${site.through.join(' → ')}: ${verifierLineInWords(v.lastLines.at(-1) ?? '', v.source?.text)}`,
             warning ??
               `The header is not the cause: what your call at line ${site.line} passes it is. ${v.explanation ?? ''}`.trim(),
           )
         fail(
-          `the verifier refused it${at}: ${v.lastLines.at(-1) ?? ''}`,
+          `the verifier refused it${at}: ${verifierLineInWords(v.lastLines.at(-1) ?? '', v.source?.text)}`,
           [v.explanation, warning].filter(Boolean).join(' ') || undefined,
         )
       }
@@ -90,7 +91,7 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       if (probe && !probe.ok && probe.verifier.lastLines.some((x) => PACKET_ACCESS.test(x))) {
         const v = probe.verifier
         fail(
-          `accepted only because clang removed a header read${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: every path after it returns XDP_PASS, so its value is unused. Once two paths differ (a printk, a drop), the verifier refuses that read: ${v.lastLines.at(-1) ?? ''}`,
+          `accepted only because clang removed a header read${v.source ? ` at ${v.source.file.split('/').pop()}:${v.source.line} (${v.source.text})` : ''}: every path after it returns XDP_PASS, so its value is unused. Once two paths differ (a printk, a drop), the verifier refuses that read: ${verifierLineInWords(v.lastLines.at(-1) ?? '', v.source?.text)}`,
           v.explanation,
         )
       }
