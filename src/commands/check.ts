@@ -5,12 +5,13 @@ import {LabSession} from '../labs/session.js'
 import {workspaceDir} from '../host/paths.js'
 import {renderCheck, renderEarlierStepFails, renderSummary, wholeLabRenderer} from '../ui/check-report.js'
 import {labArg, stepFlag, workspaceFlag} from '../ui/common-flags.js'
+import {renderFocus} from '../ui/focus-line.js'
 import type {CheckReport} from '../checks/engine.js'
 
 export default class Check extends BaseCommand {
   static summary = 'Check a lab (or one step): install your files, run real pods through them.'
   static description =
-    "Installs ~/ebpfcni-lab/ebpfcni to /opt/cni/bin and 10-ebpfcni.conf to /etc/cni/net.d, then runs the lab's checks through the real CNI path. Each failing check says what it saw, what it expected, and a hint. Everything the checks create is removed afterwards. --runtime names the pod runtime to prove: with podman or cri, that runtime's check (runtime.podman, runtime.cri) must run and pass, and from lab 2 on cri also runs the traffic checks' pods through containerd. Exit 0 when all pass, 1 when a check fails, 2 on usage errors."
+    "Installs ~/ebpfcni-lab/ebpfcni to /opt/cni/bin and 10-ebpfcni.conf to /etc/cni/net.d, then runs the lab's checks through the real CNI path. Each failing check says what it saw, what it expected, and a hint. Everything the checks create is removed afterwards. --runtime names the pod runtime to prove: with podman or cri, that runtime's check (runtime.podman, runtime.cri) must run and pass, and from lab 2 on cri also runs the traffic checks' pods through containerd. Exit 0 when all pass, 1 when a check fails (a stretch step's too: the line after the summary says when only optional steps fail), 2 on usage errors."
   static enableJsonFlag = true
 
   static examples = [
@@ -45,10 +46,7 @@ export default class Check extends BaseCommand {
     const earlier = renderEarlierStepFails(report)
     if (earlier) this.log(earlier)
     const focus = whole?.focus()
-    if (focus)
-      this.log(
-        `first step with a failure: ${focus.id}. For it alone: ebpfcni check ${session.lab.id} --step ${focus.id}`,
-      )
+    if (focus) this.log(renderFocus(session.lab, report, focus))
     if (!report.passed) process.exitCode = 1
     return report
   }

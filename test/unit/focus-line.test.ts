@@ -1,0 +1,41 @@
+import {describe, it, expect} from 'vitest'
+import {renderFocus} from '../../src/ui/focus-line.js'
+import {getLab} from '../../src/labs/catalogue.js'
+import type {CheckReport, CheckResult} from '../../src/checks/engine.js'
+
+// Walked: `check 1` after the core was done said "✘ 1 failing … first step with a failure: production",
+// read as unfinished work; production is a stretch step.
+
+describe('the line naming the first step with a failure', () => {
+  const lab = getLab(1)
+  const step = (id: string) => lab.steps.find((s) => s.id === id)!
+  const report = (failing: string[]): CheckReport =>
+    ({
+      lab: 1,
+      step: 'all',
+      passed: failing.length === 0,
+      durationMs: 1,
+      checks: lab.steps
+        .flatMap((s) => s.checks)
+        .map((id) => ({id, title: id, status: failing.includes(id) ? 'fail' : 'pass', message: ''}) as CheckResult),
+    }) as CheckReport
+
+  it('says a stretch step is optional and that no core check fails', () => {
+    const line = renderFocus(lab, report(['cni.ipam.unique']), step('production'))
+    expect(line).toBe(
+      'first step with a failure: production (stretch, optional: no check of the core steps skeleton, add, del fails). For it alone: ebpfcni check 1 --step production',
+    )
+  })
+
+  it('sends the learner to a failing core step rather than the stretch one before it', () => {
+    const stretchFirst = {...lab, steps: [step('production'), step('skeleton'), step('add'), step('del')]}
+    const line = renderFocus(stretchFirst, report(['cni.ipam.unique', 'cni.add.route']), step('production'))
+    expect(line).toMatch(/production \(stretch, optional\); first core step with a failure: add\. .*--step add$/)
+  })
+
+  it('names a core step as before', () => {
+    expect(renderFocus(lab, report(['cni.add.route']), step('add'))).toBe(
+      'first step with a failure: add. For it alone: ebpfcni check 1 --step add',
+    )
+  })
+})
