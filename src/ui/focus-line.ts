@@ -15,5 +15,8 @@ export function renderFocus(lab: Lab, report: CheckReport, focus: LabStep): stri
   const coreFailing = core.find(failing)
   if (coreFailing)
     return `first step with a failure: ${focus.id} (stretch, optional); first core step with a failure: ${coreFailing.id}. ${alone(coreFailing)}`
-  return `first step with a failure: ${focus.id} (stretch, optional: no check of the core steps ${core.map((s) => s.id).join(', ')} fails). ${alone(focus)}`
+  const coreSaid = core.length
+    ? `no check of the core steps ${core.map((s) => s.id).join(', ')} fails`
+    : 'every step of this lab is stretch'
+  return `first step with a failure: ${focus.id} (stretch, optional: ${coreSaid}). ${alone(focus)}`
 }

@@ -33,6 +33,13 @@ describe('the line naming the first step with a failure', () => {
     expect(line).toMatch(/production \(stretch, optional\); first core step with a failure: add\. .*--step add$/)
   })
 
+  it('says so when every step of the lab is stretch', () => {
+    const allStretch = {...lab, steps: [step('production')]}
+    expect(renderFocus(allStretch, report(['cni.ipam.unique']), step('production'))).toMatch(
+      /^first step with a failure: production \(stretch, optional: every step of this lab is stretch\)\. /,
+    )
+  })
+
   it('names a core step as before', () => {
     expect(renderFocus(lab, report(['cni.add.route']), step('add'))).toBe(
       'first step with a failure: add. For it alone: ebpfcni check 1 --step add',
