@@ -41,7 +41,10 @@ try {
     copyFileSync(path, join(ws, name))
   }
   if (LOAD) {
-    for (const args of [['bpf', 'build'], ['bpf', 'load', '--replace']]) {
+    for (const args of [
+      ['bpf', 'build'],
+      ['bpf', 'load', '--replace'],
+    ]) {
       const r = await cli([...args, '--workspace', ws])
       if (r.exitCode !== 0) throw new Error(`${args.join(' ')} failed before the checks:\n${r.stdout}\n${r.stderr}`)
     }
