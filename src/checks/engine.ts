@@ -46,9 +46,10 @@ export interface CheckReport {
 
 /**
  * A cause a failing check established: one mistake several checks of a run can fail from. The
- * first check of the run that fails with it gives its own hint; a later one that fails from the
- * same cause gets "same cause as <that check>: <summary>" instead (runCheckList), so no later
- * hint sends the learner after another cause.
+ * first check of the run that fails with it gives its own message and hint; a later one that fails
+ * from the same cause gets "same cause as <that check>: <summary>" instead of its hint, and its
+ * brief (one line) instead of its message when it has one (runCheckList), so no later check sends
+ * the learner after another cause or repeats the first one's evidence.
  */
 export interface CheckCause {
   /** Names the cause among a run's checks (e.g. 'to-pod-isolated-first'). */
@@ -63,6 +64,8 @@ export class CheckFailure extends Error {
     message: string,
     readonly hint?: string,
     readonly established?: CheckCause,
+    /** What the check saw in one line, shown instead of the message when an earlier check named the cause. */
+    readonly brief?: string,
   ) {
     super(message)
   }
@@ -70,11 +73,26 @@ export class CheckFailure extends Error {
 
 /**
  * Fail the running check with what was seen, and optionally a hint more precise than the check's
- * own, and the cause it established (CheckCause).
+ * own, the cause it established (CheckCause), and what it saw in one line (for a later check).
  */
 // A function declaration (not an arrow in a const): TypeScript narrows after a call to it.
-export function fail(message: string, hint?: string, cause?: CheckCause): never {
-  throw new CheckFailure(message, hint, cause)
+export function fail(message: string, hint?: string, cause?: CheckCause, brief?: string): never {
+  throw new CheckFailure(message, hint, cause, brief)
+}
+
+/**
+ * Run `body`; a failure it throws with a cause and no brief of its own gets `brief`, the check's
+ * one line for a run in which an earlier check already named that cause (helpers shared by several
+ * checks establish causes; each check knows what it saw).
+ */
+export async function briefly<T>(brief: string, body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body()
+  } catch (err) {
+    if (err instanceof CheckFailure && err.established && !err.brief)
+      throw new CheckFailure(err.message, err.hint, err.established, brief)
+    throw err
+  }
 }
 
 /** No check message or hint is longer than this: a long list is cut, with what was left out counted. */
@@ -147,7 +165,7 @@ export async function runCheck<Ctx>(
       result = {
         ...base,
         status: check.optional ? 'warn' : 'fail',
-        message: err.message,
+        message: earlier && err.brief ? err.brief : err.message,
         hint: earlier ? `same cause as ${earlier.checkId}: ${earlier.summary}` : (err.hint ?? check.hint),
       }
     } else

@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {CHECK_TEXT_CAP, capText, fail, listSome, runCheckList, type CheckDefinition} from '#checks/engine.js'
+import {CHECK_TEXT_CAP, briefly, capText, fail, listSome, runCheckList, type CheckDefinition} from '#checks/engine.js'
 
 // The engine's two rules for what a check says: no message longer than a person reads, and a
 // cause named once (later checks failing from it say "same cause as …", not a hint of their own).
@@ -38,6 +38,26 @@ describe('check engine: messages and causes', () => {
       'same cause as first: the rules come first',
     ])
     expect(results[2].message).toBe('sleep cannot reach httpbin')
+  })
+
+  it("a later check failing from that cause says its brief, one line, instead of the first one's evidence again", async () => {
+    const evidence = 'crafted frames to an isolated pod that rules allow were dropped at to_pod (TC_ACT_SHOT); '.repeat(
+      4,
+    )
+    const results = await runCheckList(
+      [
+        check('first', async () => fail(evidence, 'ask the rules first', ORDER, 'allowed frame dropped')),
+        check('later', async () =>
+          // A shared helper's failure, given the check's own line (briefly).
+          briefly('sleep cannot reach httpbin', () =>
+            fail(`sleep cannot reach httpbin. ${evidence}`, 'blames the controller', ORDER),
+          ),
+        ),
+      ],
+      undefined,
+    )
+    expect(results.map((r) => r.message)).toEqual([evidence, 'sleep cannot reach httpbin'])
+    expect(results[1].hint).toBe('same cause as first: the rules come first')
   })
 
   it('a check run alone with a cause gives its own hint', async () => {

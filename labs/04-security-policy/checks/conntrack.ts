@@ -1,5 +1,6 @@
-import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import {briefly, fail, CheckFailure, CheckSkip, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
+import {failIfIsolationIgnored, PORT_RULE_MISSED} from './networkpolicy.js'
 import {ipv4Tcp, ipv4Udp} from '#bpf/frames.js'
 import {sendUdp} from '#net/probes.js'
 import {ipv4Key} from '#bpf/counters.js'
@@ -97,6 +98,19 @@ function rewritesKnownFlow(ctx: Lab4Context, key: Buffer, frame: Buffer): {marke
 }
 
 /**
+ * `body`'s failure that names no cause, when to_pod ignores `isolated`, follows from that: the
+ * isolation evidence (failIfIsolationIgnored) fails first, with `brief`; otherwise `body`'s failure.
+ */
+async function unlessIsolationIgnored(ctx: Lab4Context, brief: string, body: () => void): Promise<void> {
+  try {
+    body()
+  } catch (err) {
+    if (err instanceof CheckFailure && !err.established) await failIfIsolationIgnored(ctx, err.message, brief)
+    throw err
+  }
+}
+
+/**
  * Step conntrack's checks: replies come back through the flow the pod opened, and nothing else
  * does. On the core path xdp_prog's conntrack is ready-made; these checks prove it with the
  * learner's to_pod (lab.yaml runs them in step networkpolicy too).
@@ -138,10 +152,14 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const [opening] = ctx.policy.path([cases[0][1]])
         if (opening.dropped) {
           const what = `the client's request to the server's TCP 80, which the policy allows, got ${opening.how}`
-          await failIfIsolatedBeforeRules(ctx, `${what}, so the reply path (conntrack) was never reached`)
+          await briefly("the client's request, which the policy allows, was dropped", () =>
+            failIfIsolatedBeforeRules(ctx, `${what}, so the reply path (conntrack) was never reached`),
+          )
           fail(
             `${what}: the port rule did not match, so the reply path (conntrack) was never reached`,
             'fix the port rule first (policy.ports shows the key bytes the map holds)',
+            PORT_RULE_MISSED,
+            "the client's request to TCP 80 was dropped: the port rule did not match, so the reply path (conntrack) was never reached",
           )
         }
         // Whose part failed: xdp_prog recording the client's flow, or to_pod asking for it.
@@ -150,14 +168,21 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         // struct ct_key {saddr, daddr, sport, dport, proto, pad}: a flow kept without its ports and
         // protocol makes any packet from the peer a "reply".
         const portless = flows.some((k) => k.length >= 13 && k.subarray(8, 13).every((b) => b === 0))
-        expectPath(
-          ctx,
-          cases,
-          portless
-            ? `conntrack holds the client's flow without ports or protocol (${flows[0].toString('hex')}): then any packet from the server counts as a reply. Key conntrack by {saddr, daddr, sport, dport, proto} in xdp_prog and in to_pod alike`
-            : recorded
-              ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
-              : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+        await briefly('crafted frames to_pod must drop got 1 (XDP_DROP) from it and went on', () =>
+          unlessIsolationIgnored(
+            ctx,
+            'replies aside, crafted frames from the server passed to_pod into the isolated client',
+            () =>
+              expectPath(
+                ctx,
+                cases,
+                portless
+                  ? `conntrack holds the client's flow without ports or protocol (${flows[0].toString('hex')}): then any packet from the server counts as a reply. Key conntrack by {saddr, daddr, sport, dport, proto} in xdp_prog and in to_pod alike`
+                  : recorded
+                    ? "the client's flow is in conntrack, but to_pod did not find it for the reply: look up the reversed tuple (ct_is_reply(ip, data_end) does) first in to_pod, before any rule, and pass it with tc_pass(skb, REASON_CT_REPLY)"
+                    : "xdp_prog recorded no flow for the client's request: ct_record(ip, data_end) must run in xdp_prog for every packet the pod sends, before it returns (ready-made in the starter; the conntrack step writes it by hand)",
+              ),
+          ),
         )
         // The step's rule a few frames cannot show: a full HASH refuses new flows, an LRU evicts the oldest.
         const info = conntrackInfo(ctx)
@@ -207,18 +232,26 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       if (!web.ok) {
         // The request dropped on its way in is the port rule's miss, not the replies'.
         const requestDropped = web.flows?.some((f) => f.src.ip === b.ip && f.dst.ip === a.ip && f.verdict === 'DROPPED')
-        await failIfIsolatedBeforeRules(ctx, `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`)
+        await briefly('sleep (isolated) could not reach httpbin on TCP 80, which the policy allows', () =>
+          failIfIsolatedBeforeRules(ctx, `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`),
+        )
+        if (requestDropped)
+          fail(
+            `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
+            "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it",
+            PORT_RULE_MISSED,
+            "sleep's request to httpbin, which a port rule allows, was dropped: the replies never came into it",
+          )
         fail(
           `sleep ${b.ip} (isolated) → httpbin ${a.ip} TCP 80: ${web.detail}`,
-          requestDropped
-            ? "sleep's request itself was dropped on its way to httpbin, which the policy allows on TCP 80: the port rule must pass it (policy.ports); the replies never came into it"
-            : "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
+          "sleep opened the connection: httpbin's replies must pass to_pod at sleep through conntrack",
         )
       }
       const udp = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (udp.udp > 0) {
         const what = `${udp.udp} of ${UDP_PROBES} UDP datagrams from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 9999`
-        failIfXdpDropInTc(ctx, what, a.ip, b.ip)
+        await briefly(what, () => failIfXdpDropInTc(ctx, what, a.ip, b.ip))
+        await failIfIsolationIgnored(ctx, what, what)
         fail(
           what,
           'a rule (or a reverse ALLOW) admits httpbin → sleep on every port: only replies to flows sleep opened may pass',
@@ -228,7 +261,8 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const tcp = await arrivedDuring(b, () => connectUnlessDropped(ctx, a, b, 8080, 1))
       if (tcp.tcp > 0) {
         const what = `a TCP SYN from httpbin ${a.ip} reached the isolated sleep ${b.ip} on port 8080`
-        failIfXdpDropInTc(ctx, what, a.ip, b.ip)
+        await briefly(what, () => failIfXdpDropInTc(ctx, what, a.ip, b.ip))
+        await failIfIsolationIgnored(ctx, what, what)
         fail(what, 'only replies to flows sleep opened may pass to_pod')
       }
       let v6 = 'no IPv6 link-local address on sleep'

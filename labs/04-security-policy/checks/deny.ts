@@ -1,8 +1,18 @@
-import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import {fail, CheckSkip, type CheckCause, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {lab2Check} from '../../02-ebpf-basics/checks/index.js'
 import {arp, ipv4Udp} from '#bpf/frames.js'
 import {http, clientAndServer, Expect, requireMap, expectPath, withPretendPods} from './shared.js'
+
+/** The deny list lets a denied pair's frame through xdp_prog: the real probes after fail from it too. */
+const DENIED_PASSES: CheckCause = {
+  key: 'deny-frame-passes',
+  summary:
+    'xdp_prog lets a crafted frame of the denied pair through: look `pair` up in policy and return xdp_drop(ctx, REASON_DENIED) on POLICY_DENY',
+}
+
+/** An address with its bytes reversed: where a key built with bpf_ntohl() puts it. */
+const swapped = (ip: string): string => ip.split('.').reverse().join('.')
 
 /** Step deny's checks (lab.yaml orders the run). */
 export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
@@ -27,13 +37,29 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         ctx,
         [x, y],
         [],
-        () => {
+        async () => {
           const cases: Array<[string, Buffer, Expect]> = [
             [`denied ${x.ip} → ${y.ip}`, ipv4Udp(x.ip, y.ip), 'drop'],
             [`reverse ${y.ip} → ${x.ip}`, ipv4Udp(y.ip, x.ip), 'pass'],
             [`unrelated ${x.ip} → 10.250.0.3`, ipv4Udp(x.ip, '10.250.0.3'), 'pass'],
             ['ARP', arp(), 'pass'],
           ]
+          // The denied frame passed: say whether a rule for the pair's addresses byte-swapped drops
+          // it (the key was built in host order), not only that it passed.
+          const [denied] = ctx.policy.path([cases[0][1]])
+          if (!denied.dropped) {
+            const what = `denied ${x.ip} → ${y.ip}: passed, expected a drop`
+            const hostOrder = await withPretendPods(ctx, [], [], () => ctx.policy.path([cases[0][1]])[0].dropped, [
+              {from: swapped(x.ip), to: swapped(y.ip), verdict: 'deny'},
+            ])
+            if (hostOrder)
+              fail(
+                `${what}; with a rule for ${swapped(x.ip)} → ${swapped(y.ip)} (the same addresses, bytes reversed) it was dropped: your key is in host byte order`,
+                'build pair from ip->saddr and ip->daddr as they are (network order): no bpf_ntohl(). ebpfcni bpf maps policy shows the keys user space writes',
+                DENIED_PASSES,
+              )
+            fail(what, undefined, DENIED_PASSES)
+          }
           expectPath(ctx, cases)
           // Step 1 is xdp_prog's: a to_pod that drops the pair later must not pass for it (the
           // identity design moves the deny list to to_pod on purpose).
@@ -41,6 +67,8 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           if (!deny.dropped)
             fail(
               `the denied ${x.ip} → ${y.ip} frame got ${deny.verdict} from ${deny.program}: the deny list is ${deny.program}'s${deny.program === 'xdp_prog' ? ', at the sender (to_pod dropping it later does not count for this step)' : ''}`,
+              undefined,
+              DENIED_PASSES,
             )
           return `${cases.length} frames: the denied pair dropped by ${deny.program}, the rest passed`
         },
@@ -57,13 +85,21 @@ export const DENY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const svc = await ctx.policy.service()
       await svc.setRule('deny', 'sleep', 'httpbin')
       const r = await http(b, a, false, ctx)
-      if (r.ok) fail(`after the deny rule for sleep → httpbin, sleep's request was not dropped: ${r.detail}`)
       // The counter is the host's: other pods' drops (IPv6 chatter at to_pod) raise it too. So the
       // proof is test runs of this very frame: N runs must raise it by at least N.
       const runs = 100
       const before = ctx.policy.drops()
       const deny = ctx.policy.testRunDeny(ipv4Udp(b.ip, a.ip), runs)
       const rose = ctx.policy.drops() - before
+      // The deny list's program passes this pair's frame itself: that is the cause, whatever the pods saw.
+      if (!deny.dropped)
+        fail(
+          `after the deny rule for sleep → httpbin, sleep's request was ${r.ok ? 'not dropped' : 'dropped, but not by the deny list'}: ${deny.program} passed a crafted sleep → httpbin frame (${deny.verdict}). ${r.detail}`,
+          `on POLICY_DENY for pair, return xdp_drop(ctx, REASON_DENIED) in ${deny.program}`,
+          DENIED_PASSES,
+          `${deny.program} passed a crafted sleep → httpbin frame (${deny.verdict}) with the deny rule in place`,
+        )
+      if (r.ok) fail(`after the deny rule for sleep → httpbin, sleep's request was not dropped: ${r.detail}`)
       if (rose < BigInt(runs))
         fail(
           `sleep's request was dropped (${r.detail}), but ${runs} test runs of ${deny.program} on a denied sleep → httpbin frame (verdict ${deny.verdict}) raised drops[0] by ${rose}: count each drop`,

@@ -1,4 +1,4 @@
-import {fail, CheckSkip, type CheckDefinition} from '#checks/engine.js'
+import {briefly, fail, CheckFailure, CheckSkip, type CheckCause, type CheckDefinition} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
 import {tcHookDestroy} from '#bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '#bpf/frames.js'
@@ -24,7 +24,46 @@ import {
   quoteFlows,
   failIfXdpDropInTc,
   alongside,
+  isolate,
 } from './shared.js'
+
+const ISOLATION_IGNORED_HINT =
+  'to_pod must drop a packet no rule matched when its destination is in isolated (last: tc_drop(skb, REASON_ISOLATED))'
+
+/** to_pod never drops for `isolated`: every check that probes a pod a policy selects fails from it. */
+const ISOLATION_IGNORED: CheckCause = {
+  key: 'to-pod-ignores-isolated',
+  summary: `to_pod passes what no rule admits to a pod a policy selects; ${ISOLATION_IGNORED_HINT}`,
+}
+
+/** A request a port rule allows, dropped at to_pod: the checks after policy.ports that need it fail from it. */
+export const PORT_RULE_MISSED: CheckCause = {
+  key: 'port-rule-missed',
+  summary:
+    "to_pod's lookup in policy_ports misses the key user space wrote: build struct port_rule_key whole (pad 0), with dport as parse_ports gives it (network order)",
+}
+
+/**
+ * Traffic that reached a pod a policy selects, when to_pod ignores `isolated`, follows from that:
+ * fail saying so, not blaming conntrack, the agent or the controller. The evidence is to_pod alone
+ * on a crafted frame, from a pod no rule admits, to an isolated pod.
+ */
+export async function failIfIsolationIgnored(ctx: Lab4Context, what: string, brief: string): Promise<void> {
+  const pods: PolicyPod[] = [
+    {name: 'iso-server', ip: '10.250.5.2', labels: {role: 'iso-server'}},
+    {name: 'iso-other', ip: '10.250.5.3', labels: {}},
+  ]
+  const v = await withPretendPods(ctx, pods, [isolate('iso-server-isolated', {role: 'iso-server'})], () =>
+    ctx.policy.toPodOnly(ipv4Tcp(pods[1].ip, pods[0].ip, 80, 44100)),
+  )
+  if (v.how === 'passed')
+    fail(
+      `${what}. This follows from to_pod ignoring isolated: a crafted TCP 80 frame to an isolated pod, from a pod no rule admits, passed to_pod`,
+      ISOLATION_IGNORED_HINT,
+      ISOLATION_IGNORED,
+      brief,
+    )
+}
 
 /**
  * Step networkpolicy's checks (lab.yaml orders the run), and what `ebpfcni observe` shows of it:
@@ -109,25 +148,45 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           allowed.how.includes('(to_pod)') &&
           (await isolatedBeforeRules(ctx, 'port-other', 'port-server', ipv4Tcp(o, srv, 80, 41006)))
         )
-          failIsolatedBeforeRules(
-            `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port`,
+          await briefly('client → server TCP 80, which the policy allows, was dropped at to_pod', () =>
+            failIsolatedBeforeRules(
+              `client → server TCP 80, which the policy allows, was dropped (${allowed.how}), and so was unlabelled → server TCP 80 with a rule allowing that pair on every port`,
+            ),
           )
         if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
           const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
           fail(
             `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed. The map holds ${keys.length ? keys.join('; ') : 'no key'}. Your key must have exactly these bytes: dport as parse_ports gives it (80 is 00 50 in the packet; 50 00 is bpf_ntohs'd), and pad 0 (build the struct whole)`,
+            undefined,
+            PORT_RULE_MISSED,
           )
         }
         // A pair no rule admits passed to the isolated server: either nothing asks `isolated`, or to_pod
         // took the packet for a reply to itself (conntrack asked with the packet's own tuple, which
         // xdp_prog had just recorded). to_pod alone, on a flow xdp_prog never saw, tells which.
         let hint: string | undefined
+        let ignored = false
         const [unlabelled] = ctx.policy.path([cases[3][1]])
-        if (unlabelled.how === 'passed')
-          hint = ctx.policy.toPodOnly(ipv4Tcp(o, srv, 80, 41007)).dropped
-            ? "unlabelled → server TCP 80 passed only once xdp_prog had recorded its flow (to_pod alone dropped it): to_pod took the packet for a reply to itself. Look conntrack up with the reversed tuple ({.saddr = daddr, .daddr = saddr, .sport = dport, .dport = sport}), not the packet's own"
-            : 'unlabelled → server TCP 80 passed, though no rule admits that pair and the server is in isolated (a policy selects it): to_pod must drop a packet no rule matched when its destination is in isolated (last: tc_drop(skb, REASON_ISOLATED))'
-        expectPath(ctx, cases, hint)
+        if (unlabelled.how === 'passed') {
+          ignored = !ctx.policy.toPodOnly(ipv4Tcp(o, srv, 80, 41007)).dropped
+          hint = ignored
+            ? `unlabelled → server TCP 80 passed, though no rule admits that pair and the server is in isolated (a policy selects it): ${ISOLATION_IGNORED_HINT}`
+            : "unlabelled → server TCP 80 passed only once xdp_prog had recorded its flow (to_pod alone dropped it): to_pod took the packet for a reply to itself. Look conntrack up with the reversed tuple ({.saddr = daddr, .daddr = saddr, .sport = dport, .dport = sport}), not the packet's own"
+        }
+        await briefly('crafted frames to_pod must drop got 1 (XDP_DROP) from it and went on', () => {
+          try {
+            expectPath(ctx, cases, hint)
+          } catch (err) {
+            if (ignored && err instanceof CheckFailure && !err.established)
+              fail(
+                err.message,
+                err.hint,
+                ISOLATION_IGNORED,
+                'crafted frames no rule admits passed to_pod into an isolated pod',
+              )
+            throw err
+          }
+        })
         return `${cases.length} frames: only TCP 80 from the client reached the server (a later fragment, or an IHL below 5, is not taken for port 80)`
       })
     },
@@ -149,12 +208,16 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const otherDenied = await http(other, a, false, ctx)
       if (!sleepOk.ok) {
         const what = `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`
-        await failIfIsolatedBeforeRules(ctx, what)
+        await briefly('with the policy applied, sleep could not reach httpbin', () =>
+          failIfIsolatedBeforeRules(ctx, what),
+        )
         fail(what, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
       }
       if (otherDenied.ok) {
         const what = `with the policy applied, the unlabelled pod's request was not dropped: ${otherDenied.detail}`
-        failIfXdpDropInTc(ctx, what, other.ip, a.ip)
+        const brief = "with the policy applied, the unlabelled pod's request to httpbin was not dropped"
+        await briefly(brief, () => failIfXdpDropInTc(ctx, what, other.ip, a.ip))
+        await failIfIsolationIgnored(ctx, what, brief)
         fail(
           what,
           'httpbin is selected by the policy: without an ALLOW rule for the pair, traffic to it must be dropped',
@@ -193,7 +256,9 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const allowed = await http(b, late, true, ctx)
       if (!allowed.ok) {
         const what = `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`
-        await failIfIsolatedBeforeRules(ctx, what)
+        await briefly('sleep could not reach the earlier httpbin pod once the policy was applied', () =>
+          failIfIsolatedBeforeRules(ctx, what),
+        )
         fail(
           what,
           "the agent attached your to_pod to this pod's veth too: it must pass sleep there as it does at httpbin (the same ALLOW entry, looked up per packet); ebpfcni policy list shows the entries",
@@ -201,12 +266,10 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       }
       const lateReq = await http(other, late, false, ctx)
       if (lateReq.ok) {
-        failIfXdpDropInTc(
-          ctx,
-          `the earlier httpbin pod ${late.ip} was not protected: ${lateReq.detail}`,
-          other.ip,
-          late.ip,
-        )
+        const what = `the earlier httpbin pod ${late.ip} was not protected: ${lateReq.detail}`
+        const brief = "the unlabelled pod's request to the earlier httpbin pod was not dropped"
+        await briefly(brief, () => failIfXdpDropInTc(ctx, what, other.ip, late.ip))
+        await failIfIsolationIgnored(ctx, what, brief)
         // Say what is on the veth, not what we guess: attached and passing, or never attached.
         const onVeth = (await attachments(peer.ifname)).find((x) => x.hook === 'tc-egress')
         fail(
@@ -249,7 +312,10 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           const id = now.identities.get(sleep2.ip)
           const written = now.pairs.has(`${now.mode === 'ip-pair' ? sleep2.ip : id}>${a.ip}`)
           const what = `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} once the controller had synced after it appeared (${first.detail}); the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`
-          if (written) await failIfIsolatedBeforeRules(ctx, what)
+          if (written)
+            await briefly('the new app=sleep pod could not reach httpbin, though the controller wrote its entry', () =>
+              failIfIsolatedBeforeRules(ctx, what),
+            )
           fail(
             what,
             written
@@ -260,7 +326,9 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         const o2 = await http(other2, a, false, ctx)
         if (o2.ok) {
           const what = `a new unlabelled pod's request to httpbin was not dropped: ${o2.detail}`
-          failIfXdpDropInTc(ctx, what, other2.ip, a.ip)
+          const brief = "the new unlabelled pod's request to httpbin was not dropped"
+          await briefly(brief, () => failIfXdpDropInTc(ctx, what, other2.ip, a.ip))
+          await failIfIsolationIgnored(ctx, what, brief)
           fail(what)
         }
         const gone = sleep2.ip
@@ -307,9 +375,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       }))
       if (!seen) fail('no flow_events ring could be read', 'keep #include "ebpfcni_flow.h"')
       if (result.denied.ok)
-        throw new CheckSkip(
-          `needs other → httpbin dropped first (${result.denied.detail}): policy.networkpolicy says why`,
-        )
+        throw new CheckSkip('needs other → httpbin dropped first (it was not): policy.networkpolicy says why')
       const toHttpbin = flowsBetween(seen, other.ip, httpbin.ip)
       const drops = toHttpbin.filter((f) => f.verdict === 'DROPPED')
       if (!drops.length)
