@@ -29,10 +29,10 @@ import {run} from '#host/exec.js'
 import {errorMessage} from '#host/errors.js'
 import {CheckFailure, CheckSkip} from '#checks/engine.js'
 import {addressed, type AddressedPod} from '#checks/check-pods.js'
-import {LAB_DIR, readServices, u32le, addrKey, type Service} from './services.js'
+import {readServices, u32le, addrKey, type Service} from './services.js'
 import {ipv4Key} from '#bpf/counters.js'
 import {CGROUP_PREFIX, cgroup2Root, removeCgroup} from './cgroups.js'
-import {wireCounts, diff, type WireCounts} from './wire.js'
+import {wireCounts, diff, wireObject, type WireCounts} from './wire.js'
 import {CLIENT, type RequestResult} from './client.js'
 import {importAgent, ServiceAgent} from './agent.js'
 import {PEER_CLIENT, UDP_SERVER, type PeerResult} from './udp.js'
@@ -381,10 +381,7 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
 
   const wireProgram = (): Promise<BpfObject> =>
     pods.once('wire-program', async () => {
-      const built = await buildBpf(join(LAB_DIR(), 'wire.bpf.c'), join(pods.tmp, 'wire.o'))
-      if (!built.ok)
-        throw new Error(`ebpfcni's own wire.bpf.c did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
-      const obj = BpfObject.open(built.object)
+      const obj = BpfObject.open(await wireObject())
       objects.push(obj)
       const l = obj.load()
       if (!l.ok) throw new Error(`ebpfcni's own wire.bpf.c was refused: ${l.log.slice(-300)}`)

@@ -4,9 +4,8 @@ import {CheckSkip} from '#checks/engine.js'
 import {hostPeer} from '#net/ip.js'
 import {download, ping} from '#net/probes.js'
 import {run, ok, describeRun} from '#host/exec.js'
-import {packageRoot} from '#host/paths.js'
 import {checkOwner} from '#host/owners.js'
-import {buildBpf} from '#bpf/build.js'
+import {toolObject} from '#bpf/build.js'
 import {readCounterSlots} from '#bpf/counters.js'
 import type {NodeRecord} from '#nodes/cluster.js'
 import {eventsDuring, type EventsSoFar} from '#observe/flow-feed.js'
@@ -144,16 +143,18 @@ export async function withDropAll<T>(
   })
 }
 
-/** A program of ebpfcni's own (bpf/tool/NAME.bpf.c), built and pinned in a scratch dir of the node's pins, around `body`. */
+/**
+ * A program of ebpfcni's own (bpf/tool/NAME.bpf.c), pinned in a scratch dir of the node's pins, around
+ * `body`. Built once into the state dir's cache (toolObject), not by clang on every run: it is not
+ * the learner's code, and a build cost each step a clang run.
+ */
 export async function withToolProgram<T>(
   ctx: Lab5Context,
   c: CheckCluster,
   name: string,
   body: (pins: string) => Promise<T>,
 ): Promise<T> {
-  const built = await buildBpf(join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`), join(ctx.pods.tmp, `${name}.o`))
-  if (!built.ok)
-    throw new Error(`ebpfcni's own ${name} program did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
+  const object = await toolObject(name, `${name} program`)
   const pins = join(c.cluster.spec.nodePinRoot, `check-${name}`)
   const entry = ctx.pods.ledger.record('dir', pins, {lab: 5, owner: checkOwner(5), details: {scratch: true}})
   // Removing the pins releases the links pinned there: Ctrl-C mid-check leaves nothing attached.
@@ -163,7 +164,7 @@ export async function withToolProgram<T>(
   })
   try {
     mkdirSync(c.cluster.spec.nodePinRoot, {recursive: true})
-    const load = await run('bpftool', ['prog', 'loadall', built.object, pins, 'type', 'classifier', 'pinmaps', pins])
+    const load = await run('bpftool', ['prog', 'loadall', object, pins, 'type', 'classifier', 'pinmaps', pins])
     if (!ok(load)) throw new Error(`loading ${name}: ${describeRun(load)}`)
     return await body(pins)
   } finally {
