@@ -154,6 +154,14 @@ export function interpret(req: InvokeRequest, pluginPath: string, result: RunRes
     }
   }
   if (SILENT_OK.includes(req.command) && !result.stdout.trim()) return {...base, ok: true}
+  // Walked: a debug echo in DEL. libcni (pkg/invoke, ExecPluginWithoutResult) discards such a call's
+  // stdout on exit 0; the spec gives it none. Said as what it is, without the JSON parser's words.
+  if (SILENT_OK.includes(req.command) && parsed.problem)
+    return {
+      ...base,
+      ok: false,
+      problem: `${who} exited 0 but printed ${JSON.stringify(result.stdout.trim().split('\n')[0].slice(0, 80))} on stdout, where a successful ${req.command} prints nothing${stderrTail(result)}`,
+    }
   if (parsed.problem) return {...base, ok: false, problem: `${who} exited 0 but ${parsed.problem}${stderrTail(result)}`}
   const error = asErrorResult(parsed.value)
   if (error && req.command !== 'STATUS')

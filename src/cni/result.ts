@@ -14,6 +14,16 @@ export function isCidr(s: unknown): boolean {
 }
 const isIp = (s: unknown): boolean => typeof s === 'string' && (isIPv4(s) || isIPv6(s))
 
+/**
+ * What an object held at key, for a message: "saw <its JSON>", or, when the key is absent, that it
+ * is and which keys the object has (a misspelt key is then plain; never the JS word "undefined").
+ */
+function saw(obj: Record<string, unknown>, key: string, where: string): string {
+  if (key in obj && obj[key] !== undefined) return `saw ${JSON.stringify(obj[key])}`
+  const keys = Object.keys(obj)
+  return `${where} has no "${key}" (${keys.length ? `it has: ${keys.join(', ')}` : 'it is empty'})`
+}
+
 /** Problems with a success result, each saying what was seen and what the spec expects. Empty = valid. */
 export function validateResult(raw: unknown, expectedVersion: string): string[] {
   const p: string[] = []
@@ -22,7 +32,7 @@ export function validateResult(raw: unknown, expectedVersion: string): string[] 
   const r = raw as Record<string, unknown>
   if (r.cniVersion !== expectedVersion) {
     p.push(
-      `result cniVersion is ${JSON.stringify(r.cniVersion)} but the config declares "${expectedVersion}": a plugin must answer in the config's version`,
+      `result cniVersion is ${r.cniVersion === undefined ? 'missing' : JSON.stringify(r.cniVersion)} but the config declares "${expectedVersion}": a plugin must answer in the config's version`,
     )
   }
   const version = typeof r.cniVersion === 'string' ? r.cniVersion : expectedVersion
@@ -33,7 +43,7 @@ export function validateResult(raw: unknown, expectedVersion: string): string[] 
   ifaces.forEach((i, n) => {
     if (typeof i !== 'object' || i === null) return void p.push(`interfaces[${n}] must be an object`)
     if (typeof i.name !== 'string' || !i.name)
-      p.push(`interfaces[${n}].name is required (a string), saw ${JSON.stringify(i.name)}`)
+      p.push(`interfaces[${n}].name is required (a string); ${saw(i, 'name', `interfaces[${n}]`)}`)
     if (i.mac !== undefined && (typeof i.mac !== 'string' || !MAC.test(i.mac)))
       p.push(`interfaces[${n}].mac must be a MAC like 0a:58:0a:0a:00:05, saw ${JSON.stringify(i.mac)}`)
     if (i.sandbox !== undefined && typeof i.sandbox !== 'string')
@@ -46,7 +56,7 @@ export function validateResult(raw: unknown, expectedVersion: string): string[] 
   ips.forEach((ip, n) => {
     if (typeof ip !== 'object' || ip === null) return void p.push(`ips[${n}] must be an object`)
     if (!isCidr(ip.address))
-      p.push(`ips[${n}].address must be an address in CIDR form like 10.10.0.5/24, saw ${JSON.stringify(ip.address)}`)
+      p.push(`ips[${n}].address must be an address in CIDR form like 10.10.0.5/24; ${saw(ip, 'address', `ips[${n}]`)}`)
     if (ip.gateway !== undefined && !isIp(ip.gateway))
       p.push(`ips[${n}].gateway must be a bare IP address, saw ${JSON.stringify(ip.gateway)}`)
     if (ip.interface !== undefined) {
@@ -61,14 +71,17 @@ export function validateResult(raw: unknown, expectedVersion: string): string[] 
     }
     if (compareVersions(version, '1.0.0') < 0) {
       if (ip.version !== '4' && ip.version !== '6')
-        p.push(`ips[${n}].version is required ("4" or "6") in cniVersion ${version}, saw ${JSON.stringify(ip.version)}`)
+        p.push(
+          `ips[${n}].version is required ("4" or "6") in cniVersion ${version}; ${saw(ip, 'version', `ips[${n}]`)}`,
+        )
     }
   })
   if (r.routes !== undefined && !Array.isArray(r.routes)) p.push(`"routes" must be an array, saw ${typeof r.routes}`)
   const routes = Array.isArray(r.routes) ? (r.routes as Array<Record<string, unknown>>) : []
   routes.forEach((rt, n) => {
-    if (!isCidr(rt?.dst)) p.push(`routes[${n}].dst must be a CIDR like 0.0.0.0/0, saw ${JSON.stringify(rt?.dst)}`)
-    if (rt?.gw !== undefined && !isIp(rt.gw))
+    if (typeof rt !== 'object' || rt === null) return void p.push(`routes[${n}] must be an object`)
+    if (!isCidr(rt.dst)) p.push(`routes[${n}].dst must be a CIDR like 0.0.0.0/0; ${saw(rt, 'dst', `routes[${n}]`)}`)
+    if (rt.gw !== undefined && !isIp(rt.gw))
       p.push(`routes[${n}].gw must be a bare IP address, saw ${JSON.stringify(rt.gw)}`)
   })
   if (r.dns !== undefined && (typeof r.dns !== 'object' || r.dns === null)) p.push('"dns" must be an object')
@@ -120,5 +133,5 @@ export function parsePluginJson(stdout: string): {value?: unknown; problem?: str
 
 /** The pod's IPv4 address (no prefix) from a CNI result. */
 export function podIp(result: CniResult | undefined): string | undefined {
-  return result?.ips?.find((i) => !i.address.includes(':'))?.address.split('/')[0]
+  return result?.ips?.find((i) => typeof i.address === 'string' && !i.address.includes(':'))?.address.split('/')[0]
 }

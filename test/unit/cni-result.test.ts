@@ -32,6 +32,17 @@ describe('result validation', () => {
     expect(p).toMatch(/interface is 1 but "interfaces" has 1 entry/)
     expect(p).toMatch(/routes\[0\]\.dst must be a CIDR/)
   })
+  it('names a missing key and the keys present, never the JS word "undefined" (walked: addr for address)', () => {
+    const p = validateResult({...good, ips: [{addr: '10.10.0.5/24', gateway: '10.10.0.1', interface: 0}]}, '1.0.0')
+    expect(p).toEqual([
+      'ips[0].address must be an address in CIDR form like 10.10.0.5/24; ips[0] has no "address" (it has: addr, gateway, interface)',
+    ])
+    const q = validateResult({interfaces: [{}], routes: [{gw: '10.10.0.1'}]}, '1.0.0').join('\n')
+    expect(q).toMatch(/result cniVersion is missing/)
+    expect(q).toMatch(/interfaces\[0\] has no "name" \(it is empty\)/)
+    expect(q).toMatch(/routes\[0\] has no "dst" \(it has: gw\)/)
+    expect(q).not.toMatch(/undefined/)
+  })
   it('knows CIDRs', () => {
     expect(isCidr('10.0.0.1/24')).toBe(true)
     expect(isCidr('10.0.0.1/33')).toBe(false)
@@ -64,6 +75,13 @@ describe('plugin output parsing', () => {
     )
   })
   it('DEL may print nothing', () => expect(interpret({...req, command: 'DEL'}, '/x/p', r({})).ok).toBe(true))
+  it("a DEL that printed a log line on stdout is named as that, without the JSON parser's words", () => {
+    const o = interpret({...req, command: 'DEL'}, '/x/p', r({stdout: 'DEL ebpfcni-1 veth1234\n'}))
+    expect(o.ok).toBe(false)
+    expect(o.problem).toBe(
+      'DEL of plugin "p" exited 0 but printed "DEL ebpfcni-1 veth1234" on stdout, where a successful DEL prints nothing',
+    )
+  })
   it('ADD must print a result', () => expect(interpret(req, '/x/p', r({})).problem).toMatch(/stdout was empty/))
   it('names unknown codes', () =>
     expect(interpret(req, '/x/p', r({exitCode: 1, stdout: '{"code":42,"msg":"x"}'})).problem).toMatch(/42 \(reserved/))

@@ -2,7 +2,7 @@ import {validateResult} from '#cni/result.js'
 import {failedAddHint} from '#cni/add-failure.js'
 import {addrs, link, links, routes} from '#net/ip.js'
 import {httpGet, ping} from '#net/probes.js'
-import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
+import {CheckSkip, fail, type CheckCause, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {cidrInfo, ip2int} from '#net/ipv4.js'
 import {podIface, podLink, hostEnd} from './shared.js'
@@ -24,7 +24,7 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.add.result-schema',
     title: "the ADD result matches the spec for the config's version",
-    hint: "Build the result with jq -n: interfaces (host veth, pod interface with mac and sandbox), ips (address in CIDR form, gateway, interface index into interfaces), routes. Use the config's cniVersion.",
+    hint: 'ADD\'s last line: the starter\'s result_json "$hostveth" "$CNI_IFNAME" "$addr/$prefix": it prints the result the spec asks for, in the config\'s cniVersion (interfaces with mac and sandbox, ips with address in CIDR form, gateway and interface index, routes).',
     run: async (ctx) => {
       const a = await ctx.plugin.podA()
       const call = a.outcome.calls.at(-1)
@@ -34,7 +34,16 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (!Array.isArray(r.ips) || r.ips.length === 0)
         problems.push('"ips" is empty: the runtime cannot learn the pod\'s address')
       if (!Array.isArray(r.interfaces) || r.interfaces.length === 0) problems.push('"interfaces" is empty')
-      if (problems.length) fail(problems.join('; '))
+      if (problems.length) {
+        // Walked: a result of the learner's own with "addr" for "address"; result_json has it right.
+        const missing = /has no "(\w+)"/.exec(problems.join(' '))?.[1]
+        fail(
+          problems.join('; '),
+          missing
+            ? `the spec's key is "${missing}": print the starter's result_json "$hostveth" "$CNI_IFNAME" "$addr/$prefix" as ADD's result rather than a JSON of your own, or spell the key as the spec does`
+            : undefined,
+        )
+      }
       return `valid ${a.net.cniVersion} result`
     },
   },
@@ -73,6 +82,8 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const a = await ctx.plugin.healthyA()
       const ipcfg = a.outcome.result?.ips?.[0]
       if (!ipcfg) fail('the result has no ips')
+      if (typeof ipcfg.address !== 'string')
+        throw new CheckSkip('needs ips[0].address in the result (cni.add.result-schema)')
       const [ip, prefix] = ipcfg.address.split('/')
       const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
       const n = ip2int(ip)
@@ -112,30 +123,20 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
   {
     id: 'cni.add.bridge',
     title: 'the host end is up and on the bridge; the gateway address is on the bridge',
-    hint: 'ip link set HOSTVETH master BRIDGE up; ip addr add GATEWAY/PREFIX dev BRIDGE (once, when you create the bridge); ip link set BRIDGE up.',
+    hint: 'ip link set HOSTVETH master BRIDGE up; ip addr replace GATEWAY/PREFIX dev BRIDGE on every ADD (the bridge may exist already, without it); ip link set BRIDGE up.',
     run: async (ctx) => {
       const a = await ctx.plugin.healthyA()
-      const bridge = ctx.plugin.bridgeOf(a.net)
-      const host = await hostEnd(a)
-      if (!host) fail(`cannot find the host end of ${a.att.ifname}: is it a veth pair with one end in the pod?`)
-      if (host.master !== bridge)
-        fail(
-          `host end ${host.ifname} is ${host.master ? `on ${host.master}` : 'not on any bridge'}; expected on ${bridge}`,
-        )
-      if (!host.flags.includes('UP')) fail(`host end ${host.ifname} is down`, `ip link set ${host.ifname} up`)
-      const br = await link(bridge)
-      if (!br?.flags.includes('UP')) fail(`bridge ${bridge} is down`)
+      const fault = await bridgeFault(ctx, a)
+      if (fault) fail(fault.message, fault.hint, fault.cause)
       const c = cidrInfo(ctx.plugin.podcidrOf(a.net))
-      const on = (await addrs(undefined, bridge))[0]?.addr_info.map((x) => `${x.local}/${x.prefixlen}`) ?? []
-      if (!on.includes(`${c.gateway}/${c.prefix}`))
-        fail(`bridge ${bridge} has ${on.join(', ') || 'no address'}; expected the gateway ${c.gateway}/${c.prefix}`)
-      return `${host.ifname} on ${bridge} (${c.gateway}/${c.prefix})`
+      const host = await hostEnd(a)
+      return `${host?.ifname} on ${ctx.plugin.bridgeOf(a.net)} (${c.gateway}/${c.prefix})`
     },
   },
   {
     id: 'cni.connectivity',
     title: 'pods reach each other over HTTP and the gateway over ICMP',
-    hint: 'If addresses and routes are right but traffic fails: is the host veth up and on the bridge, the bridge up, and is net.ipv4.ip_forward=1?',
+    hint: 'Pods on one bridge reach each other at layer 2: both host veths up and on the bridge, the bridge up; the gateway answers once its address is on the bridge. ebpfcni observe --kernel --follow names what the kernel dropped.',
     run: async (ctx) => {
       const a = await ctx.plugin.healthyA()
       const b = await ctx.plugin.podB()
@@ -145,11 +146,19 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           (await failedAddHint(b.outcome, b.att, {bridge: ctx.plugin.bridgeOf(b.net)})) ??
             "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
         )
+      // Traffic failed: the bridge fault behind it, when there is one (the same cause cni.add.bridge names).
+      const failed = async (seen: string): Promise<never> => {
+        for (const p of [a, b]) {
+          const fault = await bridgeFault(ctx, p)
+          if (fault) fail(`${seen}; ${fault.message}`, fault.hint, fault.cause)
+        }
+        return fail(seen)
+      }
       const get = await httpGet(b.netnsPath, `http://${a.ip}/get`)
-      if (!get.ok) fail(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
+      if (!get.ok) await failed(`sleep pod (${b.ip}) → httpbin pod (${a.ip}): ${get.detail}`)
       const gw = cidrInfo(ctx.plugin.podcidrOf(a.net)).gateway
       const p = await ping(b.netnsPath, gw, 1, 2)
-      if (!p.ok) fail(`sleep pod → gateway ${gw}: ${p.detail}`)
+      if (!p.ok) await failed(`sleep pod → gateway ${gw}: ${p.detail}`)
       return `${b.ip} → ${a.ip}:80 HTTP 200; ${b.ip} → ${gw} ICMP`
     },
   },
@@ -166,4 +175,59 @@ async function addFailureHint(ctx: Lab1Context, a: CheckPod): Promise<string | u
   const problem = a.outcome.problem ?? ''
   if (/stdout|JSON/.test(problem) && !/stderr: /.test(problem)) return undefined
   return `ADD failed before it printed a result: the plugin's own error and stderr above say which command failed; run that command by hand (ebpfcni pod add shows the same output)`
+}
+
+/**
+ * What is wrong with a pod's place on the bridge, first fault first: its host end off the bridge or
+ * down, the bridge down, the gateway address missing from it. Each with the hint for that fault and
+ * the cause it establishes (a later check failing from it says "same cause as …"). Undefined when
+ * the host end is up on an up bridge that has the gateway.
+ */
+async function bridgeFault(
+  ctx: Lab1Context,
+  pod: CheckPod,
+): Promise<{message: string; hint: string; cause: CheckCause} | undefined> {
+  const bridge = ctx.plugin.bridgeOf(pod.net)
+  const c = cidrInfo(ctx.plugin.podcidrOf(pod.net))
+  const host = await hostEnd(pod)
+  if (!host)
+    return {
+      message: `cannot find the host end of pod ${pod.name}'s ${pod.att.ifname}: is it a veth pair with one end in the pod?`,
+      hint: 'ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS": the host end stays on the host',
+      cause: {key: 'bridge.port', summary: `a pod's host veth is not on ${bridge}, up`},
+    }
+  if (host.master !== bridge)
+    return {
+      message: `pod ${pod.name}'s host end ${host.ifname} is ${host.master ? `on ${host.master}` : 'not on any bridge'}; expected on ${bridge}`,
+      hint: 'ip link set "$hostveth" master "$bridge" up, after the veth pair is made',
+      cause: {
+        key: 'bridge.port',
+        summary: `a pod's host veth is not on ${bridge}: ip link set "$hostveth" master "$bridge" up`,
+      },
+    }
+  if (!host.flags.includes('UP'))
+    return {
+      message: `pod ${pod.name}'s host end ${host.ifname} is down`,
+      hint: 'ip link set "$hostveth" master "$bridge" up: the `up` brings the host end up',
+      cause: {key: 'bridge.port', summary: `a pod's host veth is down: ip link set "$hostveth" master "$bridge" up`},
+    }
+  const br = await link(bridge)
+  if (!br?.flags.includes('UP'))
+    return {
+      message: `bridge ${bridge} is down`,
+      hint: 'ip link set "$bridge" up on every ADD, after the gateway is on it',
+      cause: {key: 'bridge.down', summary: `bridge ${bridge} is down: ip link set "$bridge" up on every ADD`},
+    }
+  const on = (await addrs(undefined, bridge))[0]?.addr_info.map((x) => `${x.local}/${x.prefixlen}`) ?? []
+  if (!on.includes(`${c.gateway}/${c.prefix}`))
+    return {
+      message: `bridge ${bridge} has ${on.join(', ') || 'no address'}; expected the gateway ${c.gateway}/${c.prefix}`,
+      // Walked: "ip addr add … once, when you create the bridge" kept failing on a bridge an earlier run left.
+      hint: `ip addr replace "$gateway/$prefix" dev "$bridge" on every ADD, after the bridge exists and outside the test that creates it: a bridge an earlier ADD or run left is there already, without the address (replace, unlike add, does not fail when it is there)`,
+      cause: {
+        key: 'bridge.gateway',
+        summary: `the gateway ${c.gateway}/${c.prefix} is not on ${bridge}: ip addr replace "$gateway/$prefix" dev "$bridge" on every ADD`,
+      },
+    }
+  return undefined
 }

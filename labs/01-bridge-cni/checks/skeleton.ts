@@ -17,8 +17,8 @@ function refusalHint(seen: string): string {
     return 'something your plugin prints goes to stdout before the error JSON: send every log and echo to stderr (>&2); stdout carries the JSON alone'
   if (/exited 0/.test(seen))
     return 'after printing the error JSON, exit non-zero: error() ends with exit 1, never return'
-  if (/should name/.test(seen))
-    return 'say which variable is missing in the error\'s msg, e.g. error 4 "CNI_CONTAINERID is not set"'
+  const unnamed = /should name (CNI_\w+)/.exec(seen)?.[1]
+  if (unnamed) return `say which variable is missing in the error's msg: error 4 "${unnamed} is not set"`
   if (/DEL with CNI_NETNS empty/.test(seen)) return DEL_WITHOUT_NETNS_HINT
   // Walked: the starter's `set -u` stops the plugin at the first unset variable it reads, before any error.
   if (/unbound variable/.test(seen))
@@ -144,6 +144,8 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           {code: 4, mention: 'CNI_CONTAINERID'},
         ),
         refusedCall(ctx, 'ADD without CNI_IFNAME', {env: {ifname: undefined}}, {code: 4, mention: 'CNI_IFNAME'}),
+        // Walked: "a CNI variable is missing" passed for CNI_NETNS; the text says to name it.
+        refusedCall(ctx, 'ADD without CNI_NETNS', {env: {netns: undefined}}, {code: 4, mention: 'CNI_NETNS'}),
         refusedCall(ctx, 'ADD with an unparsable config', {stdinRaw: '{"cniVersion": "1.0.0", "name": '}, {code: 6}),
         refusedCall(ctx, 'ADD with a config without podcidr', {stdin: withoutPodcidr}, {code: 7}),
         refusedCall(ctx, 'ADD with cniVersion "0.1.0"', {stdin: {...net.raw, cniVersion: '0.1.0'}}, {code: 1}),
@@ -152,7 +154,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const del = await delWithoutNetnsProblem(ctx)
       if (del) problems.push(del)
       if (problems.length) fail(problems.join('; '), refusalHint(problems.join(' ')))
-      return 'missing variable → 4, unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4; DEL with CNI_NETNS empty → 0'
+      return 'missing CNI_CONTAINERID, CNI_IFNAME or CNI_NETNS → 4, each named; unparsable → 6, no podcidr → 7, bad version → 1, unknown command → 4; DEL with CNI_NETNS empty → 0'
     },
   },
 ]

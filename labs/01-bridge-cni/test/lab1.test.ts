@@ -1,6 +1,7 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {mkdirSync, readFileSync, writeFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
+import {execa} from 'execa'
 import {runChecks} from '#engine/checker.js'
 import {getLab} from '#engine/catalogue.js'
 import {Ledger} from '#host/ledger.js'
@@ -114,7 +115,6 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     }
     expect(skipped.length).toBe(later.length)
     // Nothing of the plugin outlives the run: no `sleep 3600` anywhere.
-    const {execa} = await import('execa')
     const ps = await execa('pgrep', ['-f', '^sleep 3600$'], {reject: false})
     expect(ps.stdout.trim(), "a hung plugin's sleep is still running").toBe('')
     await deleteLinkQuietly(bridge)
@@ -124,6 +124,7 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
   for (const m of LAB1_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step}) with a helpful message`, async () => {
       expect(SOLUTION.includes(m.find), `the mutant's anchor is no longer in the solution: ${m.find}`).toBe(true)
+      if (m.bridgeBefore) await execa('ip', ['link', 'add', bridge, 'type', 'bridge'])
       const report = await check(workspace(m.name, SOLUTION.replace(m.find, m.replace)), m.step)
       const target = report.checks.find((c) => c.id === m.failsCheck)
       expect(
@@ -142,6 +143,11 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
         expect(`${target!.message} ${target!.hint}`).toMatch(m.message)
         // One cause, said once.
         expect(target!.message.match(/stdout has text before the JSON/g)?.length ?? 0).toBeLessThanOrEqual(1)
+      }
+      for (const o of m.others ?? []) {
+        const c = report.checks.find((x) => x.id === o.id)
+        expect(c?.status, JSON.stringify(c, null, 1)).toBe(o.status)
+        if (o.message) expect(`${c!.message} ${c!.hint ?? ''}`).toMatch(o.message)
       }
       expect(report.passed).toBe(false)
       await deleteLinkQuietly(bridge)
