@@ -1,12 +1,14 @@
-// ebpfcni.bpf.c — your programs (lab 4): lab 3's counter, and now they enforce policy.
-//   xdp_prog  on each pod's host veth: what the pod sends (the plugin attaches it at ADD);
-//   to_pod    TC on the same veth's egress: what goes to the pod (step 2; `ebpfcni policy`
-//             attaches it to every pod it knows).
-// Ready-made: every map (below), the verdict helpers, and in the headers: the map layouts user
-// space writes (ebpfcni_policy.h), header parsing (ebpfcni_parse.h), connection tracking
-// (ebpfcni_conntrack.h), flow events (ebpfcni_flow.h). Your lines are the decisions, each
-// returned with its reason (REASON_*, ebpfcni_flow.h): `ebpfcni observe` shows them.
-// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Look: ebpfcni observe
+// ebpfcni.bpf.c — lab 4: your programs from lab 3, now enforcing policy.
+//   xdp_prog  on each pod's host veth: what the pod SENDS (the plugin attaches it at ADD)
+//   to_pod    TC on the same veth's egress: what goes TO the pod (`ebpfcni policy` attaches it)
+// Core steps 1 and 2: YOU WRITE ONLY AT THE TWO "YOUR CODE" MARKS, in xdp_prog and in to_pod.
+// Everything else is provided: skim the names below, then skip to xdp_prog.
+//   maps     counter; policy (pair -> POLICY_DENY/POLICY_ALLOW); policy_ports (port key -> same);
+//            isolated (pod address -> 1); drops
+//   helpers  xdp_drop(ctx, REASON_…) in xdp_prog; tc_drop(skb, REASON_…), tc_pass(skb, REASON_…)
+//            in to_pod; ct_is_reply() (ebpfcni_conntrack.h); REASON_* (ebpfcni_flow.h); the key
+//            structs and POLICY_* (ebpfcni_policy.h)
+// Check: ebpfcni check 4 --step deny      Stuck? ebpfcni hint 4      Watch: ebpfcni observe
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -19,7 +21,9 @@
 #include "ebpfcni_conntrack.h"
 #include "ebpfcni_flow.h"
 
-/* Lab 3's counter: packets per source address, one slot per CPU. */
+/* ---- Provided: maps and drop helpers. Skip to xdp_prog. ---- */
+
+/* Lab 3's counter: packets per source address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -28,8 +32,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } counter SEC(".maps");
 
-/* Rules user space writes (ebpfcni policy deny|allow, and NetworkPolicies): (saddr, daddr) ->
- * POLICY_DENY or POLICY_ALLOW, for every port. 65536 pairs. */
+/* Rules user space writes: struct ip_pair -> POLICY_DENY or POLICY_ALLOW, every port. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -38,8 +41,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy SEC(".maps");
 
-/* Rules limited to a port (NetworkPolicy ingress[].ports): (src, dst, dport, protocol) ->
- * verdict. 65536 entries. */
+/* Rules for one port (NetworkPolicy ports): struct port_rule_key -> POLICY_DENY or POLICY_ALLOW. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -48,7 +50,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } policy_ports SEC(".maps");
 
-/* Pods some NetworkPolicy selects (its address -> 1): what no rule allows is dropped. 16384 pods. */
+/* Pods a NetworkPolicy selects (address -> 1): what no rule allows is dropped. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -57,7 +59,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } isolated SEC(".maps");
 
-/* How many packets were dropped: one per-CPU slot at key 0, summed by user space. */
+/* Packets dropped, at key 0 (per CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -66,7 +68,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
 
-// TODO(spoofing): a pinned hash `endpoints`: key __u32 ifindex, value __u32 address.
+// (stretch) TODO(spoofing): a pinned hash `endpoints`: key __u32 ifindex, value __u32 address.
 
 static __always_inline void count_drop(void)
 {
@@ -77,9 +79,8 @@ static __always_inline void count_drop(void)
 }
 
 /* A drop is counted, reported (a flow event with its reason), then returned in the hook's own
- * words. They differ: XDP_DROP is 1, and 1 is not a drop in TC: the kernel does not take it as
- * TC_ACT_RECLASSIFY (its number) but as "unspecified", and the packet goes on. A TC program drops
- * with TC_ACT_SHOT (2). To let a packet through: xdp_pass() and tc_pass(). */
+ * words: XDP_DROP in XDP, TC_ACT_SHOT in TC. XDP_DROP is 1, which TC does not take as a drop (the
+ * packet goes on): in to_pod, never xdp_drop(). */
 static __always_inline int xdp_drop(struct xdp_md *ctx, __u8 reason)
 {
 	count_drop();
@@ -94,6 +95,8 @@ static __always_inline int tc_drop(struct __sk_buff *skb, __u8 reason)
 	return TC_ACT_SHOT;
 }
 
+/* ---- The programs. Your lines go at the two YOUR CODE marks only. ---- */
+
 SEC("xdp")
 int xdp_prog(struct xdp_md *ctx)
 {
@@ -107,9 +110,7 @@ int xdp_prog(struct xdp_md *ctx)
 	if (!ip)
 		return XDP_PASS; /* ARP must flow, or nothing does */
 
-	// TODO(spoofing): endpoints[ctx->ingress_ifindex] is this pod's address: a packet from any
-	// other source address is dropped (xdp_drop, REASON_INVALID_SOURCE), before anything else
-	// counts or records it.
+	// (stretch) TODO(spoofing): a source other than endpoints[ctx->ingress_ifindex] is dropped here.
 
 	__u32 key = ip->saddr;
 	__u64 *packets = bpf_map_lookup_elem(&counter, &key);
@@ -150,7 +151,7 @@ int to_pod(struct __sk_buff *skb)
 	if (!ip)
 		return tc_drop(skb, REASON_NOT_IPV4);
 
-	/* The keys the rules are looked up by (ports in network order, as in the packet). */
+	/* Your keys (ports in network order, as in the packet); has_ports: TCP or UDP with ports. */
 	struct ip_pair pair = {.saddr = ip->saddr, .daddr = ip->daddr};
 	__u16 sport = 0, dport = 0;
 	int has_ports = parse_ports(ip, data_end, &sport, &dport);
@@ -174,6 +175,6 @@ int to_pod(struct __sk_buff *skb)
 	return tc_pass(skb, REASON_NO_RULE);
 }
 
-// TODO(identity): the identity design (see step 4's text).
+// (stretch) TODO(identity): the identity design (see its step's text).
 
 char LICENSE[] SEC("license") = "GPL";
