@@ -1,5 +1,5 @@
 // What several of lab 4's step files share: helpers, constants, probes.
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckCause} from '#checks/engine.js'
 import type {Lab4Context} from '../context.js'
@@ -21,8 +21,9 @@ import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
 import {type ManualRule, type PolicyPod} from '#policy/resolve.js'
 import type {AddressedPod, CheckPod} from '#checks/check-pods.js'
 import {ipv4Tcp, ipv6Udp} from '#bpf/frames.js'
-import {eventsDuring, type EventsSoFar} from '#observe/flow-feed.js'
-import {handshakeDrops} from '#observe/handshake-drops.js'
+import {eventsDuring, monotonicNs, type EventsSoFar} from '#observe/flow-feed.js'
+import {handshakeDrops, handshakeKernelDrops} from '#observe/handshake-drops.js'
+import {KernelDropTracer, type KernelDrop} from '#bpf/kernel-drops.js'
 import {FlowNamer, type Flow} from '#observe/flow-names.js'
 import {flowLine} from '#observe/flow-line.js'
 // Lab 4's checks: the learner's programs enforce what the policy layer writes. Crafted frames
@@ -41,7 +42,9 @@ export const originalPolicy = () =>
  * server, answered or not; a request the busy machine never sent is no verdict. With ctx, the
  * programs' report of the probe's own handshake, corroborated (provenDrop), proves a drop at once;
  * without a report (no ring, or a drop not returned through tc_drop/xdp_drop) the retransmission
- * does, and the detail says that nothing was reported (`fate`: what became of it, without that).
+ * does, or the kernel's record of the drop once the run knows its programs do not report theirs
+ * (watchKernelDrops), and the detail says that nothing was reported (`fate`: what became of it,
+ * without that).
  */
 export async function http(
   from: CheckPod,
@@ -50,11 +53,22 @@ export async function http(
   ctx?: Lab4Context,
 ): Promise<{ok: boolean; detail: string; flows?: Flow[]; fate?: string}> {
   const url = `http://${to.ip}/get`
-  const witness = (soFar: EventsSoFar) => () => provenDrop(ctx!, soFar, from, to, 80)
+  // Drops of this request only: what the kernel saw before it started was another request's.
+  const witness = (soFar: EventsSoFar) => {
+    const since = monotonicNs()
+    return () => provenDrop(ctx!, soFar, from, to, 80, since)
+  }
   // With ctx, the proving request runs under the flow events, quoted when the outcome is not the expected one.
   const fate = async (timeoutS = 15) => {
     if (!ctx) return {result: await requestFate(from.netnsPath, to.netnsPath, url, timeoutS), seen: undefined}
-    return flowsDuring(ctx, (soFar) => requestFate(from.netnsPath, to.netnsPath, url, timeoutS, witness(soFar)))
+    await kernelDropsWhenUnreported(ctx)
+    const judged = await flowsDuring(ctx, (soFar) =>
+      requestFate(from.netnsPath, to.netnsPath, url, timeoutS, witness(soFar)),
+    )
+    // Dropped, and the programs reported no drop of it: they will not report the run's next ones either.
+    if (judged.result.fate === 'dropped' && !both(judged.seen).some((f) => f.verdict === 'DROPPED'))
+      await watchKernelDrops(ctx)
+    return judged
   }
   const said = (seen?: SeenFlows) =>
     seen ? `; observe saw: ${quoteFlows(flowsBetween(seen, from.ip ?? '', to.ip ?? '', true))}` : ''
@@ -102,12 +116,14 @@ export async function connectUnlessDropped(
   port: number,
   timeoutS: number,
 ): Promise<ProbeResult & {proven?: RequestFate}> {
-  const {result} = await flowsDuring(ctx, (soFar) =>
-    watchedProbe(
+  await kernelDropsWhenUnreported(ctx)
+  const {result} = await flowsDuring(ctx, (soFar) => {
+    const since = monotonicNs()
+    return watchedProbe(
       (signal) => tcpConnect(from.netnsPath, to.ip ?? '', port, timeoutS, signal),
-      () => provenDrop(ctx, soFar, from, to, port),
-    ),
-  )
+      () => provenDrop(ctx, soFar, from, to, port, since),
+    )
+  })
   return result
 }
 
@@ -128,7 +144,10 @@ function unreported(seen: SeenFlows | undefined, mine: Flow[]): string {
  * (handshakeDrops), and the reporting program returning its drop code (XDP_DROP, TC_ACT_SHOT) for
  * that very packet in a test run over the same maps, which also predicts every retransmission.
  * An event alone is not enough: a helper can report a drop and return something else (XDP_DROP
- * from to_pod goes on). undefined: not proven, the caller's slower proof decides.
+ * from to_pod goes on). Without such a report, the kernel's record of that packet's drop, where
+ * the run watches the kernel (kernelDropProof), corroborated the same way. undefined: not proven,
+ * the caller's slower proof decides. `since`: when the probe started (monotonic ns); the kernel's
+ * drops before it are not its own.
  */
 export async function provenDrop(
   ctx: Lab4Context,
@@ -136,6 +155,7 @@ export async function provenDrop(
   from: CheckPod,
   to: CheckPod,
   dport: number,
+  since = 0n,
 ): Promise<RequestFate | undefined> {
   if (!from.ip || !to.ip) return undefined
   const client = {netnsPath: from.netnsPath, ip: from.ip}
@@ -151,6 +171,91 @@ export async function provenDrop(
     }
     if (!how.startsWith(`${code} `) || !how.endsWith(`(${program})`)) continue
     const what = `${program} reported DROPPED (${e.reason.name}) for ${request ? 'its SYN' : "the server's SYN-ACK"} from port ${e.sport}, and returns ${code} for that packet`
+    return request
+      ? {fate: 'dropped', detail: `${what}: the request never reached the server`}
+      : {fate: 'reached', detail: `the SYN reached the server; ${what}: no answer came back`}
+  }
+  return kernelDropProof(ctx, from, to, dport, since)
+}
+
+/** The kernel's drops (TCP handshake packets only) that a run's tracer keeps, and the tracer. */
+interface KernelDrops {
+  drops: KernelDrop[]
+  tracer: KernelDropTracer
+}
+
+/** A run's kernel watch, by its policy fixture (one per run); absent until the run needs it. */
+const kernelWatch = new WeakMap<object, Promise<KernelDrops | undefined>>()
+
+/** The handshake drops kept at most: the host's namespace may drop far more than the probes send. */
+const KERNEL_DROPS_KEPT = 4096
+
+/**
+ * Watch the packets the kernel drops in the host's namespace, where the pods' veths are (ebpfcni's
+ * kernel-drop tracer on kfree_skb), for the rest of the run: a TC program's TC_ACT_SHOT is freed
+ * there with reason TC_EGRESS. It proves a drop at once when the learner's programs report none
+ * (no ring, or TC_ACT_SHOT returned directly), where only the retransmission would otherwise. It
+ * is started once the run needs it, not before: loading it costs the reference a few hundred ms.
+ * undefined: this kernel cannot (no BTF, no drop reasons); the retransmission decides.
+ */
+function watchKernelDrops(ctx: Lab4Context): Promise<KernelDrops | undefined> {
+  let watch = kernelWatch.get(ctx.policy)
+  if (!watch) {
+    watch = (async () => {
+      const drops: KernelDrop[] = []
+      const keep = (d: KernelDrop) => {
+        if (d.proto !== 'TCP' || (d.tcpFlags !== 'SYN' && d.tcpFlags !== 'SYN ACK')) return
+        drops.push(d)
+        if (drops.length > KERNEL_DROPS_KEPT) drops.splice(0, drops.length - KERNEL_DROPS_KEPT)
+      }
+      try {
+        const tracer = await KernelDropTracer.start(keep, () => undefined)
+        ctx.policy.pods.onCleanup('before-pods', () => tracer.stop())
+        tracer.setScopes([{netns: statSync('/proc/self/ns/net').ino, ifindex: 0}])
+        return {drops, tracer}
+      } catch {
+        return undefined
+      }
+    })()
+    kernelWatch.set(ctx.policy, watch)
+  }
+  return watch
+}
+
+/** With no flow_events ring pinned, nothing is reported: watch the kernel before the probe starts. */
+async function kernelDropsWhenUnreported(ctx: Lab4Context): Promise<void> {
+  if (!existsSync(join(ctx.pinned.pinDir(), 'flow_events'))) await watchKernelDrops(ctx)
+}
+
+/**
+ * provenDrop's second witness: the kernel dropped the probe's own SYN (or the server's SYN-ACK back
+ * to it) at a TC egress hook (TC_EGRESS) since the probe started, and to_pod returns TC_ACT_SHOT for
+ * that very packet in a test run over the same maps. undefined when the run does not watch the
+ * kernel, or saw no such drop.
+ */
+async function kernelDropProof(
+  ctx: Lab4Context,
+  from: CheckPod,
+  to: CheckPod,
+  dport: number,
+  since: bigint,
+): Promise<RequestFate | undefined> {
+  const watching = kernelWatch.get(ctx.policy)
+  const watch = watching && (await watching)
+  if (!watch || !from.ip || !to.ip) return undefined
+  watch.tracer.consume()
+  const fresh = watch.drops.filter((d) => d.tsNs >= since && d.reason === 'TC_EGRESS')
+  const client = {netnsPath: from.netnsPath, ip: from.ip}
+  for (const {drop, request, port} of await handshakeKernelDrops(fresh, client, {ip: to.ip}, dport)) {
+    const frame = request ? ipv4Tcp(from.ip, to.ip, dport, port) : ipv4Tcp(to.ip, from.ip, port, dport, 'syn-ack')
+    let how: string
+    try {
+      how = ctx.policy.path([frame])[0].how
+    } catch {
+      continue
+    }
+    if (!how.startsWith('TC_ACT_SHOT ') || !how.endsWith('(to_pod)')) continue
+    const what = `the kernel dropped ${request ? 'its SYN' : "the server's SYN-ACK"} from port ${drop.sport} at a TC egress hook (${drop.reason}), and to_pod returns TC_ACT_SHOT for that packet`
     return request
       ? {fate: 'dropped', detail: `${what}: the request never reached the server`}
       : {fate: 'reached', detail: `the SYN reached the server; ${what}: no answer came back`}
