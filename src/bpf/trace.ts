@@ -20,6 +20,8 @@ export interface TraceOptions {
   seconds: number
   filter?: string
   onLine: (line: string) => void
+  /** A line read that the filter left out. */
+  onSkipped?: () => void
   /** Stop reading early (the caller has seen what it waited for). */
   signal?: AbortSignal
 }
@@ -42,7 +44,10 @@ export async function streamTrace(opts: TraceOptions): Promise<number> {
     const lines = (rest + chunk.toString('utf8')).split('\n')
     rest = lines.pop() ?? ''
     for (const raw of lines) {
-      if (opts.filter && !raw.includes(opts.filter)) continue
+      if (opts.filter && !raw.includes(opts.filter)) {
+        opts.onSkipped?.()
+        continue
+      }
       count++
       opts.onLine(decodeTraceLine(raw))
     }
