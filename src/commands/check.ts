@@ -42,7 +42,7 @@ export default class Check extends BaseCommand {
       runtime: flags.runtime as 'netns' | 'podman' | 'cri',
       onCheck: (_id, _title, result) => result && this.log(whole ? whole.render(result) : renderCheck(result)),
     })
-    this.log(`\n${renderSummary(report)}`)
+    this.log(`\n${renderSummary(report, [], session.lab)}`)
     const earlier = renderEarlierStepFails(report)
     if (earlier) this.log(earlier)
     const focus = whole?.focus()

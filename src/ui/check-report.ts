@@ -51,7 +51,7 @@ const quoted = (message: string): string =>
  * stops at the first failure) are skipped too, as the live list shows them. A run that did not
  * pass with none failing was skipped whole: the line says by what, never "✘ … 0 failing" alone.
  */
-export function renderSummary(report: CheckReport, planned: string[] = []): string {
+export function renderSummary(report: CheckReport, planned: string[] = [], lab?: Lab): string {
   const n = (s: string) => report.checks.filter((c) => c.status === s).length
   const notRun = planned.filter((id) => !report.checks.some((c) => c.id === id)).length
   const skipped = n('skip') + notRun
@@ -62,7 +62,23 @@ export function renderSummary(report: CheckReport, planned: string[] = []): stri
       chalk.green(`✔ ${what}: all ${n('pass')} checks pass ${time}`) + (skipped ? chalk.dim(` ${skipped} skipped`) : '')
     )
   if (n('fail') === 0 && skipped > 0) return chalk.red(`✘ ${what}: ${blockedBy(report, skipped)} `) + time
-  return chalk.red(`✘ ${what}: ${n('fail')} failing, ${n('pass')} passing, ${skipped} skipped `) + time
+  // A whole lab: failures of stretch steps are optional work (walked: "1 failing" after the core was done).
+  const stretch = lab ? stretchFailures(lab, report) : 0
+  if (stretch > 0 && stretch === n('fail'))
+    return (
+      chalk.yellow(
+        `✘ ${what}: ${n('fail')} failing, all in stretch steps (optional), ${n('pass')} passing, ${skipped} skipped `,
+      ) + time
+    )
+  const optional = stretch ? ` (${stretch} in stretch steps, optional)` : ''
+  return chalk.red(`✘ ${what}: ${n('fail')} failing${optional}, ${n('pass')} passing, ${skipped} skipped `) + time
+}
+
+/** How many of a whole-lab run's failing checks belong to stretch steps. */
+function stretchFailures(lab: Lab, report: CheckReport): number {
+  if (report.step !== 'all') return 0
+  const stretch = new Set(lab.steps.filter((s) => s.level === 'stretch').flatMap((s) => s.checks))
+  return report.checks.filter((c) => c.status === 'fail' && stretch.has(c.id)).length
 }
 
 /** Why a run with no failure did not pass: the earlier step's check that fails on this work, else the first skip's reason. */

@@ -1,5 +1,7 @@
 import {describe, it, expect} from 'vitest'
 import {renderFocus} from '../../src/ui/focus-line.js'
+import {renderSummary} from '../../src/ui/check-report.js'
+import chalk from 'chalk'
 import {getLab} from '../../src/labs/catalogue.js'
 import type {CheckReport, CheckResult} from '../../src/checks/engine.js'
 
@@ -44,5 +46,21 @@ describe('the line naming the first step with a failure', () => {
     expect(renderFocus(lab, report(['cni.add.route']), step('add'))).toBe(
       'first step with a failure: add. For it alone: ebpfcni check 1 --step add',
     )
+  })
+
+  it("the summary counts a whole-lab run's stretch failures as optional", () => {
+    const before = chalk.level
+    chalk.level = 0
+    try {
+      expect(renderSummary(report(['cni.ipam.unique']), [], lab)).toMatch(
+        /^✘ lab 1: 1 failing, all in stretch steps \(optional\), 18 passing, 0 skipped /,
+      )
+      expect(renderSummary(report(['cni.ipam.unique', 'cni.add.route']), [], lab)).toMatch(
+        /^✘ lab 1: 2 failing \(1 in stretch steps, optional\), 17 passing/,
+      )
+      expect(renderSummary(report(['cni.add.route']), [], lab)).toMatch(/^✘ lab 1: 1 failing, 18 passing/)
+    } finally {
+      chalk.level = before
+    }
   })
 })
