@@ -1,4 +1,4 @@
-import {existsSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, readFileSync, readlinkSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Discoverer, ResetAction} from '#reset/actions.js'
 import {bridgePorts, link, linkDel, links, netnsById} from '#net/ip.js'
@@ -30,11 +30,21 @@ function liveRunNetns(): Map<string, string> {
   return held
 }
 
+/** Whether a process runs in this process's network namespace: only there can it make our bridges. */
+function inThisNetns(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net')
+  } catch {
+    return false
+  }
+}
+
 /**
  * What the learner's plugin made that no ledger knows: its bridge, veths on it, its IPAM
  * state. Every lab runs the same plugin, so this applies to a reset of any lab. A veth into a
  * live run's pod stays, and so do its bridge and the IPAM state (as do all of them while a live
- * run's plugin call is under way: it may be making a bridge or recording an address).
+ * run's plugin call is under way in this network namespace: it may be making a bridge or recording
+ * an address; a call in another one, a private host's, makes none of ours).
  */
 export const lab1Discoverer: Discoverer = async () => {
   const actions: ResetAction[] = []
@@ -45,7 +55,7 @@ export const lab1Discoverer: Discoverer = async () => {
   let inFlight: string | undefined
   for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'), table)) {
     const run = liveRunAbove(p.pid, table)
-    if (run) inFlight ??= inUseBy(run)
+    if (run && inThisNetns(p.pid)) inFlight ??= inUseBy(run)
     actions.push({
       description: `stop your plugin's process ${p.pid} (${p.argv.join(' ').slice(0, 60)}) and its process group`,
       kind: 'process',
