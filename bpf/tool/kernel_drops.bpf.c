@@ -6,7 +6,8 @@
 // kernel's BTF: the numbers change between kernels.
 //
 // Cheap by construction: a freed packet that is not a drop (SKB_CONSUMED, NOT_DROPPED_YET: user
-// space writes their numbers in kdrop_config) returns at once, and so does a drop
+// space writes their numbers in kdrop_config), or a queue purged as its owner goes (QUEUE_PURGE),
+// returns at once, and so does a drop
 // outside the lab (kdrop_where holds the lab's namespaces and interfaces; ifindex 0 stands for
 // the whole namespace). Nothing is pinned: the program, its link and its maps live as long as
 // the observe that loaded them.
@@ -85,6 +86,11 @@ struct kdrop_config {
 	__u32 skip[2];
 	__u32 not_specified;
 	__u32 no_socket; /* NO_SOCKET for ICMP: every ping's echo reply once the raw socket took its copy (6.18) */
+	/* QUEUE_PURGE: a queue emptied because its owner went away: a closed socket's unread data (a
+	 * FIN that reached a client after it closed), a device or namespace deleted (pod del). The
+	 * packet was not lost on its way (it had arrived, or its pod is gone), and these came with every
+	 * probe and pod deletion: noise beside the datapath's drops. */
+	__u32 queue_purge;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -113,7 +119,7 @@ int kernel_drops(unsigned long long *ctx)
 	__u32 reason = (__u32)ctx[2];
 	__u32 zero = 0;
 	struct kdrop_config *c = bpf_map_lookup_elem(&kdrop_config, &zero);
-	if (!c || reason == c->skip[0] || reason == c->skip[1])
+	if (!c || reason == c->skip[0] || reason == c->skip[1] || reason == c->queue_purge)
 		return 0;
 
 	struct net_device *dev = BPF_CORE_READ(skb, dev);

@@ -109,6 +109,8 @@ export class KernelDropTracer {
     onDrop: (d: KernelDrop) => void,
     onBad: (why: string) => void,
     reasons?: DropReasons,
+    /** Tests: report QUEUE_PURGE too (to prove a purge happened where observe shows none). */
+    opts: {showPurges?: boolean} = {},
   ): Promise<KernelDropTracer> {
     const known = reasons ?? kernelReasons()
     const obj = BpfObject.open(await toolObject('kernel_drops', 'kernel-drop tracer'))
@@ -127,11 +129,13 @@ export class KernelDropTracer {
       lost: fd('kdrop_lost'),
     })
     try {
-      // struct kdrop_config: the two frees that are not drops, then NOT_SPECIFIED and NO_SOCKET (-1: none).
-      const skip = Buffer.alloc(16)
+      // struct kdrop_config: the two frees that are not drops, then NOT_SPECIFIED, NO_SOCKET and
+      // QUEUE_PURGE (-1: none on this kernel).
+      const skip = Buffer.alloc(20)
       known.notDrops().forEach((n, i) => skip.writeUInt32LE(n, i * 4))
       skip.writeUInt32LE(known.id('NOT_SPECIFIED') >>> 0, 8)
       skip.writeUInt32LE(known.id('NO_SOCKET') >>> 0, 12)
+      skip.writeUInt32LE((opts.showPurges ? -1 : known.id('QUEUE_PURGE')) >>> 0, 16)
       mapUpdate(t.fds.config, Buffer.alloc(4), skip)
       t.reader = RingReader.fromFd(t.fds.events, (r) => {
         try {

@@ -13,7 +13,9 @@ import type {Flow, FlowEnd} from './flow-names.js'
 // too big, a port down or blocking...), as flows in the same stream as the programs' verdicts.
 // The tracer reports only the lab's namespaces and interfaces: every pod's and lab 5 node's
 // namespace whole, in the host's namespace the pods' host veths and the bridges they are on, and
-// any namespace named with --netns. They are read again every 2 s (pods come and go).
+// any namespace named with --netns. They are read again every 2 s (pods come and go); between two
+// readings, a drop in a namespace deleted meanwhile is not shown (stillLab). The tracer leaves out
+// QUEUE_PURGE (bpf/tool/kernel_drops.bpf.c says why).
 
 const DRAIN_MS = 20
 const SCOPE_MS = 2000
@@ -27,6 +29,8 @@ interface LabNetns {
 /** How a drop is named: its namespace and interface by their names. */
 interface Names {
   netns: Map<number, string>
+  /** Each lab namespace's path, by the inode it had when the scopes were read. */
+  paths: Map<number, string>
   links: Map<string, string>
   pods: PolicyPod[]
 }
@@ -76,13 +80,14 @@ export async function dropScopes(lab: LabNetns[]): Promise<{scopes: DropScope[];
   const hostNs = inode('/proc/self/ns/net') ?? 0
   const host = await linksIn()
   const scopes: DropScope[] = []
-  const names: Omit<Names, 'pods'> = {netns: new Map([[hostNs, 'host']]), links: new Map()}
+  const names: Omit<Names, 'pods'> = {netns: new Map([[hostNs, 'host']]), paths: new Map(), links: new Map()}
   for (const l of host) names.links.set(`${hostNs}/${l.ifindex}`, l.ifname)
   for (const ns of lab) {
     const ino = inode(ns.path)
     if (ino === undefined || ino === hostNs) continue
     scopes.push({netns: ino, ifindex: 0})
     names.netns.set(ino, ns.label)
+    names.paths.set(ino, ns.path)
     for (const l of await linksIn(ns.path)) {
       names.links.set(`${ino}/${l.ifindex}`, l.ifname)
       const peer = l.link_index ? host.find((h) => h.ifindex === l.link_index && h.link_index === l.ifindex) : undefined
@@ -124,7 +129,7 @@ export function kernelDropFlow(d: KernelDrop, names: Names, wallOffsetMs: number
 /** The tracer, its scopes kept up to date, its drops handed over as flows. */
 export class KernelDropWatch {
   private timers: NodeJS.Timeout[] = []
-  private names: Names = {netns: new Map(), links: new Map(), pods: []}
+  private names: Names = {netns: new Map(), paths: new Map(), links: new Map(), pods: []}
   private readonly wallOffsetMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n)
   private reported = 0n
   private constructor(
@@ -137,7 +142,7 @@ export class KernelDropWatch {
     let w: KernelDropWatch | undefined
     try {
       const tracer = await KernelDropTracer.start(
-        (d) => w && o.onFlow(kernelDropFlow(d, w.names, w.wallOffsetMs)),
+        (d) => w && w.stillLab(d) && o.onFlow(kernelDropFlow(d, w.names, w.wallOffsetMs)),
         (why) => o.onNotice(`skipped a kernel-drop record: ${why}`),
         o.reasons,
       )
@@ -150,6 +155,18 @@ export class KernelDropWatch {
     w.timers.push(setInterval(() => w.drain(), DRAIN_MS))
     w.timers.push(setInterval(() => void w.rescope().catch(() => undefined), SCOPE_MS))
     return w
+  }
+
+  /**
+   * Whether a drop's namespace is still the lab's. The tracer knows a namespace by its inode
+   * number, and the kernel gives a deleted namespace's number to the next one made (another
+   * user's, a test's): until the next rescope, drops there would be named after the deleted pod.
+   * A lab namespace whose path is gone or names another inode now is no longer the lab's; its
+   * last packets, purged as it is torn down, go with it.
+   */
+  stillLab(d: KernelDrop): boolean {
+    const path = this.names.paths.get(d.netns)
+    return path === undefined || inode(path) === d.netns
   }
 
   /** The namespaces and interfaces traced now (tests and --json). */

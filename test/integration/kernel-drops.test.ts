@@ -1,6 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
-import {rmSync} from 'node:fs'
+import {rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliBin} from '../helpers/env.js'
 import {buildBpf} from '../../src/bpf/build.js'
@@ -13,7 +13,7 @@ import type {Flow} from '../../src/observe/flow-names.js'
 // reason (the drop is kfree_skb without one) NOT_SPECIFIED is accepted too, and said.
 
 const u = uniq()
-const ns = {N: `kd${u}N`, A: `kd${u}A`, B: `kd${u}B`, C: `kd${u}C`, H: `kd${u}H`}
+const ns = {N: `kd${u}N`, A: `kd${u}A`, B: `kd${u}B`, C: `kd${u}C`, H: `kd${u}H`, P: `kd${u}P`, Q: `kd${u}Q`}
 /** In the host's namespace, as lab 1's plugin makes them: a bridge and H's host veth on it. */
 const host = {bridge: `kd${u}b`, veth: `kd${u}h`}
 const path = (n: string) => `/run/netns/${n}`
@@ -312,6 +312,51 @@ describe('observe --kernel: the kernel drops, each fault with its reason', () =>
     const mine = (f: Flow) =>
       [f.src.ip, f.dst.ip].every((a) => ['10.213.1.2', '10.213.1.3', '10.213.2.2'].includes(a)) && f.proto === 'ICMP'
     expect(flowsIn(lines.slice(seen)).filter(mine)).toEqual([])
+  })
+
+  // Walked: QUEUE_PURGE lines that had nothing to do with the lab's traffic (a closed socket's
+  // unread FIN, a deleted pod's queues). A device deleted with a datagram waiting for its
+  // neighbour: a tracer of the test's own, which shows purges, proves the purge happened in a
+  // namespace observe traces; observe shows nothing of it.
+  it('a device deleted with a packet queued on it: the purge is not reported (QUEUE_PURGE)', async () => {
+    await ip(ns.P, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.Q)
+    await ip(ns.P, 'addr', 'add', '10.213.9.1/24', 'dev', 'eth0')
+    await ip(ns.P, 'link', 'set', 'eth0', 'up')
+    await ip(ns.Q, 'link', 'set', 'eth0', 'up')
+    // A minute of ARP probes: the datagram waits for its neighbour until its device goes.
+    await inNs(
+      ns.P,
+      'sysctl',
+      '-qw',
+      'net.ipv4.neigh.eth0.retrans_time_ms=1000',
+      'net.ipv4.neigh.eth0.mcast_solicit=60',
+    )
+    const {KernelDropTracer} = await import('../../src/bpf/kernel-drops.js')
+    const witnessed: string[] = []
+    const witness = await KernelDropTracer.start(
+      (d) => witnessed.push(`${d.reason} ${d.dst}:${d.dport}`),
+      () => undefined,
+      undefined,
+      {showPurges: true},
+    )
+    try {
+      witness.setScopes([{netns: statSync(path(ns.P)).ino, ifindex: 0}])
+      const seen = lines.length
+      await udp(ns.P, '10.213.9.9', 41013)
+      await ip(ns.P, 'link', 'del', 'eth0')
+      const end = Date.now() + 10_000
+      while (!witnessed.includes('QUEUE_PURGE 10.213.9.9:41013') && Date.now() < end) {
+        witness.consume()
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(witnessed, 'the kernel purged the waiting datagram (the witness saw it)').toContain(
+        'QUEUE_PURGE 10.213.9.9:41013',
+      )
+      await new Promise((r) => setTimeout(r, 1000)) // observe drains every 20 ms
+      expect(flowsIn(lines.slice(seen)).filter((f) => f.reason === 'QUEUE_PURGE' || f.dst.port === 41013)).toEqual([])
+    } finally {
+      witness.stop()
+    }
   })
 
   it('stops cleanly on Ctrl-C: exit 130, no tracer left attached', async () => {
