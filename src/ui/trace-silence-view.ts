@@ -1,5 +1,5 @@
 import type {TraceSilence, SilentProgram} from '../bpf/trace-silence.js'
-import {TRACEFS} from '../host/paths.js'
+import {BPF_PIN_ROOT, TRACEFS} from '../host/paths.js'
 
 // `bpf trace` read nothing: say that, then what the tool saw that bears on it. Each line is
 // something read on the host (a program's instructions, its attachments, a sysctl, tracing_on,
@@ -38,7 +38,8 @@ export function describeTraceSilence(
     const runs = p.runs === null ? '' : `; run ${p.runs} time(s) since kernel.bpf_stats_enabled was set`
     out.push(`  ${name} ${calls}; ${where}${runs}`)
   }
-  if (!s.programs.length) out.push('  no program is pinned under the pin root or attached to an interface of this host')
+  if (!s.programs.length)
+    out.push(`  no program is pinned under ${BPF_PIN_ROOT} or attached to an interface of this host`)
   else if (!printers.length)
     out.push('  none of these programs calls bpf_printk: rebuild and load yours (--replace moves it onto the veths)')
   if (s.statsEnabled === false && printers.some((p) => p.attached.length))
