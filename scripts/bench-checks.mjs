@@ -100,10 +100,16 @@ const median = (xs) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN
 }
 
-/** Busy loops, one per core, at normal priority: an attendee's VM with something else running. */
+/**
+ * Busy loops, one per core, at normal priority: an attendee's VM with something else running. Each loop ends
+ * itself when the benchmark is gone (its parent changed): a benchmark killed outright (SIGKILL, a timeout) left
+ * two loops spinning for an hour on the development VM, and every figure taken meanwhile was a loaded one.
+ */
+const BUSY_LOOP =
+  'const p = process.ppid; for (let i = 1; ; i++) if (i % 1e7 === 0 && process.ppid !== p) process.exit(0)'
 function startLoad() {
   const n = availableParallelism()
-  return Array.from({length: n}, () => spawn(process.execPath, ['-e', 'for (;;) {}'], {stdio: 'ignore'}))
+  return Array.from({length: n}, () => spawn(process.execPath, ['-e', BUSY_LOOP], {stdio: 'ignore'}))
 }
 
 async function series(label, runs, loaded) {
