@@ -60,6 +60,41 @@ export function loadLabsContent(labsDir = join(root, 'labs')) {
     .map((d) => ({...parse(readFileSync(join(labsDir, d, 'lab.yaml'), 'utf8')), dir: join(labsDir, d)}))
 }
 
+/**
+ * The walked minutes per core step: docs/instructor.md's walked table (a row per core step, a column per round of
+ * attendee walkthroughs; "13–14" counts as 13.5, "~9" as 9, a blank or "-" as not walked). lab.yaml plans each core
+ * step at the median of its rounds, rounded (issue 32: the planned minutes are the walked ones).
+ * Returns Map("LAB STEP" -> {rounds: number[], median: number}).
+ */
+export function walkedMinutes(doc = readFileSync(join(root, 'docs/instructor.md'), 'utf8')) {
+  const lines = doc.split('\n')
+  const head = lines.findIndex((l) => /^\| core step \| planned \|( round \d+ \|)+/.test(l))
+  if (head < 0) throw new Error('docs/instructor.md has no walked table (| core step | planned | round N | ...)')
+  const cells = (l) =>
+    l
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim())
+  const rounds = cells(lines[head]).filter((c) => /^round \d+$/.test(c)).length
+  const walked = new Map()
+  for (const l of lines.slice(head + 2)) {
+    if (!l.startsWith('|')) break
+    const [name, , ...rest] = cells(l)
+    const m = /^(\d+) (\S+)$/.exec(name)
+    if (!m) continue
+    const figures = rest
+      .slice(0, rounds)
+      .map((c) => c.replace(/[~*+]/g, '').split(/[–-]/).filter(Boolean).map(Number))
+      .filter((r) => r.length && r.every(Number.isFinite))
+      .map((r) => r.reduce((a, b) => a + b, 0) / r.length)
+    const sorted = [...figures].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    if (figures.length) walked.set(`${m[1]} ${m[2]}`, {rounds: figures, median})
+  }
+  return walked
+}
+
 /** Per step: lines to add by language, the model's minutes, planned minutes. */
 export function measure(labs = loadLabsContent()) {
   const state = new Map() // workspace file -> its text as the previous step left it
@@ -106,19 +141,23 @@ export function measure(labs = loadLabsContent()) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const m = measure()
-  if (process.argv.includes('--json')) console.log(JSON.stringify(m, null, 2))
+  const walked = walkedMinutes()
+  if (process.argv.includes('--json')) console.log(JSON.stringify({...m, walked: Object.fromEntries(walked)}, null, 2))
   else {
     const pad = (s, n) => String(s).padEnd(n)
     const num = (s, n) => String(s).padStart(n)
     console.log(
-      `${pad('lab/step', 22)}${pad('level', 9)}${num('lines', 6)}${num('bash', 6)}${num('C', 5)}${num('words', 7)}${num('planned', 9)}${num('model', 7)}`,
+      `${pad('lab/step', 22)}${pad('level', 9)}${num('lines', 6)}${num('bash', 6)}${num('C', 5)}${num('words', 7)}${num('planned', 9)}${num('model', 7)}  walked (rounds)`,
     )
-    for (const r of m.rows)
+    for (const r of m.rows) {
+      const w = walked.get(`${r.lab} ${r.step}`)
       console.log(
-        `${pad(`${r.lab} ${r.step}`, 22)}${pad(r.level, 9)}${num(r.lines, 6)}${num(r.bash, 6)}${num(r.c, 5)}${num(r.words, 7)}${num(r.planned, 9)}${num(r.model, 7)}`,
+        `${pad(`${r.lab} ${r.step}`, 22)}${pad(r.level, 9)}${num(r.lines, 6)}${num(r.bash, 6)}${num(r.c, 5)}${num(r.words, 7)}${num(r.planned, 9)}${num(r.model, 7)}  ${w ? `${w.median} (${w.rounds.join(', ')})` : ''}`,
       )
+    }
+    const walkedCore = [...walked.values()].reduce((n, w) => n + w.median, 0)
     console.log(
-      `core path: ${m.core.lines} lines to write (budget ${BUDGET.coreLines}, at most ${BUDGET.stepLines} a step), ${m.core.planned} min planned, ${m.core.model} min by the model (budget ${BUDGET.coreMinutes})`,
+      `core path: ${m.core.lines} lines to write (budget ${BUDGET.coreLines}, at most ${BUDGET.stepLines} a step), ${m.core.model} min by the model (budget ${BUDGET.coreMinutes}), ${m.core.planned} min planned = walked (median of the rounds: ${walkedCore}; goal ${BUDGET.coreMinutes})`,
     )
     console.log(`everything: ${m.all.lines} lines, ${m.all.planned} min planned, ${m.all.model} min by the model`)
   }

@@ -6,7 +6,7 @@ import {loadLabs} from '../../src/labs/catalogue.js'
 import {checkIdsDisagree, labModule, labsWithModules} from '../../src/labs/registry.js'
 import {buildBpf} from '../../src/bpf/build.js'
 // @ts-expect-error -- a plain .mjs script, imported for its measure() (no type declarations)
-import {measure, linesAdded, BUDGET} from '../../scripts/core-path.mjs'
+import {measure, linesAdded, walkedMinutes, BUDGET} from '../../scripts/core-path.mjs'
 
 // The lab content, without root and in seconds (as rustlings' `dev check`): every lab.yaml passes
 // its schema, every file it names exists, TODO markers name real steps, check ids agree with the
@@ -58,12 +58,21 @@ describe('lab content', () => {
     }
   })
 
-  it('the core path is planned at 75 walked minutes or less; every step is core or stretch with planned minutes', () => {
-    const core = labs
-      .flatMap((l) => l.steps)
-      .filter((s) => s.level === 'core')
-      .reduce((n, s) => n + s.minutes, 0)
-    expect(core).toBeLessThanOrEqual(BUDGET.coreMinutes)
+  it("every step is core or stretch with planned minutes; a core step plans the median of its walked minutes (docs/instructor.md's walked table)", () => {
+    // Issue 32 §7: the planned minutes are the walked ones. Whether the core path fits the 75-minute goal is a
+    // figure (node scripts/core-path.mjs prints it), not a test: it is measured by walks, not by this file.
+    const walked = walkedMinutes()
+    const wrong: string[] = []
+    for (const lab of labs)
+      for (const s of lab.steps.filter((x) => x.level === 'core')) {
+        const w = walked.get(`${lab.id} ${s.id}`)
+        if (!w) wrong.push(`${lab.id} ${s.id}: no row in docs/instructor.md's walked table`)
+        else if (s.minutes !== Math.round(w.median))
+          wrong.push(
+            `${lab.id} ${s.id}: lab.yaml plans ${s.minutes}, walked median ${w.median} (${w.rounds.join(', ')})`,
+          )
+      }
+    expect(wrong).toEqual([])
     // A lab starts on the core path, or is a stretch lab as a whole (for a second session).
     for (const lab of labs)
       expect(
@@ -72,7 +81,7 @@ describe('lab content', () => {
       ).toBe(true)
   })
 
-  it('the core path asks for at most 75 lines (15 a step) and 75 minutes by the minutes model; lab.yaml plans within 2 minutes of the model', () => {
+  it('the core path asks for at most 75 lines (15 a step) and 75 minutes by the minutes model; a stretch step (not walked) plans within 2 minutes of the model', () => {
     const m = measure()
     const core = m.rows.filter((r) => r.level === 'core')
     expect(core.filter((r) => r.lines > BUDGET.stepLines).map((r) => `${r.lab} ${r.step}: ${r.lines} lines`)).toEqual(
@@ -82,7 +91,7 @@ describe('lab content', () => {
     expect(m.core.model, 'core minutes by the model (docs/instructor.md)').toBeLessThanOrEqual(BUDGET.coreMinutes)
     expect(
       m.rows
-        .filter((r) => Math.abs(r.planned - r.model) > BUDGET.plannedSlack)
+        .filter((r) => r.level !== 'core' && Math.abs(r.planned - r.model) > BUDGET.plannedSlack)
         .map((r) => `${r.lab} ${r.step}: planned ${r.planned}, model ${r.model}`),
     ).toEqual([])
   })
