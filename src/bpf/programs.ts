@@ -9,6 +9,7 @@ import {tcAttach, tcDetach, tcQueryId, xdpAttach, xdpDetach, xdpQueryId, XDP_FLA
 import {explainVerifierLog, type VerifierReport} from './verifier.js'
 import {link, linksByIndex} from '../net/ip.js'
 import {UserError} from '../host/errors.js'
+import {filesystemOf} from '../host/mounts.js'
 
 export interface LoadOutcome {
   ok: boolean
@@ -35,6 +36,15 @@ export function loadAndPin(
   const pinDir = opts.pinDir ?? BPF_PIN_ROOT
   const ledger = opts.ledger ?? new Ledger()
   if (!existsSync(objectPath)) throw new UserError(`${objectPath} does not exist`, {next: {do: 'build-program'}})
+  // Pins live only on the BPF filesystem: elsewhere the kernel answers EINVAL, which reads like a bug of ours.
+  const fs = filesystemOf(pinDir)
+  if (fs !== 'bpf')
+    throw new UserError(
+      `${pinDir} is on ${fs ?? 'no mounted filesystem'}, not the BPF filesystem: pins can only be made on bpffs`,
+      {
+        hint: `pin under ${BPF_PIN_ROOT} (the default) or another directory of a mounted bpffs (mount -t bpf bpf /sys/fs/bpf)`,
+      },
+    )
   // pin_root_path: maps declared with __uint(pinning, LIBBPF_PIN_BY_NAME) land in pinDir too.
   const obj = BpfObject.open(objectPath, {pinRoot: pinDir})
   const reused = new Set<string>()

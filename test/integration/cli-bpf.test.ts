@@ -52,6 +52,17 @@ describe('CLI: bpf build, load, attach, maps, trace, detach; reset removes pins 
     expect(existsSync(pinDir)).toBe(false)
   })
 
+  it('bpf load: a pin directory off the BPF filesystem is a usage error naming bpffs (exit 2), not a bug of ours', async () => {
+    // The kernel answers EINVAL for a pin on ext4/tmpfs, which read 'this looks like a bug in ebpfcni' (exit 70).
+    await cli(['bpf', 'build', join(FIX, 'arp_drop.bpf.c'), '-o', join(t.dir, 'arp.o')])
+    const off = join(t.dir, 'pins')
+    const r = await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', off])
+    expect(r.exitCode, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(new RegExp(`${off} is on \\S+, not the BPF filesystem`))
+    expect(r.stderr).not.toMatch(/bug in ebpfcni/)
+    expect(existsSync(off)).toBe(false)
+  })
+
   it('bpf load pins; attach to a pod drops its ARP; maps decode; detach restores; reset removes it all', async () => {
     const load = await cli(['bpf', 'load', join(t.dir, 'arp.o'), '--pin-dir', pinDir])
     expect(load.exitCode, load.stderr).toBe(0)
