@@ -184,6 +184,18 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
               ),
           ),
         )
+        // The order of to_pod's decisions: a reply passes whatever the rules say. The frames above
+        // cannot show it (no rule matches server → client there); a DENY rule for server → client
+        // does. to_pod alone: xdp_prog would drop the pair first, as it does not for the node.
+        const reply = ipv4Tcp(srv, c, 42000, 80, 'ack')
+        const judged = await withPretendPods(ctx, [], [], () => ctx.policy.toPodOnly(reply), [
+          {from: 'ct-server', to: 'ct-client', verdict: 'deny'},
+        ])
+        if (judged.dropped)
+          fail(
+            `server :80 → client :42000, the reply to the flow the client opened (it passed to_pod above), got ${judged.how} once a DENY rule for server → client was in the policy map: the reply was judged by the rules before ct_is_reply`,
+            'in to_pod, ask ct_is_reply(ip, data_end) first, before the pair and port rules: a reply to a flow the pod opened passes whatever the rules say (tc_pass(skb, REASON_CT_REPLY))',
+          )
         // The step's rule a few frames cannot show: a full HASH refuses new flows, an LRU evicts the oldest.
         const info = conntrackInfo(ctx)
         if (info && info.type !== MAP_TYPE.LRU_HASH)

@@ -313,7 +313,7 @@ export function expectPath(ctx: Lab4Context, cases: Array<[string, Buffer, Expec
 }
 
 const XDP_DROP_IN_TC_HINT =
-  'to_pod returned 1, XDP_DROP: TC takes it as unspecified and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), never xdp_drop() in to_pod'
+  "to_pod returned 1, XDP_DROP's value: TC takes it as TC_ACT_RECLASSIFY (unspecified) and the packet goes on. Drop with tc_drop(skb, REASON_…) (TC_ACT_SHOT), not a bare XDP_DROP"
 
 /** to_pod drops with XDP_DROP's value: the checks of a run that fail from it say so after the first. */
 const XDP_DROP_IN_TC: CheckCause = {key: 'to-pod-returns-xdp-drop', summary: XDP_DROP_IN_TC_HINT}
