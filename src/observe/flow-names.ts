@@ -70,6 +70,10 @@ export interface Flow {
 
 /** What a deny or allow is credited to when the store held no rule or policy behind it at the time. */
 export const UNKNOWN_RULE = 'rule unknown: none in the store at the time'
+/** A deny or allow whose pair had only the opposite rule in the store at the time (a stale read, or the program's mistake). */
+const OPPOSITE_RULE = /^no (deny|allow) rule in the store at the time/
+export const oppositeRule = (reason: string, r: ManualRule): string =>
+  `no ${reason === 'denied' ? 'deny' : 'allow'} rule in the store at the time: it held rule ${r.verdict} ${r.from} → ${r.to}`
 /** What a decision is credited to when no version of the policy store covers the flow's time. */
 export const NO_POLICY_RECORD = 'rule unknown: no record of the policy store at that time'
 /** A check's flow was decided by the check's own rules, never the attendee's store. */
@@ -268,7 +272,11 @@ export class FlowNamer {
     // A rule (or pod) written a moment before its first packet is not in a snapshot read before that
     // packet: read again, once, rather than name nothing or something else.
     const unknown =
-      named.policy === UNKNOWN_RULE || named.policy === NO_POLICY_RECORD || named.src.podUnknown || named.dst.podUnknown
+      named.policy === UNKNOWN_RULE ||
+      named.policy === NO_POLICY_RECORD ||
+      OPPOSITE_RULE.test(named.policy ?? '') ||
+      named.src.podUnknown ||
+      named.dst.podUnknown
     if (unknown && e.tsNs > this.readAtNs) {
       this.refresh(true)
       return this.nameNow(e)
@@ -360,10 +368,14 @@ export class FlowNamer {
       case 'allowed': {
         const r = manual(e.reason.name === 'denied' ? 'deny' : 'allow')
         if (r) return {policy: `rule ${r.verdict} ${r.from} → ${r.to}`}
-        // A NetworkPolicy only allows: a deny came from a hand-written rule, or from none we know of.
-        if (e.reason.name === 'denied') return {policy: UNKNOWN_RULE}
-        const names = policyWhere((p) => p.ingress.some((i) => peerAdmits(i.from, src) && i.ports === undefined))
-        return names.length ? {policy: `policy ${names.join(', ')}`} : {policy: UNKNOWN_RULE}
+        const names =
+          e.reason.name === 'denied'
+            ? [] // A NetworkPolicy only allows: a deny came from a hand-written rule, or from none we know of.
+            : policyWhere((p) => p.ingress.some((i) => peerAdmits(i.from, src) && i.ports === undefined))
+        if (names.length) return {policy: `policy ${names.join(', ')}`}
+        // The store held the opposite rule for the pair: say so, not "none" (walked: an ALLOW dropped).
+        const opposite = manual(e.reason.name === 'denied' ? 'allow' : 'deny')
+        return {policy: opposite ? oppositeRule(e.reason.name, opposite) : UNKNOWN_RULE}
       }
       case 'port-denied':
       case 'port-allowed': {

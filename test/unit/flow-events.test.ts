@@ -199,6 +199,18 @@ describe('observe names what decided', () => {
     expect(namer(both).name(ev('10.0.0.3', '10.0.0.2', 80, 1)).policy).toBe('rule deny sleep → httpbin')
   })
 
+  it('a deny whose pair had only an ALLOW rule in the store names that rule, not "none" (walked: an ALLOW dropped)', () => {
+    const allowed = state({rules: [{from: 'sleep', to: 'httpbin', verdict: 'allow'}]})
+    const f = namer(allowed).name(ev('10.0.0.3', '10.0.0.2', 80, 1))
+    expect(f.policy).toBe('no deny rule in the store at the time: it held rule allow sleep → httpbin')
+    expect(flowLine(f, {color: false})).not.toMatch(/none in the store/)
+    // The other way round: an allow where the store held only a deny.
+    const denied = state({rules: [{from: 'sleep', to: 'httpbin', verdict: 'deny'}]})
+    expect(namer(denied).name(ev('10.0.0.3', '10.0.0.2', 80, 2, 1)).policy).toBe(
+      'no allow rule in the store at the time: it held rule deny sleep → httpbin',
+    )
+  })
+
   it('a rule written after the store was last read is found for a packet that came after it', () => {
     let now = state({policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}])})
     // The cache would hold the first snapshot for an hour: only the event's own time may refresh it.
