@@ -157,7 +157,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
     const walkedCore = [...walked.values()].reduce((n, w) => n + w.median, 0)
     console.log(
-      `core path: ${m.core.lines} lines to write (budget ${BUDGET.coreLines}, at most ${BUDGET.stepLines} a step), ${m.core.model} min by the model (budget ${BUDGET.coreMinutes}), ${m.core.planned} min planned = walked (median of the rounds: ${walkedCore}; goal ${BUDGET.coreMinutes})`,
+      `core path: ${m.core.lines} lines to write (budget ${BUDGET.coreLines}, at most ${BUDGET.stepLines} a step), ${m.core.model} min by the model (budget ${BUDGET.coreMinutes}), ${m.core.planned} min planned (each core step its walked median, rounded; the medians sum to ${walkedCore}); goal ${BUDGET.coreMinutes} walked`,
     )
     console.log(`everything: ${m.all.lines} lines, ${m.all.planned} min planned, ${m.all.model} min by the model`)
   }
