@@ -1,9 +1,7 @@
-import {existsSync, mkdirSync, renameSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {mapDump, mapInfo} from '#bpf/map-ops.js'
 import {keyToIpv4} from '#bpf/counters.js'
-import {buildBpf} from '#bpf/build.js'
-import {packageRoot, stateDir} from '#host/paths.js'
+import {cachedObject} from '#bpf/build.js'
 import {LAB_DIR} from './services.js'
 
 // What wire.bpf.c counts on a pod's host veth: packets addressed to a VIP, SYNs by destination.
@@ -36,25 +34,7 @@ export function diff(after: WireCounts, before: WireCounts): WireCounts {
   }
 }
 
-/**
- * wire.bpf.c built once into the state dir's cache, and again when it or the header it includes was
- * saved after the object: it is ebpfcni's own program, and a clang run in every step's checks cost
- * each of them the build. Built under another name and renamed, so a run never loads a half-written
- * object. Throws when clang refuses it (ebpfcni's fault, not the learner's).
- */
-export async function wireObject(): Promise<string> {
-  const source = join(LAB_DIR(), 'wire.bpf.c')
-  const header = join(packageRoot(), 'bpf', 'ebpfcni_parse.h')
-  const object = join(stateDir(), 'cache', 'lab6-wire.bpf.o')
-  const newest = Math.max(...[source, header].map((f) => statSync(f).mtimeMs))
-  if (existsSync(object) && statSync(object).mtimeMs >= newest) return object
-  mkdirSync(join(stateDir(), 'cache'), {recursive: true})
-  const partial = `${object}.${process.pid}.tmp`
-  const built = await buildBpf(source, partial)
-  if (!built.ok) {
-    rmSync(partial, {force: true})
-    throw new Error(`ebpfcni's own wire.bpf.c did not build: ${built.problem ?? built.diagnostics[0]?.message}`)
-  }
-  renameSync(partial, object)
-  return object
+/** wire.bpf.c, ebpfcni's own counter of the lab, built once into the state dir's cache (cachedObject). */
+export function wireObject(): Promise<string> {
+  return cachedObject(join(LAB_DIR(), 'wire.bpf.c'), 'wire counter (lab 6)')
 }

@@ -1,4 +1,5 @@
-import {existsSync, mkdirSync, statSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync} from 'node:fs'
 import {dirname, basename, join} from 'node:path'
 import {run} from '../host/exec.js'
 import {bpfIncludeArgs} from './clang.js'
@@ -126,14 +127,35 @@ export function buildVerdictProbe(source: string, object: string): Promise<Build
 }
 
 /**
- * One of ebpfcni's own programs (bpf/tool/NAME.bpf.c), built once into the state dir's cache and
- * rebuilt when its source is newer. `what` names it in the error ("the underlay program").
+ * One of ebpfcni's own programs (bpf/tool/NAME.bpf.c), built once into the state dir's cache.
+ * `what` names it in the error ("the underlay program").
  */
-export async function toolObject(name: string, what: string): Promise<string> {
-  const source = join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`)
-  const object = join(stateDir(), 'cache', `${name}.bpf.o`)
-  if (existsSync(object) && statSync(object).mtimeMs >= statSync(source).mtimeMs) return object
-  const r = await buildBpf(source, object)
-  if (!r.ok) throw new Error(`building ebpfcni's ${what} failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`)
+export function toolObject(name: string, what: string): Promise<string> {
+  return cachedObject(join(packageRoot(), 'bpf', 'tool', `${name}.bpf.c`), what)
+}
+
+/**
+ * An object of ebpfcni's own (not the learner's) built once into the state dir's cache, named by a hash of its
+ * source and of ebpfcni's headers it may include: an edited header or an upgrade rebuilds it, whatever the files'
+ * times say (npm pack dates every file 1985). Built under another name and renamed, so a run never loads a
+ * half-written object. Throws when clang refuses it: ebpfcni's fault, not the learner's.
+ */
+export async function cachedObject(source: string, what: string): Promise<string> {
+  const hash = createHash('sha256').update(readFileSync(source))
+  for (const dir of [join(packageRoot(), 'bpf'), join(packageRoot(), 'bpf', 'tool')])
+    for (const h of readdirSync(dir)
+      .filter((f) => f.endsWith('.h'))
+      .sort())
+      hash.update(h).update(readFileSync(join(dir, h)))
+  const object = join(stateDir(), 'cache', `${basename(source, '.bpf.c')}-${hash.digest('hex').slice(0, 16)}.bpf.o`)
+  if (existsSync(object)) return object
+  mkdirSync(dirname(object), {recursive: true})
+  const partial = `${object}.${process.pid}.tmp`
+  const r = await buildBpf(source, partial)
+  if (!r.ok) {
+    rmSync(partial, {force: true})
+    throw new Error(`building ebpfcni's ${what} failed: ${r.problem ?? r.diagnostics[0]?.message ?? 'clang'}`)
+  }
+  renameSync(partial, object)
   return object
 }
