@@ -3,7 +3,7 @@ import {basename, join} from 'node:path'
 import {describeRun, ok, run} from '../host/exec.js'
 import {closeFd} from './ffi.js'
 import {mapInfo} from './map-ops.js'
-import {objGet, objKind, progInfo} from './object.js'
+import {BpfObject, objGet, objKind, progInfo} from './object.js'
 
 // Which loaded programs use a pinned map. A map's users are the programs whose map_ids hold its id
 // (bpftool prog show); a pinned map no program uses holds what programs wrote before (walked: the
@@ -81,7 +81,7 @@ export function pinDirUse(pinDir: string, byMap: Map<number, ProgramRef[]>): Pin
  * One line per pinned map no loaded program uses: it is established that what the programs do no
  * longer reaches it; the maps the programs pinned beside it use are named, so a renamed map shows.
  */
-export function orphanLines(use: PinDirUse, only?: string): string[] {
+export function orphanLines(use: PinDirUse, only?: string, declared: ReadonlySet<string> = new Set()): string[] {
   const used = use.maps.filter((m) => m.users.length).map((m) => m.name)
   const progs = use.programs.map((p) => p.name)
   const beside = progs.length
@@ -89,16 +89,34 @@ export function orphanLines(use: PinDirUse, only?: string): string[] {
     : `; no program is pinned in ${use.pinDir}`
   return use.maps
     .filter((m) => !m.users.length && (only === undefined || m.pin === only))
-    .map(
-      (m) =>
-        `no loaded program uses ${m.pin}: no packet changes it any more${beside}. Once you no longer need it: rm ${m.pin}`,
+    .map((m) =>
+      // Walked (lab 4 deny): the starter declares isolated and policy_ports for step 2; no program uses them
+      // yet, and the line said to rm them.
+      declared.has(m.name)
+        ? `no loaded program uses ${m.pin} yet: your program declares ${m.name}, and none of its programs reads or writes it (a step still to write?)`
+        : `no loaded program uses ${m.pin}: no packet changes it any more${beside}. Once you no longer need it: rm ${m.pin}`,
     )
 }
 
+/** The map names an object file declares (nothing when it is missing or unreadable). */
+export function declaredMaps(objectPath: string): Set<string> {
+  if (!existsSync(objectPath)) return new Set()
+  try {
+    const obj = BpfObject.open(objectPath)
+    try {
+      return new Set(obj.mapDefs().map((d) => d.name))
+    } finally {
+      obj.close()
+    }
+  } catch {
+    return new Set()
+  }
+}
+
 /** The orphan lines for pinDir (all its maps, or the one at `only`); a line saying why when bpftool cannot tell. */
-export async function orphanedPinLines(pinDir: string, only?: string): Promise<string[]> {
+export async function orphanedPinLines(pinDir: string, only?: string, declaredBy?: string): Promise<string[]> {
   const byMap = await programsByMap()
   if ('error' in byMap) return [`cannot tell which programs use the pinned maps: ${byMap.error}`]
   const use = pinDirUse(pinDir, byMap)
-  return use ? orphanLines(use, only) : []
+  return use ? orphanLines(use, only, declaredBy ? declaredMaps(declaredBy) : undefined) : []
 }

@@ -2,7 +2,7 @@ import {Flags} from '#oclif'
 import {dirname, join} from 'node:path'
 import chalk from 'chalk'
 import {BaseCommand, interactive, untilStopped} from '../ui/base-command.js'
-import {BPF_PIN_ROOT} from '../host/paths.js'
+import {BPF_PIN_ROOT, workspaceDir} from '../host/paths.js'
 import {pinnedCounterExporter} from '../metrics/exporter.js'
 import {parseListenAddress, serveMetrics} from '../metrics/server.js'
 import {followRates} from '../metrics/rates.js'
@@ -85,7 +85,7 @@ export default class Metrics extends BaseCommand {
   private async warnAboutCounts(map: string): Promise<void> {
     const stale = staleLoadWarning(dirname(map))
     if (stale) this.logToStderr(stale)
-    for (const line of await orphanedPinLines(dirname(map), map))
+    for (const line of await orphanedPinLines(dirname(map), map, join(workspaceDir(), 'ebpfcni.bpf.o')))
       this.logToStderr(`${chalk.yellow('warning:')} ${line}`)
   }
 }

@@ -7,7 +7,8 @@ import {mapDumpView, mapKeyLine, mapListView} from '../../ui/map-view.js'
 import {pinDirFlag} from '../../ui/bpf-flags.js'
 import {staleLoadWarning} from '../../ui/stale-load.js'
 import {orphanedPinLines} from '../../bpf/map-users.js'
-import {dirname} from 'node:path'
+import {dirname, join} from 'node:path'
+import {workspaceDir} from '../../host/paths.js'
 
 export default class BpfMaps extends BaseCommand {
   static summary = 'List pinned maps, or dump one with decoded keys and values.'
@@ -62,6 +63,7 @@ export default class BpfMaps extends BaseCommand {
   private async notes(pinDir: string, only?: string): Promise<void> {
     const stale = staleLoadWarning(pinDir)
     if (stale) this.logToStderr(stale)
-    for (const line of await orphanedPinLines(pinDir, only)) this.logToStderr(`${chalk.yellow('note:')} ${line}`)
+    for (const line of await orphanedPinLines(pinDir, only, join(workspaceDir(), 'ebpfcni.bpf.o')))
+      this.logToStderr(`${chalk.yellow('note:')} ${line}`)
   }
 }
