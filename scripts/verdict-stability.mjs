@@ -52,6 +52,8 @@ try {
   const verdicts = new Map()
   /** Each check's durations, for the median printed beside its verdicts (which check takes the time). */
   const times = new Map()
+  /** The first message of each check's each verdict: a flip prints what the rarer verdict said. */
+  const messages = new Map()
   for (let i = 0; i < RUNS; i++) {
     const r = await cli(['check', lab, '--step', step, '--workspace', ws, '--json'])
     const report = JSON.parse(r.stdout)
@@ -59,6 +61,7 @@ try {
       const v = verdicts.get(c.id) ?? {}
       v[c.status] = (v[c.status] ?? 0) + 1
       verdicts.set(c.id, v)
+      if (!messages.has(`${c.id} ${c.status}`)) messages.set(`${c.id} ${c.status}`, c.message ?? '')
       times.set(c.id, [...(times.get(c.id) ?? []), c.durationMs ?? NaN])
     }
     process.stderr.write(`run ${i + 1}/${RUNS}: ${report.passed ? 'passed' : 'failed'} in ${report.durationMs} ms\n`)
@@ -74,6 +77,10 @@ try {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')}${kinds > 1 ? '   <- not one verdict' : ''}`,
     )
+    if (kinds > 1) {
+      const rarer = Object.entries(v).sort((a, b) => a[1] - b[1])[0][0]
+      console.log(`    ${rarer}: ${String(messages.get(`${id} ${rarer}`)).slice(0, 600)}`)
+    }
   }
   console.log(
     `${verdicts.size} checks, ${RUNS} runs each: ${flips === 0 ? 'one verdict each' : `${flips} check(s) flipped`}`,
