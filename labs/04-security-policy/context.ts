@@ -26,6 +26,8 @@ export interface PathVerdict {
   dropped: boolean
   /** Where and how: "XDP_DROP at the source", "TC_ACT_SHOT at the destination", "passed". */
   how: string
+  /** The program whose verdict ended the frame's path, when one did not pass it. */
+  at?: 'xdp_prog' | 'to_pod'
 }
 
 export type ControllerFactory = (service: PolicyService) => PolicyController
@@ -120,11 +122,12 @@ export class PolicyFixture {
     try {
       return frames.map((f) => {
         const x = testRun(xdp, f).retval
-        if (x !== XDP_ACT.PASS) return {dropped: true, how: `${xdpVerdictName(x)} at the source (xdp_prog)`}
+        if (x !== XDP_ACT.PASS)
+          return {dropped: true, at: 'xdp_prog', how: `${xdpVerdictName(x)} at the source (xdp_prog)`}
         if (tc === undefined) return {dropped: false, how: 'passed'}
         const t = testRun(tc, f).retval
         if (t === TC_ACT.OK) return {dropped: false, how: 'passed'}
-        return {dropped: t === TC_ACT.SHOT, how: `${tcVerdictName(t)} at the destination (to_pod)`}
+        return {dropped: t === TC_ACT.SHOT, at: 'to_pod', how: `${tcVerdictName(t)} at the destination (to_pod)`}
       })
     } finally {
       closeFd(xdp)
@@ -138,7 +141,7 @@ export class PolicyFixture {
     try {
       const t = testRun(tc, frame).retval
       if (t === TC_ACT.OK) return {dropped: false, how: 'passed'}
-      return {dropped: t === TC_ACT.SHOT, how: `${tcVerdictName(t)} at the destination (to_pod)`}
+      return {dropped: t === TC_ACT.SHOT, at: 'to_pod', how: `${tcVerdictName(t)} at the destination (to_pod)`}
     } finally {
       closeFd(tc)
     }

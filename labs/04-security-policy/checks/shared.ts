@@ -2,7 +2,7 @@
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {fail, CheckSkip, type CheckCause} from '#checks/engine.js'
-import type {Lab4Context} from '../context.js'
+import type {Lab4Context, PathVerdict} from '../context.js'
 import {
   arrivals,
   httpGet,
@@ -248,13 +248,14 @@ async function kernelDropProof(
   const client = {netnsPath: from.netnsPath, ip: from.ip}
   for (const {drop, request, port} of await handshakeKernelDrops(fresh, client, {ip: to.ip}, dport)) {
     const frame = request ? ipv4Tcp(from.ip, to.ip, dport, port) : ipv4Tcp(to.ip, from.ip, port, dport, 'syn-ack')
-    let how: string
+    let verdict: PathVerdict
     try {
-      how = ctx.policy.path([frame])[0].how
+      verdict = ctx.policy.path([frame])[0]
     } catch {
       continue
     }
-    if (!how.startsWith('TC_ACT_SHOT ') || !how.endsWith('(to_pod)')) continue
+    // TC_ACT_SHOT from to_pod: `dropped` at to_pod means exactly that (never the text of `how`).
+    if (!verdict.dropped || verdict.at !== 'to_pod') continue
     const what = `the kernel dropped ${request ? 'its SYN' : "the server's SYN-ACK"} from port ${drop.sport} at a TC egress hook (${drop.reason}), and to_pod returns TC_ACT_SHOT for that packet`
     return request
       ? {fate: 'dropped', detail: `${what}: the request never reached the server`}
