@@ -1,9 +1,9 @@
-import {existsSync, readdirSync, statSync} from 'node:fs'
-import {basename, join} from 'node:path'
+import {existsSync} from 'node:fs'
+import {basename} from 'node:path'
 import {describeRun, ok, run} from '../host/exec.js'
-import {closeFd} from './ffi.js'
 import {mapInfo} from './map-ops.js'
-import {BpfObject, objGet, objKind, progInfo} from './object.js'
+import {BpfObject, objKind, progInfo} from './object.js'
+import {eachPinnedObject} from './pinned-maps.js'
 
 // Which loaded programs use a pinned map. A map's users are the programs whose map_ids hold its id
 // (bpftool prog show); a pinned map no program uses holds what programs wrote before (walked: the
@@ -55,26 +55,15 @@ export interface PinDirUse {
 
 /** The maps and programs pinned in a folder, each map with its users; undefined without the folder. */
 export function pinDirUse(pinDir: string, byMap: Map<number, ProgramRef[]>): PinDirUse | undefined {
-  if (!existsSync(pinDir)) return undefined
   const use: PinDirUse = {pinDir, maps: [], programs: []}
-  for (const f of readdirSync(pinDir)) {
-    const pin = join(pinDir, f)
-    if (!statSync(pin).isFile()) continue
-    let fd = -1
-    try {
-      fd = objGet(pin)
-      const kind = objKind(fd)
-      if (kind === 'map') {
-        const info = mapInfo(fd)
-        use.maps.push({pin, name: basename(pin), id: info.id, users: byMap.get(info.id) ?? []})
-      } else if (kind === 'program') use.programs.push({pin, name: basename(pin), id: progInfo(fd).id})
-    } catch {
-      // not a BPF object we can open: nothing to say about it
-    } finally {
-      if (fd >= 0) closeFd(fd)
-    }
-  }
-  return use
+  const found = eachPinnedObject(pinDir, (pin, fd) => {
+    const kind = objKind(fd)
+    if (kind === 'map') {
+      const info = mapInfo(fd)
+      use.maps.push({pin, name: basename(pin), id: info.id, users: byMap.get(info.id) ?? []})
+    } else if (kind === 'program') use.programs.push({pin, name: basename(pin), id: progInfo(fd).id})
+  })
+  return found ? use : undefined
 }
 
 /**

@@ -30,24 +30,34 @@ function withPinnedMap<T>(pin: string, use: (fd: number, info: MapInfo) => T): T
   }
 }
 
-/** The maps pinned in a folder (pinned programs and sub-folders left out); undefined when there is no folder. */
-export function pinnedMaps(pinDir: string): Array<MapInfo & {pin: string}> | undefined {
-  if (!existsSync(pinDir)) return undefined
-  const rows: Array<MapInfo & {pin: string}> = []
+/**
+ * Each BPF object pinned directly in a folder (sub-folders left out), opened for `visit` and closed after;
+ * a pin that cannot be opened, or that `visit` throws on (a program where a map was wanted), is passed
+ * over. false when there is no folder.
+ */
+export function eachPinnedObject(pinDir: string, visit: (pin: string, fd: number) => void): boolean {
+  if (!existsSync(pinDir)) return false
   for (const f of readdirSync(pinDir)) {
     const pin = join(pinDir, f)
     if (!statSync(pin).isFile()) continue
     let fd = -1
     try {
       fd = objGet(pin)
-      rows.push({...mapInfo(fd), pin})
+      visit(pin, fd)
     } catch {
-      // a pinned program, not a map
+      // not an object this visit reads: nothing to say about it
     } finally {
       if (fd >= 0) closeFd(fd)
     }
   }
-  return rows
+  return true
+}
+
+/** The maps pinned in a folder (pinned programs and sub-folders left out); undefined when there is no folder. */
+export function pinnedMaps(pinDir: string): Array<MapInfo & {pin: string}> | undefined {
+  const rows: Array<MapInfo & {pin: string}> = []
+  // mapInfo throws on a pinned program: it is left out.
+  return eachPinnedObject(pinDir, (pin, fd) => rows.push({...mapInfo(fd), pin})) ? rows : undefined
 }
 
 /** A map named by a path or by its name under the pin folder, which must be pinned. */
