@@ -2,8 +2,8 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
 import {existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '../helpers/env.js'
-import {processStartTime} from '../../src/host/processes.js'
+import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
+import {liveAndDeadRuns} from '../helpers/live-runs.js'
 import {mountPointOf} from '../../src/host/mounts.js'
 import type {LedgerEntry} from '../../src/host/ledger.js'
 
@@ -26,38 +26,7 @@ describe('reset leaves what a live ebpfcni run made, and removes what a dead one
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    // The live run: an exporter in the foreground (`ebpfcni metrics`) over a hash map pinned for it.
-    mkdirSync(pinDir)
-    await execa('bpftool', [
-      'map',
-      'create',
-      join(pinDir, 'counter'),
-      'type',
-      'hash',
-      'key',
-      '4',
-      'value',
-      '8',
-      'entries',
-      '16',
-      'name',
-      'counter',
-    ])
-    const port = String(20_000 + Math.floor(Math.random() * 20_000))
-    holder = execa('node', [cliBin, 'metrics', '--map', join(pinDir, 'counter'), '--port', port, '--for', '120'], {
-      env,
-      reject: false,
-      stdin: 'ignore',
-    })
-    await new Promise<void>((resolve, reject) => {
-      holder!.stdout!.on('data', (d: Buffer) => /serving/.test(String(d)) && resolve())
-      void holder!.then((r) => reject(new Error(`the exporter ended: ${r.stderr}`)))
-    })
-    live = {pid: holder.pid!, startTime: processStartTime(holder.pid!)}
-    // A dead run: one that has ended (its pid recorded while it ran).
-    const ended = execa('node', [cliBin, '--version'], {env})
-    dead = {pid: ended.pid!}
-    await ended
+    ;({holder, live, dead} = await liveAndDeadRuns(env, pinDir))
   }, 60_000)
 
   afterAll(async () => {

@@ -2,9 +2,9 @@ import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa, type ResultPromise} from 'execa'
 import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner, cliBin} from '#test/helpers/env.js'
+import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner} from '#test/helpers/env.js'
 import {deleteLinkQuietly} from '#test/helpers/host.js'
-import {processStartTime} from '../../../src/host/processes.js'
+import {liveAndDeadRuns} from '#test/helpers/live-runs.js'
 import type {LedgerEntry} from '../../../src/host/ledger.js'
 import {IPAM_DIR} from '../reset.js'
 
@@ -35,37 +35,7 @@ describe("reset leaves the plugin's bridge, a live run's veths and the IPAM stat
       join(confDir, '10-ebpfcni.conf'),
       JSON.stringify({cniVersion: '1.0.0', name: 'ebpfcni', type: 'ebpfcni', podcidr: '10.248.0.0/24', bridge}),
     )
-    // The live run: an exporter in the foreground (`ebpfcni metrics`) over a map pinned for it.
-    mkdirSync(pinDir)
-    await execa('bpftool', [
-      'map',
-      'create',
-      join(pinDir, 'counter'),
-      'type',
-      'hash',
-      'key',
-      '4',
-      'value',
-      '8',
-      'entries',
-      '16',
-      'name',
-      'counter',
-    ])
-    const port = String(20_000 + Math.floor(Math.random() * 20_000))
-    holder = execa('node', [cliBin, 'metrics', '--map', join(pinDir, 'counter'), '--port', port, '--for', '120'], {
-      env,
-      reject: false,
-      stdin: 'ignore',
-    })
-    await new Promise<void>((resolve, reject) => {
-      holder!.stdout!.on('data', (d: Buffer) => /serving/.test(String(d)) && resolve())
-      void holder!.then((r) => reject(new Error(`the exporter ended: ${r.stderr}`)))
-    })
-    live = {pid: holder.pid!, startTime: processStartTime(holder.pid!)}
-    const ended = execa('node', [cliBin, '--version'], {env})
-    dead = {pid: ended.pid!}
-    await ended
+    ;({holder, live, dead} = await liveAndDeadRuns(env, pinDir))
     // What the plugin makes for a pod: the bridge, a veth with its other end in the pod's netns.
     await execa('ip', ['link', 'add', bridge, 'type', 'bridge'])
     const at = new Date().toISOString()
