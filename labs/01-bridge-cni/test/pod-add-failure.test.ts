@@ -1,9 +1,9 @@
 import {describe, it, expect, beforeAll, beforeEach, afterAll} from 'vitest'
-import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq, cliRunner} from '#test/helpers/env.js'
+import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '#test/helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '#test/helpers/host.js'
-import {nodeBinDir} from '#test/helpers/lab-harness.js'
+import {pluginPods} from './plugin-pods.js'
 import {LAB1_MUTANTS} from './mutants.js'
 
 // `ebpfcni pod add` with a broken plugin installed, as an attendee runs it by hand: after the
@@ -20,44 +20,15 @@ describe('pod add names the cause of a failed ADD', () => {
   const t = tempStateDir()
   const id = uniq()
   const bridge = `pa${id}`
-  const bin = join(t.dir, 'bin')
-  const ws = join(t.dir, 'ws')
-  const conf = join(ws, '10-ebpfcni.conf')
-  const cli = cliRunner({
-    EBPFCNI_STATE_DIR: join(t.dir, 'state'),
-    EBPFCNI_WORKSPACE: ws,
-    EBPFCNI_CNI_BIN_DIR: bin,
-    EBPFCNI_CNI_CONF_DIR: join(t.dir, 'net.d'),
-    NO_COLOR: '1',
-    CI: 'true',
-  })
+  const {bin, conf, cli, install, prepare} = pluginPods(t.dir, {name: `podadd${id}`, podcidr: '10.246.0.0/24', bridge})
   const podAdd = (name: string, json = false) =>
     cli(['pod', 'add', name, '--workload', 'sleep', '--config', conf, '--cni-path', bin, ...(json ? ['--json'] : [])])
-  // The plugin installed and in the workspace alike, so pod add runs what the test wrote.
-  const install = (plugin: string): void => {
-    for (const dir of [bin, ws]) {
-      writeFileSync(join(dir, 'ebpfcni'), plugin)
-      chmodSync(join(dir, 'ebpfcni'), 0o755)
-    }
-  }
   let before: Awaited<ReturnType<typeof hostSnapshot>>
 
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    nodeBinDir(bin)
-    mkdirSync(ws, {recursive: true})
-    writeFileSync(
-      conf,
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `podadd${id}`,
-        type: 'ebpfcni',
-        podcidr: '10.246.0.0/24',
-        bridge,
-        dataDir: join(t.dir, 'ipam'),
-      }),
-    )
+    prepare()
     before = await hostSnapshot()
   })
   // Each case starts with no bridge (a failed case's may be left).

@@ -1,9 +1,9 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
-import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq, cliRunner} from '#test/helpers/env.js'
+import {tempStateDir, repoRoot, requireRoot, requireBuilt, uniq} from '#test/helpers/env.js'
 import {hostSnapshot, deleteLinkQuietly} from '#test/helpers/host.js'
-import {nodeBinDir} from '#test/helpers/lab-harness.js'
+import {pluginPods} from './plugin-pods.js'
 
 // Walked: `pod del httpbin`, `pod add httpbin` (the freed address, a new MAC), then `pod probe sleep
 // httpbin` timed out for about 10 s: the sleep pod still mapped the address to the deleted pod's MAC.
@@ -14,17 +14,7 @@ describe('a pod deleted and added again at its address is reached at once', () =
   const t = tempStateDir()
   const id = uniq()
   const bridge = `pr${id}`
-  const bin = join(t.dir, 'bin')
-  const ws = join(t.dir, 'ws')
-  const conf = join(ws, '10-ebpfcni.conf')
-  const cli = cliRunner({
-    EBPFCNI_STATE_DIR: join(t.dir, 'state'),
-    EBPFCNI_WORKSPACE: ws,
-    EBPFCNI_CNI_BIN_DIR: bin,
-    EBPFCNI_CNI_CONF_DIR: join(t.dir, 'net.d'),
-    NO_COLOR: '1',
-    CI: 'true',
-  })
+  const {bin, conf, cli, install, prepare} = pluginPods(t.dir, {name: `readd${id}`, podcidr: '10.247.0.0/24', bridge})
   const podAdd = (name: string, workload: string) =>
     cli(['pod', 'add', name, '--workload', workload, '--config', conf, '--cni-path', bin, '--json'])
   const added = async (name: string, workload: string): Promise<{ip: string; mac: string}> => {
@@ -37,23 +27,8 @@ describe('a pod deleted and added again at its address is reached at once', () =
   beforeAll(async () => {
     requireRoot()
     requireBuilt()
-    nodeBinDir(bin)
-    mkdirSync(ws, {recursive: true})
-    for (const dir of [bin, ws]) {
-      writeFileSync(join(dir, 'ebpfcni'), SOLUTION)
-      chmodSync(join(dir, 'ebpfcni'), 0o755)
-    }
-    writeFileSync(
-      conf,
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `readd${id}`,
-        type: 'ebpfcni',
-        podcidr: '10.247.0.0/24',
-        bridge,
-        dataDir: join(t.dir, 'ipam'),
-      }),
-    )
+    prepare()
+    install(SOLUTION)
     before = await hostSnapshot()
   })
   afterAll(async () => {
