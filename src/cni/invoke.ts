@@ -37,6 +37,8 @@ export interface InvokeOutcome {
   ok: boolean
   /** One line saying what went wrong, naming what was seen. */
   problem?: string
+  /** A success that did something the spec allows and a runtime ignores (a DEL's stdout). */
+  note?: string
 }
 
 export function findPlugin(type: string, cniPath: string[]): string | undefined {
@@ -66,7 +68,7 @@ function notExecutableReason(type: string, cniPath: string[]): string {
   return `no executable "${type}" on CNI_PATH (${cniPath.join(':')})`
 }
 
-/** Commands whose success prints nothing (SPEC: DEL, CHECK, GC, STATUS). */
+/** Commands whose success prints no result (SPEC: DEL, CHECK, GC, STATUS); GC's says no output at all. */
 const SILENT_OK: CniCommand[] = ['DEL', 'CHECK', 'GC', 'STATUS']
 
 /**
@@ -154,8 +156,15 @@ export function interpret(req: InvokeRequest, pluginPath: string, result: RunRes
     }
   }
   if (SILENT_OK.includes(req.command) && !result.stdout.trim()) return {...base, ok: true}
-  // Walked: a debug echo in DEL. libcni (pkg/invoke, ExecPluginWithoutResult) discards such a call's
-  // stdout on exit 0; the spec gives it none. Said as what it is, without the JSON parser's words.
+  // Walked: a debug echo in DEL. SPEC §DEL names no output (only GC says "No output on success"), and
+  // libcni (pkg/invoke ExecPluginWithoutResult) discards DEL's stdout: a success, with a note.
+  if (req.command === 'DEL' && parsed.problem)
+    return {
+      ...base,
+      ok: true,
+      note: `${who} printed ${JSON.stringify(result.stdout.trim().split('\n')[0].slice(0, 80))} on stdout: allowed (SPEC §DEL names no output), and no runtime sees it (libcni discards DEL's stdout); log lines belong on stderr`,
+    }
+  // Said as what it is, without the JSON parser's words.
   if (SILENT_OK.includes(req.command) && parsed.problem)
     return {
       ...base,

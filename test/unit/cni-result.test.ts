@@ -75,11 +75,19 @@ describe('plugin output parsing', () => {
     )
   })
   it('DEL may print nothing', () => expect(interpret({...req, command: 'DEL'}, '/x/p', r({})).ok).toBe(true))
-  it("a DEL that printed a log line on stdout is named as that, without the JSON parser's words", () => {
+  it('a DEL that exits 0 and prints a log line on stdout succeeded (SPEC §DEL names no output): a note says so', () => {
     const o = interpret({...req, command: 'DEL'}, '/x/p', r({stdout: 'DEL ebpfcni-1 veth1234\n'}))
+    expect(o.ok).toBe(true)
+    expect(o.problem).toBeUndefined()
+    expect(o.note).toBe(
+      'DEL of plugin "p" printed "DEL ebpfcni-1 veth1234" on stdout: allowed (SPEC §DEL names no output), and no runtime sees it (libcni discards DEL\'s stdout); log lines belong on stderr',
+    )
+  })
+  it('GC, whose success the spec says prints nothing, still fails on stdout', () => {
+    const o = interpret({...req, command: 'GC'}, '/x/p', r({stdout: 'gc done\n'}))
     expect(o.ok).toBe(false)
     expect(o.problem).toBe(
-      'DEL of plugin "p" exited 0 but printed "DEL ebpfcni-1 veth1234" on stdout, where a successful DEL prints nothing',
+      'GC of plugin "p" exited 0 but printed "gc done" on stdout, where a successful GC prints nothing',
     )
   })
   it('ADD must print a result', () => expect(interpret(req, '/x/p', r({})).problem).toMatch(/stdout was empty/))

@@ -3,7 +3,7 @@ import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
 import {delWhenGone} from '#checks/cni-assertions.js'
 import {cidrInfo} from '#net/ipv4.js'
-import {DEL_WITHOUT_NETNS_HINT, delProblem, delStdoutHint, delWithoutNetnsProblem} from './shared.js'
+import {DEL_WITHOUT_NETNS_HINT, delProblem, delWithoutNetnsProblem} from './shared.js'
 
 /** Step del's checks (lab.yaml orders the run). */
 export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -53,25 +53,24 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const p = await ctx.pods.attach(net, 'idem')
       if (!p.outcome.ok) throw new CheckSkip(`needs a successful ADD (${p.outcome.problem})`)
       const first = await ctx.pods.detach(p, {keepNetns: true})
-      if (!first.ok) fail(delProblem('the first DEL', first.problem), delStdoutHint(first.problem))
+      if (!first.ok) fail(delProblem('the first DEL', first.problem))
       const gone = await delWhenGone(ctx.pods, net, p, 'gone')
       if (gone.second)
         fail(
           delProblem('a second DEL of the same pod', gone.second),
-          delStdoutHint(gone.second) ??
-            'the spec requires DEL to succeed when the resources are already gone: the first DEL took the veth, so the second must not fail on it: ip link del "$hostveth" >/dev/null 2>&1 || true',
+          'the spec requires DEL to succeed when the resources are already gone: the first DEL took the veth, so the second must not fail on it: ip link del "$hostveth" >/dev/null 2>&1 || true',
         )
       if (gone.skipped) throw new CheckSkip(gone.skipped)
       if (gone.netnsGone)
         fail(
           delProblem("DEL after the pod's netns was deleted", gone.netnsGone),
-          delStdoutHint(gone.netnsGone) ??
-            'the runtime may call DEL after the netns is gone; skip the netns work and still release the address',
+          'the runtime may call DEL after the netns is gone; skip the netns work and still release the address',
         )
       // The step's own code can break what step 1 checked: a netns test written into DEL's branch.
       const noNetns = await delWithoutNetnsProblem(ctx)
       if (noNetns) fail(noNetns, DEL_WITHOUT_NETNS_HINT)
-      return 'DEL twice: ok; DEL after the netns is gone: ok; DEL with CNI_NETNS empty: ok'
+      const note = first.calls.find((c) => c.note)?.note
+      return `DEL twice: ok; DEL after the netns is gone: ok; DEL with CNI_NETNS empty: ok${note ? `. Note: ${note}` : ''}`
     },
   },
 ]

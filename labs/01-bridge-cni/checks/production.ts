@@ -9,7 +9,7 @@ import {concurrentAdds, duplicateAddresses} from '#checks/cni-assertions.js'
 import {WAVE_TIMEOUT_MS, type CheckPod} from '#checks/check-pods.js'
 import {harmDone, podNetState} from '#checks/pod-harm.js'
 import {cidrInfo, ip2int} from '#net/ipv4.js'
-import {podLink, hostEnd, requireRuntime, criHint, delProblem, delStdoutHint} from './shared.js'
+import {podLink, hostEnd, requireRuntime, criHint, delProblem} from './shared.js'
 import {podmanCheckPlan, podmanOnThisMachine} from '#pods/podman-backend.js'
 import {run} from '#host/exec.js'
 
@@ -121,7 +121,7 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const victim = pods[2]
       const veth = await hostEnd(victim)
       const del = await ctx.pods.detach(victim, {keepNetns: true})
-      if (!del.ok) fail(delProblem('DEL', del.problem), delStdoutHint(del.problem))
+      if (!del.ok) fail(delProblem('DEL', del.problem))
       if (veth && (await link(veth.ifname)))
         fail(`after DEL the host veth ${veth.ifname} still exists`, 'ip link del "$HOSTVETH" in DEL')
       if (await podLink(victim)) fail(`after DEL ${victim.att.ifname} still exists in the pod`)

@@ -121,6 +121,19 @@ describe('lab 1 checks: the solution passes, every mutant fails with the right c
     expect(await hostSnapshot()).toEqual(before)
   }, 120_000)
 
+  it('a DEL that exits 0 and echoes on stdout passes step del, with a note (SPEC §DEL names no output)', async () => {
+    const echo = SOLUTION.replace('DEL)\n', 'DEL)\n  echo "DEL $CNI_CONTAINERID"\n')
+    expect(echo).not.toBe(SOLUTION)
+    const report = await check(workspace('del-echo', echo), 'del')
+    const idem = report.checks.find((c) => c.id === 'cni.del.idempotent')
+    expect(idem?.status, JSON.stringify(idem, null, 1)).toBe('pass')
+    expect(idem!.message).toMatch(
+      /DEL with CNI_NETNS empty: ok\. Note: DEL of plugin "ebpfcni" printed "DEL ebpfcni-check-idem[^"]*" on stdout: allowed \(SPEC §DEL names no output\), and no runtime sees it \(libcni discards DEL's stdout\); log lines belong on stderr/,
+    )
+    await deleteLinkQuietly(bridge)
+    expect(await hostSnapshot()).toEqual(before)
+  }, 120_000)
+
   for (const m of LAB1_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step}) with a helpful message`, async () => {
       expect(SOLUTION.includes(m.find), `the mutant's anchor is no longer in the solution: ${m.find}`).toBe(true)
