@@ -9,16 +9,59 @@ import {UserError} from '../host/errors.js'
 export const labArg = Args.custom<number>({
   ignoreStdin: true,
   description: 'Lab number (see `ebpfcni lab` for the list).',
-  parse: async (input) => {
+  parse: async (input, context) => {
     const ids = loadLabs().map((l) => l.id)
     const n = Number(input)
-    if (!Number.isInteger(n) || !ids.includes(n))
+    if (!Number.isInteger(n) || !ids.includes(n)) {
+      // oclif parses the arguments before it reports an unknown flag: in `reset --workspace X`, X
+      // arrives here as LAB, and the flag is the mistake to name.
+      const unknown = unknownFlagBefore(context as unknown as ParseContext, input)
+      if (unknown) throw unknown
       throw new UserError(`there is no lab "${input}"`, {
         hint: `the labs are ${ids.join(', ')} (ebpfcni lab lists them)`,
       })
+    }
     return n
   },
 })
+
+interface FlagShape {
+  char?: string
+  aliases?: string[]
+  charAliases?: string[]
+  allowNo?: boolean
+}
+interface ParseContext {
+  argv?: string[]
+  id?: string
+  ctor?: {flags?: Record<string, FlagShape>; baseFlags?: Record<string, FlagShape>; enableJsonFlag?: boolean}
+}
+
+/** The error for an unknown flag just before `input` on the command line (its value, taken for LAB). */
+function unknownFlagBefore(ctx: ParseContext | undefined, input: string): UserError | undefined {
+  const argv = ctx?.argv ?? []
+  const prev = argv[argv.indexOf(input) - 1]
+  if (!prev?.startsWith('-') || prev === '-' || prev === '--' || prev.includes('=')) return undefined
+  const flags = {
+    ...ctx?.ctor?.baseFlags,
+    ...ctx?.ctor?.flags,
+    ...(ctx?.ctor?.enableJsonFlag ? {json: {} as FlagShape} : {}),
+  }
+  const known = new Set<string>()
+  for (const [name, f] of Object.entries(flags)) {
+    for (const n of [name, ...(f.aliases ?? [])]) known.add(`--${n}`)
+    if (f.allowNo) known.add(`--no-${name}`)
+    for (const c of [f.char, ...(f.charAliases ?? [])]) if (c) known.add(`-${c}`)
+  }
+  if (known.has(prev)) return undefined
+  const command = `ebpfcni ${ctx?.id?.replace(/:/g, ' ') ?? ''}`.trim()
+  const names = Object.keys(flags)
+    .filter((n) => !['debug', 'no-color', 'json'].includes(n))
+    .map((n) => `--${n}`)
+  return new UserError(`${command} has no flag ${prev}`, {
+    hint: `its flags are ${names.join(', ')} (${command} --help)`,
+  })
+}
 
 export const stepFlag = Flags.string({char: 's', description: 'Step id or number (see `ebpfcni status`).'})
 

@@ -117,6 +117,21 @@ describe('CLI conventions', () => {
     expect(err.stderr).toMatch(/^error: there is no lab/)
   })
 
+  it("an unknown flag before a value is named, not its value taken for LAB ('reset --workspace X')", async () => {
+    for (const flag of ['--workspace', '-w']) {
+      const r = await cli(['reset', flag, '/tmp/x', '--dry-run'])
+      expect(r.exitCode).toBe(2)
+      // (under vitest, NODE_ENV=test: oclif adds a warning line after a parse error)
+      expect(r.stderr.split('\n').slice(0, 2)).toEqual([
+        `error: ebpfcni reset has no flag ${flag}`,
+        'hint: its flags are --lab, --all, --progress, --yes, --dry-run (ebpfcni reset --help)',
+      ])
+    }
+    // A known flag before a wrong lab, and a command that has the flag, keep their own answers.
+    expect((await cli(['reset', '--yes', '9'])).stderr).toMatch(/^error: there is no lab "9"/)
+    expect((await cli(['check', '--workspace', ws, '9'])).stderr).toMatch(/^error: there is no lab "9"/)
+  })
+
   it('a user mistake gets a hint and no stack trace; DEBUG=0 keeps it that way, DEBUG=1 shows it', async () => {
     const quiet = await cli(['check', '1', '--step', 'nope'], {DEBUG: '0'})
     expect(quiet.exitCode).toBe(2)
