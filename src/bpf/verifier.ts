@@ -73,11 +73,6 @@ const EXPLANATIONS: Array<[RegExp, string]> = [
     'A loop the verifier cannot prove finishes: give it a constant bound (`for (int i = 0; i < 16; i++)`), or use bpf_loop().',
   ],
   [
-    /invalid mem access 'map_value_or_null'|R\d+ invalid mem access 'map_value_or_null'/,
-    // Walked (lab 3): with one `if (!n)` written, "a NULL check" read as done; the missing one was after the insert.
-    'A map value used without a NULL check: every bpf_map_lookup_elem() may return NULL, the one after an insert (bpf_map_update_elem) too. NULL-check after each lookup: `__u64 *v = bpf_map_lookup_elem(&map, &key); if (!v) …;` before touching *v.',
-  ],
-  [
     /GPL-compatible license|cannot call GPL-restricted function/,
     'Missing license: helpers like bpf_trace_printk need a GPL-compatible license. Add `char LICENSE[] SEC("license") = "GPL";`.',
   ],
@@ -98,6 +93,22 @@ const EXPLANATIONS: Array<[RegExp, string]> = [
     'A register is read before it was set: an uninitialised variable, often a path that skips an assignment.',
   ],
 ]
+
+const NULL_MAP_VALUE = /invalid mem access 'map_value_or_null'/
+
+/**
+ * A map value used without a NULL check. Walked (lab 3): with one `if (!n)` written, "a NULL check"
+ * read as done; the missing one was after the insert. The insert is named only when the verifier's
+ * path went through a bpf_map_update_elem call before the refused access (the log lists each call).
+ */
+export function explainNullMapValue(path: string[]): string {
+  const fix =
+    'NULL-check after each lookup: `__u64 *v = bpf_map_lookup_elem(&map, &key); if (!v) …;` before touching *v.'
+  const inserted = path.some((l) => /\bcall bpf_map_update_elem#/.test(l))
+  return inserted
+    ? `A map value used without a NULL check: every bpf_map_lookup_elem() may return NULL, the one after your insert (bpf_map_update_elem) too. ${fix}`
+    : `A map value used without a NULL check: bpf_map_lookup_elem() returns NULL when the key is not in the map. ${fix}`
+}
 
 const SOURCE = /^; (.*) @ (\S+):(\d+)\s*$/
 
@@ -121,7 +132,9 @@ export function explainVerifierLog(log: string): VerifierReport {
   const tail = lines.slice(Math.max(0, upTo - 8), upTo).join('\n')
   const explanation = PACKET_ACCESS.test(tail)
     ? explainPacketAccess(tail, source?.text)
-    : EXPLANATIONS.find(([re]) => re.test(tail))?.[1]
+    : NULL_MAP_VALUE.test(tail)
+      ? explainNullMapValue(lines.slice(0, upTo))
+      : EXPLANATIONS.find(([re]) => re.test(tail))?.[1]
   let insn: number | undefined
   for (let i = upTo - 1; i >= 0 && insn === undefined; i--) {
     const m = /^(\d+): \(/.exec(lines[i])

@@ -22,10 +22,27 @@ describe('verifier explanations', () => {
     )
     expect(r.source).toEqual({file: 'prog.bpf.c', line: 21, text: '*n += 1;'})
     expect(r.explanation).toMatch(/NULL check/)
-    // Walked: one `if (!n)` already written; the explanation names the lookup after an insert too.
     expect(r.explanation).toMatch(/NULL-check after each lookup/)
-    expect(r.explanation).toMatch(/the one after an insert \(bpf_map_update_elem\) too/)
+    // No insert on the verifier's path: none is named.
+    expect(r.explanation).not.toMatch(/insert|bpf_map_update_elem/)
+    expect(r.explanation).toMatch(/returns NULL when the key is not in the map/)
     expect(r.lastLines.at(-1)).toBe("R0 invalid mem access 'map_value_or_null'")
+  })
+  it('names the lookup after an insert when the verifier went through one (walked: one `if (!n)` written)', () => {
+    const r = explainVerifierLog(
+      log(
+        '5: (85) call bpf_map_lookup_elem#1     ; R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)',
+        '6: (55) if r0 != 0x0 goto pc+9',
+        '12: (85) call bpf_map_update_elem#2    ; R0_w=scalar()',
+        '15: (85) call bpf_map_lookup_elem#1    ; R0_w=map_value_or_null(id=2,off=0,ks=4,vs=8,imm=0)',
+        '; __sync_fetch_and_add(packets, 1); @ prog.bpf.c:30',
+        '16: (b7) r1 = 1',
+        '17: (db) lock *(u64 *)(r0 +0) += r1',
+        "R0 invalid mem access 'map_value_or_null'",
+      ),
+    )
+    expect(r.explanation).toMatch(/the one after your insert \(bpf_map_update_elem\) too/)
+    expect(r.explanation).toMatch(/NULL-check after each lookup/)
   })
   it('explains unbounded loops', () => {
     expect(explainVerifierLog(log('; for (;;) { @ p.c:9', 'back-edge from insn 12 to 4')).explanation).toMatch(
