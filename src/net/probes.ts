@@ -54,18 +54,21 @@ export async function ping(fromNetns: string, ip: string, count = 1, timeoutS = 
 }
 
 /**
- * `count` pings 10 ms apart (or `intervalS`), each waiting at most a second: how many of them got
- * their reply. ping counts only its own echo replies (its id), so the number is about these packets
- * alone; undefined when ping printed no summary (it did not run, or `signal` stopped it).
+ * `count` pings 10 ms apart (with `preload`, all sent at once), each waiting at most a second: how
+ * many of them got their reply. ping counts only its own echo replies (its id), so the number is
+ * about these packets alone; undefined when ping printed no summary (it did not run, or `signal`
+ * stopped it). Unanswered, ping paces requests 10 ms apart even with a shorter -i: a batch meant
+ * to be dropped needs `preload` to go out at once.
  */
 export async function pingCount(
   fromNetns: string,
   ip: string,
   count: number,
-  opts: {intervalS?: number; signal?: AbortSignal} = {},
+  opts: {signal?: AbortSignal; preload?: boolean} = {},
 ): Promise<{received?: number; detail: string}> {
-  const interval = opts.intervalS ?? 0.01
-  const [f, a] = inNs(fromNetns, ['ping', '-c', String(count), '-i', String(interval), '-W', '1', '-q', ip])
+  const interval = 0.01
+  const preload = opts.preload ? ['-l', String(count)] : []
+  const [f, a] = inNs(fromNetns, ['ping', '-c', String(count), '-i', String(interval), ...preload, '-W', '1', '-q', ip])
   const r = await run(f, a, {timeoutMs: (count * interval + 5) * 1000, signal: opts.signal})
   const m = /(\d+) (?:packets )?received/.exec(r.stdout)
   return {received: m ? Number(m[1]) : undefined, detail: m ? `${m[1]} of ${count} replies` : describeRun(r)}
