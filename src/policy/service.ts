@@ -1,5 +1,5 @@
-import {readFileSync} from 'node:fs'
-import {resolve as resolvePath} from 'node:path'
+import {readFileSync, statSync} from 'node:fs'
+import {join, resolve as resolvePath} from 'node:path'
 import {UserError} from '../host/errors.js'
 import {BPF_PIN_ROOT} from '../host/paths.js'
 import {parseNetworkPolicy, unmatchedSelectors, type Labels, type PolicySpec} from './networkpolicy.js'
@@ -39,12 +39,22 @@ export interface RuleRow {
 /**
  * What `policy remove` did to the map entry of the rule it removed: `before`/`after` are the
  * entry's verdict (null: no entry); `keptBy` names what still writes that pair. `unresolved`: the
- * rule names a pod that exists no more, so no entry can be named.
+ * rule names a pod that exists no more, so no entry can be named. With no entry before: when the
+ * map was pinned and when the store last changed (each change wrote every rule's entry), ms.
  */
 export type RuleRemoval = PolicySyncResult & {
   rule: ManualRule
   entry:
-    {map: string; key: string; before: string | null; after: string | null; keptBy: string[]} | {unresolved: string}
+    | {
+        map: string
+        key: string
+        before: string | null
+        after: string | null
+        keptBy: string[]
+        pinnedAt?: number
+        storeChangedAt?: number
+      }
+    | {unresolved: string}
 }
 
 /** `endpoints`: pods to_pod is attached to; `reattached`: those of them that ran another to_pod (or none) before. */
@@ -129,8 +139,9 @@ export class PolicyService {
 
   /**
    * Remove a hand-written rule, and say what became of the map entry it wrote: deleted, kept or
-   * changed by another rule or NetworkPolicy on the same pair, or absent before the removal (the
-   * maps were emptied since: a reload). The sync's counts also cover the other entries it corrected.
+   * changed by another rule or NetworkPolicy on the same pair, or absent before the removal (with
+   * the map's pin time and the store's last write). The sync's counts also cover the other entries
+   * it corrected.
    */
   async removeRule(from: string, to: string): Promise<RuleRemoval> {
     const rule = this.store.read().rules.find((r) => r.from === from && r.to === to)
@@ -146,6 +157,7 @@ export class PolicyService {
     const mode = this.mode()
     const key = this.entryKey(mode, rule)
     const before = key.key === undefined ? undefined : PolicyMaps.snapshot(this.pinDir).pairs.get(key.key)
+    const storeChangedAt = this.store.history.read().at(-1)?.at
     const r = await this.guarded(
       () => this.store.removeRule(from, to),
       () => this.store.setRule(rule),
@@ -153,15 +165,20 @@ export class PolicyService {
     if (key.key === undefined) return {...r, rule, entry: {unresolved: key.problem}}
     const after = PolicyMaps.snapshot(this.pinDir).pairs.get(key.key)
     const name = (v: number | undefined) => (v === undefined ? null : verdictName(v))
+    const map = ruleMapNames(mode).pairs
+    // An entry missing before the removal: whether the map was pinned after the store's last write (a
+    // new map is empty; a load reuses a compatible pinned map) is read from the pin's time (its mtime).
+    const absent = before === undefined ? {pinnedAt: statSync(join(this.pinDir, map)).mtimeMs, storeChangedAt} : {}
     return {
       ...r,
       rule,
       entry: {
-        map: ruleMapNames(mode).pairs,
+        map,
         key: key.key,
         before: name(before),
         after: name(after),
         keptBy: after === undefined ? [] : this.writersOf(mode, key.key),
+        ...absent,
       },
     }
   }

@@ -125,6 +125,11 @@ describe('CLI: policy deny/allow/remove/list/apply/delete/watch on real pods; ba
     const absent = await cli(['policy', 'remove', s, h, ...pin])
     expect(absent.exitCode, absent.stderr).toBe(0)
     expect(absent.stdout).toMatch(new RegExp(`the maps held no entry for it \\(${pair}\\): nothing to delete there`))
+    // Deleted by hand, not by a reload: the pin's time says so, and no reload is named as the cause.
+    expect(absent.stdout).toMatch(
+      /\(policy was pinned at \d\d:\d\d:\d\d, before the store last wrote its entries at \d\d:\d\d:\d\d: not emptied by a reload since\)/,
+    )
+    expect(absent.stdout).not.toMatch(/loaded again/)
     expect(JSON.parse((await cli(['policy', 'list', '--json', ...pin])).stdout).stored.rules).toEqual([])
     expect(await reaches('sleep', 'httpbin')).toBe(true)
     const unknown = await cli(['policy', 'deny', 'nobody', 'httpbin', ...pin])
