@@ -7,7 +7,7 @@ import type {Attachment} from '../net/attachments.js'
 
 // When `bpf trace` read no line: what the host shows that would explain it, read and never
 // guessed. The programs looked at are the labs' (pinned under the pin root) and those attached
-// to this host's interfaces; for each, whether its instructions call bpf_trace_printk (what
+// to the interfaces of this network namespace (not other namespaces': lab 5's nodes); for each, whether its instructions call bpf_trace_printk (what
 // bpf_printk compiles to) and where it is attached. Whether it ran is said only when the kernel
 // counts runs (kernel.bpf_stats_enabled = 1), and tracing_on and other readers of trace_pipe
 // (each line goes to one reader) only as read.
@@ -90,12 +90,17 @@ async function callsPrintk(id: number): Promise<boolean | null> {
   return insns.some((i) => /\bcall bpf_trace_v?printk#/.test(i.disasm ?? ''))
 }
 
-/** Processes other than this one with trace_pipe open (read from /proc; unreadable entries skipped). */
+/**
+ * Processes other than this one with trace_pipe open (read from /proc; unreadable entries skipped).
+ * Matched by device and inode, not by path: tracefs is one file system wherever it is mounted
+ * (/sys/kernel/debug/tracing, a container's own mount), and each path's trace_pipe is the same file.
+ */
 function traceReaders(): Array<{pid: number; command: string}> {
   const out: Array<{pid: number; command: string}> = []
-  const target = `${TRACEFS}/trace_pipe`
   let pids: string[]
+  let target: {dev: number; ino: number}
   try {
+    target = statSync(`${TRACEFS}/trace_pipe`)
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d))
   } catch {
     return out
@@ -110,7 +115,10 @@ function traceReaders(): Array<{pid: number; command: string}> {
     }
     const holds = fds.some((fd) => {
       try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === target
+        // The path first (cheap), then the file itself for the few named trace_pipe.
+        if (!readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith('/trace_pipe')) return false
+        const st = statSync(`/proc/${pid}/fd/${fd}`)
+        return st.dev === target.dev && st.ino === target.ino
       } catch {
         return false
       }

@@ -34,14 +34,19 @@ export function describeTraceSilence(
           : 'does not call bpf_printk'
     const where = p.attached.length
       ? `attached: ${p.attached.map((a) => `${HOOK[a.hook]} on ${a.dev}${o.pods.has(a.dev) ? ` (pod ${o.pods.get(a.dev)})` : ''}`).join(', ')}`
-      : 'attached to no interface'
+      : 'attached to no interface in this network namespace'
     const runs = p.runs === null ? '' : `; run ${p.runs} time(s) since kernel.bpf_stats_enabled was set`
     out.push(`  ${name} ${calls}; ${where}${runs}`)
   }
   if (!s.programs.length)
-    out.push(`  no program is pinned under ${BPF_PIN_ROOT} or attached to an interface of this host`)
+    out.push(`  no program is pinned under ${BPF_PIN_ROOT} or attached to an interface in this network namespace`)
   else if (!printers.length)
     out.push('  none of these programs calls bpf_printk: rebuild and load yours (--replace moves it onto the veths)')
+  // Only this namespace's interfaces were read: a pinned program may run on a lab 5 node's.
+  if (!s.programs.length || s.programs.some((p) => !p.attached.length))
+    out.push(
+      "  interfaces in other network namespaces (lab 5's nodes, pods) were not looked at (ip -n NS link shows XDP there)",
+    )
   if (s.statsEnabled === false && printers.some((p) => p.attached.length))
     out.push(
       '  whether they ran is not known: the kernel counts runs only with kernel.bpf_stats_enabled = 1 (sysctl -w kernel.bpf_stats_enabled=1, then bpftool prog show)',

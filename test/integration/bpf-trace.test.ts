@@ -1,6 +1,6 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, readlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {deleteLinkQuietly} from '../helpers/host.js'
@@ -67,7 +67,11 @@ describe('bpf trace: what it established when no line arrived', () => {
     const printer = await pinnedId()
     said = await trace()
     expect(said).toContain(
-      `  xdp_prog (id ${printer}, pinned at ${root}/xdp_prog) calls bpf_printk (bpf_trace_printk); attached to no interface\n`,
+      `  xdp_prog (id ${printer}, pinned at ${root}/xdp_prog) calls bpf_printk (bpf_trace_printk); attached to no interface in this network namespace\n`,
+    )
+    // Only this namespace's interfaces were read (a lab 5 node's are not): said, not implied.
+    expect(said).toContain(
+      "  interfaces in other network namespaces (lab 5's nodes, pods) were not looked at (ip -n NS link shows XDP there)\n",
     )
     expect(said).toContain(`  xdp_prog (id ${old}) does not call bpf_printk; attached: XDP on ${veth}\n`)
     expect(said).not.toMatch(/none of these programs calls bpf_printk/)
@@ -87,5 +91,38 @@ describe('bpf trace: what it established when no line arrived', () => {
         /whether they ran is not known: the kernel counts runs only with kernel\.bpf_stats_enabled = 1/,
       )
     expect(said).not.toContain(`(id ${old})`) // replaced on the veth, unpinned: gone
+    expect(said).not.toMatch(/were not looked at/) // every program is attached here
   }, 180_000)
+
+  // Without debugfs mounted there is no other path to open trace_pipe by.
+  const other = '/sys/kernel/debug/tracing/trace_pipe'
+  it.skipIf(!existsSync(other))(
+    'names a reader that opened trace_pipe by another path (debugfs), the same file',
+    async () => {
+      // The fd held, never read: no line is taken from anyone on this shared kernel.
+      const holder = execa('bash', ['-c', `exec sleep 60 < ${other}`], {timeout: 90_000, reject: false})
+      try {
+        // Until bash has opened it and exec'd sleep (a condition, not a time: bounded by the test's timeout).
+        const holds = () => {
+          try {
+            return (
+              readlinkSync(`/proc/${holder.pid}/fd/0`) === other &&
+              readFileSync(`/proc/${holder.pid}/comm`, 'utf8') === 'sleep\n'
+            )
+          } catch {
+            return false
+          }
+        }
+        while (!holds()) await new Promise((r) => setTimeout(r, 50))
+        const said = await trace()
+        expect(said).toContain(
+          `  another process reads trace_pipe: pid ${holder.pid} (sleep 60); each line goes to one reader only\n`,
+        )
+      } finally {
+        holder.kill()
+        await holder
+      }
+    },
+    60_000,
+  )
 })
