@@ -74,16 +74,17 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
             )
           fail(`pod ${p.name}'s host veth ${host.ifname} has no XDP program`)
         }
-        // Walked: `xdp` (not `xdpgeneric`) picks native mode on a veth, and every other check passes.
-        const notGeneric = (await attachments(host.ifname)).find((x) => x.hook === 'xdp' && x.mode !== 'generic')
-        if (notGeneric)
-          fail(
-            `pod ${p.name}'s host veth ${host.ifname} runs XDP program ${notGeneric.id} in ${notGeneric.mode} mode; the step attaches in generic mode (xdpgeneric)`,
-            `In ADD: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin". Plain \`xdp\` lets the kernel pick native (driver) mode, which veth's driver has; why the lab uses generic: docs/learner.md, "Going further: lab 2". Pods you made before the fix keep native mode until you add them again.`,
-          )
         if (id !== pinned.id)
           fail(
             `${host.ifname} runs XDP program ${id}, not the pinned one (${pinned.id}): attach the pinned program rather than loading a copy`,
+          )
+        // Walked: `xdp` (not `xdpgeneric`) picks native mode on a veth, and every other check passes:
+        // the attach works; it is the mode the step asks that differs, and the message says why it asks.
+        const notGeneric = (await attachments(host.ifname)).find((x) => x.hook === 'xdp' && x.mode !== 'generic')
+        if (notGeneric)
+          fail(
+            `your ADD attaches the pinned program ${id} to pod ${p.name}'s host veth ${host.ifname}, and that works, but in ${notGeneric.mode === 'native' ? 'native (driver)' : notGeneric.mode} mode, where the step asks generic mode (xdpgeneric): generic runs on any interface, native only where the driver has XDP (veth's has), and on a veth native mode also changes the host end's receive path (it turns on NAPI)`,
+            `In ADD: ip link set dev "$hostveth" xdpgeneric pinned "$xdp_pin" (plain \`xdp\` lets the kernel pick native mode). More in docs/learner.md, "Going further: lab 2". Pods you made before the fix keep native mode until you add them again.`,
           )
       }
       return `both pods' host veths run program ${pinned.id}`
