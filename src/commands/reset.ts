@@ -7,7 +7,7 @@ import {createResetService} from '../reset/service.js'
 import {labDiscoverers} from '../labs/registry.js'
 import {forgetProgress, progressHeld} from '../reset/progress.js'
 import {actionLine, closingLines, dryRunJson, dryRunText, keptLines, planLines} from '../ui/reset-view.js'
-import {labArg, yesFlag} from '../ui/common-flags.js'
+import {labArg, labFlag, yesFlag} from '../ui/common-flags.js'
 
 export default class Reset extends BaseCommand {
   static summary = 'Remove what the labs made on this host; keep your progress unless asked.'
@@ -24,7 +24,7 @@ export default class Reset extends BaseCommand {
 
   static args = {lab: labArg({description: 'Only what this lab made (the same as --lab).'})}
   static flags = {
-    lab: Flags.integer({description: 'Only what lab N made (as the positional LAB).', exclusive: ['all']}),
+    lab: labFlag({description: 'Only what lab N made (as the positional LAB).', exclusive: ['all']}),
     all: Flags.boolean({description: 'Every lab (what reset does when no lab is named).', exclusive: ['lab']}),
     progress: Flags.boolean({
       description: 'Also forget progress (steps done, hints seen) for the labs reset, in every workspace on this host.',

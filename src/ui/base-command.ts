@@ -81,6 +81,10 @@ export abstract class BaseCommand extends Command {
       return
     }
     const known = err instanceof UserError ? err : asUserError(err)
+    // oclif wraps a flag's parse error in "Parsing --lab \n\t…\nSee more help with --help": ours say
+    // what is wrong themselves, and the hint says where to look.
+    const wrapped = known && /^Parsing (--\S+) \n\t([\s\S]*)\nSee more help with --help$/.exec(err.message)
+    if (wrapped) err.message = `${wrapped[1]}: ${wrapped[2]}`
     const exitCode = known ? known.exitCode : err instanceof Errors.CLIError ? 2 : BUG_EXIT_CODE
     process.exitCode = exitCode
     if (this.jsonEnabled()) {

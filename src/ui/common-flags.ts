@@ -5,24 +5,40 @@ import {UserError} from '../host/errors.js'
 // The arguments and flags several commands share, declared once so they mean one thing everywhere:
 // LAB is positional and checked against the catalogue, -s is the step, -w the workspace.
 
+/** A lab number from the catalogue, or undefined. */
+function catalogueLab(input: string): number | undefined {
+  const n = Number(input)
+  return Number.isInteger(n) && loadLabs().some((l) => l.id === n) ? n : undefined
+}
+
+const noSuchLab = (input: string): UserError =>
+  new UserError(`there is no lab "${input}"`, {
+    hint: `the labs are ${loadLabs()
+      .map((l) => l.id)
+      .join(', ')} (ebpfcni lab lists them)`,
+  })
+
 /** LAB: a lab number from the catalogue (not a hard-coded range). */
 export const labArg = Args.custom<number>({
   ignoreStdin: true,
   description: 'Lab number (see `ebpfcni lab` for the list).',
   parse: async (input, context) => {
-    const ids = loadLabs().map((l) => l.id)
-    const n = Number(input)
-    if (!Number.isInteger(n) || !ids.includes(n)) {
+    const n = catalogueLab(input)
+    if (n === undefined) {
       // oclif parses the arguments before it reports an unknown flag: in `reset --workspace X`, X
       // arrives here as LAB, and the flag is the mistake to name.
       const unknown = unknownFlagBefore(context as unknown as ParseContext, input)
       if (unknown) throw unknown
-      throw new UserError(`there is no lab "${input}"`, {
-        hint: `the labs are ${ids.join(', ')} (ebpfcni lab lists them)`,
-      })
+      throw noSuchLab(input)
     }
     return n
   },
+})
+
+/** --lab N: the positional LAB as a flag, checked against the catalogue as LAB is. */
+export const labFlag = Flags.custom<number>({
+  helpValue: '<lab>',
+  parse: async (input) => catalogueLab(input) ?? Promise.reject(noSuchLab(input)),
 })
 
 interface FlagShape {

@@ -129,6 +129,9 @@ describe('CLI conventions', () => {
     }
     // A known flag before a wrong lab, and a command that has the flag, keep their own answers.
     expect((await cli(['reset', '--yes', '9'])).stderr).toMatch(/^error: there is no lab "9"/)
+    // --lab, reset's flag for LAB, is checked as LAB is (it said "Nothing to remove for lab 9", exit 0).
+    const flagLab = await cli(['reset', '--lab', '9', '--dry-run'])
+    expect([flagLab.exitCode, flagLab.stderr.split('\n')[0]]).toEqual([2, 'error: --lab: there is no lab "9"'])
     expect((await cli(['check', '--workspace', ws, '9'])).stderr).toMatch(/^error: there is no lab "9"/)
   })
 
