@@ -35,7 +35,9 @@ const DENIED = 1
 const ISOLATED = 5
 const CT_REPLY = 6
 
-const T = Date.now() - 3_600_000 // an hour ago: every moment of these stories is in the past
+// An hour ago, or just after boot on a machine up for less (a flow's time is CLOCK_MONOTONIC, which
+// starts at boot: none can be older): every moment of these stories is in the past.
+const T = Math.max(Date.now() - 3_600_000, Date.now() - Number(process.hrtime.bigint() / 1_000_000n) + 1000)
 const life = (over: Partial<PodLife> & Pick<PodLife, 'name' | 'ip' | 'from'>): PodLife => ({
   id: `${over.name}@${over.from}`,
   labels: {app: over.name},
