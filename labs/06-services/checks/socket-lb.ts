@@ -181,7 +181,8 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
     id: 'services.no-nat',
     title: 'no conntrack entry and no NAT rule names the VIP',
     hint: "Translate in connect4 only: no iptables/nftables DNAT rule for the VIP (that is kube-proxy's way, per packet, with conntrack).",
-    cost: 'cheap',
+    // Not cheap: it looks after services.spread's 300 requests, which it makes when run without it
+    // (as a later step's sweep of earlier steps' cheap checks did: 0.5 to 1.8 s a step).
     run: async (ctx) => {
       const {service} = await ctx.spread()
       const vip = service.clusterIP
