@@ -90,20 +90,30 @@ export interface Lab6Context extends Lab1Context {
   loaded(): Promise<LoadedServices>
   /** The same, for checks that need it working: a failure is a skip naming why. */
   ready(): Promise<LoadedServices>
-  /** Run the client in a pod's cgroup: n requests to ip:port, with wire.bpf.c counting on its veth. */
+  /**
+   * Run the client in a pod's cgroup: n requests to ip:port, with wire.bpf.c counting on its veth.
+   * `proof`, asked while the client runs with what wire.bpf.c counted so far, may prove that no
+   * request can be answered: the client is stopped then, and `proven` says how (no results).
+   */
   requests(
     pod: AddressedPod,
     cgroup: string,
     to: {ip: string; port: number},
     n: number,
-    opts?: {limitMs?: number},
-  ): Promise<{results: RequestResult[]; wire: WireCounts}>
+    opts?: {limitMs?: number; proof?: (wire: WireCounts) => Promise<string | undefined>},
+  ): Promise<{results: RequestResult[]; wire: WireCounts; proven?: string}>
   /** The 300 requests to the first Service, from the client, once per run, with the translation events they raised. */
   spread(): Promise<{results: RequestResult[]; wire: WireCounts; service: Service; translations: Translations}>
   /** Step 2: the first Service's agent, over the learner's agent.mjs (its slots as loaded() filled them). */
   agent(): Promise<ServiceAgent>
   /** Step 2: a new pod the first Service selects, handed to the agent (once per label and run). */
   addBackend(label: string): Promise<AddressedPod>
+  /**
+   * Step 2: the pod addBackend(label) will hand to the agent, made now (not handed yet), beside
+   * another check's pod: its ADD is not waited for later. Settles, never rejects: addBackend
+   * reports a failure.
+   */
+  spareBackend(label: string): Promise<void>
   /** Step 3: n sockets of the client to a Service (tcp: connect + getpeername; udp-connect; udp-sendto), the backends answering UDP. */
   peers(
     mode: 'tcp' | 'udp-connect' | 'udp-sendto',
@@ -354,7 +364,8 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
     tcAttach(veth.ifindex, 'ingress', wire.programs()[0].fd, {handle: 0x6, priority: 6})
     try {
       const limitMs = o.limitMs ?? 2000
-      const r = await run(
+      const stop = new AbortController()
+      const client = run(
         'nsenter',
         [
           `--net=${pod.netnsPath}`,
@@ -368,8 +379,14 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
           '10',
           String(limitMs),
         ],
-        {timeoutMs: 30_000 + 5 * limitMs},
+        {timeoutMs: 30_000 + 5 * limitMs, signal: stop.signal},
       )
+      const proof = o.proof
+      const proven =
+        proof && (await proofWhile(client, () => proof(diff(wireCounts(fd('vips'), fd('syn_dst')), before))))
+      if (proven) stop.abort()
+      const r = await client
+      if (proven) return {results: [], wire: diff(wireCounts(fd('vips'), fd('syn_dst')), before), proven}
       if (r.exitCode !== 0)
         throw new Error(`the client in pod ${pod.name} failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`)
       const after = wireCounts(fd('vips'), fd('syn_dst'))
@@ -379,6 +396,25 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
     }
   }
 
+  /**
+   * `proof` asked every 50 ms until it proves something (then the caller stops the client) or the
+   * client ends; a proof that cannot be asked (no ss) proves nothing, and the client decides.
+   */
+  async function proofWhile(client: Promise<unknown>, proof: () => Promise<string | undefined>) {
+    let ended = false
+    void client.then(
+      () => (ended = true),
+      () => (ended = true),
+    )
+    while (!ended) {
+      await Promise.race([client, new Promise((r) => setTimeout(r, 50))])
+      if (ended) return undefined
+      const proven = await proof().catch(() => undefined)
+      if (proven) return proven
+    }
+    return undefined
+  }
+
   const wireProgram = (): Promise<BpfObject> =>
     pods.once('wire-program', async () => {
       const obj = BpfObject.open(await wireObject())
@@ -386,6 +422,13 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
       const l = obj.load()
       if (!l.ok) throw new Error(`ebpfcni's own wire.bpf.c was refused: ${l.log.slice(-300)}`)
       return obj
+    })
+
+  /** A backend pod of step 2, once per label and run (spareBackend may make it before addBackend hands it over). */
+  const backendPod = (label: string): Promise<AddressedPod> =>
+    pods.once(`services-pod-${label}`, async () => {
+      await ready()
+      return podWithLabels(label)
     })
 
   const ready = async (): Promise<LoadedServices> => {
@@ -417,10 +460,15 @@ export function lab6Context(opts: Lab6Options): Lab6Context {
     addBackend: (label) =>
       pods.once(`services-backend-${label}`, async () => {
         const a = await agent()
-        const pod = await podWithLabels(label)
+        const pod = await backendPod(label)
         a.added(pod.name, pod.ip)
         return pod
       }),
+    spareBackend: (label) =>
+      backendPod(label).then(
+        () => undefined,
+        () => undefined,
+      ),
     deleteBackend: async (pod) => {
       const a = await agent()
       await pods.detach(pod)

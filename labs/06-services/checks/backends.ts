@@ -19,7 +19,8 @@ export const BACKENDS_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       const s = await ctx.ready()
       const service = s.services[0]
       const agent = await ctx.agent()
-      const pod = await ctx.addBackend('web-4')
+      // services.backend-deleted's second pod is made beside this one: its ADD is not waited for there.
+      const [pod] = await Promise.all([ctx.addBackend('web-4'), ctx.spareBackend('web-5')])
       const {results, wire} = await ctx.requests(
         s.client,
         s.clientCgroup,
