@@ -174,6 +174,21 @@ export async function podAddrInfo(
   return (JSON.parse(r.stdout || '[]') as IpAddr[])[0]?.addr_info ?? []
 }
 
+/**
+ * Give an interface inside a netns (by path) one more address, or keep it if it is there. `nodad`
+ * (IPv6): usable at once, where an address waits out duplicate address detection (1-2 s) first.
+ * false when it could not be added (no IPv6 in that netns).
+ */
+export async function podAddrReplace(
+  netnsPath: string,
+  ifname: string,
+  cidr: string,
+  opts: {nodad?: boolean} = {},
+): Promise<boolean> {
+  const args = ['ip', 'addr', 'replace', cidr, 'dev', ifname, ...(opts.nodad ? ['nodad'] : [])]
+  return ok(await run('nsenter', [`--net=${netnsPath}`, ...args], {timeoutMs: 5000}))
+}
+
 /** The MAC of an interface inside a netns given by path (what a CRI result does not carry). */
 export async function podMac(netnsPath: string, ifname: string): Promise<string | undefined> {
   const r = await run('nsenter', [`--net=${netnsPath}`, 'ip', '-j', 'link', 'show', 'dev', ifname], {timeoutMs: 5000})

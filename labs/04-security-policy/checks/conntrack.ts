@@ -30,7 +30,7 @@ import {
   withPretendPods,
   isolate,
   arrivedDuring,
-  linkLocal,
+  linkLocalPair,
   UDP_PROBES,
   failIfXdpDropInTc,
   failIfIsolatedBeforeRules,
@@ -223,10 +223,6 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
     run: async (ctx) => {
       const [a, b] = await clientAndServer(ctx)
       const svc = await ctx.policy.service()
-      // sleep's IPv6 address is usable once its duplicate address detection is done (a second or
-      // two after the pod was made): waited for beside the IPv4 probes, not after them.
-      const sleepV6Ready = linkLocal(b)
-      sleepV6Ready.catch(() => undefined) // awaited below; a check that ends first leaves no rejection unhandled
       // The probe can see arrivals: with no policy, httpbin's datagrams reach sleep.
       const open = await arrivedDuring(b, () => sendUdp(a.netnsPath, b.ip, 9999, UDP_PROBES))
       if (open.udp < UDP_PROBES)
@@ -277,8 +273,9 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         await failIfIsolationIgnored(ctx, what, what)
         fail(what, 'only replies to flows sleep opened may pass to_pod')
       }
-      let v6 = 'no IPv6 link-local address on sleep'
-      const sleepV6 = await sleepV6Ready
+      let v6 = 'no IPv6 address could be given to httpbin and sleep'
+      // Addresses of the check's own, usable at once: the pods' own fe80:: wait out DAD for 1-2 s.
+      const sleepV6 = await linkLocalPair(a, b)
       if (sleepV6) {
         const six = await arrivedDuring(b, () => sendUdp(a.netnsPath, `${sleepV6}%eth0`, 9999, UDP_PROBES))
         if (six.udp > 0)

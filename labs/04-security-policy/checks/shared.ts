@@ -14,7 +14,7 @@ import {
   type RequestFate,
 } from '#net/probes.js'
 import {readCounterMap} from '#bpf/counters.js'
-import {podAddrInfo} from '#net/ip.js'
+import {podAddrReplace} from '#net/ip.js'
 import {int2ip} from '#net/ipv4.js'
 import {labsRoot} from '#host/paths.js'
 import {parseNetworkPolicy, type PolicySpec} from '#policy/networkpolicy.js'
@@ -449,14 +449,20 @@ export async function arrivedDuring(pod: CheckPod, send: () => Promise<unknown>)
   return {udp: after.udp - before.udp, tcp: after.tcp - before.tcp}
 }
 
-/** A pod's IPv6 link-local address once DAD is done (a tentative address cannot be used yet). */
-export async function linkLocal(pod: CheckPod): Promise<string | undefined> {
-  for (let i = 0; i < 40; i++) {
-    const ready = (await podAddrInfo(pod.netnsPath, 'eth0', '-6', 'link')).find((x) => !x.tentative)
-    if (ready) return ready.local
-    await new Promise((res) => setTimeout(res, 100))
-  }
-  return undefined
+/**
+ * IPv6 link-local addresses for an IPv6 probe from one pod to another, usable at once: added
+ * without duplicate address detection (nodad), where each pod's own fe80:: address stays
+ * tentative (unusable, as a destination and as a source) for 1-2 s after the pod is made. Not
+ * EUI-64 shaped, so no pod's own address is the same. The receiver's, or undefined when either
+ * pod takes no IPv6 address.
+ */
+export async function linkLocalPair(from: CheckPod, to: CheckPod): Promise<string | undefined> {
+  const [sender, receiver] = ['fe80::ebcf:4:1', 'fe80::ebcf:4:2']
+  const added = await Promise.all([
+    podAddrReplace(from.netnsPath, 'eth0', `${sender}/64`, {nodad: true}),
+    podAddrReplace(to.netnsPath, 'eth0', `${receiver}/64`, {nodad: true}),
+  ])
+  return added.every(Boolean) ? receiver : undefined
 }
 
 export const UDP_PROBES = 20
