@@ -194,11 +194,14 @@ export class PolicyFixture {
     // One pod per name in a run: checks that share "other" share the pod the policy layer knows.
     let made = this.labelled.get(name)
     if (!made) {
+      // sleep is made beside httpbin, not after its server is up as lab 1's pod B is: lab 4's
+      // plugin locks its address allocation (lab 1's production step), and no check here needs
+      // the two addresses in order.
       made =
         name === 'httpbin'
           ? this.plugin.podA()
           : name === 'sleep'
-            ? this.plugin.podB()
+            ? this.plugin.trafficPod('sleep', 'sleep', {app: 'sleep'})
             : this.plugin.trafficPod(name, workload, labels)
       this.labelled.set(name, made)
     }

@@ -279,8 +279,10 @@ export async function alongside<T extends unknown[]>(...made: {[K in keyof T]: P
 
 export async function clientAndServer(ctx: Lab4Context): Promise<[AddressedPod, AddressedPod]> {
   const svc = await ctx.policy.service()
-  const a = await ctx.policy.labelledPod('httpbin', {app: 'httpbin'})
-  const b = await ctx.policy.labelledPod('sleep', {app: 'sleep'})
+  const [a, b] = await alongside(
+    ctx.policy.labelledPod('httpbin', {app: 'httpbin'}),
+    ctx.policy.labelledPod('sleep', {app: 'sleep'}),
+  )
   // Each check starts from no rules and no policies of its own.
   for (const r of svc.store.read().rules) svc.store.removeRule(r.from, r.to)
   for (const n of Object.keys(svc.store.read().policies)) svc.store.deletePolicy(n)
