@@ -96,7 +96,7 @@ describe('CLI: lab without a terminal, check --json on the real install paths, r
     expect(ipam).toMatch(/seen: .*ADDs failed/)
     expect(ipam).toContain('(step production, stretch: a later step; its hint: ebpfcni check 1 --step production)')
     expect(ipam).not.toMatch(/^\s+hint:/m)
-    expect(r.stdout).toContain('first step with a failure: skeleton. For it alone: ebpfcni check 1 --step skeleton')
+    expect(r.stdout).toContain('first failing step: skeleton. For it alone: ebpfcni check 1 --step skeleton')
   })
 
   it('after the solution is applied the step passes; status shows it; hint advances', async () => {

@@ -25,26 +25,37 @@ describe('the line naming the first step with a failure', () => {
   it('says a stretch step is optional and that no core check fails', () => {
     const line = renderFocus(lab, report(['cni.ipam.unique']), step('production'))
     expect(line).toBe(
-      'first step with a failure: production (stretch, optional: no check of the core steps skeleton, add, del fails). For it alone: ebpfcni check 1 --step production',
+      'first failing step: production (stretch, optional); every check of the core steps skeleton, add and del passes. For it alone: ebpfcni check 1 --step production',
+    )
+  })
+
+  it('says "passes" only of core checks that ran and passed', () => {
+    // Walked: "optional: no check of the core steps counter, metrics fails" was hard to parse.
+    const r = report(['cni.ipam.unique'])
+    r.checks = r.checks
+      .filter((c) => c.id !== 'cni.add.route')
+      .map((c) => (c.id === 'plugin.present' ? {...c, status: 'skip'} : c))
+    expect(renderFocus(lab, r, step('production'))).toMatch(
+      /^first failing step: production \(stretch, optional\); no check of the core steps skeleton, add and del fails \(1 skipped, 1 not run\)\. /,
     )
   })
 
   it('sends the learner to a failing core step rather than the stretch one before it', () => {
     const stretchFirst = {...lab, steps: [step('production'), step('skeleton'), step('add'), step('del')]}
     const line = renderFocus(stretchFirst, report(['cni.ipam.unique', 'cni.add.route']), step('production'))
-    expect(line).toMatch(/production \(stretch, optional\); first core step with a failure: add\. .*--step add$/)
+    expect(line).toMatch(/production \(stretch, optional\); first failing core step: add\. .*--step add$/)
   })
 
   it('says so when every step of the lab is stretch', () => {
     const allStretch = {...lab, steps: [step('production')]}
     expect(renderFocus(allStretch, report(['cni.ipam.unique']), step('production'))).toMatch(
-      /^first step with a failure: production \(stretch, optional: every step of this lab is stretch\)\. /,
+      /^first failing step: production \(stretch, optional\); every step of this lab is stretch\. /,
     )
   })
 
   it('names a core step as before', () => {
     expect(renderFocus(lab, report(['cni.add.route']), step('add'))).toBe(
-      'first step with a failure: add. For it alone: ebpfcni check 1 --step add',
+      'first failing step: add. For it alone: ebpfcni check 1 --step add',
     )
   })
 
