@@ -33,7 +33,7 @@ export const CRI_CHECK_POD_PREFIX = 'cri-'
 const CHECK_SUBNETS = {
   del: '10.244.1.0/29',
   leak: '10.244.2.0/29',
-  ipam: '10.244.3.0/27',
+  ipam: '10.244.3.0/28',
   podman: '10.244.4.0/24',
   idem: '10.244.5.0/29',
   nopin: '10.244.6.0/29',
