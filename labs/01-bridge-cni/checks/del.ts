@@ -12,11 +12,13 @@ export const DEL_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'CHECK passes on a healthy pod and fails once its address, or its default route, is removed',
     hint: 'On CHECK read .prevResult.ips[0].address and verify the interface, the address and the default route inside the pod; print an error JSON and exit 1 when something is missing.',
     run: async (ctx) => {
-      const a = await ctx.plugin.healthyA()
-      if (a.net.cniVersion.startsWith('0.3'))
-        throw new CheckSkip(`CHECK does not exist in cniVersion ${a.net.cniVersion}`)
-      const b = await ctx.plugin.podB()
-      if (!b.outcome.ok || !b.outcome.result) throw new CheckSkip('needs a second healthy pod')
+      const net = ctx.plugin.learnerNet()
+      if (net.cniVersion.startsWith('0.3')) throw new CheckSkip(`CHECK does not exist in cniVersion ${net.cniVersion}`)
+      // A pod of its own, not the traffic pods: it is broken and mended here, and a step run makes no
+      // second pod nor an httpbin it never probes.
+      const b = await ctx.pods.attach(net, 'check')
+      if (!b.outcome.ok || !b.outcome.result)
+        throw new CheckSkip('needs a successful ADD (cni.add.succeeds, cni.add.result-schema)')
       const healthy = await ctx.pods.check(b, 'CHECK of a healthy pod')
       if (!healthy.ok) fail(`CHECK on a healthy pod failed: ${healthy.problem}`)
       const addr = b.outcome.result.ips?.[0]?.address

@@ -132,6 +132,12 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           `the /29 was full (5 pods), one was DELeted, and a new ADD failed: the address was not freed (${again.outcome.problem})`,
           'DEL must release the address in your allocation state',
         )
+      // The only free address is the one DEL freed, if it freed the DELeted pod's.
+      if (again.ip !== victim.ip)
+        fail(
+          `the /29 was full (5 pods), ${victim.ip} was DELeted, and the next ADD got ${again.ip}, an address another pod held: DEL released the wrong address`,
+          'DEL must release the address of the attachment it deletes (the file holding this CNI_CONTAINERID and CNI_IFNAME), and only that one',
+        )
       return `DEL removed ${veth?.ifname ?? 'the veth'}; its address was reused by the next ADD (${again.ip})`
     },
   },
