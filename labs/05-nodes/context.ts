@@ -71,7 +71,9 @@ export function lab5Context(opts: PluginOptions & {workspace: string}): Lab5Cont
   // before it does would miss what it records last.
   base.pods.onCleanup('before-pods', async () => {
     await Promise.allSettled([made, second])
-    for (const n of cluster.list()) await cluster.remove(n.name).catch(() => undefined)
+    // The nodes at once (each its own netns, pods and pins; a node's pods still go one by one):
+    // the last to finish removes the underlay.
+    await Promise.all(cluster.list().map((n) => cluster.remove(n.name).catch(() => undefined)))
     // Step 5: tcx links the plugin made through ebpfcni were pinned in the nodes' folders, which
     // went with the nodes (an unpinned link is released): only their ledger entries are left.
     const root = `${cluster.spec.nodePinRoot}/`
