@@ -65,6 +65,43 @@ export async function failIfIsolationIgnored(ctx: Lab4Context, what: string, bri
     )
 }
 
+const PAIR_ALLOW_IGNORED_HINT =
+  'in to_pod, a rule for the pair decides before isolated: POLICY_ALLOW passes (tc_pass(skb, REASON_ALLOWED)), POLICY_DENY drops (tc_drop(skb, REASON_DENIED))'
+
+/** to_pod falls through to `isolated` on a pair's ALLOW: every check whose allowed pair is such a rule fails from it. */
+const PAIR_ALLOW_IGNORED: CheckCause = {
+  key: 'to-pod-ignores-pair-allow',
+  summary: `to_pod drops what a rule for the whole pair allows, to a pod a policy selects; ${PAIR_ALLOW_IGNORED_HINT}`,
+}
+
+/**
+ * Allowed traffic dropped on real pods, when to_pod does not pass a pair's ALLOW (only its DENY
+ * decides, then isolated drops), follows from that: fail saying so, not blaming the agent or the
+ * controller. The evidence is to_pod alone on a crafted frame to an isolated pod, from a pod that
+ * a rule for the pair allows on every port. Call it after failIfIsolatedBeforeRules (that order
+ * drops the same frame, and a port rule's too).
+ */
+export async function failIfPairAllowIgnored(ctx: Lab4Context, what: string, brief: string): Promise<void> {
+  const pods: PolicyPod[] = [
+    {name: 'pair-client', ip: '10.250.6.1', labels: {role: 'pair-client'}},
+    {name: 'pair-server', ip: '10.250.6.2', labels: {role: 'pair-server'}},
+  ]
+  const v = await withPretendPods(
+    ctx,
+    pods,
+    [isolate('pair-server-isolated', {role: 'pair-server'})],
+    () => ctx.policy.toPodOnly(ipv4Tcp(pods[0].ip, pods[1].ip, 80, 44200)),
+    [{from: 'pair-client', to: 'pair-server', verdict: 'allow'}],
+  )
+  if (v.dropped)
+    fail(
+      `${what}. This follows from to_pod not passing a rule that allows the whole pair: a crafted TCP 80 frame to an isolated pod, from a pod with an ALLOW entry for that pair in policy, got ${v.how}`,
+      PAIR_ALLOW_IGNORED_HINT,
+      PAIR_ALLOW_IGNORED,
+      brief,
+    )
+}
+
 /**
  * Step networkpolicy's checks (lab.yaml orders the run), and what `ebpfcni observe` shows of it:
  * the flow events must be what the datapath did (policy.flow-events).
@@ -208,9 +245,9 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const otherDenied = await http(other, a, false, ctx)
       if (!sleepOk.ok) {
         const what = `with the policy applied (${r.written} entries written, ${r.mode} design), sleep ${b.ip} → httpbin ${a.ip} failed: ${sleepOk.detail}`
-        await briefly('with the policy applied, sleep could not reach httpbin', () =>
-          failIfIsolatedBeforeRules(ctx, what),
-        )
+        const brief = 'with the policy applied, sleep could not reach httpbin'
+        await briefly(brief, () => failIfIsolatedBeforeRules(ctx, what))
+        await failIfPairAllowIgnored(ctx, what, brief)
         fail(what, 'the ALLOW entry for (sleep, httpbin) must win over httpbin being isolated')
       }
       if (otherDenied.ok) {
@@ -256,9 +293,9 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const allowed = await http(b, late, true, ctx)
       if (!allowed.ok) {
         const what = `sleep ${b.ip} cannot reach the earlier httpbin pod ${late.ip} once the policy is applied: ${allowed.detail}`
-        await briefly('sleep could not reach the earlier httpbin pod once the policy was applied', () =>
-          failIfIsolatedBeforeRules(ctx, what),
-        )
+        const brief = 'sleep could not reach the earlier httpbin pod once the policy was applied'
+        await briefly(brief, () => failIfIsolatedBeforeRules(ctx, what))
+        await failIfPairAllowIgnored(ctx, what, brief)
         fail(
           what,
           "the agent attached your to_pod to this pod's veth too: it must pass sleep there as it does at httpbin (the same ALLOW entry, looked up per packet); ebpfcni policy list shows the entries",
@@ -312,10 +349,11 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           const id = now.identities.get(sleep2.ip)
           const written = now.pairs.has(`${now.mode === 'ip-pair' ? sleep2.ip : id}>${a.ip}`)
           const what = `a new app=sleep pod ${sleep2.ip} could not reach httpbin ${a.ip} once the controller had synced after it appeared (${first.detail}); the controller ${written ? 'had written' : 'had not written'} its ALLOW entry`
-          if (written)
-            await briefly('the new app=sleep pod could not reach httpbin, though the controller wrote its entry', () =>
-              failIfIsolatedBeforeRules(ctx, what),
-            )
+          if (written) {
+            const brief = 'the new app=sleep pod could not reach httpbin, though the controller wrote its entry'
+            await briefly(brief, () => failIfIsolatedBeforeRules(ctx, what))
+            await failIfPairAllowIgnored(ctx, what, brief)
+          }
           fail(
             what,
             written
