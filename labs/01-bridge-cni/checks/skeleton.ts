@@ -1,7 +1,7 @@
 import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {isIPv4} from 'node:net'
-import {isCidr} from '#cni/result.js'
+import {asErrorResult, isCidr} from '#cni/result.js'
 import {SUPPORTED_VERSIONS} from '#cni/spec.js'
 import {fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab1Context} from '../context.js'
@@ -24,6 +24,31 @@ function refusalHint(seen: string): string {
   if (/unbound variable/.test(seen))
     return 'bash stopped your plugin at an unset variable ("unbound variable", the starter\'s set -u) before it printed an error: test each CNI_* variable the command needs first, reading it as ${VAR:-}: for var in CNI_CONTAINERID CNI_IFNAME; do [ -n "${!var:-}" ] || error 4 "$var is not set"; done'
   return ERROR_CODES_HINT
+}
+
+/**
+ * Walked: VERSION's answer printed, no `exit 0` after it, and the script went on to an error JSON.
+ * Stdout is then two JSON documents, the first a VERSION answer: the problem line naming the second
+ * (its code and msg), or undefined when stdout is not that.
+ */
+function versionThenMore(stdout: string): string | undefined {
+  const text = stdout.trim()
+  const cut = text.indexOf('\n')
+  if (cut < 0) return undefined
+  let first: unknown
+  let rest: unknown
+  try {
+    first = JSON.parse(text.slice(0, cut))
+    rest = JSON.parse(text.slice(cut + 1))
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray((first as {supportedVersions?: unknown})?.supportedVersions)) return undefined
+  const error = asErrorResult(rest)
+  const then = error
+    ? `printed error ${error.code} ${JSON.stringify(error.msg)}`
+    : `printed ${JSON.stringify(text.slice(cut + 1, cut + 61))}`
+  return `VERSION answered (${text.slice(0, cut).slice(0, 100)}), then the script went on and ${then}: the runtime reads both as one answer and rejects it`
 }
 
 /** Step skeleton's checks (lab.yaml orders the run). */
@@ -99,7 +124,9 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
           {command: 'VERSION', type: 'ebpfcni', stdin: {cniVersion: v}},
           `VERSION (${v})`,
         )
-        if (!call.ok)
+        if (!call.ok) {
+          const more = versionThenMore(call.run?.stdout ?? '')
+          if (more) fail(more, "exit 0 after printing VERSION's answer, so nothing after it runs")
           fail(
             call.problem ?? 'VERSION failed',
             // Junk on stdout is the cause then, not VERSION's JSON.
@@ -107,6 +134,7 @@ export const SKELETON_CHECKS: Array<CheckDefinition<Lab1Context>> = [
               ? 'The runtime reads your stdout as the answer, so only the JSON may go there: send every log line to stderr (echo … >&2).'
               : undefined,
           )
+        }
         return call.json as {cniVersion?: unknown; supportedVersions?: unknown}
       }
       const v = await version(net.cniVersion)
