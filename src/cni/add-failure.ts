@@ -28,6 +28,8 @@ export type AddFailureCause =
   | {kind: 'bridge-address-added-again'; bridge?: string}
   /** The veth's pod end was made in the plugin's own namespace, not the pod's (no `netns` on the peer). */
   | {kind: 'pod-end-on-host'; ifname: string; clash: boolean}
+  /** `ip route add default via GATEWAY` before the pod's address: the gateway is on no subnet of the pod. */
+  | {kind: 'route-before-address'; ifname: string}
 
 /** Read what a failed ADD left. `bridge` overrides the config's key (a plugin's own default). */
 export async function failedAddScene(
@@ -64,6 +66,11 @@ export function addFailureCause(scene: FailedAddScene): AddFailureCause | undefi
     return /\b(addr|address|gateway)\b/i.test(`${scene.said}\n${lastLines}`)
       ? {kind: 'bridge-address-added-again', bridge: scene.bridge}
       : {kind: 'bridge-made-again', bridge: scene.bridge}
+  // ip's own words for a gateway outside every subnet of the interface: in a pod, its address is not
+  // on CNI_IFNAME yet. Read first: the links left behind (a veth named eth0 on a host in a container)
+  // say nothing about it.
+  if (/Nexthop has invalid gateway/i.test(`${scene.said}\n${lastLines}`))
+    return {kind: 'route-before-address', ifname: scene.ifname}
   // CNI_IFNAME is not in the pod but in the plugin's namespace: made there, or refused there because
   // that namespace has one already (the host's own eth0).
   if (!scene.inPod && scene.onHost && (exists || scene.onHost.linkinfo?.info_kind === 'veth'))
@@ -82,6 +89,8 @@ export function addFailureHint(cause: AddFailureCause): string {
       return cause.clash
         ? `the pod end of the veth, named ${cause.ifname}, was made in the host's namespace, where ${cause.ifname} already exists ("File exists"): create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
         : `the pod end of the veth, ${cause.ifname}, is on the host, not in the pod: create it straight in the pod: ip link add "$hostveth" type veth peer name "$CNI_IFNAME" netns "$CNI_NETNS"`
+    case 'route-before-address':
+      return `ip refused the default route ("Nexthop has invalid gateway"): a gateway is reachable only from an address in its subnet, so the pod's address must be on ${cause.ifname} first: ip addr add "$addr/$prefix" dev "$CNI_IFNAME", then ip route add default via "$gateway" dev "$CNI_IFNAME"`
   }
 }
 

@@ -58,6 +58,21 @@ describe('the cause of a failed ADD', () => {
     expect(addFailureHint(made!)).toMatch(/is on the host, not in the pod/)
   })
 
+  it("the default route before the pod's address: ip's words, whatever links a host in a container has", () => {
+    // Walked: the pod end was made with netns, and cleaned up by the plugin; the host's own eth0 is a veth.
+    const cause = addFailureCause(
+      scene({
+        said: 'cannot add default route',
+        stderr: 'Error: Nexthop has invalid gateway.',
+        onHost: linkOf('eth0', 'veth'),
+      }),
+    )
+    expect(cause).toEqual({kind: 'route-before-address', ifname: 'eth0'})
+    expect(addFailureHint(cause!)).toMatch(
+      /must be on eth0 first: ip addr add "\$addr\/\$prefix".*then ip route add default/,
+    )
+  })
+
   it('names nothing it cannot show', () => {
     // "File exists" with no word of the bridge, and eth0 in the pod: which link clashed is unknown.
     expect(
