@@ -74,6 +74,9 @@ export const UNKNOWN_RULE = 'rule unknown: none in the store at the time'
 const OPPOSITE_RULE = /^no (deny|allow) rule in the store at the time/
 export const oppositeRule = (reason: string, r: ManualRule): string =>
   `no ${reason === 'denied' ? 'deny' : 'allow'} rule in the store at the time: it held rule ${r.verdict} ${r.from} → ${r.to}`
+/** An isolated drop of a packet that a rule in the store allowed at the time: the program's mistake, or a stale map. */
+export const ISOLATED_THOUGH_ALLOWED = 'isolated, though a rule in the store allows it'
+const HELD_ALLOW = 'the store held an allow for this packet at the time'
 /** What a decision is credited to when no version of the policy store covers the flow's time. */
 export const NO_POLICY_RECORD = 'rule unknown: no record of the policy store at that time'
 /** A check's flow was decided by the check's own rules, never the attendee's store. */
@@ -356,7 +359,7 @@ export class FlowNamer {
     s: PolicyState | undefined,
     src?: PolicyPod,
     dst?: PolicyPod,
-  ): Pick<Flow, 'policy' | 'nearMiss'> {
+  ): Partial<Pick<Flow, 'policy' | 'nearMiss' | 'reasonText'>> {
     if (!s) return {}
     const policies = Object.values(s.policies).map((p) => p.spec)
     const selecting = dst ? policies.filter((p) => matches(p.podSelector, dst.labels)) : []
@@ -385,6 +388,29 @@ export class FlowNamer {
         return names.length ? {policy: `policy ${names.join(', ')}`} : {}
       }
       case 'isolated': {
+        // The store allowed this very packet: "no rule allows it" would be false, so name the allow
+        // it held (walked: a to_pod that passed no pair's ALLOW was shown as "no rule allows it").
+        const allow = manual('allow')
+        if (allow)
+          return {
+            reasonText: ISOLATED_THOUGH_ALLOWED,
+            policy: `rule allow ${allow.from} → ${allow.to}`,
+            nearMiss: HELD_ALLOW,
+          }
+        const admitting = selecting.flatMap((p) =>
+          p.ingress
+            .filter((i) => peerAdmits(i.from, src) && portAdmits(i.ports, e))
+            .map((i) => ({name: p.name, ports: i.ports})),
+        )
+        if (admitting.length) {
+          const [first] = admitting
+          const scope = first.ports ? `${e.proto} ${e.dport}` : 'every port'
+          return {
+            reasonText: ISOLATED_THOUGH_ALLOWED,
+            policy: `policy ${[...new Set(admitting.map((a) => a.name))].join(', ')}`,
+            nearMiss: `it admits ${src ? src.name : e.src} on ${scope}; ${HELD_ALLOW}`,
+          }
+        }
         if (!selecting.length) return {}
         const near = this.nearMiss(selecting, e, src)
         // The policy with the nearest miss first: that is the one to read.

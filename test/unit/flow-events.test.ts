@@ -211,6 +211,26 @@ describe('observe names what decided', () => {
     )
   })
 
+  it('an isolated drop of a packet the store allowed says so, not "no rule allows it" (walked: a pair ALLOW ignored)', () => {
+    const fromPolicy = state({policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}])})
+    const f = namer(fromPolicy).name(ev('10.0.0.3', '10.0.0.2', 80, 5))
+    expect(flowLine(f, {color: false})).toMatch(
+      /to_pod\s+DROPPED\s+isolated, though a rule in the store allows it \(policy httpbin-allow-sleep: it admits sleep on every port; the store held an allow for this packet at the time\)$/,
+    )
+    const port = state({policies: policy('web', [{from: [{app: 'sleep'}], ports: [{protocol: 'TCP', port: 80}]}])})
+    expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 80, 5)).nearMiss).toMatch(/^it admits sleep on TCP 80; /)
+    // Another port of the same policy: a near miss, as before.
+    expect(namer(port).name(ev('10.0.0.3', '10.0.0.2', 8080, 5)).reasonText).toBe('isolated, no rule allows it')
+    const manual = state({
+      policies: policy('lockdown', []),
+      rules: [{from: 'sleep', to: 'httpbin', verdict: 'allow'}],
+    })
+    expect(namer(manual).name(ev('10.0.0.3', '10.0.0.2', 80, 5))).toMatchObject({
+      reasonText: 'isolated, though a rule in the store allows it',
+      policy: 'rule allow sleep → httpbin',
+    })
+  })
+
   it('a rule written after the store was last read is found for a packet that came after it', () => {
     let now = state({policies: policy('httpbin-allow-sleep', [{from: [{app: 'sleep'}]}])})
     // The cache would hold the first snapshot for an hour: only the event's own time may refresh it.
