@@ -37,6 +37,7 @@ const CHECK_SUBNETS = {
   podman: '10.244.4.0/24',
   idem: '10.244.5.0/29',
   nopin: '10.244.6.0/29',
+  prefix: '10.244.7.0/28',
 }
 export type CheckNetwork = keyof typeof CHECK_SUBNETS
 

@@ -94,13 +94,28 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
         )
       if (ip === c.gateway) fail(`the pod got ${ip}, which is the gateway (it belongs on the bridge)`)
       if (Number(prefix) !== c.prefix) fail(`the result's prefix is /${prefix} but podcidr is /${c.prefix}`)
-      const on =
-        (await addrs(a.netnsName, a.att.ifname))[0]?.addr_info
-          .filter((x) => x.family === 'inet')
-          .map((x) => `${x.local}/${x.prefixlen}`) ?? []
+      const on = await ipv4On(a)
+      const wrongPrefix = prefixProblem(a, ipcfg.address, on, c.prefix)
+      if (wrongPrefix) fail(wrongPrefix, PREFIX_HINT)
       if (!on.includes(ipcfg.address))
         fail(`the result says ${ipcfg.address} but ${a.att.ifname} has ${on.join(', ') || 'no IPv4 address'}`)
-      return `${ipcfg.address} on ${a.att.ifname}`
+      // Walked: `ip addr add "$addr/24"` passes on a /24 podcidr. One pod on a network of another prefix.
+      const net = ctx.plugin.checkNet('prefix')
+      const netCidr = ctx.plugin.podcidrOf(net)
+      const p = await ctx.pods.attach(net, 'prefix')
+      try {
+        const address = p.outcome.result?.ips?.[0]?.address
+        if (!p.outcome.ok || typeof address !== 'string')
+          fail(
+            `ADD on a network with podcidr ${netCidr} ${p.outcome.ok ? 'printed a result without ips[0].address' : `failed: ${p.outcome.problem}`}; on ${ctx.plugin.podcidrOf(a.net)} it worked`,
+            'derive every number from podcidr (prefix=${podcidr#*/}), never assume a /24',
+          )
+        const other = prefixProblem(p, address, await ipv4On(p), cidrInfo(netCidr).prefix, netCidr)
+        if (other) fail(other, PREFIX_HINT)
+        return `${ipcfg.address} on ${a.att.ifname}; on a ${netCidr} network, ${address}`
+      } finally {
+        await ctx.pods.detach(p).catch(() => undefined)
+      }
     },
   },
   {
@@ -163,6 +178,38 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     },
   },
 ]
+
+const PREFIX_HINT =
+  'ip addr add "$addr/$prefix" dev "$CNI_IFNAME" ($prefix, the prefix of podcidr: ${podcidr#*/}), and the same "$addr/$prefix" in the result'
+
+/** The pod's IPv4 addresses on CNI_IFNAME, as ADDR/PREFIX. */
+async function ipv4On(pod: CheckPod): Promise<string[]> {
+  return (
+    (await addrs(pod.netnsName, pod.att.ifname))[0]?.addr_info
+      .filter((x) => x.family === 'inet')
+      .map((x) => `${x.local}/${x.prefixlen}`) ?? []
+  )
+}
+
+/**
+ * The result's address on CNI_IFNAME with another prefix than the result's or podcidr's: the line
+ * naming the prefixes, or undefined when the prefixes agree (or the address is not there at all).
+ */
+function prefixProblem(
+  pod: CheckPod,
+  address: string,
+  on: string[],
+  podcidrPrefix: number,
+  podcidr?: string,
+): string | undefined {
+  const [ip, prefix] = address.split('/')
+  const there = on.find((x) => x.split('/')[0] === ip)
+  if (!there) return undefined
+  const onPrefix = Number(there.split('/')[1])
+  if (onPrefix === podcidrPrefix && Number(prefix) === podcidrPrefix) return undefined
+  const where = podcidr ? ` on a network with podcidr ${podcidr}` : ''
+  return `${pod.att.ifname} carries ${there}${where}: prefix /${onPrefix} on the interface, /${prefix} in the result (${address}), /${podcidrPrefix} in podcidr`
+}
 
 /**
  * The hint for a failed first ADD: the cause the failure left evidence of (#cni/add-failure.js, as
