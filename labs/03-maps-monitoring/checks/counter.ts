@@ -48,7 +48,7 @@ export const COUNTER_CHECKS: Array<CheckDefinition<Lab3Context>> = [
     id: 'map.counter.first-packet',
     cost: 'cheap',
     title: "a new address's first packet counts even when two CPUs see it at once (insert 0, look up again, add)",
-    hint: 'if (!n) { __u64 zero = 0; bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST); n = bpf_map_lookup_elem(&counter, &key); if (!n) return XDP_PASS; } then add 1 to *n',
+    hint: 'if (!n) { __u64 zero = 0; bpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST); n = bpf_map_lookup_elem(&counter, &key); if (!n) return XDP_PASS; } __sync_fetch_and_add(n, 1); (on a per-CPU map, *n += 1 is enough)',
     run: async (ctx) => {
       const {info} = await ctx.pinned.counters()
       const lost = insertsNotLookedUpAgain(decodeInsns(await ctx.pinned.instructions()))
