@@ -65,6 +65,22 @@ describe('lab 3 checks: the solutions pass, every mutant fails with the right ch
     expect(await h.snapshot()).toEqual(h.before())
   }, 120_000)
 
+  it('a per-CPU map that inserts 1 with BPF_ANY passes map.counter.first-packet: a racing insert writes only its own slot', async () => {
+    // The kernel updates an existing per-CPU key in place, this CPU's slot only: nothing to lose.
+    const insertAny = applyEdits(PROGRAMS.percpu, [
+      [
+        '\t\t__u64 zero = 0;\n\t\tbpf_map_update_elem(&counter, &key, &zero, BPF_NOEXIST);\n\t\tpackets = bpf_map_lookup_elem(&counter, &key);\n\t\tif (!packets)\n\t\t\treturn XDP_PASS; /* map full: count nothing, drop nothing */',
+        '\t\t__u64 one = 1;\n\t\tbpf_map_update_elem(&counter, &key, &one, BPF_ANY);\n\t\treturn XDP_PASS;',
+      ],
+    ])
+    const report = await h.check(workspace('percpu-insert-any', insertAny), 'percpu')
+    expect(report.passed, JSON.stringify(report.checks, null, 1)).toBe(true)
+    expect(report.checks.find((c) => c.id === 'map.counter.first-packet')?.message).toMatch(
+      /BPF_ANY.*only its own CPU's slot/,
+    )
+    await h.settle()
+  }, 120_000)
+
   for (const m of LAB3_MUTANTS) {
     it(`mutant "${m.name}" fails ${m.failsCheck} (step ${m.step})`, async () => {
       const report = await h.check(workspace(m.name, applyEdits(PROGRAMS[m.base], m.edits)), m.step)
