@@ -14,6 +14,7 @@ import {
   flowsBetween,
   quoteFlows,
   UDP_PROBES,
+  alongside,
 } from './shared.js'
 
 /** Step spoofing's checks (lab.yaml orders the run). */
@@ -29,8 +30,13 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         'endpoints map',
         'declare a pinned hash endpoints: key __u32 ifindex, value __u32 address (the agent fills it)',
       )
-      const [a, b] = await clientAndServer(ctx)
-      const other = await ctx.policy.labelledPod('other', {})
+      // A pod the agent does not know (made by this check, never given to the policy layer), made
+      // beside the others: its veth has no endpoints entry, and the step says such a veth is not judged.
+      const [[a, b], other, stranger] = await alongside(
+        clientAndServer(ctx),
+        ctx.policy.labelledPod('other', {}),
+        ctx.plugin.trafficPod('stranger'),
+      )
       const svc = await ctx.policy.service()
       svc.store.putPolicy(originalPolicy())
       await svc.sync()
@@ -91,9 +97,13 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         await inOther(['ip', 'addr', 'del', `${b.ip}/32`, 'dev', 'eth0'])
         // ARP is not IPv4, so xdp_prog passed other's "who has httpbin? tell <sleep's address>": httpbin
         // now sends sleep's replies to other's MAC. Forget that entry, or the next check's HTTP fails.
-        for (const pod of [a, b, other])
-          await run(...nsExecArgs(pod.netnsPath, ['ip', 'neigh', 'flush', 'to', b.ip]), {timeoutMs: 5000})
-        await run('ip', ['neigh', 'flush', 'to', b.ip], {timeoutMs: 5000})
+        // The stranger too: it was on the bridge when other asked.
+        await Promise.all([
+          ...[a, b, other, stranger]
+            .filter((pod) => pod.netnsPath)
+            .map((pod) => run(...nsExecArgs(pod.netnsPath, ['ip', 'neigh', 'flush', 'to', b.ip]), {timeoutMs: 5000})),
+          run('ip', ['neigh', 'flush', 'to', b.ip], {timeoutMs: 5000}),
+        ])
       }
       const honest = await arrivedDuring(b, () => sendUdp(other.netnsPath, b.ip, 9999, UDP_PROBES))
       if (honest.udp < UDP_PROBES)
@@ -101,9 +111,6 @@ export const SPOOFING_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `from its own address, the unlabelled pod's datagrams to sleep (not isolated) arrived ${honest.udp} of ${UDP_PROBES}`,
           "drop only a source that is not the pod's own",
         )
-      // A pod the agent does not know yet (made by this check, never given to the policy layer):
-      // its veth has no endpoints entry, and the step says such a veth is not judged.
-      const stranger = await ctx.plugin.trafficPod('stranger')
       if (!stranger.outcome.ok || !addressed(stranger))
         throw new CheckSkip(`needs a pod the agent does not know (${stranger.outcome.problem ?? 'no address'})`)
       if ([...(await ctx.policy.readMaps()).endpoints.values()].includes(stranger.ip))
