@@ -10,9 +10,12 @@ import {attachments} from '#net/attachments.js'
 import {httpGet} from '#net/probes.js'
 import {staleProgram, xdpIdOn} from './shared.js'
 
-/** Why a failed ADD left something: on the core path lab 1's fail() undoes nothing (its production step makes it). */
+/**
+ * Why a failed ADD left something. Whether the plugin's error path undoes anything depends on the
+ * workspace (lab 1's production step makes fail() undo), and the check sees only what was left.
+ */
 const NOTHING_TO_UNDO =
-  "test the pin first in ADD, before the address and the veth are made: then there is nothing to undo (lab 1's fail() undoes nothing until its production step)"
+  'test the pin first in ADD, before the address and the veth are made: then a missing pin leaves nothing behind, whatever the error path undoes'
 
 /** Step attach's checks (lab.yaml orders the run). */
 export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
