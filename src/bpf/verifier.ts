@@ -20,6 +20,19 @@ const HEADERS: Array<[end: number, name: string]> = [
   [Infinity, 'the TCP/UDP header'],
 ]
 const headerAt = (off: number): string => HEADERS.find(([end]) => off < end)![1]
+/** Where the header holding byte `off` starts. */
+const headerStart = (off: number): number => [...HEADERS].reverse().find(([end]) => end <= off)?.[0] ?? 0
+/** sizeof the header starting at `start`, as the learner writes it (a TCP/UDP header by its pointer's name). */
+const headerSize = (start: number, ptr: string): string =>
+  start === 0
+    ? 'sizeof(struct ethhdr), 14'
+    : start === 14
+      ? 'sizeof(struct iphdr), 20'
+      : /udp/i.test(ptr)
+        ? 'sizeof(struct udphdr), 8'
+        : /tcp/i.test(ptr)
+          ? 'sizeof(struct tcphdr), 20'
+          : `sizeof(*${ptr})`
 const proven = (r: number): string =>
   r <= 0
     ? 'no byte'
@@ -49,6 +62,14 @@ export function explainPacketAccess(tail: string, sourceText?: string): string {
     : 'a bounds check before this read, e.g. `if ((void *)(hdr + 1) > data_end) return XDP_PASS;` for a pointer hdr to that header'
   if (!m) return `Packet access without a bounds check the verifier can see: add ${check}.`
   const [off, size, r] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  // Walked: `(void *)eth + 1 > data_end` (a parenthesis misplaced) proves 1 byte past the header's
+  // start, and "add if ((void *)(eth + 1) > data_end)" read as "I did".
+  const start = headerStart(off)
+  if (r === start + 1 && off + size > r) {
+    const name = ptr ?? 'hdr'
+    const whole = headerSize(start, name)
+    return `Packet access past your bounds check: this line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) and your check proves ${r === 1 ? '1 byte' : `${r} bytes, 1 byte of ${headerAt(off)}`}: \`(void *)${name} + 1\` adds 1 byte; \`(void *)(${name} + 1)\` adds ${whole}. Write ${check}.`
+  }
   return `Packet access without a bounds check: this line reads ${headerAt(off)} (byte ${off}, ${size} byte${size === 1 ? '' : 's'}) where the verifier has proven ${proven(r)} to be inside the frame: add ${check}.`
 }
 

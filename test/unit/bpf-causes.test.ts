@@ -39,6 +39,29 @@ describe('a refused packet read names its header', () => {
     expect(r.explanation).toMatch(/reads the Ethernet header .* proven no byte to be inside the frame/)
     expect(r.explanation).toMatch(/\(eth \+ 1\) > data_end/)
   })
+  it('a check with its parenthesis misplaced ((void *)eth + 1) says what it proves and what (eth + 1) would', () => {
+    const eth = explainVerifierLog(
+      log(
+        '; if (eth->h_proto != bpf_htons(ETH_P_IP)) @ ebpfcni.bpf.c:17',
+        '3: (71) r3 = *(u8 *)(r2 +12)',
+        'invalid access to packet, off=12 size=1, R2(id=0,off=12,r=1)',
+      ),
+    )
+    expect(eth.explanation).toMatch(
+      /your check proves 1 byte: `\(void \*\)eth \+ 1` adds 1 byte; `\(void \*\)\(eth \+ 1\)` adds sizeof\(struct ethhdr\), 14/,
+    )
+    const ip = explainPacketAccess(
+      'invalid access to packet, off=23 size=1, R3(id=0,off=23,r=15)',
+      'if (ip->protocol != IPPROTO_TCP)',
+    )
+    expect(ip).toMatch(
+      /proves 15 bytes, 1 byte of the IPv4 header: `\(void \*\)ip \+ 1` adds 1 byte; `\(void \*\)\(ip \+ 1\)` adds sizeof\(struct iphdr\), 20/,
+    )
+    // A whole header proven and the next one read is the missing check, not a misplaced parenthesis.
+    expect(explainPacketAccess('invalid access to packet, off=14 size=1, R3(id=0,off=14,r=14)', 'ip->ihl')).not.toMatch(
+      /adds 1 byte/,
+    )
+  })
   it('the pointer is taken from the read side of an assignment', () => {
     expect(readPointer('e->eth_proto = eth->h_proto;')).toBe('eth')
     expect(readPointer('if (ip->ihl == 5 && x)')).toBe('ip')
