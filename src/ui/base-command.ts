@@ -68,18 +68,42 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) this.logToStderr(sameAsLine(lines))
   }
 
+  /**
+   * oclif's "Missing 1 required arg:\nlab  Lab number …\nSee more help with --help" as our own usage
+   * error: what is missing, and the command's first example as the hint.
+   */
+  private missingArgs(err: Error): UserError | undefined {
+    const args = (err as {args?: Array<{name?: unknown; description?: unknown}>}).args
+    if (!Array.isArray(args) || args.length === 0 || !/^Missing \d+ required args?:/.test(err.message)) return undefined
+    const command = `${this.config.bin} ${this.id?.replace(/:/g, ' ') ?? ''}`.trim()
+    const what = args
+      .map((a) => {
+        const name = String(a.name).toUpperCase()
+        const about = typeof a.description === 'string' ? a.description.replace(/\.$/, '') : ''
+        return about ? `${name}: ${about.charAt(0).toLowerCase()}${about.slice(1)}` : name
+      })
+      .join('; ')
+    const example = (this.constructor as typeof Command).examples?.find((e) => typeof e === 'string')
+    return new UserError(`${command} needs ${what}`, {
+      hint: example
+        ? `for example: ${example.replaceAll('<%= config.bin %>', this.config.bin)} (${command} --help)`
+        : `${command} --help`,
+    })
+  }
+
   protected debugOn(): boolean {
     return this.argv.includes('--debug') || debugFromEnv()
   }
 
-  async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+  async catch(caught: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     // oclif's own exits keep oclif's handling.
-    if (err instanceof Errors.ExitError) throw err
+    if (caught instanceof Errors.ExitError) throw caught
     // Ctrl-C at a prompt is the person leaving, not a failure: quiet, like any interrupted command.
-    if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') {
+    if (caught.name === 'ExitPromptError' || caught.name === 'AbortPromptError') {
       process.exitCode = INTERRUPTED_EXIT_CODE
       return
     }
+    const err = this.missingArgs(caught) ?? caught
     const known = err instanceof UserError ? err : asUserError(err)
     // oclif wraps a flag's parse error in "Parsing --lab \n\t…\nSee more help with --help": ours say
     // what is wrong themselves, and the hint says where to look.

@@ -70,6 +70,15 @@ describe('CLI conventions', () => {
     expect(lonely.exitCode).toBe(2)
     expect(lonely.stderr).toMatch(/--auto/)
     expect((await cli(['metrics', '-w'])).exitCode).toBe(2)
+    // Walked: oclif's "Missing 1 required arg:\nlab  Lab number …" (once as "Error:"): ours, with an example.
+    for (const command of ['hint', 'check']) {
+      const noLab = await cli([command])
+      expect([noLab.exitCode, ...noLab.stderr.split('\n').slice(0, 2)]).toEqual([
+        2,
+        `error: ebpfcni ${command} needs LAB: lab number (see \`ebpfcni lab\` for the list)`,
+        `hint: for example: ebpfcni ${command} 1 (ebpfcni ${command} --help)`,
+      ])
+    }
     const typo = await cli(['chek', '1'])
     expect(typo.exitCode).toBe(2)
     expect(typo.stderr).toMatch(/Did you mean: ebpfcni check\?/)
