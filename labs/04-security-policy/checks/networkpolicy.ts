@@ -44,6 +44,20 @@ export const PORT_RULE_MISSED: CheckCause = {
 }
 
 /**
+ * The port key clang says is never used: a warning "unused variable 'pk'" on a line that declares
+ * a struct port_rule_key (the lookup in policy_ports took another key). Its name and line, or undefined.
+ */
+async function unusedPortKey(ctx: Lab4Context): Promise<{name: string; line: number} | undefined> {
+  const b = await ctx.pinned.program.built()
+  for (const d of b.diagnostics) {
+    const m = d.severity === 'warning' ? /^unused variable '(\w+)'/.exec(d.message) : null
+    if (m && new RegExp(`struct\\s+port_rule_key\\s+${m[1]}\\b`).test(d.snippet[0] ?? ''))
+      return {name: m[1], line: d.line}
+  }
+  return undefined
+}
+
+/**
  * Traffic that reached a pod a policy selects, when to_pod ignores `isolated`, follows from that:
  * fail saying so, not blaming conntrack, the agent or the controller. The evidence is to_pod alone
  * on a crafted frame, from a pod no rule admits, to an isolated pod.
@@ -191,6 +205,17 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             ),
           )
         if (allowed.dropped && ctx.policy.denyProgram() === 'xdp_prog') {
+          // clang's warning names the mistake better than the key bytes: the key built, then another looked up.
+          const unused = await unusedPortKey(ctx)
+          if (unused)
+            fail(
+              `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed; clang warned: unused variable '${unused.name}' (ebpfcni.bpf.c:${unused.line}), your struct port_rule_key`,
+              `your port key \`${unused.name}\` is built but never used: the lookup in policy_ports must take &${unused.name}`,
+              {
+                key: PORT_RULE_MISSED.key,
+                summary: `your port key \`${unused.name}\` is built but never used: to_pod's lookup in policy_ports must take &${unused.name}`,
+              },
+            )
           const keys = ctx.policy.mapKeys('policy_ports').map(describePortKey)
           fail(
             `client → server TCP 80: ${allowed.how}, expected to pass: the policy allows it, so to_pod's lookup in policy_ports missed. The map holds ${keys.length ? keys.join('; ') : 'no key'}. Your key must have exactly these bytes: dport as parse_ports gives it (80 is 00 50 in the packet; 50 00 is bpf_ntohs'd), and pad 0 (build the struct whole)`,
