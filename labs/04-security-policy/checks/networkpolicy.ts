@@ -57,6 +57,16 @@ async function unusedPortKey(ctx: Lab4Context): Promise<{name: string; line: num
   return undefined
 }
 
+/** What the ISOLATED_BY_SOURCE cause tells the attendee to do. */
+const ISOLATED_BY_SOURCE_HINT =
+  "look isolated up by the packet's destination (__u32 daddr = ip->daddr; bpf_map_lookup_elem(&isolated, &daddr)): a policy protects what its pod receives, not what it sends"
+
+/** to_pod asks `isolated` with the source: isolated pods' own packets are dropped, packets to them pass. */
+const ISOLATED_BY_SOURCE: CheckCause = {
+  key: 'to-pod-isolated-by-source',
+  summary: `to_pod looks \`isolated\` up by the packet's source, not its destination; ${ISOLATED_BY_SOURCE_HINT}`,
+}
+
 /**
  * Traffic that reached a pod a policy selects, when to_pod ignores `isolated`, follows from that:
  * fail saying so, not blaming conntrack, the agent or the controller. The evidence is to_pod alone
@@ -67,9 +77,18 @@ export async function failIfIsolationIgnored(ctx: Lab4Context, what: string, bri
     {name: 'iso-server', ip: '10.250.5.2', labels: {role: 'iso-server'}},
     {name: 'iso-other', ip: '10.250.5.3', labels: {}},
   ]
-  const v = await withPretendPods(ctx, pods, [isolate('iso-server-isolated', {role: 'iso-server'})], () =>
+  const [v, back] = await withPretendPods(ctx, pods, [isolate('iso-server-isolated', {role: 'iso-server'})], () => [
     ctx.policy.toPodOnly(ipv4Tcp(pods[1].ip, pods[0].ip, 80, 44100)),
-  )
+    // The isolated pod's own packet to a pod in no policy: dropped only by a lookup by the source.
+    ctx.policy.toPodOnly(ipv4Tcp(pods[0].ip, pods[1].ip, 44101, 80)),
+  ])
+  if (v.how === 'passed' && back.dropped)
+    fail(
+      `${what}. This follows from to_pod looking isolated up by the source: a crafted TCP 80 frame to an isolated pod, from a pod no rule admits, passed to_pod, and the isolated pod's own frame to that pod (in no policy) got ${back.how}`,
+      ISOLATED_BY_SOURCE_HINT,
+      ISOLATED_BY_SOURCE,
+      brief,
+    )
   if (v.how === 'passed')
     fail(
       `${what}. This follows from to_pod ignoring isolated: a crafted TCP 80 frame to an isolated pod, from a pod no rule admits, passed to_pod`,
@@ -228,9 +247,13 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
         // xdp_prog had just recorded). to_pod alone, on a flow xdp_prog never saw, tells which.
         let hint: string | undefined
         let ignored = false
+        let bySource = false
         const [unlabelled] = ctx.policy.path([cases[3][1]])
         if (unlabelled.how === 'passed') {
           ignored = !ctx.policy.toPodOnly(ipv4Tcp(o, srv, 80, 41007)).dropped
+          // The isolated server's own packet to a pod no policy selects, no reply to anything: only
+          // an `isolated` lookup by the source drops it.
+          bySource = ignored && ctx.policy.toPodOnly(ipv4Tcp(srv, o, 41008, 80)).dropped
           hint = ignored
             ? `unlabelled → server TCP 80 passed, though no rule admits that pair and the server is in isolated (a policy selects it): ${ISOLATION_IGNORED_HINT}`
             : "unlabelled → server TCP 80 passed only once xdp_prog had recorded its flow (to_pod alone dropped it): to_pod took the packet for a reply to itself. Look conntrack up with the reversed tuple ({.saddr = daddr, .daddr = saddr, .sport = dport, .dport = sport}), not the packet's own"
@@ -239,6 +262,13 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           try {
             expectPath(ctx, cases, hint)
           } catch (err) {
+            if (bySource && err instanceof CheckFailure && !err.established)
+              fail(
+                `${err.message}. to_pod looks isolated up by the source: unlabelled → server TCP 80 passed, though the server is isolated and no rule admits the pair, and the server's own TCP packet to the unlabelled pod (in no policy) was dropped at to_pod`,
+                ISOLATED_BY_SOURCE_HINT,
+                ISOLATED_BY_SOURCE,
+                'crafted frames went by the source in isolated, not by the destination',
+              )
             if (ignored && err instanceof CheckFailure && !err.established)
               fail(
                 err.message,
