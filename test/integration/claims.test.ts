@@ -1,10 +1,13 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest'
 import {execa} from 'execa'
-import {readFileSync} from 'node:fs'
+import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempStateDir, repoRoot, requireRoot, uniq} from '../helpers/env.js'
 import {buildBpf} from '../../src/bpf/build.js'
 import {iproute2BpffsMadeHere} from '../helpers/iproute2-bpffs.js'
+import {loadAndPin} from '../../src/bpf/programs.js'
+import {readCounterMap} from '../../src/bpf/counters.js'
+import {Ledger} from '../../src/host/ledger.js'
 
 // Claims the step texts make about the kernel, shown on this machine (issue: "every sentence true").
 
@@ -16,6 +19,7 @@ describe('what the step texts claim about the kernel', () => {
   const sh = (cmd: string, args: string[]) => execa(cmd, args, {reject: false, timeout: 20_000})
   // `ip link set … obj` below makes iproute2's /sys/fs/bpf/{tc,tc/globals,ip,xdp} when missing.
   let removeIproute2Bpffs = (): void => {}
+  const pinDir = `/sys/fs/bpf/ebpfcni-claim${id}`
 
   beforeAll(async () => {
     requireRoot()
@@ -31,6 +35,7 @@ describe('what the step texts claim about the kernel', () => {
     await sh('ip', ['link', 'del', host])
     await sh('ip', ['netns', 'del', ns])
     t.cleanup()
+    rmSync(pinDir, {recursive: true, force: true})
     removeIproute2Bpffs()
   })
 
@@ -62,6 +67,52 @@ describe('what the step texts claim about the kernel', () => {
     const mode = await sh('ip', ['-d', '-j', 'link', 'show', 'dev', host])
     expect(JSON.parse(mode.stdout)[0].xdp?.mode).toBe(1) // 1: native (driver) mode, not generic
   })
+  it("bpf load --replace gives a veth that ran the old program the new one, counting into the new map when the map's shape changes (lab 2 trace, lab 3 metrics and percpu)", async () => {
+    const ledger = new Ledger(join(t.dir, 'ledger.json'))
+    const build = async (step: string) => {
+      const b = await buildBpf(
+        join(repoRoot, `labs/03-maps-monitoring/solution/${step}/ebpfcni.bpf.c`),
+        join(t.dir, `${step}.o`),
+      )
+      expect(b.ok, b.problem).toBe(true)
+      return b.object
+    }
+    const [shared, perCpu] = [await build('counter'), await build('percpu')]
+    expect(loadAndPin(shared, {pinDir, ledger}).ok).toBe(true)
+    // As a pod's ADD does: the pinned program on its host veth, generic mode (no other XDP program there).
+    await sh('ip', ['link', 'set', 'dev', host, 'xdp', 'off'])
+    const attach = await sh('ip', ['link', 'set', 'dev', host, 'xdpgeneric', 'pinned', join(pinDir, 'xdp_prog')])
+    expect(attach.exitCode, attach.stderr).toBe(0)
+    const ping = async () => {
+      const r = await sh('nsenter', [
+        `--net=/run/netns/${ns}`,
+        'ping',
+        '-c',
+        '3',
+        '-i',
+        '0.2',
+        '-W',
+        '1',
+        '-q',
+        '10.253.9.1',
+      ])
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0)
+    }
+    await ping()
+    expect(readCounterMap(join(pinDir, 'counter')).counts.get('10.253.9.2')).toBeGreaterThanOrEqual(3n)
+    // Step percpu: the map changes shape, so --replace pins a new, empty one.
+    const r = loadAndPin(perCpu, {pinDir, ledger, replace: true})
+    expect(r.ok).toBe(true)
+    expect(r.reattached).toEqual([expect.objectContaining({dev: host, program: 'xdp_prog'})])
+    const now = readCounterMap(join(pinDir, 'counter'))
+    expect(now.perCpu).toBe(true)
+    expect(now.counts.get('10.253.9.2') ?? 0n).toBeLessThan(3n) // the new map: not the old one's count
+    await ping()
+    // The veth made before the reload counts into the new map: it runs the new program.
+    expect(readCounterMap(join(pinDir, 'counter')).counts.get('10.253.9.2')).toBeGreaterThanOrEqual(3n)
+    await sh('ip', ['link', 'set', 'dev', host, 'xdpgeneric', 'off'])
+  })
+
   it("a VXLAN device without dstport uses the kernel's default, 8472, and on a 1500-byte eth0 it gets MTU 1450 (lab 5, overlay)", async () => {
     const add = await sh('ip', [
       '-n',
