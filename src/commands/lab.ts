@@ -9,7 +9,7 @@ import {ProgressStore} from '../host/progress.js'
 import {workspaceDir} from '../host/paths.js'
 import {UserError} from '../host/errors.js'
 import {labMenu, showStep} from '../ui/lab-menu.js'
-import {stepFile} from '../labs/menu-loop.js'
+import {asksNewCode, stepFile} from '../labs/menu-loop.js'
 import {watchSession} from '../ui/lab-watch.js'
 import {renderAutoStep, renderAutoSummary} from '../ui/auto-report.js'
 import {json, wrapWords} from '../ui/render.js'
@@ -192,7 +192,7 @@ export default class LabCommand extends BaseCommand {
 /** The step's commands, printed without a terminal; a stretch step after the core ones names the way on. */
 function stepCommands(lab: Lab, step: LabStep, dir: string, session: LabSession): string {
   const lines = [
-    `$EDITOR ${dir}/${stepFile(step)}`,
+    ...(asksNewCode(lab, step) ? [`$EDITOR ${dir}/${stepFile(step)}`] : []),
     `ebpfcni check ${lab.id} --step ${step.id}`,
     `ebpfcni lab ${lab.id} --watch`,
     `ebpfcni hint ${lab.id} --step ${step.id}`,

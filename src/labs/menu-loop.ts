@@ -1,5 +1,5 @@
 import {join} from 'node:path'
-import type {LabStep} from './catalogue.js'
+import type {Lab, LabStep} from './catalogue.js'
 import type {LabSession} from './session.js'
 import {labModule} from './registry.js'
 import type {SolutionDiff} from './solution-diff.js'
@@ -12,6 +12,18 @@ export type MenuAction = 'edit' | 'check' | 'watch' | 'hint' | 'diff' | 'apply' 
 
 /** The file a step asks the learner to edit (its solution's first file). */
 export const stepFile = (step: LabStep): string => Object.keys(step.solution)[0] ?? 'ebpfcni'
+
+/**
+ * Whether a step asks for new code: its solution is not the one an earlier step already gave for
+ * every file (lab 3's metrics reuses counter's program: "No new code", so no editor to open).
+ */
+export function asksNewCode(lab: Lab, step: LabStep): boolean {
+  const earlier = new Map<string, string>()
+  for (const s of lab.steps.slice(0, lab.steps.indexOf(step)))
+    for (const [file, from] of Object.entries(s.solution)) earlier.set(file, from)
+  const files = Object.entries(step.solution)
+  return files.length === 0 || files.some(([file, from]) => earlier.get(file) !== from)
+}
 
 export type OnCheck = (id: string, title: string, result?: CheckResult) => void
 

@@ -2,11 +2,11 @@ import {describe, it, expect, beforeEach, afterEach} from 'vitest'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {getLab, type LabStep} from '../../src/labs/catalogue.js'
+import {getLab, loadLabs, readStepText, type LabStep} from '../../src/labs/catalogue.js'
 import {ensureWorkspace, solutionFiles} from '../../src/labs/workspace.js'
 import {LabSession} from '../../src/labs/session.js'
 import {ProgressStore} from '../../src/host/progress.js'
-import {menuLoop, type MenuAction, type MenuView} from '../../src/labs/menu-loop.js'
+import {asksNewCode, menuLoop, type MenuAction, type MenuView} from '../../src/labs/menu-loop.js'
 
 // The menu's controller without a terminal: a scripted view records what it was asked to show.
 describe('the interactive lab menu (controller)', () => {
@@ -76,5 +76,18 @@ describe('the interactive lab menu (controller)', () => {
     expect(passed.seen).toEqual([`step ${second.id}`])
     expect(passed.offered.map((o) => o.step)).toEqual([first.id, second.id])
     expect(new LabSession(lab, dir, new ProgressStore(join(dir, 'progress.json'))).currentStep().id).toBe(second.id)
+  })
+})
+
+describe('which steps ask for new code', () => {
+  // Walked: lab 3 metrics' text says "No new code", yet its commands listed $EDITOR …/ebpfcni.bpf.c.
+  it('a step asks for none exactly when its solution repeats an earlier step\'s and its text says "No new code"', () => {
+    const none = loadLabs().flatMap((lab) =>
+      lab.steps.filter((s) => !asksNewCode(lab, s)).map((s) => `${lab.id}/${s.id}`),
+    )
+    expect(none).toEqual(['3/metrics'])
+    for (const lab of loadLabs())
+      for (const s of lab.steps)
+        expect(/No new code/i.test(readStepText(lab, s)), `${lab.id}/${s.id}`).toBe(!asksNewCode(lab, s))
   })
 })
