@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadLabs} from '../../src/labs/catalogue.js'
@@ -158,4 +158,18 @@ describe('lab content', () => {
       rmSync(out, {recursive: true, force: true})
     }
   }, 60_000)
+  it("hints reload the workspace's program as the step texts do: `ebpfcni bpf load --replace`, no object path", () => {
+    // Walked: lab 2 attach's hint said `bpf load /work/…/ebpfcni.bpf.o --replace`, its text `bpf load --replace`.
+    const named = /bpf load (?:\$\{obj\}|\S*ebpfcni\.bpf\.o)/
+    const offenders: string[] = []
+    for (const lab of labs) {
+      for (const s of lab.steps)
+        for (const h of s.hints) if (named.test(h)) offenders.push(`${lab.id}/${s.id} hint: ${h}`)
+      const checks = join(lab.dir, 'checks')
+      if (existsSync(checks))
+        for (const f of readdirSync(checks).filter((f) => f.endsWith('.ts')))
+          if (named.test(readFileSync(join(checks, f), 'utf8'))) offenders.push(`${lab.id} checks/${f}`)
+    }
+    expect(offenders).toEqual([])
+  })
 })

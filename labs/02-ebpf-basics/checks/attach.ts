@@ -23,7 +23,7 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     id: 'bpf.pinned',
     cost: 'cheap',
     title: `the program is pinned at the config's xdpPin (else ${DEFAULT_XDP_PIN}, where bpf load pins it), and is the current build`,
-    hint: 'ebpfcni bpf build && ebpfcni bpf load ~/ebpfcni-lab/ebpfcni.bpf.o --replace',
+    hint: 'ebpfcni bpf build && ebpfcni bpf load --replace',
     run: async (ctx) => {
       const pin = ctx.program.xdpPin()
       const p = pinnedProgram(pin)

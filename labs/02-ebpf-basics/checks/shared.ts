@@ -28,7 +28,7 @@ export async function staleProgram(
   const notBuilt = sourceNewerThanObject(obj) !== undefined
   return {
     message: `${pinned} (tag ${pin.tag}) is not the one ${file} builds now (tag ${l.tag}): your program was not reloaded since you edited it${notBuilt ? ` (nor built: ${file} is newer than ${objectOf(file)})` : ''}`,
-    hint: `ebpfcni bpf build && ebpfcni bpf load ${obj} --replace, then check again: --replace gives the new program to every veth that ran the old one.`,
+    hint: `ebpfcni bpf build && ebpfcni bpf load --replace, then check again: --replace gives the new program to every veth that ran the old one.`,
   }
 }
 
