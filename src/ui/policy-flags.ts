@@ -1,5 +1,9 @@
+import {existsSync} from 'node:fs'
+import {isAbsolute, join, resolve} from 'node:path'
 import {Args} from '#oclif'
 import chalk from 'chalk'
+import {UserError} from '../host/errors.js'
+import {workspaceDir} from '../host/paths.js'
 import {pinDirFlag as pinDir} from './bpf-flags.js'
 import type {PolicySyncResult} from '../policy/service.js'
 
@@ -28,4 +32,23 @@ export function toPodAttached(sync: PolicySyncResult): string {
   return changed.length
     ? `${chalk.green('✔')} to_pod attached to ${changed.length} of ${n} pod(s): ${changed.join(', ')} (they ran another to_pod, or none); the rest already ran it`
     : chalk.dim(`to_pod: all ${n} pod(s) already run the pinned to_pod`)
+}
+
+/**
+ * The NetworkPolicy file `policy apply FILE` reads: FILE as given when it exists; else, for a
+ * relative FILE, the workspace's (the lab's policy.yaml is there, and the step text says
+ * `policy apply policy.yaml`), with `note` saying which was taken. Neither: an error naming both.
+ */
+export function policyFile(file: string, workspace?: string): {path: string; note?: string} {
+  if (existsSync(file) || isAbsolute(file)) return {path: file}
+  const ws = workspaceDir(workspace)
+  const inWs = join(ws, file)
+  if (existsSync(inWs))
+    return {path: inWs, note: `${file} is not in ${process.cwd()}: applying ${inWs} (your workspace's)`}
+  throw new UserError(
+    `cannot read ${file}: no such file in ${process.cwd()}, nor in your workspace (${resolve(inWs)})`,
+    {
+      hint: 'give its path, or run the command from your workspace (-w/EBPFCNI_WORKSPACE names another workspace)',
+    },
+  )
 }
