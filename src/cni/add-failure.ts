@@ -19,6 +19,8 @@ export interface FailedAddScene {
   inPod?: IpLink
   /** A link named CNI_IFNAME where the plugin ran (the host, or a lab 5 node's netns). */
   onHost?: IpLink
+  /** Whether that namespace had CNI_IFNAME before the ADD (a host in a container has a veth eth0), when known. */
+  onHostBefore?: boolean
 }
 
 export type AddFailureCause =
@@ -35,7 +37,7 @@ export type AddFailureCause =
 export async function failedAddScene(
   outcome: NetworkOutcome,
   att: Attachment,
-  opts: {bridge?: string; hostNetns?: string} = {},
+  opts: {bridge?: string; hostNetns?: string; onHostBefore?: boolean} = {},
 ): Promise<FailedAddScene> {
   const call = outcome.calls.at(-1)
   const configBridge = call?.request.stdin.bridge
@@ -50,6 +52,7 @@ export async function failedAddScene(
     bridge: opts.bridge ?? (typeof configBridge === 'string' && configBridge ? configBridge : undefined),
     inPod,
     onHost,
+    onHostBefore: opts.onHostBefore,
   }
 }
 
@@ -73,7 +76,12 @@ export function addFailureCause(scene: FailedAddScene): AddFailureCause | undefi
     return {kind: 'route-before-address', ifname: scene.ifname}
   // CNI_IFNAME is not in the pod but in the plugin's namespace: made there, or refused there because
   // that namespace has one already (the host's own eth0).
-  if (!scene.inPod && scene.onHost && (exists || scene.onHost.linkinfo?.info_kind === 'veth'))
+  // A veth there before the ADD is the host's own, not the pod end: only "File exists" blames it then.
+  if (
+    !scene.inPod &&
+    scene.onHost &&
+    (exists || (scene.onHost.linkinfo?.info_kind === 'veth' && scene.onHostBefore !== true))
+  )
     return {kind: 'pod-end-on-host', ifname: scene.ifname, clash: exists}
   return undefined
 }
@@ -98,7 +106,7 @@ export function addFailureHint(cause: AddFailureCause): string {
 export async function failedAddHint(
   outcome: NetworkOutcome,
   att: Attachment,
-  opts: {bridge?: string; hostNetns?: string} = {},
+  opts: {bridge?: string; hostNetns?: string; onHostBefore?: boolean} = {},
 ): Promise<string | undefined> {
   const cause = addFailureCause(await failedAddScene(outcome, att, opts))
   return cause && addFailureHint(cause)

@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {Ledger, type LedgerEntry} from '../host/ledger.js'
 import {podOwner} from '../host/owners.js'
-import {netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
+import {link, netnsAdd, netnsDel, netnsPath} from '../net/ip.js'
 import {nsExecArgs} from '../net/probes.js'
 import {loadNetworkConfig} from '../cni/config.js'
 import {addNetworkList, checkNetworkList, delNetworkList, type NetworkOutcome} from '../cni/network.js'
@@ -47,6 +47,8 @@ export class NetnsRuntime implements PodRuntime {
       .join(';')
     this.ledger.update(podEntry.id, {...record})
     const att = {containerId: record.containerId, netns: record.netnsPath, ifname: spec.ifname, args: record.cniArgs}
+    // The failure's cause tells the host's own CNI_IFNAME (a veth eth0 in a container) from a pod end made there.
+    const onHostBefore = (await link(spec.ifname, record.nodeNetns).catch(() => undefined)) !== undefined
     const added: NetworkOutcome = await addNetworkList(net, att, {
       cniPath: spec.cniPath,
       timeoutMs: spec.timeoutMs,
@@ -54,7 +56,7 @@ export class NetnsRuntime implements PodRuntime {
     })
     if (!added.ok) {
       // Its cause, from what the failure left: read before DEL and the netns removal undo it.
-      const hint = await failedAddHint(added, att, {hostNetns: record.nodeNetns}).catch(() => undefined)
+      const hint = await failedAddHint(added, att, {hostNetns: record.nodeNetns, onHostBefore}).catch(() => undefined)
       // As kubelet does after a failed ADD: DEL (so the plugin may release what it took), then drop the sandbox.
       await delNetworkList(net, att, {
         cniPath: spec.cniPath,

@@ -78,6 +78,10 @@ describe('the cause of a failed ADD', () => {
     expect(
       addFailureCause(scene({stderr: 'RTNETLINK answers: File exists', inPod: linkOf('eth0'), onHost: linkOf('eth0')})),
     ).toBeUndefined()
+    // A veth eth0 the host had before the ADD (a host in a container), with no "File exists": the host's own.
+    expect(
+      addFailureCause(scene({said: 'refusing on purpose', onHost: linkOf('eth0', 'veth'), onHostBefore: true})),
+    ).toBeUndefined()
     // A host eth0 that is no veth, with no "File exists": the pod end may be anywhere.
     expect(addFailureCause(scene({stderr: 'Cannot find device "eth0"', onHost: linkOf('eth0')}))).toBeUndefined()
     // The bridge named, but ip did not say "File exists".

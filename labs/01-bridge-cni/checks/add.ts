@@ -158,7 +158,10 @@ export const ADD_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       if (!b.outcome.ok || !b.ip)
         fail(
           `the first pod's ADD succeeded, a second pod's ADD failed: ${b.outcome.problem}`,
-          (await failedAddHint(b.outcome, b.att, {bridge: ctx.plugin.bridgeOf(b.net)})) ??
+          (await failedAddHint(b.outcome, b.att, {
+            bridge: ctx.plugin.bridgeOf(b.net),
+            onHostBefore: b.ifnameOnHostBefore,
+          })) ??
             "ADD must work for every pod, not only the first: run it by hand for a second container id and read what it printed (ebpfcni pod add, then the plugin's stderr above)",
         )
       // Traffic failed: the bridge fault behind it, when there is one (the same cause cni.add.bridge names).
@@ -217,7 +220,10 @@ function prefixProblem(
  * how to read what the plugin said.
  */
 async function addFailureHint(ctx: Lab1Context, a: CheckPod): Promise<string | undefined> {
-  const named = await failedAddHint(a.outcome, a.att, {bridge: ctx.plugin.bridgeOf(a.net)})
+  const named = await failedAddHint(a.outcome, a.att, {
+    bridge: ctx.plugin.bridgeOf(a.net),
+    onHostBefore: a.ifnameOnHostBefore,
+  })
   if (named) return named
   const problem = a.outcome.problem ?? ''
   if (/stdout|JSON/.test(problem) && !/stderr: /.test(problem)) return undefined
