@@ -6,7 +6,7 @@ import {stateDir} from '../../host/paths.js'
 import {killPid, processAlive, processTable, spawnDetached, stopRecordedProcess} from '../../host/processes.js'
 import {EnvironmentError} from '../../host/errors.js'
 import {run} from '../../host/exec.js'
-import {buildImageArchive, importImages, SANDBOX_IMAGE} from './images.js'
+import {cachedImageArchive, importImages, SANDBOX_IMAGE} from './images.js'
 import {CriClient} from './client.js'
 
 // ebpfcni's own containerd: config, root, state and socket under <state>/containerd, never the
@@ -127,9 +127,7 @@ export async function ensureContainerd(ledger: Ledger, cni: CniDirs, lab?: numbe
     await new Promise((r) => setTimeout(r, 50))
   }
   const startedInMs = Math.round(performance.now() - t0)
-  const archive = join(dir, 'images.tar')
-  if (!existsSync(archive)) await buildImageArchive(archive)
-  await importImages(containerdSocket(), archive, SNAPSHOTTER)
+  await importImages(containerdSocket(), await cachedImageArchive(), SNAPSHOTTER)
   return {pid, address: containerdSocket(), startedInMs}
 }
 

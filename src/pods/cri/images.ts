@@ -1,8 +1,20 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import {join} from 'node:path'
 import {run, ok, describeRun} from '../../host/exec.js'
-import {busyboxRootfs} from '../../host/paths.js'
+import {busyboxRootfs, stateDir} from '../../host/paths.js'
 import {EnvironmentError} from '../../host/errors.js'
 
 // Images without a registry: an OCI image archive (layer tar, config, manifest, index) built from
@@ -19,6 +31,15 @@ const GOARCH: Record<string, string> = {x64: 'amd64', arm64: 'arm64'}
 
 /** What busybox httpd serves at /get in CRI pods, like the netns runtime's httpbin. */
 export const GET_BODY = '{"url": "/get", "served-by": "busybox httpd"}\n'
+
+/** Bump when the archive's layout or packing changes: cached archives of the old layout are not reused. */
+const ARCHIVE_FORMAT = 1
+const platformArch = (): string => GOARCH[process.arch] ?? process.arch
+/** The image's own config (what runs, its environment), without the layer it describes. */
+const imageRuntimeConfig = () => ({
+  config: {Entrypoint: ['/bin/busybox', 'sleep', '2147483647'], Env: ['PATH=/bin:/sbin'], WorkingDir: '/'},
+  history: [{created_by: 'ebpfcni: busybox-static rootfs'}],
+})
 
 interface Blob {
   digest: string
@@ -56,11 +77,11 @@ export async function buildImageArchive(outFile: string): Promise<void> {
     const config = put(
       blobs,
       JSON.stringify({
-        architecture: GOARCH[process.arch] ?? process.arch,
+        architecture: platformArch(),
         os: 'linux',
-        config: {Entrypoint: ['/bin/busybox', 'sleep', '2147483647'], Env: ['PATH=/bin:/sbin'], WorkingDir: '/'},
+        config: imageRuntimeConfig().config,
         rootfs: {type: 'layers', diff_ids: [`sha256:${layer.digest}`]},
-        history: [{created_by: 'ebpfcni: busybox-static rootfs'}],
+        history: imageRuntimeConfig().history,
       }),
       'application/vnd.oci.image.config.v1+json',
     )
@@ -74,7 +95,7 @@ export async function buildImageArchive(outFile: string): Promise<void> {
       }),
       'application/vnd.oci.image.manifest.v1+json',
     )
-    const platform = {architecture: GOARCH[process.arch] ?? process.arch, os: 'linux'}
+    const platform = {architecture: platformArch(), os: 'linux'}
     const named = (name: string) => ({
       ...desc(manifest),
       platform,
@@ -117,6 +138,50 @@ export async function buildImageArchive(outFile: string): Promise<void> {
   function desc(b: Blob) {
     return {mediaType: b.mediaType, digest: `sha256:${b.digest}`, size: b.size}
   }
+}
+
+/**
+ * The image archive, built once into the state dir's cache (beside the BPF objects) and reused by every
+ * containerd this tool starts: its state dir, images included, goes at the end of each run, the archive
+ * need not. Named by a hash of all it is built from (the rootfs's names, modes, links and bytes, the
+ * page, the image's config and names, the format), so a rebuilt rootfs or an upgrade builds a new one.
+ * Written under another name and renamed: a run never imports a half-written archive.
+ */
+export async function cachedImageArchive(): Promise<string> {
+  const rootfs = busyboxRootfs()
+  const hash = createHash('sha256').update(
+    JSON.stringify({
+      format: ARCHIVE_FORMAT,
+      arch: platformArch(),
+      names: [SANDBOX_IMAGE, WORKLOAD_IMAGE],
+      page: GET_BODY,
+      image: imageRuntimeConfig(),
+    }),
+  )
+  if (existsSync(rootfs))
+    for (const rel of (readdirSync(rootfs, {recursive: true}) as string[]).sort()) {
+      const path = join(rootfs, rel)
+      const st = lstatSync(path)
+      hash.update(`\0${rel}\0${st.mode}\0${st.uid}:${st.gid}:${st.rdev}\0`)
+      if (st.isSymbolicLink()) hash.update(readlinkSync(path))
+      else if (st.isFile()) hash.update(readFileSync(path))
+    }
+  const dir = join(stateDir(), 'cache')
+  const name = `cri-images-${hash.digest('hex').slice(0, 16)}.tar`
+  const archive = join(dir, name)
+  if (existsSync(archive)) return archive
+  mkdirSync(dir, {recursive: true})
+  const partial = `${archive}.${process.pid}.tmp`
+  try {
+    await buildImageArchive(partial)
+    renameSync(partial, archive)
+  } finally {
+    rmSync(partial, {force: true})
+  }
+  // The archives of an older rootfs or format are never imported again.
+  for (const f of readdirSync(dir))
+    if (f.startsWith('cri-images-') && f.endsWith('.tar') && f !== name) rmSync(join(dir, f), {force: true})
+  return archive
 }
 
 /** Import the archive into the k8s.io namespace of the daemon at `address`, unpacked for `snapshotter`. */
