@@ -1,5 +1,5 @@
 import {briefly, fail, CheckFailure, CheckSkip, type CheckCause, type CheckDefinition} from '#checks/engine.js'
-import type {Lab4Context} from '../context.js'
+import type {Lab4Context, PathVerdict} from '../context.js'
 import {tcHookDestroy} from '#bpf/attach.js'
 import {arp, ipv4LaterFragment, ipv4Tcp, ipv4Udp, ipv6Udp, withShortIhl} from '#bpf/frames.js'
 import {httpGet} from '#net/probes.js'
@@ -25,6 +25,7 @@ import {
   failIfXdpDropInTc,
   alongside,
   isolate,
+  type SeenFlows,
 } from './shared.js'
 
 const ISOLATION_IGNORED_HINT =
@@ -132,6 +133,38 @@ export async function failIfPairAllowIgnored(ctx: Lab4Context, what: string, bri
       PAIR_ALLOW_IGNORED_HINT,
       PAIR_ALLOW_IGNORED,
       brief,
+    )
+}
+
+/**
+ * A pass by a port rule is reported as one (REASON_PORT_ALLOWED), not as the pair's: to_pod alone
+ * on a crafted TCP 80 frame that only a port rule admits (a test run reports as a packet does).
+ * No pods: the step's real probes use rules for whole pairs. Its pod and policy go into the store
+ * beside the real probes' policy, under the same sync and the same read of the ring.
+ */
+const PORT_EVENT = {
+  pods: [
+    {name: 'event-client', ip: '10.250.7.1', labels: {role: 'event-client'}},
+    {name: 'event-server', ip: '10.250.7.2', labels: {role: 'event-server'}},
+  ] satisfies PolicyPod[],
+  policy: {
+    name: 'event-server-tcp-80',
+    podSelector: {role: 'event-server'},
+    ingress: [{from: [{role: 'event-client'}], ports: [{protocol: 'TCP', port: 80}]}],
+  } satisfies PolicySpec,
+  frame: () => ipv4Tcp('10.250.7.1', '10.250.7.2', 80, 44300),
+}
+
+/** Fail when the port rule's frame passed to_pod reported with another reason than port-allowed. */
+function failIfPortRuleMisreported(v: PathVerdict, seen: SeenFlows): void {
+  // Whether the port rule passes at all is policy.ports' to judge; here only what was reported.
+  if (v.dropped) return
+  const [c, srv] = PORT_EVENT.pods.map((p) => p.ip)
+  const mine = flowsBetween(seen, c, srv).filter((f) => f.program === 'to_pod')
+  if (!mine.some((f) => f.verdict === 'FORWARDED' && f.reason === 'port-allowed'))
+    fail(
+      `a crafted TCP 80 frame that only a port rule admits (policy ${PORT_EVENT.policy.name}: TCP 80 from role=event-client, no rule for the whole pair) passed to_pod, reported as ${quoteFlows(mine)}; expected FORWARDED with reason port-allowed`,
+      'where a port rule decides: return tc_pass(skb, REASON_PORT_ALLOWED) or tc_drop(skb, REASON_PORT_DENIED); REASON_ALLOWED / REASON_DENIED are for a rule on every port',
     )
 }
 
@@ -447,7 +480,7 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
   {
     id: 'policy.flow-events',
     title:
-      'flow events tell the truth: a denied connection is DROPPED at to_pod (reason isolated, its policy named), allowed traffic FORWARDED, none lost',
+      'flow events tell the truth: a denied connection is DROPPED at to_pod (reason isolated, its policy named), allowed traffic FORWARDED with the reason that decided (ct-reply for a reply, port-allowed for a port rule), none lost',
     hint: 'Return each verdict through tc_drop(skb, REASON_…) / tc_pass(skb, REASON_…) (and xdp_drop / xdp_pass in xdp_prog) with the reason of the branch that decided; keep #include "ebpfcni_flow.h".',
     run: async (ctx) => {
       await ctx.policy.toPodPin()
@@ -461,11 +494,22 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
       const other = await ctx.policy.labelledPod('other', {})
       const svc = await ctx.policy.service()
       svc.store.putPolicy(originalPolicy())
-      await svc.sync()
-      const {result, seen} = await flowsDuring(ctx, async () => ({
-        denied: await http(other, httpbin, false, ctx),
-        allowed: await http(sleep, httpbin, true, ctx),
-      }))
+      PORT_EVENT.pods.forEach((p) => ctx.policy.podSource.add(p))
+      svc.store.putPolicy(PORT_EVENT.policy)
+      let probed
+      try {
+        await svc.sync()
+        probed = await flowsDuring(ctx, async () => ({
+          denied: await http(other, httpbin, false, ctx),
+          allowed: await http(sleep, httpbin, true, ctx),
+          port: ctx.policy.toPodOnly(PORT_EVENT.frame()),
+        }))
+      } finally {
+        // Out of the store; their map entries (no real pod's address) go at the next sync, or the run's restore.
+        PORT_EVENT.pods.forEach((p) => ctx.policy.podSource.remove(p.name))
+        svc.store.deletePolicy(PORT_EVENT.policy.name)
+      }
+      const {result, seen} = probed
       if (!seen) fail('no flow_events ring could be read', 'keep #include "ebpfcni_flow.h"')
       if (result.denied.ok)
         throw new CheckSkip('needs other → httpbin dropped first (it was not): policy.networkpolicy says why')
@@ -493,6 +537,14 @@ export const NETWORKPOLICY_CHECKS: Array<CheckDefinition<Lab4Context>> = [
           `sleep → httpbin got through, but to_pod reported ${quoteFlows(admitted)}; expected FORWARDED with reason allowed (httpbin-allow-sleep admits app=sleep on every port: a rule in policy)`,
           'where a rule for the pair passes: return tc_pass(skb, REASON_ALLOWED)',
         )
+      // sleep had its answer: httpbin's replies passed to_pod at sleep's veth, through ct_is_reply first.
+      const replies = flowsBetween(seen, httpbin.ip, sleep.ip).filter((f) => f.program === 'to_pod')
+      if (!replies.some((f) => f.verdict === 'FORWARDED' && f.reason === 'ct-reply'))
+        fail(
+          `sleep → httpbin got its answer, so httpbin's replies passed to_pod at sleep's veth, but to_pod reported ${replies.length ? quoteFlows(replies) : 'no event for them'}; expected FORWARDED with reason ct-reply`,
+          'where ct_is_reply passes a reply: return tc_pass(skb, REASON_CT_REPLY); a bare TC_ACT_OK passes it unreported',
+        )
+      failIfPortRuleMisreported(result.port, seen)
       if (seen.lost > 0n)
         fail(
           `${seen.lost} flow event(s) were lost while the check ran (the ring was full): events from other programs flooding flow_events?`,
