@@ -40,6 +40,18 @@ function inThisNetns(pid: number): boolean {
 }
 
 /**
+ * Whether a process sees this process's files: one in another mount namespace (a private host's, a
+ * container's) runs another /opt/cni/bin/ebpfcni, not this host's plugin.
+ */
+function inThisMountNs(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')
+  } catch {
+    return false
+  }
+}
+
+/**
  * What the learner's plugin made that no ledger knows: its bridge, veths on it, its IPAM
  * state. Every lab runs the same plugin, so this applies to a reset of any lab. A veth into a
  * live run's pod stays, and so do its bridge and the IPAM state (as do all of them while a live
@@ -53,7 +65,8 @@ export const lab1Discoverer: Discoverer = async () => {
   // is waiting for (a check in another terminal) is that run's: it stays.
   const table = processTable()
   let inFlight: string | undefined
-  for (const p of processesRunning(join(realTargets().cniBinDir, 'ebpfcni'), table)) {
+  const calls = processesRunning(join(realTargets().cniBinDir, 'ebpfcni'), table).filter((x) => inThisMountNs(x.pid))
+  for (const p of calls) {
     const run = liveRunAbove(p.pid, table)
     if (run && inThisNetns(p.pid)) inFlight ??= inUseBy(run)
     actions.push({
