@@ -3,8 +3,9 @@ import {fileURLToPath} from 'node:url'
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url))
 
-// Integration tests share one kernel (netns, links, pins): their files run one at a time, after the
-// unit files (which run in parallel: they share nothing).
+// Integration tests share one kernel (netns, links, pins): in one vitest run their files run one at a
+// time, after the unit files (which run in parallel: they share nothing). scripts/test.sh runs several
+// such runs at once, each in a private host of its own (scripts/private-host.sh, test-shards.mjs).
 // A lab's tests live in its folder (labs/NN-slug/test/). Run from source, package.json's "imports"
 // (#engine/…, #bpf/…, which point into dist/ for the built package) resolve to src/ and test/.
 export default defineConfig({

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs the whole test suite for real (root, netns, BPF), then
 # proves the suite left the host as it found it. This is the README's test command
-# and the only thing .ci/run calls.
+# and the only thing .ci/run calls. Integration files run in shards at once, each in a private
+# host (EBPFCNI_TEST_SHARDS=N shards; default: one per core). Usage: test.sh [FILE...] (only
+# the files whose path contains one of these; none: all).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -9,16 +11,7 @@ cd "$REPO"
 [ "$(id -u)" -eq 0 ] || { echo "the test suite needs root (netns, links, BPF): sudo bash scripts/test.sh" >&2; exit 2; }
 bash scripts/setup.sh --test-tools
 
-snapshot() {
-  {
-    echo "## netns"; ip netns list 2>/dev/null | awk '{print $1}' | sort
-    echo "## links"; ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
-    echo "## bpffs"; find /sys/fs/bpf -mindepth 1 2>/dev/null | sort
-    # Contents too: a test that rewrote the machine's own CNI config or a plugin would leave its name.
-    echo "## cni"; (cd /etc/cni/net.d 2>/dev/null && find . -maxdepth 1 \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort -k2) || true
-    echo "## cni-bin"; (cd /opt/cni/bin 2>/dev/null && find . -maxdepth 1 \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort -k2) || true
-  }
-}
+snapshot() { bash "$REPO/scripts/host-snapshot.sh"; }
 # One kernel, one suite: a second run at the same time would see (and reset) the first's
 # netns and links. Wait for it rather than fail.
 exec 9>/run/lock/ebpfcni-test-suite.lock
@@ -75,12 +68,21 @@ if [ -n "$found" ]; then
   fi
 fi
 
-before=$(mktemp); after=$(mktemp)
-trap 'rm -f "$before" "$after"' EXIT
-# vitest's JSON report stays after the run (a CI artifact): every test and file with its duration.
 mkdir -p test-results
+run=$(mktemp -d /tmp/ebpfcni-test-run.XXXXXX)
+before=$run/before after=$run/after
+trap 'rm -rf "$run"' EXIT
+# vitest's JSON reports stay after the run (CI artifacts): every test and file with its duration,
+# merged into test-results/vitest.json at the end, which the next run balances its shards by.
 results=$REPO/test-results/vitest.json
-rm -f "$results"
+content_results=$REPO/test-results/vitest-content.json
+shards=${EBPFCNI_TEST_SHARDS:-$(nproc)}
+gate=(test/unit/content.test.ts test/unit/lab-definitions.test.ts)
+# With no files named, the whole suite but the lab-content files the gate below runs.
+skip=()
+[ $# -gt 0 ] || for f in "${gate[@]}"; do skip+=(--skip "$f"); done
+node scripts/test-shards.mjs --shards "$shards" --durations "$results" "${skip[@]}" "$@" >"$run/plan"
+rm -f "$results" "$content_results" test-results/vitest-{unit,host}.json test-results/vitest-shard-*.json
 snapshot >"$before"
 
 echo "==> Structure and style: no import cycle, no upward import; ESLint; Prettier (120 columns)"
@@ -92,21 +94,91 @@ fi
 
 echo "==> Lab content (schemas, files, TODO markers, check ids, C compiles; no root, seconds)"
 # Its report joins the main one: these two files run here only, not again below.
-gate=(test/unit/content.test.ts test/unit/lab-definitions.test.ts)
-content_results=$REPO/test-results/vitest-content.json
-rm -f "$content_results"
 if ! npx vitest run "${gate[@]}" --reporter=dot --reporter=json --outputFile.json="$content_results"; then
   echo "tests: 0 passed, 1 failed"
   echo "the lab content is broken: fix it before the rest of the suite can mean anything" >&2
   exit 1
 fi
 
-echo "==> Running the test suite (unit files two at a time, then integration files one at a time: they share one kernel)"
 status=0
-# With no files named, the whole suite but the lab-content files the gate above just ran.
-skip=()
-[ $# -gt 0 ] || for f in "${gate[@]}"; do skip+=(--exclude "$f"); done
-npx vitest run "${skip[@]}" --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# vitest itself, not through npx: a signal sent to it reaches it.
+vitest=$REPO/node_modules/.bin/vitest
+files() { awk -v k="$1" -v n="${2:-}" '$1 == k && (n == "" || $2 == n) {print $NF}' "$run/plan"; }
+mapfile -t unit < <(files unit)
+mapfile -t host < <(files host)
+mapfile -t ids < <(awk '$1 == "shard" {print $2}' "$run/plan" | sort -un)
+[ $# -eq 0 ] || [ $((${#unit[@]} + ${#host[@]} + ${#ids[@]})) -gt 0 ] || { echo "no test file matches: $*" >&2; echo "tests: 0 passed, 1 failed"; exit 1; }
+
+# Ctrl-C, SIGTERM or SIGHUP: each private host stops its command (SIGTERM, then SIGKILL) and goes with
+# everything in it; the files running on the host get SIGTERM; then the host check says what is left.
+stopped=0
+stop() {
+  trap '' INT TERM HUP
+  stopped=$1
+  echo "==> Stopping the test suite (signal): every shard and what runs on the host" >&2
+  # A shard's pid file goes when its private host has ended: no pid here is stale.
+  for f in "$run"/pid-*; do
+    [ -e "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
+  done
+  [ -z "${unit_pid:-}" ] || kill -TERM "$unit_pid" 2>/dev/null || true
+  [ -z "${host_pid:-}" ] || kill -TERM -- "-$host_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
+
+if [ ${#unit[@]} -gt 0 ]; then
+  echo "==> Unit files, two at a time on this host (they touch no kernel object)"
+  "$vitest" run --project unit "${unit[@]}" --reporter=default --reporter=json \
+    --outputFile.json="$REPO/test-results/vitest-unit.json" </dev/null &
+  unit_pid=$!
+  wait "$unit_pid" || status=1
+  [ "$stopped" = 0 ] || wait "$unit_pid" 2>/dev/null || true
+fi
+
+# Integration files share one kernel: each shard runs its files one at a time in a private host of
+# its own (scripts/private-host.sh), the shards at once; scripts/test-shards.mjs says which file runs
+# where and why. Each shard's lines carry its name; its report is test-results/vitest-shard-K.json.
+if [ ${#ids[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
+  echo "==> Integration files in ${#ids[@]} shard(s) at once, each in a private host, its files one at a time"
+  for k in "${ids[@]}"; do
+    mapfile -t mine < <(files shard "$k")
+    echo "    shard $k: ${mine[*]}"
+    (
+      bash scripts/private-host.sh "shard$k" "$vitest" run --project integration "${mine[@]}" \
+        --reporter=default --reporter=json --outputFile.json="$REPO/test-results/vitest-shard-$k.json" </dev/null 2>&1 &
+      echo $! >"$run/pid-$k"
+      code=0
+      wait $! || code=$?
+      rm -f "$run/pid-$k"
+      echo "$code" >"$run/status-$k"
+    ) | (trap '' INT TERM HUP; exec sed -u "s/^/[shard $k] /") &
+  done
+  # wait returns early when a signal's trap ran: then wait again for the shards to stop.
+  while [ -n "$(jobs -pr)" ]; do wait || true; done
+  for k in "${ids[@]}"; do
+    code=$(cat "$run/status-$k" 2>/dev/null || echo "none")
+    if [ "$code" != 0 ]; then
+      echo "==> shard $k ended with status $code" >&2
+      status=1
+    fi
+    [ -s "test-results/vitest-shard-$k.json" ] || { echo "==> shard $k's vitest wrote no report: it did not run to the end" >&2; status=1; }
+  done
+fi
+
+# These need the real host (test-shards.mjs says why for each): one at a time, after the shards.
+if [ ${#host[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
+  echo "==> Integration files on this host, one at a time: ${host[*]}"
+  setsid "$vitest" run --project integration "${host[@]}" --reporter=default --reporter=json \
+    --outputFile.json="$REPO/test-results/vitest-host.json" </dev/null &
+  host_pid=$!
+  code=0
+  wait "$host_pid" || code=$?
+  [ "$stopped" = 0 ] || wait "$host_pid" 2>/dev/null || true
+  [ "$code" = 0 ] || status=1
+  [ -s test-results/vitest-host.json ] || { echo "==> the host's vitest wrote no report: it did not run to the end" >&2; status=1; }
+fi
 
 snapshot >"$after"
 if ! diff -u "$before" "$after" >/dev/null; then
@@ -116,31 +188,11 @@ if ! diff -u "$before" "$after" >/dev/null; then
 else
   echo "==> Host check: netns, links, /sys/fs/bpf, /etc/cni/net.d and /opt/cni/bin (names and contents) are as before the suite"
 fi
+[ "$stopped" = 0 ] || { echo "tests: stopped by a signal"; exit "$stopped"; }
 
-[ -s "$results" ] || { echo "vitest wrote no report ($results): it did not run to the end" >&2; echo "tests: 0 passed, 1 failed"; exit 1; }
-node -e '
-const fs = require("fs");
-const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-// The lab-content gate ran its files apart: one report, one count.
-if (process.argv[2] && fs.existsSync(process.argv[2])) {
-  const g = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-  r.testResults = [...(g.testResults || []), ...(r.testResults || [])];
-  for (const k of ["numPassedTests", "numFailedTests", "numPendingTests", "numTotalTests"]) r[k] = (r[k] || 0) + (g[k] || 0);
-}
-// Where the time goes: the slowest 15 files, from the report.
-const files = (r.testResults || []).map((f) => ({name: require("path").relative(process.cwd(), f.name), ms: f.endTime - f.startTime}));
-files.sort((a, b) => b.ms - a.ms);
-const total = files.reduce((s, f) => s + f.ms, 0);
-if (files.length > 0) {
-  console.log(`==> Slowest ${Math.min(15, files.length)} of ${files.length} test files (their times summed: ${(total / 1000).toFixed(1)} s; report: ${require("path").relative(process.cwd(), process.argv[1])})`);
-  for (const f of files.slice(0, 15)) console.log(`    ${(f.ms / 1000).toFixed(1).padStart(7)} s  ${(100 * f.ms / (total || 1)).toFixed(0).padStart(3)} %  ${f.name}`);
-  // And within them, the slowest tests: where a file spends its time.
-  const tests = (r.testResults || []).flatMap((f) => (f.assertionResults || []).map((a) => ({name: `${require("path").basename(f.name)} > ${a.title}`, ms: a.duration || 0})));
-  tests.sort((a, b) => b.ms - a.ms);
-  console.log(`==> Slowest ${Math.min(15, tests.length)} of ${tests.length} tests`);
-  for (const t of tests.slice(0, 15)) console.log(`    ${(t.ms / 1000).toFixed(1).padStart(7)} s  ${t.name.slice(0, 140)}`);
-}
-console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
-if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1) }
-' "$results" "$( [ $# -gt 0 ] || echo "$content_results")" || status=1
+# The lab-content gate's report joins the others when it ran as part of the whole suite.
+reports=()
+[ $# -gt 0 ] || reports+=("$content_results")
+reports+=(test-results/vitest-unit.json test-results/vitest-shard-*.json test-results/vitest-host.json)
+node scripts/test-report.mjs "$results" "${reports[@]}" || status=1
 exit $status
