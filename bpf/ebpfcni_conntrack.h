@@ -1,7 +1,8 @@
 /* ebpfcni_conntrack.h — connection tracking for lab 4, ready-made: a pod that opens a TCP or UDP
  * flow may receive its replies, even when isolated.
  *
- *   ct_record(ip, data_end);          // in xdp_prog: what the pod sends opens (or refreshes) a flow
+ *   ct_record(ip, data_end);          // in xdp_prog: what the pod sends opens (or refreshes) a flow,
+ *                                     // unless it answers a flow the peer opened
  *   if (ct_is_reply(ip, data_end))    // in to_pod: the reversed tuple was recorded: a reply
  *           return TC_ACT_OK;
  *
@@ -25,13 +26,18 @@ struct {
 } conntrack SEC(".maps");
 
 /* The pod sends ip: record its TCP/UDP flow. A lookup is cheap and keeps a live flow recent in
- * the LRU; only a new flow is written. */
+ * the LRU; only a new flow is written. An answer to a flow the peer opened (a server's SYN ACK:
+ * its reversed tuple is recorded) opens none, or the client's later packets would pass the
+ * server's to_pod as replies, not by the server's rules. */
 static __always_inline void ct_record(struct iphdr *ip, void *data_end)
 {
 	__u16 sport, dport;
 	if (!parse_ports(ip, data_end, &sport, &dport))
 		return;
 	struct ct_key flow = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = sport, .dport = dport, .proto = ip->protocol};
+	struct ct_key back = {.saddr = ip->daddr, .daddr = ip->saddr, .sport = dport, .dport = sport, .proto = ip->protocol};
+	if (bpf_map_lookup_elem(&conntrack, &back))
+		return;
 	if (!bpf_map_lookup_elem(&conntrack, &flow)) {
 		__u32 seen = 1;
 		bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST);

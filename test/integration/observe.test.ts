@@ -148,13 +148,13 @@ describe('ebpfcni observe: flow events from the datapath', () => {
       policy: 'policy web-from-client-80',
     })
     expect(flows.some((f) => f.dst.pod === C && f.reason === 'ct-reply' && f.verdict === 'FORWARDED')).toBe(true)
-    // Both ends record what they send (docs/observe.md): once the server has answered, the
-    // client's next packets match the server's answer reversed, so they are ct-reply too.
+    // The server's answer opens no flow (docs/observe.md): the client's packets after its SYN are
+    // judged by the server's rules, never passed as replies to a flow the server opened.
     const clientAfterSyn = flows.filter(
       (f) => f.program === 'to_pod' && f.src.pod === C && f.dst.pod === W && !f.tcpFlags?.includes('SYN'),
     )
     expect(clientAfterSyn.length, json.stdout).toBeGreaterThan(0)
-    expect(clientAfterSyn.map((f) => f.reason)).toEqual(clientAfterSyn.map(() => 'ct-reply'))
+    expect(clientAfterSyn.map((f) => f.reason)).toEqual(clientAfterSyn.map(() => 'port-allowed'))
   }, 60_000)
 
   it("--web --kernel with lab 4's ring pinned: the kernel's drops reach the page beside the programs' verdicts", async () => {
@@ -421,14 +421,20 @@ describe('ebpfcni observe: flow events from the datapath', () => {
       expect(answer?.returned, r.stdout).toMatch(
         /^to_pod reported DROPPED for this connection's SYN, and its pod answered it: to_pod returned something other than TC_ACT_SHOT \(XDP_DROP is 1, TC_ACT_RECLASSIFY, which cls_bpf treats as unspecified and goes on\)$/,
       )
-      // The conntrack replies that follow carry it too, not a bare "reply to a flow the pod opened".
-      const replies = flows.filter((f) => f.program === 'to_pod' && f.src.pod === O && f.reason === 'ct-reply')
-      expect(replies.length, r.stdout).toBeGreaterThan(0)
-      for (const f of replies) expect(f.returned).toBe(answer!.returned)
-      const line = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--since', '1m', '--reason', 'ct-reply'])
-      expect(line.stdout).toMatch(/reply to a flow the pod opened \(to_pod reported DROPPED for this connection's SYN/)
+      // The rest of the connection into web (the server's answer opened no flow, so the rules judge it,
+      // and the trap "drops" it) carries the note too, not a bare DROPPED.
+      const rest = flows.filter(
+        (f) => f.program === 'to_pod' && f.src.pod === O && f.src.port === answer!.dst.port && f.tcpFlags !== 'SYN',
+      )
+      expect(rest.length, r.stdout).toBeGreaterThan(0)
+      for (const f of rest)
+        expect(f).toMatchObject({verdict: 'DROPPED', reason: 'isolated', returned: answer!.returned})
+      const line = await cli(['observe', '--pin-dir', pinDir, '--pod', O, '--since', '1m', '--verdict', 'dropped'])
+      expect(line.stdout).toMatch(
+        /TCP ACK .*isolated, no rule allows it \(.*: to_pod reported DROPPED for this connection's SYN, and its pod answered it/,
+      )
       // An honest drop says nothing more: the denied probes of the tests before.
-      expect(flows.filter((f) => deniedDrop(f) && f.returned)).toEqual([])
+      expect(flows.filter((f) => deniedDrop(f) && f.returned && f.src.port !== answer!.dst.port)).toEqual([])
     } finally {
       await load(lab4Object)
     }

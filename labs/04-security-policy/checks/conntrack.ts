@@ -203,6 +203,15 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `conntrack is a ${mapTypeName(info.type)} of ${info.maxEntries} entries: once full, bpf_map_update_elem fails for every new flow, which is then never recorded, and its replies are dropped`,
             'declare conntrack as BPF_MAP_TYPE_LRU_HASH (65536 entries): when full, it evicts the least recently used flow instead of refusing the new one',
           )
+        // The step's rule the verdicts above do not show: the server's reply went through xdp_prog at
+        // the server, and an answer to a flow the peer opened opens none. Recorded, it makes the
+        // client's later packets "replies" at the server, passed without the server's rules.
+        const answered = ctKey(srv, c, 80, 42000, IPPROTO_TCP).subarray(0, 13)
+        if (ctx.policy.mapKeys('conntrack').some((k) => k.length >= 13 && k.subarray(0, 13).equals(answered)))
+          fail(
+            `the server's reply (TCP :80 → client :42000), which answers the flow the client opened, was recorded in conntrack by xdp_prog at the server as a flow the server opened: the client's later packets then pass to_pod at the server as replies, not by the server's rules, and observe names them "reply to a flow the pod opened"`,
+            'in xdp_prog, record nothing for a packet whose reversed tuple conntrack holds: it answers a flow the peer opened. if (!bpf_map_lookup_elem(&conntrack, &back) && !bpf_map_lookup_elem(&conntrack, &flow)) write the flow, with back = the reversed tuple',
+          )
         // The step's rule no frame's fate shows: look the flow up first and write it only when it is
         // new (BPF_NOEXIST). Proven on the map: the client's flow, its value marked, keeps the mark
         // while the client's next packet goes through xdp_prog; a write on every packet replaces it.
@@ -212,7 +221,7 @@ export const CONNTRACK_CHECKS: Array<CheckDefinition<Lab4Context>> = [
             `the client's flow (TCP :42000 → 80) was in conntrack, its value set by the check to ${rewrite.marked}; its next packet through xdp_prog replaced that value with ${rewrite.after}: xdp_prog writes a flow conntrack already holds, for every packet the pod sends`,
             'look the flow up first and write it only when the lookup misses, with BPF_NOEXIST: if (!bpf_map_lookup_elem(&conntrack, &flow)) bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST). An update costs several times a lookup (npm run bench:datapath), and BPF_ANY replaces what the flow holds',
           )
-        return `${cases.length} frames: the reply to the client's flow passed; the server reached the isolated client on no other port; a flow already recorded was not written again`
+        return `${cases.length} frames: the reply to the client's flow passed and opened no flow of its own; the server reached the isolated client on no other port; a flow already recorded was not written again`
       })
     },
   },

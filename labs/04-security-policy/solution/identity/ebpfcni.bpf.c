@@ -145,8 +145,10 @@ int xdp_prog(struct xdp_md *ctx)
 	__u16 sport, dport;
 	if (parse_ports(ip, data_end, &sport, &dport)) {
 		struct ct_key flow = {.saddr = ip->saddr, .daddr = ip->daddr, .sport = sport, .dport = dport, .proto = ip->protocol};
+		/* An answer to a flow the peer opened (a server's SYN ACK) opens none: its reversed tuple is there. */
+		struct ct_key back = {.saddr = ip->daddr, .daddr = ip->saddr, .sport = dport, .dport = sport, .proto = ip->protocol};
 		/* A lookup is cheap and keeps a live flow recent in the LRU; write only a new flow. */
-		if (!bpf_map_lookup_elem(&conntrack, &flow)) {
+		if (!bpf_map_lookup_elem(&conntrack, &back) && !bpf_map_lookup_elem(&conntrack, &flow)) {
 			__u32 seen = 1;
 			bpf_map_update_elem(&conntrack, &flow, &seen, BPF_NOEXIST);
 		}
