@@ -127,8 +127,13 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
             .flatMap((id) => (wanted.includes(id) ? [] : (byId.get(id) ?? [])))
             .filter((c) => c.cost === 'cheap'),
         }))
+      // A check several earlier steps list (bpf.compiles, policy.conntrack) runs once: moments later, on the
+      // same files and pins in the same context, it would only give its verdict again.
+      const swept = new Set<string>()
       for (const e of earlier) {
-        const failed = (await runCheckList(e.checks, ctx, {untilFirstFailure: true})).find((r) => r.status === 'fail')
+        const fresh = e.checks.filter((c) => !swept.has(c.id))
+        for (const c of fresh) swept.add(c.id)
+        const failed = (await runCheckList(fresh, ctx, {untilFirstFailure: true})).find((r) => r.status === 'fail')
         if (failed) {
           earlierStepFails = {step: e.step, check: failed.id, message: named(failed).message}
           break
