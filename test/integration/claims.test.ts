@@ -17,6 +17,9 @@ describe('what the step texts claim about the kernel', () => {
   const ns = `ebpfclaim${id}`
   const host = `vcl${id}`
   const sh = (cmd: string, args: string[]) => execa(cmd, args, {reject: false, timeout: 20_000})
+  // COUNT pings from the pod to the host end (10.253.9.1), 0.2 s apart, each given 1 s.
+  const pingFromPod = (count: number) =>
+    sh('nsenter', [`--net=/run/netns/${ns}`, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', '-q', '10.253.9.1'])
   // `ip link set … obj` below makes iproute2's /sys/fs/bpf/{tc,tc/globals,ip,xdp} when missing.
   let removeIproute2Bpffs = (): void => {}
   const pinDir = `/sys/fs/bpf/ebpfcni-claim${id}`
@@ -45,18 +48,7 @@ describe('what the step texts claim about the kernel', () => {
     const attach = await sh('ip', ['link', 'set', 'dev', host, 'xdpdrv', 'obj', built.object, 'sec', 'xdp'])
     expect(attach.exitCode, attach.stderr).toBe(0)
     // The pod end keeps the kernel's defaults (TSO and GRO as veth sets them) and no program.
-    const ping = await sh('nsenter', [
-      `--net=/run/netns/${ns}`,
-      'ping',
-      '-c',
-      '5',
-      '-i',
-      '0.2',
-      '-W',
-      '1',
-      '-q',
-      '10.253.9.1',
-    ])
+    const ping = await pingFromPod(5)
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0)
     const dump = await sh('bpftool', ['map', 'dump', 'name', 'seen_frames', '-j'])
     expect(dump.exitCode, dump.stderr).toBe(0)
@@ -84,18 +76,7 @@ describe('what the step texts claim about the kernel', () => {
     const attach = await sh('ip', ['link', 'set', 'dev', host, 'xdpgeneric', 'pinned', join(pinDir, 'xdp_prog')])
     expect(attach.exitCode, attach.stderr).toBe(0)
     const ping = async () => {
-      const r = await sh('nsenter', [
-        `--net=/run/netns/${ns}`,
-        'ping',
-        '-c',
-        '3',
-        '-i',
-        '0.2',
-        '-W',
-        '1',
-        '-q',
-        '10.253.9.1',
-      ])
+      const r = await pingFromPod(3)
       expect(r.exitCode, r.stdout + r.stderr).toBe(0)
     }
     await ping()
