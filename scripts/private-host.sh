@@ -72,14 +72,25 @@ child=$!
 # The private host's namespaces, as the kernel names them: its processes are those in either.
 own_net=$(readlink /proc/self/ns/net) own_mnt=$(readlink /proc/self/ns/mnt)
 net=$own_net mnt=$own_mnt
-for _ in $(seq 100); do
+# However long unshare takes on a busy machine: until the child is in its own namespaces, or gone.
+# Never with the host's: members() would then name every process on the machine.
+while kill -0 "$child" 2>/dev/null; do
   net=$(readlink "/proc/$child/ns/net" 2>/dev/null || echo gone)
   mnt=$(readlink "/proc/$child/ns/mnt" 2>/dev/null || echo gone)
   [ "$net" != "$own_net" ] && [ "$mnt" != "$own_mnt" ] && break
   sleep 0.05
 done
+if [ "$net" = "$own_net" ] || [ "$mnt" = "$own_mnt" ] || [ "$net" = gone ] || [ "$mnt" = gone ]; then
+  echo "==> [$name] the private host did not start (unshare left its namespaces as the host's, or exited)" >&2
+  kill -KILL "$child" 2>/dev/null || true
+  wait "$child" 2>/dev/null || true
+  rm -rf "$state" "$tmp"
+  exit 2
+fi
 members() {
   local p n m
+  # Guard: only ever the private host's own namespaces, never the host's.
+  [ "$net" != "$own_net" ] && [ "$mnt" != "$own_mnt" ] || return 0
   for p in /proc/[0-9]*; do
     n=$(readlink "$p/ns/net" 2>/dev/null) || continue
     m=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
