@@ -122,6 +122,34 @@ const NULL_MAP_VALUE = /invalid mem access 'map_value_or_null'/
  * read as done; the missing one was after the insert. The insert is named only when the verifier's
  * path went through a bpf_map_update_elem call before the refused access (the log lists each call).
  */
+/**
+ * The lines of the path the verifier refused, from a log that lists every path it walked: the last
+ * one ("from A to B:" opens a path pushed at the jump A), and before it the path that walked A, up to
+ * A, back to the program's start. Without such lines the log is one path.
+ */
+export function refusedPath(lines: string[]): string[] {
+  const paths: Array<{from?: number; lines: string[]}> = [{lines: []}]
+  for (const l of lines) {
+    const m = /^from (\d+) to \d+:/.exec(l)
+    if (m) paths.push({from: Number(m[1]), lines: []})
+    else paths[paths.length - 1].lines.push(l)
+  }
+  const walked: string[] = []
+  let i = paths.length - 1
+  let upTo: number | undefined
+  for (;;) {
+    const cut = upTo === undefined ? -1 : paths[i].lines.findIndex((l) => l.startsWith(`${upTo}: (`))
+    walked.unshift(...(cut >= 0 ? paths[i].lines.slice(0, cut + 1) : paths[i].lines))
+    const from = paths[i].from
+    if (from === undefined) return walked
+    // The latest path before this one that walked the jump this one was pushed at.
+    let j = i - 1
+    while (j >= 0 && !paths[j].lines.some((l) => l.startsWith(`${from}: (`))) j--
+    if (j < 0) return walked
+    ;[i, upTo] = [j, from]
+  }
+}
+
 export function explainNullMapValue(path: string[]): string {
   const fix =
     'NULL-check after each lookup: `__u64 *v = bpf_map_lookup_elem(&map, &key); if (!v) …;` before touching *v.'
@@ -154,7 +182,7 @@ export function explainVerifierLog(log: string): VerifierReport {
   const explanation = PACKET_ACCESS.test(tail)
     ? explainPacketAccess(tail, source?.text)
     : NULL_MAP_VALUE.test(tail)
-      ? explainNullMapValue(lines.slice(0, upTo))
+      ? explainNullMapValue(refusedPath(lines.slice(0, upTo)))
       : EXPLANATIONS.find(([re]) => re.test(tail))?.[1]
   let insn: number | undefined
   for (let i = upTo - 1; i >= 0 && insn === undefined; i--) {

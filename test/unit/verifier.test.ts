@@ -1,5 +1,5 @@
 import {describe, it, expect} from 'vitest'
-import {explainVerifierLog, verifierLineInWords} from '../../src/bpf/verifier.js'
+import {explainVerifierLog, refusedPath, verifierLineInWords} from '../../src/bpf/verifier.js'
 import {parseClangDiagnostics} from '../../src/bpf/build.js'
 
 const log = (...lines: string[]) =>
@@ -43,6 +43,30 @@ describe('verifier explanations', () => {
     )
     expect(r.explanation).toMatch(/the one after your insert \(bpf_map_update_elem\) too/)
     expect(r.explanation).toMatch(/NULL-check after each lookup/)
+  })
+  it('an insert on another path the verifier walked is not named: only the refused path counts', () => {
+    const r = explainVerifierLog(
+      log(
+        '2: (15) if r1 == 0x0 goto pc+3',
+        '3: (85) call bpf_map_update_elem#2    ; R0_w=scalar()',
+        '4: (95) exit',
+        'from 2 to 6: R1=0 R10=fp0',
+        '6: (85) call bpf_map_lookup_elem#1    ; R0_w=map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)',
+        '7: (79) r1 = *(u64 *)(r0 +0)',
+        "R0 invalid mem access 'map_value_or_null'",
+      ),
+    )
+    expect(r.explanation).not.toMatch(/insert|bpf_map_update_elem/)
+    // The path that pushed the branch is walked up to its jump: an insert before it is on the refused path.
+    expect(
+      refusedPath([
+        '1: (85) call bpf_map_update_elem#2',
+        '2: (15) if r1 == 0x0 goto pc+3',
+        '3: (95) exit',
+        'from 2 to 6: R1=0',
+        '6: (79) r1 = *(u64 *)(r0 +0)',
+      ]),
+    ).toEqual(['1: (85) call bpf_map_update_elem#2', '2: (15) if r1 == 0x0 goto pc+3', '6: (79) r1 = *(u64 *)(r0 +0)'])
   })
   it('explains unbounded loops', () => {
     expect(explainVerifierLog(log('; for (;;) { @ p.c:9', 'back-edge from insn 12 to 4')).explanation).toMatch(
