@@ -28,6 +28,8 @@ leftovers() {
   ip netns list 2>/dev/null | awk '$1 ~ /^ebpfcni-/ {print "netns " $1}'
   ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(ebpfchk-|ebpfcni)' | sed 's/^/link /' || true
   for f in /sys/fs/bpf/ebpfcni* /etc/cni/net.d/*ebpfcni* /opt/cni/bin/ebpfcni; do [ -e "$f" ] && echo "file $f"; done
+  # A killed run's private hosts (scripts/private-host.sh): their state and /tmp dirs stay behind.
+  for f in /run/ebpfcni-hosts/* /tmp/ebpfcni-host-*; do [ -e "$f" ] && echo "file $f"; done
   return 0
 }
 # iproute2 makes /sys/fs/bpf/{tc,tc/globals,ip,xdp} the first time it loads an object file and never
@@ -116,6 +118,8 @@ stop() {
   trap '' INT TERM HUP
   stopped=$1
   echo "==> Stopping the test suite (signal): every shard and what runs on the host" >&2
+  # A shard started just now, whose pid file is not written yet, stops itself on seeing this.
+  touch "$run/stopping"
   # A shard's pid file goes when its private host has ended: no pid here is stale.
   for f in "$run"/pid-*; do
     [ -e "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
@@ -149,6 +153,7 @@ if [ ${#ids[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
       bash scripts/private-host.sh "shard$k" "$vitest" run --project integration "${mine[@]}" \
         --reporter=default --reporter=json --outputFile.json="$REPO/test-results/vitest-shard-$k.json" </dev/null 2>&1 &
       echo $! >"$run/pid-$k"
+      [ ! -e "$run/stopping" ] || kill -TERM $! 2>/dev/null || true
       code=0
       wait $! || code=$?
       rm -f "$run/pid-$k"
