@@ -223,7 +223,7 @@ const CENTRAL: Record<string, Entry> = {
   'ebpfcni policy': {group: 'none', code: 0, out: /policy apply(.|\n)*policy watch/},
   'ebpfcni observe': {group: 'none', code: 2, out: /no flow_events ring is pinned/},
   // Prose names the command (README troubleshooting, docs/observe.md): without a lab it says what it takes.
-  'ebpfcni check': {group: 'none', code: 2, out: /Missing 1 required arg/},
+  'ebpfcni check': {group: 'none', code: 2, out: /ebpfcni check needs LAB/},
   'ebpfcni observe --checks --last 50': {group: 'lab4', code: 0, out: /flow\(s\) printed/},
   'ebpfcni export killercoda ./scenarios': {group: 'none', code: 0, out: /✔ \d+ files for killercoda in .*scenarios/},
   'ebpfcni export instruqt ./track --lab 1 --lab 2': {
