@@ -1,4 +1,4 @@
-import {createHash} from 'node:crypto'
+import {createHash, randomUUID} from 'node:crypto'
 import {
   existsSync,
   lstatSync,
@@ -170,8 +170,22 @@ export async function cachedImageArchive(): Promise<string> {
   const name = `cri-images-${hash.digest('hex').slice(0, 16)}.tar`
   const archive = join(dir, name)
   if (existsSync(archive)) return archive
+  // Two pods of one check start at once: they share one build (a second would race the first's rename).
+  let build = building.get(archive)
+  if (!build) {
+    build = buildOnce(dir, name, archive).finally(() => building.delete(archive))
+    building.set(archive, build)
+  }
+  return build
+}
+
+/** The archive builds under way in this process, by path. */
+const building = new Map<string, Promise<string>>()
+
+async function buildOnce(dir: string, name: string, archive: string): Promise<string> {
   mkdirSync(dir, {recursive: true})
-  const partial = `${archive}.${process.pid}.tmp`
+  // Unique per build: another process may build the same archive at the same time.
+  const partial = `${archive}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
   try {
     await buildImageArchive(partial)
     renameSync(partial, archive)
