@@ -98,6 +98,11 @@ const EXPLANATIONS: Array<[RegExp, string]> = [
     'Missing license: helpers like bpf_trace_printk need a GPL-compatible license. Add `char LICENSE[] SEC("license") = "GPL";`.',
   ],
   [
+    // "R0 has smin=0 smax=0 should have been in [1, 1]" (6.x), "R0 has value (0x0; 0x0) should have been in (0x1; 0x1)" (6.1).
+    /At program exit the register R0 has .*should have been in/,
+    'A return value this program type does not allow, on some path (the range the verifier wants is in its last line): a cgroup socket-address program returns 1 to let the call go on; connect4 and sendmsg4 may also return 0 to refuse it, recvmsg4 and getpeername4 must return 1 on every path.',
+  ],
+  [
     /R0 !read_ok|At program exit the register R0 (is not a known value|has)/,
     'The program can end without a return value: every path must `return XDP_PASS;` (or another verdict).',
   ],

@@ -68,6 +68,17 @@ describe('verifier explanations', () => {
       ]),
     ).toEqual(['1: (85) call bpf_map_update_elem#2', '2: (15) if r1 == 0x0 goto pc+3', '6: (79) r1 = *(u64 *)(r0 +0)'])
   })
+  it('a return value outside the range the program type allows is named as such, not as a missing return', () => {
+    for (const last of [
+      'At program exit the register R0 has smin=0 smax=0 should have been in [1, 1]',
+      'At program exit the register R0 has value (0x0; 0x0) should have been in (0x1; 0x1)',
+    ]) {
+      const r = explainVerifierLog(log('; if (!orig) @ services.bpf.c:117', '12: (95) exit', last))
+      expect(r.explanation).toMatch(/recvmsg4 and getpeername4 must return 1 on every path/)
+      expect(r.explanation).not.toMatch(/XDP_PASS/)
+    }
+    expect(explainVerifierLog(log('0: (95) exit', 'R0 !read_ok')).explanation).toMatch(/without a return value/)
+  })
   it('explains unbounded loops', () => {
     expect(explainVerifierLog(log('; for (;;) { @ p.c:9', 'back-edge from insn 12 to 4')).explanation).toMatch(
       /constant bound/,

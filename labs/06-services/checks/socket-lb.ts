@@ -37,7 +37,7 @@ const swapped = (port: number): number => ((port & 0xff) << 8) | (port >> 8)
 export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
   {
     id: 'services.loads',
-    title: "services.bpf.c compiles, the verifier accepts connect4, and it attaches to the pods' cgroup",
+    title: "services.bpf.c compiles, the verifier accepts its programs, and connect4 attaches to the pods' cgroup",
     hint: 'SEC("cgroup/connect4") int connect4(struct bpf_sock_addr *ctx): every pointer a lookup returns is checked for NULL before use; return 1 lets connect() go on.',
     cost: 'cheap',
     run: async (ctx) => {
@@ -129,8 +129,19 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       }
       if (total < BigInt(results.length))
         throw new CheckSkip(`saw ${total} SYNs for ${results.length} requests (services.spread)`)
-      if (toBackend !== total)
+      if (toBackend !== total) {
+        // A backend's address at another port: connect4 rewrote in time, and the port is the mistake.
+        const ips = new Set(s.backends.map((b) => b.ip))
+        const offPort = [...wire.syns].find(([d]) => !targets.has(d) && ips.has(d.split(':')[0]))
+        if (offPort) {
+          const port = Number(offPort[0].split(':')[1])
+          fail(
+            `${total - toBackend} of ${total} SYNs went to a backend's address but not to the Service's targetPort ${service.targetPort}${port === swapped(service.targetPort) ? ` (port ${port} is ${service.targetPort} with its two bytes swapped)` : ''}: ${synList(wire)}`,
+            'connect4 rewrote the address before any packet existed, as it should; the port is the mistake: ctx->user_port = be->port, as it is (both in network byte order).',
+          )
+        }
         fail(`${total - toBackend} of ${total} SYNs carried no backend's address: ${synList(wire)}`)
+      }
       return `0 packets addressed to ${service.clusterIP}; all ${total} SYNs carried a backend's address (${synList(wire)})`
     },
   },
