@@ -85,6 +85,10 @@ skip=()
 [ $# -gt 0 ] || for f in "${gate[@]}"; do skip+=(--skip "$f"); done
 node scripts/test-shards.mjs --shards "$shards" --durations "$results" "${skip[@]}" "$@" >"$run/plan"
 rm -f "$results" "$content_results" test-results/vitest-{unit,host}.json test-results/vitest-shard-*.json
+# The shards' private hosts give themselves an ifb eth0; the kernel's ifb module, loaded by the
+# first, also makes ifb0 and ifb1 in the host's namespace (its numifbs default). Those two are the
+# module's, not a test's: the ones that were not here before are removed before the host check.
+ifb_before=$(ip -o link show type ifb 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//')
 snapshot >"$before"
 
 echo "==> Structure and style: no import cycle, no upward import; ESLint; Prettier (120 columns)"
@@ -185,6 +189,9 @@ if [ ${#host[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
   [ -s test-results/vitest-host.json ] || { echo "==> the host's vitest wrote no report: it did not run to the end" >&2; status=1; }
 fi
 
+for l in $(ip -o link show type ifb 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^ifb[0-9]+$'); do
+  grep -qxF "$l" <<<"$ifb_before" || ip link del "$l" 2>/dev/null || true
+done
 snapshot >"$after"
 if ! diff -u "$before" "$after" >/dev/null; then
   echo "==> The suite left host objects behind (before vs after):" >&2
