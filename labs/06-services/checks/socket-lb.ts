@@ -34,6 +34,13 @@ export const synList = (w: WireCounts): string =>
 
 const swapped = (port: number): number => ((port & 0xff) << 8) | (port >> 8)
 
+/** The port of a SYN that went to a backend's address at another port than targetPort: connect4 rewrote in time, with the wrong port. */
+function backendOffPort(w: WireCounts, backends: ReadonlyArray<{ip: string}>, targetPort: number): number | undefined {
+  const ips = new Set(backends.map((b) => b.ip))
+  const to = [...w.syns.keys()].find((d) => ips.has(d.split(':')[0]) && d.split(':')[1] !== String(targetPort))
+  return to === undefined ? undefined : Number(to.split(':')[1])
+}
+
 export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
   {
     id: 'services.loads',
@@ -57,17 +64,14 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
       const answered = results.filter((r) => r.ok)
       if (answered.length < REQUESTS) {
         const toVip = wire.toVip.get(service.clusterIP) ?? 0n
-        const ips = new Set(s.backends.map((b) => b.ip))
-        const wrongPort = [...wire.syns].find(
-          ([d]) => ips.has(d.split(':')[0]) && d.split(':')[1] !== String(service.targetPort),
-        )
+        const wrongPort = backendOffPort(wire, s.backends, service.targetPort)
         const seen = `${answered.length} of ${results.length} requests to ${vip} answered (${failures(results)}); the client's SYNs went to ${synList(wire)}`
-        if (wrongPort && Number(wrongPort[0].split(':')[1]) === swapped(service.targetPort))
+        if (wrongPort === swapped(service.targetPort))
           fail(
-            `${seen}: port ${wrongPort[0].split(':')[1]} is ${service.targetPort} with its two bytes swapped`,
+            `${seen}: port ${wrongPort} is ${service.targetPort} with its two bytes swapped`,
             'ctx->user_port and the backends map both hold the port in network byte order: write be->port as it is, with no bpf_htons() (nor bpf_ntohs()).',
           )
-        if (wrongPort)
+        if (wrongPort !== undefined)
           fail(
             `${seen}: a backend, but not at the Service's targetPort ${service.targetPort}`,
             "ctx->user_port = be->port; the backend's port is the targetPort ebpfcni wrote.",
@@ -131,10 +135,8 @@ export const SOCKET_LB_CHECKS: Array<CheckDefinition<Lab6Context>> = [
         throw new CheckSkip(`saw ${total} SYNs for ${results.length} requests (services.spread)`)
       if (toBackend !== total) {
         // A backend's address at another port: connect4 rewrote in time, and the port is the mistake.
-        const ips = new Set(s.backends.map((b) => b.ip))
-        const offPort = [...wire.syns].find(([d]) => !targets.has(d) && ips.has(d.split(':')[0]))
-        if (offPort) {
-          const port = Number(offPort[0].split(':')[1])
+        const port = backendOffPort(wire, s.backends, service.targetPort)
+        if (port !== undefined) {
           fail(
             `${total - toBackend} of ${total} SYNs went to a backend's address but not to the Service's targetPort ${service.targetPort}${port === swapped(service.targetPort) ? ` (port ${port} is ${service.targetPort} with its two bytes swapped)` : ''}: ${synList(wire)}`,
             'connect4 rewrote the address before any packet existed, as it should; the port is the mistake: ctx->user_port = be->port, as it is (both in network byte order).',
