@@ -13,3 +13,9 @@ export async function hostSnapshot(): Promise<{netns: string[]; links: string[]}
 export async function deleteLinkQuietly(name: string): Promise<void> {
   await execa('ip', ['link', 'del', name], {reject: false})
 }
+
+/** A hash map shaped as lab 3's counter (4-byte key, 8-byte value, 16 entries, named counter), made and pinned at pin. */
+export async function pinCounterMap(pin: string): Promise<void> {
+  const args = ['map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'counter']
+  await execa('bpftool', args, {timeout: 10_000})
+}

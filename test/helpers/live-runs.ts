@@ -2,6 +2,7 @@ import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa, type ResultPromise} from 'execa'
 import {cliBin} from './env.js'
+import {pinCounterMap} from './host.js'
 import {processStartTime} from '../../src/host/processes.js'
 
 /** A run of ebpfcni that is still running, and one that has ended: what reset must tell apart. */
@@ -17,21 +18,7 @@ export interface LiveAndDeadRuns {
 export async function liveAndDeadRuns(env: Record<string, string>, pinDir: string): Promise<LiveAndDeadRuns> {
   mkdirSync(pinDir)
   const map = join(pinDir, 'counter')
-  await execa('bpftool', [
-    'map',
-    'create',
-    map,
-    'type',
-    'hash',
-    'key',
-    '4',
-    'value',
-    '8',
-    'entries',
-    '16',
-    'name',
-    'counter',
-  ])
+  await pinCounterMap(map)
   const port = String(20_000 + Math.floor(Math.random() * 20_000))
   const holder = execa('node', [cliBin, 'metrics', '--map', map, '--port', port, '--for', '120'], {
     env,

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {Ledger} from '../../src/host/ledger.js'
 import {netnsAdd, netnsExists, link} from '../../src/net/ip.js'
 import {tempStateDir, cliBin, requireBuilt, requireRoot, uniq} from '../helpers/env.js'
+import {pinCounterMap} from '../helpers/host.js'
 
 const cli = (args: string[], env: Record<string, string>) =>
   execa('node', [cliBin, ...args], {reject: false, env: {...env, CI: 'true'}, timeout: 60_000})
@@ -73,21 +74,7 @@ describe('foundation: doctor, ledger + reset on real host objects', () => {
     await execa('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`])
     mkdirSync(pinDir, {recursive: true})
     ledger.record('pin', pinDir, {lab: 1})
-    await execa('bpftool', [
-      'map',
-      'create',
-      pin,
-      'type',
-      'hash',
-      'key',
-      '4',
-      'value',
-      '8',
-      'entries',
-      '16',
-      'name',
-      'counter',
-    ])
+    await pinCounterMap(pin)
     writeFileSync(installed, 'original\n')
     const backup = join(t.dir, 'installed.conf.bak')
     writeFileSync(backup, 'original\n')
