@@ -4,7 +4,8 @@ import {lab1Context, type Lab1Context, type PluginFixture, type PluginOptions} f
 import type {CheckPods} from '#checks/check-pods.js'
 import {buildBpf, buildVerdictProbe, type BuildResult} from '#bpf/build.js'
 import {inlineChainInObject} from '#bpf/inline-sites.js'
-import {BpfObject, objGet, progInfo} from '#bpf/object.js'
+import {BpfObject, objGet, progInfo, testRun} from '#bpf/object.js'
+import {mapLookup, mapUpdate} from '#bpf/map-ops.js'
 import {closeFd} from '#bpf/ffi.js'
 import {explainVerifierLog, type VerifierReport} from '#bpf/verifier.js'
 import {CheckSkip} from '#checks/engine.js'
@@ -84,10 +85,7 @@ export class ProgramFixture {
    */
   verdictProbe(): Promise<{ok: true} | {ok: false; verifier: VerifierReport & {errno: number}} | undefined> {
     return this.pods.once('verdict-probe', async () => {
-      const b = await buildVerdictProbe(
-        join(this.workspace, PROGRAM_FILES.program),
-        join(this.pods.tmp, `probe-${objectOf(PROGRAM_FILES.program)}`),
-      )
+      const b = await this.probeBuilt()
       if (!b.ok) return undefined
       const obj = BpfObject.open(b.object)
       try {
@@ -99,6 +97,39 @@ export class ProgramFixture {
         obj.close()
       }
     })
+  }
+
+  private probeBuilt(): Promise<BuildResult> {
+    return this.pods.once('verdict-probe-built', () =>
+      buildVerdictProbe(
+        join(this.workspace, PROGRAM_FILES.program),
+        join(this.pods.tmp, `probe-${objectOf(PROGRAM_FILES.program)}`),
+      ),
+    )
+  }
+
+  /**
+   * For each frame, the line of the `XDP_PASS` the program returned it by, test-run in the probe build
+   * (0: it returned by no XDP_PASS). Undefined when the probe build does not compile or load.
+   */
+  async passLines(frames: Buffer[]): Promise<number[] | undefined> {
+    const b = await this.probeBuilt()
+    if (!b.ok) return undefined
+    const obj = BpfObject.open(b.object)
+    try {
+      if (!obj.load().ok) return undefined
+      const prog = obj.programs().find((p) => p.name === 'xdp_prog')
+      const line = obj.mapFd('.data.ebpfcni')
+      if (!prog || line === undefined) return undefined
+      const key = Buffer.alloc(4)
+      return frames.map((f) => {
+        mapUpdate(line, key, Buffer.alloc(4))
+        testRun(prog.fd, f)
+        return mapLookup(line, key, 4)?.readUInt32LE(0) ?? 0
+      })
+    } finally {
+      obj.close()
+    }
   }
 
   /** When the verifier refused a line outside the learner's file: the learner's call that leads there. */

@@ -79,6 +79,13 @@ export class BpfObject {
     return out
   }
 
+  /** A loaded map's fd by its libbpf name, internal ones (NAME.bss, .data.NAME) included; undefined when absent. */
+  mapFd(name: string): number | undefined {
+    for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m))
+      if (b().mapName(m) === name) return b().mapFd(m) as number
+    return undefined
+  }
+
   /** Before load(): use an existing (pinned) map instead of creating this one. */
   reuseMap(name: string, fd: number): void {
     for (let m = b().nextMap(this.ptr, null); m; m = b().nextMap(this.ptr, m)) {

@@ -1,6 +1,8 @@
 import {fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab2Context} from '../context.js'
-import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4} from '#bpf/frames.js'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4, withShortIhl} from '#bpf/frames.js'
 import {testRun} from '#bpf/object.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {diagnosticLine, explainDiagnostic} from '#bpf/diagnostics.js'
@@ -24,6 +26,44 @@ const FRAME_HINTS: Record<FrameKind, string> = {
     'Frames that are not IPv4 (ARP, IPv6) must pass: `if (eth->h_proto != bpf_htons(ETH_P_IP)) return XDP_PASS;`.',
   short:
     'A frame too short for its header is passed, not aborted or dropped: the return after each bounds check is XDP_PASS.',
+}
+
+/** The same frame announcing another ethertype (bytes 12-13, as on the wire). */
+const withEthertype = (frame: Buffer, type: number): Buffer => {
+  const f = Buffer.from(frame)
+  f.writeUInt16BE(type, 12)
+  return f
+}
+const ETH_P_IP = 0x0800
+/** ETH_P_IP as a little-endian machine stores it: what `eth->h_proto == ETH_P_IP` matches. */
+const ETH_P_IP_SWAPPED = 0x0008
+const ETH_P_ARP = 0x0806
+
+/**
+ * How the program reads the ethertype, told by which `XDP_PASS` frames leave by (probe build): each
+ * IPv4 header (truncated, IHL 4, complete) is sent under 0x0800, 0x0008 and ARP's 0x0806. A program
+ * treats a type as IPv4 when some header leaves by another return under it than under ARP's. `host`
+ * (with what was seen) when 0x0800 is not so treated and 0x0008 is; `unknown` when no probe build or
+ * one return for every frame leaves nothing to tell.
+ */
+async function ethertypeOrder(
+  ctx: Lab2Context,
+): Promise<{order: 'network' | 'unknown'} | {order: 'host'; seen: string}> {
+  const headers = [truncatedIpv4(), withShortIhl(ipv4Udp('10.10.0.2', '10.10.0.3')), ipv4Udp('10.10.0.2', '10.10.0.3')]
+  const types = [ETH_P_IP, ETH_P_IP_SWAPPED, ETH_P_ARP]
+  const lines = await ctx.program.passLines(types.flatMap((t) => headers.map((h) => withEthertype(h, t))))
+  if (!lines) return {order: 'unknown'}
+  const under = (t: number): number[] => lines.slice(types.indexOf(t) * headers.length).slice(0, headers.length)
+  const asIpv4 = (t: number): number | undefined => under(t).find((l, i) => l !== under(ETH_P_ARP)[i])
+  if (asIpv4(ETH_P_IP) !== undefined) return {order: 'network'}
+  const swappedLine = asIpv4(ETH_P_IP_SWAPPED)
+  if (swappedLine === undefined) return {order: 'unknown'}
+  const source = readFileSync(join(ctx.program.workspace, ctx.program.fileName), 'utf8').split('\n')
+  const at = (l: number): string => (l ? `line ${l} (${(source[l - 1] ?? '').trim()})` : 'a return without XDP_PASS')
+  return {
+    order: 'host',
+    seen: `an IPv4 frame (ethertype 0x0800 on the wire) leaves your program by the same return as ARP, ${at(under(ETH_P_IP)[0])}, whatever its IPv4 header; the same frame with ethertype 0x0008 (0x0800 with its two bytes swapped) is parsed as IPv4 and leaves by ${at(swappedLine)}: eth->h_proto is compared with ETH_P_IP (0x0800) in host byte order`,
+  }
 }
 
 /** Step program's checks (lab.yaml orders the run). */
@@ -101,7 +141,8 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
   {
     id: 'bpf.test-run',
     cost: 'cheap',
-    title: 'crafted frames get XDP_PASS: IPv4, ARP, IPv6, a bare Ethernet header, a truncated IPv4 header',
+    title:
+      'crafted frames get XDP_PASS: IPv4, ARP, IPv6, a bare Ethernet header, a truncated IPv4 header; IPv4 is told by its ethertype in network byte order',
     hint: 'Every path returns XDP_PASS in this lab: a frame too short for a header is passed, not aborted or dropped.',
     run: async (ctx) => {
       const fd = await ctx.program.programFd()
@@ -120,7 +161,13 @@ export const PROGRAM_CHECKS: Array<CheckDefinition<Lab2Context>> = [
           wrong.map(([what, , v]) => `${what} got ${xdpVerdictName(v)}`).join('; ') + '; expected XDP_PASS for each',
           [...new Set(wrong.map(([, kind]) => kind))].map((k) => FRAME_HINTS[k]).join(' '),
         )
-      return `${frames.length} frames, all XDP_PASS`
+      const order = await ethertypeOrder(ctx)
+      if (order.order === 'host')
+        fail(
+          order.seen,
+          'eth->h_proto holds the ethertype as the wire carries it, big-endian (network byte order); ETH_P_IP is 0x0800 in host order, little-endian here, so the two never match: compare with bpf_htons(ETH_P_IP), or bpf_ntohs(eth->h_proto) == ETH_P_IP.',
+        )
+      return `${frames.length} frames, all XDP_PASS${order.order === 'network' ? '; IPv4 told from ARP by its ethertype in network byte order' : ''}`
     },
   },
 ]
