@@ -3,13 +3,14 @@
 # and an eth0), sysfs, bpffs, tracefs and debugfs, and its own /run/netns, /etc/cni/net.d and
 # /opt/cni/bin (the host's content copied), /var/lib/cni, /var/lib/ebpfcni (the host's rootfs/ and
 # cache/ bound inside), /run/lock and /tmp.
-# scripts/test.sh runs each shard of the integration files in one. Still shared with the host: the
-# kernel (trace_pipe, BPF program ids, cgroups), podman's storage, and pids: no pid namespace, so a
+# scripts/test.sh runs each shard of the integration files in one. Lab 6's cgroups go below a cgroup
+# of its own (EBPFCNI_CGROUP_PARENT). Still shared with the host: the
+# kernel (trace_pipe, BPF program ids, the cgroup tree), podman's storage, and pids: no pid namespace, so a
 # name made from a pid stays unique and a live run's pid (lab 6's cgroups) is seen as alive from
 # every host.
 # Usage: private-host.sh NAME COMMAND...
 # Exit: COMMAND's status; 1 if COMMAND passed but the private host differs after it (netns, links,
-# pins, CNI files: scripts/host-snapshot.sh) or processes were left running in it, each named on
+# pins, CNI files: scripts/host-snapshot.sh; cgroups below its own) or processes were left running in it, each named on
 # stderr (a leak in a private host vanishes with it: test.sh's host check cannot see it); 128+N when
 # stopped by signal N (the command gets SIGTERM, then after 15 s whatever is left in it SIGKILL).
 set -euo pipefail
@@ -66,6 +67,21 @@ chmod 1777 "$tmp"
 mkdir -p "$state"/{netns,cni-net,cni-bin,var-cni,var-ebpfcni,lock,cg}
 cp -a /etc/cni/net.d/. "$state/cni-net/" 2>/dev/null || true
 cp -a /opt/cni/bin/. "$state/cni-bin/" 2>/dev/null || true
+# Cgroups are one tree for the whole machine: lab 6 makes its runs' cgroups below this one of the
+# private host's own (labs/06-services/cgroups.ts), so its resets and checks see only its own.
+cgroot=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+cgroup=
+if [ -n "$cgroot" ]; then
+  cgroup=$cgroot/ebpfcni-host-$(basename "$state")
+  mkdir "$cgroup"
+fi
+export EBPFCNI_CGROUP_PARENT=${cgroup:+$(basename "$cgroup")}
+# Its cgroups (empty once no process is left in the private host), leaf first.
+cgroups() { [ -n "$cgroup" ] && [ -d "$cgroup" ] && find "$cgroup" -mindepth 1 -type d; return 0; }
+cleanup() {
+  rm -rf "$state" "$tmp"
+  [ -z "$cgroup" ] || [ ! -d "$cgroup" ] || find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
+}
 
 unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
 child=$!
@@ -84,7 +100,7 @@ if [ "$net" = "$own_net" ] || [ "$mnt" = "$own_mnt" ] || [ "$net" = gone ] || [ 
   echo "==> [$name] the private host did not start (unshare left its namespaces as the host's, or exited)" >&2
   kill -KILL "$child" 2>/dev/null || true
   wait "$child" 2>/dev/null || true
-  rm -rf "$state" "$tmp"
+  cleanup
   exit 2
 fi
 members() {
@@ -106,7 +122,6 @@ drained() {
   done
   [ -z "$(members)" ]
 }
-cleanup() { rm -rf "$state" "$tmp"; }
 
 stop() {
   trap '' TERM INT HUP
@@ -143,8 +158,17 @@ if [ -s "$state/before" ] && [ -e "$state/after" ] && ! diff -q "$state/before" 
     leak=1
   fi
   diff -u "$state/before" "$state/after" | grep -E '^[+-][^+-]' | sed 's/^/    /' >&2 || true
-elif [ -e "$state/after" ]; then
-  echo "==> [$name] host check: netns, links, /sys/fs/bpf, /etc/cni/net.d and /opt/cni/bin of its private host are as before"
+fi
+if [ -n "$(cgroups)" ]; then
+  if [ $status -gt 128 ]; then
+    echo "==> [$name] stopped (status $status): its cgroups go with its private host" >&2
+  else
+    echo "==> [$name] the run left cgroups in its private host's cgroup $cgroup:" >&2
+    cgroups | sed 's/^/    /' >&2
+    leak=1
+  fi
+elif [ $leak -eq 0 ] && [ -e "$state/after" ]; then
+  echo "==> [$name] host check: netns, links, /sys/fs/bpf, /etc/cni/net.d and /opt/cni/bin of its private host are as before, and no cgroup is left"
 fi
 cleanup
 [ $status -ne 0 ] || [ $leak -eq 0 ] || status=1

@@ -7,8 +7,17 @@ import {mountPointOf} from '#host/mounts.js'
 /** The cgroups a run makes are named so (reset.ts finds them after a SIGKILL). */
 export const CGROUP_PREFIX = 'ebpfcni-services-'
 
-/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified with hybrid cgroups). */
-export const cgroup2Root = (): string | undefined => mountPointOf('cgroup2')
+/**
+ * The cgroup lab 6 makes its runs' cgroups in: the root of the cgroup v2 hierarchy (/sys/fs/cgroup, or
+ * /sys/fs/cgroup/unified with hybrid cgroups); below it, EBPFCNI_CGROUP_PARENT when set. Cgroups are one
+ * tree for the whole machine: a test shard's private host (scripts/private-host.sh) sets that to a cgroup
+ * of its own, so that its runs, resets and "none left" see only its own cgroups.
+ */
+export const cgroup2Root = (): string | undefined => {
+  const root = mountPointOf('cgroup2')
+  const parent = process.env.EBPFCNI_CGROUP_PARENT
+  return root && parent ? join(root, parent) : root
+}
 
 /** Remove a cgroup and those under it, leaf first (a cgroup with processes in it stays: EBUSY). */
 export function removeCgroup(dir: string): void {

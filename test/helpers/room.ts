@@ -99,7 +99,10 @@ export class SimulatedRoom {
         'StrictModes no',
         'UsePAM no',
         'PidFile none',
-        `SetEnv EBPFCNI_STATE_DIR=${vm.stateDir} EBPFCNI_WORKSPACE=${join(this.dir, vm.name, 'workspace')}`,
+        // (and a test shard's own cgroup for lab 6's runs: scripts/private-host.sh)
+        `SetEnv EBPFCNI_STATE_DIR=${vm.stateDir} EBPFCNI_WORKSPACE=${join(this.dir, vm.name, 'workspace')}${
+          process.env.EBPFCNI_CGROUP_PARENT ? ` EBPFCNI_CGROUP_PARENT=${process.env.EBPFCNI_CGROUP_PARENT}` : ''
+        }`,
         ...(o.forceCommand ? [`ForceCommand ${o.forceCommand}`] : []),
         '',
       ].join('\n'),

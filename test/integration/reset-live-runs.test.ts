@@ -4,7 +4,7 @@ import {existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync} from 'nod
 import {join} from 'node:path'
 import {tempStateDir, requireBuilt, requireRoot, uniq, cliRunner} from '../helpers/env.js'
 import {liveAndDeadRuns} from '../helpers/live-runs.js'
-import {mountPointOf} from '../../src/host/mounts.js'
+import {cgroup2Root} from '../../labs/06-services/cgroups.js'
 import type {LedgerEntry} from '../../src/host/ledger.js'
 
 // Walked: `reset --yes` in one sandbox removed the cgroup ebpfcni-services-16822-… (and its connect4
@@ -17,7 +17,8 @@ describe('reset leaves what a live ebpfcni run made, and removes what a dead one
   const env = {EBPFCNI_STATE_DIR: t.dir, CI: 'true'}
   const cli = cliRunner(env)
   const pinDir = `/sys/fs/bpf/ebpfcni-rl${id}`
-  const cgroupRoot = mountPointOf('cgroup2')!
+  // Where lab 6 makes its runs' cgroups (below a test shard's own cgroup, in one).
+  const cgroupRoot = cgroup2Root()!
   const made: {cgroups: string[]; netns: string[]} = {cgroups: [], netns: []}
   let holder: ResultPromise | undefined
   let live: {pid: number; startTime?: number}
