@@ -247,6 +247,17 @@ INNER
 say "running setup.sh, doctor, lab all --auto, ebpfcni --help and ebpfcni doctor --json in a chroot"
 # The chroot gets only what a machine on such a network has (/etc/npmrc, its CA bundle): no npm or
 # Node variable of ours, so setup must honour the machine's own configuration by itself.
+# Its lab all --auto reads trace_pipe (lab 2's trace step), one buffer for the whole kernel: beside
+# the test suite's shards (scripts/test.sh), it takes turns with their trace_pipe readers by this lock.
+if [ "$NO_LAB_ALL" != 1 ] && [ -n "${EBPFCNI_TEST_TRACE_LOCK:-}" ]; then
+  exec 7>"$EBPFCNI_TEST_TRACE_LOCK"
+  if ! flock -n 7; then
+    say "waiting for the test suite's trace lock (its shards' trace_pipe readers)"
+    # In the background, so that a signal's trap runs while waiting; the lock is fd 7's, held here.
+    flock 7 &
+    wait $!
+  fi
+fi
 set +e
 unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
   set -e
@@ -291,9 +302,10 @@ unshare --mount ${BUNDLE:+--net} --propagation private bash -c '
   [ -z "$inner" ] || echo "--- mounts the run left in the root, unmounted: $(echo $inner | sed "s#$ROOT##g")"
   umount -R "$ROOT" 2>/dev/null || umount -R -l "$ROOT"
   exit "$rc"
-' _ "$ROOT" "$BUNDLE" "$( [ "${EBPFCNI_FRESH_ROOT_NO_CACHE:-}" = 1 ] || echo "$APT_CACHE")" "$NPM_CACHE" > >(sed 's/^/    /') 2>&1 &
+' _ "$ROOT" "$BUNDLE" "$( [ "${EBPFCNI_FRESH_ROOT_NO_CACHE:-}" = 1 ] || echo "$APT_CACHE")" "$NPM_CACHE" > >(sed 's/^/    /') 2>&1 7>&- &
 wait $!
 rc=$?
+exec 7>&-
 set -e
 elapsed=$(( $(date +%s) - t0 ))
 if [ "$rc" -ne 0 ]; then

@@ -30,6 +30,9 @@ leftovers() {
   for f in /sys/fs/bpf/ebpfcni* /etc/cni/net.d/*ebpfcni* /opt/cni/bin/ebpfcni; do [ -e "$f" ] && echo "file $f"; done
   # A killed run's private hosts (scripts/private-host.sh): their state and /tmp dirs stay behind.
   for f in /run/ebpfcni-hosts/* /tmp/ebpfcni-host-*; do [ -e "$f" ] && echo "file $f"; done
+  local cg
+  cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+  [ -z "$cg" ] || for f in "$cg"/ebpfcni-host-*; do [ -d "$f" ] && echo "cgroup $f"; done
   return 0
 }
 # iproute2 makes /sys/fs/bpf/{tc,tc/globals,ip,xdp} the first time it loads an object file and never
@@ -60,6 +63,7 @@ if [ -n "$found" ]; then
         netns) ip netns del "$name" 2>/dev/null || true ;;
         link) ip link del "$name" 2>/dev/null || true ;;
         file) rm -rf "$name" ;;
+        cgroup) find "$name" -depth -type d -exec rmdir {} + 2>/dev/null || true ;;
       esac
     done <<<"$found"
   else
@@ -84,7 +88,7 @@ gate=(test/unit/content.test.ts test/unit/lab-definitions.test.ts)
 skip=()
 [ $# -gt 0 ] || for f in "${gate[@]}"; do skip+=(--skip "$f"); done
 node scripts/test-shards.mjs --shards "$shards" --durations "$results" "${skip[@]}" "$@" >"$run/plan"
-rm -f "$results" "$content_results" test-results/vitest-{unit,host}.json test-results/vitest-shard-*.json
+rm -f "$results" "$content_results" test-results/vitest-{unit,beside,host}.json test-results/vitest-shard-*.json
 # The shards' private hosts give themselves an ifb eth0; the kernel's ifb module, loaded by the
 # first, also makes ifb0 and ifb1 in the host's namespace (its numifbs default). Those two are the
 # module's, not a test's: the ones that were not here before are removed before the host check.
@@ -112,8 +116,14 @@ vitest=$REPO/node_modules/.bin/vitest
 files() { awk -v k="$1" -v n="${2:-}" '$1 == k && (n == "" || $2 == n) {print $NF}' "$run/plan"; }
 mapfile -t unit < <(files unit)
 mapfile -t host < <(files host)
-mapfile -t ids < <(awk '$1 == "shard" {print $2}' "$run/plan" | sort -un)
-[ $# -eq 0 ] || [ $((${#unit[@]} + ${#host[@]} + ${#ids[@]})) -gt 0 ] || { echo "no test file matches: $*" >&2; echo "tests: 0 passed, 1 failed"; exit 1; }
+mapfile -t beside < <(files beside)
+mapfile -t ids < <(awk '$1 == "shard" || $1 == "trace" {print $2}' "$run/plan" | sort -un)
+[ $# -eq 0 ] || [ $((${#unit[@]} + ${#host[@]} + ${#beside[@]} + ${#ids[@]})) -gt 0 ] || { echo "no test file matches: $*" >&2; echo "tests: 0 passed, 1 failed"; exit 1; }
+# trace_pipe is one buffer for the whole kernel: the shard files that read it (test-shards.mjs's
+# TOGETHER) and the fresh-root test's chroot (its lab all --auto) take turns, by this lock. Not under
+# /tmp or /run/lock: a private host has its own.
+trace_lock=/run/ebpfcni-test-trace.lock
+trap 'rm -rf "$run" "$trace_lock"' EXIT
 
 # Ctrl-C, SIGTERM or SIGHUP: each private host stops its command (SIGTERM, then SIGKILL) and goes with
 # everything in it; the files running on the host get SIGTERM; then the host check says what is left.
@@ -128,7 +138,9 @@ stop() {
   for f in "$run"/pid-*; do
     [ -e "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
   done
-  [ -z "${unit_pid:-}" ] || kill -TERM "$unit_pid" 2>/dev/null || true
+  [ ! -s "$run/unit-pid" ] || kill -TERM "$(cat "$run/unit-pid")" 2>/dev/null || true
+  # The files beside the shards run in a process group of their own (setsid): all of it.
+  [ ! -s "$run/beside-pid" ] || kill -TERM -- "-$(cat "$run/beside-pid")" 2>/dev/null || true
   [ -z "${host_pid:-}" ] || kill -TERM -- "-$host_pid" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -136,47 +148,86 @@ trap 'stop 130' INT
 trap 'stop 143' TERM
 trap 'stop 129' HUP
 
+# Each phase's minutes, at the end: where the run's time went.
+phases=()
+phase_start=0
+phase_done() {
+  phases+=("$(printf '%6d s  %s' $((SECONDS - phase_start)) "$1")")
+  phase_start=$SECONDS
+}
+phase_done "setup, structure, style and lab content"
+
+# At once: the unit files, the integration shards (each in a private host), and the files that need
+# the real host's network beside them. Each part's lines carry its name.
+echo "==> At once: unit files on this host; integration files in ${#ids[@]} shard(s), each in a private host, its files one at a time; ${beside[*]:-nothing} on this host beside them"
 if [ ${#unit[@]} -gt 0 ]; then
-  echo "==> Unit files, two at a time on this host (they touch no kernel object)"
-  "$vitest" run --project unit "${unit[@]}" --reporter=default --reporter=json \
-    --outputFile.json="$REPO/test-results/vitest-unit.json" </dev/null &
-  unit_pid=$!
-  wait "$unit_pid" || status=1
-  [ "$stopped" = 0 ] || wait "$unit_pid" 2>/dev/null || true
+  # Unit files touch no kernel object: two at a time, on this host.
+  (
+    "$vitest" run --project unit "${unit[@]}" --reporter=default --reporter=json \
+      --outputFile.json="$REPO/test-results/vitest-unit.json" </dev/null 2>&1 &
+    echo $! >"$run/unit-pid"
+    code=0
+    wait $! || code=$?
+    echo "$code" >"$run/status-unit"
+  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[unit] /") &
 fi
 
 # Integration files share one kernel: each shard runs its files one at a time in a private host of
-# its own (scripts/private-host.sh), the shards at once; scripts/test-shards.mjs says which file runs
-# where and why. Each shard's lines carry its name; its report is test-results/vitest-shard-K.json.
-if [ ${#ids[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
-  echo "==> Integration files in ${#ids[@]} shard(s) at once, each in a private host, its files one at a time"
-  for k in "${ids[@]}"; do
-    mapfile -t mine < <(files shard "$k")
-    echo "    shard $k: ${mine[*]}"
-    (
-      bash scripts/private-host.sh "shard$k" "$vitest" run --project integration "${mine[@]}" \
-        --reporter=default --reporter=json --outputFile.json="$REPO/test-results/vitest-shard-$k.json" </dev/null 2>&1 &
-      echo $! >"$run/pid-$k"
-      [ ! -e "$run/stopping" ] || kill -TERM $! 2>/dev/null || true
-      code=0
-      wait $! || code=$?
-      rm -f "$run/pid-$k"
-      echo "$code" >"$run/status-$k"
-    ) | (trap '' INT TERM HUP; exec sed -u "s/^/[shard $k] /") &
-  done
-  # wait returns early when a signal's trap ran: then wait again for the shards to stop.
-  while [ -n "$(jobs -pr)" ]; do wait || true; done
-  for k in "${ids[@]}"; do
-    code=$(cat "$run/status-$k" 2>/dev/null || echo "none")
-    if [ "$code" != 0 ]; then
-      echo "==> shard $k ended with status $code" >&2
-      status=1
-    fi
-    [ -s "test-results/vitest-shard-$k.json" ] || { echo "==> shard $k's vitest wrote no report: it did not run to the end" >&2; status=1; }
-  done
-fi
+# its own (scripts/private-host.sh), its trace_pipe readers first (scripts/test-shard.sh), the shards at
+# once; scripts/test-shards.mjs says which file runs where and why. Each shard's reports are
+# test-results/vitest-shard-K.json and, for its trace_pipe readers, vitest-shard-K-trace.json.
+for k in "${ids[@]}"; do
+  mapfile -t traced < <(files trace "$k")
+  mapfile -t mine < <(files shard "$k")
+  echo "    shard $k: ${traced[*]:+(trace_pipe first) ${traced[*]} }${mine[*]}"
+  (
+    bash scripts/private-host.sh "shard$k" bash scripts/test-shard.sh "$trace_lock" "$REPO/test-results/vitest-shard-$k" \
+      "${traced[@]}" -- "${mine[@]}" </dev/null 2>&1 &
+    echo $! >"$run/pid-$k"
+    [ ! -e "$run/stopping" ] || kill -TERM $! 2>/dev/null || true
+    code=0
+    wait $! || code=$?
+    rm -f "$run/pid-$k"
+    echo "$code" >"$run/status-$k"
+  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[shard $k] /") &
+done
 
-# These need the real host (test-shards.mjs says why for each): one at a time, after the shards.
+if [ ${#beside[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
+  (
+    EBPFCNI_TEST_TRACE_LOCK=$trace_lock setsid "$vitest" run --project integration "${beside[@]}" --reporter=default \
+      --reporter=json --outputFile.json="$REPO/test-results/vitest-beside.json" </dev/null 2>&1 &
+    echo $! >"$run/beside-pid"
+    code=0
+    wait $! || code=$?
+    echo "$code" >"$run/status-beside"
+  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[beside] /") &
+fi
+# wait returns early when a signal's trap ran: then wait again for everything to stop.
+while [ -n "$(jobs -pr)" ]; do wait || true; done
+if [ ${#unit[@]} -gt 0 ]; then
+  code=$(cat "$run/status-unit" 2>/dev/null || echo "none")
+  [ "$code" = 0 ] || { echo "==> the unit files ended with status $code" >&2; status=1; }
+  [ -s test-results/vitest-unit.json ] || { echo "==> the unit files' vitest wrote no report" >&2; status=1; }
+fi
+for k in "${ids[@]}"; do
+  code=$(cat "$run/status-$k" 2>/dev/null || echo "none")
+  if [ "$code" != 0 ]; then
+    echo "==> shard $k ended with status $code" >&2
+    status=1
+  fi
+  [ -z "$(files trace "$k")" ] || [ -s "test-results/vitest-shard-$k-trace.json" ] ||
+    { echo "==> shard $k's trace_pipe readers wrote no report: they did not run to the end" >&2; status=1; }
+  [ -z "$(files shard "$k")" ] || [ -s "test-results/vitest-shard-$k.json" ] ||
+    { echo "==> shard $k's vitest wrote no report: it did not run to the end" >&2; status=1; }
+done
+if [ ${#beside[@]} -gt 0 ]; then
+  code=$(cat "$run/status-beside" 2>/dev/null || echo "none")
+  [ "$code" = 0 ] || { echo "==> ${beside[*]} ended with status $code" >&2; status=1; }
+  [ -s test-results/vitest-beside.json ] || { echo "==> the vitest beside the shards wrote no report" >&2; status=1; }
+fi
+phase_done "unit files, ${#ids[@]} integration shard(s)${beside[*]:+ and ${beside[*]} beside them}"
+
+# These need the real host to themselves (test-shards.mjs says why for each): one at a time, after the shards.
 if [ ${#host[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
   echo "==> Integration files on this host, one at a time: ${host[*]}"
   setsid "$vitest" run --project integration "${host[@]}" --reporter=default --reporter=json \
@@ -187,6 +238,7 @@ if [ ${#host[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
   [ "$stopped" = 0 ] || wait "$host_pid" 2>/dev/null || true
   [ "$code" = 0 ] || status=1
   [ -s test-results/vitest-host.json ] || { echo "==> the host's vitest wrote no report: it did not run to the end" >&2; status=1; }
+  phase_done "${host[*]} on this host"
 fi
 
 for l in $(ip -o link show type ifb 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^ifb[0-9]+$'); do
@@ -205,6 +257,8 @@ fi
 # The lab-content gate's report joins the others when it ran as part of the whole suite.
 reports=()
 [ $# -gt 0 ] || reports+=("$content_results")
-reports+=(test-results/vitest-unit.json test-results/vitest-shard-*.json test-results/vitest-host.json)
+reports+=(test-results/vitest-unit.json test-results/vitest-shard-*.json test-results/vitest-beside.json test-results/vitest-host.json)
 node scripts/test-report.mjs "$results" "${reports[@]}" || status=1
+echo "==> Where the run's time went (wall clock, each phase):"
+printf '    %s\n' "${phases[@]}"
 exit $status

@@ -12,9 +12,17 @@ import {hostSnapshot} from '../helpers/host.js'
 const SOLUTION = readFileSync(join(repoRoot, 'labs/01-bridge-cni/solution/ebpfcni'), 'utf8')
 const HANGING = SOLUTION.replace('ADD)\n  [ -e "$CNI_NETNS" ]', 'ADD)\n  sleep 3600\n  [ -e "$CNI_NETNS" ]')
 
-/** Everything a check run can leave: netns, links, pins, and plugin processes (with their sleep). */
+/**
+ * Everything a check run can leave: netns, links, pins, and plugin processes (with their sleep). The
+ * processes are this mount namespace's: the plugin runs in its caller's, and a test shard's private host
+ * (scripts/private-host.sh) has one of its own, so another shard's plugin calls do not count here.
+ */
 async function snapshot() {
-  const procs = await execa('pgrep', ['-f', '/opt/cni/bin/ebpfcni|^sleep 3600$'], {reject: false})
+  const procs = await execa(
+    'pgrep',
+    ['--ns', String(process.pid), '--nslist', 'mnt', '-f', '/opt/cni/bin/ebpfcni|^sleep 3600$'],
+    {reject: false},
+  )
   return {
     ...(await hostSnapshot()),
     pins: readdirSync('/sys/fs/bpf').sort(),

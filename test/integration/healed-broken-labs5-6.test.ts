@@ -1,0 +1,4 @@
+import {describeHealedBroken} from './healed-broken.js'
+
+// Every step of the labs LABS_BY_FILE gives this file (healed-broken.ts says how).
+describeHealedBroken('healed-broken-labs5-6.test.ts')
