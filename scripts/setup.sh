@@ -195,7 +195,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   quiet npm ci --no-audit --no-fund "${npm_from[@]}" || die "npm ci failed"
   ok "dependencies installed"
 fi
-quiet npm run build || die "npm run build failed (TypeScript errors?)"
+# One build at a time (the lock the developers' builds take too): a second build rewriting dist/ half-way
+# through this one would leave a mix.
+mkdir -p /run/lock
+quiet flock /run/lock/ebpfcni-build.lock npm run build || die "npm run build failed (TypeScript errors?)"
 ok "built dist/ and oclif manifest"
 chmod +x "$REPO/bin/run.js"
 # A launcher, not a link: it says "needs root" to users who cannot read the checkout (under /root).
