@@ -96,7 +96,17 @@ ifb_before=$(ip -o link show type ifb 2>/dev/null | awk -F': ' '{print $2}' | se
 snapshot >"$before"
 
 echo "==> Structure and style: no import cycle, no upward import; ESLint; Prettier (120 columns)"
-if ! node scripts/check-structure.mjs || ! npm run --silent lint; then
+# ESLint and Prettier (each about one core's work) at once; each one's output after it.
+style_ok=1
+node scripts/check-structure.mjs || style_ok=0
+npm run --silent lint:eslint >"$run/eslint.out" 2>&1 &
+eslint_pid=$!
+npm run --silent lint:format >"$run/prettier.out" 2>&1 &
+prettier_pid=$!
+wait "$eslint_pid" || style_ok=0
+wait "$prettier_pid" || style_ok=0
+cat "$run/eslint.out" "$run/prettier.out"
+if [ "$style_ok" = 0 ]; then
   echo "tests: 0 passed, 1 failed"
   echo "fix the structure or style problems above (npm run format rewrites the formatting)" >&2
   exit 1
