@@ -106,10 +106,13 @@ export class PluginFixture {
     label: string,
     workload: 'httpbin' | 'sleep' = 'sleep',
     labels: Record<string, string> = {},
+    /** Called once the pod's ADD is done, before its workload starts. */
+    added?: () => void,
   ): Promise<CheckPod> {
     const pods = this.pods
     if (!this.opts.criTraffic) {
       const pod = await pods.attach(this.learnerNet(), label)
+      added?.()
       if (workload === 'httpbin' && pod.outcome.ok && pod.ip) {
         await startHttpbin(pods.ledger, {
           name: pod.netnsName,
@@ -144,18 +147,27 @@ export class PluginFixture {
     }
   }
 
+  /** Settles once pod A's ADD is done (podA() starts it). */
+  private podAAdded?: Promise<void>
+
   /** Pod A on the learner's network, running httpbin. */
   podA(): Promise<CheckPod> {
     return this.pods.once('podA', async () => {
-      return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'})
+      let added = (): void => undefined
+      this.podAAdded = new Promise((r) => (added = r))
+      return this.trafficPod('httpbin', 'httpbin', {app: 'httpbin'}, added).finally(added)
     })
   }
 
   /** Pod B on the learner's network (a client, as the original's sleep pod). */
   podB(): Promise<CheckPod> {
     return this.pods.once('podB', async () => {
-      await this.podA()
-      return this.trafficPod('sleep', 'sleep', {app: 'sleep'})
+      // After A's ADD, not after its httpbin: B's ADD meets no other ADD, and runs while httpbin starts.
+      const a = this.podA()
+      await Promise.race([a, this.podAAdded])
+      const b = await this.trafficPod('sleep', 'sleep', {app: 'sleep'})
+      await a
+      return b
     })
   }
 
@@ -198,10 +210,11 @@ export class PluginFixture {
   }
 
   private async removeCheckNetworks(): Promise<void> {
-    for (const br of this.bridgesMade) await linkDel(br).catch(() => undefined)
+    // At once: each is its own link.
+    const del = (names: string[]) => Promise.all(names.map((n) => linkDel(n).catch(() => undefined)))
+    await del([...this.bridgesMade])
     // A plugin killed mid-ADD by Ctrl-C may have made a check bridge after the list above was taken.
-    for (const l of await links().catch(() => []))
-      if (l.ifname.startsWith('ebpfchk-')) await linkDel(l.ifname).catch(() => undefined)
+    await del((await links().catch(() => [])).map((l) => l.ifname).filter((n) => n.startsWith('ebpfchk-')))
     for (const kind of Object.keys(CHECK_SUBNETS))
       rmSync(`${IPAM_DIR}/ebpfcni-chk-${kind}`, {recursive: true, force: true})
   }

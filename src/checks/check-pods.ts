@@ -41,6 +41,8 @@ export interface CheckPod {
   removeVia?: () => Promise<void>
   /** A link named like the pod's interface was on the host before its ADD (so it is never the ADD's). */
   ifnameOnHostBefore?: boolean
+  /** Its last DEL succeeded: removing it takes its netns only. */
+  deleted?: boolean
 }
 
 /** A check pod whose ADD gave it an address. */
@@ -69,6 +71,8 @@ export class CheckPods {
   /** What the run's fixtures undo, before and after the pods go (see onCleanup). */
   private readonly beforePods: Array<() => Promise<void> | void> = []
   private readonly afterPods: Array<() => Promise<void> | void> = []
+  /** Namespaces made ahead (warmNetns), for the next attaches to take in turn. */
+  private readonly warm: Array<Promise<string>> = []
 
   constructor(
     readonly cniPath: string[],
@@ -103,6 +107,25 @@ export class CheckPods {
     }
   }
 
+  /**
+   * Make `count` netns now, all at once, for the next attaches to take in turn: a check that ADDs
+   * pods one after another (the plugin's allocator may have no lock) then waits for each ADD only,
+   * not for an `ip netns add` before each. Cleanup removes any left untaken.
+   */
+  warmNetns(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const name = this.newNetnsName()
+      this.ledger.record('netns', name, {lab: this.labId, owner: this.checkOwner})
+      const made = netnsAdd(name).then(() => name)
+      made.catch(() => undefined)
+      this.warm.push(made)
+    }
+  }
+
+  private newNetnsName(): string {
+    return `ebpfcni-chk${process.pid % 10000}-${this.seq++}`
+  }
+
   private async attachNow(
     net: NetworkConfig,
     label: string,
@@ -110,10 +133,13 @@ export class CheckPods {
     opts: {timeoutMs?: number},
   ): Promise<CheckPod> {
     const n = this.seq++
-    const netnsName = `ebpfcni-chk${process.pid % 10000}-${n}`
     const from = Date.now()
-    this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
-    await netnsAdd(netnsName)
+    const warm = this.warm.shift()
+    const netnsName = warm ? await warm : `ebpfcni-chk${process.pid % 10000}-${n}`
+    if (!warm) {
+      this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
+      await netnsAdd(netnsName)
+    }
     const att: Attachment = {
       containerId: `ebpfcni-check-${label}-${n}`,
       netns: netnsPath(netnsName),
@@ -182,19 +208,28 @@ export class CheckPods {
       this.pods.splice(this.pods.indexOf(pod), 1)
       return {ok: true, command: 'DEL', calls: []}
     }
-    const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
-    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, cachedAddResult(pod.outcome))
-    this.noteCalls(del.calls, `pod "${pod.name}"`)
-    if (!pod.outcome.ok) await this.removeStrayPodEnd(pod)
-    // The learner's bridge outlives the check's pods: the next check's pod at this address must not
-    // meet the node's entry for this one's MAC.
-    if (pod.ip) await neighForget(pod.ip)
-    if (pod.historyId) this.ledger.podEnded(pod.historyId)
+    // Once its DEL succeeded (a check kept the netns to look in), the pod goes with its netns: a
+    // runtime does not DEL it again to remove it. A check that wants a second DEL keeps the netns.
+    const del: NetworkOutcome =
+      pod.deleted && !opts.keepNetns ? {ok: true, command: 'DEL', calls: []} : await this.delNow(pod)
     if (!opts.keepNetns) {
       await netnsDel(pod.netnsName)
       this.ledger.forgetWhere((e) => e.kind === 'netns' && e.name === pod.netnsName)
       this.pods.splice(this.pods.indexOf(pod), 1)
     }
+    return del
+  }
+
+  private async delNow(pod: CheckPod): Promise<NetworkOutcome> {
+    const timeoutMs = this.hang || interrupted() ? DEL_AFTER_HANG_MS : this.timeoutMs
+    const del = await delNetworkList(pod.net, pod.att, {cniPath: this.cniPath, timeoutMs}, cachedAddResult(pod.outcome))
+    this.noteCalls(del.calls, `pod "${pod.name}"`)
+    pod.deleted = del.ok
+    if (!pod.outcome.ok) await this.removeStrayPodEnd(pod)
+    // The learner's bridge outlives the check's pods: the next check's pod at this address must not
+    // meet the node's entry for this one's MAC.
+    if (pod.ip) await neighForget(pod.ip)
+    if (pod.historyId) this.ledger.podEnded(pod.historyId)
     return del
   }
 
@@ -278,7 +313,7 @@ export class CheckPods {
   }
 
   private async removeEverything(): Promise<void> {
-    await Promise.allSettled([...this.inflight])
+    await Promise.allSettled([...this.inflight, ...this.warm])
     for (const undo of this.beforePods)
       await Promise.resolve()
         .then(undo)

@@ -60,9 +60,12 @@ export async function delWhenGone(
   deleted: CheckPod,
   label: string,
 ): Promise<DelWhenGone> {
-  const again = await pods.detach(deleted, {keepNetns: true})
+  // The second DEL and the next pod's ADD at once: no ADD meets another (the allocator may have no lock).
+  const [againRun, qRun] = await Promise.allSettled([pods.detach(deleted, {keepNetns: true}), pods.attach(net, label)])
+  if (againRun.status === 'rejected') throw againRun.reason
+  if (qRun.status === 'rejected') throw qRun.reason
+  const [again, q] = [againRun.value, qRun.value]
   const seen: DelWhenGone = again.ok ? {} : {second: again.problem ?? 'DEL failed'}
-  const q = await pods.attach(net, label)
   if (!q.outcome.ok) return {...seen, skipped: `needs a second successful ADD (${q.outcome.problem})`}
   // Plainly, as a runtime's teardown does: the plugin's DEL must cope with what that leaves.
   await run('ip', ['netns', 'del', q.netnsName], {timeoutMs: 5000})

@@ -160,6 +160,7 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const doomed = await ctx.pods.attach(net, 'doomed', {netns: bogus})
       if (doomed.outcome.ok) fail(`ADD into ${bogus}, a plain file and not a network namespace, succeeded`)
       if (!doomed.outcome.calls.at(-1)?.error) fail(`a failing ADD gave no error JSON: ${doomed.outcome.problem}`)
+      ctx.pods.warmNetns(6) // the 5, and the one after the DEL
       const stray = (await links()).filter((l) => l.master === bridge && l.ifname !== bystanderVeth)
       if (stray.length)
         fail(

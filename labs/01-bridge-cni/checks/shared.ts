@@ -81,9 +81,15 @@ export const DEL_WITHOUT_NETNS_HINT =
 /**
  * DEL with CNI_NETNS empty, as containerd sends it on RemovePodSandbox: the spec lists CNI_NETNS
  * among DEL's optional parameters, so DEL must succeed. Judged by the exit code alone, as libcni
- * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded.
+ * does for DEL (it reads no DEL output). A problem line, or undefined when it succeeded. Asked once
+ * per run (cni.errors and cni.del.idempotent both ask): on the same plugin and config moments later,
+ * the call could only give its answer again.
  */
-export async function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
+export function delWithoutNetnsProblem(ctx: Lab1Context): Promise<string | undefined> {
+  return ctx.pods.once('del-without-netns', () => delWithoutNetns(ctx))
+}
+
+async function delWithoutNetns(ctx: Lab1Context): Promise<string | undefined> {
   const del = await ctx.pods.invoke(
     {
       command: 'DEL',
