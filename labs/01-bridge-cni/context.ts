@@ -36,7 +36,7 @@ const CHECK_SUBNETS = {
   ipam: '10.244.3.0/28',
   podman: '10.244.4.0/24',
   idem: '10.244.5.0/29',
-  nopin: '10.244.6.0/29',
+  nopin: '10.244.6.0/30',
   prefix: '10.244.7.0/28',
 }
 export type CheckNetwork = keyof typeof CHECK_SUBNETS

@@ -101,35 +101,34 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
     run: async (ctx) => {
       // A pin path that cannot exist: this check's own, under a directory nobody made.
       const pin = join(ctx.pods.tmp, 'no-such-pin', 'xdp_prog')
-      const net = ctx.plugin.checkNet('nopin', {xdpPin: pin}) // a /29: 5 addresses
+      // A /30: one address for a pod. Had the failed ADD kept it, the ADD with the pin finds none.
+      const net = ctx.plugin.checkNet('nopin', {xdpPin: pin})
       const bridge = ctx.plugin.bridgeOf(net)
-      for (let i = 0; i < 5; i++) {
-        const p = await ctx.pods.attach(net, `nopin${i}`)
-        if (p.outcome.ok)
-          fail(
-            `ADD succeeded with nothing pinned at ${pin}: a pod without the program it should run`,
-            'check the pin exists before attaching, and fail the ADD if it does not (an `|| true` hides it)',
-          )
-        const err = p.outcome.calls.at(-1)?.error
-        if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
-        if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
-          fail(
-            `ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`,
-            emptyPinHint(`${err.msg} ${err.details ?? ''}`),
-          )
-        if (await link(p.att.ifname, p.netnsName))
-          fail(`the failed ADD left ${p.att.ifname} in the pod's netns`, NOTHING_TO_UNDO)
-      }
+      ctx.pods.warmNetns(2) // the ADD without the pin, and the one with it
+      const p = await ctx.pods.attach(net, 'nopin')
+      if (p.outcome.ok)
+        fail(
+          `ADD succeeded with nothing pinned at ${pin}: a pod without the program it should run`,
+          'check the pin exists before attaching, and fail the ADD if it does not (an `|| true` hides it)',
+        )
+      const err = p.outcome.calls.at(-1)?.error
+      if (!err) fail(`ADD without the pin failed without an error JSON: ${p.outcome.problem}`)
+      if (!`${err.msg} ${err.details ?? ''}`.includes(pin))
+        fail(
+          `ADD without the pin failed with "${err.msg}", which does not name the pin ${pin}`,
+          emptyPinHint(`${err.msg} ${err.details ?? ''}`),
+        )
+      if (await link(p.att.ifname, p.netnsName))
+        fail(`the failed ADD left ${p.att.ifname} in the pod's netns`, NOTHING_TO_UNDO)
       const stray = (await links()).filter((l) => l.master === bridge)
       if (stray.length)
         fail(
-          `after 5 ADDs failed for want of the pin, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
+          `after an ADD failed for want of the pin, ${stray.length} veth(s) are left on ${bridge}: ${stray.map((l) => l.ifname).join(', ')}`,
           NOTHING_TO_UNDO,
         )
-      // Five failed ADDs in a /29: if any kept its address, the sixth (with the real pin) finds none.
       if (!pinnedProgram(ctx.program.xdpPin()))
         throw new CheckSkip(
-          `5 ADDs without a pin failed naming it and left no veth; proving they freed their addresses needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`,
+          `an ADD without a pin failed naming it and left no veth; proving it freed its address needs the program pinned at ${ctx.program.xdpPin()} (bpf.pinned)`,
         )
       const real = ctx.plugin.checkNet('nopin', {xdpPin: ctx.program.xdpPin()})
       const ok = await ctx.pods.attach(real, 'nopin-after')
@@ -137,14 +136,14 @@ export const ATTACH_CHECKS: Array<CheckDefinition<Lab2Context>> = [
       const a = ok.outcome.ok ? undefined : await ctx.plugin.podA()
       if (a && !a.outcome.ok)
         throw new CheckSkip(
-          `5 ADDs without a pin failed naming it and left no veth; whether they freed their addresses needs a successful ADD with the pin, and that fails on your network too (cni.add.attaches-xdp): ${a.outcome.problem}`,
+          `an ADD without a pin failed naming it and left no veth; whether it freed its address needs a successful ADD with the pin, and that fails on your network too (cni.add.attaches-xdp): ${a.outcome.problem}`,
         )
       if (!ok.outcome.ok)
         fail(
-          `after 5 ADDs failed for want of the pin, an ADD with the pin failed in the same /29 (the failed ones kept their addresses?): ${ok.outcome.problem}`,
+          `after an ADD failed for want of the pin, an ADD with the pin failed in the same /30, whose one address the failed ADD had to leave free (did it keep it?): ${ok.outcome.problem}`,
           NOTHING_TO_UNDO,
         )
-      return `5 ADDs without a pin failed naming ${pin}; no veth left on ${bridge}, and the /29 still had an address`
+      return `an ADD without a pin failed naming ${pin}; no veth left on ${bridge}, and the /30's one address was free for the next ADD`
     },
   },
   {
