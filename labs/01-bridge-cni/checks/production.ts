@@ -5,7 +5,10 @@ import {httpGet, ping} from '#net/probes.js'
 import {PodService} from '#pods/service.js'
 import {CheckSkip, fail, type CheckDefinition} from '#checks/engine.js'
 import {CRI_CHECK_POD_PREFIX, type Lab1Context} from '../context.js'
-import {concurrentAdds, duplicateAddresses} from '#checks/cni-assertions.js'
+import {concurrentAdds, duplicateAddresses, type ConcurrentAdds} from '#checks/cni-assertions.js'
+import {AbsentHold, type Held} from '#bpf/hold-absent.js'
+import type {NetworkConfig} from '#cni/config.js'
+import {setTimeout} from 'node:timers/promises'
 import {WAVE_TIMEOUT_MS, type CheckPod} from '#checks/check-pods.js'
 import {harmDone, podNetState} from '#checks/pod-harm.js'
 import {cidrInfo, ip2int} from '#net/ipv4.js'
@@ -54,6 +57,51 @@ export function sharedAddressCause(
         seen: `a pod added later got an address a pod made before it still holds`,
         hint: 'An address whose file exists is taken: skip it when choosing, and write the file of the one you choose before another ADD can choose (under a lock: flock).',
       }
+}
+
+/**
+ * The concurrent ADDs, with the first one that finds an address's file absent in `ipamDir` stopped
+ * right there (AbsentHold), before it can write that file: until a second ADD finds the same file
+ * absent (no lock kept it out: both will take the address), or for twice as long as the first took to
+ * get there, at least 0.5 s and at most 3 s (under a lock, the others wait for it meanwhile). Without
+ * the hold, an allocator's test-then-write is microseconds wide and ADDs at once rarely meet in it.
+ */
+async function waveHeldAtAllocation(
+  ctx: Lab1Context,
+  net: NetworkConfig,
+  ipamDir: string,
+  count: number,
+): Promise<{wave: ConcurrentAdds; overlap?: Held[]}> {
+  const hold = await AbsentHold.open(ipamDir)
+  // Interrupted (Ctrl-C) while an ADD is stopped: resume it, so the pods' cleanup can end it.
+  ctx.pods.onCleanup('before-pods', () => hold.close())
+  try {
+    hold.arm(true)
+    const start = performance.now()
+    let done = false
+    const adds = concurrentAdds(ctx.pods, net, count, 'par', WAVE_TIMEOUT_MS).finally(() => (done = true))
+    let first: number | undefined
+    let overlap: Held[] | undefined
+    while (!done) {
+      await setTimeout(5)
+      const stopped = hold.stopped()
+      if (!stopped.length) continue
+      first ??= performance.now()
+      const shared = stopped.filter((h) => stopped.some((o) => o.pid !== h.pid && o.path === h.path))
+      if (shared.length) {
+        overlap = shared
+        hold.release()
+        break
+      }
+      if (performance.now() - first >= Math.min(3000, Math.max(500, 2 * (first - start)))) {
+        hold.release()
+        break
+      }
+    }
+    return {wave: await adds, overlap}
+  } finally {
+    hold.close()
+  }
 }
 
 export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
@@ -189,7 +237,9 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
     title: 'a /28 filled completely, sequentially then concurrently, gets distinct, usable, reachable addresses',
     hint: 'Keep allocation state (one file per address) and hold a lock (flock) from choosing an address to recording it, and only that long.',
     run: async (ctx) => {
-      const net = ctx.plugin.checkNet('ipam')
+      // Its own state directory, in the run's private temporary one: the hold touches nothing else.
+      const dataDir = join(ctx.pods.tmp, 'ipam-state')
+      const net = ctx.plugin.checkNet('ipam', {dataDir})
       const c = cidrInfo(ctx.plugin.podcidrOf(net))
       // Every address of a small subnet: a random or racy allocator collides long before it is full.
       const capacity = c.bcast - c.net - 2
@@ -199,7 +249,7 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const failedSeq = pods.filter((p) => !p.outcome.ok)
       if (failedSeq.length)
         fail(`${failedSeq.length} of ${sequential} sequential ADDs failed; first: ${failedSeq[0].outcome.problem}`)
-      const wave = await concurrentAdds(ctx.pods, net, capacity - sequential, 'par', WAVE_TIMEOUT_MS)
+      const {wave, overlap} = await waveHeldAtAllocation(ctx, net, join(dataDir, net.name), capacity - sequential)
       pods.push(...wave.pods)
       const slowest = wave.slowestMs
       const failed = wave.failed
@@ -218,6 +268,9 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
       const dupes = duplicateAddresses(ips)
       if (dupes.length) {
         const cause = sharedAddressCause(pods, sequential, dupes)
+        const held = overlap?.length
+          ? `; one ADD was paused right after it found ${basename(overlap[0].path)}'s file absent, before it wrote it, and meanwhile another ADD found that file absent too: nothing kept it out between the first one's test and its write`
+          : ''
         fail(
           `${dupes.length} address(es) were given to more than one pod${cause.when}: ${dupes
             .slice(0, 5)
@@ -228,7 +281,7 @@ export const PRODUCTION_CHECKS: Array<CheckDefinition<Lab1Context>> = [
                   .map((p) => p.name)
                   .join(', ')})`,
             )
-            .join(', ')}${dupes.length > 5 ? '…' : ''}; ${cause.seen}`,
+            .join(', ')}${dupes.length > 5 ? '…' : ''}; ${cause.seen}${held}`,
           cause.hint,
         )
       }
