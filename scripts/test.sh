@@ -8,6 +8,20 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
+# Each phase's wall-clock time at the end, and how busy the cores were in it (from /proc/stat: all
+# CPUs' time not idle or waiting for I/O): where the run's time went, and whether more at once could help.
+phases=()
+phase_start=0
+cpu_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+read -r phase_busy phase_idle < <(cpu_ticks)
+phase_done() {
+  local busy idle
+  read -r busy idle < <(cpu_ticks)
+  local used=$((busy - phase_busy)) all=$((busy - phase_busy + idle - phase_idle))
+  phases+=("$(printf '%6d s  cores %3d %% busy  %s' $((SECONDS - phase_start)) $((all > 0 ? 100 * used / all : 0)) "$1")")
+  phase_start=$SECONDS phase_busy=$busy phase_idle=$idle
+}
+
 [ "$(id -u)" -eq 0 ] || { echo "the test suite needs root (netns, links, BPF): sudo bash scripts/test.sh" >&2; exit 2; }
 bash scripts/setup.sh --test-tools
 
@@ -158,13 +172,6 @@ trap 'stop 130' INT
 trap 'stop 143' TERM
 trap 'stop 129' HUP
 
-# Each phase's minutes, at the end: where the run's time went.
-phases=()
-phase_start=0
-phase_done() {
-  phases+=("$(printf '%6d s  %s' $((SECONDS - phase_start)) "$1")")
-  phase_start=$SECONDS
-}
 phase_done "setup, structure, style and lab content"
 
 # At once: the unit files, the integration shards (each in a private host), and the files that need
