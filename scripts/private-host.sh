@@ -83,7 +83,14 @@ cleanup() {
   [ -z "$cgroup" ] || [ ! -d "$cgroup" ] || find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
-unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
+# It starts in its cgroup, and so does all it runs: a process that makes namespaces of its own
+# (unshare, ip netns exec) is still its member.
+if [ -n "$cgroup" ]; then
+  bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$cgroup" \
+    unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
+else
+  unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
+fi
 child=$!
 # The private host's namespaces, as the kernel names them: its processes are those in either.
 own_net=$(readlink /proc/self/ns/net) own_mnt=$(readlink /proc/self/ns/mnt)
@@ -107,11 +114,15 @@ members() {
   local p n m
   # Guard: only ever the private host's own namespaces, never the host's.
   [ "$net" != "$own_net" ] && [ "$mnt" != "$own_mnt" ] || return 0
-  for p in /proc/[0-9]*; do
-    n=$(readlink "$p/ns/net" 2>/dev/null) || continue
-    m=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
-    if [ "$n" = "$net" ] || [ "$m" = "$mnt" ]; then echo "${p#/proc/}"; fi
-  done
+  {
+    for p in /proc/[0-9]*; do
+      n=$(readlink "$p/ns/net" 2>/dev/null) || continue
+      m=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
+      if [ "$n" = "$net" ] || [ "$m" = "$mnt" ]; then echo "${p#/proc/}"; fi
+    done
+    # And those in its cgroup (or below it) that are in namespaces of their own.
+    [ -z "$cgroup" ] || [ ! -d "$cgroup" ] || find "$cgroup" -name cgroup.procs -exec cat {} + 2>/dev/null
+  } | sort -un
 }
 # Wait up to $1 tenths of a second for the private host to hold no process.
 drained() {
