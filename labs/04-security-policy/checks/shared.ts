@@ -485,7 +485,13 @@ export async function flowsDuring<T>(
   body: (soFar: EventsSoFar) => Promise<T>,
 ): Promise<{result: T; seen?: SeenFlows}> {
   const svc = await ctx.policy.service()
-  const namer = new FlowNamer({pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()}, 0)
+  // The events are named after body, all at once: one read of the pods, links and store (at the
+  // first name) serves them all; reading them again per event (refreshMs 0) named nothing
+  // differently and cost ~200 reads of /sys/class/net and the store per step under load.
+  const namer = new FlowNamer(
+    {pods: () => ctx.policy.podSource.list(), policyState: () => svc.store.read()},
+    Number.POSITIVE_INFINITY,
+  )
   const {result, events, lost} = await eventsDuring(ctx.pinned.pinDir(), body)
   return events ? {result, seen: {flows: events.map((e) => namer.name(e)), lost: lost ?? 0n}} : {result}
 }
