@@ -23,6 +23,7 @@ export class AbsentHold {
   private readonly config: number
   private readonly held: number
   private closed = false
+  private unloaded = false
 
   private constructor(
     private readonly obj: BpfObject,
@@ -73,6 +74,8 @@ export class AbsentHold {
 
   /** The processes stopped now, and where. */
   stopped(): Held[] {
+    // Unloaded (an interrupt's cleanup closed it), it holds nothing, and its map is gone.
+    if (this.unloaded) return []
     return mapDump(this.held).map(({key, value}) => {
       const path = value.subarray(8, 8 + PATH_MAX_HELD)
       const end = path.indexOf(0)
@@ -82,6 +85,7 @@ export class AbsentHold {
 
   /** Disarm, then resume every stopped process. Returns those it resumed. */
   release(): Held[] {
+    if (this.unloaded) return []
     this.arm(false)
     const out = this.stopped()
     for (const h of out) {
@@ -104,6 +108,7 @@ export class AbsentHold {
     } finally {
       for (const d of this.detach.splice(0)) d()
       this.obj.close()
+      this.unloaded = true
     }
   }
 }

@@ -9,6 +9,7 @@ import {concurrentAdds, duplicateAddresses, type ConcurrentAdds} from '#checks/c
 import {AbsentHold, type Held} from '#bpf/hold-absent.js'
 import type {NetworkConfig} from '#cni/config.js'
 import {setTimeout} from 'node:timers/promises'
+import {interrupted} from '#host/interrupt.js'
 import {WAVE_TIMEOUT_MS, type CheckPod} from '#checks/check-pods.js'
 import {harmDone, podNetState} from '#checks/pod-harm.js'
 import {cidrInfo, ip2int} from '#net/ipv4.js'
@@ -80,9 +81,13 @@ async function waveHeldAtAllocation(
     const start = performance.now()
     let done = false
     const adds = concurrentAdds(ctx.pods, net, count, 'par', WAVE_TIMEOUT_MS).finally(() => (done = true))
+    // Heard whatever happens below: interrupted (Ctrl-C closes the hold, the ADDs' children are killed),
+    // this function ends early, and a rejection nobody listened to would end the process with a stack
+    // trace instead of the interrupt's exit 130.
+    adds.catch(() => undefined)
     let first: number | undefined
     let overlap: Held[] | undefined
-    while (!done) {
+    while (!done && !interrupted()) {
       await setTimeout(5)
       const stopped = hold.stopped()
       if (!stopped.length) continue
