@@ -105,7 +105,7 @@ const MUTANTS: Mutant[] = [
     failsCheck: 'nodes.vxlan-fdb',
     plugin: OVERLAY,
     edit: [
-      'bridge fdb show dev vxlan0 | grep -q "^00:00:00:00:00:00 dst $underlay " || bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1',
+      'bridge fdb show dev vxlan0 | grep "^00:00:00:00:00:00 dst $underlay " >/dev/null || bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst "$underlay" || return 1',
       'bridge fdb add 00:00:00:00:00:00 dev vxlan0 dst "$underlay" 2>/dev/null || true',
     ],
     mtu: true,
