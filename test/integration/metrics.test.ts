@@ -221,7 +221,12 @@ describe('ebpfcni metrics: exporter over a pinned map, promtool, a real Promethe
   it('--watch (no terminal) prints the rates table each second, and ends with --for', async () => {
     const port = await freePort()
     const watching = cli(['metrics', '--watch', '--for', '3', '--port', String(port), '--map', pin], {}, 20_000)
-    await new Promise((r) => setTimeout(r, 1500))
+    // The jump comes after the first frame has shown the count before it (on a busy machine that frame
+    // can come later than any fixed wait): then a later frame must show it as a rate.
+    let seen = ''
+    watching.stdout?.on('data', (d: Buffer) => (seen += d.toString()))
+    for (let i = 0; i < 300 && !/httpbin\s+10\.99\.0\.5\s+42\s/.test(seen) && watching.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 50))
     setCount(pin, '10.99.0.5', 1042n)
     const r = await watching
     expect(r.exitCode, r.stderr).toBe(0)
