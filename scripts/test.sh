@@ -42,11 +42,20 @@ leftovers() {
   ip netns list 2>/dev/null | awk '$1 ~ /^ebpfcni-/ {print "netns " $1}'
   ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(ebpfchk-|ebpfcni)' | sed 's/^/link /' || true
   for f in /sys/fs/bpf/ebpfcni* /etc/cni/net.d/*ebpfcni* /opt/cni/bin/ebpfcni; do [ -e "$f" ] && echo "file $f"; done
-  # A killed run's private hosts (scripts/private-host.sh): their state and /tmp dirs stay behind.
-  for f in /run/ebpfcni-hosts/* /tmp/ebpfcni-host-*; do [ -e "$f" ] && echo "file $f"; done
-  local cg
+  # A killed run's private hosts (scripts/private-host.sh): their state and /tmp dirs and cgroups stay
+  # behind. One whose owner still runs (a developer's private host beside this run) is no leftover.
+  local f cg live=" "
+  for f in /run/ebpfcni-hosts/*; do
+    [ -e "$f" ] || continue
+    if [ -s "$f/owner" ] && grep -qs private-host.sh "/proc/$(cat "$f/owner")/cmdline"; then
+      live="$live$(cat "$f/tmp" 2>/dev/null) ebpfcni-host-$(basename "$f") "
+      continue
+    fi
+    echo "file $f"
+  done
+  for f in /tmp/ebpfcni-host-*; do [ -e "$f" ] && [[ $live != *" $f "* ]] && echo "file $f"; done
   cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
-  [ -z "$cg" ] || for f in "$cg"/ebpfcni-host-*; do [ -d "$f" ] && echo "cgroup $f"; done
+  [ -z "$cg" ] || for f in "$cg"/ebpfcni-host-*; do [ -d "$f" ] && [[ $live != *" ${f##*/} "* ]] && echo "cgroup $f"; done
   return 0
 }
 # iproute2 makes /sys/fs/bpf/{tc,tc/globals,ip,xdp} the first time it loads an object file and never
