@@ -4,15 +4,11 @@ import type {CheckCluster, Lab5Context} from '../context.js'
 import {pingBoth, transferBoth, pingPair, MIB} from './shared.js'
 
 /**
- * nodes.ping's result for a run's cluster: nodes.transfer and nodes.second-pod build on it, rather than
- * wait out a ping that got no reply (3 s) again, and say what it was.
+ * nodes.ping's result for the run's cluster (one per run): nodes.transfer and nodes.second-pod build on
+ * it, rather than wait out a ping that got no reply (3 s) again, and say what it was.
  */
-const pings = new WeakMap<CheckCluster, Promise<string[]>>()
-const pingedBoth = (c: CheckCluster): Promise<string[]> => {
-  let p = pings.get(c)
-  if (!p) pings.set(c, (p = pingBoth(c)))
-  return p
-}
+const pingedBoth = (ctx: Lab5Context, c: CheckCluster): Promise<string[]> =>
+  ctx.pods.once('nodes.ping', () => pingBoth(c))
 
 /** Step routes' checks (lab.yaml orders the run). */
 export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
@@ -62,7 +58,7 @@ export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     hint: "Forwarding on both nodes, and a route on each to the other's pod CIDR: the reply needs the way back.",
     run: async (ctx) => {
       const c = await ctx.ready()
-      const wrong = await pingedBoth(c)
+      const wrong = await pingedBoth(ctx, c)
       if (wrong.length) fail(wrong.join('; '))
       return `${c.podA.ip} (node ${c.a.name}) ⇄ ${c.podB.ip} (node ${c.b.name})`
     },
@@ -73,7 +69,7 @@ export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
     hint: "If ping works and this does not, look at MTUs: ip -n NODE link, and the pods' eth0.",
     run: async (ctx) => {
       const c = await ctx.ready()
-      const failed = await pingedBoth(c)
+      const failed = await pingedBoth(ctx, c)
       if (failed.length) throw new CheckSkip(`needs ping to cross first (nodes.ping: ${failed[0]})`)
       const wrong = await transferBoth(c)
       if (wrong.length) fail(wrong.join('; '))
@@ -101,7 +97,7 @@ export const ROUTES_CHECKS: Array<CheckDefinition<Lab5Context>> = [
         )
       }
       // Its ADD worked; whether it crosses says something only where the first pod's ping did.
-      const firstPings = await pingedBoth(first)
+      const firstPings = await pingedBoth(ctx, first)
       if (firstPings.length)
         throw new CheckSkip(
           `the second pod's ADD on node ${c.a.name} succeeded (${c.podA2.ip}); its ping needs the first pod's to cross first (nodes.ping: ${firstPings[0]})`,
