@@ -114,16 +114,18 @@ export class CheckPods {
    */
   warmNetns(count: number): void {
     for (let i = 0; i < count; i++) {
-      const name = this.newNetnsName()
-      this.ledger.record('netns', name, {lab: this.labId, owner: this.checkOwner})
-      const made = netnsAdd(name).then(() => name)
+      const made = this.makeNetns(this.seq++)
       made.catch(() => undefined)
       this.warm.push(made)
     }
   }
 
-  private newNetnsName(): string {
-    return `ebpfcni-chk${process.pid % 10000}-${this.seq++}`
+  /** The run's netns number `n`, recorded in the ledger first (a crash leaves it named), then made. */
+  private async makeNetns(n: number): Promise<string> {
+    const name = `ebpfcni-chk${process.pid % 10000}-${n}`
+    this.ledger.record('netns', name, {lab: this.labId, owner: this.checkOwner})
+    await netnsAdd(name)
+    return name
   }
 
   private async attachNow(
@@ -134,12 +136,7 @@ export class CheckPods {
   ): Promise<CheckPod> {
     const n = this.seq++
     const from = Date.now()
-    const warm = this.warm.shift()
-    const netnsName = warm ? await warm : `ebpfcni-chk${process.pid % 10000}-${n}`
-    if (!warm) {
-      this.ledger.record('netns', netnsName, {lab: this.labId, owner: this.checkOwner})
-      await netnsAdd(netnsName)
-    }
+    const netnsName = await (this.warm.shift() ?? this.makeNetns(n))
     const att: Attachment = {
       containerId: `ebpfcni-check-${label}-${n}`,
       netns: netnsPath(netnsName),
