@@ -116,6 +116,13 @@ export function ipv4LaterFragment(
   return f
 }
 
+/** The same frame announcing another ethertype (bytes 12-13, as on the wire). */
+export function withEthertype(frame: Buffer, ethertype: number): Buffer {
+  const f = Buffer.from(frame)
+  f.writeUInt16BE(ethertype, 12)
+  return f
+}
+
 /** A frame whose IPv4 header's IHL says 4 words (16 bytes), less than the fixed 20: malformed. */
 export function withShortIhl(frame: Buffer): Buffer {
   const f = Buffer.from(frame)

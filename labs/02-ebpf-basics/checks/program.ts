@@ -2,7 +2,7 @@ import {fail, type CheckDefinition} from '#checks/engine.js'
 import {type Lab2Context} from '../context.js'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4, withShortIhl} from '#bpf/frames.js'
+import {arp, ethernetOnly, ipv4Udp, ipv6, truncatedIpv4, withEthertype, withShortIhl} from '#bpf/frames.js'
 import {testRun} from '#bpf/object.js'
 import {xdpVerdictName, XDP_ACT} from '#bpf/attach.js'
 import {diagnosticLine, explainDiagnostic} from '#bpf/diagnostics.js'
@@ -28,12 +28,6 @@ const FRAME_HINTS: Record<FrameKind, string> = {
     'A frame too short for its header is passed, not aborted or dropped: the return after each bounds check is XDP_PASS.',
 }
 
-/** The same frame announcing another ethertype (bytes 12-13, as on the wire). */
-const withEthertype = (frame: Buffer, type: number): Buffer => {
-  const f = Buffer.from(frame)
-  f.writeUInt16BE(type, 12)
-  return f
-}
 const ETH_P_IP = 0x0800
 /** ETH_P_IP as a little-endian machine stores it: what `eth->h_proto == ETH_P_IP` matches. */
 const ETH_P_IP_SWAPPED = 0x0008
