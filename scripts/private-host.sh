@@ -88,12 +88,9 @@ cleanup() {
 
 # It starts in its cgroup, and so does all it runs: a process that makes namespaces of its own
 # (unshare, ip netns exec) is still its member.
-if [ -n "$cgroup" ]; then
-  bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$cgroup" \
-    unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
-else
-  unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
-fi
+into_cgroup=()
+[ -z "$cgroup" ] || into_cgroup=(bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$cgroup")
+"${into_cgroup[@]}" unshare --net --mount --propagation private bash "$0" --inside "$state" "$tmp" "$@" &
 child=$!
 # The private host's namespaces, as the kernel names them: its processes are those in either.
 own_net=$(readlink /proc/self/ns/net) own_mnt=$(readlink /proc/self/ns/mnt)

@@ -160,6 +160,38 @@ mapfile -t ids < <(awk '$1 == "shard" || $1 == "trace" {print $2}' "$run/plan" |
 trace_lock=/run/ebpfcni-test-trace.lock
 trap 'rm -rf "$run" "$trace_lock"' EXIT
 
+# One part of the run, in the background: COMMAND's output with "[LABEL] " before each line; its pid in
+# $run/pid-ID while it runs (-PID with `group`: it runs in a process group of its own, all of which a
+# signal reaches), then its exit status in $run/status-ID.
+part() {
+  local label=$1 id=$2 mode=$3
+  shift 3
+  (
+    if [ "$mode" = group ]; then
+      setsid "$@" </dev/null 2>&1 &
+      echo "-$!" >"$run/pid-$id"
+    else
+      "$@" </dev/null 2>&1 &
+      echo "$!" >"$run/pid-$id"
+    fi
+    # Started just as stop() ran, before its pid file was there: it stops itself.
+    [ ! -e "$run/stopping" ] || kill -TERM -- "$(cat "$run/pid-$id")" 2>/dev/null || true
+    code=0
+    wait $! || code=$?
+    rm -f "$run/pid-$id"
+    echo "$code" >"$run/status-$id"
+  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[$label] /") &
+}
+# Until every part started has ended (wait returns early when a signal's trap ran: then wait again).
+parts_done() { while [ -n "$(jobs -pr)" ]; do wait || true; done; }
+# Part ID ended with status 0, and wrote its vitest report REPORT; else says which did not (as WHAT).
+part_ok() {
+  local id=$1 report=$2 what=$3 code
+  code=$(cat "$run/status-$id" 2>/dev/null || echo "none")
+  [ "$code" = 0 ] || { echo "==> $what ended with status $code" >&2; return 1; }
+  [ -s "$report" ] || { echo "==> $what wrote no report ($report): it did not run to the end" >&2; return 1; }
+}
+
 # Ctrl-C, SIGTERM or SIGHUP: each private host stops its command (SIGTERM, then SIGKILL) and goes with
 # everything in it; the files running on the host get SIGTERM; then the host check says what is left.
 stopped=0
@@ -167,16 +199,11 @@ stop() {
   trap '' INT TERM HUP
   stopped=$1
   echo "==> Stopping the test suite (signal): every shard and what runs on the host" >&2
-  # A shard started just now, whose pid file is not written yet, stops itself on seeing this.
   touch "$run/stopping"
-  # A shard's pid file goes when its private host has ended: no pid here is stale.
+  # A part's pid file goes when it has ended: no pid here is stale.
   for f in "$run"/pid-*; do
-    [ -e "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
+    [ -e "$f" ] && kill -TERM -- "$(cat "$f")" 2>/dev/null || true
   done
-  [ ! -s "$run/unit-pid" ] || kill -TERM "$(cat "$run/unit-pid")" 2>/dev/null || true
-  # The files beside the shards run in a process group of their own (setsid): all of it.
-  [ ! -s "$run/beside-pid" ] || kill -TERM -- "-$(cat "$run/beside-pid")" 2>/dev/null || true
-  [ -z "${host_pid:-}" ] || kill -TERM -- "-$host_pid" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap 'stop 130' INT
@@ -188,17 +215,9 @@ phase_done "setup, structure, style and lab content"
 # At once: the unit files, the integration shards (each in a private host), and the files that need
 # the real host's network beside them. Each part's lines carry its name.
 echo "==> At once: unit files on this host; integration files in ${#ids[@]} shard(s), each in a private host, its files one at a time; ${beside[*]:-nothing} on this host beside them"
-if [ ${#unit[@]} -gt 0 ]; then
-  # Unit files touch no kernel object: two at a time, on this host.
-  (
-    "$vitest" run --project unit "${unit[@]}" --reporter=default --reporter=json \
-      --outputFile.json="$REPO/test-results/vitest-unit.json" </dev/null 2>&1 &
-    echo $! >"$run/unit-pid"
-    code=0
-    wait $! || code=$?
-    echo "$code" >"$run/status-unit"
-  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[unit] /") &
-fi
+# Unit files touch no kernel object: two at a time, on this host.
+[ ${#unit[@]} -eq 0 ] || part unit unit pid "$vitest" run --project unit "${unit[@]}" --reporter=default --reporter=json \
+  --outputFile.json="$REPO/test-results/vitest-unit.json"
 
 # Integration files share one kernel: each shard runs its files one at a time in a private host of
 # its own (scripts/private-host.sh), its trace_pipe readers first (scripts/test-shard.sh), the shards at
@@ -208,64 +227,34 @@ for k in "${ids[@]}"; do
   mapfile -t traced < <(files trace "$k")
   mapfile -t mine < <(files shard "$k")
   echo "    shard $k: ${traced[*]:+(trace_pipe first) ${traced[*]} }${mine[*]}"
-  (
-    bash scripts/private-host.sh "shard$k" bash scripts/test-shard.sh "$trace_lock" "$REPO/test-results/vitest-shard-$k" \
-      "${traced[@]}" -- "${mine[@]}" </dev/null 2>&1 &
-    echo $! >"$run/pid-$k"
-    [ ! -e "$run/stopping" ] || kill -TERM $! 2>/dev/null || true
-    code=0
-    wait $! || code=$?
-    rm -f "$run/pid-$k"
-    echo "$code" >"$run/status-$k"
-  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[shard $k] /") &
+  # Not a process group: private-host.sh, on SIGTERM, stops everything in its private host itself.
+  part "shard $k" "$k" pid bash scripts/private-host.sh "shard$k" bash scripts/test-shard.sh "$trace_lock" \
+    "$REPO/test-results/vitest-shard-$k" "${traced[@]}" -- "${mine[@]}"
 done
 
-if [ ${#beside[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
-  (
-    EBPFCNI_TEST_TRACE_LOCK=$trace_lock setsid "$vitest" run --project integration "${beside[@]}" --reporter=default \
-      --reporter=json --outputFile.json="$REPO/test-results/vitest-beside.json" </dev/null 2>&1 &
-    echo $! >"$run/beside-pid"
-    code=0
-    wait $! || code=$?
-    echo "$code" >"$run/status-beside"
-  ) | (trap '' INT TERM HUP; exec sed -u "s/^/[beside] /") &
-fi
-# wait returns early when a signal's trap ran: then wait again for everything to stop.
-while [ -n "$(jobs -pr)" ]; do wait || true; done
-if [ ${#unit[@]} -gt 0 ]; then
-  code=$(cat "$run/status-unit" 2>/dev/null || echo "none")
-  [ "$code" = 0 ] || { echo "==> the unit files ended with status $code" >&2; status=1; }
-  [ -s test-results/vitest-unit.json ] || { echo "==> the unit files' vitest wrote no report" >&2; status=1; }
-fi
+[ ${#beside[@]} -eq 0 ] || part beside beside group env EBPFCNI_TEST_TRACE_LOCK="$trace_lock" "$vitest" run \
+  --project integration "${beside[@]}" --reporter=default --reporter=json --outputFile.json="$REPO/test-results/vitest-beside.json"
+parts_done
+[ ${#unit[@]} -eq 0 ] || part_ok unit test-results/vitest-unit.json "the unit files" || status=1
 for k in "${ids[@]}"; do
-  code=$(cat "$run/status-$k" 2>/dev/null || echo "none")
-  if [ "$code" != 0 ]; then
-    echo "==> shard $k ended with status $code" >&2
-    status=1
-  fi
   [ -z "$(files trace "$k")" ] || [ -s "test-results/vitest-shard-$k-trace.json" ] ||
     { echo "==> shard $k's trace_pipe readers wrote no report: they did not run to the end" >&2; status=1; }
-  [ -z "$(files shard "$k")" ] || [ -s "test-results/vitest-shard-$k.json" ] ||
-    { echo "==> shard $k's vitest wrote no report: it did not run to the end" >&2; status=1; }
+  if [ -n "$(files shard "$k")" ]; then
+    part_ok "$k" "test-results/vitest-shard-$k.json" "shard $k" || status=1
+  else
+    part_ok "$k" "test-results/vitest-shard-$k-trace.json" "shard $k" || status=1
+  fi
 done
-if [ ${#beside[@]} -gt 0 ]; then
-  code=$(cat "$run/status-beside" 2>/dev/null || echo "none")
-  [ "$code" = 0 ] || { echo "==> ${beside[*]} ended with status $code" >&2; status=1; }
-  [ -s test-results/vitest-beside.json ] || { echo "==> the vitest beside the shards wrote no report" >&2; status=1; }
-fi
+[ ${#beside[@]} -eq 0 ] || part_ok beside test-results/vitest-beside.json "${beside[*]}" || status=1
 phase_done "unit files, ${#ids[@]} integration shard(s)${beside[*]:+ and ${beside[*]} beside them}"
 
 # These need the real host to themselves (test-shards.mjs says why for each): one at a time, after the shards.
 if [ ${#host[@]} -gt 0 ] && [ "$stopped" = 0 ]; then
   echo "==> Integration files on this host, one at a time: ${host[*]}"
-  setsid "$vitest" run --project integration "${host[@]}" --reporter=default --reporter=json \
-    --outputFile.json="$REPO/test-results/vitest-host.json" </dev/null &
-  host_pid=$!
-  code=0
-  wait "$host_pid" || code=$?
-  [ "$stopped" = 0 ] || wait "$host_pid" 2>/dev/null || true
-  [ "$code" = 0 ] || status=1
-  [ -s test-results/vitest-host.json ] || { echo "==> the host's vitest wrote no report: it did not run to the end" >&2; status=1; }
+  part host host group "$vitest" run --project integration "${host[@]}" --reporter=default --reporter=json \
+    --outputFile.json="$REPO/test-results/vitest-host.json"
+  parts_done
+  part_ok host test-results/vitest-host.json "the files on this host" || status=1
   phase_done "${host[*]} on this host"
 fi
 
